@@ -1,11 +1,37 @@
-/* agentflow eval: not built yet. */
+/* agentflow eval: argument checking now; the work itself lands with issue 5. */
+#include <getopt.h>
 #include <stdio.h>
 
+#include "launch/cli.h"
 #include "launch/commands.h"
 
+static const char usage[] =
+"usage: agentflow eval --run-dir DIR | --model DIR [--split test|train | --dataset FILE.jsonl]\n"
+    "                      [--suite S] [--max-turns N] [--greedy] [--config FILE] [--set k=v ...]\n"
+    "Prints a JSON report: accuracy and the result of every question.\n";
+
 int af_cmd_eval(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "agentflow eval: not implemented yet\n");
+    static const struct option opts[] = {
+        {"run-dir", required_argument, 0, 'r'}, {"split", required_argument, 0, 'p'},
+        {"dataset", required_argument, 0, 'd'}, {"suite", required_argument, 0, 'S'},
+        {"model", required_argument, 0, 'm'}, {"max-turns", required_argument, 0, 't'},
+        {"greedy", no_argument, 0, 'g'}, {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (c == '?' || c == ':') {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown or incomplete option '%.80s'", argv[optind - 1]);
+            return af_cli_usage_error(usage, "eval", msg);
+        }
+    }
+    fprintf(stderr, "agentflow eval: not built yet (issue 5)\n");
     return 1;
 }

@@ -1,11 +1,38 @@
-/* agentflow rollout: not built yet. */
+/* agentflow rollout: argument checking now; the work itself lands with issue 4. */
+#include <getopt.h>
 #include <stdio.h>
 
+#include "launch/cli.h"
 #include "launch/commands.h"
 
+static const char usage[] =
+"usage: agentflow rollout --suite S --query Q [--model DIR | --run-dir DIR] [--seed N] [--greedy]\n"
+    "       agentflow rollout --run-dir DIR --show ITERATION:QUERY:SAMPLE\n"
+    "Prints one episode: each turn's action, tool call, result and verifier decision, then\n"
+    "the answer, the gold answer and the reward.\n";
+
 int af_cmd_rollout(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "agentflow rollout: not implemented yet\n");
+    static const struct option opts[] = {
+        {"suite", required_argument, 0, 'S'}, {"query", required_argument, 0, 'q'},
+        {"model", required_argument, 0, 'm'}, {"run-dir", required_argument, 0, 'r'},
+        {"seed", required_argument, 0, 'e'}, {"greedy", no_argument, 0, 'g'},
+        {"show", required_argument, 0, 'w'}, {"config", required_argument, 0, 'c'},
+        {"set", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (c == '?' || c == ':') {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown or incomplete option '%.80s'", argv[optind - 1]);
+            return af_cli_usage_error(usage, "rollout", msg);
+        }
+    }
+    fprintf(stderr, "agentflow rollout: not built yet (issue 4)\n");
     return 1;
 }

@@ -20,7 +20,7 @@ function(af_unit_test name)
     target_link_libraries(${name}_asan PRIVATE agentflow_core_asan)
     add_test(NAME ${name}_asan COMMAND ${name}_asan)
     set_tests_properties(${name}_asan PROPERTIES LABELS asan TIMEOUT ${T_TIMEOUT}
-      ENVIRONMENT "${AF_TEST_ENV};ASAN_OPTIONS=detect_leaks=0:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+      ENVIRONMENT "${AF_TEST_ENV};ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
   endif()
 endfunction()
 
@@ -51,10 +51,10 @@ endfunction()
 
 af_unit_test(test_error)
 af_unit_test(test_rng)
-#af_unit_test(test_config)
+af_unit_test(test_config)
 af_mpi_test(test_mpi_smoke NP 1 2 4)
 af_script_test(test_mpi_singleton unit $<TARGET_FILE:test_mpi_smoke>)
-#af_script_test(test_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_cli.sh)
+af_script_test(test_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_cli.sh)
 
 # Each area registers its tests in tests/cmake/<area>.cmake (model, env, tools, learner, ...).
 file(GLOB AF_TEST_FRAGMENTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cmake/*.cmake)

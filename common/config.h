@@ -1,0 +1,243 @@
+/* The run configuration: one JSON document with a default for every key (DESIGN.md §10).
+ *
+ * Sources, applied in order: the defaults, a `--config FILE` JSON document, then each
+ * `--set section.key=value`. Every application is validated against the schema below:
+ * an unknown key, a wrong type or an out-of-range value is rejected with one line naming
+ * the key and what was expected (af_error_detail()), and AF_ECONFIG is returned. The
+ * struct is left unchanged by a rejected application.
+ *
+ * The schema is the X-macro AF_CONFIG_KEYS: path, struct field, type, default, bounds
+ * and a one-line doc. Adding a key = one line here plus the field in AfConfig. */
+#ifndef AF_COMMON_CONFIG_H
+#define AF_COMMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AF_CFG_STR_MAX 512
+
+typedef struct AfModuleConfig {
+    char backend[16];            /* builtin | openai */
+    char url[AF_CFG_STR_MAX];    /* OpenAI-compatible /v1/chat/completions endpoint */
+    char model[128];             /* served model name */
+    char api_key_env[128];       /* name of the environment variable holding the API key */
+    double timeout_s;
+    int64_t retries;
+} AfModuleConfig;
+
+typedef struct AfConfig {
+    struct {
+        int64_t seed, iterations, checkpoint_every, keep_checkpoints;
+        int store_trajectories;
+    } run;
+    struct {
+        int64_t learners;
+    } topology;
+    struct {
+        char name[32];
+        double test_fraction;
+        int64_t max_train, max_test, hops, entities;
+    } suite;
+    struct {
+        char train[AF_CFG_STR_MAX], test[AF_CFG_STR_MAX];
+    } data;
+    struct {
+        int64_t d_model, n_layers, n_heads, n_kv_heads, d_ff, max_seq;
+        double rope_theta, rms_eps, init_std;
+        int qkv_bias, tied_embeddings;
+        char init_from[AF_CFG_STR_MAX];
+        int64_t threads;
+    } model;
+    struct {
+        int64_t batch_queries, group_size, max_turns, max_action_tokens, result_chars;
+        double temperature, top_p, episode_timeout_s, tool_timeout_s;
+    } rollout;
+    struct {
+        double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
+        double adam_beta1, adam_beta2, adam_eps;
+        char adv_stats[16], loss_agg[16];
+        int64_t ppo_epochs, minibatch, max_staleness;
+        int drop_zero_variance;
+    } algo;
+    struct {
+        AfModuleConfig planner, executor, verifier, generator, judge;
+    } modules;
+    struct {
+        struct {
+            double cpu_s, wall_s;
+            int64_t mem_mb, output_bytes;
+            char interpreter[AF_CFG_STR_MAX];
+        } python;
+        struct {
+            char url[AF_CFG_STR_MAX], allow_hosts[AF_CFG_STR_MAX];
+            double timeout_s;
+            int64_t retries, max_bytes;
+        } http;
+    } tools;
+    struct {
+        int64_t metrics_every;
+        char progress[16], level[16];
+    } log;
+} AfConfig;
+
+/* X(path, field, TYPE, default, min, max, choices, doc)
+ * TYPE: INT (int64_t, [min, max]), FLOAT (double, [min, max], finite), BOOL (int 0/1),
+ * STR (char[], any text that fits), ENUM (char[], one of `choices`, "a|b|c").
+ * RESUME marks keys that may change when a run is resumed (others must match). */
+#define AF_MODULE_KEYS(X, m, be)                                                              \
+    X("modules." #m ".backend", modules.m.backend, ENUM, be, 0, 0, "builtin|openai",           \
+      "backend of the " #m ": rule-based builtin or an OpenAI-compatible server")              \
+    X("modules." #m ".url", modules.m.url, STR, "http://127.0.0.1:8000/v1/chat/completions",   \
+      0, 0, "", "chat-completions endpoint (openai backend)")                                   \
+    X("modules." #m ".model", modules.m.model, STR, "", 0, 0, "", "served model name")         \
+    X("modules." #m ".api_key_env", modules.m.api_key_env, STR, "OPENAI_API_KEY", 0, 0, "",    \
+      "environment variable holding the API key (the key itself is never logged)")             \
+    X("modules." #m ".timeout_s", modules.m.timeout_s, FLOAT, 30.0, 0.1, 3600.0, "",           \
+      "per-request timeout in seconds")                                                         \
+    X("modules." #m ".retries", modules.m.retries, INT, 2, 0, 10, "", "retries with backoff")
+
+#define AF_CONFIG_KEYS(X)                                                                      \
+    X("run.seed", run.seed, INT, 1, 0, 9007199254740991LL, "", "master seed of every random stream")    \
+    X("run.iterations", run.iterations, INT, 60, 0, 100000000, "", "training iterations (RESUME)") \
+    X("run.checkpoint_every", run.checkpoint_every, INT, 10, 0, 100000000, "",                 \
+      "checkpoint every N iterations, 0 = only at the end (RESUME)")                           \
+    X("run.keep_checkpoints", run.keep_checkpoints, INT, 3, 1, 1000, "",                       \
+      "checkpoints kept in ckpt.lmdb (RESUME)")                                                 \
+    X("run.store_trajectories", run.store_trajectories, BOOL, 0, 0, 0, "",                     \
+      "keep every trajectory in RUN_DIR/traj.lmdb (RESUME)")                                    \
+    X("topology.learners", topology.learners, INT, 1, 1, 4096, "",                              \
+      "learner ranks (ranks 0..L-1); the rest are actors")                                      \
+    X("suite.name", suite.name, ENUM, "game24", 0, 0, "game24|countdown|multihop|arith",       \
+      "task suite")                                                                             \
+    X("suite.test_fraction", suite.test_fraction, FLOAT, 0.2, 0.01, 0.9, "",                   \
+      "share of generated questions held out for test")                                         \
+    X("suite.max_train", suite.max_train, INT, 0, 0, 100000000, "",                            \
+      "cap on training questions, 0 = all")                                                     \
+    X("suite.max_test", suite.max_test, INT, 0, 0, 100000000, "", "cap on test questions, 0 = all") \
+    X("suite.hops", suite.hops, INT, 3, 2, 4, "", "multihop: relation hops per question")     \
+    X("suite.entities", suite.entities, INT, 400, 16, 1000000, "",                              \
+      "multihop: entities in the generated world")                                              \
+    X("data.train", data.train, STR, "", 0, 0, "", "JSONL file replacing the generated train split") \
+    X("data.test", data.test, STR, "", 0, 0, "", "JSONL file replacing the generated test split") \
+    X("model.d_model", model.d_model, INT, 128, 8, 65536, "", "hidden size")                    \
+    X("model.n_layers", model.n_layers, INT, 2, 1, 1024, "", "transformer blocks")             \
+    X("model.n_heads", model.n_heads, INT, 4, 1, 1024, "", "attention heads")                  \
+    X("model.n_kv_heads", model.n_kv_heads, INT, 4, 1, 1024, "",                                \
+      "key/value heads (grouped-query attention; divides n_heads)")                            \
+    X("model.d_ff", model.d_ff, INT, 352, 8, 1048576, "", "SwiGLU inner size")                 \
+    X("model.max_seq", model.max_seq, INT, 384, 16, 1048576, "", "maximum sequence length")    \
+    X("model.rope_theta", model.rope_theta, FLOAT, 10000.0, 1.0, 1e9, "", "RoPE base")         \
+    X("model.rms_eps", model.rms_eps, FLOAT, 1e-5, 1e-12, 1e-2, "", "RMSNorm epsilon")         \
+    X("model.init_std", model.init_std, FLOAT, 0.02, 1e-6, 1.0, "", "initialisation std")      \
+    X("model.qkv_bias", model.qkv_bias, BOOL, 0, 0, 0, "", "bias on q/k/v projections (Qwen2)") \
+    X("model.tied_embeddings", model.tied_embeddings, BOOL, 1, 0, 0, "",                        \
+      "LM head shares the token embedding")                                                     \
+    X("model.init_from", model.init_from, STR, "", 0, 0, "",                                    \
+      "Hugging Face-style model directory to start from")                                       \
+    X("model.threads", model.threads, INT, 1, 1, 256, "", "OpenBLAS threads per rank")         \
+    X("rollout.batch_queries", rollout.batch_queries, INT, 16, 1, 1000000, "",                 \
+      "queries per iteration (B)")                                                              \
+    X("rollout.group_size", rollout.group_size, INT, 8, 1, 1024, "", "episodes per query (G)") \
+    X("rollout.max_turns", rollout.max_turns, INT, 3, 1, 64, "", "planner turns per episode")  \
+    X("rollout.max_action_tokens", rollout.max_action_tokens, INT, 24, 1, 4096, "",            \
+      "tokens the planner may generate per turn")                                               \
+    X("rollout.result_chars", rollout.result_chars, INT, 200, 16, 1000000, "",                  \
+      "bytes of each tool result the planner sees in memory")                                  \
+    X("rollout.temperature", rollout.temperature, FLOAT, 1.0, 0.01, 10.0, "",                  \
+      "sampling temperature (also the training temperature)")                                  \
+    X("rollout.top_p", rollout.top_p, FLOAT, 1.0, 0.01, 1.0, "", "nucleus sampling mass")      \
+    X("rollout.episode_timeout_s", rollout.episode_timeout_s, FLOAT, 60.0, 0.01, 86400.0, "",  \
+      "wall-clock budget of one episode")                                                       \
+    X("rollout.tool_timeout_s", rollout.tool_timeout_s, FLOAT, 10.0, 0.01, 3600.0, "",          \
+      "wall-clock budget of one tool call")                                                     \
+    X("algo.lr", algo.lr, FLOAT, 1e-3, 0.0, 10.0, "", "learning rate (constant)")              \
+    X("algo.weight_decay", algo.weight_decay, FLOAT, 0.01, 0.0, 10.0, "", "AdamW weight decay") \
+    X("algo.adam_beta1", algo.adam_beta1, FLOAT, 0.9, 0.0, 0.999999, "", "AdamW beta1")        \
+    X("algo.adam_beta2", algo.adam_beta2, FLOAT, 0.999, 0.0, 0.99999999, "", "AdamW beta2")    \
+    X("algo.adam_eps", algo.adam_eps, FLOAT, 1e-8, 1e-12, 1.0, "", "AdamW epsilon")            \
+    X("algo.grad_clip", algo.grad_clip, FLOAT, 1.0, 0.0, 1e9, "",                               \
+      "global gradient-norm clip, 0 = off")                                                     \
+    X("algo.clip_low", algo.clip_low, FLOAT, 0.2, 0.0, 1.0, "", "PPO ratio clip below 1")      \
+    X("algo.clip_high", algo.clip_high, FLOAT, 0.3, 0.0, 10.0, "", "PPO ratio clip above 1")   \
+    X("algo.dual_clip", algo.dual_clip, FLOAT, 3.0, 1.0, 1e9, "",                               \
+      "dual-clip bound c for negative advantages")                                              \
+    X("algo.kl_coef", algo.kl_coef, FLOAT, 0.001, 0.0, 100.0, "", "beta of the k3 KL term")    \
+    X("algo.adv_stats", algo.adv_stats, ENUM, "trajectory", 0, 0, "trajectory|turn",           \
+      "group statistics over trajectories (paper) or turn-samples (upstream code)")            \
+    X("algo.loss_agg", algo.loss_agg, ENUM, "paper", 0, 0, "paper|token_mean",                 \
+      "token->turn->trajectory averaging (paper) or a token mean")                             \
+    X("algo.ppo_epochs", algo.ppo_epochs, INT, 1, 1, 1000, "", "passes over each batch")       \
+    X("algo.minibatch", algo.minibatch, INT, 0, 0, 100000000, "",                               \
+      "turn-samples per optimizer step, 0 = the whole batch")                                  \
+    X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
+      "drop groups whose rewards are all equal")                                                \
+    X("algo.max_staleness", algo.max_staleness, INT, 0, 0, 1000000, "",                         \
+      "asynchronous mode: accept groups this many versions old, 0 = synchronous")              \
+    AF_MODULE_KEYS(X, planner, "builtin")                                                       \
+    AF_MODULE_KEYS(X, executor, "builtin")                                                      \
+    AF_MODULE_KEYS(X, verifier, "builtin")                                                      \
+    AF_MODULE_KEYS(X, generator, "builtin")                                                     \
+    AF_MODULE_KEYS(X, judge, "builtin")                                                         \
+    X("tools.python.cpu_s", tools.python.cpu_s, FLOAT, 5.0, 0.1, 3600.0, "",                   \
+      "CPU seconds per python call")                                                            \
+    X("tools.python.mem_mb", tools.python.mem_mb, INT, 256, 16, 1048576, "",                    \
+      "address-space limit per python call, MiB")                                               \
+    X("tools.python.wall_s", tools.python.wall_s, FLOAT, 10.0, 0.1, 3600.0, "",                \
+      "wall-clock seconds per python call")                                                     \
+    X("tools.python.output_bytes", tools.python.output_bytes, INT, 65536, 64, 1073741824, "",  \
+      "captured output cap")                                                                    \
+    X("tools.python.interpreter", tools.python.interpreter, STR, "/usr/bin/python3", 0, 0, "", \
+      "python interpreter for the sandbox")                                                     \
+    X("tools.http.url", tools.http.url, STR, "", 0, 0, "", "endpoint of the http tool")        \
+    X("tools.http.allow_hosts", tools.http.allow_hosts, STR, "127.0.0.1,localhost", 0, 0, "",  \
+      "comma-separated hosts the http tool may reach")                                         \
+    X("tools.http.timeout_s", tools.http.timeout_s, FLOAT, 10.0, 0.1, 3600.0, "",              \
+      "per-request timeout")                                                                    \
+    X("tools.http.retries", tools.http.retries, INT, 2, 0, 10, "", "retries with backoff")     \
+    X("tools.http.max_bytes", tools.http.max_bytes, INT, 1048576, 64, 1073741824, "",          \
+      "response size cap")                                                                      \
+    X("log.metrics_every", log.metrics_every, INT, 1, 1, 1000000, "",                           \
+      "write a metrics line every N iterations (RESUME)")                                      \
+    X("log.progress", log.progress, ENUM, "rank0", 0, 0, "rank0|all|none",                     \
+      "which ranks print progress lines (RESUME)")                                              \
+    X("log.level", log.level, ENUM, "info", 0, 0, "error|warn|info|debug", "log level (RESUME)")
+
+/* Fill *cfg with every default. */
+void af_config_defaults(AfConfig *cfg);
+
+/* Apply a JSON document (text), validating every key; `origin` names it in errors
+ * (e.g. the file name). Returns 0 or AF_ECONFIG (cfg unchanged on error). */
+int af_config_apply_json(AfConfig *cfg, const char *text, const char *origin);
+/* Read and apply a JSON file. AF_ECONFIG also for a missing or unreadable file. */
+int af_config_apply_file(AfConfig *cfg, const char *path);
+/* Apply one "section.key=value" override. The value is read as JSON when it parses as
+ * JSON (numbers, true/false, "quoted"), otherwise as a bare string. AF_ECONFIG if there
+ * is no '=', the key is unknown, or the value does not fit. */
+int af_config_apply_set(AfConfig *cfg, const char *assignment);
+
+/* Cross-key checks (n_kv_heads divides n_heads, learners < world size is checked by
+ * the trainer, etc.). Returns 0 or AF_ECONFIG. */
+int af_config_check(const AfConfig *cfg);
+
+/* The effective configuration as a JSON document (sections as objects). Caller frees
+ * with free(). NULL on allocation failure. */
+char *af_config_to_json(const AfConfig *cfg, int pretty);
+
+/* Write af_config_to_json(cfg, 1) to `path` atomically (temp file + rename). */
+int af_config_save(const AfConfig *cfg, const char *path);
+
+/* Keys whose value differs between a and b and may not change on resume (those not
+ * marked RESUME in their doc). Writes the first differing key to `key` and returns 1,
+ * or returns 0 if none differ. */
+int af_config_resume_conflict(const AfConfig *a, const AfConfig *b, char *key, size_t key_len);
+
+/* Schema access for documentation and tools (`agentflow train --help-config`). */
+typedef struct AfConfigKeyInfo {
+    const char *path, *type, *choices, *doc;
+    char default_text[64];
+    double min, max;
+} AfConfigKeyInfo;
+int af_config_key_count(void);
+void af_config_key_info(int i, AfConfigKeyInfo *out);
+
+#endif

@@ -1,0 +1,20 @@
+/* Small filesystem helpers shared by the commands and the stores. */
+#ifndef AF_COMMON_FSUTIL_H
+#define AF_COMMON_FSUTIL_H
+
+#include <stddef.h>
+
+/* Create a directory and its parents (mode 0755); existing directories are fine.
+ * Returns 0, or AF_EIO naming the component that failed. */
+int af_mkdir_p(const char *path);
+
+/* Read a whole file into a NUL-terminated malloc'd buffer (*len excludes the NUL).
+ * Files larger than max_bytes are refused with AF_ERANGE. AF_ENOTFOUND if missing,
+ * AF_EIO on other errors. */
+int af_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
+
+/* Write a file atomically and durably: temp file in the same directory, fsync, rename,
+ * fsync of the directory. Returns 0 or AF_EIO / AF_EFULL. */
+int af_write_file_atomic(const char *path, const void *data, size_t bytes);
+
+#endif

@@ -1,0 +1,230 @@
+/* Configuration: defaults, files, --set, every rejection path, round trip, resume checks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "test_util.h"
+
+/* Apply JSON text to defaults; expect rejection whose detail contains `want`, and an
+ * unchanged config. */
+static void expect_json_error(const char *text, const char *want) {
+    AfConfig c, before;
+    af_config_defaults(&c);
+    before = c;
+    af_error_clear();
+    int rc = af_config_apply_json(&c, text, "t.json");
+    CHECK_MSG(rc == AF_ECONFIG, "'%s' accepted", text);
+    CHECK_STR_CONTAINS(af_error_detail(), want);
+    CHECK_MSG(strchr(af_error_detail(), '\n') == NULL, "multi-line error: %s", af_error_detail());
+    CHECK(memcmp(&c, &before, sizeof c) == 0);
+}
+
+static void expect_set_error(const char *assignment, const char *want) {
+    AfConfig c, before;
+    af_config_defaults(&c);
+    before = c;
+    af_error_clear();
+    CHECK_MSG(af_config_apply_set(&c, assignment) == AF_ECONFIG, "--set %s accepted", assignment);
+    CHECK_STR_CONTAINS(af_error_detail(), want);
+    CHECK(memcmp(&c, &before, sizeof c) == 0);
+}
+
+static void test_defaults(void) {
+    AfConfig c;
+    af_config_defaults(&c);
+    CHECK_EQ_INT(c.rollout.group_size, 8);
+    CHECK_EQ_INT(c.rollout.max_turns, 3);
+    CHECK_NEAR(c.algo.clip_low, 0.2, 0);
+    CHECK_NEAR(c.algo.clip_high, 0.3, 0);
+    CHECK_NEAR(c.algo.dual_clip, 3.0, 0);
+    CHECK_NEAR(c.algo.kl_coef, 0.001, 0);
+    CHECK_NEAR(c.algo.weight_decay, 0.01, 0);
+    CHECK_NEAR(c.algo.grad_clip, 1.0, 0);
+    CHECK(strcmp(c.algo.adv_stats, "trajectory") == 0);
+    CHECK(strcmp(c.algo.loss_agg, "paper") == 0);
+    CHECK(strcmp(c.suite.name, "game24") == 0);
+    CHECK(strcmp(c.modules.judge.backend, "builtin") == 0);
+    CHECK_EQ_INT(c.topology.learners, 1);
+    CHECK_EQ_INT(af_config_check(&c), 0);
+    CHECK(af_config_key_count() > 60);
+}
+
+static void test_apply(void) {
+    AfConfig c;
+    af_config_defaults(&c);
+    CHECK_EQ_INT(af_config_apply_json(&c,
+        "{\"run\": {\"seed\": 7, \"store_trajectories\": true},\n"
+        " \"rollout\": {\"temperature\": 0.7, \"group_size\": 4},\n"
+        " \"suite\": {\"name\": \"multihop\", \"hops\": 2},\n"
+        " \"modules\": {\"judge\": {\"backend\": \"openai\", \"model\": \"qwen\"}},\n"
+        " \"tools\": {\"python\": {\"mem_mb\": 128}}}", "t.json"), 0);
+    CHECK_EQ_INT(c.run.seed, 7);
+    CHECK_EQ_INT(c.run.store_trajectories, 1);
+    CHECK_NEAR(c.rollout.temperature, 0.7, 0);
+    CHECK_EQ_INT(c.rollout.group_size, 4);
+    CHECK(strcmp(c.suite.name, "multihop") == 0);
+    CHECK_EQ_INT(c.suite.hops, 2);
+    CHECK(strcmp(c.modules.judge.backend, "openai") == 0);
+    CHECK(strcmp(c.modules.judge.model, "qwen") == 0);
+    CHECK(strcmp(c.modules.executor.backend, "builtin") == 0);
+    CHECK_EQ_INT(c.tools.python.mem_mb, 128);
+    /* An empty document changes nothing. */
+    AfConfig d = c;
+    CHECK_EQ_INT(af_config_apply_json(&d, "{}", "e.json"), 0);
+    CHECK(memcmp(&c, &d, sizeof c) == 0);
+
+    /* --set: JSON values, bare strings, sections as objects, later wins. */
+    CHECK_EQ_INT(af_config_apply_set(&c, "rollout.group_size=16"), 0);
+    CHECK_EQ_INT(c.rollout.group_size, 16);
+    CHECK_EQ_INT(af_config_apply_set(&c, "suite.name=arith"), 0);
+    CHECK(strcmp(c.suite.name, "arith") == 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "suite.name=\"countdown\""), 0);
+    CHECK(strcmp(c.suite.name, "countdown") == 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "model.qkv_bias=true"), 0);
+    CHECK_EQ_INT(c.model.qkv_bias, 1);
+    CHECK_EQ_INT(af_config_apply_set(&c, "algo={\"lr\": 0.5, \"ppo_epochs\": 2}"), 0);
+    CHECK_NEAR(c.algo.lr, 0.5, 0);
+    CHECK_EQ_INT(c.algo.ppo_epochs, 2);
+    CHECK_EQ_INT(af_config_apply_set(&c, "data.train=/tmp/a=b.jsonl"), 0); /* first '=' splits */
+    CHECK(strcmp(c.data.train, "/tmp/a=b.jsonl") == 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "data.test="), 0);
+    CHECK(strcmp(c.data.test, "") == 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "run.seed=9007199254740991"), 0);
+    CHECK(c.run.seed == 9007199254740991LL);
+    CHECK_EQ_INT(af_config_apply_set(&c, "algo.lr=1e-4"), 0);
+    CHECK_NEAR(c.algo.lr, 1e-4, 0);
+}
+
+static void test_rejections(void) {
+    /* malformed JSON, with a position */
+    expect_json_error("{\"run\": {\"seed\": 1,}}", "malformed JSON at line 1");
+    expect_json_error("{\"run\":\n {\"seed\": }", "malformed JSON at line 2");
+    expect_json_error("", "malformed JSON");
+    expect_json_error("{} trailing", "malformed JSON");
+    expect_json_error("[1, 2]", "expected a JSON object at the top level");
+    /* unknown keys, with suggestions */
+    expect_json_error("{\"rollout\": {\"group_sise\": 4}}", "unknown key 'rollout.group_sise' (did you mean 'rollout.group_size'?)");
+    expect_json_error("{\"algo\": {\"group_size\": 4}}", "did you mean 'rollout.group_size'?");
+    expect_json_error("{\"nosuchsection\": {}}", "unknown key 'nosuchsection'");
+    expect_json_error("{\"run\": {\"seed\": {\"x\": 1}}}", "run.seed: expected an integer");
+    expect_json_error("{\"run\": 3}", "run: expected an object (a section), got 3");
+    expect_json_error("{\"run\": {\"seed\": 1, \"seed\": 2}}", "duplicate key 'run.seed'");
+    expect_json_error("{\"run\": {\"a.b\": 1}}", "bad key name 'a.b'");
+    /* wrong types */
+    expect_json_error("{\"run\": {\"seed\": \"one\"}}", "run.seed: expected an integer in [0, 9007199254740991], got \"one\"");
+    expect_json_error("{\"run\": {\"seed\": 1.5}}", "run.seed: expected an integer");
+    expect_json_error("{\"rollout\": {\"temperature\": \"hot\"}}", "rollout.temperature: expected a number");
+    expect_json_error("{\"model\": {\"qkv_bias\": 1}}", "model.qkv_bias: expected true or false, got 1");
+    expect_json_error("{\"data\": {\"train\": 5}}", "data.train: expected a string");
+    expect_json_error("{\"suite\": {\"name\": \"chess\"}}", "suite.name: expected one of game24|countdown|multihop|arith, got \"chess\"");
+    expect_json_error("{\"suite\": {\"name\": null}}", "got null");
+    expect_json_error("{\"rollout\": {\"group_size\": [8]}}", "got an array");
+    /* out of range */
+    expect_json_error("{\"rollout\": {\"group_size\": 0}}", "rollout.group_size: expected an integer in [1, 1024], got 0");
+    expect_json_error("{\"rollout\": {\"group_size\": 1e300}}", "rollout.group_size");
+    expect_json_error("{\"algo\": {\"clip_low\": -0.1}}", "algo.clip_low: expected a number in [0, 1], got -0.1");
+    expect_json_error("{\"rollout\": {\"top_p\": 1e999}}", "rollout.top_p");
+    expect_json_error("{\"run\": {\"seed\": -1}}", "run.seed");
+    /* strings too long */
+    char big[2048];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "{\"data\": {\"train\": \"", 20);
+    memcpy(big + sizeof big - 5, "\"}}", 4);
+    expect_json_error(big, "data.train: expected a string of at most 511 bytes");
+
+    /* --set */
+    expect_set_error("rollout.group_size", "expected section.key=value");
+    expect_set_error("=5", "expected section.key=value");
+    expect_set_error("rollout.group_size=abc", "rollout.group_size: expected an integer in [1, 1024], got \"abc\"");
+    expect_set_error("rollout.nokey=1", "unknown key 'rollout.nokey'");
+    expect_set_error("rollout=3", "rollout: expected an object");
+    expect_set_error("algo.loss_agg=sum", "algo.loss_agg: expected one of paper|token_mean");
+    expect_set_error("model.tied_embeddings=yes", "model.tied_embeddings: expected true or false");
+}
+
+static void test_check(void) {
+    AfConfig c;
+    af_config_defaults(&c);
+    CHECK_EQ_INT(af_config_apply_set(&c, "model.n_kv_heads=3"), 0);
+    CHECK_EQ_INT(af_config_check(&c), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "model.n_kv_heads (3) must divide model.n_heads (4)");
+    af_config_defaults(&c);
+    CHECK_EQ_INT(af_config_apply_set(&c, "model.d_model=100"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "model.n_heads=3"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "model.n_kv_heads=1"), 0);
+    CHECK_EQ_INT(af_config_check(&c), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "model.n_heads (3) must divide model.d_model (100)");
+    af_config_defaults(&c);
+    CHECK_EQ_INT(af_config_apply_set(&c, "algo.minibatch=100000"), 0);
+    CHECK_EQ_INT(af_config_check(&c), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "algo.minibatch");
+}
+
+static void test_files_and_round_trip(void) {
+    char dir[] = "/tmp/af_test_config_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], missing[256];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    snprintf(missing, sizeof missing, "%s/nope.json", dir);
+
+    AfConfig c, d;
+    af_config_defaults(&c);
+    af_error_clear();
+    CHECK_EQ_INT(af_config_apply_file(&c, missing), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "nope.json: cannot open: No such file or directory");
+
+    /* Every key survives save -> load bit for bit (numbers printed with full precision). */
+    CHECK_EQ_INT(af_config_apply_set(&c, "algo.lr=0.000123456789012345"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "rollout.temperature=0.1"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "modules.generator.url=http://h:1/v1/chat/completions"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "run.seed=123456789012345"), 0);
+    CHECK_EQ_INT(af_config_save(&c, path), 0);
+    af_config_defaults(&d);
+    CHECK_EQ_INT(af_config_apply_file(&d, path), 0);
+    CHECK(memcmp(&c, &d, sizeof c) == 0);
+    char *j1 = af_config_to_json(&c, 0), *j2 = af_config_to_json(&d, 0);
+    CHECK(j1 && j2 && strcmp(j1, j2) == 0);
+    free(j1);
+    free(j2);
+
+    /* A file with an error names the file. */
+    FILE *f = fopen(path, "w");
+    fputs("{\"run\": {\"seed\": true}}", f);
+    fclose(f);
+    CHECK_EQ_INT(af_config_apply_file(&d, path), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "config.json: run.seed: expected an integer");
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_resume_conflict(void) {
+    AfConfig a, b;
+    char key[128];
+    af_config_defaults(&a);
+    b = a;
+    CHECK_EQ_INT(af_config_resume_conflict(&a, &b, key, sizeof key), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "run.iterations=5000"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "log.progress=none"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "run.checkpoint_every=3"), 0);
+    CHECK_EQ_INT(af_config_resume_conflict(&a, &b, key, sizeof key), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "model.d_model=256"), 0);
+    CHECK_EQ_INT(af_config_resume_conflict(&a, &b, key, sizeof key), 1);
+    CHECK(strcmp(key, "model.d_model") == 0);
+    b = a;
+    CHECK_EQ_INT(af_config_apply_set(&b, "suite.name=arith"), 0);
+    CHECK_EQ_INT(af_config_resume_conflict(&a, &b, key, sizeof key), 1);
+    CHECK(strcmp(key, "suite.name") == 0);
+}
+
+int main(void) {
+    test_defaults();
+    test_apply();
+    test_rejections();
+    test_check();
+    test_files_and_round_trip();
+    test_resume_conflict();
+    TEST_MAIN_END();
+}
