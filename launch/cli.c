@@ -1,6 +1,7 @@
 /* Shared command-line plumbing: configuration options, usage errors. */
 #include "launch/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,4 +65,24 @@ void af_cli_print_config_keys(void) {
         else if (k.type[0] == 'i' || k.type[0] == 'n') snprintf(allowed, sizeof allowed, "%g .. %g", k.min, k.max);
         printf("| `%s` | %s | `%s` | %s | %s |\n", k.path, k.type, k.default_text, allowed, k.doc);
     }
+}
+
+int af_cli_stub_command(int argc, char **argv, const struct option *opts, const char *usage,
+                        const char *cmd, int issue) {
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (c == '?' || c == ':') {
+            char msg[128];
+            snprintf(msg, sizeof msg, "unknown or incomplete option '%.80s'", argv[optind - 1]);
+            return af_cli_usage_error(usage, cmd, msg);
+        }
+    }
+    fprintf(stderr, "agentflow %s: not built yet (issue %d)\n", cmd, issue);
+    return 1;
 }

@@ -27,6 +27,13 @@ int af_cli_env_rank(void);
 /* Print "agentflow <cmd>: <msg>" and the usage text to stderr (first rank only); returns 2. */
 int af_cli_usage_error(const char *usage, const char *cmd, const char *msg);
 
+/* A command whose work is not built yet: parses its options (--help prints the usage
+ * and returns 0; an unknown option is a usage error, 2), then says which issue brings
+ * it and returns 1. */
+struct option;
+int af_cli_stub_command(int argc, char **argv, const struct option *opts, const char *usage,
+                        const char *cmd, int issue);
+
 /* Print every configuration key as a Markdown table (for README.md and --help-config). */
 void af_cli_print_config_keys(void);
 

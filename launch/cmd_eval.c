@@ -1,6 +1,5 @@
 /* agentflow eval: argument checking now; the work itself lands with issue 5. */
 #include <getopt.h>
-#include <stdio.h>
 
 #include "launch/cli.h"
 #include "launch/commands.h"
@@ -18,20 +17,5 @@ int af_cmd_eval(int argc, char **argv) {
         {"greedy", no_argument, 0, 'g'}, {"config", required_argument, 0, 'c'},
         {"set", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (c == '?' || c == ':') {
-            char msg[128];
-            snprintf(msg, sizeof msg, "unknown or incomplete option '%.80s'", argv[optind - 1]);
-            return af_cli_usage_error(usage, "eval", msg);
-        }
-    }
-    fprintf(stderr, "agentflow eval: not built yet (issue 5)\n");
-    return 1;
+    return af_cli_stub_command(argc, argv, opts, usage, "eval", 5);
 }

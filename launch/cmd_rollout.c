@@ -1,6 +1,5 @@
 /* agentflow rollout: argument checking now; the work itself lands with issue 4. */
 #include <getopt.h>
-#include <stdio.h>
 
 #include "launch/cli.h"
 #include "launch/commands.h"
@@ -19,20 +18,5 @@ int af_cmd_rollout(int argc, char **argv) {
         {"show", required_argument, 0, 'w'}, {"config", required_argument, 0, 'c'},
         {"set", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int c;
-    opterr = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (c == '?' || c == ':') {
-            char msg[128];
-            snprintf(msg, sizeof msg, "unknown or incomplete option '%.80s'", argv[optind - 1]);
-            return af_cli_usage_error(usage, "rollout", msg);
-        }
-    }
-    fprintf(stderr, "agentflow rollout: not built yet (issue 4)\n");
-    return 1;
+    return af_cli_stub_command(argc, argv, opts, usage, "rollout", 4);
 }
