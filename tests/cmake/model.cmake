@@ -1,0 +1,2 @@
+# Tests of the planner model (issue 3): gradients, decode, safetensors, PyTorch reference.
+af_unit_test(test_model_grad)
