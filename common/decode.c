@@ -23,7 +23,7 @@ struct AfDecode {
     float *x, *xn;     /* (R, C) */
     float *q, *att;    /* (R, QD) */
     float *k, *v;      /* (R, KD) */
-    float *g, *u;      /* (R, F) */
+    float *g, *u, *e;  /* (R, F) */
     float *lg;         /* (R, V) */
     float *sc;         /* (max_len) attention scores */
     double *prob;      /* (V) */
@@ -43,7 +43,7 @@ static void *falloc(size_t n) {
 void af_decode_destroy(AfDecode *d) {
     if (!d) return;
     void *ps[] = {d->len, d->has_logits, d->kc, d->vc, d->logits, d->row_slot, d->row_pos, d->x,
-                  d->xn, d->q, d->att, d->k, d->v, d->g, d->u, d->lg, d->sc, d->prob, d->idx,
+                  d->xn, d->q, d->att, d->k, d->v, d->g, d->u, d->e, d->lg, d->sc, d->prob, d->idx,
                   d->tmp, d->seen, d->fslots, d->ftoks};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
     free(d);
@@ -87,11 +87,12 @@ int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **ou
     d->v = falloc(R * KD);
     d->g = falloc(R * F);
     d->u = falloc(R * F);
+    d->e = falloc(R * F);
     d->lg = falloc(R * V);
     d->sc = falloc((size_t)max_len);
     if (!d->len || !d->has_logits || !d->seen || !d->fslots || !d->ftoks || !d->row_slot || !d->row_pos || !d->idx ||
         !d->tmp || !d->prob || !d->kc || !d->vc || !d->logits || !d->x || !d->xn || !d->q ||
-        !d->att || !d->k || !d->v || !d->g || !d->u || !d->lg || !d->sc) {
+        !d->att || !d->k || !d->v || !d->g || !d->u || !d->e || !d->lg || !d->sc) {
         af_decode_destroy(d);
         return af_error_set(AF_ENOMEM, "af_decode_create: out of memory (%d slots x %d tokens)",
                             max_slots, max_len);
@@ -180,11 +181,10 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
                     d->sc[j] *= scale;
                     mx = d->sc[j] > mx ? d->sc[j] : mx;
                 }
+                for (int j = 0; j < nk; j++) d->sc[j] -= mx;
+                af_vexpf(d->sc, d->sc, (size_t)nk);
                 float sum = 0;
-                for (int j = 0; j < nk; j++) {
-                    d->sc[j] = expf(d->sc[j] - mx);
-                    sum += d->sc[j];
-                }
+                for (int j = 0; j < nk; j++) sum += d->sc[j];
                 float inv = 1.0f / sum;
                 float *o = d->att + (size_t)r * QD + h * hd;
                 memset(o, 0, (size_t)hd * sizeof(float));
@@ -201,10 +201,9 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
         rmsnorm_rows(d->xn, d->x, P->mlp_norm, n, C, c->rms_eps);
         af_matmul_inv(d->g, F, d->xn, C, P->wgate, C, NULL, n, C, F);
         af_matmul_inv(d->u, F, d->xn, C, P->wup, C, NULL, n, C, F);
-        for (size_t i = 0; i < (size_t)n * F; i++) {
-            float gi = d->g[i];
-            d->g[i] = gi / (1.0f + expf(-gi)) * d->u[i];
-        }
+        for (size_t i = 0; i < (size_t)n * F; i++) d->e[i] = -d->g[i];
+        af_vexpf(d->e, d->e, (size_t)n * F);
+        for (size_t i = 0; i < (size_t)n * F; i++) d->g[i] = d->g[i] / (1.0f + d->e[i]) * d->u[i];
         af_matmul_inv(d->xn, C, d->g, F, P->wdown, F, NULL, n, F, C);
         for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
     }
@@ -314,11 +313,13 @@ int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int3
             arg = j;
         }
     }
+    float *ef = d->lg; /* scratch: V floats (lg is only used inside a feed) */
+    for (int j = 0; j < V; j++) ef[j] = z[j] * invT - mx;
+    af_vexpf(ef, ef, (size_t)V);
     double sum = 0;
     for (int j = 0; j < V; j++) {
-        double e = exp((double)(z[j] * invT) - mx);
-        d->prob[j] = e;
-        sum += e;
+        d->prob[j] = ef[j];
+        sum += ef[j];
     }
     double lse = mx + log(sum);
     int tok = arg;

@@ -6,6 +6,8 @@
 #include "common/model.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -83,4 +85,62 @@ void af_matmul_inv(float *y, int ldy, const float *x, int ldx, const float *w, i
 void af_matmul_invariant(float *y, const float *x, const float *w, const float *b, int rows,
                          int in, int out) {
     af_matmul_inv(y, out, x, in, w, in, b, rows, in, out);
+}
+
+/* exp: n = round(x log2 e), r = x - n ln2 (two-constant Cody-Waite), p(r) a degree-6
+ * Taylor-like polynomial (Cephes expf coefficients), then scale by 2^n through the
+ * exponent bits. The scalar tail runs the same operations lane by lane. */
+static inline float exp_scalar(float x) {
+    if (isnan(x)) return x;
+    if (x < -86.0f) return 0.0f;
+    if (x > 88.7f) return INFINITY;
+    float n = nearbyintf(x * 1.44269504088896341f);
+    float r = fmaf(n, -0.693359375f, x);
+    r = fmaf(n, 2.12194440e-4f, r);
+    float p = 1.9875691500E-4f;
+    p = fmaf(p, r, 1.3981999507E-3f);
+    p = fmaf(p, r, 8.3334519073E-3f);
+    p = fmaf(p, r, 4.1665795894E-2f);
+    p = fmaf(p, r, 1.6666665459E-1f);
+    p = fmaf(p, r, 5.0000001201E-1f);
+    p = fmaf(p, r * r, r);
+    p = p + 1.0f;
+    int32_t bits;
+    memcpy(&bits, &p, 4);
+    bits += (int32_t)n << 23;
+    memcpy(&p, &bits, 4);
+    return p;
+}
+
+void af_vexpf(float *y, const float *x, size_t n) {
+    size_t i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    const __m256 lo = _mm256_set1_ps(-86.0f), hi = _mm256_set1_ps(88.7f);
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        __m256 nanm = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+        __m256 lom = _mm256_cmp_ps(v, lo, _CMP_LT_OQ);
+        __m256 him = _mm256_cmp_ps(v, hi, _CMP_GT_OQ);
+        __m256 c = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+        __m256 nn = _mm256_round_ps(_mm256_mul_ps(c, _mm256_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m256 r = _mm256_fmadd_ps(nn, _mm256_set1_ps(-0.693359375f), c);
+        r = _mm256_fmadd_ps(nn, _mm256_set1_ps(2.12194440e-4f), r);
+        __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+        p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+        p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+        __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(nn), 23);
+        p = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+        p = _mm256_blendv_ps(p, _mm256_setzero_ps(), lom);
+        p = _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), him);
+        p = _mm256_blendv_ps(p, v, nanm);
+        _mm256_storeu_ps(y + i, p);
+    }
+#endif
+    for (; i < n; i++) y[i] = exp_scalar(x[i]);
 }

@@ -4,14 +4,19 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/kernels.h"
 #include "common/rng.h"
 
-#define ATT_BLOCK 64 /* query rows per causal attention block */
+#define ATT_BLOCK 64   /* query rows per causal attention block */
+#define AF_ATT_THREADS 8 /* attention worker threads at most */
+
+static int g_threads = 1; /* af_model_set_threads */
 
 struct AfModelActs {
     int N, n_seqs;
@@ -41,7 +46,8 @@ struct AfModelActs {
     float *dq, *dk, *dv, *datt; /* (N, QD), (N, KD), (N, KD), (N, QD) */
     float *dg, *du;   /* (N, F) */
     float *dlogits;   /* (N, V) */
-    float *S, *dP;    /* (ATT_BLOCK, max_seq) */
+    float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
+    size_t scratch_floats; /* max(ATT_BLOCK * max_seq, V) */
 };
 
 static void *alloc_floats(size_t n) {
@@ -202,7 +208,8 @@ static int acts_alloc(AfModel *m, int grads) {
     A(rstdf, N);
     A(logits, N * V);
     A(lse_out, N);
-    A(S, (size_t)ATT_BLOCK * c->max_seq);
+    a->scratch_floats = (size_t)ATT_BLOCK * c->max_seq > V ? (size_t)ATT_BLOCK * c->max_seq : V;
+    A(S, AF_ATT_THREADS * a->scratch_floats);
     if (grads) {
         A(dx, N * C);
         A(dxn, N * C);
@@ -213,7 +220,7 @@ static int acts_alloc(AfModel *m, int grads) {
         A(dg, N * F);
         A(du, N * F);
         A(dlogits, N * V);
-        A(dP, (size_t)ATT_BLOCK * c->max_seq);
+        A(dP, AF_ATT_THREADS * a->scratch_floats);
     }
 #undef A
     return ok ? 0 : AF_ENOMEM;
@@ -320,7 +327,10 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name) {
     return NULL;
 }
 
-void af_model_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+void af_model_set_threads(int n) {
+    g_threads = n < 1 ? 1 : n;
+    openblas_set_num_threads(g_threads);
+}
 
 void af_model_zero_grad(AfModel *m) {
     if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
@@ -408,7 +418,129 @@ static void rope_row(float *x, int nh, int hd, const float *cs, const float *sn,
     }
 }
 
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
+/* ------------------------------------------------------------------ attention
+ * One work item = (sequence, key/value head): the item's query heads run in a fixed
+ * order, so results never depend on the thread that ran the item, and GQA gradient
+ * accumulation into dK/dV never races. Items are spread over up to AF_ATT_THREADS
+ * threads, with OpenBLAS single-threaded inside the region (attention-sized products do
+ * not scale with OpenBLAS threads). */
+typedef struct {
+    AfModel *m;
+    int bwd;
+    const float *q, *k, *v, *att; /* layer activations */
+    float *lse;
+    const int *seq_start;
+    int n_items;
+} AttJob;
+
+static void att_item(const AttJob *j, int item, float *S, float *dP) {
+    AfModel *m = j->m;
+    AfModelActs *a = m->acts;
+    const AfModelConfig *c = &m->cfg;
+    int hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, grp = H / KV;
+    int QD = H * hd, KD = KV * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    int s = item / KV, kvh = item % KV;
+    int s0 = j->seq_start[s], T = j->seq_start[s + 1] - s0;
+    const float *Kh = j->k + (size_t)s0 * KD + kvh * hd;
+    const float *Vh = j->v + (size_t)s0 * KD + kvh * hd;
+    float *lse = j->lse;
+    for (int h = kvh * grp; h < (kvh + 1) * grp; h++) {
+        const float *Qh = j->q + (size_t)s0 * QD + h * hd;
+        if (!j->bwd) {
+            float *Oh = (float *)j->att + (size_t)s0 * QD + h * hd;
+            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+                int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                            Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+                for (int r = 0; r < nb; r++) {
+                    float *Sr = S + (size_t)r * nk;
+                    int last = i0 + r; /* causal: keys 0..last */
+                    float mx = -INFINITY;
+                    for (int jj = 0; jj <= last; jj++) mx = Sr[jj] > mx ? Sr[jj] : mx;
+                    for (int jj = 0; jj <= last; jj++) Sr[jj] -= mx;
+                    af_vexpf(Sr, Sr, (size_t)last + 1);
+                    float sum = 0;
+                    for (int jj = 0; jj <= last; jj++) sum += Sr[jj];
+                    float inv = 1.0f / sum;
+                    for (int jj = 0; jj <= last; jj++) Sr[jj] *= inv;
+                    for (int jj = last + 1; jj < nk; jj++) Sr[jj] = 0;
+                    lse[(size_t)(s0 + i0 + r) * H + h] = mx + logf(sum);
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
+                            Vh, KD, 0.0f, Oh + (size_t)i0 * QD, QD);
+            }
+            continue;
+        }
+        const float *Oh = j->att + (size_t)s0 * QD + h * hd;
+        const float *dOh = a->datt + (size_t)s0 * QD + h * hd;
+        float *dQh = a->dq + (size_t)s0 * QD + h * hd;
+        float *dKh = a->dk + (size_t)s0 * KD + kvh * hd;
+        float *dVh = a->dv + (size_t)s0 * KD + kvh * hd;
+        for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+            int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                        Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
+                        dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
+            for (int r = 0; r < nb; r++) {
+                int i = i0 + r, last = i;
+                float *Sr = S + (size_t)r * nk, *dPr = dP + (size_t)r * nk;
+                float L = lse[(size_t)(s0 + i) * H + h];
+                const float *o = Oh + (size_t)i * QD, *dO = dOh + (size_t)i * QD;
+                float D = 0;
+                for (int d = 0; d < hd; d++) D += o[d] * dO[d];
+                for (int jj = 0; jj <= last; jj++) Sr[jj] -= L;
+                af_vexpf(Sr, Sr, (size_t)last + 1);
+                for (int jj = 0; jj <= last; jj++) dPr[jj] = Sr[jj] * (dPr[jj] - D) * scale;
+                for (int jj = last + 1; jj < nk; jj++) Sr[jj] = dPr[jj] = 0;
+            }
+            /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, S, nk,
+                        dOh + (size_t)i0 * QD, QD, 1.0f, dVh, KD);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, dP, nk, Kh,
+                        KD, 0.0f, dQh + (size_t)i0 * QD, QD);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, dP, nk,
+                        Qh + (size_t)i0 * QD, QD, 1.0f, dKh, KD);
+        }
+    }
+}
+
+typedef struct {
+    const AttJob *job;
+    int tid, nt;
+} AttArg;
+
+static void *att_worker(void *p) {
+    const AttArg *w = p;
+    AfModelActs *a = w->job->m->acts;
+    size_t sz = a->scratch_floats;
+    for (int it = w->tid; it < w->job->n_items; it += w->nt)
+        att_item(w->job, it, a->S + (size_t)w->tid * sz, a->dP ? a->dP + (size_t)w->tid * sz : NULL);
+    return NULL;
+}
+
+static void att_run(const AttJob *j) {
+    int nt = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
+    if (nt > j->n_items) nt = j->n_items;
+    AttArg args[AF_ATT_THREADS];
+    for (int t = 0; t < nt; t++) args[t] = (AttArg){.job = j, .tid = t, .nt = nt};
+    if (nt <= 1) {
+        args[0].nt = 1;
+        att_worker(&args[0]);
+        return;
+    }
+    pthread_t th[AF_ATT_THREADS];
+    int started[AF_ATT_THREADS] = {0};
+    openblas_set_num_threads(1);
+    for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, att_worker, &args[t]) == 0;
+    att_worker(&args[0]);
+    for (int t = 1; t < nt; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else att_worker(&args[t]); /* could not start a thread: run its share here */
+    }
+    openblas_set_num_threads(g_threads);
+}
 
 /* ------------------------------------------------------------------ forward */
 
@@ -448,9 +580,8 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
         for (int i = seq_start[s]; i < seq_start[s + 1]; i++) a->pos[i] = i - seq_start[s];
 
     int C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->d_ff;
-    int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2, grp = H / KV;
+    int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
     size_t NC = (size_t)N * C;
-    float scale = 1.0f / sqrtf((float)hd);
 
     for (int i = 0; i < N; i++)
         memcpy(a->x + (size_t)i * C, m->p.embed + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
@@ -473,45 +604,18 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
             rope_row(q + (size_t)i * QD, H, hd, cs, sn, 0);
             rope_row(k + (size_t)i * KD, KV, hd, cs, sn, 0);
         }
-        for (int s = 0; s < n_seqs; s++) {
-            int s0 = seq_start[s], T = seq_start[s + 1] - s0;
-            for (int h = 0; h < H; h++) {
-                const float *Qh = q + (size_t)s0 * QD + h * hd;
-                const float *Kh = k + (size_t)s0 * KD + (h / grp) * hd;
-                const float *Vh = v + (size_t)s0 * KD + (h / grp) * hd;
-                float *Oh = att + (size_t)s0 * QD + h * hd;
-                for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                    int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
-                    float *S = a->S;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
-                                Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
-                    for (int r = 0; r < nb; r++) {
-                        float *Sr = S + (size_t)r * nk;
-                        int last = i0 + r; /* causal: keys 0..last */
-                        float mx = -INFINITY;
-                        for (int j = 0; j <= last; j++) mx = Sr[j] > mx ? Sr[j] : mx;
-                        float sum = 0;
-                        for (int j = 0; j <= last; j++) {
-                            Sr[j] = expf(Sr[j] - mx);
-                            sum += Sr[j];
-                        }
-                        float inv = 1.0f / sum;
-                        for (int j = 0; j <= last; j++) Sr[j] *= inv;
-                        for (int j = last + 1; j < nk; j++) Sr[j] = 0;
-                        lse[(size_t)(s0 + i0 + r) * H + h] = mx + logf(sum);
-                    }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
-                                Vh, KD, 0.0f, Oh + (size_t)i0 * QD, QD);
-                }
-            }
-        }
+        AttJob job = {.m = m, .bwd = 0, .q = q, .k = k, .v = v, .att = att, .lse = lse,
+                      .seq_start = seq_start, .n_items = n_seqs * KV};
+        att_run(&job);
         memcpy(xmid, x, NC * sizeof(float));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, QD, 1.0f, att, QD, P->wo, QD,
                     1.0f, xmid, C);
         rmsnorm_fwd(xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps);
         linear_fwd(g, xn2, P->wgate, NULL, N, C, F);
         linear_fwd(u, xn2, P->wup, NULL, N, C, F);
-        for (size_t i = 0; i < (size_t)N * F; i++) hh[i] = silu(g[i]) * u[i];
+        for (size_t i = 0; i < (size_t)N * F; i++) hh[i] = -g[i];
+        af_vexpf(hh, hh, (size_t)N * F);
+        for (size_t i = 0; i < (size_t)N * F; i++) hh[i] = g[i] / (1.0f + hh[i]) * u[i];
         memcpy(xnext, xmid, NC * sizeof(float));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, F, 1.0f, hh, F, P->wdown, F,
                     1.0f, xnext, C);
@@ -527,13 +631,15 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
         if (entropy_out) entropy_out[s0] = 0;
         for (int i = s0 + 1; i < s1; i++) {
             const float *z = a->logits + (size_t)(i - 1) * V;
+            float *e = a->S; /* scratch row of V floats */
             float mx = -INFINITY;
             for (int j = 0; j < V; j++) mx = z[j] * invT > mx ? z[j] * invT : mx;
+            for (int j = 0; j < V; j++) e[j] = z[j] * invT - mx;
+            af_vexpf(e, e, (size_t)V);
             double sum = 0, ez = 0;
             for (int j = 0; j < V; j++) {
-                double zz = (double)(z[j] * invT), e = exp(zz - mx);
-                sum += e;
-                ez += e * zz;
+                sum += e[j];
+                ez += (double)e[j] * (double)(z[j] * invT);
             }
             double lse_d = mx + log(sum);
             a->lse_out[i - 1] = (float)lse_d;
@@ -554,8 +660,8 @@ int af_model_backward(AfModel *m, const float *dlogp) {
     const AfModelConfig *c = &m->cfg;
     AfModelActs *a = m->acts;
     int N = a->N, C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads;
-    int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2, grp = H / KV;
-    float scale = 1.0f / sqrtf((float)hd), invT = 1.0f / a->temperature;
+    int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
+    float invT = 1.0f / a->temperature;
 
     /* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T */
     for (int s = 0; s < a->n_seqs; s++) {
@@ -570,7 +676,9 @@ int af_model_backward(AfModel *m, const float *dlogp) {
                 continue;
             }
             float lse = a->lse_out[i - 1];
-            for (int j = 0; j < V; j++) dz[j] = -w * invT * expf(z[j] * invT - lse);
+            for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
+            af_vexpf(dz, dz, (size_t)V);
+            for (int j = 0; j < V; j++) dz[j] *= -w * invT;
             dz[a->tokens[i]] += w * invT;
         }
     }
@@ -592,8 +700,10 @@ int af_model_backward(AfModel *m, const float *dlogp) {
         /* MLP: dx is the gradient w.r.t. this layer's output == d xmid (residual) */
         float *dh = a->dg; /* reuse: dh then dg in place */
         linear_bwd(dh, 0, G->wdown, NULL, a->dx, hh, P->wdown, N, F, C);
+        for (size_t i = 0; i < (size_t)N * F; i++) a->du[i] = -g[i];
+        af_vexpf(a->du, a->du, (size_t)N * F);
         for (size_t i = 0; i < (size_t)N * F; i++) {
-            float gi = g[i], sg = 1.0f / (1.0f + expf(-gi)), d = dh[i];
+            float gi = g[i], sg = 1.0f / (1.0f + a->du[i]), d = dh[i];
             a->du[i] = d * gi * sg;
             a->dg[i] = d * u[i] * sg * (1.0f + gi * (1.0f - sg));
         }
@@ -605,48 +715,9 @@ int af_model_backward(AfModel *m, const float *dlogp) {
         linear_bwd(a->datt, 0, G->wo, NULL, a->dx, att, P->wo, N, QD, C);
         memset(a->dk, 0, (size_t)N * KD * sizeof(float));
         memset(a->dv, 0, (size_t)N * KD * sizeof(float));
-        for (int s = 0; s < a->n_seqs; s++) {
-            int s0 = a->seq_start[s], T = a->seq_start[s + 1] - s0;
-            for (int h = 0; h < H; h++) {
-                const float *Qh = q + (size_t)s0 * QD + h * hd;
-                const float *Kh = k + (size_t)s0 * KD + (h / grp) * hd;
-                const float *Vh = v + (size_t)s0 * KD + (h / grp) * hd;
-                const float *Oh = att + (size_t)s0 * QD + h * hd;
-                const float *dOh = a->datt + (size_t)s0 * QD + h * hd;
-                float *dQh = a->dq + (size_t)s0 * QD + h * hd;
-                float *dKh = a->dk + (size_t)s0 * KD + (h / grp) * hd;
-                float *dVh = a->dv + (size_t)s0 * KD + (h / grp) * hd;
-                for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
-                    int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
-                    float *S = a->S, *dP = a->dP;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
-                                Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
-                                dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
-                    for (int r = 0; r < nb; r++) {
-                        int i = i0 + r, last = i;
-                        float *Sr = S + (size_t)r * nk, *dPr = dP + (size_t)r * nk;
-                        float L = lse[(size_t)(s0 + i) * H + h];
-                        const float *o = Oh + (size_t)i * QD, *dO = dOh + (size_t)i * QD;
-                        float D = 0;
-                        for (int d = 0; d < hd; d++) D += o[d] * dO[d];
-                        for (int j = 0; j <= last; j++) {
-                            float p = expf(Sr[j] - L);
-                            Sr[j] = p;
-                            dPr[j] = p * (dPr[j] - D) * scale;
-                        }
-                        for (int j = last + 1; j < nk; j++) Sr[j] = dPr[j] = 0;
-                    }
-                    /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, S, nk,
-                                dOh + (size_t)i0 * QD, QD, 1.0f, dVh, KD);
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, dP,
-                                nk, Kh, KD, 0.0f, dQh + (size_t)i0 * QD, QD);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, dP, nk,
-                                Qh + (size_t)i0 * QD, QD, 1.0f, dKh, KD);
-                }
-            }
-        }
+        AttJob job = {.m = m, .bwd = 1, .q = q, .k = k, .v = v, .att = att, .lse = lse,
+                      .seq_start = a->seq_start, .n_items = a->n_seqs * KV};
+        att_run(&job);
         for (int i = 0; i < N; i++) {
             const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;
             rope_row(a->dq + (size_t)i * QD, H, hd, cs, sn, 1);
