@@ -173,6 +173,16 @@ int main(void) {
         fprintf(stderr, "learner forward: probe alone vs in a batch of 16: %s (max diff %.3g)\n",
                 same ? "bit-identical" : "NOT bit-identical", diff);
         CHECK(diff <= 1e-5);
+        /* and to the thread count */
+        af_model_set_threads(2);
+        CHECK(af_model_forward(m, tok, ss, 16, 0.7f, lp, NULL) == 0);
+        af_model_set_threads(1);
+        same = memcmp(lp, lp_all, ss[16] * sizeof(float)) == 0;
+        diff = 0;
+        for (int i = 0; i < ss[16]; i++) diff = fmax(diff, fabs(lp[i] - lp_all[i]));
+        fprintf(stderr, "learner forward: 1 vs 2 threads: %s (max diff %.3g)\n",
+                same ? "bit-identical" : "NOT bit-identical", diff);
+        CHECK(diff <= 1e-5);
         free(lp_all);
         free(tok);
         free(lp);

@@ -97,5 +97,8 @@ int main(void) {
     check_config(2, 1, 0); /* GQA + bias */
     check_config(1, 0, 1); /* multi-query + tied embedding */
     check_config(2, 1, 1); /* everything */
+    af_model_set_threads(2); /* attention items on two threads, OpenBLAS threaded */
+    check_config(2, 1, 0);
+    af_model_set_threads(1);
     TEST_MAIN_END();
 }
