@@ -68,7 +68,7 @@ typedef struct {
     double train_tok_s, train_gflops, dec1_tok_s, dec16_tok_s;
 } Figures;
 
-static int bench_c(const BenchModel *bm, int steps, int dec_tokens, Figures *f) {
+static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, Figures *f) {
     int N = bm->n_seqs * bm->seq_len;
     AfModel *m = NULL;
     AfAdamW *opt = NULL;
@@ -104,6 +104,7 @@ static int bench_c(const BenchModel *bm, int steps, int dec_tokens, Figures *f) 
     for (int bi = 0; bi < 2 && !rc; bi++) {
         int B = bi ? 16 : 1;
         if ((rc = af_decode_create(m, B, 16 + dec_tokens + 1, &d))) break;
+        if ((rc = af_decode_set_threads(d, threads, AF_DECODE_MIN_SPLIT))) break;
         int slots[16];
         AfSampler smp[16];
         AfRng rngs[16];
@@ -183,7 +184,7 @@ int main(int argc, char **argv) {
             af_model_set_threads(th);
             double peak = sgemm_gflops();
             Figures c = {0}, t = {0};
-            int rc = bench_c(&bm, steps, dec_tokens, &c);
+            int rc = bench_c(&bm, th, steps, dec_tokens, &c);
             if (rc) {
                 fprintf(stderr, "bench_model: %s: %s\n", af_strerror(rc), af_error_detail());
                 return 1;

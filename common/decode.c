@@ -8,11 +8,14 @@
 
 #include "common/error.h"
 #include "common/kernels.h"
+#include "common/pool.h"
 
 #define PREFILL_CHUNK 64
 
 struct AfDecode {
     const AfModel *m;
+    AfPool *pool;      /* NULL: single-threaded */
+    double min_split;  /* products with fewer multiply-adds run on the caller */
     int max_slots, max_len, max_rows;
     int *len;          /* (max_slots) tokens in cache */
     int *has_logits;   /* (max_slots) */
@@ -46,6 +49,7 @@ void af_decode_destroy(AfDecode *d) {
                   d->xn, d->q, d->att, d->k, d->v, d->g, d->u, d->e, d->lg, d->sc, d->prob, d->idx,
                   d->tmp, d->seen, d->fslots, d->ftoks};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
+    af_pool_destroy(d->pool);
     free(d);
 }
 
@@ -117,6 +121,41 @@ const float *af_decode_logits(const AfDecode *d, int slot) {
     return d->has_logits[slot] ? d->logits + (size_t)slot * d->m->cfg.vocab_size : NULL;
 }
 
+typedef struct {
+    float *y;
+    const float *x, *w, *b;
+    int ldy, ldx, ldw, rows, in, out;
+} MMJob;
+
+/* Thread tid's share: a contiguous range of outputs, a multiple of 24 wide so tiles stay
+ * whole. Each output's bits do not depend on the split (see kernels.h). */
+static void mm_part(void *ctx, int tid, int nt) {
+    const MMJob *j = ctx;
+    int chunk = (j->out + nt - 1) / nt;
+    chunk = (chunk + 23) / 24 * 24;
+    int o0 = tid * chunk, o1 = o0 + chunk < j->out ? o0 + chunk : j->out;
+    if (o0 >= o1) return;
+    af_matmul_inv(j->y + o0, j->ldy, j->x, j->ldx, j->w + (size_t)o0 * j->ldw, j->ldw,
+                  j->b ? j->b + o0 : NULL, j->rows, j->in, o1 - o0);
+}
+
+static void mm(AfDecode *d, float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
+               const float *b, int rows, int in, int out) {
+    MMJob j = {.y = y, .x = x, .w = w, .b = b, .ldy = ldy, .ldx = ldx, .ldw = ldw, .rows = rows,
+               .in = in, .out = out};
+    if (!d->pool || (double)rows * in * out < d->min_split) mm_part(&j, 0, 1);
+    else af_pool_run(d->pool, mm_part, &j);
+}
+
+int af_decode_set_threads(AfDecode *d, int n, long min_split) {
+    if (n < 1 || n > 64) return af_error_set(AF_EINVAL, "af_decode_set_threads: %d outside 1..64", n);
+    d->min_split = min_split < 0 ? 0 : (double)min_split;
+    af_pool_destroy(d->pool);
+    d->pool = NULL;
+    if (n == 1) return 0;
+    return af_pool_create(n, &d->pool);
+}
+
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int C, float eps) {
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * C;
@@ -156,9 +195,9 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
     for (int l = 0; l < c->n_layers; l++) {
         const AfLayerParams *P = &m->p.layers[l];
         rmsnorm_rows(d->xn, d->x, P->attn_norm, n, C, c->rms_eps);
-        af_matmul_inv(d->q, QD, d->xn, C, P->wq, C, P->bq, n, C, QD);
-        af_matmul_inv(d->k, KD, d->xn, C, P->wk, C, P->bk, n, C, KD);
-        af_matmul_inv(d->v, KD, d->xn, C, P->wv, C, P->bv, n, C, KD);
+        mm(d, d->q, QD, d->xn, C, P->wq, C, P->bq, n, C, QD);
+        mm(d, d->k, KD, d->xn, C, P->wk, C, P->bk, n, C, KD);
+        mm(d, d->v, KD, d->xn, C, P->wv, C, P->bv, n, C, KD);
         for (int r = 0; r < n; r++) {
             int pos = d->row_pos[r];
             const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
@@ -196,19 +235,19 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
             }
         }
         /* x += att Wo^T ; the invariant product then an elementwise add */
-        af_matmul_inv(d->xn, C, d->att, QD, P->wo, QD, NULL, n, QD, C);
+        mm(d, d->xn, C, d->att, QD, P->wo, QD, NULL, n, QD, C);
         for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
         rmsnorm_rows(d->xn, d->x, P->mlp_norm, n, C, c->rms_eps);
-        af_matmul_inv(d->g, F, d->xn, C, P->wgate, C, NULL, n, C, F);
-        af_matmul_inv(d->u, F, d->xn, C, P->wup, C, NULL, n, C, F);
+        mm(d, d->g, F, d->xn, C, P->wgate, C, NULL, n, C, F);
+        mm(d, d->u, F, d->xn, C, P->wup, C, NULL, n, C, F);
         for (size_t i = 0; i < (size_t)n * F; i++) d->e[i] = -d->g[i];
         af_vexpf(d->e, d->e, (size_t)n * F);
         for (size_t i = 0; i < (size_t)n * F; i++) d->g[i] = d->g[i] / (1.0f + d->e[i]) * d->u[i];
-        af_matmul_inv(d->xn, C, d->g, F, P->wdown, F, NULL, n, F, C);
+        mm(d, d->xn, C, d->g, F, P->wdown, F, NULL, n, F, C);
         for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
     }
     rmsnorm_rows(d->xn, d->x, m->p.final_norm, n, C, c->rms_eps);
-    af_matmul_inv(d->lg, V, d->xn, C, m->p.lm_head, C, NULL, n, C, V);
+    mm(d, d->lg, V, d->xn, C, m->p.lm_head, C, NULL, n, C, V);
 }
 
 int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens) {

@@ -4,7 +4,8 @@
  * Determinism: every per-sequence computation (projections through af_matmul_inv,
  * attention over the slot's own cache, norms, softmax, sampling from the slot's own
  * AfRng) uses a fixed operation order that does not depend on which other slots are fed
- * in the same call or how many, nor on the OpenBLAS thread count. A sequence's tokens
+ * in the same call or how many, nor on the OpenBLAS thread count or
+ * af_decode_set_threads. A sequence's tokens
  * and log-probs are therefore bit-identical whether it is decoded alone or in any batch,
  * and prefilling a prompt gives the same bits as feeding it one token at a time.
  *
@@ -30,6 +31,15 @@ typedef struct AfSampler {
  * (<= model max_seq). Returns 0, AF_EINVAL, AF_ENOMEM. Caller owns *out. */
 int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **out);
 void af_decode_destroy(AfDecode *d);
+
+/* Use `n` threads (1..64) for the matrix products of feed/prefill (a persistent pool;
+ * 1 = no extra threads, the default). Products with fewer than `min_split`
+ * multiply-adds stay on the calling thread (AF_DECODE_MIN_SPLIT is a good value; 0
+ * splits everything, for tests). Results are bit-identical for every n: threads split
+ * the outputs of each product, and an output's bits never depend on the split.
+ * Returns 0, AF_EINVAL, AF_ENOMEM. Not to be called during a feed. */
+#define AF_DECODE_MIN_SPLIT 65536L
+int af_decode_set_threads(AfDecode *d, int n, long min_split);
 
 /* Empty a slot (new episode turn). */
 void af_decode_reset(AfDecode *d, int slot);

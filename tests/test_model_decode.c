@@ -118,11 +118,23 @@ int main(void) {
     CHECK_MSG(memcmp(&alone, &g16[15], sizeof alone) == 0, "batch of 16 changed the probe's bits");
     /* thread count does not matter for decode */
     af_model_set_threads(2);
+    CHECK(af_decode_set_threads(d, 2, 0) == 0); /* split every product over 2 threads */
     Gen again;
     int slot9 = 9;
     uint32_t one = 1;
     run_batch(m, d, 1, &slot9, &one, &one, &smp, &again);
     CHECK_MSG(memcmp(&alone, &again, sizeof alone) == 0, "slot or threads changed the bits");
+    Gen g3b[3];
+    {
+        uint32_t ps3[3] = {100, 1, 102}, rid3[3] = {50, 1, 52};
+        int slots3[3] = {4, 5, 6};
+        AfSampler all3[3] = {{1.0f, 1.0f}, smp, {1.2f, 1.0f}};
+        CHECK(af_decode_set_threads(d, 3, 0) == 0);
+        run_batch(m, d, 3, slots3, ps3, rid3, all3, g3b);
+    }
+    CHECK_MSG(memcmp(g3, g3b, sizeof g3) == 0, "3 decode threads changed a batch's bits");
+    CHECK(af_decode_set_threads(d, 1, 0) == 0);
+    CHECK(af_decode_set_threads(d, 0, 0) == AF_EINVAL);
     af_model_set_threads(1);
 
     /* prefill == feeding one token at a time, bitwise */
