@@ -4,13 +4,13 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
 #include "common/kernels.h"
+#include "common/pool.h"
 #include "common/rng.h"
 
 #define ATT_BLOCK 64   /* query rows per causal attention block */
@@ -283,6 +283,7 @@ fail:
 
 void af_model_destroy(AfModel *m) {
     if (!m) return;
+    af_pool_destroy(m->pool);
     acts_free(m->acts);
     free(m->tensors);
     free(m->p.layers);
@@ -506,39 +507,30 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
     }
 }
 
-typedef struct {
-    const AttJob *job;
-    int tid, nt;
-} AttArg;
-
-static void *att_worker(void *p) {
-    const AttArg *w = p;
-    AfModelActs *a = w->job->m->acts;
+static void att_part(void *ctx, int tid, int nt) {
+    const AttJob *j = ctx;
+    AfModelActs *a = j->m->acts;
     size_t sz = a->scratch_floats;
-    for (int it = w->tid; it < w->job->n_items; it += w->nt)
-        att_item(w->job, it, a->S + (size_t)w->tid * sz, a->dP ? a->dP + (size_t)w->tid * sz : NULL);
-    return NULL;
+    for (int it = tid; it < j->n_items; it += nt)
+        att_item(j, it, a->S + (size_t)tid * sz, a->dP ? a->dP + (size_t)tid * sz : NULL);
 }
 
+/* Run the attention items on the model's pool (re-created only when the thread setting
+ * changed, so a steady-state step starts no threads and allocates nothing). */
 static void att_run(const AttJob *j) {
-    int nt = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
-    if (nt > j->n_items) nt = j->n_items;
-    AttArg args[AF_ATT_THREADS];
-    for (int t = 0; t < nt; t++) args[t] = (AttArg){.job = j, .tid = t, .nt = nt};
-    if (nt <= 1) {
-        args[0].nt = 1;
-        att_worker(&args[0]);
+    AfModel *m = j->m;
+    int want = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
+    if (af_pool_threads(m->pool) != want) {
+        af_pool_destroy(m->pool);
+        m->pool = NULL;
+        if (want > 1 && af_pool_create(want, &m->pool) != 0) m->pool = NULL; /* run serially */
+    }
+    if (!m->pool || j->n_items < 2) {
+        att_part((void *)j, 0, 1);
         return;
     }
-    pthread_t th[AF_ATT_THREADS];
-    int started[AF_ATT_THREADS] = {0};
     openblas_set_num_threads(1);
-    for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, att_worker, &args[t]) == 0;
-    att_worker(&args[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else att_worker(&args[t]); /* could not start a thread: run its share here */
-    }
+    af_pool_run(m->pool, att_part, (void *)j);
     openblas_set_num_threads(g_threads);
 }
 

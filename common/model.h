@@ -84,6 +84,7 @@ typedef struct AfModel {
     int max_seqs;             /* capacity of one learner batch, sequences */
     AfModelActs *acts;        /* NULL when max_tokens == 0 */
     int fwd_valid;            /* a forward ran since the last parameter change/backward */
+    struct AfPool *pool;      /* attention workers (common/pool.h), NULL when 1 thread */
 } AfModel;
 
 enum { AF_MODEL_GRADS = 1 }; /* af_model_create flags */
@@ -107,8 +108,10 @@ void af_model_copy_params(AfModel *dst, const AfModel *src);
 /* Tensor lookup by Hugging Face name; NULL if absent. */
 const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name);
 
-/* Set the number of OpenBLAS threads used by the learner path (>= 1). The decode path
- * is single-threaded and does not depend on it. */
+/* Set the number of threads of the learner path (>= 1), process-wide: OpenBLAS threads
+ * for the large products, and up to 8 attention workers (a pool each model starts at
+ * its next forward/backward after the setting changed). The decode path has its own
+ * setting (af_decode_set_threads). Call from one thread, outside a step. */
 void af_model_set_threads(int n);
 
 /* Batched learner forward over packed sequences.
