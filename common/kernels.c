@@ -107,7 +107,7 @@ static inline float exp_scalar(float x) {
     p = p + 1.0f;
     int32_t bits;
     memcpy(&bits, &p, 4);
-    bits += (int32_t)n << 23;
+    bits += (int32_t)((uint32_t)(int32_t)n << 23);
     memcpy(&p, &bits, 4);
     return p;
 }
