@@ -1,0 +1,212 @@
+/* Model benchmark: training step (forward + backward + clip + AdamW) and KV-cache decode
+ * for models A and B at the given thread counts, the sgemm GFLOP/s measured in the same
+ * run, and the same figures for the PyTorch reference (bench/bench_model_torch.py, run
+ * with /usr/bin/python3 at the same thread count), with ratios. Prints a table and
+ * writes CSV (default bench/results/model.csv).
+ *
+ *   bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N]
+ *               [--no-torch] [--csv PATH]
+ * Wall-clock figures on a shared machine are noisy: compare the ratios within a run. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "common/decode.h"
+#include "common/error.h"
+#include "common/model.h"
+#include "common/rng.h"
+#include "learner/adamw.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct {
+    char name;
+    AfModelConfig cfg;
+    int n_seqs, seq_len;
+} BenchModel;
+
+static BenchModel bench_model(char which) {
+    BenchModel b = {.name = which, .cfg = af_model_config_default()};
+    b.cfg.max_seq = 1024;
+    if (which == 'A') {
+        b.cfg.vocab_size = 512, b.cfg.d_model = 256, b.cfg.n_layers = 4, b.cfg.n_heads = 4;
+        b.cfg.n_kv_heads = 4, b.cfg.d_ff = 704, b.n_seqs = 16, b.seq_len = 256;
+    } else {
+        b.cfg.vocab_size = 2048, b.cfg.d_model = 512, b.cfg.n_layers = 8, b.cfg.n_heads = 8;
+        b.cfg.n_kv_heads = 8, b.cfg.d_ff = 1408, b.n_seqs = 8, b.seq_len = 512;
+    }
+    return b;
+}
+
+/* sgemm GFLOP/s on square-ish shapes typical of the training step. */
+static double sgemm_gflops(void) {
+    int M = 2048, N = 1024, K = 1024;
+    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * N * K), *c = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7) * 0.1f;
+    for (int i = 0; i < N * K; i++) b[i] = (float)(i % 5) * 0.1f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+    double best = 0;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
+        double g = 2.0 * M * N * K / (now() - t0) / 1e9;
+        best = g > best ? g : best;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+typedef struct {
+    double train_tok_s, train_gflops, dec1_tok_s, dec16_tok_s;
+} Figures;
+
+static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, Figures *f) {
+    int N = bm->n_seqs * bm->seq_len;
+    AfModel *m = NULL;
+    AfAdamW *opt = NULL;
+    AfDecode *d = NULL;
+    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
+    if (rc) return rc;
+    af_model_init_params(m, 1);
+    AfAdamWConfig ac = af_adamw_config_default();
+    if ((rc = af_adamw_create(&ac, m->n_params, &opt))) goto done;
+    int32_t *tok = malloc(sizeof(int32_t) * N);
+    float *lp = malloc(sizeof(float) * N), *w = malloc(sizeof(float) * N);
+    int *ss = malloc(sizeof(int) * (bm->n_seqs + 1));
+    AfRng r;
+    af_rng_init(&r, 1, AF_RNG_TEST, 0, 0, 0);
+    for (int i = 0; i < N; i++) tok[i] = (int32_t)af_rng_below(&r, (uint32_t)bm->cfg.vocab_size), w[i] = 1.0f / N;
+    for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
+    double t = 0;
+    for (int it = 0; it <= steps; it++) {
+        double t0 = now();
+        af_model_zero_grad(m);
+        if ((rc = af_model_forward(m, tok, ss, bm->n_seqs, 1.0f, lp, NULL))) break;
+        if ((rc = af_model_backward(m, w))) break;
+        af_grad_clip(m->grads, m->n_params, 1.0);
+        af_adamw_step(opt, m->params, m->grads);
+        if (it > 0) t += now() - t0; /* step 0 warms up */
+    }
+    double flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
+    f->train_tok_s = (double)N * steps / t;
+    f->train_gflops = flops * steps / t / 1e9;
+    free(tok), free(lp), free(w), free(ss);
+    if (rc) goto done;
+    /* decode: prompt of 16 tokens, then dec_tokens sampled tokens per sequence */
+    for (int bi = 0; bi < 2 && !rc; bi++) {
+        int B = bi ? 16 : 1;
+        if ((rc = af_decode_create(m, B, 16 + dec_tokens + 1, &d))) break;
+        if ((rc = af_decode_set_threads(d, threads, AF_DECODE_MIN_SPLIT))) break;
+        int slots[16];
+        AfSampler smp[16];
+        AfRng rngs[16];
+        int32_t out[16], prompt[16];
+        float lps[16];
+        for (int b = 0; b < B; b++) {
+            slots[b] = b;
+            smp[b] = (AfSampler){.temperature = 1.0f, .top_p = 1.0f};
+            af_rng_init(&rngs[b], 1, AF_RNG_SAMPLE, 0, 0, (uint32_t)b);
+            for (int i = 0; i < 16; i++) prompt[i] = (int32_t)((b * 31 + i * 7) % bm->cfg.vocab_size);
+            af_decode_prefill(d, b, prompt, 16);
+        }
+        double t0 = now();
+        for (int i = 0; i < dec_tokens && !rc; i++) rc = af_decode_step(d, B, slots, smp, rngs, out, lps);
+        double dt = now() - t0;
+        if (bi) f->dec16_tok_s = (double)B * dec_tokens / dt;
+        else f->dec1_tok_s = (double)B * dec_tokens / dt;
+        af_decode_destroy(d);
+        d = NULL;
+    }
+done:
+    af_decode_destroy(d);
+    af_adamw_destroy(opt);
+    af_model_destroy(m);
+    return rc;
+}
+
+static int bench_torch(char model, int threads, int steps, int dec_tokens, Figures *f) {
+    const char *src = getenv("AF_SOURCE_DIR");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d",
+             threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char line[512];
+    int got = 0;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "TORCH train_tok_s=%lf train_gflops=%lf dec1_tok_s=%lf dec16_tok_s=%lf",
+                   &f->train_tok_s, &f->train_gflops, &f->dec1_tok_s, &f->dec16_tok_s) == 4)
+            got = 1;
+    int st = pclose(p);
+    return got && st == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv) {
+    const char *models = "A,B", *threads_s = "1,2", *csv = "bench/results/model.csv";
+    int steps = 3, dec_tokens = 64, torch = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads_s = argv[++i];
+        else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--decode-tokens") == 0 && i + 1 < argc) dec_tokens = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv = argv[++i];
+        else if (strcmp(argv[i], "--no-torch") == 0) torch = 0;
+        else {
+            fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] [--csv PATH]\n");
+            return 2;
+        }
+    }
+    if (steps < 1) steps = 1;
+    if (dec_tokens < 1) dec_tokens = 1;
+    FILE *out = fopen(csv, "w");
+    if (!out) fprintf(stderr, "bench_model: cannot write %s (continuing without CSV)\n", csv);
+    if (out)
+        fprintf(out, "model,threads,sgemm_gflops,c_train_tok_s,c_train_gflops,c_frac_sgemm,torch_train_tok_s,"
+                     "train_ratio,c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio\n");
+    printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s\n", "model", "thr", "sgemmGF",
+           "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1", "ratio", "C dec16",
+           "torch d16", "ratio");
+    for (const char *mp = models; *mp; mp++) {
+        if (*mp != 'A' && *mp != 'B') continue;
+        BenchModel bm = bench_model(*mp);
+        for (const char *tp = threads_s; *tp; tp++) {
+            if (*tp < '1' || *tp > '9') continue;
+            int th = *tp - '0';
+            af_model_set_threads(th);
+            double peak = sgemm_gflops();
+            Figures c = {0}, t = {0};
+            int rc = bench_c(&bm, th, steps, dec_tokens, &c);
+            if (rc) {
+                fprintf(stderr, "bench_model: %s: %s\n", af_strerror(rc), af_error_detail());
+                return 1;
+            }
+            if (torch && bench_torch(*mp, th, steps, dec_tokens, &t))
+                fprintf(stderr, "bench_model: the PyTorch side failed (model %c, %d threads)\n", *mp, th);
+#define RATIO(a, b) ((b) > 0 ? (a) / (b) : NAN)
+            printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f\n",
+                   *mp, th, peak, c.train_tok_s, c.train_gflops, 100 * c.train_gflops / peak, t.train_tok_s,
+                   RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
+                   RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
+                   RATIO(c.dec16_tok_s, t.dec16_tok_s));
+            fflush(stdout);
+            if (out)
+                fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f\n", *mp, th, peak,
+                        c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
+                        RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
+                        RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
+                        RATIO(c.dec16_tok_s, t.dec16_tok_s));
+        }
+    }
+    printf("targets: model B at 2 threads: training ratio >= 1.8 (about 60%% of sgemm); decode ratio >= 2.5 (batch 1), >= 1.8 (batch 16)\n");
+    if (out) fclose(out);
+    return 0;
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""PyTorch side of bench/bench_model.c: the same training step (forward, PG-style loss on
+per-token log-probs, backward, grad clip, AdamW) and KV-cache decode, float32, with the
+reference model of tests/model_ref.py. Prints one line:
+TORCH train_tok_s=.. train_gflops=.. dec1_tok_s=.. dec16_tok_s=..
+Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to --threads (bench_model does)."""
+import argparse
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from model_ref import Model  # noqa: E402
+
+MODELS = {
+    "A": dict(V=512, C=256, L=4, H=4, F=704, B=16, T=256),
+    "B": dict(V=2048, C=512, L=8, H=8, F=1408, B=8, T=512),
+}
+
+
+def make(m):
+    g = torch.Generator().manual_seed(1)
+    C, V, F, L = m["C"], m["V"], m["F"], m["L"]
+    p = {"model.embed_tokens.weight": torch.randn(V, C, generator=g) * 0.02}
+    for l in range(L):
+        pre = f"model.layers.{l}."
+        for n, s in [("input_layernorm.weight", (C,)), ("post_attention_layernorm.weight", (C,))]:
+            p[pre + n] = torch.ones(s)
+        for n in ["q_proj", "k_proj", "v_proj", "o_proj"]:
+            p[pre + "self_attn." + n + ".weight"] = torch.randn(C, C, generator=g) * 0.02
+        p[pre + "mlp.gate_proj.weight"] = torch.randn(F, C, generator=g) * 0.02
+        p[pre + "mlp.up_proj.weight"] = torch.randn(F, C, generator=g) * 0.02
+        p[pre + "mlp.down_proj.weight"] = torch.randn(C, F, generator=g) * 0.02
+    p["model.norm.weight"] = torch.ones(C)
+    p["lm_head.weight"] = torch.randn(V, C, generator=g) * 0.02
+    cfg = {"hidden_size": C, "num_attention_heads": m["H"], "num_key_value_heads": m["H"],
+           "num_hidden_layers": L, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+           "tie_word_embeddings": False, "vocab_size": V, "intermediate_size": F}
+    return cfg, p
+
+
+def flops_fwd(m):
+    C, F, L, V, B, T = m["C"], m["F"], m["L"], m["V"], m["B"], m["T"]
+    per_tok = 4 * C * C + 3 * C * F
+    att = B * T * (T + 1) / 2 * C * 2
+    return 2.0 * (L * (B * T * per_tok + att) + B * T * C * V)
+
+
+def train(m, steps):
+    cfg, p = make(m)
+    for t in p.values():
+        t.requires_grad_(True)
+    model = Model(cfg, p)
+    opt = torch.optim.AdamW(list(p.values()), lr=1e-6, weight_decay=0.01)
+    g = torch.Generator().manual_seed(2)
+    toks = torch.randint(0, m["V"], (m["B"], m["T"]), generator=g)
+    w = torch.full((m["B"], m["T"] - 1), 1.0 / (m["B"] * m["T"]))
+    total = 0.0
+    for it in range(steps + 1):
+        t0 = time.perf_counter()
+        opt.zero_grad()
+        z = model.logits(toks)
+        lp = torch.log_softmax(z[:, :-1], -1).gather(2, toks[:, 1:, None])[..., 0]
+        loss = -(w * lp).sum()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
+        opt.step()
+        if it > 0:
+            total += time.perf_counter() - t0
+    n = m["B"] * m["T"] * steps
+    return n / total, 3 * flops_fwd(m) * steps / total / 1e9
+
+
+@torch.no_grad()
+def decode(m, B, ntok, prompt=16):
+    cfg, p = make(m)
+    md = Model(cfg, p)
+    C, H, L, V = m["C"], m["H"], m["L"], m["V"]
+    hd = C // H
+    maxT = prompt + ntok + 1
+    kc = torch.zeros(L, B, H, maxT, hd)
+    vc = torch.zeros(L, B, H, maxT, hd)
+    cos_all, sin_all = md.rope(maxT)
+    gen = torch.Generator().manual_seed(3)
+
+    def step(tok, pos):  # tok (B, n) at positions pos..pos+n-1
+        n = tok.shape[1]
+        x = p["model.embed_tokens.weight"][tok]
+        cos, sin = cos_all[pos:pos + n], sin_all[pos:pos + n]
+        mask = torch.full((n, pos + n), float("-inf")).triu(pos + 1)
+        for l in range(L):
+            pre = f"model.layers.{l}."
+            h = md.rms(x, p[pre + "input_layernorm.weight"])
+            q = (h @ p[pre + "self_attn.q_proj.weight"].t()).view(B, n, H, hd).transpose(1, 2)
+            k = (h @ p[pre + "self_attn.k_proj.weight"].t()).view(B, n, H, hd).transpose(1, 2)
+            v = (h @ p[pre + "self_attn.v_proj.weight"].t()).view(B, n, H, hd).transpose(1, 2)
+            q = q * cos + md.rot_half(q) * sin
+            k = k * cos + md.rot_half(k) * sin
+            kc[l, :, :, pos:pos + n] = k
+            vc[l, :, :, pos:pos + n] = v
+            K, Vv = kc[l, :, :, :pos + n], vc[l, :, :, :pos + n]
+            a = torch.softmax(q @ K.transpose(-1, -2) / hd ** 0.5 + mask, -1) @ Vv
+            x = x + a.transpose(1, 2).reshape(B, n, C) @ p[pre + "self_attn.o_proj.weight"].t()
+            h = md.rms(x, p[pre + "post_attention_layernorm.weight"])
+            x = x + (torch.nn.functional.silu(h @ p[pre + "mlp.gate_proj.weight"].t()) *
+                     (h @ p[pre + "mlp.up_proj.weight"].t())) @ p[pre + "mlp.down_proj.weight"].t()
+        x = md.rms(x[:, -1], p["model.norm.weight"])
+        return x @ p["lm_head.weight"].t()
+
+    toks = (torch.arange(B)[:, None] * 31 + torch.arange(prompt)[None] * 7) % V
+    z = step(toks, 0)
+    t0 = time.perf_counter()
+    for i in range(ntok):
+        lsm = torch.log_softmax(z, -1)
+        nxt = torch.multinomial(lsm.exp(), 1, generator=gen)
+        lsm.gather(1, nxt)  # behaviour log-prob
+        z = step(nxt, prompt + i)
+    return B * ntok / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="A")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--decode-tokens", type=int, default=64)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    m = MODELS[a.model]
+    tok_s, gf = train(m, a.steps)
+    d1 = decode(m, 1, a.decode_tokens)
+    d16 = decode(m, 16, a.decode_tokens)
+    print(f"TORCH train_tok_s={tok_s:.1f} train_gflops={gf:.2f} dec1_tok_s={d1:.2f} dec16_tok_s={d16:.2f}")
+
+
+if __name__ == "__main__":
+    main()

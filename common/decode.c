@@ -1,0 +1,417 @@
+/* KV-cache decoding and sampling for the actor; every per-sequence result is independent
+ * of batch composition (see decode.h). */
+#include "common/decode.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/kernels.h"
+#include "common/pool.h"
+
+#define PREFILL_CHUNK 64
+
+struct AfDecode {
+    const AfModel *m;
+    AfPool *pool;      /* NULL: single-threaded */
+    double min_split;  /* products with fewer multiply-adds run on the caller */
+    int max_slots, max_len, max_rows;
+    int *len;          /* (max_slots) tokens in cache */
+    int *has_logits;   /* (max_slots) */
+    float *kc, *vc;    /* (max_slots, L, max_len, KD) */
+    float *logits;     /* (max_slots, V) */
+    /* scratch for up to max_rows rows */
+    int *row_slot, *row_pos;
+    float *x, *xn;     /* (R, C) */
+    float *q, *att;    /* (R, QD) */
+    float *k, *v;      /* (R, KD) */
+    float *g, *u, *e;  /* (R, F) */
+    float *lg;         /* (R, V) */
+    float *sc;         /* (max_len) attention scores */
+    double *prob;      /* (V) */
+    int *idx, *tmp;    /* (V) sort scratch */
+    int *seen;         /* (max_slots) duplicate check */
+    int *fslots;       /* (max_slots) af_decode_step feed list */
+    int32_t *ftoks;    /* (max_slots) */
+};
+
+static void *falloc(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes ? bytes : 64);
+    return p;
+}
+
+void af_decode_destroy(AfDecode *d) {
+    if (!d) return;
+    void *ps[] = {d->len, d->has_logits, d->kc, d->vc, d->logits, d->row_slot, d->row_pos, d->x,
+                  d->xn, d->q, d->att, d->k, d->v, d->g, d->u, d->e, d->lg, d->sc, d->prob, d->idx,
+                  d->tmp, d->seen, d->fslots, d->ftoks};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
+    af_pool_destroy(d->pool);
+    free(d);
+}
+
+int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **out) {
+    *out = NULL;
+    const AfModelConfig *c = &m->cfg;
+    if (max_slots < 1 || max_slots > 65536)
+        return af_error_set(AF_EINVAL, "af_decode_create: max_slots %d outside 1..65536", max_slots);
+    if (max_len < 1 || max_len > c->max_seq)
+        return af_error_set(AF_EINVAL, "af_decode_create: max_len %d outside 1..%d (model max_seq)",
+                            max_len, c->max_seq);
+    AfDecode *d = calloc(1, sizeof *d);
+    if (!d) return af_error_set(AF_ENOMEM, "af_decode_create: out of memory");
+    d->m = m;
+    d->max_slots = max_slots;
+    d->max_len = max_len;
+    d->max_rows = max_slots > PREFILL_CHUNK ? max_slots : PREFILL_CHUNK;
+    size_t S = (size_t)max_slots, R = (size_t)d->max_rows, L = (size_t)c->n_layers;
+    size_t C = (size_t)c->d_model, QD = (size_t)c->n_heads * m->head_dim;
+    size_t KD = (size_t)c->n_kv_heads * m->head_dim, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+    d->len = calloc(S, sizeof(int));
+    d->has_logits = calloc(S, sizeof(int));
+    d->seen = calloc(S, sizeof(int));
+    d->fslots = calloc(S, sizeof(int));
+    d->ftoks = calloc(S, sizeof(int32_t));
+    d->row_slot = calloc(R, sizeof(int));
+    d->row_pos = calloc(R, sizeof(int));
+    d->idx = calloc(V, sizeof(int));
+    d->tmp = calloc(V, sizeof(int));
+    d->prob = calloc(V, sizeof(double));
+    d->kc = falloc(S * L * max_len * KD);
+    d->vc = falloc(S * L * max_len * KD);
+    d->logits = falloc(S * V);
+    d->x = falloc(R * C);
+    d->xn = falloc(R * C);
+    d->q = falloc(R * QD);
+    d->att = falloc(R * QD);
+    d->k = falloc(R * KD);
+    d->v = falloc(R * KD);
+    d->g = falloc(R * F);
+    d->u = falloc(R * F);
+    d->e = falloc(R * F);
+    d->lg = falloc(R * V);
+    d->sc = falloc((size_t)max_len);
+    if (!d->len || !d->has_logits || !d->seen || !d->fslots || !d->ftoks || !d->row_slot || !d->row_pos || !d->idx ||
+        !d->tmp || !d->prob || !d->kc || !d->vc || !d->logits || !d->x || !d->xn || !d->q ||
+        !d->att || !d->k || !d->v || !d->g || !d->u || !d->e || !d->lg || !d->sc) {
+        af_decode_destroy(d);
+        return af_error_set(AF_ENOMEM, "af_decode_create: out of memory (%d slots x %d tokens)",
+                            max_slots, max_len);
+    }
+    *out = d;
+    return 0;
+}
+
+void af_decode_reset(AfDecode *d, int slot) {
+    AF_ASSERT(slot >= 0 && slot < d->max_slots);
+    d->len[slot] = 0;
+    d->has_logits[slot] = 0;
+}
+
+int af_decode_len(const AfDecode *d, int slot) {
+    AF_ASSERT(slot >= 0 && slot < d->max_slots);
+    return d->len[slot];
+}
+
+const float *af_decode_logits(const AfDecode *d, int slot) {
+    AF_ASSERT(slot >= 0 && slot < d->max_slots);
+    return d->has_logits[slot] ? d->logits + (size_t)slot * d->m->cfg.vocab_size : NULL;
+}
+
+typedef struct {
+    float *y;
+    const float *x, *w, *b;
+    int ldy, ldx, ldw, rows, in, out;
+} MMJob;
+
+/* Thread tid's share: a contiguous range of outputs, a multiple of 24 wide so tiles stay
+ * whole. Each output's bits do not depend on the split (see kernels.h). */
+static void mm_part(void *ctx, int tid, int nt) {
+    const MMJob *j = ctx;
+    int chunk = (j->out + nt - 1) / nt;
+    chunk = (chunk + 23) / 24 * 24;
+    int o0 = tid * chunk, o1 = o0 + chunk < j->out ? o0 + chunk : j->out;
+    if (o0 >= o1) return;
+    af_matmul_inv(j->y + o0, j->ldy, j->x, j->ldx, j->w + (size_t)o0 * j->ldw, j->ldw,
+                  j->b ? j->b + o0 : NULL, j->rows, j->in, o1 - o0);
+}
+
+static void mm(AfDecode *d, float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
+               const float *b, int rows, int in, int out) {
+    MMJob j = {.y = y, .x = x, .w = w, .b = b, .ldy = ldy, .ldx = ldx, .ldw = ldw, .rows = rows,
+               .in = in, .out = out};
+    if (!d->pool || (double)rows * in * out < d->min_split) mm_part(&j, 0, 1);
+    else af_pool_run(d->pool, mm_part, &j);
+}
+
+int af_decode_set_threads(AfDecode *d, int n, long min_split) {
+    if (n < 1 || n > 64) return af_error_set(AF_EINVAL, "af_decode_set_threads: %d outside 1..64", n);
+    d->min_split = min_split < 0 ? 0 : (double)min_split;
+    af_pool_destroy(d->pool);
+    d->pool = NULL;
+    if (n == 1) return 0;
+    return af_pool_create(n, &d->pool);
+}
+
+static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int C, float eps) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * C;
+        float ss = 0;
+        for (int j = 0; j < C; j++) ss += xi[j] * xi[j];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        float *yi = y + (size_t)i * C;
+        for (int j = 0; j < C; j++) yi[j] = xi[j] * r * w[j];
+    }
+}
+
+static void rope_heads(float *x, int nh, int hd, const float *cs, const float *sn) {
+    int half = hd / 2;
+    for (int h = 0; h < nh; h++) {
+        float *a = x + (size_t)h * hd, *b = a + half;
+        for (int i = 0; i < half; i++) {
+            float x1 = a[i], x2 = b[i];
+            a[i] = x1 * cs[i] - x2 * sn[i];
+            b[i] = x2 * cs[i] + x1 * sn[i];
+        }
+    }
+}
+
+/* Run n rows (row r = token tok[r] of slot row_slot[r] at position row_pos[r]) through
+ * the model. Rows of one slot must come in increasing consecutive positions. Writes
+ * the K/V cache and, for each row flagged in want_logits (or all if NULL), lg[r]. */
+static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
+    const AfModel *m = d->m;
+    const AfModelConfig *c = &m->cfg;
+    int C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->d_ff;
+    int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2, grp = H / KV;
+    size_t slot_stride = (size_t)c->n_layers * d->max_len * KD;
+    float scale = 1.0f / sqrtf((float)hd);
+
+    for (int r = 0; r < n; r++)
+        memcpy(d->x + (size_t)r * C, m->p.embed + (size_t)tok[r] * C, (size_t)C * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        const AfLayerParams *P = &m->p.layers[l];
+        rmsnorm_rows(d->xn, d->x, P->attn_norm, n, C, c->rms_eps);
+        mm(d, d->q, QD, d->xn, C, P->wq, C, P->bq, n, C, QD);
+        mm(d, d->k, KD, d->xn, C, P->wk, C, P->bk, n, C, KD);
+        mm(d, d->v, KD, d->xn, C, P->wv, C, P->bv, n, C, KD);
+        for (int r = 0; r < n; r++) {
+            int pos = d->row_pos[r];
+            const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;
+            rope_heads(d->q + (size_t)r * QD, H, hd, cs, sn);
+            rope_heads(d->k + (size_t)r * KD, KV, hd, cs, sn);
+            size_t off = d->row_slot[r] * slot_stride + ((size_t)l * d->max_len + pos) * KD;
+            memcpy(d->kc + off, d->k + (size_t)r * KD, (size_t)KD * sizeof(float));
+            memcpy(d->vc + off, d->v + (size_t)r * KD, (size_t)KD * sizeof(float));
+        }
+        for (int r = 0; r < n; r++) {
+            int nk = d->row_pos[r] + 1;
+            const float *K = d->kc + d->row_slot[r] * slot_stride + (size_t)l * d->max_len * KD;
+            const float *Vc = d->vc + d->row_slot[r] * slot_stride + (size_t)l * d->max_len * KD;
+            for (int h = 0; h < H; h++) {
+                const float *qh = d->q + (size_t)r * QD + h * hd;
+                int kvh = h / grp;
+                af_matmul_inv(d->sc, nk, qh, hd, K + kvh * hd, KD, NULL, 1, hd, nk);
+                float mx = -INFINITY;
+                for (int j = 0; j < nk; j++) {
+                    d->sc[j] *= scale;
+                    mx = d->sc[j] > mx ? d->sc[j] : mx;
+                }
+                for (int j = 0; j < nk; j++) d->sc[j] -= mx;
+                af_vexpf(d->sc, d->sc, (size_t)nk);
+                float sum = 0;
+                for (int j = 0; j < nk; j++) sum += d->sc[j];
+                float inv = 1.0f / sum;
+                float *o = d->att + (size_t)r * QD + h * hd;
+                memset(o, 0, (size_t)hd * sizeof(float));
+                for (int j = 0; j < nk; j++) {
+                    float p = d->sc[j] * inv;
+                    const float *vj = Vc + (size_t)j * KD + kvh * hd;
+                    for (int e = 0; e < hd; e++) o[e] += p * vj[e];
+                }
+            }
+        }
+        /* x += att Wo^T ; the invariant product then an elementwise add */
+        mm(d, d->xn, C, d->att, QD, P->wo, QD, NULL, n, QD, C);
+        for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
+        rmsnorm_rows(d->xn, d->x, P->mlp_norm, n, C, c->rms_eps);
+        mm(d, d->g, F, d->xn, C, P->wgate, C, NULL, n, C, F);
+        mm(d, d->u, F, d->xn, C, P->wup, C, NULL, n, C, F);
+        for (size_t i = 0; i < (size_t)n * F; i++) d->e[i] = -d->g[i];
+        af_vexpf(d->e, d->e, (size_t)n * F);
+        for (size_t i = 0; i < (size_t)n * F; i++) d->g[i] = d->g[i] / (1.0f + d->e[i]) * d->u[i];
+        mm(d, d->xn, C, d->g, F, P->wdown, F, NULL, n, F, C);
+        for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
+    }
+    rmsnorm_rows(d->xn, d->x, m->p.final_norm, n, C, c->rms_eps);
+    mm(d, d->lg, V, d->xn, C, m->p.lm_head, C, NULL, n, C, V);
+}
+
+int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens) {
+    const AfModelConfig *c = &d->m->cfg;
+    if (n < 1 || n > d->max_slots)
+        return af_error_set(AF_EINVAL, "af_decode_feed: n %d outside 1..%d", n, d->max_slots);
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int s = slots[i];
+        if (s < 0 || s >= d->max_slots)
+            rc = af_error_set(AF_EINVAL, "af_decode_feed: slot %d outside 0..%d", s, d->max_slots - 1);
+        else if (d->seen[s])
+            rc = af_error_set(AF_EINVAL, "af_decode_feed: slot %d listed twice", s);
+        else if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
+            rc = af_error_set(AF_EINVAL, "af_decode_feed: slot %d: token %d outside vocabulary 0..%d",
+                              s, tokens[i], c->vocab_size - 1);
+        else if (d->len[s] >= d->max_len)
+            rc = af_error_set(AF_EINVAL, "af_decode_feed: slot %d is full (%d tokens)", s, d->max_len);
+        else
+            d->seen[s] = 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (slots[i] >= 0 && slots[i] < d->max_slots) d->seen[slots[i]] = 0;
+    if (rc) return rc;
+    for (int i = 0; i < n; i++) {
+        d->row_slot[i] = slots[i];
+        d->row_pos[i] = d->len[slots[i]];
+    }
+    forward_rows(d, n, tokens);
+    int V = c->vocab_size;
+    for (int i = 0; i < n; i++) {
+        int s = slots[i];
+        d->len[s]++;
+        memcpy(d->logits + (size_t)s * V, d->lg + (size_t)i * V, (size_t)V * sizeof(float));
+        d->has_logits[s] = 1;
+    }
+    return 0;
+}
+
+int af_decode_prefill(AfDecode *d, int slot, const int32_t *tokens, int n) {
+    const AfModelConfig *c = &d->m->cfg;
+    if (slot < 0 || slot >= d->max_slots)
+        return af_error_set(AF_EINVAL, "af_decode_prefill: slot %d outside 0..%d", slot, d->max_slots - 1);
+    if (n < 1 || d->len[slot] + n > d->max_len)
+        return af_error_set(AF_EINVAL, "af_decode_prefill: slot %d: %d + %d tokens exceed %d (or n < 1)",
+                            slot, d->len[slot], n, d->max_len);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size)
+            return af_error_set(AF_EINVAL, "af_decode_prefill: slot %d position %d: token %d outside vocabulary 0..%d",
+                                slot, i, tokens[i], c->vocab_size - 1);
+    for (int i0 = 0; i0 < n; i0 += d->max_rows) {
+        int nr = n - i0 < d->max_rows ? n - i0 : d->max_rows;
+        for (int r = 0; r < nr; r++) {
+            d->row_slot[r] = slot;
+            d->row_pos[r] = d->len[slot] + r;
+        }
+        forward_rows(d, nr, tokens + i0);
+        d->len[slot] += nr;
+        int V = c->vocab_size;
+        memcpy(d->logits + (size_t)slot * V, d->lg + (size_t)(nr - 1) * V, (size_t)V * sizeof(float));
+        d->has_logits[slot] = 1;
+    }
+    return 0;
+}
+
+/* Sort idx[0..n) by prob descending, ties by lower index (a total order, so the result is
+ * unique); merge sort with the preallocated tmp. */
+static void sort_by_prob(int *idx, int *tmp, int n, const double *p) {
+    for (int w = 1; w < n; w *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * w) {
+            int mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            int i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) {
+                int a = idx[i], b = idx[j];
+                int take_a = p[a] > p[b] || (p[a] == p[b] && a < b);
+                tmp[o++] = take_a ? idx[i++] : idx[j++];
+            }
+            while (i < mid) tmp[o++] = idx[i++];
+            while (j < hi) tmp[o++] = idx[j++];
+        }
+        memcpy(idx, tmp, (size_t)n * sizeof(int));
+    }
+}
+
+int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int32_t *token,
+                     float *logp) {
+    if (slot < 0 || slot >= d->max_slots)
+        return af_error_set(AF_EINVAL, "af_decode_sample: slot %d outside 0..%d", slot, d->max_slots - 1);
+    if (!d->has_logits[slot]) return af_error_set(AF_EINVAL, "af_decode_sample: slot %d is empty", slot);
+    int greedy = !(s->temperature > 0);
+    if (!greedy && !(s->top_p > 0 && s->top_p <= 1))
+        return af_error_set(AF_EINVAL, "af_decode_sample: top_p must be in (0, 1], got %g", s->top_p);
+    int V = d->m->cfg.vocab_size;
+    const float *z = d->logits + (size_t)slot * V;
+    float invT = greedy ? 1.0f : 1.0f / s->temperature;
+    float mx = -INFINITY;
+    int arg = 0;
+    for (int j = 0; j < V; j++) {
+        float y = z[j] * invT;
+        if (y > mx) {
+            mx = y;
+            arg = j;
+        }
+    }
+    float *ef = d->lg; /* scratch: V floats (lg is only used inside a feed) */
+    for (int j = 0; j < V; j++) ef[j] = z[j] * invT - mx;
+    af_vexpf(ef, ef, (size_t)V);
+    double sum = 0;
+    for (int j = 0; j < V; j++) {
+        d->prob[j] = ef[j];
+        sum += ef[j];
+    }
+    double lse = mx + log(sum);
+    int tok = arg;
+    if (!greedy) {
+        double u = af_rng_uniform(rng);
+        for (int j = 0; j < V; j++) d->prob[j] /= sum;
+        if (s->top_p < 1.0f) {
+            for (int j = 0; j < V; j++) d->idx[j] = j;
+            sort_by_prob(d->idx, d->tmp, V, d->prob);
+            double mass = 0;
+            int k = 0;
+            while (k < V && mass < (double)s->top_p) mass += d->prob[d->idx[k++]];
+            double target = u * mass, acc = 0;
+            tok = d->idx[k - 1];
+            for (int i = 0; i < k; i++) {
+                acc += d->prob[d->idx[i]];
+                if (target < acc) {
+                    tok = d->idx[i];
+                    break;
+                }
+            }
+        } else {
+            double acc = 0;
+            tok = -1;
+            for (int j = 0; j < V; j++) {
+                acc += d->prob[j];
+                if (u < acc) {
+                    tok = j;
+                    break;
+                }
+            }
+            if (tok < 0) /* rounding left u beyond the total: last token with mass */
+                for (int j = V - 1; j >= 0 && tok < 0; j--)
+                    if (d->prob[j] > 0) tok = j;
+        }
+    }
+    *token = tok;
+    if (logp) *logp = (float)((double)(z[tok] * invT) - lse);
+    return 0;
+}
+
+int af_decode_step(AfDecode *d, int n, const int *slots, const AfSampler *samplers,
+                   AfRng *rngs, int32_t *tokens, float *logps) {
+    for (int i = 0; i < n; i++) {
+        int rc = af_decode_sample(d, slots[i], &samplers[i], &rngs[i], &tokens[i], &logps[i]);
+        if (rc) return rc;
+    }
+    /* feed the slots that still have room, keeping the caller's order */
+    int nf = 0;
+    for (int i = 0; i < n; i++)
+        if (d->len[slots[i]] < d->max_len) {
+            d->fslots[nf] = slots[i];
+            d->ftoks[nf++] = tokens[i];
+        }
+    return nf ? af_decode_feed(d, nf, d->fslots, d->ftoks) : 0;
+}

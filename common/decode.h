@@ -1,0 +1,81 @@
+/* The actor path: incremental decoding with a KV cache over up to `max_slots` sequences,
+ * and a temperature/top-p sampler that records behaviour log-probabilities.
+ *
+ * Determinism: every per-sequence computation (projections through af_matmul_inv,
+ * attention over the slot's own cache, norms, softmax, sampling from the slot's own
+ * AfRng) uses a fixed operation order that does not depend on which other slots are fed
+ * in the same call or how many, nor on the OpenBLAS thread count or
+ * af_decode_set_threads. A sequence's tokens
+ * and log-probs are therefore bit-identical whether it is decoded alone or in any batch,
+ * and prefilling a prompt gives the same bits as feeding it one token at a time.
+ *
+ * Memory: the cache and all scratch are allocated by af_decode_create; feeding and
+ * sampling never allocate. The decoder borrows the model (its parameters are read at
+ * each call, so new weights take effect immediately); the model must outlive it. */
+#ifndef AF_COMMON_DECODE_H
+#define AF_COMMON_DECODE_H
+
+#include <stdint.h>
+
+#include "common/model.h"
+#include "common/rng.h"
+
+typedef struct AfDecode AfDecode;
+
+typedef struct AfSampler {
+    float temperature; /* > 0: sample from softmax(logits / temperature); <= 0: greedy */
+    float top_p;       /* nucleus mass in (0, 1]; 1 disables it */
+} AfSampler;
+
+/* Create a decoder with `max_slots` independent sequences of up to `max_len` tokens each
+ * (<= model max_seq). Returns 0, AF_EINVAL, AF_ENOMEM. Caller owns *out. */
+int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **out);
+void af_decode_destroy(AfDecode *d);
+
+/* Use `n` threads (1..64) for the matrix products of feed/prefill (a persistent pool;
+ * 1 = no extra threads, the default). Products with fewer than `min_split`
+ * multiply-adds stay on the calling thread (AF_DECODE_MIN_SPLIT is a good value; 0
+ * splits everything, for tests). Results are bit-identical for every n: threads split
+ * the outputs of each product, and an output's bits never depend on the split.
+ * Returns 0, AF_EINVAL, AF_ENOMEM. Not to be called during a feed. */
+#define AF_DECODE_MIN_SPLIT 65536L
+int af_decode_set_threads(AfDecode *d, int n, long min_split);
+
+/* Empty a slot (new episode turn). */
+void af_decode_reset(AfDecode *d, int slot);
+
+/* Tokens currently in a slot's cache. */
+int af_decode_len(const AfDecode *d, int slot);
+
+/* Append one token to each of `n` distinct slots and compute each slot's next-token
+ * logits. Returns 0, AF_EINVAL (bad slot, duplicate slot, token outside the
+ * vocabulary, slot full) naming the slot; on error no slot is changed. */
+int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens);
+
+/* Append a prompt of `n` >= 1 tokens to a slot (same bits as feeding them one by one). */
+int af_decode_prefill(AfDecode *d, int slot, const int32_t *tokens, int n);
+
+/* The slot's next-token logits (V floats, before temperature); NULL if the slot is empty.
+ * Valid until the slot is next fed or reset. */
+const float *af_decode_logits(const AfDecode *d, int slot);
+
+/* Sample the next token of a slot from its current logits.
+ * Sampling: temperature > 0 draws one af_rng_uniform from `rng` and picks from the
+ * top-p nucleus (tokens in order of decreasing probability, ties by lower id, smallest
+ * prefix whose mass reaches top_p), renormalised. temperature <= 0 picks the argmax
+ * (lowest id on ties) and draws nothing.
+ * *logp receives log softmax(logits / T)[token] over the FULL vocabulary, with
+ * T = temperature (T = 1 in greedy mode): the behaviour log-prob that the learner's
+ * af_model_forward at the same temperature recomputes. Returns 0, AF_EINVAL (slot empty,
+ * top_p outside (0, 1]). */
+int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int32_t *token,
+                     float *logp);
+
+/* One decode step for `n` slots: sample each slot's next token (as af_decode_sample, with
+ * samplers[i] and rngs[i]), write it to tokens[i] and its log-prob to logps[i], then feed
+ * the sampled tokens. A slot whose cache is full is sampled but not fed (the caller
+ * stops it). Returns 0 or the first error. */
+int af_decode_step(AfDecode *d, int n, const int *slots, const AfSampler *samplers,
+                   AfRng *rngs, int32_t *tokens, float *logps);
+
+#endif

@@ -1,0 +1,730 @@
+/* The planner transformer: parameter table over flat buffers, initialisation, and the
+ * learner's batched forward/backward over packed sequences (OpenBLAS sgemm). */
+#include "common/model.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/kernels.h"
+#include "common/pool.h"
+#include "common/rng.h"
+
+#define ATT_BLOCK 64   /* query rows per causal attention block */
+#define AF_ATT_THREADS 8 /* attention worker threads at most */
+
+static int g_threads = 1; /* af_model_set_threads */
+
+struct AfModelActs {
+    int N, n_seqs;
+    int *seq_start;   /* (max_seqs + 1) */
+    int *pos;         /* (max_tokens) position of each token in its sequence */
+    int32_t *tokens;  /* (max_tokens) */
+    float temperature;
+    /* per layer l, each with leading dimension given in comments; index [l * N_max * dim] */
+    float *x;         /* (L + 1, N, C) residual stream entering layer l; l = L: final */
+    float *xn1;       /* (L, N, C) */
+    float *rstd1;     /* (L, N) */
+    float *q;         /* (L, N, QD) after RoPE */
+    float *k;         /* (L, N, KD) after RoPE */
+    float *v;         /* (L, N, KD) */
+    float *att;       /* (L, N, QD) attention output before o_proj */
+    float *lse;       /* (L, N, H) log-sum-exp of each attention row */
+    float *xmid;      /* (L, N, C) */
+    float *xn2;       /* (L, N, C) */
+    float *rstd2;     /* (L, N) */
+    float *g, *u, *h; /* (L, N, F) gate, up, silu(gate) * up */
+    float *xnf;       /* (N, C) */
+    float *rstdf;     /* (N) */
+    float *logits;    /* (N, V) */
+    float *lse_out;   /* (N) log-sum-exp of logits[i] / temperature */
+    /* backward scratch */
+    float *dx, *dxn;  /* (N, C) */
+    float *dq, *dk, *dv, *datt; /* (N, QD), (N, KD), (N, KD), (N, QD) */
+    float *dg, *du;   /* (N, F) */
+    float *dlogits;   /* (N, V) */
+    float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
+    size_t scratch_floats; /* max(ATT_BLOCK * max_seq, V) */
+};
+
+static void *alloc_floats(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    if (bytes == 0) bytes = 64;
+    void *p = aligned_alloc(64, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+AfModelConfig af_model_config_default(void) {
+    AfModelConfig c = {.vocab_size = 512, .d_model = 256, .n_layers = 4, .n_heads = 4,
+                       .n_kv_heads = 4, .d_ff = 704, .max_seq = 1024, .rope_theta = 10000.0f,
+                       .rms_eps = 1e-6f, .qkv_bias = 0, .tied_embeddings = 0};
+    return c;
+}
+
+int af_model_config_validate(const AfModelConfig *c) {
+#define POS(f, lim)                                                                       \
+    if (c->f < 1 || c->f > (lim))                                                         \
+        return af_error_set(AF_ECONFIG, "model config: " #f ": expected 1..%d, got %d", (lim), \
+                            c->f);
+    POS(vocab_size, 1 << 22);
+    POS(d_model, 1 << 16);
+    POS(n_layers, 256);
+    POS(n_heads, 1024);
+    POS(n_kv_heads, 1024);
+    POS(d_ff, 1 << 18);
+    POS(max_seq, 1 << 20);
+#undef POS
+    if (c->d_model % c->n_heads)
+        return af_error_set(AF_ECONFIG, "model config: d_model (%d) not divisible by n_heads (%d)",
+                            c->d_model, c->n_heads);
+    if ((c->d_model / c->n_heads) % 2)
+        return af_error_set(AF_ECONFIG, "model config: head_dim %d must be even for RoPE",
+                            c->d_model / c->n_heads);
+    if (c->n_heads % c->n_kv_heads)
+        return af_error_set(AF_ECONFIG, "model config: n_heads (%d) not divisible by n_kv_heads (%d)",
+                            c->n_heads, c->n_kv_heads);
+    if (!(c->rope_theta > 0) || !isfinite(c->rope_theta))
+        return af_error_set(AF_ECONFIG, "model config: rope_theta must be > 0, got %g", c->rope_theta);
+    if (!(c->rms_eps > 0) || !isfinite(c->rms_eps))
+        return af_error_set(AF_ECONFIG, "model config: rms_eps must be > 0, got %g", c->rms_eps);
+    if (c->qkv_bias != 0 && c->qkv_bias != 1)
+        return af_error_set(AF_ECONFIG, "model config: qkv_bias must be 0 or 1");
+    if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
+        return af_error_set(AF_ECONFIG, "model config: tied_embeddings must be 0 or 1");
+    return 0;
+}
+
+/* Append a tensor to the table (offsets 16-float aligned). */
+static void add_tensor(AfModel *m, const char *name, int64_t d0, int64_t d1) {
+    AF_ASSERT(m->n_tensors < AF_MODEL_MAX_TENSORS);
+    AfTensorInfo *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = d1 ? 2 : 1;
+    t->shape[0] = d0;
+    t->shape[1] = d1;
+    t->numel = (size_t)d0 * (size_t)(d1 ? d1 : 1);
+    t->offset = m->n_params;
+    m->n_params += (t->numel + 15) / 16 * 16;
+}
+
+static void build_table(AfModel *m) {
+    const AfModelConfig *c = &m->cfg;
+    int C = c->d_model, QD = c->n_heads * m->head_dim, KD = c->n_kv_heads * m->head_dim;
+    char nm[AF_MODEL_NAME_MAX];
+    add_tensor(m, "model.embed_tokens.weight", c->vocab_size, C);
+    for (int l = 0; l < c->n_layers; l++) {
+#define T(suffix, d0, d1)                                              \
+    snprintf(nm, sizeof nm, "model.layers.%d.%s", l, suffix);          \
+    add_tensor(m, nm, d0, d1);
+        T("input_layernorm.weight", C, 0);
+        T("self_attn.q_proj.weight", QD, C);
+        if (c->qkv_bias) { T("self_attn.q_proj.bias", QD, 0); }
+        T("self_attn.k_proj.weight", KD, C);
+        if (c->qkv_bias) { T("self_attn.k_proj.bias", KD, 0); }
+        T("self_attn.v_proj.weight", KD, C);
+        if (c->qkv_bias) { T("self_attn.v_proj.bias", KD, 0); }
+        T("self_attn.o_proj.weight", C, QD);
+        T("post_attention_layernorm.weight", C, 0);
+        T("mlp.gate_proj.weight", c->d_ff, C);
+        T("mlp.up_proj.weight", c->d_ff, C);
+        T("mlp.down_proj.weight", C, c->d_ff);
+#undef T
+    }
+    add_tensor(m, "model.norm.weight", C, 0);
+    if (!c->tied_embeddings) add_tensor(m, "lm_head.weight", c->vocab_size, C);
+}
+
+static void bind_view(const AfModel *m, float *base, AfParamView *v) {
+    const AfModelConfig *c = &m->cfg;
+    int i = 0;
+#define NEXT() (base + m->tensors[i++].offset)
+    v->embed = NEXT();
+    for (int l = 0; l < c->n_layers; l++) {
+        AfLayerParams *L = &v->layers[l];
+        L->attn_norm = NEXT();
+        L->wq = NEXT();
+        L->bq = c->qkv_bias ? NEXT() : NULL;
+        L->wk = NEXT();
+        L->bk = c->qkv_bias ? NEXT() : NULL;
+        L->wv = NEXT();
+        L->bv = c->qkv_bias ? NEXT() : NULL;
+        L->wo = NEXT();
+        L->mlp_norm = NEXT();
+        L->wgate = NEXT();
+        L->wup = NEXT();
+        L->wdown = NEXT();
+    }
+    v->final_norm = NEXT();
+    v->lm_head = c->tied_embeddings ? v->embed : NEXT();
+#undef NEXT
+    AF_ASSERT(i == m->n_tensors);
+}
+
+static void acts_free(AfModelActs *a) {
+    if (!a) return;
+    float **fs[] = {&a->x, &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse, &a->xmid,
+                    &a->xn2, &a->rstd2, &a->g, &a->u, &a->h, &a->xnf, &a->rstdf, &a->logits,
+                    &a->lse_out, &a->dx, &a->dxn, &a->dq, &a->dk, &a->dv, &a->datt, &a->dg,
+                    &a->du, &a->dlogits, &a->S, &a->dP};
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(*fs[i]);
+    free(a->seq_start);
+    free(a->pos);
+    free(a->tokens);
+    free(a);
+}
+
+static int acts_alloc(AfModel *m, int grads) {
+    const AfModelConfig *c = &m->cfg;
+    size_t N = (size_t)m->max_tokens, L = (size_t)c->n_layers, C = (size_t)c->d_model;
+    size_t QD = (size_t)c->n_heads * m->head_dim, KD = (size_t)c->n_kv_heads * m->head_dim;
+    size_t F = (size_t)c->d_ff, V = (size_t)c->vocab_size, H = (size_t)c->n_heads;
+    AfModelActs *a = calloc(1, sizeof *a);
+    if (!a) return AF_ENOMEM;
+    m->acts = a;
+    a->seq_start = calloc((size_t)m->max_seqs + 1, sizeof(int));
+    a->pos = calloc(N, sizeof(int));
+    a->tokens = calloc(N, sizeof(int32_t));
+    int ok = a->seq_start && a->pos && a->tokens;
+#define A(f, n) ok = ok && (a->f = alloc_floats(n)) != NULL
+    A(x, (L + 1) * N * C);
+    A(xn1, L * N * C);
+    A(rstd1, L * N);
+    A(q, L * N * QD);
+    A(k, L * N * KD);
+    A(v, L * N * KD);
+    A(att, L * N * QD);
+    A(lse, L * N * H);
+    A(xmid, L * N * C);
+    A(xn2, L * N * C);
+    A(rstd2, L * N);
+    A(g, L * N * F);
+    A(u, L * N * F);
+    A(h, L * N * F);
+    A(xnf, N * C);
+    A(rstdf, N);
+    A(logits, N * V);
+    A(lse_out, N);
+    a->scratch_floats = (size_t)ATT_BLOCK * c->max_seq > V ? (size_t)ATT_BLOCK * c->max_seq : V;
+    A(S, AF_ATT_THREADS * a->scratch_floats);
+    if (grads) {
+        A(dx, N * C);
+        A(dxn, N * C);
+        A(dq, N * QD);
+        A(dk, N * KD);
+        A(dv, N * KD);
+        A(datt, N * QD);
+        A(dg, N * F);
+        A(du, N * F);
+        A(dlogits, N * V);
+        A(dP, AF_ATT_THREADS * a->scratch_floats);
+    }
+#undef A
+    return ok ? 0 : AF_ENOMEM;
+}
+
+int af_model_create(const AfModelConfig *cfg, int max_tokens, int max_seqs, int flags,
+                    AfModel **out) {
+    *out = NULL;
+    int rc = af_model_config_validate(cfg);
+    if (rc) return rc;
+    if (max_tokens < 0 || max_seqs < 0 || (max_tokens > 0) != (max_seqs > 0))
+        return af_error_set(AF_EINVAL, "af_model_create: max_tokens %d and max_seqs %d must both be 0 or both positive",
+                            max_tokens, max_seqs);
+    AfModel *m = calloc(1, sizeof *m);
+    if (!m) return af_error_set(AF_ENOMEM, "af_model_create: out of memory");
+    m->cfg = *cfg;
+    m->head_dim = cfg->d_model / cfg->n_heads;
+    m->max_tokens = max_tokens;
+    m->max_seqs = max_seqs;
+    m->tensors = calloc(AF_MODEL_MAX_TENSORS, sizeof *m->tensors);
+    m->p.layers = calloc((size_t)cfg->n_layers, sizeof(AfLayerParams));
+    m->g.layers = calloc((size_t)cfg->n_layers, sizeof(AfLayerParams));
+    if (!m->tensors || !m->p.layers || !m->g.layers) goto nomem;
+    if ((size_t)cfg->n_layers * 12 + 4 > AF_MODEL_MAX_TENSORS) {
+        rc = af_error_set(AF_ECONFIG, "model config: n_layers %d exceeds the tensor table", cfg->n_layers);
+        goto fail;
+    }
+    build_table(m);
+    m->params = alloc_floats(m->n_params);
+    if (!m->params) goto nomem;
+    bind_view(m, m->params, &m->p);
+    if (flags & AF_MODEL_GRADS) {
+        m->grads = alloc_floats(m->n_params);
+        if (!m->grads) goto nomem;
+        bind_view(m, m->grads, &m->g);
+    }
+    int half = m->head_dim / 2;
+    m->rope_cos = alloc_floats((size_t)cfg->max_seq * half);
+    m->rope_sin = alloc_floats((size_t)cfg->max_seq * half);
+    if (!m->rope_cos || !m->rope_sin) goto nomem;
+    for (int i = 0; i < half; i++) {
+        /* Hugging Face: inv_freq = 1 / theta^(arange(0, hd, 2) / hd), in float32. */
+        float inv = (float)(1.0 / pow((double)cfg->rope_theta, (double)(2 * i) / m->head_dim));
+        for (int p = 0; p < cfg->max_seq; p++) {
+            float ang = (float)p * inv;
+            m->rope_cos[(size_t)p * half + i] = cosf(ang);
+            m->rope_sin[(size_t)p * half + i] = sinf(ang);
+        }
+    }
+    if (max_tokens > 0 && acts_alloc(m, flags & AF_MODEL_GRADS)) goto nomem;
+    *out = m;
+    return 0;
+nomem:
+    rc = af_error_set(AF_ENOMEM, "af_model_create: out of memory (%zu parameters, %d max tokens)",
+                      m->n_params, max_tokens);
+fail:
+    af_model_destroy(m);
+    return rc;
+}
+
+void af_model_destroy(AfModel *m) {
+    if (!m) return;
+    af_pool_destroy(m->pool);
+    acts_free(m->acts);
+    free(m->tensors);
+    free(m->p.layers);
+    free(m->g.layers);
+    free(m->params);
+    free(m->grads);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    free(m);
+}
+
+void af_model_init_params(AfModel *m, uint64_t seed) {
+    memset(m->params, 0, m->n_params * sizeof(float));
+    for (int i = 0; i < m->n_tensors; i++) {
+        const AfTensorInfo *t = &m->tensors[i];
+        float *p = m->params + t->offset;
+        const char *nm = t->name;
+        size_t len = strlen(nm);
+        int is_norm = strstr(nm, "norm.weight") != NULL;
+        int is_bias = len > 5 && strcmp(nm + len - 5, ".bias") == 0;
+        if (is_norm) {
+            for (size_t j = 0; j < t->numel; j++) p[j] = 1.0f;
+        } else if (!is_bias) {
+            AfRng r;
+            af_rng_init(&r, seed, AF_RNG_INIT, (uint32_t)i, 0, 0);
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)(0.02 * af_rng_normal(&r));
+        }
+    }
+    m->fwd_valid = 0;
+}
+
+void af_model_copy_params(AfModel *dst, const AfModel *src) {
+    AF_ASSERT(dst->n_params == src->n_params &&
+              memcmp(&dst->cfg, &src->cfg, sizeof dst->cfg) == 0);
+    memcpy(dst->params, src->params, src->n_params * sizeof(float));
+    dst->fwd_valid = 0;
+}
+
+const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0) return &m->tensors[i];
+    return NULL;
+}
+
+void af_model_set_threads(int n) {
+    g_threads = n < 1 ? 1 : n;
+    openblas_set_num_threads(g_threads);
+}
+
+void af_model_zero_grad(AfModel *m) {
+    if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+const float *af_model_logits(const AfModel *m) { return m->acts ? m->acts->logits : NULL; }
+
+double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int n_seqs) {
+    double hd = (double)c->d_model / c->n_heads, C = c->d_model;
+    double QD = c->n_heads * hd, KD = c->n_kv_heads * hd;
+    double per_tok = C * QD * 2 + C * KD * 2 + 3.0 * C * c->d_ff;
+    double att = 0, N = 0;
+    for (int s = 0; s < n_seqs; s++) {
+        double T = seq_start[s + 1] - seq_start[s];
+        N += T;
+        att += T * (T + 1) / 2 * QD * 2; /* QK^T and PV over the causal triangle */
+    }
+    return 2.0 * (c->n_layers * (N * per_tok + att) + N * C * c->vocab_size);
+}
+
+/* ------------------------------------------------------------------ building blocks */
+
+/* y = x W^T (+ b): x (n, in), W (out, in), y (n, out) */
+static void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in,
+                       int out) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f,
+                y, out);
+    if (b)
+        for (int i = 0; i < n; i++)
+            for (int o = 0; o < out; o++) y[(size_t)i * out + o] += b[o];
+}
+
+/* dx (+)= dy W; dW += dy^T x; db += sum rows dy. */
+static void linear_bwd(float *dx, int accum_dx, float *dw, float *db, const float *dy,
+                       const float *x, const float *w, int n, int in, int out) {
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
+                    accum_dx ? 1.0f : 0.0f, dx, in);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f,
+                dw, in);
+    if (db)
+        for (int i = 0; i < n; i++)
+            for (int o = 0; o < out; o++) db[o] += dy[(size_t)i * out + o];
+}
+
+static void rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int n, int C,
+                        float eps) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * C;
+        float ss = 0;
+        for (int j = 0; j < C; j++) ss += xi[j] * xi[j];
+        float r = 1.0f / sqrtf(ss / C + eps);
+        rstd[i] = r;
+        float *yi = y + (size_t)i * C;
+        for (int j = 0; j < C; j++) yi[j] = xi[j] * r * w[j];
+    }
+}
+
+/* dx += d(rmsnorm)/dx^T dy; dw += sum dy * x * rstd */
+static void rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const float *rstd,
+                        const float *w, int n, int C) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * C, *dyi = dy + (size_t)i * C;
+        float r = rstd[i], dot = 0;
+        for (int j = 0; j < C; j++) dot += dyi[j] * w[j] * xi[j];
+        float c2 = dot * r * r * r / C;
+        float *dxi = dx + (size_t)i * C;
+        for (int j = 0; j < C; j++) {
+            dxi[j] += dyi[j] * w[j] * r - xi[j] * c2;
+            dw[j] += dyi[j] * xi[j] * r;
+        }
+    }
+}
+
+/* Rotate-half RoPE on `nh` heads of one row, in place; inverse=1 applies the transpose. */
+static void rope_row(float *x, int nh, int hd, const float *cs, const float *sn, int inverse) {
+    int half = hd / 2;
+    for (int h = 0; h < nh; h++) {
+        float *a = x + (size_t)h * hd, *b = a + half;
+        for (int i = 0; i < half; i++) {
+            float x1 = a[i], x2 = b[i], c = cs[i], s = inverse ? -sn[i] : sn[i];
+            a[i] = x1 * c - x2 * s;
+            b[i] = x2 * c + x1 * s;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ attention
+ * One work item = (sequence, key/value head): the item's query heads run in a fixed
+ * order, so results never depend on the thread that ran the item, and GQA gradient
+ * accumulation into dK/dV never races. Items are spread over up to AF_ATT_THREADS
+ * threads, with OpenBLAS single-threaded inside the region (attention-sized products do
+ * not scale with OpenBLAS threads). */
+typedef struct {
+    AfModel *m;
+    int bwd;
+    const float *q, *k, *v, *att; /* layer activations */
+    float *lse;
+    const int *seq_start;
+    int n_items;
+} AttJob;
+
+static void att_item(const AttJob *j, int item, float *S, float *dP) {
+    AfModel *m = j->m;
+    AfModelActs *a = m->acts;
+    const AfModelConfig *c = &m->cfg;
+    int hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, grp = H / KV;
+    int QD = H * hd, KD = KV * hd;
+    float scale = 1.0f / sqrtf((float)hd);
+    int s = item / KV, kvh = item % KV;
+    int s0 = j->seq_start[s], T = j->seq_start[s + 1] - s0;
+    const float *Kh = j->k + (size_t)s0 * KD + kvh * hd;
+    const float *Vh = j->v + (size_t)s0 * KD + kvh * hd;
+    float *lse = j->lse;
+    for (int h = kvh * grp; h < (kvh + 1) * grp; h++) {
+        const float *Qh = j->q + (size_t)s0 * QD + h * hd;
+        if (!j->bwd) {
+            float *Oh = (float *)j->att + (size_t)s0 * QD + h * hd;
+            for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+                int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                            Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+                for (int r = 0; r < nb; r++) {
+                    float *Sr = S + (size_t)r * nk;
+                    int last = i0 + r; /* causal: keys 0..last */
+                    float mx = -INFINITY;
+                    for (int jj = 0; jj <= last; jj++) mx = Sr[jj] > mx ? Sr[jj] : mx;
+                    for (int jj = 0; jj <= last; jj++) Sr[jj] -= mx;
+                    af_vexpf(Sr, Sr, (size_t)last + 1);
+                    float sum = 0;
+                    for (int jj = 0; jj <= last; jj++) sum += Sr[jj];
+                    float inv = 1.0f / sum;
+                    for (int jj = 0; jj <= last; jj++) Sr[jj] *= inv;
+                    for (int jj = last + 1; jj < nk; jj++) Sr[jj] = 0;
+                    lse[(size_t)(s0 + i0 + r) * H + h] = mx + logf(sum);
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
+                            Vh, KD, 0.0f, Oh + (size_t)i0 * QD, QD);
+            }
+            continue;
+        }
+        const float *Oh = j->att + (size_t)s0 * QD + h * hd;
+        const float *dOh = a->datt + (size_t)s0 * QD + h * hd;
+        float *dQh = a->dq + (size_t)s0 * QD + h * hd;
+        float *dKh = a->dk + (size_t)s0 * KD + kvh * hd;
+        float *dVh = a->dv + (size_t)s0 * KD + kvh * hd;
+        for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+            int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                        Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
+                        dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
+            for (int r = 0; r < nb; r++) {
+                int i = i0 + r, last = i;
+                float *Sr = S + (size_t)r * nk, *dPr = dP + (size_t)r * nk;
+                float L = lse[(size_t)(s0 + i) * H + h];
+                const float *o = Oh + (size_t)i * QD, *dO = dOh + (size_t)i * QD;
+                float D = 0;
+                for (int d = 0; d < hd; d++) D += o[d] * dO[d];
+                for (int jj = 0; jj <= last; jj++) Sr[jj] -= L;
+                af_vexpf(Sr, Sr, (size_t)last + 1);
+                for (int jj = 0; jj <= last; jj++) dPr[jj] = Sr[jj] * (dPr[jj] - D) * scale;
+                for (int jj = last + 1; jj < nk; jj++) Sr[jj] = dPr[jj] = 0;
+            }
+            /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, S, nk,
+                        dOh + (size_t)i0 * QD, QD, 1.0f, dVh, KD);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, dP, nk, Kh,
+                        KD, 0.0f, dQh + (size_t)i0 * QD, QD);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, dP, nk,
+                        Qh + (size_t)i0 * QD, QD, 1.0f, dKh, KD);
+        }
+    }
+}
+
+static void att_part(void *ctx, int tid, int nt) {
+    const AttJob *j = ctx;
+    AfModelActs *a = j->m->acts;
+    size_t sz = a->scratch_floats;
+    for (int it = tid; it < j->n_items; it += nt)
+        att_item(j, it, a->S + (size_t)tid * sz, a->dP ? a->dP + (size_t)tid * sz : NULL);
+}
+
+/* Run the attention items on the model's pool (re-created only when the thread setting
+ * changed, so a steady-state step starts no threads and allocates nothing). */
+static void att_run(const AttJob *j) {
+    AfModel *m = j->m;
+    int want = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
+    if (af_pool_threads(m->pool) != want) {
+        af_pool_destroy(m->pool);
+        m->pool = NULL;
+        if (want > 1 && af_pool_create(want, &m->pool) != 0) m->pool = NULL; /* run serially */
+    }
+    if (!m->pool || j->n_items < 2) {
+        att_part((void *)j, 0, 1);
+        return;
+    }
+    openblas_set_num_threads(1);
+    af_pool_run(m->pool, att_part, (void *)j);
+    openblas_set_num_threads(g_threads);
+}
+
+/* ------------------------------------------------------------------ forward */
+
+int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
+                     float temperature, float *logp_out, float *entropy_out) {
+    if (!m->acts) return af_error_set(AF_ESTATE, "af_model_forward: model created without a learner batch");
+    const AfModelConfig *c = &m->cfg;
+    AfModelActs *a = m->acts;
+    if (n_seqs < 1 || n_seqs > m->max_seqs)
+        return af_error_set(AF_EINVAL, "af_model_forward: n_seqs %d outside 1..%d", n_seqs, m->max_seqs);
+    if (!(temperature > 0) || !isfinite(temperature))
+        return af_error_set(AF_EINVAL, "af_model_forward: temperature must be > 0, got %g", temperature);
+    if (seq_start[0] != 0) return af_error_set(AF_EINVAL, "af_model_forward: seq_start[0] must be 0");
+    for (int s = 0; s < n_seqs; s++) {
+        int T = seq_start[s + 1] - seq_start[s];
+        if (T < 1 || T > c->max_seq)
+            return af_error_set(AF_EINVAL, "af_model_forward: sequence %d has length %d (allowed 1..%d)",
+                                s, T, c->max_seq);
+        if (seq_start[s + 1] > m->max_tokens)
+            return af_error_set(AF_EINVAL, "af_model_forward: %d tokens exceed the batch capacity %d",
+                                seq_start[n_seqs], m->max_tokens);
+    }
+    int N = seq_start[n_seqs];
+    for (int i = 0; i < N; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->vocab_size) {
+            int s = 0;
+            while (seq_start[s + 1] <= i) s++;
+            return af_error_set(AF_EINVAL, "af_model_forward: sequence %d position %d: token %d outside vocabulary 0..%d",
+                                s, i - seq_start[s], tokens[i], c->vocab_size - 1);
+        }
+    a->N = N;
+    a->n_seqs = n_seqs;
+    a->temperature = temperature;
+    memcpy(a->seq_start, seq_start, (size_t)(n_seqs + 1) * sizeof(int));
+    memcpy(a->tokens, tokens, (size_t)N * sizeof(int32_t));
+    for (int s = 0; s < n_seqs; s++)
+        for (int i = seq_start[s]; i < seq_start[s + 1]; i++) a->pos[i] = i - seq_start[s];
+
+    int C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->d_ff;
+    int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
+    size_t NC = (size_t)N * C;
+
+    for (int i = 0; i < N; i++)
+        memcpy(a->x + (size_t)i * C, m->p.embed + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        const AfLayerParams *P = &m->p.layers[l];
+        size_t ln = (size_t)l * m->max_tokens;
+        float *x = a->x + ln * C, *xn1 = a->xn1 + ln * C, *rstd1 = a->rstd1 + ln;
+        float *q = a->q + ln * QD, *k = a->k + ln * KD, *v = a->v + ln * KD;
+        float *att = a->att + ln * QD, *lse = a->lse + ln * H;
+        float *xmid = a->xmid + ln * C, *xn2 = a->xn2 + ln * C, *rstd2 = a->rstd2 + ln;
+        float *g = a->g + ln * F, *u = a->u + ln * F, *hh = a->h + ln * F;
+        float *xnext = a->x + (ln + m->max_tokens) * C;
+
+        rmsnorm_fwd(xn1, rstd1, x, P->attn_norm, N, C, c->rms_eps);
+        linear_fwd(q, xn1, P->wq, P->bq, N, C, QD);
+        linear_fwd(k, xn1, P->wk, P->bk, N, C, KD);
+        linear_fwd(v, xn1, P->wv, P->bv, N, C, KD);
+        for (int i = 0; i < N; i++) {
+            const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;
+            rope_row(q + (size_t)i * QD, H, hd, cs, sn, 0);
+            rope_row(k + (size_t)i * KD, KV, hd, cs, sn, 0);
+        }
+        AttJob job = {.m = m, .bwd = 0, .q = q, .k = k, .v = v, .att = att, .lse = lse,
+                      .seq_start = seq_start, .n_items = n_seqs * KV};
+        att_run(&job);
+        memcpy(xmid, x, NC * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, QD, 1.0f, att, QD, P->wo, QD,
+                    1.0f, xmid, C);
+        rmsnorm_fwd(xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps);
+        linear_fwd(g, xn2, P->wgate, NULL, N, C, F);
+        linear_fwd(u, xn2, P->wup, NULL, N, C, F);
+        for (size_t i = 0; i < (size_t)N * F; i++) hh[i] = -g[i];
+        af_vexpf(hh, hh, (size_t)N * F);
+        for (size_t i = 0; i < (size_t)N * F; i++) hh[i] = g[i] / (1.0f + hh[i]) * u[i];
+        memcpy(xnext, xmid, NC * sizeof(float));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, F, 1.0f, hh, F, P->wdown, F,
+                    1.0f, xnext, C);
+    }
+    float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
+    rmsnorm_fwd(a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps);
+    linear_fwd(a->logits, a->xnf, m->p.lm_head, NULL, N, C, V);
+
+    float invT = 1.0f / temperature;
+    for (int s = 0; s < n_seqs; s++) {
+        int s0 = seq_start[s], s1 = seq_start[s + 1];
+        if (logp_out) logp_out[s0] = 0;
+        if (entropy_out) entropy_out[s0] = 0;
+        for (int i = s0 + 1; i < s1; i++) {
+            const float *z = a->logits + (size_t)(i - 1) * V;
+            float *e = a->S; /* scratch row of V floats */
+            float mx = -INFINITY;
+            for (int j = 0; j < V; j++) mx = z[j] * invT > mx ? z[j] * invT : mx;
+            for (int j = 0; j < V; j++) e[j] = z[j] * invT - mx;
+            af_vexpf(e, e, (size_t)V);
+            double sum = 0, ez = 0;
+            for (int j = 0; j < V; j++) {
+                sum += e[j];
+                ez += (double)e[j] * (double)(z[j] * invT);
+            }
+            double lse_d = mx + log(sum);
+            a->lse_out[i - 1] = (float)lse_d;
+            if (logp_out) logp_out[i] = (float)((double)(z[tokens[i]] * invT) - lse_d);
+            if (entropy_out) entropy_out[i] = (float)(lse_d - ez / sum);
+        }
+    }
+    m->fwd_valid = 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ backward */
+
+int af_model_backward(AfModel *m, const float *dlogp) {
+    if (!m->grads || !m->acts || !m->acts->dx)
+        return af_error_set(AF_ESTATE, "af_model_backward: model created without gradients");
+    if (!m->fwd_valid) return af_error_set(AF_ESTATE, "af_model_backward: no forward since the last backward");
+    const AfModelConfig *c = &m->cfg;
+    AfModelActs *a = m->acts;
+    int N = a->N, C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads;
+    int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
+    float invT = 1.0f / a->temperature;
+
+    /* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T */
+    for (int s = 0; s < a->n_seqs; s++) {
+        int s0 = a->seq_start[s], s1 = a->seq_start[s + 1];
+        memset(a->dlogits + (size_t)(s1 - 1) * V, 0, (size_t)V * sizeof(float));
+        for (int i = s0 + 1; i < s1; i++) {
+            float *dz = a->dlogits + (size_t)(i - 1) * V;
+            const float *z = a->logits + (size_t)(i - 1) * V;
+            float w = dlogp[i];
+            if (w == 0) {
+                memset(dz, 0, (size_t)V * sizeof(float));
+                continue;
+            }
+            float lse = a->lse_out[i - 1];
+            for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
+            af_vexpf(dz, dz, (size_t)V);
+            for (int j = 0; j < V; j++) dz[j] *= -w * invT;
+            dz[a->tokens[i]] += w * invT;
+        }
+    }
+    float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
+    linear_bwd(a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, m->p.lm_head, N, C, V);
+    memset(a->dx, 0, (size_t)N * C * sizeof(float));
+    rmsnorm_bwd(a->dx, m->g.final_norm, a->dxn, xf, a->rstdf, m->p.final_norm, N, C);
+
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const AfLayerParams *P = &m->p.layers[l];
+        AfLayerParams *G = &m->g.layers[l];
+        size_t ln = (size_t)l * m->max_tokens;
+        float *x = a->x + ln * C, *xn1 = a->xn1 + ln * C, *rstd1 = a->rstd1 + ln;
+        float *q = a->q + ln * QD, *k = a->k + ln * KD, *v = a->v + ln * KD;
+        float *att = a->att + ln * QD, *lse = a->lse + ln * H;
+        float *xmid = a->xmid + ln * C, *xn2 = a->xn2 + ln * C, *rstd2 = a->rstd2 + ln;
+        float *g = a->g + ln * F, *u = a->u + ln * F, *hh = a->h + ln * F;
+
+        /* MLP: dx is the gradient w.r.t. this layer's output == d xmid (residual) */
+        float *dh = a->dg; /* reuse: dh then dg in place */
+        linear_bwd(dh, 0, G->wdown, NULL, a->dx, hh, P->wdown, N, F, C);
+        for (size_t i = 0; i < (size_t)N * F; i++) a->du[i] = -g[i];
+        af_vexpf(a->du, a->du, (size_t)N * F);
+        for (size_t i = 0; i < (size_t)N * F; i++) {
+            float gi = g[i], sg = 1.0f / (1.0f + a->du[i]), d = dh[i];
+            a->du[i] = d * gi * sg;
+            a->dg[i] = d * u[i] * sg * (1.0f + gi * (1.0f - sg));
+        }
+        linear_bwd(a->dxn, 0, G->wgate, NULL, a->dg, xn2, P->wgate, N, C, F);
+        linear_bwd(a->dxn, 1, G->wup, NULL, a->du, xn2, P->wup, N, C, F);
+        rmsnorm_bwd(a->dx, G->mlp_norm, a->dxn, xmid, rstd2, P->mlp_norm, N, C);
+
+        /* attention output projection */
+        linear_bwd(a->datt, 0, G->wo, NULL, a->dx, att, P->wo, N, QD, C);
+        memset(a->dk, 0, (size_t)N * KD * sizeof(float));
+        memset(a->dv, 0, (size_t)N * KD * sizeof(float));
+        AttJob job = {.m = m, .bwd = 1, .q = q, .k = k, .v = v, .att = att, .lse = lse,
+                      .seq_start = a->seq_start, .n_items = a->n_seqs * KV};
+        att_run(&job);
+        for (int i = 0; i < N; i++) {
+            const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;
+            rope_row(a->dq + (size_t)i * QD, H, hd, cs, sn, 1);
+            rope_row(a->dk + (size_t)i * KD, KV, hd, cs, sn, 1);
+        }
+        linear_bwd(a->dxn, 0, G->wq, G->bq, a->dq, xn1, P->wq, N, C, QD);
+        linear_bwd(a->dxn, 1, G->wk, G->bk, a->dk, xn1, P->wk, N, C, KD);
+        linear_bwd(a->dxn, 1, G->wv, G->bv, a->dv, xn1, P->wv, N, C, KD);
+        rmsnorm_bwd(a->dx, G->attn_norm, a->dxn, x, rstd1, P->attn_norm, N, C);
+    }
+    for (int i = 0; i < N; i++) {
+        float *ge = m->g.embed + (size_t)a->tokens[i] * C;
+        const float *d = a->dx + (size_t)i * C;
+        for (int j = 0; j < C; j++) ge[j] += d[j];
+    }
+    m->fwd_valid = 0;
+    return 0;
+}

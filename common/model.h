@@ -1,0 +1,155 @@
+/* The planner policy: a Llama/Qwen2-style decoder-only transformer (token embedding,
+ * RMSNorm, rotate-half RoPE, causal grouped-query attention with optional QKV bias,
+ * SwiGLU MLP, final RMSNorm, LM head optionally tied to the embedding).
+ *
+ * Parameters and gradients are each one flat 64-byte aligned float buffer; a table maps
+ * Hugging Face tensor names to (shape, offset in elements). The learner path is a
+ * batched forward over packed variable-length sequences returning per-token log-probs
+ * at a temperature plus entropies, and a backward from per-token weights on those
+ * log-probs (the loss lives outside the model). Gradients accumulate into the flat
+ * gradient buffer, so a data-parallel learner reduces one buffer. All activation memory
+ * is allocated at creation for `max_tokens`; forward/backward never allocate.
+ * The actor path (KV cache, sampling) is common/decode.h. */
+#ifndef AF_COMMON_MODEL_H
+#define AF_COMMON_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct AfModelConfig {
+    int vocab_size;       /* tokens */
+    int d_model;          /* hidden size C */
+    int n_layers;
+    int n_heads;          /* query heads H; head_dim = d_model / n_heads */
+    int n_kv_heads;       /* key/value heads KV; n_heads % n_kv_heads == 0 */
+    int d_ff;             /* SwiGLU intermediate size F */
+    int max_seq;          /* max positions (max_position_embeddings) */
+    float rope_theta;
+    float rms_eps;
+    int qkv_bias;         /* 1: q/k/v projections have biases (Qwen2) */
+    int tied_embeddings;  /* 1: lm_head shares model.embed_tokens.weight */
+} AfModelConfig;
+
+/* A default small config (used by tests and as the fallback of `model.*` options). */
+AfModelConfig af_model_config_default(void);
+
+/* Checks every field (positive sizes, divisibility, even head_dim for RoPE). Returns 0 or
+ * AF_ECONFIG with a detail naming the field. */
+int af_model_config_validate(const AfModelConfig *c);
+
+#define AF_MODEL_MAX_TENSORS 1024
+#define AF_MODEL_NAME_MAX 80
+
+typedef struct AfTensorInfo {
+    char name[AF_MODEL_NAME_MAX]; /* Hugging Face name, e.g. "model.layers.0.mlp.up_proj.weight" */
+    int ndim;                     /* 1 or 2 */
+    int64_t shape[2];             /* row-major (out, in) for linear weights, like torch */
+    size_t offset;                /* elements from the start of the flat buffer */
+    size_t numel;                 /* elements */
+} AfTensorInfo;
+
+typedef struct AfLayerParams {    /* pointers into a flat buffer (params or grads) */
+    float *attn_norm;  /* (C) input_layernorm */
+    float *wq, *bq;    /* (H*hd, C), (H*hd) or NULL */
+    float *wk, *bk;    /* (KV*hd, C), (KV*hd) or NULL */
+    float *wv, *bv;    /* (KV*hd, C), (KV*hd) or NULL */
+    float *wo;         /* (C, H*hd) */
+    float *mlp_norm;   /* (C) post_attention_layernorm */
+    float *wgate;      /* (F, C) */
+    float *wup;        /* (F, C) */
+    float *wdown;      /* (C, F) */
+} AfLayerParams;
+
+typedef struct AfParamView {
+    float *embed;      /* (V, C) */
+    AfLayerParams *layers; /* n_layers entries */
+    float *final_norm; /* (C) */
+    float *lm_head;    /* (V, C); == embed when tied */
+} AfParamView;
+
+typedef struct AfModelActs AfModelActs; /* saved activations, private to model.c */
+
+typedef struct AfModel {
+    AfModelConfig cfg;
+    int head_dim;
+    size_t n_params;          /* elements in each flat buffer */
+    int n_tensors;
+    AfTensorInfo *tensors;    /* n_tensors entries, in safetensors/HF order */
+    float *params;            /* (n_params) 64-byte aligned, owned */
+    float *grads;             /* (n_params) or NULL when created without gradients */
+    AfParamView p;            /* views into params */
+    AfParamView g;            /* views into grads (all NULL without gradients) */
+    float *rope_cos, *rope_sin; /* (max_seq, head_dim/2) */
+    int max_tokens;           /* capacity of one learner batch, tokens (0: no learner path) */
+    int max_seqs;             /* capacity of one learner batch, sequences */
+    AfModelActs *acts;        /* NULL when max_tokens == 0 */
+    int fwd_valid;            /* a forward ran since the last parameter change/backward */
+    struct AfPool *pool;      /* attention workers (common/pool.h), NULL when 1 thread */
+} AfModel;
+
+enum { AF_MODEL_GRADS = 1 }; /* af_model_create flags */
+
+/* Allocate a model for `cfg` with zeroed parameters. `max_tokens` (total tokens over all
+ * sequences of one learner batch) and `max_seqs` size the activation memory; pass 0 for
+ * both when the model is only used for decoding. AF_MODEL_GRADS also allocates the
+ * gradient buffer (zeroed). Returns 0, AF_ECONFIG (bad cfg), AF_EINVAL, AF_ENOMEM.
+ * The caller owns *out and frees it with af_model_destroy. */
+int af_model_create(const AfModelConfig *cfg, int max_tokens, int max_seqs, int flags,
+                    AfModel **out);
+void af_model_destroy(AfModel *m);
+
+/* Initialise parameters deterministically from the AF_RNG_INIT stream of `seed`
+ * (normal(0, 0.02) weights, zero biases, unit norms; iteration = tensor index). */
+void af_model_init_params(AfModel *m, uint64_t seed);
+
+/* Copy parameters from `src` (same config, asserted): e.g. a frozen reference policy. */
+void af_model_copy_params(AfModel *dst, const AfModel *src);
+
+/* Tensor lookup by Hugging Face name; NULL if absent. */
+const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name);
+
+/* Set the number of threads of the learner path (>= 1), process-wide: OpenBLAS threads
+ * for the large products, and up to 8 attention workers (a pool each model starts at
+ * its next forward/backward after the setting changed). The decode path has its own
+ * setting (af_decode_set_threads). Call from one thread, outside a step. */
+void af_model_set_threads(int n);
+
+/* Batched learner forward over packed sequences.
+ *   tokens:    (N) token ids, sequences concatenated, N = seq_start[n_seqs]
+ *   seq_start: (n_seqs + 1) offsets; sequence s is tokens[seq_start[s] .. seq_start[s+1])
+ *              and its positions start at 0 (attention never crosses sequences)
+ *   temperature > 0: log-probs and entropies are of softmax(logits / temperature)
+ *   logp_out:  (N) logp_out[i] = log p(tokens[i] | earlier tokens of its sequence);
+ *              0 for the first token of each sequence. May be NULL.
+ *   entropy_out: (N) entropy of the distribution that predicts tokens[i] (0 for the
+ *              first token of a sequence). May be NULL.
+ * Saves what backward needs. Returns 0, AF_EINVAL (token out of vocabulary, a sequence
+ * empty or longer than max_seq, N > max_tokens, n_seqs > max_seqs, temperature <= 0)
+ * with a detail naming the sequence/position, AF_ESTATE if created without acts. */
+int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
+                     float temperature, float *logp_out, float *entropy_out);
+
+/* Logits of the last forward: (N, V) row i predicts the token after tokens[i],
+ * before the temperature is applied. Valid until the next forward/backward. */
+const float *af_model_logits(const AfModel *m);
+
+/* Backward of L = sum_i dlogp[i] * logp_out[i] through the last forward, accumulating
+ * (+=) into m->grads. dlogp: (N); entries for first tokens of sequences are ignored.
+ * Returns 0, AF_ESTATE (no gradient buffer or no forward since the last backward). */
+int af_model_backward(AfModel *m, const float *dlogp);
+
+/* Zero the gradient buffer. */
+void af_model_zero_grad(AfModel *m);
+
+/* FLOPs of one forward over the given sequence lengths (2 * multiply-adds, including
+ * attention), for throughput figures. Backward is about twice this. */
+double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int n_seqs);
+
+/* The batch-invariant matrix product used by decode: y[r, o] = sum_k x[r, k] * w[o, k]
+ * (+ b[o]), each output computed by the same fixed-order sequence of float operations
+ * whatever `rows` is, so a row's result never depends on the other rows.
+ *   x: (rows, in)  w: (out, in)  b: (out) or NULL  y: (rows, out) */
+void af_matmul_invariant(float *y, const float *x, const float *w, const float *b, int rows,
+                         int in, int out);
+
+#endif

@@ -1,0 +1,19 @@
+/* A small persistent thread pool for fork-join regions inside a step (decode), so that
+ * a region costs a condition-variable wake-up rather than a thread start. */
+#ifndef AF_COMMON_POOL_H
+#define AF_COMMON_POOL_H
+
+typedef struct AfPool AfPool;
+
+/* Start `nthreads - 1` worker threads (the caller is thread 0). nthreads in 1..64.
+ * Returns 0, AF_EINVAL, AF_ENOMEM (thread creation failed). Caller owns *out. */
+int af_pool_create(int nthreads, AfPool **out);
+/* Stop and join the workers. Accepts NULL. */
+void af_pool_destroy(AfPool *p);
+int af_pool_threads(const AfPool *p);
+
+/* Run fn(ctx, tid, nt) on every thread (tid 0 on the caller) and return when all are
+ * done. Not reentrant; one caller thread at a time. No allocation. */
+void af_pool_run(AfPool *p, void (*fn)(void *ctx, int tid, int nt), void *ctx);
+
+#endif

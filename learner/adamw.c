@@ -1,0 +1,76 @@
+/* AdamW over flat buffers (see adamw.h). */
+#include "learner/adamw.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+AfAdamWConfig af_adamw_config_default(void) {
+    AfAdamWConfig c = {.lr = 1e-6f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    return c;
+}
+
+int af_adamw_create(const AfAdamWConfig *cfg, size_t n, AfAdamW **out) {
+    *out = NULL;
+    if (!(cfg->lr >= 0) || !isfinite(cfg->lr))
+        return af_error_set(AF_EINVAL, "adamw: lr must be >= 0, got %g", cfg->lr);
+    if (!(cfg->beta1 >= 0 && cfg->beta1 < 1))
+        return af_error_set(AF_EINVAL, "adamw: beta1 must be in [0, 1), got %g", cfg->beta1);
+    if (!(cfg->beta2 >= 0 && cfg->beta2 < 1))
+        return af_error_set(AF_EINVAL, "adamw: beta2 must be in [0, 1), got %g", cfg->beta2);
+    if (!(cfg->eps > 0)) return af_error_set(AF_EINVAL, "adamw: eps must be > 0, got %g", cfg->eps);
+    if (!(cfg->weight_decay >= 0) || !isfinite(cfg->weight_decay))
+        return af_error_set(AF_EINVAL, "adamw: weight_decay must be >= 0, got %g", cfg->weight_decay);
+    AfAdamW *o = calloc(1, sizeof *o);
+    if (!o) return af_error_set(AF_ENOMEM, "adamw: out of memory");
+    o->cfg = *cfg;
+    o->n = n;
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    if (!bytes) bytes = 64;
+    o->m = aligned_alloc(64, bytes);
+    o->v = aligned_alloc(64, bytes);
+    if (!o->m || !o->v) {
+        af_adamw_destroy(o);
+        return af_error_set(AF_ENOMEM, "adamw: out of memory for %zu moments", n);
+    }
+    memset(o->m, 0, bytes);
+    memset(o->v, 0, bytes);
+    *out = o;
+    return 0;
+}
+
+void af_adamw_destroy(AfAdamW *o) {
+    if (!o) return;
+    free(o->m);
+    free(o->v);
+    free(o);
+}
+
+double af_grad_clip(float *grads, size_t n, double max_norm) {
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
+    double norm = sqrt(ss);
+    if (max_norm > 0 && norm > max_norm && isfinite(norm)) {
+        float s = (float)(max_norm / (norm + 1e-6));
+        for (size_t i = 0; i < n; i++) grads[i] *= s;
+    }
+    return norm;
+}
+
+void af_adamw_step(AfAdamW *o, float *params, const float *grads) {
+    o->step++;
+    const float b1 = o->cfg.beta1, b2 = o->cfg.beta2, lr = o->cfg.lr, wd = o->cfg.weight_decay;
+    const float bc1 = (float)(1.0 - pow(b1, (double)o->step));
+    const float bc2 = (float)(1.0 - pow(b2, (double)o->step));
+    const float eps = o->cfg.eps;
+    float *m = o->m, *v = o->v;
+    for (size_t i = 0; i < o->n; i++) {
+        float g = grads[i];
+        m[i] = b1 * m[i] + (1.0f - b1) * g;
+        v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+        float mh = m[i] / bc1, vh = v[i] / bc2;
+        params[i] -= lr * (mh / (sqrtf(vh) + eps) + wd * params[i]);
+    }
+}

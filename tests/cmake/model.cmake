@@ -1,0 +1,10 @@
+# Tests of the planner model (issue 3): gradients, decode, safetensors, PyTorch reference.
+af_unit_test(test_model_grad)
+af_unit_test(test_model_decode)
+af_unit_test(test_model_st)
+# PyTorch reference (tests/model_ref.py drives the helper model_ref_dump and `agentflow score`).
+add_executable(model_ref_dump ${CMAKE_SOURCE_DIR}/tests/model_ref_dump.c)
+target_compile_options(model_ref_dump PRIVATE ${AF_WARNINGS} ${AF_OPT_FLAGS})
+target_link_libraries(model_ref_dump PRIVATE agentflow_core)
+af_script_test(test_model_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_ref.py)
+af_script_test(test_model_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_model_cli.sh)
