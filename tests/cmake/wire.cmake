@@ -1,0 +1,2 @@
+# Wire layer: checksums, trajectories, weight broadcast (common/checksum, traj, weights).
+af_unit_test(test_checksum)
