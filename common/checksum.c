@@ -1,0 +1,146 @@
+/* XXH64 (xxHash 64-bit), one-shot and streaming, written from the published algorithm. */
+#include "common/checksum.h"
+
+#include <string.h>
+
+#define P1 0x9E3779B185EBCA87ULL
+#define P2 0xC2B2AE3D27D4EB4FULL
+#define P3 0x165667B19E3779F9ULL
+#define P4 0x85EBCA77C2B2AE63ULL
+#define P5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+static inline uint64_t read64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline uint32_t read32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    return v;
+}
+
+static inline uint64_t round64(uint64_t acc, uint64_t input) {
+    acc += input * P2;
+    acc = rotl64(acc, 31);
+    return acc * P1;
+}
+
+static inline uint64_t merge64(uint64_t acc, uint64_t v) {
+    acc ^= round64(0, v);
+    return acc * P1 + P4;
+}
+
+/* Consume whole 32-byte stripes from p; returns the pointer past the last one. */
+static const uint8_t *stripes(uint64_t v[4], const uint8_t *p, const uint8_t *limit) {
+    uint64_t v1 = v[0], v2 = v[1], v3 = v[2], v4 = v[3];
+    while (p + 32 <= limit) {
+        v1 = round64(v1, read64(p));
+        v2 = round64(v2, read64(p + 8));
+        v3 = round64(v3, read64(p + 16));
+        v4 = round64(v4, read64(p + 24));
+        p += 32;
+    }
+    v[0] = v1, v[1] = v2, v[2] = v3, v[3] = v4;
+    return p;
+}
+
+/* The tail (< 32 bytes) and the final avalanche. */
+static uint64_t finish(uint64_t h, const uint8_t *p, size_t len) {
+    while (len >= 8) {
+        h ^= round64(0, read64(p));
+        h = rotl64(h, 27) * P1 + P4;
+        p += 8, len -= 8;
+    }
+    if (len >= 4) {
+        h ^= (uint64_t)read32(p) * P1;
+        h = rotl64(h, 23) * P2 + P3;
+        p += 4, len -= 4;
+    }
+    while (len > 0) {
+        h ^= (uint64_t)(*p) * P5;
+        h = rotl64(h, 11) * P1;
+        p++, len--;
+    }
+    h ^= h >> 33;
+    h *= P2;
+    h ^= h >> 29;
+    h *= P3;
+    h ^= h >> 32;
+    return h;
+}
+
+static uint64_t converge(const uint64_t v[4]) {
+    uint64_t h = rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18);
+    for (int i = 0; i < 4; i++) h = merge64(h, v[i]);
+    return h;
+}
+
+static void lanes_init(uint64_t v[4], uint64_t seed) {
+    v[0] = seed + P1 + P2;
+    v[1] = seed + P2;
+    v[2] = seed;
+    v[3] = seed - P1;
+}
+
+uint64_t af_checksum64(const void *data, size_t bytes, uint64_t seed) {
+    const uint8_t *p = data;
+    uint64_t h;
+    if (bytes == 0) return finish(seed + P5, NULL, 0);
+    const uint8_t *end = p + bytes;
+    if (bytes >= 32) {
+        uint64_t v[4];
+        lanes_init(v, seed);
+        p = stripes(v, p, end);
+        h = converge(v);
+    } else {
+        h = seed + P5;
+    }
+    h += (uint64_t)bytes;
+    return finish(h, p, (size_t)(end - p));
+}
+
+void af_checksum64_reset(AfChecksum64State *s, uint64_t seed) {
+    memset(s, 0, sizeof *s);
+    s->seed = seed;
+    lanes_init(s->v, seed);
+}
+
+void af_checksum64_update(AfChecksum64State *s, const void *data, size_t bytes) {
+    const uint8_t *p = data;
+    if (bytes == 0) return;
+    const uint8_t *end = p + bytes;
+    s->total += bytes;
+    if (s->buf_len + bytes < 32) {
+        memcpy(s->buf + s->buf_len, p, bytes);
+        s->buf_len += (uint32_t)bytes;
+        return;
+    }
+    if (s->buf_len) {
+        size_t fill = 32 - s->buf_len;
+        memcpy(s->buf + s->buf_len, p, fill);
+        stripes(s->v, s->buf, s->buf + 32);
+        p += fill;
+        s->buf_len = 0;
+    }
+    p = stripes(s->v, p, end);
+    if (p < end) {
+        memcpy(s->buf, p, (size_t)(end - p));
+        s->buf_len = (uint32_t)(end - p);
+    }
+}
+
+uint64_t af_checksum64_digest(const AfChecksum64State *s) {
+    uint64_t h = s->total >= 32 ? converge(s->v) : s->seed + P5;
+    h += s->total;
+    return finish(h, s->buf, s->buf_len);
+}

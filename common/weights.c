@@ -1,0 +1,162 @@
+/* Chunked, checksummed weight broadcast (format in weights.h). */
+#include "common/weights.h"
+
+#include <limits.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/checksum.h"
+#include "common/error.h"
+#include "common/mpi_env.h"
+#include "proto/agentflow.pb-c.h"
+
+#define MAX_DEPTH 64
+
+/* protobuf-c allocator over a small stack arena: unpacking a WeightsHeader needs one
+ * struct and no more. */
+typedef struct {
+    _Alignas(16) uint8_t mem[512];
+    size_t used;
+} SmallArena;
+
+static void *small_alloc(void *data, size_t size) {
+    SmallArena *a = data;
+    size_t off = (a->used + 15u) & ~(size_t)15u;
+    if (off > sizeof a->mem || size > sizeof a->mem - off) return NULL;
+    a->used = off + size;
+    return a->mem + off;
+}
+static void small_free(void *data, void *ptr) { (void)data, (void)ptr; }
+
+/* Wait for a request while data is flowing: MPI_Test (which drives progress) and yield
+ * the core between polls; after 2 ms without completion, sleep between polls instead. */
+static int wait_flowing(MPI_Request *req) {
+    double t0 = af_time_now();
+    for (;;) {
+        int done = 0;
+        int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return af_mpi_check(rc, "weights MPI_Test");
+        if (done) return 0;
+        if (af_time_now() - t0 > 2e-3) return af_mpi_wait(req, MPI_STATUS_IGNORE);
+        sched_yield();
+    }
+}
+
+int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *version, int root, MPI_Comm comm,
+                     const AfWeightsOpts *opts, AfWeightsTiming *timing) {
+    AfWeightsTiming tm = {0};
+    int rank = 0, rc = 0;
+    float *scratch = NULL;
+    MPI_Request reqs[MAX_DEPTH];
+    size_t posted = 0, done = 0, nchunks = 0;
+    if ((rc = af_mpi_check(MPI_Comm_rank(comm, &rank), "weights MPI_Comm_rank"))) return rc;
+    int depth = opts && opts->depth > 0 ? opts->depth : AF_WEIGHTS_DEFAULT_DEPTH;
+    if (depth > MAX_DEPTH) depth = MAX_DEPTH;
+    const int is_root = rank == root;
+
+    /* 1. Header. */
+    uint8_t hbytes[AF_WEIGHTS_HEADER_BYTES];
+    memset(hbytes, 0, sizeof hbytes);
+    uint64_t want_sum = 0;
+    size_t n = 0, chunk = 0;
+    double t = af_time_now();
+    if (is_root) {
+        n = *count;
+        chunk = opts && opts->chunk_elems ? opts->chunk_elems : AF_WEIGHTS_DEFAULT_CHUNK_ELEMS;
+        if (chunk > (size_t)INT_MAX)
+            return af_error_set(AF_ERANGE, "weights: chunk_elems %zu exceeds an MPI count", chunk);
+        if (n && !buf) return af_error_set(AF_EINVAL, "weights: NULL buffer with %zu elements", n);
+        want_sum = af_checksum64(buf, n * sizeof(float), 0);
+        tm.checksum_s = af_time_now() - t;
+        Agentflow__WeightsHeader h = AGENTFLOW__WEIGHTS_HEADER__INIT;
+        h.version = *version;
+        h.count = n;
+        h.dtype = AGENTFLOW__DTYPE__DTYPE_F32;
+        h.checksum = want_sum ^ (opts ? opts->checksum_xor : 0);
+        h.chunk_elems = chunk;
+        size_t len = agentflow__weights_header__get_packed_size(&h);
+        AF_ASSERT(len >= 1 && len < AF_WEIGHTS_HEADER_BYTES);
+        hbytes[0] = (uint8_t)len;
+        agentflow__weights_header__pack(&h, hbytes + 1);
+    }
+    t = af_time_now();
+    if ((rc = af_mpi_bcast(hbytes, AF_WEIGHTS_HEADER_BYTES, MPI_BYTE, root, comm))) return rc;
+    if (!is_root) {
+        SmallArena arena = {.used = 0};
+        ProtobufCAllocator alloc = {small_alloc, small_free, &arena};
+        size_t len = hbytes[0];
+        Agentflow__WeightsHeader *h =
+            len >= 1 && len < AF_WEIGHTS_HEADER_BYTES ? agentflow__weights_header__unpack(&alloc, len, hbytes + 1) : NULL;
+        if (!h) return af_error_set(AF_EFORMAT, "weights header from rank %d: %zu bytes do not decode", root, len);
+        if (h->dtype != AGENTFLOW__DTYPE__DTYPE_F32)
+            return af_error_set(AF_EFORMAT, "weights header: dtype: unknown value %d", (int)h->dtype);
+        if (h->chunk_elems == 0 || h->chunk_elems > (uint64_t)INT_MAX)
+            return af_error_set(AF_EFORMAT, "weights header: chunk_elems: %llu outside [1, INT_MAX]",
+                                (unsigned long long)h->chunk_elems);
+        if (h->count > SIZE_MAX / sizeof(float))
+            return af_error_set(AF_EFORMAT, "weights header: count: %llu elements is absurd", (unsigned long long)h->count);
+        n = (size_t)h->count;
+        chunk = (size_t)h->chunk_elems;
+        want_sum = h->checksum;
+        *version = h->version;
+        *count = n;
+    }
+    tm.header_s = af_time_now() - t;
+
+    /* 2. Payload. A receiver without room still takes part, into a scratch ring. */
+    t = af_time_now();
+    nchunks = n ? (n - 1) / chunk + 1 : 0;
+    const int no_room = !is_root && n > capacity;
+    if (no_room) {
+        scratch = malloc((size_t)depth * chunk * sizeof(float));
+        if (!scratch) return af_error_set(AF_ENOMEM, "weights: cannot allocate a %d x %zu scratch ring", depth, chunk);
+    }
+    AfChecksum64State sum;
+    af_checksum64_reset(&sum, 0);
+    while (done < nchunks) {
+        while (posted < nchunks && posted - done < (size_t)depth) {
+            size_t off = posted * chunk;
+            size_t m = n - off < chunk ? n - off : chunk;
+            float *dst = no_room ? scratch + (posted % (size_t)depth) * chunk : buf + off;
+            rc = af_mpi_check(MPI_Ibcast(dst, (int)m, MPI_FLOAT, root, comm, &reqs[posted % (size_t)depth]),
+                              "weights MPI_Ibcast");
+            if (rc) goto fail;
+            posted++;
+        }
+        if ((rc = wait_flowing(&reqs[done % (size_t)depth]))) goto fail;
+        if (!is_root && !no_room) {
+            size_t off = done * chunk;
+            size_t m = n - off < chunk ? n - off : chunk;
+            af_checksum64_update(&sum, buf + off, m * sizeof(float));
+        }
+        done++;
+    }
+    tm.payload_s = af_time_now() - t;
+    free(scratch);
+    scratch = NULL;
+    if (timing) *timing = tm;
+    if (no_room)
+        return af_error_set(AF_ERANGE, "weights v%llu: %zu elements do not fit the receiver's %zu",
+                            (unsigned long long)*version, n, capacity);
+    if (!is_root) {
+        uint64_t got = af_checksum64_digest(&sum);
+        if (got != want_sum)
+            return af_error_set(AF_ECHECKSUM,
+                                "weights v%llu from rank %d: payload XXH64 %016llx differs from the header's %016llx "
+                                "(%zu elements)",
+                                (unsigned long long)*version, root, (unsigned long long)got,
+                                (unsigned long long)want_sum, n);
+    }
+    return 0;
+
+fail:
+    /* An MPI error mid-stream: the requests still in flight cannot be cancelled (collectives);
+     * wait for them so that buffers are not released under MPI's feet. */
+    while (done < posted) {
+        MPI_Wait(&reqs[done % (size_t)depth], MPI_STATUS_IGNORE);
+        done++;
+    }
+    free(scratch);
+    return rc;
+}

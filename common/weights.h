@@ -1,0 +1,61 @@
+/* Weight broadcast, learner 0 -> actors (DESIGN.md §2 step 2 and §6).
+ *
+ * Wire format, on the communicator the caller gives (e.g. learner 0 + actors), every
+ * message a collective broadcast from `root`, in this order:
+ *   1. header: 64 bytes, MPI_BYTE. Byte 0 = n (1..63), bytes 1..n = a packed
+ *      agentflow.WeightsHeader {version, count (elements), dtype = F32, checksum =
+ *      XXH64 seed 0 of the count*4 payload bytes, chunk_elems}; the rest is zero.
+ *   2. payload: ceil(count / chunk_elems) broadcasts of chunk_elems MPI_FLOAT elements
+ *      each (the last one shorter), in buffer order, issued as MPI_Ibcast with up to
+ *      `depth` in flight.
+ * One message per chunk of the flat parameter buffer, never one protobuf per tensor.
+ * Receivers verify the checksum as the chunks land (streaming XXH64, while the data is
+ * still in cache) and report a mismatch as AF_ECHECKSUM.
+ *
+ * Waiting: the header wait sleeps (af_mpi_wait: actors may wait for seconds while the
+ * learner trains); once data flows, the wait polls MPI_Test and yields the core
+ * (sched_yield) between polls, falling back to sleeping after 2 ms without progress. */
+#ifndef AF_COMMON_WEIGHTS_H
+#define AF_COMMON_WEIGHTS_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AF_WEIGHTS_HEADER_BYTES 64
+#define AF_WEIGHTS_DEFAULT_CHUNK_ELEMS ((size_t)1 << 17) /* 512 KiB of floats */
+#define AF_WEIGHTS_DEFAULT_DEPTH 4
+
+typedef struct AfWeightsOpts {
+    size_t chunk_elems; /* elements per chunk message (root's choice; receivers follow the header); 0 = default */
+    int depth;          /* chunk broadcasts in flight, >= 1; 0 = default. Must agree on every rank */
+    uint64_t checksum_xor; /* fault injection for tests: the root XORs the checksum it sends; 0 normally */
+} AfWeightsOpts;
+
+/* Optional per-call figures (seconds on this rank). */
+typedef struct AfWeightsTiming {
+    double header_s;   /* waiting for and decoding the header (receivers: includes waiting for the root) */
+    double payload_s;  /* chunk broadcasts, including the receivers' streaming checksum */
+    double checksum_s; /* the root's checksum pass before the header */
+} AfWeightsTiming;
+
+/* Broadcast the flat float buffer from `root` to every rank of `comm`. Collective: every
+ * rank of comm calls it with the same root and opts->depth.
+ *   root:   buf (*count elements) is sent; *count and *version are inputs.
+ *   others: buf has room for `capacity` elements; *count and *version receive the
+ *           header's values and buf[0..count) the payload.
+ * Returns 0, or
+ *   AF_ECHECKSUM  payload received but its XXH64 differs from the header's (buf holds
+ *                 the bad bytes; *version is still set so the caller can log it);
+ *   AF_ERANGE     header count > capacity (the chunks are still received, into a scratch
+ *                 buffer, so the collective stays matched; buf untouched) or, on the
+ *                 root, count or chunk size beyond what MPI counts can express;
+ *   AF_EFORMAT    the header does not decode or names an unknown dtype or a zero chunk
+ *                 size; the receiver cannot follow the payload, so this leaves the
+ *                 collective unmatched (only a mismatched binary can produce it);
+ *   AF_ENOMEM, AF_EMPI.
+ * opts may be NULL (defaults); timing may be NULL. buf is borrowed for the call. */
+int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *version, int root, MPI_Comm comm,
+                     const AfWeightsOpts *opts, AfWeightsTiming *timing);
+
+#endif
