@@ -33,15 +33,38 @@ int af_rat_make(int64_t num, int64_t den, AfRational *out) {
     return 0;
 }
 
+/* Exact 128-bit intermediate, reduced, then checked to fit: an operation fails only
+ * when the true normalised result does not fit in int64. */
+static __int128 gcd128(__int128 a, __int128 b) {
+    if (a < 0) a = -a;
+    if (b < 0) b = -b;
+    while (b) {
+        __int128 t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static int make128(__int128 num, __int128 den, AfRational *out) {
+    if (den == 0) return AF_EINVAL;
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    __int128 g = gcd128(num, den);
+    if (g == 0) g = 1;
+    num /= g;
+    den /= g;
+    if (num > INT64_MAX || num < -(__int128)INT64_MAX || den > INT64_MAX) return AF_ERANGE;
+    out->num = (int64_t)num;
+    out->den = num == 0 ? 1 : (int64_t)den;
+    return 0;
+}
+
 int af_rat_add(AfRational a, AfRational b, AfRational *out) {
-    /* a/b + c/d = (a*(d/g) + c*(b/g)) / (b/g*d), g = gcd(b, d) */
-    int64_t g = gcd64(a.den, b.den);
-    int64_t x, y, s, d;
-    if (__builtin_mul_overflow(a.num, b.den / g, &x)) return AF_ERANGE;
-    if (__builtin_mul_overflow(b.num, a.den / g, &y)) return AF_ERANGE;
-    if (__builtin_add_overflow(x, y, &s)) return AF_ERANGE;
-    if (__builtin_mul_overflow(a.den / g, b.den, &d)) return AF_ERANGE;
-    return af_rat_make(s, d, out);
+    __int128 n = (__int128)a.num * b.den + (__int128)b.num * a.den;
+    return make128(n, (__int128)a.den * b.den, out);
 }
 
 int af_rat_neg(AfRational a, AfRational *out) {
@@ -59,14 +82,7 @@ int af_rat_sub(AfRational a, AfRational b, AfRational *out) {
 }
 
 int af_rat_mul(AfRational a, AfRational b, AfRational *out) {
-    /* cross-reduce first so that representable results never overflow needlessly */
-    int64_t g1 = gcd64(a.num, b.den), g2 = gcd64(b.num, a.den);
-    if (g1 == 0) g1 = 1;
-    if (g2 == 0) g2 = 1;
-    int64_t n, d;
-    if (__builtin_mul_overflow(a.num / g1, b.num / g2, &n)) return AF_ERANGE;
-    if (__builtin_mul_overflow(a.den / g2, b.den / g1, &d)) return AF_ERANGE;
-    return af_rat_make(n, d, out);
+    return make128((__int128)a.num * b.num, (__int128)a.den * b.den, out);
 }
 
 int af_rat_div(AfRational a, AfRational b, AfRational *out) {

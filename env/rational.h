@@ -1,9 +1,9 @@
 /* Exact rational arithmetic on 64-bit numerators and denominators, with overflow detection.
  *
  * A value is always normalised: den > 0, gcd(|num|, den) == 1, zero is 0/1. Every
- * operation returns 0 or a negative code and never wraps: AF_ERANGE when an intermediate
- * product or sum does not fit in int64 (after cross-reducing), AF_EINVAL on division by
- * zero. The game24/countdown/arith suites and the calculator tool use it so that
+ * operation returns 0 or a negative code and never wraps: it computes the exact result
+ * with 128-bit intermediates and returns AF_ERANGE only when the normalised result (or
+ * an operand such as INT64_MIN) does not fit in int64; AF_EINVAL on division by zero. The game24/countdown/arith suites and the calculator tool use it so that
  * 8/(3-8/3) is exactly 24. */
 #ifndef AF_ENV_RATIONAL_H
 #define AF_ENV_RATIONAL_H
