@@ -1,0 +1,226 @@
+/* The episode loop (see episode.h). */
+#include "actor/episode.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actor/memory.h"
+#include "common/error.h"
+
+void af_episode_config_default(AfEpisodeConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->max_turns = 3;
+    c->episode_timeout_s = 120.0;
+    c->tool_timeout_s = 10.0;
+    c->result_bytes = 160;
+    c->max_action_tokens = 96;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void af_trajectory_free(Agentflow__Trajectory *t) {
+    if (t) protobuf_c_message_free_unpacked(&t->base, NULL);
+}
+
+void af_trajectory_zero_timings(Agentflow__Trajectory *t) {
+    t->episode_s = t->planner_s = t->tools_s = t->modules_s = 0;
+    for (size_t i = 0; i < t->n_turns; i++) t->turns[i]->planner_s = t->turns[i]->tool_s = 0;
+}
+
+static int is_infra(int rc) { return rc == AF_ECURL || rc == AF_ETIMEOUT || rc == AF_EIO; }
+
+/* strdup into a protobuf string field */
+static int setstr(char **field, const char *s) {
+    char *c = strdup(s ? s : "");
+    if (!c) return af_error_set(AF_ENOMEM, "trajectory string");
+    *field = c;
+    return 0;
+}
+
+int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
+                   const AfEpisodeConfig *cfg, Agentflow__Trajectory **out) {
+    if (cfg->max_turns == 0 || cfg->max_turns > 64)
+        return af_error_set(AF_EINVAL, "episode: max_turns must be in 1..64, got %u", cfg->max_turns);
+    if (cfg->max_action_tokens == 0) return af_error_set(AF_EINVAL, "episode: max_action_tokens must be > 0");
+    if (cfg->sample_index > AF_RNG_MAX_SAMPLE)
+        return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", cfg->sample_index, AF_RNG_MAX_SAMPLE);
+    int rc = 0;
+    double t_start = now_s(), modules_s = 0, tools_s = 0, planner_s = 0;
+    AfMemory *mem = NULL;
+    AfTurnRecord rec = {0};
+    char *prompt = NULL, *answer = NULL, *detail = NULL;
+    uint32_t *prompt_ids = NULL;
+    Agentflow__Trajectory *tr = malloc(sizeof *tr);
+    if (!tr) return af_error_set(AF_ENOMEM, "trajectory");
+    agentflow__trajectory__init(tr);
+    tr->turns = calloc(cfg->max_turns, sizeof *tr->turns);
+    if (!tr->turns) {
+        rc = af_error_set(AF_ENOMEM, "trajectory turns");
+        goto fail;
+    }
+    tr->iteration = cfg->iteration;
+    tr->query_index = cfg->query_index;
+    tr->sample_index = cfg->sample_index;
+    tr->policy_version = cfg->policy_version;
+    tr->actor_rank = cfg->actor_rank;
+    tr->temperature = planner->temperature;
+    if ((rc = setstr(&tr->suite, suite->name)) || (rc = setstr(&tr->query, item->question)) ||
+        (rc = setstr(&tr->gold, item->answer)))
+        goto fail;
+    if ((rc = af_memory_create(cfg->max_turns, &mem))) goto fail;
+
+    AfRng rng;
+    af_rng_init(&rng, cfg->seed, AF_RNG_SAMPLE, cfg->iteration, cfg->query_index, cfg->sample_index);
+    int infra = 0, timed_out = 0;
+    for (uint32_t turn = 0; turn < cfg->max_turns; turn++) {
+        if (cfg->episode_timeout_s > 0 && now_s() - t_start > cfg->episode_timeout_s) {
+            timed_out = 1;
+            break;
+        }
+        Agentflow__Turn *tp = malloc(sizeof *tp);
+        if (!tp) {
+            rc = af_error_set(AF_ENOMEM, "turn");
+            goto fail;
+        }
+        agentflow__turn__init(tp);
+        tr->turns[tr->n_turns++] = tp;
+
+        /* prompt */
+        double t0 = now_s();
+        if ((rc = af_prompt_render(suite, item->question, mem->turns, mem->n, cfg->result_bytes, &prompt))) goto fail;
+        size_t np;
+        af_vocab_encode(suite->vocab, prompt, NULL, 0, &np);
+        tp->prompt_tokens = malloc((np + 1) * sizeof *tp->prompt_tokens);
+        tp->action_tokens = malloc(cfg->max_action_tokens * sizeof *tp->action_tokens);
+        tp->behaviour_logprobs = malloc(cfg->max_action_tokens * sizeof *tp->behaviour_logprobs);
+        if (!tp->prompt_tokens || !tp->action_tokens || !tp->behaviour_logprobs) {
+            rc = af_error_set(AF_ENOMEM, "turn %u buffers", turn + 1);
+            goto fail;
+        }
+        tp->prompt_tokens[0] = AF_TOK_BOS;
+        af_vocab_encode(suite->vocab, prompt, tp->prompt_tokens + 1, np, &np);
+        tp->n_prompt_tokens = np + 1;
+        modules_s += now_s() - t0;
+
+        /* planner */
+        AfPlannerInput in = {.suite = suite, .item = item, .memory = mem->turns, .n_memory = mem->n, .turn = turn,
+                             .prompt_text = prompt, .prompt_tokens = tp->prompt_tokens, .n_prompt = tp->n_prompt_tokens};
+        size_t na = 0;
+        t0 = now_s();
+        rc = planner->act(planner, &in, &rng, tp->action_tokens, tp->behaviour_logprobs, cfg->max_action_tokens, &na);
+        tp->planner_s = now_s() - t0;
+        planner_s += tp->planner_s;
+        if (rc) goto fail;
+        AF_ASSERT(na <= cfg->max_action_tokens);
+        tp->n_action_tokens = tp->n_behaviour_logprobs = na;
+        free(prompt);
+        prompt = NULL;
+        if ((rc = af_vocab_decode(suite->vocab, tp->action_tokens, na, &tp->action_text))) goto fail;
+
+        /* executor + tool */
+        t0 = now_s();
+        rc = modules->executor->execute(modules->executor, item, mem->turns, mem->n, tp->action_text,
+                                        cfg->tool_timeout_s, &rec);
+        double exec_s = now_s() - t0;
+        if (rc && is_infra(rc)) {
+            infra = 1;
+            rc = 0;
+            char buf[300];
+            snprintf(buf, sizeof buf, "turn %u: executor (%s): %s", turn + 1, modules->executor->backend, af_error_detail());
+            if ((rc = setstr(&detail, buf))) goto fail;
+            if ((rc = af_turn_record_set(&rec, "", "", "", AF_TOOL_INFRA_ERROR, buf))) goto fail;
+        } else if (rc) {
+            goto fail;
+        }
+        tp->tool_s = rec.tool_s;
+        tools_s += rec.tool_s;
+        modules_s += exec_s > rec.tool_s ? exec_s - rec.tool_s : 0;
+        if ((rc = setstr(&tp->sub_goal, rec.sub_goal)) || (rc = setstr(&tp->tool, rec.tool)) ||
+            (rc = setstr(&tp->argument, rec.argument)) || (rc = setstr(&tp->result, rec.result)))
+            goto fail;
+        tp->tool_status = (Agentflow__ToolStatus)rec.status;
+        if (rec.status == AF_TOOL_INFRA_ERROR && !infra) {
+            infra = 1;
+            char buf[300];
+            snprintf(buf, sizeof buf, "turn %u: tool %s: %.200s", turn + 1, rec.tool, rec.result);
+            if ((rc = setstr(&detail, buf))) goto fail;
+        }
+        if ((rc = af_memory_append(mem, &rec))) goto fail;
+        if (infra) break;
+
+        /* verifier */
+        int stop = 0;
+        t0 = now_s();
+        rc = modules->verifier->verify(modules->verifier, item, mem->turns, mem->n, &stop);
+        modules_s += now_s() - t0;
+        if (rc && is_infra(rc)) {
+            char buf[300];
+            snprintf(buf, sizeof buf, "turn %u: verifier (%s): %s", turn + 1, modules->verifier->backend, af_error_detail());
+            if ((rc = setstr(&detail, buf))) goto fail;
+            infra = 1;
+            break;
+        }
+        if (rc) goto fail;
+        tp->verifier = stop ? AGENTFLOW__VERIFIER_DECISION__VERIFIER_DECISION_STOP
+                            : AGENTFLOW__VERIFIER_DECISION__VERIFIER_DECISION_CONTINUE;
+        if (stop) break;
+    }
+
+    tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
+    float reward = 0.0f;
+    if (!infra && timed_out && tools_s + modules_s >= planner_s) {
+        char buf[200];
+        snprintf(buf, sizeof buf, "episode budget %.3gs exceeded after %zu turns (planner %.3gs, tools %.3gs, modules %.3gs)",
+                 cfg->episode_timeout_s, tr->n_turns, planner_s, tools_s, modules_s);
+        if ((rc = setstr(&detail, buf))) goto fail;
+        tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT;
+    } else if (infra) {
+        tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
+    } else {
+        double t0 = now_s();
+        rc = modules->generator->generate(modules->generator, item, mem->turns, mem->n, &answer);
+        if (rc == 0) rc = modules->judge->judge(modules->judge, item, answer, &reward);
+        modules_s += now_s() - t0;
+        if (rc && is_infra(rc)) {
+            char buf[300];
+            snprintf(buf, sizeof buf, "%s: %s", answer ? "judge" : "generator", af_error_detail());
+            if ((rc = setstr(&detail, buf))) goto fail;
+            tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
+            reward = 0.0f;
+        } else if (rc) {
+            goto fail;
+        }
+        if (!(reward >= 0.0f)) reward = 0.0f; /* NaN too */
+        if (reward > 1.0f) reward = 1.0f;
+    }
+    tr->reward = tr->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK ? reward : 0.0f;
+    if ((rc = setstr(&tr->answer, tr->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK && answer ? answer : "")))
+        goto fail;
+    if (detail) {
+        tr->status_detail = detail;
+        detail = NULL;
+    }
+    tr->planner_s = planner_s;
+    tr->tools_s = tools_s;
+    tr->modules_s = modules_s;
+    tr->episode_s = now_s() - t_start;
+    free(answer);
+    af_memory_destroy(mem);
+    *out = tr;
+    return 0;
+fail:
+    af_turn_record_clear(&rec);
+    free(prompt);
+    free(prompt_ids);
+    free(answer);
+    free(detail);
+    af_memory_destroy(mem);
+    af_trajectory_free(tr);
+    return rc;
+}

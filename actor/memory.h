@@ -1,0 +1,45 @@
+/* The agent's evolving memory (DESIGN.md §4): an ordered list of turn records, and the
+ * planner prompt rendered from it.
+ *
+ * Prompt text (the planner's input s_t; encoded with the suite vocabulary after a BOS):
+ *   "Q: <question>\n"
+ *   "T: <tool1> <tool2> ... stop\n"
+ *   "M:\n"
+ *   "<i> <tool> <argument>[ | <sub_goal>] -> <result>\n"     one line per turn, i from 1
+ *   "A:"
+ * A record whose action did not parse renders as "<i> -> <result>". Newlines and other
+ * control bytes inside fields render as spaces; each result is cut to result_bytes bytes
+ * followed by "..." when longer (the full result stays in the record and the
+ * trajectory). With result_bytes = R, max_turns = K and action length <= L bytes, the
+ * prompt is at most len(question) + tools + K * (L + R + 16) + 16 bytes. */
+#ifndef AF_ACTOR_MEMORY_H
+#define AF_ACTOR_MEMORY_H
+
+#include <stddef.h>
+
+#include "env/suite.h"
+
+typedef struct AfMemory {
+    AfTurnRecord *turns; /* (n) in turn order */
+    size_t n;
+    size_t cap;
+} AfMemory;
+
+/* Room for cap turns (grows if needed). Returns 0 or AF_ENOMEM. */
+int af_memory_create(size_t cap, AfMemory **out);
+void af_memory_destroy(AfMemory *m); /* accepts NULL; frees every record */
+void af_memory_reset(AfMemory *m);   /* clears the records, keeps the storage */
+
+/* Appends *rec, taking ownership of its strings (*rec is zeroed). 0 or AF_ENOMEM (then
+ * *rec is left untouched and still owned by the caller). */
+int af_memory_append(AfMemory *m, AfTurnRecord *rec);
+
+/* Renders the memory lines only (malloc'd, caller frees). 0 or AF_ENOMEM. */
+int af_memory_render(const AfTurnRecord *turns, size_t n, size_t result_bytes, char **out);
+
+/* Renders the whole planner prompt (format above; malloc'd, caller frees). The tool
+ * list is the suite's tools in order, then "stop". 0 or AF_ENOMEM. */
+int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRecord *turns, size_t n,
+                     size_t result_bytes, char **out);
+
+#endif

@@ -1,0 +1,58 @@
+/* Reference planners: oracle and uniformly random valid actions, encoded to tokens. */
+#include "actor/planner.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+static int emit(const AfPlannerInput *in, char *text, uint32_t *tokens, float *logprobs, size_t max_tokens,
+                size_t *n) {
+    size_t k;
+    int rc = af_vocab_encode(in->suite->vocab, text, tokens, max_tokens, &k);
+    free(text);
+    if (rc == 0 && k < max_tokens) tokens[k++] = AF_TOK_EOS;
+    if (k > max_tokens) k = max_tokens; /* cut off like a sampler would be */
+    for (size_t i = 0; i < k; i++) logprobs[i] = 0.0f;
+    *n = k;
+    return 0;
+}
+
+static int oracle_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                      size_t max_tokens, size_t *n) {
+    (void)self;
+    (void)rng;
+    char *text = NULL;
+    int rc = in->suite->ops->oracle(in->suite, in->item, in->memory, in->n_memory, &text);
+    if (rc) return rc;
+    return emit(in, text, tokens, logprobs, max_tokens, n);
+}
+
+static int random_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                      size_t max_tokens, size_t *n) {
+    (void)self;
+    char *text = NULL;
+    int rc = in->suite->ops->random_action(in->suite, in->item, in->memory, in->n_memory, rng, &text);
+    if (rc) return rc;
+    return emit(in, text, tokens, logprobs, max_tokens, n);
+}
+
+static int make(const char *name, int (*act)(AfPlanner *, const AfPlannerInput *, AfRng *, uint32_t *, float *, size_t, size_t *),
+                AfPlanner **out) {
+    AfPlanner *p = calloc(1, sizeof *p);
+    if (!p) return af_error_set(AF_ENOMEM, "planner %s", name);
+    p->name = name;
+    p->temperature = 1.0f;
+    p->act = act;
+    *out = p;
+    return 0;
+}
+
+int af_planner_oracle_create(AfPlanner **out) { return make("oracle", oracle_act, out); }
+int af_planner_random_create(AfPlanner **out) { return make("random", random_act, out); }
+
+void af_planner_destroy(AfPlanner *p) {
+    if (!p) return;
+    if (p->destroy) p->destroy(p);
+    free(p);
+}

@@ -1,0 +1,53 @@
+/* The planner interface (DESIGN.md §4): given the prompt, return the next action as
+ * token ids with one behaviour log-prob per token.
+ *
+ * A planner writes its action into buffers the episode owns (no allocation needed per
+ * token): up to max_tokens ids, ending with AF_TOK_EOS when it chose to stop (a planner
+ * cut off at max_tokens simply returns max_tokens ids). The episode decodes the ids to
+ * the action text with the suite vocabulary; nothing is re-tokenized. The model-backed
+ * planner (learner/model code) implements the same struct; the oracle and random
+ * planners here produce text and encode it, with log-probs 0. */
+#ifndef AF_ACTOR_PLANNER_H
+#define AF_ACTOR_PLANNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/rng.h"
+#include "env/suite.h"
+
+typedef struct AfPlannerInput {
+    const AfSuite *suite;        /* vocabulary, tools (reference planners also call its ops) */
+    const AfItem *item;          /* the question (a model planner must not read item->answer/solution) */
+    const AfTurnRecord *memory;  /* (n_memory) turns so far */
+    size_t n_memory;
+    uint32_t turn;               /* 0-based turn index */
+    const char *prompt_text;     /* af_prompt_render() output */
+    const uint32_t *prompt_tokens; /* (n_prompt) AF_TOK_BOS then encode(prompt_text) */
+    size_t n_prompt;
+} AfPlannerInput;
+
+typedef struct AfPlanner AfPlanner;
+struct AfPlanner {
+    const char *name;   /* "oracle", "random", "model", ... */
+    float temperature;  /* sampling temperature the log-probs refer to (recorded) */
+    /* Writes the action into tokens[0..*n) and logprobs[0..*n), *n <= max_tokens.
+     * rng is the episode's AF_RNG_SAMPLE stream (seed, iteration, query, sample), shared
+     * by all turns: draw only from it. Returns 0; a negative code aborts the episode
+     * (the code and detail are propagated by af_episode_run). */
+    int (*act)(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+               size_t max_tokens, size_t *n);
+    void (*destroy)(AfPlanner *self); /* frees ctx; may be NULL */
+    void *ctx;
+};
+
+/* Reference planners. oracle: the suite's oracle action (solves every solvable item;
+ * fails the episode with AF_ENOTFOUND if the suite cannot solve the item). random: a
+ * uniformly random valid action from the suite. Both return 0 or AF_ENOMEM. */
+int af_planner_oracle_create(AfPlanner **out);
+int af_planner_random_create(AfPlanner **out);
+
+/* Calls destroy and frees the struct (planners made by *_create). Accepts NULL. */
+void af_planner_destroy(AfPlanner *p);
+
+#endif

@@ -1,0 +1,142 @@
+/* Item lists and the JSONL loader (cJSON). */
+#include "env/dataset.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+int af_dataset_create(AfDataset **out) {
+    AfDataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return af_error_set(AF_ENOMEM, "dataset");
+    *out = ds;
+    return 0;
+}
+
+void af_dataset_destroy(AfDataset *ds) {
+    if (!ds) return;
+    for (size_t i = 0; i < ds->n; i++) {
+        free(ds->items[i].question);
+        free(ds->items[i].answer);
+        free(ds->items[i].solution);
+    }
+    free(ds->items);
+    free(ds);
+}
+
+int af_dataset_add(AfDataset *ds, const char *question, const char *answer, const char *solution) {
+    if (ds->n == ds->cap) {
+        size_t cap = ds->cap ? ds->cap * 2 : 64;
+        AfItem *items = realloc(ds->items, cap * sizeof *items);
+        if (!items) return af_error_set(AF_ENOMEM, "dataset: %zu items", cap);
+        ds->items = items;
+        ds->cap = cap;
+    }
+    AfItem *it = &ds->items[ds->n];
+    it->question = strdup(question);
+    it->answer = strdup(answer ? answer : "");
+    it->solution = solution ? strdup(solution) : NULL;
+    if (!it->question || !it->answer || (solution && !it->solution)) {
+        free(it->question);
+        free(it->answer);
+        free(it->solution);
+        return af_error_set(AF_ENOMEM, "dataset item");
+    }
+    ds->n++;
+    return 0;
+}
+
+int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfDataset **out) {
+    int rc = 0;
+    AfDataset *ds = NULL;
+    char *line = NULL;
+    size_t linecap = 0;
+    cJSON *obj = NULL;
+    FILE *f = fopen(path, "r");
+    if (!f) return af_error_set(AF_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if ((rc = af_dataset_create(&ds))) goto fail;
+    ssize_t len;
+    size_t lineno = 0;
+    while ((len = getline(&line, &linecap, f)) >= 0) {
+        lineno++;
+        size_t l = (size_t)len;
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t')) line[--l] = '\0';
+        const char *p = line;
+        while (*p == ' ' || *p == '\t') p++;
+        if (!*p) continue;
+        if (strlen(p) != (size_t)(l - (size_t)(p - line))) {
+            rc = af_error_set(AF_EFORMAT, "%s:%zu: NUL byte inside the line", path, lineno);
+            goto fail;
+        }
+        obj = cJSON_ParseWithLength(p, strlen(p));
+        if (!obj || !cJSON_IsObject(obj)) {
+            rc = af_error_set(AF_EFORMAT, "%s:%zu: not a JSON object", path, lineno);
+            goto fail;
+        }
+        cJSON *q = cJSON_GetObjectItemCaseSensitive(obj, "question");
+        if (!q) {
+            rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"question\": missing", path, lineno);
+            goto fail;
+        }
+        if (!cJSON_IsString(q) || !q->valuestring[0]) {
+            rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"question\": expected a non-empty string", path, lineno);
+            goto fail;
+        }
+        char numbuf[64];
+        const char *answer = "";
+        cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "answer");
+        if (a && !cJSON_IsNull(a)) {
+            if (cJSON_IsString(a)) {
+                answer = a->valuestring;
+            } else if (cJSON_IsNumber(a) && isfinite(a->valuedouble)) {
+                double v = a->valuedouble;
+                if (v == floor(v) && fabs(v) < 9e15) snprintf(numbuf, sizeof numbuf, "%.0f", v);
+                else snprintf(numbuf, sizeof numbuf, "%.17g", v);
+                answer = numbuf;
+            } else {
+                rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"answer\": expected a string or a finite number", path, lineno);
+                goto fail;
+            }
+        }
+        const char *solution = NULL;
+        cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, "solution");
+        if (s && !cJSON_IsNull(s)) {
+            if (!cJSON_IsString(s)) {
+                rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"solution\": expected a string", path, lineno);
+                goto fail;
+            }
+            solution = s->valuestring;
+        }
+        AfItem item = {.question = q->valuestring, .answer = (char *)answer, .solution = (char *)solution};
+        char why[256] = "";
+        if (check && check(ctx, &item, why, sizeof why)) {
+            rc = af_error_set(AF_EFORMAT, "%s:%zu: %s", path, lineno, why);
+            goto fail;
+        }
+        if ((rc = af_dataset_add(ds, item.question, item.answer, item.solution))) goto fail;
+        cJSON_Delete(obj);
+        obj = NULL;
+    }
+    if (ferror(f)) {
+        rc = af_error_set(AF_EIO, "%s: read error after line %zu", path, lineno);
+        goto fail;
+    }
+    if (ds->n == 0) {
+        rc = af_error_set(AF_EINVAL, "%s: no items", path);
+        goto fail;
+    }
+    fclose(f);
+    free(line);
+    *out = ds;
+    return 0;
+fail:
+    cJSON_Delete(obj);
+    free(line);
+    fclose(f);
+    af_dataset_destroy(ds);
+    return rc;
+}

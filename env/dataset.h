@@ -1,0 +1,41 @@
+/* A suite's questions: an ordered list of items, generated or loaded from JSONL.
+ *
+ * JSONL format, one object per non-blank line:
+ *   {"question": "4 7 8 8"}                                   (required, non-empty string)
+ *   {"question": "...", "answer": "42"}                       (optional string or number)
+ *   {"question": "...", "answer": 42, "solution": "calculator 6*7"}  (optional string: an oracle
+ *                                                              plan, actions separated by '\n')
+ * Other keys are ignored. Errors name file:line and the field. */
+#ifndef AF_ENV_DATASET_H
+#define AF_ENV_DATASET_H
+
+#include <stddef.h>
+
+typedef struct AfItem {
+    char *question; /* never NULL */
+    char *answer;   /* gold answer, "" when the judge needs none (game24) */
+    char *solution; /* oracle plan (actions separated by '\n'), NULL if unknown */
+} AfItem;
+
+typedef struct AfDataset {
+    AfItem *items; /* (n) */
+    size_t n;
+    size_t cap;
+} AfDataset;
+
+/* Suite-specific validation of a loaded item: 0 if acceptable, else non-zero with a
+ * reason in why (cap bytes) that names the field. */
+typedef int (*AfItemCheck)(void *ctx, const AfItem *item, char *why, size_t cap);
+
+int af_dataset_create(AfDataset **out);          /* empty; 0 or AF_ENOMEM */
+void af_dataset_destroy(AfDataset *ds);           /* accepts NULL */
+
+/* Appends copies of the strings (answer NULL -> "", solution may be NULL). 0 or AF_ENOMEM. */
+int af_dataset_add(AfDataset *ds, const char *question, const char *answer, const char *solution);
+
+/* Loads a JSONL file. check (may be NULL) validates each item. Returns 0,
+ * AF_EIO (cannot open/read), AF_EFORMAT ("path:line: ..." for bad JSON, a missing or
+ * mistyped field, or a check failure), AF_EINVAL (the file has no items), AF_ENOMEM. */
+int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfDataset **out);
+
+#endif

@@ -1,0 +1,142 @@
+/* A suite: dataset splits, vocabulary, tools, builtin executor/verifier/generator/judge,
+ * and two reference planners (oracle, uniformly random valid action). Knows nothing of
+ * MPI. DESIGN.md §5.
+ *
+ * ---- Action grammar (every suite) -----------------------------------------------
+ *   action   := tool [" " argument] [" | " sub_goal]
+ *   tool     := [a-z_]+            a name from the suite's tool list, or "stop"
+ *   argument := text up to " | " (trimmed; at most AF_ACTION_MAX_LEN bytes in all)
+ *   sub_goal := free text (optional; recorded, shown in memory)
+ * "stop" makes no tool call (status AF_TOOL_NO_CALL) and asks the verifier to stop.
+ * Anything else that does not parse, an unknown tool, or an argument the suite rejects
+ * gives status AF_TOOL_BAD_ACTION with the reason as result: it costs the turn, never
+ * crashes. Suite-specific argument rules are in env/suites.h.
+ *
+ * ---- Prompt (what the planner sees; rendered by actor/memory.h) ------------------
+ *   "Q: <question>\nT: <tool> <tool>...\nM:\n<i> <tool> <argument> -> <result>\n...A:"
+ *
+ * ---- Objects and ownership --------------------------------------------------------
+ * af_suite_create() builds everything (splits, tools, stores); the suite owns it until
+ * af_suite_destroy(). All functions taking a const AfSuite are safe to call from
+ * several threads at once (tools included); nothing else is. */
+#ifndef AF_ENV_SUITE_H
+#define AF_ENV_SUITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/rng.h"
+#include "env/dataset.h"
+#include "env/tool.h"
+#include "env/vocab.h"
+
+#define AF_ACTION_MAX_LEN 512
+
+/* One memory record: what a turn did. Strings are malloc'd and never NULL ("" when
+ * absent); af_turn_record_clear() frees them. */
+typedef struct AfTurnRecord {
+    char *sub_goal;
+    char *tool;      /* "" if the action did not parse */
+    char *argument;  /* as the planner wrote it */
+    char *result;    /* tool result or error text (full; truncated only when rendered) */
+    AfToolStatus status;
+    double tool_s;   /* wall seconds inside the tool call (0 if none) */
+} AfTurnRecord;
+
+void af_turn_record_clear(AfTurnRecord *r);
+
+/* A parsed action (malloc'd strings, never NULL after success). */
+typedef struct AfAction {
+    char *tool;
+    char *argument;
+    char *sub_goal;
+} AfAction;
+
+/* Parses action text by the grammar above. Returns 0, AF_EINVAL (reason in why: empty,
+ * too long, no tool name, bad character in the tool name, control bytes) or AF_ENOMEM.
+ * Does not call af_error_set for AF_EINVAL (planner text is untrusted and frequent). */
+int af_action_parse(const char *text, AfAction *out, char *why, size_t cap);
+void af_action_clear(AfAction *a);
+
+typedef enum { AF_SPLIT_TRAIN = 0, AF_SPLIT_TEST = 1 } AfSplit;
+
+typedef struct AfSuiteOptions {
+    uint64_t seed;           /* AF_RNG_ENV stream seed for generation and split (default 0) */
+    const char *train_jsonl; /* replaces the generated train split when non-NULL */
+    const char *test_jsonl;  /* replaces the generated test split when non-NULL */
+    const char *db_dir;      /* multihop: LMDB directory to create/overwrite; NULL = private temp dir removed on destroy */
+    uint32_t train_size;     /* generated suites: questions in train (0 = suite default) */
+    uint32_t test_size;      /* generated suites: questions in test (0 = suite default) */
+} AfSuiteOptions;
+
+void af_suite_options_default(AfSuiteOptions *o);
+
+typedef struct AfSuite AfSuite;
+
+/* Builtin back-ends and reference planners a suite implements. Every function gets the
+ * item and the memory so far (mem[0..n)) and never modifies them. */
+typedef struct AfSuiteOps {
+    /* Executor: parse action_text, run the tool (within tool_timeout_s), fill *out (all
+     * strings set). Returns 0 (bad actions are a status, not an error) or AF_ENOMEM. */
+    int (*execute)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
+                   const char *action_text, double tool_timeout_s, AfTurnRecord *out);
+    /* Verifier: *stop = 1 when memory suffices for the generator (or the planner said stop). */
+    int (*verify)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, int *stop);
+    /* Generator: the final answer from the query and memory (malloc'd; "" if none). */
+    int (*generate)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **answer);
+    /* Judge: reward in [0, 1] for answer against the item's gold. */
+    int (*judge)(const AfSuite *s, const AfItem *item, const char *answer, float *reward);
+    /* Oracle planner: the next action text (malloc'd) that solves the item through the
+     * tools. AF_ENOTFOUND if it cannot (e.g. an unsolvable JSONL item). */
+    int (*oracle)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action);
+    /* Uniformly random valid action (malloc'd), drawing only from rng. */
+    int (*random_action)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
+                         AfRng *rng, char **action);
+    void (*destroy)(AfSuite *s); /* frees ctx */
+} AfSuiteOps;
+
+struct AfSuite {
+    const char *name;        /* static */
+    const AfSuiteOps *ops;   /* static */
+    void *ctx;               /* suite state (owned) */
+    AfDataset *split[2];     /* train, test (owned) */
+    AfTool **tools;          /* (n_tools), owned; freed with af_tool_destroy */
+    size_t n_tools;
+    const AfVocab *vocab;    /* af_vocab_default() */
+    int max_turns;           /* turns the oracle needs at most (use >= this for evaluation) */
+};
+
+/* Creates the named suite ("game24", "countdown", "multihop", "arith") with options
+ * (NULL = defaults). Returns 0, AF_ENOTFOUND (unknown name, listing the known ones),
+ * AF_EIO/AF_EFORMAT/AF_EINVAL (JSONL loading, see dataset.h), AF_ELMDB (multihop store),
+ * AF_ENOMEM. */
+int af_suite_create(const char *name, const AfSuiteOptions *opts, AfSuite **out);
+void af_suite_destroy(AfSuite *s); /* accepts NULL */
+
+/* Names of the built-in suites, NULL-terminated (static). */
+const char *const *af_suite_names(void);
+
+const AfDataset *af_suite_split(const AfSuite *s, AfSplit split);
+/* The tool with this name, or NULL. */
+AfTool *af_suite_tool(const AfSuite *s, const char *name);
+
+/* Calls tool->destroy (if any) and frees the AfTool itself (tools made with calloc by
+ * their create function). Accepts NULL. */
+void af_tool_destroy(AfTool *tool);
+
+/* Runs the named tool of the suite with the argument, timing it: the common tail of
+ * every builtin executor. Unknown tool -> AF_TOOL_BAD_ACTION. Fills out->result,
+ * out->status and out->tool_s. Returns 0 or AF_ENOMEM. */
+int af_suite_call_tool(const AfSuite *s, const char *tool, const char *arg, double timeout_s,
+                       AfTurnRecord *out);
+
+/* Fills *out from an AfAction and a result/status (copies). Returns 0 or AF_ENOMEM. */
+int af_turn_record_set(AfTurnRecord *out, const char *tool, const char *arg, const char *sub_goal,
+                       AfToolStatus status, const char *result);
+
+/* The reward functions shared by suites: exact (trimmed, case-insensitive) string match
+ * and numeric equality (both sides parse as exact rationals, "1.5" == "3/2"). */
+float af_judge_exact(const char *answer, const char *gold);
+float af_judge_numeric(const char *answer, const char *gold);
+
+#endif

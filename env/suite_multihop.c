@@ -1,0 +1,546 @@
+/* multihop: a generated world of entities and typed relations in an LMDB store, reached
+ * only through the `search` tool; 2-4-hop questions (grammar in env/suites.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "env/suites.h"
+
+enum { T_COUNTRY, T_CITY, T_PERSON, T_FILM, T_COMPANY, N_TYPES };
+enum { R_CAPITAL, R_COUNTRY, R_BIRTHPLACE, R_MOTHER, R_DIRECTOR, R_FOUNDER, R_HEADQUARTERS, N_RELS };
+
+static const char *const kTypeName[N_TYPES] = {"country", "city", "person", "film", "company"};
+static const char *const kRelName[N_RELS] = {"capital", "country", "birthplace", "mother", "director", "founder", "headquarters"};
+/* which relations each type has, in rendering order */
+static const int kTypeRels[N_TYPES][3] = {
+    {R_CAPITAL, -1, -1}, {R_COUNTRY, -1, -1}, {R_BIRTHPLACE, R_MOTHER, -1}, {R_DIRECTOR, -1, -1},
+    {R_FOUNDER, R_HEADQUARTERS, -1}};
+static const int kCount[N_TYPES] = {8, 32, 240, 100, 80};
+
+#define MAX_NAME 48
+#define N_ENT_MAX 460
+#define MAX_HOPS 4
+
+typedef struct {
+    int type;
+    char name[MAX_NAME];
+    int rel[N_RELS]; /* target entity index or -1 */
+} Entity;
+
+typedef struct {
+    MDB_env *env;
+    MDB_dbi dbi;
+    char dir[512];
+    int own_dir; /* remove the directory on destroy */
+} Store;
+
+/* ------------------------------------------------------------------ names */
+
+static const char *const kSyl[] = {"ka", "lo", "mi", "ra", "ven", "tor", "sa", "li", "do", "mar", "bel", "quin",
+                                   "zu", "fen", "gor", "ha", "is", "jo", "nel", "pra", "ri", "sol", "tam", "ur",
+                                   "vi", "wen", "ya", "zor", "ex", "om", "dra", "kel"};
+#define N_SYL (sizeof kSyl / sizeof kSyl[0])
+
+static void word(AfRng *rng, int syl, char *out, size_t cap) {
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < syl; i++) len += (size_t)snprintf(out + len, cap - len, "%s", kSyl[af_rng_below(rng, N_SYL)]);
+    out[0] = (char)toupper((unsigned char)out[0]);
+}
+
+static void make_name(AfRng *rng, int type, char *out, size_t cap) {
+    static const char *const film_sfx[] = {"Rising", "Falls", "Road", "Dawn", "Song"};
+    static const char *const co_sfx[] = {"Corp", "Works", "Labs"};
+    char a[24], b[24];
+    switch (type) {
+    case T_COUNTRY: word(rng, 2, a, sizeof a); snprintf(out, cap, "%sia", a); break;
+    case T_CITY: word(rng, 2 + (int)af_rng_below(rng, 2), a, sizeof a); snprintf(out, cap, "%s", a); break;
+    case T_PERSON:
+        word(rng, 2, a, sizeof a);
+        word(rng, 2 + (int)af_rng_below(rng, 2), b, sizeof b);
+        snprintf(out, cap, "%s %s", a, b);
+        break;
+    case T_FILM: word(rng, 2, a, sizeof a); snprintf(out, cap, "%s %s", a, film_sfx[af_rng_below(rng, 5)]); break;
+    default: word(rng, 2, a, sizeof a); snprintf(out, cap, "%s %s", a, co_sfx[af_rng_below(rng, 3)]); break;
+    }
+}
+
+static void lower(const char *in, char *out, size_t cap) {
+    size_t i = 0;
+    for (; in[i] && i + 1 < cap; i++) out[i] = (char)tolower((unsigned char)in[i]);
+    out[i] = '\0';
+}
+
+/* ------------------------------------------------------------------ world */
+
+static int gen_world(uint64_t seed, Entity *ents, int *n_out) {
+    AfRng rng;
+    af_rng_init(&rng, seed, AF_RNG_ENV, 0, 4, 0);
+    AfStrSet *names = NULL;
+    int rc = af_strset_create(N_ENT_MAX, &names);
+    if (rc) return rc;
+    int first[N_TYPES], n = 0;
+    for (int t = 0; t < N_TYPES; t++) {
+        first[t] = n;
+        for (int i = 0; i < kCount[t]; i++, n++) {
+            Entity *e = &ents[n];
+            e->type = t;
+            for (int r = 0; r < N_RELS; r++) e->rel[r] = -1;
+            char low[MAX_NAME];
+            do {
+                make_name(&rng, t, e->name, sizeof e->name);
+                lower(e->name, low, sizeof low);
+                rc = af_strset_add(names, low);
+                if (rc < 0) goto out;
+            } while (rc == 0);
+        }
+    }
+    rc = 0;
+#define PICK(t) (first[t] + (int)af_rng_below(&rng, (uint32_t)kCount[t]))
+    for (int i = 0; i < kCount[T_CITY]; i++) ents[first[T_CITY] + i].rel[R_COUNTRY] = first[T_COUNTRY] + i % kCount[T_COUNTRY];
+    for (int i = 0; i < kCount[T_COUNTRY]; i++) ents[first[T_COUNTRY] + i].rel[R_CAPITAL] = first[T_CITY] + i; /* city i lies in country i */
+    for (int i = 0; i < kCount[T_PERSON]; i++) {
+        Entity *e = &ents[first[T_PERSON] + i];
+        e->rel[R_BIRTHPLACE] = PICK(T_CITY);
+        if (i >= 40) e->rel[R_MOTHER] = first[T_PERSON] + (int)af_rng_below(&rng, (uint32_t)(i - 20)); /* an earlier person */
+    }
+    for (int i = 0; i < kCount[T_FILM]; i++) ents[first[T_FILM] + i].rel[R_DIRECTOR] = PICK(T_PERSON);
+    for (int i = 0; i < kCount[T_COMPANY]; i++) {
+        ents[first[T_COMPANY] + i].rel[R_FOUNDER] = PICK(T_PERSON);
+        ents[first[T_COMPANY] + i].rel[R_HEADQUARTERS] = PICK(T_CITY);
+    }
+#undef PICK
+    *n_out = n;
+out:
+    af_strset_destroy(names);
+    return rc;
+}
+
+static size_t render_facts(const Entity *ents, int i, char *buf, size_t cap) {
+    const Entity *e = &ents[i];
+    size_t len = (size_t)snprintf(buf, cap, "%s (%s):", e->name, kTypeName[e->type]);
+    int first = 1;
+    for (int k = 0; k < 3 && kTypeRels[e->type][k] >= 0; k++) {
+        int r = kTypeRels[e->type][k];
+        if (e->rel[r] < 0) continue;
+        len += (size_t)snprintf(buf + len, cap - len, "%s %s %s", first ? "" : ";", kRelName[r], ents[e->rel[r]].name);
+        first = 0;
+    }
+    return len;
+}
+
+/* ------------------------------------------------------------------ LMDB store */
+
+static int store_open(Store *st, const char *db_dir, const Entity *ents, int n) {
+    int rc, mrc;
+    MDB_txn *txn = NULL;
+    if (db_dir) {
+        snprintf(st->dir, sizeof st->dir, "%s", db_dir);
+        if (mkdir(st->dir, 0755) && errno != EEXIST)
+            return af_error_set(AF_EIO, "multihop: db_dir %s: %s", st->dir, strerror(errno));
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(st->dir, sizeof st->dir, "%s/af-multihop-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(st->dir)) return af_error_set(AF_EIO, "multihop: mkdtemp %s: %s", st->dir, strerror(errno));
+        st->own_dir = 1;
+    }
+    if ((mrc = mdb_env_create(&st->env))) goto lmdb_fail;
+    if ((mrc = mdb_env_set_mapsize(st->env, (size_t)16 << 20))) goto lmdb_fail;
+    if ((mrc = mdb_env_open(st->env, st->dir, MDB_NOTLS | MDB_NOSYNC, 0644))) goto lmdb_fail;
+    if ((mrc = mdb_txn_begin(st->env, NULL, 0, &txn))) goto lmdb_fail;
+    if ((mrc = mdb_dbi_open(txn, NULL, 0, &st->dbi))) goto lmdb_fail;
+    if ((mrc = mdb_drop(txn, st->dbi, 0))) goto lmdb_fail; /* overwrite an older world */
+    for (int i = 0; i < n; i++) {
+        char key[MAX_NAME], val[256];
+        lower(ents[i].name, key, sizeof key);
+        size_t vlen = render_facts(ents, i, val, sizeof val);
+        MDB_val k = {strlen(key), key}, v = {vlen, val};
+        if ((mrc = mdb_put(txn, st->dbi, &k, &v, 0))) goto lmdb_fail;
+    }
+    mrc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (mrc) goto lmdb_fail;
+    if ((mrc = mdb_env_sync(st->env, 1))) goto lmdb_fail;
+    return 0;
+lmdb_fail:
+    rc = af_error_set(AF_ELMDB, "multihop: LMDB store %s: %s", st->dir, mdb_strerror(mrc));
+    if (txn) mdb_txn_abort(txn);
+    return rc;
+}
+
+static void store_close(Store *st) {
+    if (st->env) mdb_env_close(st->env);
+    st->env = NULL;
+    if (st->own_dir) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/data.mdb", st->dir);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/lock.mdb", st->dir);
+        unlink(p);
+        rmdir(st->dir);
+        st->own_dir = 0;
+    }
+}
+
+/* ------------------------------------------------------------------ search tool */
+
+static int search_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {
+    (void)timeout_s; /* one local B-tree lookup */
+    Store *st = self->ctx;
+    char key[MAX_NAME + 1];
+    const char *b = arg ? arg : "", *e;
+    while (isspace((unsigned char)*b)) b++;
+    e = b + strlen(b);
+    while (e > b && isspace((unsigned char)e[-1])) e--;
+    if (e == b) return af_tool_result_set(out, AF_TOOL_ERROR, "error: empty name");
+    if ((size_t)(e - b) > MAX_NAME - 1) return af_tool_result_set(out, AF_TOOL_ERROR, "error: name longer than %d bytes", MAX_NAME - 1);
+    size_t n = (size_t)(e - b);
+    for (size_t i = 0; i < n; i++) key[i] = (char)tolower((unsigned char)b[i]);
+    key[n] = '\0';
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
+    if (mrc) return af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "store unavailable: %s", mdb_strerror(mrc));
+    MDB_val k = {n, key}, v;
+    mrc = mdb_get(txn, st->dbi, &k, &v);
+    int rc;
+    if (mrc == MDB_NOTFOUND) rc = af_tool_result_set(out, AF_TOOL_ERROR, "no entry for %.*s", (int)n, b);
+    else if (mrc) rc = af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "store read failed: %s", mdb_strerror(mrc));
+    else rc = af_tool_result_set(out, AF_TOOL_OK, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ questions */
+
+typedef struct {
+    int rels[MAX_HOPS]; /* innermost first */
+    int hops;
+    char subject[MAX_NAME];
+} Question;
+
+static int rel_by_name(const char *s, size_t len) {
+    for (int r = 0; r < N_RELS; r++)
+        if (strlen(kRelName[r]) == len && !strncmp(s, kRelName[r], len)) return r;
+    return -1;
+}
+
+/* "What is the Rk of the ... of the R2 of the R1 of NAME?" */
+static int question_parse(const char *q, Question *out, char *why, size_t cap) {
+    static const char pre[] = "What is the ";
+    memset(out, 0, sizeof *out);
+    size_t len = strlen(q);
+    while (len && isspace((unsigned char)q[len - 1])) len--;
+    if (strncmp(q, pre, sizeof pre - 1) || len == 0 || q[len - 1] != '?') {
+        snprintf(why, cap, "field \"question\": expected \"What is the <relation> of ... of <name>?\"");
+        return -1;
+    }
+    const char *p = q + sizeof pre - 1, *end = q + len - 1;
+    int outer[MAX_HOPS], k = 0;
+    for (;;) {
+        const char *sp = p;
+        while (sp < end && *sp >= 'a' && *sp <= 'z') sp++;
+        int r = rel_by_name(p, (size_t)(sp - p));
+        if (r < 0) {
+            snprintf(why, cap, "field \"question\": unknown relation '%.*s'", (int)(sp - p), p);
+            return -1;
+        }
+        if (k == MAX_HOPS) {
+            snprintf(why, cap, "field \"question\": more than %d hops", MAX_HOPS);
+            return -1;
+        }
+        outer[k++] = r;
+        if (!strncmp(sp, " of the ", 8) && rel_by_name(sp + 8, strcspn(sp + 8, " ?")) >= 0) {
+            p = sp + 8;
+            continue;
+        }
+        if (strncmp(sp, " of ", 4)) {
+            snprintf(why, cap, "field \"question\": expected ' of ' after '%s'", kRelName[r]);
+            return -1;
+        }
+        p = sp + 4;
+        break;
+    }
+    if (end - p <= 0 || end - p >= MAX_NAME) {
+        snprintf(why, cap, "field \"question\": bad entity name");
+        return -1;
+    }
+    snprintf(out->subject, sizeof out->subject, "%.*s", (int)(end - p), p);
+    out->hops = k;
+    for (int i = 0; i < k; i++) out->rels[i] = outer[k - 1 - i];
+    return 0;
+}
+
+static void question_render(const Question *qq, char *buf, size_t cap) {
+    size_t len = (size_t)snprintf(buf, cap, "What is the %s", kRelName[qq->rels[qq->hops - 1]]);
+    for (int i = qq->hops - 2; i >= 0; i--) len += (size_t)snprintf(buf + len, cap - len, " of the %s", kRelName[qq->rels[i]]);
+    snprintf(buf + len, cap - len, " of %s?", qq->subject);
+}
+
+/* Value of relation `rel` in a search result "Name (type): r1 V1; r2 V2" about `name`
+ * (case-insensitive); copies it to out and returns 1, else 0. */
+static int fact_lookup(const char *result, const char *name, int rel, char *out, size_t cap) {
+    size_t nl = strlen(name);
+    if (strncasecmp(result, name, nl) || strncmp(result + nl, " (", 2)) return 0;
+    const char *p = strstr(result, "): ");
+    if (!p) return 0;
+    p += 3;
+    size_t rl = strlen(kRelName[rel]);
+    while (*p) {
+        const char *e = strstr(p, "; ");
+        size_t seg = e ? (size_t)(e - p) : strlen(p);
+        if (seg > rl + 1 && !strncmp(p, kRelName[rel], rl) && p[rl] == ' ') {
+            snprintf(out, cap, "%.*s", (int)(seg - rl - 1), p + rl + 1);
+            return 1;
+        }
+        if (!e) break;
+        p = e + 2;
+    }
+    return 0;
+}
+
+/* Follows the chain through memory. Returns the number of hops resolved; *cur holds
+ * the entity reached (the answer when it equals hops). */
+static int resolve(const Question *qq, const AfTurnRecord *mem, size_t n, char *cur, size_t cap) {
+    snprintf(cur, cap, "%s", qq->subject);
+    for (int h = 0; h < qq->hops; h++) {
+        char next[MAX_NAME];
+        int found = 0;
+        for (size_t k = 0; k < n && !found; k++) {
+            if (mem[k].status != AF_TOOL_OK || strcmp(mem[k].tool, "search")) continue;
+            found = fact_lookup(mem[k].result, cur, qq->rels[h], next, sizeof next);
+        }
+        if (!found) return h;
+        snprintf(cur, cap, "%s", next);
+    }
+    return qq->hops;
+}
+
+static int mh_check(void *ctx, const AfItem *item, char *why, size_t cap) {
+    (void)ctx;
+    Question qq;
+    if (question_parse(item->question, &qq, why, cap)) return -1;
+    if (!item->answer[0]) {
+        snprintf(why, cap, "field \"answer\": missing (the entity name)");
+        return -1;
+    }
+    return 0;
+}
+
+static int mh_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
+                      const char *action_text, double tool_timeout_s, AfTurnRecord *out) {
+    (void)item;
+    (void)mem;
+    (void)n;
+    char why[200], msg[256];
+    AfAction a;
+    int rc = af_action_parse(action_text, &a, why, sizeof why);
+    if (rc == AF_EINVAL) {
+        snprintf(msg, sizeof msg, "bad action: %s", why);
+        return af_turn_record_set(out, "", "", "", AF_TOOL_BAD_ACTION, msg);
+    }
+    if (rc) return rc;
+    int stop = !strcmp(a.tool, "stop");
+    rc = af_turn_record_set(out, a.tool, a.argument, a.sub_goal, stop ? AF_TOOL_NO_CALL : AF_TOOL_BAD_ACTION, "");
+    if (!rc && !stop) rc = af_suite_call_tool(s, a.tool, a.argument, tool_timeout_s, out);
+    af_action_clear(&a);
+    if (rc) af_turn_record_clear(out);
+    return rc;
+}
+
+static int mh_verify(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, int *stop) {
+    (void)s;
+    char why[128], cur[MAX_NAME];
+    Question qq;
+    *stop = n > 0 && mem[n - 1].status == AF_TOOL_NO_CALL;
+    if (!*stop && question_parse(item->question, &qq, why, sizeof why) == 0)
+        *stop = resolve(&qq, mem, n, cur, sizeof cur) == qq.hops;
+    return 0;
+}
+
+static int mh_generate(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **answer) {
+    (void)s;
+    char why[128], cur[MAX_NAME];
+    Question qq;
+    int ok = question_parse(item->question, &qq, why, sizeof why) == 0 && resolve(&qq, mem, n, cur, sizeof cur) == qq.hops;
+    *answer = strdup(ok ? cur : "");
+    return *answer ? 0 : af_error_set(AF_ENOMEM, "answer");
+}
+
+static int mh_judge(const AfSuite *s, const AfItem *item, const char *answer, float *reward) {
+    (void)s;
+    *reward = af_judge_exact(answer, item->answer);
+    return 0;
+}
+
+static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
+    (void)s;
+    char why[128], cur[MAX_NAME], buf[MAX_NAME + 16];
+    Question qq;
+    if (question_parse(item->question, &qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
+    if (resolve(&qq, mem, n, cur, sizeof cur) == qq.hops) snprintf(buf, sizeof buf, "stop");
+    else snprintf(buf, sizeof buf, "search %s", cur);
+    *action = strdup(buf);
+    return *action ? 0 : af_error_set(AF_ENOMEM, "oracle action");
+}
+
+/* Uniform over the names visible so far: the question's subject and every value in
+ * successful search results. */
+static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
+                     char **action) {
+    (void)s;
+    char why[128], cand[64][MAX_NAME], buf[MAX_NAME + 16];
+    int nc = 0;
+    Question qq;
+    if (question_parse(item->question, &qq, why, sizeof why) == 0) snprintf(cand[nc++], MAX_NAME, "%s", qq.subject);
+    for (size_t k = 0; k < n; k++) {
+        if (mem[k].status != AF_TOOL_OK || strcmp(mem[k].tool, "search")) continue;
+        const char *p = strstr(mem[k].result, "): ");
+        if (!p) continue;
+        p += 3;
+        while (*p && nc < 64) {
+            const char *e = strstr(p, "; ");
+            size_t seg = e ? (size_t)(e - p) : strlen(p);
+            const char *sp = memchr(p, ' ', seg);
+            if (sp && (size_t)(p + seg - sp - 1) < MAX_NAME) {
+                snprintf(cand[nc], MAX_NAME, "%.*s", (int)(p + seg - sp - 1), sp + 1);
+                int dup = 0;
+                for (int i = 0; i < nc; i++) dup |= !strcmp(cand[i], cand[nc]);
+                if (!dup) nc++;
+            }
+            if (!e) break;
+            p = e + 2;
+        }
+    }
+    if (nc == 0) snprintf(buf, sizeof buf, "stop");
+    else snprintf(buf, sizeof buf, "search %s", cand[af_rng_below(rng, (uint32_t)nc)]);
+    *action = strdup(buf);
+    return *action ? 0 : af_error_set(AF_ENOMEM, "random action");
+}
+
+static void mh_destroy(AfSuite *s) {
+    AfTool *t = s->n_tools ? s->tools[0] : NULL;
+    Store *st = t ? t->ctx : s->ctx;
+    if (st) {
+        store_close(st);
+        free(st);
+    }
+    if (t) t->ctx = NULL;
+    s->ctx = NULL;
+}
+
+static const AfSuiteOps kMhOps = {
+    .execute = mh_execute,
+    .verify = mh_verify,
+    .generate = mh_generate,
+    .judge = mh_judge,
+    .oracle = mh_oracle,
+    .random_action = mh_random,
+    .destroy = mh_destroy,
+};
+
+/* One question from subject i with 2..4 hops; 0 if the walk got stuck. */
+static int walk(AfRng *rng, const Entity *ents, int i, Question *qq, int *answer) {
+    int hops = 2 + (int)af_rng_below(rng, 3), cur = i, prev = -1;
+    for (int h = 0; h < hops; h++) {
+        int opts[3], no = 0;
+        for (int k = 0; k < 3; k++) {
+            int r = kTypeRels[ents[cur].type][k];
+            if (r < 0 || ents[cur].rel[r] < 0) continue;
+            if (prev == R_CAPITAL && r == R_COUNTRY) continue; /* country of the capital of X is X */
+            opts[no++] = r;
+        }
+        if (!no) return 0;
+        int r = opts[af_rng_below(rng, (uint32_t)no)];
+        qq->rels[h] = r;
+        prev = r;
+        cur = ents[cur].rel[r];
+    }
+    qq->hops = hops;
+    snprintf(qq->subject, sizeof qq->subject, "%s", ents[i].name);
+    *answer = cur;
+    return 1;
+}
+
+static int gen_questions(AfSuite *s, const AfSuiteOptions *o, const Entity *ents, int n) {
+    uint32_t want[2] = {o->train_size ? o->train_size : 1500, o->test_size ? o->test_size : 300};
+    uint32_t idx[N_ENT_MAX], m = 0;
+    for (int i = 0; i < n; i++)
+        if (ents[i].type != T_COUNTRY) idx[m++] = (uint32_t)i;
+    AfRng rng;
+    af_rng_init(&rng, o->seed, AF_RNG_ENV, 1, 4, 0);
+    af_rng_shuffle_u32(&rng, idx, m);
+    uint32_t n_test_ent = m / 4; /* subjects idx[0..n_test_ent) ask test questions only */
+    AfStrSet *seen = NULL;
+    int rc = af_strset_create(want[0] + want[1], &seen);
+    if (rc) return rc;
+    char q[400];
+    for (int sp = 0; sp < 2 && !rc; sp++) {
+        uint32_t lo = sp == 1 ? 0 : n_test_ent, hi = sp == 1 ? n_test_ent : m;
+        uint32_t made = 0, tries = 0;
+        while (made < want[sp]) {
+            if (++tries > 100u * want[sp]) {
+                rc = af_error_set(AF_ERANGE, "multihop: cannot generate %u distinct %s questions", want[sp], sp ? "test" : "train");
+                break;
+            }
+            uint32_t subj = idx[lo + af_rng_below(&rng, hi - lo)];
+            Question qq;
+            int ans;
+            if (!walk(&rng, ents, (int)subj, &qq, &ans)) continue;
+            question_render(&qq, q, sizeof q);
+            rc = af_strset_add(seen, q);
+            if (rc < 0) break;
+            if (rc == 0) {
+                rc = 0;
+                continue;
+            }
+            if ((rc = af_dataset_add(s->split[sp], q, ents[ans].name, NULL))) break;
+            made++;
+        }
+    }
+    af_strset_destroy(seen);
+    return rc;
+}
+
+int af_suite_multihop_create(const AfSuiteOptions *opts, AfSuite **out) {
+    AfSuite *s = NULL;
+    Entity *ents = NULL;
+    Store *st = NULL;
+    int n = 0;
+    int rc = af_suite_alloc("multihop", &kMhOps, 1, &s);
+    if (rc) return rc;
+    s->max_turns = MAX_HOPS;
+    ents = calloc(N_ENT_MAX, sizeof *ents);
+    st = calloc(1, sizeof *st);
+    AfTool *t = calloc(1, sizeof *t);
+    if (!ents || !st || !t) {
+        free(t);
+        free(st);
+        rc = af_error_set(AF_ENOMEM, "multihop world");
+        goto fail;
+    }
+    s->ctx = st; /* owned by the suite until the tool holds it */
+    t->name = "search";
+    t->description = "facts about one entity: search <name>";
+    t->call = search_call;
+    t->ctx = st;
+    s->tools[0] = t;
+    s->n_tools = 1;
+    if ((rc = gen_world(opts->seed, ents, &n))) goto fail;
+    if ((rc = store_open(st, opts->db_dir, ents, n))) goto fail;
+    if ((rc = gen_questions(s, opts, ents, n))) goto fail;
+    if ((rc = af_suite_load_splits(s, opts, mh_check, NULL))) goto fail;
+    free(ents);
+    *out = s;
+    return 0;
+fail:
+    free(ents);
+    af_suite_destroy(s);
+    return rc;
+}

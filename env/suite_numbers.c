@@ -1,0 +1,665 @@
+/* game24, countdown and arith: number puzzles solved through the calculator tool with
+ * step references (#k). Grammar and rules: env/suites.h. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "env/calc.h"
+#include "env/suites.h"
+
+#define NUM_MAX 8
+#define STEP_LEN 96
+
+typedef struct {
+    int64_t nums[NUM_MAX];
+    int n;
+    int has_target;
+    AfRational target;
+} Puzzle;
+
+typedef struct {
+    AfNumbersKind kind;
+} NumCtx;
+
+static AfNumbersKind kind_of(const AfSuite *s) { return ((const NumCtx *)s->ctx)->kind; }
+
+/* ------------------------------------------------------------------ parsing */
+
+static int parse_ints(const char *b, const char *e, int64_t *v, int max, int *n, char *why, size_t cap) {
+    *n = 0;
+    const char *p = b;
+    while (p < e) {
+        while (p < e && (*p == ' ' || *p == '\t' || *p == ',')) p++;
+        if (p >= e) break;
+        if (!isdigit((unsigned char)*p)) {
+            snprintf(why, cap, "field \"question\": expected integers, found '%c'", isprint((unsigned char)*p) ? *p : '?');
+            return -1;
+        }
+        int64_t x = 0;
+        int digits = 0;
+        while (p < e && isdigit((unsigned char)*p)) {
+            x = x * 10 + (*p - '0');
+            if (++digits > 6) {
+                snprintf(why, cap, "field \"question\": number too large (max 999999)");
+                return -1;
+            }
+            p++;
+        }
+        if (*n >= max) {
+            snprintf(why, cap, "field \"question\": more than %d numbers", max);
+            return -1;
+        }
+        v[(*n)++] = x;
+    }
+    return 0;
+}
+
+static int puzzle_parse(AfNumbersKind kind, const AfItem *item, Puzzle *pz, char *why, size_t cap) {
+    memset(pz, 0, sizeof *pz);
+    const char *q = item->question, *qe = q + strlen(q);
+    if (kind == AF_NUMBERS_GAME24) {
+        if (parse_ints(q, qe, pz->nums, NUM_MAX, &pz->n, why, cap)) return -1;
+        if (pz->n != 4) {
+            snprintf(why, cap, "field \"question\": expected four numbers, got %d", pz->n);
+            return -1;
+        }
+        pz->has_target = 1;
+        pz->target = af_rat_int(24);
+        return 0;
+    }
+    if (kind == AF_NUMBERS_COUNTDOWN) {
+        const char *arrow = strstr(q, "->");
+        if (parse_ints(q, arrow ? arrow : qe, pz->nums, NUM_MAX, &pz->n, why, cap)) return -1;
+        if (pz->n < 2 || pz->n > 6) {
+            snprintf(why, cap, "field \"question\": expected 2..6 numbers, got %d", pz->n);
+            return -1;
+        }
+        int64_t t[2];
+        int nt = 0;
+        if (arrow) {
+            if (parse_ints(arrow + 2, qe, t, 2, &nt, why, cap)) return -1;
+            if (nt != 1) {
+                snprintf(why, cap, "field \"question\": expected one target after '->'");
+                return -1;
+            }
+        } else {
+            AfRational a;
+            if (af_rat_parse(item->answer, &a) || !af_rat_is_int(a)) {
+                snprintf(why, cap, "field \"answer\": expected an integer target (no '->' in the question)");
+                return -1;
+            }
+            t[0] = a.num;
+        }
+        pz->has_target = 1;
+        pz->target = af_rat_int(t[0]);
+        return 0;
+    }
+    /* arith: every digit run in the question */
+    for (const char *p = q; *p;) {
+        if (!isdigit((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        int64_t x = 0;
+        int digits = 0;
+        while (isdigit((unsigned char)*p)) {
+            x = x * 10 + (*p++ - '0');
+            if (++digits > 9) {
+                snprintf(why, cap, "field \"question\": number too large");
+                return -1;
+            }
+        }
+        if (pz->n >= NUM_MAX) {
+            snprintf(why, cap, "field \"question\": more than %d numbers", NUM_MAX);
+            return -1;
+        }
+        pz->nums[pz->n++] = x;
+    }
+    if (pz->n == 0) {
+        snprintf(why, cap, "field \"question\": no numbers");
+        return -1;
+    }
+    AfRational a;
+    if (af_rat_parse(item->answer, &a) == 0) {
+        pz->has_target = 1;
+        pz->target = a;
+    }
+    return 0;
+}
+
+static int check_item(void *ctx, const AfItem *item, char *why, size_t cap) {
+    Puzzle pz;
+    AfNumbersKind kind = ((NumCtx *)ctx)->kind;
+    if (puzzle_parse(kind, item, &pz, why, cap)) return -1;
+    if (kind == AF_NUMBERS_ARITH && !pz.has_target) {
+        snprintf(why, cap, "field \"answer\": expected a number");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ references */
+
+/* Appends the expansion of arg (references to turns 1..limit) to buf[*len..cap). */
+static int expand_into(const AfTurnRecord *mem, size_t limit, const char *arg, char *buf, size_t *len,
+                       size_t cap, char *why, size_t wcap) {
+    for (const char *p = arg; *p;) {
+        if (*p != '#') {
+            if (*len + 1 >= cap) goto too_long;
+            buf[(*len)++] = *p++;
+            continue;
+        }
+        p++;
+        size_t k = 0;
+        int digits = 0;
+        while (isdigit((unsigned char)*p) && digits < 4) {
+            k = k * 10 + (size_t)(*p++ - '0');
+            digits++;
+        }
+        if (!digits || k < 1 || k > limit) {
+            snprintf(why, wcap, "'#%zu' names no earlier turn (1..%zu)", k, limit);
+            return -1;
+        }
+        const AfTurnRecord *r = &mem[k - 1];
+        if (r->status != AF_TOOL_OK || strcmp(r->tool, "calculator")) {
+            snprintf(why, wcap, "'#%zu' is not a calculator result", k);
+            return -1;
+        }
+        if (*len + 1 >= cap) goto too_long;
+        buf[(*len)++] = '(';
+        if (expand_into(mem, k - 1, r->argument, buf, len, cap, why, wcap)) return -1;
+        if (*len + 1 >= cap) goto too_long;
+        buf[(*len)++] = ')';
+    }
+    buf[*len] = '\0';
+    return 0;
+too_long:
+    snprintf(why, wcap, "expression longer than %d bytes after expanding references", AF_CALC_MAX_LEN);
+    return -1;
+}
+
+static int expand(const AfTurnRecord *mem, size_t limit, const char *arg, char *buf, char *why, size_t wcap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    return expand_into(mem, limit, arg, buf, &len, AF_CALC_MAX_LEN + 1, why, wcap);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* 1 if the literals are a sub-multiset (exact=0) or the same multiset (exact=1). */
+static int uses_numbers(const Puzzle *pz, const AfCalcInfo *info, int exact, int64_t *stray) {
+    int64_t a[NUM_MAX], b[AF_CALC_MAX_LITERALS];
+    int na = pz->n, nb = info->n_literals;
+    memcpy(a, pz->nums, sizeof(int64_t) * (size_t)na);
+    memcpy(b, info->literals, sizeof(int64_t) * (size_t)nb);
+    qsort(a, (size_t)na, sizeof *a, cmp_i64);
+    qsort(b, (size_t)nb, sizeof *b, cmp_i64);
+    int i = 0, j = 0;
+    while (j < nb) {
+        while (i < na && a[i] < b[j]) {
+            if (exact) return 0;
+            i++;
+        }
+        if (i >= na || a[i] != b[j]) {
+            if (stray) *stray = b[j];
+            return 0;
+        }
+        i++;
+        j++;
+    }
+    return exact ? i == na : 1;
+}
+
+/* Evaluates turn k (0-based) expanded; 0 if it is a successful calculator turn. */
+static int turn_eval(const AfTurnRecord *mem, size_t k, char *buf, AfCalcInfo *info) {
+    char why[128];
+    if (mem[k].status != AF_TOOL_OK || strcmp(mem[k].tool, "calculator")) return -1;
+    if (expand(mem, k, mem[k].argument, buf, why, sizeof why)) return -1;
+    return af_calc_eval(buf, info, NULL, 0) ? -1 : 0;
+}
+
+static int turn_complete(AfNumbersKind kind, const Puzzle *pz, const AfCalcInfo *info) {
+    if (info->unary_minus || !uses_numbers(pz, info, 1, NULL)) return 0;
+    if (kind == AF_NUMBERS_ARITH) return 1;
+    return af_rat_eq(info->value, pz->target);
+}
+
+/* ------------------------------------------------------------------ modules */
+
+static int num_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
+                       const char *action_text, double tool_timeout_s, AfTurnRecord *out) {
+    char why[200], msg[256];
+    AfAction a;
+    Puzzle pz;
+    int rc = af_action_parse(action_text, &a, why, sizeof why);
+    if (rc == AF_EINVAL) {
+        snprintf(msg, sizeof msg, "bad action: %s", why);
+        return af_turn_record_set(out, "", "", "", AF_TOOL_BAD_ACTION, msg);
+    }
+    if (rc) return rc;
+    if (!strcmp(a.tool, "stop")) {
+        rc = af_turn_record_set(out, a.tool, a.argument, a.sub_goal, AF_TOOL_NO_CALL, "");
+        goto done;
+    }
+    if ((rc = af_turn_record_set(out, a.tool, a.argument, a.sub_goal, AF_TOOL_BAD_ACTION, ""))) goto done;
+    if (strcmp(a.tool, "calculator")) { /* unknown tool: the common path reports it */
+        rc = af_suite_call_tool(s, a.tool, a.argument, tool_timeout_s, out);
+        goto done;
+    }
+    if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) {
+        snprintf(msg, sizeof msg, "error: %s", why);
+        goto reject_err;
+    }
+    char expanded[AF_CALC_MAX_LEN + 1];
+    if (expand(mem, n, a.argument, expanded, why, sizeof why)) {
+        snprintf(msg, sizeof msg, "bad action: %s", why);
+        goto reject;
+    }
+    AfCalcInfo info;
+    if (af_calc_eval(expanded, &info, NULL, 0) == 0) {
+        int64_t stray = 0;
+        if (info.unary_minus) {
+            snprintf(msg, sizeof msg, "bad action: unary minus not allowed");
+            goto reject;
+        }
+        if (!uses_numbers(&pz, &info, 0, &stray)) {
+            snprintf(msg, sizeof msg, "uses numbers not given: %lld", (long long)stray);
+            goto reject;
+        }
+    }
+    /* syntax errors, division by zero and overflow are reported by the tool itself */
+    rc = af_suite_call_tool(s, "calculator", expanded, tool_timeout_s, out);
+    goto done;
+reject_err:
+    out->status = AF_TOOL_ERROR;
+    free(out->result);
+    out->result = strdup(msg);
+    rc = out->result ? 0 : af_error_set(AF_ENOMEM, "turn result");
+    goto done;
+reject:
+    out->status = AF_TOOL_BAD_ACTION;
+    free(out->result);
+    out->result = strdup(msg);
+    rc = out->result ? 0 : af_error_set(AF_ENOMEM, "turn result");
+done:
+    af_action_clear(&a);
+    if (rc) af_turn_record_clear(out);
+    return rc;
+}
+
+static int num_verify(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, int *stop) {
+    char why[128], buf[AF_CALC_MAX_LEN + 1];
+    Puzzle pz;
+    AfCalcInfo info;
+    *stop = 0;
+    if (n > 0 && mem[n - 1].status == AF_TOOL_NO_CALL) {
+        *stop = 1;
+        return 0;
+    }
+    if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) return 0;
+    for (size_t k = 0; k < n; k++)
+        if (turn_eval(mem, k, buf, &info) == 0 && turn_complete(kind_of(s), &pz, &info)) *stop = 1;
+    return 0;
+}
+
+static int num_generate(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **answer) {
+    char why[128], buf[AF_CALC_MAX_LEN + 1];
+    Puzzle pz;
+    AfCalcInfo info;
+    AfNumbersKind kind = kind_of(s);
+    int ok = puzzle_parse(kind, item, &pz, why, sizeof why) == 0;
+    const char *best = NULL;
+    char bestbuf[AF_CALC_MAX_LEN + 1];
+    for (int pass = 0; pass < 2 && !best; pass++) {
+        for (size_t k = n; k-- > 0;) {
+            if (turn_eval(mem, k, buf, &info)) continue;
+            if (pass == 0 && !(ok && turn_complete(kind, &pz, &info))) continue;
+            if (kind == AF_NUMBERS_ARITH) {
+                best = mem[k].result;
+            } else {
+                memcpy(bestbuf, buf, sizeof bestbuf);
+                best = bestbuf;
+            }
+            break;
+        }
+    }
+    *answer = strdup(best ? best : "");
+    return *answer ? 0 : af_error_set(AF_ENOMEM, "answer");
+}
+
+static int num_judge(const AfSuite *s, const AfItem *item, const char *answer, float *reward) {
+    char why[128];
+    Puzzle pz;
+    AfNumbersKind kind = kind_of(s);
+    *reward = 0.0f;
+    if (kind == AF_NUMBERS_ARITH) {
+        *reward = af_judge_numeric(answer, item->answer);
+        return 0;
+    }
+    if (puzzle_parse(kind, item, &pz, why, sizeof why)) return 0;
+    AfCalcInfo info;
+    if (af_calc_eval(answer, &info, NULL, 0)) return 0;
+    if (turn_complete(kind, &pz, &info)) *reward = 1.0f;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ solver */
+
+typedef struct {
+    AfRational v;
+    char ref[24];
+} Atom;
+
+/* Depth-first search over pairwise combinations; fills steps[0..k-2] on success. */
+static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*steps)[STEP_LEN]) {
+    if (k == 1) return af_rat_eq(atoms[0].v, target);
+    static const char ops[4] = {'+', '-', '*', '/'};
+    for (int i = 0; i < k; i++) {
+        for (int j = 0; j < k; j++) {
+            if (i == j) continue;
+            for (int o = 0; o < 4; o++) {
+                if ((ops[o] == '+' || ops[o] == '*') && j < i) continue; /* commutative */
+                AfRational r;
+                int rc;
+                switch (ops[o]) {
+                case '+': rc = af_rat_add(atoms[i].v, atoms[j].v, &r); break;
+                case '-': rc = af_rat_sub(atoms[i].v, atoms[j].v, &r); break;
+                case '*': rc = af_rat_mul(atoms[i].v, atoms[j].v, &r); break;
+                default: rc = af_rat_div(atoms[i].v, atoms[j].v, &r); break;
+                }
+                if (rc) continue;
+                Atom next[NUM_MAX];
+                int m = 0;
+                for (int t = 0; t < k; t++)
+                    if (t != i && t != j) next[m++] = atoms[t];
+                next[m].v = r;
+                snprintf(next[m].ref, sizeof next[m].ref, "#%d", step + 1);
+                if (steps) snprintf(steps[step], STEP_LEN, "calculator %s%c%s", atoms[i].ref, ops[o], atoms[j].ref);
+                if (solve_rec(next, m + 1, target, step + 1, steps)) return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int solve(const Puzzle *pz, char (*steps)[STEP_LEN]) {
+    Atom atoms[NUM_MAX];
+    for (int i = 0; i < pz->n; i++) {
+        atoms[i].v = af_rat_int(pz->nums[i]);
+        snprintf(atoms[i].ref, sizeof atoms[i].ref, "%lld", (long long)pz->nums[i]);
+    }
+    return solve_rec(atoms, pz->n, pz->target, 0, steps);
+}
+
+/* Line `idx` of a '\n'-separated plan, malloc'd; NULL if there is none (or no memory). */
+static char *plan_line(const char *plan, size_t idx) {
+    const char *p = plan;
+    for (size_t i = 0; i < idx; i++) {
+        p = strchr(p, '\n');
+        if (!p) return NULL;
+        p++;
+    }
+    const char *e = strchr(p, '\n');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    return len ? strndup(p, len) : NULL;
+}
+
+static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
+    (void)mem;
+    char why[128];
+    Puzzle pz;
+    AfNumbersKind kind = kind_of(s);
+    *action = NULL;
+    if (kind == AF_NUMBERS_ARITH) {
+        if (!item->solution) return af_error_set(AF_ENOTFOUND, "arith oracle: item has no solution plan");
+        *action = plan_line(item->solution, n);
+    } else {
+        if (puzzle_parse(kind, item, &pz, why, sizeof why))
+            return af_error_set(AF_ENOTFOUND, "%s oracle: %s", s->name, why);
+        char steps[NUM_MAX][STEP_LEN];
+        if (!solve(&pz, steps)) return af_error_set(AF_ENOTFOUND, "%s oracle: \"%s\" has no solution", s->name, item->question);
+        if (n + 1 < (size_t)pz.n) *action = strdup(steps[n]);
+    }
+    if (!*action) *action = strdup("stop");
+    return *action ? 0 : af_error_set(AF_ENOMEM, "oracle action");
+}
+
+/* A uniformly drawn expression over all the numbers (random order, operators and split points). */
+static void random_expr(AfRng *rng, const int64_t *v, int k, char *buf, size_t cap, size_t *len, int top) {
+    if (k == 1) {
+        int w = snprintf(buf + *len, cap - *len, "%lld", (long long)v[0]);
+        *len += (size_t)w < cap - *len ? (size_t)w : 0;
+        return;
+    }
+    int left = 1 + (int)af_rng_below(rng, (uint32_t)(k - 1));
+    static const char ops[4] = {'+', '-', '*', '/'};
+    char op = ops[af_rng_below(rng, 4)];
+    if (!top && *len + 1 < cap) buf[(*len)++] = '(';
+    random_expr(rng, v, left, buf, cap, len, 0);
+    if (*len + 1 < cap) buf[(*len)++] = op;
+    random_expr(rng, v + left, k - left, buf, cap, len, 0);
+    if (!top && *len + 1 < cap) buf[(*len)++] = ')';
+    buf[*len] = '\0';
+}
+
+static int num_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
+                      char **action) {
+    (void)mem;
+    (void)n;
+    char why[128];
+    Puzzle pz;
+    if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) {
+        *action = strdup("stop");
+        return *action ? 0 : af_error_set(AF_ENOMEM, "random action");
+    }
+    int64_t v[NUM_MAX];
+    memcpy(v, pz.nums, sizeof(int64_t) * (size_t)pz.n);
+    for (int i = pz.n - 1; i > 0; i--) {
+        int j = (int)af_rng_below(rng, (uint32_t)(i + 1));
+        int64_t t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+    char buf[AF_CALC_MAX_LEN];
+    size_t len = (size_t)snprintf(buf, sizeof buf, "calculator ");
+    random_expr(rng, v, pz.n, buf, sizeof buf, &len, 1);
+    *action = strdup(buf);
+    return *action ? 0 : af_error_set(AF_ENOMEM, "random action");
+}
+
+static void num_destroy(AfSuite *s) { free(s->ctx); }
+
+static const AfSuiteOps kNumOps = {
+    .execute = num_execute,
+    .verify = num_verify,
+    .generate = num_generate,
+    .judge = num_judge,
+    .oracle = num_oracle,
+    .random_action = num_random,
+    .destroy = num_destroy,
+};
+
+/* ------------------------------------------------------------------ generation */
+
+static int gen_game24(AfSuite *s, const AfSuiteOptions *o) {
+    uint32_t idx[1820];
+    char q[1820][16];
+    uint32_t m = 0;
+    for (int a = 1; a <= 13; a++)
+        for (int b = a; b <= 13; b++)
+            for (int c = b; c <= 13; c++)
+                for (int d = c; d <= 13; d++) {
+                    Puzzle pz = {.nums = {a, b, c, d}, .n = 4, .has_target = 1, .target = af_rat_int(24)};
+                    if (!solve(&pz, NULL)) continue;
+                    snprintf(q[m], sizeof q[m], "%d %d %d %d", a, b, c, d);
+                    idx[m] = m;
+                    m++;
+                }
+    AF_ASSERT(m == 1362);
+    AfRng rng;
+    af_rng_init(&rng, o->seed, AF_RNG_ENV, 0, 1, 0);
+    af_rng_shuffle_u32(&rng, idx, m);
+    uint32_t n_test = o->test_size ? o->test_size : 362;
+    if (n_test >= m) return af_error_set(AF_ERANGE, "game24: test_size %u must be below %u", n_test, m);
+    for (uint32_t i = 0; i < m; i++) {
+        int rc = af_dataset_add(s->split[i < n_test ? 1 : 0], q[idx[i]], "", NULL);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* A countdown puzzle: 3 or 4 numbers in 1..99 and the value of a random expression over
+ * all of them whose intermediates are positive integers, in 1..999. */
+static void gen_countdown_one(AfRng *rng, char *q, size_t cap) {
+    for (;;) {
+        int k = 3 + (int)af_rng_below(rng, 2);
+        int64_t nums[4], vals[4];
+        for (int i = 0; i < k; i++) nums[i] = vals[i] = 1 + af_rng_below(rng, 99);
+        int m = k, ok = 1;
+        while (m > 1 && ok) {
+            int i = (int)af_rng_below(rng, (uint32_t)m);
+            int j = (int)af_rng_below(rng, (uint32_t)(m - 1));
+            if (j >= i) j++;
+            int64_t a = vals[i], b = vals[j], r = 0;
+            switch (af_rng_below(rng, 4)) {
+            case 0: r = a + b; break;
+            case 1: r = a - b; break;
+            case 2: r = a * b; break;
+            default: r = (b != 0 && a % b == 0) ? a / b : -1; break;
+            }
+            if (r <= 0 || r > 9999) ok = 0;
+            int lo = i < j ? i : j, hi = i < j ? j : i;
+            vals[lo] = r;
+            vals[hi] = vals[m - 1];
+            m--;
+        }
+        if (!ok || vals[0] > 999) continue;
+        size_t len = 0;
+        for (int i = 0; i < k; i++) len += (size_t)snprintf(q + len, cap - len, "%s%lld", i ? " " : "", (long long)nums[i]);
+        snprintf(q + len, cap - len, " -> %lld", (long long)vals[0]);
+        return;
+    }
+}
+
+/* One arith word problem with its answer and step plan. */
+static void gen_arith_one(AfRng *rng, char *q, size_t qcap, char *ans, size_t acap, char *plan, size_t pcap) {
+#define R(lo, hi) ((int64_t)(lo) + (int64_t)af_rng_below(rng, (uint32_t)((hi) - (lo) + 1)))
+    int64_t a, b, c, d, x;
+    switch (af_rng_below(rng, 6)) {
+    case 0:
+        a = R(3, 40), b = R(5, 60), c = R(1, a * b - 1), x = a * b - c;
+        snprintf(q, qcap, "A shop has %lld boxes with %lld apples each. It sells %lld apples. How many apples are left?",
+                 (long long)a, (long long)b, (long long)c);
+        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator #1-%lld", (long long)a, (long long)b, (long long)c);
+        break;
+    case 1:
+        a = R(2, 30), b = R(3, 50), c = R(2, 30), d = R(3, 50), x = a * b + c * d;
+        snprintf(q, qcap, "A farmer plants %lld rows of %lld trees and %lld rows of %lld trees. How many trees are there?",
+                 (long long)a, (long long)b, (long long)c, (long long)d);
+        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator %lld*%lld\ncalculator #1+#2", (long long)a, (long long)b,
+                 (long long)c, (long long)d);
+        break;
+    case 2:
+        a = R(50, 400), b = R(1, a - 1), c = R(1, 200), d = R(1, a - b + c - 1), x = a - b + c - d;
+        snprintf(q, qcap, "A train carries %lld people. At the first stop %lld people get off and %lld get on. "
+                 "At the second stop %lld get off. How many people are on the train now?",
+                 (long long)a, (long long)b, (long long)c, (long long)d);
+        snprintf(plan, pcap, "calculator %lld-%lld\ncalculator #1+%lld\ncalculator #2-%lld", (long long)a, (long long)b,
+                 (long long)c, (long long)d);
+        break;
+    case 3:
+        a = R(20, 150), b = R(3, 30), d = R(2, 9);
+        x = R(1, (a * b - 1) / d);
+        c = a * b - d * x;
+        snprintf(q, qcap, "Tom earns %lld dollars a day for %lld days and spends %lld dollars. He shares the rest "
+                 "equally among %lld friends. How many dollars does each friend get?",
+                 (long long)a, (long long)b, (long long)c, (long long)d);
+        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator #1-%lld\ncalculator #2/%lld", (long long)a, (long long)b,
+                 (long long)c, (long long)d);
+        break;
+    case 4:
+        b = R(2, 25), c = R(2, 40), a = b * c + R(1, 300), x = a - b * c;
+        snprintf(q, qcap, "A tank holds %lld litres. %lld buckets of %lld litres each are poured in. "
+                 "How many more litres fit?", (long long)a, (long long)b, (long long)c);
+        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator %lld-#1", (long long)b, (long long)c, (long long)a);
+        break;
+    default:
+        do {
+            a = R(2, 12), b = R(2, 20), c = R(2, 30);
+        } while ((b * c) % a);
+        x = b * c / a;
+        snprintf(q, qcap, "%lld students share %lld packs of %lld pencils equally. How many pencils does each "
+                 "student get?", (long long)a, (long long)b, (long long)c);
+        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator #1/%lld", (long long)b, (long long)c, (long long)a);
+        break;
+    }
+    snprintf(ans, acap, "%lld", (long long)x);
+#undef R
+}
+
+static int gen_distinct(AfSuite *s, const AfSuiteOptions *o, AfNumbersKind kind) {
+    uint32_t n_test = o->test_size ? o->test_size : 300;
+    uint32_t n_train = o->train_size ? o->train_size : 2000;
+    AfStrSet *seen = NULL;
+    int rc = af_strset_create(n_test + n_train, &seen);
+    if (rc) return rc;
+    AfRng rng;
+    af_rng_init(&rng, o->seed, AF_RNG_ENV, 0, kind == AF_NUMBERS_COUNTDOWN ? 2 : 3, 0);
+    char q[400], ans[32], plan[200];
+    uint32_t tries = 0;
+    for (uint32_t made = 0; made < n_test + n_train;) {
+        if (++tries > 50u * (n_test + n_train) + 1000u) {
+            rc = af_error_set(AF_ERANGE, "%s: cannot generate %u distinct questions", s->name, n_test + n_train);
+            break;
+        }
+        const char *a = NULL, *p = NULL;
+        if (kind == AF_NUMBERS_COUNTDOWN) {
+            gen_countdown_one(&rng, q, sizeof q);
+            const char *arrow = strstr(q, "-> ");
+            a = arrow + 3;
+        } else {
+            gen_arith_one(&rng, q, sizeof q, ans, sizeof ans, plan, sizeof plan);
+            a = ans;
+            p = plan;
+        }
+        rc = af_strset_add(seen, q);
+        if (rc < 0) break;
+        if (rc == 0) continue;
+        rc = af_dataset_add(s->split[made < n_test ? 1 : 0], q, a, p);
+        if (rc) break;
+        made++;
+    }
+    af_strset_destroy(seen);
+    return rc;
+}
+
+int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSuite **out) {
+    static const char *const names[3] = {"game24", "countdown", "arith"};
+    AfSuite *s = NULL;
+    int rc = af_suite_alloc(names[kind], &kNumOps, 1, &s);
+    if (rc) return rc;
+    NumCtx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        rc = af_error_set(AF_ENOMEM, "suite %s", names[kind]);
+        goto fail;
+    }
+    ctx->kind = kind;
+    s->ctx = ctx;
+    s->max_turns = kind == AF_NUMBERS_COUNTDOWN || kind == AF_NUMBERS_GAME24 ? 3 : 3;
+    if ((rc = af_calc_tool_create(&s->tools[0]))) goto fail;
+    s->n_tools = 1;
+    if (kind == AF_NUMBERS_GAME24) rc = gen_game24(s, opts);
+    else rc = gen_distinct(s, opts, kind);
+    if (rc) goto fail;
+    if ((rc = af_suite_load_splits(s, opts, check_item, ctx))) goto fail;
+    *out = s;
+    return 0;
+fail:
+    af_suite_destroy(s);
+    return rc;
+}

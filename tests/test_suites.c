@@ -1,0 +1,152 @@
+/* Every suite: the oracle planner reaches 100% on the whole test split through the tools
+ * (proof that each question is solvable), the random valid planner's rate is printed,
+ * the same seed gives the same episode bit for bit, splits are deterministic and
+ * disjoint, and the oracle's trajectories are well-formed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/episode.h"
+#include "common/error.h"
+#include "env/suite.h"
+#include "test_util.h"
+
+static int pack(Agentflow__Trajectory *t, uint8_t **buf, size_t *len) {
+    af_trajectory_zero_timings(t);
+    *len = agentflow__trajectory__get_packed_size(t);
+    *buf = malloc(*len ? *len : 1);
+    if (!*buf) return -1;
+    agentflow__trajectory__pack(t, *buf);
+    return 0;
+}
+
+/* Runs planner over the split; returns the mean reward. Checks trajectory invariants. */
+static double run_split(const AfSuite *s, const AfModules *mods, AfPlanner *pl, AfSplit split, uint32_t max_turns,
+                        int *tool_calls) {
+    const AfDataset *ds = af_suite_split(s, split);
+    AfEpisodeConfig cfg;
+    af_episode_config_default(&cfg);
+    cfg.max_turns = max_turns;
+    cfg.seed = 1234;
+    double sum = 0;
+    int fails_printed = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        Agentflow__Trajectory *t = NULL;
+        cfg.query_index = (uint32_t)i;
+        int rc = af_episode_run(s, mods, pl, &ds->items[i], &cfg, &t);
+        CHECK_MSG(rc == 0, "%s %s item %zu: %s", s->name, pl->name, i, af_error_detail());
+        if (rc) continue;
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
+        CHECK(t->n_turns >= 1 && t->n_turns <= max_turns);
+        CHECK(t->reward >= 0.0f && t->reward <= 1.0f);
+        for (size_t k = 0; k < t->n_turns; k++) {
+            Agentflow__Turn *u = t->turns[k];
+            CHECK(u->n_prompt_tokens > 1 && u->prompt_tokens[0] == AF_TOK_BOS);
+            CHECK(u->n_action_tokens == u->n_behaviour_logprobs && u->n_action_tokens > 0);
+            for (size_t j = 0; j < u->n_prompt_tokens; j++) CHECK(u->prompt_tokens[j] < af_vocab_size(s->vocab));
+            if (u->tool_status == AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK) (*tool_calls)++;
+        }
+        sum += t->reward;
+        if (!strcmp(pl->name, "oracle") && t->reward != 1.0f && fails_printed++ < 3) {
+            fprintf(stderr, "oracle failed on %s \"%s\" answer \"%s\" gold \"%s\"\n", s->name, t->query, t->answer, t->gold);
+            for (size_t k = 0; k < t->n_turns; k++)
+                fprintf(stderr, "  turn %zu: %s -> [%d] %s\n", k + 1, t->turns[k]->action_text, t->turns[k]->tool_status,
+                        t->turns[k]->result);
+        }
+        af_trajectory_free(t);
+    }
+    return ds->n ? sum / (double)ds->n : 0;
+}
+
+static void check_determinism(const AfSuite *s, const AfModules *mods, AfPlanner *pl) {
+    const AfDataset *ds = af_suite_split(s, AF_SPLIT_TEST);
+    AfEpisodeConfig cfg;
+    af_episode_config_default(&cfg);
+    cfg.max_turns = (uint32_t)s->max_turns;
+    cfg.seed = 99;
+    cfg.iteration = 7;
+    for (uint32_t q = 0; q < 20 && q < ds->n; q++) {
+        uint8_t *b[3];
+        size_t len[3];
+        for (int r = 0; r < 3; r++) {
+            Agentflow__Trajectory *t = NULL;
+            cfg.query_index = q;
+            cfg.sample_index = r == 2 ? 1 : 0; /* run 2: another sample of the same query */
+            int rc = af_episode_run(s, mods, pl, &ds->items[q], &cfg, &t);
+            CHECK(rc == 0);
+            if (rc) return;
+            CHECK(pack(t, &b[r], &len[r]) == 0);
+            /* unpack round trip */
+            Agentflow__Trajectory *u = agentflow__trajectory__unpack(NULL, len[r], b[r]);
+            CHECK(u && u->n_turns == t->n_turns && !strcmp(u->query, t->query) && u->reward == t->reward);
+            if (u) agentflow__trajectory__free_unpacked(u, NULL);
+            af_trajectory_free(t);
+        }
+        CHECK_MSG(len[0] == len[1] && memcmp(b[0], b[1], len[0]) == 0, "%s query %u: same seed, different bytes", s->name, q);
+        if (q == 0) CHECK(len[0] > 0);
+        for (int r = 0; r < 3; r++) free(b[r]);
+    }
+}
+
+static void check_splits(const char *name) {
+    AfSuite *a = NULL, *b = NULL, *c = NULL;
+    AfSuiteOptions o;
+    af_suite_options_default(&o);
+    CHECK(af_suite_create(name, &o, &a) == 0);
+    CHECK(af_suite_create(name, &o, &b) == 0);
+    o.seed = 5;
+    CHECK(af_suite_create(name, &o, &c) == 0);
+    if (a && b && c) {
+        for (int sp = 0; sp < 2; sp++) {
+            const AfDataset *x = af_suite_split(a, (AfSplit)sp), *y = af_suite_split(b, (AfSplit)sp);
+            CHECK(x->n == y->n);
+            for (size_t i = 0; i < x->n && i < y->n; i++) CHECK(!strcmp(x->items[i].question, y->items[i].question));
+        }
+        /* another seed gives another order */
+        const AfDataset *x = af_suite_split(a, AF_SPLIT_TEST), *z = af_suite_split(c, AF_SPLIT_TEST);
+        size_t same = 0;
+        for (size_t i = 0; i < x->n && i < z->n; i++) same += !strcmp(x->items[i].question, z->items[i].question);
+        CHECK_MSG(same < x->n / 2, "%s: seed 0 and 5 share %zu of %zu test questions in place", name, same, x->n);
+        /* train and test questions are disjoint */
+        const AfDataset *tr = af_suite_split(a, AF_SPLIT_TRAIN);
+        size_t overlap = 0;
+        for (size_t i = 0; i < x->n; i++)
+            for (size_t j = 0; j < tr->n; j++) overlap += !strcmp(x->items[i].question, tr->items[j].question);
+        CHECK_MSG(overlap == 0, "%s: %zu test questions also in train", name, overlap);
+        fprintf(stderr, "%s: train %zu, test %zu\n", name, tr->n, x->n);
+    }
+    af_suite_destroy(a);
+    af_suite_destroy(b);
+    af_suite_destroy(c);
+}
+
+int main(void) {
+    const char *const *names = af_suite_names();
+    AfPlanner *oracle = NULL, *rnd = NULL;
+    CHECK(af_planner_oracle_create(&oracle) == 0);
+    CHECK(af_planner_random_create(&rnd) == 0);
+    for (int k = 0; names[k]; k++) {
+        AfSuite *s = NULL;
+        int rc = af_suite_create(names[k], NULL, &s);
+        CHECK_MSG(rc == 0, "%s: %s", names[k], af_error_detail());
+        if (rc) continue;
+        AfModules mods;
+        CHECK(af_modules_builtin(s, &mods) == 0);
+        int calls_o = 0, calls_r = 0;
+        double acc_o = run_split(s, &mods, oracle, AF_SPLIT_TEST, (uint32_t)s->max_turns, &calls_o);
+        double acc_r = run_split(s, &mods, rnd, AF_SPLIT_TEST, (uint32_t)s->max_turns, &calls_r);
+        size_t n = af_suite_split(s, AF_SPLIT_TEST)->n;
+        fprintf(stderr, "%-10s test n=%zu  oracle %.4f (%d tool calls)  random-valid %.4f (%d tool calls)  max_turns %d\n",
+                s->name, n, acc_o, calls_o, acc_r, calls_r, s->max_turns);
+        CHECK_MSG(acc_o == 1.0, "%s: oracle reached %.4f, not 1", s->name, acc_o);
+        CHECK(acc_r < 1.0);
+        CHECK(calls_o >= (int)n); /* every question needed the tools */
+        check_determinism(s, &mods, rnd);
+        check_determinism(s, &mods, oracle);
+        af_modules_clear(&mods);
+        af_suite_destroy(s);
+        check_splits(names[k]);
+    }
+    af_planner_destroy(oracle);
+    af_planner_destroy(rnd);
+    TEST_MAIN_END();
+}
