@@ -1,0 +1,2 @@
+# Tools area: the python sandbox, the HTTP client, the `http` tool and the OpenAI backend.
+af_unit_test(test_python_tool TIMEOUT 120)
