@@ -60,15 +60,23 @@ int af_openai_create(const AfOpenAIConfig *cfg, AfOpenAI **out) {
     int rc = AF_ENOMEM;
     AfOpenAI *c = calloc(1, sizeof *c);
     if (!c) return af_error_set(AF_ENOMEM, "openai client");
-    size_t ul = strlen(cfg->url);
+    /* Append /chat/completions to the path unless it is there (a query string stays last). */
+    size_t ul = strcspn(cfg->url, "?#");
     while (ul > 0 && cfg->url[ul - 1] == '/') ul--;
     static const char suffix[] = "/chat/completions";
-    size_t sl = sizeof suffix - 1;
+    size_t sl = sizeof suffix - 1, rest = strlen(cfg->url + ul);
     int has_suffix = ul >= sl && memcmp(cfg->url + ul - sl, suffix, sl) == 0;
-    c->url = malloc(ul + sl + 1);
+    c->url = malloc(ul + sl + rest + 1);
     if (!c->url) goto fail;
     memcpy(c->url, cfg->url, ul);
-    strcpy(c->url + ul, has_suffix ? "" : suffix);
+    size_t pos = ul;
+    if (!has_suffix) {
+        memcpy(c->url + pos, suffix, sl);
+        pos += sl;
+    }
+    const char *tail = cfg->url + ul;
+    while (*tail == '/') tail++, rest--;
+    memcpy(c->url + pos, tail, rest + 1);
     c->model = strdup(cfg->model);
     if (!c->model) goto fail;
     if (cfg->api_key_env && cfg->api_key_env[0]) {

@@ -13,13 +13,17 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
   /status?code=C       HTTP C with a small JSON error body
   /malformed           200 with a body that is not JSON
   /truncated           Content-Length 1000, 20 bytes sent, connection closed
-  /oversized?bytes=B   200 with a valid JSON body of about B bytes
+  /oversized?bytes=B   200 with a valid JSON body of about B bytes (&nolen=1: without
+                       Content-Length, ended by closing the connection)
+  /noresult            200 {"answer": 42, "query": <query>}
   /echoauth            200 whose error text echoes the Authorization header (a hostile server)
   /v1/chat/completions OpenAI-compatible: checks "Authorization: Bearer $AF_TEST_EXPECT_KEY"
                        (401 if it differs), replies choices[0].message.content =
                        "reply(<model>): <last user message>"; ?bad=K returns malformed
                        variants K = nochoices | emptychoices | nomessage | nullcontent |
-                       numbercontent | notobject | apierror
+                       numbercontent | notobject | apierror | echoauth (401 echoing the
+                       Authorization header) | apierror_echo (200 error message echoing it);
+                       ?fail=N: HTTP 500 for the first N requests; ?slow=S: sleep S s first
 """
 import json
 import os
@@ -101,17 +105,41 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         elif p == "/oversized":
             size = int(q.get("bytes", ["100000"])[0])
-            self.reply(200, {"result": "x" * size})
+            if q.get("nolen"):  # no Content-Length: the client must stop reading by itself
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(json.dumps({"result": "x" * size}).encode())
+                self.close_connection = True
+            else:
+                self.reply(200, {"result": "x" * size})
+        elif p == "/noresult":
+            self.reply(200, {"answer": 42, "query": (req or {}).get("query")})
         elif p == "/echoauth":
             self.reply(401, {"error": "bad key: %s" % self.headers.get("Authorization", "")})
         elif p == "/v1/chat/completions":
-            self.chat(req, q.get("bad", [""])[0])
+            if n <= int(q.get("fail", ["0"])[0]):
+                self.reply(500, {"error": {"message": "injected failure %d" % n}})
+                return
+            if "slow" in q:
+                time.sleep(float(q["slow"][0]))
+            try:
+                self.chat(req, q.get("bad", [""])[0])
+            except OSError:
+                pass
         else:
             self.reply(404, {"error": "unknown path"})
 
     def chat(self, req, bad):
         want = os.environ.get("AF_TEST_EXPECT_KEY", "")
         got = self.headers.get("Authorization", "")
+        if bad == "echoauth":
+            self.reply(401, {"error": {"message": "invalid key %s" % got}})
+            return
+        if bad == "apierror_echo":
+            self.reply(200, {"error": {"message": "invalid key %s" % got}})
+            return
         if want and got != "Bearer " + want:
             self.reply(401, {"error": {"message": "invalid api key", "type": "auth"}})
             return
@@ -139,9 +167,15 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, variants.get(bad, good))
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # clients hanging up early are expected
+        pass
+
+
 def main():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
+    srv = Server(("127.0.0.1", 0), Handler)
     print("PORT %d" % srv.server_address[1], flush=True)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     sys.stdin.read()  # returns at EOF: the test closed the pipe or died
