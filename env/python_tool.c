@@ -7,8 +7,11 @@
  * Every process between fork and execve uses only system calls (no malloc, no stdio):
  * the caller may be multi-threaded. S, I and Q report to the caller through a
  * close-on-exec "status" pipe of fixed-size records; Q's stdout and stderr share one
- * "output" pipe. When Q ends, I exits, which makes the kernel kill everything left in the
- * PID namespace; the caller then kills the process group as a second net and reaps S. */
+ * "output" pipe. S is alone in its process group; I, Q and whatever Q starts form a second
+ * group led by I. When Q ends, I exits, which makes the kernel kill everything left in the
+ * PID namespace, and I's exit completes only once they are gone; S reaps I and exits. At the
+ * wall-clock limit the caller SIGKILLs I's group (I's death empties the namespace) and reaps
+ * S, which outlives I: so when the call returns, no process of the sandbox exists. */
 #include "env/python_tool.h"
 
 #include <errno.h>
@@ -49,7 +52,7 @@ struct af_mount_attr { /* struct mount_attr of linux/mount.h (not in every libc)
 #define MAX_CODE_HARD 120000u /* below MAX_ARG_STRLEN (128 KiB) for one argv string */
 
 enum { ISO_NET = 1, ISO_PID = 2, ISO_FS = 4, ISO_UID = 8, ISO_USERNS = 16 };
-enum { REC_ISO = 1, REC_SETUP = 2, REC_EXEC = 3, REC_WAIT = 4, REC_REFUSED = 5 };
+enum { REC_ISO = 1, REC_SETUP = 2, REC_EXEC = 3, REC_WAIT = 4, REC_REFUSED = 5, REC_INIT = 6 };
 enum { STEP_FORK_INIT = 1, STEP_FORK_CODE, STEP_CHDIR, STEP_RLIMIT, STEP_SETGID, STEP_SETUID, STEP_USERNS_MAP,
        STEP_PRCTL };
 
@@ -173,6 +176,7 @@ setup_fail_chdir:
 }
 
 static _Noreturn void run_init(const ChildPlan *p, int pid_ns) { /* I */
+    setpgid(0, 0); /* group of I and the code; S stays outside it (S also sets it, first wins) */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (pid_ns) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL); /* best effort */
     pid_t q = fork();
@@ -246,6 +250,8 @@ static _Noreturn void run_sandbox(const ChildPlan *p) { /* S */
         _exit(126);
     }
     if (i == 0) run_init(&q, (iso & ISO_PID) != 0);
+    setpgid(i, i);
+    rec_write(3, REC_INIT, (int32_t)i, 0);
     close(0);
     close(1);
     close(2);
@@ -288,6 +294,66 @@ static const char *step_name(int step) {
     case STEP_PRCTL: return "prctl(PR_SET_NO_NEW_PRIVS)";
     }
     return "unknown step";
+}
+
+/* Status records from S, I and Q, as they arrive. */
+typedef struct {
+    Rec rec;
+    size_t got;
+    int iso, iso_err, setup_step, setup_err, exec_err, refused, have_wait, qws;
+    long cpu_ms;
+    pid_t init_pid;
+} Status;
+
+static void read_status(int fd, Status *s, int *eof) {
+    for (;;) {
+        ssize_t k = read(fd, (char *)&s->rec + s->got, sizeof s->rec - s->got);
+        if (k < 0 && errno == EINTR) continue;
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) *eof = 1;
+        if (k <= 0) return;
+        s->got += (size_t)k;
+        if (s->got < sizeof s->rec) continue;
+        s->got = 0;
+        const Rec *r = &s->rec;
+        switch (r->tag) {
+        case REC_ISO: s->iso = r->value; s->iso_err = r->extra; break;
+        case REC_SETUP: s->setup_step = r->value; s->setup_err = r->extra; break;
+        case REC_EXEC: s->exec_err = r->extra; break;
+        case REC_REFUSED: s->refused = 1; break;
+        case REC_WAIT: s->have_wait = 1; s->qws = r->value; s->cpu_ms = r->extra; break;
+        case REC_INIT: s->init_pid = (pid_t)r->value; break;
+        default: break;
+        }
+    }
+}
+
+/* Wall-clock limit: kill I's group (with a PID namespace, I's death empties it and S reaps
+ * I only once it is empty), then reap S; S itself is killed if it lingers. */
+static void reap_sandbox(pid_t s_pid, int pidfd, Status *sr, int st_fd, int *st_eof, int *ws) {
+    if (!*st_eof) read_status(st_fd, sr, st_eof);
+    if (sr->init_pid > 0) {
+        kill(-sr->init_pid, SIGKILL);
+        kill(sr->init_pid, SIGKILL);
+        double end = mono_s() + 5.0;
+        for (;;) {
+            siginfo_t si;
+            memset(&si, 0, sizeof si);
+            if (waitid(P_PID, (id_t)s_pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == s_pid) break;
+            double left = end - mono_s();
+            if (left <= 0) break;
+            if (pidfd >= 0) {
+                struct pollfd pf = {pidfd, POLLIN, 0};
+                poll(&pf, 1, (int)(left * 1000) + 1);
+            } else {
+                struct timespec ts = {0, 5000000L};
+                nanosleep(&ts, NULL);
+            }
+        }
+    }
+    kill(-s_pid, SIGKILL); /* S's own group (only S, or everything if I never got its own) */
+    kill(s_pid, SIGKILL);
+    while (waitpid(s_pid, ws, 0) < 0 && errno == EINTR) {
+    }
 }
 
 /* Output accumulator: keeps the first cap bytes, counts all. */
@@ -396,43 +462,47 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
     close(st_p[1]);
     out_p[1] = st_p[1] = -1;
     fcntl(out_p[0], F_SETFL, O_NONBLOCK);
+    fcntl(st_p[0], F_SETFL, O_NONBLOCK);
     pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 
+    Status sr;
+    memset(&sr, 0, sizeof sr);
+    sr.exec_err = -1;
     double deadline = t0 + wall, grace_end = 0;
-    int exited = 0, eof = 0, ws = 0;
+    int exited = 0, eof = 0, st_eof = 0, ws = 0;
     while (!eof || !exited) {
         double now = mono_s();
         if (!exited && now >= deadline) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-            }
-            exited = 1;
             ri->wall_timeout = 1;
-            grace_end = now + 0.2;
+            reap_sandbox(pid, pidfd, &sr, st_p[0], &st_eof, &ws);
+            exited = 1;
+            grace_end = mono_s() + 0.2;
+            continue;
         }
         if (exited && !eof && now >= grace_end) break;
         double until = exited ? grace_end : deadline;
         int ms = (int)((until - now) * 1000.0) + 1;
         if (!exited && pidfd < 0 && ms > 10) ms = 10;
-        struct pollfd fds[2] = {{out_p[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
-        int nf = eof ? 0 : 1;
-        struct pollfd *fp = fds;
-        if (!exited && pidfd >= 0) {
-            if (eof) fp = &fds[1];
-            nf++;
-        }
-        if (nf > 0) poll(fp, (nfds_t)nf, ms);
-        else {
+        struct pollfd fds[3];
+        nfds_t nf = 0;
+        if (!eof) fds[nf++] = (struct pollfd){out_p[0], POLLIN, 0};
+        if (!st_eof) fds[nf++] = (struct pollfd){st_p[0], POLLIN, 0};
+        if (!exited && pidfd >= 0) fds[nf++] = (struct pollfd){pidfd, POLLIN, 0};
+        if (nf > 0) {
+            poll(fds, nf, ms);
+        } else {
             struct timespec ts = {0, (long)(ms > 10 ? 10 : ms) * 1000000L};
             nanosleep(&ts, NULL);
         }
         if (!eof) drain(out_p[0], &o, &eof);
+        if (!st_eof) read_status(st_p[0], &sr, &st_eof);
         if (!exited) {
             siginfo_t si;
             memset(&si, 0, sizeof si);
             if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
-                kill(-pid, SIGKILL); /* the group still exists while its leader is an unreaped zombie */
+                /* S has ended, so has I (S waits for it). Without a PID namespace stragglers of
+                 * the code may remain in I's group: kill it while S, a zombie, is unreaped. */
+                if (sr.init_pid > 0 && !(sr.iso & ISO_PID)) kill(-sr.init_pid, SIGKILL);
                 while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
                 }
                 exited = 1;
@@ -440,34 +510,16 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
             }
         }
     }
-    kill(-pid, SIGKILL);
     ri->wall_s = mono_s() - t0;
-
-    /* Status records: every writer is gone or dying (SIGKILL), so EOF comes promptly. */
-    int iso = 0, iso_err = 0, setup_step = 0, setup_err = 0, exec_err = -1, refused = 0, have_wait = 0, qws = 0;
-    long cpu_ms = 0;
-    {
-        Rec r;
-        size_t got = 0;
-        char *rb = (char *)&r;
+    /* Every writer of the status pipe is gone: read what is left. */
+    while (!st_eof) {
         struct pollfd pf = {st_p[0], POLLIN, 0};
-        while (poll(&pf, 1, 2000) > 0) {
-            ssize_t k = read(st_p[0], rb + got, sizeof r - got);
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) break;
-            got += (size_t)k;
-            if (got < sizeof r) continue;
-            got = 0;
-            switch (r.tag) {
-            case REC_ISO: iso = r.value; iso_err = r.extra; break;
-            case REC_SETUP: setup_step = r.value; setup_err = r.extra; break;
-            case REC_EXEC: exec_err = r.extra; break;
-            case REC_REFUSED: refused = 1; break;
-            case REC_WAIT: have_wait = 1; qws = r.value; cpu_ms = r.extra; break;
-            default: break;
-            }
-        }
+        if (poll(&pf, 1, 1000) <= 0) break;
+        read_status(st_p[0], &sr, &st_eof);
     }
+    int iso = sr.iso, iso_err = sr.iso_err, setup_step = sr.setup_step, setup_err = sr.setup_err;
+    int exec_err = sr.exec_err, refused = sr.refused, have_wait = sr.have_wait, qws = sr.qws;
+    long cpu_ms = sr.cpu_ms;
     ri->net_isolated = (iso & ISO_NET) != 0;
     ri->pid_isolated = (iso & ISO_PID) != 0;
     ri->fs_readonly = (iso & ISO_FS) != 0;
