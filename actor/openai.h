@@ -1,0 +1,54 @@
+/* The `openai` backend: a client of an OpenAI-compatible /v1/chat/completions endpoint
+ * (libcurl + cJSON), used by the executor, verifier, generator and judge, and by the
+ * planner in evaluation (config modules.<m>.{backend,url,model,api_key_env,timeout_s,
+ * retries}).
+ *
+ * The API key is read once, at create time, from the environment variable named by
+ * api_key_env and sent only as "Authorization: Bearer <key>". It is never logged and never
+ * part of an error message: the HTTP layer scrubs it from every message, and errors name the
+ * variable, not its value. The key is wiped from memory on destroy. */
+#ifndef AF_ACTOR_OPENAI_H
+#define AF_ACTOR_OPENAI_H
+
+#include <stddef.h>
+
+typedef struct AfOpenAIConfig {
+    const char *url;          /* base URL (".../v1") or the full ".../chat/completions" URL; required */
+    const char *model;        /* model name sent in the request; required */
+    const char *api_key_env;  /* name of the env variable holding the key; NULL or "": no key */
+    double timeout_s;         /* per attempt; <= 0: 60 s */
+    int retries;              /* extra attempts on connection errors, timeouts, 5xx, 429; < 0: 2 */
+    double backoff_s;         /* first retry delay, doubling up to 10 s; < 0: 0.5 s */
+    size_t max_bytes;         /* reply size cap; 0: 4 MiB */
+    int max_tokens;           /* > 0: sent as max_tokens; 0: omitted */
+    double temperature;       /* >= 0: sent; < 0: omitted (server default) */
+} AfOpenAIConfig;
+
+/* Zero the struct and set the defaults above (temperature 0: deterministic judging). */
+void af_openai_config_default(AfOpenAIConfig *c);
+
+typedef struct AfOpenAI AfOpenAI;
+
+/* Create a client; strings in *cfg are copied. Returns 0, or AF_ECONFIG naming the field
+ * (modules.<m>.url not http(s), model missing, the api_key_env variable unset or empty),
+ * or AF_ENOMEM. */
+int af_openai_create(const AfOpenAIConfig *cfg, AfOpenAI **out);
+void af_openai_destroy(AfOpenAI *c);
+
+/* One chat completion: messages [{"role":"system", system_prompt} if non-NULL,
+ * {"role":"user", user_prompt}]; *reply_out receives choices[0].message.content
+ * (malloc'd, owned by the caller). Returns 0, or:
+ *   AF_EINVAL   NULL client, prompt or reply_out;
+ *   AF_ETIMEOUT / AF_ECURL  transport failure or HTTP error after the retries (infra);
+ *   AF_ERANGE   reply larger than max_bytes;
+ *   AF_EFORMAT  the reply is not JSON, has an "error" object, or lacks a string
+ *               choices[0].message.content (the message names the missing field);
+ *   AF_ENOMEM.
+ * *reply_out is NULL on error. Thread-safe for concurrent calls on one client. */
+int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prompt, char **reply_out);
+
+/* Attempts made by the most recently finished af_openai_chat on this client (tests,
+ * metrics; with concurrent calls, whichever finished last); 0 before any call. */
+int af_openai_last_attempts(const AfOpenAI *c);
+
+#endif
