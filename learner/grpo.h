@@ -1,0 +1,167 @@
+/* Flow-GRPO math of DESIGN.md §3, independent of the model: group-normalized
+ * advantages, and the clipped PPO + k3-KL loss over per-turn training samples with
+ * its gradient dL/dlogp per action token (what the model's backward consumes).
+ *
+ * Conventions (chosen to match upstream AgentFlow, which trains with verl):
+ *
+ * - std is the SAMPLE standard deviation (Bessel's correction, divide by n-1), because
+ *   verl's compute_grpo_outcome_advantage uses torch.std(), whose default is unbiased.
+ *   For a group with a single usable member verl sets mean = 0, std = 1 (so A = R);
+ *   we do the same when such a group is not dropped (it is zero-variance by definition,
+ *   so with the default drop_zero_variance = 1 it is dropped).
+ *   A = (R - mean) / (std + eps), eps = 1e-6; all statistics in double.
+ * - ratio: rho = exp(clamp(logp - old, -20, 20)) (verl clamps before exp).
+ * - Policy loss per token (verl, with dual clip c for negative advantages):
+ *     l1 = -A rho,  l2 = -A clip(rho, 1 - clip_low, 1 + clip_high),  l = max(l1, l2)
+ *     if A < 0 and dual_clip > 1:  l = min(l, -c A)
+ *   Gradient conventions follow PyTorch autograd: where l1 == l2 the two branches
+ *   share the gradient (both are -A rho there, so it is the full -A rho); a clamp passes
+ *   the gradient on its closed interval.
+ * - k3 KL (verl "low_var_kl"): d = clamp(ref - logp, -20, 20),
+ *     kl = clamp(exp(d) - d - 1, -10, 10),  dkl/dlogp = 1 - exp(d) when unclamped.
+ * - Token loss = l + kl_coef * kl; no entropy bonus.
+ */
+#ifndef AF_LEARNER_GRPO_H
+#define AF_LEARNER_GRPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------ advantages */
+
+typedef enum {
+    AF_ADV_STATS_TRAJ = 0, /* default (paper): one value per trajectory, mean/std over trajectories */
+    AF_ADV_STATS_TURN = 1  /* upstream code: over all turn-samples of the query, i.e. each
+                              trajectory's reward weighted by its number of turns */
+} AfAdvStats;
+
+typedef struct {
+    AfAdvStats stats;       /* algo.adv_stats; default AF_ADV_STATS_TRAJ */
+    int normalize_std;      /* 1 (default): divide by (std + eps); 0: A = R - mean (ablation) */
+    int drop_zero_variance; /* algo.drop_zero_variance; default 1 */
+    int final_turn_only;    /* 1: only the final turn carries A, earlier turns get 0 (ablation);
+                               default 0 (the paper's broadcast to every turn) */
+    double eps;             /* default 1e-6 */
+} AfAdvOptions;
+
+/* Fill `o` with the defaults above. */
+void af_grpo_adv_options_default(AfAdvOptions *o);
+
+/* Per-trajectory status as far as the advantage is concerned. */
+enum { AF_GRPO_TRAJ_OK = 0, AF_GRPO_TRAJ_FAILED = 1 };
+
+typedef struct {
+    int n_ok;          /* members that entered the statistics */
+    int n_failed;      /* members excluded (infrastructure failure / timeout) */
+    int zero_variance; /* 1 if n_ok >= 1 and every OK member's reward is exactly equal */
+    int dropped;       /* 1 if no member contributes to the loss (zero-variance and
+                          drop_zero_variance, or n_ok == 0) */
+    double mean, std;  /* the statistics used (std: sample std, see the file comment) */
+} AfAdvGroupStats;
+
+/* Advantages of one group of G trajectories of the same query.
+ *   rewards  (G)  outcome rewards R_i (finite)
+ *   status   (G)  AF_GRPO_TRAJ_OK or AF_GRPO_TRAJ_FAILED
+ *   n_turns  (G)  turns per trajectory (>= 1 for OK members); required for
+ *                 AF_ADV_STATS_TURN, may be NULL for AF_ADV_STATS_TRAJ
+ * Outputs (caller-owned):
+ *   adv      (G)  A_i, 0 for failed members and for dropped groups
+ *   use      (G)  1 if trajectory i contributes to the loss, 0 if masked
+ *   stats         group summary, may be NULL
+ * Returns 0, or AF_EINVAL (G < 1, NULL arrays, a non-finite reward, an unknown status,
+ * n_turns < 1 for an OK member in turn mode, bad options) with a detail naming the member. */
+int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *rewards,
+                             const uint8_t *status, const int *n_turns, float *adv,
+                             uint8_t *use, AfAdvGroupStats *stats);
+
+/* The advantage carried by turn `turn` (0-based) of a trajectory of `n_turns` turns whose
+ * trajectory advantage is `traj_adv`: traj_adv, or with final_turn_only 0 for every turn
+ * but the last. */
+float af_grpo_turn_advantage(const AfAdvOptions *opt, float traj_adv, int turn, int n_turns);
+
+/* ------------------------------------------------------------------ loss */
+
+typedef enum {
+    AF_LOSS_AGG_PAPER = 0,     /* default: 1/G sum_i 1/T_i sum_t 1/|a_it| sum_j (token -> turn -> trajectory) */
+    AF_LOSS_AGG_TOKEN_MEAN = 1 /* upstream code: mean over all tokens of the mini-batch */
+} AfLossAgg;
+
+typedef struct {
+    double clip_low;   /* algo.clip_low, default 0.2 */
+    double clip_high;  /* algo.clip_high, default 0.3 */
+    double dual_clip;  /* algo.dual_clip c, default 3; 0 disables (otherwise must be > 1) */
+    double kl_coef;    /* algo.kl_coef beta, default 0.001; 0 allows ref_logp == NULL */
+    AfLossAgg agg;     /* algo.loss_agg, default AF_LOSS_AGG_PAPER */
+    /* Normalizers for data-parallel learners: when > 0 they replace the local counts
+     * (G for "paper", the token count for "token_mean"), so that summing the losses and
+     * gradients of all learners gives exactly the loss of the global mini-batch. 0 (the
+     * default) uses the counts of this batch. */
+    double norm_trajs;
+    double norm_tokens;
+} AfLossOptions;
+
+void af_grpo_loss_options_default(AfLossOptions *o);
+
+/* A mini-batch of training samples, one per planner turn. Token arrays are the
+ * concatenation of every sample's action tokens; sample s owns tokens
+ * [tok_offset[s], tok_offset[s+1]). Nothing is copied; the caller owns every array. */
+typedef struct {
+    int n_samples;
+    const int *tok_offset;  /* (n_samples + 1) non-decreasing, tok_offset[0] == 0; elements */
+    const int *traj_id;     /* (n_samples) trajectory of each sample; samples of one
+                               trajectory must be adjacent: ids non-decreasing */
+    const float *adv;       /* (n_samples) advantage of the sample (its trajectory's, per turn) */
+    const uint8_t *mask;    /* (n_samples) 1 = contributes, 0 = masked out; NULL = all 1 */
+    const void *logp;       /* (n_tokens) new log-probs, float or double (see below) */
+    const void *old_logp;   /* (n_tokens) behaviour / old log-probs */
+    const void *ref_logp;   /* (n_tokens) reference log-probs; NULL allowed iff kl_coef == 0 */
+} AfGrpoBatch;
+
+typedef struct {
+    double loss;           /* pg_loss + kl_coef * kl */
+    double pg_loss;        /* aggregated clipped policy loss */
+    double kl;             /* aggregated k3 KL (same aggregation as the loss) */
+    double clip_frac;      /* token mean of [l2 > l1]: the clipped branch was taken (verl pg_clipfrac) */
+    double dual_clip_frac; /* token mean of [A < 0 and l > -cA]: the dual clip bound */
+    double ppo_kl;         /* token mean of old - logp (verl ppo_kl) */
+    double ratio_max;      /* largest rho over contributing tokens (0 if none) */
+    int n_tokens;          /* contributing tokens, samples, trajectories */
+    int n_samples;
+    int n_trajs;
+} AfLossStats;
+
+/* Loss, its parts and dL/dlogp for a mini-batch, with float (af_grpo_loss) or double
+ * (af_grpo_loss_f64) token arrays. Internal arithmetic is double either way.
+ *
+ * A sample contributes if its mask is 1 and it has at least one token. T_i is the number of
+ * contributing samples of trajectory i in this batch; G the number of trajectories with
+ * T_i > 0 (or opt->norm_trajs). To reproduce the paper's objective exactly, put whole
+ * trajectories into a mini-batch. Tokens of masked samples get gradient 0.
+ *   dlogp (n_tokens, caller-owned, may be NULL): dL/dlogp per token; L is the value to
+ *   minimise (the negative of J in DESIGN.md §3).
+ * An empty batch (nothing contributes) gives loss 0, gradient 0 and returns 0.
+ * Returns 0, or AF_EINVAL (NULL arrays, bad offsets, ids not sorted, non-finite inputs,
+ * clip/dual-clip values out of range) with a detail naming the sample or token.
+ * No allocation: safe inside a training step. */
+int af_grpo_loss(const AfLossOptions *opt, const AfGrpoBatch *b, float *dlogp,
+                 AfLossStats *out);
+int af_grpo_loss_f64(const AfLossOptions *opt, const AfGrpoBatch *b, double *dlogp,
+                     AfLossStats *out);
+
+/* ------------------------------------------------------------------ log-prob mismatch */
+
+typedef struct {
+    double max_abs;       /* max |a - b| */
+    double mean_abs;      /* mean |a - b| */
+    double mean_prob_abs; /* mean |exp(a) - exp(b)| (verl's rollout_probs_diff) */
+    size_t n;             /* tokens compared */
+    size_t n_over_tol;    /* tokens with |a - b| > tol */
+} AfLogprobMismatch;
+
+/* Compare the learner's recomputed old log-probs `learner` (n) with the actor's behaviour
+ * log-probs `actor` (n), tokens in order (fixed reduction order). A NaN in either counts
+ * as over tolerance and makes max_abs NaN. Never fails; n == 0 gives all zeros. */
+void af_grpo_logprob_mismatch(const float *learner, const float *actor, size_t n,
+                              double tol, AfLogprobMismatch *out);
+
+#endif
