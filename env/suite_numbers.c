@@ -488,7 +488,7 @@ static const AfSuiteOps kNumOps = {
 
 static int gen_game24(AfSuite *s, const AfSuiteOptions *o) {
     uint32_t idx[1820];
-    char q[1820][16];
+    char q[1820][48];
     uint32_t m = 0;
     for (int a = 1; a <= 13; a++)
         for (int b = a; b <= 13; b++)
