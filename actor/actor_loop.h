@@ -1,0 +1,44 @@
+/* The actor rank's main loop (protocol in common/protocol.h): receive the control
+ * message and the weights of each iteration, then pull work units from learner 0, run
+ * each episode and send its trajectory to the owning learner, until told DONE; stop on
+ * STOP. The episode itself is a callback, so the loop knows nothing of suites or models. */
+#ifndef AF_ACTOR_ACTOR_LOOP_H
+#define AF_ACTOR_ACTOR_LOOP_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/protocol.h"
+#include "proto/agentflow.pb-c.h"
+
+typedef struct AfActorHooks {
+    void *ctx;
+    float *params;      /* (n_params) the policy's flat parameter buffer: weights land here */
+    size_t n_params;
+    /* Run one episode with the current weights (policy `version`) and return a heap
+     * trajectory (af_traj_new); the loop sets iteration/slot/query/sample/version/rank,
+     * sends and frees it. A non-zero return stops the actor (an infrastructure problem
+     * inside the episode must instead be a trajectory with status INFRA_FAILED). */
+    int (*run_episode)(void *ctx, const AfWorkUnit *unit, uint64_t version, Agentflow__Trajectory **out);
+    /* Called after each weight broadcast (may be NULL). */
+    void (*on_weights)(void *ctx, uint64_t version);
+} AfActorHooks;
+
+typedef struct AfActorStats {
+    uint64_t episodes;
+    double episode_s, weights_s, wait_s, send_s;
+} AfActorStats;
+
+/* Run until STOP. `world` carries work and trajectories, `policy` (learner 0 = rank 0
+ * of it, plus every actor) the control and weight broadcasts. `scratch` (scratch_bytes)
+ * holds one packed trajectory. Returns 0 after STOP, or the first error. */
+int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int learners, void *scratch,
+                 size_t scratch_bytes, AfActorStats *stats);
+
+/* Learner 0's side of the per-iteration broadcast: control, then (RUN) the weights.
+ * Collective over `policy`. */
+int af_policy_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uint64_t version,
+                      float *params, size_t n_params, double *seconds);
+
+#endif

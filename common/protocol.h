@@ -1,0 +1,50 @@
+/* The actor <-> learner protocol of one training run (DESIGN.md §2), on MPI_COMM_WORLD.
+ *
+ * Ranks 0..L-1 are learners, L..W-1 actors (W = 1: rank 0 is both, no messages).
+ * Learner 0 is the coordinator. One iteration, synchronous mode:
+ *
+ *   1. learner 0 -> actors, broadcast on the "policy" communicator (learner 0 + actors):
+ *      an AfControl (command, iteration, policy version); if RUN, the weights follow
+ *      (common/weights.h: WeightsHeader + raw float chunks).
+ *   2. actor -> learner 0, tag AF_TAG_WORK_REQ: uint32 iteration the actor works on.
+ *      learner 0 -> actor, tag AF_TAG_WORK: an AfWorkUnit. Units are handed out in
+ *      canonical order (slot-major, then sample); kind DONE ends the actor's iteration.
+ *   3. actor -> learner (slot mod L), tag AF_TRAJ_TAG (common/traj.h): the trajectory.
+ *   Every unit yields exactly one trajectory (an infrastructure failure is a trajectory
+ *   with status INFRA_FAILED), so each learner knows how many to expect.
+ *
+ * Determinism: an episode depends only on (seed, iteration, query, sample) and the
+ * weights, and learners order what they receive by (slot, sample), never by arrival,
+ * so the number of actors does not change any result. */
+#ifndef AF_COMMON_PROTOCOL_H
+#define AF_COMMON_PROTOCOL_H
+
+#include <stdint.h>
+
+enum {
+    AF_TAG_WORK_REQ = 4201, /* actor -> learner 0: uint32 iteration */
+    AF_TAG_WORK = 4202      /* learner 0 -> actor: AfWorkUnit */
+};
+
+typedef enum { AF_CTRL_RUN = 1, AF_CTRL_STOP = 2 } AfControlCommand;
+
+/* Broadcast by learner 0 at the start of every iteration (and once with STOP). */
+typedef struct AfControl {
+    uint32_t command;   /* AfControlCommand */
+    uint32_t iteration; /* iteration about to run */
+    uint64_t version;   /* policy version of the weights that follow */
+} AfControl;
+
+typedef enum { AF_WORK_UNIT = 1, AF_WORK_DONE = 2 } AfWorkKind;
+
+/* One episode to run, or the end of the iteration for this actor. */
+typedef struct AfWorkUnit {
+    uint32_t kind;        /* AfWorkKind */
+    uint32_t iteration;
+    uint32_t slot;        /* position of the query in the iteration's batch; owner learner = slot % L */
+    uint32_t query_index; /* index in the training split */
+    uint32_t sample;      /* 0..G-1 */
+    uint32_t pad;
+} AfWorkUnit;
+
+#endif
