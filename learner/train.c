@@ -573,8 +573,9 @@ int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfT
             (rc = evaluate(&T, it + 1, it + 1, &res->eval_after)))
             goto stop;
     }
-    if (T.rank == 0 && every > 0 && (rc = evaluate(&T, (uint32_t)res->iterations_done, (uint64_t)res->iterations_done,
-                                                   &res->eval_after)))
+    if (T.rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
+    else if (T.rank == 0 && every > 0 &&
+             (rc = evaluate(&T, (uint32_t)res->iterations_done, (uint64_t)res->iterations_done, &res->eval_after)))
         goto stop;
     if (T.rank == 0) {
         char dir[4096];
