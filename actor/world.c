@@ -7,6 +7,7 @@
 
 #include "actor/modules_openai.h"
 #include "common/error.h"
+#include "common/safetensors.h"
 #include "env/http_tool.h"
 #include "env/python_tool.h"
 
@@ -189,4 +190,56 @@ int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, u
     e.sample_index = sample_index;
     e.policy_version = policy_version;
     return af_episode_run(w->suite, &w->modules, planner, item, &e, out);
+}
+
+int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out) {
+    *out = NULL;
+    const AfConfig *c = &w->cfg;
+    const uint32_t vocab = af_vocab_size(w->suite->vocab);
+    AfModel *m = NULL, *src = NULL;
+    int rc;
+    if (dir && dir[0]) {
+        if ((rc = af_model_load_dir(dir, 0, 0, 0, &m))) return af_error_wrap(rc, "model %s", dir);
+        if ((uint32_t)m->cfg.vocab_size != vocab) {
+            rc = af_error_set(AF_ECONFIG, "model %s: vocabulary of %d tokens, but suite %s has %u (a planner of another suite?)",
+                              dir, m->cfg.vocab_size, w->suite->name, vocab);
+            goto fail;
+        }
+        *out = m;
+        return 0;
+    }
+    AfModelConfig mc = af_model_config_default();
+    mc.vocab_size = (int)vocab;
+    mc.d_model = (int)c->model.d_model;
+    mc.n_layers = (int)c->model.n_layers;
+    mc.n_heads = (int)c->model.n_heads;
+    mc.n_kv_heads = (int)c->model.n_kv_heads;
+    mc.d_ff = (int)c->model.d_ff;
+    mc.max_seq = (int)c->model.max_seq;
+    mc.rope_theta = (float)c->model.rope_theta;
+    mc.rms_eps = (float)c->model.rms_eps;
+    mc.qkv_bias = c->model.qkv_bias;
+    mc.tied_embeddings = c->model.tied_embeddings;
+    if ((rc = af_model_config_validate(&mc))) return af_error_wrap(rc, "config: model");
+    if ((rc = af_model_create(&mc, 0, 0, 0, &m))) return rc;
+    af_model_init_params(m, (uint64_t)c->run.seed);
+    if (c->model.init_from[0]) {
+        if ((rc = af_model_load_dir(c->model.init_from, 0, 0, 0, &src))) {
+            rc = af_error_wrap(rc, "model.init_from %s", c->model.init_from);
+            goto fail;
+        }
+        if (src->n_params != m->n_params || memcmp(&src->cfg, &m->cfg, sizeof m->cfg) != 0) {
+            rc = af_error_set(AF_ECONFIG, "config: model.init_from %s: its shape differs from the configured model.*",
+                              c->model.init_from);
+            goto fail;
+        }
+        memcpy(m->params, src->params, m->n_params * sizeof *m->params);
+        af_model_destroy(src);
+    }
+    *out = m;
+    return 0;
+fail:
+    af_model_destroy(src);
+    af_model_destroy(m);
+    return rc;
 }

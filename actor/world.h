@@ -28,6 +28,7 @@
 #include "actor/modules.h"
 #include "actor/planner.h"
 #include "common/config.h"
+#include "common/model.h"
 #include "env/suite.h"
 
 typedef struct AfWorld {
@@ -57,6 +58,15 @@ void af_world_destroy(AfWorld *w); /* accepts NULL */
  * model planner is made by its own module), AF_ECONFIG (openai settings, missing key),
  * AF_ENOMEM. Free with af_planner_destroy(). */
 int af_world_planner_create(const AfWorld *w, const char *kind, AfPlanner **out);
+
+/* The planner model for this world, for decoding (no learner buffers), owned by the caller
+ * (af_model_destroy). dir NULL or "": a fresh model of the configured shape (model.*, the
+ * vocabulary of the suite) initialised from run.seed, then loaded from model.init_from when
+ * that is set (as training starts). dir set: the Hugging Face-style directory
+ * (config.json + model.safetensors, common/safetensors.h). Returns 0, or AF_ECONFIG (the
+ * model's vocabulary differs from the suite's, a bad model.* shape, an init_from of another
+ * shape), AF_EIO / AF_EFORMAT (unreadable or malformed directory, naming the file), AF_ENOMEM. */
+int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out);
 
 /* Runs one episode of item with the planner: the episode template with these indices
  * (which name the AF_RNG_SAMPLE stream) and the policy version recorded. Returns what
