@@ -17,7 +17,7 @@
 #include "launch/commands.h"
 
 static const char usage[] =
-    "usage: agentflow rollout [--suite S] (--query Q | --n N) [--split test|train] [--seed X]\n"
+    "usage: agentflow rollout [--suite S] (--query Q | --n N|all) [--split test|train] [--seed X]\n"
     "                         [--planner random|oracle|model|openai] [--model DIR | --run-dir DIR]\n"
     "                         [--greedy] [--json] [--gold G] [--config FILE] [--set k=v ...]\n"
     "Runs episodes and prints each: the planner's action, the tool call and its result and the\n"
@@ -27,7 +27,8 @@ static const char usage[] =
     "  --query Q      one question in the suite's format (e.g. \"4 7 8 8\" for game24); a question\n"
     "                 of the suite's dataset brings its gold answer. With --n: N samples of it\n"
     "  --n N          N episodes: questions 0, 1, ... of the split in order (sample k of a\n"
-    "                 question after the split wraps around k times); default 1\n"
+    "                 question after the split wraps around k times); default 1. --n all: one\n"
+    "                 episode per question of the split\n"
     "  --split P      split the --n questions come from (default test)\n"
     "  --seed X       seed of the episodes' sampling streams (default run.seed; the suite's\n"
     "                 questions and splits always come from run.seed)\n"
@@ -47,7 +48,7 @@ static const char usage[] =
 
 typedef struct RolloutArgs {
     const char *suite, *query, *gold, *planner, *model_dir, *run_dir, *show, *split;
-    int has_seed, greedy, json;
+    int has_seed, greedy, json, all;
     uint64_t seed, n;
     AfCliConfigArgs cfg;
     char run_config[1100], run_model[1100];
@@ -256,7 +257,8 @@ static int parse_args(int argc, char **argv, RolloutArgs *a) {
             a->has_seed = 1;
             break;
         case 'n':
-            if ((rc = parse_u64("--n", optarg, 1, 100000000ULL, &a->n))) return rc;
+            if (!strcmp(optarg, "all")) a->all = 1;
+            else if ((rc = parse_u64("--n", optarg, 1, 100000000ULL, &a->n))) return rc;
             break;
         default: {
             char msg[128];
@@ -274,7 +276,8 @@ static int parse_args(int argc, char **argv, RolloutArgs *a) {
         if (!a->run_dir) return af_cli_usage_error(usage, "rollout", "--show needs --run-dir");
         return 0;
     }
-    if (!a->query && !a->n) return af_cli_usage_error(usage, "rollout", "--query Q or --n N is required");
+    if (!a->query && !a->n && !a->all) return af_cli_usage_error(usage, "rollout", "--query Q or --n N is required");
+    if (a->query && a->all) return af_cli_usage_error(usage, "rollout", "--n all applies to a split, not to --query");
     if (a->query && a->split) return af_cli_usage_error(usage, "rollout", "--split applies to --n without --query");
     if (a->split && strcmp(a->split, "test") && strcmp(a->split, "train"))
         return af_cli_usage_error(usage, "rollout", "--split: expected test or train");
@@ -367,6 +370,7 @@ int af_cmd_rollout(int argc, char **argv) {
         }
     } else {
         ds = af_suite_split(w->suite, a.split && !strcmp(a.split, "train") ? AF_SPLIT_TRAIN : AF_SPLIT_TEST);
+        if (a.all) a.n = ds->n;
         if (ds->n == 0 || (a.n - 1) / ds->n > AF_RNG_MAX_SAMPLE) {
             fprintf(stderr, "agentflow rollout: the %s split has %zu questions: cannot run %llu episodes\n",
                     a.split ? a.split : "test", ds->n, (unsigned long long)a.n);
