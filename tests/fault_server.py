@@ -13,6 +13,7 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
   /status?code=C       HTTP C with a small JSON error body
   /malformed           200 with a body that is not JSON
   /truncated           Content-Length 1000, 20 bytes sent, connection closed
+  /drop                the connection is closed without any reply (a crashed server)
   /oversized?bytes=B   200 with a valid JSON body of about B bytes (&nolen=1: without
                        Content-Length, ended by closing the connection)
   /noresult            200 {"answer": 42, "query": <query>}
@@ -101,6 +102,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, {"result": "ok after %d" % (n - 1), "request": req})
         elif p == "/status":
             self.reply(int(q.get("code", ["404"])[0]), {"error": "injected status"})
+        elif p == "/drop":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
         elif p == "/malformed":
             self.reply(200, raw=b'{"result": "unterminated')
         elif p == "/truncated":

@@ -7,6 +7,7 @@
  *  - the openai executor, verifier, generator, judge and planner against
  *    tests/fault_server.py on 127.0.0.1: a normal episode through all of them; then for
  *    each module every fault (slow past the timeout, HTTP 500, reply not JSON, truncated,
+ *    connection dropped without a reply, server down,
  *    oversized, unusable content): the retries happen (server-side counts), the episode is
  *    recorded INFRA_FAILED naming the module, never a crash; the API key is in no
  *    trajectory, no error detail and no log line (stderr captured at debug level). */
@@ -326,6 +327,7 @@ static void test_openai_backends(void) {
         {"/v1/chat/completions?fail=9", 3, "500"},
         {"/malformed", 1, "JSON"},
         {"/truncated", 3, ""},
+        {"/drop", 3, "Empty reply"},
         {"/oversized?bytes=2000000", 1, ""},
         {"/v1/chat/completions?bad=nochoices", 1, "choices"},
         {"/v1/chat/completions?bad=apierror_echo", 1, "withheld"},
@@ -363,6 +365,22 @@ static void test_openai_backends(void) {
             af_modules_clear(&m);
         }
     }
+
+    /* The server down (nothing listens on the port): retried, then INFRA_FAILED. */
+    good_urls(&u);
+    snprintf(u.url[2], sizeof u.url[2], "http://127.0.0.1:9/v1");
+    CHECK(make_mods(s, &u, 0.5, &m) == 0);
+    t = NULL;
+    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &t) == 0);
+    if (t) {
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
+        CHECK_STR_CONTAINS(t->status_detail, "generator");
+        CHECK_STR_CONTAINS(t->status_detail, "127.0.0.1:9");
+        CHECK_EQ_INT(af_generator_openai_attempts(m.generator), 3);
+        no_secret_in(t, "server down");
+        af_trajectory_free(t);
+    }
+    af_modules_clear(&m);
 
     /* Unusable content: the verifier says neither word, the judge gives no verdict. */
     good_urls(&u);
