@@ -7,6 +7,7 @@
 
 #include "actor/modules_openai.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/safetensors.h"
 #include "env/http_tool.h"
 #include "env/python_tool.h"
@@ -23,24 +24,20 @@ static void cap_split(AfDataset *ds, int64_t cap) {
     ds->n = (size_t)cap;
 }
 
-/* The suite keys the built-in suites cannot honour must keep their defaults. */
-static int check_suite_keys(const AfConfig *cfg) {
+/* The suite keys the built-in suites cannot honour yet: a warning naming each one that
+ * differs from its default (training ignores them the same way, so a run's config.json
+ * still builds the world it trained in). */
+static void warn_suite_keys(const AfConfig *cfg) {
     AfConfig def;
     af_config_defaults(&def);
     if (fabs(cfg->suite.test_fraction - def.suite.test_fraction) > 1e-12)
-        return af_error_set(AF_ECONFIG,
-                            "config: suite.test_fraction: %g is not supported (the built-in splits are fixed; "
-                            "use suite.max_test or data.test)",
-                            cfg->suite.test_fraction);
+        AF_LOG_W("config: suite.test_fraction = %g ignored: the built-in splits are fixed (use suite.max_test or data.test)",
+                 cfg->suite.test_fraction);
     if (cfg->suite.hops != def.suite.hops)
-        return af_error_set(AF_ECONFIG,
-                            "config: suite.hops: %lld is not supported (multihop mixes 2-4 hop questions; "
-                            "use data.train/data.test for others)",
-                            (long long)cfg->suite.hops);
+        AF_LOG_W("config: suite.hops = %lld ignored: multihop mixes 2-4 hop questions (use data.train/data.test)",
+                 (long long)cfg->suite.hops);
     if (cfg->suite.entities != def.suite.entities)
-        return af_error_set(AF_ECONFIG, "config: suite.entities: %lld is not supported (the multihop world size is fixed)",
-                            (long long)cfg->suite.entities);
-    return 0;
+        AF_LOG_W("config: suite.entities = %lld ignored: the multihop world size is fixed", (long long)cfg->suite.entities);
 }
 
 static int add_python(AfWorld *w, const AfConfig *cfg) {
@@ -125,8 +122,8 @@ static int make_modules(AfWorld *w, const AfConfig *cfg) {
 int af_world_create(const AfConfig *cfg, AfWorld **out) {
     if (!cfg || !out) return af_error_set(AF_EINVAL, "world: NULL config or out");
     *out = NULL;
-    int rc = check_suite_keys(cfg);
-    if (rc) return rc;
+    warn_suite_keys(cfg);
+    int rc;
     AfWorld *w = calloc(1, sizeof *w);
     if (!w) return af_error_set(AF_ENOMEM, "world");
     w->cfg = *cfg;

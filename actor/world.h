@@ -17,8 +17,8 @@
  *   rollout.max_turns, rollout.episode_timeout_s, rollout.tool_timeout_s,
  *     rollout.result_chars (the memory result bound), rollout.max_action_tokens.
  * Keys of the suite section the built-in suites cannot honour yet (suite.test_fraction,
- * suite.hops, suite.entities) must keep their defaults: another value is rejected rather
- * than silently ignored. */
+ * suite.hops, suite.entities) are ignored with a warning naming each (as training ignores
+ * them, so that a run's config.json still builds its world). */
 #ifndef AF_ACTOR_WORLD_H
 #define AF_ACTOR_WORLD_H
 
@@ -41,7 +41,7 @@ typedef struct AfWorld {
 } AfWorld;
 
 /* Builds the world. Returns 0, or:
- *   AF_ECONFIG  a value it cannot use, named by key (unsupported suite option, an openai
+ *   AF_ECONFIG  a value it cannot use, named by key (an openai
  *               backend without url/model, an unset API key variable, a bad tools.http
  *               URL or allowlist, python interpreter not executable);
  *   AF_ENOTFOUND, AF_EIO, AF_EFORMAT, AF_EINVAL, AF_ELMDB: from creating the suite

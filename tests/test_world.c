@@ -138,9 +138,6 @@ static void expect_bad(const char *const *sets, int rc_want, const char *key) {
 }
 
 static void test_bad_config(void) {
-    expect_bad((const char *[]){"suite.hops=4", NULL}, AF_ECONFIG, "suite.hops");
-    expect_bad((const char *[]){"suite.test_fraction=0.5", NULL}, AF_ECONFIG, "suite.test_fraction");
-    expect_bad((const char *[]){"suite.entities=50", NULL}, AF_ECONFIG, "suite.entities");
     expect_bad((const char *[]){"data.test=/nonexistent/test.jsonl", NULL}, AF_EIO, "/nonexistent/test.jsonl");
     expect_bad((const char *[]){"modules.judge.backend=openai", NULL}, AF_ECONFIG, "modules.judge.model");
     expect_bad((const char *[]){"modules.verifier.backend=openai", "modules.verifier.model=m", "modules.verifier.url=ftp://x/v1",
