@@ -8,6 +8,7 @@
  *  - the per-tool timeout reaches the tool: `python while True: pass` with tool_timeout_s
  *    0.5 is killed at that limit (the sandbox's own limit is 30 s), recorded as a tool
  *    timeout that costs the turn;
+ *  - a tool whose backend is down ends the episode INFRA_FAILED at that turn;
  *  - the whole-episode budget: when the tools use it up the episode ends TIMEOUT (reward 0,
  *    no answer); when the planner itself is slow the episode stops taking turns and ends
  *    normally with the generator and judge.
@@ -146,6 +147,14 @@ static int sleepy_call(AfTool *self, const char *arg, double timeout_s, AfToolRe
 
 static void sleepy_destroy(AfTool *self) { free(self); }
 
+/* A tool whose backend is down. */
+static int down_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {
+    (void)self;
+    (void)arg;
+    (void)timeout_s;
+    return af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "retrieval server unreachable");
+}
+
 static void test_budgets(void) {
     AfSuite *s = NULL;
     CHECK(af_suite_create("game24", NULL, &s) == 0);
@@ -156,6 +165,12 @@ static void test_budgets(void) {
     sleepy->call = sleepy_call;
     sleepy->destroy = sleepy_destroy;
     CHECK(af_suite_add_tool(s, sleepy) == 0);
+    AfTool *down = calloc(1, sizeof *down);
+    down->name = "down";
+    down->description = "a tool whose server is down";
+    down->call = down_call;
+    down->destroy = sleepy_destroy;
+    CHECK(af_suite_add_tool(s, down) == 0);
     AfPythonToolConfig pc;
     af_python_tool_config_default(&pc);
     pc.wall_s = 30.0;
@@ -184,6 +199,22 @@ static void test_budgets(void) {
         CHECK_STR_CONTAINS(t->turns[0]->result, "wall-clock limit of 0.5 s");
         CHECK(t->turns[0]->tool_s > 0);
         CHECK(t->reward == 1.0f);
+        af_trajectory_free(t);
+    }
+
+    /* A tool's backend down: the episode stops there, INFRA_FAILED, naming turn and tool. */
+    static const char *const infra[] = {"calculator 3+3", "down what is 3+3"};
+    Script si = {.texts = infra, .n = 2};
+    p = make_script(&si);
+    ec.max_turns = 5;
+    t = NULL;
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    if (t) {
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
+        CHECK_EQ_INT(t->n_turns, 2);
+        CHECK_EQ_INT(t->turns[1]->tool_status, AGENTFLOW__TOOL_STATUS__TOOL_STATUS_INFRA_ERROR);
+        CHECK_STR_CONTAINS(t->status_detail, "turn 2: tool down: retrieval server unreachable");
+        CHECK(t->reward == 0.0f && !strcmp(t->answer, ""));
         af_trajectory_free(t);
     }
 

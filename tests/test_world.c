@@ -208,8 +208,10 @@ static void test_extra_tools(void) {
     af_config_defaults(&cfg);
     CHECK(af_config_apply_set(&cfg, "tools.http.url=http://127.0.0.1:9/x") == 0);
     CHECK(af_config_apply_set(&cfg, "tools.http.retries=1") == 0);
+    CHECK(af_config_apply_set(&cfg, "suite.name=countdown") == 0);
     CHECK(af_world_create(&cfg, &w) == 0);
     if (!w) return;
+    ds = af_suite_split(w->suite, AF_SPLIT_TEST);
     CHECK(w->modules.executor->execute(w->modules.executor, &ds->items[0], NULL, 0, "http anything", 5.0, &rec) == 0);
     CHECK_EQ_INT(rec.status, AF_TOOL_INFRA_ERROR);
     af_turn_record_clear(&rec);
@@ -491,6 +493,7 @@ int main(void) {
     /* Capture stderr (debug-level logs included) to check it for the key afterwards. */
     char cap[] = "/tmp/af_test_world_stderr_XXXXXX";
     int capfd = mkstemp(cap);
+    fprintf(stderr, "(stderr goes to %s until the end of the test)\n", cap);
     int saved = dup(2);
     fflush(stderr);
     dup2(capfd, 2);
