@@ -81,8 +81,8 @@ expect 2 'suite.name' -- "$bin" rollout --suite chess --n 1
 expect 2 'exclude each other' -- "$bin" rollout --n 1 --model a --run-dir b
 expect 2 'not with --planner' -- "$bin" rollout --n 1 --model a --planner random
 expect 2 'question' -- "$bin" rollout --suite game24 --query "4 7 8"
-expect 2 'modules.planner.model' -- "$bin" rollout --n 1 --planner openai
-expect 1 'config.json' -- "$bin" rollout --n 1 --model "$tmp/nonexistent"
+expect 2 'modules.planner.model' -- "$bin" rollout --suite countdown --n 1 --planner openai
+expect 1 'config.json' -- "$bin" rollout --suite countdown --n 1 --model "$tmp/nonexistent"
 
 # ---- every suite: the oracle solves the whole test split; the random planner does not
 for suite in game24 countdown multihop arith; do
@@ -98,9 +98,10 @@ for suite in game24 countdown multihop arith; do
 done
 
 # ---- determinism: same seed, same bytes; another seed, other episodes
-"$bin" rollout --suite game24 --n 12 --planner random --seed 3 --json > "$tmp/a" || fail "seed 3 run"
-"$bin" rollout --suite game24 --n 12 --planner random --seed 3 --json > "$tmp/b" || fail "seed 3 rerun"
-"$bin" rollout --suite game24 --n 12 --planner random --seed 4 --json > "$tmp/c" || fail "seed 4 run"
+# (countdown: quick to build; game24 first solves all 1820 puzzles)
+"$bin" rollout --suite countdown --n 12 --planner random --seed 3 --json > "$tmp/a" || fail "seed 3 run"
+"$bin" rollout --suite countdown --n 12 --planner random --seed 3 --json > "$tmp/b" || fail "seed 3 rerun"
+"$bin" rollout --suite countdown --n 12 --planner random --seed 4 --json > "$tmp/c" || fail "seed 4 run"
 checks=$((checks + 2))
 cmp -s "$tmp/a" "$tmp/b" || fail "same --seed printed different episodes"
 cmp -s "$tmp/a" "$tmp/c" && fail "--seed 3 and --seed 4 printed the same episodes"
@@ -112,13 +113,12 @@ expect 0 'gold:     24' -- "$bin" rollout --suite countdown --query "4 6 2 -> 24
 
 # ---- the model planner from a directory: a run of 0 iterations writes the initial model
 tiny=(--set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=2
-      --set model.d_ff=64 --set model.max_seq=256 --set run.seed=11 --set log.level=warn)
+      --set model.d_ff=64 --set model.max_seq=256 --set run.seed=11 --set log.level=warn --set suite.name=countdown)
 "$bin" train --run-dir "$tmp/run" --set run.iterations=0 "${tiny[@]}" > "$tmp/train.out" 2>&1 ||
     { fail "train (0 iterations) exited $?"; cat "$tmp/train.out"; }
-"$bin" rollout --suite game24 --n 6 --seed 2 --json "${tiny[@]}" > "$tmp/fresh" || fail "fresh model planner"
-"$bin" rollout --suite game24 --n 6 --seed 2 --json "${tiny[@]}" --model "$tmp/run/model" > "$tmp/loaded" ||
-    fail "--model planner"
-"$bin" rollout --suite game24 --n 6 --seed 2 --json --run-dir "$tmp/run" > "$tmp/rundir" || fail "--run-dir planner"
+"$bin" rollout --n 6 --seed 2 --json "${tiny[@]}" > "$tmp/fresh" || fail "fresh model planner"
+"$bin" rollout --n 6 --seed 2 --json "${tiny[@]}" --model "$tmp/run/model" > "$tmp/loaded" || fail "--model planner"
+"$bin" rollout --n 6 --seed 2 --json --run-dir "$tmp/run" > "$tmp/rundir" || fail "--run-dir planner"
 checks=$((checks + 3))
 check_json "$tmp/fresh"
 grep -q '"planner":"model"' "$tmp/fresh" || fail "the default planner is not the model"
@@ -130,8 +130,8 @@ eps = [json.loads(l) for l in open(sys.argv[1])][:-1]
 lps = [t["logprob"] for e in eps for t in e["turns"]]
 assert lps and all(lp < 0 for lp in lps), lps  # sampled tokens carry real log-probs
 EOF
-"$bin" rollout --suite game24 --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" > "$tmp/g1" || fail "greedy"
-"$bin" rollout --suite game24 --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" --seed 99 > "$tmp/g2" || fail "greedy"
+"$bin" rollout --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" > "$tmp/g1" || fail "greedy"
+"$bin" rollout --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" --seed 99 > "$tmp/g2" || fail "greedy"
 checks=$((checks + 1))
 cmp -s "$tmp/g1" "$tmp/g2" || fail "greedy decoding depends on the seed"
 mkdir -p "$tmp/othervocab"
@@ -140,7 +140,7 @@ import json, sys
 c = json.load(open(sys.argv[1])); c["vocab_size"] += 5; json.dump(c, open(sys.argv[2], "w"))
 EOF
 cp "$tmp/run/model/model.safetensors" "$tmp/othervocab/"
-expect 1 'othervocab' -- "$bin" rollout --suite game24 --n 1 --model "$tmp/othervocab"
+expect 1 'othervocab' -- "$bin" rollout --suite countdown --n 1 --model "$tmp/othervocab"
 
 # ---- the served planner (evaluation only) against the local fault server
 coproc SRV { exec "$py" "$src/tests/fault_server.py"; }
@@ -151,17 +151,17 @@ export AF_TEST_EXPECT_KEY=sk-ROLLOUT-5e1f-secret AF_ROLLOUT_KEY=sk-ROLLOUT-5e1f-
 oa=(--set modules.planner.model=served --set modules.planner.api_key_env=AF_ROLLOUT_KEY
     --set modules.planner.timeout_s=2 --set modules.planner.retries=1)
 url="http://127.0.0.1:$port/v1/chat/completions?say=calculator%208/(3-8/3)"
-"$bin" rollout --suite game24 --query "3 3 8 8" --planner openai "${oa[@]}" --set "modules.planner.url=$url" --json \
+"$bin" rollout --suite countdown --query "3 3 8 8 -> 24" --gold 24 --planner openai "${oa[@]}" --set "modules.planner.url=$url" --json \
     > "$tmp/served" 2>"$tmp/served.err" || { fail "served planner exited $?"; cat "$tmp/served" "$tmp/served.err"; }
 check_json "$tmp/served" 1
 grep -q '"action":"calculator 8/(3-8/3)"' "$tmp/served" || fail "the served planner's action was not run"
 url="http://127.0.0.1:$port/v1/chat/completions?fail=99"
-expect 1 'infra_failed 2' -- "$bin" rollout --suite game24 --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url"
-"$bin" rollout --suite game24 --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url" --json > "$tmp/down" 2>&1
+expect 1 'infra_failed 2' -- "$bin" rollout --suite countdown --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url"
+"$bin" rollout --suite countdown --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url" --json > "$tmp/down" 2>&1
 check_json "$tmp/down"
 grep -q '"status":"infra_failed"' "$tmp/down" || fail "a failing endpoint did not give infra_failed episodes"
 unset AF_ROLLOUT_KEY
-expect 2 'AF_ROLLOUT_KEY' -- "$bin" rollout --n 1 --planner openai "${oa[@]}" --set "modules.planner.url=$url"
+expect 2 'AF_ROLLOUT_KEY' -- "$bin" rollout --suite countdown --n 1 --planner openai "${oa[@]}" --set "modules.planner.url=$url"
 checks=$((checks + 1))
 grep -rq "sk-ROLLOUT-5e1f-secret" "$tmp" && fail "the API key appears in the output"
 
