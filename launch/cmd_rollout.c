@@ -35,7 +35,7 @@ static const char usage[] =
     "  --planner P    random (builtin-random: a uniformly random valid action), oracle\n"
     "                 (builtin-oracle: the suite's solver through the same tools), model (the\n"
     "                 native policy; the default) or openai (modules.planner.*: a served LLM,\n"
-    "                 evaluation only)\n"
+    "                 evaluation only; the default when modules.planner.backend is openai)\n"
     "  --model DIR    the model planner from a Hugging Face-style directory (config.json +\n"
     "                 model.safetensors); without it the model planner is freshly initialised\n"
     "                 from run.seed (or model.init_from)\n"
@@ -181,7 +181,9 @@ static void tally(Summary *s, const Agentflow__Trajectory *t) {
     s->timeouts += t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT;
     for (size_t i = 0; i < t->n_turns; i++) {
         AfToolStatus st = (AfToolStatus)t->turns[i]->tool_status;
-        s->tool_calls += st != AF_TOOL_NO_CALL && st != AF_TOOL_BAD_ACTION;
+        int called = t->turns[i]->tool && t->turns[i]->tool[0];
+        if (st == AF_TOOL_INFRA_ERROR && !called) continue; /* the planner or a module failed: counted as infra_failed */
+        s->tool_calls += called && st != AF_TOOL_NO_CALL && st != AF_TOOL_BAD_ACTION;
         s->tool_errors += st != AF_TOOL_OK && st != AF_TOOL_NO_CALL;
         s->bad_actions += st == AF_TOOL_BAD_ACTION;
     }

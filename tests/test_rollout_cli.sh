@@ -53,7 +53,9 @@ assert len(eps) == summ["episodes"], (len(eps), summ)
 n = len(eps)
 acc = sum(e["reward"] >= 1 for e in eps) / n
 turns = sum(len(e["turns"]) for e in eps) / n
-errs = sum(t["tool_status"] not in ("ok", "no_call") for e in eps for t in e["turns"])
+# module or planner failures (infra_error without a tool) are counted as infra_failed only
+errs = sum(t["tool_status"] not in ("ok", "no_call") and not (t["tool_status"] == "infra_error" and not t["tool"])
+           for e in eps for t in e["turns"])
 bad = sum(t["tool_status"] == "bad_action" for e in eps for t in e["turns"])
 infra = sum(e["status"] == "infra_failed" for e in eps)
 assert abs(summ["accuracy"] - acc) < 1e-6, (summ, acc)
