@@ -40,7 +40,8 @@ static const char usage[] =
     "                 model.safetensors); without it the model planner is freshly initialised\n"
     "                 from run.seed (or model.init_from)\n"
     "  --run-dir DIR  a training run: its config.json (unless --config) and DIR/model\n"
-    "  --greedy       greedy decoding (model planner); else rollout.temperature, rollout.top_p\n"
+    "  --greedy       greedy decoding (model planner; temperature 0 for a served planner);\n"
+    "                 else rollout.temperature and rollout.top_p\n"
     "  --json         one JSON object per episode, then {\"summary\": ...}\n"
     "  --gold G       gold answer for a --query outside the dataset\n"
     "Exit status: 0 when every episode ended normally (whatever its reward), 1 when one failed\n"
@@ -357,6 +358,7 @@ int af_cmd_rollout(int argc, char **argv) {
         return rc == AF_ECONFIG ? 2 : 1;
     }
     if (a.has_seed) w->episode.seed = a.seed;
+    if (a.greedy) w->cfg.rollout.temperature = 0.0; /* read by the served planner; the model planner gets a greedy sampler */
     int found = 1;
     const AfDataset *ds = NULL;
     if (a.query) {

@@ -27,7 +27,7 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
                        ?fail=N: HTTP 500 for the first N requests; ?slow=S: sleep S s first;
                        ?say=TEXT: the content is TEXT; ?say=echo_action: the content is the
                        line after "Planner action: " in the user message (a pass-through
-                       executor)
+                       executor); ?say=echo_temperature: "temperature <the request's>"
   <fault path>/chat/completions   the fault paths above also answer under this suffix, which
                        the OpenAI client appends to a base URL (/truncated/chat/completions ...)
 """
@@ -171,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
             last = user[-1] if user else ""
             at = last.find("Planner action: ")
             content = last[at + 16:].split("\n")[0] if at >= 0 else ""
+        elif say == "echo_temperature":  # shows the sampling temperature the client asked for
+            content = "temperature %s" % req.get("temperature")
         elif say is not None:
             content = say
         good = {"id": "x", "object": "chat.completion",

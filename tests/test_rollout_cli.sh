@@ -157,6 +157,11 @@ url="http://127.0.0.1:$port/v1/chat/completions?say=calculator%208/(3-8/3)"
     > "$tmp/served" 2>"$tmp/served.err" || { fail "served planner exited $?"; cat "$tmp/served" "$tmp/served.err"; }
 check_json "$tmp/served" 1
 grep -q '"action":"calculator 8/(3-8/3)"' "$tmp/served" || fail "the served planner's action was not run"
+url="http://127.0.0.1:$port/v1/chat/completions?say=echo_temperature"
+expect 0 'planner:  temperature 0$' -- "$bin" rollout --suite countdown --n 1 --planner openai "${oa[@]}" \
+    --set "modules.planner.url=$url" --greedy
+expect 0 'planner:  temperature 0.7$' -- "$bin" rollout --suite countdown --n 1 --planner openai "${oa[@]}" \
+    --set "modules.planner.url=$url" --set rollout.temperature=0.7
 url="http://127.0.0.1:$port/v1/chat/completions?fail=99"
 expect 1 'infra_failed 2' -- "$bin" rollout --suite countdown --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url"
 "$bin" rollout --suite countdown --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url" --json > "$tmp/down" 2>&1
