@@ -143,6 +143,10 @@ c = json.load(open(sys.argv[1])); c["vocab_size"] += 5; json.dump(c, open(sys.ar
 EOF
 cp "$tmp/run/model/model.safetensors" "$tmp/othervocab/"
 expect 1 'othervocab' -- "$bin" rollout --suite countdown --n 1 --model "$tmp/othervocab"
+# a well-formed model of another vocabulary (37 tokens; the suites have 158)
+build=${AF_BUILD_DIR:-$(dirname "$bin")}
+"$build/model_ref_dump" make "$tmp/tiny37" 2 1 0 || fail "model_ref_dump make"
+expect 2 'vocabulary of 37 tokens, but suite countdown has' -- "$bin" rollout --suite countdown --n 1 --model "$tmp/tiny37"
 
 # ---- the served planner (evaluation only) against the local fault server
 coproc SRV { exec "$py" "$src/tests/fault_server.py"; }
