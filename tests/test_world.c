@@ -108,8 +108,9 @@ static void test_suites_through_world(void) {
         CHECK_MSG(differ > 0, "%s: sample 1 and 2 gave the same 10 episodes", names[k]);
         af_planner_destroy(o);
         af_planner_destroy(r);
-        /* The caps. */
+        /* The caps (checked on one quick-to-build suite). */
         af_world_destroy(w);
+        if (strcmp(names[k], "countdown")) continue;
         CHECK(af_config_apply_set(&cfg, "suite.max_test=7") == 0);
         CHECK(af_config_apply_set(&cfg, "suite.max_train=11") == 0);
         CHECK(af_world_create(&cfg, &w) == 0);
@@ -334,6 +335,8 @@ static void test_openai_backends(void) {
     };
     for (int mod = 0; mod < 4; mod++) {
         for (size_t f = 0; f < sizeof faults / sizeof faults[0]; f++) {
+            /* the timeout path is the same for every module: two of them are enough */
+            if (strstr(faults[f].path, "slow=") && (mod == 1 || mod == 2)) continue;
             good_urls(&u);
             /* a distinct query per case keeps the server's counts apart */
             char path[256];
