@@ -6,9 +6,9 @@
  *  - the extra tools (python, http) join the suite, the prompt and the executor;
  *  - the openai executor, verifier, generator, judge and planner against
  *    tests/fault_server.py on 127.0.0.1: a normal episode through all of them; then for
- *    each module every fault (slow past the timeout, HTTP 500, reply not JSON, truncated,
- *    connection dropped without a reply, server down,
- *    oversized, unusable content): the retries happen (server-side counts), the episode is
+ *    each module every fault (slow past the timeout (executor and judge), HTTP 500, reply
+ *    not JSON, truncated, connection dropped without a reply, oversized, unusable content;
+ *    server down for the generator): the retries happen (server-side counts), the episode is
  *    recorded INFRA_FAILED naming the module, never a crash; the API key is in no
  *    trajectory, no error detail and no log line (stderr captured at debug level). */
 #include <fcntl.h>
