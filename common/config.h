@@ -67,6 +67,7 @@ typedef struct AfConfig {
             double cpu_s, wall_s;
             int64_t mem_mb, output_bytes;
             char interpreter[AF_CFG_STR_MAX];
+            int enabled;
         } python;
         struct {
             char url[AF_CFG_STR_MAX], allow_hosts[AF_CFG_STR_MAX];
@@ -186,6 +187,8 @@ typedef struct AfConfig {
     AF_MODULE_KEYS(X, verifier, "builtin")                                                      \
     AF_MODULE_KEYS(X, generator, "builtin")                                                     \
     AF_MODULE_KEYS(X, judge, "builtin")                                                         \
+    X("tools.python.enabled", tools.python.enabled, BOOL, 0, 0, 0, "",                          \
+      "offer the sandboxed python tool to the planner beside the suite's tools")               \
     X("tools.python.cpu_s", tools.python.cpu_s, FLOAT, 5.0, 0.1, 3600.0, "",                   \
       "CPU seconds per python call")                                                            \
     X("tools.python.mem_mb", tools.python.mem_mb, INT, 256, 16, 1048576, "",                    \
@@ -196,7 +199,7 @@ typedef struct AfConfig {
       "captured output cap")                                                                    \
     X("tools.python.interpreter", tools.python.interpreter, STR, "/usr/bin/python3", 0, 0, "", \
       "python interpreter for the sandbox")                                                     \
-    X("tools.http.url", tools.http.url, STR, "", 0, 0, "", "endpoint of the http tool")        \
+    X("tools.http.url", tools.http.url, STR, "", 0, 0, "", "endpoint of the http tool; when set the tool is offered to the planner") \
     X("tools.http.allow_hosts", tools.http.allow_hosts, STR, "127.0.0.1,localhost", 0, 0, "",  \
       "comma-separated hosts the http tool may reach")                                         \
     X("tools.http.timeout_s", tools.http.timeout_s, FLOAT, 10.0, 0.1, 3600.0, "",              \
