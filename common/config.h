@@ -29,6 +29,7 @@ typedef struct AfConfig {
     struct {
         int64_t seed, iterations, checkpoint_every, keep_checkpoints, eval_every;
         int store_trajectories;
+        double time_limit_s;
     } run;
     struct {
         int64_t learners;
@@ -106,6 +107,8 @@ typedef struct AfConfig {
       "checkpoints kept in ckpt.lmdb (RESUME)")                                                 \
     X("run.store_trajectories", run.store_trajectories, BOOL, 0, 0, 0, "",                     \
       "keep every trajectory in RUN_DIR/traj.lmdb (RESUME)")                                    \
+    X("run.time_limit_s", run.time_limit_s, FLOAT, 0.0, 0.0, 1e9, "",                           \
+      "stop after the iteration that passes this many seconds since start, 0 = no limit (RESUME)") \
     X("run.eval_every", run.eval_every, INT, 0, 0, 100000000, "",                              \
       "greedy held-out evaluation every N iterations (also before the first and after the last); 0 = never (RESUME)") \
     X("topology.learners", topology.learners, INT, 1, 1, 4096, "",                              \

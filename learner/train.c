@@ -519,6 +519,7 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
 /* ------------------------------------------------------------------ the run */
 
 int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfTrainResult *res) {
+    const double t_start = af_time_now();
     Trainer T;
     memset(&T, 0, sizeof T);
     T.cfg = cfg;
@@ -563,10 +564,17 @@ int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfT
         res->iterations_done++;
         /* the signal decision must be the same on every learner */
         int sig = af_signals_pending() != 0, any_sig = 0;
+        /* the time limit is learner 0's clock, shared through the same reduction */
+        if (T.rank == 0 && cfg->run.time_limit_s > 0 && af_time_now() - t_start >= cfg->run.time_limit_s) sig |= 2;
         if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_MAX, T.learners))) goto stop;
-        if (any_sig) {
+        if (any_sig & 1) {
             res->stopped_by_signal = 1;
             af_log(AF_LOG_INFO, "signal received: stopping after iteration %u", it);
+            break;
+        }
+        if (any_sig & 2) {
+            res->stopped_by_time = 1;
+            af_log(AF_LOG_INFO, "run.time_limit_s (%g s) reached: stopping after iteration %u", cfg->run.time_limit_s, it);
             break;
         }
         if (T.rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
