@@ -12,7 +12,7 @@ int af_policy_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uin
     double t0 = af_time_now();
     AfControl c = {.command = command, .iteration = iteration, .version = version};
     int rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, policy);
-    if (rc == 0 && command == AF_CTRL_RUN) {
+    if (rc == 0 && (command == AF_CTRL_RUN || command == AF_CTRL_EVAL)) {
         size_t count = n_params;
         uint64_t v = version;
         rc = af_weights_bcast(params, n_params, &count, &v, 0, policy, NULL, NULL);
@@ -40,7 +40,7 @@ int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int lea
         AfControl c;
         if ((rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, policy))) return rc;
         if (c.command == AF_CTRL_STOP) return 0;
-        if (c.command != AF_CTRL_RUN) return af_error_set(AF_EFORMAT, "actor: unknown control command %u", c.command);
+        if (c.command != AF_CTRL_RUN && c.command != AF_CTRL_EVAL) return af_error_set(AF_EFORMAT, "actor: unknown control command %u", c.command);
         size_t count = 0;
         uint64_t version = 0;
         rc = af_weights_bcast(h->params, h->n_params, &count, &version, 0, policy, NULL, NULL);
@@ -49,6 +49,11 @@ int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int lea
         if (rc) return af_error_wrap(rc, "actor rank %d, iteration %u weights", rank, c.iteration);
         st->weights_s += af_time_now() - t0;
         if (h->on_weights) h->on_weights(h->ctx, version);
+        if (c.command == AF_CTRL_EVAL) {
+            if (!h->run_eval) return af_error_set(AF_ESTATE, "actor rank %d: EVAL without an evaluation hook", rank);
+            if ((rc = h->run_eval(h->ctx, version))) return af_error_wrap(rc, "actor rank %d evaluation", rank);
+            continue;
+        }
         for (;;) {
             AfWorkUnit u;
             double tw = af_time_now();

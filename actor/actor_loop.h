@@ -23,6 +23,9 @@ typedef struct AfActorHooks {
     int (*run_episode)(void *ctx, const AfWorkUnit *unit, uint64_t version, Agentflow__Trajectory **out);
     /* Called after each weight broadcast (may be NULL). */
     void (*on_weights)(void *ctx, uint64_t version);
+    /* AF_CTRL_EVAL: evaluate this rank's share with the weights just received and take
+     * part in the reduction on the policy communicator. NULL: EVAL is an error. */
+    int (*run_eval)(void *ctx, uint64_t version);
 } AfActorHooks;
 
 typedef struct AfActorStats {

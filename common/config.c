@@ -300,10 +300,11 @@ int af_config_check(const AfConfig *c) {
                             (long long)c->model.n_heads, (long long)c->model.d_model);
     if ((c->model.d_model / c->model.n_heads) % 2 != 0)
         return af_error_set(AF_ECONFIG, "config: model.d_model / model.n_heads must be even (RoPE rotates pairs)");
-    if (c->algo.minibatch > 0 && c->algo.minibatch > c->rollout.batch_queries * c->rollout.group_size * c->rollout.max_turns)
-        return af_error_set(AF_ECONFIG, "config: algo.minibatch (%lld) exceeds the turn-samples of one batch (batch_queries x group_size x max_turns = %lld)",
-                            (long long)c->algo.minibatch,
-                            (long long)(c->rollout.batch_queries * c->rollout.group_size * c->rollout.max_turns));
+    if (c->algo.minibatch > c->rollout.batch_queries)
+        return af_error_set(AF_ECONFIG, "config: algo.minibatch (%lld queries) exceeds rollout.batch_queries (%lld)",
+                            (long long)c->algo.minibatch, (long long)c->rollout.batch_queries);
+    if (c->algo.dual_clip != 0.0 && !(c->algo.dual_clip > 1.0))
+        return af_error_set(AF_ECONFIG, "config: algo.dual_clip must be > 1 (or 0 to disable), got %g", c->algo.dual_clip);
     return 0;
 }
 

@@ -27,7 +27,7 @@ typedef struct AfModuleConfig {
 
 typedef struct AfConfig {
     struct {
-        int64_t seed, iterations, checkpoint_every, keep_checkpoints;
+        int64_t seed, iterations, checkpoint_every, keep_checkpoints, eval_every;
         int store_trajectories;
     } run;
     struct {
@@ -42,7 +42,7 @@ typedef struct AfConfig {
         char train[AF_CFG_STR_MAX], test[AF_CFG_STR_MAX];
     } data;
     struct {
-        int64_t d_model, n_layers, n_heads, n_kv_heads, d_ff, max_seq;
+        int64_t d_model, n_layers, n_heads, n_kv_heads, d_ff, max_seq, warmstart_steps, warmstart_batch;
         double rope_theta, rms_eps, init_std;
         int qkv_bias, tied_embeddings;
         char init_from[AF_CFG_STR_MAX];
@@ -105,6 +105,8 @@ typedef struct AfConfig {
       "checkpoints kept in ckpt.lmdb (RESUME)")                                                 \
     X("run.store_trajectories", run.store_trajectories, BOOL, 0, 0, 0, "",                     \
       "keep every trajectory in RUN_DIR/traj.lmdb (RESUME)")                                    \
+    X("run.eval_every", run.eval_every, INT, 0, 0, 100000000, "",                              \
+      "greedy held-out evaluation every N iterations (also before the first and after the last); 0 = never (RESUME)") \
     X("topology.learners", topology.learners, INT, 1, 1, 4096, "",                              \
       "learner ranks (ranks 0..L-1); the rest are actors")                                      \
     X("suite.name", suite.name, ENUM, "game24", 0, 0, "game24|countdown|multihop|arith",       \
@@ -134,6 +136,10 @@ typedef struct AfConfig {
       "LM head shares the token embedding")                                                     \
     X("model.init_from", model.init_from, STR, "", 0, 0, "",                                    \
       "Hugging Face-style model directory to start from")                                       \
+    X("model.warmstart_steps", model.warmstart_steps, INT, 0, 0, 1000000, "",                  \
+      "format warm start: behaviour-cloning steps on the suite's random valid actions before RL (no solutions are shown)") \
+    X("model.warmstart_batch", model.warmstart_batch, INT, 32, 1, 100000, "",                  \
+      "episodes of random valid actions per warm-start step")                                   \
     X("model.threads", model.threads, INT, 1, 1, 256, "", "OpenBLAS threads per rank")         \
     X("rollout.batch_queries", rollout.batch_queries, INT, 16, 1, 1000000, "",                 \
       "queries per iteration (B)")                                                              \
@@ -159,8 +165,8 @@ typedef struct AfConfig {
       "global gradient-norm clip, 0 = off")                                                     \
     X("algo.clip_low", algo.clip_low, FLOAT, 0.2, 0.0, 1.0, "", "PPO ratio clip below 1")      \
     X("algo.clip_high", algo.clip_high, FLOAT, 0.3, 0.0, 10.0, "", "PPO ratio clip above 1")   \
-    X("algo.dual_clip", algo.dual_clip, FLOAT, 3.0, 1.0, 1e9, "",                               \
-      "dual-clip bound c for negative advantages")                                              \
+    X("algo.dual_clip", algo.dual_clip, FLOAT, 3.0, 0.0, 1e9, "",                               \
+      "dual-clip bound c for negative advantages (> 1; 0 disables)")                                              \
     X("algo.kl_coef", algo.kl_coef, FLOAT, 0.001, 0.0, 100.0, "", "beta of the k3 KL term")    \
     X("algo.adv_stats", algo.adv_stats, ENUM, "trajectory", 0, 0, "trajectory|turn",           \
       "group statistics over trajectories (paper) or turn-samples (upstream code)")            \
@@ -168,7 +174,7 @@ typedef struct AfConfig {
       "token->turn->trajectory averaging (paper) or a token mean")                             \
     X("algo.ppo_epochs", algo.ppo_epochs, INT, 1, 1, 1000, "", "passes over each batch")       \
     X("algo.minibatch", algo.minibatch, INT, 0, 0, 100000000, "",                               \
-      "turn-samples per optimizer step, 0 = the whole batch")                                  \
+      "queries (whole groups) per optimizer step, 0 = the whole batch")                                  \
     X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
       "drop groups whose rewards are all equal")                                                \
     X("algo.max_staleness", algo.max_staleness, INT, 0, 0, 1000000, "",                         \

@@ -26,7 +26,10 @@ enum {
     AF_TAG_WORK = 4202      /* learner 0 -> actor: AfWorkUnit */
 };
 
-typedef enum { AF_CTRL_RUN = 1, AF_CTRL_STOP = 2 } AfControlCommand;
+/* RUN: weights follow, then work units. EVAL: weights follow, then every policy rank
+ * evaluates its share of the test split and the sums are reduced onto learner 0.
+ * STOP: the run is over. */
+typedef enum { AF_CTRL_RUN = 1, AF_CTRL_STOP = 2, AF_CTRL_EVAL = 3 } AfControlCommand;
 
 /* Broadcast by learner 0 at the start of every iteration (and once with STOP). */
 typedef struct AfControl {

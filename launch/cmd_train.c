@@ -11,6 +11,7 @@
 #include "common/mpi_env.h"
 #include "launch/cli.h"
 #include "launch/commands.h"
+#include "learner/train.h"
 
 static const char usage[] =
     "usage: agentflow train [--config FILE] [--set section.key=value ...] [--run-dir DIR]\n"
@@ -88,6 +89,15 @@ int af_cmd_train(int argc, char **argv) {
         exit_code = 2;
         goto done;
     }
+    int ok = 1;
+    if (cfg.topology.learners >= mpi.size && mpi.size > 1) {
+        if (mpi.rank == 0)
+            AF_LOG_E("config: topology.learners (%lld) must be smaller than the %d MPI ranks of this run "
+                     "(at least one actor), or run a single rank",
+                     (long long)cfg.topology.learners, mpi.size);
+        exit_code = 2;
+        goto done;
+    }
     if (mpi.rank == 0) {
         char *json = af_config_to_json(&cfg, 1);
         AF_LOG_I("agentflow %s, %d rank(s), run dir %s, effective config:\n%s", AF_VERSION, mpi.size,
@@ -97,13 +107,28 @@ int af_cmd_train(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/config.json", run_dir);
         if (af_mkdir_p(run_dir) || af_config_save(&cfg, path)) {
             AF_LOG_E("%s", af_error_detail());
-            goto done;
+            ok = 0;
         }
     }
-    (void)resume;
-    if (mpi.rank == 0)
-        AF_LOG_E("the Flow-GRPO training loop is not built yet (issue 5); the configuration was "
-                 "validated and saved to %s/config.json", run_dir);
+    if (mpi.size > 1 && af_mpi_bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD)) ok = 0;
+    if (!ok) goto done;
+    if (resume && mpi.rank == 0)
+        AF_LOG_W("--resume: checkpoints are not wired into training yet; starting from iteration 0");
+    AfTrainResult res;
+    int trc = af_train_run(&cfg, run_dir, &mpi, &res);
+    if (trc) {
+        AF_LOG_E("training failed: %s", af_error_detail());
+        if (mpi.size > 1) MPI_Abort(MPI_COMM_WORLD, 1); /* peers may be blocked waiting for this rank */
+        goto done;
+    }
+    if (mpi.rank == 0) {
+        if (res.eval_before >= 0)
+            AF_LOG_I("held-out greedy accuracy: %.4f before training, %.4f after %d iterations", res.eval_before,
+                     res.eval_after, res.iterations_done);
+        AF_LOG_I("done: %d iterations%s; metrics in %s/metrics.jsonl", res.iterations_done,
+                 res.stopped_by_signal ? " (stopped by a signal)" : "", run_dir);
+    }
+    exit_code = 0;
 done:
     af_mpi_finalize(&mpi);
     return exit_code;

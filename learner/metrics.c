@@ -94,7 +94,7 @@ int af_metrics_json(const AfMetrics *m, char *buf, size_t cap) {
         num(buf, cap, &at, "failed_rollouts", s->failed) || num(buf, cap, &at, "rejected_messages", s->rejected) ||
         num(buf, cap, &at, "loss", g->loss) || num(buf, cap, &at, "pg_loss", g->pg_loss) ||
         num(buf, cap, &at, "kl", g->kl) || num(buf, cap, &at, "clip_fraction", g->clip_fraction) ||
-        num(buf, cap, &at, "entropy", g->entropy) ||
+        num(buf, cap, &at, "entropy", ratio(s->entropy_sum, s->mismatch_tokens)) ||
         num(buf, cap, &at, "logprob_mismatch", ratio(s->mismatch_sum, s->mismatch_tokens)) ||
         num(buf, cap, &at, "logprob_mismatch_max", m->max.mismatch_max) ||
         num(buf, cap, &at, "grad_norm", g->grad_norm) || num(buf, cap, &at, "turns_mean", ratio(s->turns, ok)) ||
@@ -140,7 +140,7 @@ int af_metrics_progress(const AfMetrics *m, uint64_t iterations_total, char *buf
                     "it %u/%llu v%llu | reward %.3f acc %.3f | loss %+.4f kl %.5f clip %.3f ent %.3f gnorm %.3f | "
                     "zero-var %.0f/%.0f failed %.0f | turns %.2f | %.1f traj/s %.0f tok/s | roll %.2fs learn %.2fs bcast %.3fs",
                     g->iteration + 1, (unsigned long long)iterations_total, (unsigned long long)g->policy_version,
-                    ratio(s->reward_sum, ok), ratio(s->correct, ok), g->loss, g->kl, g->clip_fraction, g->entropy,
+                    ratio(s->reward_sum, ok), ratio(s->correct, ok), g->loss, g->kl, g->clip_fraction, ratio(s->entropy_sum, s->mismatch_tokens),
                     g->grad_norm, s->zero_variance_groups, s->groups, s->failed, ratio(s->turns, ok),
                     ratio(s->trajectories, g->rollout_s), ratio(s->action_tokens, g->rollout_s), g->rollout_s,
                     g->learn_s, g->broadcast_s);

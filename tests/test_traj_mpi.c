@@ -141,6 +141,11 @@ int main(int argc, char **argv) {
         CHECK_EQ_INT(af_traj_send(valid[0], 0, MPI_COMM_WORLD, scratch, 16), AF_ERANGE);
     }
 
+    /* Round 1 must be fully consumed before anyone starts round 2: rank 0 receives with
+     * MPI_ANY_SOURCE, so an early round-2 message from a fast rank would be counted in
+     * round 1 (and a round-1 message would then be missing from round 2). */
+    MPI_Barrier(MPI_COMM_WORLD);
+
     /* Second round, exact content: every rank sends its valid trajectories again and rank 0
      * compares an order-independent sum of XXH64s of the received bytes. */
     long long my_sum = 0, want_sum = 0;

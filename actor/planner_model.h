@@ -1,0 +1,37 @@
+/* The model-backed planner: the native transformer policy (common/model.h) sampling
+ * actions through the KV-cache decoder (common/decode.h).
+ *
+ * Each act() call resets the decoder slot, prefills the prompt tokens exactly as the
+ * episode encoded them, then samples until AF_TOK_EOS or the token budget. The token
+ * budget is min(max_tokens, model max_seq - prompt length): a prompt that leaves no room
+ * gives an empty action (which the executor records as a bad action) and is counted in
+ * af_planner_model_truncated(), so that the learner never sees a sequence longer than the
+ * model. Every sampled id and its behaviour log-prob (at the sampler's temperature, over
+ * the full vocabulary; T = 1 in greedy mode) go to the episode as they are.
+ *
+ * Determinism: the decoder is batch-invariant and draws only from the episode's
+ * AF_RNG_SAMPLE stream, so the same weights, prompt and stream give the same tokens and
+ * log-probs on any rank.
+ *
+ * The planner borrows the model: new weights written into model->params take effect at
+ * the next act(). Allocation happens in create only. */
+#ifndef AF_ACTOR_PLANNER_MODEL_H
+#define AF_ACTOR_PLANNER_MODEL_H
+
+#include <stdint.h>
+
+#include "actor/planner.h"
+#include "common/decode.h"
+#include "common/model.h"
+
+/* Create a planner over `model` (borrowed; must outlive the planner) sampling with `s`
+ * (temperature <= 0: greedy). Returns 0, AF_EINVAL (bad sampler), AF_ENOMEM. */
+int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner **out);
+
+/* Change the sampler (e.g. greedy evaluation after training). AF_EINVAL on a bad one. */
+int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s);
+
+/* Turns whose prompt left no room for a full action budget since creation. */
+uint64_t af_planner_model_truncated(const AfPlanner *p);
+
+#endif

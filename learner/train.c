@@ -1,0 +1,572 @@
+/* The training run: roles, set-up, warm start, iterations, evaluation (see train.h). */
+#include "learner/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/actor_loop.h"
+#include "actor/episode.h"
+#include "actor/modules.h"
+#include "actor/planner_model.h"
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/model.h"
+#include "common/protocol.h"
+#include "common/safetensors.h"
+#include "common/signals.h"
+#include "common/traj.h"
+#include "common/weights.h"
+#include "env/suite.h"
+#include "learner/adamw.h"
+#include "learner/collect.h"
+#include "learner/data_stream.h"
+#include "learner/gather.h"
+#include "learner/metrics.h"
+#include "learner/update.h"
+
+/* Warm-start episodes use iterations from here on, so their sampling streams never
+ * meet a training iteration's (training iterations stay below 2^31). */
+#define WARMSTART_ITERATION 0x80000000u
+/* Evaluation episodes are greedy (they draw nothing); recorded with this iteration. */
+#define EVAL_ITERATION 0xFFFFFFFFu
+
+typedef struct Trainer {
+    const AfConfig *cfg;
+    const char *run_dir;
+    int rank, world, L;
+    int is_learner, lidx; /* learner index (rank) when is_learner */
+    MPI_Comm learners;    /* learner ranks; MPI_COMM_NULL on actors */
+    MPI_Comm policy;      /* learner 0 + actors; MPI_COMM_NULL on learners > 0 */
+    AfSuite *suite;
+    AfModules mods;
+    AfModelConfig mcfg;
+    AfModel *policy_m, *ref_m;
+    AfAdamW *opt;
+    AfUpdate *upd;
+    AfPlanner *planner; /* model planner over policy_m (ranks that run episodes) */
+    AfEpisodeConfig ecfg;
+    AfTrajLimits lim;
+    AfDataStream *ds;
+    AfGather *gather;
+    AfTrajDecoder *dec;
+    uint8_t *scratch;
+    size_t scratch_bytes;
+    uint32_t *queries;
+    FILE *metrics_f, *eval_f;
+    const char *tool_names[AF_METRICS_MAX_TOOLS];
+    int n_tools;
+} Trainer;
+
+static const AfDataset *train_split(const Trainer *T) { return af_suite_split(T->suite, AF_SPLIT_TRAIN); }
+static const AfDataset *test_split(const Trainer *T) { return af_suite_split(T->suite, AF_SPLIT_TEST); }
+
+/* A trajectory that says the episode could not be used (no turns), for the learner. */
+static int failed_traj(const char *why, const char *suite, Agentflow__Trajectory **out) {
+    int rc = af_traj_new(out);
+    if (rc) return rc;
+    (*out)->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
+    if ((rc = af_traj_set_string(&(*out)->status_detail, why)) || (rc = af_traj_set_string(&(*out)->suite, suite))) {
+        af_traj_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* One episode of item `q` of `split` with the rank's model planner. A trajectory that
+ * would not pass the learner's validation is replaced by an INFRA_FAILED one that says
+ * why, so every work unit yields exactly one accepted trajectory. */
+static int run_one(Trainer *T, AfSplit split, uint32_t iteration, uint32_t q, uint32_t sample, uint64_t version,
+                   Agentflow__Trajectory **out) {
+    const AfDataset *ds = af_suite_split(T->suite, split);
+    *out = NULL;
+    if (q >= ds->n) return af_error_set(AF_ERANGE, "query %u outside the split (%zu questions)", q, ds->n);
+    AfEpisodeConfig ec = T->ecfg;
+    ec.iteration = iteration;
+    ec.query_index = q;
+    ec.sample_index = sample;
+    ec.policy_version = version;
+    ec.actor_rank = T->rank;
+    Agentflow__Trajectory *t = NULL;
+    int rc = af_episode_run(T->suite, &T->mods, T->planner, &ds->items[q], &ec, &t);
+    if (rc) {
+        char why[300];
+        snprintf(why, sizeof why, "episode error: %s", af_error_detail());
+        af_log(AF_LOG_WARN, "query %u sample %u: %s", q, sample, why);
+        return failed_traj(why, T->suite->name, out);
+    }
+    if (split == AF_SPLIT_TRAIN) {
+        AfTrajLimits lim = T->lim;
+        lim.iteration_min = lim.iteration_max = t->iteration;
+        lim.version_min = lim.version_max = t->policy_version;
+        AfTrajReject why;
+        if (af_traj_validate(t, &lim, &why)) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "trajectory failed validation (%s): %s", af_traj_reject_name(why), af_error_detail());
+            af_log(AF_LOG_WARN, "query %u sample %u: %s", q, sample, msg);
+            af_trajectory_free(t);
+            return failed_traj(msg, T->suite->name, out);
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+static int actor_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
+    Trainer *T = ctx;
+    return run_one(T, AF_SPLIT_TRAIN, u->iteration, u->query_index, u->sample, version, out);
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+/* Greedy evaluation of the test split on this policy rank's share (questions i with
+ * i % P == prank); sums reduced onto policy rank 0. sums: correct, reward, questions. */
+static int eval_share(Trainer *T, MPI_Comm comm, double sums[3]) {
+    int P = 1, pr = 0;
+    if (comm != MPI_COMM_NULL) {
+        MPI_Comm_size(comm, &P);
+        MPI_Comm_rank(comm, &pr);
+    }
+    const AfDataset *ds = test_split(T);
+    size_t n = ds->n;
+    if (T->cfg->suite.max_test > 0 && (size_t)T->cfg->suite.max_test < n) n = (size_t)T->cfg->suite.max_test;
+    AfSampler greedy = {.temperature = 0.0f, .top_p = 1.0f};
+    AfSampler train = {.temperature = (float)T->cfg->rollout.temperature, .top_p = (float)T->cfg->rollout.top_p};
+    int rc = af_planner_model_set_sampler(T->planner, &greedy);
+    if (rc) return rc;
+    double local[3] = {0, 0, 0};
+    for (size_t i = (size_t)pr; i < n; i += (size_t)P) {
+        Agentflow__Trajectory *t = NULL;
+        if ((rc = run_one(T, AF_SPLIT_TEST, EVAL_ITERATION, (uint32_t)i, 0, 0, &t))) break;
+        int ok = t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
+        local[0] += ok && t->reward >= 1.0f;
+        local[1] += ok ? t->reward : 0.0f;
+        local[2] += 1;
+        af_trajectory_free(t);
+    }
+    int rc2 = af_planner_model_set_sampler(T->planner, &train);
+    if (rc) return rc;
+    if (rc2) return rc2;
+    if (comm == MPI_COMM_NULL || P == 1) {
+        memcpy(sums, local, sizeof local);
+        return 0;
+    }
+    MPI_Request req;
+    rc = af_mpi_check(MPI_Ireduce(local, sums, 3, MPI_DOUBLE, MPI_SUM, 0, comm, &req), "MPI_Ireduce eval");
+    return rc ? rc : af_mpi_wait(&req, MPI_STATUS_IGNORE);
+}
+
+typedef struct {
+    Trainer *T;
+} ActorEvalCtx;
+
+static int actor_eval(void *ctx, uint64_t version) {
+    (void)version;
+    Trainer *T = ctx;
+    double sums[3];
+    return eval_share(T, T->policy, sums);
+}
+
+/* Learner 0: publish EVAL + weights, evaluate its own share, write the line. Returns the
+ * accuracy through *acc. */
+static int evaluate(Trainer *T, uint32_t after_iteration, uint64_t version, double *acc) {
+    double t0 = af_time_now(), sums[3] = {0, 0, 0};
+    int rc = 0;
+    if (T->policy != MPI_COMM_NULL && T->world > 1)
+        rc = af_policy_publish(T->policy, AF_CTRL_EVAL, after_iteration, version, T->policy_m->params,
+                               T->policy_m->n_params, NULL);
+    if (rc == 0) rc = eval_share(T, T->world > 1 ? T->policy : MPI_COMM_NULL, sums);
+    if (rc) return af_error_wrap(rc, "evaluation after iteration %u", after_iteration);
+    *acc = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
+    double dt = af_time_now() - t0;
+    af_log_progress("eval after %u iterations: held-out greedy accuracy %.4f (%g of %g), reward %.4f, %.1fs",
+                    after_iteration, *acc, sums[0], sums[2], sums[2] > 0 ? sums[1] / sums[2] : 0.0, dt);
+    if (T->eval_f) {
+        fprintf(T->eval_f,
+                "{\"iteration\": %u, \"policy_version\": %llu, \"split\": \"test\", \"questions\": %.0f, "
+                "\"accuracy\": %.6f, \"reward_mean\": %.6f, \"eval_s\": %.3f}\n",
+                after_iteration, (unsigned long long)version, sums[2], *acc, sums[2] > 0 ? sums[1] / sums[2] : 0.0, dt);
+        fflush(T->eval_f);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+static int suite_from_config(const AfConfig *c, AfSuite **out) {
+    AfSuiteOptions o;
+    af_suite_options_default(&o);
+    o.seed = (uint64_t)c->run.seed;
+    o.train_jsonl = c->data.train[0] ? c->data.train : NULL;
+    o.test_jsonl = c->data.test[0] ? c->data.test : NULL;
+    int rc = af_suite_create(c->suite.name, &o, out);
+    return rc ? af_error_wrap(rc, "suite %s", c->suite.name) : 0;
+}
+
+static AfModelConfig model_config(const AfConfig *c, const AfSuite *s) {
+    AfModelConfig m = af_model_config_default();
+    m.vocab_size = (int)af_vocab_size(s->vocab);
+    m.d_model = (int)c->model.d_model;
+    m.n_layers = (int)c->model.n_layers;
+    m.n_heads = (int)c->model.n_heads;
+    m.n_kv_heads = (int)c->model.n_kv_heads;
+    m.d_ff = (int)c->model.d_ff;
+    m.max_seq = (int)c->model.max_seq;
+    m.rope_theta = (float)c->model.rope_theta;
+    m.rms_eps = (float)c->model.rms_eps;
+    m.qkv_bias = c->model.qkv_bias;
+    m.tied_embeddings = c->model.tied_embeddings;
+    return m;
+}
+
+/* Load model.init_from into m (same shape required). */
+static int init_from_dir(AfModel *m, const char *dir) {
+    AfModel *src = NULL;
+    int rc = af_model_load_dir(dir, 0, 0, 0, &src);
+    if (rc) return af_error_wrap(rc, "model.init_from %s", dir);
+    if (src->n_params != m->n_params || memcmp(&src->cfg, &m->cfg, sizeof m->cfg) != 0) {
+        af_model_destroy(src);
+        return af_error_set(AF_ECONFIG,
+                            "model.init_from %s: its shape (d_model %d, layers %d, heads %d/%d, d_ff %d, vocab %d, max_seq %d) "
+                            "differs from the configured model", dir, src->cfg.d_model, src->cfg.n_layers, src->cfg.n_heads,
+                            src->cfg.n_kv_heads, src->cfg.d_ff, src->cfg.vocab_size, src->cfg.max_seq);
+    }
+    memcpy(m->params, src->params, m->n_params * sizeof(float));
+    af_model_destroy(src);
+    return 0;
+}
+
+static void trainer_free(Trainer *T) {
+    af_update_destroy(T->upd);
+    af_adamw_destroy(T->opt);
+    af_planner_destroy(T->planner);
+    af_model_destroy(T->ref_m);
+    af_model_destroy(T->policy_m);
+    af_modules_clear(&T->mods);
+    af_suite_destroy(T->suite);
+    af_data_stream_destroy(T->ds);
+    af_gather_destroy(T->gather);
+    af_traj_decoder_destroy(T->dec);
+    free(T->scratch);
+    free(T->queries);
+    if (T->metrics_f) fclose(T->metrics_f);
+    if (T->eval_f) fclose(T->eval_f);
+    if (T->learners != MPI_COMM_NULL) MPI_Comm_free(&T->learners);
+    if (T->policy != MPI_COMM_NULL) MPI_Comm_free(&T->policy);
+}
+
+/* Behaviour cloning of the suite's random valid actions on learner ranks (identical
+ * everywhere: same data, same order). */
+static int warm_start(Trainer *T) {
+    const AfConfig *c = T->cfg;
+    const int steps = (int)c->model.warmstart_steps, nb = (int)c->model.warmstart_batch;
+    if (steps <= 0 || !T->is_learner) return 0;
+    AfPlanner *rnd = NULL;
+    Agentflow__Trajectory **tr = calloc((size_t)nb, sizeof *tr);
+    int rc = tr ? af_planner_random_create(&rnd) : af_error_set(AF_ENOMEM, "warm start");
+    const AfDataset *ds = train_split(T);
+    double t0 = af_time_now(), loss = 0;
+    for (int s = 0; rc == 0 && s < steps; s++) {
+        for (int i = 0; i < nb && rc == 0; i++) {
+            AfEpisodeConfig ec = T->ecfg;
+            ec.iteration = WARMSTART_ITERATION + (uint32_t)s;
+            ec.query_index = (uint32_t)(((uint64_t)s * (uint64_t)nb + (uint64_t)i) % ds->n);
+            ec.sample_index = 0;
+            rc = af_episode_run(T->suite, &T->mods, rnd, &ds->items[ec.query_index], &ec, &tr[i]);
+        }
+        if (rc == 0) rc = af_update_bc_step(T->upd, (const Agentflow__Trajectory *const *)tr, nb, &loss);
+        for (int i = 0; i < nb; i++) af_trajectory_free(tr[i]), tr[i] = NULL;
+        if (rc == 0 && (s % 50 == 0 || s == steps - 1))
+            af_log_progress("warm start %d/%d: action NLL %.4f (%.1fs)", s + 1, steps, loss, af_time_now() - t0);
+    }
+    af_planner_destroy(rnd);
+    free(tr);
+    if (rc) return af_error_wrap(rc, "warm start");
+    /* A fresh optimizer state for RL: the warm start is part of initialisation. */
+    memset(T->opt->m, 0, T->opt->n * sizeof(float));
+    memset(T->opt->v, 0, T->opt->n * sizeof(float));
+    T->opt->step = 0;
+    return 0;
+}
+
+static int setup(Trainer *T) {
+    const AfConfig *c = T->cfg;
+    int rc;
+    if (T->world > 1 && T->L >= T->world)
+        return af_error_set(AF_ECONFIG, "topology.learners (%d) must be smaller than the number of ranks (%d): "
+                                        "at least one rank must be an actor", T->L, T->world);
+    T->is_learner = T->rank < T->L;
+    T->lidx = T->rank;
+    if ((rc = af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, T->is_learner ? 0 : 1, T->rank, &T->learners),
+                           "MPI_Comm_split(learners)")))
+        return rc;
+    if (!T->is_learner) {
+        MPI_Comm_free(&T->learners);
+        T->learners = MPI_COMM_NULL;
+    }
+    int in_policy = T->rank == 0 || !T->is_learner;
+    if ((rc = af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, in_policy ? 0 : MPI_UNDEFINED, T->rank, &T->policy),
+                           "MPI_Comm_split(policy)")))
+        return rc;
+
+    if ((rc = suite_from_config(c, &T->suite))) return rc;
+    if (train_split(T)->n == 0) return af_error_set(AF_ECONFIG, "suite %s: the training split is empty", c->suite.name);
+    if ((rc = af_modules_builtin(T->suite, &T->mods))) return rc;
+    T->mcfg = model_config(c, T->suite);
+    if ((rc = af_model_config_validate(&T->mcfg))) return af_error_wrap(rc, "model");
+
+    af_episode_config_default(&T->ecfg);
+    T->ecfg.max_turns = (uint32_t)c->rollout.max_turns;
+    T->ecfg.episode_timeout_s = c->rollout.episode_timeout_s;
+    T->ecfg.tool_timeout_s = c->rollout.tool_timeout_s;
+    T->ecfg.result_bytes = (size_t)c->rollout.result_chars;
+    T->ecfg.max_action_tokens = (uint32_t)c->rollout.max_action_tokens;
+    T->ecfg.seed = (uint64_t)c->run.seed;
+
+    const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
+    const int runs_episodes = !T->is_learner || T->world == 1 || T->rank == 0;
+    /* learner batch capacity: one trajectory at least; a mini-batch's worth when small */
+    int cap_tok = (int)(c->rollout.max_turns * c->model.max_seq);
+    if (cap_tok < 8192) cap_tok = 8192;
+    int cap_seq = (int)(c->rollout.max_turns * G * 4);
+    if (T->is_learner) {
+        if ((rc = af_model_create(&T->mcfg, cap_tok, cap_seq, AF_MODEL_GRADS, &T->policy_m))) return rc;
+        if (c->algo.kl_coef != 0.0 && (rc = af_model_create(&T->mcfg, cap_tok, cap_seq, 0, &T->ref_m))) return rc;
+    } else if ((rc = af_model_create(&T->mcfg, 0, 0, 0, &T->policy_m))) {
+        return rc;
+    }
+    af_model_set_threads((int)c->model.threads);
+    af_model_init_params(T->policy_m, (uint64_t)c->run.seed);
+    if (c->model.init_from[0] && (rc = init_from_dir(T->policy_m, c->model.init_from))) return rc;
+    if (runs_episodes) {
+        AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p};
+        if ((rc = af_planner_model_create(T->policy_m, &s, &T->planner))) return rc;
+    }
+
+    /* trajectory limits (what learners accept; actors check their own output with it) */
+    memset(&T->lim, 0, sizeof T->lim);
+    T->lim.num_queries = (uint32_t)train_split(T)->n;
+    T->lim.group_size = G;
+    T->lim.vocab_size = (uint32_t)T->mcfg.vocab_size;
+    T->lim.max_turns = (uint32_t)c->rollout.max_turns;
+    T->lim.max_prompt_tokens = (uint32_t)c->model.max_seq;
+    T->lim.max_action_tokens = (uint32_t)c->rollout.max_action_tokens;
+    T->lim.max_string_bytes = 1u << 16;
+    T->lim.suite = T->suite->name;
+    T->lim.world_size = T->world;
+    T->scratch_bytes = af_traj_max_bytes(&T->lim);
+    if (!(T->scratch = malloc(T->scratch_bytes))) return af_error_set(AF_ENOMEM, "trajectory scratch");
+
+    if (T->is_learner) {
+        AfAdamWConfig ac = af_adamw_config_default();
+        ac.lr = (float)c->algo.lr;
+        ac.beta1 = (float)c->algo.adam_beta1;
+        ac.beta2 = (float)c->algo.adam_beta2;
+        ac.eps = (float)c->algo.adam_eps;
+        ac.weight_decay = (float)c->algo.weight_decay;
+        if ((rc = af_adamw_create(&ac, T->policy_m->n_params, &T->opt))) return rc;
+        AfUpdateConfig uc;
+        memset(&uc, 0, sizeof uc);
+        af_grpo_adv_options_default(&uc.adv);
+        uc.adv.stats = strcmp(c->algo.adv_stats, "turn") == 0 ? AF_ADV_STATS_TURN : AF_ADV_STATS_TRAJ;
+        uc.adv.drop_zero_variance = c->algo.drop_zero_variance;
+        af_grpo_loss_options_default(&uc.loss);
+        uc.loss.clip_low = c->algo.clip_low;
+        uc.loss.clip_high = c->algo.clip_high;
+        uc.loss.dual_clip = c->algo.dual_clip;
+        uc.loss.kl_coef = c->algo.kl_coef;
+        uc.loss.agg = strcmp(c->algo.loss_agg, "token_mean") == 0 ? AF_LOSS_AGG_TOKEN_MEAN : AF_LOSS_AGG_PAPER;
+        uc.ppo_epochs = (int)c->algo.ppo_epochs;
+        uc.minibatch_queries = (int)c->algo.minibatch;
+        uc.temperature = (float)c->rollout.temperature;
+        uc.grad_clip = c->algo.grad_clip;
+        uc.mismatch_tol = 1e-3;
+        if ((rc = af_update_create(&uc, T->policy_m, T->ref_m, T->opt, T->learners, &T->upd))) return rc;
+        if ((rc = af_data_stream_create((uint64_t)c->run.seed, (uint32_t)train_split(T)->n, B, &T->ds))) return rc;
+        if ((rc = af_gather_create(B, G, (uint32_t)T->lidx, (uint32_t)T->L, &T->gather))) return rc;
+        if ((rc = af_traj_decoder_create(&T->lim, &T->dec))) return rc;
+        if (!(T->queries = malloc(B * sizeof *T->queries))) return af_error_set(AF_ENOMEM, "batch");
+        if ((rc = warm_start(T))) return rc;
+        if (T->ref_m) af_model_copy_params(T->ref_m, T->policy_m);
+    }
+    /* tools named in metrics: the suite's, then "other" for unparsable actions */
+    for (size_t i = 0; i < T->suite->n_tools && T->n_tools < AF_METRICS_MAX_TOOLS - 1; i++)
+        T->tool_names[T->n_tools++] = T->suite->tools[i]->name;
+    T->tool_names[T->n_tools++] = "other";
+    if (T->rank == 0) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+        if (!(T->metrics_f = fopen(path, "w"))) return af_error_set(AF_EIO, "cannot create %s", path);
+        snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
+        if (c->run.eval_every > 0 && !(T->eval_f = fopen(path, "w")))
+            return af_error_set(AF_EIO, "cannot create %s", path);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ one iteration (learners) */
+
+static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
+    const AfConfig *c = T->cfg;
+    const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
+    const uint64_t version = it;
+    int rc;
+    double t_it = af_time_now(), bcast_s = 0;
+    af_data_stream_batch(T->ds, it, T->queries);
+    af_metrics_reset(M, it, version);
+    /* 1. weights out */
+    if (T->rank == 0 && T->world > 1 &&
+        (rc = af_policy_publish(T->policy, AF_CTRL_RUN, it, version, T->policy_m->params, T->policy_m->n_params,
+                                &bcast_s)))
+        return rc;
+    /* 2. rollouts */
+    double t0 = af_time_now();
+    af_gather_begin(T->gather, it, T->queries);
+    af_traj_decoder_set_window(T->dec, it, it, version, version);
+    uint64_t rejected_before = af_traj_decoder_stats(T->dec)->rejected;
+    AfCollectStats cs;
+    memset(&cs, 0, sizeof cs);
+    if (T->world == 1) {
+        for (uint32_t s = 0; s < B; s++)
+            for (uint32_t g = 0; g < G; g++) {
+                Agentflow__Trajectory *t = NULL;
+                if ((rc = run_one(T, AF_SPLIT_TRAIN, it, T->queries[s], g, version, &t))) return rc;
+                t->iteration = it, t->slot = s, t->query_index = T->queries[s], t->sample_index = g;
+                t->policy_version = version, t->actor_rank = 0;
+                rc = af_gather_offer(T->gather, t);
+                af_trajectory_free(t);
+                if (rc) return af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
+            }
+    } else if ((rc = af_collect_iteration(MPI_COMM_WORLD, T->rank, T->L, T->world - T->L, it, T->queries, B, G, T->dec,
+                                          T->gather, &cs))) {
+        return rc;
+    }
+    double rollout_s = af_time_now() - t0;
+    /* 3. the Flow-GRPO step */
+    t0 = af_time_now();
+    uint32_t n_own = af_gather_owned(T->gather);
+    const Agentflow__Trajectory **tr = malloc(((size_t)n_own * G + 1) * sizeof *tr);
+    uint32_t *slots = malloc(((size_t)n_own + 1) * sizeof *slots);
+    if (!tr || !slots) {
+        free(tr), free(slots);
+        return af_error_set(AF_ENOMEM, "iteration %u batch", it);
+    }
+    for (uint32_t k = 0; k < n_own; k++) {
+        slots[k] = af_gather_owned_slot(T->gather, k);
+        for (uint32_t g = 0; g < G; g++) {
+            tr[(size_t)k * G + g] = af_gather_get(T->gather, k, g);
+            if (tr[(size_t)k * G + g]) af_metrics_add_trajectory(M, tr[(size_t)k * G + g]);
+        }
+    }
+    AfUpdateStats us;
+    rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
+    free(tr), free(slots);
+    if (rc) return af_error_wrap(rc, "iteration %u learner step", it);
+    double learn_s = af_time_now() - t0;
+    /* 4. metrics */
+    AfMetricSums *S = &M->sums;
+    S->groups = us.groups;
+    S->zero_variance_groups = us.zero_variance_groups;
+    S->rejected = (double)(af_traj_decoder_stats(T->dec)->rejected - rejected_before) + (double)cs.stray;
+    S->learner_tokens = us.learner_tokens;
+    S->mismatch_sum = us.mismatch_sum;
+    S->mismatch_tokens = us.mismatch_tokens;
+    S->entropy_sum = us.entropy_sum;
+    M->max.mismatch_max = us.mismatch_max;
+    M->g.loss = us.loss, M->g.pg_loss = us.pg_loss, M->g.kl = us.kl;
+    M->g.clip_fraction = us.clip_fraction, M->g.grad_norm = us.grad_norm;
+    M->g.rollout_s = rollout_s, M->g.learn_s = learn_s, M->g.broadcast_s = bcast_s;
+    M->g.wait_s = cs.wait_s;
+    if ((rc = af_metrics_reduce(M, T->learners))) return rc;
+    M->g.iteration_s = af_time_now() - t_it;
+    if (T->rank == 0) {
+        char line[8192];
+        if (af_metrics_json(M, line, sizeof line) > 0 && T->metrics_f) {
+            fprintf(T->metrics_f, "%s\n", line);
+            fflush(T->metrics_f);
+        }
+        if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_progress("%s", line);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the run */
+
+int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfTrainResult *res) {
+    Trainer T;
+    memset(&T, 0, sizeof T);
+    T.cfg = cfg;
+    T.run_dir = run_dir;
+    T.rank = mpi->rank;
+    T.world = mpi->size;
+    T.L = (int)cfg->topology.learners;
+    T.learners = T.policy = MPI_COMM_NULL;
+    res->iterations_done = 0;
+    res->stopped_by_signal = 0;
+    res->eval_before = res->eval_after = -1;
+    int rc = setup(&T);
+    /* agree on set-up success everywhere, so no rank waits for a peer that gave up */
+    int bad = rc != 0, any = 0;
+    if (af_mpi_allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) == 0 && any && rc == 0)
+        rc = af_error_set(AF_ESTATE, "another rank failed during set-up (see its message)");
+    if (rc) goto done;
+    af_signals_install();
+
+    if (!T.is_learner) { /* actor: serve until STOP */
+        AfActorHooks h = {.ctx = &T,
+                          .params = T.policy_m->params,
+                          .n_params = T.policy_m->n_params,
+                          .run_episode = actor_episode,
+                          .on_weights = NULL,
+                          .run_eval = actor_eval};
+        AfActorStats st;
+        memset(&st, 0, sizeof st);
+        rc = af_actor_run(&h, MPI_COMM_WORLD, T.policy, T.L, T.scratch, T.scratch_bytes, &st);
+        goto done;
+    }
+
+    AfMetrics M;
+    memset(&M, 0, sizeof M);
+    M.n_tools = T.n_tools;
+    for (int i = 0; i < T.n_tools; i++) M.tool_names[i] = T.tool_names[i];
+    const uint32_t iters = (uint32_t)cfg->run.iterations;
+    const uint32_t every = (uint32_t)cfg->run.eval_every;
+    if (T.rank == 0 && every > 0 && (rc = evaluate(&T, 0, 0, &res->eval_before))) goto stop;
+    for (uint32_t it = 0; it < iters; it++) {
+        if ((rc = learner_iteration(&T, it, &M))) goto stop;
+        res->iterations_done++;
+        /* the signal decision must be the same on every learner */
+        int sig = af_signals_pending() != 0, any_sig = 0;
+        if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_MAX, T.learners))) goto stop;
+        if (any_sig) {
+            res->stopped_by_signal = 1;
+            af_log(AF_LOG_INFO, "signal received: stopping after iteration %u", it);
+            break;
+        }
+        if (T.rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
+            (rc = evaluate(&T, it + 1, it + 1, &res->eval_after)))
+            goto stop;
+    }
+    if (T.rank == 0 && every > 0 && (rc = evaluate(&T, (uint32_t)res->iterations_done, (uint64_t)res->iterations_done,
+                                                   &res->eval_after)))
+        goto stop;
+    if (T.rank == 0) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/model", run_dir);
+        if ((rc = af_model_save_dir(T.policy_m, dir))) rc = af_error_wrap(rc, "saving the trained planner");
+        else af_log(AF_LOG_INFO, "trained planner written to %s", dir);
+    }
+stop:
+    if (T.rank == 0 && T.world > 1) {
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", af_error_detail());
+        int rc2 = af_policy_publish(T.policy, AF_CTRL_STOP, 0, 0, NULL, 0, NULL);
+        if (rc == 0) rc = rc2;
+        else af_error_set(rc, "%s", keep);
+    }
+done:
+    trainer_free(&T);
+    return rc;
+}

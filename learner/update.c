@@ -1,0 +1,419 @@
+/* Flow-GRPO learner step: advantages, per-turn samples, reference log-probs, PPO epochs
+ * over mini-batches with a gradient allreduce (see update.h). */
+#include "learner/update.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/mpi_env.h"
+
+typedef struct {
+    int seq_off, seq_len; /* into u->tok: prompt followed by action */
+    int n_prompt;
+    int act_off, n_act;   /* into the per-action-token arrays */
+    int traj;             /* running trajectory id (adjacent samples share it) */
+    int mb;               /* mini-batch */
+    float adv;
+} Sample;
+
+typedef struct {
+    int first, n;         /* samples [first, first + n) */
+} Chunk;
+
+struct AfUpdate {
+    AfUpdateConfig cfg;
+    AfModel *policy, *ref;
+    AfAdamW *opt;
+    MPI_Comm comm;
+    int n_learners;
+
+    Sample *s;
+    int n_s, cap_s;
+    Chunk *ch;
+    int n_ch, cap_ch;
+    int32_t *tok;
+    int n_tok, cap_tok;
+    float *old, *refl, *newl, *dact; /* per action token */
+    int n_act, cap_act;
+    int *tok_off, *traj_id;          /* per chunk sample (cap_s + 1) */
+    float *adv;
+    int cap_tk;
+    double *mb_counts;               /* 2 per mini-batch: trajectories, tokens */
+    int cap_mb;
+
+    /* per model batch (model capacity) */
+    float *logp, *ent, *dlogp;
+    int *seq_start;
+    /* per group */
+    float *g_rew, *g_adv;
+    uint8_t *g_status, *g_use;
+    int *g_turns;
+    uint32_t cap_g;
+};
+
+static int grow(void **p, int *cap, int need, size_t elem) {
+    if (need <= *cap) return 0;
+    int n = *cap ? *cap : 64;
+    while (n < need) n *= 2;
+    void *q = realloc(*p, (size_t)n * elem);
+    if (!q) return af_error_set(AF_ENOMEM, "learner step: out of memory (%d elements)", n);
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+int af_update_create(const AfUpdateConfig *cfg, AfModel *policy, AfModel *ref, AfAdamW *opt, MPI_Comm learners,
+                     AfUpdate **out) {
+    *out = NULL;
+    if (!cfg || !policy || !opt) return af_error_set(AF_EINVAL, "af_update_create: NULL argument");
+    if (!policy->grads || policy->max_tokens <= 0)
+        return af_error_set(AF_EINVAL, "learner step: the policy needs gradients and a learner batch capacity");
+    if (cfg->ppo_epochs < 1) return af_error_set(AF_EINVAL, "learner step: algo.ppo_epochs must be >= 1");
+    if (cfg->minibatch_queries < 0) return af_error_set(AF_EINVAL, "learner step: algo.minibatch must be >= 0");
+    if (!(cfg->temperature > 0.0f)) return af_error_set(AF_EINVAL, "learner step: temperature must be > 0");
+    if (cfg->loss.kl_coef != 0.0 && !ref)
+        return af_error_set(AF_EINVAL, "learner step: algo.kl_coef > 0 needs the reference planner");
+    if (ref && (ref->n_params != policy->n_params || ref->max_tokens < policy->max_tokens ||
+                ref->max_seqs < policy->max_seqs))
+        return af_error_set(AF_EINVAL, "learner step: the reference planner's shape or capacity differs from the policy's");
+    if (opt->n != policy->n_params) return af_error_set(AF_EINVAL, "learner step: optimizer size differs from the policy");
+    AfUpdate *u = calloc(1, sizeof *u);
+    if (!u) return af_error_set(AF_ENOMEM, "learner step");
+    u->cfg = *cfg;
+    u->policy = policy;
+    u->ref = ref;
+    u->opt = opt;
+    u->comm = learners;
+    int rc = af_mpi_check(MPI_Comm_size(learners, &u->n_learners), "MPI_Comm_size(learners)");
+    if (rc) goto fail;
+    size_t cap = (size_t)policy->max_tokens;
+    u->logp = malloc(cap * sizeof *u->logp);
+    u->ent = malloc(cap * sizeof *u->ent);
+    u->dlogp = malloc(cap * sizeof *u->dlogp);
+    u->seq_start = malloc(((size_t)policy->max_seqs + 1) * sizeof *u->seq_start);
+    if (!u->logp || !u->ent || !u->dlogp || !u->seq_start) {
+        rc = af_error_set(AF_ENOMEM, "learner step buffers");
+        goto fail;
+    }
+    *out = u;
+    return 0;
+fail:
+    af_update_destroy(u);
+    return rc;
+}
+
+void af_update_destroy(AfUpdate *u) {
+    if (!u) return;
+    free(u->s), free(u->ch), free(u->tok), free(u->old), free(u->refl), free(u->newl), free(u->dact);
+    free(u->tok_off), free(u->traj_id), free(u->adv), free(u->mb_counts);
+    free(u->logp), free(u->ent), free(u->dlogp), free(u->seq_start);
+    free(u->g_rew), free(u->g_adv), free(u->g_status), free(u->g_use), free(u->g_turns);
+    free(u);
+}
+
+/* Append every usable turn of trajectory t as samples (advantage adv, mini-batch mb). */
+static int add_traj(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int mb, const AfAdvOptions *adv_opt,
+                    float traj_adv, AfUpdateStats *st) {
+    const AfModelConfig *mc = &u->policy->cfg;
+    int rc;
+    for (size_t k = 0; k < t->n_turns; k++) {
+        const Agentflow__Turn *tu = t->turns[k];
+        int np = (int)tu->n_prompt_tokens, na = (int)tu->n_action_tokens;
+        if (na == 0 || np == 0 || np + na > mc->max_seq) {
+            if (st) st->skipped_samples++;
+            continue;
+        }
+        if (tu->n_behaviour_logprobs != tu->n_action_tokens)
+            return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: %zu behaviour log-probs for %d action tokens",
+                                t->query_index, t->sample_index, k, tu->n_behaviour_logprobs, na);
+        if ((rc = grow((void **)&u->s, &u->cap_s, u->n_s + 1, sizeof *u->s)) ||
+            (rc = grow((void **)&u->tok, &u->cap_tok, u->n_tok + np + na, sizeof *u->tok)))
+            return rc;
+        if (u->n_act + na > u->cap_act) {
+            int cap = u->cap_act;
+            if ((rc = grow((void **)&u->old, &cap, u->n_act + na, sizeof(float)))) return rc;
+            cap = u->cap_act;
+            if ((rc = grow((void **)&u->refl, &cap, u->n_act + na, sizeof(float)))) return rc;
+            cap = u->cap_act;
+            if ((rc = grow((void **)&u->newl, &cap, u->n_act + na, sizeof(float)))) return rc;
+            cap = u->cap_act;
+            if ((rc = grow((void **)&u->dact, &cap, u->n_act + na, sizeof(float)))) return rc;
+            u->cap_act = cap;
+        }
+        Sample *s = &u->s[u->n_s++];
+        s->seq_off = u->n_tok;
+        s->seq_len = np + na;
+        s->n_prompt = np;
+        s->act_off = u->n_act;
+        s->n_act = na;
+        s->traj = traj;
+        s->mb = mb;
+        s->adv = adv_opt ? af_grpo_turn_advantage(adv_opt, traj_adv, (int)k, (int)t->n_turns) : 0.0f;
+        for (int i = 0; i < np; i++) {
+            if (tu->prompt_tokens[i] >= (uint32_t)mc->vocab_size)
+                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: prompt token id %u >= vocabulary %d",
+                                    t->query_index, t->sample_index, k, tu->prompt_tokens[i], mc->vocab_size);
+            u->tok[u->n_tok++] = (int32_t)tu->prompt_tokens[i];
+        }
+        for (int i = 0; i < na; i++) {
+            if (tu->action_tokens[i] >= (uint32_t)mc->vocab_size)
+                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: action token id %u >= vocabulary %d",
+                                    t->query_index, t->sample_index, k, tu->action_tokens[i], mc->vocab_size);
+            u->tok[u->n_tok++] = (int32_t)tu->action_tokens[i];
+            float b = tu->behaviour_logprobs[i];
+            if (!isfinite(b) || b > 0.0f)
+                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: behaviour log-prob %g is not a log-probability",
+                                    t->query_index, t->sample_index, k, (double)b);
+            u->old[u->n_act++] = b;
+        }
+        if (st) {
+            st->samples++;
+            st->action_tokens += na;
+            st->learner_tokens += np + na;
+        }
+    }
+    return 0;
+}
+
+/* Split samples into chunks of whole trajectories inside one mini-batch that fit the
+ * model's batch capacity. */
+static int make_chunks(AfUpdate *u) {
+    u->n_ch = 0;
+    const int cap_tok = u->policy->max_tokens, cap_seq = u->policy->max_seqs;
+    int i = 0;
+    while (i < u->n_s) {
+        int first = i, toks = 0, seqs = 0;
+        while (i < u->n_s && u->s[i].mb == u->s[first].mb) {
+            /* the whole trajectory starting at i */
+            int j = i, tt = 0, ts = 0;
+            while (j < u->n_s && u->s[j].traj == u->s[i].traj) tt += u->s[j].seq_len, ts++, j++;
+            if (tt > cap_tok || ts > cap_seq)
+                return af_error_set(AF_EINVAL,
+                                    "learner step: one trajectory has %d tokens in %d turns, more than the learner batch "
+                                    "capacity (%d tokens, %d sequences)", tt, ts, cap_tok, cap_seq);
+            if (toks + tt > cap_tok || seqs + ts > cap_seq) break;
+            toks += tt, seqs += ts, i = j;
+        }
+        int rc = grow((void **)&u->ch, &u->cap_ch, u->n_ch + 1, sizeof *u->ch);
+        if (rc) return rc;
+        u->ch[u->n_ch++] = (Chunk){first, i - first};
+    }
+    return 0;
+}
+
+/* Forward a chunk through `m`; gather the action-token log-probs into dst (indexed like
+ * the action arrays). With `measure` (the policy before any update), also add the action
+ * tokens' entropies and their distance to the behaviour log-probs to the stats. */
+static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, AfUpdateStats *measure) {
+    const Sample *s0 = &u->s[c->first];
+    for (int k = 0; k <= c->n; k++)
+        u->seq_start[k] = k < c->n ? s0[k].seq_off - s0[0].seq_off : s0[c->n - 1].seq_off + s0[c->n - 1].seq_len - s0[0].seq_off;
+    int rc = af_model_forward(m, u->tok + s0[0].seq_off, u->seq_start, c->n, u->cfg.temperature, u->logp,
+                              measure ? u->ent : NULL);
+    if (rc) return rc;
+    for (int k = 0; k < c->n; k++) {
+        const Sample *s = &s0[k];
+        int base = s->seq_off - s0[0].seq_off + s->n_prompt;
+        for (int j = 0; j < s->n_act; j++) {
+            dst[s->act_off + j] = u->logp[base + j];
+            if (!measure) continue;
+            measure->entropy_sum += u->ent[base + j];
+            double d = fabs((double)u->logp[base + j] - (double)u->old[s->act_off + j]);
+            measure->mismatch_sum += d;
+            measure->mismatch_tokens++;
+            if (d > measure->mismatch_max || d != d) measure->mismatch_max = d;
+            if (!(d <= u->cfg.mismatch_tol)) measure->mismatch_over++;
+        }
+    }
+    return 0;
+}
+
+static int allreduce_sum_f32(float *buf, size_t n, MPI_Comm comm) {
+    const size_t step = (size_t)1 << 26;
+    for (size_t off = 0; off < n; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        int rc = af_mpi_allreduce(MPI_IN_PLACE, buf + off, (int)k, MPI_FLOAT, MPI_SUM, comm);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const uint32_t *slots, int n_groups,
+                  uint32_t batch, uint32_t group, AfUpdateStats *st) {
+    memset(st, 0, sizeof *st);
+    if (group < 1 || batch < 1 || n_groups < 0 || (n_groups && (!trajs || !slots)))
+        return af_error_set(AF_EINVAL, "learner step: bad batch (%d groups of %u, batch %u)", n_groups, group, batch);
+    int rc;
+    const int mb_size = u->cfg.minibatch_queries > 0 ? u->cfg.minibatch_queries : (int)batch;
+    const int n_mb = (int)((batch + (uint32_t)mb_size - 1) / (uint32_t)mb_size);
+    if ((rc = grow((void **)&u->mb_counts, &u->cap_mb, 2 * n_mb, sizeof *u->mb_counts))) return rc;
+    if (group > u->cap_g) {
+        free(u->g_rew), free(u->g_adv), free(u->g_status), free(u->g_use), free(u->g_turns);
+        u->g_rew = malloc(group * sizeof(float));
+        u->g_adv = malloc(group * sizeof(float));
+        u->g_status = malloc(group);
+        u->g_use = malloc(group);
+        u->g_turns = malloc(group * sizeof(int));
+        u->cap_g = group;
+        if (!u->g_rew || !u->g_adv || !u->g_status || !u->g_use || !u->g_turns) {
+            u->cap_g = 0;
+            return af_error_set(AF_ENOMEM, "learner step: group buffers");
+        }
+    }
+
+    /* 1. advantages and samples */
+    u->n_s = u->n_tok = u->n_act = 0;
+    memset(u->mb_counts, 0, 2 * (size_t)n_mb * sizeof *u->mb_counts);
+    int traj_id = 0;
+    for (int k = 0; k < n_groups; k++) {
+        if (slots[k] >= batch || (k && slots[k] <= slots[k - 1]))
+            return af_error_set(AF_EINVAL, "learner step: slot %u (group %d) out of order or >= batch %u", slots[k], k, batch);
+        const Agentflow__Trajectory *const *g = trajs + (size_t)k * group;
+        for (uint32_t i = 0; i < group; i++) {
+            if (!g[i]) return af_error_set(AF_EINVAL, "learner step: slot %u sample %u missing", slots[k], i);
+            int ok = g[i]->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
+            u->g_rew[i] = ok ? g[i]->reward : 0.0f;
+            u->g_status[i] = ok ? AF_GRPO_TRAJ_OK : AF_GRPO_TRAJ_FAILED;
+            u->g_turns[i] = ok && g[i]->n_turns > 0 ? (int)g[i]->n_turns : 1;
+            if (!ok) st->failed_trajs++;
+        }
+        AfAdvGroupStats gs;
+        if ((rc = af_grpo_group_advantages(&u->cfg.adv, (int)group, u->g_rew, u->g_status, u->g_turns, u->g_adv,
+                                           u->g_use, &gs)))
+            return af_error_wrap(rc, "slot %u", slots[k]);
+        st->groups++;
+        st->zero_variance_groups += gs.zero_variance;
+        st->dropped_groups += gs.dropped;
+        const int mb = (int)slots[k] / mb_size;
+        for (uint32_t i = 0; i < group; i++) {
+            if (!u->g_use[i]) continue;
+            int before = u->n_s;
+            if ((rc = add_traj(u, g[i], traj_id, mb, &u->cfg.adv, u->g_adv[i], st))) return rc;
+            if (u->n_s > before) {
+                u->mb_counts[2 * mb]++;
+                for (int j = before; j < u->n_s; j++) u->mb_counts[2 * mb + 1] += u->s[j].n_act;
+                traj_id++;
+            }
+        }
+    }
+    if ((rc = make_chunks(u))) return rc;
+    {
+        int c1 = u->cap_tk, c2 = u->cap_tk, c3 = u->cap_tk;
+        if ((rc = grow((void **)&u->tok_off, &c1, u->n_s + 1, sizeof *u->tok_off)) ||
+            (rc = grow((void **)&u->traj_id, &c2, u->n_s + 1, sizeof *u->traj_id)) ||
+            (rc = grow((void **)&u->adv, &c3, u->n_s + 1, sizeof *u->adv)))
+            return rc;
+        u->cap_tk = c1;
+    }
+    if (u->n_learners > 1 &&
+        (rc = af_mpi_allreduce(MPI_IN_PLACE, u->mb_counts, 2 * n_mb, MPI_DOUBLE, MPI_SUM, u->comm)))
+        return rc;
+
+    /* 2. reference log-probs, and (unless fused into the first step) the measurement pass */
+    if (u->cfg.loss.kl_coef != 0.0)
+        for (int c = 0; c < u->n_ch; c++)
+            if ((rc = forward_chunk(u, u->ref, &u->ch[c], u->refl, NULL))) return rc;
+    const int fuse = n_mb == 1;
+    if (!fuse)
+        for (int c = 0; c < u->n_ch; c++)
+            if ((rc = forward_chunk(u, u->policy, &u->ch[c], u->newl, st))) return rc;
+
+    /* 3. PPO epochs over mini-batches */
+    double acc[5] = {0}; /* loss, pg, kl, clipped tokens, tokens: summed over steps */
+    double gn_sum = 0;
+    int steps = 0;
+    for (int e = 0; e < u->cfg.ppo_epochs; e++) {
+        int c = 0;
+        for (int mb = 0; mb < n_mb; mb++) {
+            const double g_trajs = u->mb_counts[2 * mb], g_tokens = u->mb_counts[2 * mb + 1];
+            while (c < u->n_ch && u->s[u->ch[c].first].mb < mb) c++;
+            if (g_trajs == 0) continue; /* nothing contributes on any learner */
+            af_model_zero_grad(u->policy);
+            AfLossOptions lo = u->cfg.loss;
+            lo.norm_trajs = g_trajs;
+            lo.norm_tokens = g_tokens;
+            double part[5] = {0};
+            for (; c < u->n_ch && u->s[u->ch[c].first].mb == mb; c++) {
+                const Chunk *ch = &u->ch[c];
+                const int measure = fuse && e == 0;
+                if ((rc = forward_chunk(u, u->policy, ch, u->newl, measure ? st : NULL))) return rc;
+                const Sample *s0 = &u->s[ch->first];
+                for (int k = 0; k <= ch->n; k++) {
+                    u->tok_off[k] = (k < ch->n ? s0[k].act_off : s0[ch->n - 1].act_off + s0[ch->n - 1].n_act) - s0[0].act_off;
+                    if (k < ch->n) u->traj_id[k] = s0[k].traj, u->adv[k] = s0[k].adv;
+                }
+                const int a0 = s0[0].act_off;
+                AfGrpoBatch b = {.n_samples = ch->n,
+                                 .tok_offset = u->tok_off,
+                                 .traj_id = u->traj_id,
+                                 .adv = u->adv,
+                                 .mask = NULL,
+                                 .logp = u->newl + a0,
+                                 .old_logp = u->old + a0,
+                                 .ref_logp = u->cfg.loss.kl_coef != 0.0 ? u->refl + a0 : NULL};
+                AfLossStats ls;
+                if ((rc = af_grpo_loss(&lo, &b, u->dact + a0, &ls))) return rc;
+                part[0] += ls.loss, part[1] += ls.pg_loss, part[2] += ls.kl;
+                part[3] += ls.clip_frac * ls.n_tokens, part[4] += ls.n_tokens;
+                /* scatter dL/dlogp onto the chunk's token positions */
+                int n_tok = u->seq_start[ch->n];
+                memset(u->dlogp, 0, (size_t)n_tok * sizeof *u->dlogp);
+                for (int k = 0; k < ch->n; k++) {
+                    int base = s0[k].seq_off - s0[0].seq_off + s0[k].n_prompt;
+                    memcpy(u->dlogp + base, u->dact + s0[k].act_off, (size_t)s0[k].n_act * sizeof(float));
+                }
+                if ((rc = af_model_backward(u->policy, u->dlogp))) return rc;
+            }
+            if (u->n_learners > 1) {
+                if ((rc = allreduce_sum_f32(u->policy->grads, u->policy->n_params, u->comm))) return rc;
+                if ((rc = af_mpi_allreduce(MPI_IN_PLACE, part, 5, MPI_DOUBLE, MPI_SUM, u->comm))) return rc;
+            }
+            gn_sum += af_grad_clip(u->policy->grads, u->policy->n_params, u->cfg.grad_clip);
+            af_adamw_step(u->opt, u->policy->params, u->policy->grads);
+            u->policy->fwd_valid = 0;
+            for (int i = 0; i < 5; i++) acc[i] += part[i];
+            steps++;
+        }
+    }
+    st->optimizer_steps = steps;
+    if (steps) {
+        st->loss = acc[0] / steps;
+        st->pg_loss = acc[1] / steps;
+        st->kl = acc[2] / steps;
+        st->clip_fraction = acc[4] > 0 ? acc[3] / acc[4] : 0.0;
+        st->grad_norm = gn_sum / steps;
+    }
+    return 0;
+}
+
+int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out) {
+    int rc;
+    u->n_s = u->n_tok = u->n_act = 0;
+    for (int i = 0; i < n; i++)
+        if ((rc = add_traj(u, trajs[i], i, 0, NULL, 0.0f, NULL))) return rc;
+    if ((rc = make_chunks(u))) return rc;
+    af_model_zero_grad(u->policy);
+    double nll = 0;
+    const float w = u->n_act ? -1.0f / (float)u->n_act : 0.0f;
+    for (int c = 0; c < u->n_ch; c++) {
+        const Chunk *ch = &u->ch[c];
+        if ((rc = forward_chunk(u, u->policy, ch, u->newl, NULL))) return rc;
+        const Sample *s0 = &u->s[ch->first];
+        memset(u->dlogp, 0, (size_t)u->seq_start[ch->n] * sizeof *u->dlogp);
+        for (int k = 0; k < ch->n; k++) {
+            int base = s0[k].seq_off - s0[0].seq_off + s0[k].n_prompt;
+            for (int j = 0; j < s0[k].n_act; j++) {
+                nll -= u->newl[s0[k].act_off + j];
+                u->dlogp[base + j] = w;
+            }
+        }
+        if ((rc = af_model_backward(u->policy, u->dlogp))) return rc;
+    }
+    if (loss_out) *loss_out = u->n_act ? nll / u->n_act : 0.0;
+    af_grad_clip(u->policy->grads, u->policy->n_params, u->cfg.grad_clip);
+    af_adamw_step(u->opt, u->policy->params, u->policy->grads);
+    u->policy->fwd_valid = 0;
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* The Flow-GRPO learner step (DESIGN.md §3) over the groups this learner owns.
+ *
+ * Input: for each owned slot of the iteration, its G trajectories (sample order). The
+ * step computes group advantages (learner/grpo.h), broadcasts each trajectory's advantage
+ * to every turn, builds one training sample per turn (prompt + action tokens; the loss
+ * covers the action tokens only), computes reference log-probs with the frozen initial
+ * planner, then runs algo.ppo_epochs passes over mini-batches. A mini-batch is a fixed
+ * range of slots (algo.minibatch queries, 0 = the whole batch), the same on every
+ * learner, so every learner takes the same number of optimizer steps. Each step:
+ * forward + loss + backward over chunks of whole trajectories that fit the model's batch
+ * capacity, one MPI_Allreduce (sum) of the flat gradient buffer over the learners, global
+ * gradient clipping, AdamW. The loss normalizers (trajectories, or tokens for token_mean)
+ * are the global counts of the mini-batch, so the summed gradient is exactly that of the
+ * global mini-batch whatever the number of learners.
+ *
+ * pi_old is the behaviour policy recorded in each trajectory. Before any update the
+ * learner's own log-probs of the action tokens are compared with the behaviour log-probs
+ * (logprob_mismatch: ~0 in synchronous mode, where both come from the same weights).
+ *
+ * Determinism: every reduction has a fixed order (samples in slot, sample, turn order;
+ * chunks in order; the allreduce is over identical-size buffers in rank order as MPI
+ * implements it for a fixed communicator size). Memory grows to the largest batch seen
+ * and is then reused; nothing is allocated inside a mini-batch. */
+#ifndef AF_LEARNER_UPDATE_H
+#define AF_LEARNER_UPDATE_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "common/model.h"
+#include "learner/adamw.h"
+#include "learner/grpo.h"
+#include "proto/agentflow.pb-c.h"
+
+typedef struct AfUpdateConfig {
+    AfAdvOptions adv;
+    AfLossOptions loss;    /* norm_trajs/norm_tokens are set per mini-batch by the step */
+    int ppo_epochs;        /* >= 1 */
+    int minibatch_queries; /* queries per mini-batch; 0 = the whole batch */
+    float temperature;     /* the sampling temperature the behaviour log-probs refer to */
+    double grad_clip;      /* global norm; 0 disables */
+    double mismatch_tol;   /* tolerance counted in AfUpdateStats.mismatch_over (e.g. 1e-3) */
+} AfUpdateConfig;
+
+typedef struct AfUpdateStats {
+    /* this learner's share (to be summed over learners) */
+    double groups, zero_variance_groups, dropped_groups, failed_trajs;
+    double samples, action_tokens, learner_tokens;
+    double mismatch_sum, mismatch_tokens, mismatch_max, mismatch_over;
+    double entropy_sum; /* over action tokens, with the weights before the update */
+    double skipped_samples; /* turns with no action tokens or longer than the model */
+    /* global (identical on every learner): means over the optimizer steps taken */
+    double loss, pg_loss, kl, clip_fraction, grad_norm;
+    int optimizer_steps;
+} AfUpdateStats;
+
+typedef struct AfUpdate AfUpdate;
+
+/* policy: the trained model (created with AF_MODEL_GRADS and a learner batch capacity);
+ * ref: the frozen initial planner with the same shape and capacity (NULL allowed iff
+ * loss.kl_coef == 0); opt: AdamW over policy's flat buffers. All borrowed. `learners`:
+ * the communicator of the learner ranks. Returns 0, AF_EINVAL (bad config or shapes),
+ * AF_ENOMEM. */
+int af_update_create(const AfUpdateConfig *cfg, AfModel *policy, AfModel *ref, AfAdamW *opt, MPI_Comm learners,
+                     AfUpdate **out);
+void af_update_destroy(AfUpdate *u);
+
+/* Run the step. trajs[k * group + s] is sample s of this learner's k-th owned group
+ * (n_groups groups; slots[k] its slot in the iteration's batch of `batch` queries, in
+ * increasing order). Collective over the learners. Returns 0, AF_EINVAL (inconsistent
+ * input, named), AF_EMPI, AF_ENOMEM, or a model error. The policy is updated in place. */
+int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const uint32_t *slots, int n_groups,
+                  uint32_t batch, uint32_t group, AfUpdateStats *stats);
+
+/* Supervised warm start (behaviour cloning): one AdamW step on -mean log p(action tokens)
+ * of the given trajectories' turns, for a format-only initial planner. Local to this rank
+ * (no allreduce): call it with the same data everywhere or on one rank and broadcast.
+ * *loss_out receives the mean negative log-likelihood before the step. */
+int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out);
+
+#endif
