@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -54,9 +55,16 @@ static int lmdb_fail(const AfCkptStore *s, int mrc, const char *what) {
     if (mrc == MDB_MAP_FULL)
         return af_error_set(AF_EFULL, "%s: %s: the LMDB map (%zu MiB) is full", s->dir, what,
                             s->map_size / MIB);
-    if (mrc == ENOSPC || mrc == EDQUOT)
+    if (mrc == ENOSPC || mrc == EDQUOT || mrc == EFBIG)
         return af_error_set(AF_EFULL, "%s: %s: no space left on the device (%s)", s->dir, what,
                             strerror(mrc));
+    if (mrc == EIO) { /* LMDB reports a short write as EIO: a full disk looks like this */
+        struct statvfs fs;
+        if (statvfs(s->dir, &fs) == 0)
+            return af_error_set(AF_EIO, "%s: %s: write failed (%s; %llu MiB free on the device)", s->dir,
+                                what, strerror(mrc),
+                                (unsigned long long)fs.f_bavail * fs.f_frsize / MIB);
+    }
     if (mrc == MDB_CORRUPTED || mrc == MDB_PAGE_NOTFOUND || mrc == MDB_INVALID ||
         mrc == MDB_VERSION_MISMATCH)
         return af_error_set(AF_EFORMAT, "%s: %s: store damaged: %s", s->dir, what, mdb_strerror(mrc));
@@ -201,9 +209,13 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
         rc = lmdb_fail(s, mrc, "create environment");
         goto fail;
     }
+    /* automatic: at least the current file; a fixed size is taken as given (LMDB rounds
+     * it to pages and raises it to the pages in use) */
     size_t want = opt.map_size;
-    if (want == 0) want = exists && (size_t)st.st_size > AUTO_MAP_MIN ? (size_t)st.st_size : AUTO_MAP_MIN;
-    want = (want + MIB - 1) / MIB * MIB;
+    if (want == 0) {
+        want = exists && (size_t)st.st_size > AUTO_MAP_MIN ? (size_t)st.st_size : AUTO_MAP_MIN;
+        want = (want + MIB - 1) / MIB * MIB;
+    }
     if ((mrc = mdb_env_set_mapsize(s->env, want))) {
         rc = lmdb_fail(s, mrc, "set map size");
         goto fail;
@@ -830,7 +842,7 @@ int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
                             "(AfCkptOptions.map_size, 0 = automatic sizing); the previous "
                             "checkpoint is intact",
                             s->dir, s->map_size / MIB, sv->step, one / MIB + 1, s->opt.keep_last);
-    if (rc == AF_EFULL)
+    if (rc == AF_EFULL || rc == AF_EIO || rc == AF_ELMDB)
         return af_error_wrap(rc, "checkpoint step %" PRIu64 " not written, the previous checkpoint is intact",
                              sv->step);
     return rc;
