@@ -838,10 +838,10 @@ int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
     if (rc && map_full)
         return af_error_set(AF_EFULL,
                             "%s: the LMDB map (%zu MiB) is full writing checkpoint step %" PRIu64
-                            " (one checkpoint takes about %zu MiB, %d kept): raise the map size "
-                            "(AfCkptOptions.map_size, 0 = automatic sizing); the previous "
-                            "checkpoint is intact",
-                            s->dir, s->map_size / MIB, sv->step, one / MIB + 1, s->opt.keep_last);
+                            " (%.2f MiB of tensors each, %d kept): raise the map size "
+                            "(0 = automatic sizing); the previous checkpoint is intact",
+                            s->dir, s->map_size / MIB, sv->step, 3.0 * (double)tensor_bytes / (double)MIB,
+                            s->opt.keep_last);
     if (rc == AF_EFULL || rc == AF_EIO || rc == AF_ELMDB)
         return af_error_wrap(rc, "checkpoint step %" PRIu64 " not written, the previous checkpoint is intact",
                              sv->step);

@@ -639,6 +639,8 @@ static int ckpt_write(Trainer *T, uint32_t step) {
                      .metrics_json = T->last_metrics};
     int rc = af_ckpt_save(T->ckpt, &sv);
     free(config_json);
+    if (rc == AF_EFULL && T->cfg->run.checkpoint_map_mb > 0)
+        rc = af_error_wrap(rc, "run.checkpoint_map_mb=%lld", (long long)T->cfg->run.checkpoint_map_mb);
     T->ckpt_s = af_time_now() - t0;
     if (rc == 0)
         af_log(AF_LOG_INFO, "checkpoint step %u written to %s (%.2fs)", step, af_ckpt_path(T->ckpt), T->ckpt_s);
