@@ -1,8 +1,10 @@
 /* agentflow rollout: argument checking now; the work itself lands with issue 4. */
 #include <getopt.h>
+#include <string.h>
 
 #include "launch/cli.h"
 #include "launch/commands.h"
+#include "launch/rollout_show.h"
 
 static const char usage[] =
 "usage: agentflow rollout --suite S --query Q [--model DIR | --run-dir DIR] [--seed N] [--greedy]\n"
@@ -18,5 +20,15 @@ int af_cmd_rollout(int argc, char **argv) {
         {"show", required_argument, 0, 'w'}, {"config", required_argument, 0, 'c'},
         {"set", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    /* --run-dir R --show I:Q:S prints a stored trajectory (issue 6, launch/rollout_show.h) */
+    const char *show = NULL, *run_dir = NULL;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--show") == 0) show = argv[i + 1];
+        if (strcmp(argv[i], "--run-dir") == 0) run_dir = argv[i + 1];
+    }
+    if (show) {
+        if (!run_dir) return af_cli_usage_error(usage, "rollout", "--show needs --run-dir");
+        return af_rollout_show(run_dir, show, stdout);
+    }
     return af_cli_stub_command(argc, argv, opts, usage, "rollout", 4);
 }

@@ -27,6 +27,7 @@
 #include "learner/gather.h"
 #include "learner/metrics.h"
 #include "learner/resume.h"
+#include "learner/trajstore.h"
 #include "learner/update.h"
 
 /* Warm-start episodes use iterations from here on, so their sampling streams never
@@ -68,6 +69,11 @@ typedef struct Trainer {
     double wall_before;      /* training seconds of the processes before a resume */
     double t_start;          /* af_time_now() when this process began training */
     char last_metrics[8192]; /* the last metrics line, stored with each checkpoint */
+    /* run.store_trajectories: this learner's shard of the trajectory store */
+    AfTrajStore *tstore;
+    AfTrajRecord *trecs;     /* (batch_queries * group_size) */
+    uint8_t *tbuf;           /* packed trajectories of one iteration, grown as needed */
+    size_t tbuf_cap;         /* bytes */
 } Trainer;
 
 static const AfDataset *train_split(const Trainer *T) { return af_suite_split(T->suite, AF_SPLIT_TRAIN); }
@@ -264,6 +270,9 @@ static void trainer_free(Trainer *T) {
     if (T->metrics_f) fclose(T->metrics_f);
     if (T->eval_f) fclose(T->eval_f);
     af_ckpt_close(T->ckpt);
+    af_trajstore_close(T->tstore);
+    free(T->trecs);
+    free(T->tbuf);
     if (T->learners != MPI_COMM_NULL) MPI_Comm_free(&T->learners);
     if (T->policy != MPI_COMM_NULL) MPI_Comm_free(&T->policy);
 }
@@ -658,6 +667,50 @@ static int ckpt_step(Trainer *T, uint32_t step) {
     return rc;
 }
 
+/* ------------------------------------------------------------------ trajectory store
+ * run.store_trajectories: every learner keeps the trajectories of the groups it owns in
+ * its shard of the store (learner/trajstore.h), one write transaction per iteration. The
+ * store is a record, not run state: if it fails (disk full) the run goes on without it. */
+
+static int traj_store_open(Trainer *T) {
+    if (!T->cfg->run.store_trajectories) return 0;
+    size_t n = (size_t)T->cfg->rollout.batch_queries * (size_t)T->cfg->rollout.group_size;
+    if (!(T->trecs = calloc(n, sizeof *T->trecs))) return af_error_set(AF_ENOMEM, "trajectory store records");
+    return af_trajstore_open(T->run_dir, T->lidx, 0, 0, &T->tstore);
+}
+
+static void traj_store_iteration(Trainer *T, uint32_t it) {
+    if (!T->tstore) return;
+    const uint32_t G = (uint32_t)T->cfg->rollout.group_size, n_own = af_gather_owned(T->gather);
+    size_t need = 0;
+    for (uint32_t k = 0; k < n_own; k++)
+        for (uint32_t g = 0; g < G; g++) {
+            const Agentflow__Trajectory *t = af_gather_get(T->gather, k, g);
+            if (t) need += af_traj_packed_size(t);
+        }
+    int rc = 0, n = 0;
+    if (need > T->tbuf_cap) { /* grows to the largest iteration, then stays */
+        uint8_t *b = realloc(T->tbuf, need);
+        if (!b) rc = af_error_set(AF_ENOMEM, "trajectory store buffer (%zu bytes)", need);
+        else T->tbuf = b, T->tbuf_cap = need;
+    }
+    size_t off = 0;
+    for (uint32_t k = 0; rc == 0 && k < n_own; k++)
+        for (uint32_t g = 0; rc == 0 && g < G; g++) {
+            const Agentflow__Trajectory *t = af_gather_get(T->gather, k, g);
+            size_t len = 0;
+            if (!t || (rc = af_traj_encode(t, T->tbuf + off, T->tbuf_cap - off, &len))) continue;
+            T->trecs[n++] = (AfTrajRecord){it, t->query_index, t->sample_index, T->tbuf + off, len};
+            off += len;
+        }
+    if (rc == 0) rc = af_trajstore_put_batch(T->tstore, T->trecs, n);
+    if (rc) {
+        af_log(AF_LOG_WARN, "trajectory store: iteration %u: %s; no longer storing trajectories", it, af_error_detail());
+        af_trajstore_close(T->tstore);
+        T->tstore = NULL;
+    }
+}
+
 /* ------------------------------------------------------------------ the run */
 
 int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfTrainResult *res) {
@@ -707,6 +760,11 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
         res->clean_stop = 1;
         goto stop;
     }
+    if (traj_store_open(&T)) { /* a record, not run state: the run goes on without it */
+        af_log(AF_LOG_WARN, "trajectory store: %s; not storing trajectories", af_error_detail());
+        af_trajstore_close(T.tstore);
+        T.tstore = NULL;
+    }
     res->start_iteration = (int)T.start_it;
     T.t_start = af_time_now();
 
@@ -723,6 +781,7 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
         af_log(AF_LOG_WARN, "resumed at iteration %u, past run.iterations %u: nothing to do", done, iters);
     for (uint32_t it = T.start_it; it < iters; it++) {
         if ((rc = learner_iteration(&T, it, &M))) goto stop;
+        traj_store_iteration(&T, it);
         res->iterations_done++;
         done = it + 1;
         /* the signal decision must be the same on every learner */

@@ -63,16 +63,19 @@ static int probe(const AfTrajStore *t, const char *data_path) {
     return rc;
 }
 
-int af_trajstore_open(const char *run_dir, int read_only, int durable, AfTrajStore **out) {
+int af_trajstore_open(const char *run_dir, int shard, int read_only, int durable, AfTrajStore **out) {
     *out = NULL;
     if (!run_dir || !*run_dir) return af_error_set(AF_EINVAL, "trajectory store: no run directory");
+    if (shard < 0) return af_error_set(AF_EINVAL, "trajectory store: shard %d", shard);
     AfTrajStore *t = calloc(1, sizeof *t);
     if (!t) return af_error_set(AF_ENOMEM, "trajectory store: out of memory");
     int rc = 0, mrc;
     MDB_txn *txn = NULL;
     char data_path[4200];
     t->read_only = read_only;
-    if (snprintf(t->dir, sizeof t->dir, "%s/traj.lmdb", run_dir) >= (int)sizeof t->dir) {
+    int n = shard == 0 ? snprintf(t->dir, sizeof t->dir, "%s/traj.lmdb", run_dir)
+                       : snprintf(t->dir, sizeof t->dir, "%s/traj.%d.lmdb", run_dir, shard);
+    if (n >= (int)sizeof t->dir) {
         rc = af_error_set(AF_EINVAL, "trajectory store: path too long");
         goto fail;
     }
@@ -198,4 +201,66 @@ int af_trajstore_count(AfTrajStore *t, size_t *n) {
     if (mrc) return lmdb_fail(t, mrc, "stat");
     *n = ms.ms_entries;
     return 0;
+}
+
+int af_trajstore_queries(AfTrajStore *t, uint32_t iteration, uint32_t *out, int cap, int *n) {
+    *n = 0;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    int rc = begin_read(t, &txn);
+    if (rc) return rc;
+    int mrc = mdb_cursor_open(txn, t->dbi, &cur);
+    uint8_t kb[12];
+    make_key(kb, iteration, 0, 0);
+    MDB_val k = {12, kb}, v;
+    int64_t last = -1;
+    for (mrc = mrc ? mrc : mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *b = k.mv_data;
+        if (k.mv_size != 12) continue;
+        uint32_t it = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        uint32_t q = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+        if (it != iteration) break;
+        if ((int64_t)q == last) continue;
+        if (*n < cap) out[*n] = q;
+        (*n)++;
+        last = q;
+    }
+    if (mrc && mrc != MDB_NOTFOUND) rc = lmdb_fail(t, mrc, "list queries");
+    if (cur) mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int af_trajstore_find(const char *run_dir, uint32_t iteration, uint32_t query_index, uint32_t sample,
+                      void **bytes, size_t *len) {
+    *bytes = NULL;
+    *len = 0;
+    enum { CAP = 32 };
+    uint32_t qs[CAP], all[CAP];
+    int n_all = 0, more = 0, shard = 0;
+    for (;; shard++) {
+        AfTrajStore *t = NULL;
+        int rc = af_trajstore_open(run_dir, shard, 1, 0, &t);
+        if (rc == AF_ENOTFOUND) break;
+        if (rc) return rc;
+        rc = af_trajstore_get(t, iteration, query_index, sample, bytes, len);
+        int nq = 0;
+        if (rc == AF_ENOTFOUND && af_trajstore_queries(t, iteration, qs, CAP, &nq) == 0) {
+            for (int i = 0; i < nq && i < CAP; i++)
+                if (n_all < CAP) all[n_all++] = qs[i];
+                else more = 1;
+            if (nq > CAP) more = 1;
+        }
+        af_trajstore_close(t);
+        if (rc != AF_ENOTFOUND) return rc;
+    }
+    if (shard == 0) return af_error_set(AF_ENOTFOUND, "%s: no trajectory store (run.store_trajectories was off?)", run_dir);
+    char list[400] = "";
+    size_t used = 0;
+    for (int i = 0; i < n_all && used + 16 < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%u", i ? " " : "", all[i]);
+    return af_error_set(AF_ENOTFOUND, "%s: no trajectory %u:%u:%u in its %d trajectory store shard(s); iteration %u %s%s%s",
+                        run_dir, iteration, query_index, sample, shard, iteration,
+                        n_all ? "has queries: " : "has none stored", list, more ? " ..." : "");
 }

@@ -723,8 +723,8 @@ static void test_trajstore(void) {
     run_dir(dir, sizeof dir, "traj");
     rm_rf(dir);
     AfTrajStore *t = NULL;
-    CHECK_EQ_INT(af_trajstore_open(dir, 1, 0, &t), AF_ENOTFOUND);
-    CHECK_EQ_INT(af_trajstore_open(dir, 0, 0, &t), 0);
+    CHECK_EQ_INT(af_trajstore_open(dir, 0, 1, 0, &t), AF_ENOTFOUND);
+    CHECK_EQ_INT(af_trajstore_open(dir, 0, 0, 0, &t), 0);
     enum { N = 300 };
     static uint8_t payload[N][700];
     AfTrajRecord recs[N];
@@ -748,7 +748,7 @@ static void test_trajstore(void) {
         CHECK_MSG(af_trajstore_put(t, 1000, 0, 0, big, big_len) == 0, "%s", af_error_detail());
     }
     af_trajstore_close(t);
-    CHECK_EQ_INT(af_trajstore_open(dir, 1, 0, &t), 0);
+    CHECK_EQ_INT(af_trajstore_open(dir, 0, 1, 0, &t), 0);
     size_t count = 0;
     CHECK_EQ_INT(af_trajstore_count(t, &count), 0);
     CHECK_EQ_INT(count, N + 1);
@@ -772,6 +772,24 @@ static void test_trajstore(void) {
     CHECK_EQ_INT(af_trajstore_put(t, 1, 1, 1, "x", 1), AF_ESTATE);
     af_trajstore_close(t);
     free(big);
+    /* a second learner's shard; lookups search every shard */
+    CHECK_EQ_INT(af_trajstore_open(dir, 1, 0, 0, &t), 0);
+    CHECK_EQ_INT(af_trajstore_put(t, 5000, 1, 2, "shard1", 6), 0);
+    af_trajstore_close(t);
+    CHECK_EQ_INT(af_trajstore_find(dir, 5000, 1, 2, &got, &len), 0);
+    CHECK(len == 6 && got && memcmp(got, "shard1", 6) == 0);
+    free(got);
+    CHECK_EQ_INT(af_trajstore_find(dir, recs[7].iteration, recs[7].query_index, recs[7].sample, &got, &len), 0);
+    CHECK(len == recs[7].len && got && memcmp(got, recs[7].bytes, len) == 0);
+    free(got);
+    CHECK_EQ_INT(af_trajstore_find(dir, 5000, 9, 9, &got, &len), AF_ENOTFOUND);
+    CHECK_STR_CONTAINS(af_error_detail(), "no trajectory 5000:9:9 in its 2 trajectory store shard(s); iteration 5000 has queries: 1");
+    CHECK_EQ_INT(af_trajstore_find(dir, 1, 9, 9, &got, &len), AF_ENOTFOUND);
+    CHECK_STR_CONTAINS(af_error_detail(), "iteration 1 has queries: 0 1 2");
+    char none[300];
+    run_dir(none, sizeof none, "no_traj_here");
+    CHECK_EQ_INT(af_trajstore_find(none, 0, 0, 0, &got, &len), AF_ENOTFOUND);
+    CHECK_STR_CONTAINS(af_error_detail(), "no trajectory store");
 }
 
 /* ------------------------------------------------------------------ CLI helpers */

@@ -11,7 +11,8 @@
 #    --resume=latest-valid falls back, says so, and ends equal;
 #  - a config that changes the model shape or the suite is refused, naming the key;
 #  - an LMDB map too small: clear error, previous checkpoint intact, resume equal;
-#  - `ckpt list`, `ckpt export` == the run's model, `train --init-from` of an export.
+#  - `ckpt list`, `ckpt export` == the run's model, `train --init-from` of an export;
+#  - run.store_trajectories (one shard per learner) and `rollout --show I:Q:S`.
 # The update is kept non-trivial even while rewards are all zero: no zero-variance
 # dropping, weight decay and a KL term move the weights, moments and KL every step, so
 # parameters, both moments, the Adam step count and the reference planner all matter.
@@ -66,7 +67,7 @@ wait_lines() { # file n pid: until the file exists with n lines, or the process 
 
 # ---------------------------------------------------------------- uninterrupted references
 train1 ref1 "${COMMON[@]}" --set run.iterations=$N
-train3 ref3 "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N
+train3 ref3 "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N --set run.store_trajectories=true
 check "reference runs write $N metrics lines" "[ \$(wc -l < '$T/ref1/metrics.jsonl') -eq $N ] && [ \$(wc -l < '$T/ref3/metrics.jsonl') -eq $N ]"
 check "the updates move the state (grad_norm > 0, kl > 0)" \
     "$PY -c \"import json,sys; r=[json.loads(l) for l in open('$T/ref1/metrics.jsonl')]; sys.exit(0 if any(x['grad_norm']>0 for x in r) and any(x['kl']>0 for x in r) else 1)\""
@@ -78,6 +79,18 @@ check "ckpt verify: all good" "'$AF' ckpt verify --run-dir '$T/ref1' > '$T/verif
 check "ckpt export of the latest == the run's model" "cmp -s '$T/export6/model.safetensors' '$T/ref1/model/model.safetensors'"
 train1 init "${COMMON[@]}" --set run.iterations=0 --init-from "$T/export6"
 check "train --init-from an export starts from exactly its weights" "cmp -s '$T/export6/model.safetensors' '$T/init/model/model.safetensors'"
+
+# trajectory store: every query of an iteration is found across the learners' shards
+set +e
+"$AF" rollout --run-dir "$T/ref3" --show 1:999999:0 > "$T/show_miss.txt" 2>&1; rc_miss=$?
+set -e
+qs=$(sed -n 's/.*iteration 1 has queries: \([0-9 ]*\).*/\1/p' "$T/show_miss.txt")
+check "rollout --show of a missing trajectory: exit 1, lists the 4 queries of iteration 1" \
+    "[ $rc_miss -eq 1 ] && [ \$(echo $qs | wc -w) -eq 4 ] && [ -d '$T/ref3/traj.1.lmdb' ]"
+q=$(echo $qs | cut -d' ' -f1)
+"$AF" rollout --run-dir "$T/ref3" --show "1:${q:-0}:3" > "$T/show.txt" 2>&1 || true
+check "rollout --show prints the stored trajectory" \
+    "grep -q '^trajectory 1:${q:-x}:3  policy_version 1' '$T/show.txt' && grep -q '^turn 1' '$T/show.txt' && grep -q '^reward: ' '$T/show.txt'"
 
 # ---------------------------------------------------------------- stop at N/2, resume to N
 train1 half1 "${COMMON[@]}" --set run.iterations=$((N / 2))
