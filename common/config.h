@@ -43,7 +43,7 @@ typedef struct AfConfig {
     } data;
     struct {
         int64_t d_model, n_layers, n_heads, n_kv_heads, d_ff, max_seq, warmstart_steps, warmstart_batch;
-        double rope_theta, rms_eps, init_std;
+        double rope_theta, rms_eps, init_std, warmstart_lr;
         int qkv_bias, tied_embeddings;
         char init_from[AF_CFG_STR_MAX];
         int64_t threads;
@@ -142,6 +142,8 @@ typedef struct AfConfig {
       "format warm start: behaviour-cloning steps on the suite's random valid actions before RL (no solutions are shown)") \
     X("model.warmstart_batch", model.warmstart_batch, INT, 32, 1, 100000, "",                  \
       "episodes of random valid actions per warm-start step")                                   \
+    X("model.warmstart_lr", model.warmstart_lr, FLOAT, 3e-3, 1e-7, 1.0, "",                    \
+      "peak warm-start learning rate (20-step linear warm-up, cosine decay to 10%)")           \
     X("model.threads", model.threads, INT, 1, 1, 256, "", "OpenBLAS threads per rank")         \
     X("rollout.batch_queries", rollout.batch_queries, INT, 16, 1, 1000000, "",                 \
       "queries per iteration (B)")                                                              \

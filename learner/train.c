@@ -288,7 +288,12 @@ static int warm_start(Trainer *T) {
     int rc = tr ? af_planner_random_create(&rnd) : af_error_set(AF_ENOMEM, "warm start");
     const AfDataset *ds = train_split(T);
     double t0 = af_time_now(), loss = 0;
+    const float rl_lr = T->opt->cfg.lr, peak = (float)c->model.warmstart_lr;
     for (int s = 0; rc == 0 && s < steps; s++) {
+        /* 20-step linear warm-up, then cosine decay to 10% of the peak */
+        const double warm = 20.0, pr = steps > warm ? (s - warm) / (steps - warm) : 1.0;
+        T->opt->cfg.lr = s < warm ? peak * (float)(s + 1) / (float)warm
+                                  : peak * (float)(0.1 + 0.45 * (1.0 + cos(M_PI * (pr < 0 ? 0 : pr))));
         for (int i = 0; i < nb && rc == 0; i++) {
             AfEpisodeConfig ec = T->ecfg;
             ec.iteration = WARMSTART_ITERATION + (uint32_t)s;
@@ -304,6 +309,7 @@ static int warm_start(Trainer *T) {
     af_planner_destroy(rnd);
     free(tr);
     if (rc) return af_error_wrap(rc, "warm start");
+    T->opt->cfg.lr = rl_lr;
     /* A fresh optimizer state for RL: the warm start is part of initialisation. */
     memset(T->opt->m, 0, T->opt->n * sizeof(float));
     memset(T->opt->v, 0, T->opt->n * sizeof(float));
@@ -410,6 +416,12 @@ static int setup(Trainer *T) {
         if (!(T->queries = malloc(B * sizeof *T->queries))) return af_error_set(AF_ENOMEM, "batch");
         if ((rc = warm_start(T))) return rc;
         if (T->ref_m) af_model_copy_params(T->ref_m, T->policy_m);
+        if (T->rank == 0 && c->model.warmstart_steps > 0) { /* reusable with model.init_from */
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s/warmstart", T->run_dir);
+            if ((rc = af_model_save_dir(T->policy_m, dir))) return af_error_wrap(rc, "saving the warm-started planner");
+            af_log(AF_LOG_INFO, "warm-started planner written to %s (reuse with --init-from)", dir);
+        }
     }
     /* tools named in metrics: the suite's, then "other" for unparsable actions */
     for (size_t i = 0; i < T->suite->n_tools && T->n_tools < AF_METRICS_MAX_TOOLS - 1; i++)
@@ -433,6 +445,17 @@ static int open_logs(Trainer *T) {
 }
 
 /* ------------------------------------------------------------------ one iteration (learners) */
+
+/* With log level debug: the first episode of each iteration, turn by turn. */
+static void log_episode(uint32_t it, const Agentflow__Trajectory *t) {
+    AF_LOG_D("iteration %u query %u sample %u: %zu turns, answer \"%s\", reward %g", it, t->query_index,
+             t->sample_index, t->n_turns, t->answer, t->reward);
+    for (size_t i = 0; i < t->n_turns; i++) {
+        const Agentflow__Turn *u = t->turns[i];
+        AF_LOG_D("  turn %zu: action \"%s\" -> tool %s status %d: %.120s", i, u->action_text, u->tool,
+                 (int)u->tool_status, u->result);
+    }
+}
 
 static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
     const AfConfig *c = T->cfg;
@@ -486,6 +509,7 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
             if (tr[(size_t)k * G + g]) af_metrics_add_trajectory(M, tr[(size_t)k * G + g]);
         }
     }
+    if (af_log_enabled(AF_LOG_DEBUG) && n_own > 0 && tr[0]) log_episode(it, tr[0]);
     AfUpdateStats us;
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
     free(tr), free(slots);

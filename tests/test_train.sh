@@ -18,15 +18,23 @@ export OPENBLAS_NUM_THREADS=1
 fail=0
 check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 
-COMMON=(--set suite.name=multihop --set suite.entities=64 --set suite.max_train=48 --set suite.max_test=24
+# A game24 set of puzzles with at most two distinct numbers that random valid expressions
+# solve 6-10% of the time ("12 12 12 12": 12+12+12-12), so a tiny planner that only
+# learned the action format already solves some of them by chance: rewards vary
+# within groups and the updates have something to learn from. Copying distinct numbers
+# or names from the prompt takes far longer to learn than a test should run.
+for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
+    echo "{\"question\": \"$q\"}"
+done > "$T/easy.jsonl"
+COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
         --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
-        --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=4 --set rollout.max_action_tokens=20
-        --set rollout.batch_queries=4 --set rollout.group_size=4 --set algo.lr=3e-3 --set log.level=warn
+        --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
+        --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=warn
         --set log.progress=none --set run.seed=7)
 
 # 1. warm start only (iterations 0): the format-trained initial planner
-"$AF" train --run-dir "$T/warm" "${COMMON[@]}" --set run.iterations=0 --set model.warmstart_steps=60 \
-    --set model.warmstart_batch=16 --set algo.lr=1e-2 > "$T/warm.log" 2>&1
+"$AF" train --run-dir "$T/warm" "${COMMON[@]}" --set run.iterations=0 --set model.warmstart_steps=600 \
+    --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2 > "$T/warm.log" 2>&1
 check "warm start writes a model" "[ -f '$T/warm/model/model.safetensors' ]"
 
 run() { # name np learners [extra...]
@@ -72,7 +80,7 @@ for path in sys.argv[1:]:
     kept = sum(r["groups"] - r["zero_variance_groups"] for r in rows)
     rewards = [r["reward_mean"] for r in rows]
     ok = kept > 0 and any(r["grad_norm"] > 0 for r in rows) and max(r["logprob_mismatch_max"] for r in rows) < 1e-3
-    ok = ok and all(r["trajectories"] == 16 and r["rejected_messages"] == 0 for r in rows)
+    ok = ok and all(r["trajectories"] == 32 and r["rejected_messages"] == 0 for r in rows)
     print(path, "kept groups", kept, "rewards", rewards, "ok" if ok else "BAD")
 EOF
 cat "$T/real.txt"
