@@ -13,9 +13,10 @@
 #  - an LMDB map too small: clear error, previous checkpoint intact, resume equal;
 #  - `ckpt list`, `ckpt export` == the run's model, `train --init-from` of an export;
 #  - run.store_trajectories (one shard per learner) and `rollout --show I:Q:S`.
-# The update is kept non-trivial even while rewards are all zero: no zero-variance
-# dropping, weight decay and a KL term move the weights, moments and KL every step, so
-# parameters, both moments, the Adam step count and the reference planner all matter.
+# Two settings: a multihop one where rewards are all zero but the update is kept
+# non-trivial (no zero-variance dropping, weight decay and a KL term move the weights,
+# moments and KL every step, so parameters, both moments, the Adam step count and the
+# reference planner all matter), and test_train.sh's game24 set with varying rewards.
 # usage: test_resume.sh AGENTFLOW_BINARY
 set -euo pipefail
 AF=$1
@@ -109,9 +110,31 @@ train1 half1 --resume --set run.iterations=$N
 check "1 rank: resume says where it starts" "grep -q 'resuming from checkpoint step 3' '$T/half1.log'"
 same "1 rank, stop at $((N / 2)) + resume" ref1 half1
 
-train3 half3 "${COMMON[@]}" "${L2[@]}" --set run.iterations=$((N / 2))
-train3 half3 --resume --set run.iterations=$N
-same "3 ranks / 2 learners, stop at $((N / 2)) + resume" ref3 half3
+# (3 ranks / 2 learners stop + resume: with real rewards below, and after SIGTERM and kill -9)
+
+# ---------------------------------------------------------------- with real rewards
+# test_train.sh's game24 set that a format-trained planner solves by chance (rewards
+# vary within groups: genuine policy-gradient updates), default algorithm settings
+for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
+    echo "{\"question\": \"$q\"}"
+done > "$T/easy.jsonl"
+GAME=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
+      --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
+      --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
+      --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=info
+      --set log.progress=none --set run.seed=7 --set run.checkpoint_every=2)
+train1 gwarm "${GAME[@]}" --set run.iterations=0 --set model.warmstart_steps=600 --set model.warmstart_batch=16 \
+    --set model.warmstart_lr=1e-2
+train1 gref1 "${GAME[@]}" --init-from "$T/gwarm/model" --set run.iterations=$N
+train3 gref3 "${GAME[@]}" "${L2[@]}" --init-from "$T/gwarm/model" --set run.iterations=$N
+check "game24: rewards vary and gradients flow" \
+    "$PY -c \"import json,sys; r=[json.loads(l) for l in open('$T/gref1/metrics.jsonl')]; sys.exit(0 if any(x['groups']>x['zero_variance_groups'] for x in r) and any(x['grad_norm']>0 for x in r) else 1)\""
+train1 ghalf1 "${GAME[@]}" --init-from "$T/gwarm/model" --set run.iterations=$((N / 2))
+train1 ghalf1 --resume --set run.iterations=$N
+same "game24, 1 rank, stop at $((N / 2)) + resume" gref1 ghalf1
+train3 ghalf3 "${GAME[@]}" "${L2[@]}" --init-from "$T/gwarm/model" --set run.iterations=$((N / 2))
+train3 ghalf3 --resume --set run.iterations=$N
+same "game24, 3 ranks / 2 learners, stop at $((N / 2)) + resume" gref3 ghalf3
 
 # ---------------------------------------------------------------- SIGTERM to every rank
 sigterm_trial() { # name np: SIGTERM once metrics.jsonl exists (during rollouts or the learner step)
