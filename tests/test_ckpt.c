@@ -25,7 +25,10 @@
 #include "common/model.h"
 #include "common/rng.h"
 #include "common/safetensors.h"
+#include "common/config.h"
+#include "common/fsutil.h"
 #include "learner/ckpt.h"
+#include "learner/resume.h"
 #include "learner/trajstore.h"
 #include "tests/test_util.h"
 
@@ -792,6 +795,54 @@ static void test_trajstore(void) {
     CHECK_STR_CONTAINS(af_error_detail(), "no trajectory store");
 }
 
+/* learner/resume.h: the log trimming and the configuration check of a resumed run. */
+static void test_resume_helpers(void) {
+    char dir[300], path[400];
+    run_dir(dir, sizeof dir, "resume");
+    rm_rf(dir);
+    CHECK_EQ_INT(af_mkdir_p(dir), 0);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    const char *text = "{\"iteration\": 0, \"x\": 1}\n{\"iteration\": 1}\nnot json\n{\"x\": 2}\n"
+                       "{\"iteration\": 2}\n{\"iteration\": 3}\n{\"iteration\": 1.5e9}\n{\"iteration\": 1}";
+    CHECK_EQ_INT(af_write_file_atomic(path, text, strlen(text)), 0);
+    int kept = -1;
+    CHECK_EQ_INT(af_resume_trim_jsonl(path, 2, &kept), 0);
+    CHECK_EQ_INT(kept, 3);
+    char *got = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(af_read_file(path, 1 << 20, &got, &len), 0);
+    CHECK(got && strcmp(got, "{\"iteration\": 0, \"x\": 1}\n{\"iteration\": 1}\n{\"iteration\": 1}\n") == 0);
+    free(got);
+    snprintf(path, sizeof path, "%s/absent.jsonl", dir);
+    CHECK_EQ_INT(af_resume_trim_jsonl(path, 2, &kept), 0);
+    CHECK_EQ_INT(kept, 0);
+
+    AfConfig a, b;
+    af_config_defaults(&a);
+    CHECK_EQ_INT(af_config_apply_set(&a, "modules.planner.backend=openai"), 0);
+    char *json = af_config_to_json(&a, 0);
+    CHECK(json != NULL);
+    af_config_defaults(&b);
+    CHECK_EQ_INT(af_config_apply_set(&b, "modules.planner.backend=openai"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "run.iterations=999"), 0);   /* may change */
+    CHECK_EQ_INT(af_config_apply_set(&b, "log.level=debug"), 0);       /* may change */
+    CHECK_EQ_INT(af_config_apply_set(&b, "model.init_from=/x"), 0);    /* may change */
+    CHECK_EQ_INT(af_resume_check_config(json, 8, &b), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "rollout.group_size=3"), 0);
+    CHECK_EQ_INT(af_resume_check_config(json, 8, &b), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "resume: rollout.group_size is 3, the checkpoint of step 8 was written with");
+    /* a string set through a longer intermediate value is still the same string */
+    af_config_defaults(&b);
+    CHECK_EQ_INT(af_config_apply_set(&b, "modules.planner.backend=openai"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "modules.planner.model=a-long-intermediate-name"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&b, "modules.planner.model=\"\""), 0);
+    CHECK_EQ_INT(af_resume_check_config(json, 8, &b), 0);
+    CHECK_EQ_INT(af_resume_check_config("{\"run\": {\"nope\": 1}}", 8, &b), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "configuration stored with step 8");
+    CHECK_EQ_INT(af_resume_check_config("", 8, &b), AF_ECONFIG);
+    free(json);
+}
+
 /* ------------------------------------------------------------------ CLI helpers */
 
 static int make_store(const char *dir) {
@@ -830,6 +881,7 @@ int main(int argc, char **argv) {
     test_sigkill();
     test_export();
     test_trajstore();
+    test_resume_helpers();
     if (!af_test_failures) rm_rf(tmp_root);
     TEST_MAIN_END();
 }
