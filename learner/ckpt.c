@@ -26,7 +26,7 @@
 #define LATEST_KEY "latest"
 #define KEY_MAX 256
 #define MIB ((size_t)1 << 20)
-#define AUTO_MAP_MIN ((size_t)64 << 20)  /* first map of an automatic store */
+#define AUTO_MAP_MIN ((size_t)16 << 20)  /* first map of an automatic store, and slack */
 #define COPY_CHUNK ((size_t)1 << 18)     /* hash+copy granularity: stays in L2 */
 
 enum { KIND_PARAM, KIND_M, KIND_V, KIND_REF, N_KIND };
