@@ -143,7 +143,7 @@ sigterm_trial() { # name np: SIGTERM once metrics.jsonl exists (during rollouts 
         --set run.checkpoint_every=0 > "$T/$d.log" 2>&1 &
     local mp=$!
     BG+=("$mp")
-    wait_lines "$T/$d/metrics.jsonl" $((RANDOM % 2)) "$mp"
+    wait_lines "$T/$d/metrics.jsonl" $((1 + RANDOM % 2)) "$mp" # every rank has its handlers by then
     sleep "0.0$((RANDOM % 10))"
     local kids
     kids=$(pgrep -P "$mp" || true)
