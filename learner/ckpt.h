@@ -26,17 +26,20 @@
  * buffer-level params/adam_m/adam_v/ref_checksum are the XXH64 of the per-tensor
  * checksums (8 bytes little-endian each, in table order).
  *
- * Durability: the write transaction is committed with fdatasync (MDB_WRITEMAP by
- * default: pages are written in place in the memory map and msync'd, which measured at
- * the disk's speed, see bench/bench_ckpt.c; without it LMDB copies every page into
- * malloc'd memory and writes them at commit). With MDB_WRITEMAP the data file is
- * preallocated (posix_fallocate) up to the map size before a write, so a full disk is
- * an ENOSPC error and never a SIGBUS.
+ * Durability: the write transaction is committed with LMDB's synchronous commit. With
+ * MDB_WRITEMAP (the default) the values are copied straight into the memory map and the
+ * commit msyncs the data pages, then writes and syncs the meta page, so the new `latest`
+ * never reaches the disk before its data (an MDB_NOSYNC commit followed by an explicit
+ * mdb_env_sync would not order the two). Without MDB_WRITEMAP LMDB copies every page into
+ * malloc'd memory and writes them at commit: about half the speed (bench/bench_ckpt.c).
+ * With MDB_WRITEMAP the data file is preallocated (posix_fallocate) up to the map size
+ * before a write, so a full disk is an error (AF_EFULL) and never a SIGBUS.
  *
  * Map size: AfCkptOptions.map_size = 0 (the default) sizes the map automatically: before
  * each save it is grown to hold (keep_last + 2) checkpoints of the size being written
  * plus the reference and some slack (the file grows, it never shrinks). A fixed
- * map_size > 0 is never grown: a save that does not fit fails with AF_EFULL.
+ * map_size > 0 is used as given (LMDB rounds it up to pages, and up to the pages in use)
+ * and never grown: a save that does not fit fails with AF_EFULL.
  *
  * Threads: a store handle is used by one thread at a time (the learner's rank 0).
  * Several processes may open the same store (e.g. `agentflow ckpt list` while a run
