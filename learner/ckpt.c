@@ -1123,10 +1123,14 @@ int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, siz
     float *dst[N_KIND] = {params, adam_m, adam_v, ref};
     for (int kind = 0; kind < N_KIND; kind++) {
         if (!dst[kind]) continue;
-        memset(dst[kind], 0, n_params * sizeof(float));
-        for (size_t i = 0; i < man->n_tensors; i++)
-            if ((rc = check_tensor(s, txn, step, kind, man->tensors[i], dst[kind] + man->tensors[i]->offset, NULL)))
-                goto done;
+        size_t end = 0; /* zero only the alignment padding: the tensors are overwritten */
+        for (size_t i = 0; i < man->n_tensors; i++) {
+            const Agentflow__TensorEntry *e = man->tensors[i];
+            memset(dst[kind] + end, 0, ((size_t)e->offset - end) * sizeof(float));
+            if ((rc = check_tensor(s, txn, step, kind, e, dst[kind] + e->offset, NULL))) goto done;
+            end = (size_t)e->offset + entry_numel(e);
+        }
+        memset(dst[kind] + end, 0, (n_params - end) * sizeof(float));
     }
     if (meta) rc = fill_meta(s, txn, man, meta);
 done:
