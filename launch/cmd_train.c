@@ -139,7 +139,10 @@ int af_cmd_train(int argc, char **argv) {
             AF_LOG_I("held-out greedy accuracy: %.4f before training, %.4f after %d iterations", res.eval_before,
                      res.eval_after, res.iterations_done);
         AF_LOG_I("done: %d iterations from iteration %d%s; metrics in %s/metrics.jsonl", res.iterations_done,
-                 res.start_iteration, res.stopped_by_signal ? " (stopped by a signal, checkpoint written)" : "",
+                 res.start_iteration,
+                 res.stopped_by_signal ? " (stopped by a signal, checkpoint written)"
+                 : res.stopped_by_time ? " (run.time_limit_s reached, checkpoint written)"
+                                       : "",
                  run_dir);
     }
     exit_code = 0;

@@ -4,7 +4,7 @@
  *
  * What may change on resume: the keys whose doc in common/config.h ends in "(RESUME)":
  * run.iterations, run.checkpoint_every, run.keep_checkpoints, run.checkpoint_map_mb,
- * run.store_trajectories, run.eval_every, model.init_from, log.*. Every other key
+ * run.store_trajectories, run.time_limit_s, run.eval_every, model.init_from, log.*. Every other key
  * (model shape, suite, seed, algorithm, rollout, topology.learners: a different number
  * of learners would sum gradients in another order) must equal the checkpoint's. */
 #ifndef AF_LEARNER_RESUME_H

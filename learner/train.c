@@ -743,6 +743,7 @@ int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfT
 
 int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfResumeMode resume,
                         AfTrainResult *res) {
+    const double t_start = af_time_now();
     Trainer T;
     memset(&T, 0, sizeof T);
     T.cfg = cfg;
@@ -810,27 +811,35 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
         done = it + 1;
         /* the signal decision must be the same on every learner */
         int sig = af_signals_pending() != 0, any_sig = 0;
-        if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_MAX, T.learners))) goto stop;
+        /* the time limit is learner 0's clock, shared through the same reduction */
+        if (T.rank == 0 && cfg->run.time_limit_s > 0 && af_time_now() - t_start >= cfg->run.time_limit_s) sig |= 2;
+        if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_BOR, T.learners))) goto stop;
         if (!any_sig && T.rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
             (rc = evaluate(&T, it + 1, it + 1, &res->eval_after)))
             goto stop;
         /* checkpoint: every run.checkpoint_every iterations, after the last, and when a
-         * preemption signal came (SLURM's warning: save, then exit 0) */
+         * preemption signal came (SLURM's warning: save, then exit 0) or the time limit */
         if (any_sig || it + 1 == iters || (ck_every > 0 && (it + 1) % ck_every == 0)) {
             if ((rc = ckpt_step(&T, it + 1))) {
                 res->clean_stop = 1;
                 goto stop;
             }
         }
-        if (any_sig) {
+        if (any_sig & 1) {
             res->stopped_by_signal = 1;
             af_log(AF_LOG_INFO, "signal received: checkpoint written, stopping after iteration %u", it);
             break;
         }
+        if (any_sig & 2) {
+            res->stopped_by_time = 1;
+            af_log(AF_LOG_INFO, "run.time_limit_s (%g s) reached: checkpoint written, stopping after iteration %u",
+                   cfg->run.time_limit_s, it);
+            break;
+        }
     }
     /* a preempted run has little time left: no final evaluation */
-    if (T.rank == 0 && every > 0 && !res->stopped_by_signal && !(T.resume && res->iterations_done == 0) &&
-        (rc = evaluate(&T, done, done, &res->eval_after)))
+    if (T.rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
+    else if (T.rank == 0 && every > 0 && !res->stopped_by_signal && (rc = evaluate(&T, done, done, &res->eval_after)))
         goto stop;
     if (T.rank == 0) {
         char dir[4096];

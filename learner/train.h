@@ -44,6 +44,7 @@ typedef struct AfTrainResult {
                                 checkpoint that could not be written or loaded), so the
                                 caller may exit without MPI_Abort */
     int stopped_by_signal;   /* 1 if a signal ended the run early */
+    int stopped_by_time;     /* 1 if run.time_limit_s ended the run early */
     double eval_before;      /* greedy held-out accuracy before training (-1 if not measured) */
     double eval_after;       /* ... after the last iteration (-1 if not measured) */
 } AfTrainResult;

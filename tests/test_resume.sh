@@ -4,7 +4,7 @@
 #    without timing fields, and the final weights, bit for bit) at 1 rank and at 3 ranks
 #    with 2 learners;
 #  - SIGTERM (SLURM's preemption warning) to every rank: checkpoint written, exit 0,
-#    resume equal;
+#    resume equal; the same for run.time_limit_s;
 #  - kill -9 of an actor and of a learner at random moments, then --resume: final
 #    weights equal the uninterrupted run's;
 #  - a corrupted tensor and a truncated data file: `ckpt verify` and --resume name them;
@@ -110,6 +110,16 @@ train1 half1 --resume --set run.iterations=$N
 check "1 rank: resume says where it starts" "grep -q 'resuming from checkpoint step 3' '$T/half1.log'"
 same "1 rank, stop at $((N / 2)) + resume" ref1 half1
 
+# run.time_limit_s ends a run with a checkpoint; --resume (without the limit) continues it
+train1 tlim "${COMMON[@]}" --set run.iterations=$N --set run.time_limit_s=0.2
+s=$(latest_step tlim)
+if [ "${s:-0}" -lt $N ]; then
+    check "time limit: stopped with a checkpoint" "grep -q 'time_limit_s (0.2 s) reached: checkpoint written' '$T/tlim.log'"
+    train1 tlim --resume --set run.time_limit_s=0
+else
+    echo "     (tlim: all $N iterations fit in 0.2 s; resume not exercised)"
+fi
+same "time limit + resume" ref1 tlim
 # (3 ranks / 2 learners stop + resume: with real rewards below, and after SIGTERM and kill -9)
 
 # ---------------------------------------------------------------- with real rewards
