@@ -27,7 +27,7 @@ typedef struct AfModuleConfig {
 
 typedef struct AfConfig {
     struct {
-        int64_t seed, iterations, checkpoint_every, keep_checkpoints, eval_every;
+        int64_t seed, iterations, checkpoint_every, keep_checkpoints, checkpoint_map_mb, eval_every;
         int store_trajectories;
         double time_limit_s;
     } run;
@@ -105,6 +105,8 @@ typedef struct AfConfig {
       "checkpoint every N iterations, 0 = only at the end (RESUME)")                           \
     X("run.keep_checkpoints", run.keep_checkpoints, INT, 3, 1, 1000, "",                       \
       "checkpoints kept in ckpt.lmdb (RESUME)")                                                 \
+    X("run.checkpoint_map_mb", run.checkpoint_map_mb, INT, 0, 0, 16777216, "",                 \
+      "LMDB map size of ckpt.lmdb in MiB; 0 = automatic, grown as checkpoints need (RESUME)")  \
     X("run.store_trajectories", run.store_trajectories, BOOL, 0, 0, 0, "",                     \
       "keep every trajectory in RUN_DIR/traj.lmdb (RESUME)")                                    \
     X("run.time_limit_s", run.time_limit_s, FLOAT, 0.0, 0.0, 1e9, "",                           \
@@ -139,7 +141,7 @@ typedef struct AfConfig {
     X("model.tied_embeddings", model.tied_embeddings, BOOL, 1, 0, 0, "",                        \
       "LM head shares the token embedding")                                                     \
     X("model.init_from", model.init_from, STR, "", 0, 0, "",                                    \
-      "Hugging Face-style model directory to start from")                                       \
+      "Hugging Face-style model directory to start from, read only when a run starts (RESUME)")                                       \
     X("model.warmstart_steps", model.warmstart_steps, INT, 0, 0, 1000000, "",                  \
       "format warm start: behaviour-cloning steps on the suite's random valid actions before RL (no solutions are shown)") \
     X("model.warmstart_batch", model.warmstart_batch, INT, 32, 1, 100000, "",                  \

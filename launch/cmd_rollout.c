@@ -15,11 +15,13 @@
 #include "common/error.h"
 #include "launch/cli.h"
 #include "launch/commands.h"
+#include "launch/rollout_show.h"
 
 static const char usage[] =
     "usage: agentflow rollout [--suite S] (--query Q | --n N|all) [--split test|train] [--seed X]\n"
     "                         [--planner random|oracle|model|openai] [--model DIR | --run-dir DIR]\n"
     "                         [--greedy] [--json] [--gold G] [--config FILE] [--set k=v ...]\n"
+    "       agentflow rollout --run-dir DIR --show ITERATION:QUERY:SAMPLE\n"
     "Runs episodes and prints each: the planner's action, the tool call and its result and the\n"
     "verifier's decision per turn, then the answer, the gold answer and the reward; then one\n"
     "summary line (accuracy, mean turns, tool errors).\n"
@@ -44,6 +46,7 @@ static const char usage[] =
     "                 else rollout.temperature and rollout.top_p\n"
     "  --json         one JSON object per episode, then {\"summary\": ...}\n"
     "  --gold G       gold answer for a --query outside the dataset\n"
+    "  --show I:Q:S   print a trajectory a training run stored (run.store_trajectories)\n"
     "Exit status: 0 when every episode ended normally (whatever its reward), 1 when one failed\n"
     "for infrastructure reasons or timed out, or could not run, 2 for bad usage or configuration.\n";
 
@@ -332,10 +335,7 @@ int af_cmd_rollout(int argc, char **argv) {
     RolloutArgs a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
-    if (a.show) {
-        fprintf(stderr, "agentflow rollout: --show (stored trajectories of a run) is not built yet\n");
-        return 1;
-    }
+    if (a.show) return af_rollout_show(a.run_dir, a.show, stdout); /* run.store_trajectories */
     AfConfig cfg;
     if ((rc = af_cli_build_config(&a.cfg, &cfg))) return rc;
     if (a.suite) {
