@@ -1,6 +1,9 @@
 /* Actor main loop: weights in, work units pulled, trajectories out. */
 #include "actor/actor_loop.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
@@ -23,17 +26,171 @@ int af_policy_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uin
 
 static int pull(MPI_Comm world, uint32_t iteration, AfWorkUnit *u) {
     MPI_Request req[2];
+    AfWorkRequest wr = {.iteration = iteration};
     int rc = af_mpi_check(MPI_Irecv(u, sizeof *u, MPI_BYTE, 0, AF_TAG_WORK, world, &req[1]), "MPI_Irecv work");
     if (rc) return rc;
-    rc = af_mpi_check(MPI_Isend(&iteration, sizeof iteration, MPI_BYTE, 0, AF_TAG_WORK_REQ, world, &req[0]),
+    rc = af_mpi_check(MPI_Isend(&wr, sizeof wr, MPI_BYTE, 0, AF_TAG_WORK_REQ, world, &req[0]),
                       "MPI_Isend work request");
     if (rc) return rc;
     return af_mpi_waitall(2, req);
 }
 
+/* ------------------------------------------------------------------ asynchronous mode */
+
+#define ASYNC_SENDS 4
+
+typedef struct AsyncActor {
+    const AfActorHooks *h;
+    MPI_Comm world, policy;
+    int rank, learners;
+    AfControl next;          /* target of the posted control broadcast */
+    MPI_Request ctrl;        /* the posted control broadcast */
+    uint32_t iteration;      /* of the last control message */
+    uint64_t version;        /* of the weights held */
+    uint8_t *buf[ASYNC_SENDS];
+    MPI_Request send[ASYNC_SENDS];
+    size_t buf_bytes;
+    int stop;
+    AfActorStats *st;
+} AsyncActor;
+
+static int post_control(AsyncActor *A) {
+    return af_mpi_check(MPI_Ibcast(&A->next, sizeof A->next, MPI_BYTE, 0, A->policy, &A->ctrl), "MPI_Ibcast control");
+}
+
+/* The control message A->next has arrived: take the weights (and evaluate) or stop, then
+ * post the next control broadcast. */
+static int on_control(AsyncActor *A) {
+    const AfActorHooks *h = A->h;
+    AfControl c = A->next;
+    if (c.command == AF_CTRL_STOP) {
+        A->stop = 1;
+        return 0;
+    }
+    if (c.command != AF_CTRL_RUN && c.command != AF_CTRL_EVAL)
+        return af_error_set(AF_EFORMAT, "actor: unknown control command %u", c.command);
+    double t0 = af_time_now();
+    size_t count = 0;
+    uint64_t version = 0;
+    int rc = af_weights_bcast(h->params, h->n_params, &count, &version, 0, A->policy, NULL, NULL);
+    if (rc == 0 && count != h->n_params)
+        rc = af_error_set(AF_ERANGE, "actor: received %zu weights, the policy has %zu", count, h->n_params);
+    if (rc) return af_error_wrap(rc, "actor rank %d, iteration %u weights", A->rank, c.iteration);
+    A->st->weights_s += af_time_now() - t0;
+    A->iteration = c.iteration;
+    A->version = version;
+    if (h->on_weights) h->on_weights(h->ctx, version);
+    if (c.command == AF_CTRL_EVAL) {
+        if (!h->run_eval) return af_error_set(AF_ESTATE, "actor rank %d: EVAL without an evaluation hook", A->rank);
+        if ((rc = h->run_eval(h->ctx, version))) return af_error_wrap(rc, "actor rank %d evaluation", A->rank);
+    }
+    return post_control(A);
+}
+
+/* Asks learner 0 for a unit; a control message arriving meanwhile is handled first. */
+static int pull_async(AsyncActor *A, AfWorkUnit *u) {
+    MPI_Request r[2];
+    AfWorkRequest wr = {.iteration = A->iteration, .version = A->version};
+    int rc = af_mpi_check(MPI_Irecv(u, sizeof *u, MPI_BYTE, 0, AF_TAG_WORK, A->world, &r[0]), "MPI_Irecv work");
+    if (rc == 0)
+        rc = af_mpi_check(MPI_Isend(&wr, sizeof wr, MPI_BYTE, 0, AF_TAG_WORK_REQ, A->world, &r[1]), "MPI_Isend work request");
+    if (rc) return rc;
+    for (;;) {
+        MPI_Request any[2] = {r[0], A->ctrl};
+        int idx = MPI_UNDEFINED;
+        rc = af_mpi_waitany(2, any, &idx);
+        r[0] = any[0], A->ctrl = any[1]; /* the completed one is now MPI_REQUEST_NULL */
+        if (rc) return rc;
+        if (idx == 0) break;
+        /* control first (e.g. STOP while learner 0 no longer answers, or new weights) */
+        if ((rc = on_control(A))) return rc;
+        if (A->stop) {
+            MPI_Cancel(&r[0]);
+            MPI_Wait(&r[0], MPI_STATUS_IGNORE);
+            u->kind = AF_WORK_DONE;
+            break;
+        }
+    }
+    return af_mpi_wait(&r[1], MPI_STATUS_IGNORE);
+}
+
+static int send_async(AsyncActor *A, const Agentflow__Trajectory *t, int dest) {
+    int slot = -1, rc;
+    for (int i = 0; i < ASYNC_SENDS && slot < 0; i++) {
+        int done = 1;
+        if (A->send[i] != MPI_REQUEST_NULL &&
+            (rc = af_mpi_check(MPI_Test(&A->send[i], &done, MPI_STATUS_IGNORE), "MPI_Test send")))
+            return rc;
+        if (done) slot = i;
+    }
+    if (slot < 0) {
+        if ((rc = af_mpi_waitany(ASYNC_SENDS, A->send, &slot))) return rc;
+    }
+    size_t len = 0;
+    if ((rc = af_traj_encode(t, A->buf[slot], A->buf_bytes, &len))) return rc;
+    return af_mpi_check(MPI_Isend(A->buf[slot], (int)len, MPI_BYTE, dest, AF_TRAJ_TAG, A->world, &A->send[slot]),
+                        "trajectory MPI_Isend");
+}
+
+static int actor_run_async(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int learners, size_t scratch_bytes,
+                           AfActorStats *st) {
+    AsyncActor A;
+    memset(&A, 0, sizeof A);
+    A.h = h, A.world = world, A.policy = policy, A.learners = learners, A.st = st, A.buf_bytes = scratch_bytes;
+    MPI_Comm_rank(world, &A.rank);
+    int rc = 0;
+    for (int i = 0; i < ASYNC_SENDS; i++) {
+        A.send[i] = MPI_REQUEST_NULL;
+        if (!(A.buf[i] = malloc(scratch_bytes))) rc = af_error_set(AF_ENOMEM, "actor send buffers");
+    }
+    A.ctrl = MPI_REQUEST_NULL;
+    if (rc == 0) rc = post_control(&A);
+    if (rc == 0 && (rc = af_mpi_wait(&A.ctrl, MPI_STATUS_IGNORE)) == 0) rc = on_control(&A);
+    while (rc == 0 && !A.stop) {
+        /* between episodes: newer weights, if learner 0 published them */
+        int flag = 0;
+        if ((rc = af_mpi_check(MPI_Test(&A.ctrl, &flag, MPI_STATUS_IGNORE), "MPI_Test control"))) break;
+        if (flag) {
+            if ((rc = on_control(&A)) || A.stop) break;
+        }
+        AfWorkUnit u;
+        double tw = af_time_now();
+        if ((rc = pull_async(&A, &u)) || A.stop) break;
+        if (u.kind == AF_WORK_WAIT) { /* nothing within the staleness bound: wait for weights */
+            if ((rc = af_mpi_wait(&A.ctrl, MPI_STATUS_IGNORE)) == 0) rc = on_control(&A);
+            st->wait_s += af_time_now() - tw;
+            continue;
+        }
+        st->wait_s += af_time_now() - tw;
+        if (u.kind != AF_WORK_UNIT) {
+            rc = af_error_set(AF_EFORMAT, "actor: bad work unit (kind %u, iteration %u)", u.kind, u.iteration);
+            break;
+        }
+        Agentflow__Trajectory *t = NULL;
+        double te = af_time_now();
+        if ((rc = h->run_episode(h->ctx, &u, A.version, &t))) break;
+        st->episode_s += af_time_now() - te;
+        st->episodes++;
+        t->iteration = u.iteration;
+        t->slot = u.slot;
+        t->query_index = u.query_index;
+        t->sample_index = u.sample;
+        t->policy_version = A.version;
+        t->actor_rank = A.rank;
+        double ts = af_time_now();
+        rc = send_async(&A, t, (int)(u.slot % (uint32_t)learners));
+        st->send_s += af_time_now() - ts;
+        af_traj_free(t);
+    }
+    if (rc == 0) rc = af_mpi_waitall(ASYNC_SENDS, A.send); /* learners drained them before STOP */
+    for (int i = 0; i < ASYNC_SENDS; i++) free(A.buf[i]);
+    return rc;
+}
+
 int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int learners, void *scratch,
                  size_t scratch_bytes, AfActorStats *st) {
     int rank = 0, rc;
+    if (h->max_staleness > 0) return actor_run_async(h, world, policy, learners, scratch_bytes, st);
     MPI_Comm_rank(world, &rank);
     for (;;) {
         double t0 = af_time_now();

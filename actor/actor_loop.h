@@ -26,6 +26,10 @@ typedef struct AfActorHooks {
     /* AF_CTRL_EVAL: evaluate this rank's share with the weights just received and take
      * part in the reduction on the policy communicator. NULL: EVAL is an error. */
     int (*run_eval)(void *ctx, uint64_t version);
+    /* algo.max_staleness: 0 = synchronous; k > 0 = asynchronous mode (common/protocol.h):
+     * control messages are tested between episodes and trajectories sent without
+     * waiting, from a small pool of buffers of scratch_bytes each. */
+    uint32_t max_staleness;
 } AfActorHooks;
 
 typedef struct AfActorStats {

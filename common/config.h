@@ -51,7 +51,7 @@ typedef struct AfConfig {
     } model;
     struct {
         int64_t batch_queries, group_size, max_turns, max_action_tokens, result_chars;
-        double temperature, top_p, episode_timeout_s, tool_timeout_s;
+        double temperature, top_p, episode_timeout_s, tool_timeout_s, slow_fraction, slow_factor;
     } rollout;
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
@@ -164,6 +164,10 @@ typedef struct AfConfig {
       "wall-clock budget of one episode")                                                       \
     X("rollout.tool_timeout_s", rollout.tool_timeout_s, FLOAT, 10.0, 0.01, 3600.0, "",          \
       "wall-clock budget of one tool call")                                                     \
+    X("rollout.slow_fraction", rollout.slow_fraction, FLOAT, 0.0, 0.0, 1.0, "",                 \
+      "injected stragglers (scaling studies): this fraction of training episodes, chosen by (seed, iteration, query, sample), is slowed down (RESUME)") \
+    X("rollout.slow_factor", rollout.slow_factor, FLOAT, 5.0, 1.0, 1000.0, "",                  \
+      "a slowed episode takes this many times its own wall time (RESUME)")                      \
     X("algo.lr", algo.lr, FLOAT, 1e-3, 0.0, 10.0, "", "learning rate (constant)")              \
     X("algo.weight_decay", algo.weight_decay, FLOAT, 0.01, 0.0, 10.0, "", "AdamW weight decay") \
     X("algo.adam_beta1", algo.adam_beta1, FLOAT, 0.9, 0.0, 0.999999, "", "AdamW beta1")        \

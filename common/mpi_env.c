@@ -73,6 +73,17 @@ int af_mpi_waitall(int n, MPI_Request *reqs) {
     }
 }
 
+int af_mpi_waitany(int n, MPI_Request *reqs, int *index) {
+    long ns = 50000L;
+    for (;;) {
+        int done = 0;
+        int rc = MPI_Testany(n, reqs, index, &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return af_mpi_check(rc, "MPI_Testany");
+        if (done) return 0;
+        backoff_sleep(&ns);
+    }
+}
+
 int af_mpi_probe(int source, int tag, MPI_Comm comm, MPI_Status *status) {
     long ns = 50000L;
     for (;;) {

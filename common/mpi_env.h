@@ -31,6 +31,9 @@ int af_mpi_check(int mpierr, const char *what);
  * MPI_STATUS_IGNORE. */
 int af_mpi_wait(MPI_Request *req, MPI_Status *status);
 int af_mpi_waitall(int n, MPI_Request *reqs);
+/* Waits (without spinning) until one of reqs completes; *index is which (MPI_UNDEFINED
+ * if all were MPI_REQUEST_NULL). */
+int af_mpi_waitany(int n, MPI_Request *reqs, int *index);
 /* Blocking probe without spinning (MPI_Iprobe + sleep). */
 int af_mpi_probe(int source, int tag, MPI_Comm comm, MPI_Status *status);
 /* MPI_Bcast / MPI_Barrier / MPI_Allreduce that wait without spinning (non-blocking

@@ -13,7 +13,16 @@
  *   Every unit yields exactly one trajectory (an infrastructure failure is a trajectory
  *   with status INFRA_FAILED), so each learner knows how many to expect.
  *
- * Determinism: an episode depends only on (seed, iteration, query, sample) and the
+ * Asynchronous mode (algo.max_staleness = k > 0): the control message is a non-blocking
+ * broadcast that actors test between episodes, so they never stop sampling to wait for
+ * one. Once the units of iteration i are all handed out, learner 0 hands out those of
+ * i+1 .. i+k (never past the last iteration) to actors holding weights of version
+ * >= unit iteration - k, and answers AF_WORK_WAIT when there is none; learners keep
+ * trajectories of future iterations until those begin. Trajectories keep the behaviour
+ * log-probs of the weights that produced them (the PPO ratio's denominator). Before a
+ * run that stops early ends, learners receive every trajectory of a unit handed out.
+ *
+ * Determinism (synchronous mode): an episode depends only on (seed, iteration, query, sample) and the
  * weights, and learners order what they receive by (slot, sample), never by arrival,
  * so the number of actors does not change any result. */
 #ifndef AF_COMMON_PROTOCOL_H
@@ -22,7 +31,7 @@
 #include <stdint.h>
 
 enum {
-    AF_TAG_WORK_REQ = 4201, /* actor -> learner 0: uint32 iteration */
+    AF_TAG_WORK_REQ = 4201, /* actor -> learner 0: AfWorkRequest */
     AF_TAG_WORK = 4202      /* learner 0 -> actor: AfWorkUnit */
 };
 
@@ -38,7 +47,16 @@ typedef struct AfControl {
     uint64_t version;   /* policy version of the weights that follow */
 } AfControl;
 
-typedef enum { AF_WORK_UNIT = 1, AF_WORK_DONE = 2 } AfWorkKind;
+/* WAIT (asynchronous mode only): no unit within the staleness bound for the weights this
+ * actor holds; it waits for the next control broadcast (new weights) before asking again. */
+typedef enum { AF_WORK_UNIT = 1, AF_WORK_DONE = 2, AF_WORK_WAIT = 3 } AfWorkKind;
+
+/* What an actor asks learner 0 with. */
+typedef struct AfWorkRequest {
+    uint32_t iteration; /* iteration of the last control message the actor received */
+    uint32_t pad;
+    uint64_t version;   /* policy version of the weights the actor holds */
+} AfWorkRequest;
 
 /* One episode to run, or the end of the iteration for this actor. */
 typedef struct AfWorkUnit {

@@ -2,6 +2,7 @@
 #include "learner/collect.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -33,6 +34,41 @@ static int take_traj(MPI_Comm world, const MPI_Status *probed, AfTrajDecoder *de
     return 0;
 }
 
+/* Receives a work request (any size: a malformed one still gets an answer; *req is
+ * zeroed then). */
+static int recv_request(MPI_Comm world, const MPI_Status *probed, AfWorkRequest *req) {
+    int n = 0;
+    MPI_Get_count(probed, MPI_BYTE, &n);
+    AfWorkRequest tmp;
+    uint8_t sink[64];
+    int rc = af_mpi_check(MPI_Recv(n == (int)sizeof tmp ? (void *)&tmp : (void *)sink, n <= 64 ? n : 64, MPI_BYTE,
+                                   probed->MPI_SOURCE, AF_TAG_WORK_REQ, world, MPI_STATUS_IGNORE),
+                          "MPI_Recv work request");
+    if (req) {
+        if (n == (int)sizeof tmp) *req = tmp;
+        else memset(req, 0, sizeof *req);
+    }
+    return rc;
+}
+
+static int send_unit(MPI_Comm world, int dest, const AfWorkUnit *u) {
+    MPI_Request req;
+    int rc = af_mpi_check(MPI_Isend(u, sizeof *u, MPI_BYTE, dest, AF_TAG_WORK, world, &req), "MPI_Isend work");
+    return rc ? rc : af_mpi_wait(&req, MPI_STATUS_IGNORE);
+}
+
+static int discard(MPI_Comm world, const MPI_Status *s, AfCollectStats *st) {
+    int n = 0;
+    MPI_Get_count(s, MPI_BYTE, &n);
+    st->stray++;
+    void *sink = malloc(n > 0 ? (size_t)n : 1);
+    if (!sink) return af_error_set(AF_ENOMEM, "stray message of %d bytes", n);
+    int rc = af_mpi_check(MPI_Recv(sink, n, MPI_BYTE, s->MPI_SOURCE, s->MPI_TAG, world, MPI_STATUS_IGNORE),
+                          "MPI_Recv stray");
+    free(sink);
+    return rc;
+}
+
 int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, uint32_t iteration,
                          const uint32_t *queries, uint32_t batch, uint32_t group, AfTrajDecoder *dec,
                          AfGather *gather, AfCollectStats *st) {
@@ -62,13 +98,7 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
         if (s.MPI_TAG == AF_TRAJ_TAG) {
             if ((rc = take_traj(world, &s, dec, gather, st))) return rc;
         } else if (s.MPI_TAG == AF_TAG_WORK_REQ && rank == 0) {
-            uint32_t their_iteration = 0;
-            int n = 0;
-            MPI_Get_count(&s, MPI_BYTE, &n);
-            uint8_t sink[64];
-            rc = af_mpi_check(MPI_Recv(n == (int)sizeof their_iteration ? (void *)&their_iteration : (void *)sink,
-                                       n <= 64 ? n : 64, MPI_BYTE, s.MPI_SOURCE, AF_TAG_WORK_REQ, world,
-                                       MPI_STATUS_IGNORE), "MPI_Recv work request");
+            if ((rc = recv_request(world, &s, NULL))) return rc;
             if (rc) return rc;
             AfWorkUnit u = {0};
             u.iteration = iteration;
@@ -82,21 +112,225 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
                 u.kind = AF_WORK_DONE;
                 done_told++;
             }
-            MPI_Request req;
-            rc = af_mpi_check(MPI_Isend(&u, sizeof u, MPI_BYTE, s.MPI_SOURCE, AF_TAG_WORK, world, &req), "MPI_Isend work");
-            if (!rc) rc = af_mpi_wait(&req, MPI_STATUS_IGNORE);
-            if (rc) return rc;
+            if ((rc = send_unit(world, s.MPI_SOURCE, &u))) return rc;
         } else {
             /* Not ours: consume and count, never trust. */
-            int n = 0;
-            MPI_Get_count(&s, MPI_BYTE, &n);
-            st->stray++;
-            void *sink = malloc(n > 0 ? (size_t)n : 1);
-            if (!sink) return af_error_set(AF_ENOMEM, "stray message of %d bytes", n);
-            rc = af_mpi_check(MPI_Recv(sink, n, MPI_BYTE, s.MPI_SOURCE, s.MPI_TAG, world, MPI_STATUS_IGNORE), "MPI_Recv stray");
-            free(sink);
-            if (rc) return rc;
+            if ((rc = discard(world, &s, st))) return rc;
         }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ asynchronous mode */
+
+struct AfCollectAsync {
+    uint32_t k, iterations, batch, group, learners, rank;
+    uint32_t base;           /* the iteration being collected */
+    int started;
+    uint64_t *dispensed;     /* (k+1) units handed out, ring indexed by iteration % (k+1) */
+    uint32_t *queries;       /* (k+1) x batch, same ring */
+    uint64_t *owed;          /* (learners) units handed out so far, by owner (coordinator) */
+    uint64_t received;       /* trajectory messages received by this learner, all iterations */
+    Agentflow__Trajectory **stash; /* trajectories of future iterations (heap clones) */
+    size_t n_stash, cap_stash;
+};
+
+int af_collect_async_create(uint32_t max_staleness, uint32_t iterations, uint32_t batch, uint32_t group,
+                            int learners, int rank, AfCollectAsync **out) {
+    *out = NULL;
+    if (max_staleness == 0 || batch == 0 || group == 0 || learners <= 0 || rank < 0 || rank >= learners)
+        return af_error_set(AF_EINVAL, "af_collect_async_create: bad arguments");
+    AfCollectAsync *a = calloc(1, sizeof *a);
+    if (!a) return af_error_set(AF_ENOMEM, "asynchronous collection state");
+    a->k = max_staleness, a->iterations = iterations, a->batch = batch, a->group = group;
+    a->learners = (uint32_t)learners, a->rank = (uint32_t)rank;
+    a->dispensed = calloc((size_t)a->k + 1, sizeof *a->dispensed);
+    a->queries = calloc(((size_t)a->k + 1) * batch, sizeof *a->queries);
+    a->owed = calloc((size_t)learners, sizeof *a->owed);
+    if (!a->dispensed || !a->queries || !a->owed) {
+        af_collect_async_destroy(a);
+        return af_error_set(AF_ENOMEM, "asynchronous collection state");
+    }
+    *out = a;
+    return 0;
+}
+
+void af_collect_async_destroy(AfCollectAsync *a) {
+    if (!a) return;
+    for (size_t i = 0; i < a->n_stash; i++) af_traj_free(a->stash[i]);
+    free(a->stash), free(a->dispensed), free(a->queries), free(a->owed);
+    free(a);
+}
+
+static int stash_push(AfCollectAsync *a, const Agentflow__Trajectory *t) {
+    if (a->n_stash == a->cap_stash) {
+        size_t nc = a->cap_stash ? 2 * a->cap_stash : 64;
+        Agentflow__Trajectory **ns = realloc(a->stash, nc * sizeof *ns);
+        if (!ns) return af_error_set(AF_ENOMEM, "asynchronous trajectory stash");
+        a->stash = ns, a->cap_stash = nc;
+    }
+    int rc = af_traj_clone(t, &a->stash[a->n_stash]);
+    if (rc == 0) a->n_stash++;
+    return rc;
+}
+
+/* Offers the stashed trajectories of `iteration` to the gather; drops older ones. */
+static int stash_release(AfCollectAsync *a, uint32_t iteration, AfGather *gather, AfCollectStats *st) {
+    size_t keep = 0;
+    for (size_t i = 0; i < a->n_stash; i++) {
+        Agentflow__Trajectory *t = a->stash[i];
+        if (t->iteration > iteration) {
+            a->stash[keep++] = t;
+            continue;
+        }
+        if (t->iteration == iteration) {
+            int rc = af_gather_offer(gather, t);
+            if (rc == AF_ENOMEM) return rc;
+            if (rc) st->rejected++;
+        } else {
+            st->rejected++;
+        }
+        af_traj_free(t);
+    }
+    a->n_stash = keep;
+    return 0;
+}
+
+static int take_traj_async(AfCollectAsync *a, MPI_Comm world, const MPI_Status *probed, AfTrajDecoder *dec,
+                           uint32_t iteration, AfGather *gather, AfCollectStats *st) {
+    Agentflow__Trajectory *t = NULL;
+    int from = -1;
+    st->received++;
+    a->received++;
+    int rc = af_traj_recv_probed(dec, world, probed, &t, &from);
+    if (rc == AF_EMPI || rc == AF_ENOMEM) return rc;
+    if (rc == 0) rc = t->iteration > iteration ? stash_push(a, t) : af_gather_offer(gather, t);
+    if (rc == AF_ENOMEM) return rc;
+    if (rc) {
+        st->rejected++;
+        AF_LOG_D("rejected a trajectory from rank %d: %s", from, af_error_detail());
+    }
+    return 0;
+}
+
+/* Coordinator: the next unit for an actor holding `version`, or WAIT. */
+static AfWorkUnit next_unit(AfCollectAsync *a, uint64_t version) {
+    AfWorkUnit u = {0};
+    u.kind = AF_WORK_WAIT;
+    const uint64_t total = (uint64_t)a->batch * a->group;
+    for (uint32_t j = a->base; j <= a->base + a->k && j < a->iterations; j++) {
+        if ((uint64_t)j > version + a->k) break;
+        uint32_t r = j % (a->k + 1);
+        if (a->dispensed[r] >= total) continue;
+        uint64_t n = a->dispensed[r]++;
+        u.kind = AF_WORK_UNIT;
+        u.iteration = j;
+        u.slot = (uint32_t)(n / a->group);
+        u.sample = (uint32_t)(n % a->group);
+        u.query_index = a->queries[(size_t)r * a->batch + u.slot];
+        a->owed[u.slot % a->learners]++;
+        break;
+    }
+    return u;
+}
+
+int af_collect_iteration_async(AfCollectAsync *a, MPI_Comm world, uint32_t iteration, AfBatchFn batch_of,
+                               void *ctx, AfTrajDecoder *dec, AfGather *gather, AfCollectStats *st) {
+    const uint32_t R = a->k + 1;
+    if (a->rank == 0) { /* advance the dispensing window to [iteration, iteration + k] */
+        for (uint32_t j = iteration; j <= iteration + a->k; j++) {
+            int fresh = !a->started || j > a->base + a->k;
+            if (!fresh) continue;
+            a->dispensed[j % R] = 0;
+            if (j < a->iterations) batch_of(ctx, j, a->queries + (size_t)(j % R) * a->batch);
+        }
+        a->started = 1;
+    }
+    a->base = iteration;
+    int rc = stash_release(a, iteration, gather, st);
+    if (rc) return rc;
+    long ns = 20000L;
+    double last_note = af_time_now();
+    const uint64_t total = (uint64_t)a->batch * a->group;
+    /* learner 0 also stays until every unit of this iteration is handed out: the other
+     * learners' slots depend on it */
+    while (af_gather_held(gather) < af_gather_expected(gather) ||
+           (a->rank == 0 && a->dispensed[iteration % R] < total)) {
+        int flag = 0;
+        MPI_Status s;
+        if ((rc = af_mpi_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, world, &flag, &s), "MPI_Iprobe"))) return rc;
+        if (!flag) {
+            nap(&ns, st);
+            if (af_time_now() - last_note > 60.0) {
+                AF_LOG_W("iteration %u: waiting for trajectories (%u of %u held)", iteration, af_gather_held(gather),
+                         af_gather_expected(gather));
+                last_note = af_time_now();
+            }
+            continue;
+        }
+        ns = 20000L;
+        if (s.MPI_TAG == AF_TRAJ_TAG) {
+            rc = take_traj_async(a, world, &s, dec, iteration, gather, st);
+        } else if (s.MPI_TAG == AF_TAG_WORK_REQ && a->rank == 0) {
+            AfWorkRequest req;
+            if ((rc = recv_request(world, &s, &req)) == 0) {
+                AfWorkUnit u = next_unit(a, req.version);
+                rc = send_unit(world, s.MPI_SOURCE, &u);
+            }
+        } else {
+            rc = discard(world, &s, st);
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int af_collect_async_drain(AfCollectAsync *a, MPI_Comm world, MPI_Comm learners_comm, AfTrajDecoder *dec,
+                           AfCollectStats *st) {
+    /* Learner 0 knows what it handed out, by owner; every learner then receives until it
+     * has had that many trajectory messages in all. Work requests meanwhile get WAIT. */
+    uint64_t *owed = a->owed;
+    int rc = af_mpi_bcast(owed, (int)a->learners, MPI_UINT64_T, 0, learners_comm);
+    if (rc) return rc;
+    const uint64_t want = owed[a->rank];
+    long ns = 20000L;
+    int done = a->received >= want, all_done = 0;
+    /* The coordinator keeps answering until every learner has drained. */
+    MPI_Request barrier = MPI_REQUEST_NULL;
+    for (;;) {
+        if (done && barrier == MPI_REQUEST_NULL &&
+            (rc = af_mpi_check(MPI_Ibarrier(learners_comm, &barrier), "MPI_Ibarrier drain")))
+            return rc;
+        if (barrier != MPI_REQUEST_NULL) {
+            if ((rc = af_mpi_check(MPI_Test(&barrier, &all_done, MPI_STATUS_IGNORE), "MPI_Test drain"))) return rc;
+            if (all_done) break;
+        }
+        int flag = 0;
+        MPI_Status s;
+        if ((rc = af_mpi_check(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, world, &flag, &s), "MPI_Iprobe"))) return rc;
+        if (!flag) {
+            nap(&ns, st);
+            continue;
+        }
+        ns = 20000L;
+        if (s.MPI_TAG == AF_TRAJ_TAG) {
+            Agentflow__Trajectory *t = NULL;
+            st->received++;
+            a->received++;
+            rc = af_traj_recv_probed(dec, world, &s, &t, NULL);
+            if (rc == AF_EMPI || rc == AF_ENOMEM) return rc;
+            rc = 0; /* a run that is ending: counted, not kept */
+            done = a->received >= want;
+        } else if (s.MPI_TAG == AF_TAG_WORK_REQ && a->rank == 0) {
+            AfWorkRequest req;
+            if ((rc = recv_request(world, &s, &req)) == 0) {
+                AfWorkUnit u = {.kind = AF_WORK_WAIT};
+                rc = send_unit(world, s.MPI_SOURCE, &u);
+            }
+        } else {
+            rc = discard(world, &s, st);
+        }
+        if (rc) return rc;
     }
     return 0;
 }

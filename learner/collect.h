@@ -29,4 +29,35 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
                          const uint32_t *queries, uint32_t batch, uint32_t group, AfTrajDecoder *dec,
                          AfGather *gather, AfCollectStats *stats);
 
+/* ---- asynchronous mode (algo.max_staleness = k > 0; protocol in common/protocol.h) ----
+ * State kept across iterations: what learner 0 has handed out for the iterations ahead,
+ * and the trajectories of future iterations this learner already received. */
+typedef struct AfCollectAsync AfCollectAsync;
+
+/* The batch (queries) of an iteration: a pure function of the iteration. */
+typedef void (*AfBatchFn)(void *ctx, uint32_t iteration, uint32_t *queries);
+
+/* k >= 1; iterations: the run's last iteration + 1 (nothing is handed out beyond it).
+ * Returns 0, AF_EINVAL, AF_ENOMEM. */
+int af_collect_async_create(uint32_t max_staleness, uint32_t iterations, uint32_t batch, uint32_t group,
+                            int learners, int rank, AfCollectAsync **out);
+void af_collect_async_destroy(AfCollectAsync *a);
+
+/* The rollout phase of `iteration` in asynchronous mode, on learner `rank` (as given at
+ * create). Learner 0 hands out units of iterations iteration .. iteration+k within the
+ * staleness bound of the requesting actor's weights (else AF_WORK_WAIT). Returns when
+ * the gather (begun for `iteration`) holds everything it expects; trajectories of later
+ * iterations are kept for them. The decoder's window must admit iterations
+ * [iteration, iteration+k] and versions [iteration-k, iteration]. Iterations must be
+ * consecutive from the first call. Returns 0 or AF_EMPI/AF_ENOMEM. */
+int af_collect_iteration_async(AfCollectAsync *a, MPI_Comm world, uint32_t iteration, AfBatchFn batch_of,
+                               void *ctx, AfTrajDecoder *dec, AfGather *gather, AfCollectStats *stats);
+
+/* Before a run ends: every learner receives the trajectories of all units learner 0
+ * handed out (those of iterations that will not run are discarded), while learner 0
+ * answers work requests with WAIT; so no actor is left blocked in a send. Collective over
+ * learners_comm. Returns 0 or AF_EMPI/AF_ENOMEM. */
+int af_collect_async_drain(AfCollectAsync *a, MPI_Comm world, MPI_Comm learners_comm, AfTrajDecoder *dec,
+                           AfCollectStats *stats);
+
 #endif

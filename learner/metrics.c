@@ -27,6 +27,7 @@ static int tool_index(const AfMetrics *m, const char *name) {
 void af_metrics_add_trajectory(AfMetrics *m, const Agentflow__Trajectory *t) {
     AfMetricSums *s = &m->sums;
     s->trajectories += 1;
+    if (t->iteration >= t->policy_version) s->staleness += (double)(t->iteration - t->policy_version);
     if (t->status != AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK) {
         s->failed += 1;
         return;
@@ -98,6 +99,7 @@ int af_metrics_json(const AfMetrics *m, char *buf, size_t cap) {
         num(buf, cap, &at, "logprob_mismatch", ratio(s->mismatch_sum, s->mismatch_tokens)) ||
         num(buf, cap, &at, "logprob_mismatch_max", m->max.mismatch_max) ||
         num(buf, cap, &at, "grad_norm", g->grad_norm) || num(buf, cap, &at, "turns_mean", ratio(s->turns, ok)) ||
+        num(buf, cap, &at, "staleness_mean", ratio(s->staleness, s->trajectories)) ||
         num(buf, cap, &at, "action_tokens_mean", ratio(s->action_tokens, s->turns)))
         return -1;
     n = snprintf(buf + at, cap - at, ",\"tools\":{");

@@ -23,6 +23,7 @@
 typedef struct AfMetricSums {
     double trajectories, reward_sum, correct, failed, groups, zero_variance_groups, rejected;
     double turns, action_tokens, learner_tokens;
+    double staleness; /* sum over trajectories of iteration - policy_version (asynchronous mode) */
     double mismatch_sum, mismatch_tokens, entropy_sum; /* entropy over the same measured tokens */
     double tool_calls[AF_METRICS_MAX_TOOLS], tool_errors[AF_METRICS_MAX_TOOLS];
 } AfMetricSums;

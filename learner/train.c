@@ -1,10 +1,12 @@
 /* The training run: roles, set-up, warm start, iterations, evaluation (see train.h). */
 #include "learner/train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actor/actor_loop.h"
 #include "actor/episode.h"
@@ -15,6 +17,7 @@
 #include "common/log.h"
 #include "common/model.h"
 #include "common/protocol.h"
+#include "common/rng.h"
 #include "common/safetensors.h"
 #include "common/signals.h"
 #include "common/traj.h"
@@ -54,6 +57,7 @@ typedef struct Trainer {
     AfTrajLimits lim;
     AfDataStream *ds;
     AfGather *gather;
+    AfCollectAsync *async; /* asynchronous mode (algo.max_staleness > 0, world > 1) */
     AfTrajDecoder *dec;
     uint8_t *scratch;
     size_t scratch_bytes;
@@ -130,9 +134,27 @@ static int run_one(Trainer *T, AfSplit split, uint32_t iteration, uint32_t q, ui
     return 0;
 }
 
+/* Injected straggler (rollout.slow_fraction): after the episode, sleep (factor - 1) times
+ * its wall time. Which episodes is a pure function of (seed, iteration, query, sample). */
+static void maybe_straggle(const Trainer *T, uint32_t iteration, uint32_t query, uint32_t sample, double episode_s) {
+    const AfConfig *c = T->cfg;
+    if (c->rollout.slow_fraction <= 0.0) return;
+    AfRng r;
+    af_rng_init(&r, (uint64_t)c->run.seed, AF_RNG_FAULT, iteration, query, sample);
+    if (af_rng_uniform(&r) >= c->rollout.slow_fraction) return;
+    double extra = (c->rollout.slow_factor - 1.0) * episode_s;
+    if (extra <= 0) return;
+    struct timespec ts = {(time_t)extra, (long)((extra - (double)(time_t)extra) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
 static int actor_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
     Trainer *T = ctx;
-    return run_one(T, AF_SPLIT_TRAIN, u->iteration, u->query_index, u->sample, version, out);
+    double t0 = af_time_now();
+    int rc = run_one(T, AF_SPLIT_TRAIN, u->iteration, u->query_index, u->sample, version, out);
+    if (rc == 0) maybe_straggle(T, u->iteration, u->query_index, u->sample, af_time_now() - t0);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ evaluation */
@@ -264,6 +286,7 @@ static void trainer_free(Trainer *T) {
     af_suite_destroy(T->suite);
     af_data_stream_destroy(T->ds);
     af_gather_destroy(T->gather);
+    af_collect_async_destroy(T->async);
     af_traj_decoder_destroy(T->dec);
     free(T->scratch);
     free(T->queries);
@@ -412,6 +435,10 @@ static int setup(Trainer *T) {
         if ((rc = af_update_create(&uc, T->policy_m, T->ref_m, T->opt, T->learners, &T->upd))) return rc;
         if ((rc = af_data_stream_create((uint64_t)c->run.seed, (uint32_t)train_split(T)->n, B, &T->ds))) return rc;
         if ((rc = af_gather_create(B, G, (uint32_t)T->lidx, (uint32_t)T->L, &T->gather))) return rc;
+        if (c->algo.max_staleness > 0 && T->world > 1 &&
+            (rc = af_collect_async_create((uint32_t)c->algo.max_staleness, (uint32_t)c->run.iterations, B, G, T->L,
+                                          T->lidx, &T->async)))
+            return rc;
         if ((rc = af_traj_decoder_create(&T->lim, &T->dec))) return rc;
         if (!(T->queries = malloc(B * sizeof *T->queries))) return af_error_set(AF_ENOMEM, "batch");
         if ((rc = warm_start(T))) return rc;
@@ -457,6 +484,11 @@ static void log_episode(uint32_t it, const Agentflow__Trajectory *t) {
     }
 }
 
+static void batch_of(void *ctx, uint32_t iteration, uint32_t *queries) {
+    Trainer *T = ctx;
+    af_data_stream_batch(T->ds, iteration, queries);
+}
+
 static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
     const AfConfig *c = T->cfg;
     const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
@@ -473,7 +505,8 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
     /* 2. rollouts */
     double t0 = af_time_now();
     af_gather_begin(T->gather, it, T->queries);
-    af_traj_decoder_set_window(T->dec, it, it, version, version);
+    const uint32_t stale = T->async ? (uint32_t)c->algo.max_staleness : 0;
+    af_traj_decoder_set_window(T->dec, it, it + stale, version >= stale ? version - stale : 0, version);
     uint64_t rejected_before = af_traj_decoder_stats(T->dec)->rejected;
     AfCollectStats cs;
     memset(&cs, 0, sizeof cs);
@@ -481,13 +514,18 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
         for (uint32_t s = 0; s < B; s++)
             for (uint32_t g = 0; g < G; g++) {
                 Agentflow__Trajectory *t = NULL;
+                double te = af_time_now();
                 if ((rc = run_one(T, AF_SPLIT_TRAIN, it, T->queries[s], g, version, &t))) return rc;
+                maybe_straggle(T, it, T->queries[s], g, af_time_now() - te);
                 t->iteration = it, t->slot = s, t->query_index = T->queries[s], t->sample_index = g;
                 t->policy_version = version, t->actor_rank = 0;
                 rc = af_gather_offer(T->gather, t);
                 af_trajectory_free(t);
                 if (rc) return af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
             }
+    } else if (T->async) {
+        if ((rc = af_collect_iteration_async(T->async, MPI_COMM_WORLD, it, batch_of, T, T->dec, T->gather, &cs)))
+            return rc;
     } else if ((rc = af_collect_iteration(MPI_COMM_WORLD, T->rank, T->L, T->world - T->L, it, T->queries, B, G, T->dec,
                                           T->gather, &cs))) {
         return rc;
@@ -755,6 +793,7 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
     T.learners = T.policy = MPI_COMM_NULL;
     res->iterations_done = 0;
     res->stopped_by_signal = 0;
+    res->stopped_by_time = 0;
     res->eval_before = res->eval_after = -1;
     res->start_iteration = 0;
     res->clean_stop = 0;
@@ -772,7 +811,8 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
                           .n_params = T.policy_m->n_params,
                           .run_episode = actor_episode,
                           .on_weights = NULL,
-                          .run_eval = actor_eval};
+                          .run_eval = actor_eval,
+                          .max_staleness = (uint32_t)cfg->algo.max_staleness};
         AfActorStats st;
         memset(&st, 0, sizeof st);
         rc = af_actor_run(&h, MPI_COMM_WORLD, T.policy, T.L, T.scratch, T.scratch_bytes, &st);
@@ -836,6 +876,14 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
                    cfg->run.time_limit_s, it);
             break;
         }
+    }
+    /* asynchronous mode: receive what was handed out for iterations that will not run */
+    if (T.async) {
+        AfCollectStats ds;
+        memset(&ds, 0, sizeof ds);
+        if ((rc = af_collect_async_drain(T.async, MPI_COMM_WORLD, T.learners, T.dec, &ds))) goto stop;
+        if (ds.received) af_log(AF_LOG_INFO, "asynchronous mode: %llu trajectories of unrun iterations discarded",
+                                (unsigned long long)ds.received);
     }
     /* a preempted run has little time left: no final evaluation */
     if (T.rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
