@@ -149,11 +149,82 @@ static void maybe_straggle(const Trainer *T, uint32_t iteration, uint32_t query,
     }
 }
 
+/* Fault injection for tests (environment, never set in production):
+ *   AF_FAULT_FAIL_ROLLOUTS=1   every training episode ends INFRA_FAILED;
+ *   AF_FAULT_GARBAGE=R:N       actor rank R sends N malformed or invalid trajectory
+ *                              messages to the owning learner before each real one
+ *                              (same tag, so the learner must reject them in order). */
+static int fault_fail_rollouts(void) {
+    const char *e = getenv("AF_FAULT_FAIL_ROLLOUTS");
+    return e && *e == '1';
+}
+
+static int fault_garbage_count(int rank) {
+    const char *e = getenv("AF_FAULT_GARBAGE");
+    int r = -1, n = 0;
+    if (!e || sscanf(e, "%d:%d", &r, &n) != 2 || r != rank || n <= 0) return 0;
+    return n > 100000 ? 100000 : n;
+}
+
+/* N garbage messages derived from the real trajectory t (which is not modified), each
+ * checked to be rejected by a decoder with the learners' limits: random bytes, copies
+ * with a wrong iteration, with bytes flipped, truncated, with a token id out of range. */
+static int send_garbage(Trainer *T, const Agentflow__Trajectory *t, int dest, int n) {
+    Agentflow__Trajectory *c = NULL;
+    AfTrajDecoder *dec = NULL;
+    AfTrajLimits lim = T->lim;
+    lim.iteration_min = lim.iteration_max = t->iteration;
+    lim.version_min = lim.version_max = t->policy_version;
+    size_t cap = T->scratch_bytes + 64, len = 0;
+    uint8_t *buf = malloc(cap), *good = malloc(cap);
+    int rc = buf && good ? af_traj_clone(t, &c) : af_error_set(AF_ENOMEM, "garbage");
+    if (rc == 0) rc = af_traj_decoder_create(&lim, &dec);
+    if (rc == 0) {
+        c->iteration = t->iteration + 1000; /* the base of every mutated copy: never valid */
+        rc = af_traj_encode(c, good, cap, &len);
+    }
+    AfRng r;
+    af_rng_init(&r, (uint64_t)T->cfg->run.seed, AF_RNG_FAULT, t->iteration, t->query_index, t->sample_index);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        size_t m = len;
+        memcpy(buf, good, len);
+        switch (i % 4) {
+        case 0: /* random bytes */
+            m = 1 + af_rng_below(&r, 512);
+            for (size_t k = 0; k < m; k++) buf[k] = (uint8_t)af_rng_u32(&r);
+            break;
+        case 1: /* flipped bytes */
+            for (int f = 0; f < 4; f++) buf[af_rng_below(&r, (uint32_t)m)] ^= (uint8_t)(1u + af_rng_below(&r, 255));
+            break;
+        case 2: /* truncated */
+            m = af_rng_below(&r, (uint32_t)m);
+            break;
+        default: /* wrong iteration, as is */
+            break;
+        }
+        Agentflow__Trajectory *out = NULL;
+        if (af_traj_decode(dec, buf, m, &out, NULL) == 0) continue; /* would be accepted: not garbage */
+        rc = af_traj_send_bytes(buf, m, dest, MPI_COMM_WORLD);
+    }
+    af_traj_decoder_destroy(dec);
+    af_traj_free(c);
+    free(buf), free(good);
+    return rc;
+}
+
 static int actor_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
     Trainer *T = ctx;
     double t0 = af_time_now();
-    int rc = run_one(T, AF_SPLIT_TRAIN, u->iteration, u->query_index, u->sample, version, out);
+    int rc = fault_fail_rollouts() ? failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", T->suite->name, out)
+                                   : run_one(T, AF_SPLIT_TRAIN, u->iteration, u->query_index, u->sample, version, out);
     if (rc == 0) maybe_straggle(T, u->iteration, u->query_index, u->sample, af_time_now() - t0);
+    int garbage = rc == 0 ? fault_garbage_count(T->rank) : 0;
+    if (garbage) {
+        Agentflow__Trajectory *t = *out; /* the loop fills these in after we return */
+        t->iteration = u->iteration, t->slot = u->slot, t->query_index = u->query_index;
+        t->sample_index = u->sample, t->policy_version = version, t->actor_rank = T->rank;
+        rc = send_garbage(T, t, (int)(u->slot % (uint32_t)T->L), garbage);
+    }
     return rc;
 }
 
@@ -515,7 +586,9 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
             for (uint32_t g = 0; g < G; g++) {
                 Agentflow__Trajectory *t = NULL;
                 double te = af_time_now();
-                if ((rc = run_one(T, AF_SPLIT_TRAIN, it, T->queries[s], g, version, &t))) return rc;
+                rc = fault_fail_rollouts() ? failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", T->suite->name, &t)
+                                           : run_one(T, AF_SPLIT_TRAIN, it, T->queries[s], g, version, &t);
+                if (rc) return rc;
                 maybe_straggle(T, it, T->queries[s], g, af_time_now() - te);
                 t->iteration = it, t->slot = s, t->query_index = T->queries[s], t->sample_index = g;
                 t->policy_version = version, t->actor_rank = 0;

@@ -6,7 +6,9 @@
 #  - determinism: the same config and seed give bit-identical metrics (timings aside) and
 #    weights across runs and across numbers of actor ranks (1 rank vs 1 actor vs 3 actors);
 #  - the updates are real: rewards vary, groups are kept, the weights change;
-#  - every group zero-variance, and a topology without actors, end cleanly / are refused.
+#  - a rank sending 10,000+ garbage messages: all rejected and counted, training unchanged;
+#  - every group zero-variance, every rollout failed, and a topology without actors end
+#    cleanly / are refused.
 # usage: test_train.sh AGENTFLOW_BINARY
 set -euo pipefail
 AF=$1
@@ -91,7 +93,34 @@ check "updates are real (groups kept, gradients, mismatch < 1e-3, all trajectori
 check "all-zero-variance run finishes" "[ \$(wc -l < '$T/zero/metrics.jsonl') -eq 2 ]"
 check "all groups counted zero-variance" "$PY -c \"import json,sys; r=[json.loads(l) for l in open('$T/zero/metrics.jsonl')]; sys.exit(0 if all(x['zero_variance_groups']==x['groups']==4 and x['grad_norm']==0 for x in r) else 1)\""
 
-# 3. a topology without actors is refused with exit 2 and a message naming the key
+# 3. a rank that sends garbage: 10,000+ malformed or invalid messages (random bytes,
+#    flipped bytes, truncated, wrong iteration) from actor rank 3 to the learners, in
+#    front of its real trajectories. All rejected and counted; training is unchanged:
+#    the metrics (rejections aside) and weights equal the clean 4-rank run's.
+AF_FAULT_GARBAGE=3:4000 run garbage 4 1
+strip "$T/garbage/metrics.jsonl" | $PY -c "
+import json, sys
+for l in sys.stdin:
+    d = json.loads(l); d.pop('rejected_messages'); print(json.dumps(d, sort_keys=True))" > "$T/garbage.m"
+strip "$T/np4/metrics.jsonl" | $PY -c "
+import json, sys
+for l in sys.stdin:
+    d = json.loads(l); d.pop('rejected_messages'); print(json.dumps(d, sort_keys=True))" > "$T/np4.m2"
+check "garbage: >= 10000 messages rejected and counted" \
+    "[ \$($PY -c \"import json; print(int(sum(json.loads(l)['rejected_messages'] for l in open('$T/garbage/metrics.jsonl'))))\") -ge 10000 ]"
+check "garbage: training unchanged (metrics, weights)" \
+    "cmp -s '$T/garbage.m' '$T/np4.m2' && cmp -s '$T/garbage/model/model.safetensors' '$T/np4/model/model.safetensors'"
+
+# 4. every rollout fails (infrastructure): masked everywhere, counted, the run finishes
+AF_FAULT_FAIL_ROLLOUTS=1 run allfail 3 1
+check "all rollouts failed: counted, no update, finished" "$PY -c \"
+import json, sys
+r = [json.loads(l) for l in open('$T/allfail/metrics.jsonl')]
+ok = len(r) == 3 and all(x['failed_rollouts'] == 32 and x['grad_norm'] == 0 and x['reward_mean'] == 0 for x in r)
+sys.exit(0 if ok else 1)\""
+check "all rollouts failed: weights unchanged" "cmp -s '$T/allfail/model/model.safetensors' '$T/warm/model/model.safetensors'"
+
+# 5. a topology without actors is refused with exit 2 and a message naming the key
 set +e
 mpirun -np 2 "$AF" train --run-dir "$T/bad" "${COMMON[@]}" --set topology.learners=2 > "$T/bad.log" 2>&1
 rc=$?
