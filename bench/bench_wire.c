@@ -256,6 +256,11 @@ int main(int argc, char **argv) {
         fprintf(csv, "episodes,episode_s,%d,%.0f,1,%.1f,%.1f,%.1f,,\n", n_episodes, (double)ep.bytes / ep.n, es.min * 1e9,
                 es.med * 1e9, es.max * 1e9);
         fprintf(csv, "episodes,share_pct,%d,%.0f,%d,,%.6f,,,\n", n_episodes, (double)ep.bytes / ep.n, reps, 100 * share);
+        /* per-component episode costs for the performance model (BENCHMARKS.md) */
+        fprintf(csv, "episodes,planner_ns_per_action_token,%d,,1,,%.1f,,,\n", n_episodes, planner_s / (act_tokens + 1e-300) * 1e9);
+        fprintf(csv, "episodes,tool_ns_per_call,%d,,1,,%.1f,,,\n", n_episodes, tool_calls > 0 ? tools_s / tool_calls * 1e9 : 0.0);
+        fprintf(csv, "episodes,action_tokens_per_episode,%d,,1,,%.2f,,,\n", n_episodes, act_tokens / n_episodes);
+        fprintf(csv, "episodes,tool_calls_per_episode,%d,,1,,%.2f,,,\n", n_episodes, tool_calls / n_episodes);
         fprintf(csv, "fixture,share_pct,%zu,%.0f,%d,,%.6f,,,\n", fx.n, (double)fx.bytes / fx.n, reps, 100 * share_fx);
     }
 done:
