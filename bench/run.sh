@@ -44,8 +44,10 @@ run() { # run PART CMD...: record and run one command
 L=(); [ $long -eq 1 ] && L=(--long)
 
 if want model; then
-    if [ $long -eq 1 ]; then run model "$bdir/bench_model" --steps 10 --decode-tokens 256
-    else run model "$bdir/bench_model" --steps 3 --decode-tokens 64; fi
+    # models A and B against PyTorch; by default at 1 thread only (the PyTorch side
+    # dominates the time: model B takes minutes on a loaded 2-core machine)
+    if [ $long -eq 1 ]; then run model "$bdir/bench_model" --threads 1,2 --steps 10 --decode-tokens 256
+    else run model "$bdir/bench_model" --threads 1 --steps 3 --decode-tokens 64; fi
 fi
 if want wire; then run wire "$bdir/bench_wire" "${L[@]}"; fi
 if want bcast; then

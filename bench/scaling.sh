@@ -6,6 +6,11 @@
 #
 #   bench/scaling.sh [--actors "1 2 4 8"] [--learners "1 2"] [--transports "shm tcp"]
 #                    [--iterations N] [--long] [--bin PATH] [--out DIR] [--keep]
+#                    [--cores N] [--mpirun-args "ARGS"]
+#
+#   --cores N          cores available to the runs (default nproc; on a cluster, the
+#                      allocation's total), for the oversubscription mark
+#   --mpirun-args ARGS extra mpirun arguments, e.g. "--hostfile H --map-by node --bind-to core"
 #
 #   transport shm: Open MPI's default (shared memory between the ranks of a node);
 #   transport tcp: --mca pml ob1 --mca btl tcp,self, TCP over loopback, a stand-in for
@@ -22,7 +27,7 @@
 # synchronous without injected slow episodes. Checkpoint time is 0: the runs write none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-actors="1 2 4 8" learners="1 2" transports="shm tcp" iters=4 bin="" out=bench/results keep=0
+actors="1 2 4 8" learners="1 2" transports="shm tcp" iters=4 bin="" out=bench/results keep=0 cores="" margs=""
 while [ $# -gt 0 ]; do
     case $1 in
         --actors) actors=$2; shift ;;
@@ -33,7 +38,9 @@ while [ $# -gt 0 ]; do
         --bin) bin=$2; shift ;;
         --out) out=$2; shift ;;
         --keep) keep=1 ;;
-        *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+        --cores) cores=$2; shift ;;
+        --mpirun-args) margs=$2; shift ;;
+        *) sed -n '2,18p' "$0" >&2; exit 2 ;;
     esac
     shift
 done
@@ -48,7 +55,8 @@ fi
 mkdir -p "$out"
 work=$(mktemp -d /tmp/af-scaling.XXXXXX)
 [ $keep -eq 1 ] && echo "scaling.sh: run directories kept in $work" >&2 || trap 'rm -rf "$work"' EXIT
-cores=$(nproc)
+[ -n "$cores" ] || cores=$(nproc)
+read -r -a margv <<< "$margs"
 
 # The same game24 puzzles as tests/test_train.sh (a warm-started planner gets varying
 # rewards, so groups are kept and the learner has work), with a somewhat larger planner.
@@ -73,19 +81,8 @@ echo "warm start: $bin train --run-dir RUN ... --set run.iterations=0 --set mode
 csv=$out/scaling.csv
 echo "learners,actors,ranks,transport,oversubscribed,mode,straggler,iterations_used,trajectories,traj_per_iteration_s,trajectories_per_s,tokens_per_s,learner_tokens_per_s,iteration_s,rollout_s,learn_s,broadcast_s,checkpoint_s,wait_s,rollout_share,learn_share,broadcast_share,checkpoint_share,wait_share,turns_mean,action_tokens_mean,tool_calls_per_traj,learner_tokens,speedup_vs_1_actor,efficiency" > "$csv.tmp"
 
-one() { # learners actors transport
-    local L=$1 A=$2 tr=$3 np=$(( $1 + $2 )) mca=()
-    [ "$tr" = tcp ] && mca=(--mca pml ob1 --mca btl tcp,self)
-    local name="L${L}_A${A}_$tr" over=0
-    [ "$np" -gt "$cores" ] && over=1
-    echo "scaling.sh: $name ($np ranks$([ $over -eq 1 ] && echo ', oversubscribed'))" >&2
-    echo "mpirun -np $np --oversubscribe ${mca[*]} $bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set topology.learners=$L --set run.iterations=$iters" >> "$out/scaling.cmd"
-    if ! mpirun -np "$np" --oversubscribe "${mca[@]}" "$bin" train --run-dir "$work/$name" "${CFG[@]}" \
-        --init-from "$work/warm/model" --set topology.learners="$L" --set run.iterations="$iters" \
-        > "$work/$name.log" 2>&1; then
-        echo "scaling.sh: $name failed:" >&2; tail -5 "$work/$name.log" >&2; return 0
-    fi
-    /usr/bin/python3 - "$work/$name/metrics.jsonl" "$L" "$A" "$np" "$tr" "$over" >> "$csv.tmp" <<'PY'
+collect() { # metrics.jsonl learners actors ranks transport oversubscribed -> one CSV row
+    /usr/bin/python3 - "$@" >> "$csv.tmp" <<'PY'
 import json, sys
 path, L, A, np_, tr, over = sys.argv[1:]
 rows = [json.loads(l) for l in open(path)][1:]          # iteration 0 is a warm-up
@@ -105,6 +102,31 @@ print(",".join(str(x) for x in [L, A, np_, tr, over, "sync", "none", n, int(traj
 PY
 }
 
+one() { # learners actors transport
+    local L=$1 A=$2 tr=$3 np=$(( $1 + $2 )) mca=("${margv[@]}")
+    [ "$tr" = tcp ] && mca+=(--mca pml ob1 --mca btl tcp,self)
+    local name="L${L}_A${A}_$tr" over=0
+    [ "$np" -gt "$cores" ] && over=1
+    echo "scaling.sh: $name ($np ranks$([ $over -eq 1 ] && echo ', oversubscribed'))" >&2
+    echo "mpirun -np $np --oversubscribe ${mca[*]} $bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set topology.learners=$L --set run.iterations=$iters" >> "$out/scaling.cmd"
+    if ! mpirun -np "$np" --oversubscribe "${mca[@]}" "$bin" train --run-dir "$work/$name" "${CFG[@]}" \
+        --init-from "$work/warm/model" --set topology.learners="$L" --set run.iterations="$iters" \
+        > "$work/$name.log" 2>&1; then
+        echo "scaling.sh: $name failed:" >&2; tail -5 "$work/$name.log" >&2; return 0
+    fi
+    collect "$work/$name/metrics.jsonl" "$L" "$A" "$np" "$tr" "$over"
+}
+
+# Reference: one process, learner and actor in the same rank, no messages at all: the
+# pure cost of the episodes and of the update (the performance model's inputs).
+echo "scaling.sh: embedded (1 rank, no MPI messages)" >&2
+echo "$bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set run.iterations=$iters" >> "$out/scaling.cmd"
+if "$bin" train --run-dir "$work/embedded" "${CFG[@]}" --init-from "$work/warm/model" --set run.iterations="$iters" \
+    > "$work/embedded.log" 2>&1; then
+    collect "$work/embedded/metrics.jsonl" 1 0 1 none 0
+else
+    echo "scaling.sh: embedded run failed:" >&2; tail -5 "$work/embedded.log" >&2
+fi
 for tr in $transports; do
     for L in $learners; do
         for A in $actors; do one "$L" "$A" "$tr"; done
