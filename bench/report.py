@@ -90,12 +90,12 @@ if wire:
                           f"median episode: **{f(W[('episodes','share_pct')]['median_ns'], 5)} %** for the real "
                           f"episodes' trajectories, **{f(W[('fixture','share_pct')]['median_ns'], 5)} %** for the "
                           f"larger fixture trajectories.\n")
-    for k, label in (("planner_ns_per_action_token", "planner time per generated action token (prefill included)"),
-                     ("action_tokens_per_episode", "action tokens per episode"),
-                     ("tool_calls_per_episode", "tool calls per episode"),
-                     ("tool_ns_per_call", "tool time per call (ns; 0 = below the episode's timer resolution)")):
+    for k, label, scale in (("planner_ns_per_action_token", "planner time per generated action token, prefill included (ms)", 1e-6),
+                            ("action_tokens_per_episode", "action tokens per episode", 1.0),
+                            ("tool_calls_per_episode", "tool calls per episode", 1.0),
+                            ("tool_ns_per_call", "tool time per call (us; 0: the random-weight planner's actions named a tool but never reached a call)", 1e-3)):
         if ("episodes", k) in W:
-            parts["wire"] += f"- {label}: {f(W[('episodes', k)]['median_ns'], 1)}\n"
+            parts["wire"] += f"- {label}: {f(float(W[('episodes', k)]['median_ns']) * scale, 3)}\n"
     parts["wire"] += "\n" + cmds("wire")
 else:
     parts["wire"] = "not run (bench/run.sh --only wire)\n"
@@ -193,8 +193,8 @@ def perfmodel():
     out = [f"Inputs, measured (bench/scaling.sh):\n\n"
            f"- episode CPU time t_ep = {t_ep*1e3:.2f} ms, from the embedded run (1 process, no messages): "
            f"{tok_ep:.1f} generated tokens and {calls:.2f} tool calls per episode, i.e. {t_ep/tok_ep*1e3:.3f} ms per "
-           f"generated token (prefill included); the builtin calculator's share is below the timers' resolution "
-           f"(bench_wire: tool time per call 0 at microsecond timers), so all of it is charged to tokens;\n"
+           f"generated token (prefill included); the builtin calculator's calls (microseconds of exact "
+           f"arithmetic) are inside t_ep and charged to tokens: the metrics do not separate tool time;\n"
            f"- per-episode latency t_lat = {t_lat*1e3:.2f} ms: the 1-actor run's rollout time per episode minus t_ep, "
            f"i.e. the work-unit pull and the trajectory send, whose waits sleep (50 us doubling to 2 ms) instead of spinning;\n"
            f"- learner time per token t_tok = {t_tok*1e6:.2f} us ({lt:.0f} learner tokens per iteration), embedded run;\n"

@@ -25,6 +25,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 want() { [[ ",$only," == *",$1,"* ]]; }
+[ "$only" = report ] && build=0 # nothing to run: no build needed
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
 mkdir -p bench/results
@@ -58,14 +59,17 @@ if want ckpt; then
     if [ -x "$bdir/bench_ckpt" ]; then run ckpt "$bdir/bench_ckpt"
     else echo "bench/run.sh: $bdir/bench_ckpt not built (no bench/bench_ckpt.c on this branch): skipped" >&2; fi
 fi
-if want report; then
+# The machine as it was during this run (not rewritten by a report-only call).
+if [ "$only" != report ]; then
     { echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
       echo "cores: $(nproc) online ($(lscpu | sed -n 's/^CPU(s): *//p' | head -1) CPUs, $(lscpu | sed -n 's/^Thread(s) per core: *//p') threads per core)"
       echo "memory: $(free -g | awk '/Mem:/{print $2}') GiB"
-      echo "load average at the start of the report: $(cut -d' ' -f1-3 /proc/loadavg)"
+      echo "load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg)"
       echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
       echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
       echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
     } > bench/results/machine.txt
+fi
+if want report; then
     /usr/bin/python3 bench/report.py bench/results BENCHMARKS.md
 fi
