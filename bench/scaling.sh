@@ -6,11 +6,12 @@
 #
 #   bench/scaling.sh [--actors "1 2 4 8"] [--learners "1 2"] [--transports "shm tcp"]
 #                    [--iterations N] [--long] [--bin PATH] [--out DIR] [--keep]
-#                    [--cores N] [--mpirun-args "ARGS"]
+#                    [--cores N] [--mpirun-args "ARGS"] [--plot-only]
 #
 #   --cores N          cores available to the runs (default nproc; on a cluster, the
 #                      allocation's total), for the oversubscription mark
 #   --mpirun-args ARGS extra mpirun arguments, e.g. "--hostfile H --map-by node --bind-to core"
+#   --plot-only        no runs: redraw the plots from an existing OUT/scaling.csv
 #
 #   transport shm: Open MPI's default (shared memory between the ranks of a node);
 #   transport tcp: --mca pml ob1 --mca btl tcp,self, TCP over loopback, a stand-in for
@@ -27,7 +28,7 @@
 # synchronous without injected slow episodes. Checkpoint time is 0: the runs write none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-actors="1 2 4 8" learners="1 2" transports="shm tcp" iters=4 bin="" out=bench/results keep=0 cores="" margs=""
+actors="1 2 4 8" learners="1 2" transports="shm tcp" iters=4 bin="" out=bench/results keep=0 cores="" margs="" plot_only=0
 while [ $# -gt 0 ]; do
     case $1 in
         --actors) actors=$2; shift ;;
@@ -40,23 +41,26 @@ while [ $# -gt 0 ]; do
         --keep) keep=1 ;;
         --cores) cores=$2; shift ;;
         --mpirun-args) margs=$2; shift ;;
-        *) sed -n '2,18p' "$0" >&2; exit 2 ;;
+        --plot-only) plot_only=1 ;;
+        *) sed -n '2,19p' "$0" >&2; exit 2 ;;
     esac
     shift
 done
 [ "$iters" -ge 2 ] || { echo "scaling.sh: --iterations must be >= 2 (the first is a warm-up)" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
-if [ -z "$bin" ]; then
-    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAF_SANITIZE_TESTS=OFF > /dev/null
-    cmake --build build-bench -j2 --target agentflow > /dev/null
-    bin=build-bench/agentflow
-fi
 mkdir -p "$out"
 work=$(mktemp -d /tmp/af-scaling.XXXXXX)
 [ $keep -eq 1 ] && echo "scaling.sh: run directories kept in $work" >&2 || trap 'rm -rf "$work"' EXIT
 [ -n "$cores" ] || cores=$(nproc)
 read -r -a margv <<< "$margs"
+csv=$out/scaling.csv
+if [ $plot_only -eq 0 ]; then
+if [ -z "$bin" ]; then
+    cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAF_SANITIZE_TESTS=OFF > /dev/null
+    cmake --build build-bench -j2 --target agentflow > /dev/null
+    bin=build-bench/agentflow
+fi
 
 # The same game24 puzzles as tests/test_train.sh (a warm-started planner gets varying
 # rewards, so groups are kept and the learner has work), with a somewhat larger planner.
@@ -149,6 +153,8 @@ w.writerows(rows)
 PY
 rm -f "$csv.tmp"
 echo "scaling.sh: wrote $csv" >&2
+fi
+[ -s "$csv" ] || { echo "scaling.sh: $csv is missing" >&2; exit 1; }
 
 if ! command -v gnuplot > /dev/null; then
     echo "scaling.sh: gnuplot not found (apt-get install gnuplot-nox): plots skipped" >&2
@@ -197,7 +203,7 @@ set xlabel 'actor ranks'
 set ylabel 'share of iteration time'
 set logscale x 2
 set yrange [0:1]
-set key outside
+set key right top
 set grid
 plot '$f' using 1:5 with linespoints title 'rollout', '' using 1:6 with linespoints title 'learn', \
      '' using 1:7 with linespoints title 'broadcast', '' using 1:8 with linespoints title 'learner wait (in rollout)'
