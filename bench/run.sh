@@ -37,7 +37,9 @@ fi
 started=""
 run() { # run PART CMD...: record and run one command
     local part=$1; shift
-    [[ " $started " == *" $part "* ]] || { : > "bench/results/$part.cmd"; started="$started $part"; }
+    [[ " $started " == *" $part "* ]] ||
+        { echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)" > "bench/results/$part.cmd"
+          started="$started $part"; }
     echo "$*" >> "bench/results/$part.cmd"
     echo "+ $*" >&2
     "$@"
