@@ -116,6 +116,19 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         rc = planner->act(planner, &in, &rng, tp->action_tokens, tp->behaviour_logprobs, cfg->max_action_tokens, &na);
         tp->planner_s = now_s() - t0;
         planner_s += tp->planner_s;
+        if (rc && is_infra(rc)) { /* a served planner (openai backend) failed: not the policy's fault */
+            char buf[300];
+            snprintf(buf, sizeof buf, "turn %u: planner (%s): %s", turn + 1, planner->name, af_error_detail());
+            rc = 0;
+            if ((rc = setstr(&detail, buf)) || (rc = setstr(&tp->action_text, "")) || (rc = setstr(&tp->sub_goal, "")) ||
+                (rc = setstr(&tp->tool, "")) || (rc = setstr(&tp->argument, "")) || (rc = setstr(&tp->result, buf)))
+                goto fail;
+            tp->tool_status = AGENTFLOW__TOOL_STATUS__TOOL_STATUS_INFRA_ERROR;
+            free(prompt);
+            prompt = NULL;
+            infra = 1;
+            break;
+        }
         if (rc) goto fail;
         AF_ASSERT(na <= cfg->max_action_tokens);
         tp->n_action_tokens = tp->n_behaviour_logprobs = na;

@@ -5,8 +5,9 @@
  * Status of the trajectory:
  *   OK            normal episode (the reward is meaningful, possibly 0). Bad actions,
  *                 tool errors and tool timeouts (AF_TOOL_TIMEOUT) count against the planner.
- *   INFRA_FAILED  a tool reported AF_TOOL_INFRA_ERROR, or a module returned AF_ECURL /
- *                 AF_ETIMEOUT / AF_EIO: the episode stops there, answer "", reward 0,
+ *   INFRA_FAILED  a tool reported AF_TOOL_INFRA_ERROR, or a module or the planner (a served
+ *                 one, actor/modules_openai.h) returned AF_ECURL / AF_ETIMEOUT / AF_EIO:
+ *                 the episode stops there, answer "", reward 0,
  *                 status_detail says which turn and why.
  *   TIMEOUT       the whole-episode budget (episode_timeout_s) ran out and the time went
  *                 mostly to tools and modules (tools_s + modules_s >= planner_s): not the

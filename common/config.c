@@ -368,7 +368,11 @@ int af_config_resume_conflict(const AfConfig *a, const AfConfig *b, char *key, s
     for (int i = 0; i < NKEYS; i++) {
         const Key *k = &keys[i];
         if (strstr(k->doc, "(RESUME)")) continue;
-        if (memcmp((const char *)a + k->offset, (const char *)b + k->offset, k->size) != 0) {
+        const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+        /* strings: the bytes after the NUL are whatever earlier values left there */
+        int differ = k->type == K_STR || k->type == K_ENUM ? strncmp(pa, pb, k->size) != 0
+                                                          : memcmp(pa, pb, k->size) != 0;
+        if (differ) {
             snprintf(key, key_len, "%s", k->path);
             return 1;
         }

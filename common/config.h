@@ -27,8 +27,9 @@ typedef struct AfModuleConfig {
 
 typedef struct AfConfig {
     struct {
-        int64_t seed, iterations, checkpoint_every, keep_checkpoints, eval_every;
+        int64_t seed, iterations, checkpoint_every, keep_checkpoints, checkpoint_map_mb, eval_every;
         int store_trajectories;
+        double time_limit_s;
     } run;
     struct {
         int64_t learners;
@@ -67,6 +68,7 @@ typedef struct AfConfig {
             double cpu_s, wall_s;
             int64_t mem_mb, output_bytes;
             char interpreter[AF_CFG_STR_MAX];
+            int enabled;
         } python;
         struct {
             char url[AF_CFG_STR_MAX], allow_hosts[AF_CFG_STR_MAX];
@@ -103,8 +105,12 @@ typedef struct AfConfig {
       "checkpoint every N iterations, 0 = only at the end (RESUME)")                           \
     X("run.keep_checkpoints", run.keep_checkpoints, INT, 3, 1, 1000, "",                       \
       "checkpoints kept in ckpt.lmdb (RESUME)")                                                 \
+    X("run.checkpoint_map_mb", run.checkpoint_map_mb, INT, 0, 0, 16777216, "",                 \
+      "LMDB map size of ckpt.lmdb in MiB; 0 = automatic, grown as checkpoints need (RESUME)")  \
     X("run.store_trajectories", run.store_trajectories, BOOL, 0, 0, 0, "",                     \
       "keep every trajectory in RUN_DIR/traj.lmdb (RESUME)")                                    \
+    X("run.time_limit_s", run.time_limit_s, FLOAT, 0.0, 0.0, 1e9, "",                           \
+      "stop after the iteration that passes this many seconds since start, 0 = no limit (RESUME)") \
     X("run.eval_every", run.eval_every, INT, 0, 0, 100000000, "",                              \
       "greedy held-out evaluation every N iterations (also before the first and after the last); 0 = never (RESUME)") \
     X("topology.learners", topology.learners, INT, 1, 1, 4096, "",                              \
@@ -135,7 +141,7 @@ typedef struct AfConfig {
     X("model.tied_embeddings", model.tied_embeddings, BOOL, 1, 0, 0, "",                        \
       "LM head shares the token embedding")                                                     \
     X("model.init_from", model.init_from, STR, "", 0, 0, "",                                    \
-      "Hugging Face-style model directory to start from")                                       \
+      "Hugging Face-style model directory to start from, read only when a run starts (RESUME)")                                       \
     X("model.warmstart_steps", model.warmstart_steps, INT, 0, 0, 1000000, "",                  \
       "format warm start: behaviour-cloning steps on the suite's random valid actions before RL (no solutions are shown)") \
     X("model.warmstart_batch", model.warmstart_batch, INT, 32, 1, 100000, "",                  \
@@ -186,6 +192,8 @@ typedef struct AfConfig {
     AF_MODULE_KEYS(X, verifier, "builtin")                                                      \
     AF_MODULE_KEYS(X, generator, "builtin")                                                     \
     AF_MODULE_KEYS(X, judge, "builtin")                                                         \
+    X("tools.python.enabled", tools.python.enabled, BOOL, 0, 0, 0, "",                          \
+      "offer the sandboxed python tool to the planner beside the suite's tools")               \
     X("tools.python.cpu_s", tools.python.cpu_s, FLOAT, 5.0, 0.1, 3600.0, "",                   \
       "CPU seconds per python call")                                                            \
     X("tools.python.mem_mb", tools.python.mem_mb, INT, 256, 16, 1048576, "",                    \
@@ -196,7 +204,7 @@ typedef struct AfConfig {
       "captured output cap")                                                                    \
     X("tools.python.interpreter", tools.python.interpreter, STR, "/usr/bin/python3", 0, 0, "", \
       "python interpreter for the sandbox")                                                     \
-    X("tools.http.url", tools.http.url, STR, "", 0, 0, "", "endpoint of the http tool")        \
+    X("tools.http.url", tools.http.url, STR, "", 0, 0, "", "endpoint of the http tool; when set the tool is offered to the planner") \
     X("tools.http.allow_hosts", tools.http.allow_hosts, STR, "127.0.0.1,localhost", 0, 0, "",  \
       "comma-separated hosts the http tool may reach")                                         \
     X("tools.http.timeout_s", tools.http.timeout_s, FLOAT, 10.0, 0.1, 3600.0, "",              \

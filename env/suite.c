@@ -97,6 +97,76 @@ void af_tool_destroy(AfTool *tool) {
     free(tool);
 }
 
+/* An added tool sits behind a calloc'd wrapper, so that af_tool_destroy (destroy, then
+ * free) suits it whatever the tool's own memory layout (python and http embed theirs). */
+static int wrap_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {
+    AfTool *in = self->ctx;
+    return in->call(in, arg, timeout_s, out);
+}
+
+static void wrap_destroy(AfTool *self) {
+    AfTool *in = self->ctx;
+    if (in && in->destroy) in->destroy(in);
+    self->ctx = NULL;
+}
+
+int af_suite_add_tool(AfSuite *s, AfTool *tool) {
+    if (!s || !tool || !tool->name) return af_error_set(AF_EINVAL, "suite add tool: NULL suite or tool");
+    if (af_suite_tool(s, tool->name))
+        return af_error_set(AF_EINVAL, "suite %s: a tool named \"%s\" is already there", s->name, tool->name);
+    AfTool *w = calloc(1, sizeof *w);
+    AfTool **grown = w ? realloc(s->tools, (s->n_tools + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(w);
+        return af_error_set(AF_ENOMEM, "suite %s tools", s->name);
+    }
+    w->name = tool->name;
+    w->description = tool->description;
+    w->call = wrap_call;
+    w->destroy = wrap_destroy;
+    w->ctx = tool;
+    s->tools = grown;
+    s->tools[s->n_tools++] = w;
+    return 0;
+}
+
+void af_item_clear(AfItem *item) {
+    if (!item) return;
+    free(item->question);
+    free(item->answer);
+    free(item->solution);
+    memset(item, 0, sizeof *item);
+}
+
+int af_suite_item_for(const AfSuite *s, const char *question, const char *gold, AfItem *out, int *found) {
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    if (!question) return af_error_set(AF_EINVAL, "suite %s: no question", s->name);
+    const AfItem *src = NULL;
+    for (int sp = 1; sp >= 0 && !src; sp--) {
+        const AfDataset *ds = s->split[sp];
+        for (size_t i = 0; ds && i < ds->n && !src; i++)
+            if (!strcmp(ds->items[i].question, question)) src = &ds->items[i];
+    }
+    out->question = strdup(question);
+    out->answer = strdup(gold ? gold : src ? src->answer : "");
+    out->solution = src && src->solution ? strdup(src->solution) : NULL;
+    if (!out->question || !out->answer || (src && src->solution && !out->solution)) {
+        af_item_clear(out);
+        return af_error_set(AF_ENOMEM, "item");
+    }
+    if (src) {
+        *found = 1;
+        return 0;
+    }
+    char why[200] = "";
+    if (s->ops->check && s->ops->check(s, out, why, sizeof why)) {
+        af_item_clear(out);
+        return af_error_set(AF_EINVAL, "suite %s: question \"%.100s\": %s", s->name, question, why);
+    }
+    return 0;
+}
+
 static const char *const kNames[] = {"game24", "countdown", "multihop", "arith", NULL};
 const char *const *af_suite_names(void) { return kNames; }
 

@@ -93,6 +93,10 @@ typedef struct AfSuiteOps {
     int (*random_action)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
                          AfRng *rng, char **action);
     void (*destroy)(AfSuite *s); /* frees ctx */
+    /* Validates an item that does not come from the generated splits (JSONL, a question
+     * typed on the command line): 0, or non-zero with the reason in why (cap bytes) naming
+     * the field. Never modifies the item. */
+    int (*check)(const AfSuite *s, const AfItem *item, char *why, size_t cap);
 } AfSuiteOps;
 
 struct AfSuite {
@@ -119,6 +123,23 @@ const char *const *af_suite_names(void);
 const AfDataset *af_suite_split(const AfSuite *s, AfSplit split);
 /* The tool with this name, or NULL. */
 AfTool *af_suite_tool(const AfSuite *s, const char *name);
+
+/* Appends a tool to the suite's tool list (after the suite's own tools, so it shows in the
+ * planner prompt and the executors reach it by name), taking ownership: the suite calls
+ * tool->destroy(tool) at the end, and only that (so a tool whose destroy frees its own
+ * struct, like python and http, fits). The list holds a wrapper with the same name and
+ * description that forwards calls (wrapper->ctx is the tool). Returns 0, AF_EINVAL if a tool with that name is already there (the caller keeps
+ * the tool), or AF_ENOMEM (likewise). Not thread-safe: call before running episodes. */
+int af_suite_add_tool(AfSuite *s, AfTool *tool);
+
+/* An item for a question given as text. If a split holds that exact question (test
+ * first, then train), *out is a copy of that item (gold answer and oracle plan included)
+ * and *found = 1; otherwise *out is a new item checked by the suite (ops->check), without
+ * an oracle plan, and *found = 0. A non-NULL gold replaces the gold answer either way.
+ * Returns 0, AF_EINVAL (the suite rejects the question; the detail gives the reason), or
+ * AF_ENOMEM. Free the strings with af_item_clear(). */
+int af_suite_item_for(const AfSuite *s, const char *question, const char *gold, AfItem *out, int *found);
+void af_item_clear(AfItem *item); /* frees the strings and zeroes *item; accepts NULL */
 
 /* Calls tool->destroy (if any) and frees the AfTool itself (tools made with calloc by
  * their create function). Accepts NULL. */

@@ -333,6 +333,11 @@ static int mh_check(void *ctx, const AfItem *item, char *why, size_t cap) {
     return 0;
 }
 
+static int mh_check_op(const AfSuite *s, const AfItem *item, char *why, size_t cap) {
+    (void)s;
+    return mh_check(NULL, item, why, cap);
+}
+
 static int mh_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
                       const char *action_text, double tool_timeout_s, AfTurnRecord *out) {
     (void)item;
@@ -443,6 +448,7 @@ static const AfSuiteOps kMhOps = {
     .oracle = mh_oracle,
     .random_action = mh_random,
     .destroy = mh_destroy,
+    .check = mh_check_op,
 };
 
 /* One question from subject i with 2..4 hops; 0 if the walk got stuck. */

@@ -474,6 +474,8 @@ static int num_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *
 
 static void num_destroy(AfSuite *s) { free(s->ctx); }
 
+static int num_check(const AfSuite *s, const AfItem *item, char *why, size_t cap) { return check_item(s->ctx, item, why, cap); }
+
 static const AfSuiteOps kNumOps = {
     .execute = num_execute,
     .verify = num_verify,
@@ -482,6 +484,7 @@ static const AfSuiteOps kNumOps = {
     .oracle = num_oracle,
     .random_action = num_random,
     .destroy = num_destroy,
+    .check = num_check,
 };
 
 /* ------------------------------------------------------------------ generation */

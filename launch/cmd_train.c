@@ -1,6 +1,7 @@
 /* agentflow train: configuration, MPI start-up, run directory; then the training loop. */
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +20,9 @@ static const char usage[] =
     "  --config FILE        JSON configuration (every key has a default)\n"
     "  --set k=v            override one key, e.g. --set rollout.group_size=8 (repeatable)\n"
     "  --run-dir DIR        where config.json, metrics.jsonl and ckpt.lmdb go (default runs/<suite>)\n"
-    "  --resume[=MODE]      continue from the latest checkpoint of DIR\n"
+    "  --resume[=MODE]      continue from the latest checkpoint of DIR (latest-valid: the newest\n"
+    "                       that verifies). Without --config the base configuration is\n"
+    "                       DIR/config.json; only keys marked RESUME may differ from the checkpoint's\n"
     "  --init-from DIR      start from a Hugging Face-style model directory\n"
     "  --help-config        list every configuration key with its default\n"
     "Run under mpirun for several ranks: ranks 0..L-1 learn (topology.learners), the rest act.\n";
@@ -61,6 +64,13 @@ int af_cmd_train(int argc, char **argv) {
     if (resume && strcmp(resume, "latest") != 0 && strcmp(resume, "latest-valid") != 0)
         return af_cli_usage_error(usage, "train", "--resume takes 'latest' or 'latest-valid'");
 
+    /* resuming without --config: start from the run's own configuration */
+    char run_config[4200];
+    struct stat st;
+    if (resume && !ca.config_path && run_dir) {
+        snprintf(run_config, sizeof run_config, "%s/config.json", run_dir);
+        if (stat(run_config, &st) == 0) ca.config_path = run_config;
+    }
     AfConfig cfg;
     if ((rc = af_cli_build_config(&ca, &cfg))) return rc;
     if (init_from) {
@@ -105,28 +115,35 @@ int af_cmd_train(int argc, char **argv) {
         free(json);
         char path[4200];
         snprintf(path, sizeof path, "%s/config.json", run_dir);
-        if (af_mkdir_p(run_dir) || af_config_save(&cfg, path)) {
+        /* resuming, the trainer rewrites config.json once the checkpoint accepted it */
+        if (af_mkdir_p(run_dir) || (!resume && af_config_save(&cfg, path))) {
             AF_LOG_E("%s", af_error_detail());
             ok = 0;
         }
     }
     if (mpi.size > 1 && af_mpi_bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD)) ok = 0;
     if (!ok) goto done;
-    if (resume && mpi.rank == 0)
-        AF_LOG_W("--resume: checkpoints are not wired into training yet; starting from iteration 0");
+    AfResumeMode mode = !resume                          ? AF_RESUME_NONE
+                        : strcmp(resume, "latest-valid") == 0 ? AF_RESUME_LATEST_VALID
+                                                              : AF_RESUME_LATEST;
     AfTrainResult res;
-    int trc = af_train_run(&cfg, run_dir, &mpi, &res);
+    int trc = af_train_run_resume(&cfg, run_dir, &mpi, mode, &res);
     if (trc) {
         AF_LOG_E("training failed: %s", af_error_detail());
-        if (mpi.size > 1) MPI_Abort(MPI_COMM_WORLD, 1); /* peers may be blocked waiting for this rank */
+        /* peers may be blocked waiting for this rank, unless the failure was agreed */
+        if (mpi.size > 1 && !res.clean_stop) MPI_Abort(MPI_COMM_WORLD, 1);
         goto done;
     }
     if (mpi.rank == 0) {
         if (res.eval_before >= 0)
             AF_LOG_I("held-out greedy accuracy: %.4f before training, %.4f after %d iterations", res.eval_before,
                      res.eval_after, res.iterations_done);
-        AF_LOG_I("done: %d iterations%s; metrics in %s/metrics.jsonl", res.iterations_done,
-                 res.stopped_by_signal ? " (stopped by a signal)" : "", run_dir);
+        AF_LOG_I("done: %d iterations from iteration %d%s; metrics in %s/metrics.jsonl", res.iterations_done,
+                 res.start_iteration,
+                 res.stopped_by_signal ? " (stopped by a signal, checkpoint written)"
+                 : res.stopped_by_time ? " (run.time_limit_s reached, checkpoint written)"
+                                       : "",
+                 run_dir);
     }
     exit_code = 0;
 done:

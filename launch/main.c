@@ -11,7 +11,7 @@ static const char usage[] =
     "commands:\n"
     "  train     train the planner with Flow-GRPO (under mpirun: actors + learners)\n"
     "  eval      held-out accuracy of a checkpoint or model directory\n"
-    "  rollout   run and print one episode readably\n"
+    "  rollout   run episodes and print their trajectories and a summary\n"
     "  score     log-probabilities of a token sequence under a model directory\n"
     "  ckpt      list | verify | export checkpoints of a run\n"
     "\n"

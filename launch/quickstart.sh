@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to the main job: installs the Debian
-# packages, builds agentflow, and runs the default suite on this machine.
+# packages, builds agentflow, and trains the game24 planner with Flow-GRPO on this
+# machine for at most about 10 minutes (launch/configs/game24.json: a format warm start,
+# then RL iterations until run.time_limit_s), printing the greedy held-out accuracy
+# before and after training. Extra arguments go to `agentflow train`, e.g.
+#   ./launch/quickstart.sh --set run.time_limit_s=120
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./launch/install-deps.sh
@@ -10,17 +14,22 @@ cmake --build build -j "$jobs" --target agentflow
 echo "quickstart: built $(./build/agentflow --version)"
 
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-run_dir=runs/quickstart-game24
-if ./build/agentflow train --config launch/configs/game24.json --run-dir "$run_dir"; then
-    echo "quickstart: trained; see $run_dir/metrics.jsonl"
-else
-    rc=$?
-    if [ "$rc" = 2 ]; then echo "quickstart: configuration rejected" >&2; exit 2; fi
-    cat <<'MSG'
-quickstart: the build works and the game24 configuration is valid (saved in
-runs/quickstart-game24/config.json). Still to come, in this order: the planner model
-(issue 3), the agent loop and suites (issue 4), distributed Flow-GRPO training
-(issue 5), checkpoints (issue 6). Once training lands this script trains game24 and
-prints held-out accuracy before and after.
-MSG
+export OPENBLAS_NUM_THREADS=1
+run_dir=runs/quickstart-game24-$(date +%Y%m%d-%H%M%S)
+set +e
+./build/agentflow train --config launch/configs/game24.json --run-dir "$run_dir" "$@"
+rc=$?
+set -e
+if [ "$rc" -ne 0 ]; then
+    echo "quickstart: training failed (exit $rc); see the messages above" >&2
+    exit "$rc"
 fi
+python3 - "$run_dir/eval.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+b, a = rows[0], rows[-1]
+print(f"quickstart: game24 held-out greedy accuracy {b['accuracy']:.3f} before training, "
+      f"{a['accuracy']:.3f} after {a['iteration']} iterations ({a['questions']} test puzzles)")
+PY
+echo "quickstart: run directory $run_dir (metrics.jsonl, eval.jsonl, model/);"
+echo "            plot with ./launch/plot_metrics.sh $run_dir"

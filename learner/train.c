@@ -21,10 +21,13 @@
 #include "common/weights.h"
 #include "env/suite.h"
 #include "learner/adamw.h"
+#include "learner/ckpt.h"
 #include "learner/collect.h"
 #include "learner/data_stream.h"
 #include "learner/gather.h"
 #include "learner/metrics.h"
+#include "learner/resume.h"
+#include "learner/trajstore.h"
 #include "learner/update.h"
 
 /* Warm-start episodes use iterations from here on, so their sampling streams never
@@ -58,6 +61,19 @@ typedef struct Trainer {
     FILE *metrics_f, *eval_f;
     const char *tool_names[AF_METRICS_MAX_TOOLS];
     int n_tools;
+    /* checkpoints and resume (issue 6; see the "checkpoints" section) */
+    AfResumeMode resume;     /* how this process starts */
+    AfCkptStore *ckpt;       /* RUN_DIR/ckpt.lmdb, learner 0 only */
+    uint32_t start_it;       /* first iteration this process runs (the resumed step) */
+    double ckpt_s;           /* seconds of the last checkpoint write (metrics checkpoint_s) */
+    double wall_before;      /* training seconds of the processes before a resume */
+    double t_start;          /* af_time_now() when this process began training */
+    char last_metrics[8192]; /* the last metrics line, stored with each checkpoint */
+    /* run.store_trajectories: this learner's shard of the trajectory store */
+    AfTrajStore *tstore;
+    AfTrajRecord *trecs;     /* (batch_queries * group_size) */
+    uint8_t *tbuf;           /* packed trajectories of one iteration, grown as needed */
+    size_t tbuf_cap;         /* bytes */
 } Trainer;
 
 static const AfDataset *train_split(const Trainer *T) { return af_suite_split(T->suite, AF_SPLIT_TRAIN); }
@@ -253,6 +269,10 @@ static void trainer_free(Trainer *T) {
     free(T->queries);
     if (T->metrics_f) fclose(T->metrics_f);
     if (T->eval_f) fclose(T->eval_f);
+    af_ckpt_close(T->ckpt);
+    af_trajstore_close(T->tstore);
+    free(T->trecs);
+    free(T->tbuf);
     if (T->learners != MPI_COMM_NULL) MPI_Comm_free(&T->learners);
     if (T->policy != MPI_COMM_NULL) MPI_Comm_free(&T->policy);
 }
@@ -262,7 +282,7 @@ static void trainer_free(Trainer *T) {
 static int warm_start(Trainer *T) {
     const AfConfig *c = T->cfg;
     const int steps = (int)c->model.warmstart_steps, nb = (int)c->model.warmstart_batch;
-    if (steps <= 0 || !T->is_learner) return 0;
+    if (steps <= 0 || !T->is_learner || T->resume) return 0; /* resumed: state comes from the checkpoint */
     AfPlanner *rnd = NULL;
     Agentflow__Trajectory **tr = calloc((size_t)nb, sizeof *tr);
     int rc = tr ? af_planner_random_create(&rnd) : af_error_set(AF_ENOMEM, "warm start");
@@ -345,7 +365,7 @@ static int setup(Trainer *T) {
     }
     af_model_set_threads((int)c->model.threads);
     af_model_init_params(T->policy_m, (uint64_t)c->run.seed);
-    if (c->model.init_from[0] && (rc = init_from_dir(T->policy_m, c->model.init_from))) return rc;
+    if (c->model.init_from[0] && !T->resume && (rc = init_from_dir(T->policy_m, c->model.init_from))) return rc;
     if (runs_episodes) {
         AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p};
         if ((rc = af_planner_model_create(T->policy_m, &s, &T->planner))) return rc;
@@ -407,14 +427,20 @@ static int setup(Trainer *T) {
     for (size_t i = 0; i < T->suite->n_tools && T->n_tools < AF_METRICS_MAX_TOOLS - 1; i++)
         T->tool_names[T->n_tools++] = T->suite->tools[i]->name;
     T->tool_names[T->n_tools++] = "other";
-    if (T->rank == 0) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
-        if (!(T->metrics_f = fopen(path, "w"))) return af_error_set(AF_EIO, "cannot create %s", path);
-        snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
-        if (c->run.eval_every > 0 && !(T->eval_f = fopen(path, "w")))
-            return af_error_set(AF_EIO, "cannot create %s", path);
-    }
+    return 0;
+}
+
+/* Rank 0: metrics.jsonl and eval.jsonl, new or (resumed) appended to after ckpt_begin
+ * trimmed them to the resume point. */
+static int open_logs(Trainer *T) {
+    if (T->rank != 0) return 0;
+    const char *mode = T->resume ? "a" : "w";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+    if (!(T->metrics_f = fopen(path, mode))) return af_error_set(AF_EIO, "cannot open %s", path);
+    snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
+    if (T->cfg->run.eval_every > 0 && !(T->eval_f = fopen(path, mode)))
+        return af_error_set(AF_EIO, "cannot open %s", path);
     return 0;
 }
 
@@ -503,6 +529,7 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
     M->g.clip_fraction = us.clip_fraction, M->g.grad_norm = us.grad_norm;
     M->g.rollout_s = rollout_s, M->g.learn_s = learn_s, M->g.broadcast_s = bcast_s;
     M->g.wait_s = cs.wait_s;
+    M->g.checkpoint_s = T->ckpt_s; /* the checkpoint written after the previous iteration */
     if ((rc = af_metrics_reduce(M, T->learners))) return rc;
     M->g.iteration_s = af_time_now() - t_it;
     if (T->rank == 0) {
@@ -510,18 +537,217 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
         if (af_metrics_json(M, line, sizeof line) > 0 && T->metrics_f) {
             fprintf(T->metrics_f, "%s\n", line);
             fflush(T->metrics_f);
+            snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
         }
         if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_progress("%s", line);
     }
     return 0;
 }
 
+/* ------------------------------------------------------------------ checkpoints (issue 6)
+ *
+ * Learner 0 owns RUN_DIR/ckpt.lmdb and writes every checkpoint (learners hold identical
+ * parameters and moments after each step's allreduce). On resume learner 0 loads the
+ * checkpoint and broadcasts it to the other learners over the learner communicator, so
+ * only learner 0 needs the run directory's store; actors receive the policy with every
+ * iteration as always. The state of a run after `step` iterations is: the parameters,
+ * both AdamW moments and its step count, the reference planner (when algo.kl_coef uses
+ * one), and the iteration number: the data stream, every episode's random stream and the
+ * policy version are functions of (seed, iteration), so nothing else is carried. */
+
+static int ckpt_open(Trainer *T) {
+    AfCkptOptions o = af_ckpt_options_default();
+    o.keep_last = (int)T->cfg->run.keep_checkpoints;
+    o.map_size = (size_t)T->cfg->run.checkpoint_map_mb << 20;
+    return af_ckpt_open(T->run_dir, &o, &T->ckpt);
+}
+
+/* Learner 0: choose the checkpoint, check the configuration against it, load it. */
+static int ckpt_load_resume(Trainer *T) {
+    uint64_t step = 0;
+    int rc;
+    if (T->resume == AF_RESUME_LATEST_VALID) {
+        char skipped[4096];
+        if ((rc = af_ckpt_latest_valid(T->ckpt, &step, skipped, sizeof skipped)))
+            return af_error_wrap(rc, "--resume=latest-valid: %s", skipped[0] ? skipped : "");
+        if (skipped[0])
+            af_log(AF_LOG_WARN, "--resume=latest-valid: falling back to checkpoint step %llu; skipped:\n%s",
+                   (unsigned long long)step, skipped);
+    } else if ((rc = af_ckpt_latest(T->ckpt, &step))) {
+        if (rc == AF_ENOTFOUND)
+            return af_error_set(AF_ENOTFOUND, "--resume: %s holds no checkpoint", af_ckpt_path(T->ckpt));
+        return af_error_wrap(rc, "--resume (try --resume=latest-valid)");
+    }
+    /* the configuration first: a changed key is named as such, not as a shape mismatch */
+    AfCkptInfo *items = NULL;
+    int n = 0;
+    if ((rc = af_ckpt_list(T->ckpt, &items, &n))) return rc;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (items[i].meta.step == step && !items[i].broken)
+            rc = af_resume_check_config(items[i].meta.config_json, step, T->cfg);
+    af_ckpt_list_free(items, n);
+    if (rc) return rc;
+    if (step >= (1u << 31)) return af_error_set(AF_ERANGE, "--resume: checkpoint step %llu out of range", (unsigned long long)step);
+    AfCkptMeta meta;
+    rc = af_ckpt_load(T->ckpt, step, &T->mcfg, T->policy_m->n_params, T->policy_m->params, T->opt->m, T->opt->v,
+                      T->ref_m ? T->ref_m->params : NULL, &meta);
+    if (rc) {
+        return af_error_wrap(rc, "--resume from checkpoint step %llu%s", (unsigned long long)step,
+                             T->resume == AF_RESUME_LATEST ? " (--resume=latest-valid falls back to an older one)" : "");
+    }
+    T->opt->step = (int64_t)meta.adam_step;
+    for (int i = 0; i < meta.n_counters; i++)
+        if (strcmp(meta.counters[i].name, "train_wall_s") == 0) T->wall_before = meta.counters[i].value;
+    af_ckpt_meta_clear(&meta);
+    T->start_it = (uint32_t)step;
+    af_log(AF_LOG_INFO, "resuming from checkpoint step %llu of %s", (unsigned long long)step, af_ckpt_path(T->ckpt));
+    return 0;
+}
+
+/* Learner 0, resuming: the run directory continues from `step`: its config.json is the
+ * effective config of the resumed run, and log lines of iterations after the checkpoint
+ * (an abandoned timeline) are dropped. */
+static int ckpt_resume_files(Trainer *T) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", T->run_dir);
+    int rc = af_config_save(T->cfg, path);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+    if (rc == 0) rc = af_resume_trim_jsonl(path, T->start_it, NULL);
+    snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
+    if (rc == 0) rc = af_resume_trim_jsonl(path, (uint64_t)T->start_it + 1, NULL);
+    return rc;
+}
+
+/* Learners (collective over T->learners): open the store on learner 0 and, resuming,
+ * load the checkpoint there and hand it to the other learners. */
+static int ckpt_begin(Trainer *T) {
+    int rc = 0;
+    if (T->lidx == 0) {
+        rc = ckpt_open(T);
+        if (rc == 0 && T->resume) rc = ckpt_load_resume(T);
+        if (rc == 0 && T->resume) rc = ckpt_resume_files(T);
+    }
+    int st = rc != 0;
+    int brc = af_mpi_bcast(&st, 1, MPI_INT, 0, T->learners);
+    if (brc) return brc;
+    if (st) return rc ? rc : af_error_set(AF_ESTATE, "learner 0 could not open or load the checkpoint (see its message)");
+    if (!T->resume || T->L == 1) return 0;
+    uint64_t hdr[2] = {T->start_it, (uint64_t)T->opt->step};
+    if ((rc = af_mpi_bcast(hdr, 2, MPI_UINT64_T, 0, T->learners))) return rc;
+    T->start_it = (uint32_t)hdr[0];
+    T->opt->step = (int64_t)hdr[1];
+    size_t n = T->policy_m->n_params;
+    if ((rc = af_resume_bcast_floats(T->policy_m->params, n, 0, T->learners)) ||
+        (rc = af_resume_bcast_floats(T->opt->m, n, 0, T->learners)) ||
+        (rc = af_resume_bcast_floats(T->opt->v, n, 0, T->learners)))
+        return rc;
+    if (T->ref_m && (rc = af_resume_bcast_floats(T->ref_m->params, n, 0, T->learners))) return rc;
+    return 0;
+}
+
+/* Learner 0: write checkpoint `step` (iterations completed). */
+static int ckpt_write(Trainer *T, uint32_t step) {
+    double t0 = af_time_now();
+    char *config_json = af_config_to_json(T->cfg, 0);
+    if (!config_json) return af_error_set(AF_ENOMEM, "checkpoint step %u: config", step);
+    AfCkptCounter ctr[1];
+    memset(ctr, 0, sizeof ctr);
+    snprintf(ctr[0].name, sizeof ctr[0].name, "train_wall_s");
+    ctr[0].value = T->wall_before + (t0 - T->t_start);
+    AfCkptSave sv = {.step = step,
+                     .policy_version = step, /* synchronous mode: one policy version per iteration */
+                     .config_json = config_json,
+                     .shape = T->mcfg,
+                     .tensors = T->policy_m->tensors,
+                     .n_tensors = T->policy_m->n_tensors,
+                     .n_params = T->policy_m->n_params,
+                     .params = T->policy_m->params,
+                     .adam_m = T->opt->m,
+                     .adam_v = T->opt->v,
+                     .ref_params = T->ref_m ? T->ref_m->params : NULL,
+                     .adam_step = (uint64_t)T->opt->step,
+                     .data_position = (uint64_t)step * (uint64_t)T->cfg->rollout.batch_queries,
+                     .counters = ctr,
+                     .n_counters = 1,
+                     .metrics_json = T->last_metrics};
+    int rc = af_ckpt_save(T->ckpt, &sv);
+    free(config_json);
+    if (rc == AF_EFULL && T->cfg->run.checkpoint_map_mb > 0)
+        rc = af_error_wrap(rc, "run.checkpoint_map_mb=%lld", (long long)T->cfg->run.checkpoint_map_mb);
+    T->ckpt_s = af_time_now() - t0;
+    if (rc == 0)
+        af_log(AF_LOG_INFO, "checkpoint step %u written to %s (%.2fs)", step, af_ckpt_path(T->ckpt), T->ckpt_s);
+    return rc;
+}
+
+/* Learners (collective): checkpoint `step` on learner 0; everyone learns the outcome, so
+ * a failure (full disk, map too small) stops every learner the same way. */
+static int ckpt_step(Trainer *T, uint32_t step) {
+    int rc = T->lidx == 0 ? ckpt_write(T, step) : 0;
+    int st = rc != 0;
+    int brc = af_mpi_bcast(&st, 1, MPI_INT, 0, T->learners);
+    if (brc) return brc;
+    if (st && rc == 0) rc = af_error_set(AF_EIO, "learner 0 could not write checkpoint step %u (see its message)", step);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ trajectory store
+ * run.store_trajectories: every learner keeps the trajectories of the groups it owns in
+ * its shard of the store (learner/trajstore.h), one write transaction per iteration. The
+ * store is a record, not run state: if it fails (disk full) the run goes on without it. */
+
+static int traj_store_open(Trainer *T) {
+    if (!T->cfg->run.store_trajectories) return 0;
+    size_t n = (size_t)T->cfg->rollout.batch_queries * (size_t)T->cfg->rollout.group_size;
+    if (!(T->trecs = calloc(n, sizeof *T->trecs))) return af_error_set(AF_ENOMEM, "trajectory store records");
+    return af_trajstore_open(T->run_dir, T->lidx, 0, 0, &T->tstore);
+}
+
+static void traj_store_iteration(Trainer *T, uint32_t it) {
+    if (!T->tstore) return;
+    const uint32_t G = (uint32_t)T->cfg->rollout.group_size, n_own = af_gather_owned(T->gather);
+    size_t need = 0;
+    for (uint32_t k = 0; k < n_own; k++)
+        for (uint32_t g = 0; g < G; g++) {
+            const Agentflow__Trajectory *t = af_gather_get(T->gather, k, g);
+            if (t) need += af_traj_packed_size(t);
+        }
+    int rc = 0, n = 0;
+    if (need > T->tbuf_cap) { /* grows to the largest iteration, then stays */
+        uint8_t *b = realloc(T->tbuf, need);
+        if (!b) rc = af_error_set(AF_ENOMEM, "trajectory store buffer (%zu bytes)", need);
+        else T->tbuf = b, T->tbuf_cap = need;
+    }
+    size_t off = 0;
+    for (uint32_t k = 0; rc == 0 && k < n_own; k++)
+        for (uint32_t g = 0; rc == 0 && g < G; g++) {
+            const Agentflow__Trajectory *t = af_gather_get(T->gather, k, g);
+            size_t len = 0;
+            if (!t || (rc = af_traj_encode(t, T->tbuf + off, T->tbuf_cap - off, &len))) continue;
+            T->trecs[n++] = (AfTrajRecord){it, t->query_index, t->sample_index, T->tbuf + off, len};
+            off += len;
+        }
+    if (rc == 0) rc = af_trajstore_put_batch(T->tstore, T->trecs, n);
+    if (rc) {
+        af_log(AF_LOG_WARN, "trajectory store: iteration %u: %s; no longer storing trajectories", it, af_error_detail());
+        af_trajstore_close(T->tstore);
+        T->tstore = NULL;
+    }
+}
+
 /* ------------------------------------------------------------------ the run */
 
 int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfTrainResult *res) {
+    return af_train_run_resume(cfg, run_dir, mpi, AF_RESUME_NONE, res);
+}
+
+int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfResumeMode resume,
+                        AfTrainResult *res) {
+    const double t_start = af_time_now();
     Trainer T;
     memset(&T, 0, sizeof T);
     T.cfg = cfg;
+    T.resume = resume;
     T.run_dir = run_dir;
     T.rank = mpi->rank;
     T.world = mpi->size;
@@ -530,6 +756,8 @@ int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfT
     res->iterations_done = 0;
     res->stopped_by_signal = 0;
     res->eval_before = res->eval_after = -1;
+    res->start_iteration = 0;
+    res->clean_stop = 0;
     int rc = setup(&T);
     /* agree on set-up success everywhere, so no rank waits for a peer that gave up */
     int bad = rc != 0, any = 0;
@@ -551,30 +779,67 @@ int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfT
         goto done;
     }
 
+    /* checkpoint store, resume; a failure here is known to every learner, and the actors
+     * are told to stop: the run ends cleanly */
+    if ((rc = ckpt_begin(&T)) || (rc = open_logs(&T))) {
+        res->clean_stop = 1;
+        goto stop;
+    }
+    if (traj_store_open(&T)) { /* a record, not run state: the run goes on without it */
+        af_log(AF_LOG_WARN, "trajectory store: %s; not storing trajectories", af_error_detail());
+        af_trajstore_close(T.tstore);
+        T.tstore = NULL;
+    }
+    res->start_iteration = (int)T.start_it;
+    T.t_start = af_time_now();
+
     AfMetrics M;
     memset(&M, 0, sizeof M);
     M.n_tools = T.n_tools;
     for (int i = 0; i < T.n_tools; i++) M.tool_names[i] = T.tool_names[i];
     const uint32_t iters = (uint32_t)cfg->run.iterations;
     const uint32_t every = (uint32_t)cfg->run.eval_every;
-    if (T.rank == 0 && every > 0 && (rc = evaluate(&T, 0, 0, &res->eval_before))) goto stop;
-    for (uint32_t it = 0; it < iters; it++) {
+    const uint32_t ck_every = (uint32_t)cfg->run.checkpoint_every;
+    if (T.rank == 0 && every > 0 && !T.resume && (rc = evaluate(&T, 0, 0, &res->eval_before))) goto stop;
+    uint32_t done = T.start_it; /* iterations completed, counting those before a resume */
+    if (done > iters)
+        af_log(AF_LOG_WARN, "resumed at iteration %u, past run.iterations %u: nothing to do", done, iters);
+    for (uint32_t it = T.start_it; it < iters; it++) {
         if ((rc = learner_iteration(&T, it, &M))) goto stop;
+        traj_store_iteration(&T, it);
         res->iterations_done++;
+        done = it + 1;
         /* the signal decision must be the same on every learner */
         int sig = af_signals_pending() != 0, any_sig = 0;
-        if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_MAX, T.learners))) goto stop;
-        if (any_sig) {
-            res->stopped_by_signal = 1;
-            af_log(AF_LOG_INFO, "signal received: stopping after iteration %u", it);
-            break;
-        }
-        if (T.rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
+        /* the time limit is learner 0's clock, shared through the same reduction */
+        if (T.rank == 0 && cfg->run.time_limit_s > 0 && af_time_now() - t_start >= cfg->run.time_limit_s) sig |= 2;
+        if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_BOR, T.learners))) goto stop;
+        if (!any_sig && T.rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
             (rc = evaluate(&T, it + 1, it + 1, &res->eval_after)))
             goto stop;
+        /* checkpoint: every run.checkpoint_every iterations, after the last, and when a
+         * preemption signal came (SLURM's warning: save, then exit 0) or the time limit */
+        if (any_sig || it + 1 == iters || (ck_every > 0 && (it + 1) % ck_every == 0)) {
+            if ((rc = ckpt_step(&T, it + 1))) {
+                res->clean_stop = 1;
+                goto stop;
+            }
+        }
+        if (any_sig & 1) {
+            res->stopped_by_signal = 1;
+            af_log(AF_LOG_INFO, "signal received: checkpoint written, stopping after iteration %u", it);
+            break;
+        }
+        if (any_sig & 2) {
+            res->stopped_by_time = 1;
+            af_log(AF_LOG_INFO, "run.time_limit_s (%g s) reached: checkpoint written, stopping after iteration %u",
+                   cfg->run.time_limit_s, it);
+            break;
+        }
     }
-    if (T.rank == 0 && every > 0 && (rc = evaluate(&T, (uint32_t)res->iterations_done, (uint64_t)res->iterations_done,
-                                                   &res->eval_after)))
+    /* a preempted run has little time left: no final evaluation */
+    if (T.rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
+    else if (T.rank == 0 && every > 0 && !res->stopped_by_signal && (rc = evaluate(&T, done, done, &res->eval_after)))
         goto stop;
     if (T.rank == 0) {
         char dir[4096];

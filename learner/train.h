@@ -16,16 +16,35 @@
  * the last, over all policy ranks, and written to RUN_DIR/eval.jsonl.
  *
  * At the end RUN_DIR/model/ holds the trained planner as a Hugging Face-style directory.
- * SIGTERM/SIGUSR1/SIGINT: the current iteration finishes, then the run stops cleanly. */
+ *
+ * Checkpoints (learner/ckpt.h, RUN_DIR/ckpt.lmdb): learner 0 writes one every
+ * run.checkpoint_every iterations, after the last iteration, and when SIGTERM/SIGUSR1/
+ * SIGINT arrives (the current iteration finishes, the checkpoint is written, the run
+ * stops cleanly without a final evaluation). A resumed run (af_train_run_resume) loads
+ * the newest checkpoint (or the newest that verifies) on learner 0, refuses a
+ * configuration that changes a key not marked RESUME (learner/resume.h), hands the state
+ * to the other learners, trims metrics.jsonl/eval.jsonl to the checkpoint and continues:
+ * in synchronous mode bit for bit as if it had never stopped. */
 #ifndef AF_LEARNER_TRAIN_H
 #define AF_LEARNER_TRAIN_H
 
 #include "common/config.h"
 #include "common/mpi_env.h"
 
+typedef enum {
+    AF_RESUME_NONE = 0,        /* a new run (a store in RUN_DIR keeps its older checkpoints) */
+    AF_RESUME_LATEST = 1,      /* continue from `latest`; an error if it does not verify */
+    AF_RESUME_LATEST_VALID = 2 /* continue from the newest checkpoint that verifies (logged) */
+} AfResumeMode;
+
 typedef struct AfTrainResult {
     int iterations_done;     /* iterations completed in this process */
+    int start_iteration;     /* the iteration this process started at (the resumed step) */
+    int clean_stop;          /* on error: every rank knows and the actors were stopped (a
+                                checkpoint that could not be written or loaded), so the
+                                caller may exit without MPI_Abort */
     int stopped_by_signal;   /* 1 if a signal ended the run early */
+    int stopped_by_time;     /* 1 if run.time_limit_s ended the run early */
     double eval_before;      /* greedy held-out accuracy before training (-1 if not measured) */
     double eval_after;       /* ... after the last iteration (-1 if not measured) */
 } AfTrainResult;
@@ -34,5 +53,13 @@ typedef struct AfTrainResult {
  * over MPI_COMM_WORLD. Returns 0, or the first error (AF_ECONFIG for a topology that cannot
  * work, AF_EMPI, AF_EIO, model/suite errors), with af_error_detail() naming it. */
 int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfTrainResult *res);
+
+/* The same, resuming from RUN_DIR/ckpt.lmdb unless resume is AF_RESUME_NONE. Further
+ * errors: AF_ENOTFOUND (no checkpoint), AF_ECONFIG (a key that may not change did: named,
+ * with both values), the load errors of af_ckpt_load (a corrupted checkpoint: step and
+ * tensor named), AF_EFULL (a checkpoint could not be written: map or disk full; the
+ * previous one is intact). */
+int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfResumeMode resume,
+                        AfTrainResult *res);
 
 #endif

@@ -13,6 +13,7 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
   /status?code=C       HTTP C with a small JSON error body
   /malformed           200 with a body that is not JSON
   /truncated           Content-Length 1000, 20 bytes sent, connection closed
+  /drop                the connection is closed without any reply (a crashed server)
   /oversized?bytes=B   200 with a valid JSON body of about B bytes (&nolen=1: without
                        Content-Length, ended by closing the connection)
   /noresult            200 {"answer": 42, "query": <query>}
@@ -23,7 +24,12 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
                        variants K = nochoices | emptychoices | nomessage | nullcontent |
                        numbercontent | notobject | apierror | echoauth (401 echoing the
                        Authorization header) | apierror_echo (200 error message echoing it);
-                       ?fail=N: HTTP 500 for the first N requests; ?slow=S: sleep S s first
+                       ?fail=N: HTTP 500 for the first N requests; ?slow=S: sleep S s first;
+                       ?say=TEXT: the content is TEXT; ?say=echo_action: the content is the
+                       line after "Planner action: " in the user message (a pass-through
+                       executor); ?say=echo_temperature: "temperature <the request's>"
+  <fault path>/chat/completions   the fault paths above also answer under this suffix, which
+                       the OpenAI client appends to a base URL (/truncated/chat/completions ...)
 """
 import json
 import os
@@ -76,6 +82,9 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(400, {"error": "request body is not JSON"})
             return
         p = u.path
+        suffix = "/chat/completions"
+        if p.endswith(suffix) and p != "/v1" + suffix:
+            p = p[:-len(suffix)]
         if p == "/ok":
             self.reply(200, {"result": "echo: %s" % (req or {}).get("query"), "request": req})
         elif p == "/error":
@@ -93,6 +102,12 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, {"result": "ok after %d" % (n - 1), "request": req})
         elif p == "/status":
             self.reply(int(q.get("code", ["404"])[0]), {"error": "injected status"})
+        elif p == "/drop":
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
         elif p == "/malformed":
             self.reply(200, raw=b'{"result": "unterminated')
         elif p == "/truncated":
@@ -125,13 +140,13 @@ class Handler(BaseHTTPRequestHandler):
             if "slow" in q:
                 time.sleep(float(q["slow"][0]))
             try:
-                self.chat(req, q.get("bad", [""])[0])
+                self.chat(req, q.get("bad", [""])[0], q.get("say", [None])[0])
             except OSError:
                 pass
         else:
             self.reply(404, {"error": "unknown path"})
 
-    def chat(self, req, bad):
+    def chat(self, req, bad, say=None):
         want = os.environ.get("AF_TEST_EXPECT_KEY", "")
         got = self.headers.get("Authorization", "")
         if bad == "echoauth":
@@ -152,6 +167,14 @@ class Handler(BaseHTTPRequestHandler):
         content = "reply(%s): %s" % (req.get("model"), user[-1] if user else "")
         if system:
             content += " [system: %s]" % system[-1]
+        if say == "echo_action":
+            last = user[-1] if user else ""
+            at = last.find("Planner action: ")
+            content = last[at + 16:].split("\n")[0] if at >= 0 else ""
+        elif say == "echo_temperature":  # shows the sampling temperature the client asked for
+            content = "temperature %s" % req.get("temperature")
+        elif say is not None:
+            content = say
         good = {"id": "x", "object": "chat.completion",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                              "finish_reason": "stop"}]}

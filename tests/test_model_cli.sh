@@ -1,7 +1,8 @@
 #!/bin/bash
 # agentflow score end to end: usage errors exit 2, bad model directories exit 1 with a
-# message naming the problem, and a good directory prints one log-prob per token after
-# the first (values checked against the PyTorch reference in tests/model_ref.py).
+# message naming the problem, and a good directory prints one finite log-prob <= 0 per
+# token after the first. (The values themselves are compared with PyTorch, in both
+# directions of model directory, by tests/model_ref.py.)
 set -u
 AF_BIN=${AF_BIN:-build/agentflow}
 BUILD=${AF_BUILD_DIR:-build}

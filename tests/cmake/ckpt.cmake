@@ -1,0 +1,3 @@
+# Checkpoints (issue 6): LMDB checkpoint store and trajectory store, bit-exact resume.
+af_unit_test(test_ckpt TIMEOUT 180)
+af_script_test(test_resume mpi bash ${CMAKE_SOURCE_DIR}/tests/test_resume.sh $<TARGET_FILE:agentflow>)

@@ -1,0 +1,262 @@
+/* The episode loop's guarantees (actor/episode.h), driven by a scripted planner:
+ *  - a bad planner action (unparsable text, an unknown tool, numbers the puzzle does not
+ *    have, a stray sub-goal marker, an empty action) becomes an error result in memory
+ *    (status bad_action, the reason as result), is shown in the next prompt, costs the turn,
+ *    and the episode goes on normally; a later good action still solves the question;
+ *  - a planner emitting an id outside the vocabulary is refused with AF_EINVAL (no crash,
+ *    nothing leaked: the sanitized build checks);
+ *  - the per-tool timeout reaches the tool: `python while True: pass` with tool_timeout_s
+ *    0.5 is killed at that limit (the sandbox's own limit is 30 s), recorded as a tool
+ *    timeout that costs the turn;
+ *  - a tool whose backend is down ends the episode INFRA_FAILED at that turn;
+ *  - the whole-episode budget: when the tools use it up the episode ends TIMEOUT (reward 0,
+ *    no answer); when the planner itself is slow the episode stops taking turns and ends
+ *    normally with the generator and judge.
+ * No assertion here depends on how fast the machine is: the sleeps only decide which side
+ * of the budget the time goes to. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actor/episode.h"
+#include "common/error.h"
+#include "env/python_tool.h"
+#include "tests/test_util.h"
+
+typedef struct {
+    const char *const *texts; /* one per turn (the last repeats) */
+    size_t n;
+    double sleep_s;           /* before each action */
+    int bad_id;               /* emit an id outside the vocabulary */
+} Script;
+
+static void sleep_s(double s) {
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static int script_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                      size_t max_tokens, size_t *n) {
+    (void)rng;
+    Script *s = self->ctx;
+    if (s->sleep_s > 0) sleep_s(s->sleep_s);
+    if (s->bad_id) {
+        tokens[0] = af_vocab_size(in->suite->vocab) + 7;
+        logprobs[0] = -1.0f;
+        *n = 1;
+        return 0;
+    }
+    const char *text = s->texts[in->turn < s->n ? in->turn : s->n - 1];
+    size_t k = 0;
+    af_vocab_encode(in->suite->vocab, text, tokens, max_tokens, &k);
+    if (k > max_tokens) k = max_tokens;
+    if (k < max_tokens) tokens[k++] = AF_TOK_EOS;
+    for (size_t i = 0; i < k; i++) logprobs[i] = -0.5f;
+    *n = k;
+    return 0;
+}
+
+static AfPlanner make_script(Script *s) {
+    AfPlanner p = {.name = "script", .temperature = 1.0f, .act = script_act, .ctx = s};
+    return p;
+}
+
+/* Bad actions cost the turn, show in memory, never crash. */
+static void test_bad_actions(void) {
+    AfSuite *s = NULL;
+    CHECK(af_suite_create("game24", NULL, &s) == 0);
+    if (!s) return;
+    AfModules m;
+    CHECK(af_modules_builtin(s, &m) == 0);
+    AfEpisodeConfig ec;
+    af_episode_config_default(&ec);
+    ec.max_turns = 6;
+    AfItem item = {.question = "3 3 8 8", .answer = "", .solution = NULL};
+    static const char *const texts[] = {
+        "frobnicate 1+2",         /* unknown tool */
+        "calculator 5*5",         /* numbers the puzzle does not have */
+        "!!! what",               /* unparsable */
+        "",                       /* empty action */
+        "calculator 8/(3-8/3) | all four at once", /* good */
+    };
+    Script sc = {.texts = texts, .n = 5};
+    AfPlanner p = make_script(&sc);
+    Agentflow__Trajectory *t = NULL;
+    int rc = af_episode_run(s, &m, &p, &item, &ec, &t);
+    CHECK_MSG(rc == 0, "%s", af_error_detail());
+    if (t) {
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
+        CHECK_EQ_INT(t->n_turns, 5); /* four turns spent on bad actions, the fifth solves it */
+        for (size_t i = 0; i < 4 && i < t->n_turns; i++) {
+            CHECK_MSG(t->turns[i]->tool_status == AGENTFLOW__TOOL_STATUS__TOOL_STATUS_BAD_ACTION, "turn %zu: status %d", i + 1,
+                      t->turns[i]->tool_status);
+            CHECK_MSG(t->turns[i]->result && t->turns[i]->result[0], "turn %zu: no reason given", i + 1);
+            CHECK(t->turns[i]->verifier == AGENTFLOW__VERIFIER_DECISION__VERIFIER_DECISION_CONTINUE);
+        }
+        if (t->n_turns == 5) {
+            CHECK_STR_CONTAINS(t->turns[0]->result, "frobnicate");
+            CHECK_STR_CONTAINS(t->turns[1]->result, "uses numbers not given");
+            CHECK_STR_CONTAINS(t->turns[2]->result, "bad action");
+            CHECK_EQ_INT(t->turns[4]->tool_status, AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK);
+            CHECK(!strcmp(t->turns[4]->result, "24") && !strcmp(t->turns[4]->sub_goal, "all four at once"));
+            /* the memory the planner saw in turn 5 holds the four error results */
+            char *prompt = NULL;
+            CHECK(af_vocab_decode(s->vocab, t->turns[4]->prompt_tokens, t->turns[4]->n_prompt_tokens, &prompt) == 0);
+            if (prompt) {
+                CHECK_STR_CONTAINS(prompt, "1 frobnicate 1+2 -> ");
+                CHECK_STR_CONTAINS(prompt, "2 calculator 5*5 -> uses numbers not given");
+                CHECK_STR_CONTAINS(prompt, "3 -> bad action");
+                CHECK_STR_CONTAINS(prompt, "4 -> bad action");
+            }
+            free(prompt);
+        }
+        CHECK(t->reward == 1.0f);
+        af_trajectory_free(t);
+    }
+    /* Only bad actions: the turns run out, reward 0, still a normal episode. */
+    Script sc2 = {.texts = texts, .n = 1};
+    p = make_script(&sc2);
+    ec.max_turns = 3;
+    t = NULL;
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    if (t) {
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
+        CHECK_EQ_INT(t->n_turns, 3);
+        CHECK(t->reward == 0.0f);
+        af_trajectory_free(t);
+    }
+    /* An id outside the vocabulary: refused, not a crash. */
+    Script sc3 = {.texts = texts, .n = 1, .bad_id = 1};
+    p = make_script(&sc3);
+    t = NULL;
+    CHECK_EQ_INT(af_episode_run(s, &m, &p, &item, &ec, &t), AF_EINVAL);
+    CHECK(t == NULL);
+    af_modules_clear(&m);
+    af_suite_destroy(s);
+}
+
+/* A tool that sleeps its argument's seconds: spends the episode budget in tools. */
+static int sleepy_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {
+    (void)self;
+    double s = atof(arg);
+    if (timeout_s > 0 && s > timeout_s) s = timeout_s;
+    sleep_s(s);
+    return af_tool_result_set(out, AF_TOOL_OK, "slept %g s", s);
+}
+
+static void sleepy_destroy(AfTool *self) { free(self); }
+
+/* A tool whose backend is down. */
+static int down_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {
+    (void)self;
+    (void)arg;
+    (void)timeout_s;
+    return af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "retrieval server unreachable");
+}
+
+static void test_budgets(void) {
+    AfSuite *s = NULL;
+    CHECK(af_suite_create("game24", NULL, &s) == 0);
+    if (!s) return;
+    AfTool *sleepy = calloc(1, sizeof *sleepy);
+    sleepy->name = "sleepy";
+    sleepy->description = "sleeps";
+    sleepy->call = sleepy_call;
+    sleepy->destroy = sleepy_destroy;
+    CHECK(af_suite_add_tool(s, sleepy) == 0);
+    AfTool *down = calloc(1, sizeof *down);
+    down->name = "down";
+    down->description = "a tool whose server is down";
+    down->call = down_call;
+    down->destroy = sleepy_destroy;
+    CHECK(af_suite_add_tool(s, down) == 0);
+    AfPythonToolConfig pc;
+    af_python_tool_config_default(&pc);
+    pc.wall_s = 30.0;
+    pc.cpu_s = 30.0;
+    AfTool *py = NULL;
+    CHECK(af_python_tool_create(&pc, &py) == 0);
+    if (py && af_suite_add_tool(s, py) != 0) af_python_tool_destroy(py);
+    AfModules m;
+    CHECK(af_modules_builtin(s, &m) == 0);
+    AfItem item = {.question = "3 3 8 8", .answer = "", .solution = NULL};
+    AfEpisodeConfig ec;
+    af_episode_config_default(&ec);
+
+    /* Per-tool timeout: the python loop is killed at tool_timeout_s and costs the turn. */
+    static const char *const loop[] = {"python while True: pass", "calculator 8/(3-8/3)"};
+    Script sl = {.texts = loop, .n = 2};
+    AfPlanner p = make_script(&sl);
+    ec.max_turns = 3;
+    ec.tool_timeout_s = 0.5;
+    Agentflow__Trajectory *t = NULL;
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    if (t) {
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
+        CHECK_EQ_INT(t->n_turns, 2);
+        CHECK_EQ_INT(t->turns[0]->tool_status, AGENTFLOW__TOOL_STATUS__TOOL_STATUS_TIMEOUT);
+        CHECK_STR_CONTAINS(t->turns[0]->result, "wall-clock limit of 0.5 s");
+        CHECK(t->turns[0]->tool_s > 0);
+        CHECK(t->reward == 1.0f);
+        af_trajectory_free(t);
+    }
+
+    /* A tool's backend down: the episode stops there, INFRA_FAILED, naming turn and tool. */
+    static const char *const infra[] = {"calculator 3+3", "down what is 3+3"};
+    Script si = {.texts = infra, .n = 2};
+    p = make_script(&si);
+    ec.max_turns = 5;
+    t = NULL;
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    if (t) {
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
+        CHECK_EQ_INT(t->n_turns, 2);
+        CHECK_EQ_INT(t->turns[1]->tool_status, AGENTFLOW__TOOL_STATUS__TOOL_STATUS_INFRA_ERROR);
+        CHECK_STR_CONTAINS(t->status_detail, "turn 2: tool down: retrieval server unreachable");
+        CHECK(t->reward == 0.0f && !strcmp(t->answer, ""));
+        af_trajectory_free(t);
+    }
+
+    /* The budget spent in tools: TIMEOUT, no answer, reward 0. */
+    static const char *const slow_tool[] = {"sleepy 0.15"};
+    Script st = {.texts = slow_tool, .n = 1};
+    p = make_script(&st);
+    ec.max_turns = 8;
+    ec.tool_timeout_s = 10;
+    ec.episode_timeout_s = 0.2;
+    t = NULL;
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    if (t) {
+        CHECK_MSG(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT, "status %d", t->status);
+        CHECK(t->n_turns >= 2 && t->n_turns < 8);
+        CHECK_STR_CONTAINS(t->status_detail, "budget");
+        CHECK(t->reward == 0.0f && !strcmp(t->answer, ""));
+        CHECK(t->tools_s >= t->planner_s);
+        af_trajectory_free(t);
+    }
+
+    /* The budget spent by the planner itself: it stops taking turns, the episode ends normally. */
+    static const char *const ok_text[] = {"calculator 3+3"};
+    Script sp = {.texts = ok_text, .n = 1, .sleep_s = 0.15};
+    p = make_script(&sp);
+    t = NULL;
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    if (t) {
+        CHECK_MSG(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK, "status %d %s", t->status,
+                  t->status_detail ? t->status_detail : "");
+        CHECK(t->n_turns >= 1 && t->n_turns < 8);
+        CHECK(t->planner_s > t->tools_s);
+        CHECK(!strcmp(t->answer, "3+3")); /* the generator ran on what memory holds */
+        CHECK(t->reward == 0.0f);
+        af_trajectory_free(t);
+    }
+    af_modules_clear(&m);
+    af_suite_destroy(s);
+}
+
+int main(void) {
+    test_bad_actions();
+    test_budgets();
+    TEST_MAIN_END();
+}

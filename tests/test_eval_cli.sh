@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# agentflow eval end to end: usage errors exit 2; on a trained run directory the report's
+# accuracy equals what training measured after its last iteration (eval.jsonl); the
+# report is the same at 1 and 3 ranks (questions spread over ranks); --dataset, --n,
+# --max-turns and --split change what is evaluated, and the totals match the per-question
+# results. usage: test_eval_cli.sh AGENTFLOW_BINARY
+set -euo pipefail
+AF=$1
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1
+fail=0
+check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+expect_rc() { # expect_rc CODE NEEDLE cmd...
+    local code=$1 needle=$2; shift 2
+    set +e; out=$("$@" 2>&1); rc=$?; set -e
+    check "exit $code, says '$needle': ${*:2}" "[ $rc -eq $code ] && grep -q -- '$needle' <<<\"\$out\""
+}
+
+for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
+    echo "{\"question\": \"$q\"}"
+done > "$T/easy.jsonl"
+"$AF" train --run-dir "$T/run" --set suite.name=game24 --set data.train="$T/easy.jsonl" --set suite.max_test=40 \
+    --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1 --set model.d_ff=64 \
+    --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24 --set rollout.batch_queries=4 \
+    --set rollout.group_size=4 --set model.warmstart_steps=300 --set model.warmstart_batch=16 \
+    --set model.warmstart_lr=1e-2 --set run.iterations=2 --set run.eval_every=2 --set log.progress=none \
+    --set log.level=warn > "$T/train.log" 2>&1
+
+expect_rc 0 "usage" "$AF" eval --help
+expect_rc 2 "required" "$AF" eval
+expect_rc 2 "exclude" "$AF" eval --run-dir "$T/run" --model "$T/run/model"
+expect_rc 2 "expected test or train" "$AF" eval --run-dir "$T/run" --split valid
+expect_rc 2 "max-turns" "$AF" eval --run-dir "$T/run" --max-turns 0
+expect_rc 2 "cannot read" "$AF" eval --run-dir "$T/run" --dataset "$T/missing.jsonl"
+expect_rc 2 "unknown" "$AF" eval --run-dir "$T/run" --bogus
+expect_rc 1 "config.json" "$AF" eval --model "$T/nothing-here" --set suite.name=game24
+
+summary() { $PY -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d['results']
+assert len(r) == d['questions'], 'one result per question'
+assert [x['index'] for x in r] == list(range(len(r))), 'question order'
+assert sum(x['correct'] for x in r) == d['correct'], 'correct count'
+assert abs(sum(x['reward'] for x in r) / max(1, len(r)) - d['reward_mean']) < 1e-6, 'reward mean'
+print(json.dumps({k: v for k, v in d.items() if k not in ('eval_s', 'ranks')}, sort_keys=True))
+" "$1"; }
+
+"$AF" eval --run-dir "$T/run" --greedy > "$T/e1.json" 2> "$T/e1.err"
+check "report is consistent (np 1)" "summary '$T/e1.json' > '$T/e1.s'"
+mpirun -np 3 "$AF" eval --run-dir "$T/run" --greedy > "$T/e3.json" 2> "$T/e3.err"
+check "report is consistent (np 3)" "summary '$T/e3.json' > '$T/e3.s'"
+check "np 3 report == np 1 report" "cmp -s '$T/e1.s' '$T/e3.s'"
+check "the whole test split (the run's suite.max_test=40 does not cap eval)" \
+    "[ \$($PY -c \"import json; print(json.load(open('$T/e1.json'))['questions'])\") -gt 40 ]"
+"$AF" eval --run-dir "$T/run" --greedy --n 40 > "$T/e40.json"
+check "--n 40: accuracy equals training's final eval" "$PY -c \"
+import json
+a = json.load(open('$T/e40.json'))['accuracy']
+b = [json.loads(l) for l in open('$T/run/eval.jsonl')][-1]['accuracy']
+assert abs(a - b) < 1e-9, (a, b)\""
+"$AF" eval --run-dir "$T/run" --greedy --dataset "$T/easy.jsonl" --max-turns 1 > "$T/ed.json"
+check "--dataset, --max-turns 1" "$PY -c \"
+import json
+d = json.load(open('$T/ed.json'))
+assert d['questions'] == 6 and d['max_turns'] == 1 and d['split'] == 'dataset'
+assert all(x['turns'] <= 1 for x in d['results'])\""
+"$AF" eval --run-dir "$T/run" --split train --n 5 > "$T/et.json"
+check "--split train --n 5" "$PY -c \"import json; d = json.load(open('$T/et.json')); assert d['questions'] == 5 and d['split'] == 'train'\""
+
+if [ $fail -ne 0 ]; then tail -5 "$T"/*.log "$T"/*.err; fi
+exit $fail
