@@ -25,7 +25,8 @@
 #
 # Not measured yet (columns kept, value "n/a"): asynchronous mode (algo.max_staleness > 0)
 # and straggler injection are not implemented in `agentflow train`; every run is
-# synchronous without injected slow episodes. Checkpoint time is 0: the runs write none.
+# synchronous without injected slow episodes. Every run writes a checkpoint after every
+# iteration (the worst case: with run.checkpoint_every=N its share is divided by N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 actors="1 2 4 8" learners="1 2" transports="shm tcp" iters=4 bin="" out=bench/results keep=0 cores="" margs="" plot_only=0
@@ -71,8 +72,9 @@ CFG=(--set suite.name=game24 --set data.train="$work/easy.jsonl" --set data.test
      --set model.d_model=64 --set model.n_layers=2 --set model.n_heads=4 --set model.n_kv_heads=2
      --set model.d_ff=176 --set model.max_seq=256 --set rollout.max_turns=3 --set rollout.max_action_tokens=24
      --set rollout.batch_queries=8 --set rollout.group_size=8 --set algo.lr=1e-3 --set log.level=warn
-     --set log.progress=none --set run.seed=7 --set run.eval_every=0)
-printf '%s\n' "$bin train ${CFG[*]}" > "$out/scaling.cmd"
+     --set log.progress=none --set run.seed=7 --set run.eval_every=0 --set run.checkpoint_every=1)
+{ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $cores cores"
+  printf '%s\n' "$bin train ${CFG[*]}"; } > "$out/scaling.cmd"
 
 echo "scaling.sh: warm start (once)" >&2
 t0=$(date +%s)
