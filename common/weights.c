@@ -29,8 +29,12 @@ static void *small_alloc(void *data, size_t size) {
 }
 static void small_free(void *data, void *ptr) { (void)data, (void)ptr; }
 
-/* Wait for a request while data is flowing: MPI_Test (which drives progress) and yield
- * the core between polls; after 2 ms without completion, sleep between polls instead. */
+/* Wait for a request while data is flowing: MPI_Test (which drives progress: a
+ * non-blocking collective only advances inside MPI calls) and yield the core between
+ * polls; after FLOWING_POLL_S without completion, sleep between polls instead. On a
+ * loaded machine a peer can be descheduled for milliseconds; sleeping then (the old 2 ms
+ * limit) stalled the chunk pipeline for up to 2 ms per chunk. */
+#define FLOWING_POLL_S 20e-3
 static int wait_flowing(MPI_Request *req) {
     double t0 = af_time_now();
     for (;;) {
@@ -38,7 +42,7 @@ static int wait_flowing(MPI_Request *req) {
         int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return af_mpi_check(rc, "weights MPI_Test");
         if (done) return 0;
-        if (af_time_now() - t0 > 2e-3) return af_mpi_wait(req, MPI_STATUS_IGNORE);
+        if (af_time_now() - t0 > FLOWING_POLL_S) return af_mpi_wait(req, MPI_STATUS_IGNORE);
         sched_yield();
     }
 }
@@ -67,13 +71,11 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
         if (chunk > (size_t)INT_MAX)
             return af_error_set(AF_ERANGE, "weights: chunk_elems %zu exceeds an MPI count", chunk);
         if (n && !buf) return af_error_set(AF_EINVAL, "weights: NULL buffer with %zu elements", n);
-        want_sum = af_checksum64(buf, n * sizeof(float), 0);
-        tm.checksum_s = af_time_now() - t;
         Agentflow__WeightsHeader h = AGENTFLOW__WEIGHTS_HEADER__INIT;
         h.version = *version;
         h.count = n;
         h.dtype = AGENTFLOW__DTYPE__DTYPE_F32;
-        h.checksum = want_sum ^ (opts ? opts->checksum_xor : 0);
+        h.checksum = 0; /* travels in the trailer */
         h.chunk_elems = chunk;
         size_t len = agentflow__weights_header__get_packed_size(&h);
         AF_ASSERT(len >= 1 && len < AF_WEIGHTS_HEADER_BYTES);
@@ -98,7 +100,6 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
             return af_error_set(AF_EFORMAT, "weights header: count: %llu elements is absurd", (unsigned long long)h->count);
         n = (size_t)h->count;
         chunk = (size_t)h->chunk_elems;
-        want_sum = h->checksum;
         *version = h->version;
         *count = n;
     }
@@ -114,6 +115,7 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
     }
     AfChecksum64State sum;
     af_checksum64_reset(&sum, 0);
+    double tsum = 0;
     while (done < nchunks) {
         while (posted < nchunks && posted - done < (size_t)depth) {
             size_t off = posted * chunk;
@@ -123,6 +125,11 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
                               "weights MPI_Ibcast");
             if (rc) goto fail;
             posted++;
+            if (is_root) { /* checksum the chunk while it is in flight (read-only on the root) */
+                double tc = af_time_now();
+                af_checksum64_update(&sum, dst, m * sizeof(float));
+                tsum += af_time_now() - tc;
+            }
         }
         if ((rc = wait_flowing(&reqs[done % (size_t)depth]))) goto fail;
         if (!is_root && !no_room) {
@@ -132,7 +139,15 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
         }
         done++;
     }
+    /* 3. Trailer: the payload's checksum, known to the root only now. */
+    uint64_t trailer = is_root ? af_checksum64_digest(&sum) ^ (opts ? opts->checksum_xor : 0) : 0;
+    MPI_Request treq;
+    if ((rc = af_mpi_check(MPI_Ibcast(&trailer, 1, MPI_UINT64_T, root, comm, &treq), "weights MPI_Ibcast trailer")))
+        goto fail;
+    if ((rc = wait_flowing(&treq))) goto fail;
+    want_sum = trailer;
     tm.payload_s = af_time_now() - t;
+    tm.checksum_s = tsum;
     free(scratch);
     scratch = NULL;
     if (timing) *timing = tm;
@@ -143,7 +158,7 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
         uint64_t got = af_checksum64_digest(&sum);
         if (got != want_sum)
             return af_error_set(AF_ECHECKSUM,
-                                "weights v%llu from rank %d: payload XXH64 %016llx differs from the header's %016llx "
+                                "weights v%llu from rank %d: payload XXH64 %016llx differs from the trailer's %016llx "
                                 "(%zu elements)",
                                 (unsigned long long)*version, root, (unsigned long long)got,
                                 (unsigned long long)want_sum, n);

@@ -3,18 +3,21 @@
  * Wire format, on the communicator the caller gives (e.g. learner 0 + actors), every
  * message a collective broadcast from `root`, in this order:
  *   1. header: 64 bytes, MPI_BYTE. Byte 0 = n (1..63), bytes 1..n = a packed
- *      agentflow.WeightsHeader {version, count (elements), dtype = F32, checksum =
- *      XXH64 seed 0 of the count*4 payload bytes, chunk_elems}; the rest is zero.
+ *      agentflow.WeightsHeader {version, count (elements), dtype = F32, checksum = 0
+ *      (it travels in the trailer), chunk_elems}; the rest is zero.
  *   2. payload: ceil(count / chunk_elems) broadcasts of chunk_elems MPI_FLOAT elements
  *      each (the last one shorter), in buffer order, issued as MPI_Ibcast with up to
  *      `depth` in flight.
+ *   3. trailer: one MPI_UINT64_T, the XXH64 (seed 0) of the count*4 payload bytes.
  * One message per chunk of the flat parameter buffer, never one protobuf per tensor.
- * Receivers verify the checksum as the chunks land (streaming XXH64, while the data is
- * still in cache) and report a mismatch as AF_ECHECKSUM.
+ * The root checksums each chunk while it is in flight and receivers as it lands (while
+ * still in cache), so neither side makes a separate pass over the buffer; receivers
+ * report a mismatch with the trailer as AF_ECHECKSUM. (The checksum used to lead in the
+ * header, which put a full pass over the buffer on the root before anything was sent.)
  *
  * Waiting: the header wait sleeps (af_mpi_wait: actors may wait for seconds while the
  * learner trains); once data flows, the wait polls MPI_Test and yields the core
- * (sched_yield) between polls, falling back to sleeping after 2 ms without progress. */
+ * (sched_yield) between polls, falling back to sleeping after 20 ms without progress. */
 #ifndef AF_COMMON_WEIGHTS_H
 #define AF_COMMON_WEIGHTS_H
 
@@ -23,7 +26,7 @@
 #include <stdint.h>
 
 #define AF_WEIGHTS_HEADER_BYTES 64
-#define AF_WEIGHTS_DEFAULT_CHUNK_ELEMS ((size_t)1 << 17) /* 512 KiB of floats */
+#define AF_WEIGHTS_DEFAULT_CHUNK_ELEMS ((size_t)1 << 20) /* 4 MiB of floats (bench/bench_bcast.c) */
 #define AF_WEIGHTS_DEFAULT_DEPTH 4
 
 typedef struct AfWeightsOpts {
@@ -36,7 +39,7 @@ typedef struct AfWeightsOpts {
 typedef struct AfWeightsTiming {
     double header_s;   /* waiting for and decoding the header (receivers: includes waiting for the root) */
     double payload_s;  /* chunk broadcasts, including the receivers' streaming checksum */
-    double checksum_s; /* the root's checksum pass before the header */
+    double checksum_s; /* the root's checksum work, overlapped with the chunks in flight (inside payload_s) */
 } AfWeightsTiming;
 
 /* Broadcast the flat float buffer from `root` to every rank of `comm`. Collective: every
@@ -45,7 +48,7 @@ typedef struct AfWeightsTiming {
  *   others: buf has room for `capacity` elements; *count and *version receive the
  *           header's values and buf[0..count) the payload.
  * Returns 0, or
- *   AF_ECHECKSUM  payload received but its XXH64 differs from the header's (buf holds
+ *   AF_ECHECKSUM  payload received but its XXH64 differs from the trailer's (buf holds
  *                 the bad bytes; *version is still set so the caller can log it);
  *   AF_ERANGE     header count > capacity (the chunks are still received, into a scratch
  *                 buffer, so the collective stays matched; buf untouched) or, on the

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs every benchmark and regenerates the tables of BENCHMARKS.md from bench/results/*.csv.
+#
+#   bench/run.sh [--long] [--no-build] [--only LIST] [--build-dir DIR]
+#
+#   --long        longer runs (more repetitions; each bench well under a minute without it)
+#   --only LIST   comma-separated subset of: model,wire,bcast,ckpt,report
+#   --build-dir   where to build (default build-bench; Release, no sanitizers)
+#
+# Every figure is printed next to a reference measured in the same run (PyTorch, memcpy,
+# MPI_Bcast, raw write+fdatasync); on a shared machine only those ratios are meaningful.
+# bench/scaling.sh (the end-to-end scaling study) is separate: it takes minutes. The
+# report includes its CSV (bench/results/scaling.csv) when present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+long=0 build=1 only="model,wire,bcast,ckpt,report" bdir=build-bench
+while [ $# -gt 0 ]; do
+    case $1 in
+        --long) long=1 ;;
+        --no-build) build=0 ;;
+        --only) only=$2; shift ;;
+        --build-dir) bdir=$2; shift ;;
+        *) echo "usage: bench/run.sh [--long] [--no-build] [--only model,wire,bcast,ckpt,report] [--build-dir DIR]" >&2; exit 2 ;;
+    esac
+    shift
+done
+want() { [[ ",$only," == *",$1,"* ]]; }
+[ "$only" = report ] && build=0 # nothing to run: no build needed
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OPENBLAS_NUM_THREADS=1
+mkdir -p bench/results
+if [ $build -eq 1 ]; then
+    cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DAF_SANITIZE_TESTS=OFF > /dev/null
+    cmake --build "$bdir" -j2 > "$bdir/bench-build.log" 2>&1 || { tail -30 "$bdir/bench-build.log"; exit 1; }
+fi
+# The exact commands of each part go to bench/results/<part>.cmd (the report prints them).
+started=""
+run() { # run PART CMD...: record and run one command
+    local part=$1; shift
+    [[ " $started " == *" $part "* ]] ||
+        { echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)" > "bench/results/$part.cmd"
+          started="$started $part"; }
+    echo "$*" >> "bench/results/$part.cmd"
+    echo "+ $*" >&2
+    "$@"
+}
+L=(); [ $long -eq 1 ] && L=(--long)
+
+if want model; then
+    # models A and B against PyTorch; by default at 1 thread only (the PyTorch side
+    # dominates the time: model B takes minutes on a loaded 2-core machine)
+    if [ $long -eq 1 ]; then run model "$bdir/bench_model" --threads 1,2 --steps 10 --decode-tokens 256
+    else run model "$bdir/bench_model" --threads 1 --steps 3 --decode-tokens 64; fi
+fi
+if want wire; then run wire "$bdir/bench_wire" "${L[@]}"; fi
+if want bcast; then
+    rm -f bench/results/bcast.csv
+    for np in 2 3 4; do run bcast mpirun -np "$np" --oversubscribe "$bdir/bench_bcast" "${L[@]}"; done
+fi
+if want ckpt; then
+    if [ -x "$bdir/bench_ckpt" ]; then run ckpt "$bdir/bench_ckpt"
+    else echo "bench/run.sh: $bdir/bench_ckpt not built (no bench/bench_ckpt.c on this branch): skipped" >&2; fi
+fi
+# The machine as it was during this run (not rewritten by a report-only call).
+if [ "$only" != report ]; then
+    { echo "cpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+      echo "cores: $(nproc) online ($(lscpu | sed -n 's/^CPU(s): *//p' | head -1) CPUs, $(lscpu | sed -n 's/^Thread(s) per core: *//p') threads per core)"
+      echo "memory: $(free -g | awk '/Mem:/{print $2}') GiB"
+      echo "load average at the end of the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+      echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+      echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+      echo "mpi: $(mpirun --version 2>/dev/null | head -1)"
+    } > bench/results/machine.txt
+fi
+if want report; then
+    /usr/bin/python3 bench/report.py bench/results BENCHMARKS.md
+fi
