@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,18 @@ static void maybe_straggle(const Trainer *T, uint32_t iteration, uint32_t query,
  *   AF_FAULT_GARBAGE=R:N       actor rank R sends N malformed or invalid trajectory
  *                              messages to the owning learner before each real one
  *                              (same tag, so the learner must reject them in order). */
+/*   AF_FAULT_SIGNAL=PHASE:IT   learner 0 raises SIGTERM to itself in iteration IT, at
+ *                              PHASE "rollout" (before the trajectories are collected) or
+ *                              "learn" (before the Flow-GRPO step): a preemption warning
+ *                              that lands at a known point. */
+static void fault_signal(const Trainer *T, const char *phase, uint32_t it) {
+    const char *e = getenv("AF_FAULT_SIGNAL");
+    char ph[16];
+    unsigned at = 0;
+    if (!e || T->rank != 0 || sscanf(e, "%15[a-z]:%u", ph, &at) != 2) return;
+    if (at == it && !strcmp(ph, phase)) raise(SIGTERM);
+}
+
 static int fault_fail_rollouts(void) {
     const char *e = getenv("AF_FAULT_FAIL_ROLLOUTS");
     return e && *e == '1';
@@ -575,6 +588,7 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
         return rc;
     /* 2. rollouts */
     double t0 = af_time_now();
+    fault_signal(T, "rollout", it);
     af_gather_begin(T->gather, it, T->queries);
     const uint32_t stale = T->async ? (uint32_t)c->algo.max_staleness : 0;
     af_traj_decoder_set_window(T->dec, it, it + stale, version >= stale ? version - stale : 0, version);
@@ -622,6 +636,7 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
     }
     if (af_log_enabled(AF_LOG_DEBUG) && n_own > 0 && tr[0]) log_episode(it, tr[0]);
     AfUpdateStats us;
+    fault_signal(T, "learn", it);
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
     free(tr), free(slots);
     if (rc) return af_error_wrap(rc, "iteration %u learner step", it);

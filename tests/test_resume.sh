@@ -3,7 +3,8 @@
 #  - resume equality: N iterations in one go == N/2, stop, --resume to N (metrics lines
 #    without timing fields, and the final weights, bit for bit) at 1 rank and at 3 ranks
 #    with 2 learners;
-#  - SIGTERM (SLURM's preemption warning) to every rank: checkpoint written, exit 0,
+#  - SIGTERM (SLURM's preemption warning) to every rank at a random moment, and to learner
+#    0 during the rollouts and during the learner step: checkpoint written, exit 0,
 #    resume equal; the same for run.time_limit_s;
 #  - kill -9 of an actor and of a learner at random moments, then --resume: final
 #    weights equal the uninterrupted run's;
@@ -175,6 +176,21 @@ sigterm_trial() { # name np: SIGTERM once metrics.jsonl exists (during rollouts 
 }
 sigterm_trial term1 1 ref1
 sigterm_trial term3 3 ref3 "${L2[@]}"
+
+# SIGTERM at a known point: during the rollouts, and during the learner step (learner 0
+# raises it itself, AF_FAULT_SIGNAL): checkpoint after that iteration, exit 0, resume equal
+sigterm_at() { # name phase iteration
+    local d=$1 phase=$2 at=$3 rc=0
+    AF_FAULT_SIGNAL="$phase:$at" mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" \
+        --set run.iterations=$N --set run.checkpoint_every=0 > "$T/$d.log" 2>&1 || rc=$?
+    check "$d: SIGTERM during the $phase phase of iteration $at: exit 0" "[ $rc -eq 0 ]"
+    check "$d: checkpoint written after iteration $at" \
+        "[ \"\$(latest_step $d)\" = $((at + 1)) ] && grep -q 'signal received: checkpoint written' '$T/$d.log'"
+    mpirun -np 3 "$AF" train --run-dir "$T/$d" --resume >> "$T/$d.log" 2>&1
+    same "$d: SIGTERM in the $phase phase + resume" ref3 "$d"
+}
+sigterm_at termroll rollout 1
+sigterm_at termlearn learn 2
 
 # ---------------------------------------------------------------- kill -9 of one rank
 kill_trial() { # name rank-to-kill
