@@ -231,7 +231,7 @@ if sy and ks:
              f"{'above' if r >= 1.3 else 'short'} by {abs(r - 1.3):.2f}x; paired per-repetition ratios "
              f"{min(b['paired']):.2f}-{max(b['paired']):.2f}x; {others}). "
              + (f"Without stragglers: {best} {b0['med'] / s0['med']:.2f}x sync. " if s0 and b0 else "")
-             + f"Observed staleness_mean {b['stale']:.3f} (iterations): hardly any episode overlaps the update; "
+             + f"Observed staleness_mean {b['stale']:.3f} (iterations): about one trajectory in {round(1 / max(b['stale'], 1e-9))} was sampled with the previous weights; "
              f"see \"Asynchronous mode and stragglers\" for why.")
 else:
     t.append("- Asynchronous mode >= 1.3x synchronous with 10% of episodes 5x slower: **not measured** "

@@ -60,7 +60,7 @@ while [ $# -gt 0 ]; do
         --only-async) do_grid=0 ;;
         --async-reps) areps=$2; shift ;;
         --async-iterations) aiters=$2; shift ;;
-        *) sed -n '2,25p' "$0" >&2; exit 2 ;;
+        *) sed -n '2,24p' "$0" >&2; exit 2 ;;
     esac
     shift
 done
