@@ -7,11 +7,17 @@
 #   bench/scaling.sh [--actors "1 2 4 8"] [--learners "1 2"] [--transports "shm tcp"]
 #                    [--iterations N] [--long] [--bin PATH] [--out DIR] [--keep]
 #                    [--cores N] [--mpirun-args "ARGS"] [--plot-only]
+#                    [--no-async | --only-async] [--async-reps N] [--async-iterations N]
 #
 #   --cores N          cores available to the runs (default nproc; on a cluster, the
 #                      allocation's total), for the oversubscription mark
 #   --mpirun-args ARGS extra mpirun arguments, e.g. "--hostfile H --map-by node --bind-to core"
 #   --plot-only        no runs: redraw the plots from an existing OUT/scaling.csv
+#   --no-async         skip the asynchronous-mode sweep (below)
+#   --only-async       run only that sweep: its rows replace the previous sweep's rows in
+#                      OUT/scaling.csv, the grid's rows are kept
+#   --async-reps N     repetitions of each sweep configuration, alternating (default 3)
+#   --async-iterations N  iterations per sweep run (default 10, the first a warm-up)
 #
 #   transport shm: Open MPI's default (shared memory between the ranks of a node);
 #   transport tcp: --mca pml ob1 --mca btl tcp,self, TCP over loopback, a stand-in for
@@ -23,13 +29,20 @@
 # bit-identical trajectories whatever the number of actors (tests/test_train.sh checks
 # that). The first iteration of each run is a warm-up and left out of the figures.
 #
-# Not measured yet (columns kept, value "n/a"): asynchronous mode (algo.max_staleness > 0)
-# and straggler injection are not implemented in `agentflow train`; every run is
-# synchronous without injected slow episodes. Every run writes a checkpoint after every
-# iteration (the worst case: with run.checkpoint_every=N its share is divided by N).
+# The grid (column study = grid) is synchronous without injected slow episodes. The
+# asynchronous sweep (study = async) runs 1 learner + 2 actors over shared memory in
+# synchronous mode and asynchronous mode with algo.max_staleness 1 and 2 (mode sync,
+# async-k1, async-k2), without stragglers and with 10% of the episodes 5x slower
+# (rollout.slow_fraction=0.1, rollout.slow_factor=5: the episode's rank sleeps 4x the
+# episode's wall time after it; straggler none / 10%x5), each configuration --async-reps
+# times, the configurations alternating within each repetition (column rep).
+# Asynchronous runs are not bit-reproducible (which weights ran which episode depends on
+# timing). Every run writes a checkpoint after every iteration (the worst case: with
+# run.checkpoint_every=N its share is divided by N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 actors="1 2 4 8" learners="1 2" transports="shm tcp" iters=4 bin="" out=bench/results keep=0 cores="" margs="" plot_only=0
+do_async=1 do_grid=1 areps=3 aiters=10
 while [ $# -gt 0 ]; do
     case $1 in
         --actors) actors=$2; shift ;;
@@ -43,11 +56,16 @@ while [ $# -gt 0 ]; do
         --cores) cores=$2; shift ;;
         --mpirun-args) margs=$2; shift ;;
         --plot-only) plot_only=1 ;;
-        *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+        --no-async) do_async=0 ;;
+        --only-async) do_grid=0 ;;
+        --async-reps) areps=$2; shift ;;
+        --async-iterations) aiters=$2; shift ;;
+        *) sed -n '2,24p' "$0" >&2; exit 2 ;;
     esac
     shift
 done
-[ "$iters" -ge 2 ] || { echo "scaling.sh: --iterations must be >= 2 (the first is a warm-up)" >&2; exit 2; }
+[ "$iters" -ge 2 ] && [ "$aiters" -ge 2 ] || { echo "scaling.sh: iterations must be >= 2 (the first is a warm-up)" >&2; exit 2; }
+[ "$do_grid" -eq 1 ] || [ "$do_async" -eq 1 ] || { echo "scaling.sh: --no-async and --only-async leave nothing to run" >&2; exit 2; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
 mkdir -p "$out"
@@ -73,8 +91,14 @@ CFG=(--set suite.name=game24 --set data.train="$work/easy.jsonl" --set data.test
      --set model.d_ff=176 --set model.max_seq=256 --set rollout.max_turns=3 --set rollout.max_action_tokens=24
      --set rollout.batch_queries=8 --set rollout.group_size=8 --set algo.lr=1e-3 --set log.level=warn
      --set log.progress=none --set run.seed=7 --set run.eval_every=0 --set run.checkpoint_every=1)
-{ echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $cores cores"
-  printf '%s\n' "$bin train ${CFG[*]}"; } > "$out/scaling.cmd"
+gcmd=/dev/null acmd=/dev/null
+[ "$do_grid" -eq 1 ] && gcmd=$out/scaling.cmd
+[ "$do_async" -eq 1 ] && acmd=$out/scaling_async.cmd
+for f in "$gcmd" "$acmd"; do
+    [ "$f" = /dev/null ] && continue
+    { echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $cores cores"
+      printf '%s\n' "$bin train ${CFG[*]}"; } > "$f"
+done
 
 echo "scaling.sh: warm start (once)" >&2
 t0=$(date +%s)
@@ -82,15 +106,17 @@ t0=$(date +%s)
     --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2 > "$work/warm.log" 2>&1 ||
     { tail -20 "$work/warm.log"; exit 1; }
 echo "  warm start: $(( $(date +%s) - t0 )) s" >&2
-echo "warm start: $bin train --run-dir RUN ... --set run.iterations=0 --set model.warmstart_steps=400 --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2" >> "$out/scaling.cmd"
+for f in "$gcmd" "$acmd"; do
+    echo "warm start: $bin train --run-dir RUN ... --set run.iterations=0 --set model.warmstart_steps=400 --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2" >> "$f"
+done
 
 csv=$out/scaling.csv
-echo "learners,actors,ranks,transport,oversubscribed,mode,straggler,iterations_used,trajectories,traj_per_iteration_s,trajectories_per_s,tokens_per_s,learner_tokens_per_s,iteration_s,rollout_s,learn_s,broadcast_s,checkpoint_s,wait_s,rollout_share,learn_share,broadcast_share,checkpoint_share,wait_share,turns_mean,action_tokens_mean,tool_calls_per_traj,learner_tokens,speedup_vs_1_actor,efficiency" > "$csv.tmp"
+echo "learners,actors,ranks,transport,oversubscribed,mode,straggler,iterations_used,trajectories,traj_per_iteration_s,trajectories_per_s,tokens_per_s,learner_tokens_per_s,iteration_s,rollout_s,learn_s,broadcast_s,checkpoint_s,wait_s,rollout_share,learn_share,broadcast_share,checkpoint_share,wait_share,turns_mean,action_tokens_mean,tool_calls_per_traj,learner_tokens,speedup_vs_1_actor,efficiency,study,rep,staleness_mean" > "$csv.tmp"
 
-collect() { # metrics.jsonl learners actors ranks transport oversubscribed -> one CSV row
+collect() { # metrics.jsonl learners actors ranks transport oversubscribed mode straggler study rep -> one CSV row
     /usr/bin/python3 - "$@" >> "$csv.tmp" <<'PY'
 import json, sys
-path, L, A, np_, tr, over = sys.argv[1:]
+path, L, A, np_, tr, over, mode, strag, study, rep = sys.argv[1:]
 rows = [json.loads(l) for l in open(path)][1:]          # iteration 0 is a warm-up
 n = len(rows)
 def mean(k): return sum(float(r.get(k, 0.0)) for r in rows) / n
@@ -99,12 +125,13 @@ it, ro, le, bc, ck, wa = (tot(k) for k in ("iteration_s", "rollout_s", "learn_s"
 traj = tot("trajectories")
 calls = sum(sum(v.get("calls", 0) for v in r.get("tools", {}).values()) for r in rows)
 turns = mean("turns_mean") if "turns_mean" in rows[0] else float("nan")
-print(",".join(str(x) for x in [L, A, np_, tr, over, "sync", "none", n, int(traj),
+stale = f"{mean('staleness_mean'):.4f}" if all("staleness_mean" in r for r in rows) else ""
+print(",".join(str(x) for x in [L, A, np_, tr, over, mode, strag, n, int(traj),
       f"{traj / it:.3f}", f"{traj / ro:.3f}", f"{mean('tokens_per_s'):.1f}", f"{mean('learner_tokens_per_s'):.1f}",
       f"{it / n:.4f}", f"{ro / n:.4f}", f"{le / n:.4f}", f"{bc / n:.5f}", f"{ck / n:.5f}", f"{wa / n:.4f}",
       f"{ro / it:.4f}", f"{le / it:.4f}", f"{bc / it:.5f}", f"{ck / it:.5f}", f"{wa / it:.4f}",
       f"{turns:.3f}", f"{mean('action_tokens_mean'):.2f}", f"{calls / traj:.3f}",
-      int(round(sum(float(r["learner_tokens_per_s"]) * float(r["learn_s"]) for r in rows))), "", ""]))
+      int(round(sum(float(r["learner_tokens_per_s"]) * float(r["learn_s"]) for r in rows))), "", "", study, rep, stale]))
 PY
 }
 
@@ -114,22 +141,41 @@ one() { # learners actors transport
     local name="L${L}_A${A}_$tr" over=0
     [ "$np" -gt "$cores" ] && over=1
     echo "scaling.sh: $name ($np ranks$([ $over -eq 1 ] && echo ', oversubscribed'))" >&2
-    echo "mpirun -np $np --oversubscribe ${mca[*]} $bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set topology.learners=$L --set run.iterations=$iters" >> "$out/scaling.cmd"
+    echo "mpirun -np $np --oversubscribe ${mca[*]} $bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set topology.learners=$L --set run.iterations=$iters" >> "$gcmd"
     if ! mpirun -np "$np" --oversubscribe "${mca[@]}" "$bin" train --run-dir "$work/$name" "${CFG[@]}" \
         --init-from "$work/warm/model" --set topology.learners="$L" --set run.iterations="$iters" \
         > "$work/$name.log" 2>&1; then
         echo "scaling.sh: $name failed:" >&2; tail -5 "$work/$name.log" >&2; return 0
     fi
-    collect "$work/$name/metrics.jsonl" "$L" "$A" "$np" "$tr" "$over"
+    collect "$work/$name/metrics.jsonl" "$L" "$A" "$np" "$tr" "$over" sync none grid 1
+}
+
+# Asynchronous sweep: 1 learner + 2 actors, shared memory; mode x straggler, alternating.
+one_async() { # mode straggler rep
+    local mode=$1 strag=$2 rep=$3 np=3 over=0 k=0 extra=() mca=("${margv[@]}")
+    case $mode in async-k1) k=1 ;; async-k2) k=2 ;; esac
+    [ "$strag" = "10%x5" ] && extra=(--set rollout.slow_fraction=0.1 --set rollout.slow_factor=5)
+    [ "$np" -gt "$cores" ] && over=1
+    local name="async_${mode}_${strag//%/pct}_r$rep"
+    echo "scaling.sh: $name" >&2
+    [ "$rep" -eq 1 ] && echo "mpirun -np $np --oversubscribe ${mca[*]} $bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set topology.learners=1 --set run.iterations=$aiters --set algo.max_staleness=$k ${extra[*]}" >> "$acmd"
+    if ! mpirun -np "$np" --oversubscribe "${mca[@]}" "$bin" train --run-dir "$work/$name" "${CFG[@]}" \
+        --init-from "$work/warm/model" --set topology.learners=1 --set run.iterations="$aiters" \
+        --set algo.max_staleness="$k" "${extra[@]}" > "$work/$name.log" 2>&1; then
+        echo "scaling.sh: $name failed:" >&2; tail -5 "$work/$name.log" >&2; return 0
+    fi
+    collect "$work/$name/metrics.jsonl" 1 2 "$np" shm "$over" "$mode" "$strag" async "$rep"
 }
 
 # Reference: one process, learner and actor in the same rank, no messages at all: the
 # pure cost of the episodes and of the update (the performance model's inputs).
+t_start=$(date -u +%H:%M)
+if [ "$do_grid" -eq 1 ]; then
 echo "scaling.sh: embedded (1 rank, no MPI messages)" >&2
-echo "$bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set run.iterations=$iters" >> "$out/scaling.cmd"
+echo "$bin train --run-dir RUN ${CFG[*]} --init-from WARM/model --set run.iterations=$iters" >> "$gcmd"
 if "$bin" train --run-dir "$work/embedded" "${CFG[@]}" --init-from "$work/warm/model" --set run.iterations="$iters" \
     > "$work/embedded.log" 2>&1; then
-    collect "$work/embedded/metrics.jsonl" 1 0 1 none 0
+    collect "$work/embedded/metrics.jsonl" 1 0 1 none 0 sync none grid 1
 else
     echo "scaling.sh: embedded run failed:" >&2; tail -5 "$work/embedded.log" >&2
 fi
@@ -138,18 +184,40 @@ for tr in $transports; do
         for A in $actors; do one "$L" "$A" "$tr"; done
     done
 done
+sed -i "1s/\$/ (grid: $t_start-$(date -u +%H:%M) UTC)/" "$gcmd"
+fi
+if [ "$do_async" -eq 1 ]; then
+    t_start=$(date -u +%H:%M)
+    for rep in $(seq 1 "$areps"); do
+        for strag in none "10%x5"; do
+            for mode in sync async-k1 async-k2; do one_async "$mode" "$strag" "$rep"; done
+        done
+    done
+    sed -i "1s/\$/ (sweep: $t_start-$(date -u +%H:%M) UTC, $areps repetitions)/" "$acmd"
+fi
 
 # speed-up and parallel efficiency against the 1-actor run of the same learners/transport
-/usr/bin/python3 - "$csv.tmp" "$csv" <<'PY'
-import csv, sys
+# (with --only-async / --no-async, the other study's rows are kept from the previous CSV)
+/usr/bin/python3 - "$csv.tmp" "$csv" "$do_grid" "$do_async" <<'PY'
+import csv, os, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-base = {(r["learners"], r["transport"]): float(r["trajectories_per_s"]) for r in rows if r["actors"] == "1"}
+fields = list(csv.DictReader(open(sys.argv[1])).fieldnames)
+ran = {s for s, on in (("grid", sys.argv[3]), ("async", sys.argv[4])) if on == "1"}
+if os.path.exists(sys.argv[2]):
+    for r in csv.DictReader(open(sys.argv[2])):
+        r.setdefault("study", "grid"); r.setdefault("rep", "1"); r.setdefault("staleness_mean", "")
+        r = {k: (r.get(k) or "") for k in fields}
+        if r["study"] not in ran:
+            rows.append(r)
+rows.sort(key=lambda r: r["study"] != "grid")
+base = {(r["learners"], r["transport"]): float(r["trajectories_per_s"]) for r in rows
+        if r["actors"] == "1" and r["study"] == "grid"}
 for r in rows:
     b = base.get((r["learners"], r["transport"]))
-    if b:
+    if b and r["study"] == "grid":
         s = float(r["trajectories_per_s"]) / b
         r["speedup_vs_1_actor"], r["efficiency"] = f"{s:.3f}", f"{s / int(r['actors']):.3f}"
-w = csv.DictWriter(open(sys.argv[2], "w", newline=""), fieldnames=list(rows[0].keys()) if rows else [])
+w = csv.DictWriter(open(sys.argv[2], "w", newline=""), fieldnames=fields)
 w.writeheader()
 w.writerows(rows)
 PY
@@ -165,7 +233,7 @@ fi
 # one data file per (learners, transport): actors, throughput, efficiency, shares
 /usr/bin/python3 - "$csv" "$work" <<'PY'
 import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r.get("study", "grid") == "grid"]
 for r in rows:
     with open(f"{sys.argv[2]}/plot_L{r['learners']}_{r['transport']}.dat", "a") as f:
         f.write(" ".join(r[k] or "nan" for k in ("actors", "trajectories_per_s", "traj_per_iteration_s", "efficiency",
