@@ -47,6 +47,8 @@ typedef struct AsyncActor {
     MPI_Request ctrl;        /* the posted control broadcast */
     uint32_t iteration;      /* of the last control message */
     uint64_t version;        /* of the weights held */
+    AfWorkUnit queue[AF_WORK_LEASE_MAX]; /* the current lease */
+    uint32_t q_next, q_n;
     uint8_t *buf[ASYNC_SENDS];
     MPI_Request send[ASYNC_SENDS];
     size_t buf_bytes;
@@ -87,11 +89,19 @@ static int on_control(AsyncActor *A) {
     return post_control(A);
 }
 
-/* Asks learner 0 for a unit; a control message arriving meanwhile is handled first. */
+/* The next unit: from the current lease, or asks learner 0 for a new lease (a control
+ * message arriving meanwhile is handled first). */
 static int pull_async(AsyncActor *A, AfWorkUnit *u) {
+    if (A->q_next < A->q_n) {
+        *u = A->queue[A->q_next++];
+        return 0;
+    }
+    A->q_next = A->q_n = 0;
     MPI_Request r[2];
     AfWorkRequest wr = {.iteration = A->iteration, .version = A->version};
-    int rc = af_mpi_check(MPI_Irecv(u, sizeof *u, MPI_BYTE, 0, AF_TAG_WORK, A->world, &r[0]), "MPI_Irecv work");
+    memset(A->queue, 0, sizeof A->queue);
+    int rc = af_mpi_check(MPI_Irecv(A->queue, sizeof A->queue, MPI_BYTE, 0, AF_TAG_WORK, A->world, &r[0]),
+                          "MPI_Irecv work");
     if (rc == 0)
         rc = af_mpi_check(MPI_Isend(&wr, sizeof wr, MPI_BYTE, 0, AF_TAG_WORK_REQ, A->world, &r[1]), "MPI_Isend work request");
     if (rc) return rc;
@@ -108,10 +118,16 @@ static int pull_async(AsyncActor *A, AfWorkUnit *u) {
             MPI_Cancel(&r[0]);
             MPI_Wait(&r[0], MPI_STATUS_IGNORE);
             u->kind = AF_WORK_DONE;
-            break;
+            return af_mpi_wait(&r[1], MPI_STATUS_IGNORE);
         }
     }
-    return af_mpi_wait(&r[1], MPI_STATUS_IGNORE);
+    if ((rc = af_mpi_wait(&r[1], MPI_STATUS_IGNORE))) return rc;
+    uint32_t n = A->queue[0].lease ? A->queue[0].lease : 1;
+    if (n > AF_WORK_LEASE_MAX) return af_error_set(AF_EFORMAT, "actor: a lease of %u units (at most %d)", n, AF_WORK_LEASE_MAX);
+    A->q_n = n;
+    A->q_next = 1;
+    *u = A->queue[0];
+    return 0;
 }
 
 static int send_async(AsyncActor *A, const Agentflow__Trajectory *t, int dest) {

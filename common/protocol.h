@@ -15,9 +15,11 @@
  *
  * Asynchronous mode (algo.max_staleness = k > 0): the control message is a non-blocking
  * broadcast that actors test between episodes, so they never stop sampling to wait for
- * one. Once the units of iteration i are all handed out, learner 0 hands out those of
- * i+1 .. i+k (never past the last iteration) to actors holding weights of version
- * >= unit iteration - k, and answers AF_WORK_WAIT when there is none; learners keep
+ * one. Work goes out in leases (several units per reply, so actors keep sampling while
+ * learner 0 is busy with the update). Once the units of iteration i are all handed out,
+ * learner 0 hands out those of i+1 .. i+k (never past the last iteration) to actors
+ * holding weights of version >= unit iteration - k, and answers AF_WORK_WAIT when there
+ * is none; learners keep
  * trajectories of future iterations until those begin. Trajectories keep the behaviour
  * log-probs of the weights that produced them (the PPO ratio's denominator). Before a
  * run that stops early ends, learners receive every trajectory of a unit handed out.
@@ -65,7 +67,11 @@ typedef struct AfWorkUnit {
     uint32_t slot;        /* position of the query in the iteration's batch; owner learner = slot % L */
     uint32_t query_index; /* index in the training split */
     uint32_t sample;      /* 0..G-1 */
-    uint32_t pad;
+    uint32_t lease;       /* asynchronous mode: units in this reply (they come as one message
+                           * of `lease` AfWorkUnits); 0 in synchronous mode */
 } AfWorkUnit;
+
+/* Most units one asynchronous reply may carry. */
+#define AF_WORK_LEASE_MAX 64
 
 #endif

@@ -125,6 +125,7 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
 
 struct AfCollectAsync {
     uint32_t k, iterations, batch, group, learners, rank;
+    uint32_t lease;          /* units per reply */
     uint32_t base;           /* the iteration being collected */
     int started;
     uint64_t *dispensed;     /* (k+1) units handed out, ring indexed by iteration % (k+1) */
@@ -136,12 +137,18 @@ struct AfCollectAsync {
 };
 
 int af_collect_async_create(uint32_t max_staleness, uint32_t iterations, uint32_t batch, uint32_t group,
-                            int learners, int rank, AfCollectAsync **out) {
+                            int learners, int rank, int n_actors, AfCollectAsync **out) {
     *out = NULL;
-    if (max_staleness == 0 || batch == 0 || group == 0 || learners <= 0 || rank < 0 || rank >= learners)
+    if (max_staleness == 0 || batch == 0 || group == 0 || learners <= 0 || rank < 0 || rank >= learners ||
+        n_actors <= 0)
         return af_error_set(AF_EINVAL, "af_collect_async_create: bad arguments");
     AfCollectAsync *a = calloc(1, sizeof *a);
     if (!a) return af_error_set(AF_ENOMEM, "asynchronous collection state");
+    /* A quarter of an actor's share of an iteration per reply: enough to keep sampling
+     * through the update, small enough to balance the iteration's tail. */
+    uint64_t share = ((uint64_t)batch * group + (uint64_t)n_actors - 1) / (uint64_t)n_actors;
+    a->lease = (uint32_t)(share / 4 ? share / 4 : 1);
+    if (a->lease > AF_WORK_LEASE_MAX) a->lease = AF_WORK_LEASE_MAX;
     a->k = max_staleness, a->iterations = iterations, a->batch = batch, a->group = group;
     a->learners = (uint32_t)learners, a->rank = (uint32_t)rank;
     a->dispensed = calloc((size_t)a->k + 1, sizeof *a->dispensed);
@@ -234,6 +241,23 @@ static AfWorkUnit next_unit(AfCollectAsync *a, uint64_t version) {
     return u;
 }
 
+/* Coordinator: a lease of up to a->lease units for an actor holding `version` (one
+ * WAIT unit if there is none). */
+static int send_lease(AfCollectAsync *a, MPI_Comm world, int dest, uint64_t version) {
+    AfWorkUnit u[AF_WORK_LEASE_MAX];
+    uint32_t n = 0;
+    while (n < a->lease) {
+        u[n] = next_unit(a, version);
+        if (u[n].kind != AF_WORK_UNIT) break;
+        n++;
+    }
+    if (n == 0) n = 1; /* the WAIT unit */
+    for (uint32_t i = 0; i < n; i++) u[i].lease = n;
+    MPI_Request req;
+    int rc = af_mpi_check(MPI_Isend(u, (int)(n * sizeof *u), MPI_BYTE, dest, AF_TAG_WORK, world, &req), "MPI_Isend lease");
+    return rc ? rc : af_mpi_wait(&req, MPI_STATUS_IGNORE);
+}
+
 int af_collect_iteration_async(AfCollectAsync *a, MPI_Comm world, uint32_t iteration, AfBatchFn batch_of,
                                void *ctx, AfTrajDecoder *dec, AfGather *gather, AfCollectStats *st) {
     const uint32_t R = a->k + 1;
@@ -273,10 +297,7 @@ int af_collect_iteration_async(AfCollectAsync *a, MPI_Comm world, uint32_t itera
             rc = take_traj_async(a, world, &s, dec, iteration, gather, st);
         } else if (s.MPI_TAG == AF_TAG_WORK_REQ && a->rank == 0) {
             AfWorkRequest req;
-            if ((rc = recv_request(world, &s, &req)) == 0) {
-                AfWorkUnit u = next_unit(a, req.version);
-                rc = send_unit(world, s.MPI_SOURCE, &u);
-            }
+            if ((rc = recv_request(world, &s, &req)) == 0) rc = send_lease(a, world, s.MPI_SOURCE, req.version);
         } else {
             rc = discard(world, &s, st);
         }
@@ -324,7 +345,7 @@ int af_collect_async_drain(AfCollectAsync *a, MPI_Comm world, MPI_Comm learners_
         } else if (s.MPI_TAG == AF_TAG_WORK_REQ && a->rank == 0) {
             AfWorkRequest req;
             if ((rc = recv_request(world, &s, &req)) == 0) {
-                AfWorkUnit u = {.kind = AF_WORK_WAIT};
+                AfWorkUnit u = {.kind = AF_WORK_WAIT, .lease = 1};
                 rc = send_unit(world, s.MPI_SOURCE, &u);
             }
         } else {

@@ -37,10 +37,11 @@ typedef struct AfCollectAsync AfCollectAsync;
 /* The batch (queries) of an iteration: a pure function of the iteration. */
 typedef void (*AfBatchFn)(void *ctx, uint32_t iteration, uint32_t *queries);
 
-/* k >= 1; iterations: the run's last iteration + 1 (nothing is handed out beyond it).
+/* k >= 1; iterations: the run's last iteration + 1 (nothing is handed out beyond it);
+ * n_actors sizes the leases (a quarter of an actor's share of an iteration, <= 64).
  * Returns 0, AF_EINVAL, AF_ENOMEM. */
 int af_collect_async_create(uint32_t max_staleness, uint32_t iterations, uint32_t batch, uint32_t group,
-                            int learners, int rank, AfCollectAsync **out);
+                            int learners, int rank, int n_actors, AfCollectAsync **out);
 void af_collect_async_destroy(AfCollectAsync *a);
 
 /* The rollout phase of `iteration` in asynchronous mode, on learner `rank` (as given at

@@ -521,7 +521,7 @@ static int setup(Trainer *T) {
         if ((rc = af_gather_create(B, G, (uint32_t)T->lidx, (uint32_t)T->L, &T->gather))) return rc;
         if (c->algo.max_staleness > 0 && T->world > 1 &&
             (rc = af_collect_async_create((uint32_t)c->algo.max_staleness, (uint32_t)c->run.iterations, B, G, T->L,
-                                          T->lidx, &T->async)))
+                                          T->lidx, T->world - T->L, &T->async)))
             return rc;
         if ((rc = af_traj_decoder_create(&T->lim, &T->dec))) return rc;
         if (!(T->queries = malloc(B * sizeof *T->queries))) return af_error_set(AF_ENOMEM, "batch");
