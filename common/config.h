@@ -47,6 +47,7 @@ typedef struct AfConfig {
         double rope_theta, rms_eps, init_std, warmstart_lr;
         int qkv_bias, tied_embeddings;
         char init_from[AF_CFG_STR_MAX];
+        char warmstart_planner[16];
         int64_t threads;
     } model;
     struct {
@@ -56,7 +57,8 @@ typedef struct AfConfig {
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
         double adam_beta1, adam_beta2, adam_eps;
-        char adv_stats[16], loss_agg[16];
+        char adv_stats[16], loss_agg[16], reward_turns[16];
+        int group_norm;
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
     } algo;
@@ -143,9 +145,11 @@ typedef struct AfConfig {
     X("model.init_from", model.init_from, STR, "", 0, 0, "",                                    \
       "Hugging Face-style model directory to start from, read only when a run starts (RESUME)")                                       \
     X("model.warmstart_steps", model.warmstart_steps, INT, 0, 0, 1000000, "",                  \
-      "format warm start: behaviour-cloning steps on the suite's random valid actions before RL (no solutions are shown)") \
+      "warm start: behaviour-cloning steps on training-split episodes of model.warmstart_planner before RL") \
+    X("model.warmstart_planner", model.warmstart_planner, ENUM, "random", 0, 0, "random|oracle", \
+      "warm-start demonstrations: random (random valid actions, the format only, no solutions) or oracle (the suite's solver on training questions: supervised fine-tuning)") \
     X("model.warmstart_batch", model.warmstart_batch, INT, 32, 1, 100000, "",                  \
-      "episodes of random valid actions per warm-start step")                                   \
+      "episodes per warm-start step")                                                           \
     X("model.warmstart_lr", model.warmstart_lr, FLOAT, 3e-3, 1e-7, 1.0, "",                    \
       "peak warm-start learning rate (20-step linear warm-up, cosine decay to 10%)")           \
     X("model.threads", model.threads, INT, 1, 1, 256, "", "OpenBLAS threads per rank")         \
@@ -187,6 +191,10 @@ typedef struct AfConfig {
     X("algo.ppo_epochs", algo.ppo_epochs, INT, 1, 1, 1000, "", "passes over each batch")       \
     X("algo.minibatch", algo.minibatch, INT, 0, 0, 100000000, "",                               \
       "queries (whole groups) per optimizer step, 0 = the whole batch")                                  \
+    X("algo.group_norm", algo.group_norm, BOOL, 1, 0, 0, "",                                    \
+      "divide advantages by the group std (off: reward minus group mean only; ablation)")     \
+    X("algo.reward_turns", algo.reward_turns, ENUM, "all", 0, 0, "all|final",                   \
+      "turns that carry the episode's advantage: every turn (Flow-GRPO) or the final turn only (ablation)") \
     X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
       "drop groups whose rewards are all equal")                                                \
     X("algo.max_staleness", algo.max_staleness, INT, 0, 0, 1000000, "",                         \

@@ -11,6 +11,7 @@
 
 #define NUM_MAX 8
 #define STEP_LEN 96
+#define AF_STATE_TURNS_MAX 64
 
 typedef struct {
     int64_t nums[NUM_MAX];
@@ -229,6 +230,79 @@ static int turn_complete(AfNumbersKind kind, const Puzzle *pz, const AfCalcInfo 
     return af_rat_eq(info->value, pz->target);
 }
 
+/* ------------------------------------------------------------------ state */
+
+/* What a planner working in steps has left after turn n (0-based, `arg` its argument, a
+ * successful calculator turn): the puzzle's numbers that no successful calculator turn
+ * has used yet, and the results no later turn has referenced yet ("#k=value"). Turns are
+ * replayed in order: each removes its literals from the numbers (those it cannot find
+ * are ignored) and its references from the results, and adds its own result. Appended to
+ * the result text as ", left: 3 4 #1=9" unless only this turn's result is left. game24 and
+ * countdown only (arith's result is its answer). */
+static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *nr) {
+    *nl = *nr = 0;
+    for (const char *p = arg; *p;) {
+        int is_ref = *p == '#';
+        if (is_ref) p++;
+        if (!isdigit((unsigned char)*p)) {
+            if (!is_ref) p++;
+            continue;
+        }
+        int64_t x = 0;
+        int digits = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (digits++ < 12) x = x * 10 + (*p - '0');
+            p++;
+        }
+        if (is_ref && *nr < AF_CALC_MAX_LITERALS) ref[(*nr)++] = (size_t)x;
+        else if (!is_ref && *nl < AF_CALC_MAX_LITERALS) lit[(*nl)++] = x;
+    }
+}
+
+static int append_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, const char *arg, AfTurnRecord *out) {
+    int64_t pool[NUM_MAX];
+    int used[NUM_MAX] = {0}, np = pz->n;
+    memcpy(pool, pz->nums, sizeof(int64_t) * (size_t)np);
+    unsigned char live[AF_STATE_TURNS_MAX + 1] = {0};
+    if (n >= AF_STATE_TURNS_MAX) return 0;
+    for (size_t t = 0; t <= n; t++) {
+        const char *a = t < n ? mem[t].argument : arg;
+        if (t < n && (mem[t].status != AF_TOOL_OK || strcmp(mem[t].tool, "calculator"))) continue;
+        int64_t lit[AF_CALC_MAX_LITERALS];
+        size_t ref[AF_CALC_MAX_LITERALS];
+        int nl, nr;
+        scan_arg(a, lit, &nl, ref, &nr);
+        for (int i = 0; i < nl; i++)
+            for (int j = 0; j < np; j++)
+                if (!used[j] && pool[j] == lit[i]) {
+                    used[j] = 1;
+                    break;
+                }
+        for (int i = 0; i < nr; i++)
+            if (ref[i] >= 1 && ref[i] <= t) live[ref[i]] = 0;
+        live[t + 1] = 1;
+    }
+    char buf[256];
+    size_t len = 0;
+    int others = 0;
+    len += (size_t)snprintf(buf, sizeof buf, "%s, left:", out->result);
+    for (int j = 0; j < np && len < sizeof buf; j++)
+        if (!used[j]) len += (size_t)snprintf(buf + len, sizeof buf - len, " %lld", (long long)pool[j]), others++;
+    for (size_t t = 1; t <= n + 1 && len < sizeof buf; t++) {
+        if (!live[t]) continue;
+        const char *v = t <= n ? mem[t - 1].result : out->result;
+        size_t vl = strcspn(v, ",");
+        len += (size_t)snprintf(buf + len, sizeof buf - len, " #%zu=%.*s", t, (int)vl, v);
+        others += t <= n;
+    }
+    if (!others || len >= sizeof buf) return 0;
+    char *r = strdup(buf);
+    if (!r) return af_error_set(AF_ENOMEM, "turn result");
+    free(out->result);
+    out->result = r;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ modules */
 
 static int num_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
@@ -274,6 +348,8 @@ static int num_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord 
     }
     /* syntax errors, division by zero and overflow are reported by the tool itself */
     rc = af_suite_call_tool(s, "calculator", expanded, tool_timeout_s, out);
+    if (rc == 0 && out->status == AF_TOOL_OK && kind_of(s) != AF_NUMBERS_ARITH)
+        rc = append_state(&pz, mem, n, a.argument, out);
     goto done;
 reject_err:
     out->status = AF_TOOL_ERROR;

@@ -9,6 +9,9 @@
  * expression)"). So a planner may submit a whole expression in one turn
  * ("calculator 8/(3-8/3)") or build it in steps ("calculator 8/3", "calculator 3-#1",
  * "calculator 8/#2"). Numbers not given, or a bad reference -> AF_TOOL_BAD_ACTION.
+ * A successful step's result also says what is left to combine (game24 and countdown):
+ * "9, left: 3 4 #1=9" = the numbers no successful turn has used yet and the results no
+ * later turn has referenced yet; just the value when only this turn's result is left.
  * Verifier: stop once a successful turn's expanded expression uses exactly the four
  * numbers and equals 24 (or on "stop"). Generator: that expanded expression (else the
  * latest successful one). Judge: 1 iff the answer uses exactly the four numbers, no

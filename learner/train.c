@@ -384,15 +384,18 @@ static void trainer_free(Trainer *T) {
     if (T->policy != MPI_COMM_NULL) MPI_Comm_free(&T->policy);
 }
 
-/* Behaviour cloning of the suite's random valid actions on learner ranks (identical
- * everywhere: same data, same order). */
+/* Behaviour cloning on learner ranks (identical everywhere: same data, same order) of
+ * training-split episodes of the suite's random valid actions (the action format only)
+ * or of its oracle (supervised fine-tuning on solutions). */
 static int warm_start(Trainer *T) {
     const AfConfig *c = T->cfg;
     const int steps = (int)c->model.warmstart_steps, nb = (int)c->model.warmstart_batch;
     if (steps <= 0 || !T->is_learner || T->resume) return 0; /* resumed: state comes from the checkpoint */
     AfPlanner *rnd = NULL;
     Agentflow__Trajectory **tr = calloc((size_t)nb, sizeof *tr);
-    int rc = tr ? af_planner_random_create(&rnd) : af_error_set(AF_ENOMEM, "warm start");
+    const int oracle = strcmp(c->model.warmstart_planner, "oracle") == 0;
+    int rc = !tr ? af_error_set(AF_ENOMEM, "warm start")
+                 : oracle ? af_planner_oracle_create(&rnd) : af_planner_random_create(&rnd);
     const AfDataset *ds = train_split(T);
     double t0 = af_time_now(), loss = 0;
     const float rl_lr = T->opt->cfg.lr, peak = (float)c->model.warmstart_lr;
@@ -505,6 +508,8 @@ static int setup(Trainer *T) {
         af_grpo_adv_options_default(&uc.adv);
         uc.adv.stats = strcmp(c->algo.adv_stats, "turn") == 0 ? AF_ADV_STATS_TURN : AF_ADV_STATS_TRAJ;
         uc.adv.drop_zero_variance = c->algo.drop_zero_variance;
+        uc.adv.normalize_std = c->algo.group_norm;
+        uc.adv.final_turn_only = strcmp(c->algo.reward_turns, "final") == 0;
         af_grpo_loss_options_default(&uc.loss);
         uc.loss.clip_low = c->algo.clip_low;
         uc.loss.clip_high = c->algo.clip_high;

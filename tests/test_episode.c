@@ -255,8 +255,47 @@ static void test_budgets(void) {
     af_suite_destroy(s);
 }
 
+/* game24 (and countdown) calculator results carry what is left for a planner working in
+ * steps: the numbers no successful turn has used and the results no later turn has
+ * referenced; bad actions change nothing; a turn that leaves only itself shows its value. */
+static void test_state_results(void) {
+    AfSuite *s = NULL;
+    CHECK(af_suite_create("game24", NULL, &s) == 0);
+    if (!s) return;
+    AfModules m;
+    CHECK(af_modules_builtin(s, &m) == 0);
+    AfEpisodeConfig ec;
+    af_episode_config_default(&ec);
+    ec.max_turns = 4;
+    AfItem item = {.question = "3 3 3 4", .answer = "", .solution = NULL};
+    static const char *const a[] = {"calculator 3*3", "calculator 5+5", "calculator 3+4", "calculator #1*#3"};
+    static const char *const want_a[] = {"9, left: 3 4 #1=9", "uses numbers not given", "7, left: #1=9 #3=7",
+                                         "63"};
+    static const char *const b[] = {"calculator 3*3", "calculator #1-3", "calculator 4*#2"};
+    static const char *const want_b[] = {"9, left: 3 4 #1=9", "6, left: 4 #2=6", "24"};
+    for (int run = 0; run < 2; run++) {
+        Script sc = {.texts = run ? b : a, .n = run ? 3 : 4};
+        const char *const *want = run ? want_b : want_a;
+        AfPlanner p = make_script(&sc);
+        Agentflow__Trajectory *t = NULL;
+        CHECK_MSG(af_episode_run(s, &m, &p, &item, &ec, &t) == 0, "%s", af_error_detail());
+        if (!t) continue;
+        CHECK_EQ_INT(t->n_turns, sc.n);
+        for (size_t i = 0; i < t->n_turns && i < sc.n; i++) {
+            if (i == 1 && !run) CHECK_STR_CONTAINS(t->turns[i]->result, want[i]);
+            else CHECK_MSG(!strcmp(t->turns[i]->result, want[i]), "run %d turn %zu: \"%s\", want \"%s\"", run, i + 1,
+                           t->turns[i]->result, want[i]);
+        }
+        CHECK(t->reward == (run ? 1.0f : 0.0f));
+        af_trajectory_free(t);
+    }
+    af_modules_clear(&m);
+    af_suite_destroy(s);
+}
+
 int main(void) {
     test_bad_actions();
+    test_state_results();
     test_budgets();
     TEST_MAIN_END();
 }

@@ -120,6 +120,26 @@ ok = len(r) == 3 and all(x['failed_rollouts'] == 32 and x['grad_norm'] == 0 and 
 sys.exit(0 if ok else 1)\""
 check "all rollouts failed: weights unchanged" "cmp -s '$T/allfail/model/model.safetensors' '$T/warm/model/model.safetensors'"
 
+# 4b. the ablation switches reach the update: same start and seed, so the first
+# iteration's rollouts are identical, but the updates (and so the weights) differ
+run nonorm 1 1 --set algo.group_norm=false
+run finalturn 1 1 --set algo.reward_turns=final
+for r in nonorm finalturn; do
+    check "$r: 3 metrics lines" "[ \$(wc -l < '$T/$r/metrics.jsonl') -eq 3 ]"
+    check "$r: first iteration's rollouts as the default run's" \
+        "[ \"\$(head -1 '$T/$r/metrics.jsonl' | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"reward_mean\"])')\" = \"\$(head -1 '$T/single/metrics.jsonl' | $PY -c 'import json,sys; print(json.load(sys.stdin)[\"reward_mean\"])')\" ]"
+    check "$r: weights differ from the default run's" "! cmp -s '$T/single/model/model.safetensors' '$T/$r/model/model.safetensors'"
+done
+# 4c. supervised warm start on the suite's oracle (model.warmstart_planner=oracle)
+"$AF" train --run-dir "$T/sft" "${COMMON[@]}" --set run.iterations=0 --set model.warmstart_steps=60 \
+    --set model.warmstart_batch=8 --set model.warmstart_planner=oracle --set log.progress=rank0 > "$T/sft.log" 2>&1
+check "oracle warm start writes a model" "[ -f '$T/sft/warmstart/model.safetensors' ]"
+check "oracle warm start: action NLL falls" "$PY - '$T/sft.log' <<'EOF'
+import re, sys
+v = [float(x) for x in re.findall(r'action NLL ([0-9.]+)', open(sys.argv[1]).read())]
+sys.exit(0 if len(v) >= 2 and v[-1] < 0.5 * v[0] else 1)
+EOF"
+
 # 5. a topology without actors is refused with exit 2 and a message naming the key
 set +e
 mpirun -np 2 "$AF" train --run-dir "$T/bad" "${COMMON[@]}" --set topology.learners=2 > "$T/bad.log" 2>&1
