@@ -307,7 +307,7 @@ static int fact_lookup(const char *result, const char *name, int rel, char *out,
 
 /* Follows the chain through memory. Returns the number of hops resolved; *cur holds
  * the entity reached (the answer when it equals hops). */
-static int resolve(const Question *qq, const AfTurnRecord *mem, size_t n, char *cur, size_t cap) {
+static int resolve_turns(const Question *qq, const AfTurnRecord *mem, size_t n, char *cur, size_t cap, size_t *turn_of) {
     snprintf(cur, cap, "%s", qq->subject);
     for (int h = 0; h < qq->hops; h++) {
         char next[MAX_NAME];
@@ -315,11 +315,69 @@ static int resolve(const Question *qq, const AfTurnRecord *mem, size_t n, char *
         for (size_t k = 0; k < n && !found; k++) {
             if (mem[k].status != AF_TOOL_OK || strcmp(mem[k].tool, "search")) continue;
             found = fact_lookup(mem[k].result, cur, qq->rels[h], next, sizeof next);
+            if (found && turn_of) turn_of[h] = k;
         }
         if (!found) return h;
         snprintf(cur, cap, "%s", next);
     }
     return qq->hops;
+}
+
+static int resolve(const Question *qq, const AfTurnRecord *mem, size_t n, char *cur, size_t cap) {
+    return resolve_turns(qq, mem, n, cur, cap, NULL);
+}
+
+/* The search argument with its reference expanded: "$1" is the question's entity, "#k REL"
+ * the entity that turn k's search result names under relation REL; anything else is a
+ * name as written. 0, or -1 with the reason in why. */
+static int expand_name(const AfItem *item, const AfTurnRecord *mem, size_t n, const char *arg, char *name, size_t cap,
+                       char *why, size_t wcap) {
+    while (isspace((unsigned char)*arg)) arg++;
+    size_t len = strlen(arg);
+    while (len && isspace((unsigned char)arg[len - 1])) len--;
+    if (arg[0] == '$') {
+        Question qq;
+        char qwhy[128];
+        if (len != 2 || arg[1] != '1') {
+            snprintf(why, wcap, "'%.*s': the only question reference is $1", (int)(len < 40 ? len : 40), arg);
+            return -1;
+        }
+        if (question_parse(item->question, &qq, qwhy, sizeof qwhy)) {
+            snprintf(why, wcap, "'$1': %s", qwhy);
+            return -1;
+        }
+        snprintf(name, cap, "%s", qq.subject);
+        return 0;
+    }
+    if (arg[0] != '#') {
+        snprintf(name, cap, "%.*s", (int)len, arg);
+        return 0;
+    }
+    size_t k = 0;
+    const char *p = arg + 1;
+    int digits = 0;
+    while (isdigit((unsigned char)*p) && digits < 4) k = k * 10 + (size_t)(*p++ - '0'), digits++;
+    const char *r = p;
+    while (*r == ' ') r++;
+    size_t rl = (size_t)(arg + len - r);
+    int rel = rel_by_name(r, rl);
+    if (!digits || k < 1 || k > n || r == p || rel < 0) {
+        snprintf(why, wcap, "'%.*s': expected '#k RELATION' with k an earlier turn (1..%zu)", (int)(len < 40 ? len : 40), arg, n);
+        return -1;
+    }
+    const AfTurnRecord *t = &mem[k - 1];
+    const char *colon = t->status == AF_TOOL_OK && !strcmp(t->tool, "search") ? strstr(t->result, " (") : NULL;
+    char subject[MAX_NAME];
+    if (!colon || (size_t)(colon - t->result) >= sizeof subject) {
+        snprintf(why, wcap, "'#%zu' is not a search result", k);
+        return -1;
+    }
+    snprintf(subject, sizeof subject, "%.*s", (int)(colon - t->result), t->result);
+    if (!fact_lookup(t->result, subject, rel, name, cap)) {
+        snprintf(why, wcap, "turn %zu's result has no %s", k, kRelName[rel]);
+        return -1;
+    }
+    return 0;
 }
 
 static int mh_check(void *ctx, const AfItem *item, char *why, size_t cap) {
@@ -340,10 +398,7 @@ static int mh_check_op(const AfSuite *s, const AfItem *item, char *why, size_t c
 
 static int mh_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
                       const char *action_text, double tool_timeout_s, AfTurnRecord *out) {
-    (void)item;
-    (void)mem;
-    (void)n;
-    char why[200], msg[256];
+    char why[200], msg[256], name[MAX_NAME + 1];
     AfAction a;
     int rc = af_action_parse(action_text, &a, why, sizeof why);
     if (rc == AF_EINVAL) {
@@ -353,7 +408,18 @@ static int mh_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *
     if (rc) return rc;
     int stop = !strcmp(a.tool, "stop");
     rc = af_turn_record_set(out, a.tool, a.argument, a.sub_goal, stop ? AF_TOOL_NO_CALL : AF_TOOL_BAD_ACTION, "");
-    if (!rc && !stop) rc = af_suite_call_tool(s, a.tool, a.argument, tool_timeout_s, out);
+    if (!rc && !stop && !strcmp(a.tool, "search")) {
+        if (expand_name(item, mem, n, a.argument, name, sizeof name, why, sizeof why)) {
+            snprintf(msg, sizeof msg, "bad action: %s", why);
+            free(out->result);
+            out->result = strdup(msg);
+            if (!out->result) rc = af_error_set(AF_ENOMEM, "turn result");
+        } else {
+            rc = af_suite_call_tool(s, a.tool, name, tool_timeout_s, out);
+        }
+    } else if (!rc && !stop) {
+        rc = af_suite_call_tool(s, a.tool, a.argument, tool_timeout_s, out);
+    }
     af_action_clear(&a);
     if (rc) af_turn_record_clear(out);
     return rc;
@@ -384,26 +450,31 @@ static int mh_judge(const AfSuite *s, const AfItem *item, const char *answer, fl
     return 0;
 }
 
-static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
+static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
+                     char **action) {
     (void)s;
+    (void)rng;
     char why[128], cur[MAX_NAME], buf[MAX_NAME + 16];
+    size_t turn_of[MAX_HOPS];
     Question qq;
     if (question_parse(item->question, &qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
-    if (resolve(&qq, mem, n, cur, sizeof cur) == qq.hops) snprintf(buf, sizeof buf, "stop");
-    else snprintf(buf, sizeof buf, "search %s", cur);
+    int h = resolve_turns(&qq, mem, n, cur, sizeof cur, turn_of);
+    if (h == qq.hops) snprintf(buf, sizeof buf, "stop");
+    else if (h == 0) snprintf(buf, sizeof buf, "search $1");
+    else snprintf(buf, sizeof buf, "search #%zu %s", turn_of[h - 1] + 1, kRelName[qq.rels[h - 1]]);
     *action = strdup(buf);
     return *action ? 0 : af_error_set(AF_ENOMEM, "oracle action");
 }
 
-/* Uniform over the names visible so far: the question's subject and every value in
- * successful search results. */
+/* Uniform over the names visible so far, written as references: the question's subject
+ * ("$1") and every value in successful search results ("#k RELATION"). */
 static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                      char **action) {
     (void)s;
-    char why[128], cand[64][MAX_NAME], buf[MAX_NAME + 16];
+    (void)item;
+    char cand[64][48], buf[64];
     int nc = 0;
-    Question qq;
-    if (question_parse(item->question, &qq, why, sizeof why) == 0) snprintf(cand[nc++], MAX_NAME, "%s", qq.subject);
+    snprintf(cand[nc++], sizeof cand[0], "$1");
     for (size_t k = 0; k < n; k++) {
         if (mem[k].status != AF_TOOL_OK || strcmp(mem[k].tool, "search")) continue;
         const char *p = strstr(mem[k].result, "): ");
@@ -413,18 +484,13 @@ static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *m
             const char *e = strstr(p, "; ");
             size_t seg = e ? (size_t)(e - p) : strlen(p);
             const char *sp = memchr(p, ' ', seg);
-            if (sp && (size_t)(p + seg - sp - 1) < MAX_NAME) {
-                snprintf(cand[nc], MAX_NAME, "%.*s", (int)(p + seg - sp - 1), sp + 1);
-                int dup = 0;
-                for (int i = 0; i < nc; i++) dup |= !strcmp(cand[i], cand[nc]);
-                if (!dup) nc++;
-            }
+            if (sp && rel_by_name(p, (size_t)(sp - p)) >= 0)
+                snprintf(cand[nc++], sizeof cand[0], "#%zu %.*s", k + 1, (int)(sp - p), p);
             if (!e) break;
             p = e + 2;
         }
     }
-    if (nc == 0) snprintf(buf, sizeof buf, "stop");
-    else snprintf(buf, sizeof buf, "search %s", cand[af_rng_below(rng, (uint32_t)nc)]);
+    snprintf(buf, sizeof buf, "search %s", cand[af_rng_below(rng, (uint32_t)nc)]);
     *action = strdup(buf);
     return *action ? 0 : af_error_set(AF_ENOMEM, "random action");
 }

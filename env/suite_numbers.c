@@ -143,10 +143,30 @@ static int check_item(void *ctx, const AfItem *item, char *why, size_t cap) {
 
 /* ------------------------------------------------------------------ references */
 
-/* Appends the expansion of arg (references to turns 1..limit) to buf[*len..cap). */
-static int expand_into(const AfTurnRecord *mem, size_t limit, const char *arg, char *buf, size_t *len,
-                       size_t cap, char *why, size_t wcap) {
+/* Appends the expansion of arg (references "#k" to turns 1..limit, "$k" to the question's
+ * k-th number; pz NULL: no "$") to buf[*len..cap). */
+static int expand_into(const AfTurnRecord *mem, size_t limit, const Puzzle *pz, const char *arg, char *buf,
+                       size_t *len, size_t cap, char *why, size_t wcap) {
     for (const char *p = arg; *p;) {
+        if (*p == '$') {
+            p++;
+            size_t k = 0;
+            int digits = 0;
+            while (isdigit((unsigned char)*p) && digits < 4) {
+                k = k * 10 + (size_t)(*p++ - '0');
+                digits++;
+            }
+            if (!pz || !digits || k < 1 || k > (size_t)pz->n) {
+                snprintf(why, wcap, "'$%zu' names no number of the question (1..%d)", k, pz ? pz->n : 0);
+                return -1;
+            }
+            char num[24];
+            int w = snprintf(num, sizeof num, "%lld", (long long)pz->nums[k - 1]);
+            if (*len + (size_t)w + 1 >= cap) goto too_long;
+            memcpy(buf + *len, num, (size_t)w);
+            *len += (size_t)w;
+            continue;
+        }
         if (*p != '#') {
             if (*len + 1 >= cap) goto too_long;
             buf[(*len)++] = *p++;
@@ -170,7 +190,7 @@ static int expand_into(const AfTurnRecord *mem, size_t limit, const char *arg, c
         }
         if (*len + 1 >= cap) goto too_long;
         buf[(*len)++] = '(';
-        if (expand_into(mem, k - 1, r->argument, buf, len, cap, why, wcap)) return -1;
+        if (expand_into(mem, k - 1, pz, r->argument, buf, len, cap, why, wcap)) return -1;
         if (*len + 1 >= cap) goto too_long;
         buf[(*len)++] = ')';
     }
@@ -181,10 +201,11 @@ too_long:
     return -1;
 }
 
-static int expand(const AfTurnRecord *mem, size_t limit, const char *arg, char *buf, char *why, size_t wcap) {
+static int expand(const AfTurnRecord *mem, size_t limit, const Puzzle *pz, const char *arg, char *buf, char *why,
+                  size_t wcap) {
     size_t len = 0;
     buf[0] = '\0';
-    return expand_into(mem, limit, arg, buf, &len, AF_CALC_MAX_LEN + 1, why, wcap);
+    return expand_into(mem, limit, pz, arg, buf, &len, AF_CALC_MAX_LEN + 1, why, wcap);
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -217,10 +238,10 @@ static int uses_numbers(const Puzzle *pz, const AfCalcInfo *info, int exact, int
 }
 
 /* Evaluates turn k (0-based) expanded; 0 if it is a successful calculator turn. */
-static int turn_eval(const AfTurnRecord *mem, size_t k, char *buf, AfCalcInfo *info) {
+static int turn_eval(const Puzzle *pz, const AfTurnRecord *mem, size_t k, char *buf, AfCalcInfo *info) {
     char why[128];
     if (mem[k].status != AF_TOOL_OK || strcmp(mem[k].tool, "calculator")) return -1;
-    if (expand(mem, k, mem[k].argument, buf, why, sizeof why)) return -1;
+    if (expand(mem, k, pz, mem[k].argument, buf, why, sizeof why)) return -1;
     return af_calc_eval(buf, info, NULL, 0) ? -1 : 0;
 }
 
@@ -237,15 +258,15 @@ static int turn_complete(AfNumbersKind kind, const Puzzle *pz, const AfCalcInfo 
  * has used yet, and the results no later turn has referenced yet ("#k=value"). Turns are
  * replayed in order: each removes its literals from the numbers (those it cannot find
  * are ignored) and its references from the results, and adds its own result. Appended to
- * the result text as ", left: 3 4 #1=9" unless only this turn's result is left. game24 and
+ * the result text as ", left: $3=3 $4=4 #1=9" unless only this turn's result is left. game24 and
  * countdown only (arith's result is its answer). */
-static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *nr) {
-    *nl = *nr = 0;
+static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *nr, size_t *pos, int *npos) {
+    *nl = *nr = *npos = 0;
     for (const char *p = arg; *p;) {
-        int is_ref = *p == '#';
-        if (is_ref) p++;
+        char mark = *p == '#' || *p == '$' ? *p : 0;
+        if (mark) p++;
         if (!isdigit((unsigned char)*p)) {
-            if (!is_ref) p++;
+            if (!mark) p++;
             continue;
         }
         int64_t x = 0;
@@ -254,24 +275,30 @@ static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *n
             if (digits++ < 12) x = x * 10 + (*p - '0');
             p++;
         }
-        if (is_ref && *nr < AF_CALC_MAX_LITERALS) ref[(*nr)++] = (size_t)x;
-        else if (!is_ref && *nl < AF_CALC_MAX_LITERALS) lit[(*nl)++] = x;
+        if (mark == '#' && *nr < AF_CALC_MAX_LITERALS) ref[(*nr)++] = (size_t)x;
+        else if (mark == '$' && *npos < AF_CALC_MAX_LITERALS) pos[(*npos)++] = (size_t)x;
+        else if (!mark && *nl < AF_CALC_MAX_LITERALS) lit[(*nl)++] = x;
     }
 }
 
-static int append_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, const char *arg, AfTurnRecord *out) {
-    int64_t pool[NUM_MAX];
-    int used[NUM_MAX] = {0}, np = pz->n;
-    memcpy(pool, pz->nums, sizeof(int64_t) * (size_t)np);
-    unsigned char live[AF_STATE_TURNS_MAX + 1] = {0};
-    if (n >= AF_STATE_TURNS_MAX) return 0;
-    for (size_t t = 0; t <= n; t++) {
+/* Replays turns 0..n-1 (and `arg` as turn n when not NULL): used[j] = question number j
+ * taken, live[t] = turn t's result (1-based) not yet referenced. -1 if too many turns. */
+static int replay_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, const char *arg, int *used,
+                        unsigned char *live) {
+    const int64_t *pool = pz->nums;
+    const int np = pz->n;
+    memset(used, 0, sizeof(int) * NUM_MAX);
+    memset(live, 0, AF_STATE_TURNS_MAX + 1);
+    if (n >= AF_STATE_TURNS_MAX) return -1;
+    for (size_t t = 0; t < n + (arg != NULL); t++) {
         const char *a = t < n ? mem[t].argument : arg;
         if (t < n && (mem[t].status != AF_TOOL_OK || strcmp(mem[t].tool, "calculator"))) continue;
         int64_t lit[AF_CALC_MAX_LITERALS];
-        size_t ref[AF_CALC_MAX_LITERALS];
-        int nl, nr;
-        scan_arg(a, lit, &nl, ref, &nr);
+        size_t ref[AF_CALC_MAX_LITERALS], pos[AF_CALC_MAX_LITERALS];
+        int nl, nr, npos;
+        scan_arg(a, lit, &nl, ref, &nr, pos, &npos);
+        for (int i = 0; i < npos; i++)
+            if (pos[i] >= 1 && pos[i] <= (size_t)np) used[pos[i] - 1] = 1;
         for (int i = 0; i < nl; i++)
             for (int j = 0; j < np; j++)
                 if (!used[j] && pool[j] == lit[i]) {
@@ -282,12 +309,20 @@ static int append_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, con
             if (ref[i] >= 1 && ref[i] <= t) live[ref[i]] = 0;
         live[t + 1] = 1;
     }
+    return 0;
+}
+
+static int append_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, const char *arg, AfTurnRecord *out) {
+    const int64_t *pool = pz->nums;
+    int used[NUM_MAX], np = pz->n;
+    unsigned char live[AF_STATE_TURNS_MAX + 1];
+    if (replay_state(pz, mem, n, arg, used, live)) return 0;
     char buf[256];
     size_t len = 0;
     int others = 0;
     len += (size_t)snprintf(buf, sizeof buf, "%s, left:", out->result);
     for (int j = 0; j < np && len < sizeof buf; j++)
-        if (!used[j]) len += (size_t)snprintf(buf + len, sizeof buf - len, " %lld", (long long)pool[j]), others++;
+        if (!used[j]) len += (size_t)snprintf(buf + len, sizeof buf - len, " $%d=%lld", j + 1, (long long)pool[j]), others++;
     for (size_t t = 1; t <= n + 1 && len < sizeof buf; t++) {
         if (!live[t]) continue;
         const char *v = t <= n ? mem[t - 1].result : out->result;
@@ -330,7 +365,7 @@ static int num_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord 
         goto reject_err;
     }
     char expanded[AF_CALC_MAX_LEN + 1];
-    if (expand(mem, n, a.argument, expanded, why, sizeof why)) {
+    if (expand(mem, n, &pz, a.argument, expanded, why, sizeof why)) {
         snprintf(msg, sizeof msg, "bad action: %s", why);
         goto reject;
     }
@@ -379,7 +414,7 @@ static int num_verify(const AfSuite *s, const AfItem *item, const AfTurnRecord *
     }
     if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) return 0;
     for (size_t k = 0; k < n; k++)
-        if (turn_eval(mem, k, buf, &info) == 0 && turn_complete(kind_of(s), &pz, &info)) *stop = 1;
+        if (turn_eval(&pz, mem, k, buf, &info) == 0 && turn_complete(kind_of(s), &pz, &info)) *stop = 1;
     return 0;
 }
 
@@ -393,7 +428,7 @@ static int num_generate(const AfSuite *s, const AfItem *item, const AfTurnRecord
     char bestbuf[AF_CALC_MAX_LEN + 1];
     for (int pass = 0; pass < 2 && !best; pass++) {
         for (size_t k = n; k-- > 0;) {
-            if (turn_eval(mem, k, buf, &info)) continue;
+            if (turn_eval(ok ? &pz : NULL, mem, k, buf, &info)) continue;
             if (pass == 0 && !(ok && turn_complete(kind, &pz, &info))) continue;
             if (kind == AF_NUMBERS_ARITH) {
                 best = mem[k].result;
@@ -432,13 +467,22 @@ typedef struct {
 } Atom;
 
 /* Depth-first search over pairwise combinations; fills steps[0..k-2] on success. */
-static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*steps)[STEP_LEN]) {
+static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*steps)[STEP_LEN], AfRng *rng) {
     if (k == 1) return af_rat_eq(atoms[0].v, target);
     static const char ops[4] = {'+', '-', '*', '/'};
+    if (rng) /* a random search order: a random solution among those that exist */
+        for (int i = k - 1; i > 0; i--) {
+            int j = (int)af_rng_below(rng, (uint32_t)(i + 1));
+            Atom tmp = atoms[i];
+            atoms[i] = atoms[j];
+            atoms[j] = tmp;
+        }
+    const int o0 = rng ? (int)af_rng_below(rng, 4) : 0;
     for (int i = 0; i < k; i++) {
         for (int j = 0; j < k; j++) {
             if (i == j) continue;
-            for (int o = 0; o < 4; o++) {
+            for (int oi = 0; oi < 4; oi++) {
+                const int o = (o0 + oi) % 4;
                 if ((ops[o] == '+' || ops[o] == '*') && j < i) continue; /* commutative */
                 AfRational r;
                 int rc;
@@ -456,7 +500,7 @@ static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*ste
                 next[m].v = r;
                 snprintf(next[m].ref, sizeof next[m].ref, "#%d", step + 1);
                 if (steps) snprintf(steps[step], STEP_LEN, "calculator %s%c%s", atoms[i].ref, ops[o], atoms[j].ref);
-                if (solve_rec(next, m + 1, target, step + 1, steps)) return 1;
+                if (solve_rec(next, m + 1, target, step + 1, steps, rng)) return 1;
             }
         }
     }
@@ -467,9 +511,9 @@ static int solve(const Puzzle *pz, char (*steps)[STEP_LEN]) {
     Atom atoms[NUM_MAX];
     for (int i = 0; i < pz->n; i++) {
         atoms[i].v = af_rat_int(pz->nums[i]);
-        snprintf(atoms[i].ref, sizeof atoms[i].ref, "%lld", (long long)pz->nums[i]);
+        snprintf(atoms[i].ref, sizeof atoms[i].ref, "$%d", i + 1);
     }
-    return solve_rec(atoms, pz->n, pz->target, 0, steps);
+    return solve_rec(atoms, pz->n, pz->target, 0, steps, NULL);
 }
 
 /* Line `idx` of a '\n'-separated plan, malloc'd; NULL if there is none (or no memory). */
@@ -485,30 +529,108 @@ static char *plan_line(const char *plan, size_t idx) {
     return len ? strndup(p, len) : NULL;
 }
 
-static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
-    (void)mem;
+/* Line idx of an arith plan with each literal number replaced by "$k", the position of
+ * the first question number of that value that no earlier literal took (lines 0..idx
+ * replayed); malloc'd, NULL if there is no such line (or no memory). */
+static char *plan_line_refs(const Puzzle *pz, const char *plan, size_t idx) {
+    int used[NUM_MAX] = {0};
+    for (size_t i = 0;; i++) {
+        char *line = plan_line(plan, i);
+        if (!line) return NULL;
+        size_t cap = strlen(line) * 4 + 16, o = 0;
+        char *out = malloc(cap);
+        if (!out) {
+            free(line);
+            return NULL;
+        }
+        for (const char *p = line; *p;) {
+            if ((*p == '#' || *p == '$') && isdigit((unsigned char)p[1])) {
+                out[o++] = *p++;
+                while (isdigit((unsigned char)*p)) out[o++] = *p++;
+                continue;
+            }
+            if (!isdigit((unsigned char)*p)) {
+                out[o++] = *p++;
+                continue;
+            }
+            const char *b = p;
+            int64_t x = 0;
+            int digits = 0;
+            while (isdigit((unsigned char)*p)) {
+                if (digits++ < 12) x = x * 10 + (*p - '0');
+                p++;
+            }
+            int j = 0;
+            while (j < pz->n && (used[j] || pz->nums[j] != x)) j++;
+            if (j < pz->n && digits <= 12) {
+                used[j] = 1;
+                o += (size_t)snprintf(out + o, cap - o, "$%d", j + 1);
+            } else {
+                memcpy(out + o, b, (size_t)(p - b));
+                o += (size_t)(p - b);
+            }
+        }
+        out[o] = '\0';
+        free(line);
+        if (i == idx) return out;
+        free(out);
+    }
+}
+
+/* game24/countdown: the first step of a solution from the state the memory leaves (the
+ * unused numbers and the unreferenced results), so it also continues what another planner
+ * began; 1 and steps[0] set, or 0 if that state has no solution. */
+static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, AfRng *rng, char (*steps)[STEP_LEN]) {
+    int used[NUM_MAX];
+    unsigned char live[AF_STATE_TURNS_MAX + 1];
+    if (replay_state(pz, mem, n, NULL, used, live)) return 0;
+    Atom atoms[NUM_MAX];
+    int k = 0;
+    for (int j = 0; j < pz->n; j++)
+        if (!used[j]) {
+            atoms[k].v = af_rat_int(pz->nums[j]);
+            snprintf(atoms[k++].ref, sizeof atoms[0].ref, "$%d", j + 1);
+        }
+    for (size_t t = 1; t <= n; t++) {
+        if (!live[t]) continue;
+        char buf[AF_CALC_MAX_LEN + 1];
+        AfCalcInfo info;
+        if (k == NUM_MAX || turn_eval(pz, mem, t - 1, buf, &info)) return 0;
+        atoms[k].v = info.value;
+        snprintf(atoms[k++].ref, sizeof atoms[0].ref, "#%zu", t);
+    }
+    if (k < 2) return 0;
+    return solve_rec(atoms, k, pz->target, 0, steps, rng);
+}
+
+static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
+                      char **action) {
     char why[128];
     Puzzle pz;
     AfNumbersKind kind = kind_of(s);
     *action = NULL;
     if (kind == AF_NUMBERS_ARITH) {
         if (!item->solution) return af_error_set(AF_ENOTFOUND, "arith oracle: item has no solution plan");
-        *action = plan_line(item->solution, n);
+        if (puzzle_parse(kind, item, &pz, why, sizeof why))
+            return af_error_set(AF_ENOTFOUND, "arith oracle: %s", why);
+        *action = plan_line_refs(&pz, item->solution, n);
     } else {
         if (puzzle_parse(kind, item, &pz, why, sizeof why))
             return af_error_set(AF_ENOTFOUND, "%s oracle: %s", s->name, why);
         char steps[NUM_MAX][STEP_LEN];
-        if (!solve(&pz, steps)) return af_error_set(AF_ENOTFOUND, "%s oracle: \"%s\" has no solution", s->name, item->question);
-        if (n + 1 < (size_t)pz.n) *action = strdup(steps[n]);
+        if (n == 0 && !solve(&pz, NULL))
+            return af_error_set(AF_ENOTFOUND, "%s oracle: \"%s\" has no solution", s->name, item->question);
+        if (solve_from_state(&pz, mem, n, rng, steps)) *action = strdup(steps[0]);
     }
     if (!*action) *action = strdup("stop");
     return *action ? 0 : af_error_set(AF_ENOMEM, "oracle action");
 }
 
-/* A uniformly drawn expression over all the numbers (random order, operators and split points). */
-static void random_expr(AfRng *rng, const int64_t *v, int k, char *buf, size_t cap, size_t *len, int top) {
+/* A uniformly drawn expression over all the numbers (random order, operators and split
+ * points), each written as its reference "$k" (v: the question positions, 1-based). */
+static void random_expr(AfRng *rng, const int *v, int k, char *buf, size_t cap, size_t *len, int top) {
     if (k == 1) {
-        int w = snprintf(buf + *len, cap - *len, "%lld", (long long)v[0]);
+        int w = snprintf(buf + *len, cap - *len, "$%d", v[0]);
         *len += (size_t)w < cap - *len ? (size_t)w : 0;
         return;
     }
@@ -533,11 +655,11 @@ static int num_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *
         *action = strdup("stop");
         return *action ? 0 : af_error_set(AF_ENOMEM, "random action");
     }
-    int64_t v[NUM_MAX];
-    memcpy(v, pz.nums, sizeof(int64_t) * (size_t)pz.n);
+    int v[NUM_MAX];
+    for (int i = 0; i < pz.n; i++) v[i] = i + 1;
     for (int i = pz.n - 1; i > 0; i--) {
         int j = (int)af_rng_below(rng, (uint32_t)(i + 1));
-        int64_t t = v[i];
+        int t = v[i];
         v[i] = v[j];
         v[j] = t;
     }

@@ -14,11 +14,13 @@
  *    normally with the generator and judge.
  * No assertion here depends on how fast the machine is: the sleeps only decide which side
  * of the budget the time goes to. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "actor/episode.h"
+#include "actor/planner.h"
 #include "common/error.h"
 #include "env/python_tool.h"
 #include "tests/test_util.h"
@@ -269,24 +271,90 @@ static void test_state_results(void) {
     ec.max_turns = 4;
     AfItem item = {.question = "3 3 3 4", .answer = "", .solution = NULL};
     static const char *const a[] = {"calculator 3*3", "calculator 5+5", "calculator 3+4", "calculator #1*#3"};
-    static const char *const want_a[] = {"9, left: 3 4 #1=9", "uses numbers not given", "7, left: #1=9 #3=7",
+    static const char *const want_a[] = {"9, left: $3=3 $4=4 #1=9", "uses numbers not given", "7, left: #1=9 #3=7",
                                          "63"};
-    static const char *const b[] = {"calculator 3*3", "calculator #1-3", "calculator 4*#2"};
-    static const char *const want_b[] = {"9, left: 3 4 #1=9", "6, left: 4 #2=6", "24"};
+    /* "$k": the question's k-th number (the multiset rule applies to the values) */
+    static const char *const b[] = {"calculator $2*$3", "calculator $4*$4", "calculator $9-1", "calculator #1-$1",
+                                    "calculator $4*#4"};
+    static const char *const want_b[] = {"9, left: $1=3 $4=4 #1=9", "uses numbers not given",
+                                         "names no number of the question", "6, left: $4=4 #4=6", "24"};
     for (int run = 0; run < 2; run++) {
-        Script sc = {.texts = run ? b : a, .n = run ? 3 : 4};
+        Script sc = {.texts = run ? b : a, .n = run ? 5 : 4};
         const char *const *want = run ? want_b : want_a;
+        ec.max_turns = (uint32_t)sc.n;
         AfPlanner p = make_script(&sc);
         Agentflow__Trajectory *t = NULL;
         CHECK_MSG(af_episode_run(s, &m, &p, &item, &ec, &t) == 0, "%s", af_error_detail());
         if (!t) continue;
         CHECK_EQ_INT(t->n_turns, sc.n);
         for (size_t i = 0; i < t->n_turns && i < sc.n; i++) {
-            if (i == 1 && !run) CHECK_STR_CONTAINS(t->turns[i]->result, want[i]);
+            if (i == 1 || (run && i == 2)) CHECK_STR_CONTAINS(t->turns[i]->result, want[i]);
             else CHECK_MSG(!strcmp(t->turns[i]->result, want[i]), "run %d turn %zu: \"%s\", want \"%s\"", run, i + 1,
                            t->turns[i]->result, want[i]);
         }
         CHECK(t->reward == (run ? 1.0f : 0.0f));
+        if (run) CHECK_MSG(!strcmp(t->answer, "4*((3*3)-3)"), "answer \"%s\"", t->answer);
+        af_trajectory_free(t);
+    }
+    af_modules_clear(&m);
+    af_suite_destroy(s);
+}
+
+/* multihop search references: "$1" is the question's entity, "#k RELATION" the entity turn
+ * k's result names under RELATION; a name as written still works; bad references are
+ * bad actions with the reason. */
+static void test_multihop_refs(void) {
+    AfSuite *s = NULL;
+    CHECK(af_suite_create("multihop", NULL, &s) == 0);
+    if (!s) return;
+    AfModules m;
+    CHECK(af_modules_builtin(s, &m) == 0);
+    const AfDataset *ds = af_suite_split(s, AF_SPLIT_TEST);
+    AfEpisodeConfig ec;
+    af_episode_config_default(&ec);
+    ec.max_turns = 6;
+    /* the oracle writes references only, and solves the question */
+    AfPlanner *orc = NULL;
+    CHECK(af_planner_oracle_create(&orc) == 0);
+    Agentflow__Trajectory *t = NULL;
+    CHECK_MSG(af_episode_run(s, &m, orc, &ds->items[0], &ec, &t) == 0, "%s", af_error_detail());
+    char subject[128] = "", rel1[32] = "", second[128] = "";
+    if (t) {
+        CHECK(t->reward == 1.0f && t->n_turns >= 2);
+        CHECK(!strcmp(t->turns[0]->action_text, "search $1"));
+        CHECK_MSG(!strncmp(t->turns[1]->action_text, "search #1 ", 10), "turn 2: \"%s\"", t->turns[1]->action_text);
+        sscanf(t->turns[0]->result, "%127[^(]", subject);
+        if (subject[0]) subject[strlen(subject) - 1] = '\0'; /* the space before "(" */
+        snprintf(rel1, sizeof rel1, "%s", t->turns[1]->action_text + 10);
+        snprintf(second, sizeof second, "%s", t->turns[1]->result);
+        CHECK_MSG(strstr(ds->items[0].question, subject) != NULL, "subject \"%s\"", subject);
+        af_trajectory_free(t);
+    }
+    af_planner_destroy(orc);
+    /* the same steps written by hand, with bad references between them */
+    char a1[160], a5[64];
+    snprintf(a1, sizeof a1, "search %s", subject);
+    snprintf(a5, sizeof a5, "search #2 %s", rel1); /* turn 2 is the successful search */
+    const char *const texts[] = {"search $2", a1, "search #7 founder", "search #1 nonsense", a5, "search #3 founder"};
+    static const char *const want[] = {"only question reference is $1", NULL, "expected '#k RELATION'",
+                                       "expected '#k RELATION'", NULL, "is not a search result"};
+    Script sc = {.texts = texts, .n = 6};
+    AfPlanner p = make_script(&sc);
+    t = NULL;
+    ec.max_turns = 6;
+    CHECK_MSG(af_episode_run(s, &m, &p, &ds->items[0], &ec, &t) == 0, "%s", af_error_detail());
+    if (t) {
+        for (size_t i = 0; i < t->n_turns && i < 6; i++) {
+            if (want[i]) {
+                CHECK_MSG(t->turns[i]->tool_status == AGENTFLOW__TOOL_STATUS__TOOL_STATUS_BAD_ACTION, "turn %zu", i + 1);
+                CHECK_STR_CONTAINS(t->turns[i]->result, want[i]);
+            } else {
+                CHECK_MSG(t->turns[i]->tool_status == AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK, "turn %zu: %s", i + 1,
+                          t->turns[i]->result);
+            }
+        }
+        CHECK(t->n_turns >= 5);
+        if (t->n_turns >= 5) CHECK_MSG(!strcmp(t->turns[4]->result, second), "\"%s\" vs \"%s\"", t->turns[4]->result, second);
         af_trajectory_free(t);
     }
     af_modules_clear(&m);
@@ -296,6 +364,7 @@ static void test_state_results(void) {
 int main(void) {
     test_bad_actions();
     test_state_results();
+    test_multihop_refs();
     test_budgets();
     TEST_MAIN_END();
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The learning-results study behind RESULTS.md (issue 8): for every suite and seed, the
+# untrained planner, the planner after its warm start, and the Flow-GRPO-trained planner,
+# all evaluated greedily on the held-out split; on the ablation suites also group
+# normalisation off, reward on the final turn only, and accuracy against the number of
+# turns allowed at evaluation. Then launch/results_report.py writes RESULTS.md.
+#
+#   ./launch/results.sh [--suites "game24 multihop arith countdown"] [--seeds "1 2 3"]
+#                       [--minutes M] [--ablate "game24 multihop"] [--out DIR] [--bin PATH]
+#                       [--report FILE] [-- extra agentflow train arguments]
+#
+# Every run is one rank (one core, OPENBLAS_NUM_THREADS=1); two runs go at a time on a
+# 2-core machine (--jobs). M minutes is each RL phase's run.time_limit_s (the warm start
+# comes before it and is timed separately). A finished run is not redone (delete its
+# directory to redo it), so the study can be resumed after an interruption.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suites="game24 multihop arith countdown"
+seeds="1 2 3"
+minutes=10
+ablate="game24 multihop"
+out=runs/results
+bin=build/agentflow
+report=RESULTS.md
+jobs=2
+extra=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --suites) suites=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --minutes) minutes=$2; shift 2 ;;
+    --ablate) ablate=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --bin) bin=$2; shift 2 ;;
+    --report) report=$2; shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "results.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+[ -x "$bin" ] || { echo "results.sh: $bin not found; build first (cmake --build build)" >&2; exit 2; }
+export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+mkdir -p "$out"
+limit=$((minutes * 60))
+
+# Runs "$@" as job $name unless $out/$name/done exists; keeps at most $jobs running.
+launch() {
+    local name=$1; shift
+    [ -f "$out/$name/done" ] && return 0
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    (
+        rm -rf "$out/$name"
+        start=$(date +%s)
+        if "$@" --run-dir "$out/$name" > "$out/$name.log" 2>&1; then
+            echo "{\"wall_s\": $(( $(date +%s) - start )), \"command\": $(printf '%s ' "$@" --run-dir "$out/$name" | /usr/bin/env python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().strip()))')}" \
+                > "$out/$name/done"
+            echo "results.sh: $name done"
+        else
+            echo "results.sh: $name FAILED (see $out/$name.log)" >&2
+        fi
+    ) &
+}
+
+# 1. untrained planners and the main runs (warm start + Flow-GRPO)
+for s in $suites; do
+    for seed in $seeds; do
+        launch "$s-untrained-s$seed" "$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" \
+            --set run.iterations=0 --set model.warmstart_steps=0 --set run.eval_every=1 "${extra[@]}"
+        launch "$s-s$seed" "$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" \
+            --set run.time_limit_s="$limit" --set run.iterations=100000 "${extra[@]}"
+    done
+done
+wait
+# 2. ablations from the same warm-started planner (seed of the first seed only)
+first=${seeds%% *}
+for s in $ablate; do
+    base=$out/$s-s$first
+    [ -f "$base/done" ] || { echo "results.sh: $base did not finish; no ablations for $s" >&2; continue; }
+    common=("$bin" train --config "launch/configs/$s.json" --set run.seed="$first" --init-from "$base/warmstart"
+            --set model.warmstart_steps=0 --set run.time_limit_s="$limit" --set run.iterations=100000 "${extra[@]}")
+    launch "$s-nonorm-s$first" "${common[@]}" --set algo.group_norm=false
+    launch "$s-finalturn-s$first" "${common[@]}" --set algo.reward_turns=final
+done
+wait
+# 3. accuracy against the turns allowed at evaluation (the trained planner of the first seed)
+for s in $ablate; do
+    base=$out/$s-s$first
+    [ -f "$base/done" ] || continue
+    for k in 1 2 3 4 5; do
+        f=$out/$s-turns$k-s$first.json
+        [ -s "$f" ] || "$bin" eval --run-dir "$base" --greedy --max-turns "$k" > "$f" 2> "$f.log" || rm -f "$f"
+    done
+done
+/usr/bin/env python3 launch/results_report.py --out "$out" --suites "$suites" --seeds "$seeds" --ablate "$ablate" \
+    --minutes "$minutes" --report "$report"

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Writes RESULTS.md from the runs of launch/results.sh (see there).
+
+Per suite: held-out greedy accuracy of the untrained planner, after the warm start and
+after Flow-GRPO (mean +- sample std over seeds), RL iterations, wall time, core-hours,
+parameter count, the command of every row; training curves as PNG (gnuplot); the
+ablations and the accuracy against the turns allowed at evaluation.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import struct
+import subprocess
+import sys
+
+
+def load_jsonl(path):
+    rows = []
+    if not os.path.exists(path):
+        return rows
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    pass
+    return rows
+
+
+def params_of(model_dir):
+    path = os.path.join(model_dir, "model.safetensors")
+    try:
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            header = json.loads(f.read(n))
+    except (OSError, ValueError, struct.error):
+        return None
+    total = 0
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        c = 1
+        for d in v["shape"]:
+            c *= d
+        total += c
+    return total
+
+
+def warm_seconds(log_path):
+    try:
+        text = open(log_path).read()
+    except OSError:
+        return None
+    m = re.findall(r"warm start (\d+)/(\d+): action NLL [0-9.]+ \(([0-9.]+)s\)", text)
+    return float(m[-1][2]) if m else 0.0
+
+
+def run_info(out, name):
+    d = os.path.join(out, name)
+    done = os.path.join(d, "done")
+    if not os.path.exists(done):
+        return None
+    info = json.load(open(done))
+    ev = load_jsonl(os.path.join(d, "eval.jsonl"))
+    info["eval"] = ev
+    info["metrics"] = load_jsonl(os.path.join(d, "metrics.jsonl"))
+    info["params"] = params_of(os.path.join(d, "model"))
+    info["warm_s"] = warm_seconds(os.path.join(out, name + ".log"))
+    info["dir"] = d
+    return info
+
+
+def mean_std(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None, None, 0
+    m = sum(xs) / len(xs)
+    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return m, s, len(xs)
+
+
+def pct(m, s, n):
+    if m is None:
+        return "n/a"
+    return f"{100 * m:.1f} ± {100 * s:.1f} (n={n})" if n > 1 else f"{100 * m:.1f} (n=1)"
+
+
+def plot(out, suite, runs, png):
+    """reward_mean per iteration and held-out accuracy per evaluation, every seed."""
+    try:
+        subprocess.run(["gnuplot", "--version"], capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    tmp = os.path.join(out, f".plot-{suite}")
+    os.makedirs(tmp, exist_ok=True)
+    cmds = []
+    for seed, info in runs:
+        r = os.path.join(tmp, f"reward{seed}.dat")
+        with open(r, "w") as f:
+            for row in info["metrics"]:
+                f.write(f"{row['iteration']} {row['reward_mean']}\n")
+        e = os.path.join(tmp, f"eval{seed}.dat")
+        with open(e, "w") as f:
+            for row in info["eval"]:
+                f.write(f"{row['iteration']} {row['accuracy']}\n")
+        cmds.append((seed, r, e))
+    plots = []
+    for seed, r, e in cmds:
+        plots.append(f"'{r}' using 1:2 with lines lw 1 title 'train reward (sampled), seed {seed}'")
+        plots.append(f"'{e}' using 1:2 with linespoints lw 2 title 'held-out greedy accuracy, seed {seed}'")
+    script = (
+        "set terminal pngcairo size 900,500 noenhanced\n" if has_cairo() else "set terminal png size 900,500 noenhanced\n"
+    ) + (
+        f"set output '{png}'\nset title '{suite}: Flow-GRPO after the warm start'\n"
+        "set xlabel 'iteration'\nset ylabel 'accuracy / reward'\nset yrange [0:1]\nset key outside below\n"
+        "plot " + ", ".join(plots) + "\n"
+    )
+    subprocess.run(["gnuplot"], input=script, text=True, check=False, capture_output=True)
+    return os.path.exists(png)
+
+
+_CAIRO = None
+
+
+def has_cairo():
+    global _CAIRO
+    if _CAIRO is None:
+        p = subprocess.run(["gnuplot", "-e", "set terminal"], capture_output=True, text=True)
+        _CAIRO = "pngcairo" in (p.stdout + p.stderr)
+    return _CAIRO
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--suites", required=True)
+    ap.add_argument("--seeds", required=True)
+    ap.add_argument("--ablate", default="")
+    ap.add_argument("--minutes", default="?")
+    ap.add_argument("--report", default="RESULTS.md")
+    ap.add_argument("--plots", default="docs/results")
+    a = ap.parse_args()
+    suites, seeds, ablate = a.suites.split(), a.seeds.split(), a.ablate.split()
+    os.makedirs(a.plots, exist_ok=True)
+    machine = subprocess.run(["uname", "-srm"], capture_output=True, text=True).stdout.strip()
+    cores = os.cpu_count()
+    L = []
+    L.append("# Learning results\n")
+    L.append("Generated by `launch/results.sh` (runs) and `launch/results_report.py` (this file) on "
+             f"{machine}, {cores} cores; every run is one rank (one core, `OPENBLAS_NUM_THREADS=1`), two at a "
+             f"time. Each RL phase ran for at most {a.minutes} minutes (`run.time_limit_s`), after the warm start "
+             "of its config. Accuracy is greedy, on the held-out split (`agentflow eval` semantics: reward 1 = "
+             "solved). A seed (`run.seed`) draws the generated split, the initial weights and every sample, "
+             "so seeds differ in data as well as in initialisation.\n")
+    L.append("## Per suite\n")
+    L.append("| suite | params | untrained | after warm start | after Flow-GRPO | RL iterations | warm start min | RL min | core-hours | seeds |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    commands = []
+    curves = []
+    for s in suites:
+        un, ws, tr, its, wmin, rmin, ch, params = [], [], [], [], [], [], [], None
+        runs = []
+        for seed in seeds:
+            u = run_info(a.out, f"{s}-untrained-s{seed}")
+            if u and u["eval"]:
+                un.append(u["eval"][0]["accuracy"])
+                commands.append((f"{s} untrained, seed {seed}", u["command"]))
+            r = run_info(a.out, f"{s}-s{seed}")
+            if not r or not r["eval"]:
+                continue
+            runs.append((seed, r))
+            params = r["params"]
+            ws.append(r["eval"][0]["accuracy"])
+            tr.append(r["eval"][-1]["accuracy"])
+            its.append(r["eval"][-1]["iteration"])
+            w = r["warm_s"] or 0.0
+            wmin.append(w / 60)
+            rmin.append(max(r["wall_s"] - w, 0) / 60)
+            ch.append(r["wall_s"] / 3600)
+            commands.append((f"{s} warm start + Flow-GRPO, seed {seed}", r["command"]))
+        if not runs:
+            L.append(f"| {s} | | {pct(*mean_std(un))} | not run | not run | | | | | |")
+            continue
+        mi = mean_std(its)[0]
+        L.append(f"| {s} | {params:,} | {pct(*mean_std(un))} | {pct(*mean_std(ws))} | {pct(*mean_std(tr))} | "
+                 f"{mi:.0f} | {mean_std(wmin)[0]:.1f} | {mean_std(rmin)[0]:.1f} | {sum(ch):.2f} | {len(runs)} |")
+        png = os.path.join(a.plots, f"{s}.png")
+        if plot(a.out, s, runs, png):
+            curves.append((s, png))
+    if ablate:
+        L.append("\n## Ablations (seed " + seeds[0] + ", the same warm-started planner, the same RL budget)\n")
+        L.append("| suite | Flow-GRPO | group normalisation off | reward on the final turn only |")
+        L.append("|---|---|---|---|")
+        for s in ablate:
+            cells = []
+            for name in (f"{s}-s{seeds[0]}", f"{s}-nonorm-s{seeds[0]}", f"{s}-finalturn-s{seeds[0]}"):
+                r = run_info(a.out, name)
+                if r and r["eval"]:
+                    cells.append(f"{100 * r['eval'][-1]['accuracy']:.1f} (from {100 * r['eval'][0]['accuracy']:.1f}, "
+                                 f"{r['eval'][-1]['iteration']} it)")
+                    if "-s" + seeds[0] != name[len(s):]:
+                        commands.append((name, r["command"]))
+                else:
+                    cells.append("not run")
+            L.append(f"| {s} | " + " | ".join(cells) + " |")
+        L.append("\nAccuracy against the number of turns allowed at evaluation (the trained planner of seed "
+                 f"{seeds[0]}, `agentflow eval --greedy --max-turns K`):\n")
+        L.append("| suite | K=1 | K=2 | K=3 | K=4 | K=5 |")
+        L.append("|---|---|---|---|---|---|")
+        for s in ablate:
+            cells = []
+            for k in range(1, 6):
+                f = os.path.join(a.out, f"{s}-turns{k}-s{seeds[0]}.json")
+                try:
+                    cells.append(f"{100 * json.load(open(f))['accuracy']:.1f}")
+                except (OSError, ValueError, KeyError):
+                    cells.append("n/a")
+            L.append(f"| {s} | " + " | ".join(cells) + " |")
+    if curves:
+        L.append("\n## Training curves\n")
+        for s, png in curves:
+            L.append(f"![{s}]({png})\n")
+    L.append("\n## Commands\n")
+    L.append("```")
+    for what, cmd in commands:
+        L.append(f"# {what}\n{cmd}")
+    L.append("```\n")
+    text = "\n".join(L) + "\n"
+    # Keep any hand-written analysis below the marker.
+    marker = "<!-- END:generated -->"
+    tail = ""
+    if os.path.exists(a.report):
+        old = open(a.report).read()
+        if marker in old:
+            tail = old[old.index(marker) + len(marker):]
+    with open(a.report, "w") as f:
+        f.write(text + marker + tail)
+    print(f"results_report: wrote {a.report}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
