@@ -4,11 +4,14 @@
  * Question "a b c d" (four integers; generated: every multiset of 1..13 that can make 24,
  * 1362 of 1820, shuffled by the AF_RNG_ENV stream of the seed: test = 362, train = 1000).
  * Gold "". Tool: calculator. Action: "calculator EXPR" where EXPR (calc.h grammar, no
- * unary minus) may use the puzzle's numbers, each at most as often as given, and "#k",
- * the value of turn k (an earlier successful calculator turn; it expands to "(its
- * expression)"). So a planner may submit a whole expression in one turn
- * ("calculator 8/(3-8/3)") or build it in steps ("calculator 8/3", "calculator 3-#1",
- * "calculator 8/#2"). Numbers not given, or a bad reference -> AF_TOOL_BAD_ACTION.
+ * unary minus) may use the puzzle's numbers, each at most as often as given, written out
+ * or as "$k" (the question's k-th number: a pointer, so a small planner need not copy
+ * digits), and "#k", the value of turn k (an earlier successful calculator turn; it
+ * expands to "(its expression)"). So a planner may submit a whole expression in one turn
+ * ("calculator 8/(3-8/3)") or build it in steps ("calculator $3/$1", "calculator $2-#1",
+ * "calculator $4/#2" for "3 3 8 8"). Numbers not given, or a bad reference ->
+ * AF_TOOL_BAD_ACTION. The oracle plays from the current state (what is left, below) and,
+ * given the episode's stream, picks a random one of the solutions.
  * A successful step's result also says what is left to combine (game24 and countdown):
  * "9, left: 3 4 #1=9" = the numbers no successful turn has used yet and the results no
  * later turn has referenced yet; just the value when only this turn's result is left.
@@ -34,7 +37,10 @@
  *
  * ---- multihop -------------------------------------------------------------------------
  * See env/world.h: a generated world stored in LMDB; tool "search NAME" returns the
- * facts of one entity. Question "What is the R1 of the R2 of ... of the NAME?".
+ * facts of one entity ("Torgordra (city): country Wentoria"). Question "What is the R1
+ * of the R2 of ... of the NAME?". NAME may be written out or as a reference: "$1" is the
+ * question's entity, "#k RELATION" the entity that turn k's search result names under
+ * RELATION ("search #1 birthplace"); a bad reference -> AF_TOOL_BAD_ACTION.
  */
 #ifndef AF_ENV_SUITES_H
 #define AF_ENV_SUITES_H
