@@ -10,8 +10,8 @@
  * expands to "(its expression)"). So a planner may submit a whole expression in one turn
  * ("calculator 8/(3-8/3)") or build it in steps ("calculator $3/$1", "calculator $2-#1",
  * "calculator $4/#2" for "3 3 8 8"). Numbers not given, or a bad reference ->
- * AF_TOOL_BAD_ACTION. The oracle plays from the current state (what is left, below) and,
- * given the episode's stream, picks a random one of the solutions.
+ * AF_TOOL_BAD_ACTION. The oracle plays from the current state (what is left, below): the
+ * first solution in its search order.
  * A successful step's result also says what is left to combine (game24 and countdown):
  * "9, left: 3 4 #1=9" = the numbers no successful turn has used yet and the results no
  * later turn has referenced yet; just the value when only this turn's result is left.

@@ -10,9 +10,11 @@
 #                       [--report FILE] [-- extra agentflow train arguments]
 #
 # Every run is one rank (one core, OPENBLAS_NUM_THREADS=1); two runs go at a time on a
-# 2-core machine (--jobs). M minutes is each RL phase's run.time_limit_s (the warm start
-# comes before it and is timed separately). A finished run is not redone (delete its
-# directory to redo it), so the study can be resumed after an interruption.
+# 2-core machine (--jobs). M minutes is each main run's whole budget (run.time_limit_s:
+# the warm start, then Flow-GRPO iterations until it is spent). The ablation runs start
+# from the main run's warm-started planner and run as many RL iterations as it did. A
+# finished run is not redone (delete its directory to redo it), so the study can be
+# resumed after an interruption.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suites="game24 multihop arith countdown"
@@ -77,8 +79,9 @@ first=${seeds%% *}
 for s in $ablate; do
     base=$out/$s-s$first
     [ -f "$base/done" ] || { echo "results.sh: $base did not finish; no ablations for $s" >&2; continue; }
+    its=$(wc -l < "$base/metrics.jsonl")
     common=("$bin" train --config "launch/configs/$s.json" --set run.seed="$first" --init-from "$base/warmstart"
-            --set model.warmstart_steps=0 --set run.time_limit_s="$limit" --set run.iterations=100000 "${extra[@]}")
+            --set model.warmstart_steps=0 --set run.time_limit_s=0 --set run.iterations="$its" "${extra[@]}")
     launch "$s-nonorm-s$first" "${common[@]}" --set algo.group_norm=false
     launch "$s-finalturn-s$first" "${common[@]}" --set algo.reward_turns=final
 done
