@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to the main job: installs the Debian
 # packages, builds agentflow, and trains the game24 planner with Flow-GRPO on this
-# machine for at most about 10 minutes (launch/configs/game24.json: a format warm start,
-# then RL iterations until run.time_limit_s), printing the greedy held-out accuracy
-# before and after training. Extra arguments go to `agentflow train`, e.g.
+# machine for at most about 10 minutes (launch/configs/game24.json: a supervised warm
+# start on the training puzzles' oracle solutions, then Flow-GRPO iterations until
+# run.time_limit_s), printing the greedy held-out accuracy after the warm start and after
+# Flow-GRPO. Extra arguments go to `agentflow train`, e.g.
 #   ./launch/quickstart.sh --set run.time_limit_s=120
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,8 @@ python3 - "$run_dir/eval.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 b, a = rows[0], rows[-1]
-print(f"quickstart: game24 held-out greedy accuracy {b['accuracy']:.3f} before training, "
-      f"{a['accuracy']:.3f} after {a['iteration']} iterations ({a['questions']} test puzzles)")
+print(f"quickstart: game24 held-out greedy accuracy {b['accuracy']:.3f} after the warm start, "
+      f"{a['accuracy']:.3f} after {a['iteration']} Flow-GRPO iterations ({a['questions']} test puzzles)")
 PY
 echo "quickstart: run directory $run_dir (metrics.jsonl, eval.jsonl, model/);"
 echo "            plot with ./launch/plot_metrics.sh $run_dir"
