@@ -219,7 +219,7 @@ int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out) {
     mc.tied_embeddings = c->model.tied_embeddings;
     if ((rc = af_model_config_validate(&mc))) return af_error_wrap(rc, "config: model");
     if ((rc = af_model_create(&mc, 0, 0, 0, &m))) return rc;
-    af_model_init_params(m, (uint64_t)c->run.seed);
+    af_model_init_params_std(m, (uint64_t)c->run.seed, c->model.init_std);
     if (c->model.init_from[0]) {
         if ((rc = af_model_load_dir(c->model.init_from, 0, 0, 0, &src))) {
             rc = af_error_wrap(rc, "model.init_from %s", c->model.init_from);

@@ -295,7 +295,9 @@ void af_model_destroy(AfModel *m) {
     free(m);
 }
 
-void af_model_init_params(AfModel *m, uint64_t seed) {
+void af_model_init_params(AfModel *m, uint64_t seed) { af_model_init_params_std(m, seed, 0.02); }
+
+void af_model_init_params_std(AfModel *m, uint64_t seed, double std) {
     memset(m->params, 0, m->n_params * sizeof(float));
     for (int i = 0; i < m->n_tensors; i++) {
         const AfTensorInfo *t = &m->tensors[i];
@@ -309,7 +311,7 @@ void af_model_init_params(AfModel *m, uint64_t seed) {
         } else if (!is_bias) {
             AfRng r;
             af_rng_init(&r, seed, AF_RNG_INIT, (uint32_t)i, 0, 0);
-            for (size_t j = 0; j < t->numel; j++) p[j] = (float)(0.02 * af_rng_normal(&r));
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)(std * af_rng_normal(&r));
         }
     }
     m->fwd_valid = 0;

@@ -99,8 +99,10 @@ int af_model_create(const AfModelConfig *cfg, int max_tokens, int max_seqs, int 
 void af_model_destroy(AfModel *m);
 
 /* Initialise parameters deterministically from the AF_RNG_INIT stream of `seed`
- * (normal(0, 0.02) weights, zero biases, unit norms; iteration = tensor index). */
+ * (normal(0, std) weights, zero biases, unit norms; iteration = tensor index).
+ * af_model_init_params uses std = 0.02 (model.init_std's default). */
 void af_model_init_params(AfModel *m, uint64_t seed);
+void af_model_init_params_std(AfModel *m, uint64_t seed, double std);
 
 /* Copy parameters from `src` (same config, asserted): e.g. a frozen reference policy. */
 void af_model_copy_params(AfModel *dst, const AfModel *src);

@@ -474,7 +474,7 @@ static int setup(Trainer *T) {
         return rc;
     }
     af_model_set_threads((int)c->model.threads);
-    af_model_init_params(T->policy_m, (uint64_t)c->run.seed);
+    af_model_init_params_std(T->policy_m, (uint64_t)c->run.seed, c->model.init_std);
     if (c->model.init_from[0] && !T->resume && (rc = init_from_dir(T->policy_m, c->model.init_from))) return rc;
     if (runs_episodes) {
         AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p};

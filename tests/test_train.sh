@@ -140,6 +140,14 @@ v = [float(x) for x in re.findall(r'action NLL ([0-9.]+)', open(sys.argv[1]).rea
 sys.exit(0 if len(v) >= 2 and v[-1] < 0.5 * v[0] else 1)
 EOF"
 
+# 4d. model.init_std reaches the initialisation: 0.02 is the default, another value differs
+for sd in default 0.02 0.05; do
+    extra=(); [ "$sd" = default ] || extra=(--set model.init_std=$sd)
+    "$AF" train --run-dir "$T/init-$sd" "${COMMON[@]}" --set run.iterations=0 "${extra[@]}" > "$T/init-$sd.log" 2>&1
+done
+check "model.init_std=0.02 is the default" "cmp -s '$T/init-default/model/model.safetensors' '$T/init-0.02/model/model.safetensors'"
+check "model.init_std=0.05 changes the initial weights" "! cmp -s '$T/init-default/model/model.safetensors' '$T/init-0.05/model/model.safetensors'"
+
 # 5. a topology without actors is refused with exit 2 and a message naming the key
 set +e
 mpirun -np 2 "$AF" train --run-dir "$T/bad" "${COMMON[@]}" --set topology.learners=2 > "$T/bad.log" 2>&1
