@@ -24,15 +24,33 @@ int af_policy_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uin
     return rc;
 }
 
-static int pull(MPI_Comm world, uint32_t iteration, AfWorkUnit *u) {
+/* Synchronous mode: the current lease of work units. */
+typedef struct {
+    AfWorkUnit q[AF_WORK_LEASE_MAX];
+    uint32_t next, n;
+} Lease;
+
+/* The next unit of the lease, or a new lease from learner 0. */
+static int pull(MPI_Comm world, uint32_t iteration, Lease *l, AfWorkUnit *u) {
+    if (l->next < l->n) {
+        *u = l->q[l->next++];
+        return 0;
+    }
+    l->next = l->n = 0;
+    memset(l->q, 0, sizeof l->q);
     MPI_Request req[2];
     AfWorkRequest wr = {.iteration = iteration};
-    int rc = af_mpi_check(MPI_Irecv(u, sizeof *u, MPI_BYTE, 0, AF_TAG_WORK, world, &req[1]), "MPI_Irecv work");
+    int rc = af_mpi_check(MPI_Irecv(l->q, sizeof l->q, MPI_BYTE, 0, AF_TAG_WORK, world, &req[1]), "MPI_Irecv work");
     if (rc) return rc;
     rc = af_mpi_check(MPI_Isend(&wr, sizeof wr, MPI_BYTE, 0, AF_TAG_WORK_REQ, world, &req[0]),
                       "MPI_Isend work request");
-    if (rc) return rc;
-    return af_mpi_waitall(2, req);
+    if (rc || (rc = af_mpi_waitall(2, req))) return rc;
+    uint32_t n = l->q[0].lease ? l->q[0].lease : 1;
+    if (n > AF_WORK_LEASE_MAX) return af_error_set(AF_EFORMAT, "actor: a lease of %u units (at most %d)", n, AF_WORK_LEASE_MAX);
+    l->n = n;
+    l->next = 1;
+    *u = l->q[0];
+    return 0;
 }
 
 /* ------------------------------------------------------------------ asynchronous mode */
@@ -227,10 +245,11 @@ int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int lea
             if ((rc = h->run_eval(h->ctx, version))) return af_error_wrap(rc, "actor rank %d evaluation", rank);
             continue;
         }
+        Lease lease = {.next = 0, .n = 0};
         for (;;) {
             AfWorkUnit u;
             double tw = af_time_now();
-            if ((rc = pull(world, c.iteration, &u))) return rc;
+            if ((rc = pull(world, c.iteration, &lease, &u))) return rc;
             st->wait_s += af_time_now() - tw;
             if (u.kind == AF_WORK_DONE) break;
             if (u.kind != AF_WORK_UNIT || u.iteration != c.iteration)

@@ -7,8 +7,10 @@
  *      an AfControl (command, iteration, policy version); if RUN, the weights follow
  *      (common/weights.h: WeightsHeader + raw float chunks).
  *   2. actor -> learner 0, tag AF_TAG_WORK_REQ: uint32 iteration the actor works on.
- *      learner 0 -> actor, tag AF_TAG_WORK: an AfWorkUnit. Units are handed out in
- *      canonical order (slot-major, then sample); kind DONE ends the actor's iteration.
+ *      learner 0 -> actor, tag AF_TAG_WORK: a lease, one message of 1..AF_WORK_LEASE_MAX
+ *      AfWorkUnits (a quarter of an actor's share of the iteration: one request round
+ *      trip per lease, not per episode). Units are handed out in canonical order
+ *      (slot-major, then sample); a single unit of kind DONE ends the actor's iteration.
  *   3. actor -> learner (slot mod L), tag AF_TRAJ_TAG (common/traj.h): the trajectory.
  *   Every unit yields exactly one trajectory (an infrastructure failure is a trajectory
  *   with status INFRA_FAILED), so each learner knows how many to expect.
@@ -67,8 +69,8 @@ typedef struct AfWorkUnit {
     uint32_t slot;        /* position of the query in the iteration's batch; owner learner = slot % L */
     uint32_t query_index; /* index in the training split */
     uint32_t sample;      /* 0..G-1 */
-    uint32_t lease;       /* asynchronous mode: units in this reply (they come as one message
-                           * of `lease` AfWorkUnits); 0 in synchronous mode */
+    uint32_t lease;       /* units in this reply (they come as one message of `lease`
+                           * AfWorkUnits, 1..AF_WORK_LEASE_MAX) */
 } AfWorkUnit;
 
 /* Most units one asynchronous reply may carry. */

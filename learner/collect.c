@@ -75,6 +75,13 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
     AF_ASSERT(rank >= 0 && rank < learners);
     uint64_t total = (uint64_t)batch * group, next = 0;
     int done_told = 0;
+    /* Work goes out in leases, as in asynchronous mode: a quarter of an actor's share per
+     * reply, so the request round trip is paid once per lease instead of once per episode.
+     * Which actor runs a unit never changes its result (episodes depend only on the seed,
+     * iteration, query and sample), so synchronous runs stay bit-identical. */
+    uint64_t share = n_actors > 0 ? (total + (uint64_t)n_actors - 1) / (uint64_t)n_actors : 1;
+    uint32_t lease = (uint32_t)(share / 4 ? share / 4 : 1);
+    if (lease > AF_WORK_LEASE_MAX) lease = AF_WORK_LEASE_MAX;
     long ns = 20000L;
     double last_note = af_time_now();
     for (;;) {
@@ -99,20 +106,28 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
             if ((rc = take_traj(world, &s, dec, gather, st))) return rc;
         } else if (s.MPI_TAG == AF_TAG_WORK_REQ && rank == 0) {
             if ((rc = recv_request(world, &s, NULL))) return rc;
-            if (rc) return rc;
-            AfWorkUnit u = {0};
-            u.iteration = iteration;
-            if (next < total) {
-                u.kind = AF_WORK_UNIT;
-                u.slot = (uint32_t)(next / group);
-                u.sample = (uint32_t)(next % group);
-                u.query_index = queries[u.slot];
-                next++;
-            } else {
-                u.kind = AF_WORK_DONE;
-                done_told++;
+            AfWorkUnit u[AF_WORK_LEASE_MAX];
+            uint32_t n = 0;
+            memset(u, 0, sizeof u);
+            while (n < lease && next < total) {
+                u[n].iteration = iteration;
+                u[n].kind = AF_WORK_UNIT;
+                u[n].slot = (uint32_t)(next / group);
+                u[n].sample = (uint32_t)(next % group);
+                u[n].query_index = queries[u[n].slot];
+                next++, n++;
             }
-            if ((rc = send_unit(world, s.MPI_SOURCE, &u))) return rc;
+            if (n == 0) {
+                u[0].iteration = iteration;
+                u[0].kind = AF_WORK_DONE;
+                done_told++;
+                n = 1;
+            }
+            for (uint32_t i = 0; i < n; i++) u[i].lease = n;
+            MPI_Request req;
+            rc = af_mpi_check(MPI_Isend(u, (int)(n * sizeof u[0]), MPI_BYTE, s.MPI_SOURCE, AF_TAG_WORK, world, &req),
+                              "MPI_Isend lease");
+            if (rc || (rc = af_mpi_wait(&req, MPI_STATUS_IGNORE))) return rc;
         } else {
             /* Not ours: consume and count, never trust. */
             if ((rc = discard(world, &s, st))) return rc;
