@@ -577,66 +577,6 @@ static char *plan_line_refs(const Puzzle *pz, const char *plan, size_t idx) {
     }
 }
 
-/* One binary operation; 0 on success (no division by zero, no overflow). */
-static int apply_op(char op, AfRational a, AfRational b, AfRational *r) {
-    switch (op) {
-    case '+': return af_rat_add(a, b, r);
-    case '-': return af_rat_sub(a, b, r);
-    case '*': return af_rat_mul(a, b, r);
-    default: return af_rat_div(a, b, r);
-    }
-}
-
-/* Number of ways (ordered steps) to reach target from atoms[0..k); *budget counts the
- * nodes still allowed (the count stops growing when it is spent). */
-static long count_rec(const Atom *atoms, int k, AfRational target, long *budget) {
-    if (k == 1) return af_rat_eq(atoms[0].v, target);
-    static const char ops[4] = {'+', '-', '*', '/'};
-    long total = 0;
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j < k; j++) {
-            if (i == j) continue;
-            for (int o = 0; o < 4; o++) {
-                if ((ops[o] == '+' || ops[o] == '*') && j < i) continue;
-                if (--*budget < 0) return total;
-                Atom next[NUM_MAX];
-                int m = 0;
-                if (apply_op(ops[o], atoms[i].v, atoms[j].v, &next[0].v)) continue;
-                for (int t = 0; t < k; t++)
-                    if (t != i && t != j) next[++m] = atoms[t];
-                total += count_rec(next, m + 1, target, budget);
-            }
-        }
-    return total;
-}
-
-/* The canonical step: the one that leaves the most ways to finish (the first such in
- * search order). A smoother function of the numbers than "the first step of the first
- * solution found", which depends on every earlier option failing, so a planner cloned
- * from it generalises better. 1 and *step set, or 0 if no step leads to the target. */
-static int robust_step(const Atom *atoms, int k, AfRational target, char *step) {
-    static const char ops[4] = {'+', '-', '*', '/'};
-    long best = 0, budget = 2000000;
-    for (int i = 0; i < k; i++)
-        for (int j = 0; j < k; j++) {
-            if (i == j) continue;
-            for (int o = 0; o < 4; o++) {
-                if ((ops[o] == '+' || ops[o] == '*') && j < i) continue;
-                Atom next[NUM_MAX];
-                int m = 0;
-                if (apply_op(ops[o], atoms[i].v, atoms[j].v, &next[0].v)) continue;
-                for (int t = 0; t < k; t++)
-                    if (t != i && t != j) next[++m] = atoms[t];
-                long c = count_rec(next, m + 1, target, &budget);
-                if (c > best) {
-                    best = c;
-                    snprintf(step, STEP_LEN, "calculator %s%c%s", atoms[i].ref, ops[o], atoms[j].ref);
-                }
-            }
-        }
-    return best > 0;
-}
-
 /* game24/countdown: the first step of a solution from the state the memory leaves (the
  * unused numbers and the unreferenced results), so it also continues what another planner
  * began; 1 and steps[0] set, or 0 if that state has no solution. */
@@ -660,8 +600,7 @@ static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n,
         snprintf(atoms[k++].ref, sizeof atoms[0].ref, "#%zu", t);
     }
     if (k < 2) return 0;
-    if (rng) return solve_rec(atoms, k, pz->target, 0, steps, rng);
-    return robust_step(atoms, k, pz->target, steps[0]);
+    return solve_rec(atoms, k, pz->target, 0, steps, rng);
 }
 
 static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
@@ -681,10 +620,11 @@ static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *
         char steps[NUM_MAX][STEP_LEN];
         if (n == 0 && !solve(&pz, NULL))
             return af_error_set(AF_ENOTFOUND, "%s oracle: \"%s\" has no solution", s->name, item->question);
-        /* One canonical step (robust_step), not a random solution: a planner cloned from
-         * a mixture of solutions decodes greedily into token-wise modes that mix them
-         * (game24: 0% held-out after 600 warm-start steps, against 10% when cloned from
-         * one canonical solution). rng stays available for other suites. */
+        /* One canonical solution (the first in search order), not a random one: a planner
+         * cloned from a mixture of solutions decodes greedily into token-wise modes that
+         * mix them (game24: 0% held-out after 600 warm-start steps, against 10% when
+         * cloned from the canonical one; "the step leaving the most ways to finish" gave
+         * 5%). rng stays available for other suites. */
         (void)rng;
         if (solve_from_state(&pz, mem, n, NULL, steps)) *action = strdup(steps[0]);
     }
