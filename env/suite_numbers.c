@@ -143,19 +143,26 @@ static int check_item(void *ctx, const AfItem *item, char *why, size_t cap) {
 
 /* ------------------------------------------------------------------ references */
 
+/* The index of a reference at *p ('#' or '$' then up to 4 digits); advances *p past it. */
+static size_t ref_index(const char **p, int *digits) {
+    size_t k = 0;
+    (*p)++;
+    *digits = 0;
+    while (isdigit((unsigned char)**p) && *digits < 4) {
+        k = k * 10 + (size_t)(*(*p)++ - '0');
+        (*digits)++;
+    }
+    return k;
+}
+
 /* Appends the expansion of arg (references "#k" to turns 1..limit, "$k" to the question's
  * k-th number; pz NULL: no "$") to buf[*len..cap). */
 static int expand_into(const AfTurnRecord *mem, size_t limit, const Puzzle *pz, const char *arg, char *buf,
                        size_t *len, size_t cap, char *why, size_t wcap) {
     for (const char *p = arg; *p;) {
         if (*p == '$') {
-            p++;
-            size_t k = 0;
             int digits = 0;
-            while (isdigit((unsigned char)*p) && digits < 4) {
-                k = k * 10 + (size_t)(*p++ - '0');
-                digits++;
-            }
+            size_t k = ref_index(&p, &digits);
             if (!pz || !digits || k < 1 || k > (size_t)pz->n) {
                 snprintf(why, wcap, "'$%zu' names no number of the question (1..%d)", k, pz ? pz->n : 0);
                 return -1;
@@ -172,13 +179,8 @@ static int expand_into(const AfTurnRecord *mem, size_t limit, const Puzzle *pz, 
             buf[(*len)++] = *p++;
             continue;
         }
-        p++;
-        size_t k = 0;
         int digits = 0;
-        while (isdigit((unsigned char)*p) && digits < 4) {
-            k = k * 10 + (size_t)(*p++ - '0');
-            digits++;
-        }
+        size_t k = ref_index(&p, &digits);
         if (!digits || k < 1 || k > limit) {
             snprintf(why, wcap, "'#%zu' names no earlier turn (1..%zu)", k, limit);
             return -1;
