@@ -24,20 +24,36 @@ int af_policy_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uin
     return rc;
 }
 
-/* Synchronous mode: the current lease of work units. */
+/* The units of the current lease (both modes): q[next..n) are still to run. */
 typedef struct {
     AfWorkUnit q[AF_WORK_LEASE_MAX];
     uint32_t next, n;
 } Lease;
 
-/* The next unit of the lease, or a new lease from learner 0. */
-static int pull(MPI_Comm world, uint32_t iteration, Lease *l, AfWorkUnit *u) {
+/* Takes the next unit of the lease; 0 if it is used up (then q is cleared for a new one). */
+static int lease_take(Lease *l, AfWorkUnit *u) {
     if (l->next < l->n) {
         *u = l->q[l->next++];
-        return 0;
+        return 1;
     }
     l->next = l->n = 0;
     memset(l->q, 0, sizeof l->q);
+    return 0;
+}
+
+/* A new lease arrived in q: checks its size and takes its first unit. */
+static int lease_received(Lease *l, AfWorkUnit *u) {
+    uint32_t n = l->q[0].lease ? l->q[0].lease : 1;
+    if (n > AF_WORK_LEASE_MAX) return af_error_set(AF_EFORMAT, "actor: a lease of %u units (at most %d)", n, AF_WORK_LEASE_MAX);
+    l->n = n;
+    l->next = 1;
+    *u = l->q[0];
+    return 0;
+}
+
+/* Synchronous mode: the next unit of the lease, or a new lease from learner 0. */
+static int pull(MPI_Comm world, uint32_t iteration, Lease *l, AfWorkUnit *u) {
+    if (lease_take(l, u)) return 0;
     MPI_Request req[2];
     AfWorkRequest wr = {.iteration = iteration};
     int rc = af_mpi_check(MPI_Irecv(l->q, sizeof l->q, MPI_BYTE, 0, AF_TAG_WORK, world, &req[1]), "MPI_Irecv work");
@@ -45,12 +61,7 @@ static int pull(MPI_Comm world, uint32_t iteration, Lease *l, AfWorkUnit *u) {
     rc = af_mpi_check(MPI_Isend(&wr, sizeof wr, MPI_BYTE, 0, AF_TAG_WORK_REQ, world, &req[0]),
                       "MPI_Isend work request");
     if (rc || (rc = af_mpi_waitall(2, req))) return rc;
-    uint32_t n = l->q[0].lease ? l->q[0].lease : 1;
-    if (n > AF_WORK_LEASE_MAX) return af_error_set(AF_EFORMAT, "actor: a lease of %u units (at most %d)", n, AF_WORK_LEASE_MAX);
-    l->n = n;
-    l->next = 1;
-    *u = l->q[0];
-    return 0;
+    return lease_received(l, u);
 }
 
 /* ------------------------------------------------------------------ asynchronous mode */
@@ -65,8 +76,7 @@ typedef struct AsyncActor {
     MPI_Request ctrl;        /* the posted control broadcast */
     uint32_t iteration;      /* of the last control message */
     uint64_t version;        /* of the weights held */
-    AfWorkUnit queue[AF_WORK_LEASE_MAX]; /* the current lease */
-    uint32_t q_next, q_n;
+    Lease lease;             /* the current lease */
     uint8_t *buf[ASYNC_SENDS];
     MPI_Request send[ASYNC_SENDS];
     size_t buf_bytes;
@@ -110,15 +120,10 @@ static int on_control(AsyncActor *A) {
 /* The next unit: from the current lease, or asks learner 0 for a new lease (a control
  * message arriving meanwhile is handled first). */
 static int pull_async(AsyncActor *A, AfWorkUnit *u) {
-    if (A->q_next < A->q_n) {
-        *u = A->queue[A->q_next++];
-        return 0;
-    }
-    A->q_next = A->q_n = 0;
+    if (lease_take(&A->lease, u)) return 0;
     MPI_Request r[2];
     AfWorkRequest wr = {.iteration = A->iteration, .version = A->version};
-    memset(A->queue, 0, sizeof A->queue);
-    int rc = af_mpi_check(MPI_Irecv(A->queue, sizeof A->queue, MPI_BYTE, 0, AF_TAG_WORK, A->world, &r[0]),
+    int rc = af_mpi_check(MPI_Irecv(A->lease.q, sizeof A->lease.q, MPI_BYTE, 0, AF_TAG_WORK, A->world, &r[0]),
                           "MPI_Irecv work");
     if (rc == 0)
         rc = af_mpi_check(MPI_Isend(&wr, sizeof wr, MPI_BYTE, 0, AF_TAG_WORK_REQ, A->world, &r[1]), "MPI_Isend work request");
@@ -140,12 +145,7 @@ static int pull_async(AsyncActor *A, AfWorkUnit *u) {
         }
     }
     if ((rc = af_mpi_wait(&r[1], MPI_STATUS_IGNORE))) return rc;
-    uint32_t n = A->queue[0].lease ? A->queue[0].lease : 1;
-    if (n > AF_WORK_LEASE_MAX) return af_error_set(AF_EFORMAT, "actor: a lease of %u units (at most %d)", n, AF_WORK_LEASE_MAX);
-    A->q_n = n;
-    A->q_next = 1;
-    *u = A->queue[0];
-    return 0;
+    return lease_received(&A->lease, u);
 }
 
 static int send_async(AsyncActor *A, const Agentflow__Trajectory *t, int dest) {

@@ -21,8 +21,9 @@ static int emit(const AfPlannerInput *in, char *text, uint32_t *tokens, float *l
 static int oracle_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
                       size_t max_tokens, size_t *n) {
     (void)self;
+    (void)rng;
     char *text = NULL;
-    int rc = in->suite->ops->oracle(in->suite, in->item, in->memory, in->n_memory, rng, &text);
+    int rc = in->suite->ops->oracle(in->suite, in->item, in->memory, in->n_memory, &text);
     if (rc) return rc;
     return emit(in, text, tokens, logprobs, max_tokens, n);
 }

@@ -73,7 +73,7 @@ typedef struct AfWorkUnit {
                            * AfWorkUnits, 1..AF_WORK_LEASE_MAX) */
 } AfWorkUnit;
 
-/* Most units one asynchronous reply may carry. */
+/* Most units one reply (a lease) may carry. */
 #define AF_WORK_LEASE_MAX 64
 
 #endif

@@ -87,10 +87,8 @@ typedef struct AfSuiteOps {
     /* Judge: reward in [0, 1] for answer against the item's gold. */
     int (*judge)(const AfSuite *s, const AfItem *item, const char *answer, float *reward);
     /* Oracle planner: the next action text (malloc'd) that solves the item through the
-     * tools. AF_ENOTFOUND if it cannot (e.g. an unsolvable JSONL item). With rng (may be
-     * NULL: the suite's first solution) it may pick among several solutions. */
-    int (*oracle)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
-                  char **action);
+     * tools. AF_ENOTFOUND if it cannot (e.g. an unsolvable JSONL item). */
+    int (*oracle)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action);
     /* Uniformly random valid action (malloc'd), drawing only from rng. */
     int (*random_action)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
                          AfRng *rng, char **action);

@@ -450,10 +450,8 @@ static int mh_judge(const AfSuite *s, const AfItem *item, const char *answer, fl
     return 0;
 }
 
-static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
-                     char **action) {
+static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
     (void)s;
-    (void)rng;
     char why[128], cur[MAX_NAME], buf[MAX_NAME + 16];
     size_t turn_of[MAX_HOPS];
     Question qq;

@@ -262,6 +262,16 @@ static int turn_complete(AfNumbersKind kind, const Puzzle *pz, const AfCalcInfo 
  * are ignored) and its references from the results, and adds its own result. Appended to
  * the result text as ", left: $3=3 $4=4 #1=9" unless only this turn's result is left. game24 and
  * countdown only (arith's result is its answer). */
+/* Reads the digit run at *p (its first 12 digits make *x) and advances *p past it;
+ * returns the run's length. */
+static int read_digits(const char **p, int64_t *x) {
+    int digits = 0;
+    *x = 0;
+    for (; isdigit((unsigned char)**p); (*p)++)
+        if (digits++ < 12) *x = *x * 10 + (**p - '0');
+    return digits;
+}
+
 static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *nr, size_t *pos, int *npos) {
     *nl = *nr = *npos = 0;
     for (const char *p = arg; *p;) {
@@ -271,12 +281,8 @@ static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *n
             if (!mark) p++;
             continue;
         }
-        int64_t x = 0;
-        int digits = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (digits++ < 12) x = x * 10 + (*p - '0');
-            p++;
-        }
+        int64_t x;
+        read_digits(&p, &x);
         if (mark == '#' && *nr < AF_CALC_MAX_LITERALS) ref[(*nr)++] = (size_t)x;
         else if (mark == '$' && *npos < AF_CALC_MAX_LITERALS) pos[(*npos)++] = (size_t)x;
         else if (!mark && *nl < AF_CALC_MAX_LITERALS) lit[(*nl)++] = x;
@@ -469,22 +475,13 @@ typedef struct {
 } Atom;
 
 /* Depth-first search over pairwise combinations; fills steps[0..k-2] on success. */
-static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*steps)[STEP_LEN], AfRng *rng) {
+static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*steps)[STEP_LEN]) {
     if (k == 1) return af_rat_eq(atoms[0].v, target);
     static const char ops[4] = {'+', '-', '*', '/'};
-    if (rng) /* a random search order: a random solution among those that exist */
-        for (int i = k - 1; i > 0; i--) {
-            int j = (int)af_rng_below(rng, (uint32_t)(i + 1));
-            Atom tmp = atoms[i];
-            atoms[i] = atoms[j];
-            atoms[j] = tmp;
-        }
-    const int o0 = rng ? (int)af_rng_below(rng, 4) : 0;
     for (int i = 0; i < k; i++) {
         for (int j = 0; j < k; j++) {
             if (i == j) continue;
-            for (int oi = 0; oi < 4; oi++) {
-                const int o = (o0 + oi) % 4;
+            for (int o = 0; o < 4; o++) {
                 if ((ops[o] == '+' || ops[o] == '*') && j < i) continue; /* commutative */
                 AfRational r;
                 int rc;
@@ -502,7 +499,7 @@ static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*ste
                 next[m].v = r;
                 snprintf(next[m].ref, sizeof next[m].ref, "#%d", step + 1);
                 if (steps) snprintf(steps[step], STEP_LEN, "calculator %s%c%s", atoms[i].ref, ops[o], atoms[j].ref);
-                if (solve_rec(next, m + 1, target, step + 1, steps, rng)) return 1;
+                if (solve_rec(next, m + 1, target, step + 1, steps)) return 1;
             }
         }
     }
@@ -515,7 +512,7 @@ static int solve(const Puzzle *pz, char (*steps)[STEP_LEN]) {
         atoms[i].v = af_rat_int(pz->nums[i]);
         snprintf(atoms[i].ref, sizeof atoms[i].ref, "$%d", i + 1);
     }
-    return solve_rec(atoms, pz->n, pz->target, 0, steps, NULL);
+    return solve_rec(atoms, pz->n, pz->target, 0, steps);
 }
 
 /* Line `idx` of a '\n'-separated plan, malloc'd; NULL if there is none (or no memory). */
@@ -556,12 +553,8 @@ static char *plan_line_refs(const Puzzle *pz, const char *plan, size_t idx) {
                 continue;
             }
             const char *b = p;
-            int64_t x = 0;
-            int digits = 0;
-            while (isdigit((unsigned char)*p)) {
-                if (digits++ < 12) x = x * 10 + (*p - '0');
-                p++;
-            }
+            int64_t x;
+            int digits = read_digits(&p, &x);
             int j = 0;
             while (j < pz->n && (used[j] || pz->nums[j] != x)) j++;
             if (j < pz->n && digits <= 12) {
@@ -582,7 +575,7 @@ static char *plan_line_refs(const Puzzle *pz, const char *plan, size_t idx) {
 /* game24/countdown: the first step of a solution from the state the memory leaves (the
  * unused numbers and the unreferenced results), so it also continues what another planner
  * began; 1 and steps[0] set, or 0 if that state has no solution. */
-static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, AfRng *rng, char (*steps)[STEP_LEN]) {
+static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, char (*steps)[STEP_LEN]) {
     int used[NUM_MAX];
     unsigned char live[AF_STATE_TURNS_MAX + 1];
     if (replay_state(pz, mem, n, NULL, used, live)) return 0;
@@ -602,11 +595,10 @@ static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n,
         snprintf(atoms[k++].ref, sizeof atoms[0].ref, "#%zu", t);
     }
     if (k < 2) return 0;
-    return solve_rec(atoms, k, pz->target, 0, steps, rng);
+    return solve_rec(atoms, k, pz->target, 0, steps);
 }
 
-static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
-                      char **action) {
+static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
     char why[128];
     Puzzle pz;
     AfNumbersKind kind = kind_of(s);
@@ -620,15 +612,14 @@ static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *
         if (puzzle_parse(kind, item, &pz, why, sizeof why))
             return af_error_set(AF_ENOTFOUND, "%s oracle: %s", s->name, why);
         char steps[NUM_MAX][STEP_LEN];
-        if (n == 0 && !solve(&pz, NULL))
-            return af_error_set(AF_ENOTFOUND, "%s oracle: \"%s\" has no solution", s->name, item->question);
         /* One canonical solution (the first in search order), not a random one: a planner
          * cloned from a mixture of solutions decodes greedily into token-wise modes that
          * mix them (game24: 0% held-out after 600 warm-start steps, against 10% when
          * cloned from the canonical one; "the step leaving the most ways to finish" gave
-         * 5%). rng stays available for other suites. */
-        (void)rng;
-        if (solve_from_state(&pz, mem, n, NULL, steps)) *action = strdup(steps[0]);
+         * 5%). */
+        if (solve_from_state(&pz, mem, n, steps)) *action = strdup(steps[0]);
+        else if (n == 0) /* the whole puzzle is the state */
+            return af_error_set(AF_ENOTFOUND, "%s oracle: \"%s\" has no solution", s->name, item->question);
     }
     if (!*action) *action = strdup("stop");
     return *action ? 0 : af_error_set(AF_ENOMEM, "oracle action");

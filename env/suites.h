@@ -13,7 +13,7 @@
  * AF_TOOL_BAD_ACTION. The oracle plays from the current state (what is left, below): the
  * first solution in its search order.
  * A successful step's result also says what is left to combine (game24 and countdown):
- * "9, left: 3 4 #1=9" = the numbers no successful turn has used yet and the results no
+ * "9, left: $3=3 $4=4 #1=9" = the numbers no successful turn has used yet and the results no
  * later turn has referenced yet; just the value when only this turn's result is left.
  * Verifier: stop once a successful turn's expanded expression uses exactly the four
  * numbers and equals 24 (or on "stop"). Generator: that expanded expression (else the

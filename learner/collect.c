@@ -51,9 +51,20 @@ static int recv_request(MPI_Comm world, const MPI_Status *probed, AfWorkRequest 
     return rc;
 }
 
-static int send_unit(MPI_Comm world, int dest, const AfWorkUnit *u) {
+/* Units per reply (both modes): a quarter of an actor's share of an iteration, so the
+ * request round trip is paid once per lease instead of once per episode and actors keep
+ * sampling through the update, while the iteration's tail stays balanced. */
+static uint32_t lease_size(uint64_t units, int n_actors) {
+    uint64_t share = n_actors > 0 ? (units + (uint64_t)n_actors - 1) / (uint64_t)n_actors : 1;
+    uint64_t lease = share / 4 ? share / 4 : 1;
+    return lease > AF_WORK_LEASE_MAX ? AF_WORK_LEASE_MAX : (uint32_t)lease;
+}
+
+/* Sends u[0..n) as one lease (each unit's .lease set to n). */
+static int send_units(MPI_Comm world, int dest, AfWorkUnit *u, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) u[i].lease = n;
     MPI_Request req;
-    int rc = af_mpi_check(MPI_Isend(u, sizeof *u, MPI_BYTE, dest, AF_TAG_WORK, world, &req), "MPI_Isend work");
+    int rc = af_mpi_check(MPI_Isend(u, (int)(n * sizeof *u), MPI_BYTE, dest, AF_TAG_WORK, world, &req), "MPI_Isend work");
     return rc ? rc : af_mpi_wait(&req, MPI_STATUS_IGNORE);
 }
 
@@ -75,13 +86,9 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
     AF_ASSERT(rank >= 0 && rank < learners);
     uint64_t total = (uint64_t)batch * group, next = 0;
     int done_told = 0;
-    /* Work goes out in leases, as in asynchronous mode: a quarter of an actor's share per
-     * reply, so the request round trip is paid once per lease instead of once per episode.
-     * Which actor runs a unit never changes its result (episodes depend only on the seed,
-     * iteration, query and sample), so synchronous runs stay bit-identical. */
-    uint64_t share = n_actors > 0 ? (total + (uint64_t)n_actors - 1) / (uint64_t)n_actors : 1;
-    uint32_t lease = (uint32_t)(share / 4 ? share / 4 : 1);
-    if (lease > AF_WORK_LEASE_MAX) lease = AF_WORK_LEASE_MAX;
+    /* Which actor runs a unit never changes its result (episodes depend only on the seed,
+     * iteration, query and sample), so leases keep synchronous runs bit-identical. */
+    const uint32_t lease = lease_size(total, n_actors);
     long ns = 20000L;
     double last_note = af_time_now();
     for (;;) {
@@ -123,11 +130,7 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
                 done_told++;
                 n = 1;
             }
-            for (uint32_t i = 0; i < n; i++) u[i].lease = n;
-            MPI_Request req;
-            rc = af_mpi_check(MPI_Isend(u, (int)(n * sizeof u[0]), MPI_BYTE, s.MPI_SOURCE, AF_TAG_WORK, world, &req),
-                              "MPI_Isend lease");
-            if (rc || (rc = af_mpi_wait(&req, MPI_STATUS_IGNORE))) return rc;
+            if ((rc = send_units(world, s.MPI_SOURCE, u, n))) return rc;
         } else {
             /* Not ours: consume and count, never trust. */
             if ((rc = discard(world, &s, st))) return rc;
@@ -159,11 +162,7 @@ int af_collect_async_create(uint32_t max_staleness, uint32_t iterations, uint32_
         return af_error_set(AF_EINVAL, "af_collect_async_create: bad arguments");
     AfCollectAsync *a = calloc(1, sizeof *a);
     if (!a) return af_error_set(AF_ENOMEM, "asynchronous collection state");
-    /* A quarter of an actor's share of an iteration per reply: enough to keep sampling
-     * through the update, small enough to balance the iteration's tail. */
-    uint64_t share = ((uint64_t)batch * group + (uint64_t)n_actors - 1) / (uint64_t)n_actors;
-    a->lease = (uint32_t)(share / 4 ? share / 4 : 1);
-    if (a->lease > AF_WORK_LEASE_MAX) a->lease = AF_WORK_LEASE_MAX;
+    a->lease = lease_size((uint64_t)batch * group, n_actors);
     a->k = max_staleness, a->iterations = iterations, a->batch = batch, a->group = group;
     a->learners = (uint32_t)learners, a->rank = (uint32_t)rank;
     a->dispensed = calloc((size_t)a->k + 1, sizeof *a->dispensed);
@@ -266,11 +265,7 @@ static int send_lease(AfCollectAsync *a, MPI_Comm world, int dest, uint64_t vers
         if (u[n].kind != AF_WORK_UNIT) break;
         n++;
     }
-    if (n == 0) n = 1; /* the WAIT unit */
-    for (uint32_t i = 0; i < n; i++) u[i].lease = n;
-    MPI_Request req;
-    int rc = af_mpi_check(MPI_Isend(u, (int)(n * sizeof *u), MPI_BYTE, dest, AF_TAG_WORK, world, &req), "MPI_Isend lease");
-    return rc ? rc : af_mpi_wait(&req, MPI_STATUS_IGNORE);
+    return send_units(world, dest, u, n ? n : 1); /* n = 0: the WAIT unit */
 }
 
 int af_collect_iteration_async(AfCollectAsync *a, MPI_Comm world, uint32_t iteration, AfBatchFn batch_of,
@@ -360,8 +355,8 @@ int af_collect_async_drain(AfCollectAsync *a, MPI_Comm world, MPI_Comm learners_
         } else if (s.MPI_TAG == AF_TAG_WORK_REQ && a->rank == 0) {
             AfWorkRequest req;
             if ((rc = recv_request(world, &s, &req)) == 0) {
-                AfWorkUnit u = {.kind = AF_WORK_WAIT, .lease = 1};
-                rc = send_unit(world, s.MPI_SOURCE, &u);
+                AfWorkUnit u = {.kind = AF_WORK_WAIT};
+                rc = send_units(world, s.MPI_SOURCE, &u, 1);
             }
         } else {
             rc = discard(world, &s, st);
