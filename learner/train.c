@@ -391,11 +391,11 @@ static int warm_start(Trainer *T) {
     const AfConfig *c = T->cfg;
     const int steps = (int)c->model.warmstart_steps, nb = (int)c->model.warmstart_batch;
     if (steps <= 0 || !T->is_learner || T->resume) return 0; /* resumed: state comes from the checkpoint */
-    AfPlanner *rnd = NULL;
+    AfPlanner *demo = NULL;
     Agentflow__Trajectory **tr = calloc((size_t)nb, sizeof *tr);
     const int oracle = strcmp(c->model.warmstart_planner, "oracle") == 0;
     int rc = !tr ? af_error_set(AF_ENOMEM, "warm start")
-                 : oracle ? af_planner_oracle_create(&rnd) : af_planner_random_create(&rnd);
+                 : oracle ? af_planner_oracle_create(&demo) : af_planner_random_create(&demo);
     const AfDataset *ds = train_split(T);
     double t0 = af_time_now(), loss = 0;
     const float rl_lr = T->opt->cfg.lr, peak = (float)c->model.warmstart_lr;
@@ -409,14 +409,14 @@ static int warm_start(Trainer *T) {
             ec.iteration = WARMSTART_ITERATION + (uint32_t)s;
             ec.query_index = (uint32_t)(((uint64_t)s * (uint64_t)nb + (uint64_t)i) % ds->n);
             ec.sample_index = 0;
-            rc = af_episode_run(T->suite, &T->mods, rnd, &ds->items[ec.query_index], &ec, &tr[i]);
+            rc = af_episode_run(T->suite, &T->mods, demo, &ds->items[ec.query_index], &ec, &tr[i]);
         }
         if (rc == 0) rc = af_update_bc_step(T->upd, (const Agentflow__Trajectory *const *)tr, nb, &loss);
         for (int i = 0; i < nb; i++) af_trajectory_free(tr[i]), tr[i] = NULL;
         if (rc == 0 && (s % 50 == 0 || s == steps - 1))
             af_log_progress("warm start %d/%d: action NLL %.4f (%.1fs)", s + 1, steps, loss, af_time_now() - t0);
     }
-    af_planner_destroy(rnd);
+    af_planner_destroy(demo);
     free(tr);
     if (rc) return af_error_wrap(rc, "warm start");
     T->opt->cfg.lr = rl_lr;
