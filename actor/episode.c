@@ -43,6 +43,63 @@ static int setstr(char **field, const char *s) {
     return 0;
 }
 
+/* tp->prompt_tokens = AF_TOK_BOS then encode(text); returns 0 or AF_ENOMEM. */
+static int encode_prompt(const AfSuite *suite, const uint32_t *prefix, size_t n_prefix, const char *text,
+                         Agentflow__Turn *tp) {
+    size_t n;
+    af_vocab_encode(suite->vocab, text, NULL, 0, &n);
+    if (!(tp->prompt_tokens = malloc((n_prefix + n + 1) * sizeof *tp->prompt_tokens)))
+        return af_error_set(AF_ENOMEM, "prompt tokens");
+    if (n_prefix) {
+        memcpy(tp->prompt_tokens, prefix, n_prefix * sizeof *prefix);
+    } else {
+        tp->prompt_tokens[0] = AF_TOK_BOS;
+        n_prefix = 1;
+    }
+    af_vocab_encode(suite->vocab, text, tp->prompt_tokens + n_prefix, n, &n);
+    tp->n_prompt_tokens = n_prefix + n;
+    return 0;
+}
+
+/* This turn's planner prompt: *text (malloc'd) and tp->prompt_tokens. Memory policy: the
+ * prompt rendered from the question and the memory. Monolithic policy: the previous
+ * turn's prompt tokens and action tokens as sampled, then the encoded result tail;
+ * *transcript carries the text along (memory.h). */
+static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory *mem, const AfEpisodeConfig *cfg,
+                       const Agentflow__Turn *prev, char **transcript, char **text, Agentflow__Turn *tp) {
+    int rc;
+    if (!cfg->monolithic) {
+        if ((rc = af_prompt_render(suite, item->question, mem->turns, mem->n, cfg->result_bytes, text))) return rc;
+        return encode_prompt(suite, NULL, 0, *text, tp);
+    }
+    if (!prev) {
+        if ((rc = af_transcript_head(suite, item->question, transcript))) return rc;
+        if (!(*text = strdup(*transcript))) return af_error_set(AF_ENOMEM, "transcript");
+        return encode_prompt(suite, NULL, 0, *text, tp);
+    }
+    char *tail = NULL;
+    if ((rc = af_transcript_result(mem->turns[mem->n - 1].result, cfg->result_bytes, &tail))) return rc;
+    size_t lt = strlen(*transcript), la = strlen(prev->action_text), ll = strlen(tail);
+    char *t = realloc(*transcript, lt + la + ll + 1);
+    if (!t) {
+        free(tail);
+        return af_error_set(AF_ENOMEM, "transcript");
+    }
+    memcpy(t + lt, prev->action_text, la);
+    memcpy(t + lt + la, tail, ll + 1);
+    *transcript = t;
+    uint32_t *pre = malloc((prev->n_prompt_tokens + prev->n_action_tokens) * sizeof *pre);
+    if (!pre || !(*text = strdup(t))) {
+        free(pre), free(tail);
+        return af_error_set(AF_ENOMEM, "transcript");
+    }
+    memcpy(pre, prev->prompt_tokens, prev->n_prompt_tokens * sizeof *pre);
+    memcpy(pre + prev->n_prompt_tokens, prev->action_tokens, prev->n_action_tokens * sizeof *pre);
+    rc = encode_prompt(suite, pre, prev->n_prompt_tokens + prev->n_action_tokens, tail, tp);
+    free(pre), free(tail);
+    return rc;
+}
+
 int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
                    const AfEpisodeConfig *cfg, Agentflow__Trajectory **out) {
     if (cfg->max_turns == 0 || cfg->max_turns > 64)
@@ -54,8 +111,7 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     double t_start = now_s(), modules_s = 0, tools_s = 0, planner_s = 0;
     AfMemory *mem = NULL;
     AfTurnRecord rec = {0};
-    char *prompt = NULL, *answer = NULL, *detail = NULL;
-    uint32_t *prompt_ids = NULL;
+    char *prompt = NULL, *transcript = NULL, *answer = NULL, *detail = NULL;
     Agentflow__Trajectory *tr = malloc(sizeof *tr);
     if (!tr) return af_error_set(AF_ENOMEM, "trajectory");
     agentflow__trajectory__init(tr);
@@ -93,19 +149,14 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
 
         /* prompt */
         double t0 = now_s();
-        if ((rc = af_prompt_render(suite, item->question, mem->turns, mem->n, cfg->result_bytes, &prompt))) goto fail;
-        size_t np;
-        af_vocab_encode(suite->vocab, prompt, NULL, 0, &np);
-        tp->prompt_tokens = malloc((np + 1) * sizeof *tp->prompt_tokens);
         tp->action_tokens = malloc(cfg->max_action_tokens * sizeof *tp->action_tokens);
         tp->behaviour_logprobs = malloc(cfg->max_action_tokens * sizeof *tp->behaviour_logprobs);
-        if (!tp->prompt_tokens || !tp->action_tokens || !tp->behaviour_logprobs) {
+        if (!tp->action_tokens || !tp->behaviour_logprobs) {
             rc = af_error_set(AF_ENOMEM, "turn %u buffers", turn + 1);
             goto fail;
         }
-        tp->prompt_tokens[0] = AF_TOK_BOS;
-        af_vocab_encode(suite->vocab, prompt, tp->prompt_tokens + 1, np, &np);
-        tp->n_prompt_tokens = np + 1;
+        if ((rc = turn_prompt(suite, item, mem, cfg, turn ? tr->turns[turn - 1] : NULL, &transcript, &prompt, tp)))
+            goto fail;
         modules_s += now_s() - t0;
 
         /* planner */
@@ -224,13 +275,14 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     tr->modules_s = modules_s;
     tr->episode_s = now_s() - t_start;
     free(answer);
+    free(transcript);
     af_memory_destroy(mem);
     *out = tr;
     return 0;
 fail:
     af_turn_record_clear(&rec);
     free(prompt);
-    free(prompt_ids);
+    free(transcript);
     free(answer);
     free(detail);
     af_memory_destroy(mem);

@@ -39,6 +39,8 @@ typedef struct AfEpisodeConfig {
     uint32_t sample_index;      /* recorded; names the stream; <= AF_RNG_MAX_SAMPLE */
     uint64_t policy_version;    /* recorded */
     int32_t actor_rank;         /* recorded */
+    int monolithic;             /* the planner sees one growing transcript instead of the
+                                   memory (algo.policy=monolithic; actor/memory.h) */
 } AfEpisodeConfig;
 
 void af_episode_config_default(AfEpisodeConfig *c);

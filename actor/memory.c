@@ -123,27 +123,51 @@ int af_memory_render(const AfTurnRecord *turns, size_t n, size_t result_bytes, c
 }
 
 
+static void put_head(Buf *b, const AfSuite *suite, const char *question) {
+    puts_(b, "Q: ");
+    puts_(b, question);
+    newline(b);
+    puts_(b, "T: ");
+    for (size_t i = 0; i < suite->n_tools; i++) {
+        puts_(b, suite->tools[i]->name);
+        puts_(b, " ");
+    }
+    puts_(b, "stop");
+    newline(b);
+}
+
+static int finish(Buf *b, const char *what, char **out) {
+    if (b->oom) {
+        free(b->p);
+        return af_error_set(AF_ENOMEM, "%s", what);
+    }
+    *out = b->p;
+    return 0;
+}
+
 int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRecord *turns, size_t n,
                      size_t result_bytes, char **out) {
     Buf b = {0};
-    puts_(&b, "Q: ");
-    puts_(&b, question);
-    newline(&b);
-    puts_(&b, "T: ");
-    for (size_t i = 0; i < suite->n_tools; i++) {
-        puts_(&b, suite->tools[i]->name);
-        puts_(&b, " ");
-    }
-    puts_(&b, "stop");
-    newline(&b);
+    put_head(&b, suite, question);
     puts_(&b, "M:");
     newline(&b);
     render_turns(&b, turns, n, result_bytes);
     puts_(&b, "A:");
-    if (b.oom) {
-        free(b.p);
-        return af_error_set(AF_ENOMEM, "prompt render");
-    }
-    *out = b.p;
-    return 0;
+    return finish(&b, "prompt render", out);
+}
+
+int af_transcript_head(const AfSuite *suite, const char *question, char **out) {
+    Buf b = {0};
+    put_head(&b, suite, question);
+    puts_(&b, "A:");
+    return finish(&b, "transcript render", out);
+}
+
+int af_transcript_result(const char *result, size_t result_bytes, char **out) {
+    Buf b = {0};
+    puts_(&b, " -> ");
+    put(&b, result, strlen(result), result_bytes);
+    newline(&b);
+    puts_(&b, "A:");
+    return finish(&b, "transcript render", out);
 }

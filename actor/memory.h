@@ -11,7 +11,13 @@
  * control bytes inside fields render as spaces; each result is cut to result_bytes bytes
  * followed by "..." when longer (the full result stays in the record and the
  * trajectory). With result_bytes = R, max_turns = K and action length <= L bytes, the
- * prompt is at most len(question) + tools + K * (L + R + 16) + 16 bytes. */
+ * prompt is at most len(question) + tools + K * (L + R + 16) + 16 bytes.
+ *
+ * The monolithic policy (algo.policy=monolithic, an ablation: the tool-integrated-RL
+ * style the paper argues against) has no memory: its context is one growing transcript,
+ *   "Q: <question>\n" "T: <tools> stop\n" "A:"                 (the head; turn 1's prompt)
+ * and after each turn the action tokens exactly as sampled, then "<sep><result>\nA:" with
+ * the same result cut, so turn t+1's prompt extends turn t's prompt + action. */
 #ifndef AF_ACTOR_MEMORY_H
 #define AF_ACTOR_MEMORY_H
 
@@ -41,5 +47,10 @@ int af_memory_render(const AfTurnRecord *turns, size_t n, size_t result_bytes, c
  * list is the suite's tools in order, then "stop". 0 or AF_ENOMEM. */
 int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRecord *turns, size_t n,
                      size_t result_bytes, char **out);
+
+/* The monolithic transcript's head, and what follows a turn's action tokens in it
+ * (" -> <result>\nA:"; format above). malloc'd, caller frees. 0 or AF_ENOMEM. */
+int af_transcript_head(const AfSuite *suite, const char *question, char **out);
+int af_transcript_result(const char *result, size_t result_bytes, char **out);
 
 #endif

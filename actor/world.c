@@ -149,6 +149,7 @@ int af_world_create(const AfConfig *cfg, AfWorld **out) {
     e->result_bytes = (size_t)cfg->rollout.result_chars;
     e->max_action_tokens = (uint32_t)cfg->rollout.max_action_tokens;
     e->seed = (uint64_t)cfg->run.seed;
+    e->monolithic = strcmp(cfg->algo.policy, "monolithic") == 0;
     *out = w;
     return 0;
 fail:

@@ -57,7 +57,7 @@ typedef struct AfConfig {
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
         double adam_beta1, adam_beta2, adam_eps;
-        char adv_stats[16], loss_agg[16], reward_turns[16];
+        char adv_stats[16], loss_agg[16], reward_turns[16], policy[16];
         int group_norm;
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
@@ -195,6 +195,9 @@ typedef struct AfConfig {
       "divide advantages by the group std (off: reward minus group mean only; ablation)")     \
     X("algo.reward_turns", algo.reward_turns, ENUM, "all", 0, 0, "all|final",                   \
       "turns that carry the episode's advantage: every turn (Flow-GRPO) or the final turn only (ablation)") \
+    X("algo.policy", algo.policy, ENUM, "memory", 0, 0, "memory|monolithic",                     \
+      "planner context: question + memory per turn, one sample per turn (AgentFlow), or one growing "   \
+      "transcript of actions and results trained as a single response (ablation)")              \
     X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
       "drop groups whose rewards are all equal")                                                \
     X("algo.max_staleness", algo.max_staleness, INT, 0, 0, 1000000, "",                         \

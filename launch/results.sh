@@ -74,25 +74,29 @@ for s in $suites; do
     done
 done
 wait
-# 2. ablations from the same warm-started planner (seed of the first seed only)
-first=${seeds%% *}
+# 2. ablations, each from the same seed's warm-started planner, for as many RL
+#    iterations as that seed's main run took
 for s in $ablate; do
-    base=$out/$s-s$first
-    [ -f "$base/done" ] || { echo "results.sh: $base did not finish; no ablations for $s" >&2; continue; }
-    its=$(wc -l < "$base/metrics.jsonl")
-    common=("$bin" train --config "launch/configs/$s.json" --set run.seed="$first" --init-from "$base/warmstart"
-            --set model.warmstart_steps=0 --set run.time_limit_s=0 --set run.iterations="$its" "${extra[@]}")
-    launch "$s-nonorm-s$first" "${common[@]}" --set algo.group_norm=false
-    launch "$s-finalturn-s$first" "${common[@]}" --set algo.reward_turns=final
+    for seed in $seeds; do
+        base=$out/$s-s$seed
+        [ -f "$base/done" ] || { echo "results.sh: $base did not finish; no ablations for $s seed $seed" >&2; continue; }
+        its=$(wc -l < "$base/metrics.jsonl")
+        common=("$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" --init-from "$base/warmstart"
+                --set model.warmstart_steps=0 --set run.time_limit_s=0 --set run.iterations="$its" "${extra[@]}")
+        launch "$s-nonorm-s$seed" "${common[@]}" --set algo.group_norm=false
+        launch "$s-finalturn-s$seed" "${common[@]}" --set algo.reward_turns=final
+    done
 done
 wait
-# 3. accuracy against the turns allowed at evaluation (the trained planner of the first seed)
+# 3. accuracy against the turns allowed at evaluation (each seed's trained planner)
 for s in $ablate; do
-    base=$out/$s-s$first
-    [ -f "$base/done" ] || continue
-    for k in 1 2 3 4 5; do
-        f=$out/$s-turns$k-s$first.json
-        [ -s "$f" ] || "$bin" eval --run-dir "$base" --greedy --max-turns "$k" > "$f" 2> "$f.log" || rm -f "$f"
+    for seed in $seeds; do
+        base=$out/$s-s$seed
+        [ -f "$base/done" ] || continue
+        for k in 1 2 3 4 5; do
+            f=$out/$s-turns$k-s$seed.json
+            [ -s "$f" ] || "$bin" eval --run-dir "$base" --greedy --max-turns "$k" > "$f" 2> "$f.log" || rm -f "$f"
+        done
     done
 done
 /usr/bin/env python3 launch/results_report.py --out "$out" --suites "$suites" --seeds "$seeds" --ablate "$ablate" \

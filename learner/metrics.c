@@ -93,6 +93,7 @@ int af_metrics_json(const AfMetrics *m, char *buf, size_t cap) {
         num(buf, cap, &at, "trajectories", s->trajectories) || num(buf, cap, &at, "groups", s->groups) ||
         num(buf, cap, &at, "zero_variance_groups", s->zero_variance_groups) ||
         num(buf, cap, &at, "failed_rollouts", s->failed) || num(buf, cap, &at, "rejected_messages", s->rejected) ||
+        num(buf, cap, &at, "skipped_samples", s->skipped) ||
         num(buf, cap, &at, "loss", g->loss) || num(buf, cap, &at, "pg_loss", g->pg_loss) ||
         num(buf, cap, &at, "kl", g->kl) || num(buf, cap, &at, "clip_fraction", g->clip_fraction) ||
         num(buf, cap, &at, "entropy", ratio(s->entropy_sum, s->mismatch_tokens)) ||

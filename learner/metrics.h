@@ -3,7 +3,8 @@
  * then written as one JSON line to RUN_DIR/metrics.jsonl and one progress line.
  *
  * The JSON keys, in order: iteration, policy_version, reward_mean, accuracy,
- * trajectories, groups, zero_variance_groups, failed_rollouts, rejected_messages, loss,
+ * trajectories, groups, zero_variance_groups, failed_rollouts, rejected_messages,
+ * skipped_samples (turns, or monolithic transcripts, too long or malformed to train on), loss,
  * pg_loss, kl, clip_fraction, entropy, logprob_mismatch, logprob_mismatch_max,
  * grad_norm, turns_mean, action_tokens_mean, tools {name: {calls, errors}}, rollout_s,
  * learn_s, broadcast_s, checkpoint_s, wait_s, iteration_s, trajectories_per_s,
@@ -21,7 +22,7 @@
 
 /* Sums over this learner's share (everything is a double so one MPI_Reduce covers it). */
 typedef struct AfMetricSums {
-    double trajectories, reward_sum, correct, failed, groups, zero_variance_groups, rejected;
+    double trajectories, reward_sum, correct, failed, groups, zero_variance_groups, rejected, skipped;
     double turns, action_tokens, learner_tokens;
     double staleness; /* sum over trajectories of iteration - policy_version (asynchronous mode) */
     double mismatch_sum, mismatch_tokens, entropy_sum; /* entropy over the same measured tokens */

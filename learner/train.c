@@ -460,6 +460,7 @@ static int setup(Trainer *T) {
     T->ecfg.result_bytes = (size_t)c->rollout.result_chars;
     T->ecfg.max_action_tokens = (uint32_t)c->rollout.max_action_tokens;
     T->ecfg.seed = (uint64_t)c->run.seed;
+    T->ecfg.monolithic = strcmp(c->algo.policy, "monolithic") == 0;
 
     const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
     const int runs_episodes = !T->is_learner || T->world == 1 || T->rank == 0;
@@ -510,6 +511,7 @@ static int setup(Trainer *T) {
         uc.adv.drop_zero_variance = c->algo.drop_zero_variance;
         uc.adv.normalize_std = c->algo.group_norm;
         uc.adv.final_turn_only = strcmp(c->algo.reward_turns, "final") == 0;
+        uc.monolithic = T->ecfg.monolithic;
         af_grpo_loss_options_default(&uc.loss);
         uc.loss.clip_low = c->algo.clip_low;
         uc.loss.clip_high = c->algo.clip_high;
@@ -651,6 +653,7 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
     S->groups = us.groups;
     S->zero_variance_groups = us.zero_variance_groups;
     S->rejected = (double)(af_traj_decoder_stats(T->dec)->rejected - rejected_before) + (double)cs.stray;
+    S->skipped = us.skipped_samples;
     S->learner_tokens = us.learner_tokens;
     S->mismatch_sum = us.mismatch_sum;
     S->mismatch_tokens = us.mismatch_tokens;

@@ -10,8 +10,8 @@
 #include "common/mpi_env.h"
 
 typedef struct {
-    int seq_off, seq_len; /* into u->tok: prompt followed by action */
-    int n_prompt;
+    int seq_off, seq_len; /* into u->tok: prompt followed by action (memory policy), or the
+                             whole transcript (monolithic policy) */
     int act_off, n_act;   /* into the per-action-token arrays */
     int traj;             /* running trajectory id (adjacent samples share it) */
     int mb;               /* mini-batch */
@@ -36,6 +36,7 @@ struct AfUpdate {
     int32_t *tok;
     int n_tok, cap_tok;
     float *old, *refl, *newl, *dact; /* per action token */
+    int *apos;                       /* per action token: its position in its sample's sequence */
     int n_act, cap_act;
     int *tok_off, *traj_id;          /* per chunk sample (cap_s + 1) */
     float *adv;
@@ -106,68 +107,88 @@ fail:
 
 void af_update_destroy(AfUpdate *u) {
     if (!u) return;
-    free(u->s), free(u->ch), free(u->tok), free(u->old), free(u->refl), free(u->newl), free(u->dact);
+    free(u->s), free(u->ch), free(u->tok), free(u->old), free(u->refl), free(u->newl), free(u->dact), free(u->apos);
     free(u->tok_off), free(u->traj_id), free(u->adv), free(u->mb_counts);
     free(u->logp), free(u->ent), free(u->dlogp), free(u->seq_start);
     free(u->g_rew), free(u->g_adv), free(u->g_status), free(u->g_use), free(u->g_turns);
     free(u);
 }
 
-/* Append every usable turn of trajectory t as samples (advantage adv, mini-batch mb). */
-static int add_traj(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int mb, const AfAdvOptions *adv_opt,
-                    float traj_adv, AfUpdateStats *st) {
-    const AfModelConfig *mc = &u->policy->cfg;
+/* Room for n_tok more tokens, n_act more action tokens and one more sample. */
+static int reserve(AfUpdate *u, int n_tok, int n_act) {
+    int rc;
+    if ((rc = grow((void **)&u->s, &u->cap_s, u->n_s + 1, sizeof *u->s)) ||
+        (rc = grow((void **)&u->tok, &u->cap_tok, u->n_tok + n_tok, sizeof *u->tok)))
+        return rc;
+    if (u->n_act + n_act > u->cap_act) {
+        float **f[] = {&u->old, &u->refl, &u->newl, &u->dact};
+        int cap;
+        for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+            cap = u->cap_act;
+            if ((rc = grow((void **)f[i], &cap, u->n_act + n_act, sizeof(float)))) return rc;
+        }
+        cap = u->cap_act;
+        if ((rc = grow((void **)&u->apos, &cap, u->n_act + n_act, sizeof(int)))) return rc;
+        u->cap_act = cap;
+    }
+    return 0;
+}
+
+static int push_tokens(AfUpdate *u, const Agentflow__Trajectory *t, size_t k, const char *what, const uint32_t *ids,
+                       int n) {
+    const int vocab = u->policy->cfg.vocab_size;
+    for (int i = 0; i < n; i++) {
+        if (ids[i] >= (uint32_t)vocab)
+            return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: %s token id %u >= vocabulary %d",
+                                t->query_index, t->sample_index, k, what, ids[i], vocab);
+        u->tok[u->n_tok++] = (int32_t)ids[i];
+    }
+    return 0;
+}
+
+/* The action tokens of turn k (at position pos of the sample's sequence) with their
+ * behaviour log-probs. */
+static int push_action(AfUpdate *u, const Agentflow__Trajectory *t, size_t k, int pos) {
+    const Agentflow__Turn *tu = t->turns[k];
+    if (tu->n_behaviour_logprobs != tu->n_action_tokens)
+        return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: %zu behaviour log-probs for %zu action tokens",
+                            t->query_index, t->sample_index, k, tu->n_behaviour_logprobs, tu->n_action_tokens);
+    for (size_t i = 0; i < tu->n_action_tokens; i++) {
+        float b = tu->behaviour_logprobs[i];
+        if (!isfinite(b) || b > 0.0f)
+            return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: behaviour log-prob %g is not a log-probability",
+                                t->query_index, t->sample_index, k, (double)b);
+        u->apos[u->n_act] = pos + (int)i;
+        u->old[u->n_act++] = b;
+    }
+    return 0;
+}
+
+static Sample *new_sample(AfUpdate *u, int seq_len, int traj, int mb, float adv) {
+    Sample *s = &u->s[u->n_s++];
+    *s = (Sample){.seq_off = u->n_tok, .seq_len = seq_len, .act_off = u->n_act, .traj = traj, .mb = mb, .adv = adv};
+    return s;
+}
+
+/* Memory policy: one sample per usable turn of trajectory t, its prompt then its action
+ * (advantage: traj_adv broadcast to the turn; mini-batch mb). */
+static int add_turns(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int mb, const AfAdvOptions *adv_opt,
+                     float traj_adv, AfUpdateStats *st) {
     int rc;
     for (size_t k = 0; k < t->n_turns; k++) {
         const Agentflow__Turn *tu = t->turns[k];
         int np = (int)tu->n_prompt_tokens, na = (int)tu->n_action_tokens;
-        if (na == 0 || np == 0 || np + na > mc->max_seq) {
+        if (na == 0 || np == 0 || np + na > u->policy->cfg.max_seq) {
             if (st) st->skipped_samples++;
             continue;
         }
-        if (tu->n_behaviour_logprobs != tu->n_action_tokens)
-            return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: %zu behaviour log-probs for %d action tokens",
-                                t->query_index, t->sample_index, k, tu->n_behaviour_logprobs, na);
-        if ((rc = grow((void **)&u->s, &u->cap_s, u->n_s + 1, sizeof *u->s)) ||
-            (rc = grow((void **)&u->tok, &u->cap_tok, u->n_tok + np + na, sizeof *u->tok)))
+        if ((rc = reserve(u, np + na, na))) return rc;
+        Sample *s = new_sample(u, np + na, traj, mb,
+                               adv_opt ? af_grpo_turn_advantage(adv_opt, traj_adv, (int)k, (int)t->n_turns) : 0.0f);
+        if ((rc = push_tokens(u, t, k, "prompt", tu->prompt_tokens, np)) ||
+            (rc = push_tokens(u, t, k, "action", tu->action_tokens, na)) || (rc = push_action(u, t, k, np)))
             return rc;
-        if (u->n_act + na > u->cap_act) {
-            int cap = u->cap_act;
-            if ((rc = grow((void **)&u->old, &cap, u->n_act + na, sizeof(float)))) return rc;
-            cap = u->cap_act;
-            if ((rc = grow((void **)&u->refl, &cap, u->n_act + na, sizeof(float)))) return rc;
-            cap = u->cap_act;
-            if ((rc = grow((void **)&u->newl, &cap, u->n_act + na, sizeof(float)))) return rc;
-            cap = u->cap_act;
-            if ((rc = grow((void **)&u->dact, &cap, u->n_act + na, sizeof(float)))) return rc;
-            u->cap_act = cap;
-        }
-        Sample *s = &u->s[u->n_s++];
-        s->seq_off = u->n_tok;
-        s->seq_len = np + na;
-        s->n_prompt = np;
-        s->act_off = u->n_act;
         s->n_act = na;
-        s->traj = traj;
-        s->mb = mb;
-        s->adv = adv_opt ? af_grpo_turn_advantage(adv_opt, traj_adv, (int)k, (int)t->n_turns) : 0.0f;
-        for (int i = 0; i < np; i++) {
-            if (tu->prompt_tokens[i] >= (uint32_t)mc->vocab_size)
-                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: prompt token id %u >= vocabulary %d",
-                                    t->query_index, t->sample_index, k, tu->prompt_tokens[i], mc->vocab_size);
-            u->tok[u->n_tok++] = (int32_t)tu->prompt_tokens[i];
-        }
-        for (int i = 0; i < na; i++) {
-            if (tu->action_tokens[i] >= (uint32_t)mc->vocab_size)
-                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: action token id %u >= vocabulary %d",
-                                    t->query_index, t->sample_index, k, tu->action_tokens[i], mc->vocab_size);
-            u->tok[u->n_tok++] = (int32_t)tu->action_tokens[i];
-            float b = tu->behaviour_logprobs[i];
-            if (!isfinite(b) || b > 0.0f)
-                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: behaviour log-prob %g is not a log-probability",
-                                    t->query_index, t->sample_index, k, (double)b);
-            u->old[u->n_act++] = b;
-        }
         if (st) {
             st->samples++;
             st->action_tokens += na;
@@ -175,6 +196,55 @@ static int add_traj(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int m
         }
     }
     return 0;
+}
+
+/* Monolithic policy: the whole trajectory is one sample, the last turn's prompt + action,
+ * in which every turn's prompt + action must be a prefix (the actor builds it so); the
+ * loss covers every turn's action tokens as one response. A trajectory that is not such a
+ * transcript, has no action token or is longer than the model is skipped and counted. */
+static int add_transcript(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int mb, float adv,
+                          AfUpdateStats *st) {
+    if (t->n_turns == 0) return 0;
+    const Agentflow__Turn *last = t->turns[t->n_turns - 1];
+    const size_t len = last->n_prompt_tokens + last->n_action_tokens;
+    size_t na = 0;
+    int ok = len > 0 && len <= (size_t)u->policy->cfg.max_seq;
+    for (size_t k = 0; ok && k < t->n_turns; k++) {
+        const Agentflow__Turn *tu = t->turns[k];
+        const size_t np = tu->n_prompt_tokens, lp = last->n_prompt_tokens;
+        if (k + 1 < t->n_turns) /* this turn's prompt and action inside the last prompt, before the next action */
+            ok = np > 0 && np + tu->n_action_tokens <= t->turns[k + 1]->n_prompt_tokens &&
+                 np + tu->n_action_tokens <= lp && !memcmp(tu->prompt_tokens, last->prompt_tokens, np * sizeof(uint32_t)) &&
+                 !memcmp(tu->action_tokens, last->prompt_tokens + np, tu->n_action_tokens * sizeof(uint32_t));
+        else
+            ok = np > 0;
+        na += tu->n_action_tokens;
+    }
+    if (!ok || na == 0) {
+        if (st) st->skipped_samples++;
+        return 0;
+    }
+    int rc = reserve(u, (int)len, (int)na);
+    if (rc) return rc;
+    Sample *s = new_sample(u, (int)len, traj, mb, adv);
+    if ((rc = push_tokens(u, t, t->n_turns - 1, "prompt", last->prompt_tokens, (int)last->n_prompt_tokens)) ||
+        (rc = push_tokens(u, t, t->n_turns - 1, "action", last->action_tokens, (int)last->n_action_tokens)))
+        return rc;
+    for (size_t k = 0; k < t->n_turns; k++)
+        if ((rc = push_action(u, t, k, (int)t->turns[k]->n_prompt_tokens))) return rc;
+    s->n_act = (int)na;
+    if (st) {
+        st->samples++;
+        st->action_tokens += (double)na;
+        st->learner_tokens += (double)len;
+    }
+    return 0;
+}
+
+static int add_traj(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int mb, const AfAdvOptions *adv_opt,
+                    float traj_adv, AfUpdateStats *st) {
+    if (u->cfg.monolithic) return add_transcript(u, t, traj, mb, adv_opt ? traj_adv : 0.0f, st);
+    return add_turns(u, t, traj, mb, adv_opt, traj_adv, st);
 }
 
 /* Split samples into chunks of whole trajectories inside one mini-batch that fit the
@@ -215,12 +285,13 @@ static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, Af
     if (rc) return rc;
     for (int k = 0; k < c->n; k++) {
         const Sample *s = &s0[k];
-        int base = s->seq_off - s0[0].seq_off + s->n_prompt;
+        const int base = s->seq_off - s0[0].seq_off;
         for (int j = 0; j < s->n_act; j++) {
-            dst[s->act_off + j] = u->logp[base + j];
+            const int p = base + u->apos[s->act_off + j];
+            dst[s->act_off + j] = u->logp[p];
             if (!measure) continue;
-            measure->entropy_sum += u->ent[base + j];
-            double d = fabs((double)u->logp[base + j] - (double)u->old[s->act_off + j]);
+            measure->entropy_sum += u->ent[p];
+            double d = fabs((double)u->logp[p] - (double)u->old[s->act_off + j]);
             measure->mismatch_sum += d;
             measure->mismatch_tokens++;
             if (d > measure->mismatch_max || d != d) measure->mismatch_max = d;
@@ -361,8 +432,8 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
                 int n_tok = u->seq_start[ch->n];
                 memset(u->dlogp, 0, (size_t)n_tok * sizeof *u->dlogp);
                 for (int k = 0; k < ch->n; k++) {
-                    int base = s0[k].seq_off - s0[0].seq_off + s0[k].n_prompt;
-                    memcpy(u->dlogp + base, u->dact + s0[k].act_off, (size_t)s0[k].n_act * sizeof(float));
+                    const int base = s0[k].seq_off - s0[0].seq_off, a = s0[k].act_off;
+                    for (int j = 0; j < s0[k].n_act; j++) u->dlogp[base + u->apos[a + j]] = u->dact[a + j];
                 }
                 if ((rc = af_model_backward(u->policy, u->dlogp))) return rc;
             }
@@ -403,10 +474,10 @@ int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, in
         const Sample *s0 = &u->s[ch->first];
         memset(u->dlogp, 0, (size_t)u->seq_start[ch->n] * sizeof *u->dlogp);
         for (int k = 0; k < ch->n; k++) {
-            int base = s0[k].seq_off - s0[0].seq_off + s0[k].n_prompt;
+            const int base = s0[k].seq_off - s0[0].seq_off, a = s0[k].act_off;
             for (int j = 0; j < s0[k].n_act; j++) {
-                nll -= u->newl[s0[k].act_off + j];
-                u->dlogp[base + j] = w;
+                nll -= u->newl[a + j];
+                u->dlogp[base + u->apos[a + j]] = w;
             }
         }
         if ((rc = af_model_backward(u->policy, u->dlogp))) return rc;

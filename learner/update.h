@@ -3,7 +3,8 @@
  * Input: for each owned slot of the iteration, its G trajectories (sample order). The
  * step computes group advantages (learner/grpo.h), broadcasts each trajectory's advantage
  * to every turn, builds one training sample per turn (prompt + action tokens; the loss
- * covers the action tokens only), computes reference log-probs with the frozen initial
+ * covers the action tokens only; with `monolithic`, one sample per trajectory: its whole
+ * transcript, the loss over every turn's action tokens as a single response), computes reference log-probs with the frozen initial
  * planner, then runs algo.ppo_epochs passes over mini-batches. A mini-batch is a fixed
  * range of slots (algo.minibatch queries, 0 = the whole batch), the same on every
  * learner, so every learner takes the same number of optimizer steps. Each step:
@@ -40,6 +41,8 @@ typedef struct AfUpdateConfig {
     float temperature;     /* the sampling temperature the behaviour log-probs refer to */
     double grad_clip;      /* global norm; 0 disables */
     double mismatch_tol;   /* tolerance counted in AfUpdateStats.mismatch_over (e.g. 1e-3) */
+    int monolithic;        /* algo.policy=monolithic: one sample per trajectory, its whole
+                              transcript, every turn's action tokens one response (ablation) */
 } AfUpdateConfig;
 
 typedef struct AfUpdateStats {

@@ -64,16 +64,34 @@ static AfPlanner make_script(Script *s) {
     return p;
 }
 
+typedef struct {
+    AfSuite *s;
+    AfModules m;
+    AfEpisodeConfig ec;
+} Fixture;
+
+/* The suite with its builtin modules and a default episode config of max_turns turns;
+ * returns 0 (checked and reported) if the suite cannot be made. */
+static int fixture_open(Fixture *f, const char *suite, uint32_t max_turns) {
+    memset(f, 0, sizeof *f);
+    CHECK(af_suite_create(suite, NULL, &f->s) == 0);
+    if (!f->s) return 0;
+    CHECK(af_modules_builtin(f->s, &f->m) == 0);
+    af_episode_config_default(&f->ec);
+    f->ec.max_turns = max_turns;
+    return 1;
+}
+
+static void fixture_close(Fixture *f) {
+    af_modules_clear(&f->m);
+    af_suite_destroy(f->s);
+}
+
 /* Bad actions cost the turn, show in memory, never crash. */
 static void test_bad_actions(void) {
-    AfSuite *s = NULL;
-    CHECK(af_suite_create("game24", NULL, &s) == 0);
-    if (!s) return;
-    AfModules m;
-    CHECK(af_modules_builtin(s, &m) == 0);
-    AfEpisodeConfig ec;
-    af_episode_config_default(&ec);
-    ec.max_turns = 6;
+    Fixture f;
+    if (!fixture_open(&f, "game24", 6)) return;
+    AfSuite *s = f.s;
     AfItem item = {.question = "3 3 8 8", .answer = "", .solution = NULL};
     static const char *const texts[] = {
         "frobnicate 1+2",         /* unknown tool */
@@ -85,7 +103,7 @@ static void test_bad_actions(void) {
     Script sc = {.texts = texts, .n = 5};
     AfPlanner p = make_script(&sc);
     Agentflow__Trajectory *t = NULL;
-    int rc = af_episode_run(s, &m, &p, &item, &ec, &t);
+    int rc = af_episode_run(s, &f.m, &p, &item, &f.ec, &t);
     CHECK_MSG(rc == 0, "%s", af_error_detail());
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
@@ -119,9 +137,9 @@ static void test_bad_actions(void) {
     /* Only bad actions: the turns run out, reward 0, still a normal episode. */
     Script sc2 = {.texts = texts, .n = 1};
     p = make_script(&sc2);
-    ec.max_turns = 3;
+    f.ec.max_turns = 3;
     t = NULL;
-    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &f.m, &p, &item, &f.ec, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
         CHECK_EQ_INT(t->n_turns, 3);
@@ -132,10 +150,9 @@ static void test_bad_actions(void) {
     Script sc3 = {.texts = texts, .n = 1, .bad_id = 1};
     p = make_script(&sc3);
     t = NULL;
-    CHECK_EQ_INT(af_episode_run(s, &m, &p, &item, &ec, &t), AF_EINVAL);
+    CHECK_EQ_INT(af_episode_run(s, &f.m, &p, &item, &f.ec, &t), AF_EINVAL);
     CHECK(t == NULL);
-    af_modules_clear(&m);
-    af_suite_destroy(s);
+    fixture_close(&f);
 }
 
 /* A tool that sleeps its argument's seconds: spends the episode budget in tools. */
@@ -261,14 +278,9 @@ static void test_budgets(void) {
  * steps: the numbers no successful turn has used and the results no later turn has
  * referenced; bad actions change nothing; a turn that leaves only itself shows its value. */
 static void test_state_results(void) {
-    AfSuite *s = NULL;
-    CHECK(af_suite_create("game24", NULL, &s) == 0);
-    if (!s) return;
-    AfModules m;
-    CHECK(af_modules_builtin(s, &m) == 0);
-    AfEpisodeConfig ec;
-    af_episode_config_default(&ec);
-    ec.max_turns = 4;
+    Fixture f;
+    if (!fixture_open(&f, "game24", 4)) return;
+    AfSuite *s = f.s;
     AfItem item = {.question = "3 3 3 4", .answer = "", .solution = NULL};
     static const char *const a[] = {"calculator 3*3", "calculator 5+5", "calculator 3+4", "calculator #1*#3"};
     static const char *const want_a[] = {"9, left: $3=3 $4=4 #1=9", "uses numbers not given", "7, left: #1=9 #3=7",
@@ -281,10 +293,10 @@ static void test_state_results(void) {
     for (int run = 0; run < 2; run++) {
         Script sc = {.texts = run ? b : a, .n = run ? 5 : 4};
         const char *const *want = run ? want_b : want_a;
-        ec.max_turns = (uint32_t)sc.n;
+        f.ec.max_turns = (uint32_t)sc.n;
         AfPlanner p = make_script(&sc);
         Agentflow__Trajectory *t = NULL;
-        CHECK_MSG(af_episode_run(s, &m, &p, &item, &ec, &t) == 0, "%s", af_error_detail());
+        CHECK_MSG(af_episode_run(s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
         if (!t) continue;
         CHECK_EQ_INT(t->n_turns, sc.n);
         for (size_t i = 0; i < t->n_turns && i < sc.n; i++) {
@@ -296,28 +308,22 @@ static void test_state_results(void) {
         if (run) CHECK_MSG(!strcmp(t->answer, "4*((3*3)-3)"), "answer \"%s\"", t->answer);
         af_trajectory_free(t);
     }
-    af_modules_clear(&m);
-    af_suite_destroy(s);
+    fixture_close(&f);
 }
 
 /* multihop search references: "$1" is the question's entity, "#k RELATION" the entity turn
  * k's result names under RELATION; a name as written still works; bad references are
  * bad actions with the reason. */
 static void test_multihop_refs(void) {
-    AfSuite *s = NULL;
-    CHECK(af_suite_create("multihop", NULL, &s) == 0);
-    if (!s) return;
-    AfModules m;
-    CHECK(af_modules_builtin(s, &m) == 0);
+    Fixture f;
+    if (!fixture_open(&f, "multihop", 6)) return;
+    AfSuite *s = f.s;
     const AfDataset *ds = af_suite_split(s, AF_SPLIT_TEST);
-    AfEpisodeConfig ec;
-    af_episode_config_default(&ec);
-    ec.max_turns = 6;
     /* the oracle writes references only, and solves the question */
     AfPlanner *orc = NULL;
     CHECK(af_planner_oracle_create(&orc) == 0);
     Agentflow__Trajectory *t = NULL;
-    CHECK_MSG(af_episode_run(s, &m, orc, &ds->items[0], &ec, &t) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_episode_run(s, &f.m, orc, &ds->items[0], &f.ec, &t) == 0, "%s", af_error_detail());
     char subject[128] = "", rel1[32] = "", second[128] = "";
     if (t) {
         CHECK(t->reward == 1.0f && t->n_turns >= 2);
@@ -341,8 +347,8 @@ static void test_multihop_refs(void) {
     Script sc = {.texts = texts, .n = 6};
     AfPlanner p = make_script(&sc);
     t = NULL;
-    ec.max_turns = 6;
-    CHECK_MSG(af_episode_run(s, &m, &p, &ds->items[0], &ec, &t) == 0, "%s", af_error_detail());
+    f.ec.max_turns = 6;
+    CHECK_MSG(af_episode_run(s, &f.m, &p, &ds->items[0], &f.ec, &t) == 0, "%s", af_error_detail());
     if (t) {
         for (size_t i = 0; i < t->n_turns && i < 6; i++) {
             if (want[i]) {
@@ -357,12 +363,54 @@ static void test_multihop_refs(void) {
         if (t->n_turns >= 5) CHECK_MSG(!strcmp(t->turns[4]->result, second), "\"%s\" vs \"%s\"", t->turns[4]->result, second);
         af_trajectory_free(t);
     }
-    af_modules_clear(&m);
-    af_suite_destroy(s);
+    fixture_close(&f);
+}
+
+/* algo.policy=monolithic: turn 1's prompt is the transcript head (no memory section);
+ * every later prompt is the previous prompt + its action tokens exactly as sampled + the
+ * result tail, so the last turn's prompt + action is one sequence holding every turn. The
+ * oracle still solves the item: the tools and references work as in the memory policy. */
+static void test_monolithic_transcript(void) {
+    Fixture f;
+    if (!fixture_open(&f, "game24", 3)) return;
+    AfSuite *s = f.s;
+    f.ec.monolithic = 1;
+    AfPlanner *orc = NULL;
+    CHECK(af_planner_oracle_create(&orc) == 0);
+    const AfDataset *ds = af_suite_split(s, AF_SPLIT_TEST);
+    Agentflow__Trajectory *t = NULL;
+    CHECK_MSG(af_episode_run(s, &f.m, orc, &ds->items[0], &f.ec, &t) == 0, "%s", af_error_detail());
+    if (t) {
+        CHECK(t->reward == 1.0f && t->n_turns == 3);
+        char *text = NULL;
+        CHECK(af_vocab_decode(s->vocab, t->turns[0]->prompt_tokens, t->turns[0]->n_prompt_tokens, &text) == 0);
+        char want[256];
+        snprintf(want, sizeof want, "Q: %s\nT: calculator stop\nA:", ds->items[0].question);
+        CHECK_MSG(text && !strcmp(text, want), "turn 1 prompt \"%s\"", text ? text : "");
+        free(text);
+        for (size_t k = 0; k + 1 < t->n_turns; k++) {
+            const Agentflow__Turn *a = t->turns[k], *b = t->turns[k + 1];
+            const size_t n = a->n_prompt_tokens + a->n_action_tokens;
+            CHECK_MSG(b->n_prompt_tokens > n, "turn %zu", k + 2);
+            if (b->n_prompt_tokens <= n) continue;
+            CHECK(!memcmp(b->prompt_tokens, a->prompt_tokens, a->n_prompt_tokens * sizeof(uint32_t)));
+            CHECK(!memcmp(b->prompt_tokens + a->n_prompt_tokens, a->action_tokens, a->n_action_tokens * sizeof(uint32_t)));
+            text = NULL;
+            CHECK(af_vocab_decode(s->vocab, b->prompt_tokens + n, b->n_prompt_tokens - n, &text) == 0);
+            char tail[512];
+            snprintf(tail, sizeof tail, " -> %s\nA:", a->result);
+            CHECK_MSG(text && !strcmp(text, tail), "turn %zu tail \"%s\" vs \"%s\"", k + 2, text ? text : "", tail);
+            free(text);
+        }
+        af_trajectory_free(t);
+    }
+    af_planner_destroy(orc);
+    fixture_close(&f);
 }
 
 int main(void) {
     test_bad_actions();
+    test_monolithic_transcript();
     test_state_results();
     test_multihop_refs();
     test_budgets();
