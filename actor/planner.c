@@ -37,6 +37,27 @@ static int random_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uin
     return emit(in, text, tokens, logprobs, max_tokens, n);
 }
 
+typedef struct {
+    double p;
+    uint64_t explored;
+} Explorer;
+
+static int explorer_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                        size_t max_tokens, size_t *n) {
+    Explorer *e = self->ctx;
+    if (in->turn == 0) e->explored = 0;
+    char *text = NULL;
+    int rc;
+    /* one draw per turn whatever the suite, so the stream does not depend on it */
+    const int explore = af_rng_uniform(rng) < e->p && in->suite->ops->explore;
+    if (explore && (rc = in->suite->ops->explore(in->suite, in->item, in->memory, in->n_memory, rng, &text))) return rc;
+    if (text && in->turn < 64) e->explored |= (uint64_t)1 << in->turn;
+    if (!text && (rc = in->suite->ops->oracle(in->suite, in->item, in->memory, in->n_memory, &text))) return rc;
+    return emit(in, text, tokens, logprobs, max_tokens, n);
+}
+
+static void explorer_destroy(AfPlanner *self) { free(self->ctx); }
+
 static int make(const char *name, int (*act)(AfPlanner *, const AfPlannerInput *, AfRng *, uint32_t *, float *, size_t, size_t *),
                 AfPlanner **out) {
     AfPlanner *p = calloc(1, sizeof *p);
@@ -50,6 +71,24 @@ static int make(const char *name, int (*act)(AfPlanner *, const AfPlannerInput *
 
 int af_planner_oracle_create(AfPlanner **out) { return make("oracle", oracle_act, out); }
 int af_planner_random_create(AfPlanner **out) { return make("random", random_act, out); }
+
+int af_planner_explorer_create(double p, AfPlanner **out) {
+    Explorer *e = calloc(1, sizeof *e);
+    if (!e) return af_error_set(AF_ENOMEM, "planner explorer");
+    e->p = p;
+    int rc = make("explorer", explorer_act, out);
+    if (rc) {
+        free(e);
+        return rc;
+    }
+    (*out)->ctx = e;
+    (*out)->destroy = explorer_destroy;
+    return 0;
+}
+
+uint64_t af_planner_explored(const AfPlanner *p) {
+    return p && p->act == explorer_act ? ((const Explorer *)p->ctx)->explored : 0;
+}
 
 void af_planner_destroy(AfPlanner *p) {
     if (!p) return;

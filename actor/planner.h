@@ -47,6 +47,14 @@ struct AfPlanner {
 int af_planner_oracle_create(AfPlanner **out);
 int af_planner_random_create(AfPlanner **out);
 
+/* Warm-start demonstrations that visit more states than the oracle's canonical
+ * solutions: each turn, with probability p, the suite's explore action (a random step
+ * that keeps the item solvable) instead of the oracle's. af_planner_explored() gives the
+ * turns of the last episode that explored (bit t = turn t; 0 for other planners): their
+ * actions are not the oracle's, so they are not demonstrations. */
+int af_planner_explorer_create(double p, AfPlanner **out);
+uint64_t af_planner_explored(const AfPlanner *p);
+
 /* Calls destroy and frees the struct (planners made by *_create). Accepts NULL. */
 void af_planner_destroy(AfPlanner *p);
 

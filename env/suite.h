@@ -92,6 +92,11 @@ typedef struct AfSuiteOps {
     /* Uniformly random valid action (malloc'd), drawing only from rng. */
     int (*random_action)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
                          AfRng *rng, char **action);
+    /* Optional (NULL: the suite has none): a uniformly drawn action among those after
+     * which the item is still solvable through the tools (malloc'd), drawing only from
+     * rng; *action NULL where there is no such choice (take the oracle's). */
+    int (*explore)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
+                   char **action);
     void (*destroy)(AfSuite *s); /* frees ctx */
     /* Validates an item that does not come from the generated splits (JSONL, a question
      * typed on the command line): 0, or non-zero with the reason in why (cap bytes) naming

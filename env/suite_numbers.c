@@ -474,34 +474,45 @@ typedef struct {
     char ref[24];
 } Atom;
 
+static int apply_op(char op, AfRational a, AfRational b, AfRational *r) {
+    switch (op) {
+    case '+': return af_rat_add(a, b, r);
+    case '-': return af_rat_sub(a, b, r);
+    case '*': return af_rat_mul(a, b, r);
+    default: return af_rat_div(a, b, r);
+    }
+}
+
+/* Step s of the state atoms[0..k), 0 <= s < 4k^2 in search order (first operand i,
+ * second j, operator + - * /): the next state into next, its result last and named ref,
+ * the action into text (STEP_LEN bytes); returns the next state's size, or 0 if the step
+ * does not exist (i == j, the commuted twin of a + or *, division by zero, overflow). */
+static int step_state(const Atom *atoms, int k, int s, const char *ref, Atom *next, char *text) {
+    static const char ops[4] = {'+', '-', '*', '/'};
+    const int i = s / (4 * k), j = s / 4 % k;
+    const char op = ops[s % 4];
+    AfRational r;
+    if (i == j || ((op == '+' || op == '*') && j < i) || apply_op(op, atoms[i].v, atoms[j].v, &r)) return 0;
+    int m = 0;
+    for (int t = 0; t < k; t++)
+        if (t != i && t != j) next[m++] = atoms[t];
+    next[m].v = r;
+    snprintf(next[m].ref, sizeof next[m].ref, "%s", ref);
+    snprintf(text, STEP_LEN, "calculator %s%c%s", atoms[i].ref, op, atoms[j].ref);
+    return m + 1;
+}
+
 /* Depth-first search over pairwise combinations; fills steps[0..k-2] on success. */
 static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*steps)[STEP_LEN]) {
     if (k == 1) return af_rat_eq(atoms[0].v, target);
-    static const char ops[4] = {'+', '-', '*', '/'};
-    for (int i = 0; i < k; i++) {
-        for (int j = 0; j < k; j++) {
-            if (i == j) continue;
-            for (int o = 0; o < 4; o++) {
-                if ((ops[o] == '+' || ops[o] == '*') && j < i) continue; /* commutative */
-                AfRational r;
-                int rc;
-                switch (ops[o]) {
-                case '+': rc = af_rat_add(atoms[i].v, atoms[j].v, &r); break;
-                case '-': rc = af_rat_sub(atoms[i].v, atoms[j].v, &r); break;
-                case '*': rc = af_rat_mul(atoms[i].v, atoms[j].v, &r); break;
-                default: rc = af_rat_div(atoms[i].v, atoms[j].v, &r); break;
-                }
-                if (rc) continue;
-                Atom next[NUM_MAX];
-                int m = 0;
-                for (int t = 0; t < k; t++)
-                    if (t != i && t != j) next[m++] = atoms[t];
-                next[m].v = r;
-                snprintf(next[m].ref, sizeof next[m].ref, "#%d", step + 1);
-                if (steps) snprintf(steps[step], STEP_LEN, "calculator %s%c%s", atoms[i].ref, ops[o], atoms[j].ref);
-                if (solve_rec(next, m + 1, target, step + 1, steps)) return 1;
-            }
-        }
+    char ref[16], text[STEP_LEN];
+    snprintf(ref, sizeof ref, "#%d", step + 1);
+    for (int s = 0; s < 4 * k * k; s++) {
+        Atom next[NUM_MAX];
+        const int m = step_state(atoms, k, s, ref, next, text);
+        if (!m) continue;
+        if (steps) memcpy(steps[step], text, STEP_LEN);
+        if (solve_rec(next, m, target, step + 1, steps)) return 1;
     }
     return 0;
 }
@@ -572,30 +583,67 @@ static char *plan_line_refs(const Puzzle *pz, const char *plan, size_t idx) {
     }
 }
 
-/* game24/countdown: the first step of a solution from the state the memory leaves (the
- * unused numbers and the unreferenced results), so it also continues what another planner
- * began; 1 and steps[0] set, or 0 if that state has no solution. */
-static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, char (*steps)[STEP_LEN]) {
+/* game24/countdown: the state the memory leaves (the unused numbers and the
+ * unreferenced results) as atoms; *k of them, or 0 if the memory does not replay. */
+static int state_atoms(const Puzzle *pz, const AfTurnRecord *mem, size_t n, Atom *atoms, int *k) {
     int used[NUM_MAX];
     unsigned char live[AF_STATE_TURNS_MAX + 1];
+    *k = 0;
     if (replay_state(pz, mem, n, NULL, used, live)) return 0;
-    Atom atoms[NUM_MAX];
-    int k = 0;
     for (int j = 0; j < pz->n; j++)
         if (!used[j]) {
-            atoms[k].v = af_rat_int(pz->nums[j]);
-            snprintf(atoms[k++].ref, sizeof atoms[0].ref, "$%d", j + 1);
+            atoms[*k].v = af_rat_int(pz->nums[j]);
+            snprintf(atoms[(*k)++].ref, sizeof atoms[0].ref, "$%d", j + 1);
         }
     for (size_t t = 1; t <= n; t++) {
         if (!live[t]) continue;
         char buf[AF_CALC_MAX_LEN + 1];
         AfCalcInfo info;
-        if (k == NUM_MAX || turn_eval(pz, mem, t - 1, buf, &info)) return 0;
-        atoms[k].v = info.value;
-        snprintf(atoms[k++].ref, sizeof atoms[0].ref, "#%zu", t);
+        if (*k == NUM_MAX || turn_eval(pz, mem, t - 1, buf, &info)) return *k = 0;
+        atoms[*k].v = info.value;
+        snprintf(atoms[(*k)++].ref, sizeof atoms[0].ref, "#%zu", t);
     }
-    if (k < 2) return 0;
+    return *k;
+}
+
+/* game24/countdown: the first step of a solution from the state the memory leaves, so it
+ * also continues what another planner began; 1 and steps[0] set, or 0 if that state has
+ * no solution. */
+static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, char (*steps)[STEP_LEN]) {
+    Atom atoms[NUM_MAX];
+    int k;
+    if (state_atoms(pz, mem, n, atoms, &k) < 2) return 0;
     return solve_rec(atoms, k, pz->target, 0, steps);
+}
+
+/* game24/countdown: a uniformly drawn step among those after which the state the memory
+ * leaves is still solvable; NULL for arith and when fewer than 3 numbers are left (no
+ * choice to make) or none keeps it solvable. For warm-start demonstrations that visit
+ * more sub-games than the canonical solutions. */
+static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
+                       char **action) {
+    Puzzle pz;
+    char why[128];
+    Atom atoms[NUM_MAX];
+    int k;
+    AfNumbersKind kind = kind_of(s);
+    *action = NULL;
+    if (kind == AF_NUMBERS_ARITH || puzzle_parse(kind, item, &pz, why, sizeof why) ||
+        state_atoms(&pz, mem, n, atoms, &k) < 3)
+        return 0;
+    char (*cand)[STEP_LEN] = malloc((size_t)k * (size_t)k * 4 * STEP_LEN);
+    if (!cand) return af_error_set(AF_ENOMEM, "explore action");
+    int nc = 0;
+    char ref[24];
+    snprintf(ref, sizeof ref, "#%zu", n + 1);
+    for (int st = 0; st < 4 * k * k; st++) {
+        Atom next[NUM_MAX];
+        const int m = step_state(atoms, k, st, ref, next, cand[nc]);
+        if (m && solve_rec(next, m, pz.target, 1, NULL)) nc++;
+    }
+    *action = nc ? strdup(cand[af_rng_below(rng, (uint32_t)nc)]) : NULL;
+    free(cand);
+    return *action || !nc ? 0 : af_error_set(AF_ENOMEM, "explore action");
 }
 
 static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
@@ -680,6 +728,7 @@ static const AfSuiteOps kNumOps = {
     .judge = num_judge,
     .oracle = num_oracle,
     .random_action = num_random,
+    .explore = num_explore,
     .destroy = num_destroy,
     .check = num_check,
 };

@@ -384,6 +384,19 @@ static void trainer_free(Trainer *T) {
     if (T->policy != MPI_COMM_NULL) MPI_Comm_free(&T->policy);
 }
 
+/* Removes the turns whose bit is set (explored: not demonstrations) from t. */
+static void drop_turns(Agentflow__Trajectory *t, uint64_t turns) {
+    size_t k = 0;
+    for (size_t i = 0; i < t->n_turns; i++) {
+        if (i < 64 && (turns >> i & 1)) {
+            protobuf_c_message_free_unpacked(&t->turns[i]->base, NULL);
+            continue;
+        }
+        t->turns[k++] = t->turns[i];
+    }
+    t->n_turns = k;
+}
+
 /* Behaviour cloning on learner ranks (identical everywhere: same data, same order) of
  * training-split episodes of the suite's random valid actions (the action format only)
  * or of its oracle (supervised fine-tuning on solutions). */
@@ -394,8 +407,11 @@ static int warm_start(Trainer *T) {
     AfPlanner *demo = NULL;
     Agentflow__Trajectory **tr = calloc((size_t)nb, sizeof *tr);
     const int oracle = strcmp(c->model.warmstart_planner, "oracle") == 0;
-    int rc = !tr ? af_error_set(AF_ENOMEM, "warm start")
-                 : oracle ? af_planner_oracle_create(&demo) : af_planner_random_create(&demo);
+    const double explore = c->model.warmstart_explore;
+    int rc = !tr               ? af_error_set(AF_ENOMEM, "warm start")
+             : !oracle         ? af_planner_random_create(&demo)
+             : explore > 0.0   ? af_planner_explorer_create(explore, &demo)
+                               : af_planner_oracle_create(&demo);
     const AfDataset *ds = train_split(T);
     double t0 = af_time_now(), loss = 0;
     const float rl_lr = T->opt->cfg.lr, peak = (float)c->model.warmstart_lr;
@@ -410,6 +426,7 @@ static int warm_start(Trainer *T) {
             ec.query_index = (uint32_t)(((uint64_t)s * (uint64_t)nb + (uint64_t)i) % ds->n);
             ec.sample_index = 0;
             rc = af_episode_run(T->suite, &T->mods, demo, &ds->items[ec.query_index], &ec, &tr[i]);
+            if (rc == 0) drop_turns(tr[i], af_planner_explored(demo));
         }
         if (rc == 0) rc = af_update_bc_step(T->upd, (const Agentflow__Trajectory *const *)tr, nb, &loss);
         for (int i = 0; i < nb; i++) af_trajectory_free(tr[i]), tr[i] = NULL;

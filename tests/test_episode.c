@@ -408,8 +408,47 @@ static void test_monolithic_transcript(void) {
     fixture_close(&f);
 }
 
+/* The warm-start explorer (model.warmstart_explore): with p = 1 every turn that has a
+ * choice (3 or more numbers left) takes a random step that keeps the puzzle solvable, and
+ * is reported as explored; the oracle finishes, so every episode is solved. The steps
+ * vary with the sample stream. */
+static void test_explorer(void) {
+    Fixture f;
+    if (!fixture_open(&f, "game24", 3)) return;
+    AfPlanner *ex = NULL;
+    CHECK(af_planner_explorer_create(1.0, &ex) == 0);
+    const AfDataset *ds = af_suite_split(f.s, AF_SPLIT_TEST);
+    int solved = 0, n = 0, varied = 0;
+    for (uint32_t q = 0; ex && q < 40; q++) {
+        char first[64] = "";
+        for (uint32_t k = 0; k < 4; k++) {
+            Agentflow__Trajectory *t = NULL;
+            f.ec.query_index = q;
+            f.ec.sample_index = k;
+            CHECK_MSG(af_episode_run(f.s, &f.m, ex, &ds->items[q], &f.ec, &t) == 0, "%s", af_error_detail());
+            if (!t) continue;
+            n++;
+            solved += t->reward == 1.0f && t->n_turns == 3;
+            CHECK_MSG(af_planner_explored(ex) == 3, "query %u: explored turns 0x%llx", q,
+                      (unsigned long long)af_planner_explored(ex));
+            if (k == 0) snprintf(first, sizeof first, "%s", t->turns[0]->action_text);
+            else varied += strcmp(first, t->turns[0]->action_text) != 0;
+            af_trajectory_free(t);
+        }
+    }
+    CHECK_MSG(n == 160 && solved == n, "%d of %d solved", solved, n);
+    CHECK_MSG(varied > 40, "first steps varied in %d of 120 repeats", varied);
+    AfPlanner *orc = NULL;
+    CHECK(af_planner_oracle_create(&orc) == 0);
+    CHECK(af_planner_explored(orc) == 0);
+    af_planner_destroy(orc);
+    af_planner_destroy(ex);
+    fixture_close(&f);
+}
+
 int main(void) {
     test_bad_actions();
+    test_explorer();
     test_monolithic_transcript();
     test_state_results();
     test_multihop_refs();

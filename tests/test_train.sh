@@ -140,6 +140,18 @@ v = [float(x) for x in re.findall(r'action NLL ([0-9.]+)', open(sys.argv[1]).rea
 sys.exit(0 if len(v) >= 2 and v[-1] < 0.5 * v[0] else 1)
 EOF"
 
+# 4c'. the same with exploring demonstrations: explored turns are dropped, the rest cloned
+"$AF" train --run-dir "$T/sftx" "${COMMON[@]}" --set run.iterations=0 --set model.warmstart_steps=60 \
+    --set model.warmstart_batch=8 --set model.warmstart_planner=oracle --set model.warmstart_explore=0.5 \
+    --set log.progress=rank0 > "$T/sftx.log" 2>&1
+check "exploring warm start: action NLL falls" "$PY - '$T/sftx.log' <<'EOF'
+import re, sys
+v = [float(x) for x in re.findall(r'action NLL ([0-9.]+)', open(sys.argv[1]).read())]
+sys.exit(0 if len(v) >= 2 and v[-1] < 0.5 * v[0] else 1)
+EOF"
+check "exploring warm start: other demonstrations, other weights" \
+    "! cmp -s '$T/sft/warmstart/model.safetensors' '$T/sftx/warmstart/model.safetensors'"
+
 # 4e. the monolithic policy (algo.policy=monolithic, ablation): the oracle warm start on
 # transcripts lowers the action NLL; Flow-GRPO over MPI (1 learner, 2 actors) trains on
 # one whole-transcript sample per trajectory whose action-token positions match what the
