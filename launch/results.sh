@@ -2,19 +2,21 @@
 # The learning-results study behind RESULTS.md (issue 8): for every suite and seed, the
 # untrained planner, the planner after its warm start, and the Flow-GRPO-trained planner,
 # all evaluated greedily on the held-out split; on the ablation suites also group
-# normalisation off, reward on the final turn only, and accuracy against the number of
-# turns allowed at evaluation. Then launch/results_report.py writes RESULTS.md.
+# normalisation off, reward on the final turn only, the monolithic policy, and accuracy
+# against the number of turns allowed at evaluation. Then launch/results_report.py writes RESULTS.md.
 #
 #   ./launch/results.sh [--suites "game24 multihop arith countdown"] [--seeds "1 2 3"]
 #                       [--minutes M] [--ablate "game24 multihop"] [--out DIR] [--bin PATH]
-#                       [--report FILE] [-- extra agentflow train arguments]
+#                       [--report FILE] [--long "game24 countdown"] [--long-minutes 60]
+#                       [-- extra agentflow train arguments]
 #
 # Every run is one rank (one core, OPENBLAS_NUM_THREADS=1); two runs go at a time on a
 # 2-core machine (--jobs). M minutes is each main run's whole budget (run.time_limit_s:
 # the warm start, then Flow-GRPO iterations until it is spent). The ablation runs start
 # from the main run's warm-started planner and run as many RL iterations as it did. A
 # finished run is not redone (delete its directory to redo it), so the study can be
-# resumed after an interruption.
+# resumed after an interruption. --long: one run per suite (first seed) with the issue's
+# whole budget, --long-minutes of wall time on one core, evaluated every 100 iterations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suites="game24 multihop arith countdown"
@@ -25,6 +27,8 @@ out=runs/results
 bin=build/agentflow
 report=RESULTS.md
 jobs=2
+long=""
+long_minutes=60
 extra=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -36,8 +40,10 @@ while [ $# -gt 0 ]; do
     --bin) bin=$2; shift 2 ;;
     --report) report=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
+    --long) long=$2; shift 2 ;;
+    --long-minutes) long_minutes=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "results.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -88,6 +94,15 @@ for s in $ablate; do
     done
 done
 wait
+# 2b. the monolithic policy at the main runs' budget: its own warm start on transcripts,
+#     then Flow-GRPO, in the same wall time
+for s in $ablate; do
+    for seed in $seeds; do
+        launch "$s-mono-s$seed" "$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" \
+            --set algo.policy=monolithic --set run.time_limit_s="$limit" --set run.iterations=100000 "${extra[@]}"
+    done
+done
+wait
 # 3. accuracy against the turns allowed at evaluation (each seed's trained planner)
 for s in $ablate; do
     for seed in $seeds; do
@@ -99,5 +114,22 @@ for s in $ablate; do
         done
     done
 done
+# 3b. where game24 planners lose: solvability after each step (launch/game24_steps.py)
+for seed in $seeds; do
+    for m in warmstart model; do
+        base=$out/game24-s$seed
+        f=$out/game24-steps-$m-s$seed.json
+        [ -f "$base/done" ] && ! [ -s "$f" ] || continue
+        "$bin" rollout --model "$base/$m" --config "$base/config.json" --n all --greedy --json 2> /dev/null |
+            /usr/bin/env python3 launch/game24_steps.py > "$f" || rm -f "$f"
+    done
+done
+# 4. the long runs
+first=${seeds%% *}
+for s in $long; do
+    launch "$s-long-s$first" "$bin" train --config "launch/configs/$s.json" --set run.seed="$first" \
+        --set run.time_limit_s=$((long_minutes * 60)) --set run.iterations=1000000 "${extra[@]}" --set run.eval_every=100
+done
+wait
 /usr/bin/env python3 launch/results_report.py --out "$out" --suites "$suites" --seeds "$seeds" --ablate "$ablate" \
-    --minutes "$minutes" --report "$report"
+    --minutes "$minutes" --report "$report" --long "$long" --long-minutes "$long_minutes"

@@ -92,7 +92,7 @@ def pct(m, s, n):
     return f"{100 * m:.1f} ± {100 * s:.1f} (n={n})" if n > 1 else f"{100 * m:.1f} (n=1)"
 
 
-def plot(out, suite, runs, png):
+def plot(out, suite, runs, png, title=None):
     """reward_mean per iteration and held-out accuracy per evaluation, every seed."""
     try:
         subprocess.run(["gnuplot", "--version"], capture_output=True, check=True)
@@ -118,7 +118,7 @@ def plot(out, suite, runs, png):
     script = (
         "set terminal pngcairo size 900,500 noenhanced\n" if has_cairo() else "set terminal png size 900,500 noenhanced\n"
     ) + (
-        f"set output '{png}'\nset title '{suite}: Flow-GRPO after the warm start'\n"
+        f"set output '{png}'\nset title '{title or suite}: Flow-GRPO after the warm start'\n"
         "set xlabel 'iteration'\nset ylabel 'accuracy / reward'\nset yrange [0:1]\nset key outside below\n"
         "plot " + ", ".join(plots) + "\n"
     )
@@ -146,8 +146,10 @@ def main():
     ap.add_argument("--minutes", default="?")
     ap.add_argument("--report", default="RESULTS.md")
     ap.add_argument("--plots", default="docs/results")
+    ap.add_argument("--long", default="")
+    ap.add_argument("--long-minutes", default="60")
     a = ap.parse_args()
-    suites, seeds, ablate = a.suites.split(), a.seeds.split(), a.ablate.split()
+    suites, seeds, ablate, long = a.suites.split(), a.seeds.split(), a.ablate.split(), a.long.split()
     os.makedirs(a.plots, exist_ok=True)
     machine = subprocess.run(["uname", "-srm"], capture_output=True, text=True).stdout.strip()
     cores = os.cpu_count()
@@ -195,52 +197,141 @@ def main():
         if plot(a.out, s, runs, png):
             curves.append((s, png))
     if ablate:
-        L.append("\n## Ablations (seed " + seeds[0] + ": the main run's warm-started planner, as many Flow-GRPO iterations as the main run)\n")
-        L.append("| suite | Flow-GRPO | group normalisation off | reward on the final turn only |")
+        L.append("\n## Ablations (" + ", ".join(seeds) + " seeds; held-out greedy accuracy, mean ± std)\n")
+        L.append("Group normalisation off and final-turn reward start from the same seed's warm-started planner and "
+                 "run as many Flow-GRPO iterations as its main run. The monolithic policy (`algo.policy=monolithic`: "
+                 "one growing transcript of actions and tool results, trained as a single response) has the main "
+                 "run's whole budget: its own warm start on transcripts (same steps), then Flow-GRPO for the rest "
+                 "of the same wall time.\n")
+        L.append("| suite | Flow-GRPO (memory) | group normalisation off | reward on the final turn only | "
+                 "monolithic: after its warm start | monolithic: after Flow-GRPO | monolithic RL iterations |")
+        L.append("|---|---|---|---|---|---|---|")
+        for s in ablate:
+            cells = []
+            for kind in ("", "-nonorm", "-finalturn", "-mono"):
+                first, last, its = [], [], []
+                for seed in seeds:
+                    name = f"{s}{kind}-s{seed}"
+                    r = run_info(a.out, name)
+                    if not r or not r["eval"]:
+                        continue
+                    first.append(r["eval"][0]["accuracy"])
+                    last.append(r["eval"][-1]["accuracy"])
+                    its.append(r["eval"][-1]["iteration"])
+                    if kind:
+                        commands.append((name, r["command"]))
+                if kind == "-mono":
+                    cells.append(pct(*mean_std(first)))
+                cells.append(pct(*mean_std(last)))
+                if kind == "-mono":
+                    cells.append(f"{mean_std(its)[0]:.0f}" if its else "n/a")
+            L.append(f"| {s} | " + " | ".join(cells) + " |")
+        L.append("\nPaired by seed (each ablation against the Flow-GRPO run of the same seed, which shares its warm "
+                 "start for the first two): mean difference in points, and the seeds where Flow-GRPO is ahead / "
+                 "level / behind.\n")
+        L.append("| suite | group normalisation off | reward on the final turn only | monolithic |")
         L.append("|---|---|---|---|")
         for s in ablate:
             cells = []
-            for name in (f"{s}-s{seeds[0]}", f"{s}-nonorm-s{seeds[0]}", f"{s}-finalturn-s{seeds[0]}"):
-                r = run_info(a.out, name)
-                if r and r["eval"]:
-                    cells.append(f"{100 * r['eval'][-1]['accuracy']:.1f} (from {100 * r['eval'][0]['accuracy']:.1f}, "
-                                 f"{r['eval'][-1]['iteration']} it)")
-                    if "-s" + seeds[0] != name[len(s):]:
-                        commands.append((name, r["command"]))
+            for kind in ("-nonorm", "-finalturn", "-mono"):
+                d = []
+                for seed in seeds:
+                    base, r = run_info(a.out, f"{s}-s{seed}"), run_info(a.out, f"{s}{kind}-s{seed}")
+                    if base and r and base["eval"] and r["eval"]:
+                        d.append(100 * (base["eval"][-1]["accuracy"] - r["eval"][-1]["accuracy"]))
+                if d:
+                    ahead = sum(x > 1e-9 for x in d)
+                    behind = sum(x < -1e-9 for x in d)
+                    cells.append(f"{sum(d) / len(d):+.1f} ({ahead}/{len(d) - ahead - behind}/{behind})")
                 else:
-                    cells.append("not run")
+                    cells.append("n/a")
             L.append(f"| {s} | " + " | ".join(cells) + " |")
-        L.append("\nAccuracy against the number of turns allowed at evaluation (the trained planner of seed "
-                 f"{seeds[0]}, `agentflow eval --greedy --max-turns K`):\n")
+        L.append("\nAccuracy against the number of turns allowed at evaluation (each seed's trained planner, "
+                 "`agentflow eval --greedy --max-turns K`; mean ± std over seeds):\n")
         L.append("| suite | K=1 | K=2 | K=3 | K=4 | K=5 |")
         L.append("|---|---|---|---|---|---|")
         for s in ablate:
             cells = []
             for k in range(1, 6):
-                f = os.path.join(a.out, f"{s}-turns{k}-s{seeds[0]}.json")
-                try:
-                    cells.append(f"{100 * json.load(open(f))['accuracy']:.1f}")
-                except (OSError, ValueError, KeyError):
-                    cells.append("n/a")
+                xs = []
+                for seed in seeds:
+                    f = os.path.join(a.out, f"{s}-turns{k}-s{seed}.json")
+                    try:
+                        xs.append(json.load(open(f))["accuracy"])
+                    except (OSError, ValueError, KeyError):
+                        pass
+                cells.append(pct(*mean_std(xs)))
             L.append(f"| {s} | " + " | ".join(cells) + " |")
     # multihop: accuracy by number of hops ("What is the R of the R of X?" has 2)
     if "multihop" in ablate:
         try:
             k = json.load(open("launch/configs/multihop.json"))["rollout"]["max_turns"]
-            rep = json.load(open(os.path.join(a.out, f"multihop-turns{k}-s{seeds[0]}.json")))
             by = {}
-            for r in rep["results"]:
-                h = r["question"].count(" of ")
-                c = by.setdefault(h, [0, 0])
-                c[0] += 1 if r["correct"] else 0
-                c[1] += 1
-            L.append(f"\nmultihop by number of hops (the trained planner of seed {seeds[0]}, {k} turns allowed):\n")
-            L.append("| hops | questions | accuracy |")
-            L.append("|---|---|---|")
-            for h in sorted(by):
-                L.append(f"| {h} | {by[h][1]} | {100 * by[h][0] / by[h][1]:.1f} |")
+            for seed in seeds:
+                f = os.path.join(a.out, f"multihop-turns{k}-s{seed}.json")
+                if not os.path.exists(f):
+                    continue
+                for r in json.load(open(f))["results"]:
+                    h = r["question"].count(" of ")
+                    c = by.setdefault(h, [0, 0])
+                    c[0] += 1 if r["correct"] else 0
+                    c[1] += 1
+            if by:
+                L.append(f"\nmultihop by number of hops (the trained planners of every seed pooled, {k} turns allowed):\n")
+                L.append("| hops | questions | accuracy |")
+                L.append("|---|---|---|")
+                for h in sorted(by):
+                    L.append(f"| {h} | {by[h][1]} | {100 * by[h][0] / by[h][1]:.1f} |")
         except (OSError, ValueError, KeyError):
             pass
+    steps = {}
+    for m in ("warmstart", "model"):
+        for seed in seeds:
+            try:
+                steps.setdefault(m, []).append(json.load(open(os.path.join(a.out, f"game24-steps-{m}-s{seed}.json"))))
+            except (OSError, ValueError):
+                pass
+    if steps:
+        L.append("\n## Where game24 planners lose\n")
+        L.append("Each held-out episode (greedy) checked after every step with an exact solver "
+                 "(`launch/game24_steps.py`): is the puzzle still solvable? Beside each step, the same rate for a "
+                 "uniformly random calculator step from the same states. Mean over seeds.\n")
+        L.append("| planner | solved | first step keeps it solvable | random first step | second step, given a good "
+                 "first | random second step | last step, given a good second |")
+        L.append("|---|---|---|---|---|---|---|")
+        for m, what in (("warmstart", "after the warm start"), ("model", "after Flow-GRPO")):
+            rows = steps.get(m, [])
+            if not rows:
+                continue
+            def avg(k):
+                xs = [r[k] for r in rows if r.get(k) is not None]
+                return f"{100 * sum(xs) / len(xs):.1f}" if xs else "n/a"
+            L.append(f"| {what} (n={len(rows)}) | {avg('solved')} | {avg('first_step_ok')} | "
+                     f"{avg('random_first_step_ok')} | {avg('second_step_ok_given_first')} | "
+                     f"{avg('random_second_step_ok_given_first')} | {avg('last_step_ok_given_second')} |")
+    if long:
+        L.append(f"\n## Long runs ({a.long_minutes} minutes on one core, seed {seeds[0]})\n")
+        L.append("The suite's config as in the main runs, with the issue's whole budget: the same warm start, then "
+                 "Flow-GRPO until the time is spent; held-out greedy accuracy every 100 iterations.\n")
+        L.append("| suite | params | untrained | after warm start | best during Flow-GRPO (iteration) | at the end | "
+                 "RL iterations | wall min | core-hours |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for s in long:
+            r = run_info(a.out, f"{s}-long-s{seeds[0]}")
+            u = run_info(a.out, f"{s}-untrained-s{seeds[0]}")
+            if not r or not r["eval"]:
+                L.append(f"| {s} | | | not run | | | | | |")
+                continue
+            ev = r["eval"]
+            best = max(ev[1:] or ev, key=lambda e: e["accuracy"])
+            un = f"{100 * u['eval'][0]['accuracy']:.1f}" if u and u["eval"] else "n/a"
+            L.append(f"| {s} | {r['params']:,} | {un} | {100 * ev[0]['accuracy']:.1f} | "
+                     f"{100 * best['accuracy']:.1f} ({best['iteration']}) | {100 * ev[-1]['accuracy']:.1f} | "
+                     f"{ev[-1]['iteration']} | {r['wall_s'] / 60:.0f} | {r['wall_s'] / 3600:.2f} |")
+            commands.append((f"{s} long run, seed {seeds[0]}", r["command"]))
+            png = os.path.join(a.plots, f"{s}-long.png")
+            if plot(a.out, f"{s}-long", [(seeds[0], r)], png, f"{s}, {a.long_minutes} minutes"):
+                curves.append((f"{s}, {a.long_minutes} minutes", png))
     if curves:
         L.append("\n## Training curves\n")
         for s, png in curves:
@@ -248,7 +339,8 @@ def main():
     L.append("\n## Commands\n")
     L.append("```")
     for what, cmd in commands:
-        L.append(f"# {what}\n{cmd}")
+        # the binary may have been a copy set aside while the study ran (--bin)
+        L.append(f"# {what}\nbuild/agentflow {cmd.split(' ', 1)[1]}")
     L.append("```\n")
     text = "\n".join(L) + "\n"
     # Keep any hand-written analysis below the marker.
