@@ -18,22 +18,6 @@ from fractions import Fraction
 from functools import lru_cache
 
 
-@lru_cache(maxsize=None)
-def solvable(vals, target=Fraction(24)):
-    if len(vals) == 1:
-        return vals[0] == target
-    for i in range(len(vals)):
-        for j in range(len(vals)):
-            if i == j:
-                continue
-            a, b = vals[i], vals[j]
-            rest = [vals[k] for k in range(len(vals)) if k not in (i, j)]
-            for r in (a + b, a - b, a * b, a / b if b else None):
-                if r is not None and solvable(tuple(sorted(rest + [r]))):
-                    return True
-    return False
-
-
 def steps(vals):
     """The states one calculator step away (operands i != j; + and * once per pair)."""
     out = []
@@ -49,6 +33,13 @@ def steps(vals):
                 r = {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else None}[op]
                 out.append(tuple(sorted(rest + [r])))
     return out
+
+
+@lru_cache(maxsize=None)
+def solvable(vals, target=Fraction(24)):
+    if len(vals) == 1:
+        return vals[0] == target
+    return any(solvable(t) for t in steps(vals))
 
 
 def random_ok(vals):
