@@ -340,7 +340,8 @@ def main():
     L.append("```")
     for what, cmd in commands:
         # the binary may have been a copy set aside while the study ran (--bin)
-        L.append(f"# {what}\nbuild/agentflow {cmd.split(' ', 1)[1]}")
+        cmd = cmd.split(" ", 1)[1].replace(os.path.abspath(a.out) + "/", a.out.rstrip("/") + "/")
+        L.append(f"# {what}\nbuild/agentflow {cmd}")
     L.append("```\n")
     text = "\n".join(L) + "\n"
     # Keep any hand-written analysis below the marker.
