@@ -43,7 +43,8 @@ static int setstr(char **field, const char *s) {
     return 0;
 }
 
-/* tp->prompt_tokens = AF_TOK_BOS then encode(text); returns 0 or AF_ENOMEM. */
+/* tp->prompt_tokens = prefix (AF_TOK_BOS when there is none) then encode(text); returns
+ * 0 or AF_ENOMEM. */
 static int encode_prompt(const AfSuite *suite, const uint32_t *prefix, size_t n_prefix, const char *text,
                          Agentflow__Turn *tp) {
     size_t n;
