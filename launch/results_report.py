@@ -197,7 +197,7 @@ def main():
         if plot(a.out, s, runs, png):
             curves.append((s, png))
     if ablate:
-        L.append("\n## Ablations (" + ", ".join(seeds) + " seeds; held-out greedy accuracy, mean ± std)\n")
+        L.append("\n## Ablations (seeds " + ", ".join(seeds) + "; held-out greedy accuracy, mean ± std)\n")
         L.append("Group normalisation off and final-turn reward start from the same seed's warm-started planner and "
                  "run as many Flow-GRPO iterations as its main run. The monolithic policy (`algo.policy=monolithic`: "
                  "one growing transcript of actions and tool results, trained as a single response) has the main "
