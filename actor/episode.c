@@ -43,22 +43,23 @@ static int setstr(char **field, const char *s) {
     return 0;
 }
 
-/* tp->prompt_tokens = prefix (AF_TOK_BOS when there is none) then encode(text); returns
- * 0 or AF_ENOMEM. */
-static int encode_prompt(const AfSuite *suite, const uint32_t *prefix, size_t n_prefix, const char *text,
-                         Agentflow__Turn *tp) {
+/* tp->prompt_tokens: AF_TOK_BOS, or (continuing a transcript) prev's prompt and action
+ * tokens as sampled; then encode(text). Returns 0 or AF_ENOMEM. */
+static int encode_prompt(const AfSuite *suite, const Agentflow__Turn *prev, const char *text, Agentflow__Turn *tp) {
+    const size_t np = prev ? prev->n_prompt_tokens + prev->n_action_tokens : 1;
     size_t n;
     af_vocab_encode(suite->vocab, text, NULL, 0, &n);
-    if (!(tp->prompt_tokens = malloc((n_prefix + n + 1) * sizeof *tp->prompt_tokens)))
+    if (!(tp->prompt_tokens = malloc((np + n) * sizeof *tp->prompt_tokens)))
         return af_error_set(AF_ENOMEM, "prompt tokens");
-    if (n_prefix) {
-        memcpy(tp->prompt_tokens, prefix, n_prefix * sizeof *prefix);
+    if (prev) {
+        memcpy(tp->prompt_tokens, prev->prompt_tokens, prev->n_prompt_tokens * sizeof *tp->prompt_tokens);
+        memcpy(tp->prompt_tokens + prev->n_prompt_tokens, prev->action_tokens,
+               prev->n_action_tokens * sizeof *tp->prompt_tokens);
     } else {
         tp->prompt_tokens[0] = AF_TOK_BOS;
-        n_prefix = 1;
     }
-    af_vocab_encode(suite->vocab, text, tp->prompt_tokens + n_prefix, n, &n);
-    tp->n_prompt_tokens = n_prefix + n;
+    af_vocab_encode(suite->vocab, text, tp->prompt_tokens + np, n, &n);
+    tp->n_prompt_tokens = np + n;
     return 0;
 }
 
@@ -71,12 +72,12 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
     int rc;
     if (!cfg->monolithic) {
         if ((rc = af_prompt_render(suite, item->question, mem->turns, mem->n, cfg->result_bytes, text))) return rc;
-        return encode_prompt(suite, NULL, 0, *text, tp);
+        return encode_prompt(suite, NULL, *text, tp);
     }
     if (!prev) {
         if ((rc = af_transcript_head(suite, item->question, transcript))) return rc;
         if (!(*text = strdup(*transcript))) return af_error_set(AF_ENOMEM, "transcript");
-        return encode_prompt(suite, NULL, 0, *text, tp);
+        return encode_prompt(suite, NULL, *text, tp);
     }
     char *tail = NULL;
     if ((rc = af_transcript_result(mem->turns[mem->n - 1].result, cfg->result_bytes, &tail))) return rc;
@@ -89,15 +90,8 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
     memcpy(t + lt, prev->action_text, la);
     memcpy(t + lt + la, tail, ll + 1);
     *transcript = t;
-    uint32_t *pre = malloc((prev->n_prompt_tokens + prev->n_action_tokens) * sizeof *pre);
-    if (!pre || !(*text = strdup(t))) {
-        free(pre), free(tail);
-        return af_error_set(AF_ENOMEM, "transcript");
-    }
-    memcpy(pre, prev->prompt_tokens, prev->n_prompt_tokens * sizeof *pre);
-    memcpy(pre + prev->n_prompt_tokens, prev->action_tokens, prev->n_action_tokens * sizeof *pre);
-    rc = encode_prompt(suite, pre, prev->n_prompt_tokens + prev->n_action_tokens, tail, tp);
-    free(pre), free(tail);
+    rc = !(*text = strdup(t)) ? af_error_set(AF_ENOMEM, "transcript") : encode_prompt(suite, prev, tail, tp);
+    free(tail);
     return rc;
 }
 
