@@ -82,6 +82,17 @@ static int fixture_open(Fixture *f, const char *suite, uint32_t max_turns) {
     return 1;
 }
 
+/* One episode of item by the suite's oracle under f's episode config; NULL if it failed
+ * (checked and reported). */
+static Agentflow__Trajectory *oracle_episode(Fixture *f, const AfItem *item) {
+    AfPlanner *orc = NULL;
+    Agentflow__Trajectory *t = NULL;
+    CHECK(af_planner_oracle_create(&orc) == 0);
+    if (orc) CHECK_MSG(af_episode_run(f->s, &f->m, orc, item, &f->ec, &t) == 0, "%s", af_error_detail());
+    af_planner_destroy(orc);
+    return t;
+}
+
 static void fixture_close(Fixture *f) {
     af_modules_clear(&f->m);
     af_suite_destroy(f->s);
@@ -320,10 +331,7 @@ static void test_multihop_refs(void) {
     AfSuite *s = f.s;
     const AfDataset *ds = af_suite_split(s, AF_SPLIT_TEST);
     /* the oracle writes references only, and solves the question */
-    AfPlanner *orc = NULL;
-    CHECK(af_planner_oracle_create(&orc) == 0);
-    Agentflow__Trajectory *t = NULL;
-    CHECK_MSG(af_episode_run(s, &f.m, orc, &ds->items[0], &f.ec, &t) == 0, "%s", af_error_detail());
+    Agentflow__Trajectory *t = oracle_episode(&f, &ds->items[0]);
     char subject[128] = "", rel1[32] = "", second[128] = "";
     if (t) {
         CHECK(t->reward == 1.0f && t->n_turns >= 2);
@@ -336,7 +344,6 @@ static void test_multihop_refs(void) {
         CHECK_MSG(strstr(ds->items[0].question, subject) != NULL, "subject \"%s\"", subject);
         af_trajectory_free(t);
     }
-    af_planner_destroy(orc);
     /* the same steps written by hand, with bad references between them */
     char a1[160], a5[64];
     snprintf(a1, sizeof a1, "search %s", subject);
@@ -375,11 +382,8 @@ static void test_monolithic_transcript(void) {
     if (!fixture_open(&f, "game24", 3)) return;
     AfSuite *s = f.s;
     f.ec.monolithic = 1;
-    AfPlanner *orc = NULL;
-    CHECK(af_planner_oracle_create(&orc) == 0);
     const AfDataset *ds = af_suite_split(s, AF_SPLIT_TEST);
-    Agentflow__Trajectory *t = NULL;
-    CHECK_MSG(af_episode_run(s, &f.m, orc, &ds->items[0], &f.ec, &t) == 0, "%s", af_error_detail());
+    Agentflow__Trajectory *t = oracle_episode(&f, &ds->items[0]);
     if (t) {
         CHECK(t->reward == 1.0f && t->n_turns == 3);
         char *text = NULL;
@@ -404,7 +408,6 @@ static void test_monolithic_transcript(void) {
         }
         af_trajectory_free(t);
     }
-    af_planner_destroy(orc);
     fixture_close(&f);
 }
 
