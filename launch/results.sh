@@ -70,13 +70,23 @@ launch() {
     ) &
 }
 
+# A run with the suite's config and seed: "$name" "$suite" "$seed" [more train arguments].
+train_run() {
+    local name=$1 s=$2 seed=$3; shift 3
+    launch "$name" "$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" "$@"
+}
+# A main run: the warm start, then Flow-GRPO until $limit seconds are spent.
+main_run() {
+    local name=$1 s=$2 seed=$3; shift 3
+    train_run "$name" "$s" "$seed" --set run.time_limit_s="$limit" --set run.iterations=100000 "$@" "${extra[@]}"
+}
+
 # 1. untrained planners and the main runs (warm start + Flow-GRPO)
 for s in $suites; do
     for seed in $seeds; do
-        launch "$s-untrained-s$seed" "$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" \
-            --set run.iterations=0 --set model.warmstart_steps=0 --set run.eval_every=1 "${extra[@]}"
-        launch "$s-s$seed" "$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" \
-            --set run.time_limit_s="$limit" --set run.iterations=100000 "${extra[@]}"
+        train_run "$s-untrained-s$seed" "$s" "$seed" --set run.iterations=0 --set model.warmstart_steps=0 \
+            --set run.eval_every=1 "${extra[@]}"
+        main_run "$s-s$seed" "$s" "$seed"
     done
 done
 wait
@@ -87,10 +97,10 @@ for s in $ablate; do
         base=$out/$s-s$seed
         [ -f "$base/done" ] || { echo "results.sh: $base did not finish; no ablations for $s seed $seed" >&2; continue; }
         its=$(wc -l < "$base/metrics.jsonl")
-        common=("$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" --init-from "$base/warmstart"
-                --set model.warmstart_steps=0 --set run.time_limit_s=0 --set run.iterations="$its" "${extra[@]}")
-        launch "$s-nonorm-s$seed" "${common[@]}" --set algo.group_norm=false
-        launch "$s-finalturn-s$seed" "${common[@]}" --set algo.reward_turns=final
+        common=(--init-from "$base/warmstart" --set model.warmstart_steps=0 --set run.time_limit_s=0
+                --set run.iterations="$its" "${extra[@]}")
+        train_run "$s-nonorm-s$seed" "$s" "$seed" "${common[@]}" --set algo.group_norm=false
+        train_run "$s-finalturn-s$seed" "$s" "$seed" "${common[@]}" --set algo.reward_turns=final
     done
 done
 wait
@@ -98,8 +108,7 @@ wait
 #     then Flow-GRPO, in the same wall time
 for s in $ablate; do
     for seed in $seeds; do
-        launch "$s-mono-s$seed" "$bin" train --config "launch/configs/$s.json" --set run.seed="$seed" \
-            --set algo.policy=monolithic --set run.time_limit_s="$limit" --set run.iterations=100000 "${extra[@]}"
+        main_run "$s-mono-s$seed" "$s" "$seed" --set algo.policy=monolithic
     done
 done
 wait
@@ -127,8 +136,8 @@ done
 # 4. the long runs
 first=${seeds%% *}
 for s in $long; do
-    launch "$s-long-s$first" "$bin" train --config "launch/configs/$s.json" --set run.seed="$first" \
-        --set run.time_limit_s=$((long_minutes * 60)) --set run.iterations=1000000 "${extra[@]}" --set run.eval_every=100
+    train_run "$s-long-s$first" "$s" "$first" --set run.time_limit_s=$((long_minutes * 60)) \
+        --set run.iterations=1000000 "${extra[@]}" --set run.eval_every=100
 done
 wait
 /usr/bin/env python3 launch/results_report.py --out "$out" --suites "$suites" --seeds "$seeds" --ablate "$ablate" \
