@@ -71,7 +71,9 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
                        const Agentflow__Turn *prev, char **transcript, char **text, Agentflow__Turn *tp) {
     int rc;
     if (!cfg->monolithic) {
-        if ((rc = af_prompt_render(suite, item->question, mem->turns, mem->n, cfg->result_bytes, text))) return rc;
+        const size_t first = suite->ops->view_start ? suite->ops->view_start(suite, item, mem->turns, mem->n) : 0;
+        if ((rc = af_prompt_render(suite, item->question, mem->turns, first, mem->n, cfg->result_bytes, text)))
+            return rc;
         return encode_prompt(suite, NULL, *text, tp);
     }
     if (!prev) {
@@ -153,6 +155,13 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         if ((rc = turn_prompt(suite, item, mem, cfg, turn ? tr->turns[turn - 1] : NULL, &transcript, &prompt, tp)))
             goto fail;
         modules_s += now_s() - t0;
+        if (planner->context && tp->n_prompt_tokens >= planner->context) { /* out of context: the episode ends */
+            protobuf_c_message_free_unpacked(&tp->base, NULL);
+            tr->turns[--tr->n_turns] = NULL;
+            free(prompt);
+            prompt = NULL;
+            break;
+        }
 
         /* planner */
         AfPlannerInput in = {.suite = suite, .item = item, .memory = mem->turns, .n_memory = mem->n, .turn = turn,

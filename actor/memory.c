@@ -87,8 +87,8 @@ static void newline(Buf *b) {
 }
 
 /* Structural newlines are written directly; field text never contains one. */
-static void render_turns(Buf *b, const AfTurnRecord *t, size_t n, size_t result_bytes) {
-    for (size_t i = 0; i < n; i++) {
+static void render_turns(Buf *b, const AfTurnRecord *t, size_t first, size_t n, size_t result_bytes) {
+    for (size_t i = first; i < n; i++) {
         char num[24];
         snprintf(num, sizeof num, "%zu", i + 1);
         puts_(b, num);
@@ -113,7 +113,7 @@ static void render_turns(Buf *b, const AfTurnRecord *t, size_t n, size_t result_
 int af_memory_render(const AfTurnRecord *turns, size_t n, size_t result_bytes, char **out) {
     Buf b = {0};
     put(&b, "", 0, 0);
-    render_turns(&b, turns, n, result_bytes);
+    render_turns(&b, turns, 0, n, result_bytes);
     if (b.oom) {
         free(b.p);
         return af_error_set(AF_ENOMEM, "memory render");
@@ -145,13 +145,13 @@ static int finish(Buf *b, const char *what, char **out) {
     return 0;
 }
 
-int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRecord *turns, size_t n,
+int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRecord *turns, size_t first, size_t n,
                      size_t result_bytes, char **out) {
     Buf b = {0};
     put_head(&b, suite, question);
     puts_(&b, "M:");
     newline(&b);
-    render_turns(&b, turns, n, result_bytes);
+    render_turns(&b, turns, first < n ? first : n, n, result_bytes);
     puts_(&b, "A:");
     return finish(&b, "prompt render", out);
 }

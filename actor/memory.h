@@ -43,9 +43,11 @@ int af_memory_append(AfMemory *m, AfTurnRecord *rec);
 /* Renders the memory lines only (malloc'd, caller frees). 0 or AF_ENOMEM. */
 int af_memory_render(const AfTurnRecord *turns, size_t n, size_t result_bytes, char **out);
 
-/* Renders the whole planner prompt (format above; malloc'd, caller frees). The tool
- * list is the suite's tools in order, then "stop". 0 or AF_ENOMEM. */
-int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRecord *turns, size_t n,
+/* Renders the whole planner prompt (format above; malloc'd, caller frees) with the
+ * memory lines of turns[first..n), numbered from first + 1 as the turns are (a suite's
+ * view_start hides closed attempts). The tool list is the suite's tools in order, then
+ * "stop". 0 or AF_ENOMEM. */
+int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRecord *turns, size_t first, size_t n,
                      size_t result_bytes, char **out);
 
 /* The monolithic transcript's head, and what follows a turn's action tokens in it

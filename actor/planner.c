@@ -40,19 +40,46 @@ static int random_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uin
 typedef struct {
     double p;
     uint64_t explored;
+    int give_up; /* attempts to play out with explored steps before the oracle's (suite attempts) */
 } Explorer;
 
 static int explorer_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
                         size_t max_tokens, size_t *n) {
     Explorer *e = self->ctx;
-    if (in->turn == 0) e->explored = 0;
+    const AfSuiteOps *ops = in->suite->ops;
+    if (in->turn == 0) {
+        e->explored = 0;
+        const int tries = in->suite->attempts * (in->suite->retries + 1);
+        e->give_up = tries > 1 ? (int)af_rng_below(rng, (uint32_t)tries) : 0;
+    }
     char *text = NULL;
     int rc;
     /* one draw per turn whatever the suite, so the stream does not depend on it */
-    const int explore = af_rng_uniform(rng) < e->p && in->suite->ops->explore;
-    if (explore && (rc = in->suite->ops->explore(in->suite, in->item, in->memory, in->n_memory, rng, &text))) return rc;
+    int explore = af_rng_uniform(rng) < e->p && ops->explore;
+    /* With attempts (and retries), a uniformly drawn number of tries is played out with
+     * explored steps first, so that every try's order gets its share of demonstrations. */
+    if (e->give_up > 0 && ops->explore && ops->restarts &&
+        ops->restarts(in->suite, in->item, in->memory, in->n_memory) < e->give_up)
+        explore = 1;
+    if (explore && (rc = ops->explore(in->suite, in->item, in->memory, in->n_memory, rng, &text))) return rc;
     if (text && in->turn < 64) e->explored |= (uint64_t)1 << in->turn;
     if (!text && (rc = in->suite->ops->oracle(in->suite, in->item, in->memory, in->n_memory, &text))) return rc;
+    /* The oracle gives up ("stop") where the state has no solution left, which only an
+     * explored step leads to. A suite with attempts (game24/countdown) plays such a
+     * dead end out with explored steps, so that the demonstration goes on to the next
+     * attempt; otherwise explore has nothing to offer there and the stop stands. */
+    if (!strcmp(text, "stop") && in->n_memory > 0 && in->suite->ops->explore) {
+        char *step = NULL;
+        if ((rc = in->suite->ops->explore(in->suite, in->item, in->memory, in->n_memory, rng, &step))) {
+            free(text);
+            return rc;
+        }
+        if (step) {
+            free(text);
+            text = step;
+            if (in->turn < 64) e->explored |= (uint64_t)1 << in->turn;
+        }
+    }
     return emit(in, text, tokens, logprobs, max_tokens, n);
 }
 

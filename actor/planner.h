@@ -39,6 +39,11 @@ struct AfPlanner {
                size_t max_tokens, size_t *n);
     void (*destroy)(AfPlanner *self); /* frees ctx; may be NULL */
     void *ctx;
+    /* Tokens the planner can attend to, prompt and action together (a model's max_seq);
+     * 0 = unbounded. An episode ends before a turn whose prompt leaves no room for an
+     * action: the planner has run out of context, and the episode is judged on what it
+     * did so far (usually reward 0), not failed. */
+    size_t context;
 };
 
 /* Reference planners. oracle: the suite's oracle action (solves every solvable item;
@@ -51,7 +56,11 @@ int af_planner_random_create(AfPlanner **out);
  * solutions: each turn, with probability p, the suite's explore action (a random step
  * that keeps the item solvable) instead of the oracle's. af_planner_explored() gives the
  * turns of the last episode that explored (bit t = turn t; 0 for other planners): their
- * actions are not the oracle's, so they are not demonstrations. */
+ * actions are not the oracle's, so they are not demonstrations. With a suite of several
+ * attempts (game24/countdown suite.attempts), each episode first plays out a uniformly
+ * drawn number of attempts (0 .. attempts-1) with explored steps, and dead ends the
+ * exploration leads into are played out the same way, so the oracle demonstrates every
+ * attempt's order. */
 int af_planner_explorer_create(double p, AfPlanner **out);
 uint64_t af_planner_explored(const AfPlanner *p);
 

@@ -81,6 +81,7 @@ int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner 
     if (!mp->prompt) goto nomem;
     if ((rc = af_decode_create(model, 1, model->cfg.max_seq, &mp->dec))) goto fail;
     p->name = "model";
+    p->context = (size_t)model->cfg.max_seq;
     p->temperature = s->temperature > 0.0f ? s->temperature : 1.0f;
     p->act = model_act;
     p->destroy = model_destroy;

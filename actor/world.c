@@ -133,6 +133,8 @@ int af_world_create(const AfConfig *cfg, AfWorld **out) {
     so.seed = (uint64_t)cfg->run.seed;
     so.train_jsonl = cfg->data.train[0] ? cfg->data.train : NULL;
     so.test_jsonl = cfg->data.test[0] ? cfg->data.test : NULL;
+    so.attempts = (uint32_t)cfg->suite.attempts;
+    so.retries = (uint32_t)cfg->suite.retries;
     if ((rc = af_suite_create(cfg->suite.name, &so, &w->suite))) goto fail;
     cap_split(w->suite->split[AF_SPLIT_TRAIN], cfg->suite.max_train);
     cap_split(w->suite->split[AF_SPLIT_TEST], cfg->suite.max_test);

@@ -37,7 +37,7 @@ typedef struct AfConfig {
     struct {
         char name[32];
         double test_fraction;
-        int64_t max_train, max_test, hops, entities;
+        int64_t max_train, max_test, hops, entities, attempts, retries;
     } suite;
     struct {
         char train[AF_CFG_STR_MAX], test[AF_CFG_STR_MAX];
@@ -127,6 +127,10 @@ typedef struct AfConfig {
     X("suite.hops", suite.hops, INT, 3, 2, 4, "", "multihop: relation hops per question")     \
     X("suite.entities", suite.entities, INT, 400, 16, 1000000, "",                              \
       "multihop: entities in the generated world")                                              \
+    X("suite.attempts", suite.attempts, INT, 1, 1, 16, "",                                      \
+      "game24/countdown: attempts per episode; a step that leaves one number other than the target starts the next, from the numbers in another order (the planner sees the current attempt only)") \
+    X("suite.retries", suite.retries, INT, 0, 0, 16, "",                                        \
+      "game24/countdown: before a new attempt, tries again this many times from the state the attempt's first step left, listed in another order") \
     X("data.train", data.train, STR, "", 0, 0, "", "JSONL file replacing the generated train split") \
     X("data.test", data.test, STR, "", 0, 0, "", "JSONL file replacing the generated test split") \
     X("model.d_model", model.d_model, INT, 128, 8, 65536, "", "hidden size")                    \

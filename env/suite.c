@@ -254,6 +254,7 @@ int af_suite_alloc(const char *name, const AfSuiteOps *ops, size_t n_tools, AfSu
     s->name = name;
     s->ops = ops;
     s->vocab = af_vocab_default();
+    s->attempts = 1;
     s->tools = calloc(n_tools ? n_tools : 1, sizeof *s->tools);
     if (!s->tools || af_dataset_create(&s->split[0]) || af_dataset_create(&s->split[1])) {
         af_suite_destroy(s);

@@ -67,6 +67,8 @@ typedef struct AfSuiteOptions {
     const char *db_dir;      /* multihop: LMDB directory to create/overwrite; NULL = private temp dir removed on destroy */
     uint32_t train_size;     /* generated suites: questions in train (0 = suite default) */
     uint32_t test_size;      /* generated suites: questions in test (0 = suite default) */
+    uint32_t attempts;       /* game24/countdown: attempts per episode (0 or 1 = one; suites.h) */
+    uint32_t retries;        /* game24/countdown: retries from each attempt's first step (suites.h) */
 } AfSuiteOptions;
 
 void af_suite_options_default(AfSuiteOptions *o);
@@ -97,6 +99,12 @@ typedef struct AfSuiteOps {
      * rng; *action NULL where there is no such choice (take the oracle's). */
     int (*explore)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                    char **action);
+    /* Optional (NULL: 0): the first of mem[0..n) the planner's prompt shows; the records
+     * before it belong to attempts the suite has closed (game24/countdown attempts). */
+    size_t (*view_start)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n);
+    /* Optional (NULL: 0): how many times mem[0..n) has started over (game24/countdown
+     * attempts and retries; below s->attempts * (s->retries + 1)). */
+    int (*restarts)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n);
     void (*destroy)(AfSuite *s); /* frees ctx */
     /* Validates an item that does not come from the generated splits (JSONL, a question
      * typed on the command line): 0, or non-zero with the reason in why (cap bytes) naming
@@ -113,6 +121,8 @@ struct AfSuite {
     size_t n_tools;
     const AfVocab *vocab;    /* af_vocab_default() */
     int max_turns;           /* turns the oracle needs at most (use >= this for evaluation) */
+    int attempts;            /* attempts per episode (AfSuiteOptions.attempts; 1 for most suites) */
+    int retries;             /* retries per attempt (AfSuiteOptions.retries; 0 for most suites) */
 };
 
 /* Creates the named suite ("game24", "countdown", "multihop", "arith") with options

@@ -583,6 +583,9 @@ int af_suite_multihop_create(const AfSuiteOptions *opts, AfSuite **out) {
     Entity *ents = NULL;
     Store *st = NULL;
     int n = 0;
+    if (opts && (opts->attempts > 1 || opts->retries > 0))
+        return af_error_set(AF_ECONFIG, "suite multihop: attempts = %u, retries = %u, but only game24 and countdown start over",
+                            opts->attempts, opts->retries);
     int rc = af_suite_alloc("multihop", &kMhOps, 1, &s);
     if (rc) return rc;
     s->max_turns = MAX_HOPS;

@@ -289,52 +289,171 @@ static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *n
     }
 }
 
-/* Replays turns 0..n-1 (and `arg` as turn n when not NULL): used[j] = question number j
- * taken, live[t] = turn t's result (1-based) not yet referenced. -1 if too many turns. */
-static int replay_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, const char *arg, int *used,
-                        unsigned char *live) {
+/* How often a game24/countdown episode may start over (suites.h, "Attempts"). */
+typedef struct {
+    int attempts; /* from the question's numbers, >= 1 */
+    int retries;  /* extra tries from the state after an attempt's first step, >= 0 */
+} Tries;
+
+static Tries tries_of(const AfSuite *s) { return (Tries){s->attempts, s->retries}; }
+
+/* The order in which attempt a (0-based) presents the question's n numbers: ord[i] is
+ * the 0-based position of the i-th number shown. Attempt 0 keeps the question's order;
+ * later ones rotate it by a (and from the (n+1)-th attempt on also swap the 2nd and 3rd),
+ * so that each attempt starts from a different presentation. */
+static void attempt_order(int a, int n, int *ord) {
+    for (int i = 0; i < n; i++) ord[i] = (i + a) % n;
+    if ((a / n) % 2 == 1 && n >= 3) {
+        int t = ord[1];
+        ord[1] = ord[2];
+        ord[2] = t;
+    }
+}
+
+/* What the turns leave (see append_state), within the current try: used[j] = question
+ * number j taken, live[t] = turn t's result (1-based) not yet referenced. attempt: root
+ * attempts closed; retry: retries from the current attempt's first step; restarts: both
+ * together; start: the turn (0-based) that opened the current try (its result shows the
+ * fresh state; 0 at first); snap*: the state after the attempt's first step. */
+typedef struct {
+    int used[NUM_MAX];
+    unsigned char live[AF_STATE_TURNS_MAX + 1];
+    int attempt, retry, restarts;
+    size_t start;
+    int has_snap;
+    size_t snap_turn; /* 1-based turn of the first step */
+    int snap_used[NUM_MAX];
+    unsigned char snap_live[AF_STATE_TURNS_MAX + 1];
+} State;
+
+/* Items left in st (numbers and live results, t <= last). */
+static int items_left(const Puzzle *pz, const State *st, size_t last) {
+    int k = 0;
+    for (int j = 0; j < pz->n; j++) k += !st->used[j];
+    for (size_t u = 1; u <= last; u++) k += st->live[u];
+    return k;
+}
+
+/* 1 if turn t (0-based, successful calculator turn, result text `result`) ended a try:
+ * nothing but its own result left, and that is not the target. */
+static int ends_try(const Puzzle *pz, const State *st, size_t t, const char *result) {
+    if (items_left(pz, st, t + 1) != 1) return 0;
+    char v[64];
+    size_t vl = strcspn(result, ",;");
+    if (vl >= sizeof v) return 1; /* not a number we print: not the target */
+    memcpy(v, result, vl);
+    v[vl] = '\0';
+    AfRational r;
+    return !pz->has_target || af_rat_parse(v, &r) || !af_rat_eq(r, pz->target);
+}
+
+/* Replays turns 0..n-1 (and `extra` as turn n when not NULL, taken as a successful
+ * calculator turn) into *st. A turn that ends a try while tries remain starts the next:
+ * a retry from the state after the attempt's first step while retries remain, else a new
+ * attempt with every number back. -1 if too many turns. */
+static int replay_state(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, size_t n, const AfTurnRecord *extra,
+                        State *st) {
     const int64_t *pool = pz->nums;
     const int np = pz->n;
-    memset(used, 0, sizeof(int) * NUM_MAX);
-    memset(live, 0, AF_STATE_TURNS_MAX + 1);
+    memset(st, 0, sizeof *st);
     if (n >= AF_STATE_TURNS_MAX) return -1;
-    for (size_t t = 0; t < n + (arg != NULL); t++) {
-        const char *a = t < n ? mem[t].argument : arg;
-        if (t < n && (mem[t].status != AF_TOOL_OK || strcmp(mem[t].tool, "calculator"))) continue;
+    for (size_t t = 0; t < n + (extra != NULL); t++) {
+        const AfTurnRecord *r = t < n ? &mem[t] : extra;
+        if (t < n && (r->status != AF_TOOL_OK || strcmp(r->tool, "calculator"))) continue;
         int64_t lit[AF_CALC_MAX_LITERALS];
         size_t ref[AF_CALC_MAX_LITERALS], pos[AF_CALC_MAX_LITERALS];
         int nl, nr, npos;
-        scan_arg(a, lit, &nl, ref, &nr, pos, &npos);
+        scan_arg(r->argument, lit, &nl, ref, &nr, pos, &npos);
         for (int i = 0; i < npos; i++)
-            if (pos[i] >= 1 && pos[i] <= (size_t)np) used[pos[i] - 1] = 1;
+            if (pos[i] >= 1 && pos[i] <= (size_t)np) st->used[pos[i] - 1] = 1;
         for (int i = 0; i < nl; i++)
             for (int j = 0; j < np; j++)
-                if (!used[j] && pool[j] == lit[i]) {
-                    used[j] = 1;
+                if (!st->used[j] && pool[j] == lit[i]) {
+                    st->used[j] = 1;
                     break;
                 }
         for (int i = 0; i < nr; i++)
-            if (ref[i] >= 1 && ref[i] <= t) live[ref[i]] = 0;
-        live[t + 1] = 1;
+            if (ref[i] >= 1 && ref[i] <= t) st->live[ref[i]] = 0;
+        st->live[t + 1] = 1;
+        if (tries.retries > 0 && !st->has_snap && np >= 3 && items_left(pz, st, t + 1) == np - 1) {
+            st->has_snap = 1;
+            st->snap_turn = t + 1;
+            memcpy(st->snap_used, st->used, sizeof st->used);
+            memcpy(st->snap_live, st->live, sizeof st->live);
+        }
+        if (!ends_try(pz, st, t, r->result)) continue;
+        if (st->has_snap && st->retry < tries.retries) {
+            memcpy(st->used, st->snap_used, sizeof st->used);
+            memcpy(st->live, st->snap_live, sizeof st->live);
+            st->retry++;
+        } else if (st->attempt + 1 < tries.attempts) {
+            memset(st->used, 0, sizeof st->used);
+            memset(st->live, 0, sizeof st->live);
+            st->attempt++;
+            st->retry = 0;
+            st->has_snap = 0;
+        } else {
+            continue;
+        }
+        st->restarts++;
+        st->start = t;
     }
     return 0;
 }
 
-static int append_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, const char *arg, AfTurnRecord *out) {
-    const int64_t *pool = pz->nums;
-    int used[NUM_MAX], np = pz->n;
-    unsigned char live[AF_STATE_TURNS_MAX + 1];
-    if (replay_state(pz, mem, n, arg, used, live)) return 0;
+/* One item of a state as listed: question number j (0-based) or the result of turn t
+ * (1-based). */
+typedef struct {
+    int number; /* 1: pool[j]; 0: turn t's result */
+    int j;
+    size_t t;
+} Item;
+
+/* The items st leaves (results up to turn `last`), in the order they are listed: the
+ * numbers in the attempt's order, then the results by turn, the whole list rotated by
+ * the retry count (so that each retry lists the same state differently). Returns k. */
+static int list_items(const Puzzle *pz, const State *st, size_t last, Item *items) {
+    Item all[NUM_MAX + AF_STATE_TURNS_MAX + 1];
+    int ord[NUM_MAX], k = 0;
+    attempt_order(st->attempt, pz->n, ord);
+    for (int i = 0; i < pz->n; i++)
+        if (!st->used[ord[i]]) all[k++] = (Item){1, ord[i], 0};
+    for (size_t t = 1; t <= last; t++)
+        if (st->live[t]) all[k++] = (Item){0, 0, t};
+    for (int i = 0; i < k; i++) items[i] = all[(i + st->retry) % k];
+    return k;
+}
+
+/* Appends what is left after `out` (turn n, a successful calculator turn) to its result:
+ * ", left: $3=3 $4=4 #1=9" (as list_items orders them), nothing when only this turn's
+ * result is left; "; attempt 2, left: ..." (every number) when it ended an attempt and
+ * another begins; "; retry from #1, left: ..." when the attempt tries again from the state
+ * its first step (turn 1) left. */
+static int append_state(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, size_t n, AfTurnRecord *out) {
+    State st;
+    Item items[NUM_MAX + AF_STATE_TURNS_MAX + 1];
+    if (replay_state(pz, tries, mem, n, out, &st)) return 0;
+    const int fresh = st.restarts > 0 && st.start == n;
+    const int k = list_items(pz, &st, n + 1, items);
     char buf[256];
     size_t len = 0;
     int others = 0;
-    len += (size_t)snprintf(buf, sizeof buf, "%s, left:", out->result);
-    for (int j = 0; j < np && len < sizeof buf; j++)
-        if (!used[j]) len += (size_t)snprintf(buf + len, sizeof buf - len, " $%d=%lld", j + 1, (long long)pool[j]), others++;
-    for (size_t t = 1; t <= n + 1 && len < sizeof buf; t++) {
-        if (!live[t]) continue;
+    if (fresh && st.retry > 0)
+        len += (size_t)snprintf(buf, sizeof buf, "%s; retry from #%zu, left:", out->result, st.snap_turn);
+    else if (fresh)
+        len += (size_t)snprintf(buf, sizeof buf, "%s; attempt %d, left:", out->result, st.attempt + 1);
+    else
+        len += (size_t)snprintf(buf, sizeof buf, "%s, left:", out->result);
+    for (int i = 0; i < k && len < sizeof buf; i++) {
+        if (items[i].number) {
+            len += (size_t)snprintf(buf + len, sizeof buf - len, " $%d=%lld", items[i].j + 1,
+                                    (long long)pz->nums[items[i].j]);
+            others++;
+            continue;
+        }
+        const size_t t = items[i].t;
         const char *v = t <= n ? mem[t - 1].result : out->result;
-        size_t vl = strcspn(v, ",");
+        size_t vl = strcspn(v, ",;");
         len += (size_t)snprintf(buf + len, sizeof buf - len, " #%zu=%.*s", t, (int)vl, v);
         others += t <= n;
     }
@@ -392,7 +511,7 @@ static int num_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord 
     /* syntax errors, division by zero and overflow are reported by the tool itself */
     rc = af_suite_call_tool(s, "calculator", expanded, tool_timeout_s, out);
     if (rc == 0 && out->status == AF_TOOL_OK && kind_of(s) != AF_NUMBERS_ARITH)
-        rc = append_state(&pz, mem, n, a.argument, out);
+        rc = append_state(&pz, tries_of(s), mem, n, out);
     goto done;
 reject_err:
     out->status = AF_TOOL_ERROR;
@@ -583,43 +702,47 @@ static char *plan_line_refs(const Puzzle *pz, const char *plan, size_t idx) {
     }
 }
 
-/* game24/countdown: the state the memory leaves (the unused numbers and the
- * unreferenced results) as atoms; *k of them, or 0 if the memory does not replay. */
-static int state_atoms(const Puzzle *pz, const AfTurnRecord *mem, size_t n, Atom *atoms, int *k) {
-    int used[NUM_MAX];
-    unsigned char live[AF_STATE_TURNS_MAX + 1];
+/* game24/countdown: the state the memory leaves as atoms, in the order list_items gives;
+ * *k of them, or 0 if the memory does not replay. */
+static int state_atoms(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, size_t n, Atom *atoms, int *k) {
+    State st;
+    Item items[NUM_MAX + AF_STATE_TURNS_MAX + 1];
     *k = 0;
-    if (replay_state(pz, mem, n, NULL, used, live)) return 0;
-    for (int j = 0; j < pz->n; j++)
-        if (!used[j]) {
-            atoms[*k].v = af_rat_int(pz->nums[j]);
-            snprintf(atoms[(*k)++].ref, sizeof atoms[0].ref, "$%d", j + 1);
+    if (replay_state(pz, tries, mem, n, NULL, &st)) return 0;
+    const int m = list_items(pz, &st, n, items);
+    if (m > NUM_MAX) return 0;
+    for (int i = 0; i < m; i++) {
+        if (items[i].number) {
+            atoms[i].v = af_rat_int(pz->nums[items[i].j]);
+            snprintf(atoms[i].ref, sizeof atoms[0].ref, "$%d", items[i].j + 1);
+            continue;
         }
-    for (size_t t = 1; t <= n; t++) {
-        if (!live[t]) continue;
         char buf[AF_CALC_MAX_LEN + 1];
         AfCalcInfo info;
-        if (*k == NUM_MAX || turn_eval(pz, mem, t - 1, buf, &info)) return *k = 0;
-        atoms[*k].v = info.value;
-        snprintf(atoms[(*k)++].ref, sizeof atoms[0].ref, "#%zu", t);
+        if (turn_eval(pz, mem, items[i].t - 1, buf, &info)) return 0;
+        atoms[i].v = info.value;
+        snprintf(atoms[i].ref, sizeof atoms[0].ref, "#%zu", items[i].t);
     }
-    return *k;
+    return *k = m;
 }
 
 /* game24/countdown: the first step of a solution from the state the memory leaves, so it
  * also continues what another planner began; 1 and steps[0] set, or 0 if that state has
  * no solution. */
-static int solve_from_state(const Puzzle *pz, const AfTurnRecord *mem, size_t n, char (*steps)[STEP_LEN]) {
+static int solve_from_state(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, size_t n,
+                            char (*steps)[STEP_LEN]) {
     Atom atoms[NUM_MAX];
     int k;
-    if (state_atoms(pz, mem, n, atoms, &k) < 2) return 0;
+    if (state_atoms(pz, tries, mem, n, atoms, &k) < 2) return 0;
     return solve_rec(atoms, k, pz->target, 0, steps);
 }
 
 /* game24/countdown: a uniformly drawn step among those after which the state the memory
  * leaves is still solvable; NULL for arith and when fewer than 3 numbers are left (no
- * choice to make) or none keeps it solvable. For warm-start demonstrations that visit
- * more sub-games than the canonical solutions. */
+ * choice to make) or none keeps it solvable. With several attempts (suite.attempts > 1)
+ * any step of a state of 2 or more numbers: a dead end only costs the attempt, and the
+ * demonstrations then show the oracle starting over from the next attempt's state. For
+ * warm-start demonstrations that visit more sub-games than the canonical solutions. */
 static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                        char **action) {
     Puzzle pz;
@@ -627,9 +750,10 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
     Atom atoms[NUM_MAX];
     int k;
     AfNumbersKind kind = kind_of(s);
+    const int any = s->attempts > 1 || s->retries > 0;
     *action = NULL;
     if (kind == AF_NUMBERS_ARITH || puzzle_parse(kind, item, &pz, why, sizeof why) ||
-        state_atoms(&pz, mem, n, atoms, &k) < 3)
+        state_atoms(&pz, tries_of(s), mem, n, atoms, &k) < (any ? 2 : 3))
         return 0;
     char (*cand)[STEP_LEN] = malloc((size_t)k * (size_t)k * 4 * STEP_LEN);
     if (!cand) return af_error_set(AF_ENOMEM, "explore action");
@@ -639,11 +763,33 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
     for (int st = 0; st < 4 * k * k; st++) {
         Atom next[NUM_MAX];
         const int m = step_state(atoms, k, st, ref, next, cand[nc]);
-        if (m && solve_rec(next, m, pz.target, 1, NULL)) nc++;
+        if (m && (any || solve_rec(next, m, pz.target, 1, NULL))) nc++;
     }
     *action = nc ? strdup(cand[af_rng_below(rng, (uint32_t)nc)]) : NULL;
     free(cand);
     return *action || !nc ? 0 : af_error_set(AF_ENOMEM, "explore action");
+}
+
+/* Replays item's memory for a suite that starts over (attempts or retries); 0 and *st
+ * set, or -1 (a single try, a bad item, too many turns). */
+static int replay_tries(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, State *st) {
+    Puzzle pz;
+    char why[128];
+    if ((s->attempts <= 1 && s->retries <= 0) || puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) return -1;
+    return replay_state(&pz, tries_of(s), mem, n, NULL, st);
+}
+
+/* How many times mem[0..n) has started over (attempts and retries). */
+static int num_restarts(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n) {
+    State st;
+    return replay_tries(s, item, mem, n, &st) ? 0 : st.restarts;
+}
+
+/* The first memory record the planner is shown: the turn that opened the current try
+ * (attempt or retry); 0 with a single try. */
+static size_t num_view_start(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n) {
+    State st;
+    return replay_tries(s, item, mem, n, &st) ? 0 : st.start;
 }
 
 static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
@@ -665,7 +811,7 @@ static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *
          * mix them (game24: 0% held-out after 600 warm-start steps, against 10% when
          * cloned from the canonical one; "the step leaving the most ways to finish" gave
          * 5%). */
-        if (solve_from_state(&pz, mem, n, steps)) *action = strdup(steps[0]);
+        if (solve_from_state(&pz, tries_of(s), mem, n, steps)) *action = strdup(steps[0]);
         else if (n == 0) /* the whole puzzle is the state */
             return af_error_set(AF_ENOTFOUND, "%s oracle: \"%s\" has no solution", s->name, item->question);
     }
@@ -729,6 +875,8 @@ static const AfSuiteOps kNumOps = {
     .oracle = num_oracle,
     .random_action = num_random,
     .explore = num_explore,
+    .view_start = num_view_start,
+    .restarts = num_restarts,
     .destroy = num_destroy,
     .check = num_check,
 };
@@ -899,6 +1047,13 @@ int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSu
     }
     ctx->kind = kind;
     s->ctx = ctx;
+    s->attempts = opts && opts->attempts > 1 ? (int)opts->attempts : 1;
+    s->retries = opts ? (int)opts->retries : 0;
+    if ((s->attempts > 1 || s->retries > 0) && kind == AF_NUMBERS_ARITH) {
+        rc = af_error_set(AF_ECONFIG, "suite arith: attempts = %d, retries = %d, but only game24 and countdown start over",
+                          s->attempts, s->retries);
+        goto fail;
+    }
     s->max_turns = kind == AF_NUMBERS_COUNTDOWN || kind == AF_NUMBERS_GAME24 ? 3 : 3;
     if ((rc = af_calc_tool_create(&s->tools[0]))) goto fail;
     s->n_tools = 1;

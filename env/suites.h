@@ -19,6 +19,16 @@
  * numbers and equals 24 (or on "stop"). Generator: that expanded expression (else the
  * latest successful one). Judge: 1 iff the answer uses exactly the four numbers, no
  * unary minus, and equals 24 exactly.
+ * Attempts (AfSuiteOptions.attempts = A > 1, game24 and countdown): a successful step
+ * that leaves nothing but its own result, and that result is not the target, ends the
+ * attempt; while attempts remain, the next begins with every number back, listed in
+ * another order (attempt a rotates the question's order by a-1, and from attempt n+1
+ * on also swaps the 2nd and 3rd), and the step's result says so: "27; attempt 2, left:
+ * $2=7 $3=8 $4=8 $1=4". Turn numbers and "#k" keep counting across attempts. The
+ * planner's prompt shows the memory from that turn on (view_start): the current
+ * attempt, not the closed ones. The oracle plays the first solution in its search order
+ * over the state as listed, so each attempt's canonical solution differs; the explorer
+ * (warm start) may step into dead ends, which it plays out with explored steps.
  *
  * ---- countdown (TinyZero-style) -------------------------------------------------------
  * Question "n1 n2 n3 [n4] -> target" (numbers 1..99; target 1..999, built from a random

@@ -323,6 +323,8 @@ static int suite_from_config(const AfConfig *c, AfSuite **out) {
     o.seed = (uint64_t)c->run.seed;
     o.train_jsonl = c->data.train[0] ? c->data.train : NULL;
     o.test_jsonl = c->data.test[0] ? c->data.test : NULL;
+    o.attempts = (uint32_t)c->suite.attempts;
+    o.retries = (uint32_t)c->suite.retries;
     int rc = af_suite_create(c->suite.name, &o, out);
     return rc ? af_error_wrap(rc, "suite %s", c->suite.name) : 0;
 }
@@ -410,7 +412,8 @@ static int warm_start(Trainer *T) {
     const double explore = c->model.warmstart_explore;
     int rc = !tr               ? af_error_set(AF_ENOMEM, "warm start")
              : !oracle         ? af_planner_random_create(&demo)
-             : explore > 0.0   ? af_planner_explorer_create(explore, &demo)
+             : explore > 0.0 || T->suite->attempts > 1 || T->suite->retries > 0
+                 ? af_planner_explorer_create(explore, &demo)
                                : af_planner_oracle_create(&demo);
     const AfDataset *ds = train_split(T);
     double t0 = af_time_now(), loss = 0;
@@ -420,16 +423,24 @@ static int warm_start(Trainer *T) {
         const double warm = 20.0, pr = steps > warm ? (s - warm) / (steps - warm) : 1.0;
         T->opt->cfg.lr = s < warm ? peak * (float)(s + 1) / (float)warm
                                   : peak * (float)(0.1 + 0.45 * (1.0 + cos(M_PI * (pr < 0 ? 0 : pr))));
-        for (int i = 0; i < nb && rc == 0; i++) {
+        /* the batch is shared out over the learners (episode i on learner i mod L) */
+        int mine = 0;
+        for (int i = T->lidx; i < nb && rc == 0; i += T->L) {
             AfEpisodeConfig ec = T->ecfg;
             ec.iteration = WARMSTART_ITERATION + (uint32_t)s;
             ec.query_index = (uint32_t)(((uint64_t)s * (uint64_t)nb + (uint64_t)i) % ds->n);
             ec.sample_index = 0;
-            rc = af_episode_run(T->suite, &T->mods, demo, &ds->items[ec.query_index], &ec, &tr[i]);
-            if (rc == 0) drop_turns(tr[i], af_planner_explored(demo));
+            rc = af_episode_run(T->suite, &T->mods, demo, &ds->items[ec.query_index], &ec, &tr[mine]);
+            if (rc == 0) drop_turns(tr[mine++], af_planner_explored(demo));
         }
-        if (rc == 0) rc = af_update_bc_step(T->upd, (const Agentflow__Trajectory *const *)tr, nb, &loss);
-        for (int i = 0; i < nb; i++) af_trajectory_free(tr[i]), tr[i] = NULL;
+        if (T->L > 1) { /* a learner whose demonstration failed stops them all, not a hang */
+            int bad = rc != 0, any = 0;
+            int mrc = af_mpi_allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, T->learners);
+            if (mrc) rc = mrc;
+            else if (any && !rc) rc = af_error_set(AF_ECONFIG, "warm start step %d: another learner's demonstration failed", s + 1);
+        }
+        if (rc == 0) rc = af_update_bc_step(T->upd, (const Agentflow__Trajectory *const *)tr, mine, &loss);
+        for (int i = 0; i < mine; i++) af_trajectory_free(tr[i]), tr[i] = NULL;
         if (rc == 0 && (s % 50 == 0 || s == steps - 1))
             af_log_progress("warm start %d/%d: action NLL %.4f (%.1fs)", s + 1, steps, loss, af_time_now() - t0);
     }

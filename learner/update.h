@@ -76,9 +76,10 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
                   uint32_t batch, uint32_t group, AfUpdateStats *stats);
 
 /* Supervised warm start (behaviour cloning): one AdamW step on -mean log p(action tokens)
- * of the given trajectories' turns, for a format-only initial planner. Local to this rank
- * (no allreduce): call it with the same data everywhere or on one rank and broadcast.
- * *loss_out receives the mean negative log-likelihood before the step. */
+ * of the turns of every learner's trajectories (each learner passes its share of the
+ * batch; gradients and counts are summed over the learners as in af_update_run, so all
+ * take the same step). Collective over the learners. *loss_out receives the mean
+ * negative log-likelihood before the step, over all learners. */
 int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out);
 
 #endif

@@ -72,14 +72,27 @@ typedef struct {
 
 /* The suite with its builtin modules and a default episode config of max_turns turns;
  * returns 0 (checked and reported) if the suite cannot be made. */
-static int fixture_open(Fixture *f, const char *suite, uint32_t max_turns) {
+static int fixture_open_tries(Fixture *f, const char *suite, uint32_t max_turns, uint32_t attempts,
+                              uint32_t retries) {
     memset(f, 0, sizeof *f);
-    CHECK(af_suite_create(suite, NULL, &f->s) == 0);
+    AfSuiteOptions o;
+    af_suite_options_default(&o);
+    o.attempts = attempts;
+    o.retries = retries;
+    CHECK_MSG(af_suite_create(suite, &o, &f->s) == 0, "%s", af_error_detail());
     if (!f->s) return 0;
     CHECK(af_modules_builtin(f->s, &f->m) == 0);
     af_episode_config_default(&f->ec);
     f->ec.max_turns = max_turns;
     return 1;
+}
+
+static int fixture_open_attempts(Fixture *f, const char *suite, uint32_t max_turns, uint32_t attempts) {
+    return fixture_open_tries(f, suite, max_turns, attempts, 0);
+}
+
+static int fixture_open(Fixture *f, const char *suite, uint32_t max_turns) {
+    return fixture_open_attempts(f, suite, max_turns, 1);
 }
 
 /* One episode of item by the suite's oracle under f's episode config; NULL if it failed
@@ -449,8 +462,279 @@ static void test_explorer(void) {
     fixture_close(&f);
 }
 
+
+/* A planner that follows a script for its first n turns, then the suite's oracle. */
+typedef struct {
+    Script script;
+    AfPlanner *oracle;
+} ScriptThenOracle;
+
+static int script_then_oracle_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens,
+                                  float *logprobs, size_t max_tokens, size_t *n) {
+    ScriptThenOracle *so = self->ctx;
+    if (in->turn < so->script.n) {
+        AfPlanner p = make_script(&so->script);
+        return script_act(&p, in, rng, tokens, logprobs, max_tokens, n);
+    }
+    return so->oracle->act(so->oracle, in, rng, tokens, logprobs, max_tokens, n);
+}
+
+/* The decoded prompt of turn i (malloc'd). */
+static char *turn_prompt_text(const AfSuite *s, const Agentflow__Trajectory *t, size_t i) {
+    char *text = NULL;
+    CHECK(af_vocab_decode(s->vocab, t->turns[i]->prompt_tokens, t->turns[i]->n_prompt_tokens, &text) == 0);
+    return text;
+}
+
+/* suite.attempts: a step that leaves one number other than 24 starts the next attempt
+ * with every number back, shown in the next order; the planner's prompt shows that turn
+ * and the current attempt only (absolute turn numbers, so "#k" still names turn k); the
+ * last attempt ends like a single one; the oracle plays on from any attempt. */
+static void test_attempts(void) {
+    Fixture f;
+    if (!fixture_open_attempts(&f, "game24", 9, 3)) return;
+    AfItem item = {.question = "4 7 8 8", .answer = "", .solution = NULL};
+    static const char *const a[] = {"calculator $1+$2", "calculator #1+$3", "calculator #2+$4",
+                                    "calculator $2+$1", "calculator #4-$3", "calculator $4*#5"};
+    static const char *const want[] = {"11, left: $3=8 $4=8 #1=11", "19, left: $4=8 #2=19",
+                                       "27; attempt 2, left: $2=7 $3=8 $4=8 $1=4", "11, left: $3=8 $4=8 #4=11",
+                                       "3, left: $4=8 #5=3", "24"};
+    Script sc = {.texts = a, .n = 6};
+    AfPlanner p = make_script(&sc);
+    Agentflow__Trajectory *t = NULL;
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    if (t) {
+        CHECK_EQ_INT(t->n_turns, 6);
+        for (size_t i = 0; i < t->n_turns && i < 6; i++)
+            CHECK_MSG(!strcmp(t->turns[i]->result, want[i]), "turn %zu: \"%s\", want \"%s\"", i + 1, t->turns[i]->result,
+                      want[i]);
+        CHECK(t->reward == 1.0f);
+        CHECK_MSG(!strcmp(t->answer, "8*((7+4)-8)"), "answer \"%s\"", t->answer);
+        char *p2 = turn_prompt_text(f.s, t, 2), *p4 = turn_prompt_text(f.s, t, 4);
+        if (p2) CHECK_STR_CONTAINS(p2, "M:\n1 calculator $1+$2 -> 11, left: $3=8 $4=8 #1=11\n2 calculator");
+        if (p4) {
+            CHECK_STR_CONTAINS(p4, "M:\n3 calculator #2+$4 -> 27; attempt 2, left: $2=7 $3=8 $4=8 $1=4\n"
+                                   "4 calculator $2+$1 -> 11, left: $3=8 $4=8 #4=11\nA:");
+            CHECK_MSG(!strstr(p4, "\n1 calculator") && !strstr(p4, "\n2 calculator"), "closed attempt shown: %s", p4);
+        }
+        free(p2);
+        free(p4);
+        af_trajectory_free(t);
+    }
+
+    /* three failed attempts: the third ends like a single-attempt episode, nothing restarts */
+    static const char *const fail[] = {"calculator $1*$2*$3*$4"};
+    Script sf = {.texts = fail, .n = 1};
+    p = make_script(&sf);
+    t = NULL;
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    if (t) {
+        CHECK_EQ_INT(t->n_turns, 9);
+        CHECK(t->n_turns == 9 && !strcmp(t->turns[0]->result, "1792; attempt 2, left: $2=7 $3=8 $4=8 $1=4") &&
+              !strcmp(t->turns[1]->result, "1792; attempt 3, left: $3=8 $4=8 $1=4 $2=7") &&
+              !strcmp(t->turns[2]->result, "1792") && t->reward == 0.0f);
+        af_trajectory_free(t);
+    }
+
+    /* the oracle takes over in attempt 2 (or 3) of every test puzzle and solves it */
+    ScriptThenOracle so = {.script = {.texts = fail, .n = 1}};
+    CHECK(af_planner_oracle_create(&so.oracle) == 0);
+    AfPlanner sto = {.name = "script-then-oracle", .temperature = 1.0f, .act = script_then_oracle_act, .ctx = &so};
+    const AfDataset *ds = af_suite_split(f.s, AF_SPLIT_TEST);
+    int solved = 0, differs = 0;
+    for (size_t q = 0; so.oracle && q < ds->n; q++) {
+        Agentflow__Trajectory *alone = oracle_episode(&f, &ds->items[q]);
+        t = NULL;
+        CHECK(af_episode_run(f.s, &f.m, &sto, &ds->items[q], &f.ec, &t) == 0);
+        if (t && alone && t->n_turns == 1) { /* the product of the numbers is 24 */
+            solved += t->reward == 1.0f;
+            differs++;
+        } else if (t && alone) {
+            solved += t->reward == 1.0f && t->n_turns == 4;
+            differs += strcmp(t->turns[1]->action_text, alone->turns[0]->action_text) != 0;
+        }
+        af_trajectory_free(t);
+        af_trajectory_free(alone);
+    }
+    CHECK_MSG(solved == (int)ds->n, "solved %d of %zu in the second attempt", solved, ds->n);
+    /* the second attempt's numbers come in another order, so its canonical first step
+     * usually differs from the first attempt's */
+    CHECK_MSG(differs > (int)ds->n / 2, "the second attempt began differently in %d of %zu", differs, ds->n);
+    af_planner_destroy(so.oracle);
+    fixture_close(&f);
+
+    /* retries: a failed try goes back to the state the attempt's first step left, listed
+     * in another order, before a new attempt; the last attempt retries too */
+    if (!fixture_open_tries(&f, "game24", 12, 2, 1)) return;
+    static const char *const r[] = {"calculator $1+$2", "calculator #1+$3", "calculator #2+$4", "calculator #1+$4",
+                                    "calculator #4+$3", "calculator $2+$3", "calculator #6+$4", "calculator #7+$1",
+                                    "calculator #6+$1", "calculator #9+$4", "calculator $1+$2"};
+    static const char *const want_r[] = {"11, left: $3=8 $4=8 #1=11", "19, left: $4=8 #2=19",
+                                         "27; retry from #1, left: $4=8 #1=11 $3=8", "19, left: #4=19 $3=8",
+                                         "27; attempt 2, left: $2=7 $3=8 $4=8 $1=4", "15, left: $4=8 $1=4 #6=15",
+                                         "23, left: $1=4 #7=23", "27; retry from #6, left: $1=4 #6=15 $4=8",
+                                         "19, left: #9=19 $4=8", "27"};
+    Script sr = {.texts = r, .n = 11};
+    p = make_script(&sr);
+    t = NULL;
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    if (t) {
+        CHECK_EQ_INT(t->n_turns, 12);
+        for (size_t i = 0; i < t->n_turns && i < 10; i++)
+            CHECK_MSG(!strcmp(t->turns[i]->result, want_r[i]), "turn %zu: \"%s\", want \"%s\"", i + 1,
+                      t->turns[i]->result, want_r[i]);
+        char *p3 = turn_prompt_text(f.s, t, 3);
+        if (p3) CHECK_STR_CONTAINS(p3, "M:\n3 calculator #2+$4 -> 27; retry from #1, left: $4=8 #1=11 $3=8\nA:");
+        free(p3);
+        CHECK(t->reward == 0.0f);
+        af_trajectory_free(t);
+    }
+    fixture_close(&f);
+
+    /* only game24 and countdown have attempts */
+    AfSuiteOptions o;
+    af_suite_options_default(&o);
+    o.attempts = 2;
+    AfSuite *bad = NULL;
+    CHECK(af_suite_create("arith", &o, &bad) == AF_ECONFIG && bad == NULL);
+    CHECK(af_suite_create("multihop", &o, &bad) == AF_ECONFIG && bad == NULL);
+    CHECK(af_suite_create("countdown", &o, &bad) == 0);
+    af_suite_destroy(bad);
+    o.attempts = 1;
+    o.retries = 1;
+    bad = NULL;
+    CHECK(af_suite_create("arith", &o, &bad) == AF_ECONFIG && bad == NULL);
+}
+
+/* Test item q by the explorer: the trajectory (NULL if it failed, checked), the restarts
+ * its results announce ("; attempt k" and "; retry from #k"), the 1-based turn of the
+ * last one (0: none) and how many were retries. */
+static Agentflow__Trajectory *explore_episode(Fixture *f, AfPlanner *ex, uint32_t q, int *restarts, size_t *last,
+                                              int *retries) {
+    Agentflow__Trajectory *t = NULL;
+    f->ec.query_index = q;
+    CHECK_MSG(af_episode_run(f->s, &f->m, ex, &af_suite_split(f->s, AF_SPLIT_TEST)->items[q], &f->ec, &t) == 0, "%s",
+              af_error_detail());
+    *restarts = *retries = 0;
+    *last = 0;
+    for (size_t i = 0; t && i < t->n_turns; i++) {
+        const int retry = strstr(t->turns[i]->result, "; retry from #") != NULL;
+        if (!retry && !strstr(t->turns[i]->result, "; attempt ")) continue;
+        (*restarts)++;
+        *retries += retry;
+        *last = i + 1;
+    }
+    return t;
+}
+
+/* With attempts, the explorer first plays out a uniformly drawn number of attempts with
+ * explored steps, then the oracle solves the puzzle in the next: demonstrations of every
+ * attempt's order, and only the oracle's turns count as demonstrations. */
+static void test_explorer_attempts(void) {
+    Fixture f;
+    if (!fixture_open_attempts(&f, "game24", 18, 6)) return;
+    AfPlanner *ex = NULL;
+    CHECK(af_planner_explorer_create(0.0, &ex) == 0);
+    int solved = 0, n = 0, by_attempt[6] = {0}, lucky = 0;
+    for (uint32_t q = 0; ex && q < 120; q++) {
+        int closed, retries;
+        size_t last;
+        Agentflow__Trajectory *t = explore_episode(&f, ex, q, &closed, &last, &retries);
+        if (!t) continue;
+        n++;
+        solved += t->reward == 1.0f;
+        const uint64_t explored = af_planner_explored(ex);
+        const uint64_t all = (t->n_turns < 64 ? (uint64_t)1 << t->n_turns : 0) - 1;
+        if (explored == all) { /* a played-out attempt happened to make 24 */
+            lucky++;
+            af_trajectory_free(t);
+            continue;
+        }
+        /* every attempt takes three steps; those of the closed ones are explored, the last
+         * attempt's are the oracle's */
+        CHECK_MSG(t->n_turns == (size_t)(3 * closed + 3) && explored == ((uint64_t)1 << (3 * closed)) - 1 &&
+                      retries == 0,
+                  "query %u: %zu turns, %d attempts closed, explored 0x%llx", q, t->n_turns, closed,
+                  (unsigned long long)explored);
+        if (closed < 6) by_attempt[closed]++;
+        af_trajectory_free(t);
+    }
+    CHECK_MSG(n == 120 && solved == n, "solved %d of %d", solved, n);
+    for (int a = 0; a < 6; a++) CHECK_MSG(by_attempt[a] >= 8, "attempt %d: %d demonstrations", a + 1, by_attempt[a]);
+    CHECK_MSG(lucky < 12, "%d episodes solved by exploring alone", lucky);
+    af_planner_destroy(ex);
+    fixture_close(&f);
+}
+
+/* With retries as well, the explorer plays out a uniformly drawn number of tries (attempts
+ * and retries) and the oracle takes over: every turn before the last restart is explored;
+ * the oracle's try solves unless it is a retry from an explored (dead) first step. */
+static void test_explorer_retries(void) {
+    Fixture f;
+    if (!fixture_open_tries(&f, "game24", 24, 3, 1)) return;
+    AfPlanner *ex = NULL;
+    CHECK(af_planner_explorer_create(0.0, &ex) == 0);
+    int solved = 0, n = 0, by_restarts[6] = {0}, retried = 0;
+    for (uint32_t q = 0; ex && q < 120; q++) {
+        int restarts, retries;
+        size_t last;
+        Agentflow__Trajectory *t = explore_episode(&f, ex, q, &restarts, &last, &retries);
+        if (!t) continue;
+        n++;
+        solved += t->reward == 1.0f;
+        retried += retries;
+        const uint64_t explored = af_planner_explored(ex), before = ((uint64_t)1 << last) - 1;
+        CHECK_MSG((explored & before) == before, "query %u: a turn before the last restart is the oracle's (0x%llx)", q,
+                  (unsigned long long)explored);
+        if (restarts < 6) by_restarts[restarts]++;
+        af_trajectory_free(t);
+    }
+    CHECK_MSG(n == 120 && solved >= 90, "solved %d of %d", solved, n);
+    /* every attempt's start gets its share; retries are demonstrated only where the
+     * explored first step left a solvable state (about a quarter of them) */
+    for (int a = 0; a < 6; a += 2) CHECK_MSG(by_restarts[a] >= 10, "%d restarts: %d episodes", a, by_restarts[a]);
+    CHECK_MSG(by_restarts[1] + by_restarts[3] + by_restarts[5] >= 3, "%d, %d, %d episodes end after a retry",
+              by_restarts[1], by_restarts[3], by_restarts[5]);
+    CHECK_MSG(retried >= 40, "%d retries", retried);
+    af_planner_destroy(ex);
+    fixture_close(&f);
+}
+
+/* A planner whose context has no room left for an action ends the episode: status OK,
+ * judged on what it did, every recorded prompt shorter than the context. */
+static void test_context_full(void) {
+    Fixture f;
+    if (!fixture_open(&f, "game24", 8)) return;
+    AfItem item = {.question = "4 7 8 8", .answer = "", .solution = NULL};
+    static const char *const a[] = {"calculator $1+$2", "calculator $3+$4", "calculator #1*#2", "calculator 1+1"};
+    Script sc = {.texts = a, .n = 4};
+    AfPlanner p = make_script(&sc);
+    p.context = 80; /* the first prompts take 16 and 50 tokens, the third 76 + ... */
+    Agentflow__Trajectory *t = NULL;
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    if (t) {
+        CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
+        CHECK_MSG(t->n_turns >= 1 && t->n_turns < 8, "%zu turns", t->n_turns);
+        for (size_t i = 0; i < t->n_turns; i++) {
+            CHECK(t->turns[i]->n_prompt_tokens < p.context);
+            CHECK(t->turns[i]->n_action_tokens > 0);
+        }
+        CHECK(t->reward == 0.0f);
+        af_trajectory_free(t);
+    }
+    p.context = 0; /* unbounded: all eight turns */
+    CHECK(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0);
+    if (t) CHECK_EQ_INT(t->n_turns, 8);
+    af_trajectory_free(t);
+    fixture_close(&f);
+}
+
 int main(void) {
     test_bad_actions();
+    test_attempts();
+    test_explorer_attempts();
+    test_explorer_retries();
+    test_context_full();
     test_explorer();
     test_monolithic_transcript();
     test_state_results();

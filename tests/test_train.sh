@@ -178,6 +178,33 @@ check "memory policy: nothing skipped" "$PY -c \"
 import json, sys
 sys.exit(0 if all(json.loads(l)['skipped_samples'] == 0 for l in open('$T/np4/metrics.jsonl')) else 1)\""
 
+# 4f. the warm start is data-parallel over the learners (episode i on learner i mod L, one
+# gradient allreduce): the same demonstrations in the same order as the one-learner run
+# above, so the action NLL follows it up to float summation order
+mpirun -np 3 "$AF" train --run-dir "$T/sft-l2" "${COMMON[@]}" --set topology.learners=2 --set run.iterations=0 \
+    --set model.warmstart_steps=60 --set model.warmstart_batch=8 --set model.warmstart_planner=oracle \
+    --set log.progress=rank0 > "$T/sft-l2.log" 2>&1
+check "2 learners share the warm start: the NLL curve of 1 learner (within 2%)" "$PY - '$T/sft.log' '$T/sft-l2.log' <<'EOF'
+import re, sys
+a, b = ([float(x) for x in re.findall(r'action NLL ([0-9.]+)', open(f).read())] for f in sys.argv[1:3])
+sys.exit(0 if len(a) >= 2 and len(a) == len(b) and all(abs(x - y) <= 0.02 * x for x, y in zip(a, b)) else 1)
+EOF"
+
+# 4g. attempts and retries (game24 suite.attempts/suite.retries): an oracle warm start with
+# played-out tries, then Flow-GRPO over MPI; episodes run past one try, nothing fails,
+# and the learner's log-probs match the actors' (prompts show the current try only)
+TRIES=("${COMMON[@]}" --set suite.attempts=2 --set suite.retries=1 --set rollout.max_turns=10
+       --set model.warmstart_planner=oracle --set model.warmstart_batch=8)
+mpirun -np 2 "$AF" train --run-dir "$T/tries" "${TRIES[@]}" --set model.warmstart_steps=40 --set run.iterations=3 \
+    --set run.eval_every=3 --set log.progress=rank0 > "$T/tries.log" 2>&1
+check "attempts and retries: warm start and 3 iterations, episodes go past one try, nothing fails" "$PY - '$T/tries/metrics.jsonl' <<'EOF'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+ok = len(r) == 3 and all(x['failed_rollouts'] == 0 and x['logprob_mismatch_max'] < 1e-3 for x in r)
+ok = ok and max(x['turns_mean'] for x in r) > 3
+sys.exit(0 if ok else 1)
+EOF"
+
 # 4d. model.init_std reaches the initialisation: 0.02 is the default, another value differs
 for sd in default 0.02 0.05; do
     extra=(); [ "$sd" = default ] || extra=(--set model.init_std=$sd)

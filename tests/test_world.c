@@ -186,7 +186,7 @@ static void test_extra_tools(void) {
     CHECK_EQ_INT(w->suite->n_tools, 3);
     CHECK(af_suite_tool(w->suite, "python") && af_suite_tool(w->suite, "http"));
     char *prompt = NULL;
-    CHECK(af_prompt_render(w->suite, "4 7 8 8", NULL, 0, 100, &prompt) == 0);
+    CHECK(af_prompt_render(w->suite, "4 7 8 8", NULL, 0, 0, 100, &prompt) == 0);
     CHECK_STR_CONTAINS(prompt, "T: calculator python http stop");
     free(prompt);
     const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TEST);
