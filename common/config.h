@@ -153,7 +153,7 @@ typedef struct AfConfig {
     X("model.warmstart_planner", model.warmstart_planner, ENUM, "random", 0, 0, "random|oracle", \
       "warm-start demonstrations: random (random valid actions, the format only, no solutions) or oracle (the suite's solver on training questions: supervised fine-tuning)") \
     X("model.warmstart_explore", model.warmstart_explore, FLOAT, 0.0, 0.0, 1.0, "",             \
-      "oracle warm start, game24/countdown: probability that a demonstration turn takes a random step that keeps the puzzle solvable instead of the oracle's; such turns are not trained on, the oracle's turns after them are (more sub-games seen)") \
+      "oracle warm start, game24/countdown: probability that a demonstration turn takes a random step that keeps the puzzle solvable (with suite.attempts or suite.retries: any step) instead of the oracle's; such turns are not trained on, the oracle's turns after them are (more sub-games seen)") \
     X("model.warmstart_batch", model.warmstart_batch, INT, 32, 1, 100000, "",                  \
       "episodes per warm-start step")                                                           \
     X("model.warmstart_lr", model.warmstart_lr, FLOAT, 3e-3, 1e-7, 1.0, "",                    \

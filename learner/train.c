@@ -416,7 +416,7 @@ static int warm_start(Trainer *T) {
                  ? af_planner_explorer_create(explore, &demo)
                                : af_planner_oracle_create(&demo);
     const AfDataset *ds = train_split(T);
-    double t0 = af_time_now(), loss = 0;
+    double t0 = af_time_now(), loss = 0, demo_s = 0, update_s = 0;
     const float rl_lr = T->opt->cfg.lr, peak = (float)c->model.warmstart_lr;
     for (int s = 0; rc == 0 && s < steps; s++) {
         /* 20-step linear warm-up, then cosine decay to 10% of the peak */
@@ -425,6 +425,7 @@ static int warm_start(Trainer *T) {
                                   : peak * (float)(0.1 + 0.45 * (1.0 + cos(M_PI * (pr < 0 ? 0 : pr))));
         /* the batch is shared out over the learners (episode i on learner i mod L) */
         int mine = 0;
+        const double td = af_time_now();
         for (int i = T->lidx; i < nb && rc == 0; i += T->L) {
             AfEpisodeConfig ec = T->ecfg;
             ec.iteration = WARMSTART_ITERATION + (uint32_t)s;
@@ -439,10 +440,14 @@ static int warm_start(Trainer *T) {
             if (mrc) rc = mrc;
             else if (any && !rc) rc = af_error_set(AF_ECONFIG, "warm start step %d: another learner's demonstration failed", s + 1);
         }
+        demo_s += af_time_now() - td;
+        const double tu = af_time_now();
         if (rc == 0) rc = af_update_bc_step(T->upd, (const Agentflow__Trajectory *const *)tr, mine, &loss);
+        update_s += af_time_now() - tu;
         for (int i = 0; i < mine; i++) af_trajectory_free(tr[i]), tr[i] = NULL;
         if (rc == 0 && (s % 50 == 0 || s == steps - 1))
-            af_log_progress("warm start %d/%d: action NLL %.4f (%.1fs)", s + 1, steps, loss, af_time_now() - t0);
+            af_log_progress("warm start %d/%d: action NLL %.4f (%.1fs: demonstrations %.1fs, updates %.1fs)", s + 1,
+                            steps, loss, af_time_now() - t0, demo_s, update_s);
     }
     af_planner_destroy(demo);
     free(tr);
