@@ -63,14 +63,14 @@ static int explorer_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, u
         explore = 1;
     if (explore && (rc = ops->explore(in->suite, in->item, in->memory, in->n_memory, rng, &text))) return rc;
     if (text && in->turn < 64) e->explored |= (uint64_t)1 << in->turn;
-    if (!text && (rc = in->suite->ops->oracle(in->suite, in->item, in->memory, in->n_memory, &text))) return rc;
+    if (!text && (rc = ops->oracle(in->suite, in->item, in->memory, in->n_memory, &text))) return rc;
     /* The oracle gives up ("stop") where the state has no solution left, which only an
      * explored step leads to. A suite with attempts (game24/countdown) plays such a
      * dead end out with explored steps, so that the demonstration goes on to the next
      * attempt; otherwise explore has nothing to offer there and the stop stands. */
-    if (!strcmp(text, "stop") && in->n_memory > 0 && in->suite->ops->explore) {
+    if (!strcmp(text, "stop") && in->n_memory > 0 && ops->explore) {
         char *step = NULL;
-        if ((rc = in->suite->ops->explore(in->suite, in->item, in->memory, in->n_memory, rng, &step))) {
+        if ((rc = ops->explore(in->suite, in->item, in->memory, in->n_memory, rng, &step))) {
             free(text);
             return rc;
         }

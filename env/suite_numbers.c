@@ -291,7 +291,7 @@ static void scan_arg(const char *arg, int64_t *lit, int *nl, size_t *ref, int *n
 
 /* How often a game24/countdown episode may start over (suites.h, "Attempts"). */
 typedef struct {
-    int attempts; /* from the question's numbers, >= 1 */
+    int attempts; /* attempts per episode, >= 1 */
     int retries;  /* extra tries from the state after an attempt's first step, >= 0 */
 } Tries;
 
@@ -381,8 +381,9 @@ static int replay_state(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, 
             memcpy(st->snap_used, st->used, sizeof st->used);
             memcpy(st->snap_live, st->live, sizeof st->live);
         }
-        if (!ends_try(pz, st, t, r->result)) continue;
-        if (st->has_snap && st->retry < tries.retries) {
+        const int can_retry = st->has_snap && st->retry < tries.retries;
+        if ((!can_retry && st->attempt + 1 >= tries.attempts) || !ends_try(pz, st, t, r->result)) continue;
+        if (can_retry) {
             memcpy(st->used, st->snap_used, sizeof st->used);
             memcpy(st->live, st->snap_live, sizeof st->live);
             st->retry++;
@@ -392,8 +393,6 @@ static int replay_state(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, 
             st->attempt++;
             st->retry = 0;
             st->has_snap = 0;
-        } else {
-            continue;
         }
         st->restarts++;
         st->start = t;
@@ -739,9 +738,9 @@ static int solve_from_state(const Puzzle *pz, Tries tries, const AfTurnRecord *m
 
 /* game24/countdown: a uniformly drawn step among those after which the state the memory
  * leaves is still solvable; NULL for arith and when fewer than 3 numbers are left (no
- * choice to make) or none keeps it solvable. With several attempts (suite.attempts > 1)
- * any step of a state of 2 or more numbers: a dead end only costs the attempt, and the
- * demonstrations then show the oracle starting over from the next attempt's state. For
+ * choice to make) or none keeps it solvable. When the suite starts over (attempts or
+ * retries) any step of a state of 2 or more numbers: a dead end only costs the try, and
+ * the demonstrations then show the oracle starting over from the next try's state. For
  * warm-start demonstrations that visit more sub-games than the canonical solutions. */
 static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                        char **action) {

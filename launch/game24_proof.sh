@@ -12,7 +12,7 @@
 #                               [-- extra train args]
 #   defaults: 15 minutes, N = 4 ranks (2 learners, 2 actors) oversubscribed on the
 #   machine's cores, the build's binary, runs/game24-proof-DATE. The run's time limit is
-#   the budget less 60 s: the last iteration and the last evaluation (about 15 s here)
+#   the budget less 75 s: the last iteration and the last evaluation (about 15 s here)
 #   finish after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +34,7 @@ done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
 mkdir -p "$out"
-limit=$((minutes * 60 - 60))
+limit=$((minutes * 60 - 75))
 echo "game24_proof: training $minutes min on $np ranks ($learners learners), $(nproc) cores -> $out/train"
 start=$(date +%s)
 mpirun -np "$np" "$bin" train --config "$cfg" --run-dir "$out/train" --set topology.learners="$learners" \
@@ -42,8 +42,8 @@ mpirun -np "$np" "$bin" train --config "$cfg" --run-dir "$out/train" --set topol
 wall=$(( $(date +%s) - start ))
 echo "game24_proof: training took $wall s"
 # the untrained planner: the same config and seed, no warm start, no iterations
-"$bin" train --config "$cfg" --run-dir "$out/untrained" --set model.warmstart_steps=0 --set run.iterations=0 \
-    "$@" > "$out/untrained.log" 2>&1
+"$bin" train --config "$cfg" --run-dir "$out/untrained" "$@" --set model.warmstart_steps=0 --set run.iterations=0 \
+    > "$out/untrained.log" 2>&1
 mpirun -np "$np" "$bin" eval --run-dir "$out/untrained" --greedy > "$out/untrained-eval.json" 2> "$out/untrained-eval.log"
 mpirun -np "$np" "$bin" eval --run-dir "$out/train" --greedy > "$out/trained-eval.json" 2> "$out/trained-eval.log"
 mpirun -np "$np" "$bin" eval --run-dir "$out/train" --greedy --max-turns 3 --set suite.attempts=1 \
