@@ -151,7 +151,7 @@ int af_prompt_render(const AfSuite *suite, const char *question, const AfTurnRec
     put_head(&b, suite, question);
     puts_(&b, "M:");
     newline(&b);
-    render_turns(&b, turns, first < n ? first : n, n, result_bytes);
+    render_turns(&b, turns, first, n, result_bytes);
     puts_(&b, "A:");
     return finish(&b, "prompt render", out);
 }

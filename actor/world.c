@@ -119,6 +119,15 @@ static int make_modules(AfWorld *w, const AfConfig *cfg) {
     return 0;
 }
 
+void af_world_suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
+    af_suite_options_default(o);
+    o->seed = (uint64_t)cfg->run.seed;
+    o->train_jsonl = cfg->data.train[0] ? cfg->data.train : NULL;
+    o->test_jsonl = cfg->data.test[0] ? cfg->data.test : NULL;
+    o->attempts = (uint32_t)cfg->suite.attempts;
+    o->retries = (uint32_t)cfg->suite.retries;
+}
+
 int af_world_create(const AfConfig *cfg, AfWorld **out) {
     if (!cfg || !out) return af_error_set(AF_EINVAL, "world: NULL config or out");
     *out = NULL;
@@ -129,12 +138,7 @@ int af_world_create(const AfConfig *cfg, AfWorld **out) {
     w->cfg = *cfg;
 
     AfSuiteOptions so;
-    af_suite_options_default(&so);
-    so.seed = (uint64_t)cfg->run.seed;
-    so.train_jsonl = cfg->data.train[0] ? cfg->data.train : NULL;
-    so.test_jsonl = cfg->data.test[0] ? cfg->data.test : NULL;
-    so.attempts = (uint32_t)cfg->suite.attempts;
-    so.retries = (uint32_t)cfg->suite.retries;
+    af_world_suite_options(cfg, &so);
     if ((rc = af_suite_create(cfg->suite.name, &so, &w->suite))) goto fail;
     cap_split(w->suite->split[AF_SPLIT_TRAIN], cfg->suite.max_train);
     cap_split(w->suite->split[AF_SPLIT_TEST], cfg->suite.max_test);

@@ -6,7 +6,8 @@
  *
  * What af_world_create reads from AfConfig (common/config.h):
  *   suite.name, run.seed (generation and split seed), data.train / data.test (JSONL
- *     replacing a split), suite.max_train / suite.max_test (caps, 0 = all);
+ *     replacing a split), suite.attempts / suite.retries (game24/countdown),
+ *     suite.max_train / suite.max_test (caps, 0 = all);
  *   modules.{executor,verifier,generator,judge}.backend: builtin (the suite's rules) or
  *     openai (actor/modules_openai.h, with .url .model .api_key_env .timeout_s .retries);
  *     modules.planner.* is read by af_world_planner_create(w, "openai", ...);
@@ -52,6 +53,10 @@ typedef struct AfWorld {
  * openai clients too). */
 int af_world_create(const AfConfig *cfg, AfWorld **out);
 void af_world_destroy(AfWorld *w); /* accepts NULL */
+
+/* The suite options the config asks for (run.seed, data.*, suite.attempts/retries): the
+ * world's suite and the learner's own are made from the same. The strings point into cfg. */
+void af_world_suite_options(const AfConfig *cfg, AfSuiteOptions *o);
 
 /* A planner the world can make: "oracle", "random", or "openai" (the served planner of
  * modules.planner.*, for evaluation only). Returns 0, AF_ENOTFOUND for another name (the

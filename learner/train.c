@@ -13,6 +13,7 @@
 #include "actor/episode.h"
 #include "actor/modules.h"
 #include "actor/planner_model.h"
+#include "actor/world.h"
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -319,12 +320,7 @@ static int evaluate(Trainer *T, uint32_t after_iteration, uint64_t version, doub
 
 static int suite_from_config(const AfConfig *c, AfSuite **out) {
     AfSuiteOptions o;
-    af_suite_options_default(&o);
-    o.seed = (uint64_t)c->run.seed;
-    o.train_jsonl = c->data.train[0] ? c->data.train : NULL;
-    o.test_jsonl = c->data.test[0] ? c->data.test : NULL;
-    o.attempts = (uint32_t)c->suite.attempts;
-    o.retries = (uint32_t)c->suite.retries;
+    af_world_suite_options(c, &o);
     int rc = af_suite_create(c->suite.name, &o, out);
     return rc ? af_error_wrap(rc, "suite %s", c->suite.name) : 0;
 }

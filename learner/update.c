@@ -467,12 +467,10 @@ int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, in
     if ((rc = make_chunks(u))) return rc;
     af_model_zero_grad(u->policy);
     /* the mean is over every learner's action tokens */
-    double counts[2] = {(double)u->n_act, 0.0};
-    if (u->n_learners > 1 &&
-        (rc = af_mpi_allreduce(MPI_IN_PLACE, counts, 1, MPI_DOUBLE, MPI_SUM, u->comm)))
-        return rc;
+    double n_act = (double)u->n_act;
+    if (u->n_learners > 1 && (rc = af_mpi_allreduce(MPI_IN_PLACE, &n_act, 1, MPI_DOUBLE, MPI_SUM, u->comm))) return rc;
     double nll = 0;
-    const float w = counts[0] > 0 ? -1.0f / (float)counts[0] : 0.0f;
+    const float w = n_act > 0 ? -1.0f / (float)n_act : 0.0f;
     for (int c = 0; c < u->n_ch; c++) {
         const Chunk *ch = &u->ch[c];
         if ((rc = forward_chunk(u, u->policy, ch, u->newl, NULL))) return rc;
@@ -491,7 +489,7 @@ int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, in
         if ((rc = allreduce_sum_f32(u->policy->grads, u->policy->n_params, u->comm))) return rc;
         if ((rc = af_mpi_allreduce(MPI_IN_PLACE, &nll, 1, MPI_DOUBLE, MPI_SUM, u->comm))) return rc;
     }
-    if (loss_out) *loss_out = counts[0] > 0 ? nll / counts[0] : 0.0;
+    if (loss_out) *loss_out = n_act > 0 ? nll / n_act : 0.0;
     af_grad_clip(u->policy->grads, u->policy->n_params, u->cfg.grad_clip);
     af_adamw_step(u->opt, u->policy->params, u->policy->grads);
     u->policy->fwd_valid = 0;
