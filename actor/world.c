@@ -128,6 +128,17 @@ void af_world_suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
     o->retries = (uint32_t)cfg->suite.retries;
 }
 
+void af_world_episode_config(const AfConfig *cfg, AfEpisodeConfig *e) {
+    af_episode_config_default(e);
+    e->max_turns = (uint32_t)cfg->rollout.max_turns;
+    e->episode_timeout_s = cfg->rollout.episode_timeout_s;
+    e->tool_timeout_s = cfg->rollout.tool_timeout_s;
+    e->result_bytes = (size_t)cfg->rollout.result_chars;
+    e->max_action_tokens = (uint32_t)cfg->rollout.max_action_tokens;
+    e->seed = (uint64_t)cfg->run.seed;
+    e->monolithic = strcmp(cfg->algo.policy, "monolithic") == 0;
+}
+
 int af_world_create(const AfConfig *cfg, AfWorld **out) {
     if (!cfg || !out) return af_error_set(AF_EINVAL, "world: NULL config or out");
     *out = NULL;
@@ -147,15 +158,7 @@ int af_world_create(const AfConfig *cfg, AfWorld **out) {
     if (cfg->tools.http.url[0] && (rc = add_http(w, cfg))) goto fail;
     if ((rc = make_modules(w, cfg))) goto fail;
 
-    AfEpisodeConfig *e = &w->episode;
-    af_episode_config_default(e);
-    e->max_turns = (uint32_t)cfg->rollout.max_turns;
-    e->episode_timeout_s = cfg->rollout.episode_timeout_s;
-    e->tool_timeout_s = cfg->rollout.tool_timeout_s;
-    e->result_bytes = (size_t)cfg->rollout.result_chars;
-    e->max_action_tokens = (uint32_t)cfg->rollout.max_action_tokens;
-    e->seed = (uint64_t)cfg->run.seed;
-    e->monolithic = strcmp(cfg->algo.policy, "monolithic") == 0;
+    af_world_episode_config(cfg, &w->episode);
     *out = w;
     return 0;
 fail:

@@ -58,6 +58,10 @@ void af_world_destroy(AfWorld *w); /* accepts NULL */
  * world's suite and the learner's own are made from the same. The strings point into cfg. */
 void af_world_suite_options(const AfConfig *cfg, AfSuiteOptions *o);
 
+/* The episode settings the config asks for (rollout.*, run.seed, algo.policy), as
+ * w->episode holds them; the learner's own episodes use the same. */
+void af_world_episode_config(const AfConfig *cfg, AfEpisodeConfig *e);
+
 /* A planner the world can make: "oracle", "random", or "openai" (the served planner of
  * modules.planner.*, for evaluation only). Returns 0, AF_ENOTFOUND for another name (the
  * model planner is made by its own module), AF_ECONFIG (openai settings, missing key),

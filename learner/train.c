@@ -482,14 +482,7 @@ static int setup(Trainer *T) {
     T->mcfg = model_config(c, T->suite);
     if ((rc = af_model_config_validate(&T->mcfg))) return af_error_wrap(rc, "model");
 
-    af_episode_config_default(&T->ecfg);
-    T->ecfg.max_turns = (uint32_t)c->rollout.max_turns;
-    T->ecfg.episode_timeout_s = c->rollout.episode_timeout_s;
-    T->ecfg.tool_timeout_s = c->rollout.tool_timeout_s;
-    T->ecfg.result_bytes = (size_t)c->rollout.result_chars;
-    T->ecfg.max_action_tokens = (uint32_t)c->rollout.max_action_tokens;
-    T->ecfg.seed = (uint64_t)c->run.seed;
-    T->ecfg.monolithic = strcmp(c->algo.policy, "monolithic") == 0;
+    af_world_episode_config(c, &T->ecfg);
 
     const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
     const int runs_episodes = !T->is_learner || T->world == 1 || T->rank == 0;
