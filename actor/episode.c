@@ -154,6 +154,7 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         }
         if ((rc = turn_prompt(suite, item, mem, cfg, turn ? tr->turns[turn - 1] : NULL, &transcript, &prompt, tp)))
             goto fail;
+        if (suite->ops->restarts) tp->try_index = (uint32_t)suite->ops->restarts(suite, item, mem->turns, mem->n);
         modules_s += now_s() - t0;
         if (planner->context && tp->n_prompt_tokens >= planner->context) { /* out of context: the episode ends */
             protobuf_c_message_free_unpacked(&tp->base, NULL);

@@ -126,6 +126,7 @@ void af_world_suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
     o->test_jsonl = cfg->data.test[0] ? cfg->data.test : NULL;
     o->attempts = (uint32_t)cfg->suite.attempts;
     o->retries = (uint32_t)cfg->suite.retries;
+    o->state_view = strcmp(cfg->suite.view, "state") == 0;
 }
 
 void af_world_episode_config(const AfConfig *cfg, AfEpisodeConfig *e) {

@@ -38,6 +38,7 @@ typedef struct AfConfig {
         char name[32];
         double test_fraction;
         int64_t max_train, max_test, hops, entities, attempts, retries;
+        char view[16];
     } suite;
     struct {
         char train[AF_CFG_STR_MAX], test[AF_CFG_STR_MAX];
@@ -131,6 +132,8 @@ typedef struct AfConfig {
       "game24/countdown: attempts per episode; a step that leaves one number other than the target starts the next, from the numbers in another order (the planner sees the current attempt only)") \
     X("suite.retries", suite.retries, INT, 0, 0, 16, "",                                        \
       "game24/countdown: before a new attempt, tries again this many times from the state the attempt's first step left, listed in another order") \
+    X("suite.view", suite.view, ENUM, "try", 0, 0, "try|state",                                 \
+      "game24/countdown: the memory the planner's prompt shows: the current try (every turn with one attempt), or only from the last turn that says what is left (that turn and any failed ones after it)") \
     X("data.train", data.train, STR, "", 0, 0, "", "JSONL file replacing the generated train split") \
     X("data.test", data.test, STR, "", 0, 0, "", "JSONL file replacing the generated test split") \
     X("model.d_model", model.d_model, INT, 128, 8, 65536, "", "hidden size")                    \
@@ -199,8 +202,8 @@ typedef struct AfConfig {
       "queries (whole groups) per optimizer step, 0 = the whole batch")                                  \
     X("algo.group_norm", algo.group_norm, BOOL, 1, 0, 0, "",                                    \
       "divide advantages by the group std (off: reward minus group mean only; ablation)")     \
-    X("algo.reward_turns", algo.reward_turns, ENUM, "all", 0, 0, "all|final",                   \
-      "turns that carry the episode's advantage: every turn (Flow-GRPO) or the final turn only (ablation)") \
+    X("algo.reward_turns", algo.reward_turns, ENUM, "all", 0, 0, "all|final|last_try",          \
+      "turns that carry the episode's advantage: every turn (Flow-GRPO), the final turn only (ablation), or every turn but a positive advantage skips the failed tries before the last (game24/countdown attempts)") \
     X("algo.policy", algo.policy, ENUM, "memory", 0, 0, "memory|monolithic",                     \
       "planner context: question + memory per turn, one sample per turn (AgentFlow), or one growing "   \
       "transcript of actions and results trained as a single response (ablation)")              \

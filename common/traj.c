@@ -168,6 +168,10 @@ int af_traj_validate(const Agentflow__Trajectory *t, const AfTrajLimits *lim, Af
             REJECT(AF_TRAJ_REJECT_ENUM, "turns[%zu].tool_status: unknown value %d", i, (int)u->tool_status);
         if (!protobuf_c_enum_descriptor_get_value(&agentflow__verifier_decision__descriptor, (int)u->verifier))
             REJECT(AF_TRAJ_REJECT_ENUM, "turns[%zu].verifier: unknown value %d", i, (int)u->verifier);
+        /* tries only go forward, and each begins with a turn (so try <= turn) */
+        if (u->try_index > i || (i > 0 && u->try_index < t->turns[i - 1]->try_index))
+            REJECT(AF_TRAJ_REJECT_VALUE, "turns[%zu].try_index: %u after %u (tries go forward, at most one per turn)", i,
+                   u->try_index, i > 0 ? t->turns[i - 1]->try_index : 0u);
     }
 
     if (!finite_nonneg(t->temperature))

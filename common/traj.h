@@ -51,7 +51,8 @@ typedef enum {
     AF_TRAJ_REJECT_LOGPROB,    /* behaviour log-probs: count != action tokens, non-finite, or > 0 */
     AF_TRAJ_REJECT_REWARD,     /* reward NaN or outside [0, 1] */
     AF_TRAJ_REJECT_ENUM,       /* status, tool_status or verifier not a known enum value */
-    AF_TRAJ_REJECT_VALUE,      /* timings or temperature non-finite or negative; actor_rank out of range */
+    AF_TRAJ_REJECT_VALUE,      /* timings or temperature non-finite or negative; actor_rank out of range;
+                                  turn try_index decreasing or above the turn index */
     AF_TRAJ_REJECT_COUNT
 } AfTrajReject;
 

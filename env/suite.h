@@ -69,6 +69,8 @@ typedef struct AfSuiteOptions {
     uint32_t test_size;      /* generated suites: questions in test (0 = suite default) */
     uint32_t attempts;       /* game24/countdown: attempts per episode (0 or 1 = one; suites.h) */
     uint32_t retries;        /* game24/countdown: retries from each attempt's first step (suites.h) */
+    int state_view;          /* game24/countdown: the prompt shows memory from the last turn that says
+                                what is left, not the whole try (suites.h) */
 } AfSuiteOptions;
 
 void af_suite_options_default(AfSuiteOptions *o);
@@ -123,6 +125,7 @@ struct AfSuite {
     int max_turns;           /* turns the oracle needs at most (use >= this for evaluation) */
     int attempts;            /* attempts per episode (AfSuiteOptions.attempts; 1 for most suites) */
     int retries;             /* retries per attempt (AfSuiteOptions.retries; 0 for most suites) */
+    int state_view;          /* AfSuiteOptions.state_view (0 for most suites) */
 };
 
 /* Creates the named suite ("game24", "countdown", "multihop", "arith") with options

@@ -320,6 +320,7 @@ typedef struct {
     unsigned char live[AF_STATE_TURNS_MAX + 1];
     int attempt, retry, restarts;
     size_t start;
+    size_t last_ok; /* the last successful calculator turn (0-based; 0 if none) */
     int has_snap;
     size_t snap_turn; /* 1-based turn of the first step */
     int snap_used[NUM_MAX];
@@ -375,6 +376,7 @@ static int replay_state(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, 
         for (int i = 0; i < nr; i++)
             if (ref[i] >= 1 && ref[i] <= t) st->live[ref[i]] = 0;
         st->live[t + 1] = 1;
+        st->last_ok = t;
         if (tries.retries > 0 && !st->has_snap && np >= 3 && items_left(pz, st, t + 1) == np - 1) {
             st->has_snap = 1;
             st->snap_turn = t + 1;
@@ -785,10 +787,16 @@ static int num_restarts(const AfSuite *s, const AfItem *item, const AfTurnRecord
 }
 
 /* The first memory record the planner is shown: the turn that opened the current try
- * (attempt or retry); 0 with a single try. */
+ * (attempt or retry); 0 with a single try. With state_view, the last successful
+ * calculator turn (its result lists what is left; the failed turns after it follow). */
 static size_t num_view_start(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n) {
     State st;
-    return replay_tries(s, item, mem, n, &st) ? 0 : st.start;
+    if (!s->state_view) return replay_tries(s, item, mem, n, &st) ? 0 : st.start;
+    Puzzle pz;
+    char why[128];
+    if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why) || replay_state(&pz, tries_of(s), mem, n, NULL, &st))
+        return 0;
+    return st.last_ok;
 }
 
 static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
@@ -1048,6 +1056,11 @@ int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSu
     s->ctx = ctx;
     s->attempts = opts && opts->attempts > 1 ? (int)opts->attempts : 1;
     s->retries = opts ? (int)opts->retries : 0;
+    s->state_view = opts && opts->state_view;
+    if (s->state_view && kind == AF_NUMBERS_ARITH) {
+        rc = af_error_set(AF_ECONFIG, "suite arith: suite.view = state, but only game24 and countdown list what is left");
+        goto fail;
+    }
     if ((s->attempts > 1 || s->retries > 0) && kind == AF_NUMBERS_ARITH) {
         rc = af_error_set(AF_ECONFIG, "suite arith: attempts = %d, retries = %d, but only game24 and countdown start over",
                           s->attempts, s->retries);

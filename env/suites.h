@@ -28,7 +28,12 @@
  * planner's prompt shows the memory from that turn on (view_start): the current
  * attempt, not the closed ones. The oracle plays the first solution in its search order
  * over the state as listed, so each attempt's canonical solution differs; the explorer
- * (warm start) may step into dead ends, which it plays out with explored steps.
+ * (warm start) may step into dead ends, which it plays out with explored steps. Each
+ * turn records the try it belongs to (Turn.try_index), for the learner's last-try credit.
+ * State view (AfSuiteOptions.state_view, game24 and countdown): the prompt shows the
+ * memory from the last successful calculator turn on, the one whose result lists what is
+ * left (and any failed turns after it), instead of the whole try: the state is all a step
+ * needs, and prompts stay at about one memory line.
  *
  * ---- countdown (TinyZero-style) -------------------------------------------------------
  * Question "n1 n2 n3 [n4] -> target" (numbers 1..99; target 1..999, built from a random

@@ -12,6 +12,7 @@ void af_grpo_adv_options_default(AfAdvOptions *o) {
     o->normalize_std = 1;
     o->drop_zero_variance = 1;
     o->final_turn_only = 0;
+    o->last_try_credit = 0;
     o->eps = 1e-6;
 }
 
@@ -87,8 +88,10 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
     return 0;
 }
 
-float af_grpo_turn_advantage(const AfAdvOptions *opt, float traj_adv, int turn, int n_turns) {
+float af_grpo_turn_advantage(const AfAdvOptions *opt, float traj_adv, int turn, int n_turns, int try_index,
+                             int last_try) {
     if (opt->final_turn_only && turn != n_turns - 1) return 0.0f;
+    if (opt->last_try_credit && try_index < last_try && traj_adv > 0.0f) return 0.0f;
     return traj_adv;
 }
 

@@ -41,6 +41,9 @@ typedef struct {
     int drop_zero_variance; /* algo.drop_zero_variance; default 1 */
     int final_turn_only;    /* 1: only the final turn carries A, earlier turns get 0 (ablation);
                                default 0 (the paper's broadcast to every turn) */
+    int last_try_credit;    /* 1: a positive A is not broadcast to the turns of tries before the
+                               last (game24/countdown attempts: they failed); a negative one is.
+                               Default 0 */
     double eps;             /* default 1e-6 */
 } AfAdvOptions;
 
@@ -75,9 +78,11 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
                              uint8_t *use, AfAdvGroupStats *stats);
 
 /* The advantage carried by turn `turn` (0-based) of a trajectory of `n_turns` turns whose
- * trajectory advantage is `traj_adv`: traj_adv, or with final_turn_only 0 for every turn
- * but the last. */
-float af_grpo_turn_advantage(const AfAdvOptions *opt, float traj_adv, int turn, int n_turns);
+ * trajectory advantage is `traj_adv`, the turn in try `try_index` of tries 0..last_try:
+ * traj_adv; with final_turn_only 0 for every turn but the last; with last_try_credit 0
+ * for a turn of an earlier try when traj_adv > 0. */
+float af_grpo_turn_advantage(const AfAdvOptions *opt, float traj_adv, int turn, int n_turns, int try_index,
+                             int last_try);
 
 /* ------------------------------------------------------------------ loss */
 

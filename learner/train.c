@@ -533,6 +533,7 @@ static int setup(Trainer *T) {
         uc.adv.drop_zero_variance = c->algo.drop_zero_variance;
         uc.adv.normalize_std = c->algo.group_norm;
         uc.adv.final_turn_only = strcmp(c->algo.reward_turns, "final") == 0;
+        uc.adv.last_try_credit = strcmp(c->algo.reward_turns, "last_try") == 0;
         uc.monolithic = T->ecfg.monolithic;
         af_grpo_loss_options_default(&uc.loss);
         uc.loss.clip_low = c->algo.clip_low;

@@ -175,6 +175,7 @@ static Sample *new_sample(AfUpdate *u, int seq_len, int traj, int mb, float adv)
 static int add_turns(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int mb, const AfAdvOptions *adv_opt,
                      float traj_adv, AfUpdateStats *st) {
     int rc;
+    const int last_try = t->n_turns ? (int)t->turns[t->n_turns - 1]->try_index : 0;
     for (size_t k = 0; k < t->n_turns; k++) {
         const Agentflow__Turn *tu = t->turns[k];
         int np = (int)tu->n_prompt_tokens, na = (int)tu->n_action_tokens;
@@ -184,7 +185,9 @@ static int add_turns(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int 
         }
         if ((rc = reserve(u, np + na, na))) return rc;
         Sample *s = new_sample(u, np + na, traj, mb,
-                               adv_opt ? af_grpo_turn_advantage(adv_opt, traj_adv, (int)k, (int)t->n_turns) : 0.0f);
+                               adv_opt ? af_grpo_turn_advantage(adv_opt, traj_adv, (int)k, (int)t->n_turns,
+                                                                 (int)tu->try_index, last_try)
+                                       : 0.0f);
         if ((rc = push_tokens(u, t, k, "prompt", tu->prompt_tokens, np)) ||
             (rc = push_tokens(u, t, k, "action", tu->action_tokens, na)) || (rc = push_action(u, t, k, np)))
             return rc;

@@ -510,6 +510,8 @@ static void test_attempts(void) {
                       want[i]);
         CHECK(t->reward == 1.0f);
         CHECK_MSG(!strcmp(t->answer, "8*((7+4)-8)"), "answer \"%s\"", t->answer);
+        for (size_t i = 0; i < t->n_turns; i++) /* the try each turn belongs to, for the learner */
+            CHECK_MSG(t->turns[i]->try_index == (i < 3 ? 0u : 1u), "turn %zu: try %u", i + 1, t->turns[i]->try_index);
         char *p2 = turn_prompt_text(f.s, t, 2), *p4 = turn_prompt_text(f.s, t, 4);
         if (p2) CHECK_STR_CONTAINS(p2, "M:\n1 calculator $1+$2 -> 11, left: $3=8 $4=8 #1=11\n2 calculator");
         if (p4) {
@@ -729,12 +731,63 @@ static void test_context_full(void) {
     fixture_close(&f);
 }
 
+/* suite.view = state: the prompt shows the memory from the last successful calculator
+ * turn (it lists what is left) and the failed turns after it; nothing before; the
+ * episode itself (results, reward) is the same as with the try view. */
+static void test_state_view(void) {
+    Fixture f;
+    memset(&f, 0, sizeof f);
+    AfSuiteOptions o;
+    af_suite_options_default(&o);
+    o.attempts = 3;
+    o.state_view = 1;
+    CHECK_MSG(af_suite_create("game24", &o, &f.s) == 0, "%s", af_error_detail());
+    if (!f.s) return;
+    CHECK(af_modules_builtin(f.s, &f.m) == 0);
+    af_episode_config_default(&f.ec);
+    f.ec.max_turns = 9;
+    AfItem item = {.question = "4 7 8 8", .answer = "", .solution = NULL};
+    static const char *const a[] = {"calculator $1+$2", "calculator #1+$3", "calculator $9+$1", "calculator #2+$4",
+                                    "calculator $2+$1", "calculator #5-$3", "calculator $4*#6"};
+    Script sc = {.texts = a, .n = 7};
+    AfPlanner p = make_script(&sc);
+    Agentflow__Trajectory *t = NULL;
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    if (t) {
+        CHECK_EQ_INT(t->n_turns, 7);
+        CHECK(t->reward == 1.0f);
+        char *pr[7] = {0};
+        for (size_t i = 0; i < 7 && i < t->n_turns; i++) pr[i] = turn_prompt_text(f.s, t, i);
+        if (pr[0]) CHECK_STR_CONTAINS(pr[0], "M:\nA:");
+        if (pr[1]) CHECK_STR_CONTAINS(pr[1], "M:\n1 calculator $1+$2 -> 11, left: $3=8 $4=8 #1=11\nA:");
+        if (pr[2]) CHECK_STR_CONTAINS(pr[2], "M:\n2 calculator #1+$3 -> 19, left: $4=8 #2=19\nA:");
+        /* a failed turn stays in view after the last state */
+        if (pr[3]) CHECK_STR_CONTAINS(pr[3], "M:\n2 calculator #1+$3 -> 19, left: $4=8 #2=19\n3 calculator $9+$1 -> ");
+        if (pr[4]) CHECK_STR_CONTAINS(pr[4], "M:\n4 calculator #2+$4 -> 27; attempt 2, left: $2=7 $3=8 $4=8 $1=4\nA:");
+        if (pr[6]) CHECK_STR_CONTAINS(pr[6], "M:\n6 calculator #5-$3 -> 3, left: $4=8 #6=3\nA:");
+        for (size_t i = 1; i < 7; i++)
+            if (pr[i]) CHECK_MSG(!strstr(pr[i], "\n1 calculator") || i == 1, "turn %zu shows turn 1: %s", i + 1, pr[i]);
+        for (size_t i = 0; i < 7; i++) free(pr[i]);
+        af_trajectory_free(t);
+    }
+    fixture_close(&f);
+    /* only game24 and countdown list what is left */
+    af_suite_options_default(&o);
+    o.state_view = 1;
+    AfSuite *bad = NULL;
+    CHECK(af_suite_create("arith", &o, &bad) == AF_ECONFIG && bad == NULL);
+    CHECK(af_suite_create("multihop", &o, &bad) == AF_ECONFIG && bad == NULL);
+    CHECK(af_suite_create("countdown", &o, &bad) == 0);
+    af_suite_destroy(bad);
+}
+
 int main(void) {
     test_bad_actions();
     test_attempts();
     test_explorer_attempts();
     test_explorer_retries();
     test_context_full();
+    test_state_view();
     test_explorer();
     test_monolithic_transcript();
     test_state_results();

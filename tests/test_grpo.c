@@ -87,10 +87,20 @@ static void test_adv_turn(void) {
     CHECK_STR_CONTAINS(af_error_detail(), "member 1");
     /* final turn only (ablation) */
     o.final_turn_only = 1;
-    CHECK(af_grpo_turn_advantage(&o, 0.7f, 0, 3) == 0.0f);
-    CHECK(af_grpo_turn_advantage(&o, 0.7f, 2, 3) == 0.7f);
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 0, 3, 0, 0) == 0.0f);
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 2, 3, 0, 0) == 0.7f);
     o.final_turn_only = 0;
-    CHECK(af_grpo_turn_advantage(&o, 0.7f, 0, 3) == 0.7f);
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 0, 3, 0, 0) == 0.7f);
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 0, 3, 0, 1) == 0.7f); /* tries count only with last_try_credit */
+    /* last-try credit: a success is not credited to the failed tries before it, a failure
+     * is charged to every try */
+    o.last_try_credit = 1;
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 0, 6, 0, 2) == 0.0f);
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 3, 6, 1, 2) == 0.0f);
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 4, 6, 2, 2) == 0.7f);
+    CHECK(af_grpo_turn_advantage(&o, -0.7f, 0, 6, 0, 2) == -0.7f);
+    CHECK(af_grpo_turn_advantage(&o, 0.7f, 0, 3, 0, 0) == 0.7f);
+    o.last_try_credit = 0;
 }
 
 static void test_adv_zero_variance(void) {
@@ -354,7 +364,7 @@ static void make_case(RandCase *c, uint32_t seed, const AfAdvOptions *ao) {
                 c->grp[s] = g;
                 c->mem[s] = i;
                 c->turn[s] = t;
-                c->sadv[s] = af_grpo_turn_advantage(ao, c->adv[g][i], t, c->n_turns[g][i]);
+                c->sadv[s] = af_grpo_turn_advantage(ao, c->adv[g][i], t, c->n_turns[g][i], 0, 0);
                 c->mask[s] = c->use[g][i];
                 c->off[s + 1] = c->off[s] + n;
                 for (int j = c->off[s]; j < c->off[s + 1]; j++) {

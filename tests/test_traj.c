@@ -160,6 +160,13 @@ static void mutate(Agentflow__Trajectory *t, int which) {
         t->turns = NULL;
         t->n_turns = 0;
         break;
+    case 27: /* a try that goes back */
+        t->turns[1]->try_index = 1;
+        t->turns[2]->try_index = 0;
+        break;
+    case 28: /* a try before its turn */
+        t->turns[1]->try_index = 2;
+        break;
     }
 }
 
@@ -192,6 +199,8 @@ static void test_rejections(void) {
         {"turns[1].result", AF_TRAJ_REJECT_SIZE, 24},
         {"turns", AF_TRAJ_REJECT_SIZE, 25},
         {"turns", AF_TRAJ_REJECT_SIZE, 26},
+        {"turns[2].try_index", AF_TRAJ_REJECT_VALUE, 27},
+        {"turns[1].try_index", AF_TRAJ_REJECT_VALUE, 28},
     };
     AfTrajLimits lim = fix_limits(7);
     AfTrajDecoder *d = NULL;
