@@ -156,6 +156,9 @@ static char *result_json(size_t index, const AfItem *item, const Agentflow__Traj
     cJSON_AddNumberToObject(o, "reward", ok ? t->reward : 0.0);
     cJSON_AddBoolToObject(o, "correct", ok && t->reward >= 1.0f);
     cJSON_AddNumberToObject(o, "turns", (double)t->n_turns);
+    /* tries begun (game24/countdown attempts and retries; 1 otherwise): a solved question
+     * was solved in its last */
+    cJSON_AddNumberToObject(o, "tries", t->n_turns ? (double)t->turns[t->n_turns - 1]->try_index + 1.0 : 0.0);
     cJSON_AddStringToObject(o, "status", status_name(t->status));
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -58,9 +58,8 @@ trained = json.load(open(f"{out}/trained-eval.json"))
 single = json.load(open(f"{out}/trained-eval-1attempt.json"))
 cfg = json.load(open(f"{out}/train/config.json"))
 att = cfg["suite"]["attempts"]
-# the attempt a solved puzzle was solved in: results say "; attempt k" when attempt k
-# begins; the eval report gives the turns, every attempt takes three steps
-by = collections.Counter((r["turns"] + 2) // 3 for r in trained["results"] if r["correct"])
+# the attempt a solved puzzle was solved in: the last of the tries it began
+by = collections.Counter(r["tries"] for r in trained["results"] if r["correct"])
 rep = {
     "wall_s": wall, "ranks": np_, "learners": L, "cores": cores, "attempts": att,
     "max_turns": cfg["rollout"]["max_turns"], "questions": trained["questions"] if "questions" in trained else len(trained["results"]),

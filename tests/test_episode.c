@@ -72,19 +72,23 @@ typedef struct {
 
 /* The suite with its builtin modules and a default episode config of max_turns turns;
  * returns 0 (checked and reported) if the suite cannot be made. */
-static int fixture_open_tries(Fixture *f, const char *suite, uint32_t max_turns, uint32_t attempts,
-                              uint32_t retries) {
+static int fixture_open_opts(Fixture *f, const char *suite, uint32_t max_turns, const AfSuiteOptions *o) {
     memset(f, 0, sizeof *f);
-    AfSuiteOptions o;
-    af_suite_options_default(&o);
-    o.attempts = attempts;
-    o.retries = retries;
-    CHECK_MSG(af_suite_create(suite, &o, &f->s) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_suite_create(suite, o, &f->s) == 0, "%s", af_error_detail());
     if (!f->s) return 0;
     CHECK(af_modules_builtin(f->s, &f->m) == 0);
     af_episode_config_default(&f->ec);
     f->ec.max_turns = max_turns;
     return 1;
+}
+
+static int fixture_open_tries(Fixture *f, const char *suite, uint32_t max_turns, uint32_t attempts,
+                              uint32_t retries) {
+    AfSuiteOptions o;
+    af_suite_options_default(&o);
+    o.attempts = attempts;
+    o.retries = retries;
+    return fixture_open_opts(f, suite, max_turns, &o);
 }
 
 static int fixture_open_attempts(Fixture *f, const char *suite, uint32_t max_turns, uint32_t attempts) {
@@ -486,6 +490,16 @@ static char *turn_prompt_text(const AfSuite *s, const Agentflow__Trajectory *t, 
     return text;
 }
 
+/* Options only game24 and countdown take: arith and multihop refuse them (AF_ECONFIG),
+ * countdown accepts them. */
+static void check_numbers_only(const AfSuiteOptions *o) {
+    AfSuite *s = NULL;
+    CHECK(af_suite_create("arith", o, &s) == AF_ECONFIG && s == NULL);
+    CHECK(af_suite_create("multihop", o, &s) == AF_ECONFIG && s == NULL);
+    CHECK(af_suite_create("countdown", o, &s) == 0);
+    af_suite_destroy(s);
+}
+
 /* suite.attempts: a step that leaves one number other than 24 starts the next attempt
  * with every number back, shown in the next order; the planner's prompt shows that turn
  * and the current attempt only (absolute turn numbers, so "#k" still names turn k); the
@@ -597,14 +611,10 @@ static void test_attempts(void) {
     AfSuiteOptions o;
     af_suite_options_default(&o);
     o.attempts = 2;
-    AfSuite *bad = NULL;
-    CHECK(af_suite_create("arith", &o, &bad) == AF_ECONFIG && bad == NULL);
-    CHECK(af_suite_create("multihop", &o, &bad) == AF_ECONFIG && bad == NULL);
-    CHECK(af_suite_create("countdown", &o, &bad) == 0);
-    af_suite_destroy(bad);
+    check_numbers_only(&o);
     o.attempts = 1;
     o.retries = 1;
-    bad = NULL;
+    AfSuite *bad = NULL;
     CHECK(af_suite_create("arith", &o, &bad) == AF_ECONFIG && bad == NULL);
 }
 
@@ -736,16 +746,11 @@ static void test_context_full(void) {
  * episode itself (results, reward) is the same as with the try view. */
 static void test_state_view(void) {
     Fixture f;
-    memset(&f, 0, sizeof f);
     AfSuiteOptions o;
     af_suite_options_default(&o);
     o.attempts = 3;
     o.state_view = 1;
-    CHECK_MSG(af_suite_create("game24", &o, &f.s) == 0, "%s", af_error_detail());
-    if (!f.s) return;
-    CHECK(af_modules_builtin(f.s, &f.m) == 0);
-    af_episode_config_default(&f.ec);
-    f.ec.max_turns = 9;
+    if (!fixture_open_opts(&f, "game24", 9, &o)) return;
     AfItem item = {.question = "4 7 8 8", .answer = "", .solution = NULL};
     static const char *const a[] = {"calculator $1+$2", "calculator #1+$3", "calculator $9+$1", "calculator #2+$4",
                                     "calculator $2+$1", "calculator #5-$3", "calculator $4*#6"};
@@ -774,11 +779,7 @@ static void test_state_view(void) {
     /* only game24 and countdown list what is left */
     af_suite_options_default(&o);
     o.state_view = 1;
-    AfSuite *bad = NULL;
-    CHECK(af_suite_create("arith", &o, &bad) == AF_ECONFIG && bad == NULL);
-    CHECK(af_suite_create("multihop", &o, &bad) == AF_ECONFIG && bad == NULL);
-    CHECK(af_suite_create("countdown", &o, &bad) == 0);
-    af_suite_destroy(bad);
+    check_numbers_only(&o);
 }
 
 int main(void) {

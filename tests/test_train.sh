@@ -205,6 +205,24 @@ ok = ok and max(x['turns_mean'] for x in r) > 3
 sys.exit(0 if ok else 1)
 EOF"
 
+# 4h. the state view and last-try credit (launch/configs/game24-attempts.json's settings):
+# warm start, Flow-GRPO over MPI with log-probs matching the actors', then an eval whose
+# report says how many tries each question began (test_episode checks the tries exactly)
+VIEW=("${COMMON[@]}" --set suite.attempts=3 --set suite.view=state --set algo.reward_turns=last_try
+      --set rollout.max_turns=9 --set model.warmstart_planner=oracle --set model.warmstart_batch=8)
+mpirun -np 2 "$AF" train --run-dir "$T/view" "${VIEW[@]}" --set model.warmstart_steps=40 --set run.iterations=3 \
+    --set run.eval_every=3 --set log.progress=rank0 > "$T/view.log" 2>&1
+mpirun -np 2 "$AF" eval --run-dir "$T/view" --greedy > "$T/view-eval.json" 2> "$T/view-eval.log"
+check "state view and last-try credit: 3 iterations, nothing fails, eval reports the tries" "$PY - '$T/view' <<'EOF'
+import json, sys
+d = sys.argv[1]
+r = [json.loads(l) for l in open(d + '/metrics.jsonl')]
+ok = len(r) == 3 and all(x['failed_rollouts'] == 0 and x['logprob_mismatch_max'] < 1e-3 for x in r)
+ev = json.load(open(d + '-eval.json'))['results']
+ok = ok and len(ev) == 6 and all(1 <= q['tries'] <= 3 for q in ev)
+sys.exit(0 if ok else 1)
+EOF"
+
 # 4d. model.init_std reaches the initialisation: 0.02 is the default, another value differs
 for sd in default 0.02 0.05; do
     extra=(); [ "$sd" = default ] || extra=(--set model.init_std=$sd)
