@@ -6,7 +6,7 @@
  *
  * What af_world_create reads from AfConfig (common/config.h):
  *   suite.name, run.seed (generation and split seed), data.train / data.test (JSONL
- *     replacing a split), suite.attempts / suite.retries (game24/countdown),
+ *     replacing a split), suite.attempts / suite.retries / suite.view (game24/countdown),
  *     suite.max_train / suite.max_test (caps, 0 = all);
  *   modules.{executor,verifier,generator,judge}.backend: builtin (the suite's rules) or
  *     openai (actor/modules_openai.h, with .url .model .api_key_env .timeout_s .retries);
@@ -54,7 +54,7 @@ typedef struct AfWorld {
 int af_world_create(const AfConfig *cfg, AfWorld **out);
 void af_world_destroy(AfWorld *w); /* accepts NULL */
 
-/* The suite options the config asks for (run.seed, data.*, suite.attempts/retries): the
+/* The suite options the config asks for (run.seed, data.*, suite.attempts/retries/view): the
  * world's suite and the learner's own are made from the same. The strings point into cfg. */
 void af_world_suite_options(const AfConfig *cfg, AfSuiteOptions *o);
 

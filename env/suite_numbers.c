@@ -771,13 +771,19 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
     return *action || !nc ? 0 : af_error_set(AF_ENOMEM, "explore action");
 }
 
+/* Replays item's memory into *st; 0, or -1 (a bad item, too many turns). */
+static int replay_item(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, State *st) {
+    Puzzle pz;
+    char why[128];
+    if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) return -1;
+    return replay_state(&pz, tries_of(s), mem, n, NULL, st);
+}
+
 /* Replays item's memory for a suite that starts over (attempts or retries); 0 and *st
  * set, or -1 (a single try, a bad item, too many turns). */
 static int replay_tries(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, State *st) {
-    Puzzle pz;
-    char why[128];
-    if ((s->attempts <= 1 && s->retries <= 0) || puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) return -1;
-    return replay_state(&pz, tries_of(s), mem, n, NULL, st);
+    if (s->attempts <= 1 && s->retries <= 0) return -1;
+    return replay_item(s, item, mem, n, st);
 }
 
 /* How many times mem[0..n) has started over (attempts and retries). */
@@ -791,12 +797,8 @@ static int num_restarts(const AfSuite *s, const AfItem *item, const AfTurnRecord
  * calculator turn (its result lists what is left; the failed turns after it follow). */
 static size_t num_view_start(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n) {
     State st;
-    if (!s->state_view) return replay_tries(s, item, mem, n, &st) ? 0 : st.start;
-    Puzzle pz;
-    char why[128];
-    if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why) || replay_state(&pz, tries_of(s), mem, n, NULL, &st))
-        return 0;
-    return st.last_ok;
+    if (s->state_view) return replay_item(s, item, mem, n, &st) ? 0 : st.last_ok;
+    return replay_tries(s, item, mem, n, &st) ? 0 : st.start;
 }
 
 static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {

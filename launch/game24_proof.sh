@@ -62,7 +62,7 @@ att = cfg["suite"]["attempts"]
 by = collections.Counter(r["tries"] for r in trained["results"] if r["correct"])
 rep = {
     "wall_s": wall, "ranks": np_, "learners": L, "cores": cores, "attempts": att,
-    "max_turns": cfg["rollout"]["max_turns"], "questions": trained["questions"] if "questions" in trained else len(trained["results"]),
+    "max_turns": cfg["rollout"]["max_turns"], "questions": trained["questions"],
     "untrained": untrained["accuracy"], "after_warm_start": ev[0]["accuracy"], "after_flow_grpo": ev[-1]["accuracy"],
     "trained_eval": trained["accuracy"], "trained_one_attempt": single["accuracy"],
     "rl_iterations": len(m), "solved_in_attempt": {str(k): by[k] for k in sorted(by)},
