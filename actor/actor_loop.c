@@ -10,20 +10,6 @@
 #include "common/traj.h"
 #include "common/weights.h"
 
-int af_policy_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uint64_t version,
-                      float *params, size_t n_params, double *seconds) {
-    double t0 = af_time_now();
-    AfControl c = {.command = command, .iteration = iteration, .version = version};
-    int rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, policy);
-    if (rc == 0 && (command == AF_CTRL_RUN || command == AF_CTRL_EVAL)) {
-        size_t count = n_params;
-        uint64_t v = version;
-        rc = af_weights_bcast(params, n_params, &count, &v, 0, policy, NULL, NULL);
-    }
-    if (seconds) *seconds = af_time_now() - t0;
-    return rc;
-}
-
 /* The units of the current lease (both modes): q[next..n) are still to run. */
 typedef struct {
     AfWorkUnit q[AF_WORK_LEASE_MAX];

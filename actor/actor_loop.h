@@ -43,9 +43,4 @@ typedef struct AfActorStats {
 int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int learners, void *scratch,
                  size_t scratch_bytes, AfActorStats *stats);
 
-/* Learner 0's side of the per-iteration broadcast: control, then (RUN) the weights.
- * Collective over `policy`. */
-int af_policy_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uint64_t version,
-                      float *params, size_t n_params, double *seconds);
-
 #endif

@@ -9,13 +9,21 @@
 #include "actor/memory.h"
 #include "common/error.h"
 
-void af_episode_config_default(AfEpisodeConfig *c) {
-    memset(c, 0, sizeof *c);
-    c->max_turns = 3;
-    c->episode_timeout_s = 120.0;
-    c->tool_timeout_s = 10.0;
-    c->result_bytes = 160;
-    c->max_action_tokens = 96;
+void af_episode_settings_from_config(const AfConfig *cfg, AfEpisodeSettings *s) {
+    memset(s, 0, sizeof *s);
+    s->max_turns = (uint32_t)cfg->rollout.max_turns;
+    s->episode_timeout_s = cfg->rollout.episode_timeout_s;
+    s->tool_timeout_s = cfg->rollout.tool_timeout_s;
+    s->result_bytes = (size_t)cfg->rollout.result_chars;
+    s->max_action_tokens = (uint32_t)cfg->rollout.max_action_tokens;
+    s->seed = (uint64_t)cfg->run.seed;
+    s->monolithic = cfg->algo.policy == AF_POLICY_MONOLITHIC;
+}
+
+void af_episode_settings_default(AfEpisodeSettings *s) {
+    AfConfig d;
+    af_config_defaults(&d);
+    af_episode_settings_from_config(&d, s);
 }
 
 static double now_s(void) {
@@ -67,7 +75,7 @@ static int encode_prompt(const AfSuite *suite, const Agentflow__Turn *prev, cons
  * prompt rendered from the question and the memory. Monolithic policy: the previous
  * turn's prompt tokens and action tokens as sampled, then the encoded result tail;
  * *transcript carries the text along (memory.h). */
-static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory *mem, const AfEpisodeConfig *cfg,
+static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory *mem, const AfEpisodeSettings *cfg,
                        const Agentflow__Turn *prev, char **transcript, char **text, Agentflow__Turn *tp) {
     int rc;
     if (!cfg->monolithic) {
@@ -98,12 +106,12 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
 }
 
 int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
-                   const AfEpisodeConfig *cfg, Agentflow__Trajectory **out) {
-    if (cfg->max_turns == 0 || cfg->max_turns > 64)
-        return af_error_set(AF_EINVAL, "episode: max_turns must be in 1..64, got %u", cfg->max_turns);
+                   const AfEpisodeSettings *cfg, const AfEpisodeId *id, Agentflow__Trajectory **out) {
+    if (cfg->max_turns == 0 || cfg->max_turns > AF_MAX_TURNS)
+        return af_error_set(AF_EINVAL, "episode: max_turns must be in 1..%d, got %u", AF_MAX_TURNS, cfg->max_turns);
     if (cfg->max_action_tokens == 0) return af_error_set(AF_EINVAL, "episode: max_action_tokens must be > 0");
-    if (cfg->sample_index > AF_RNG_MAX_SAMPLE)
-        return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", cfg->sample_index, AF_RNG_MAX_SAMPLE);
+    if (id->sample_index > AF_RNG_MAX_SAMPLE)
+        return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", id->sample_index, AF_RNG_MAX_SAMPLE);
     int rc = 0;
     double t_start = now_s(), modules_s = 0, tools_s = 0, planner_s = 0;
     AfMemory *mem = NULL;
@@ -117,11 +125,11 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         rc = af_error_set(AF_ENOMEM, "trajectory turns");
         goto fail;
     }
-    tr->iteration = cfg->iteration;
-    tr->query_index = cfg->query_index;
-    tr->sample_index = cfg->sample_index;
-    tr->policy_version = cfg->policy_version;
-    tr->actor_rank = cfg->actor_rank;
+    tr->iteration = id->iteration;
+    tr->query_index = id->query_index;
+    tr->sample_index = id->sample_index;
+    tr->policy_version = id->policy_version;
+    tr->actor_rank = id->actor_rank;
     tr->temperature = planner->temperature;
     if ((rc = setstr(&tr->suite, suite->name)) || (rc = setstr(&tr->query, item->question)) ||
         (rc = setstr(&tr->gold, item->answer)))
@@ -129,7 +137,7 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     if ((rc = af_memory_create(cfg->max_turns, &mem))) goto fail;
 
     AfRng rng;
-    af_rng_init(&rng, cfg->seed, AF_RNG_SAMPLE, cfg->iteration, cfg->query_index, cfg->sample_index);
+    af_rng_init(&rng, cfg->seed, AF_RNG_SAMPLE, id->iteration, id->query_index, id->sample_index);
     int infra = 0, timed_out = 0;
     for (uint32_t turn = 0; turn < cfg->max_turns; turn++) {
         if (cfg->episode_timeout_s > 0 && now_s() - t_start > cfg->episode_timeout_s) {

@@ -1,4 +1,4 @@
-/* One AgentFlow episode (DESIGN.md §4): per turn planner -> executor (tool call) ->
+/* One AgentFlow episode (docs/design.md, "An episode"): per turn planner -> executor (tool call) ->
  * memory -> verifier, up to max_turns; then generator -> answer -> judge -> reward.
  * The result is a protobuf-c Agentflow__Trajectory with every field filled.
  *
@@ -24,35 +24,46 @@
 
 #include "actor/modules.h"
 #include "actor/planner.h"
+#include "common/config.h"
 #include "env/suite.h"
 #include "proto/agentflow.pb-c.h"
 
-typedef struct AfEpisodeConfig {
-    uint32_t max_turns;         /* planner turns at most (default 3; >= suite->max_turns for the oracle) */
-    double episode_timeout_s;   /* whole-episode wall budget; <= 0 = none (default 120) */
-    double tool_timeout_s;      /* per tool call (default 10) */
-    size_t result_bytes;        /* bytes of each result shown in the prompt (default 160) */
-    uint32_t max_action_tokens; /* action length cap in tokens, EOS included (default 96) */
-    uint64_t seed;              /* run seed (AF_RNG_SAMPLE stream key) */
-    uint32_t iteration;         /* recorded; names the stream */
-    uint32_t query_index;       /* recorded; names the stream */
-    uint32_t sample_index;      /* recorded; names the stream; <= AF_RNG_MAX_SAMPLE */
-    uint64_t policy_version;    /* recorded */
-    int32_t actor_rank;         /* recorded */
+/* How every episode of a run is played: built once from the configuration
+ * (af_episode_settings_from_config), the same for every episode. */
+typedef struct AfEpisodeSettings {
+    uint32_t max_turns;         /* planner turns at most, 1..AF_MAX_TURNS (rollout.max_turns) */
+    double episode_timeout_s;   /* whole-episode wall budget; <= 0 = none (rollout.episode_timeout_s) */
+    double tool_timeout_s;      /* per tool call (rollout.tool_timeout_s) */
+    size_t result_bytes;        /* bytes of each result shown in the prompt (rollout.result_chars) */
+    uint32_t max_action_tokens; /* action length cap in tokens, EOS included (rollout.max_action_tokens) */
+    uint64_t seed;              /* run seed, the AF_RNG_SAMPLE stream key (run.seed) */
     int monolithic;             /* the planner sees one growing transcript instead of the
                                    memory (algo.policy=monolithic; actor/memory.h) */
-} AfEpisodeConfig;
+} AfEpisodeSettings;
 
-void af_episode_config_default(AfEpisodeConfig *c);
+/* Which episode this is: stamped once per episode, recorded in the trajectory. The first
+ * three name the AF_RNG_SAMPLE stream. */
+typedef struct AfEpisodeId {
+    uint32_t iteration;
+    uint32_t query_index;
+    uint32_t sample_index;   /* <= AF_RNG_MAX_SAMPLE */
+    uint64_t policy_version;
+    int32_t actor_rank;
+} AfEpisodeId;
+
+/* The settings the configuration asks for (the keys named above). */
+void af_episode_settings_from_config(const AfConfig *cfg, AfEpisodeSettings *s);
+/* The settings of the configuration schema's defaults. */
+void af_episode_settings_default(AfEpisodeSettings *s);
 
 /* Runs one episode of item (from suite) with the modules and planner. On success *out
  * is a malloc'd trajectory the caller frees with af_trajectory_free() (equivalently
  * protobuf_c_message_free_unpacked(&t->base, NULL)). Returns 0 (also for INFRA_FAILED and
- * TIMEOUT episodes), AF_EINVAL for a bad config (max_turns 0 or > 64, max_action_tokens 0,
- * sample_index too large), a planner's or module's own non-infrastructure error code, or
- * AF_ENOMEM. */
+ * TIMEOUT episodes), AF_EINVAL for bad settings (max_turns 0 or > AF_MAX_TURNS,
+ * max_action_tokens 0, sample_index too large), a planner's or module's own
+ * non-infrastructure error code, or AF_ENOMEM. */
 int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
-                   const AfEpisodeConfig *cfg, Agentflow__Trajectory **out);
+                   const AfEpisodeSettings *settings, const AfEpisodeId *id, Agentflow__Trajectory **out);
 
 void af_trajectory_free(Agentflow__Trajectory *t); /* accepts NULL */
 

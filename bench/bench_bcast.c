@@ -1,7 +1,7 @@
 /* Weight broadcast benchmark (run under mpirun, 2-4 ranks): the learner-0 -> actors path
  * of every training iteration, against references measured in the same run on the same
  * bytes:
- *   publish    rank 0 af_policy_publish (control message + af_weights_bcast: header,
+ *   publish    rank 0 af_weights_publish (control message + af_weights_bcast: header,
  *              checksummed chunked payload); the other ranks do what af_actor_run does
  *              per iteration (control broadcast, af_weights_bcast, count check);
  *   weights    af_weights_bcast alone (its checksum/header/payload split is printed);
@@ -58,7 +58,7 @@ static double run_once(int k, int rank, float *buf, float *dst, size_t n, uint64
     switch (k) {
     case M_PUBLISH:
         if (rank == 0) {
-            rc = af_policy_publish(MPI_COMM_WORLD, AF_CTRL_RUN, (uint32_t)version, version, buf, n, NULL);
+            rc = af_weights_publish(MPI_COMM_WORLD, AF_CTRL_RUN, (uint32_t)version, version, buf, n, NULL);
         } else {
             AfControl c;
             rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, MPI_COMM_WORLD);

@@ -181,8 +181,8 @@ int main(int argc, char **argv) {
     }
     AfSampler smp = {.temperature = 1.0f, .top_p = 1.0f};
     if ((rc = af_planner_model_create(model, &smp, &planner))) goto done;
-    AfEpisodeConfig ec;
-    af_episode_config_default(&ec);
+    AfEpisodeSettings ec;
+    af_episode_settings_default(&ec);
     ec.max_turns = 3, ec.max_action_tokens = 24, ec.seed = 7;
     const AfDataset *train = af_suite_split(suite, AF_SPLIT_TRAIN);
     ep.t = calloc((size_t)n_episodes, sizeof *ep.t);
@@ -193,10 +193,10 @@ int main(int argc, char **argv) {
     }
     double planner_s = 0, tools_s = 0, tool_calls = 0, act_tokens = 0;
     for (int i = 0; i < n_episodes; i++) {
-        ec.query_index = (uint32_t)i % (uint32_t)train->n;
-        ec.sample_index = (uint32_t)i / (uint32_t)train->n;
+        const AfEpisodeId id = {.query_index = (uint32_t)i % (uint32_t)train->n,
+                                .sample_index = (uint32_t)i / (uint32_t)train->n};
         double t0 = af_time_now();
-        if ((rc = af_episode_run(suite, &mods, planner, &train->items[ec.query_index], &ec, &ep.t[i]))) goto done;
+        if ((rc = af_episode_run(suite, &mods, planner, &train->items[id.query_index], &ec, &id, &ep.t[i]))) goto done;
         ep_s[i] = af_time_now() - t0;
         ep.n++;
         planner_s += ep.t[i]->planner_s, tools_s += ep.t[i]->tools_s;

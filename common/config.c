@@ -43,6 +43,37 @@ static int64_t *field_int(AfConfig *c, const Key *k) { return (int64_t *)((char 
 static double *field_float(AfConfig *c, const Key *k) { return (double *)((char *)c + k->offset); }
 static int *field_bool(AfConfig *c, const Key *k) { return (int *)((char *)c + k->offset); }
 static char *field_str(AfConfig *c, const Key *k) { return (char *)c + k->offset; }
+static int *field_enum(AfConfig *c, const Key *k) { return (int *)((char *)c + k->offset); }
+
+/* Position of s in choices "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *s) {
+    size_t n = strlen(s);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, s, n) == 0) return i;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+/* Choice i of choices, copied into out (size bytes); 0, or -1 when out of range. */
+static int choice_at(const char *choices, int i, char *out, size_t size) {
+    const char *p = choices;
+    for (int k = 0; k < i && p; k++) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    if (i < 0 || !p || !*p) return -1;
+    const char *bar = strchr(p, '|');
+    size_t len = bar ? (size_t)(bar - p) : strlen(p);
+    if (len >= size) return -1;
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return 0;
+}
 
 void af_config_defaults(AfConfig *cfg) {
     memset(cfg, 0, sizeof *cfg);
@@ -53,9 +84,12 @@ void af_config_defaults(AfConfig *cfg) {
         case K_FLOAT: *field_float(cfg, k) = k->dfloat; break;
         case K_BOOL: *field_bool(cfg, k) = (int)k->dint; break;
         case K_STR:
-        case K_ENUM:
             AF_ASSERT(strlen(k->dstr) < k->size);
             strcpy(field_str(cfg, k), k->dstr);
+            break;
+        case K_ENUM:
+            AF_ASSERT(k->size == sizeof(int) && choice_index(k->choices, k->dstr) >= 0);
+            *field_enum(cfg, k) = choice_index(k->choices, k->dstr);
             break;
         }
     }
@@ -119,18 +153,6 @@ static void describe(const cJSON *v, char *out, size_t n) {
     else snprintf(out, n, "an unknown value");
 }
 
-static int choice_ok(const char *choices, const char *s) {
-    size_t n = strlen(s);
-    for (const char *p = choices; *p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, s, n) == 0) return 1;
-        if (!bar) break;
-        p = bar + 1;
-    }
-    return 0;
-}
-
 static int reject(const char *origin, const char *path, const char *fmt, const cJSON *got) {
     char g[96];
     describe(got, g, sizeof g);
@@ -172,8 +194,8 @@ static int apply_leaf(AfConfig *cfg, const Key *k, const cJSON *v, const char *o
         return 0;
     case K_ENUM:
         snprintf(exp, sizeof exp, "one of %s", k->choices);
-        if (!cJSON_IsString(v) || !choice_ok(k->choices, v->valuestring)) return reject(origin, k->path, exp, v);
-        strcpy(field_str(cfg, k), v->valuestring);
+        if (!cJSON_IsString(v) || choice_index(k->choices, v->valuestring) < 0) return reject(origin, k->path, exp, v);
+        *field_enum(cfg, k) = choice_index(k->choices, v->valuestring);
         return 0;
     }
     return af_error_set(AF_ECONFIG, "config %s: %s: bad schema entry", origin, k->path);
@@ -316,8 +338,11 @@ static cJSON *leaf_json(const AfConfig *cfg, const Key *k) {
     case K_INT: return cJSON_CreateNumber((double)*field_int(c, k));
     case K_FLOAT: return cJSON_CreateNumber(*field_float(c, k));
     case K_BOOL: return cJSON_CreateBool(*field_bool(c, k));
-    case K_STR:
-    case K_ENUM: return cJSON_CreateString(field_str(c, k));
+    case K_STR: return cJSON_CreateString(field_str(c, k));
+    case K_ENUM: {
+        char name[64];
+        return choice_at(k->choices, *field_enum(c, k), name, sizeof name) ? NULL : cJSON_CreateString(name);
+    }
     }
     return NULL;
 }
@@ -370,14 +395,22 @@ int af_config_resume_conflict(const AfConfig *a, const AfConfig *b, char *key, s
         if (strstr(k->doc, "(RESUME)")) continue;
         const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
         /* strings: the bytes after the NUL are whatever earlier values left there */
-        int differ = k->type == K_STR || k->type == K_ENUM ? strncmp(pa, pb, k->size) != 0
-                                                          : memcmp(pa, pb, k->size) != 0;
+        int differ = k->type == K_STR ? strncmp(pa, pb, k->size) != 0 : memcmp(pa, pb, k->size) != 0;
         if (differ) {
             snprintf(key, key_len, "%s", k->path);
             return 1;
         }
     }
     return 0;
+}
+
+const char *af_config_choice_name(const char *path, int value) {
+    /* one slot per ENUM key: the names are static once made */
+    static __thread char names[NKEYS][64];
+    for (int i = 0; i < NKEYS; i++)
+        if (keys[i].type == K_ENUM && strcmp(keys[i].path, path) == 0)
+            return choice_at(keys[i].choices, value, names[i], sizeof names[i]) ? "?" : names[i];
+    return "?";
 }
 
 int af_config_key_count(void) { return NKEYS; }

@@ -16,8 +16,27 @@
 
 #define AF_CFG_STR_MAX 512
 
+/* Planner turns per episode at most (rollout.max_turns): a 64-bit mask records a
+ * demonstration's explored turns (actor/planner.h). */
+#define AF_MAX_TURNS 64
+#define AF_STR_(x) #x
+#define AF_STR(x) AF_STR_(x) /* a macro's value as a string literal */
+
+/* The choices of ENUM keys, as enums: a value's number is its position in the key's
+ * `choices` list below (tests/test_config.c checks every one against the schema). The
+ * configuration is parsed into these once; nothing compares a choice as a string. */
+typedef enum { AF_BACKEND_BUILTIN = 0, AF_BACKEND_OPENAI = 1 } AfBackend;
+typedef enum { AF_SUITE_GAME24 = 0, AF_SUITE_COUNTDOWN = 1, AF_SUITE_MULTIHOP = 2, AF_SUITE_ARITH = 3 } AfSuiteKind;
+typedef enum { AF_VIEW_TRY = 0, AF_VIEW_STATE = 1 } AfSuiteView;
+typedef enum { AF_WARMSTART_RANDOM = 0, AF_WARMSTART_ORACLE = 1 } AfWarmstartPlanner;
+typedef enum { AF_CFG_ADV_TRAJECTORY = 0, AF_CFG_ADV_TURN = 1 } AfCfgAdvStats;
+typedef enum { AF_CFG_AGG_PAPER = 0, AF_CFG_AGG_TOKEN_MEAN = 1 } AfCfgLossAgg;
+typedef enum { AF_REWARD_TURNS_ALL = 0, AF_REWARD_TURNS_FINAL = 1, AF_REWARD_TURNS_LAST_TRY = 2 } AfRewardTurns;
+typedef enum { AF_POLICY_MEMORY = 0, AF_POLICY_MONOLITHIC = 1 } AfPolicyContext;
+/* log.progress and log.level follow AfProgressMode and AfLogLevel (common/log.h). */
+
 typedef struct AfModuleConfig {
-    char backend[16];            /* builtin | openai */
+    int backend;                 /* AfBackend */
     char url[AF_CFG_STR_MAX];    /* OpenAI-compatible /v1/chat/completions endpoint */
     char model[128];             /* served model name */
     char api_key_env[128];       /* name of the environment variable holding the API key */
@@ -35,10 +54,10 @@ typedef struct AfConfig {
         int64_t learners;
     } topology;
     struct {
-        char name[32];
+        int name; /* AfSuiteKind */
         double test_fraction;
         int64_t max_train, max_test, hops, entities, attempts, retries;
-        char view[16];
+        int view; /* AfSuiteView */
     } suite;
     struct {
         char train[AF_CFG_STR_MAX], test[AF_CFG_STR_MAX];
@@ -48,7 +67,7 @@ typedef struct AfConfig {
         double rope_theta, rms_eps, init_std, warmstart_lr, warmstart_explore;
         int qkv_bias, tied_embeddings;
         char init_from[AF_CFG_STR_MAX];
-        char warmstart_planner[16];
+        int warmstart_planner; /* AfWarmstartPlanner */
         int64_t threads;
     } model;
     struct {
@@ -58,7 +77,10 @@ typedef struct AfConfig {
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
         double adam_beta1, adam_beta2, adam_eps;
-        char adv_stats[16], loss_agg[16], reward_turns[16], policy[16];
+        int adv_stats;    /* AfCfgAdvStats */
+        int loss_agg;     /* AfCfgLossAgg */
+        int reward_turns; /* AfRewardTurns */
+        int policy;       /* AfPolicyContext */
         int group_norm;
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
@@ -81,13 +103,15 @@ typedef struct AfConfig {
     } tools;
     struct {
         int64_t metrics_every;
-        char progress[16], level[16];
+        int progress; /* AfProgressMode */
+        int level;    /* AfLogLevel */
     } log;
 } AfConfig;
 
 /* X(path, field, TYPE, default, min, max, choices, doc)
  * TYPE: INT (int64_t, [min, max]), FLOAT (double, [min, max], finite), BOOL (int 0/1),
- * STR (char[], any text that fits), ENUM (char[], one of `choices`, "a|b|c").
+ * STR (char[], any text that fits), ENUM (int, one of `choices`, "a|b|c", stored as its
+ * position in the list: the enums above).
  * RESUME marks keys that may change when a run is resumed (others must match). */
 #define AF_MODULE_KEYS(X, m, be)                                                              \
     X("modules." #m ".backend", modules.m.backend, ENUM, be, 0, 0, "builtin|openai",           \
@@ -165,7 +189,7 @@ typedef struct AfConfig {
     X("rollout.batch_queries", rollout.batch_queries, INT, 16, 1, 1000000, "",                 \
       "queries per iteration (B)")                                                              \
     X("rollout.group_size", rollout.group_size, INT, 8, 1, 1024, "", "episodes per query (G)") \
-    X("rollout.max_turns", rollout.max_turns, INT, 3, 1, 64, "", "planner turns per episode")  \
+    X("rollout.max_turns", rollout.max_turns, INT, 3, 1, AF_MAX_TURNS, "", "planner turns per episode")  \
     X("rollout.max_action_tokens", rollout.max_action_tokens, INT, 24, 1, 4096, "",            \
       "tokens the planner may generate per turn")                                               \
     X("rollout.result_chars", rollout.result_chars, INT, 200, 16, 1000000, "",                  \
@@ -270,6 +294,10 @@ int af_config_save(const AfConfig *cfg, const char *path);
  * marked RESUME in their doc). Writes the first differing key to `key` and returns 1,
  * or returns 0 if none differ. */
 int af_config_resume_conflict(const AfConfig *a, const AfConfig *b, char *key, size_t key_len);
+
+/* The name of choice `value` of ENUM key `path` ("suite.name", AF_SUITE_ARITH -> "arith"),
+ * or "?" for a key that is not an ENUM or a value out of range. Static storage. */
+const char *af_config_choice_name(const char *path, int value);
 
 /* Schema access for documentation and tools (`agentflow train --help-config`). */
 typedef struct AfConfigKeyInfo {

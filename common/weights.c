@@ -9,6 +9,7 @@
 #include "common/checksum.h"
 #include "common/error.h"
 #include "common/mpi_env.h"
+#include "common/protocol.h"
 #include "proto/agentflow.pb-c.h"
 
 #define MAX_DEPTH 64
@@ -173,5 +174,19 @@ fail:
         done++;
     }
     free(scratch);
+    return rc;
+}
+
+int af_weights_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uint64_t version, float *params,
+                       size_t n_params, double *seconds) {
+    double t0 = af_time_now();
+    AfControl c = {.command = command, .iteration = iteration, .version = version};
+    int rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, policy);
+    if (rc == 0 && (command == AF_CTRL_RUN || command == AF_CTRL_EVAL)) {
+        size_t count = n_params;
+        uint64_t v = version;
+        rc = af_weights_bcast(params, n_params, &count, &v, 0, policy, NULL, NULL);
+    }
+    if (seconds) *seconds = af_time_now() - t0;
     return rc;
 }

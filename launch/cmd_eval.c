@@ -1,9 +1,9 @@
 /* agentflow eval: held-out accuracy of a planner, questions spread over all MPI ranks.
  *
- * Every rank builds the world (actor/world.h) and the planner, runs the questions
- * i with i % ranks == rank, and rank 0 prints one JSON report: the totals and the
- * result of every question in question order. Which rank ran which question does not
- * change any result: an episode depends only on (seed, question, sample) and the model. */
+ * Every rank builds the world (run/world.h) and the planner, runs its share of the
+ * questions with the evaluator `train` uses (run/evaluate.h), and rank 0 prints one JSON
+ * report: the world as built, the totals and the result of every question in question
+ * order. Which rank ran which question does not change any result. */
 #include <cJSON.h>
 #include <getopt.h>
 #include <mpi.h>
@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "actor/planner_model.h"
-#include "actor/world.h"
+#include "run/evaluate.h"
+#include "run/world.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
@@ -32,7 +33,7 @@ static const char usage[] =
     "  --split S      test (default) or train\n"
     "  --dataset F    a JSONL file replacing the test split (data.test)\n"
     "  --suite S      suite.name\n"
-    "  --max-turns N  rollout.max_turns for this evaluation (1..64)\n"
+    "  --max-turns N  rollout.max_turns for this evaluation (1.." AF_STR(AF_MAX_TURNS) ")\n"
     "  --n N          only the first N questions\n"
     "  --greedy       greedy decoding (otherwise sampling at rollout.temperature, sample 0)\n";
 
@@ -82,7 +83,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
             if ((rc = af_cli_add_set(&a->cfg, optarg))) return rc;
             break;
         case 't':
-            if ((rc = parse_long("--max-turns", optarg, 1, 64, &a->max_turns))) return rc;
+            if ((rc = parse_long("--max-turns", optarg, 1, AF_MAX_TURNS, &a->max_turns))) return rc;
             break;
         case 'n':
             if ((rc = parse_long("--n", optarg, 1, 100000000L, &a->n))) return rc;
@@ -165,6 +166,20 @@ static char *result_json(size_t index, const AfItem *item, const Agentflow__Traj
     return s;
 }
 
+typedef struct EvalLines {
+    char **buf;
+    size_t *len, *cap;
+} EvalLines;
+
+/* The evaluator's callback: one question's result as a JSON line. */
+static int add_result(void *ctx, size_t index, const AfItem *item, const Agentflow__Trajectory *t) {
+    EvalLines *l = ctx;
+    char *line = result_json(index, item, t);
+    int rc = line ? append_line(l->buf, l->len, l->cap, line) : af_error_set(AF_ENOMEM, "eval: result JSON");
+    free(line);
+    return rc;
+}
+
 /* Rank 0: the report, results in question order (question i ran on rank i % P as its
  * (i / P)-th line). */
 static int print_report(const AfWorld *w, const EvalArgs *a, const char *model, const char *split, size_t n, int P,
@@ -172,7 +187,9 @@ static int print_report(const AfWorld *w, const EvalArgs *a, const char *model, 
     const char **cursor = malloc((size_t)P * sizeof *cursor);
     if (!cursor) return af_error_set(AF_ENOMEM, "eval report");
     for (int p = 0; p < P; p++) cursor[p] = all + displs[p];
-    printf("{\"suite\": \"%s\", \"model\": ", w->suite->name);
+    char *world = af_world_describe(w);
+    printf("{\"suite\": \"%s\", \"world\": %s, \"model\": ", w->suite->name, world ? world : "null");
+    free(world);
     cJSON *js = cJSON_CreateString(model);
     char *q = js ? cJSON_PrintUnformatted(js) : NULL;
     cJSON_Delete(js);
@@ -217,15 +234,19 @@ int af_cmd_eval(int argc, char **argv) {
         if (strlen(a.dataset) >= sizeof cfg.data.test) return af_cli_usage_error(usage, "eval", "--dataset: path too long");
     }
     if (a.max_turns) cfg.rollout.max_turns = a.max_turns;
-    cfg.suite.max_test = 0; /* the whole split; --n limits */
-    if (!strcmp(a.split ? a.split : "test", "train")) cfg.suite.max_train = 0;
+    if (cfg.modules.planner.backend != AF_BACKEND_BUILTIN) {
+        fprintf(stderr, "agentflow eval: config: modules.planner.backend = %s: eval evaluates a model planner "
+                        "(--model or --run-dir); rollout --planner openai runs a served one\n",
+                af_config_choice_name("modules.planner.backend", cfg.modules.planner.backend));
+        return 2;
+    }
 
     AfMpi mpi;
     if (af_mpi_init(&argc, &argv, &mpi)) {
         fprintf(stderr, "agentflow eval: %s\n", af_error_detail());
         return 1;
     }
-    af_log_setup(mpi.rank, (AfLogLevel)af_log_level_parse(cfg.log.level), AF_PROGRESS_RANK0);
+    af_log_setup(mpi.rank, (AfLogLevel)cfg.log.level, AF_PROGRESS_RANK0);
     AfWorld *w = NULL;
     AfModel *model = NULL;
     AfPlanner *planner = NULL;
@@ -233,7 +254,7 @@ int af_cmd_eval(int argc, char **argv) {
     size_t mine_len = 0, mine_cap = 0;
     int *counts = NULL, *displs = NULL;
     int exit_code = 1, bad_config = 0;
-    double t0 = af_time_now(), sums[3] = {0, 0, 0}, total[3] = {0, 0, 0};
+    double t0 = af_time_now();
 
     rc = af_world_create(&cfg, &w);
     if (rc == 0) rc = af_world_model_create(w, a.model_dir, &model);
@@ -245,37 +266,25 @@ int af_cmd_eval(int argc, char **argv) {
         bad_config = rc == AF_ECONFIG;
         fprintf(stderr, "agentflow eval: rank %d: %s\n", mpi.rank, af_error_detail());
     }
-    const char *split = a.dataset ? "dataset" : a.split ? a.split : "test";
-    const AfDataset *ds = NULL;
-    size_t n = 0;
-    if (rc == 0) {
-        ds = af_suite_split(w->suite, !strcmp(split, "train") ? AF_SPLIT_TRAIN : AF_SPLIT_TEST);
-        n = ds->n;
-        if (a.n > 0 && (size_t)a.n < n) n = (size_t)a.n;
-    }
-    for (size_t i = (size_t)mpi.rank; rc == 0 && i < n; i += (size_t)mpi.size) {
-        Agentflow__Trajectory *t = NULL;
-        rc = af_world_episode(w, planner, &ds->items[i], 0, (uint32_t)i, 0, 0, &t);
-        if (rc) {
-            fprintf(stderr, "agentflow eval: question %zu: %s\n", i, af_error_detail());
-            break;
-        }
-        int ok = t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
-        sums[0] += ok && t->reward >= 1.0f;
-        sums[1] += ok ? t->reward : 0.0;
-        sums[2] += (double)t->n_turns;
-        char *line = result_json(i, &ds->items[i], t);
-        af_trajectory_free(t);
-        rc = line ? append_line(&mine, &mine_len, &mine_cap, line) : af_error_set(AF_ENOMEM, "eval: result JSON");
-        free(line);
-    }
-    /* Every rank learns whether any failed before the collectives that need all. */
+    /* Every rank learns whether any failed to set up before the evaluation needs all. */
     int fail = rc ? (bad_config ? 2 : 1) : 0, any = 0;
     if (af_mpi_allreduce(&fail, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD)) goto done;
     if (any) {
         exit_code = any;
         goto done;
     }
+    const char *split = a.dataset ? "dataset" : a.split ? a.split : "test";
+    const AfSplit which = !strcmp(split, "train") ? AF_SPLIT_TRAIN : AF_SPLIT_TEST;
+    size_t n = af_suite_split(w->suite, which)->n;
+    if (a.n > 0 && (size_t)a.n < n) n = (size_t)a.n;
+    EvalLines lines = {&mine, &mine_len, &mine_cap};
+    AfEvalTotals tot;
+    /* sampled evaluation (no --greedy) draws from iteration 0's streams, sample 0 */
+    if ((rc = af_evaluate(w, planner, which, n, 0, 0, MPI_COMM_WORLD, add_result, &lines, &tot))) {
+        fprintf(stderr, "agentflow eval: rank %d: %s\n", mpi.rank, af_error_detail());
+        goto done; /* every rank knows (af_evaluate agrees on failure) */
+    }
+    const double total[3] = {tot.correct, tot.reward, tot.turns};
     int len = (int)mine_len;
     if (mpi.rank == 0) {
         counts = calloc((size_t)mpi.size, sizeof *counts);
@@ -286,20 +295,19 @@ int af_cmd_eval(int argc, char **argv) {
         }
     }
     if (MPI_Gather(&len, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) goto done;
-    long long tot = 0;
+    long long bytes = 0;
     if (mpi.rank == 0) {
-        for (int p = 0; p < mpi.size; p++) displs[p] = (int)tot, tot += counts[p];
-        if (tot > 2000000000LL || !(all = malloc((size_t)tot + 1))) {
-            fprintf(stderr, "agentflow eval: cannot hold %lld bytes of results\n", tot);
+        for (int p = 0; p < mpi.size; p++) displs[p] = (int)bytes, bytes += counts[p];
+        if (bytes > 2000000000LL || !(all = malloc((size_t)bytes + 1))) {
+            fprintf(stderr, "agentflow eval: cannot hold %lld bytes of results\n", bytes);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
     }
     if (MPI_Gatherv(mine ? mine : "", len, MPI_CHAR, all, counts, displs, MPI_CHAR, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
         goto done;
-    if (MPI_Reduce(sums, total, 3, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD) != MPI_SUCCESS) goto done;
     exit_code = 0;
     if (mpi.rank == 0) {
-        all[tot] = '\0';
+        all[bytes] = '\0';
         if (print_report(w, &a, a.model_dir, split, n, mpi.size, total, all, counts, displs, af_time_now() - t0)) {
             fprintf(stderr, "agentflow eval: %s\n", af_error_detail());
             exit_code = 1;

@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "actor/planner_model.h"
-#include "actor/world.h"
+#include "run/world.h"
 #include "common/error.h"
 #include "launch/cli.h"
 #include "launch/commands.h"
@@ -315,7 +315,7 @@ static int parse_args(int argc, char **argv, RolloutArgs *a) {
  * code after printing the reason. */
 static int make_planner(const RolloutArgs *a, const AfWorld *w, AfPlanner **out, AfModel **model) {
     const char *kind = a->planner;
-    if (!kind) kind = !a->model_dir && !strcmp(w->cfg.modules.planner.backend, "openai") ? "openai" : "model";
+    if (!kind) kind = !a->model_dir && w->cfg.modules.planner.backend == AF_BACKEND_OPENAI ? "openai" : "model";
     int rc;
     if (!strcmp(kind, "model")) {
         if ((rc = af_world_model_create(w, a->model_dir, model))) goto fail;
@@ -394,7 +394,8 @@ int af_cmd_rollout(int argc, char **argv) {
         const AfItem *it = a.query ? &item : &ds->items[i % ds->n];
         uint32_t q = a.query ? 0 : (uint32_t)(i % ds->n), sample = (uint32_t)(a.query ? i : i / ds->n);
         Agentflow__Trajectory *t = NULL;
-        rc = af_world_episode(w, planner, it, 0, q, sample, 0, &t);
+        const AfEpisodeId id = {.query_index = q, .sample_index = sample};
+        rc = af_world_episode(w, planner, it, &id, &t);
         if (rc) {
             fprintf(stderr, "agentflow rollout: episode %llu (query %u, sample %u) failed: %s\n", (unsigned long long)i, q,
                     sample, af_error_detail());

@@ -12,7 +12,7 @@
 #include "common/mpi_env.h"
 #include "launch/cli.h"
 #include "launch/commands.h"
-#include "learner/train.h"
+#include "run/train.h"
 
 static const char usage[] =
     "usage: agentflow train [--config FILE] [--set section.key=value ...] [--run-dir DIR]\n"
@@ -79,7 +79,7 @@ int af_cmd_train(int argc, char **argv) {
         strcpy(cfg.model.init_from, init_from);
     }
     char default_dir[64];
-    snprintf(default_dir, sizeof default_dir, "runs/%s", cfg.suite.name);
+    snprintf(default_dir, sizeof default_dir, "runs/%s", af_config_choice_name("suite.name", cfg.suite.name));
     if (!run_dir) run_dir = default_dir;
 
     AfMpi mpi;
@@ -87,10 +87,7 @@ int af_cmd_train(int argc, char **argv) {
         fprintf(stderr, "agentflow train: %s\n", af_error_detail());
         return 1;
     }
-    af_log_setup(mpi.rank, (AfLogLevel)af_log_level_parse(cfg.log.level),
-                 strcmp(cfg.log.progress, "all") == 0    ? AF_PROGRESS_ALL
-                 : strcmp(cfg.log.progress, "none") == 0 ? AF_PROGRESS_NONE
-                                                         : AF_PROGRESS_RANK0);
+    af_log_setup(mpi.rank, (AfLogLevel)cfg.log.level, (AfProgressMode)cfg.log.progress);
     int exit_code = 1;
     if (cfg.topology.learners > mpi.size) {
         if (mpi.rank == 0)
@@ -131,7 +128,8 @@ int af_cmd_train(int argc, char **argv) {
     if (trc) {
         AF_LOG_E("training failed: %s", af_error_detail());
         /* peers may be blocked waiting for this rank, unless the failure was agreed */
-        if (mpi.size > 1 && !res.clean_stop) MPI_Abort(MPI_COMM_WORLD, 1);
+        if (mpi.size > 1 && !res.clean_stop) MPI_Abort(MPI_COMM_WORLD, trc == AF_ECONFIG ? 2 : 1);
+        if (trc == AF_ECONFIG) exit_code = 2; /* a configuration the run cannot honour */
         goto done;
     }
     if (mpi.rank == 0) {

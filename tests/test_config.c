@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "test_util.h"
 
 /* Apply JSON text to defaults; expect rejection whose detail contains `want`, and an
@@ -43,13 +44,64 @@ static void test_defaults(void) {
     CHECK_NEAR(c.algo.kl_coef, 0.001, 0);
     CHECK_NEAR(c.algo.weight_decay, 0.01, 0);
     CHECK_NEAR(c.algo.grad_clip, 1.0, 0);
-    CHECK(strcmp(c.algo.adv_stats, "trajectory") == 0);
-    CHECK(strcmp(c.algo.loss_agg, "paper") == 0);
-    CHECK(strcmp(c.suite.name, "game24") == 0);
-    CHECK(strcmp(c.modules.judge.backend, "builtin") == 0);
+    CHECK_EQ_INT(c.algo.adv_stats, AF_CFG_ADV_TRAJECTORY);
+    CHECK_EQ_INT(c.algo.loss_agg, AF_CFG_AGG_PAPER);
+    CHECK_EQ_INT(c.suite.name, AF_SUITE_GAME24);
+    CHECK_EQ_INT(c.modules.judge.backend, AF_BACKEND_BUILTIN);
     CHECK_EQ_INT(c.topology.learners, 1);
     CHECK_EQ_INT(af_config_check(&c), 0);
     CHECK(af_config_key_count() > 60);
+}
+
+/* Every ENUM key's C enum follows the order of its schema choices, and each choice
+ * round-trips through JSON. */
+static void test_enums(void) {
+    static const struct {
+        const char *path;
+        int value;
+        const char *name;
+    } e[] = {
+        {"suite.name", AF_SUITE_GAME24, "game24"},          {"suite.name", AF_SUITE_COUNTDOWN, "countdown"},
+        {"suite.name", AF_SUITE_MULTIHOP, "multihop"},      {"suite.name", AF_SUITE_ARITH, "arith"},
+        {"suite.view", AF_VIEW_TRY, "try"},                 {"suite.view", AF_VIEW_STATE, "state"},
+        {"model.warmstart_planner", AF_WARMSTART_RANDOM, "random"},
+        {"model.warmstart_planner", AF_WARMSTART_ORACLE, "oracle"},
+        {"algo.adv_stats", AF_CFG_ADV_TRAJECTORY, "trajectory"}, {"algo.adv_stats", AF_CFG_ADV_TURN, "turn"},
+        {"algo.loss_agg", AF_CFG_AGG_PAPER, "paper"},       {"algo.loss_agg", AF_CFG_AGG_TOKEN_MEAN, "token_mean"},
+        {"algo.reward_turns", AF_REWARD_TURNS_ALL, "all"},  {"algo.reward_turns", AF_REWARD_TURNS_FINAL, "final"},
+        {"algo.reward_turns", AF_REWARD_TURNS_LAST_TRY, "last_try"},
+        {"algo.policy", AF_POLICY_MEMORY, "memory"},        {"algo.policy", AF_POLICY_MONOLITHIC, "monolithic"},
+        {"modules.judge.backend", AF_BACKEND_BUILTIN, "builtin"},
+        {"modules.planner.backend", AF_BACKEND_OPENAI, "openai"},
+        {"log.progress", AF_PROGRESS_RANK0, "rank0"},       {"log.progress", AF_PROGRESS_ALL, "all"},
+        {"log.progress", AF_PROGRESS_NONE, "none"},         {"log.level", AF_LOG_ERROR, "error"},
+        {"log.level", AF_LOG_WARN, "warn"},                 {"log.level", AF_LOG_INFO, "info"},
+        {"log.level", AF_LOG_DEBUG, "debug"},
+    };
+    for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
+        CHECK_MSG(!strcmp(af_config_choice_name(e[i].path, e[i].value), e[i].name), "%s %d", e[i].path, e[i].value);
+        AfConfig c;
+        af_config_defaults(&c);
+        char set[128];
+        snprintf(set, sizeof set, "%s=%s", e[i].path, e[i].name);
+        CHECK_EQ_INT(af_config_apply_set(&c, set), 0);
+        char *js = af_config_to_json(&c, 0);
+        char want[96];
+        snprintf(want, sizeof want, "\"%s\"", e[i].name);
+        CHECK_STR_CONTAINS(js, want);
+        free(js);
+    }
+    /* every ENUM key of the schema is covered above */
+    for (int k = 0; k < af_config_key_count(); k++) {
+        AfConfigKeyInfo ki;
+        af_config_key_info(k, &ki);
+        if (strcmp(ki.type, "choice") != 0 || !strncmp(ki.path, "modules.", 8)) continue;
+        int seen = 0;
+        for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) seen += !strcmp(e[i].path, ki.path);
+        CHECK_MSG(seen > 0, "ENUM key %s has no enum check", ki.path);
+    }
+    CHECK(!strcmp(af_config_choice_name("suite.name", 99), "?"));
+    CHECK(!strcmp(af_config_choice_name("run.seed", 0), "?"));
 }
 
 static void test_apply(void) {
@@ -65,11 +117,11 @@ static void test_apply(void) {
     CHECK_EQ_INT(c.run.store_trajectories, 1);
     CHECK_NEAR(c.rollout.temperature, 0.7, 0);
     CHECK_EQ_INT(c.rollout.group_size, 4);
-    CHECK(strcmp(c.suite.name, "multihop") == 0);
+    CHECK_EQ_INT(c.suite.name, AF_SUITE_MULTIHOP);
     CHECK_EQ_INT(c.suite.hops, 2);
-    CHECK(strcmp(c.modules.judge.backend, "openai") == 0);
+    CHECK_EQ_INT(c.modules.judge.backend, AF_BACKEND_OPENAI);
     CHECK(strcmp(c.modules.judge.model, "qwen") == 0);
-    CHECK(strcmp(c.modules.executor.backend, "builtin") == 0);
+    CHECK_EQ_INT(c.modules.executor.backend, AF_BACKEND_BUILTIN);
     CHECK_EQ_INT(c.tools.python.mem_mb, 128);
     /* An empty document changes nothing. */
     AfConfig d = c;
@@ -80,9 +132,9 @@ static void test_apply(void) {
     CHECK_EQ_INT(af_config_apply_set(&c, "rollout.group_size=16"), 0);
     CHECK_EQ_INT(c.rollout.group_size, 16);
     CHECK_EQ_INT(af_config_apply_set(&c, "suite.name=arith"), 0);
-    CHECK(strcmp(c.suite.name, "arith") == 0);
+    CHECK_EQ_INT(c.suite.name, AF_SUITE_ARITH);
     CHECK_EQ_INT(af_config_apply_set(&c, "suite.name=\"countdown\""), 0);
-    CHECK(strcmp(c.suite.name, "countdown") == 0);
+    CHECK_EQ_INT(c.suite.name, AF_SUITE_COUNTDOWN);
     CHECK_EQ_INT(af_config_apply_set(&c, "model.qkv_bias=true"), 0);
     CHECK_EQ_INT(c.model.qkv_bias, 1);
     CHECK_EQ_INT(af_config_apply_set(&c, "algo={\"lr\": 0.5, \"ppo_epochs\": 2}"), 0);
@@ -221,6 +273,7 @@ static void test_resume_conflict(void) {
 
 int main(void) {
     test_defaults();
+    test_enums();
     test_apply();
     test_rejections();
     test_check();

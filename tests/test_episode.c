@@ -67,7 +67,8 @@ static AfPlanner make_script(Script *s) {
 typedef struct {
     AfSuite *s;
     AfModules m;
-    AfEpisodeConfig ec;
+    AfEpisodeSettings ec;
+    AfEpisodeId id;
 } Fixture;
 
 /* The suite with its builtin modules and a default episode config of max_turns turns;
@@ -77,8 +78,10 @@ static int fixture_open_opts(Fixture *f, const char *suite, uint32_t max_turns, 
     CHECK_MSG(af_suite_create(suite, o, &f->s) == 0, "%s", af_error_detail());
     if (!f->s) return 0;
     CHECK(af_modules_builtin(f->s, &f->m) == 0);
-    af_episode_config_default(&f->ec);
+    af_episode_settings_default(&f->ec);
+    memset(&f->id, 0, sizeof f->id);
     f->ec.max_turns = max_turns;
+    f->ec.max_action_tokens = 96; /* long scripted actions */
     return 1;
 }
 
@@ -105,7 +108,7 @@ static Agentflow__Trajectory *oracle_episode(Fixture *f, const AfItem *item) {
     AfPlanner *orc = NULL;
     Agentflow__Trajectory *t = NULL;
     CHECK(af_planner_oracle_create(&orc) == 0);
-    if (orc) CHECK_MSG(af_episode_run(f->s, &f->m, orc, item, &f->ec, &t) == 0, "%s", af_error_detail());
+    if (orc) CHECK_MSG(af_episode_run(f->s, &f->m, orc, item, &f->ec, &f->id, &t) == 0, "%s", af_error_detail());
     af_planner_destroy(orc);
     return t;
 }
@@ -131,7 +134,7 @@ static void test_bad_actions(void) {
     Script sc = {.texts = texts, .n = 5};
     AfPlanner p = make_script(&sc);
     Agentflow__Trajectory *t = NULL;
-    int rc = af_episode_run(s, &f.m, &p, &item, &f.ec, &t);
+    int rc = af_episode_run(s, &f.m, &p, &item, &f.ec, &f.id, &t);
     CHECK_MSG(rc == 0, "%s", af_error_detail());
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
@@ -167,7 +170,7 @@ static void test_bad_actions(void) {
     p = make_script(&sc2);
     f.ec.max_turns = 3;
     t = NULL;
-    CHECK(af_episode_run(s, &f.m, &p, &item, &f.ec, &t) == 0);
+    CHECK(af_episode_run(s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
         CHECK_EQ_INT(t->n_turns, 3);
@@ -178,7 +181,7 @@ static void test_bad_actions(void) {
     Script sc3 = {.texts = texts, .n = 1, .bad_id = 1};
     p = make_script(&sc3);
     t = NULL;
-    CHECK_EQ_INT(af_episode_run(s, &f.m, &p, &item, &f.ec, &t), AF_EINVAL);
+    CHECK_EQ_INT(af_episode_run(s, &f.m, &p, &item, &f.ec, &f.id, &t), AF_EINVAL);
     CHECK(t == NULL);
     fixture_close(&f);
 }
@@ -228,8 +231,10 @@ static void test_budgets(void) {
     AfModules m;
     CHECK(af_modules_builtin(s, &m) == 0);
     AfItem item = {.question = "3 3 8 8", .answer = "", .solution = NULL};
-    AfEpisodeConfig ec;
-    af_episode_config_default(&ec);
+    AfEpisodeSettings ec;
+    af_episode_settings_default(&ec);
+    AfEpisodeId ec_id = {0};
+    ec.max_action_tokens = 96; /* long scripted actions */
 
     /* Per-tool timeout: the python loop is killed at tool_timeout_s and costs the turn. */
     static const char *const loop[] = {"python while True: pass", "calculator 8/(3-8/3)"};
@@ -238,7 +243,7 @@ static void test_budgets(void) {
     ec.max_turns = 3;
     ec.tool_timeout_s = 0.5;
     Agentflow__Trajectory *t = NULL;
-    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
         CHECK_EQ_INT(t->n_turns, 2);
@@ -255,7 +260,7 @@ static void test_budgets(void) {
     p = make_script(&si);
     ec.max_turns = 5;
     t = NULL;
-    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
         CHECK_EQ_INT(t->n_turns, 2);
@@ -273,7 +278,7 @@ static void test_budgets(void) {
     ec.tool_timeout_s = 10;
     ec.episode_timeout_s = 0.2;
     t = NULL;
-    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK_MSG(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT, "status %d", t->status);
         CHECK(t->n_turns >= 2 && t->n_turns < 8);
@@ -288,7 +293,7 @@ static void test_budgets(void) {
     Script sp = {.texts = ok_text, .n = 1, .sleep_s = 0.15};
     p = make_script(&sp);
     t = NULL;
-    CHECK(af_episode_run(s, &m, &p, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, &p, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK_MSG(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK, "status %d %s", t->status,
                   t->status_detail ? t->status_detail : "");
@@ -324,7 +329,7 @@ static void test_state_results(void) {
         f.ec.max_turns = (uint32_t)sc.n;
         AfPlanner p = make_script(&sc);
         Agentflow__Trajectory *t = NULL;
-        CHECK_MSG(af_episode_run(s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+        CHECK_MSG(af_episode_run(s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
         if (!t) continue;
         CHECK_EQ_INT(t->n_turns, sc.n);
         for (size_t i = 0; i < t->n_turns && i < sc.n; i++) {
@@ -372,7 +377,7 @@ static void test_multihop_refs(void) {
     AfPlanner p = make_script(&sc);
     t = NULL;
     f.ec.max_turns = 6;
-    CHECK_MSG(af_episode_run(s, &f.m, &p, &ds->items[0], &f.ec, &t) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_episode_run(s, &f.m, &p, &ds->items[0], &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
     if (t) {
         for (size_t i = 0; i < t->n_turns && i < 6; i++) {
             if (want[i]) {
@@ -443,9 +448,9 @@ static void test_explorer(void) {
         char first[64] = "";
         for (uint32_t k = 0; k < 4; k++) {
             Agentflow__Trajectory *t = NULL;
-            f.ec.query_index = q;
-            f.ec.sample_index = k;
-            CHECK_MSG(af_episode_run(f.s, &f.m, ex, &ds->items[q], &f.ec, &t) == 0, "%s", af_error_detail());
+            f.id.query_index = q;
+            f.id.sample_index = k;
+            CHECK_MSG(af_episode_run(f.s, &f.m, ex, &ds->items[q], &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
             if (!t) continue;
             n++;
             solved += t->reward == 1.0f && t->n_turns == 3;
@@ -516,7 +521,7 @@ static void test_attempts(void) {
     Script sc = {.texts = a, .n = 6};
     AfPlanner p = make_script(&sc);
     Agentflow__Trajectory *t = NULL;
-    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
     if (t) {
         CHECK_EQ_INT(t->n_turns, 6);
         for (size_t i = 0; i < t->n_turns && i < 6; i++)
@@ -543,7 +548,7 @@ static void test_attempts(void) {
     Script sf = {.texts = fail, .n = 1};
     p = make_script(&sf);
     t = NULL;
-    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
     if (t) {
         CHECK_EQ_INT(t->n_turns, 9);
         CHECK(t->n_turns == 9 && !strcmp(t->turns[0]->result, "1792; attempt 2, left: $2=7 $3=8 $4=8 $1=4") &&
@@ -561,7 +566,7 @@ static void test_attempts(void) {
     for (size_t q = 0; so.oracle && q < ds->n; q++) {
         Agentflow__Trajectory *alone = oracle_episode(&f, &ds->items[q]);
         t = NULL;
-        CHECK(af_episode_run(f.s, &f.m, &sto, &ds->items[q], &f.ec, &t) == 0);
+        CHECK(af_episode_run(f.s, &f.m, &sto, &ds->items[q], &f.ec, &f.id, &t) == 0);
         if (t && alone && t->n_turns == 1) { /* the product of the numbers is 24 */
             solved += t->reward == 1.0f;
             differs++;
@@ -593,7 +598,7 @@ static void test_attempts(void) {
     Script sr = {.texts = r, .n = 11};
     p = make_script(&sr);
     t = NULL;
-    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
     if (t) {
         CHECK_EQ_INT(t->n_turns, 12);
         for (size_t i = 0; i < t->n_turns && i < 10; i++)
@@ -624,8 +629,8 @@ static void test_attempts(void) {
 static Agentflow__Trajectory *explore_episode(Fixture *f, AfPlanner *ex, uint32_t q, int *restarts, size_t *last,
                                               int *retries) {
     Agentflow__Trajectory *t = NULL;
-    f->ec.query_index = q;
-    CHECK_MSG(af_episode_run(f->s, &f->m, ex, &af_suite_split(f->s, AF_SPLIT_TEST)->items[q], &f->ec, &t) == 0, "%s",
+    f->id.query_index = q;
+    CHECK_MSG(af_episode_run(f->s, &f->m, ex, &af_suite_split(f->s, AF_SPLIT_TEST)->items[q], &f->ec, &f->id, &t) == 0, "%s",
               af_error_detail());
     *restarts = *retries = 0;
     *last = 0;
@@ -723,7 +728,7 @@ static void test_context_full(void) {
     AfPlanner p = make_script(&sc);
     p.context = 80; /* the first prompts take 16 and 50 tokens, the third 76 + ... */
     Agentflow__Trajectory *t = NULL;
-    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
         CHECK_MSG(t->n_turns >= 1 && t->n_turns < 8, "%zu turns", t->n_turns);
@@ -735,7 +740,7 @@ static void test_context_full(void) {
         af_trajectory_free(t);
     }
     p.context = 0; /* unbounded: all eight turns */
-    CHECK(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0);
+    CHECK(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0);
     if (t) CHECK_EQ_INT(t->n_turns, 8);
     af_trajectory_free(t);
     fixture_close(&f);
@@ -757,7 +762,7 @@ static void test_state_view(void) {
     Script sc = {.texts = a, .n = 7};
     AfPlanner p = make_script(&sc);
     Agentflow__Trajectory *t = NULL;
-    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &t) == 0, "%s", af_error_detail());
+    CHECK_MSG(af_episode_run(f.s, &f.m, &p, &item, &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
     if (t) {
         CHECK_EQ_INT(t->n_turns, 7);
         CHECK(t->reward == 1.0f);

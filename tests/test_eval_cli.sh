@@ -54,8 +54,11 @@ check "report is consistent (np 1)" "summary '$T/e1.json' > '$T/e1.s'"
 mpirun -np 3 "$AF" eval --run-dir "$T/run" --greedy > "$T/e3.json" 2> "$T/e3.err"
 check "report is consistent (np 3)" "summary '$T/e3.json' > '$T/e3.s'"
 check "np 3 report == np 1 report" "cmp -s '$T/e1.s' '$T/e3.s'"
-check "the whole test split (the run's suite.max_test=40 does not cap eval)" \
-    "[ \$($PY -c \"import json; print(json.load(open('$T/e1.json'))['questions'])\") -gt 40 ]"
+check "eval honours the run's suite.max_test=40 (the world training evaluated on)" \
+    "[ \$($PY -c \"import json; print(json.load(open('$T/e1.json'))['questions'])\") -eq 40 ]"
+"$AF" eval --run-dir "$T/run" --greedy --set suite.max_test=0 > "$T/eall.json"
+check "--set suite.max_test=0: the whole test split" \
+    "[ \$($PY -c \"import json; print(json.load(open('$T/eall.json'))['questions'])\") -gt 40 ]"
 "$AF" eval --run-dir "$T/run" --greedy --n 40 > "$T/e40.json"
 check "--n 40: accuracy equals training's final eval" "$PY -c \"
 import json

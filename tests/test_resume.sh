@@ -36,7 +36,7 @@ check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 RANDOM=${AF_TEST_SEED:-4242}
 
 N=6
-COMMON=(--set suite.name=multihop --set suite.entities=64 --set suite.max_train=48 --set suite.max_test=24
+COMMON=(--set suite.name=multihop --set suite.max_train=48 --set suite.max_test=24
         --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
         --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=4 --set rollout.max_action_tokens=20
         --set rollout.batch_queries=4 --set rollout.group_size=4 --set algo.lr=3e-3 --set algo.drop_zero_variance=false

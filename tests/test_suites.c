@@ -23,16 +23,17 @@ static int pack(Agentflow__Trajectory *t, uint8_t **buf, size_t *len) {
 static double run_split(const AfSuite *s, const AfModules *mods, AfPlanner *pl, AfSplit split, uint32_t max_turns,
                         int *tool_calls) {
     const AfDataset *ds = af_suite_split(s, split);
-    AfEpisodeConfig cfg;
-    af_episode_config_default(&cfg);
+    AfEpisodeSettings cfg;
+    af_episode_settings_default(&cfg);
+    AfEpisodeId cfg_id = {0};
     cfg.max_turns = max_turns;
     cfg.seed = 1234;
     double sum = 0;
     int fails_printed = 0;
     for (size_t i = 0; i < ds->n; i++) {
         Agentflow__Trajectory *t = NULL;
-        cfg.query_index = (uint32_t)i;
-        int rc = af_episode_run(s, mods, pl, &ds->items[i], &cfg, &t);
+        cfg_id.query_index = (uint32_t)i;
+        int rc = af_episode_run(s, mods, pl, &ds->items[i], &cfg, &cfg_id, &t);
         CHECK_MSG(rc == 0, "%s %s item %zu: %s", s->name, pl->name, i, af_error_detail());
         if (rc) continue;
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
@@ -59,19 +60,20 @@ static double run_split(const AfSuite *s, const AfModules *mods, AfPlanner *pl, 
 
 static void check_determinism(const AfSuite *s, const AfModules *mods, AfPlanner *pl) {
     const AfDataset *ds = af_suite_split(s, AF_SPLIT_TEST);
-    AfEpisodeConfig cfg;
-    af_episode_config_default(&cfg);
+    AfEpisodeSettings cfg;
+    af_episode_settings_default(&cfg);
+    AfEpisodeId cfg_id = {0};
     cfg.max_turns = (uint32_t)s->max_turns;
     cfg.seed = 99;
-    cfg.iteration = 7;
+    cfg_id.iteration = 7;
     for (uint32_t q = 0; q < 20 && q < ds->n; q++) {
         uint8_t *b[3];
         size_t len[3];
         for (int r = 0; r < 3; r++) {
             Agentflow__Trajectory *t = NULL;
-            cfg.query_index = q;
-            cfg.sample_index = r == 2 ? 1 : 0; /* run 2: another sample of the same query */
-            int rc = af_episode_run(s, mods, pl, &ds->items[q], &cfg, &t);
+            cfg_id.query_index = q;
+            cfg_id.sample_index = r == 2 ? 1 : 0; /* run 2: another sample of the same query */
+            int rc = af_episode_run(s, mods, pl, &ds->items[q], &cfg, &cfg_id, &t);
             CHECK(rc == 0);
             if (rc) return;
             CHECK(pack(t, &b[r], &len[r]) == 0);

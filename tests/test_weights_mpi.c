@@ -6,7 +6,7 @@
  *    on the root, and a receiver without room gives AF_ERANGE with its buffer untouched;
  *    after each, the next broadcast on the same communicator still round-trips (the
  *    collective stayed matched);
- *  - the learner-0 side af_policy_publish, received the way af_actor_run receives it. */
+ *  - the learner-0 side af_weights_publish, received the way af_actor_run receives it. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -116,9 +116,9 @@ int main(int argc, char **argv) {
         double secs = -1;
         if (m.rank == 0) {
             fill(buf, n, 13);
-            CHECK_EQ_INT(af_policy_publish(MPI_COMM_WORLD, AF_CTRL_RUN, 5, 13, buf, n, &secs), 0);
+            CHECK_EQ_INT(af_weights_publish(MPI_COMM_WORLD, AF_CTRL_RUN, 5, 13, buf, n, &secs), 0);
             CHECK(secs >= 0);
-            CHECK_EQ_INT(af_policy_publish(MPI_COMM_WORLD, AF_CTRL_STOP, 0, 0, NULL, 0, NULL), 0);
+            CHECK_EQ_INT(af_weights_publish(MPI_COMM_WORLD, AF_CTRL_STOP, 0, 0, NULL, 0, NULL), 0);
         } else {
             AfControl c;
             CHECK_EQ_INT(af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, MPI_COMM_WORLD), 0);

@@ -19,7 +19,7 @@
 
 #include "actor/memory.h"
 #include "actor/modules_openai.h"
-#include "actor/world.h"
+#include "run/world.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "tests/fault_server.h"
@@ -51,7 +51,7 @@ static double split_rate(const AfWorld *w, AfPlanner *p, int *infra) {
     double sum = 0;
     for (size_t i = 0; i < ds->n; i++) {
         Agentflow__Trajectory *t = NULL;
-        int rc = af_world_episode(w, p, &ds->items[i], 0, (uint32_t)i, 0, 0, &t);
+        int rc = af_world_episode(w, p, &ds->items[i], &(AfEpisodeId){.query_index = (uint32_t)i}, &t);
         CHECK_MSG(rc == 0, "%s %s item %zu: %s", w->suite->name, p->name, i, af_error_detail());
         if (rc) continue;
         if (t->status != AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK) (*infra)++;
@@ -90,9 +90,9 @@ static void test_suites_through_world(void) {
         int differ = 0;
         for (uint32_t q = 0; q < 10; q++) {
             Agentflow__Trajectory *a = NULL, *b = NULL, *c = NULL;
-            CHECK(af_world_episode(w, r, &ds->items[q], 3, q, 1, 0, &a) == 0);
-            CHECK(af_world_episode(w, r, &ds->items[q], 3, q, 1, 0, &b) == 0);
-            CHECK(af_world_episode(w, r, &ds->items[q], 3, q, 2, 0, &c) == 0);
+            CHECK(af_world_episode(w, r, &ds->items[q], &(AfEpisodeId){.iteration = 3, .query_index = q, .sample_index = 1}, &a) == 0);
+            CHECK(af_world_episode(w, r, &ds->items[q], &(AfEpisodeId){.iteration = 3, .query_index = q, .sample_index = 1}, &b) == 0);
+            CHECK(af_world_episode(w, r, &ds->items[q], &(AfEpisodeId){.iteration = 3, .query_index = q, .sample_index = 2}, &c) == 0);
             if (!a || !b || !c) break;
             size_t la, lb, lc;
             uint8_t *ba = pack(a, &la), *bb = pack(b, &lb), *bc = pack(c, &lc);
@@ -271,8 +271,9 @@ static void test_openai_backends(void) {
     CHECK(af_suite_create("game24", NULL, &s) == 0);
     if (!s) return;
     AfItem item = {.question = "4 7 8 8", .answer = "", .solution = NULL};
-    AfEpisodeConfig ec;
-    af_episode_config_default(&ec);
+    AfEpisodeSettings ec;
+    af_episode_settings_default(&ec);
+    AfEpisodeId ec_id = {0};
     ec.max_turns = 3;
     AfPlanner *oracle = NULL;
     CHECK(af_planner_oracle_create(&oracle) == 0);
@@ -286,7 +287,7 @@ static void test_openai_backends(void) {
     if (rc) goto out;
     CHECK(!strcmp(m.executor->backend, "openai") && !strcmp(m.judge->backend, "openai"));
     Agentflow__Trajectory *t = NULL;
-    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK_MSG(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK, "status %d: %s", t->status,
                   t->status_detail ? t->status_detail : "");
@@ -305,7 +306,7 @@ static void test_openai_backends(void) {
     chat_url(u.url[3], sizeof u.url[3], "/v1/chat/completions", "Incorrect.");
     CHECK(make_mods(s, &u, 2.0, &m) == 0);
     t = NULL;
-    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
         CHECK_EQ_INT(t->n_turns, 1);
@@ -346,7 +347,7 @@ static void test_openai_backends(void) {
             CHECK_MSG(rc == 0, "%s", af_error_detail());
             if (rc) continue;
             t = NULL;
-            rc = af_episode_run(s, &m, oracle, &item, &ec, &t);
+            rc = af_episode_run(s, &m, oracle, &item, &ec, &ec_id, &t);
             CHECK_MSG(rc == 0, "%s %s: rc %d %s", modname[mod], faults[f].path, rc, af_error_detail());
             if (t) {
                 CHECK_MSG(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED, "%s %s: status %d",
@@ -374,7 +375,7 @@ static void test_openai_backends(void) {
     snprintf(u.url[2], sizeof u.url[2], "http://127.0.0.1:9/v1");
     CHECK(make_mods(s, &u, 0.5, &m) == 0);
     t = NULL;
-    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
         CHECK_STR_CONTAINS(t->status_detail, "generator");
@@ -390,7 +391,7 @@ static void test_openai_backends(void) {
     chat_url(u.url[1], sizeof u.url[1], "/v1/chat/completions", "Hard to say.");
     CHECK(make_mods(s, &u, 2.0, &m) == 0);
     t = NULL;
-    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
         CHECK_STR_CONTAINS(t->status_detail, "neither STOP nor CONTINUE");
@@ -401,7 +402,7 @@ static void test_openai_backends(void) {
     chat_url(u.url[3], sizeof u.url[3], "/v1/chat/completions", "1.5");
     CHECK(make_mods(s, &u, 2.0, &m) == 0);
     t = NULL;
-    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &t) == 0);
+    CHECK(af_episode_run(s, &m, oracle, &item, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
         CHECK_STR_CONTAINS(t->status_detail, "not a verdict");
@@ -420,7 +421,7 @@ static void test_openai_backends(void) {
     CHECK(af_planner_openai_create(&pc, &sp) == 0);
     AfItem item2 = {.question = "3 3 8 8", .answer = "", .solution = NULL};
     t = NULL;
-    CHECK(sp && af_episode_run(s, &m, sp, &item2, &ec, &t) == 0);
+    CHECK(sp && af_episode_run(s, &m, sp, &item2, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
         CHECK_MSG(!strcmp(t->turns[0]->action_text, "calculator 8/(3-8/3) | all at once"), "action \"%s\"",
@@ -436,7 +437,7 @@ static void test_openai_backends(void) {
     sp = NULL;
     CHECK(af_planner_openai_create(&pc, &sp) == 0);
     t = NULL;
-    CHECK(sp && af_episode_run(s, &m, sp, &item2, &ec, &t) == 0);
+    CHECK(sp && af_episode_run(s, &m, sp, &item2, &ec, &ec_id, &t) == 0);
     if (t) {
         CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED);
         CHECK_STR_CONTAINS(t->status_detail, "planner (openai)");
@@ -466,7 +467,7 @@ static void test_openai_backends(void) {
     if (w) {
         CHECK(!strcmp(w->modules.verifier->backend, "openai") && !strcmp(w->modules.executor->backend, "builtin"));
         t = NULL;
-        CHECK(af_world_episode(w, oracle, &item, 0, 0, 0, 0, &t) == 0);
+        CHECK(af_world_episode(w, oracle, &item, &(AfEpisodeId){0}, &t) == 0);
         if (t) {
             CHECK(t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
             CHECK(t->reward == 1.0f); /* builtin judge */

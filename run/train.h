@@ -1,8 +1,12 @@
-/* A whole Flow-GRPO training run over MPI_COMM_WORLD (DESIGN.md §2-3, protocol in
- * common/protocol.h).
+/* A whole Flow-GRPO training run over MPI_COMM_WORLD (docs/design.md; protocol in
+ * common/protocol.h): the orchestration above both roles.
  *
- * Roles from the world rank: ranks 0..L-1 learners (L = topology.learners), the rest
- * actors; a world of one rank runs both roles in one process (episodes run in place).
+ * Every rank builds the same world (run/world.h) from the configuration. Roles from the
+ * world rank: ranks 0..L-1 learners (L = topology.learners, learner/learner.h), the rest
+ * actors (actor/actor_loop.h); a world of one rank runs both roles in one process
+ * (episodes run in place). This file splits the communicators, dispatches the roles,
+ * runs the warm start (run/warmstart.h), the evaluations (run/evaluate.h), the fault
+ * hooks (run/faults.h) and the end of the run.
  * Every iteration, synchronous mode: learner 0 broadcasts the policy to the actors,
  * actors pull work units and send trajectories to the owning learner, learners run
  * the Flow-GRPO step (learner/update.h) with a gradient allreduce, and learner 0 writes
@@ -13,7 +17,8 @@
  * uniformly random VALID actions: it learns the action format, never a solution); the
  * result is the reference planner pi_ref. With run.eval_every > 0 the greedy held-out
  * accuracy is measured before the first iteration, every eval_every iterations and after
- * the last, over all policy ranks, and written to RUN_DIR/eval.jsonl.
+ * the last, over all policy ranks, and written to RUN_DIR/eval.jsonl. RUN_DIR/world.json
+ * describes the world the run trained in (af_world_describe).
  *
  * At the end RUN_DIR/model/ holds the trained planner as a Hugging Face-style directory.
  *
@@ -25,17 +30,12 @@
  * configuration that changes a key not marked RESUME (learner/resume.h), hands the state
  * to the other learners, trims metrics.jsonl/eval.jsonl to the checkpoint and continues:
  * in synchronous mode bit for bit as if it had never stopped. */
-#ifndef AF_LEARNER_TRAIN_H
-#define AF_LEARNER_TRAIN_H
+#ifndef AF_RUN_TRAIN_H
+#define AF_RUN_TRAIN_H
 
 #include "common/config.h"
 #include "common/mpi_env.h"
-
-typedef enum {
-    AF_RESUME_NONE = 0,        /* a new run (a store in RUN_DIR keeps its older checkpoints) */
-    AF_RESUME_LATEST = 1,      /* continue from `latest`; an error if it does not verify */
-    AF_RESUME_LATEST_VALID = 2 /* continue from the newest checkpoint that verifies (logged) */
-} AfResumeMode;
+#include "learner/learner.h"
 
 typedef struct AfTrainResult {
     int iterations_done;     /* iterations completed in this process */
@@ -51,7 +51,10 @@ typedef struct AfTrainResult {
 
 /* Run the training described by cfg (already validated) into run_dir (exists). Collective
  * over MPI_COMM_WORLD. Returns 0, or the first error (AF_ECONFIG for a topology that cannot
- * work, AF_EMPI, AF_EIO, model/suite errors), with af_error_detail() naming it. */
+ * work, a world key the run cannot honour (modules.planner.backend other than builtin:
+ * train trains a model planner) and the world's own AF_ECONFIG errors, AF_EMPI, AF_EIO,
+ * model/suite errors), with af_error_detail() naming it. Errors found while setting up
+ * are agreed on by every rank (res->clean_stop). */
 int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfTrainResult *res);
 
 /* The same, resuming from RUN_DIR/ckpt.lmdb unless resume is AF_RESUME_NONE. Further

@@ -1,0 +1,521 @@
+/* The learner role: models, optimizer, update, collection, checkpoints, logs (see
+ * learner.h). */
+#include "learner/learner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/mpi_env.h"
+#include "common/weights.h"
+#include "learner/ckpt.h"
+#include "learner/collect.h"
+#include "learner/data_stream.h"
+#include "learner/gather.h"
+#include "learner/resume.h"
+#include "learner/trajstore.h"
+
+struct AfLearner {
+    const AfConfig *cfg;
+    const char *run_dir;
+    int rank, world, L;
+    int lidx;             /* learner index (= world rank) */
+    MPI_Comm learners;    /* borrowed */
+    MPI_Comm policy;      /* borrowed; MPI_COMM_NULL on learners > 0 */
+    AfModelConfig mcfg;
+    AfModel *policy_m, *ref_m;
+    AfAdamW *opt;
+    AfUpdate *upd;
+    AfTrajLimits lim;
+    AfDataStream *ds;
+    AfGather *gather;
+    AfCollectAsync *async; /* asynchronous mode (algo.max_staleness > 0, world > 1) */
+    AfTrajDecoder *dec;
+    uint32_t *queries;     /* (batch_queries) */
+    FILE *metrics_f, *eval_f;
+    const char *tool_names[AF_METRICS_MAX_TOOLS];
+    int n_tools;
+    AfLearnerEpisodeFn run_local;
+    AfLearnerPhaseFn on_phase;
+    void *ctx;
+    /* checkpoints and resume */
+    AfResumeMode resume;     /* how this process starts */
+    AfCkptStore *ckpt;       /* RUN_DIR/ckpt.lmdb, learner 0 only */
+    uint32_t start_it;       /* first iteration this process runs (the resumed step) */
+    double ckpt_s;           /* seconds of the last checkpoint write (metrics checkpoint_s) */
+    double wall_before;      /* training seconds of the processes before a resume */
+    double t_start;          /* af_time_now() when this process began training */
+    char last_metrics[8192]; /* the last metrics line, stored with each checkpoint */
+    /* run.store_trajectories: this learner's shard of the trajectory store */
+    AfTrajStore *tstore;
+    AfTrajRecord *trecs;     /* (batch_queries * group_size) */
+    uint8_t *tbuf;           /* packed trajectories of one iteration, grown as needed */
+    size_t tbuf_cap;         /* bytes */
+};
+
+static AfAdvStats adv_stats(int v) { return v == AF_CFG_ADV_TURN ? AF_ADV_STATS_TURN : AF_ADV_STATS_TRAJ; }
+static AfLossAgg loss_agg(int v) { return v == AF_CFG_AGG_TOKEN_MEAN ? AF_LOSS_AGG_TOKEN_MEAN : AF_LOSS_AGG_PAPER; }
+
+int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
+    *out = NULL;
+    AfLearner *T = calloc(1, sizeof *T);
+    if (!T) return af_error_set(AF_ENOMEM, "learner");
+    const AfConfig *c = s->cfg;
+    T->cfg = c;
+    T->run_dir = s->run_dir;
+    T->rank = s->rank;
+    T->world = s->world;
+    T->L = s->n_learners;
+    T->lidx = s->rank;
+    T->learners = s->learners;
+    T->policy = s->policy;
+    T->mcfg = s->model;
+    T->lim = s->limits;
+    T->resume = s->resume;
+    T->run_local = s->run_local;
+    T->on_phase = s->on_phase;
+    T->ctx = s->ctx;
+    for (int i = 0; i < s->n_tools && T->n_tools < AF_METRICS_MAX_TOOLS; i++) T->tool_names[T->n_tools++] = s->tool_names[i];
+    const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
+    /* batch capacity: one trajectory at least; a mini-batch's worth when small */
+    int cap_tok = (int)(T->lim.max_turns * (uint32_t)T->mcfg.max_seq);
+    if (cap_tok < 8192) cap_tok = 8192;
+    int cap_seq = (int)(T->lim.max_turns * G * 4);
+    int rc;
+    if ((rc = af_model_create(&T->mcfg, cap_tok, cap_seq, AF_MODEL_GRADS, &T->policy_m))) goto fail;
+    if (c->algo.kl_coef != 0.0 && (rc = af_model_create(&T->mcfg, cap_tok, cap_seq, 0, &T->ref_m))) goto fail;
+    AfAdamWConfig ac = af_adamw_config_default();
+    ac.lr = (float)c->algo.lr;
+    ac.beta1 = (float)c->algo.adam_beta1;
+    ac.beta2 = (float)c->algo.adam_beta2;
+    ac.eps = (float)c->algo.adam_eps;
+    ac.weight_decay = (float)c->algo.weight_decay;
+    if ((rc = af_adamw_create(&ac, T->policy_m->n_params, &T->opt))) goto fail;
+    AfUpdateConfig uc;
+    memset(&uc, 0, sizeof uc);
+    af_grpo_adv_options_default(&uc.adv);
+    uc.adv.stats = adv_stats(c->algo.adv_stats);
+    uc.adv.drop_zero_variance = c->algo.drop_zero_variance;
+    uc.adv.normalize_std = c->algo.group_norm;
+    uc.adv.final_turn_only = c->algo.reward_turns == AF_REWARD_TURNS_FINAL;
+    uc.adv.last_try_credit = c->algo.reward_turns == AF_REWARD_TURNS_LAST_TRY;
+    uc.monolithic = s->monolithic;
+    af_grpo_loss_options_default(&uc.loss);
+    uc.loss.clip_low = c->algo.clip_low;
+    uc.loss.clip_high = c->algo.clip_high;
+    uc.loss.dual_clip = c->algo.dual_clip;
+    uc.loss.kl_coef = c->algo.kl_coef;
+    uc.loss.agg = loss_agg(c->algo.loss_agg);
+    uc.ppo_epochs = (int)c->algo.ppo_epochs;
+    uc.minibatch_queries = (int)c->algo.minibatch;
+    uc.temperature = (float)c->rollout.temperature;
+    uc.grad_clip = c->algo.grad_clip;
+    uc.mismatch_tol = 1e-3;
+    if ((rc = af_update_create(&uc, T->policy_m, T->ref_m, T->opt, T->learners, &T->upd))) goto fail;
+    if ((rc = af_data_stream_create((uint64_t)c->run.seed, T->lim.num_queries, B, &T->ds))) goto fail;
+    if ((rc = af_gather_create(B, G, (uint32_t)T->lidx, (uint32_t)T->L, &T->gather))) goto fail;
+    if (c->algo.max_staleness > 0 && T->world > 1 &&
+        (rc = af_collect_async_create((uint32_t)c->algo.max_staleness, (uint32_t)c->run.iterations, B, G, T->L, T->lidx,
+                                      T->world - T->L, &T->async)))
+        goto fail;
+    if ((rc = af_traj_decoder_create(&T->lim, &T->dec))) goto fail;
+    if (!(T->queries = malloc(B * sizeof *T->queries))) {
+        rc = af_error_set(AF_ENOMEM, "batch");
+        goto fail;
+    }
+    *out = T;
+    return 0;
+fail:
+    af_learner_destroy(T);
+    return rc;
+}
+
+void af_learner_destroy(AfLearner *T) {
+    if (!T) return;
+    af_update_destroy(T->upd);
+    af_adamw_destroy(T->opt);
+    af_model_destroy(T->ref_m);
+    af_model_destroy(T->policy_m);
+    af_data_stream_destroy(T->ds);
+    af_gather_destroy(T->gather);
+    af_collect_async_destroy(T->async);
+    af_traj_decoder_destroy(T->dec);
+    free(T->queries);
+    if (T->metrics_f) fclose(T->metrics_f);
+    if (T->eval_f) fclose(T->eval_f);
+    af_ckpt_close(T->ckpt);
+    af_trajstore_close(T->tstore);
+    free(T->trecs);
+    free(T->tbuf);
+    free(T);
+}
+
+AfModel *af_learner_policy(AfLearner *T) { return T->policy_m; }
+AfUpdate *af_learner_update(AfLearner *T) { return T->upd; }
+AfAdamW *af_learner_adamw(AfLearner *T) { return T->opt; }
+
+void af_learner_freeze_reference(AfLearner *T) {
+    if (T->ref_m) af_model_copy_params(T->ref_m, T->policy_m);
+}
+
+void af_learner_metrics_init(const AfLearner *T, AfMetrics *M) {
+    memset(M, 0, sizeof *M);
+    M->n_tools = T->n_tools;
+    for (int i = 0; i < T->n_tools; i++) M->tool_names[i] = T->tool_names[i];
+}
+
+int af_learner_publish(AfLearner *T, uint32_t command, uint32_t iteration, uint64_t version) {
+    if (T->rank != 0 || T->world == 1) return 0;
+    return af_weights_publish(T->policy, command, iteration, version, T->policy_m->params, T->policy_m->n_params, NULL);
+}
+
+int af_learner_log_eval(AfLearner *T, const char *line) {
+    if (!T->eval_f) return 0;
+    fprintf(T->eval_f, "%s\n", line);
+    fflush(T->eval_f);
+    return 0;
+}
+
+int af_learner_drain(AfLearner *T) {
+    if (!T->async) return 0;
+    AfCollectStats ds;
+    memset(&ds, 0, sizeof ds);
+    int rc = af_collect_async_drain(T->async, MPI_COMM_WORLD, T->learners, T->dec, &ds);
+    if (rc == 0 && ds.received)
+        af_log(AF_LOG_INFO, "asynchronous mode: %llu trajectories of unrun iterations discarded",
+               (unsigned long long)ds.received);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ checkpoints (issue 6)
+ *
+ * Learner 0 owns RUN_DIR/ckpt.lmdb and writes every checkpoint (learners hold identical
+ * parameters and moments after each step's allreduce). On resume learner 0 loads the
+ * checkpoint and broadcasts it to the other learners over the learner communicator, so
+ * only learner 0 needs the run directory's store; actors receive the policy with every
+ * iteration as always. The state of a run after `step` iterations is: the parameters,
+ * both AdamW moments and its step count, the reference planner (when algo.kl_coef uses
+ * one), and the iteration number: the data stream, every episode's random stream and the
+ * policy version are functions of (seed, iteration), so nothing else is carried. */
+
+static int ckpt_open(AfLearner *T) {
+    AfCkptOptions o = af_ckpt_options_default();
+    o.keep_last = (int)T->cfg->run.keep_checkpoints;
+    o.map_size = (size_t)T->cfg->run.checkpoint_map_mb << 20;
+    return af_ckpt_open(T->run_dir, &o, &T->ckpt);
+}
+
+/* Learner 0: choose the checkpoint, check the configuration against it, load it. */
+static int ckpt_load_resume(AfLearner *T) {
+    uint64_t step = 0;
+    int rc;
+    if (T->resume == AF_RESUME_LATEST_VALID) {
+        char skipped[4096];
+        if ((rc = af_ckpt_latest_valid(T->ckpt, &step, skipped, sizeof skipped)))
+            return af_error_wrap(rc, "--resume=latest-valid: %s", skipped[0] ? skipped : "");
+        if (skipped[0])
+            af_log(AF_LOG_WARN, "--resume=latest-valid: falling back to checkpoint step %llu; skipped:\n%s",
+                   (unsigned long long)step, skipped);
+    } else if ((rc = af_ckpt_latest(T->ckpt, &step))) {
+        if (rc == AF_ENOTFOUND)
+            return af_error_set(AF_ENOTFOUND, "--resume: %s holds no checkpoint", af_ckpt_path(T->ckpt));
+        return af_error_wrap(rc, "--resume (try --resume=latest-valid)");
+    }
+    /* the configuration first: a changed key is named as such, not as a shape mismatch */
+    AfCkptInfo *items = NULL;
+    int n = 0;
+    if ((rc = af_ckpt_list(T->ckpt, &items, &n))) return rc;
+    for (int i = 0; i < n && rc == 0; i++)
+        if (items[i].meta.step == step && !items[i].broken)
+            rc = af_resume_check_config(items[i].meta.config_json, step, T->cfg);
+    af_ckpt_list_free(items, n);
+    if (rc) return rc;
+    if (step >= (1u << 31)) return af_error_set(AF_ERANGE, "--resume: checkpoint step %llu out of range", (unsigned long long)step);
+    AfCkptMeta meta;
+    rc = af_ckpt_load(T->ckpt, step, &T->mcfg, T->policy_m->n_params, T->policy_m->params, T->opt->m, T->opt->v,
+                      T->ref_m ? T->ref_m->params : NULL, &meta);
+    if (rc) {
+        return af_error_wrap(rc, "--resume from checkpoint step %llu%s", (unsigned long long)step,
+                             T->resume == AF_RESUME_LATEST ? " (--resume=latest-valid falls back to an older one)" : "");
+    }
+    T->opt->step = (int64_t)meta.adam_step;
+    for (int i = 0; i < meta.n_counters; i++)
+        if (strcmp(meta.counters[i].name, "train_wall_s") == 0) T->wall_before = meta.counters[i].value;
+    af_ckpt_meta_clear(&meta);
+    T->start_it = (uint32_t)step;
+    af_log(AF_LOG_INFO, "resuming from checkpoint step %llu of %s", (unsigned long long)step, af_ckpt_path(T->ckpt));
+    return 0;
+}
+
+/* Learner 0, resuming: the run directory continues from `step`: its config.json is the
+ * effective config of the resumed run, and log lines of iterations after the checkpoint
+ * (an abandoned timeline) are dropped. */
+static int ckpt_resume_files(AfLearner *T) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/config.json", T->run_dir);
+    int rc = af_config_save(T->cfg, path);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+    if (rc == 0) rc = af_resume_trim_jsonl(path, T->start_it, NULL);
+    snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
+    if (rc == 0) rc = af_resume_trim_jsonl(path, (uint64_t)T->start_it + 1, NULL);
+    return rc;
+}
+
+/* Learners (collective over T->learners): open the store on learner 0 and, resuming,
+ * load the checkpoint there and hand it to the other learners. */
+static int ckpt_begin(AfLearner *T) {
+    int rc = 0;
+    if (T->lidx == 0) {
+        rc = ckpt_open(T);
+        if (rc == 0 && T->resume) rc = ckpt_load_resume(T);
+        if (rc == 0 && T->resume) rc = ckpt_resume_files(T);
+    }
+    int st = rc != 0;
+    int brc = af_mpi_bcast(&st, 1, MPI_INT, 0, T->learners);
+    if (brc) return brc;
+    if (st) return rc ? rc : af_error_set(AF_ESTATE, "learner 0 could not open or load the checkpoint (see its message)");
+    if (!T->resume || T->L == 1) return 0;
+    uint64_t hdr[2] = {T->start_it, (uint64_t)T->opt->step};
+    if ((rc = af_mpi_bcast(hdr, 2, MPI_UINT64_T, 0, T->learners))) return rc;
+    T->start_it = (uint32_t)hdr[0];
+    T->opt->step = (int64_t)hdr[1];
+    size_t n = T->policy_m->n_params;
+    if ((rc = af_resume_bcast_floats(T->policy_m->params, n, 0, T->learners)) ||
+        (rc = af_resume_bcast_floats(T->opt->m, n, 0, T->learners)) ||
+        (rc = af_resume_bcast_floats(T->opt->v, n, 0, T->learners)))
+        return rc;
+    if (T->ref_m && (rc = af_resume_bcast_floats(T->ref_m->params, n, 0, T->learners))) return rc;
+    return 0;
+}
+
+/* Learner 0: write checkpoint `step` (iterations completed). */
+static int ckpt_write(AfLearner *T, uint32_t step) {
+    double t0 = af_time_now();
+    char *config_json = af_config_to_json(T->cfg, 0);
+    if (!config_json) return af_error_set(AF_ENOMEM, "checkpoint step %u: config", step);
+    AfCkptCounter ctr[1];
+    memset(ctr, 0, sizeof ctr);
+    snprintf(ctr[0].name, sizeof ctr[0].name, "train_wall_s");
+    ctr[0].value = T->wall_before + (t0 - T->t_start);
+    AfCkptSave sv = {.step = step,
+                     .policy_version = step, /* synchronous mode: one policy version per iteration */
+                     .config_json = config_json,
+                     .shape = T->mcfg,
+                     .tensors = T->policy_m->tensors,
+                     .n_tensors = T->policy_m->n_tensors,
+                     .n_params = T->policy_m->n_params,
+                     .params = T->policy_m->params,
+                     .adam_m = T->opt->m,
+                     .adam_v = T->opt->v,
+                     .ref_params = T->ref_m ? T->ref_m->params : NULL,
+                     .adam_step = (uint64_t)T->opt->step,
+                     .data_position = (uint64_t)step * (uint64_t)T->cfg->rollout.batch_queries,
+                     .counters = ctr,
+                     .n_counters = 1,
+                     .metrics_json = T->last_metrics};
+    int rc = af_ckpt_save(T->ckpt, &sv);
+    free(config_json);
+    if (rc == AF_EFULL && T->cfg->run.checkpoint_map_mb > 0)
+        rc = af_error_wrap(rc, "run.checkpoint_map_mb=%lld", (long long)T->cfg->run.checkpoint_map_mb);
+    T->ckpt_s = af_time_now() - t0;
+    if (rc == 0)
+        af_log(AF_LOG_INFO, "checkpoint step %u written to %s (%.2fs)", step, af_ckpt_path(T->ckpt), T->ckpt_s);
+    return rc;
+}
+
+/* Learners (collective): checkpoint `step` on learner 0; everyone learns the outcome, so
+ * a failure (full disk, map too small) stops every learner the same way. */
+int af_learner_checkpoint(AfLearner *T, uint32_t step) {
+    int rc = T->lidx == 0 ? ckpt_write(T, step) : 0;
+    int st = rc != 0;
+    int brc = af_mpi_bcast(&st, 1, MPI_INT, 0, T->learners);
+    if (brc) return brc;
+    if (st && rc == 0) rc = af_error_set(AF_EIO, "learner 0 could not write checkpoint step %u (see its message)", step);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ trajectory store
+ * run.store_trajectories: every learner keeps the trajectories of the groups it owns in
+ * its shard of the store (learner/trajstore.h), one write transaction per iteration. The
+ * store is a record, not run state: if it fails (disk full) the run goes on without it. */
+
+static int traj_store_open(AfLearner *T) {
+    if (!T->cfg->run.store_trajectories) return 0;
+    size_t n = (size_t)T->cfg->rollout.batch_queries * (size_t)T->cfg->rollout.group_size;
+    if (!(T->trecs = calloc(n, sizeof *T->trecs))) return af_error_set(AF_ENOMEM, "trajectory store records");
+    return af_trajstore_open(T->run_dir, T->lidx, 0, 0, &T->tstore);
+}
+
+static void traj_store_iteration(AfLearner *T, uint32_t it) {
+    if (!T->tstore) return;
+    const uint32_t G = (uint32_t)T->cfg->rollout.group_size, n_own = af_gather_owned(T->gather);
+    size_t need = 0;
+    for (uint32_t k = 0; k < n_own; k++)
+        for (uint32_t g = 0; g < G; g++) {
+            const Agentflow__Trajectory *t = af_gather_get(T->gather, k, g);
+            if (t) need += af_traj_packed_size(t);
+        }
+    int rc = 0, n = 0;
+    if (need > T->tbuf_cap) { /* grows to the largest iteration, then stays */
+        uint8_t *b = realloc(T->tbuf, need);
+        if (!b) rc = af_error_set(AF_ENOMEM, "trajectory store buffer (%zu bytes)", need);
+        else T->tbuf = b, T->tbuf_cap = need;
+    }
+    size_t off = 0;
+    for (uint32_t k = 0; rc == 0 && k < n_own; k++)
+        for (uint32_t g = 0; rc == 0 && g < G; g++) {
+            const Agentflow__Trajectory *t = af_gather_get(T->gather, k, g);
+            size_t len = 0;
+            if (!t || (rc = af_traj_encode(t, T->tbuf + off, T->tbuf_cap - off, &len))) continue;
+            T->trecs[n++] = (AfTrajRecord){it, t->query_index, t->sample_index, T->tbuf + off, len};
+            off += len;
+        }
+    if (rc == 0) rc = af_trajstore_put_batch(T->tstore, T->trecs, n);
+    if (rc) {
+        af_log(AF_LOG_WARN, "trajectory store: iteration %u: %s; no longer storing trajectories", it, af_error_detail());
+        af_trajstore_close(T->tstore);
+        T->tstore = NULL;
+    }
+}
+
+/* Rank 0: metrics.jsonl and eval.jsonl, new or (resumed) appended to after ckpt_begin
+ * trimmed them to the resume point. */
+static int open_logs(AfLearner *T) {
+    if (T->rank != 0) return 0;
+    const char *mode = T->resume ? "a" : "w";
+    char path[4096];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+    if (!(T->metrics_f = fopen(path, mode))) return af_error_set(AF_EIO, "cannot open %s", path);
+    snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
+    if (T->cfg->run.eval_every > 0 && !(T->eval_f = fopen(path, mode)))
+        return af_error_set(AF_EIO, "cannot open %s", path);
+    return 0;
+}
+
+/* With log level debug: the first episode of each iteration, turn by turn. */
+static void log_episode(uint32_t it, const Agentflow__Trajectory *t) {
+    AF_LOG_D("iteration %u query %u sample %u: %zu turns, answer \"%s\", reward %g", it, t->query_index,
+             t->sample_index, t->n_turns, t->answer, t->reward);
+    for (size_t i = 0; i < t->n_turns; i++) {
+        const Agentflow__Turn *u = t->turns[i];
+        AF_LOG_D("  turn %zu: action \"%s\" -> tool %s status %d: %.120s", i, u->action_text, u->tool,
+                 (int)u->tool_status, u->result);
+    }
+}
+
+static void batch_of(void *ctx, uint32_t iteration, uint32_t *queries) {
+    AfLearner *T = ctx;
+    af_data_stream_batch(T->ds, iteration, queries);
+}
+
+int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
+    const AfConfig *c = T->cfg;
+    const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
+    const uint64_t version = it;
+    int rc;
+    double t_it = af_time_now(), bcast_s = 0;
+    af_data_stream_batch(T->ds, it, T->queries);
+    af_metrics_reset(M, it, version);
+    /* 1. weights out */
+    if (T->rank == 0 && T->world > 1 &&
+        (rc = af_weights_publish(T->policy, AF_CTRL_RUN, it, version, T->policy_m->params, T->policy_m->n_params,
+                                &bcast_s)))
+        return rc;
+    /* 2. rollouts */
+    double t0 = af_time_now();
+    if (T->on_phase) T->on_phase(T->ctx, "rollout", it);
+    af_gather_begin(T->gather, it, T->queries);
+    const uint32_t stale = T->async ? (uint32_t)c->algo.max_staleness : 0;
+    af_traj_decoder_set_window(T->dec, it, it + stale, version >= stale ? version - stale : 0, version);
+    uint64_t rejected_before = af_traj_decoder_stats(T->dec)->rejected;
+    AfCollectStats cs;
+    memset(&cs, 0, sizeof cs);
+    if (T->world == 1) {
+        for (uint32_t s = 0; s < B; s++)
+            for (uint32_t g = 0; g < G; g++) {
+                Agentflow__Trajectory *t = NULL;
+                const AfWorkUnit u = {.iteration = it, .slot = s, .query_index = T->queries[s], .sample = g};
+                if ((rc = T->run_local(T->ctx, &u, version, &t))) return rc;
+                t->iteration = it, t->slot = s, t->query_index = T->queries[s], t->sample_index = g;
+                t->policy_version = version, t->actor_rank = 0;
+                rc = af_gather_offer(T->gather, t);
+                af_traj_free(t);
+                if (rc) return af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
+            }
+    } else if (T->async) {
+        if ((rc = af_collect_iteration_async(T->async, MPI_COMM_WORLD, it, batch_of, T, T->dec, T->gather, &cs)))
+            return rc;
+    } else if ((rc = af_collect_iteration(MPI_COMM_WORLD, T->rank, T->L, T->world - T->L, it, T->queries, B, G, T->dec,
+                                          T->gather, &cs))) {
+        return rc;
+    }
+    double rollout_s = af_time_now() - t0;
+    /* 3. the Flow-GRPO step */
+    t0 = af_time_now();
+    uint32_t n_own = af_gather_owned(T->gather);
+    const Agentflow__Trajectory **tr = malloc(((size_t)n_own * G + 1) * sizeof *tr);
+    uint32_t *slots = malloc(((size_t)n_own + 1) * sizeof *slots);
+    if (!tr || !slots) {
+        free(tr), free(slots);
+        return af_error_set(AF_ENOMEM, "iteration %u batch", it);
+    }
+    for (uint32_t k = 0; k < n_own; k++) {
+        slots[k] = af_gather_owned_slot(T->gather, k);
+        for (uint32_t g = 0; g < G; g++) {
+            tr[(size_t)k * G + g] = af_gather_get(T->gather, k, g);
+            if (tr[(size_t)k * G + g]) af_metrics_add_trajectory(M, tr[(size_t)k * G + g]);
+        }
+    }
+    if (af_log_enabled(AF_LOG_DEBUG) && n_own > 0 && tr[0]) log_episode(it, tr[0]);
+    AfUpdateStats us;
+    if (T->on_phase) T->on_phase(T->ctx, "learn", it);
+    rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
+    free(tr), free(slots);
+    if (rc) return af_error_wrap(rc, "iteration %u learner step", it);
+    double learn_s = af_time_now() - t0;
+    /* 4. metrics */
+    AfMetricSums *S = &M->sums;
+    S->groups = us.groups;
+    S->zero_variance_groups = us.zero_variance_groups;
+    S->rejected = (double)(af_traj_decoder_stats(T->dec)->rejected - rejected_before) + (double)cs.stray;
+    S->skipped = us.skipped_samples;
+    S->learner_tokens = us.learner_tokens;
+    S->mismatch_sum = us.mismatch_sum;
+    S->mismatch_tokens = us.mismatch_tokens;
+    S->entropy_sum = us.entropy_sum;
+    M->max.mismatch_max = us.mismatch_max;
+    M->g.loss = us.loss, M->g.pg_loss = us.pg_loss, M->g.kl = us.kl;
+    M->g.clip_fraction = us.clip_fraction, M->g.grad_norm = us.grad_norm;
+    M->g.rollout_s = rollout_s, M->g.learn_s = learn_s, M->g.broadcast_s = bcast_s;
+    M->g.wait_s = cs.wait_s;
+    M->g.checkpoint_s = T->ckpt_s; /* the checkpoint written after the previous iteration */
+    if ((rc = af_metrics_reduce(M, T->learners))) return rc;
+    M->g.iteration_s = af_time_now() - t_it;
+    if (T->rank == 0) {
+        char line[8192];
+        if (af_metrics_json(M, line, sizeof line) > 0 && T->metrics_f) {
+            fprintf(T->metrics_f, "%s\n", line);
+            fflush(T->metrics_f);
+            snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
+        }
+        if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_progress("%s", line);
+    }
+    traj_store_iteration(T, it);
+    return 0;
+}
+
+int af_learner_begin(AfLearner *T, uint32_t *start_iteration) {
+    int rc = ckpt_begin(T);
+    if (rc == 0) rc = open_logs(T);
+    if (rc) return rc;
+    if (traj_store_open(T)) { /* a record, not run state: the run goes on without it */
+        af_log(AF_LOG_WARN, "trajectory store: %s; not storing trajectories", af_error_detail());
+        af_trajstore_close(T->tstore);
+        T->tstore = NULL;
+    }
+    T->t_start = af_time_now();
+    *start_iteration = T->start_it;
+    return 0;
+}

@@ -1,0 +1,36 @@
+/* Evaluation of a planner on a split, shared out over the ranks of a communicator: the
+ * one evaluator behind `train`'s evaluations (run.eval_every) and `agentflow eval`.
+ *
+ * Rank p of P runs questions i = p, p + P, ... of the first n, each as one episode with
+ * the world's settings and the episode identity {iteration, query i, sample 0, version};
+ * the totals are summed onto rank 0 of the communicator. Which rank ran which question
+ * changes no result: an episode depends only on (seed, iteration, question, sample) and
+ * the planner. Collective over comm (MPI_COMM_NULL: this rank alone). */
+#ifndef AF_RUN_EVALUATE_H
+#define AF_RUN_EVALUATE_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "run/world.h"
+
+typedef struct AfEvalTotals {
+    double correct;   /* OK episodes with reward >= 1 */
+    double reward;    /* summed reward of OK episodes */
+    double turns;     /* summed planner turns */
+    double questions; /* questions run */
+} AfEvalTotals;
+
+/* Called on the rank that ran question i, in increasing i, with its trajectory (borrowed
+ * for the call). A non-zero return stops this rank's share with that error. */
+typedef int (*AfEvalResultFn)(void *ctx, size_t index, const AfItem *item, const Agentflow__Trajectory *t);
+
+/* Evaluates the first n questions of split (n is clipped to the split). *sum gets the
+ * totals on rank 0 of comm (this rank's own elsewhere). Every rank learns whether any
+ * failed, so none waits on a peer that gave up: returns 0, the rank's own error, or
+ * AF_ESTATE when another rank failed. */
+int af_evaluate(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n, uint32_t iteration, uint64_t version,
+                MPI_Comm comm, AfEvalResultFn on_result, void *ctx, AfEvalTotals *sum);
+
+#endif

@@ -1,0 +1,405 @@
+/* The training run's orchestration: communicators, roles, warm start, evaluation cadence,
+ * fault hooks, end of run (see train.h). */
+#include "run/train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/actor_loop.h"
+#include "actor/planner_model.h"
+#include "common/error.h"
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/protocol.h"
+#include "common/safetensors.h"
+#include "common/signals.h"
+#include "common/traj.h"
+#include "run/evaluate.h"
+#include "run/faults.h"
+#include "run/warmstart.h"
+#include "run/world.h"
+
+/* Evaluation episodes are greedy (they draw nothing); recorded with this iteration. */
+#define EVAL_ITERATION 0xFFFFFFFFu
+
+typedef struct Run {
+    const AfConfig *cfg;
+    const char *run_dir;
+    int rank, world, L;
+    int is_learner;
+    MPI_Comm learners;   /* learner ranks; MPI_COMM_NULL on actors */
+    MPI_Comm policy;     /* learner 0 + actors; MPI_COMM_NULL on learners > 0 */
+    AfResumeMode resume;
+    AfWorld *w;
+    AfTrajLimits lim;    /* what the learners accept; actors check their own output with it */
+    AfLearner *learner;  /* learner ranks */
+    AfModel *actor_m;    /* actor ranks: the policy as received (decode only) */
+    AfModel *model;      /* the policy episodes run with: the learner's or actor_m */
+    AfPlanner *planner;  /* model planner over `model` (ranks that run episodes) */
+    const char *tool_names[AF_METRICS_MAX_TOOLS];
+    int n_tools;
+} Run;
+
+/* ------------------------------------------------------------------ episodes */
+
+/* A trajectory that says the episode could not be used (no turns), for the learner. */
+static int failed_traj(const char *why, const char *suite, Agentflow__Trajectory **out) {
+    int rc = af_traj_new(out);
+    if (rc) return rc;
+    (*out)->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
+    if ((rc = af_traj_set_string(&(*out)->status_detail, why)) || (rc = af_traj_set_string(&(*out)->suite, suite))) {
+        af_traj_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* One training episode of work unit u with the rank's model planner. A trajectory that
+ * would not pass the learner's validation is replaced by an INFRA_FAILED one that says
+ * why, so every work unit yields exactly one accepted trajectory. */
+static int train_episode(Run *R, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
+    const AfDataset *ds = af_suite_split(R->w->suite, AF_SPLIT_TRAIN);
+    const char *suite = R->w->suite->name;
+    *out = NULL;
+    if (u->query_index >= ds->n)
+        return af_error_set(AF_ERANGE, "query %u outside the training split (%zu questions)", u->query_index, ds->n);
+    if (af_fault_fail_rollouts()) return failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", suite, out);
+    const AfEpisodeId id = {.iteration = u->iteration,
+                            .query_index = u->query_index,
+                            .sample_index = u->sample,
+                            .policy_version = version,
+                            .actor_rank = R->rank};
+    Agentflow__Trajectory *t = NULL;
+    const double t0 = af_time_now();
+    int rc = af_world_episode(R->w, R->planner, &ds->items[u->query_index], &id, &t);
+    if (rc) {
+        char why[300];
+        snprintf(why, sizeof why, "episode error: %s", af_error_detail());
+        af_log(AF_LOG_WARN, "query %u sample %u: %s", u->query_index, u->sample, why);
+        return failed_traj(why, suite, out);
+    }
+    AfTrajLimits lim = R->lim;
+    lim.iteration_min = lim.iteration_max = t->iteration;
+    lim.version_min = lim.version_max = t->policy_version;
+    AfTrajReject why;
+    if (af_traj_validate(t, &lim, &why)) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "trajectory failed validation (%s): %s", af_traj_reject_name(why), af_error_detail());
+        af_log(AF_LOG_WARN, "query %u sample %u: %s", u->query_index, u->sample, msg);
+        af_trajectory_free(t);
+        return failed_traj(msg, suite, out);
+    }
+    af_fault_straggle(R->cfg, u->iteration, u->query_index, u->sample, af_time_now() - t0);
+    *out = t;
+    return 0;
+}
+
+/* The learner's own episodes, in a world of one rank. */
+static int local_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
+    return train_episode(ctx, u, version, out);
+}
+
+static void on_phase(void *ctx, const char *phase, uint32_t it) { af_fault_signal(((Run *)ctx)->rank, phase, it); }
+
+/* An actor's episode, with the garbage messages of AF_FAULT_GARBAGE ahead of it. */
+static int actor_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
+    Run *R = ctx;
+    int rc = train_episode(R, u, version, out);
+    int garbage = rc == 0 ? af_fault_garbage_count(R->rank) : 0;
+    if (garbage) {
+        Agentflow__Trajectory *t = *out; /* the loop fills these in after we return */
+        t->iteration = u->iteration, t->slot = u->slot, t->query_index = u->query_index;
+        t->sample_index = u->sample, t->policy_version = version, t->actor_rank = R->rank;
+        rc = af_fault_send_garbage(&R->lim, (uint64_t)R->cfg->run.seed, t, (int)(u->slot % (uint32_t)R->L), garbage);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ evaluation */
+
+/* Greedy evaluation of the test split, this rank's share over comm (the policy ranks). */
+static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum) {
+    const AfSampler greedy = {.temperature = 0.0f, .top_p = 1.0f};
+    const AfSampler train = {.temperature = (float)R->cfg->rollout.temperature, .top_p = (float)R->cfg->rollout.top_p};
+    int rc = af_planner_model_set_sampler(R->planner, &greedy);
+    if (rc) return rc;
+    const size_t n = af_suite_split(R->w->suite, AF_SPLIT_TEST)->n;
+    rc = af_evaluate(R->w, R->planner, AF_SPLIT_TEST, n, EVAL_ITERATION, 0, comm, NULL, NULL, sum);
+    int rc2 = af_planner_model_set_sampler(R->planner, &train);
+    return rc ? rc : rc2;
+}
+
+static int actor_eval(void *ctx, uint64_t version) {
+    (void)version;
+    Run *R = ctx;
+    AfEvalTotals sum;
+    return eval_share(R, R->policy, &sum);
+}
+
+/* Rank 0: publish EVAL + weights, evaluate its own share, write the eval.jsonl line.
+ * Returns the accuracy through *acc. */
+static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *acc) {
+    double t0 = af_time_now();
+    AfEvalTotals s;
+    memset(&s, 0, sizeof s);
+    int rc = af_learner_publish(R->learner, AF_CTRL_EVAL, after_iteration, version);
+    if (rc == 0) rc = eval_share(R, R->world > 1 ? R->policy : MPI_COMM_NULL, &s);
+    if (rc) return af_error_wrap(rc, "evaluation after iteration %u", after_iteration);
+    *acc = s.questions > 0 ? s.correct / s.questions : 0.0;
+    const double reward = s.questions > 0 ? s.reward / s.questions : 0.0, dt = af_time_now() - t0;
+    af_log_progress("eval after %u iterations: held-out greedy accuracy %.4f (%g of %g), reward %.4f, %.1fs",
+                    after_iteration, *acc, s.correct, s.questions, reward, dt);
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"iteration\": %u, \"policy_version\": %llu, \"split\": \"test\", \"questions\": %.0f, "
+             "\"accuracy\": %.6f, \"reward_mean\": %.6f, \"eval_s\": %.3f}",
+             after_iteration, (unsigned long long)version, s.questions, *acc, reward, dt);
+    return af_learner_log_eval(R->learner, line);
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+static int split_comms(Run *R) {
+    int rc;
+    R->is_learner = R->rank < R->L;
+    if ((rc = af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, R->is_learner ? 0 : 1, R->rank, &R->learners),
+                           "MPI_Comm_split(learners)")))
+        return rc;
+    if (!R->is_learner) MPI_Comm_free(&R->learners); /* sets MPI_COMM_NULL */
+    int in_policy = R->rank == 0 || !R->is_learner;
+    return af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, in_policy ? 0 : MPI_UNDEFINED, R->rank, &R->policy),
+                        "MPI_Comm_split(policy)");
+}
+
+/* Rank 0: RUN_DIR/world.json, the world as built. */
+static int write_world(const Run *R) {
+    char *desc = af_world_describe(R->w), path[4096];
+    if (!desc) return af_error_set(AF_ENOMEM, "world description");
+    snprintf(path, sizeof path, "%s/world.json", R->run_dir);
+    size_t n = strlen(desc);
+    desc[n] = '\n'; /* written as bytes, not as a string */
+    int rc = af_write_file_atomic(path, desc, n + 1);
+    free(desc);
+    return rc;
+}
+
+static int setup_learner(Run *R) {
+    const AfConfig *c = R->cfg;
+    AfLearnerSetup s = {.cfg = c,
+                        .run_dir = R->run_dir,
+                        .model = R->w->model,
+                        .limits = R->lim,
+                        .monolithic = R->w->episode.monolithic,
+                        .rank = R->rank,
+                        .world = R->world,
+                        .n_learners = R->L,
+                        .learners = R->learners,
+                        .policy = R->policy,
+                        .resume = R->resume,
+                        .tool_names = R->tool_names,
+                        .n_tools = R->n_tools,
+                        .run_local = local_episode,
+                        .on_phase = on_phase,
+                        .ctx = R};
+    int rc = af_learner_create(&s, &R->learner);
+    if (rc) return rc;
+    R->model = af_learner_policy(R->learner);
+    af_model_set_threads((int)c->model.threads);
+    /* resumed: the state comes from the checkpoint (model.init_from may be gone) */
+    if (R->resume) af_model_init_params_std(R->model, (uint64_t)c->run.seed, c->model.init_std);
+    else if ((rc = af_world_model_init(R->w, R->model))) return rc;
+    return 0;
+}
+
+/* Learners after set-up: the warm start (new runs), then the reference planner. */
+static int warm_start(Run *R) {
+    const AfConfig *c = R->cfg;
+    int rc = 0;
+    if (!R->resume && (rc = af_warmstart_run(R->w, af_learner_update(R->learner), af_learner_adamw(R->learner),
+                                             R->rank, R->L, R->learners)))
+        return rc;
+    af_learner_freeze_reference(R->learner);
+    if (R->rank == 0 && !R->resume && c->model.warmstart_steps > 0) { /* reusable with model.init_from */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/warmstart", R->run_dir);
+        if ((rc = af_model_save_dir(R->model, dir))) return af_error_wrap(rc, "saving the warm-started planner");
+        af_log(AF_LOG_INFO, "warm-started planner written to %s (reuse with --init-from)", dir);
+    }
+    return 0;
+}
+
+static int setup(Run *R) {
+    const AfConfig *c = R->cfg;
+    int rc;
+    if (R->world > 1 && R->L >= R->world)
+        return af_error_set(AF_ECONFIG, "topology.learners (%d) must be smaller than the number of ranks (%d): "
+                                        "at least one rank must be an actor", R->L, R->world);
+    if (c->modules.planner.backend != AF_BACKEND_BUILTIN)
+        return af_error_set(AF_ECONFIG, "config: modules.planner.backend = %s: train trains the model planner "
+                                        "(a served planner runs in rollout)",
+                            af_config_choice_name("modules.planner.backend", c->modules.planner.backend));
+    if ((rc = split_comms(R))) return rc;
+    if ((rc = af_world_create(c, &R->w))) return rc;
+    af_world_traj_limits(R->w, (uint32_t)c->rollout.group_size, R->world, &R->lim);
+    /* tools named in metrics: the world's, then "other" for unparsable actions */
+    for (size_t i = 0; i < R->w->suite->n_tools && R->n_tools < AF_METRICS_MAX_TOOLS - 1; i++)
+        R->tool_names[R->n_tools++] = R->w->suite->tools[i]->name;
+    R->tool_names[R->n_tools++] = "other";
+    if (R->rank == 0 && (rc = write_world(R))) return rc;
+
+    if (R->is_learner) {
+        if ((rc = setup_learner(R))) return rc;
+    } else {
+        if ((rc = af_model_create(&R->w->model, 0, 0, 0, &R->actor_m))) return rc;
+        af_model_set_threads((int)c->model.threads);
+        if (R->resume) af_model_init_params_std(R->actor_m, (uint64_t)c->run.seed, c->model.init_std);
+        else if ((rc = af_world_model_init(R->w, R->actor_m))) return rc;
+        R->model = R->actor_m;
+    }
+    if (!R->is_learner || R->world == 1 || R->rank == 0) { /* ranks that run episodes */
+        AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p};
+        if ((rc = af_planner_model_create(R->model, &s, &R->planner))) return rc;
+    }
+    if (R->is_learner && (rc = warm_start(R))) return rc;
+    return 0;
+}
+
+static void run_free(Run *R) {
+    af_planner_destroy(R->planner);
+    af_learner_destroy(R->learner);
+    af_model_destroy(R->actor_m);
+    af_world_destroy(R->w);
+    if (R->learners != MPI_COMM_NULL) MPI_Comm_free(&R->learners);
+    if (R->policy != MPI_COMM_NULL) MPI_Comm_free(&R->policy);
+}
+
+/* ------------------------------------------------------------------ the run */
+
+/* Actor ranks: serve until STOP. */
+static int run_actor(Run *R) {
+    const size_t scratch_bytes = af_traj_max_bytes(&R->lim);
+    void *scratch = malloc(scratch_bytes);
+    if (!scratch) return af_error_set(AF_ENOMEM, "trajectory scratch (%zu bytes)", scratch_bytes);
+    AfActorHooks h = {.ctx = R,
+                      .params = R->model->params,
+                      .n_params = R->model->n_params,
+                      .run_episode = actor_episode,
+                      .on_weights = NULL,
+                      .run_eval = actor_eval,
+                      .max_staleness = (uint32_t)R->cfg->algo.max_staleness};
+    AfActorStats st;
+    memset(&st, 0, sizeof st);
+    int rc = af_actor_run(&h, MPI_COMM_WORLD, R->policy, R->L, scratch, scratch_bytes, &st);
+    free(scratch);
+    return rc;
+}
+
+/* Learner ranks: the iterations, evaluations, checkpoints and the end of the run. */
+static int run_learner(Run *R, AfTrainResult *res, double t_start) {
+    const AfConfig *cfg = R->cfg;
+    uint32_t start = 0;
+    int rc = af_learner_begin(R->learner, &start);
+    if (rc) { /* known to every learner: the actors are told to stop, the run ends cleanly */
+        res->clean_stop = 1;
+        return rc;
+    }
+    res->start_iteration = (int)start;
+    AfMetrics M;
+    af_learner_metrics_init(R->learner, &M);
+    const uint32_t iters = (uint32_t)cfg->run.iterations;
+    const uint32_t every = (uint32_t)cfg->run.eval_every;
+    const uint32_t ck_every = (uint32_t)cfg->run.checkpoint_every;
+    if (R->rank == 0 && every > 0 && !R->resume && (rc = evaluate(R, 0, 0, &res->eval_before))) return rc;
+    uint32_t done = start; /* iterations completed, counting those before a resume */
+    if (done > iters) af_log(AF_LOG_WARN, "resumed at iteration %u, past run.iterations %u: nothing to do", done, iters);
+    for (uint32_t it = start; it < iters; it++) {
+        if ((rc = af_learner_iteration(R->learner, it, &M))) return rc;
+        res->iterations_done++;
+        done = it + 1;
+        /* the signal decision must be the same on every learner */
+        int sig = af_signals_pending() != 0, any_sig = 0;
+        /* the time limit is learner 0's clock, shared through the same reduction */
+        if (R->rank == 0 && cfg->run.time_limit_s > 0 && af_time_now() - t_start >= cfg->run.time_limit_s) sig |= 2;
+        if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_BOR, R->learners))) return rc;
+        if (!any_sig && R->rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
+            (rc = evaluate(R, it + 1, it + 1, &res->eval_after)))
+            return rc;
+        /* checkpoint: every run.checkpoint_every iterations, after the last, and when a
+         * preemption signal came (SLURM's warning: save, then exit) or the time limit */
+        if (any_sig || it + 1 == iters || (ck_every > 0 && (it + 1) % ck_every == 0)) {
+            if ((rc = af_learner_checkpoint(R->learner, it + 1))) {
+                res->clean_stop = 1;
+                return rc;
+            }
+        }
+        if (any_sig & 1) {
+            res->stopped_by_signal = 1;
+            af_log(AF_LOG_INFO, "signal received: checkpoint written, stopping after iteration %u", it);
+            break;
+        }
+        if (any_sig & 2) {
+            res->stopped_by_time = 1;
+            af_log(AF_LOG_INFO, "run.time_limit_s (%g s) reached: checkpoint written, stopping after iteration %u",
+                   cfg->run.time_limit_s, it);
+            break;
+        }
+    }
+    /* asynchronous mode: receive what was handed out for iterations that will not run */
+    if ((rc = af_learner_drain(R->learner))) return rc;
+    /* a preempted run has little time left: no final evaluation */
+    if (R->rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
+    else if (R->rank == 0 && every > 0 && !res->stopped_by_signal && (rc = evaluate(R, done, done, &res->eval_after)))
+        return rc;
+    if (R->rank == 0) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/model", R->run_dir);
+        if ((rc = af_model_save_dir(R->model, dir))) return af_error_wrap(rc, "saving the trained planner");
+        af_log(AF_LOG_INFO, "trained planner written to %s", dir);
+    }
+    return 0;
+}
+
+int af_train_run(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfTrainResult *res) {
+    return af_train_run_resume(cfg, run_dir, mpi, AF_RESUME_NONE, res);
+}
+
+int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *mpi, AfResumeMode resume,
+                        AfTrainResult *res) {
+    const double t_start = af_time_now();
+    Run R;
+    memset(&R, 0, sizeof R);
+    R.cfg = cfg;
+    R.run_dir = run_dir;
+    R.resume = resume;
+    R.rank = mpi->rank;
+    R.world = mpi->size;
+    R.L = (int)cfg->topology.learners;
+    R.learners = R.policy = MPI_COMM_NULL;
+    memset(res, 0, sizeof *res);
+    res->eval_before = res->eval_after = -1;
+    int rc = setup(&R);
+    /* agree on set-up success everywhere, so no rank waits for a peer that gave up */
+    int bad = rc != 0, any = 0;
+    if (af_mpi_allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) == 0) {
+        if (any && rc == 0) rc = af_error_set(AF_ESTATE, "another rank failed during set-up (see its message)");
+        if (any) res->clean_stop = 1;
+    }
+    if (rc) goto done;
+    af_signals_install();
+    if (!R.is_learner) {
+        rc = run_actor(&R);
+        goto done;
+    }
+    rc = run_learner(&R, res, t_start);
+    if (R.rank == 0 && R.world > 1) { /* the actors stop, whatever happened */
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", af_error_detail());
+        int rc2 = af_learner_publish(R.learner, AF_CTRL_STOP, 0, 0);
+        if (rc == 0) rc = rc2;
+        else af_error_set(rc, "%s", keep);
+    }
+done:
+    run_free(&R);
+    return rc;
+}

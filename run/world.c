@@ -1,0 +1,375 @@
+/* The world factory: suite, modules, extra tools, episode settings and planner shape from
+ * an AfConfig (see world.h). */
+#include "run/world.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actor/modules_openai.h"
+#include "common/checksum.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/safetensors.h"
+#include "env/http_tool.h"
+#include "env/python_tool.h"
+
+/* Drops the items of ds beyond cap (cap 0: keep all). */
+static void cap_split(AfDataset *ds, int64_t cap) {
+    if (cap <= 0 || (uint64_t)cap >= ds->n) return;
+    for (size_t i = (size_t)cap; i < ds->n; i++) {
+        free(ds->items[i].question);
+        free(ds->items[i].answer);
+        free(ds->items[i].solution);
+    }
+    memset(ds->items + cap, 0, (ds->n - (size_t)cap) * sizeof *ds->items);
+    ds->n = (size_t)cap;
+}
+
+/* The suite keys the built-in suites cannot honour: refused, naming the key, when set to
+ * anything but their default (a default value is what every run's config.json holds). */
+static int refuse_suite_keys(const AfConfig *cfg) {
+    AfConfig def;
+    af_config_defaults(&def);
+    if (fabs(cfg->suite.test_fraction - def.suite.test_fraction) > 1e-12)
+        return af_error_set(AF_ECONFIG, "config: suite.test_fraction = %g: the built-in splits are fixed "
+                                        "(use suite.max_test or data.test)", cfg->suite.test_fraction);
+    if (cfg->suite.hops != def.suite.hops)
+        return af_error_set(AF_ECONFIG, "config: suite.hops = %lld: multihop mixes 2-4 hop questions "
+                                        "(use data.train/data.test)", (long long)cfg->suite.hops);
+    if (cfg->suite.entities != def.suite.entities)
+        return af_error_set(AF_ECONFIG, "config: suite.entities = %lld: the multihop world size is fixed",
+                            (long long)cfg->suite.entities);
+    return 0;
+}
+
+static int add_python(AfWorld *w, const AfConfig *cfg) {
+    AfPythonToolConfig pc;
+    af_python_tool_config_default(&pc);
+    pc.cpu_s = cfg->tools.python.cpu_s;
+    pc.wall_s = cfg->tools.python.wall_s;
+    pc.mem_mb = (int)cfg->tools.python.mem_mb;
+    pc.output_bytes = (size_t)cfg->tools.python.output_bytes;
+    pc.python = cfg->tools.python.interpreter;
+    AfTool *t = NULL;
+    int rc = af_python_tool_create(&pc, &t);
+    if (rc) return rc;
+    if ((rc = af_suite_add_tool(w->suite, t))) af_python_tool_destroy(t);
+    return rc;
+}
+
+static int add_http(AfWorld *w, const AfConfig *cfg) {
+    /* Split the comma-separated allowlist. */
+    char hosts[AF_CFG_STR_MAX];
+    const char *list[32];
+    int n = 0;
+    snprintf(hosts, sizeof hosts, "%s", cfg->tools.http.allow_hosts);
+    for (char *save = NULL, *tok = strtok_r(hosts, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (n == 32) return af_error_set(AF_ECONFIG, "config: tools.http.allow_hosts: more than 32 hosts");
+        list[n++] = tok;
+    }
+    if (n == 0) return af_error_set(AF_ECONFIG, "config: tools.http.allow_hosts: empty, but tools.http.url is set");
+    AfHttpToolConfig hc;
+    af_http_tool_config_default(&hc);
+    hc.url = cfg->tools.http.url;
+    hc.allow_hosts = list;
+    hc.n_allow_hosts = n;
+    hc.timeout_s = cfg->tools.http.timeout_s;
+    hc.retries = (int)cfg->tools.http.retries;
+    hc.max_bytes = (size_t)cfg->tools.http.max_bytes;
+    AfTool *t = NULL;
+    int rc = af_http_tool_create(&hc, &t);
+    if (rc) return rc;
+    if ((rc = af_suite_add_tool(w->suite, t))) af_http_tool_destroy(t);
+    return rc;
+}
+
+static int openai_cfg(const AfModuleConfig *m, const char *module, AfOpenAIConfig *oc) {
+    return af_openai_config_from_module(m, module, oc);
+}
+
+static int make_modules(AfWorld *w, const AfConfig *cfg) {
+    const AfModuleConfig *mc[4] = {&cfg->modules.executor, &cfg->modules.verifier, &cfg->modules.generator,
+                                   &cfg->modules.judge};
+    static const char *const names[4] = {"executor", "verifier", "generator", "judge"};
+    for (int i = 0; i < 4; i++) {
+        int openai = mc[i]->backend == AF_BACKEND_OPENAI, rc;
+        AfOpenAIConfig oc;
+        if (openai && (rc = openai_cfg(mc[i], names[i], &oc))) return rc;
+        switch (i) {
+        case 0:
+            rc = openai ? af_executor_openai_create(w->suite, &oc, &w->modules.executor)
+                        : af_executor_builtin_create(w->suite, &w->modules.executor);
+            break;
+        case 1:
+            rc = openai ? af_verifier_openai_create(w->suite, &oc, &w->modules.verifier)
+                        : af_verifier_builtin_create(w->suite, &w->modules.verifier);
+            break;
+        case 2:
+            rc = openai ? af_generator_openai_create(w->suite, &oc, &w->modules.generator)
+                        : af_generator_builtin_create(w->suite, &w->modules.generator);
+            break;
+        default:
+            rc = openai ? af_judge_openai_create(w->suite, &oc, &w->modules.judge)
+                        : af_judge_builtin_create(w->suite, &w->modules.judge);
+            break;
+        }
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static void suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
+    af_suite_options_default(o);
+    o->seed = (uint64_t)cfg->run.seed;
+    o->train_jsonl = cfg->data.train[0] ? cfg->data.train : NULL;
+    o->test_jsonl = cfg->data.test[0] ? cfg->data.test : NULL;
+    o->attempts = (uint32_t)cfg->suite.attempts;
+    o->retries = (uint32_t)cfg->suite.retries;
+    o->state_view = cfg->suite.view == AF_VIEW_STATE;
+}
+
+static int model_config(const AfConfig *c, const AfSuite *s, AfModelConfig *m) {
+    *m = af_model_config_default();
+    m->vocab_size = (int)af_vocab_size(s->vocab);
+    m->d_model = (int)c->model.d_model;
+    m->n_layers = (int)c->model.n_layers;
+    m->n_heads = (int)c->model.n_heads;
+    m->n_kv_heads = (int)c->model.n_kv_heads;
+    m->d_ff = (int)c->model.d_ff;
+    m->max_seq = (int)c->model.max_seq;
+    m->rope_theta = (float)c->model.rope_theta;
+    m->rms_eps = (float)c->model.rms_eps;
+    m->qkv_bias = c->model.qkv_bias;
+    m->tied_embeddings = c->model.tied_embeddings;
+    int rc = af_model_config_validate(m);
+    return rc ? af_error_wrap(rc, "config: model") : 0;
+}
+
+int af_world_create(const AfConfig *cfg, AfWorld **out) {
+    if (!cfg || !out) return af_error_set(AF_EINVAL, "world: NULL config or out");
+    *out = NULL;
+    int rc = refuse_suite_keys(cfg);
+    if (rc) return rc;
+    AfWorld *w = calloc(1, sizeof *w);
+    if (!w) return af_error_set(AF_ENOMEM, "world");
+    w->cfg = *cfg;
+
+    AfSuiteOptions so;
+    suite_options(cfg, &so);
+    const char *name = af_config_choice_name("suite.name", cfg->suite.name);
+    if ((rc = af_suite_create(name, &so, &w->suite))) {
+        rc = af_error_wrap(rc, "suite %s", name);
+        goto fail;
+    }
+    cap_split(w->suite->split[AF_SPLIT_TRAIN], cfg->suite.max_train);
+    cap_split(w->suite->split[AF_SPLIT_TEST], cfg->suite.max_test);
+    if (w->suite->split[AF_SPLIT_TRAIN]->n == 0) {
+        rc = af_error_set(AF_ECONFIG, "suite %s: the training split is empty", name);
+        goto fail;
+    }
+    if ((rc = model_config(cfg, w->suite, &w->model))) goto fail;
+
+    if (cfg->tools.python.enabled && (rc = add_python(w, cfg))) goto fail;
+    if (cfg->tools.http.url[0] && (rc = add_http(w, cfg))) goto fail;
+    if ((rc = make_modules(w, cfg))) goto fail;
+
+    af_episode_settings_from_config(cfg, &w->episode);
+    *out = w;
+    return 0;
+fail:
+    af_world_destroy(w);
+    return rc;
+}
+
+void af_world_destroy(AfWorld *w) {
+    if (!w) return;
+    af_modules_clear(&w->modules);
+    af_suite_destroy(w->suite);
+    free(w);
+}
+
+int af_world_planner_create(const AfWorld *w, const char *kind, AfPlanner **out) {
+    if (!kind) kind = "";
+    if (!strcmp(kind, "oracle")) return af_planner_oracle_create(out);
+    if (!strcmp(kind, "random")) return af_planner_random_create(out);
+    if (!strcmp(kind, "openai")) {
+        AfOpenAIConfig oc;
+        int rc = openai_cfg(&w->cfg.modules.planner, "planner", &oc);
+        if (rc) return rc;
+        oc.temperature = w->cfg.rollout.temperature;
+        oc.max_tokens = (int)w->cfg.rollout.max_action_tokens * 4; /* generous: a token of ours is a few bytes */
+        return af_planner_openai_create(&oc, out);
+    }
+    return af_error_set(AF_ENOTFOUND, "planner \"%s\": the world makes oracle, random and openai planners", kind);
+}
+
+int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
+                     Agentflow__Trajectory **out) {
+    return af_episode_run(w->suite, &w->modules, planner, item, &w->episode, id, out);
+}
+
+static void shape_text(const AfModelConfig *c, char *buf, size_t n) {
+    snprintf(buf, n, "d_model %d, layers %d, heads %d/%d, d_ff %d, vocab %d, max_seq %d, qkv_bias %d, tied %d",
+             c->d_model, c->n_layers, c->n_heads, c->n_kv_heads, c->d_ff, c->vocab_size, c->max_seq, c->qkv_bias,
+             c->tied_embeddings);
+}
+
+int af_world_model_init(const AfWorld *w, AfModel *m) {
+    const AfConfig *c = &w->cfg;
+    af_model_init_params_std(m, (uint64_t)c->run.seed, c->model.init_std);
+    if (!c->model.init_from[0]) return 0;
+    AfModel *src = NULL;
+    int rc = af_model_load_dir(c->model.init_from, 0, 0, 0, &src);
+    if (rc) return af_error_wrap(rc, "model.init_from %s", c->model.init_from);
+    if (src->n_params != m->n_params || memcmp(&src->cfg, &m->cfg, sizeof m->cfg) != 0) {
+        char have[256], want[256];
+        shape_text(&src->cfg, have, sizeof have);
+        shape_text(&m->cfg, want, sizeof want);
+        af_model_destroy(src); /* after the shapes are read */
+        return af_error_set(AF_ECONFIG, "config: model.init_from %s: its shape (%s) differs from the configured "
+                                        "model.* (%s)", c->model.init_from, have, want);
+    }
+    memcpy(m->params, src->params, m->n_params * sizeof *m->params);
+    af_model_destroy(src);
+    return 0;
+}
+
+int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out) {
+    *out = NULL;
+    const uint32_t vocab = af_vocab_size(w->suite->vocab);
+    AfModel *m = NULL;
+    int rc;
+    if (dir && dir[0]) {
+        if ((rc = af_model_load_dir(dir, 0, 0, 0, &m))) return af_error_wrap(rc, "model %s", dir);
+        if ((uint32_t)m->cfg.vocab_size != vocab) {
+            rc = af_error_set(AF_ECONFIG, "model %s: vocabulary of %d tokens, but suite %s has %u (a planner of another suite?)",
+                              dir, m->cfg.vocab_size, w->suite->name, vocab);
+            af_model_destroy(m);
+            return rc;
+        }
+        *out = m;
+        return 0;
+    }
+    if ((rc = af_model_create(&w->model, 0, 0, 0, &m))) return rc;
+    if ((rc = af_world_model_init(w, m))) {
+        af_model_destroy(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void af_world_traj_limits(const AfWorld *w, uint32_t group_size, int world_size, AfTrajLimits *lim) {
+    memset(lim, 0, sizeof *lim);
+    lim->num_queries = (uint32_t)w->suite->split[AF_SPLIT_TRAIN]->n;
+    lim->group_size = group_size;
+    lim->vocab_size = (uint32_t)w->model.vocab_size;
+    lim->max_turns = w->episode.max_turns;
+    lim->max_prompt_tokens = (uint32_t)w->model.max_seq;
+    lim->max_action_tokens = w->episode.max_action_tokens;
+    lim->max_string_bytes = 1u << 16;
+    lim->suite = w->suite->name;
+    lim->world_size = world_size;
+}
+
+/* XXH64 over a split's questions and answers, each NUL-terminated. */
+static uint64_t split_hash(const AfDataset *ds) {
+    AfChecksum64State st;
+    af_checksum64_reset(&st, 0);
+    for (size_t i = 0; i < ds->n; i++) {
+        const char *q = ds->items[i].question ? ds->items[i].question : "";
+        const char *a = ds->items[i].answer ? ds->items[i].answer : "";
+        af_checksum64_update(&st, q, strlen(q) + 1);
+        af_checksum64_update(&st, a, strlen(a) + 1);
+    }
+    return af_checksum64_digest(&st);
+}
+
+static void add_module(cJSON *mods, const char *name, const char *backend, const AfModuleConfig *mc) {
+    cJSON *o = cJSON_AddObjectToObject(mods, name);
+    if (!o) return;
+    cJSON_AddStringToObject(o, "backend", backend);
+    if (strcmp(backend, "openai") == 0) {
+        cJSON_AddStringToObject(o, "url", mc->url);
+        cJSON_AddStringToObject(o, "model", mc->model);
+        cJSON_AddStringToObject(o, "api_key_env", mc->api_key_env);
+        cJSON_AddNumberToObject(o, "timeout_s", mc->timeout_s);
+        cJSON_AddNumberToObject(o, "retries", (double)mc->retries);
+    }
+}
+
+char *af_world_describe(const AfWorld *w) {
+    const AfConfig *c = &w->cfg;
+    cJSON *o = cJSON_CreateObject(), *x;
+    if (!o) return NULL;
+    char hex[32];
+    cJSON_AddStringToObject(o, "suite", w->suite->name);
+    cJSON_AddNumberToObject(o, "seed", (double)c->run.seed);
+    cJSON_AddNumberToObject(o, "attempts", w->suite->attempts);
+    cJSON_AddNumberToObject(o, "retries", w->suite->retries);
+    cJSON_AddStringToObject(o, "view", w->suite->state_view ? "state" : "try");
+    static const char *const split_names[2] = {"train", "test"};
+    for (int s = 0; s < 2; s++) {
+        const AfDataset *ds = w->suite->split[s];
+        if (!(x = cJSON_AddObjectToObject(o, split_names[s]))) continue;
+        cJSON_AddNumberToObject(x, "questions", (double)ds->n);
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)split_hash(ds));
+        cJSON_AddStringToObject(x, "xxh64", hex);
+    }
+    if ((x = cJSON_AddArrayToObject(o, "tools")))
+        for (size_t i = 0; i < w->suite->n_tools; i++) {
+            cJSON *t = cJSON_CreateObject();
+            if (!t) break;
+            cJSON_AddStringToObject(t, "name", w->suite->tools[i]->name);
+            cJSON_AddStringToObject(t, "description", w->suite->tools[i]->description);
+            if (strcmp(w->suite->tools[i]->name, "python") == 0) {
+                cJSON_AddNumberToObject(t, "cpu_s", c->tools.python.cpu_s);
+                cJSON_AddNumberToObject(t, "wall_s", c->tools.python.wall_s);
+                cJSON_AddNumberToObject(t, "mem_mb", (double)c->tools.python.mem_mb);
+                cJSON_AddNumberToObject(t, "output_bytes", (double)c->tools.python.output_bytes);
+                cJSON_AddStringToObject(t, "interpreter", c->tools.python.interpreter);
+            } else if (strcmp(w->suite->tools[i]->name, "http") == 0) {
+                cJSON_AddStringToObject(t, "url", c->tools.http.url);
+                cJSON_AddStringToObject(t, "allow_hosts", c->tools.http.allow_hosts);
+                cJSON_AddNumberToObject(t, "timeout_s", c->tools.http.timeout_s);
+                cJSON_AddNumberToObject(t, "retries", (double)c->tools.http.retries);
+                cJSON_AddNumberToObject(t, "max_bytes", (double)c->tools.http.max_bytes);
+            }
+            cJSON_AddItemToArray(x, t);
+        }
+    if ((x = cJSON_AddObjectToObject(o, "modules"))) {
+        add_module(x, "executor", w->modules.executor->backend, &c->modules.executor);
+        add_module(x, "verifier", w->modules.verifier->backend, &c->modules.verifier);
+        add_module(x, "generator", w->modules.generator->backend, &c->modules.generator);
+        add_module(x, "judge", w->modules.judge->backend, &c->modules.judge);
+    }
+    if ((x = cJSON_AddObjectToObject(o, "episode"))) {
+        const AfEpisodeSettings *e = &w->episode;
+        cJSON_AddNumberToObject(x, "max_turns", e->max_turns);
+        cJSON_AddNumberToObject(x, "episode_timeout_s", e->episode_timeout_s);
+        cJSON_AddNumberToObject(x, "tool_timeout_s", e->tool_timeout_s);
+        cJSON_AddNumberToObject(x, "result_bytes", (double)e->result_bytes);
+        cJSON_AddNumberToObject(x, "max_action_tokens", e->max_action_tokens);
+        cJSON_AddStringToObject(x, "policy", e->monolithic ? "monolithic" : "memory");
+    }
+    if ((x = cJSON_AddObjectToObject(o, "planner"))) {
+        const AfModelConfig *m = &w->model;
+        cJSON_AddNumberToObject(x, "vocab_size", m->vocab_size);
+        cJSON_AddNumberToObject(x, "d_model", m->d_model);
+        cJSON_AddNumberToObject(x, "n_layers", m->n_layers);
+        cJSON_AddNumberToObject(x, "n_heads", m->n_heads);
+        cJSON_AddNumberToObject(x, "n_kv_heads", m->n_kv_heads);
+        cJSON_AddNumberToObject(x, "d_ff", m->d_ff);
+        cJSON_AddNumberToObject(x, "max_seq", m->max_seq);
+        cJSON_AddNumberToObject(x, "rope_theta", m->rope_theta);
+        cJSON_AddNumberToObject(x, "rms_eps", m->rms_eps);
+        cJSON_AddBoolToObject(x, "qkv_bias", m->qkv_bias);
+        cJSON_AddBoolToObject(x, "tied_embeddings", m->tied_embeddings);
+    }
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}

@@ -1,0 +1,92 @@
+/* The agent's world, built once from the run configuration: the suite (dataset splits and
+ * tools), the four frozen modules with their backends, the extra tools, the episode
+ * settings and the planner model's shape. `train`, `eval` and `rollout` all build their
+ * world here, so a key that shapes the world means the same to every command.
+ *
+ * What af_world_create reads from AfConfig (common/config.h):
+ *   suite.name, run.seed (generation and split seed), data.train / data.test (JSONL
+ *     replacing a split), suite.attempts / suite.retries / suite.view (game24/countdown),
+ *     suite.max_train / suite.max_test (caps, 0 = all);
+ *   modules.{executor,verifier,generator,judge}.backend: builtin (the suite's rules) or
+ *     openai (actor/modules_openai.h, with .url .model .api_key_env .timeout_s .retries);
+ *     modules.planner.* is read by af_world_planner_create(w, "openai", ...);
+ *   tools.python.enabled: add the sandboxed `python` tool (tools.python.*);
+ *     tools.http.url non-empty: add the `http` tool (tools.http.*). Both join the suite's
+ *     tool list, so the prompt lists them and every executor reaches them by name;
+ *   rollout.max_turns, rollout.episode_timeout_s, rollout.tool_timeout_s,
+ *     rollout.result_chars, rollout.max_action_tokens, algo.policy: the episode settings;
+ *   model.* (shape; the vocabulary is the suite's), model.init_std, model.init_from: the
+ *     planner model.
+ * Keys of the suite section the built-in suites cannot honour (suite.test_fraction,
+ * suite.hops, suite.entities) are refused when set to anything but their default. */
+#ifndef AF_RUN_WORLD_H
+#define AF_RUN_WORLD_H
+
+#include <stdint.h>
+
+#include "actor/episode.h"
+#include "actor/modules.h"
+#include "actor/planner.h"
+#include "common/config.h"
+#include "common/model.h"
+#include "common/traj.h"
+#include "env/suite.h"
+
+typedef struct AfWorld {
+    AfSuite *suite;             /* owned: splits (capped), vocabulary, tools (extra tools included) */
+    AfModules modules;          /* owned: executor, verifier, generator, judge */
+    AfEpisodeSettings episode;  /* how every episode is played */
+    AfModelConfig model;        /* the planner's shape: model.* with the suite's vocabulary */
+    AfConfig cfg;               /* copy of the configuration it was built from */
+} AfWorld;
+
+/* Builds the world. Returns 0, or:
+ *   AF_ECONFIG  a value it cannot use, named by key (an openai backend without url/model,
+ *               an unset API key variable, a bad tools.http URL or allowlist, a python
+ *               interpreter that is not executable, a bad model.* shape, a suite key the
+ *               suites cannot honour, an empty training split);
+ *   AF_ENOTFOUND, AF_EIO, AF_EFORMAT, AF_EINVAL, AF_ELMDB: from creating the suite
+ *               (unknown name, unreadable or malformed JSONL, LMDB);
+ *   AF_ENOMEM.
+ * Nothing is left allocated on error. The world is read-only while episodes run; several
+ * threads may run episodes on one world (suite and builtin modules are thread-safe; the
+ * openai clients too). */
+int af_world_create(const AfConfig *cfg, AfWorld **out);
+void af_world_destroy(AfWorld *w); /* accepts NULL */
+
+/* A planner the world can make: "oracle", "random", or "openai" (the served planner of
+ * modules.planner.*). Returns 0, AF_ENOTFOUND for another name (the model planner is made
+ * by actor/planner_model.h), AF_ECONFIG (openai settings, missing key), AF_ENOMEM. Free
+ * with af_planner_destroy(). */
+int af_world_planner_create(const AfWorld *w, const char *kind, AfPlanner **out);
+
+/* Initialises the parameters of m (of shape w->model) as a run starts: normal(0,
+ * model.init_std) from run.seed, then, when model.init_from is set, the weights of that
+ * directory. Returns 0, or AF_ECONFIG (model.init_from of another shape: both shapes
+ * named), AF_EIO / AF_EFORMAT (unreadable directory), AF_ENOMEM. */
+int af_world_model_init(const AfWorld *w, AfModel *m);
+
+/* The planner model for this world, for decoding (no learner buffers), owned by the caller
+ * (af_model_destroy). dir NULL or "": a model of shape w->model initialised with
+ * af_world_model_init. dir set: the Hugging Face-style directory (config.json +
+ * model.safetensors, common/safetensors.h). Returns 0, or AF_ECONFIG (the model's
+ * vocabulary differs from the suite's, an init_from of another shape), AF_EIO /
+ * AF_EFORMAT (unreadable or malformed directory, naming the file), AF_ENOMEM. */
+int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out);
+
+/* Runs one episode of item with the planner and the world's settings, stamped with id.
+ * Returns what af_episode_run returns; *out as there. */
+int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
+                     Agentflow__Trajectory **out);
+
+/* What a learner accepts of this world's training trajectories: G episodes per query, in
+ * a world of world_size ranks (common/traj.h). lim->suite points into w. */
+void af_world_traj_limits(const AfWorld *w, uint32_t group_size, int world_size, AfTrajLimits *lim);
+
+/* The world as built, as one JSON object (malloc'd; NULL when out of memory): suite,
+ * split sizes and a hash of their questions and answers, tools, module backends and
+ * endpoints, episode settings and planner shape. Two commands that build the same world
+ * print the same text; `train` writes it to RUN_DIR/world.json and `eval` into its report. */
+char *af_world_describe(const AfWorld *w);
+
+#endif
