@@ -166,6 +166,7 @@ int af_http_tool_create(const AfHttpToolConfig *cfg, AfTool **out) {
     }
     t->tool.name = t->name;
     t->tool.description = t->description;
+    t->tool.example = "capital of France";
     *out = &t->tool;
     return 0;
 fail:

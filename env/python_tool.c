@@ -662,6 +662,7 @@ int af_python_tool_create(const AfPythonToolConfig *cfg, AfTool **out) {
     t->require_isolation = cfg->require_isolation;
     t->tool.name = t->name;
     t->tool.description = t->description;
+    t->tool.example = "print(6*7)";
     *out = &t->tool;
     return 0;
 }

@@ -122,11 +122,13 @@ int af_suite_add_tool(AfSuite *s, AfTool *tool) {
     }
     w->name = tool->name;
     w->description = tool->description;
+    w->example = tool->example;
     w->call = wrap_call;
     w->destroy = wrap_destroy;
     w->ctx = tool;
     s->tools = grown;
     s->tools[s->n_tools++] = w;
+    s->n_extra_tools++;
     return 0;
 }
 

@@ -121,6 +121,7 @@ struct AfSuite {
     AfDataset *split[2];     /* train, test (owned) */
     AfTool **tools;          /* (n_tools), owned; freed with af_tool_destroy */
     size_t n_tools;
+    size_t n_extra_tools;    /* the last n_extra_tools of tools came from af_suite_add_tool */
     const AfVocab *vocab;    /* af_vocab_default() */
     int max_turns;           /* turns the oracle needs at most (use >= this for evaluation) */
     int attempts;            /* attempts per episode (AfSuiteOptions.attempts; 1 for most suites) */

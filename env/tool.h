@@ -30,6 +30,8 @@ typedef struct AfTool AfTool;
 struct AfTool {
     const char *name;         /* e.g. "calculator"; static or owned by ctx */
     const char *description;  /* one line for the planner prompt */
+    const char *example;      /* an argument in the tool's format, for demonstrations of the
+                                 action format (the random planner); may be NULL */
     /* Run the tool on `arg` (NUL-terminated) within `timeout_s` wall seconds (<= 0: the
      * tool's own default). Fills *out (out->text always set, possibly ""). */
     int (*call)(AfTool *self, const char *arg, double timeout_s, AfToolResult *out);

@@ -62,3 +62,4 @@ file(GLOB AF_TEST_FRAGMENTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cmake/*.
 foreach(fragment ${AF_TEST_FRAGMENTS})
   include(${fragment})
 endforeach()
+af_script_test(test_layers unit bash ${CMAKE_SOURCE_DIR}/tests/test_layers.sh ${CMAKE_SOURCE_DIR})

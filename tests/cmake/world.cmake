@@ -4,3 +4,4 @@
 af_unit_test(test_episode TIMEOUT 120)
 af_unit_test(test_world TIMEOUT 300)
 af_script_test(test_rollout_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_rollout_cli.sh)
+af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.sh $<TARGET_FILE:agentflow>)

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# One world for every command (issue 15): `train` and `eval` build the same world from the
+# same configuration, key by key, and train really uses what the world holds.
+#  - table: for each key that shapes the world (suite, data, splits, tools, module
+#    backends, episode settings, planner shape), a short `train` writes RUN_DIR/world.json
+#    (the world as built) and `eval` on that run directory reports its own world: equal;
+#  - keys a command cannot honour are refused by both with exit 2, naming the key;
+#  - suite.max_train=1: every training trajectory is of the one query;
+#  - tools.python.enabled=true: training episodes really call the sandbox (calls that
+#    return the snippet's output);
+#  - modules.judge.backend=openai: training episodes really call the loopback server,
+#    once per episode.
+# usage: test_world_cli.sh AGENTFLOW_BINARY
+. "$(dirname "$0")/lib.sh"
+
+TINY=(--set suite.name=arith --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2
+      --set model.n_kv_heads=1 --set model.d_ff=64 --set model.max_seq=256 --set rollout.batch_queries=2
+      --set rollout.group_size=2 --set log.level=warn --set log.progress=none)
+easy_game24 "$T/g24.jsonl"
+printf '{"question": "What is 2 plus 3?", "answer": "5"}\n{"question": "What is 7 times 6?", "answer": "42"}\n' >"$T/ar.jsonl"
+export AF_WORLD_KEY=sk-world-test-key AF_TEST_EXPECT_KEY=sk-world-test-key
+fault_server_start
+OA="http://127.0.0.1:$SRV_PORT/v1/chat/completions"
+
+same_world() { # name extra-args...: train (0 iterations) then eval; compare the worlds
+    local name=$1; shift
+    local d="$T/w-$name"
+    if ! "$AF" train --run-dir "$d" "${TINY[@]}" --set run.iterations=0 "$@" >"$d.train" 2>&1; then
+        check "$name: train ran" false; tail -3 "$d.train"; return
+    fi
+    if ! "$AF" eval --run-dir "$d" --n 1 --greedy >"$d.eval" 2>"$d.eval.err"; then
+        check "$name: eval ran" false; tail -3 "$d.eval.err"; return
+    fi
+    check "$name: train and eval build the same world" "$PY - '$d/world.json' '$d.eval' <<'PYEOF'
+import json, sys
+a = json.load(open(sys.argv[1]))
+b = json.load(open(sys.argv[2]))['world']
+if a != b:
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k): print('  differs at', k, ':', a.get(k), 'vs', b.get(k))
+    sys.exit(1)
+PYEOF"
+}
+
+# the world of each key differs from the default one in what the key shapes
+same_world default
+for kv in suite.name=countdown suite.name=multihop suite.name=game24 run.seed=9 suite.max_train=3 suite.max_test=5 \
+          rollout.max_turns=5 rollout.episode_timeout_s=7 rollout.tool_timeout_s=3 rollout.result_chars=64 \
+          rollout.max_action_tokens=40 algo.policy=monolithic model.d_model=48 model.n_heads=4 model.n_kv_heads=2 \
+          model.d_ff=80 model.max_seq=300 model.rope_theta=5000 model.rms_eps=1e-6 model.qkv_bias=true \
+          model.tied_embeddings=false; do
+    same_world "$kv" --set "$kv"
+done
+same_world game24-attempts --set suite.name=game24 --set suite.attempts=3 --set suite.retries=1 --set suite.view=state
+same_world data --set suite.name=game24 --set "data.train=$T/g24.jsonl" --set "data.test=$T/g24.jsonl"
+same_world python --set tools.python.enabled=true --set tools.python.cpu_s=2 --set tools.python.wall_s=3 \
+    --set tools.python.mem_mb=200 --set tools.python.output_bytes=4096
+same_world http --set "tools.http.url=http://127.0.0.1:$SRV_PORT/ok" --set tools.http.allow_hosts=127.0.0.1 \
+    --set tools.http.timeout_s=2 --set tools.http.retries=1 --set tools.http.max_bytes=5000
+for m in executor verifier generator judge; do
+    same_world "openai-$m" --set "modules.$m.backend=openai" --set "modules.$m.url=$OA" --set "modules.$m.model=m-$m" \
+        --set "modules.$m.api_key_env=AF_WORLD_KEY" --set "modules.$m.timeout_s=4" --set "modules.$m.retries=1"
+done
+# the worlds really differ (the comparison above is not vacuous)
+check "the worlds of different keys differ" \
+    "! cmp -s '$T/w-default/world.json' '$T/w-suite.max_train=3/world.json' && ! cmp -s '$T/w-default/world.json' '$T/w-python/world.json'"
+
+# refused by every command that cannot honour them, naming the key
+for kv in suite.hops=2 suite.entities=100 suite.test_fraction=0.3 modules.planner.backend=openai; do
+    expect_rc 2 "${kv%%=*}" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 --set "$kv"
+    expect_rc 2 "${kv%%=*}" "$AF" eval --run-dir "$T/w-default" --n 1 --set "$kv"
+done
+expect_rc 2 "tools.python" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
+    --set tools.python.enabled=true --set tools.python.interpreter=/nonexistent
+expect_rc 2 "AF_UNSET_KEY" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
+    --set modules.judge.backend=openai --set "modules.judge.url=$OA" --set modules.judge.model=j \
+    --set modules.judge.api_key_env=AF_UNSET_KEY
+
+# suite.max_train=1: training draws the one query only
+"$AF" train --run-dir "$T/one" "${TINY[@]}" --set suite.max_train=1 --set run.iterations=3 \
+    --set run.store_trajectories=true >"$T/one.log" 2>&1
+check "max_train=1: train ran" "[ -f '$T/one/model/model.safetensors' ]"
+for i in 0 1 2; do
+    for s in 0 1; do "$AF" rollout --show "$i:0:$s" --run-dir "$T/one" >>"$T/one.show" 2>&1; done
+done
+check "max_train=1: 6 stored trajectories, all of query 0" "[ \$(grep -c '^trajectory [0-2]:0:[01] ' '$T/one.show') = 6 ]"
+check "max_train=1: query 1 was never drawn" "! '$AF' rollout --show 0:1:0 --run-dir '$T/one' >/dev/null 2>&1"
+
+# tools.python.enabled: the warm start demonstrates the python tool (random valid actions
+# cover every tool), so the RL episodes call it; successful calls ran the real sandbox
+"$AF" train --run-dir "$T/py" "${TINY[@]}" --set tools.python.enabled=true --set model.warmstart_planner=random \
+    --set model.warmstart_steps=60 --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2 \
+    --set run.iterations=2 --set rollout.group_size=4 >"$T/py.log" 2>&1
+check "python: train ran" "[ -f '$T/py/metrics.jsonl' ]"
+check "python: training episodes called the sandbox and got its output" "$PY - '$T/py/metrics.jsonl' <<'PYEOF'
+import json, sys
+calls = errors = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)['tools'].get('python', {})
+    calls += t.get('calls', 0); errors += t.get('errors', 0)
+print('  python calls', calls, 'errors', errors)
+sys.exit(0 if calls > 0 and errors < calls else 1)
+PYEOF"
+
+# modules.judge.backend=openai: one judge request per training episode
+url="$OA?say=correct&case=train-judge"
+"$AF" train --run-dir "$T/judge" "${TINY[@]}" --set run.iterations=2 --set modules.judge.backend=openai \
+    --set "modules.judge.url=$url" --set modules.judge.model=judge --set modules.judge.api_key_env=AF_WORLD_KEY \
+    >"$T/judge.log" 2>&1
+check "judge: train ran" "[ -f '$T/judge/metrics.jsonl' ]"
+n=$(fault_server_count "/v1/chat/completions?say=correct&case=train-judge")
+check "judge: 2 iterations x 2 queries x 2 samples = 8 judge requests (got $n)" "[ '$n' = 8 ]"
+finish
