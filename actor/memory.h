@@ -1,4 +1,4 @@
-/* The agent's evolving memory (DESIGN.md §4): an ordered list of turn records, and the
+/* The agent's evolving memory (docs/design.md §4): an ordered list of turn records, and the
  * planner prompt rendered from it.
  *
  * Prompt text (the planner's input s_t; encoded with the suite vocabulary after a BOS):

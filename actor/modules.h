@@ -1,4 +1,4 @@
-/* The frozen modules of the agent (DESIGN.md §4): executor, verifier, generator, judge.
+/* The frozen modules of the agent (docs/design.md §4): executor, verifier, generator, judge.
  *
  * Each is an interface (function pointer + ctx) with a `builtin` backend here that runs
  * the suite's rule-based implementation (env/suite.h); an `openai` backend (an

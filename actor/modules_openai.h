@@ -1,4 +1,4 @@
-/* The `openai` backends (DESIGN.md §4): executor, verifier, generator and judge asking an
+/* The `openai` backends (docs/design.md §4): executor, verifier, generator and judge asking an
  * OpenAI-compatible /v1/chat/completions endpoint (actor/openai.h over common/http.h),
  * and a planner that does the same, for evaluation only (it has no behaviour log-probs:
  * it records 0 for each token, so its trajectories must not be trained on).

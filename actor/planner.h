@@ -1,4 +1,4 @@
-/* The planner interface (DESIGN.md §4): given the prompt, return the next action as
+/* The planner interface (docs/design.md §4): given the prompt, return the next action as
  * token ids with one behaviour log-prob per token.
  *
  * A planner writes its action into buffers the episode owns (no allocation needed per

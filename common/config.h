@@ -1,4 +1,4 @@
-/* The run configuration: one JSON document with a default for every key (DESIGN.md §10).
+/* The run configuration: one JSON document with a default for every key (docs/design.md §10).
  *
  * Sources, applied in order: the defaults, a `--config FILE` JSON document, then each
  * `--set section.key=value`. Every application is validated against the schema below:

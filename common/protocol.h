@@ -1,4 +1,4 @@
-/* The actor <-> learner protocol of one training run (DESIGN.md §2), on MPI_COMM_WORLD.
+/* The actor <-> learner protocol of one training run (docs/design.md §2), on MPI_COMM_WORLD.
  *
  * Ranks 0..L-1 are learners, L..W-1 actors (W = 1: rank 0 is both, no messages).
  * Learner 0 is the coordinator. One iteration, synchronous mode:

@@ -1,4 +1,4 @@
-/* Trajectories on the wire (actor -> learner, DESIGN.md §2 and §6).
+/* Trajectories on the wire (actor -> learner, docs/design.md §2 and §6).
  *
  * In memory a trajectory is the protobuf-c struct Agentflow__Trajectory (proto/agentflow.proto).
  * On the wire it is exactly its packed protobuf bytes, one MPI message per trajectory,

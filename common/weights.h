@@ -1,4 +1,4 @@
-/* Weight broadcast, learner 0 -> actors (DESIGN.md §2 step 2 and §6).
+/* Weight broadcast, learner 0 -> actors (docs/design.md §2 step 2 and §6).
  *
  * Wire format, on the communicator the caller gives (e.g. learner 0 + actors), every
  * message a collective broadcast from `root`, in this order:

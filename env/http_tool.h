@@ -1,4 +1,4 @@
-/* The generic `http` tool (DESIGN.md §5, config tools.http): a JSON POST to one
+/* The generic `http` tool (docs/design.md §5, config tools.http): a JSON POST to one
  * configured URL, e.g. a retrieval server.
  *
  * Wire contract: the tool POSTs {"<payload_key>": "<argument>"} (payload_key defaults to

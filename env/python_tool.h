@@ -1,5 +1,5 @@
 /* The `python` tool: runs the planner's argument as python3 code in a sandbox
- * (DESIGN.md §5, config tools.python).
+ * (docs/design.md §5, config tools.python).
  *
  * Each call forks a fresh sandbox:
  *   - its own process group, and where the kernel allows it its own PID, network, mount

@@ -1,6 +1,6 @@
 /* A suite: dataset splits, vocabulary, tools, builtin executor/verifier/generator/judge,
  * and two reference planners (oracle, uniformly random valid action). Knows nothing of
- * MPI. DESIGN.md §5.
+ * MPI. docs/design.md §5.
  *
  * ---- Action grammar (every suite) -----------------------------------------------
  *   action   := tool [" " argument] [" | " sub_goal]

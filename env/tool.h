@@ -1,4 +1,4 @@
-/* The tool interface every suite and executor uses (DESIGN.md §5).
+/* The tool interface every suite and executor uses (docs/design.md §5).
  *
  * A tool is a name, a one-line description shown to the planner, and call(arg) -> result.
  * Tools know nothing of MPI. A call never crashes on a bad argument: it returns 0 and

@@ -1,4 +1,4 @@
-/* Checkpoints of a training run in RUN_DIR/ckpt.lmdb (DESIGN.md §7, issue 6).
+/* Checkpoints of a training run in RUN_DIR/ckpt.lmdb (docs/design.md §7, issue 6).
  *
  * Each checkpoint is written in ONE LMDB write transaction: parameters, both AdamW
  * moments, a CheckpointManifest (proto/agentflow.proto) and the `latest` pointer commit

@@ -1,4 +1,4 @@
-/* Flow-GRPO advantages and loss (DESIGN.md §3); conventions in learner/grpo.h. */
+/* Flow-GRPO advantages and loss (docs/design.md §3); conventions in learner/grpo.h. */
 #include "learner/grpo.h"
 
 #include <math.h>

@@ -1,4 +1,4 @@
-/* Flow-GRPO math of DESIGN.md §3, independent of the model: group-normalized
+/* Flow-GRPO math of docs/design.md §3, independent of the model: group-normalized
  * advantages, and the clipped PPO + k3-KL loss over per-turn training samples with
  * its gradient dL/dlogp per action token (what the model's backward consumes).
  *
@@ -143,7 +143,7 @@ typedef struct {
  * T_i > 0 (or opt->norm_trajs). To reproduce the paper's objective exactly, put whole
  * trajectories into a mini-batch. Tokens of masked samples get gradient 0.
  *   dlogp (n_tokens, caller-owned, may be NULL): dL/dlogp per token; L is the value to
- *   minimise (the negative of J in DESIGN.md §3).
+ *   minimise (the negative of J in docs/design.md §3).
  * An empty batch (nothing contributes) gives loss 0, gradient 0 and returns 0.
  * Returns 0, or AF_EINVAL (NULL arrays, bad offsets, ids not sorted, non-finite inputs,
  * clip/dual-clip values out of range) with a detail naming the sample or token.

@@ -1,4 +1,4 @@
-/* Per-iteration metrics (DESIGN.md §9): accumulated on every learner from its own
+/* Per-iteration metrics (docs/design.md §9): accumulated on every learner from its own
  * trajectories and training step, summed over learners onto learner 0 in a fixed order,
  * then written as one JSON line to RUN_DIR/metrics.jsonl and one progress line.
  *

@@ -1,4 +1,4 @@
-/* The Flow-GRPO learner step (DESIGN.md §3) over the groups this learner owns.
+/* The Flow-GRPO learner step (docs/design.md §3) over the groups this learner owns.
  *
  * Input: for each owned slot of the iteration, its G trajectories (sample order). The
  * step computes group advantages (learner/grpo.h), broadcasts each trajectory's advantage
