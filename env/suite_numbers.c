@@ -1,5 +1,7 @@
 /* game24, countdown and arith: number puzzles solved through the calculator tool with
- * step references (#k). Grammar and rules: env/suites.h. */
+ * step references (#k): parsing, references, the state of a try, the suite's modules,
+ * oracle, explorer and random actions. Grammar and rules: env/suites.h; the exhaustive
+ * solver is env/numbers_solver.h, the question generators env/numbers_gen.h. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +9,11 @@
 
 #include "common/error.h"
 #include "env/calc.h"
+#include "env/numbers_gen.h"
+#include "env/numbers_solver.h"
 #include "env/suites.h"
 
-#define NUM_MAX 8
-#define STEP_LEN 96
+#define NUM_MAX AF_NUMBERS_MAX
 #define AF_STATE_TURNS_MAX 64
 
 typedef struct {
@@ -589,63 +592,6 @@ static int num_judge(const AfSuite *s, const AfItem *item, const char *answer, f
 
 /* ------------------------------------------------------------------ solver */
 
-typedef struct {
-    AfRational v;
-    char ref[24];
-} Atom;
-
-static int apply_op(char op, AfRational a, AfRational b, AfRational *r) {
-    switch (op) {
-    case '+': return af_rat_add(a, b, r);
-    case '-': return af_rat_sub(a, b, r);
-    case '*': return af_rat_mul(a, b, r);
-    default: return af_rat_div(a, b, r);
-    }
-}
-
-/* Step s of the state atoms[0..k), 0 <= s < 4k^2 in search order (first operand i,
- * second j, operator + - * /): the next state into next, its result last and named ref,
- * the action into text (STEP_LEN bytes); returns the next state's size, or 0 if the step
- * does not exist (i == j, the commuted twin of a + or *, division by zero, overflow). */
-static int step_state(const Atom *atoms, int k, int s, const char *ref, Atom *next, char *text) {
-    static const char ops[4] = {'+', '-', '*', '/'};
-    const int i = s / (4 * k), j = s / 4 % k;
-    const char op = ops[s % 4];
-    AfRational r;
-    if (i == j || ((op == '+' || op == '*') && j < i) || apply_op(op, atoms[i].v, atoms[j].v, &r)) return 0;
-    int m = 0;
-    for (int t = 0; t < k; t++)
-        if (t != i && t != j) next[m++] = atoms[t];
-    next[m].v = r;
-    snprintf(next[m].ref, sizeof next[m].ref, "%s", ref);
-    snprintf(text, STEP_LEN, "calculator %s%c%s", atoms[i].ref, op, atoms[j].ref);
-    return m + 1;
-}
-
-/* Depth-first search over pairwise combinations; fills steps[0..k-2] on success. */
-static int solve_rec(Atom *atoms, int k, AfRational target, int step, char (*steps)[STEP_LEN]) {
-    if (k == 1) return af_rat_eq(atoms[0].v, target);
-    char ref[16], text[STEP_LEN];
-    snprintf(ref, sizeof ref, "#%d", step + 1);
-    for (int s = 0; s < 4 * k * k; s++) {
-        Atom next[NUM_MAX];
-        const int m = step_state(atoms, k, s, ref, next, text);
-        if (!m) continue;
-        if (steps) memcpy(steps[step], text, STEP_LEN);
-        if (solve_rec(next, m, target, step + 1, steps)) return 1;
-    }
-    return 0;
-}
-
-static int solve(const Puzzle *pz, char (*steps)[STEP_LEN]) {
-    Atom atoms[NUM_MAX];
-    for (int i = 0; i < pz->n; i++) {
-        atoms[i].v = af_rat_int(pz->nums[i]);
-        snprintf(atoms[i].ref, sizeof atoms[i].ref, "$%d", i + 1);
-    }
-    return solve_rec(atoms, pz->n, pz->target, 0, steps);
-}
-
 /* Line `idx` of a '\n'-separated plan, malloc'd; NULL if there is none (or no memory). */
 static char *plan_line(const char *plan, size_t idx) {
     const char *p = plan;
@@ -705,7 +651,7 @@ static char *plan_line_refs(const Puzzle *pz, const char *plan, size_t idx) {
 
 /* game24/countdown: the state the memory leaves as atoms, in the order list_items gives;
  * *k of them, or 0 if the memory does not replay. */
-static int state_atoms(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, size_t n, Atom *atoms, int *k) {
+static int state_atoms(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, size_t n, AfNumAtom *atoms, int *k) {
     State st;
     Item items[NUM_MAX + AF_STATE_TURNS_MAX + 1];
     *k = 0;
@@ -731,11 +677,11 @@ static int state_atoms(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, s
  * also continues what another planner began; 1 and steps[0] set, or 0 if that state has
  * no solution. */
 static int solve_from_state(const Puzzle *pz, Tries tries, const AfTurnRecord *mem, size_t n,
-                            char (*steps)[STEP_LEN]) {
-    Atom atoms[NUM_MAX];
+                            char (*steps)[AF_NUMBERS_STEP_LEN]) {
+    AfNumAtom atoms[NUM_MAX];
     int k;
     if (state_atoms(pz, tries, mem, n, atoms, &k) < 2) return 0;
-    return solve_rec(atoms, k, pz->target, 0, steps);
+    return af_numbers_solve(atoms, k, pz->target, 0, steps);
 }
 
 /* game24/countdown: a uniformly drawn step among those after which the state the memory
@@ -748,7 +694,7 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
                        char **action) {
     Puzzle pz;
     char why[128];
-    Atom atoms[NUM_MAX];
+    AfNumAtom atoms[NUM_MAX];
     int k;
     AfNumbersKind kind = kind_of(s);
     const int any = s->attempts > 1 || s->retries > 0;
@@ -756,15 +702,15 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
     if (kind == AF_NUMBERS_ARITH || puzzle_parse(kind, item, &pz, why, sizeof why) ||
         state_atoms(&pz, tries_of(s), mem, n, atoms, &k) < (any ? 2 : 3))
         return 0;
-    char (*cand)[STEP_LEN] = malloc((size_t)k * (size_t)k * 4 * STEP_LEN);
+    char (*cand)[AF_NUMBERS_STEP_LEN] = malloc((size_t)k * (size_t)k * 4 * AF_NUMBERS_STEP_LEN);
     if (!cand) return af_error_set(AF_ENOMEM, "explore action");
     int nc = 0;
     char ref[24];
     snprintf(ref, sizeof ref, "#%zu", n + 1);
     for (int st = 0; st < 4 * k * k; st++) {
-        Atom next[NUM_MAX];
-        const int m = step_state(atoms, k, st, ref, next, cand[nc]);
-        if (m && (any || solve_rec(next, m, pz.target, 1, NULL))) nc++;
+        AfNumAtom next[NUM_MAX];
+        const int m = af_numbers_step(atoms, k, st, ref, next, cand[nc]);
+        if (m && (any || af_numbers_solve(next, m, pz.target, 1, NULL))) nc++;
     }
     *action = nc ? strdup(cand[af_rng_below(rng, (uint32_t)nc)]) : NULL;
     free(cand);
@@ -814,7 +760,7 @@ static int num_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *
     } else {
         if (puzzle_parse(kind, item, &pz, why, sizeof why))
             return af_error_set(AF_ENOTFOUND, "%s oracle: %s", s->name, why);
-        char steps[NUM_MAX][STEP_LEN];
+        char steps[NUM_MAX][AF_NUMBERS_STEP_LEN];
         /* One canonical solution (the first in search order), not a random one: a planner
          * cloned from a mixture of solutions decodes greedily into token-wise modes that
          * mix them (game24: 0% held-out after 600 warm-start steps, against 10% when
@@ -890,160 +836,6 @@ static const AfSuiteOps kNumOps = {
     .check = num_check,
 };
 
-/* ------------------------------------------------------------------ generation */
-
-static int gen_game24(AfSuite *s, const AfSuiteOptions *o) {
-    uint32_t idx[1820];
-    char q[1820][48];
-    uint32_t m = 0;
-    for (int a = 1; a <= 13; a++)
-        for (int b = a; b <= 13; b++)
-            for (int c = b; c <= 13; c++)
-                for (int d = c; d <= 13; d++) {
-                    Puzzle pz = {.nums = {a, b, c, d}, .n = 4, .has_target = 1, .target = af_rat_int(24)};
-                    if (!solve(&pz, NULL)) continue;
-                    snprintf(q[m], sizeof q[m], "%d %d %d %d", a, b, c, d);
-                    idx[m] = m;
-                    m++;
-                }
-    AF_ASSERT(m == 1362);
-    AfRng rng;
-    af_rng_init(&rng, o->seed, AF_RNG_ENV, 0, 1, 0);
-    af_rng_shuffle_u32(&rng, idx, m);
-    uint32_t n_test = o->test_size ? o->test_size : 362;
-    if (n_test >= m) return af_error_set(AF_ERANGE, "game24: test_size %u must be below %u", n_test, m);
-    for (uint32_t i = 0; i < m; i++) {
-        int rc = af_dataset_add(s->split[i < n_test ? 1 : 0], q[idx[i]], "", NULL);
-        if (rc) return rc;
-    }
-    return 0;
-}
-
-/* A countdown puzzle: 3 or 4 numbers in 1..99 and the value of a random expression over
- * all of them whose intermediates are positive integers, in 1..999. */
-static void gen_countdown_one(AfRng *rng, char *q, size_t cap) {
-    for (;;) {
-        int k = 3 + (int)af_rng_below(rng, 2);
-        int64_t nums[4], vals[4];
-        for (int i = 0; i < k; i++) nums[i] = vals[i] = 1 + af_rng_below(rng, 99);
-        int m = k, ok = 1;
-        while (m > 1 && ok) {
-            int i = (int)af_rng_below(rng, (uint32_t)m);
-            int j = (int)af_rng_below(rng, (uint32_t)(m - 1));
-            if (j >= i) j++;
-            int64_t a = vals[i], b = vals[j], r = 0;
-            switch (af_rng_below(rng, 4)) {
-            case 0: r = a + b; break;
-            case 1: r = a - b; break;
-            case 2: r = a * b; break;
-            default: r = (b != 0 && a % b == 0) ? a / b : -1; break;
-            }
-            if (r <= 0 || r > 9999) ok = 0;
-            int lo = i < j ? i : j, hi = i < j ? j : i;
-            vals[lo] = r;
-            vals[hi] = vals[m - 1];
-            m--;
-        }
-        if (!ok || vals[0] > 999) continue;
-        size_t len = 0;
-        for (int i = 0; i < k; i++) len += (size_t)snprintf(q + len, cap - len, "%s%lld", i ? " " : "", (long long)nums[i]);
-        snprintf(q + len, cap - len, " -> %lld", (long long)vals[0]);
-        return;
-    }
-}
-
-/* One arith word problem with its answer and step plan. */
-static void gen_arith_one(AfRng *rng, char *q, size_t qcap, char *ans, size_t acap, char *plan, size_t pcap) {
-#define R(lo, hi) ((int64_t)(lo) + (int64_t)af_rng_below(rng, (uint32_t)((hi) - (lo) + 1)))
-    int64_t a, b, c, d, x;
-    switch (af_rng_below(rng, 6)) {
-    case 0:
-        a = R(3, 40), b = R(5, 60), c = R(1, a * b - 1), x = a * b - c;
-        snprintf(q, qcap, "A shop has %lld boxes with %lld apples each. It sells %lld apples. How many apples are left?",
-                 (long long)a, (long long)b, (long long)c);
-        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator #1-%lld", (long long)a, (long long)b, (long long)c);
-        break;
-    case 1:
-        a = R(2, 30), b = R(3, 50), c = R(2, 30), d = R(3, 50), x = a * b + c * d;
-        snprintf(q, qcap, "A farmer plants %lld rows of %lld trees and %lld rows of %lld trees. How many trees are there?",
-                 (long long)a, (long long)b, (long long)c, (long long)d);
-        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator %lld*%lld\ncalculator #1+#2", (long long)a, (long long)b,
-                 (long long)c, (long long)d);
-        break;
-    case 2:
-        a = R(50, 400), b = R(1, a - 1), c = R(1, 200), d = R(1, a - b + c - 1), x = a - b + c - d;
-        snprintf(q, qcap, "A train carries %lld people. At the first stop %lld people get off and %lld get on. "
-                 "At the second stop %lld get off. How many people are on the train now?",
-                 (long long)a, (long long)b, (long long)c, (long long)d);
-        snprintf(plan, pcap, "calculator %lld-%lld\ncalculator #1+%lld\ncalculator #2-%lld", (long long)a, (long long)b,
-                 (long long)c, (long long)d);
-        break;
-    case 3:
-        a = R(20, 150), b = R(3, 30), d = R(2, 9);
-        x = R(1, (a * b - 1) / d);
-        c = a * b - d * x;
-        snprintf(q, qcap, "Tom earns %lld dollars a day for %lld days and spends %lld dollars. He shares the rest "
-                 "equally among %lld friends. How many dollars does each friend get?",
-                 (long long)a, (long long)b, (long long)c, (long long)d);
-        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator #1-%lld\ncalculator #2/%lld", (long long)a, (long long)b,
-                 (long long)c, (long long)d);
-        break;
-    case 4:
-        b = R(2, 25), c = R(2, 40), a = b * c + R(1, 300), x = a - b * c;
-        snprintf(q, qcap, "A tank holds %lld litres. %lld buckets of %lld litres each are poured in. "
-                 "How many more litres fit?", (long long)a, (long long)b, (long long)c);
-        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator %lld-#1", (long long)b, (long long)c, (long long)a);
-        break;
-    default:
-        do {
-            a = R(2, 12), b = R(2, 20), c = R(2, 30);
-        } while ((b * c) % a);
-        x = b * c / a;
-        snprintf(q, qcap, "%lld students share %lld packs of %lld pencils equally. How many pencils does each "
-                 "student get?", (long long)a, (long long)b, (long long)c);
-        snprintf(plan, pcap, "calculator %lld*%lld\ncalculator #1/%lld", (long long)b, (long long)c, (long long)a);
-        break;
-    }
-    snprintf(ans, acap, "%lld", (long long)x);
-#undef R
-}
-
-static int gen_distinct(AfSuite *s, const AfSuiteOptions *o, AfNumbersKind kind) {
-    uint32_t n_test = o->test_size ? o->test_size : 300;
-    uint32_t n_train = o->train_size ? o->train_size : 2000;
-    AfStrSet *seen = NULL;
-    int rc = af_strset_create(n_test + n_train, &seen);
-    if (rc) return rc;
-    AfRng rng;
-    af_rng_init(&rng, o->seed, AF_RNG_ENV, 0, kind == AF_NUMBERS_COUNTDOWN ? 2 : 3, 0);
-    char q[400], ans[32], plan[200];
-    uint32_t tries = 0;
-    for (uint32_t made = 0; made < n_test + n_train;) {
-        if (++tries > 50u * (n_test + n_train) + 1000u) {
-            rc = af_error_set(AF_ERANGE, "%s: cannot generate %u distinct questions", s->name, n_test + n_train);
-            break;
-        }
-        const char *a = NULL, *p = NULL;
-        if (kind == AF_NUMBERS_COUNTDOWN) {
-            gen_countdown_one(&rng, q, sizeof q);
-            const char *arrow = strstr(q, "-> ");
-            a = arrow + 3;
-        } else {
-            gen_arith_one(&rng, q, sizeof q, ans, sizeof ans, plan, sizeof plan);
-            a = ans;
-            p = plan;
-        }
-        rc = af_strset_add(seen, q);
-        if (rc < 0) break;
-        if (rc == 0) continue;
-        rc = af_dataset_add(s->split[made < n_test ? 1 : 0], q, a, p);
-        if (rc) break;
-        made++;
-    }
-    af_strset_destroy(seen);
-    return rc;
-}
-
 int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSuite **out) {
     static const char *const names[3] = {"game24", "countdown", "arith"};
     AfSuite *s = NULL;
@@ -1071,8 +863,8 @@ int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSu
     s->max_turns = kind == AF_NUMBERS_COUNTDOWN || kind == AF_NUMBERS_GAME24 ? 3 : 3;
     if ((rc = af_calc_tool_create(&s->tools[0]))) goto fail;
     s->n_tools = 1;
-    if (kind == AF_NUMBERS_GAME24) rc = gen_game24(s, opts);
-    else rc = gen_distinct(s, opts, kind);
+    if (kind == AF_NUMBERS_GAME24) rc = af_numbers_gen_game24(s, opts);
+    else rc = af_numbers_gen_distinct(s, opts, kind);
     if (rc) goto fail;
     if ((rc = af_suite_load_splits(s, opts, check_item, ctx))) goto fail;
     *out = s;
