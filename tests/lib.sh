@@ -6,11 +6,13 @@
 # bg_track), the environment for Open MPI as root and one BLAS thread, and:
 #   check NAME CONDITION          evaluate CONDITION; print ok/FAIL NAME; a failure sets fail=1
 #   expect_rc CODE NEEDLE cmd...  run cmd; check its exit code and that its output has NEEDLE
+#   expect CODE REGEX -- cmd...   the same with an extended regular expression
+#   bad MESSAGE                   record a failed check (fail=1) with its message
 #   fault_server_start            start tests/fault_server.py on 127.0.0.1; sets SRV_PORT
 #   fault_server_count KEY        requests the fault server counted for path?query KEY
 #   easy_game24 FILE              six game24 puzzles random valid steps solve 6-10% of the time
 #   finish                        print the totals and exit 1 if any check failed
-# A test ends with `finish`.
+# A test ends with `finish`. Works with or without `set -e` in the test.
 AF=${1:-${AF_BIN:-build/agentflow}}
 SRC=${AF_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 PY=/usr/bin/python3
@@ -37,8 +39,7 @@ check() {
 expect_rc() {
     local code=$1 needle=$2 out rc
     shift 2
-    out=$("$@" 2>&1)
-    rc=$?
+    out=$("$@" 2>&1) && rc=0 || rc=$?
     checks=$((checks + 1))
     if [ "$rc" -eq "$code" ] && grep -q -- "$needle" <<<"$out"; then
         echo "ok   exit $code, says '$needle': ${*:2:1} ... ${*: -1}"
@@ -47,6 +48,23 @@ expect_rc() {
         tail -5 <<<"$out" | sed 's/^/     /'
         fail=1
     fi
+}
+
+expect() {
+    local code=$1 pattern=$2 out rc
+    shift 3
+    checks=$((checks + 1))
+    out=$("$@" 2>&1) && rc=0 || rc=$?
+    if [ "$rc" != "$code" ]; then
+        bad "'$*' exited $rc, expected $code; output:"; tail -5 <<<"$out"; return 0
+    fi
+    grep -qE -- "$pattern" <<<"$out" || { bad "'$*' output lacks /$pattern/:"; tail -5 <<<"$out"; }
+    return 0
+}
+
+bad() {
+    echo "FAIL $*"
+    fail=1
 }
 
 fault_server_start() {

@@ -7,19 +7,10 @@
 #  - a run stopped early by run.time_limit_s with units of later iterations handed out
 #    receives them (no rank left blocked), evaluates, and exits 0.
 # usage: test_async.sh AGENTFLOW_BINARY
+. "$(dirname "$0")/lib.sh"
 set -euo pipefail
-AF=$1
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 
-for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
-    echo "{\"question\": \"$q\"}"
-done > "$T/easy.jsonl"
+easy_game24 "$T/easy.jsonl"
 COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
         --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
         --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
@@ -78,4 +69,4 @@ check "time-limited asynchronous run stops cleanly (exit 0, final eval, planner 
     "grep -q 'time_limit_s' '$T/early.log' && [ -f '$T/early/model/model.safetensors' ] && [ \$(wc -l < '$T/early/eval.jsonl') -eq 2 ]"
 
 if [ $fail -ne 0 ]; then for f in "$T"/*.log; do echo "== $f"; tail -5 "$f"; done; fi
-exit $fail
+finish

@@ -1,35 +1,73 @@
 #!/usr/bin/env bash
-# The benchmarks run and their report regenerates (figures are not checked: tests never
-# assert on time): bench_wire and bench_bcast (2 ranks) with tiny settings write CSV with
-# every method, and bench/report.py fills BENCHMARKS.md-style markers from them, keeping
-# the hand-written text, and says "not run" for what is missing.
+# The benchmarks run and their report regenerates, and what they print is checked for
+# consistency (never for speed: tests do not assert on time): bench_wire and bench_bcast
+# (2 ranks) with tiny settings exit 0 and write CSV rows for every method with the sizes
+# asked for, ordered min <= median <= max, and throughputs and ratios that follow from
+# their own medians; bench/report.py fills BENCHMARKS.md-style markers from that CSV with
+# those numbers, keeps the hand-written text, and says "not run" for what is missing.
 # usage: test_bench_smoke.sh BENCH_WIRE BENCH_BCAST SOURCE_DIR
-set -euo pipefail
-WIRE=$1 BCAST=$2 SRC=$3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+WIRE=$1 BCAST=$2
+. "$(dirname "$0")/lib.sh" ""
+SRC=${3:-$SRC}
 mkdir -p "$T/results"
-"$WIRE" --episodes 2 --fixtures 6 --reps 2 --csv "$T/results/wire.csv" > "$T/wire.log" 2>&1
-check "bench_wire runs" "[ \$? -eq 0 ]"
-for op in encode decode memcpy; do
-    check "wire.csv has $op for both sets" "[ \$(grep -c ',$op,' '$T/results/wire.csv') -eq 2 ]"
-done
-check "wire.csv has the episode share" "grep -q '^episodes,share_pct,' '$T/results/wire.csv'"
-mpirun -np 2 "$BCAST" --models A --reps 1 --csv "$T/results/bcast.csv" > "$T/bcast.log" 2>&1
-for m in publish weights mpi_bcast memcpy; do
-    check "bcast.csv has $m at 2 ranks" "grep -q '^A,[0-9]*,[0-9]*,2,$m,' '$T/results/bcast.csv'"
-done
-printf 'cpu: test\n' > "$T/results/machine.txt"
-printf '# B\n\nhand-written\n\n<!-- BEGIN:wire -->\nstale\n<!-- END:wire -->\n\nmore hand-written\n' > "$T/B.md"
-/usr/bin/python3 "$SRC/bench/report.py" "$T/results" "$T/B.md" > "$T/report.log" 2>&1
-check "report.py runs" "[ \$? -eq 0 ]"
+"$WIRE" --episodes 2 --fixtures 6 --reps 2 --csv "$T/results/wire.csv" >"$T/wire.log" 2>&1
+check "bench_wire exits 0" "[ $? -eq 0 ]"
+mpirun -np 2 "$BCAST" --models A --reps 1 --csv "$T/results/bcast.csv" >"$T/bcast.log" 2>&1
+check "bench_bcast exits 0 on 2 ranks" "[ $? -eq 0 ]"
+
+check "wire.csv: both sets, every op, the sizes asked for, consistent figures" "$PY - '$T/results/wire.csv' <<'PYEOF'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+ops = {(r['set'], r['op']): r for r in rows if r['set'] in ('episodes', 'fixture')}
+bad = []
+for s, n in (('episodes', 2), ('fixture', 6)):
+    for op in ('encode', 'decode', 'memcpy'):
+        r = ops.get((s, op))
+        if not r: bad.append('missing %s %s' % (s, op)); continue
+        mn, md, mx = float(r['min_ns']), float(r['median_ns']), float(r['max_ns'])
+        if int(r['trajectories']) != n: bad.append('%s %s: %s trajectories, asked %d' % (s, op, r['trajectories'], n))
+        if int(r['reps']) < 2: bad.append('%s %s: %s reps' % (s, op, r['reps']))
+        if not (0 < mn <= md <= mx): bad.append('%s %s: min/median/max %g %g %g' % (s, op, mn, md, mx))
+        mbps = float(r['bytes_per_traj']) / md * 1e3    # bytes per ns -> MB/s, per trajectory
+        if abs(float(r['median_MBps']) - mbps) > 0.01 * mbps: bad.append('%s %s: MB/s %s vs %g' % (s, op, r['median_MBps'], mbps))
+        ratio = md / float(ops[(s, 'memcpy')]['median_ns'])
+        if abs(float(r['ratio_vs_memcpy']) - ratio) > 0.01 * ratio: bad.append('%s %s: ratio %s vs %g' % (s, op, r['ratio_vs_memcpy'], ratio))
+    if int(ops[(s, 'encode')]['bytes_per_traj']) <= 0: bad.append(s + ': empty trajectories')
+share = [r for r in rows if r['set'] == 'episodes' and r['op'] == 'share_pct']
+if not share or not 0 <= float(share[0]['median_ns']) <= 100: bad.append('episode share: %s' % share)
+if bad: print('\n'.join('     ' + b for b in bad))
+sys.exit(1 if bad else 0)
+PYEOF"
+
+check "bcast.csv: every method at 2 ranks, bytes = 4 x params, consistent figures" "$PY - '$T/results/bcast.csv' <<'PYEOF'
+import csv, sys
+rows = {r['method']: r for r in csv.DictReader(open(sys.argv[1])) if r['model'] == 'A' and r['ranks'] == '2'}
+bad = []
+for m in ('publish', 'weights', 'mpi_bcast', 'memcpy'):
+    r = rows.get(m)
+    if not r: bad.append('missing ' + m); continue
+    b, mn, md, mx = int(r['bytes']), float(r['min_s']), float(r['median_s']), float(r['max_s'])
+    if b != 4 * int(r['params']) or b <= 0: bad.append('%s: %d bytes for %s params' % (m, b, r['params']))
+    if not (0 < mn <= md <= mx): bad.append('%s: min/median/max %g %g %g' % (m, mn, md, mx))
+    if abs(float(r['median_GBps']) - b / md / 1e9) > 0.01 * b / md / 1e9: bad.append('%s: GB/s %s' % (m, r['median_GBps']))
+    for ref, col in (('memcpy', 'ratio_vs_memcpy'), ('mpi_bcast', 'ratio_vs_mpi_bcast')):
+        want = md / float(rows[ref]['median_s'])
+        if abs(float(r[col]) - want) > 0.01 * want: bad.append('%s: %s %s vs %g' % (m, col, r[col], want))
+if bad: print('\n'.join('     ' + b for b in bad))
+sys.exit(1 if bad else 0)
+PYEOF"
+
+printf 'cpu: test\n' >"$T/results/machine.txt"
+printf '# B\n\nhand-written\n\n<!-- BEGIN:wire -->\nstale\n<!-- END:wire -->\n\nmore hand-written\n' >"$T/B.md"
+"$PY" "$SRC/bench/report.py" "$T/results" "$T/B.md" >"$T/report.log" 2>&1
+check "report.py exits 0" "[ $? -eq 0 ]"
 check "hand-written text kept" "grep -q '^hand-written' '$T/B.md' && grep -q '^more hand-written' '$T/B.md'"
 check "stale table replaced" "! grep -q '^stale' '$T/B.md' && grep -q '| episodes | encode |' '$T/B.md'"
-check "bcast table added" "grep -q '| A | .* | 2 | publish |' '$T/B.md'"
+enc=$("$PY" -c "import csv,sys; r=[r for r in csv.DictReader(open(sys.argv[1])) if r['set']=='episodes' and r['op']=='encode'][0]; print('%.1f' % float(r['median_MBps']))" "$T/results/wire.csv")
+check "the wire table shows the CSV's encode MB/s ($enc)" "grep '| episodes | encode |' '$T/B.md' | grep -qF '| $enc |'"
+pub=$("$PY" -c "import csv,sys; r=[r for r in csv.DictReader(open(sys.argv[1])) if r['method']=='publish' and r['ranks']=='2'][0]; print('%.2f' % float(r['ratio_vs_memcpy']))" "$T/results/bcast.csv")
+check "the bcast table shows the CSV's publish ratio ($pub x memcpy)" "grep '| A | .* | 2 | publish |' '$T/B.md' | grep -qF '| $pub |'"
 check "broadcast target evaluated" "grep -q 'Weight broadcast <= 1.5x memcpy at 2 ranks, model A' '$T/B.md'"
 check "missing parts say not run" "grep -q 'not run' '$T/B.md'"
-if [ $fail -ne 0 ]; then tail -20 "$T"/*.log; fi
-exit $fail
+[ "$fail" = 0 ] || tail -20 "$T"/*.log
+finish

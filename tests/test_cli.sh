@@ -2,29 +2,9 @@
 # The agentflow program end to end: --version, --help of every command, usage errors
 # (exit 2), and every configuration error path (one line naming the problem, exit 2,
 # never a crash). AF_BIN is set by ctest.
+. "$(dirname "$0")/lib.sh"
 set -u
-bin=${AF_BIN:?AF_BIN not set}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 checks=0
-
-# expect CODE PATTERN -- command...: exit code and a stderr+stdout line matching PATTERN.
-expect() {
-    local code=$1 pattern=$2
-    shift 3
-    checks=$((checks + 1))
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" != "$code" ]; then
-        echo "FAIL: '$*' exited $rc, expected $code; output:"; echo "$out" | head -5
-        fails=$((fails + 1)); return
-    fi
-    if ! grep -qE -- "$pattern" <<<"$out"; then
-        echo "FAIL: '$*' output lacks /$pattern/:"; echo "$out" | head -5
-        fails=$((fails + 1))
-    fi
-}
+bin=$AF tmp=$T
 # config_error PATTERN -- args: exit 2 with exactly one line, matching PATTERN.
 config_error() {
     local pattern=$1
@@ -38,7 +18,7 @@ config_error() {
     if [ "$rc" != 2 ] || [ "$lines" != 1 ] || ! grep -qE -- "$pattern" <<<"$out"; then
         echo "FAIL: train $* -> rc=$rc lines=$lines, expected rc=2, 1 line /$pattern/; output:"
         echo "$out" | head -5
-        fails=$((fails + 1))
+        fail=1
     fi
 }
 
@@ -75,9 +55,8 @@ config_error 'model.n_kv_heads \(3\) must divide model.n_heads \(4\)' -- --set m
 checks=$((checks + 1))
 if ! grep -q '"group_size":	4' "$tmp/run/config.json" || ! grep -q '"lr":	0.0005' "$tmp/run/config.json" \
    || ! grep -q 'effective config' "$tmp/out"; then
-    echo "FAIL: effective config not printed/saved"; cat "$tmp/out" | head; fails=$((fails + 1))
+    echo "FAIL: effective config not printed/saved"; cat "$tmp/out" | head; fail=1
 fi
 expect 0 '\| `rollout.group_size` \| integer \| `8`' -- "$bin" train --help-config
 
-echo "test_cli: $checks checks, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -4,24 +4,10 @@
 # report is the same at 1 and 3 ranks (questions spread over ranks); --dataset, --n,
 # --max-turns and --split change what is evaluated, and the totals match the per-question
 # results. usage: test_eval_cli.sh AGENTFLOW_BINARY
+. "$(dirname "$0")/lib.sh"
 set -euo pipefail
-AF=$1
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
-expect_rc() { # expect_rc CODE NEEDLE cmd...
-    local code=$1 needle=$2; shift 2
-    set +e; out=$("$@" 2>&1); rc=$?; set -e
-    check "exit $code, says '$needle': ${*:2}" "[ $rc -eq $code ] && grep -q -- '$needle' <<<\"\$out\""
-}
 
-for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
-    echo "{\"question\": \"$q\"}"
-done > "$T/easy.jsonl"
+easy_game24 "$T/easy.jsonl"
 "$AF" train --run-dir "$T/run" --set suite.name=game24 --set data.train="$T/easy.jsonl" --set suite.max_test=40 \
     --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1 --set model.d_ff=64 \
     --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24 --set rollout.batch_queries=4 \
@@ -75,4 +61,4 @@ assert all(x['turns'] <= 1 for x in d['results'])\""
 check "--split train --n 5" "$PY -c \"import json; d = json.load(open('$T/et.json')); assert d['questions'] == 5 and d['split'] == 'train'\""
 
 if [ $fail -ne 0 ]; then tail -5 "$T"/*.log "$T"/*.err; fi
-exit $fail
+finish

@@ -3,21 +3,10 @@
 # message naming the problem, and a good directory prints one finite log-prob <= 0 per
 # token after the first. (The values themselves are compared with PyTorch, in both
 # directions of model directory, by tests/model_ref.py.)
+. "$(dirname "$0")/lib.sh"
 set -u
-AF_BIN=${AF_BIN:-build/agentflow}
-BUILD=${AF_BUILD_DIR:-build}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-expect() { # expect CODE NEEDLE cmd...
-    local code=$1 needle=$2
-    shift 2
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" != "$code" ]; then echo "FAIL: $* -> exit $rc, expected $code: $out"; fail=1; fi
-    if [ -n "$needle" ] && ! grep -q -- "$needle" <<<"$out"; then echo "FAIL: $* -> output lacks '$needle': $out"; fail=1; fi
-}
+AF_BIN=$AF BUILD=${AF_BUILD_DIR:-build} tmp=$T
+expect() { expect_rc "$@"; }
 "$BUILD/model_ref_dump" make "$tmp/m" 2 1 0 || { echo "FAIL: model_ref_dump"; exit 1; }
 expect 0 "usage" "$AF_BIN" score --help
 expect 2 "required" "$AF_BIN" score --model "$tmp/m"
@@ -31,5 +20,4 @@ expect 1 "model.safetensors" "$AF_BIN" score --model "$tmp/bad" --tokens "1 2"
 out=$("$AF_BIN" score --model "$tmp/m" --tokens "3 1 4 1 5 9 2 6")
 n=$(/usr/bin/python3 -c 'import json,sys,math; v=json.loads(sys.argv[1])["logprobs"]; assert all(x<=0 and math.isfinite(x) for x in v); print(len(v))' "$out") || { echo "FAIL: bad JSON: $out"; fail=1; }
 [ "${n:-0}" = 7 ] || { echo "FAIL: expected 7 log-probs, got ${n:-none}: $out"; fail=1; }
-[ $fail = 0 ] && echo "test_model_cli: ok"
-exit $fail
+finish

@@ -19,20 +19,8 @@
 # moments and KL every step, so parameters, both moments, the Adam step count and the
 # reference planner all matter), and test_train.sh's game24 set with varying rewards.
 # usage: test_resume.sh AGENTFLOW_BINARY
+. "$(dirname "$0")/lib.sh"
 set -euo pipefail
-AF=$1
-PY=python3
-T=$(mktemp -d)
-BG=()
-cleanup() {
-    for p in "${BG[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 RANDOM=${AF_TEST_SEED:-4242}
 
 N=6
@@ -153,7 +141,7 @@ sigterm_trial() { # name np: SIGTERM once metrics.jsonl exists (during rollouts 
     mpirun -np "$np" "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "$@" --set run.iterations=$N \
         --set run.checkpoint_every=0 > "$T/$d.log" 2>&1 &
     local mp=$!
-    BG+=("$mp")
+    bg_track "$mp"
     wait_lines "$T/$d/metrics.jsonl" $((1 + RANDOM % 2)) "$mp" # every rank has its handlers by then
     sleep "0.0$((RANDOM % 10))"
     local kids
@@ -198,7 +186,7 @@ kill_trial() { # name rank-to-kill
     mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N \
         --set run.checkpoint_every=1 > "$T/$d.log" 2>&1 &
     local mp=$!
-    BG+=("$mp")
+    bg_track "$mp"
     wait_lines "$T/$d/metrics.jsonl" $((1 + RANDOM % 4)) "$mp"
     sleep "0.0$((RANDOM % 10))"
     local p target=""
@@ -282,4 +270,4 @@ same "map too small + resume with an automatic map" ref1 small
 if [ $fail -ne 0 ]; then
     for f in "$T"/*.log; do echo "== $f"; tail -8 "$f"; done
 fi
-exit $fail
+finish

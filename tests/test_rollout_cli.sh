@@ -11,41 +11,14 @@
 #    action runs through the tools; an endpoint failing with HTTP 500 gives an
 #    infra_failed episode and exit 1, never a crash; the API key appears nowhere.
 # AF_BIN is set by ctest.
+. "$(dirname "$0")/lib.sh"
 set -u
-bin=${AF_BIN:?AF_BIN not set}
-src=${AF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
-tmp=$(mktemp -d)
-srv_pid=
-cleanup() {
-    [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
-py=/usr/bin/python3
-fails=0 checks=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# expect CODE PATTERN -- command...: exit code and an output line matching PATTERN.
-expect() {
-    local code=$1 pattern=$2
-    shift 3
-    checks=$((checks + 1))
-    local out rc
-    out=$("$@" 2>&1)
-    rc=$?
-    if [ "$rc" != "$code" ]; then
-        fail "'$*' exited $rc, expected $code; output:"; echo "$out" | tail -5; return
-    fi
-    grep -qE -- "$pattern" <<<"$out" || { fail "'$*' output lacks /$pattern/:"; echo "$out" | tail -5; }
-}
-
+bin=$AF src=$SRC tmp=$T py=$PY
 # check_json FILE [ACCURACY]: every line parses; the summary (last line) matches the
 # episodes recomputed from the lines; optional exact accuracy.
 check_json() {
     checks=$((checks + 1))
-    $py - "$1" "${2:-}" <<'EOF' || fail "check_json $1 ${2:-}"
+    $py - "$1" "${2:-}" <<'EOF' || bad "check_json $1 ${2:-}"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 eps, summ = lines[:-1], lines[-1]["summary"]
@@ -90,23 +63,23 @@ expect 1 'config.json' -- "$bin" rollout --suite countdown --n 1 --model "$tmp/n
 for suite in game24 countdown multihop arith; do
     checks=$((checks + 1))
     "$bin" rollout --suite "$suite" --n all --planner oracle --json > "$tmp/$suite.oracle" 2>"$tmp/err" ||
-        { fail "$suite oracle exited $?"; cat "$tmp/err"; }
+        { bad "$suite oracle exited $?"; cat "$tmp/err"; }
     check_json "$tmp/$suite.oracle" 1
     "$bin" rollout --suite "$suite" --n 40 --planner builtin-random --seed 7 --json > "$tmp/$suite.random" ||
-        fail "$suite random exited $?"
+        bad "$suite random exited $?"
     check_json "$tmp/$suite.random"
     acc=$(tail -1 "$tmp/$suite.random" | $py -c 'import json,sys; print(json.load(sys.stdin)["summary"]["accuracy"])')
-    $py -c "import sys; sys.exit(0 if float('$acc') < 1 else 1)" || fail "$suite: the random planner reached $acc"
+    $py -c "import sys; sys.exit(0 if float('$acc') < 1 else 1)" || bad "$suite: the random planner reached $acc"
 done
 
 # ---- determinism: same seed, same bytes; another seed, other episodes
 # (countdown: quick to build; game24 first solves all 1820 puzzles)
-"$bin" rollout --suite countdown --n 12 --planner random --seed 3 --json > "$tmp/a" || fail "seed 3 run"
-"$bin" rollout --suite countdown --n 12 --planner random --seed 3 --json > "$tmp/b" || fail "seed 3 rerun"
-"$bin" rollout --suite countdown --n 12 --planner random --seed 4 --json > "$tmp/c" || fail "seed 4 run"
+"$bin" rollout --suite countdown --n 12 --planner random --seed 3 --json > "$tmp/a" || bad "seed 3 run"
+"$bin" rollout --suite countdown --n 12 --planner random --seed 3 --json > "$tmp/b" || bad "seed 3 rerun"
+"$bin" rollout --suite countdown --n 12 --planner random --seed 4 --json > "$tmp/c" || bad "seed 4 run"
 checks=$((checks + 2))
-cmp -s "$tmp/a" "$tmp/b" || fail "same --seed printed different episodes"
-cmp -s "$tmp/a" "$tmp/c" && fail "--seed 3 and --seed 4 printed the same episodes"
+cmp -s "$tmp/a" "$tmp/b" || bad "same --seed printed different episodes"
+cmp -s "$tmp/a" "$tmp/c" && bad "--seed 3 and --seed 4 printed the same episodes"
 # the readable form: turns, the verifier, answer, gold, reward, summary
 expect 0 'verifier: (stop|continue)' -- "$bin" rollout --suite game24 --query "4 7 8 8" --planner oracle
 expect 0 '^reward:   1$' -- "$bin" rollout --suite game24 --query "4 7 8 8" --planner oracle
@@ -117,25 +90,25 @@ expect 0 'gold:     24' -- "$bin" rollout --suite countdown --query "4 6 2 -> 24
 tiny=(--set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=2
       --set model.d_ff=64 --set model.max_seq=256 --set run.seed=11 --set log.level=warn --set suite.name=countdown)
 "$bin" train --run-dir "$tmp/run" --set run.iterations=0 "${tiny[@]}" > "$tmp/train.out" 2>&1 ||
-    { fail "train (0 iterations) exited $?"; cat "$tmp/train.out"; }
-"$bin" rollout --n 6 --seed 2 --json "${tiny[@]}" > "$tmp/fresh" || fail "fresh model planner"
-"$bin" rollout --n 6 --seed 2 --json "${tiny[@]}" --model "$tmp/run/model" > "$tmp/loaded" || fail "--model planner"
-"$bin" rollout --n 6 --seed 2 --json --run-dir "$tmp/run" > "$tmp/rundir" || fail "--run-dir planner"
+    { bad "train (0 iterations) exited $?"; cat "$tmp/train.out"; }
+"$bin" rollout --n 6 --seed 2 --json "${tiny[@]}" > "$tmp/fresh" || bad "fresh model planner"
+"$bin" rollout --n 6 --seed 2 --json "${tiny[@]}" --model "$tmp/run/model" > "$tmp/loaded" || bad "--model planner"
+"$bin" rollout --n 6 --seed 2 --json --run-dir "$tmp/run" > "$tmp/rundir" || bad "--run-dir planner"
 checks=$((checks + 3))
 check_json "$tmp/fresh"
-grep -q '"planner":"model"' "$tmp/fresh" || fail "the default planner is not the model"
-cmp -s "$tmp/fresh" "$tmp/loaded" || fail "--model DIR gave other episodes than the same fresh model"
-cmp -s "$tmp/fresh" "$tmp/rundir" || fail "--run-dir gave other episodes than the same fresh model"
-$py - "$tmp/fresh" <<'EOF' || fail "model planner log-probs"
+grep -q '"planner":"model"' "$tmp/fresh" || bad "the default planner is not the model"
+cmp -s "$tmp/fresh" "$tmp/loaded" || bad "--model DIR gave other episodes than the same fresh model"
+cmp -s "$tmp/fresh" "$tmp/rundir" || bad "--run-dir gave other episodes than the same fresh model"
+$py - "$tmp/fresh" <<'EOF' || bad "model planner log-probs"
 import json, sys
 eps = [json.loads(l) for l in open(sys.argv[1])][:-1]
 lps = [t["logprob"] for e in eps for t in e["turns"]]
 assert lps and all(lp < 0 for lp in lps), lps  # sampled tokens carry real log-probs
 EOF
-"$bin" rollout --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" > "$tmp/g1" || fail "greedy"
-"$bin" rollout --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" --seed 99 > "$tmp/g2" || fail "greedy"
+"$bin" rollout --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" > "$tmp/g1" || bad "greedy"
+"$bin" rollout --n 3 --greedy --json --model "$tmp/run/model" "${tiny[@]}" --seed 99 > "$tmp/g2" || bad "greedy"
 checks=$((checks + 1))
-cmp -s "$tmp/g1" "$tmp/g2" || fail "greedy decoding depends on the seed"
+cmp -s "$tmp/g1" "$tmp/g2" || bad "greedy decoding depends on the seed"
 mkdir -p "$tmp/othervocab"
 $py - "$tmp/run/model/config.json" "$tmp/othervocab/config.json" <<'EOF'
 import json, sys
@@ -145,22 +118,20 @@ cp "$tmp/run/model/model.safetensors" "$tmp/othervocab/"
 expect 1 'othervocab' -- "$bin" rollout --suite countdown --n 1 --model "$tmp/othervocab"
 # a well-formed model of another vocabulary (37 tokens; the suites have 158)
 build=${AF_BUILD_DIR:-$(dirname "$bin")}
-"$build/model_ref_dump" make "$tmp/tiny37" 2 1 0 || fail "model_ref_dump make"
+"$build/model_ref_dump" make "$tmp/tiny37" 2 1 0 || bad "model_ref_dump make"
 expect 2 'vocabulary of 37 tokens, but suite countdown has' -- "$bin" rollout --suite countdown --n 1 --model "$tmp/tiny37"
 
 # ---- the served planner (evaluation only) against the local fault server
-coproc SRV { exec "$py" "$src/tests/fault_server.py"; }
-srv_pid=$SRV_PID
-read -r _ port <&"${SRV[0]}"
-[ -n "${port:-}" ] || { fail "fault server did not start"; port=9; }
+fault_server_start
+port=$SRV_PORT
 export AF_TEST_EXPECT_KEY=sk-ROLLOUT-5e1f-secret AF_ROLLOUT_KEY=sk-ROLLOUT-5e1f-secret
 oa=(--set modules.planner.model=served --set modules.planner.api_key_env=AF_ROLLOUT_KEY
     --set modules.planner.timeout_s=2 --set modules.planner.retries=1)
 url="http://127.0.0.1:$port/v1/chat/completions?say=calculator%208/(3-8/3)"
 "$bin" rollout --suite countdown --query "3 3 8 8 -> 24" --gold 24 --planner openai "${oa[@]}" --set "modules.planner.url=$url" --json \
-    > "$tmp/served" 2>"$tmp/served.err" || { fail "served planner exited $?"; cat "$tmp/served" "$tmp/served.err"; }
+    > "$tmp/served" 2>"$tmp/served.err" || { bad "served planner exited $?"; cat "$tmp/served" "$tmp/served.err"; }
 check_json "$tmp/served" 1
-grep -q '"action":"calculator 8/(3-8/3)"' "$tmp/served" || fail "the served planner's action was not run"
+grep -q '"action":"calculator 8/(3-8/3)"' "$tmp/served" || bad "the served planner's action was not run"
 url="http://127.0.0.1:$port/v1/chat/completions?say=echo_temperature"
 expect 0 'planner:  temperature 0$' -- "$bin" rollout --suite countdown --n 1 --planner openai "${oa[@]}" \
     --set "modules.planner.url=$url" --greedy
@@ -170,11 +141,10 @@ url="http://127.0.0.1:$port/v1/chat/completions?fail=99"
 expect 1 'infra_failed 2' -- "$bin" rollout --suite countdown --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url"
 "$bin" rollout --suite countdown --n 2 --planner openai "${oa[@]}" --set "modules.planner.url=$url" --json > "$tmp/down" 2>&1
 check_json "$tmp/down"
-grep -q '"status":"infra_failed"' "$tmp/down" || fail "a failing endpoint did not give infra_failed episodes"
+grep -q '"status":"infra_failed"' "$tmp/down" || bad "a failing endpoint did not give infra_failed episodes"
 unset AF_ROLLOUT_KEY
 expect 2 'AF_ROLLOUT_KEY' -- "$bin" rollout --suite countdown --n 1 --planner openai "${oa[@]}" --set "modules.planner.url=$url"
 checks=$((checks + 1))
-grep -rq "sk-ROLLOUT-5e1f-secret" "$tmp" && fail "the API key appears in the output"
+grep -rq "sk-ROLLOUT-5e1f-secret" "$tmp" && bad "the API key appears in the output"
 
-echo "test_rollout_cli: $checks checks, $fails failed"
-[ "$fails" = 0 ]
+finish

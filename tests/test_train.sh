@@ -10,24 +10,15 @@
 #  - every group zero-variance, every rollout failed, and a topology without actors end
 #    cleanly / are refused.
 # usage: test_train.sh AGENTFLOW_BINARY
+. "$(dirname "$0")/lib.sh"
 set -euo pipefail
-AF=$1
-PY=python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-export OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
 
 # A game24 set of puzzles with at most two distinct numbers that random valid expressions
 # solve 6-10% of the time ("12 12 12 12": 12+12+12-12), so a tiny planner that only
 # learned the action format already solves some of them by chance: rewards vary
 # within groups and the updates have something to learn from. Copying distinct numbers
 # or names from the prompt takes far longer to learn than a test should run.
-for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
-    echo "{\"question\": \"$q\"}"
-done > "$T/easy.jsonl"
+easy_game24 "$T/easy.jsonl"
 COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
         --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
         --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
@@ -241,4 +232,4 @@ check "learners == ranks refused with exit 2" "[ $rc -eq 2 ] && grep -q topology
 if [ $fail -ne 0 ]; then
     for f in "$T"/*.log; do echo "== $f"; tail -5 "$f"; done
 fi
-exit $fail
+finish
