@@ -145,13 +145,13 @@ typedef struct AfConfig {
     X("suite.name", suite.name, ENUM, "game24", 0, 0, "game24|countdown|multihop|arith",       \
       "task suite")                                                                             \
     X("suite.test_fraction", suite.test_fraction, FLOAT, 0.2, 0.01, 0.9, "",                   \
-      "share of generated questions held out for test")                                         \
+      "reserved: the built-in splits are fixed, another value is refused (use suite.max_test or data.test)")                                         \
     X("suite.max_train", suite.max_train, INT, 0, 0, 100000000, "",                            \
       "cap on training questions, 0 = all")                                                     \
     X("suite.max_test", suite.max_test, INT, 0, 0, 100000000, "", "cap on test questions, 0 = all") \
-    X("suite.hops", suite.hops, INT, 3, 2, 4, "", "multihop: relation hops per question")     \
+    X("suite.hops", suite.hops, INT, 3, 2, 4, "", "reserved: multihop mixes 2-4 hop questions, another value is refused (use data.train/data.test)")     \
     X("suite.entities", suite.entities, INT, 400, 16, 1000000, "",                              \
-      "multihop: entities in the generated world")                                              \
+      "reserved: the multihop world size is fixed, another value is refused")                                              \
     X("suite.attempts", suite.attempts, INT, 1, 1, 16, "",                                      \
       "game24/countdown: attempts per episode; a step that leaves one number other than the target starts the next, from the numbers in another order (the planner sees the current attempt only)") \
     X("suite.retries", suite.retries, INT, 0, 0, 16, "",                                        \
