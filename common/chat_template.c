@@ -232,6 +232,52 @@ int af_chat_template_apply(const AfChatTemplate *t, const cJSON *messages, int a
     return rc;
 }
 
+/* ------------------------------------------------------------------ JSON with floats */
+typedef struct {
+    unsigned char *is_float; /* per number token, in text order */
+    size_t n, next;
+} NumFlags;
+
+/* Number tokens appear in the text in the order of a depth-first walk of the tree. */
+static void mark_floats(cJSON *j, NumFlags *f) {
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j) && f->next < f->n && f->is_float[f->next++]) j->type |= AF_JSON_FLOAT_FLAG;
+        if (j->child) mark_floats(j->child, f);
+    }
+}
+
+int af_chat_json_parse(const char *text, size_t len, cJSON **out) {
+    const char *end = NULL;
+    *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!*out) return af_error_set(AF_EFORMAT, "malformed JSON near byte %zu", end ? (size_t)(end - text) : (size_t)0);
+    size_t stop = end ? (size_t)(end - text) : len;
+    NumFlags f = {0};
+    f.is_float = malloc(stop / 2 + 1); /* a number token and its separator take >= 2 bytes */
+    if (!f.is_float) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return af_error_set(AF_ENOMEM, "JSON: out of memory");
+    }
+    for (size_t i = 0; i < stop;) {
+        char c = text[i];
+        if (c == '"') {
+            for (i++; i < stop && text[i] != '"'; i++)
+                if (text[i] == '\\') i++;
+            i++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            int fl = 0;
+            while (i < stop && strchr("+-.eE0123456789", text[i]) && text[i]) {
+                fl |= text[i] == '.' || text[i] == 'e' || text[i] == 'E';
+                i++;
+            }
+            f.is_float[f.n++] = (unsigned char)fl;
+        } else i++;
+    }
+    mark_floats(*out, &f);
+    free(f.is_float);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ end of sequence */
 static int add_id(AfChatEos *e, double v, const char *path) {
     if (!(v >= 0 && v <= 2147483647.0) || v != (double)(int32_t)v)

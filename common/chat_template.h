@@ -45,6 +45,12 @@ int af_chat_template_render(const AfChatTemplate *t, const cJSON *ctx, char **ou
 int af_chat_template_apply(const AfChatTemplate *t, const cJSON *messages, int add_generation_prompt,
                            const cJSON *extra, char **out, size_t *len);
 
+/* Parse JSON text (len bytes) as Python's json.loads would see it: like cJSON, with
+ * each number written with a fraction or exponent (1.0, 1e3) marked as a float
+ * (AF_JSON_FLOAT_FLAG in common/jinja.h), so that it renders as Python renders it.
+ * Returns 0 and *out (cJSON_Delete it), or AF_EFORMAT naming the byte offset. */
+int af_chat_json_parse(const char *text, size_t len, cJSON **out);
+
 /* End of sequence. generation_config.json's eos_token_id (an int or a list) gives
  * ids; tokenizer_config.json's eos_token gives a token name that the tokenizer
  * resolves. Either file may be absent. */

@@ -13,6 +13,12 @@
 
 typedef struct AfJinja AfJinja;
 
+/* cJSON keeps one double per number, so 1.0 and 1 read the same; Python's json.loads
+ * makes the first a float, which renders as "1.0". A number item whose type carries
+ * this bit (af_chat_json_parse sets it) was written with a fraction or an exponent and
+ * is a float to the templates; any other integral number below 2^53 is an int. */
+#define AF_JSON_FLOAT_FLAG 0x4000
+
 /* Parse a template (len bytes, need not be NUL-terminated). Returns 0 and *out, or
  * AF_EFORMAT with "chat template:LINE:COL: ..." naming the refused construct (unknown
  * tag, filter or test, unterminated tag, syntax error), or AF_ENOMEM. */

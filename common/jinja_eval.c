@@ -440,6 +440,19 @@ static int arith(Ctx *C, const JNode *nd, int op, JValue a, JValue b, JValue *ou
         free(buf.p);
         return out->t == JV_STR ? 0 : OOM(C);
     }
+    if (op == OP_MUL && ((a.t == JV_LIST && is_intlike(b)) || (b.t == JV_LIST && is_intlike(a)))) {
+        JValue src = a.t == JV_LIST ? a : b;
+        int64_t k = a.t == JV_LIST ? ival(b) : ival(a);
+        if (k > 0 && src.u.l->n * (size_t)k > MAX_RANGE) return rerr(C, nd, AF_ERANGE, "list repetition too large");
+        JValue l = mklist(C, 0);
+        if (l.t != JV_LIST) return OOM(C);
+        for (int64_t r = 0; r < k; r++)
+            for (size_t i = 0; i < src.u.l->n; i++)
+                if (jlist_push(&C->arena, l.u.l, src.u.l->v[i])) return OOM(C);
+        l.u.l->tuple = src.u.l->tuple;
+        *out = l;
+        return 0;
+    }
     if (op == OP_MOD && a.t == JV_STR)
         return rerr(C, nd, AF_EINVAL, "printf-style string formatting ('...' %% x) is not supported");
     return rerr(C, nd, AF_EINVAL, "unsupported operand type(s) for %s: '%s' and '%s'", sym[op], jv_type_name(a),
@@ -658,22 +671,68 @@ static int str_replace(Ctx *C, const JNode *nd, JValue s, JValue old, JValue nw,
     return out->t == JV_STR ? 0 : OOM(C);
 }
 
-/* ASCII case mapping (non-ASCII letters are left as they are). */
-static int str_case(Ctx *C, JValue s, int mode, JValue *out) {
-    char *p = jarena_strndup(&C->arena, s.u.s.p, s.u.s.n);
-    if (!p) return OOM(C);
-    int word_start = 1;
-    for (size_t i = 0; i < s.u.s.n; i++) {
-        char c = p[i];
-        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        int up = mode == 1 || ((mode == 3 || (mode == 4 && i == 0)) && word_start);
-        if (mode == 2 || (mode >= 3 && !up)) {
-            if (c >= 'A' && c <= 'Z') p[i] = (char)(c + 32);
-        } else if (up && c >= 'a' && c <= 'z') p[i] = (char)(c - 32);
-        word_start = mode == 3 ? !alpha : 0;
+/* Simple case mapping of one code point: ASCII, Latin-1, Latin Extended-A, Greek and
+ * Cyrillic (the scripts the tests cover); other code points are left as they are. */
+static uint32_t cp_case(uint32_t c, int upper) {
+    if (upper) {
+        if ((c >= 'a' && c <= 'z') || (c >= 0xE0 && c <= 0xFE && c != 0xF7) || (c >= 0x3B1 && c <= 0x3C9 && c != 0x3C2) ||
+            (c >= 0x430 && c <= 0x44F))
+            return c - 32;
+        if (c == 0x3C2) return 0x3A3;
+        if (c == 0xFF) return 0x178;
+        if (c >= 0x450 && c <= 0x45F) return c - 80;
+        if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F) {
+            int odd_lower = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+            if (odd_lower ? (c & 1) == 0 : (c & 1) == 1) return c - 1;
+        }
+        return c;
     }
-    *out = jv_str(p, s.u.s.n);
-    return 0;
+    if ((c >= 'A' && c <= 'Z') || (c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) ||
+        (c >= 0x410 && c <= 0x42F))
+        return c + 32;
+    if (c == 0x178) return 0xFF;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x131 && c != 0x138 && c != 0x149 && c != 0x17F) {
+        int odd_lower = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+        if (odd_lower ? (c & 1) == 1 : (c & 1) == 0) return c + 1;
+    }
+    return c;
+}
+
+static int cp_cased(uint32_t c) { return cp_case(c, 0) != c || cp_case(c, 1) != c || c == 0xDF; }
+
+static void put_cp(JBuf *b, uint32_t cp) {
+    char u[4];
+    size_t n = 0;
+    if (cp < 0x80) u[n++] = (char)cp;
+    else if (cp < 0x800) u[n++] = (char)(0xC0 | (cp >> 6)), u[n++] = (char)(0x80 | (cp & 0x3F));
+    else if (cp < 0x10000)
+        u[n++] = (char)(0xE0 | (cp >> 12)), u[n++] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[n++] = (char)(0x80 | (cp & 0x3F));
+    else
+        u[n++] = (char)(0xF0 | (cp >> 18)), u[n++] = (char)(0x80 | ((cp >> 12) & 0x3F)),
+        u[n++] = (char)(0x80 | ((cp >> 6) & 0x3F)), u[n++] = (char)(0x80 | (cp & 0x3F));
+    jbuf_put(b, u, n);
+}
+
+/* mode 1 upper, 2 lower, 3 title (each word's first cased letter up, the rest down),
+ * 4 capitalize (the first character up, the rest down). */
+static int str_case(Ctx *C, JValue s, int mode, JValue *out) {
+    JBuf b = {0};
+    size_t i = 0;
+    int word_start = 1, first = 1;
+    while (i < s.u.s.n) {
+        size_t st = i;
+        uint32_t c = ju_next(s.u.s.p, s.u.s.n, &i);
+        int up = mode == 1 || (mode == 3 && word_start) || (mode == 4 && first);
+        if (c >= 0xDC80 && c <= 0xDCFF && i - st == 1) jbuf_put(&b, s.u.s.p + st, 1);
+        else if (up && c == 0xDF) jbuf_puts(&b, mode == 1 ? "SS" : "Ss");
+        else put_cp(&b, cp_case(c, up));
+        if (mode == 3) word_start = !cp_cased(c);
+        first = 0;
+    }
+    *out = b.oom ? jv_undef() : mkstr(C, b.p ? b.p : "", b.n);
+    free(b.p);
+    return out->t == JV_STR ? 0 : OOM(C);
 }
 
 /* ------------------------------------------------------------------ calls */

@@ -1138,7 +1138,10 @@ static JNode *parse_body(Parser *P, const char *const *ends, const char **ended)
         JNode *nd = NULL;
         if (t->k == T_EOF) {
             if (ends) {
-                perr(P, t->pos, "missing '{%% %s %%}' before the end of the template", ends[0]);
+                const char *closer = ends[0];
+                for (int i = 0; ends[i]; i++)
+                    if (strncmp(ends[i], "end", 3) == 0) closer = ends[i];
+                perr(P, t->pos, "missing '{%% %s %%}' before the end of the template", closer);
                 goto fail;
             }
             break;

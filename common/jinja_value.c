@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jinja.h"
 #include "common/jinja_internal.h"
 
 /* ------------------------------------------------------------------ arena */
@@ -306,25 +307,46 @@ static void float_repr(JBuf *b, double x) {
     }
 }
 
-/* Python repr(str), for code points that Python considers printable (ASCII controls
- * escaped; non-ASCII passed through, an approximation of str.isprintable()). */
+/* Python's str.isprintable() for one code point: false for controls (Cc), format
+ * characters (Cf), separators other than ' ' (Zs, Zl, Zp), surrogates and private use.
+ * Unassigned code points (Cn), which Python also escapes, are not tabulated here. */
+static int py_printable(uint32_t c) {
+    static const uint32_t ranges[][2] = {
+        {0x00, 0x1F}, {0x7F, 0xA0}, {0xAD, 0xAD}, {0x600, 0x605}, {0x61C, 0x61C}, {0x6DD, 0x6DD},
+        {0x70F, 0x70F}, {0x890, 0x891}, {0x8E2, 0x8E2}, {0x1680, 0x1680}, {0x180E, 0x180E},
+        {0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x2064}, {0x2066, 0x206F}, {0x3000, 0x3000},
+        {0xD800, 0xF8FF}, {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0x110BD, 0x110BD}, {0x110CD, 0x110CD},
+        {0x13430, 0x1343F}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0xE0001, 0xE0001},
+        {0xE0020, 0xE007F}, {0xF0000, 0x10FFFF},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (c >= ranges[i][0] && c <= ranges[i][1]) return 0;
+    return 1;
+}
+
+/* Python repr(str): quotes chosen as Python does, \n \r \t, and \xNN, \uNNNN or
+ * \UNNNNNNNN for what is not printable. */
 static void str_repr(JBuf *b, const char *p, size_t n) {
     int has_sq = memchr(p, '\'', n) != NULL, has_dq = memchr(p, '"', n) != NULL;
     char q = has_sq && !has_dq ? '"' : '\'';
     jbuf_putc(b, q);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        char tmp[8];
-        if (c == (unsigned char)q || c == '\\') {
+    size_t i = 0;
+    while (i < n) {
+        size_t st = i;
+        uint32_t c = ju_next(p, n, &i);
+        char tmp[16];
+        if (c == (uint32_t)q || c == '\\') {
             jbuf_putc(b, '\\');
             jbuf_putc(b, (char)c);
         } else if (c == '\n') jbuf_puts(b, "\\n");
         else if (c == '\r') jbuf_puts(b, "\\r");
         else if (c == '\t') jbuf_puts(b, "\\t");
-        else if (c < 0x20 || c == 0x7F) {
-            snprintf(tmp, sizeof tmp, "\\x%02x", c);
+        else if (py_printable(c)) jbuf_put(b, p + st, i - st);
+        else {
+            if (c >= 0xDC80 && c <= 0xDCFF && i - st == 1) c = (unsigned char)p[st]; /* an invalid byte */
+            snprintf(tmp, sizeof tmp, c < 0x100 ? "\\x%02x" : c < 0x10000 ? "\\u%04x" : "\\U%08x", (unsigned)c);
             jbuf_puts(b, tmp);
-        } else jbuf_putc(b, (char)c);
+        }
     }
     jbuf_putc(b, q);
 }
@@ -510,7 +532,7 @@ int jv_from_cjson(JArena *a, const cJSON *j, JValue *out) {
     else if (cJSON_IsBool(j)) *out = jv_bool(cJSON_IsTrue(j));
     else if (cJSON_IsNumber(j)) {
         double x = j->valuedouble;
-        if (x == floor(x) && fabs(x) < 9007199254740992.0) *out = jv_int((int64_t)x);
+        if (!(j->type & AF_JSON_FLOAT_FLAG) && x == floor(x) && fabs(x) < 9007199254740992.0) *out = jv_int((int64_t)x);
         else *out = jv_float(x);
     } else if (cJSON_IsString(j)) *out = jv_str(j->valuestring, strlen(j->valuestring));
     else if (cJSON_IsArray(j)) {

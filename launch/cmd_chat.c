@@ -94,8 +94,7 @@ int af_cmd_chat_template(int argc, char **argv) {
         code = 1;
         goto done;
     }
-    const char *end = NULL;
-    in = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    af_chat_json_parse(text, len, &in);
     if (!in || !(cJSON_IsArray(in) || cJSON_IsObject(in))) {
         fprintf(stderr, "agentflow chat-template: stdin: expected a JSON list of messages or an object with \"messages\"%s\n",
                 in ? "" : " (malformed JSON)");
@@ -122,7 +121,8 @@ int af_cmd_chat_template(int argc, char **argv) {
         const char *eq = strchr(vars[i], '=');
         char key[128];
         snprintf(key, sizeof key, "%.*s", (int)(eq - vars[i] < 127 ? eq - vars[i] : 127), vars[i]);
-        cJSON *v = cJSON_Parse(eq + 1);
+        cJSON *v = NULL;
+        af_chat_json_parse(eq + 1, strlen(eq + 1), &v);
         if (!v) {
             fprintf(stderr, "agentflow chat-template: --var %s: the value is not JSON (strings need quotes)\n", key);
             goto done;
