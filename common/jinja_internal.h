@@ -164,10 +164,82 @@ typedef struct JTemplate {
 
 /* Line and column (1-based) of a byte offset, for messages. */
 void jsrc_linecol(const char *src, size_t srclen, size_t pos, int *line, int *col);
+/* AF_EFORMAT with "chat template:LINE:COL: " + fmt (one %s: what). */
+int jsrc_error(const JTemplate *t, size_t pos, const char *fmt, const char *what);
+
+/* ------------------------------------------------------------------ tokens (jinja_lex.c) */
+typedef enum { TK_DATA, TK_VAR_BEGIN, TK_VAR_END, TK_BLOCK_BEGIN, TK_BLOCK_END, TK_NAME, TK_STRING, TK_INT,
+               TK_FLOAT, TK_OP, TK_EOF } JTokKind;
+
+typedef struct JTok {
+    JTokKind k;
+    size_t pos;    /* byte offset in the source */
+    const char *s; /* name / operator / data (into the source) or decoded string (arena) */
+    size_t n;      /* bytes of s */
+    int64_t i;     /* TK_INT */
+    double f;      /* TK_FLOAT */
+} JTok;
+
+/* Tokens of t->src, ending with TK_EOF: data, tag delimiters, then the tag's names,
+ * literals and operators. *toks is malloc'd. 0, or AF_EFORMAT naming the line and
+ * column (unterminated tag, comment or string, unexpected character), AF_ENOMEM. */
+int jlex(JTemplate *t, JTok **toks, size_t *ntok);
 
 /* Filter and test ids the parser resolves and the evaluator implements. The parser
  * refuses a name not in these tables. */
 int jfilter_lookup(const char *name);
 int jtest_lookup(const char *name);
+
+/* ------------------------------------------------------------------ rendering
+ * Shared by the evaluator (jinja_eval.c) and the builtins (jinja_builtins.c). */
+#define JMAX_DEPTH 200                       /* nested loops and macro calls */
+#define JMAX_OUTPUT_BYTES ((size_t)256 << 20) /* rendered text */
+#define JMAX_ARENA_BYTES ((size_t)1 << 30)    /* values made while rendering */
+#define JMAX_RANGE 1000000                   /* items of range() and list repetition */
+
+typedef struct JCtx {
+    const JTemplate *t;
+    JArena arena; /* the render's values; freed when it ends */
+    int depth;
+} JCtx;
+
+/* Evaluated call arguments: positional, then keyword (names kwn, values kwv). */
+typedef struct JArgs {
+    JValue *pos;
+    int npos;
+    const char **kwn;
+    JValue *kwv;
+    int nkw;
+} JArgs;
+
+static inline int jv_is_num(JValue v) { return v.t == JV_BOOL || v.t == JV_INT || v.t == JV_FLOAT; }
+static inline int jv_is_intlike(JValue v) { return v.t == JV_BOOL || v.t == JV_INT; }
+static inline int64_t jv_ival(JValue v) { return v.t == JV_INT ? v.u.i : v.u.b; }
+static inline double jv_fval(JValue v) { return v.t == JV_FLOAT ? v.u.f : (double)jv_ival(v); }
+
+/* A render error "chat template:LINE:COL: message" at nd (NULL = no position). */
+int jerr(JCtx *C, const JNode *nd, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define JOOM(C) jerr(C, NULL, AF_ENOMEM, "out of memory (or over the render's %zu MiB)", JMAX_ARENA_BYTES >> 20)
+int jundef_err(JCtx *C, const JNode *nd, JValue v); /* "'name' is undefined" */
+
+/* Values in the render's arena (JV_UNDEF when out of memory). */
+JValue jmkstr(JCtx *C, const char *p, size_t n);
+JValue jmklist(JCtx *C, size_t cap);
+JValue jmkfunc(JCtx *C, int id, JValue self, const char *name);
+int jto_str(JCtx *C, JValue v, JValue *out);                     /* str(v) */
+int jiterate(JCtx *C, const JNode *nd, JValue v, JList **out);  /* list items, dict keys, chars */
+int jgetattr(JCtx *C, const JNode *nd, JValue obj, const char *name, JValue *out);
+int jslice(JCtx *C, const JNode *nd, JValue obj, JValue a, JValue b, JValue c, JValue *out);
+int jorder(JCtx *C, const JNode *nd, JValue a, JValue b, int *cmp); /* Python <, ==, > */
+int jcontains(JCtx *C, const JNode *nd, JValue container, JValue item, int *res);
+
+/* Builtins (jinja_builtins.c). Ids are > 0; JB_CYCLE is loop.cycle. */
+enum { JB_CYCLE = 1 };
+int jbuiltin_global(const char *name);           /* range, namespace, ...; 0 if none */
+int jbuiltin_method(JValue self, const char *name); /* str / dict methods; 0 if none */
+int jbuiltin_call(JCtx *C, const JNode *nd, const JFunc *fn, const JArgs *A, JValue *out);
+const JValue *jarg(const JArgs *A, int i, const char *name); /* by position or keyword */
+int jfilter_apply(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A, JValue *out);
+int jtest_apply(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A, int *res);
 
 #endif

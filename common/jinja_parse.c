@@ -1,6 +1,5 @@
-/* Lexer and parser of the Jinja2 subset: template source -> syntax tree (JNode), with
- * Jinja2's whitespace rules as transformers configures them (trim_blocks,
- * lstrip_blocks, keep_trailing_newline off). Anything outside the subset is refused
+/* Parser of the Jinja2 subset: tokens (jinja_lex.c) -> syntax tree (JNode), with
+ * Jinja2's grammar and operator precedence. Anything outside the subset is refused
  * with its line and column. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,341 +9,39 @@
 #include "common/jinja.h"
 #include "common/jinja_internal.h"
 
-typedef enum { T_DATA, T_VAR_BEGIN, T_VAR_END, T_BLOCK_BEGIN, T_BLOCK_END, T_NAME, T_STRING, T_INT, T_FLOAT,
-               T_OP, T_EOF } TokKind;
-
-typedef struct {
-    TokKind k;
-    size_t pos;
-    const char *s; /* name / op / data / decoded string (arena) */
-    size_t n;
-    int64_t i;
-    double f;
-} Tok;
-
 typedef struct {
     JTemplate *t;
-    Tok *toks;
-    size_t ntok, cap;
+    JTok *toks;
+    size_t ntok;
     size_t cur;
 } Parser;
 
-void jsrc_linecol(const char *src, size_t srclen, size_t pos, int *line, int *col) {
-    int l = 1, c = 1;
-    for (size_t i = 0; i < pos && i < srclen; i++) {
-        if (src[i] == '\n') l++, c = 1;
-        else if (((unsigned char)src[i] & 0xC0) != 0x80) c++;
-    }
-    *line = l;
-    *col = c;
-}
-
-static int perr(Parser *P, size_t pos, const char *fmt, const char *what) {
-    int line, col;
-    jsrc_linecol(P->t->src, P->t->srclen, pos, &line, &col);
-    char msg[256];
-    snprintf(msg, sizeof msg, fmt, what);
-    return af_error_set(AF_EFORMAT, "chat template:%d:%d: %s", line, col, msg);
-}
-
-static int push_tok(Parser *P, Tok t) {
-    if (P->ntok == P->cap) {
-        size_t cap = P->cap ? P->cap * 2 : 256;
-        Tok *nt = realloc(P->toks, cap * sizeof *nt);
-        if (!nt) return af_error_set(AF_ENOMEM, "chat template: out of memory");
-        P->toks = nt;
-        P->cap = cap;
-    }
-    P->toks[P->ntok++] = t;
-    return 0;
-}
-
-/* ------------------------------------------------------------------ lexer */
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-
-static void put_utf8(char *out, size_t *n, uint32_t cp) {
-    if (cp < 0x80) out[(*n)++] = (char)cp;
-    else if (cp < 0x800) {
-        out[(*n)++] = (char)(0xC0 | (cp >> 6));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out[(*n)++] = (char)(0xE0 | (cp >> 12));
-        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    } else {
-        out[(*n)++] = (char)(0xF0 | (cp >> 18));
-        out[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        out[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[(*n)++] = (char)(0x80 | (cp & 0x3F));
-    }
-}
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Python's unicode-escape decoding of a string literal's body. */
-static int lex_string(Parser *P, const char *s, size_t n, size_t pos, Tok *t) {
-    char *out = jarena_alloc(&P->t->arena, n * 2 + 1);
-    if (!out) return af_error_set(AF_ENOMEM, "chat template: out of memory");
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '\\' || i + 1 >= n) {
-            out[o++] = s[i];
-            continue;
-        }
-        char e = s[++i];
-        switch (e) {
-        case '\n': break;
-        case '\\': out[o++] = '\\'; break;
-        case '\'': out[o++] = '\''; break;
-        case '"': out[o++] = '"'; break;
-        case 'a': out[o++] = '\a'; break;
-        case 'b': out[o++] = '\b'; break;
-        case 'f': out[o++] = '\f'; break;
-        case 'n': out[o++] = '\n'; break;
-        case 'r': out[o++] = '\r'; break;
-        case 't': out[o++] = '\t'; break;
-        case 'v': out[o++] = '\v'; break;
-        case 'x':
-        case 'u':
-        case 'U': {
-            int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-            uint32_t cp = 0;
-            if (i + (size_t)digits >= n)
-                return perr(P, pos, "truncated \\%s escape in a string literal", e == 'x' ? "x" : e == 'u' ? "u" : "U");
-            for (int k = 1; k <= digits; k++) {
-                int h = hexval(s[i + (size_t)k]);
-                if (h < 0) return perr(P, pos, "bad \\%s escape in a string literal", e == 'x' ? "x" : "u");
-                cp = cp * 16 + (uint32_t)h;
-            }
-            if (cp > 0x10FFFF) return perr(P, pos, "%s", "escape beyond U+10FFFF in a string literal");
-            put_utf8(out, &o, cp);
-            i += (size_t)digits;
-            break;
-        }
-        case 'N': return perr(P, pos, "%s", "\\N{...} escapes are not supported");
-        default:
-            if (e >= '0' && e <= '7') {
-                uint32_t cp = 0;
-                int k = 0;
-                while (k < 3 && i < n && s[i] >= '0' && s[i] <= '7') cp = cp * 8 + (uint32_t)(s[i++] - '0'), k++;
-                i--;
-                put_utf8(out, &o, cp);
-            } else {
-                out[o++] = '\\';
-                out[o++] = e;
-            }
-        }
-    }
-    out[o] = 0;
-    t->k = T_STRING;
-    t->s = out;
-    t->n = o;
-    return 0;
-}
-
-static const char *const ops3[] = {NULL};
-static const char *const ops2[] = {"//", "**", "==", "!=", "<=", ">=", NULL};
-static const char ops1[] = "+-*/%~[](){}<>=.:|,;";
-
-/* Tokens of one {{ }} or {% %} tag starting at p (after the opener and its sign);
- * returns the offset after the tag end (and what it consumed) in *end. */
-static int lex_tag(Parser *P, size_t p, int is_block, size_t *end, int *ended_newline) {
-    const char *s = P->t->src;
-    size_t n = P->t->srclen;
-    int depth = 0;
-    (void)ops3;
-    for (;;) {
-        while (p < n && is_ws(s[p])) p++;
-        if (p >= n) return perr(P, p, "%s", is_block ? "unterminated '{%' tag" : "unterminated '{{' tag");
-        if (depth == 0) {
-            const char *close = is_block ? "%}" : "}}";
-            if (s[p] == '-' && p + 2 < n + 0 && strncmp(s + p + 1, close, 2) == 0) {
-                p += 3;
-                size_t q = p;
-                while (p < n && is_ws(s[p])) p++;
-                *ended_newline = p > q && s[p - 1] == '\n';
-                goto done;
-            }
-            if (is_block && s[p] == '+' && strncmp(s + p + 1, close, 2) == 0) {
-                p += 3;
-                *ended_newline = 0;
-                goto done;
-            }
-            if (strncmp(s + p, close, 2) == 0) {
-                p += 2;
-                *ended_newline = 0;
-                if (is_block && p < n && s[p] == '\n') p++, *ended_newline = 1;
-                goto done;
-            }
-        }
-        Tok t = {0};
-        t.pos = p;
-        char c = s[p];
-        if (is_alpha(c)) {
-            size_t q = p;
-            while (q < n && (is_alpha(s[q]) || is_digit(s[q]))) q++;
-            t.k = T_NAME;
-            t.s = s + p;
-            t.n = q - p;
-            p = q;
-        } else if (is_digit(c)) {
-            size_t q = p;
-            while (q < n && (is_digit(s[q]) || s[q] == '_')) q++;
-            int is_float = 0;
-            if (q + 1 < n && s[q] == '.' && is_digit(s[q + 1]) && !(p > 0 && s[p - 1] == '.')) {
-                is_float = 1;
-                q++;
-                while (q < n && (is_digit(s[q]) || s[q] == '_')) q++;
-            }
-            if (q < n && (s[q] == 'e' || s[q] == 'E') && !(p > 0 && s[p - 1] == '.')) {
-                size_t r = q + 1;
-                if (r < n && (s[r] == '+' || s[r] == '-')) r++;
-                if (r < n && is_digit(s[r])) {
-                    is_float = 1;
-                    q = r;
-                    while (q < n && is_digit(s[q])) q++;
-                }
-            }
-            char num[64];
-            size_t k = 0;
-            for (size_t i = p; i < q && k < sizeof num - 1; i++)
-                if (s[i] != '_') num[k++] = s[i];
-            num[k] = 0;
-            if (is_float) {
-                t.k = T_FLOAT;
-                t.f = strtod(num, NULL);
-            } else {
-                t.k = T_INT;
-                if (k > 18) return perr(P, p, "%s", "integer literal too large");
-                t.i = strtoll(num, NULL, 10);
-            }
-            p = q;
-        } else if (c == '\'' || c == '"') {
-            size_t q = p + 1;
-            while (q < n && s[q] != c) q += s[q] == '\\' ? 2 : 1;
-            if (q >= n) return perr(P, p, "%s", "unterminated string literal");
-            int rc = lex_string(P, s + p + 1, q - p - 1, p, &t);
-            if (rc) return rc;
-            p = q + 1;
-        } else {
-            t.k = T_OP;
-            t.s = s + p;
-            t.n = 0;
-            for (int k = 0; ops2[k]; k++)
-                if (p + 1 < n && strncmp(s + p, ops2[k], 2) == 0) t.n = 2;
-            if (!t.n && strchr(ops1, c) && c) t.n = 1;
-            if (!t.n) {
-                char what[8];
-                snprintf(what, sizeof what, "%c", c);
-                return perr(P, p, "unexpected character '%s' in a tag", what);
-            }
-            if (t.n == 1 && (c == '(' || c == '[' || c == '{')) depth++;
-            if (t.n == 1 && (c == ')' || c == ']' || c == '}') && depth > 0) depth--;
-            p += t.n;
-        }
-        int rc = push_tok(P, t);
-        if (rc) return rc;
-    }
-done:
-    *end = p;
-    Tok e = {0};
-    e.k = is_block ? T_BLOCK_END : T_VAR_END;
-    e.pos = p;
-    return push_tok(P, e);
-}
-
-static int lex(Parser *P) {
-    const char *s = P->t->src;
-    size_t n = P->t->srclen, pos = 0;
-    int line_starting = 1;
-    while (pos < n) {
-        size_t start = pos;
-        int kind = 0; /* 1 var, 2 block, 3 comment */
-        while (start + 1 < n) {
-            if (s[start] == '{' && (s[start + 1] == '{' || s[start + 1] == '%' || s[start + 1] == '#')) {
-                kind = s[start + 1] == '{' ? 1 : s[start + 1] == '%' ? 2 : 3;
-                break;
-            }
-            start++;
-        }
-        if (!kind) start = n;
-        size_t tlen = start - pos;
-        char sign = kind && start + 2 < n && (s[start + 2] == '-' || s[start + 2] == '+') ? s[start + 2] : 0;
-        if (sign == '-') {
-            while (tlen > 0 && is_ws(s[pos + tlen - 1])) tlen--;
-        } else if (kind >= 2 && sign != '+') {
-            size_t l = tlen;
-            while (l > 0 && s[pos + l - 1] != '\n') l--;
-            if (l > 0 || line_starting) {
-                int only_ws = tlen > l;
-                for (size_t i = l; i < tlen; i++)
-                    if (!is_ws(s[pos + i])) only_ws = 0;
-                if (only_ws) tlen = l;
-            }
-        }
-        if (tlen) {
-            Tok t = {T_DATA, pos, s + pos, tlen, 0, 0};
-            int rc = push_tok(P, t);
-            if (rc) return rc;
-        }
-        if (!kind) break;
-        size_t p = start + 2 + (sign ? 1 : 0);
-        int ended_newline = 0;
-        if (kind == 3) {
-            size_t q = p;
-            while (q + 1 < n && !(s[q] == '#' && s[q + 1] == '}')) q++;
-            if (q + 1 >= n) return perr(P, start, "%s", "unterminated comment");
-            int minus = q > p && s[q - 1] == '-', plus = q > p && s[q - 1] == '+';
-            p = q + 2;
-            if (minus) {
-                size_t r = p;
-                while (p < n && is_ws(s[p])) p++;
-                ended_newline = p > r && s[p - 1] == '\n';
-            } else if (!plus && p < n && s[p] == '\n') p++, ended_newline = 1;
-        } else {
-            Tok b = {kind == 1 ? T_VAR_BEGIN : T_BLOCK_BEGIN, start, NULL, 0, 0, 0};
-            int rc = push_tok(P, b);
-            if (!rc) rc = lex_tag(P, p, kind == 2, &p, &ended_newline);
-            if (rc) return rc;
-        }
-        line_starting = ended_newline;
-        pos = p;
-    }
-    Tok e = {T_EOF, n, NULL, 0, 0, 0};
-    return push_tok(P, e);
-}
+static int perr(Parser *P, size_t pos, const char *fmt, const char *what) { return jsrc_error(P->t, pos, fmt, what); }
 
 /* ------------------------------------------------------------------ parser helpers */
-static Tok *cur(Parser *P) { return &P->toks[P->cur]; }
-static Tok *peek(Parser *P, size_t k) {
+static JTok *cur(Parser *P) { return &P->toks[P->cur]; }
+static JTok *peek(Parser *P, size_t k) {
     size_t i = P->cur + k;
     return &P->toks[i < P->ntok ? i : P->ntok - 1];
 }
-static int tok_is(const Tok *t, TokKind k, const char *s) {
+static int tok_is(const JTok *t, JTokKind k, const char *s) {
     return t->k == k && (!s || (t->n == strlen(s) && memcmp(t->s, s, t->n) == 0));
 }
-static int is_op(Parser *P, const char *s) { return tok_is(cur(P), T_OP, s); }
-static int is_name(Parser *P, const char *s) { return tok_is(cur(P), T_NAME, s); }
+static int is_op(Parser *P, const char *s) { return tok_is(cur(P), TK_OP, s); }
+static int is_name(Parser *P, const char *s) { return tok_is(cur(P), TK_NAME, s); }
 
-static const char *tok_text(Parser *P, const Tok *t) {
+static const char *tok_text(Parser *P, const JTok *t) {
     static __thread char buf[64];
     switch (t->k) {
-    case T_EOF: return "end of template";
-    case T_VAR_END: return "'}}'";
-    case T_BLOCK_END: return "'%}'";
-    case T_VAR_BEGIN: return "'{{'";
-    case T_BLOCK_BEGIN: return "'{%'";
-    case T_DATA: return "template text";
-    case T_STRING: return "a string";
-    case T_INT:
-    case T_FLOAT: return "a number";
+    case TK_EOF: return "end of template";
+    case TK_VAR_END: return "'}}'";
+    case TK_BLOCK_END: return "'%}'";
+    case TK_VAR_BEGIN: return "'{{'";
+    case TK_BLOCK_BEGIN: return "'{%'";
+    case TK_DATA: return "template text";
+    case TK_STRING: return "a string";
+    case TK_INT:
+    case TK_FLOAT: return "a number";
     default: break;
     }
     (void)P;
@@ -362,7 +59,7 @@ static int expect_op(Parser *P, const char *s) {
     return 0;
 }
 
-static int expect_kind(Parser *P, TokKind k, const char *what) {
+static int expect_kind(Parser *P, JTokKind k, const char *what) {
     if (cur(P)->k != k) {
         char msg[96];
         snprintf(msg, sizeof msg, "expected %s, got %%s", what);
@@ -381,7 +78,7 @@ static JNode *mk(Parser *P, JNodeKind k, size_t pos) {
     return nd;
 }
 
-static const char *name_dup(Parser *P, const Tok *t) { return jarena_strndup(&P->t->arena, t->s, t->n); }
+static const char *name_dup(Parser *P, const JTok *t) { return jarena_strndup(&P->t->arena, t->s, t->n); }
 
 /* A growable node list, copied into the arena when done. */
 typedef struct {
@@ -447,7 +144,7 @@ static JNode *parse_call_args(Parser *P, JNode *nd) {
             perr(P, cur(P)->pos, "%s", "*args and **kwargs in calls are not supported");
             goto fail;
         }
-        if (cur(P)->k == T_NAME && tok_is(peek(P, 1), T_OP, "=")) {
+        if (cur(P)->k == TK_NAME && tok_is(peek(P, 1), TK_OP, "=")) {
             const char *nm = name_dup(P, cur(P));
             P->cur += 2;
             JNode *v = parse_expression(P);
@@ -517,14 +214,14 @@ static JNode *parse_postfix(Parser *P, JNode *node) {
         size_t pos = cur(P)->pos;
         if (is_op(P, ".")) {
             P->cur++;
-            if (cur(P)->k == T_NAME) {
+            if (cur(P)->k == TK_NAME) {
                 JNode *nd = mk(P, N_GETATTR, pos);
                 if (!nd) return OOM(), NULL;
                 nd->a = node;
                 nd->name = name_dup(P, cur(P));
                 P->cur++;
                 node = nd;
-            } else if (cur(P)->k == T_INT) {
+            } else if (cur(P)->k == TK_INT) {
                 JNode *nd = mk(P, N_GETITEM, pos), *k = mk(P, N_CONST, pos);
                 if (!nd || !k) return OOM(), NULL;
                 k->val = jv_int(cur(P)->i);
@@ -551,7 +248,7 @@ static JNode *parse_postfix(Parser *P, JNode *node) {
 /* The filter or test name at the cursor, resolved to its id; unknown names are refused. */
 static int resolve_name(Parser *P, JNode *nd, const char *what, int (*lookup)(const char *)) {
     char msg[96];
-    if (cur(P)->k != T_NAME) {
+    if (cur(P)->k != TK_NAME) {
         snprintf(msg, sizeof msg, "expected a %s name, got %%s", what);
         return perr(P, cur(P)->pos, msg, tok_text(P, cur(P)));
     }
@@ -586,9 +283,9 @@ static JNode *parse_filter_expr(Parser *P, JNode *node) {
             }
             if (resolve_name(P, nd, "test", jtest_lookup)) return NULL;
             nd->a = node;
-            Tok *t = cur(P);
+            JTok *t = cur(P);
             if (is_op(P, "(")) TRY(parse_call_args(P, nd));
-            else if ((t->k == T_NAME || t->k == T_STRING || t->k == T_INT || t->k == T_FLOAT || is_op(P, "[") ||
+            else if ((t->k == TK_NAME || t->k == TK_STRING || t->k == TK_INT || t->k == TK_FLOAT || is_op(P, "[") ||
                       is_op(P, "{")) &&
                      !is_name(P, "else") && !is_name(P, "or") && !is_name(P, "and")) {
                 if (is_name(P, "is")) {
@@ -678,17 +375,17 @@ fail:
 }
 
 static int at_close_paren(Parser *P) { return is_op(P, ")"); }
-static int at_tag_end(Parser *P) { return cur(P)->k == T_VAR_END || cur(P)->k == T_BLOCK_END; }
+static int at_tag_end(Parser *P) { return cur(P)->k == TK_VAR_END || cur(P)->k == TK_BLOCK_END; }
 
 static JNode *parse_primary(Parser *P) {
-    Tok *t = cur(P);
+    JTok *t = cur(P);
     size_t pos = t->pos;
-    if (t->k == T_NAME) {
+    if (t->k == TK_NAME) {
         JNode *nd = mk(P, N_CONST, pos);
         if (!nd) return OOM(), NULL;
-        if (tok_is(t, T_NAME, "true") || tok_is(t, T_NAME, "True")) nd->val = jv_bool(1);
-        else if (tok_is(t, T_NAME, "false") || tok_is(t, T_NAME, "False")) nd->val = jv_bool(0);
-        else if (tok_is(t, T_NAME, "none") || tok_is(t, T_NAME, "None")) nd->val = jv_none();
+        if (tok_is(t, TK_NAME, "true") || tok_is(t, TK_NAME, "True")) nd->val = jv_bool(1);
+        else if (tok_is(t, TK_NAME, "false") || tok_is(t, TK_NAME, "False")) nd->val = jv_bool(0);
+        else if (tok_is(t, TK_NAME, "none") || tok_is(t, TK_NAME, "None")) nd->val = jv_none();
         else {
             nd->kind = N_NAME;
             nd->name = name_dup(P, t);
@@ -696,9 +393,9 @@ static JNode *parse_primary(Parser *P) {
         P->cur++;
         return nd;
     }
-    if (t->k == T_STRING) {
+    if (t->k == TK_STRING) {
         JBuf b = {0};
-        while (cur(P)->k == T_STRING) {
+        while (cur(P)->k == TK_STRING) {
             jbuf_put(&b, cur(P)->s, cur(P)->n);
             P->cur++;
         }
@@ -710,10 +407,10 @@ static JNode *parse_primary(Parser *P) {
         nd->val = jv_str(s, n);
         return nd;
     }
-    if (t->k == T_INT || t->k == T_FLOAT) {
+    if (t->k == TK_INT || t->k == TK_FLOAT) {
         JNode *nd = mk(P, N_CONST, pos);
         if (!nd) return OOM(), NULL;
-        nd->val = t->k == T_INT ? jv_int(t->i) : jv_float(t->f);
+        nd->val = t->k == TK_INT ? jv_int(t->i) : jv_float(t->f);
         P->cur++;
         return nd;
     }
@@ -827,7 +524,7 @@ static int compare_op(Parser *P, int *advance) {
     if (is_op(P, ">")) return OP_GT;
     if (is_op(P, ">=")) return OP_GE;
     if (is_name(P, "in")) return OP_IN;
-    if (is_name(P, "not") && tok_is(peek(P, 1), T_NAME, "in")) {
+    if (is_name(P, "not") && tok_is(peek(P, 1), TK_NAME, "in")) {
         *advance = 2;
         return OP_NOTIN;
     }
@@ -946,7 +643,7 @@ static int parse_targets(Parser *P, JNode *nd, int allow_attr) {
         P->cur++;
     }
     for (;;) {
-        if (cur(P)->k != T_NAME) {
+        if (cur(P)->k != TK_NAME) {
             vec_free(&v);
             return perr(P, cur(P)->pos, "expected a variable name, got %s", tok_text(P, cur(P)));
         }
@@ -957,7 +654,7 @@ static int parse_targets(Parser *P, JNode *nd, int allow_attr) {
         P->cur++;
         if (allow_attr && v.n == 1 && is_op(P, ".")) {
             P->cur++;
-            if (cur(P)->k != T_NAME) {
+            if (cur(P)->k != TK_NAME) {
                 vec_free(&v);
                 return perr(P, cur(P)->pos, "expected an attribute name, got %s", tok_text(P, cur(P)));
             }
@@ -983,7 +680,7 @@ static JNode *parse_if(Parser *P, size_t pos) {
     JNode *nd = mk(P, N_IF, pos);
     if (!nd) return OOM(), NULL;
     TRY(nd->a = parse_tuple(P, 0));
-    if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+    if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
     const char *ended = NULL;
     TRY(nd->b = parse_body(P, ends, &ended));
     if (strcmp(ended, "elif") == 0) {
@@ -992,23 +689,23 @@ static JNode *parse_if(Parser *P, size_t pos) {
     }
     if (strcmp(ended, "else") == 0) {
         static const char *const ends2[] = {"endif", NULL};
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         TRY(nd->c = parse_body(P, ends2, &ended));
     }
-    if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+    if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
     return nd;
 }
 
 static JNode *parse_statement(Parser *P) {
     size_t pos = cur(P)->pos;
-    Tok *t = cur(P);
-    if (t->k != T_NAME) {
+    JTok *t = cur(P);
+    if (t->k != TK_NAME) {
         perr(P, pos, "expected a tag name, got %s", tok_text(P, t));
         return NULL;
     }
     P->cur++;
-    if (tok_is(t, T_NAME, "if")) return parse_if(P, pos);
-    if (tok_is(t, T_NAME, "for")) {
+    if (tok_is(t, TK_NAME, "if")) return parse_if(P, pos);
+    if (tok_is(t, TK_NAME, "for")) {
         JNode *nd = mk(P, N_FOR, pos);
         if (!nd) return OOM(), NULL;
         if (parse_targets(P, nd, 0)) return NULL;
@@ -1026,44 +723,44 @@ static JNode *parse_statement(Parser *P) {
             perr(P, cur(P)->pos, "%s", "recursive for loops are not supported");
             return NULL;
         }
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         static const char *const ends[] = {"endfor", "else", NULL};
         const char *ended = NULL;
         TRY(nd->b = parse_body(P, ends, &ended));
         if (strcmp(ended, "else") == 0) {
             static const char *const ends2[] = {"endfor", NULL};
-            if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+            if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
             TRY(nd->c = parse_body(P, ends2, &ended));
         }
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         return nd;
     }
-    if (tok_is(t, T_NAME, "set")) {
+    if (tok_is(t, TK_NAME, "set")) {
         JNode *nd = mk(P, N_SET, pos);
         if (!nd) return OOM(), NULL;
         if (parse_targets(P, nd, 1)) return NULL;
         if (is_op(P, "=")) {
             P->cur++;
             TRY(nd->a = parse_tuple(P, 1));
-            if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+            if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
             return nd;
         }
         if (nd->name || nd->nnames != 1) {
             perr(P, cur(P)->pos, "expected '=' in a set tag, got %s", tok_text(P, cur(P)));
             return NULL;
         }
-        if (expect_kind(P, T_BLOCK_END, "'=' or '%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'=' or '%}'")) return NULL;
         static const char *const ends[] = {"endset", NULL};
         const char *ended = NULL;
         nd->kind = N_SETBLOCK;
         TRY(nd->b = parse_body(P, ends, &ended));
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         return nd;
     }
-    if (tok_is(t, T_NAME, "macro")) {
+    if (tok_is(t, TK_NAME, "macro")) {
         JNode *nd = mk(P, N_MACRO, pos);
         if (!nd) return OOM(), NULL;
-        if (cur(P)->k != T_NAME) {
+        if (cur(P)->k != TK_NAME) {
             perr(P, cur(P)->pos, "expected a macro name, got %s", tok_text(P, cur(P)));
             return NULL;
         }
@@ -1073,7 +770,7 @@ static JNode *parse_statement(Parser *P) {
         Vec params = {0};
         while (!is_op(P, ")")) {
             if (params.n && expect_op(P, ",")) goto macro_fail;
-            if (cur(P)->k != T_NAME) {
+            if (cur(P)->k != TK_NAME) {
                 perr(P, cur(P)->pos, "expected a parameter name, got %s", tok_text(P, cur(P)));
                 goto macro_fail;
             }
@@ -1095,31 +792,31 @@ static JNode *parse_statement(Parser *P) {
         nd->nnames = nd->nitems2 = (int)params.n;
         vec_free(&params);
         if (!nd->names || !nd->items2) return OOM(), NULL;
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         static const char *const ends[] = {"endmacro", NULL};
         const char *ended = NULL;
         TRY(nd->b = parse_body(P, ends, &ended));
-        if (cur(P)->k == T_NAME) P->cur++; /* {% endmacro name %} */
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (cur(P)->k == TK_NAME) P->cur++; /* {% endmacro name %} */
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         return nd;
     macro_fail:
         vec_free(&params);
         return NULL;
     }
-    if (tok_is(t, T_NAME, "break") || tok_is(t, T_NAME, "continue")) {
-        JNode *nd = mk(P, tok_is(t, T_NAME, "break") ? N_BREAK : N_CONTINUE, pos);
+    if (tok_is(t, TK_NAME, "break") || tok_is(t, TK_NAME, "continue")) {
+        JNode *nd = mk(P, tok_is(t, TK_NAME, "break") ? N_BREAK : N_CONTINUE, pos);
         if (!nd) return OOM(), NULL;
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         return nd;
     }
-    if (tok_is(t, T_NAME, "generation")) {
+    if (tok_is(t, TK_NAME, "generation")) {
         /* transformers' {% generation %} marks assistant text for masks; renders its body */
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         static const char *const ends[] = {"endgeneration", NULL};
         const char *ended = NULL;
         JNode *body = parse_body(P, ends, &ended);
         TRY(body);
-        if (expect_kind(P, T_BLOCK_END, "'%}'")) return NULL;
+        if (expect_kind(P, TK_BLOCK_END, "'%}'")) return NULL;
         return body;
     }
     char name[48];
@@ -1134,9 +831,9 @@ static JNode *parse_body(Parser *P, const char *const *ends, const char **ended)
     Vec v = {0};
     size_t pos = cur(P)->pos;
     for (;;) {
-        Tok *t = cur(P);
+        JTok *t = cur(P);
         JNode *nd = NULL;
-        if (t->k == T_EOF) {
+        if (t->k == TK_EOF) {
             if (ends) {
                 const char *closer = ends[0];
                 for (int i = 0; ends[i]; i++)
@@ -1146,24 +843,24 @@ static JNode *parse_body(Parser *P, const char *const *ends, const char **ended)
             }
             break;
         }
-        if (t->k == T_DATA) {
+        if (t->k == TK_DATA) {
             nd = mk(P, N_DATA, t->pos);
             if (!nd) goto oom;
             nd->val = jv_str(t->s, t->n);
             P->cur++;
-        } else if (t->k == T_VAR_BEGIN) {
+        } else if (t->k == TK_VAR_BEGIN) {
             P->cur++;
             JNode *e = parse_tuple(P, 1);
             if (!e) goto fail;
-            if (expect_kind(P, T_VAR_END, "'}}'")) goto fail;
+            if (expect_kind(P, TK_VAR_END, "'}}'")) goto fail;
             nd = mk(P, N_OUTPUT, t->pos);
             if (!nd) goto oom;
             nd->a = e;
-        } else if (t->k == T_BLOCK_BEGIN) {
-            Tok *name = peek(P, 1);
+        } else if (t->k == TK_BLOCK_BEGIN) {
+            JTok *name = peek(P, 1);
             int found = 0;
             for (int i = 0; ends && ends[i]; i++)
-                if (tok_is(name, T_NAME, ends[i])) {
+                if (tok_is(name, TK_NAME, ends[i])) {
                     *ended = ends[i];
                     found = 1;
                 }
@@ -1220,7 +917,7 @@ int af_jinja_parse(const char *source, size_t len, AfJinja **out) {
     if (n > 0 && t->src[n - 1] == '\n') n--;
     t->src[n] = 0;
     t->srclen = n;
-    if ((rc = lex(&P))) goto fail;
+    if ((rc = jlex(t, &P.toks, &P.ntok))) goto fail;
     t->root = parse_body(&P, NULL, NULL);
     if (!t->root) {
         rc = AF_EFORMAT;
