@@ -157,6 +157,7 @@ int jiterate(JCtx *C, const JNode *nd, JValue v, JList **out) {
 int jgetattr(JCtx *C, const JNode *nd, JValue obj, const char *name, JValue *out) {
     *out = jv_undef();
     if (obj.t == JV_UNDEF) return jundef_err(C, nd, obj);
+    out->u.s.p = name; /* a missing attribute is an undefined that knows its name */
     int method = jbuiltin_method(obj, name);
     if (method) {
         *out = jmkfunc(C, method, obj, name);

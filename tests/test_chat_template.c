@@ -71,6 +71,7 @@ static void test_render_errors(void) {
     expect_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", NULL, AF_ERANGE, "nested deeper than");
     expect_error("{{ range(10000000) | length }}", NULL, AF_ERANGE, "range() longer than");
     expect_error("{% break %}", NULL, AF_EINVAL, "outside a for loop");
+    expect_error("{{ 'a{}'.format(1) }}", NULL, AF_EINVAL, "'format' is undefined");
     expect_error("{% set x = 1 %}{% set x.y = 2 %}", NULL, AF_EINVAL, "non-namespace object");
 }
 
