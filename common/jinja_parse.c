@@ -9,11 +9,14 @@
 #include "common/jinja.h"
 #include "common/jinja_internal.h"
 
+#define MAX_NESTING 200 /* parentheses, unary operators, conditional expressions, blocks */
+
 typedef struct {
     JTemplate *t;
     JTok *toks;
     size_t ntok;
     size_t cur;
+    int depth; /* recursion of the descent, bounded so a hostile template cannot exhaust the stack */
 } Parser;
 
 static int perr(Parser *P, size_t pos, const char *fmt, const char *what) { return jsrc_error(P->t, pos, fmt, what); }
@@ -440,7 +443,19 @@ static JNode *parse_primary(Parser *P) {
     return NULL;
 }
 
+static JNode *parse_unary_in(Parser *P, int with_filter);
 static JNode *parse_unary(Parser *P, int with_filter) {
+    if (P->depth >= MAX_NESTING) {
+        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
+        return NULL;
+    }
+    P->depth++;
+    JNode *nd = parse_unary_in(P, with_filter);
+    P->depth--;
+    return nd;
+}
+
+static JNode *parse_unary_in(Parser *P, int with_filter) {
     JNode *node;
     size_t pos = cur(P)->pos;
     if (is_op(P, "-") || is_op(P, "+")) {
@@ -567,7 +582,19 @@ static JNode *parse_compare(Parser *P) {
     return nd;
 }
 
+static JNode *parse_not_in(Parser *P);
 static JNode *parse_not(Parser *P) {
+    if (P->depth >= MAX_NESTING) {
+        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
+        return NULL;
+    }
+    P->depth++;
+    JNode *nd = parse_not_in(P);
+    P->depth--;
+    return nd;
+}
+
+static JNode *parse_not_in(Parser *P) {
     if (is_name(P, "not")) {
         size_t pos = cur(P)->pos;
         P->cur++;
@@ -601,7 +628,19 @@ static JNode *parse_bool_chain(Parser *P, const char *word, JNodeKind kind, JNod
 static JNode *parse_and(Parser *P) { return parse_bool_chain(P, "and", N_AND, parse_not); }
 static JNode *parse_or(Parser *P) { return parse_bool_chain(P, "or", N_OR, parse_and); }
 
+static JNode *parse_expression_in(Parser *P);
 static JNode *parse_expression(Parser *P) {
+    if (P->depth >= MAX_NESTING) {
+        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
+        return NULL;
+    }
+    P->depth++;
+    JNode *nd = parse_expression_in(P);
+    P->depth--;
+    return nd;
+}
+
+static JNode *parse_expression_in(Parser *P) {
     JNode *e1 = parse_or(P);
     while (e1 && is_name(P, "if")) {
         size_t pos = cur(P)->pos;
@@ -827,7 +866,19 @@ static JNode *parse_statement(Parser *P) {
     return NULL;
 }
 
+static JNode *parse_body_in(Parser *P, const char *const *ends, const char **ended);
 static JNode *parse_body(Parser *P, const char *const *ends, const char **ended) {
+    if (P->depth >= MAX_NESTING) {
+        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
+        return NULL;
+    }
+    P->depth++;
+    JNode *nd = parse_body_in(P, ends, ended);
+    P->depth--;
+    return nd;
+}
+
+static JNode *parse_body_in(Parser *P, const char *const *ends, const char **ended) {
     Vec v = {0};
     size_t pos = cur(P)->pos;
     for (;;) {

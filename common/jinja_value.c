@@ -351,50 +351,78 @@ static void str_repr(JBuf *b, const char *p, size_t n) {
     jbuf_putc(b, q);
 }
 
-static void jv_repr(JBuf *b, JValue v) {
+/* Containers being printed, innermost last: a namespace that holds itself prints
+ * "{...}" where Python's reprlib guard does, instead of recursing forever. */
+typedef struct {
+    const void *open[64];
+    int n;
+} ReprStack;
+
+static void to_str_rec(JBuf *b, JValue v, ReprStack *st);
+
+static void jv_repr(JBuf *b, JValue v, ReprStack *st) {
     if (v.t == JV_STR) str_repr(b, v.u.s.p, v.u.s.n);
-    else jv_to_str(b, v);
+    else to_str_rec(b, v, st);
 }
 
-void jv_to_str(JBuf *b, JValue v) {
+static void to_str_rec(JBuf *b, JValue v, ReprStack *st) {
     char tmp[32];
+    const void *self = v.t == JV_LIST ? (const void *)v.u.l : v.t == JV_DICT ? (const void *)v.u.d : NULL;
+    if (self) {
+        for (int i = 0; i < st->n; i++)
+            if (st->open[i] == self) {
+                jbuf_puts(b, v.t == JV_LIST ? "[...]" : v.u.d->kind == JD_NAMESPACE ? "<Namespace {...}>" : "{...}");
+                return;
+            }
+        if (st->n == 64) {
+            jbuf_puts(b, "...");
+            return;
+        }
+        st->open[st->n++] = self;
+    }
     switch (v.t) {
-    case JV_UNDEF: return;
-    case JV_NONE: jbuf_puts(b, "None"); return;
-    case JV_BOOL: jbuf_puts(b, v.u.b ? "True" : "False"); return;
+    case JV_UNDEF: break;
+    case JV_NONE: jbuf_puts(b, "None"); break;
+    case JV_BOOL: jbuf_puts(b, v.u.b ? "True" : "False"); break;
     case JV_INT:
         snprintf(tmp, sizeof tmp, "%lld", (long long)v.u.i);
         jbuf_puts(b, tmp);
-        return;
-    case JV_FLOAT: float_repr(b, v.u.f); return;
-    case JV_STR: jbuf_put(b, v.u.s.p, v.u.s.n); return;
+        break;
+    case JV_FLOAT: float_repr(b, v.u.f); break;
+    case JV_STR: jbuf_put(b, v.u.s.p, v.u.s.n); break;
     case JV_LIST:
         jbuf_putc(b, v.u.l->tuple ? '(' : '[');
         for (size_t i = 0; i < v.u.l->n; i++) {
             if (i) jbuf_puts(b, ", ");
-            jv_repr(b, v.u.l->v[i]);
+            jv_repr(b, v.u.l->v[i], st);
         }
         if (v.u.l->tuple && v.u.l->n == 1) jbuf_putc(b, ',');
         jbuf_putc(b, v.u.l->tuple ? ')' : ']');
-        return;
+        break;
     case JV_DICT:
         if (v.u.d->kind == JD_NAMESPACE) jbuf_puts(b, "<Namespace ");
         jbuf_putc(b, '{');
         for (size_t i = 0; i < v.u.d->n; i++) {
             if (i) jbuf_puts(b, ", ");
-            jv_repr(b, v.u.d->keys[i]);
+            jv_repr(b, v.u.d->keys[i], st);
             jbuf_puts(b, ": ");
-            jv_repr(b, v.u.d->vals[i]);
+            jv_repr(b, v.u.d->vals[i], st);
         }
         jbuf_putc(b, '}');
         if (v.u.d->kind == JD_NAMESPACE) jbuf_putc(b, '>');
-        return;
+        break;
     case JV_FUNC:
         jbuf_puts(b, "<function ");
         jbuf_puts(b, v.u.fn->name ? v.u.fn->name : "?");
         jbuf_putc(b, '>');
-        return;
+        break;
     }
+    if (self) st->n--;
+}
+
+void jv_to_str(JBuf *b, JValue v) {
+    ReprStack st = {{0}, 0};
+    to_str_rec(b, v, &st);
 }
 
 /* json.dumps string escaping: ", \ and control characters; with ensure_ascii every
@@ -446,6 +474,8 @@ static int json_key_cmp(const void *x, const void *y) {
 static int json_rec(JBuf *b, JValue v, int ea, int indent, const char *isep, const char *ksep, int sort,
                     int level) {
     char tmp[32];
+    if (level > 500) /* only a container holding itself gets here from a render */
+        return af_error_set(AF_EINVAL, "Circular reference detected");
     switch (v.t) {
     case JV_NONE: jbuf_puts(b, "null"); return 0;
     case JV_BOOL: jbuf_puts(b, v.u.b ? "true" : "false"); return 0;

@@ -339,6 +339,8 @@ SNIPPETS = [
     "{{ msgs[0]['content'] }} {{ msgs[0].content }} {{ msgs[-1].role }} {{ msgs[1:] | length }} {{ msgs[::-1][0].role }}",
     "{% set x = [1, 2] + [3] %}{{ x }} {{ 'ab' * 3 }} {{ [0] * 2 }} {{ 3 * 'x' }}",
     "{{ f }} {{ f * 2 }} {{ f + 1 }} {{ f | tojson }} {{ big }} {{ big | tojson }} {{ neg }}",
+    "{% set ns = namespace(a=1) %}{% set ns.me = ns %}{% set ns.l = [ns, d] %}{{ ns }}|{{ ns.l }}|{{ ns.me.me.a }}",
+    "{% set ns = namespace(a=1) %}{% set ns.me = {'x': ns} %}{{ ns.me | tojson }}",
 ]
 SNIPPET_CTXS = [
     {"x": {"a": 1, "b": [1, 2, "three"], "c": {"d": None, "e": True}, "é": "ü"}, "s": "hello", "l": [1, "a", None, 2.5, "b"],
