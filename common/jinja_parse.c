@@ -21,6 +21,13 @@ typedef struct {
 
 static int perr(Parser *P, size_t pos, const char *fmt, const char *what) { return jsrc_error(P->t, pos, fmt, what); }
 
+/* One level deeper in the descent, or an error past MAX_NESTING (the caller returns). */
+static int enter(Parser *P) {
+    if (P->depth >= MAX_NESTING) return perr(P, P->toks[P->cur].pos, "%s", "nested too deeply (more than 200 levels)");
+    P->depth++;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ parser helpers */
 static JTok *cur(Parser *P) { return &P->toks[P->cur]; }
 static JTok *peek(Parser *P, size_t k) {
@@ -445,11 +452,7 @@ static JNode *parse_primary(Parser *P) {
 
 static JNode *parse_unary_in(Parser *P, int with_filter);
 static JNode *parse_unary(Parser *P, int with_filter) {
-    if (P->depth >= MAX_NESTING) {
-        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
-        return NULL;
-    }
-    P->depth++;
+    if (enter(P)) return NULL;
     JNode *nd = parse_unary_in(P, with_filter);
     P->depth--;
     return nd;
@@ -584,11 +587,7 @@ static JNode *parse_compare(Parser *P) {
 
 static JNode *parse_not_in(Parser *P);
 static JNode *parse_not(Parser *P) {
-    if (P->depth >= MAX_NESTING) {
-        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
-        return NULL;
-    }
-    P->depth++;
+    if (enter(P)) return NULL;
     JNode *nd = parse_not_in(P);
     P->depth--;
     return nd;
@@ -630,11 +629,7 @@ static JNode *parse_or(Parser *P) { return parse_bool_chain(P, "or", N_OR, parse
 
 static JNode *parse_expression_in(Parser *P);
 static JNode *parse_expression(Parser *P) {
-    if (P->depth >= MAX_NESTING) {
-        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
-        return NULL;
-    }
-    P->depth++;
+    if (enter(P)) return NULL;
     JNode *nd = parse_expression_in(P);
     P->depth--;
     return nd;
@@ -868,11 +863,7 @@ static JNode *parse_statement(Parser *P) {
 
 static JNode *parse_body_in(Parser *P, const char *const *ends, const char **ended);
 static JNode *parse_body(Parser *P, const char *const *ends, const char **ended) {
-    if (P->depth >= MAX_NESTING) {
-        perr(P, cur(P)->pos, "%s", "nested too deeply (more than 200 levels)");
-        return NULL;
-    }
-    P->depth++;
+    if (enter(P)) return NULL;
     JNode *nd = parse_body_in(P, ends, ended);
     P->depth--;
     return nd;

@@ -440,6 +440,8 @@ def main():
     print("chat_ref: %d semantics snippets; %d cases in all -> %s" % (nsnip, len(cases), path))
 
     rc = subprocess.run([checker, path]).returncode
+    if rc < 0:
+        print("chat_ref: FAIL: %s died of signal %d" % (checker, -rc))
     if rc != 0:
         print("chat_ref: FAIL: the C renderer differs from Jinja2 (cases kept in %s)" % work)
         sys.exit(1)
