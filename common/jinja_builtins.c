@@ -13,7 +13,7 @@
 /* ------------------------------------------------------------------ tables */
 enum { F_ABS = 1, F_CAPITALIZE, F_COUNT, F_DEFAULT, F_FIRST, F_FLOAT, F_INT, F_ITEMS, F_JOIN, F_LAST, F_LENGTH,
        F_LIST, F_LOWER, F_MAP, F_REJECT, F_REJECTATTR, F_REPLACE, F_REVERSE, F_SAFE, F_SELECT, F_SELECTATTR,
-       F_STRING, F_TITLE, F_TOJSON, F_TRIM, F_UPPER };
+       F_STRING, F_TITLE, F_TOJSON, F_TRIM, F_UPPER, F_SUM, F_SORT };
 static const struct {
     const char *name;
     int id;
@@ -24,7 +24,8 @@ static const struct {
     {"list", F_LIST},     {"lower", F_LOWER},           {"map", F_MAP},       {"reject", F_REJECT},
     {"rejectattr", F_REJECTATTR}, {"replace", F_REPLACE}, {"reverse", F_REVERSE}, {"safe", F_SAFE},
     {"select", F_SELECT}, {"selectattr", F_SELECTATTR}, {"string", F_STRING}, {"title", F_TITLE},
-    {"tojson", F_TOJSON}, {"trim", F_TRIM},             {"upper", F_UPPER},
+    {"tojson", F_TOJSON}, {"trim", F_TRIM},             {"upper", F_UPPER},       {"sum", F_SUM},
+    {"sort", F_SORT},
 };
 
 enum { T_DEFINED = 1, T_UNDEFINED, T_NONE, T_STRING, T_MAPPING, T_ITERABLE, T_SEQUENCE, T_NUMBER, T_INTEGER,
@@ -163,12 +164,7 @@ static int str_split(JCtx *C, const JNode *nd, JValue s, JValue sep, int64_t max
             }
             if (j >= n) break;
             size_t st = j;
-            if (maxsplit >= 0 && splits >= maxsplit) {
-                size_t e = n; /* rest, with trailing whitespace stripped */
-                JValue r;
-                str_strip(C, nd, jv_str(p + st, e - st), jv_none(), 2, &r);
-                return push_str(C, l, r.u.s.p, r.u.s.n);
-            }
+            if (maxsplit >= 0 && splits >= maxsplit) return push_str(C, l, p + st, n - st); /* the rest, as is */
             while (j < n) {
                 size_t k = j;
                 if (ju_isspace(ju_next(p, n, &k))) break;
@@ -563,7 +559,9 @@ int jtest_apply(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A, int 
     if (id == T_EQ) *res = jv_equal(v, *a0);
     else if (id == T_NE) *res = !jv_equal(v, *a0);
     else if (id == T_SAMEAS)
+        /* Python's `is`: CPython shares None, the bools and the ints -5..256 */
         *res = v.t == a0->t && (v.t == JV_NONE || v.t == JV_UNDEF || (v.t == JV_BOOL && v.u.b == a0->u.b) ||
+                                (v.t == JV_INT && v.u.i == a0->u.i && v.u.i >= -5 && v.u.i <= 256) ||
                                  (v.t == JV_LIST && v.u.l == a0->u.l) || (v.t == JV_DICT && v.u.d == a0->u.d));
     else if (id == T_IN) return jcontains(C, nd, *a0, v, res);
     else {
@@ -575,6 +573,13 @@ int jtest_apply(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A, int 
 }
 
 /* ------------------------------------------------------------------ filters */
+
+/* item.attribute for map / join / sum / sort (attribute is a string value). */
+static int attr_of(JCtx *C, const JNode *nd, JValue item, JValue attribute, JValue *out) {
+    char *name = jarena_strndup(&C->arena, attribute.u.s.p, attribute.u.s.n);
+    if (!name) return JOOM(C);
+    return jgetattr(C, nd, item, name, out);
+}
 
 /* select/reject/selectattr/rejectattr/map over an iterable. */
 static int filter_seq(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A, JValue *out) {
@@ -608,9 +613,7 @@ static int filter_seq(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A
     for (size_t i = 0; i < items->n; i++) {
         JValue x = items->v[i];
         if (attr) {
-            char *name = jarena_strndup(&C->arena, attr->u.s.p, attr->u.s.n);
-            if (!name) return JOOM(C);
-            if ((rc = jgetattr(C, nd, x, name, &x))) return rc;
+            if ((rc = attr_of(C, nd, x, *attr, &x))) return rc;
             if (id == F_MAP) {
                 const JValue *dflt = jarg(A, -1, "default");
                 if (x.t == JV_UNDEF && dflt) x = *dflt;
@@ -634,6 +637,46 @@ static int filter_seq(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A
         if (id == F_REJECT || id == F_REJECTATTR) keep = !keep;
         if (keep && jlist_push(&C->arena, l.u.l, items->v[i])) return JOOM(C);
     }
+    *out = l;
+    return 0;
+}
+
+/* sort(reverse=false, case_sensitive=false, attribute=none): Python's stable sorted()
+ * on the keys (strings compared lowercased unless case_sensitive). A merge sort, so an
+ * ordering error (say 1 < 'a') comes back instead of being hidden. */
+static int filter_sort(JCtx *C, const JNode *nd, JValue v, const JArgs *A, JValue *out) {
+    const JValue *rev = jarg(A, 0, "reverse"), *cs = jarg(A, 1, "case_sensitive"), *attr = jarg(A, 2, "attribute");
+    int reverse = rev && jv_truthy(*rev), sensitive = cs && jv_truthy(*cs), rc;
+    JList *items;
+    if ((rc = jiterate(C, nd, v, &items))) return rc;
+    size_t n = items->n;
+    JValue *keys = jarena_alloc(&C->arena, (n + 1) * sizeof *keys);
+    size_t *idx = jarena_alloc(&C->arena, (n + 1) * sizeof *idx), *tmp = jarena_alloc(&C->arena, (n + 1) * sizeof *tmp);
+    if (!keys || !idx || !tmp) return JOOM(C);
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = i;
+        keys[i] = items->v[i];
+        if (attr && attr->t == JV_STR && (rc = attr_of(C, nd, keys[i], *attr, &keys[i]))) return rc;
+        if (!sensitive && keys[i].t == JV_STR && (rc = str_case(C, keys[i], 2, &keys[i]))) return rc;
+    }
+    for (size_t width = 1; width < n; width *= 2)
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi) {
+                int cmp;
+                /* take from the right run only when strictly before (after, reversed): stable */
+                if ((rc = jorder(C, nd, keys[idx[b]], keys[idx[a]], &cmp))) return rc;
+                if (reverse ? cmp > 0 : cmp < 0) tmp[k++] = idx[b++];
+                else tmp[k++] = idx[a++];
+            }
+            while (a < mid) tmp[k++] = idx[a++];
+            while (b < hi) tmp[k++] = idx[b++];
+            memcpy(idx + lo, tmp + lo, (hi - lo) * sizeof *idx);
+        }
+    JValue l = jmklist(C, n + 1);
+    if (l.t != JV_LIST) return JOOM(C);
+    for (size_t i = 0; i < n; i++) jlist_push(&C->arena, l.u.l, items->v[idx[i]]);
     *out = l;
     return 0;
 }
@@ -686,11 +729,7 @@ int jfilter_apply(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A, JV
         JBuf b = {0};
         for (size_t i = 0; i < items->n && !rc; i++) {
             JValue x = items->v[i];
-            if (attr && attr->t == JV_STR) {
-                char *name = jarena_strndup(&C->arena, attr->u.s.p, attr->u.s.n);
-                if (!name) rc = JOOM(C);
-                else rc = jgetattr(C, nd, x, name, &x);
-            }
+            if (attr && attr->t == JV_STR) rc = attr_of(C, nd, x, *attr, &x);
             if (i && sep) jv_to_str(&b, *sep);
             jv_to_str(&b, x);
         }
@@ -786,6 +825,20 @@ int jfilter_apply(JCtx *C, const JNode *nd, int id, JValue v, const JArgs *A, JV
         free(b.p);
         return out->t == JV_STR ? 0 : JOOM(C);
     }
+    case F_SUM: {
+        const JValue *attr = jarg(A, 0, "attribute"), *start = jarg(A, 1, "start");
+        JList *items;
+        if ((rc = jiterate(C, nd, v, &items))) return rc;
+        JValue acc = start ? *start : jv_int(0);
+        for (size_t i = 0; i < items->n; i++) {
+            JValue x = items->v[i];
+            if (attr && attr->t == JV_STR && (rc = attr_of(C, nd, x, *attr, &x))) return rc;
+            if ((rc = jarith(C, nd, OP_ADD, acc, x, &acc))) return rc;
+        }
+        *out = acc;
+        return 0;
+    }
+    case F_SORT: return filter_sort(C, nd, v, A, out);
     case F_MAP:
     case F_SELECT:
     case F_REJECT:

@@ -260,7 +260,7 @@ int jslice(JCtx *C, const JNode *nd, JValue obj, JValue a, JValue b, JValue c, J
 }
 
 /* ------------------------------------------------------------------ operators */
-static int arith(JCtx *C, const JNode *nd, int op, JValue a, JValue b, JValue *out) {
+int jarith(JCtx *C, const JNode *nd, int op, JValue a, JValue b, JValue *out) {
     static const char *const sym[] = {"", "+", "-", "*", "/", "//", "%", "**"};
     if (a.t == JV_UNDEF) return jundef_err(C, nd, a);
     if (b.t == JV_UNDEF) return jundef_err(C, nd, b);
@@ -528,7 +528,7 @@ static int eval(JCtx *C, const JNode *nd, JFrame *f, JValue *out) {
     }
     case N_BINOP:
         if ((rc = eval(C, nd->a, f, &a)) || (rc = eval(C, nd->b, f, &b))) return rc;
-        return arith(C, nd, nd->op, a, b, out);
+        return jarith(C, nd, nd->op, a, b, out);
     case N_NEG:
     case N_POS:
         if ((rc = eval(C, nd->a, f, &a))) return rc;

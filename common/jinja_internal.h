@@ -231,6 +231,7 @@ int jiterate(JCtx *C, const JNode *nd, JValue v, JList **out);  /* list items, d
 int jgetattr(JCtx *C, const JNode *nd, JValue obj, const char *name, JValue *out);
 int jslice(JCtx *C, const JNode *nd, JValue obj, JValue a, JValue b, JValue c, JValue *out);
 int jorder(JCtx *C, const JNode *nd, JValue a, JValue b, int *cmp); /* Python <, ==, > */
+int jarith(JCtx *C, const JNode *nd, int op, JValue a, JValue b, JValue *out); /* OP_ADD .. OP_POW */
 int jcontains(JCtx *C, const JNode *nd, JValue container, JValue item, int *res);
 
 /* Builtins (jinja_builtins.c). Ids are > 0; JB_CYCLE is loop.cycle. */

@@ -341,6 +341,17 @@ SNIPPETS = [
     "{{ f }} {{ f * 2 }} {{ f + 1 }} {{ f | tojson }} {{ big }} {{ big | tojson }} {{ neg }}",
     "{% set ns = namespace(a=1) %}{% set ns.me = ns %}{% set ns.l = [ns, d] %}{{ ns }}|{{ ns.l }}|{{ ns.me.me.a }}",
     "{% set ns = namespace(a=1) %}{% set ns.me = {'x': ns} %}{{ ns.me | tojson }}",
+    "{{ s.split(none, 1) }} {{ s.split(maxsplit=1) }} {{ s.rsplit(' ') }} {{ s.isdigit() }} {{ '123'.isdigit() }} {{ ' \t'.isspace() }} {{ s.isalpha() }} {{ ''.isalpha() }}",
+    "{{ 'Łódź ĲĳŒœŸÿ'.lower() }} {{ 'łódź ĳœÿ'.upper() }} {{ 'РУССКИЙ Ёж'.lower() }} {{ 'ёж αβγ ς'.upper() }} {{ 'élan vital' | title }} {{ 'éCOLE' | capitalize }}",
+    "{{ {'a': 1} == {'a': 1} }} {{ {'a': 1} == {'a': 2} }} {{ [1, [2]] == [1, [2]] }} {{ [1] == [1, 2] }} {{ (1, 2) == (1, 2) }} {{ {'a': [1]} != {'a': [1]} }}",
+    "{{ true is true }} {{ 1 is true }} {{ none is sameas none }} {{ false is sameas false }} {{ l is sameas l }} {{ 1 is sameas 1 }}",
+    "{{ '' | first }}|{{ undefined_x | length }}|{{ undefined_x | items | list }}|{{ msgs | join(', ', attribute='role') }}|{{ l | first }}",
+    "{{ 7.5 / 2 }} {{ 2.0 ** 0.5 }} {{ 1.5 < 2 }} {{ 2 > 1.5 }} {{ [1] < [1, 2] }} {{ [2] > [1, 9] }} {{ 'b' >= 'ab' }} {{ -0.0 }} {{ 'nan' | float }} {{ '-inf' | float }} {{ 1e308 * 10 }}",
+    "{% macro m(a, b) %}[{{ a }}|{{ b }}|{{ b is defined }}]{% endmacro %}{{ m(1) }}{{ m() }}",
+    "{% set ns = namespace(d) %}{{ ns.a }} {{ dict(x=1, y=[2]) }} {{ {1: 'a', none: 2, true: 3, 2.5: 4} | tojson }} {{ {1: 'a'} }}",
+    "{{ none | length }}", "{{ range | tojson }}", "{{ [1, 2] | sum }}", "{{ l | sort }}", "{{ [1, 2.5, true] | sum(start=10) }}",
+    "{{ ['b', 'A', 'a', 'B'] | sort }} {{ ['b', 'A', 'a', 'B'] | sort(reverse=true) }} {{ ['b', 'A', 'a'] | sort(case_sensitive=true) }} {{ [3, 1, 2.5] | sort }}",
+    "{{ msgs | sort(attribute='role') | map(attribute='content') | list }} {{ msgs | sort(attribute='role', reverse=true) | map(attribute='content') | join('/') }}",
 ]
 SNIPPET_CTXS = [
     {"x": {"a": 1, "b": [1, 2, "three"], "c": {"d": None, "e": True}, "é": "ü"}, "s": "hello", "l": [1, "a", None, 2.5, "b"],
