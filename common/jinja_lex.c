@@ -179,6 +179,23 @@ static int lex_tag(Lexer *P, size_t p, int is_block, size_t *end, int *ended_new
             t.s = s + p;
             t.n = q - p;
             p = q;
+        } else if (c == '0' && p + 2 < n && strchr("xXoObB", s[p + 1]) && s[p + 1]) {
+            int base = (s[p + 1] | 32) == 'x' ? 16 : (s[p + 1] | 32) == 'o' ? 8 : 2;
+            size_t q = p + 2;
+            uint64_t v = 0;
+            int digits = 0;
+            for (; q < n; q++) {
+                if (s[q] == '_') continue;
+                int d = hexval(s[q]);
+                if (d < 0 || d >= base) break;
+                if (v > (UINT64_C(1) << 62) / (uint64_t)base) return perr(P, p, "%s", "integer literal too large");
+                v = v * (uint64_t)base + (uint64_t)d;
+                digits++;
+            }
+            if (!digits) return perr(P, p, "%s", "a 0x / 0o / 0b literal without digits");
+            t.k = TK_INT;
+            t.i = (int64_t)v;
+            p = q;
         } else if (is_digit(c)) {
             size_t q = p;
             while (q < n && (is_digit(s[q]) || s[q] == '_')) q++;
