@@ -32,16 +32,20 @@ static const char *token_text(const cJSON *v) {
     return NULL;
 }
 
-static int add_specials(AfChatTemplate *t, const cJSON *cfg) {
+/* The special tokens of cfg, with those it leaves unset taken from map
+ * (special_tokens_map.json; may be NULL), as transformers' from_pretrained does. */
+static int add_specials(AfChatTemplate *t, const cJSON *cfg, const cJSON *map) {
     t->specials = cJSON_CreateObject();
     if (!t->specials) return af_error_set(AF_ENOMEM, "chat template: out of memory");
-    if (!cfg) return 0;
     for (int i = 0; special_keys[i]; i++) {
-        const char *s = token_text(cJSON_GetObjectItemCaseSensitive(cfg, special_keys[i]));
+        const char *s = cfg ? token_text(cJSON_GetObjectItemCaseSensitive(cfg, special_keys[i])) : NULL;
+        if ((!s || !*s) && map) s = token_text(cJSON_GetObjectItemCaseSensitive(map, special_keys[i]));
         if (s && *s && !cJSON_AddStringToObject(t->specials, special_keys[i], s))
             return af_error_set(AF_ENOMEM, "chat template: out of memory");
     }
-    const cJSON *extra = cJSON_GetObjectItemCaseSensitive(cfg, "additional_special_tokens");
+    const cJSON *extra = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "additional_special_tokens") : NULL;
+    if (!(cJSON_IsArray(extra) && cJSON_GetArraySize(extra) > 0) && map)
+        extra = cJSON_GetObjectItemCaseSensitive(map, "additional_special_tokens");
     if (cJSON_IsArray(extra) && cJSON_GetArraySize(extra) > 0) {
         cJSON *list = cJSON_AddArrayToObject(t->specials, "additional_special_tokens");
         if (!list) return af_error_set(AF_ENOMEM, "chat template: out of memory");
@@ -93,7 +97,7 @@ int af_chat_template_create(const char *source, const cJSON *tokenizer_config, A
     *out = NULL;
     AfChatTemplate *t = calloc(1, sizeof *t);
     if (!t) return af_error_set(AF_ENOMEM, "chat template: out of memory");
-    int rc = add_specials(t, tokenizer_config);
+    int rc = add_specials(t, tokenizer_config, NULL);
     if (!rc) rc = add_template(t, NULL, source);
     if (rc) {
         af_chat_template_destroy(t);
@@ -127,13 +131,15 @@ static int read_json(const char *dir, const char *file, cJSON **out) {
 
 int af_chat_template_load(const char *model_dir, AfChatTemplate **out) {
     *out = NULL;
-    cJSON *cfg = NULL;
+    cJSON *cfg = NULL, *map = NULL;
     char *jinja = NULL;
     AfChatTemplate *t = calloc(1, sizeof *t);
     if (!t) return af_error_set(AF_ENOMEM, "chat template: out of memory");
     int rc = read_json(model_dir, "tokenizer_config.json", &cfg);
     if (rc) goto fail;
-    if ((rc = add_specials(t, cfg))) goto fail;
+    rc = read_json(model_dir, "special_tokens_map.json", &map);
+    if (rc && rc != AF_ENOTFOUND) goto fail;
+    if ((rc = add_specials(t, cfg, map))) goto fail;
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cfg, "chat_template");
     if (ct && !cJSON_IsNull(ct)) {
         rc = add_from_json(t, ct);
@@ -150,11 +156,13 @@ int af_chat_template_load(const char *model_dir, AfChatTemplate **out) {
     }
     if (rc) goto fail;
     cJSON_Delete(cfg);
+    cJSON_Delete(map);
     free(jinja);
     *out = t;
     return 0;
 fail:
     cJSON_Delete(cfg);
+    cJSON_Delete(map);
     free(jinja);
     af_chat_template_destroy(t);
     return rc;

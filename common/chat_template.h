@@ -16,9 +16,10 @@ typedef struct AfChatTemplate AfChatTemplate;
  * {"name", "template"} (the named templates of transformers). Without one there,
  * DIR/chat_template.jinja is read. The config's special tokens (bos_token, eos_token,
  * unk_token, sep_token, pad_token, cls_token, mask_token, additional_special_tokens;
- * strings or {"content": ...} objects) become template variables.
+ * strings or {"content": ...} objects; those it leaves unset are taken from
+ * DIR/special_tokens_map.json when present) become template variables.
  * Errors: AF_ENOTFOUND (no tokenizer_config.json, or no template in it or beside it),
- * AF_EFORMAT (malformed JSON, a chat_template of the wrong type, a template outside
+ * AF_EFORMAT (malformed JSON in either file, a chat_template of the wrong type, a template outside
  * the supported subset: the message names the construct and its line:column),
  * AF_EIO, AF_ENOMEM. */
 int af_chat_template_load(const char *model_dir, AfChatTemplate **out);

@@ -198,6 +198,7 @@ static void test_loader_and_eos(void) {
     af_chat_template_destroy(t);
 
     AfChatEos eos;
+    char path[512];
     CHECK(af_chat_eos_load(dir, &eos) == 0);
     CHECK_EQ_INT(eos.nids, 3);
     CHECK(eos.nnames == 1 && strcmp(eos.names[0], "<|eot_id|>") == 0);
@@ -221,12 +222,21 @@ static void test_loader_and_eos(void) {
     CHECK(af_chat_template_apply(t, msgs, 0, NULL, &out, NULL) == 0 && strcmp(out, "J<|unknown|>") == 0);
     free(out);
     af_chat_template_destroy(t);
+    /* special_tokens_map.json fills what tokenizer_config.json leaves unset */
+    write_file(dir, "tokenizer_config.json", "{\"eos_token\": \"\", \"chat_template\": \"{{ bos_token }}|{{ eos_token }}|{{ pad_token }}\"}");
+    write_file(dir, "special_tokens_map.json", "{\"bos_token\": \"<B>\", \"eos_token\": {\"content\": \"<E>\"}}");
+    CHECK(af_chat_template_load(dir, &t) == 0);
+    CHECK(af_chat_template_apply(t, msgs, 0, NULL, &out, NULL) == 0 && strcmp(out, "<B>|<E>|") == 0);
+    free(out);
+    af_chat_template_destroy(t);
+    snprintf(path, sizeof path, "%s/special_tokens_map.json", dir);
+    unlink(path);
     write_file(dir, "generation_config.json", "{\"eos_token_id\": [1, -3]}");
     CHECK(af_chat_eos_load(dir, &eos) == AF_EFORMAT);
     CHECK_STR_CONTAINS(af_error_detail(), "eos_token_id");
-    char path[512];
     snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
     unlink(path);
+    write_file(dir, "tokenizer_config.json", "{\"eos_token\": \"<|unknown|>\"}");
     CHECK(af_chat_template_load(dir, &t) == AF_ENOTFOUND);
     CHECK_STR_CONTAINS(af_error_detail(), "no chat_template");
     write_file(dir, "tokenizer_config.json", "{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"x\"}]}");
