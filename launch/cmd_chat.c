@@ -57,7 +57,8 @@ int af_cmd_chat_template(int argc, char **argv) {
             gen_prompt = 0;
             continue;
         }
-        if (i + 1 >= argc) {
+        int takes_value = strcmp(argv[i], "--model") == 0 || strcmp(argv[i], "--var") == 0;
+        if (takes_value && i + 1 >= argc) {
             fprintf(stderr, "agentflow chat-template: %s needs a value\n", argv[i]);
             usage(stderr);
             return 2;
