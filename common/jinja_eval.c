@@ -467,13 +467,12 @@ static int call_value(JCtx *C, const JNode *nd, JValue callee, const JArgs *A, J
 }
 
 /* Evaluates a node's call arguments (items positional, names/items2 keywords). */
-static int eval_args(JCtx *C, const JNode *nd, JFrame *f, int skip_first, JArgs *A) {
+static int eval_args(JCtx *C, const JNode *nd, JFrame *f, JArgs *A) {
     int np = nd->nitems;
     A->pos = jarena_alloc(&C->arena, (size_t)(np + 1) * sizeof *A->pos);
     A->kwv = jarena_alloc(&C->arena, (size_t)(nd->nitems2 + 1) * sizeof *A->kwv);
     if (!A->pos || !A->kwv) return JOOM(C);
     A->npos = 0;
-    (void)skip_first;
     for (int i = 0; i < np; i++) {
         int rc = eval(C, nd->items[i], f, &A->pos[A->npos++]);
         if (rc) return rc;
@@ -510,18 +509,18 @@ static int eval(JCtx *C, const JNode *nd, JFrame *f, JValue *out) {
     }
     case N_CALL: {
         JArgs A;
-        if ((rc = eval(C, nd->a, f, &a)) || (rc = eval_args(C, nd, f, 0, &A))) return rc;
+        if ((rc = eval(C, nd->a, f, &a)) || (rc = eval_args(C, nd, f, &A))) return rc;
         return call_value(C, nd, a, &A, out);
     }
     case N_FILTER: {
         JArgs A;
-        if ((rc = eval(C, nd->a, f, &a)) || (rc = eval_args(C, nd, f, 0, &A))) return rc;
+        if ((rc = eval(C, nd->a, f, &a)) || (rc = eval_args(C, nd, f, &A))) return rc;
         return jfilter_apply(C, nd, nd->id, a, &A, out);
     }
     case N_TEST: {
         JArgs A;
         int res;
-        if ((rc = eval(C, nd->a, f, &a)) || (rc = eval_args(C, nd, f, 0, &A))) return rc;
+        if ((rc = eval(C, nd->a, f, &a)) || (rc = eval_args(C, nd, f, &A))) return rc;
         if ((rc = jtest_apply(C, nd, nd->id, a, &A, &res))) return rc;
         *out = jv_bool(nd->op ? !res : res);
         return 0;

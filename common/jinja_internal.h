@@ -1,6 +1,7 @@
-/* Types shared by the Jinja2 subset interpreter's modules: the arena, values
- * (jinja_value.c), the lexer/parser and its syntax tree (jinja_parse.c), and the
- * evaluator (jinja_eval.c). Not a public header: common/jinja.h is the contract. */
+/* Types shared by the Jinja2 subset interpreter's modules: the arena and values
+ * (jinja_value.c), tokens (jinja_lex.c), the syntax tree (jinja_parse.c), and what the
+ * evaluator (jinja_eval.c) and the builtins (jinja_builtins.c) share. Not a public
+ * header: common/jinja.h is the contract. */
 #ifndef AF_COMMON_JINJA_INTERNAL_H
 #define AF_COMMON_JINJA_INTERNAL_H
 
