@@ -20,6 +20,7 @@ build_pkgs=(
 )
 test_pkgs=(
     python3-torch python3-numpy        # PyTorch reference implementation (tests, benches)
+    python3-jinja2                     # chat-template reference (tests/hf/chat_ref.py)
 )
 
 pkgs=("${build_pkgs[@]}")

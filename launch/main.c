@@ -14,6 +14,7 @@ static const char usage[] =
     "  rollout   run episodes and print their trajectories and a summary\n"
     "  score     log-probabilities of a token sequence under a model directory\n"
     "  ckpt      list | verify | export checkpoints of a run\n"
+    "  chat-template  render a conversation with a model's chat template\n"
     "\n"
     "  agentflow <command> --help   options of a command\n"
     "  agentflow --version          print the version\n";
@@ -26,6 +27,7 @@ typedef struct {
 static const Command commands[] = {
     {"train", af_cmd_train}, {"eval", af_cmd_eval},  {"rollout", af_cmd_rollout},
     {"score", af_cmd_score}, {"ckpt", af_cmd_ckpt},
+    {"chat-template", af_cmd_chat_template},
 };
 
 int main(int argc, char **argv) {

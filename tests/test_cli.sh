@@ -27,6 +27,8 @@ expect 0 'usage: agentflow <command>' -- "$bin" --help
 for cmd in train eval rollout score ckpt; do
     expect 0 "usage: agentflow $cmd" -- "$bin" $cmd --help
 done
+expect 0 "usage: agentflow chat-template" -- "$bin" chat-template --help
+expect 2 "unknown option --frob" -- "$bin" chat-template --frob
 expect 2 "unknown command 'frobnicate'" -- "$bin" frobnicate
 expect 2 "missing command" -- "$bin"
 for cmd in train eval rollout ckpt; do
