@@ -24,7 +24,15 @@ test_pkgs=(
 )
 
 pkgs=("${build_pkgs[@]}")
-if [ "${1:-}" = "--test" ]; then pkgs+=("${test_pkgs[@]}"); fi
+if [ "${1:-}" = "--test" ]; then
+    pkgs+=("${test_pkgs[@]}")
+    # node and npm run the reference tokenizer and fetch the real tokenizer files the
+    # tokenizer and chat-template tests compare against (tests/hf/install_npm.sh). Many
+    # machines have them from elsewhere (e.g. NodeSource's nodejs, which holds npm): only
+    # when a command is missing do Debian's packages provide it.
+    command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+    command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
