@@ -127,6 +127,7 @@ void af_world_suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
     o->attempts = (uint32_t)cfg->suite.attempts;
     o->retries = (uint32_t)cfg->suite.retries;
     o->state_view = strcmp(cfg->suite.view, "state") == 0;
+    o->max_question_tokens = af_suite_question_tokens((uint32_t)cfg->model.max_seq);
 }
 
 void af_world_episode_config(const AfConfig *cfg, AfEpisodeConfig *e) {
