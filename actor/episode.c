@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "actor/memory.h"
+#include "common/deadline.h"
 #include "common/error.h"
 
 void af_episode_config_default(AfEpisodeConfig *c) {
@@ -106,11 +107,17 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", cfg->sample_index, AF_RNG_MAX_SAMPLE);
     int rc = 0;
     double t_start = now_s(), modules_s = 0, tools_s = 0, planner_s = 0;
+    /* every tool and module call of the episode ends by the end of its budget */
+    const double saved_deadline = af_deadline_thread_set(
+        af_deadline_min(af_deadline_thread(), cfg->episode_timeout_s > 0 ? t_start + cfg->episode_timeout_s : 0));
     AfMemory *mem = NULL;
     AfTurnRecord rec = {0};
     char *prompt = NULL, *transcript = NULL, *answer = NULL, *detail = NULL;
     Agentflow__Trajectory *tr = malloc(sizeof *tr);
-    if (!tr) return af_error_set(AF_ENOMEM, "trajectory");
+    if (!tr) {
+        af_deadline_thread_set(saved_deadline);
+        return af_error_set(AF_ENOMEM, "trajectory");
+    }
     agentflow__trajectory__init(tr);
     tr->turns = calloc(cfg->max_turns, sizeof *tr->turns);
     if (!tr->turns) {
@@ -195,7 +202,7 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         /* executor + tool */
         t0 = now_s();
         rc = modules->executor->execute(modules->executor, item, mem->turns, mem->n, tp->action_text,
-                                        cfg->tool_timeout_s, &rec);
+                                        af_deadline_clip(cfg->tool_timeout_s), &rec);
         double exec_s = now_s() - t0;
         if (rc && is_infra(rc)) {
             infra = 1;
@@ -282,9 +289,11 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     free(answer);
     free(transcript);
     af_memory_destroy(mem);
+    af_deadline_thread_set(saved_deadline);
     *out = tr;
     return 0;
 fail:
+    af_deadline_thread_set(saved_deadline);
     af_turn_record_clear(&rec);
     free(prompt);
     free(transcript);

@@ -29,8 +29,10 @@
 
 typedef struct AfEpisodeConfig {
     uint32_t max_turns;         /* planner turns at most (default 3; >= suite->max_turns for the oracle) */
-    double episode_timeout_s;   /* whole-episode wall budget; <= 0 = none (default 120) */
-    double tool_timeout_s;      /* per tool call (default 10) */
+    double episode_timeout_s;   /* whole-episode wall budget; <= 0 = none (default 120). It is
+                                   the thread's deadline (common/deadline.h) while the episode
+                                   runs: http and openai calls end by it */
+    double tool_timeout_s;      /* per tool call (default 10), cut to what the budget leaves */
     size_t result_bytes;        /* bytes of each result shown in the prompt (default 160) */
     uint32_t max_action_tokens; /* action length cap in tokens, EOS included (default 96) */
     uint64_t seed;              /* run seed (AF_RNG_SAMPLE stream key) */

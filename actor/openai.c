@@ -17,6 +17,7 @@ struct AfOpenAI {
     char *auth;       /* "Authorization: Bearer <key>", or NULL */
     char *key;        /* the key alone, for redaction; NULL if none */
     AfHttpOptions http;
+    AfHttpClient *client; /* pooled handles: connections kept open between requests */
     int max_tokens;
     double temperature;
     int last_attempts;
@@ -40,6 +41,7 @@ static void wipe_free(char *s) {
 
 void af_openai_destroy(AfOpenAI *c) {
     if (!c) return;
+    af_http_client_destroy(c->client);
     free(c->url);
     free(c->model);
     free(c->key_env);
@@ -99,6 +101,8 @@ int af_openai_create(const AfOpenAIConfig *cfg, AfOpenAI **out) {
         if (!c->key || !c->auth) goto fail;
         snprintf(c->auth, n, "Authorization: Bearer %s", key);
     }
+    if ((rc = af_http_client_create(&c->client))) goto fail;
+    rc = AF_ENOMEM;
     af_http_options_default(&c->http);
     c->http.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60.0;
     c->http.connect_timeout_s = c->http.timeout_s < 10 ? c->http.timeout_s : 10;
@@ -145,7 +149,7 @@ int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prom
 
     const char *headers[2] = {c->auth, NULL};
     AfHttpReport rep;
-    rc = af_http_post_json(c->url, req, c->auth ? headers : NULL, &c->http, &reply, &rep);
+    rc = af_http_client_post_json(c->client, c->url, req, c->auth ? headers : NULL, &c->http, &reply, &rep);
     c->last_attempts = rep.attempts;
     if (rc) {
         af_error_wrap(rc, "openai (model %s)", c->model);

@@ -1,3 +1,4 @@
 # Tools area: the python sandbox, the HTTP client, the `http` tool and the OpenAI backend.
 af_unit_test(test_python_tool TIMEOUT 120)
 af_unit_test(test_http TIMEOUT 120)
+af_unit_test(test_deadline TIMEOUT 120)
