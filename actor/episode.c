@@ -9,6 +9,7 @@
 #include "actor/memory.h"
 #include "common/deadline.h"
 #include "common/error.h"
+#include "common/traj.h"
 
 void af_episode_config_default(AfEpisodeConfig *c) {
     memset(c, 0, sizeof *c);
@@ -286,6 +287,7 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     tr->tools_s = tools_s;
     tr->modules_s = modules_s;
     tr->episode_s = now_s() - t_start;
+    if ((rc = af_traj_clean_utf8(tr))) goto fail; /* tool output, replies: UTF-8 from here on */
     free(answer);
     free(transcript);
     af_memory_destroy(mem);

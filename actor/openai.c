@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/http.h"
+#include "common/text.h"
 
 struct AfOpenAI {
     char *url;
@@ -190,7 +191,9 @@ int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prom
                      !content ? "missing" : cJSON_IsNull(content) ? "null" : "not a string");
         goto fail;
     }
-    *reply_out = strdup(content->valuestring);
+    /* a server that echoes the key (a hostile one, or a model repeating its prompt) must
+     * not get it into an action, an answer or a trajectory */
+    *reply_out = af_redact_dup(content->valuestring, c->key);
     if (!*reply_out) goto oom;
     rc = 0;
     goto done;
