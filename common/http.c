@@ -202,6 +202,8 @@ static int options_check(const AfHttpOptions *o) {
         return fail(o, AF_EINVAL, "http: options.retries: expected [0, 100], got %d", o->retries);
     if (!(o->backoff_s >= 0) || !(o->backoff_max_s >= 0) || o->backoff_max_s > 3600)
         return fail(o, AF_EINVAL, "http: options.backoff_s/backoff_max_s: expected >= 0 and <= 3600 s");
+    if (!(o->retry_after_max_s >= 0) || !(o->deadline >= 0))
+        return fail(o, AF_EINVAL, "http: options.retry_after_max_s/deadline: expected >= 0");
     if (o->max_bytes == 0 || o->max_bytes > ((size_t)1 << 34))
         return fail(o, AF_EINVAL, "http: options.max_bytes: expected [1, 2^34], got %zu", o->max_bytes);
     return 0;
