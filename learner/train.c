@@ -921,7 +921,10 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
     int bad = rc != 0, any = 0;
     if (af_mpi_allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) == 0 && any && rc == 0)
         rc = af_error_set(AF_ESTATE, "another rank failed during set-up (see its message)");
-    if (rc) goto done;
+    if (rc) {
+        res->clean_stop = any; /* every rank knows: it ends without MPI_Abort (a bad dataset exits 2) */
+        goto done;
+    }
     af_signals_install();
 
     if (!T.is_learner) { /* actor: serve until STOP */

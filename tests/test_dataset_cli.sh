@@ -3,7 +3,8 @@
 # `rollout` at load with exit status 2 and a message naming file:line: two JSON objects
 # on one line, text after the object, a line that is not JSON, a question longer than a
 # trajectory string may be (50 MB; 1 << 16 bytes is the limit), a question longer than
-# the planner's context allows (model.max_seq), a missing file. A good file still runs.
+# the planner's context allows (model.max_seq), a missing file; `train` also under mpirun
+# with 2 ranks (every rank fails set-up alike: no MPI_Abort). A good file still runs.
 # usage: test_dataset_cli.sh AGENTFLOW_BINARY
 set -uo pipefail
 AF=$1
@@ -52,6 +53,10 @@ for c in "${cases[@]}"; do
         --set data.test="$T/$f"
     expect2 "eval data.test=$f" "$want" "$AF" eval --run-dir "$T/run" --set model.max_seq=$seq --set data.test="$T/$f"
 done
+# under mpirun every rank fails set-up alike: no MPI_Abort, exit 2 still
+export OMPI_MCA_rmaps_base_oversubscribe=1
+expect2 "mpirun -np 2 train data.train=two.jsonl" "two.jsonl:2: column 36" mpirun -np 2 "$AF" train "${SMALL[@]}" \
+    --set run.iterations=1 --set data.train="$T/two.jsonl" --run-dir "$T/t_mpi"
 # the file that trains is accepted everywhere
 for cmd in "train ${SMALL[*]} --set run.iterations=1 --set data.train=$T/good.jsonl --run-dir $T/good" \
            "rollout ${SMALL[*]} --planner random --n 2 --set data.test=$T/good.jsonl" \
