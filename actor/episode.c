@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "actor/memory.h"
+#include "common/deadline.h"
 #include "common/error.h"
+#include "common/traj.h"
 
 void af_episode_settings_from_config(const AfConfig *cfg, AfEpisodeSettings *s) {
     memset(s, 0, sizeof *s);
@@ -114,11 +116,17 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", id->sample_index, AF_RNG_MAX_SAMPLE);
     int rc = 0;
     double t_start = now_s(), modules_s = 0, tools_s = 0, planner_s = 0;
+    /* every tool and module call of the episode ends by the end of its budget */
+    const double saved_deadline = af_deadline_thread_set(
+        af_deadline_min(af_deadline_thread(), cfg->episode_timeout_s > 0 ? t_start + cfg->episode_timeout_s : 0));
     AfMemory *mem = NULL;
     AfTurnRecord rec = {0};
     char *prompt = NULL, *transcript = NULL, *answer = NULL, *detail = NULL;
     Agentflow__Trajectory *tr = malloc(sizeof *tr);
-    if (!tr) return af_error_set(AF_ENOMEM, "trajectory");
+    if (!tr) {
+        af_deadline_thread_set(saved_deadline);
+        return af_error_set(AF_ENOMEM, "trajectory");
+    }
     agentflow__trajectory__init(tr);
     tr->turns = calloc(cfg->max_turns, sizeof *tr->turns);
     if (!tr->turns) {
@@ -203,7 +211,7 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         /* executor + tool */
         t0 = now_s();
         rc = modules->executor->execute(modules->executor, item, mem->turns, mem->n, tp->action_text,
-                                        cfg->tool_timeout_s, &rec);
+                                        af_deadline_clip(cfg->tool_timeout_s), &rec);
         double exec_s = now_s() - t0;
         if (rc && is_infra(rc)) {
             infra = 1;
@@ -287,12 +295,15 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     tr->tools_s = tools_s;
     tr->modules_s = modules_s;
     tr->episode_s = now_s() - t_start;
+    if ((rc = af_traj_clean_utf8(tr))) goto fail; /* tool output, replies: UTF-8 from here on */
     free(answer);
     free(transcript);
     af_memory_destroy(mem);
+    af_deadline_thread_set(saved_deadline);
     *out = tr;
     return 0;
 fail:
+    af_deadline_thread_set(saved_deadline);
     af_turn_record_clear(&rec);
     free(prompt);
     free(transcript);

@@ -32,8 +32,11 @@
  * (af_episode_settings_from_config), the same for every episode. */
 typedef struct AfEpisodeSettings {
     uint32_t max_turns;         /* planner turns at most, 1..AF_MAX_TURNS (rollout.max_turns) */
-    double episode_timeout_s;   /* whole-episode wall budget; <= 0 = none (rollout.episode_timeout_s) */
-    double tool_timeout_s;      /* per tool call (rollout.tool_timeout_s) */
+    double episode_timeout_s;   /* whole-episode wall budget; <= 0 = none (rollout.episode_timeout_s).
+                                   It is the thread's deadline (common/deadline.h) while the
+                                   episode runs: http and openai calls end by it */
+    double tool_timeout_s;      /* per tool call (rollout.tool_timeout_s), cut to what the
+                                   budget leaves */
     size_t result_bytes;        /* bytes of each result shown in the prompt (rollout.result_chars) */
     uint32_t max_action_tokens; /* action length cap in tokens, EOS included (rollout.max_action_tokens) */
     uint64_t seed;              /* run seed, the AF_RNG_SAMPLE stream key (run.seed) */

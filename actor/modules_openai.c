@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "actor/memory.h"
+#include "common/deadline.h"
 #include "common/error.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -224,7 +225,7 @@ static int ex_execute(AfExecutor *self, const AfItem *item, const AfTurnRecord *
     }
     if (a.sub_goal[0] && !strstr(cmd, " | ")) snprintf(full, len, "%s | %s", cmd, a.sub_goal);
     else snprintf(full, len, "%s", cmd);
-    rc = s->ops->execute(s, item, mem, n, full, tool_timeout_s, out);
+    rc = s->ops->execute(s, item, mem, n, full, af_deadline_clip(tool_timeout_s), out); /* the request took time */
 done:
     af_action_clear(&a);
     free(user);

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/http.h"
+#include "common/text.h"
 
 struct AfOpenAI {
     char *url;
@@ -17,6 +18,7 @@ struct AfOpenAI {
     char *auth;       /* "Authorization: Bearer <key>", or NULL */
     char *key;        /* the key alone, for redaction; NULL if none */
     AfHttpOptions http;
+    AfHttpClient *client; /* pooled handles: connections kept open between requests */
     int max_tokens;
     double temperature;
     int last_attempts;
@@ -40,6 +42,7 @@ static void wipe_free(char *s) {
 
 void af_openai_destroy(AfOpenAI *c) {
     if (!c) return;
+    af_http_client_destroy(c->client);
     free(c->url);
     free(c->model);
     free(c->key_env);
@@ -99,6 +102,8 @@ int af_openai_create(const AfOpenAIConfig *cfg, AfOpenAI **out) {
         if (!c->key || !c->auth) goto fail;
         snprintf(c->auth, n, "Authorization: Bearer %s", key);
     }
+    if ((rc = af_http_client_create(&c->client))) goto fail;
+    rc = AF_ENOMEM;
     af_http_options_default(&c->http);
     c->http.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60.0;
     c->http.connect_timeout_s = c->http.timeout_s < 10 ? c->http.timeout_s : 10;
@@ -145,7 +150,7 @@ int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prom
 
     const char *headers[2] = {c->auth, NULL};
     AfHttpReport rep;
-    rc = af_http_post_json(c->url, req, c->auth ? headers : NULL, &c->http, &reply, &rep);
+    rc = af_http_client_post_json(c->client, c->url, req, c->auth ? headers : NULL, &c->http, &reply, &rep);
     c->last_attempts = rep.attempts;
     if (rc) {
         af_error_wrap(rc, "openai (model %s)", c->model);
@@ -186,7 +191,9 @@ int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prom
                      !content ? "missing" : cJSON_IsNull(content) ? "null" : "not a string");
         goto fail;
     }
-    *reply_out = strdup(content->valuestring);
+    /* a server that echoes the key (a hostile one, or a model repeating its prompt) must
+     * not get it into an action, an answer or a trajectory */
+    *reply_out = af_redact_dup(content->valuestring, c->key);
     if (!*reply_out) goto oom;
     rc = 0;
     goto done;

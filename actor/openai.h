@@ -6,7 +6,14 @@
  * The API key is read once, at create time, from the environment variable named by
  * api_key_env and sent only as "Authorization: Bearer <key>". It is never logged and never
  * part of an error message: the HTTP layer scrubs it from every message, and errors name the
- * variable, not its value. The key is wiped from memory on destroy. */
+ * variable, not its value. A reply whose content contains the key gets "[redacted]" in
+ * its place, so a server echoing it cannot put it into an action, an answer or a
+ * trajectory. The key is wiped from memory on destroy.
+ *
+ * Deadlines and connections: a chat request ends by the calling thread's deadline
+ * (common/deadline.h: an episode's remaining budget), retries included; timeout_s caps
+ * each attempt. The client keeps its connections open between requests (a small pool of
+ * curl handles, one per concurrent request). */
 #ifndef AF_ACTOR_OPENAI_H
 #define AF_ACTOR_OPENAI_H
 

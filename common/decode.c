@@ -345,15 +345,18 @@ int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int3
     float invT = greedy ? 1.0f : 1.0f / s->temperature;
     float mx = -INFINITY;
     int arg = 0;
+    float *ef = d->lg; /* scratch: V floats (lg is only used inside a feed) */
     for (int j = 0; j < V; j++) {
-        float y = z[j] * invT;
-        if (y > mx) {
-            mx = y;
+        ef[j] = z[j] * invT;
+        if (ef[j] > mx) {
+            mx = ef[j];
             arg = j;
         }
     }
-    float *ef = d->lg; /* scratch: V floats (lg is only used inside a feed) */
-    for (int j = 0; j < V; j++) ef[j] = z[j] * invT - mx;
+    /* The scaled logits are rounded to float before mx is subtracted (a separate loop, so
+     * the compiler cannot fuse z * invT - mx into one FMA): the argmax then gets exactly
+     * exp(0) = 1, the sum is >= 1 and every log-prob <= 0 (af_logp_from_lse). */
+    for (int j = 0; j < V; j++) ef[j] -= mx;
     af_vexpf(ef, ef, (size_t)V);
     double sum = 0;
     for (int j = 0; j < V; j++) {
@@ -396,7 +399,7 @@ int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int3
         }
     }
     *token = tok;
-    if (logp) *logp = (float)((double)(z[tok] * invT) - lse);
+    if (logp) *logp = af_logp_from_lse(z[tok] * invT, lse);
     return 0;
 }
 

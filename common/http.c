@@ -14,8 +14,20 @@
 
 #include <curl/curl.h>
 
+#include "common/deadline.h"
 #include "common/error.h"
 #include "common/log.h"
+
+/* An attempt needs at least this long; a deadline closer than that ends the call. */
+#define MIN_ATTEMPT_S 0.01
+/* Idle handles a client keeps (more concurrent calls open extra handles, closed after). */
+#define POOL_MAX 8
+
+struct AfHttpClient {
+    pthread_mutex_t mu;
+    CURL *idle[POOL_MAX];
+    int n_idle;
+};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_code = CURLE_OK;
@@ -31,6 +43,8 @@ void af_http_options_default(AfHttpOptions *o) {
     o->backoff_max_s = 5.0;
     o->max_bytes = (size_t)1 << 20;
     o->redact = NULL;
+    o->deadline = 0;
+    o->retry_after_max_s = 60.0;
 }
 
 const char *af_http_failure_name(AfHttpFailure f) {
@@ -188,13 +202,70 @@ static int options_check(const AfHttpOptions *o) {
         return fail(o, AF_EINVAL, "http: options.retries: expected [0, 100], got %d", o->retries);
     if (!(o->backoff_s >= 0) || !(o->backoff_max_s >= 0) || o->backoff_max_s > 3600)
         return fail(o, AF_EINVAL, "http: options.backoff_s/backoff_max_s: expected >= 0 and <= 3600 s");
+    if (!(o->retry_after_max_s >= 0) || !(o->deadline >= 0))
+        return fail(o, AF_EINVAL, "http: options.retry_after_max_s/deadline: expected >= 0");
     if (o->max_bytes == 0 || o->max_bytes > ((size_t)1 << 34))
         return fail(o, AF_EINVAL, "http: options.max_bytes: expected [1, 2^34], got %zu", o->max_bytes);
     return 0;
 }
 
+int af_http_client_create(AfHttpClient **out) {
+    *out = NULL;
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_code != CURLE_OK)
+        return af_error_set(AF_ECURL, "http: curl_global_init: %s", curl_easy_strerror(curl_init_code));
+    AfHttpClient *c = calloc(1, sizeof *c);
+    if (!c) return af_error_set(AF_ENOMEM, "http client");
+    if (pthread_mutex_init(&c->mu, NULL)) {
+        free(c);
+        return af_error_set(AF_ENOMEM, "http client: mutex");
+    }
+    *out = c;
+    return 0;
+}
+
+void af_http_client_destroy(AfHttpClient *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n_idle; i++) curl_easy_cleanup(c->idle[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* A handle from the pool (its connections still open), or a new one; NULL: out of memory. */
+static CURL *handle_take(AfHttpClient *c) {
+    CURL *h = NULL;
+    if (c) {
+        pthread_mutex_lock(&c->mu);
+        if (c->n_idle > 0) h = c->idle[--c->n_idle];
+        pthread_mutex_unlock(&c->mu);
+    }
+    return h ? h : curl_easy_init();
+}
+
+/* Back to the pool with every option cleared (the buffers the options pointed to are
+ * the finished call's); curl_easy_reset keeps the open connections. */
+static void handle_give(AfHttpClient *c, CURL *h) {
+    if (!h) return;
+    curl_easy_reset(h);
+    if (c) {
+        pthread_mutex_lock(&c->mu);
+        if (c->n_idle < POOL_MAX) {
+            c->idle[c->n_idle++] = h;
+            h = NULL;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (h) curl_easy_cleanup(h);
+}
+
 int af_http_post_json(const char *url, const cJSON *body, const char *const *headers,
                       const AfHttpOptions *opt, cJSON **reply_out, AfHttpReport *report) {
+    return af_http_client_post_json(NULL, url, body, headers, opt, reply_out, report);
+}
+
+int af_http_client_post_json(AfHttpClient *client, const char *url, const cJSON *body,
+                             const char *const *headers, const AfHttpOptions *opt, cJSON **reply_out,
+                             AfHttpReport *report) {
     AfHttpOptions defaults;
     if (!opt) {
         af_http_options_default(&defaults);
@@ -221,15 +292,18 @@ int af_http_post_json(const char *url, const cJSON *body, const char *const *hea
     char errbuf[CURL_ERROR_SIZE];
     long status = 0;
     AfHttpFailure failure = AF_HTTP_FAIL_OTHER;
-    int attempts = 0;
-    double slept = 0;
+    int attempts = 0, deadline_stop = 0;
+    double slept = 0, retry_after = 0;
+    long connections = 0;
+    const double deadline = af_deadline_min(opt->deadline, af_deadline_thread()), t_call = af_mono_now();
+    double last_wait = 0; /* Retry-After of the last reply */
 
     payload = cJSON_PrintUnformatted(body);
     if (!payload) {
         rc = fail(opt, AF_ENOMEM, "http: POST %s: cannot serialize the request body", shown);
         goto fail;
     }
-    h = curl_easy_init();
+    h = handle_take(client);
     if (!h) {
         rc = fail(opt, AF_ENOMEM, "http: curl_easy_init failed");
         goto fail;
@@ -258,16 +332,27 @@ int af_http_post_json(const char *url, const cJSON *body, const char *const *hea
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, payload);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(payload));
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(opt->timeout_s * 1000.0 + 0.5));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(connect_s * 1000.0 + 0.5));
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opt->max_bytes);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, body_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "agentflow.c/" AF_VERSION);
 
-    char why[700];
+    char why[700] = "the deadline had passed before the first attempt";
     for (;;) {
+        double attempt_s = opt->timeout_s;
+        if (deadline > 0) { /* this attempt gets what is left, at most timeout_s */
+            double left = deadline - af_mono_now();
+            if (left < MIN_ATTEMPT_S) {
+                deadline_stop = 1;
+                failure = attempts ? failure : AF_HTTP_FAIL_TIMEOUT;
+                break;
+            }
+            if (left < attempt_s) attempt_s = left;
+        }
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(attempt_s * 1000.0 + 0.5));
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long)((connect_s < attempt_s ? connect_s : attempt_s) * 1000.0 + 0.5));
         attempts++;
         b.len = 0;
         b.oversize = 0;
@@ -275,6 +360,9 @@ int af_http_post_json(const char *url, const cJSON *body, const char *const *hea
         status = 0;
         CURLcode cc = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        long nc = 0;
+        if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK) connections += nc;
+        double wait_s = 0; /* Retry-After of this reply, seconds */
         int retry = 0;
         if (cc == CURLE_OK) {
             if (status >= 200 && status < 300) {
@@ -312,12 +400,15 @@ int af_http_post_json(const char *url, const cJSON *body, const char *const *hea
             failure = AF_HTTP_FAIL_STATUS;
             snprintf(why, sizeof why, "HTTP status %ld%s%s", status, ex[0] ? ": " : "", ex);
             retry = status >= 500 || status == 429 || status == 408;
+            curl_off_t ra = 0; /* Retry-After: delay-seconds or an HTTP-date (curl reads both) */
+            if (retry && curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK && ra > 0)
+                retry_after = wait_s = (double)ra;
         } else if (b.oversize || cc == CURLE_FILESIZE_EXCEEDED) {
             failure = AF_HTTP_FAIL_OVERSIZE;
             snprintf(why, sizeof why, "reply body larger than max_bytes = %zu (transfer aborted)", opt->max_bytes);
         } else if (cc == CURLE_OPERATION_TIMEDOUT) {
             failure = AF_HTTP_FAIL_TIMEOUT;
-            snprintf(why, sizeof why, "timed out after %g s (%s)", opt->timeout_s, errbuf[0] ? errbuf : curl_easy_strerror(cc));
+            snprintf(why, sizeof why, "timed out after %.3g s (%s)", attempt_s, errbuf[0] ? errbuf : curl_easy_strerror(cc));
             retry = 1;
         } else if (cc == CURLE_PARTIAL_FILE) {
             failure = AF_HTTP_FAIL_TRUNCATED;
@@ -335,14 +426,35 @@ int af_http_post_json(const char *url, const cJSON *body, const char *const *hea
             failure = AF_HTTP_FAIL_OTHER;
             snprintf(why, sizeof why, "curl error %d: %s", (int)cc, errbuf[0] ? errbuf : curl_easy_strerror(cc));
         }
+        last_wait = wait_s;
         if (!retry || attempts > opt->retries) break;
         double delay = opt->backoff_s;
         for (int k = 1; k < attempts && delay < opt->backoff_max_s; k++) delay *= 2;
         if (delay > opt->backoff_max_s) delay = opt->backoff_max_s;
-        AF_LOG_D("http: POST %s attempt %d failed (%s); retrying in %.3f s", shown, attempts,
-                 af_http_failure_name(failure), delay);
+        if (wait_s > delay) delay = wait_s;
+        /* a wait that reaches the deadline is not begun: the call fails now */
+        if (deadline > 0 && delay + MIN_ATTEMPT_S >= deadline - af_mono_now()) {
+            deadline_stop = 1;
+            break;
+        }
+        if (deadline <= 0 && wait_s > opt->retry_after_max_s) {
+            rc = fail(opt, AF_ETIMEOUT, "http: POST %s: %s (attempt %d of %d); Retry-After %g s is longer than "
+                      "the %g s a call without a deadline waits", shown, why, attempts, opt->retries + 1, wait_s,
+                      opt->retry_after_max_s);
+            goto done;
+        }
+        AF_LOG_D("http: POST %s attempt %d failed (%s); retrying in %.3f s%s", shown, attempts,
+                 af_http_failure_name(failure), delay, wait_s > 0 ? " (Retry-After)" : "");
         sleep_s(delay);
         slept += delay;
+    }
+    if (deadline_stop) {
+        double budget = deadline - t_call, left = deadline - af_mono_now();
+        rc = fail(opt, AF_ETIMEOUT, "http: POST %s: %s (attempt %d of %d); gave up at the deadline: the call's "
+                  "budget was %.3g s, %.3g s left%s", shown, why, attempts, opt->retries + 1, budget,
+                  left > 0 ? left : 0,
+                  last_wait > 0 ? " (the server's Retry-After asks for longer)" : "");
+        goto done;
     }
     {
         int code = failure == AF_HTTP_FAIL_TIMEOUT ? AF_ETIMEOUT
@@ -361,9 +473,12 @@ done:
         report->status = status;
         report->failure = failure;
         report->backoff_total_s = slept;
+        report->retry_after_s = retry_after;
+        report->deadline_stop = deadline_stop;
+        report->connections = connections;
     }
+    handle_give(client, h);
     curl_slist_free_all(hdrs);
-    if (h) curl_easy_cleanup(h);
     free(payload);
     free(b.data);
     return rc;

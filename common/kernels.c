@@ -144,3 +144,8 @@ void af_vexpf(float *y, const float *x, size_t n) {
 #endif
     for (; i < n; i++) y[i] = exp_scalar(x[i]);
 }
+
+float af_logp_from_lse(float y, double lse) {
+    double lp = (double)y - lse;
+    return lp > 0.0 ? 0.0f : (float)lp; /* NaN stays NaN: the learner's finiteness check sees it */
+}

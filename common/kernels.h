@@ -11,6 +11,14 @@
 void af_matmul_inv(float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
                    const float *b, int rows, int in, int out);
 
+/* The log-probability of a token whose scaled logit is y = z / T (rounded to float) under
+ * a softmax with log-sum-exp lse (double): y - lse, never above 0. Rounding (a float
+ * exp, a float logit) can leave y - lse a few ulp above 0 for a near-certain token; a
+ * probability is at most 1, and the learner rejects positive log-probs, so it is clipped.
+ * The sampler (common/decode.c) and the learner's forward (common/model.c) both use it,
+ * so their log-probs agree bit for bit on the same logits. */
+float af_logp_from_lse(float y, double lse);
+
 #endif
 
 /* y[i] = exp(x[i]) for i < n (y may equal x), vectorised (AVX2) with a fixed polynomial:

@@ -627,8 +627,13 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
             const float *z = a->logits + (size_t)(i - 1) * V;
             float *e = a->S; /* scratch row of V floats */
             float mx = -INFINITY;
-            for (int j = 0; j < V; j++) mx = z[j] * invT > mx ? z[j] * invT : mx;
-            for (int j = 0; j < V; j++) e[j] = z[j] * invT - mx;
+            /* as in af_decode_sample: round z / T to float, then subtract mx in a separate
+             * loop (no FMA contraction), so the argmax's term is exactly 1 and logp <= 0 */
+            for (int j = 0; j < V; j++) {
+                e[j] = z[j] * invT;
+                mx = e[j] > mx ? e[j] : mx;
+            }
+            for (int j = 0; j < V; j++) e[j] -= mx;
             af_vexpf(e, e, (size_t)V);
             double sum = 0, ez = 0;
             for (int j = 0; j < V; j++) {
@@ -637,7 +642,7 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
             }
             double lse_d = mx + log(sum);
             a->lse_out[i - 1] = (float)lse_d;
-            if (logp_out) logp_out[i] = (float)((double)(z[tokens[i]] * invT) - lse_d);
+            if (logp_out) logp_out[i] = af_logp_from_lse(z[tokens[i]] * invT, lse_d);
             if (entropy_out) entropy_out[i] = (float)(lse_d - ez / sum);
         }
     }

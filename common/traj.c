@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/mpi_env.h"
+#include "common/text.h"
 
 struct AfTrajDecoder {
     AfTrajLimits lim;
@@ -427,5 +428,30 @@ int af_traj_clone(const Agentflow__Trajectory *src, Agentflow__Trajectory **out)
     *out = agentflow__trajectory__unpack(NULL, n, buf);
     free(buf);
     if (!*out) return af_error_set(AF_ENOMEM, "trajectory clone: unpack failed (out of memory)");
+    return 0;
+}
+
+/* Replaces *field by a cleaned copy if it is not UTF-8. */
+static int clean_field(char **field) {
+    if (!*field || af_utf8_valid(*field, strlen(*field))) return 0;
+    char *c = af_utf8_clean_dup(*field);
+    if (!c) return af_error_set(AF_ENOMEM, "trajectory: cleaning a string");
+    free(*field);
+    *field = c;
+    return 0;
+}
+
+int af_traj_clean_utf8(Agentflow__Trajectory *t) {
+    if (!t) return 0;
+    char **top[] = {&t->suite, &t->query, &t->answer, &t->gold, &t->status_detail};
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        if (clean_field(top[i])) return AF_ENOMEM;
+    for (size_t k = 0; k < t->n_turns; k++) {
+        Agentflow__Turn *u = t->turns[k];
+        if (!u) continue;
+        char **f[] = {&u->action_text, &u->sub_goal, &u->tool, &u->argument, &u->result};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            if (clean_field(f[i])) return AF_ENOMEM;
+    }
     return 0;
 }

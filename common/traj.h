@@ -75,6 +75,13 @@ size_t af_traj_max_bytes(const AfTrajLimits *lim);
  * token id 70000 >= vocab_size 512") and *reason (may be NULL) set. Does not allocate. */
 int af_traj_validate(const Agentflow__Trajectory *t, const AfTrajLimits *lim, AfTrajReject *reason);
 
+/* Makes every string field of t (and of its turns) well-formed UTF-8, as protobuf
+ * `string` fields and JSON output require: a field that is not is replaced by a copy
+ * with U+FFFD for each ill-formed sequence (common/text.h); valid fields are untouched.
+ * The strings must come from malloc (af_episode_run's trajectories, and unpacked ones
+ * with the default allocator). Returns 0, or AF_ENOMEM (t stays valid, partly cleaned). */
+int af_traj_clean_utf8(Agentflow__Trajectory *t);
+
 /* ------------------------------------------------------------------ encoding and sending */
 
 /* Packed size in bytes. */

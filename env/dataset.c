@@ -72,9 +72,18 @@ int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfData
             rc = af_error_set(AF_EFORMAT, "%s:%zu: NUL byte inside the line", path, lineno);
             goto fail;
         }
-        obj = cJSON_ParseWithLength(p, strlen(p));
+        const char *end = NULL;
+        size_t pl = strlen(p);
+        obj = cJSON_ParseWithLengthOpts(p, pl, &end, 0);
         if (!obj || !cJSON_IsObject(obj)) {
             rc = af_error_set(AF_EFORMAT, "%s:%zu: not a JSON object", path, lineno);
+            goto fail;
+        }
+        if (end) /* one object per line: only blanks may follow it */
+            while (*end == ' ' || *end == '\t' || *end == '\r') end++;
+        if (!end || *end) {
+            rc = af_error_set(AF_EFORMAT, "%s:%zu: column %zu: text after the JSON object (one object per line)",
+                              path, lineno, end ? (size_t)(end - line) + 1 : 1);
             goto fail;
         }
         cJSON *q = cJSON_GetObjectItemCaseSensitive(obj, "question");
@@ -110,6 +119,15 @@ int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfData
                 goto fail;
             }
             solution = s->valuestring;
+        }
+        const char *long_field = strlen(q->valuestring) > AF_ITEM_MAX_BYTES ? "question"
+                                 : strlen(answer) > AF_ITEM_MAX_BYTES         ? "answer"
+                                 : solution && strlen(solution) > AF_ITEM_MAX_BYTES ? "solution"
+                                                                                    : NULL;
+        if (long_field) {
+            rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"%s\": longer than %u bytes (the limit of a trajectory string)",
+                              path, lineno, long_field, AF_ITEM_MAX_BYTES);
+            goto fail;
         }
         AfItem item = {.question = q->valuestring, .answer = (char *)answer, .solution = (char *)solution};
         char why[256] = "";

@@ -5,11 +5,16 @@
  *   {"question": "...", "answer": "42"}                       (optional string or number)
  *   {"question": "...", "answer": 42, "solution": "calculator 6*7"}  (optional string: an oracle
  *                                                              plan, actions separated by '\n')
- * Other keys are ignored. Errors name file:line and the field. */
+ * Other keys are ignored. One object per line: anything but blanks after it is an error.
+ * Errors name file:line and the field. */
 #ifndef AF_ENV_DATASET_H
 #define AF_ENV_DATASET_H
 
 #include <stddef.h>
+
+/* Longest question, answer or solution a JSONL line may give, in bytes: each is copied
+ * into trajectory strings, which the learner caps at 1 << 16 bytes (max_string_bytes). */
+#define AF_ITEM_MAX_BYTES (1u << 16)
 
 typedef struct AfItem {
     char *question; /* never NULL */
@@ -34,8 +39,9 @@ void af_dataset_destroy(AfDataset *ds);           /* accepts NULL */
 int af_dataset_add(AfDataset *ds, const char *question, const char *answer, const char *solution);
 
 /* Loads a JSONL file. check (may be NULL) validates each item. Returns 0,
- * AF_EIO (cannot open/read), AF_EFORMAT ("path:line: ..." for bad JSON, a missing or
- * mistyped field, or a check failure), AF_EINVAL (the file has no items), AF_ENOMEM. */
+ * AF_EIO (cannot open/read), AF_EFORMAT ("path:line: ..." for bad JSON, text after the
+ * object, a missing or mistyped field, a field longer than AF_ITEM_MAX_BYTES, or a check
+ * failure), AF_EINVAL (the file has no items), AF_ENOMEM. */
 int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfDataset **out);
 
 #endif

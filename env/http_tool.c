@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/deadline.h"
 #include "common/error.h"
 #include "common/http.h"
 #include "common/log.h"
@@ -17,6 +18,7 @@ typedef struct {
     char **allow;
     int n_allow;
     AfHttpOptions http;
+    AfHttpClient *client; /* keeps connections open between calls */
     size_t max_result_chars;
     AfHttpToolStats stats;
 } HttpTool;
@@ -55,7 +57,9 @@ static int http_tool_call(AfTool *self, const char *arg, double timeout_s, AfToo
         return af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "http: host of %s is not allowlisted", t->url);
     }
     AfHttpOptions opt = t->http;
-    if (timeout_s > 0 && timeout_s < opt.timeout_s) opt.timeout_s = timeout_s;
+    /* the whole call, retries and their waits included, ends within timeout_s (the
+     * episode has already cut it to what its budget leaves) */
+    if (timeout_s > 0) opt.deadline = af_mono_now() + timeout_s;
     cJSON *req = cJSON_CreateObject();
     if (!req || !cJSON_AddStringToObject(req, t->payload_key, arg)) {
         cJSON_Delete(req);
@@ -63,7 +67,7 @@ static int http_tool_call(AfTool *self, const char *arg, double timeout_s, AfToo
     }
     cJSON *reply = NULL;
     AfHttpReport rep;
-    int rc = af_http_post_json(t->url, req, NULL, &opt, &reply, &rep);
+    int rc = af_http_client_post_json(t->client, t->url, req, NULL, &opt, &reply, &rep);
     cJSON_Delete(req);
     t->stats.attempts += rep.attempts;
     t->stats.last_attempts = rep.attempts;
@@ -99,6 +103,7 @@ static int http_tool_call(AfTool *self, const char *arg, double timeout_s, AfToo
 void af_http_tool_destroy(AfTool *tool) {
     if (!tool) return;
     HttpTool *t = tool->ctx;
+    af_http_client_destroy(t->client);
     free(t->url);
     free(t->name);
     free(t->description);
@@ -140,6 +145,8 @@ int af_http_tool_create(const AfHttpToolConfig *cfg, AfTool **out) {
     t->result_key = dup_or(cfg->result_key, "result");
     t->allow = calloc((size_t)cfg->n_allow_hosts, sizeof *t->allow);
     if (!t->url || !t->name || !t->description || !t->payload_key || !t->result_key || !t->allow) goto fail;
+    if ((rc = af_http_client_create(&t->client))) goto fail;
+    rc = AF_ENOMEM;
     for (int i = 0; i < cfg->n_allow_hosts; i++) {
         if (!cfg->allow_hosts[i]) {
             rc = af_error_set(AF_ECONFIG, "config: tools.http.allow_hosts[%d]: NULL", i);

@@ -14,7 +14,9 @@
  * is malformed or larger than max_bytes is AF_TOOL_INFRA_ERROR too, with a message that
  * says exactly that. HTTP 400/413/414/422 are AF_TOOL_ERROR (the server refused this
  * argument); other 4xx (401, 403, 404, ...) point at the configuration: AF_TOOL_INFRA_ERROR.
- * The timeout_s given to call() (if > 0) caps the per-attempt timeout. */
+ * The timeout_s given to call() (if > 0) bounds the whole call: every attempt, retry and
+ * backoff or Retry-After wait ends within it (common/http.h deadlines); tools.http.timeout_s
+ * caps each attempt. The tool keeps its connections open between calls (keep-alive). */
 #ifndef AF_ENV_HTTP_TOOL_H
 #define AF_ENV_HTTP_TOOL_H
 

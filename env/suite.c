@@ -2,6 +2,7 @@
 #include "env/suite.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -237,13 +238,42 @@ int af_suite_call_tool(const AfSuite *s, const char *tool, const char *arg, doub
     return 0;
 }
 
+uint32_t af_suite_question_tokens(uint32_t context) {
+    return context > AF_SUITE_PROMPT_RESERVE ? context - AF_SUITE_PROMPT_RESERVE : 1;
+}
+
+typedef struct {
+    const AfSuite *s;
+    uint32_t max_tokens;
+    AfItemCheck check;
+    void *ctx;
+} LoadCheck;
+
+/* The suite's own check, then the question's length in tokens. */
+static int load_check(void *ctx, const AfItem *item, char *why, size_t cap) {
+    const LoadCheck *c = ctx;
+    if (c->check && c->check(c->ctx, item, why, cap)) return 1;
+    if (!c->max_tokens) return 0;
+    size_t n = 0;
+    af_vocab_encode(c->s->vocab, item->question, NULL, 0, &n);
+    if (n <= c->max_tokens) return 0;
+    snprintf(why, cap,
+             "field \"question\": %zu tokens, more than the %u the planner's context allows "
+             "(model.max_seq less %u for the prompt and an action)",
+             n, c->max_tokens, AF_SUITE_PROMPT_RESERVE);
+    return 1;
+}
+
 int af_suite_load_splits(AfSuite *s, const AfSuiteOptions *o, AfItemCheck check, void *ctx) {
     const char *paths[2] = {o->train_jsonl, o->test_jsonl};
+    static const char *const keys[2] = {"data.train", "data.test"};
+    LoadCheck lc = {s, o->max_question_tokens, check, ctx};
     for (int i = 0; i < 2; i++) {
         if (!paths[i]) continue;
         AfDataset *ds;
-        int rc = af_dataset_load_jsonl(paths[i], check, ctx, &ds);
-        if (rc) return rc;
+        int rc = af_dataset_load_jsonl(paths[i], load_check, &lc, &ds);
+        if (rc == AF_ENOMEM) return rc;
+        if (rc) return af_error_wrap(AF_ECONFIG, "config: %s", keys[i]); /* bad input: exit status 2 */
         af_dataset_destroy(s->split[i]);
         s->split[i] = ds;
     }

@@ -71,7 +71,19 @@ typedef struct AfSuiteOptions {
     uint32_t retries;        /* game24/countdown: retries from each attempt's first step (suites.h) */
     int state_view;          /* game24/countdown: the prompt shows memory from the last turn that says
                                 what is left, not the whole try (suites.h) */
+    uint32_t max_question_tokens; /* > 0: a loaded question that encodes to more tokens is an
+                                     error naming file:line (the planner's context less
+                                     AF_SUITE_PROMPT_RESERVE, see af_suite_question_tokens) */
 } AfSuiteOptions;
+
+/* Tokens of a planner's context kept for the prompt around the question (BOS, the "Q:",
+ * tools, "M:" and "A:" lines of the first turn's prompt, with every tool's name: about 20
+ * tokens) and for at least one action token. */
+#define AF_SUITE_PROMPT_RESERVE 32u
+
+/* The longest question, in tokens, that leaves room for its first prompt and an action in
+ * a planner context of `context` tokens: context - AF_SUITE_PROMPT_RESERVE, at least 1. */
+uint32_t af_suite_question_tokens(uint32_t context);
 
 void af_suite_options_default(AfSuiteOptions *o);
 
@@ -131,7 +143,9 @@ struct AfSuite {
 
 /* Creates the named suite ("game24", "countdown", "multihop", "arith") with options
  * (NULL = defaults). Returns 0, AF_ENOTFOUND (unknown name, listing the known ones),
- * AF_EIO/AF_EFORMAT/AF_EINVAL (JSONL loading, see dataset.h), AF_ELMDB (multihop store),
+ * AF_ECONFIG (a JSONL file of train_jsonl/test_jsonl cannot be read or is bad: the message
+ * starts "config: data.train: " or "config: data.test: " and names file:line as dataset.h
+ * says, or the question longer than max_question_tokens), AF_ELMDB (multihop store),
  * AF_ENOMEM. */
 int af_suite_create(const char *name, const AfSuiteOptions *opts, AfSuite **out);
 void af_suite_destroy(AfSuite *s); /* accepts NULL */

@@ -127,9 +127,9 @@ int af_cmd_train(int argc, char **argv) {
     int trc = af_train_run_resume(&cfg, run_dir, &mpi, mode, &res);
     if (trc) {
         AF_LOG_E("training failed: %s", af_error_detail());
+        if (trc == AF_ECONFIG) exit_code = 2; /* bad configuration or dataset */
         /* peers may be blocked waiting for this rank, unless the failure was agreed */
         if (mpi.size > 1 && !res.clean_stop) MPI_Abort(MPI_COMM_WORLD, trc == AF_ECONFIG ? 2 : 1);
-        if (trc == AF_ECONFIG) exit_code = 2; /* a configuration the run cannot honour */
         goto done;
     }
     if (mpi.rank == 0) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/traj.h"
 #include "learner/trajstore.h"
 #include "proto/agentflow.pb-c.h"
 
@@ -42,6 +43,11 @@ int af_rollout_show(const char *run_dir, const char *spec, FILE *out) {
     free(bytes);
     if (!t) {
         fprintf(stderr, "agentflow rollout: %s: trajectory %u:%u:%u does not decode (%zu bytes)\n", run_dir, it, q, s, len);
+        return 1;
+    }
+    if (af_traj_clean_utf8(t)) { /* one written before tool output was cleaned may hold any bytes */
+        fprintf(stderr, "agentflow rollout: %s\n", af_error_detail());
+        agentflow__trajectory__free_unpacked(t, NULL);
         return 1;
     }
     fprintf(out, "trajectory %u:%u:%u  policy_version %" PRIu64 "  suite %s  actor rank %d  status %s%s%s\n",

@@ -129,6 +129,7 @@ static void suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
     o->attempts = (uint32_t)cfg->suite.attempts;
     o->retries = (uint32_t)cfg->suite.retries;
     o->state_view = cfg->suite.view == AF_VIEW_STATE;
+    o->max_question_tokens = af_suite_question_tokens((uint32_t)cfg->model.max_seq);
 }
 
 static int model_config(const AfConfig *c, const AfSuite *s, AfModelConfig *m) {

@@ -63,12 +63,13 @@ static inline void fault_server_stop(FaultServer *s) {
     s->pid = -1;
 }
 
-/* POSTs the server saw for a path with its query string; -1 if it cannot tell. A plain
- * HTTP/1.0 GET over a socket (spawning a client per question was the slow part). */
-static inline int fault_server_count(const FaultServer *s, const char *path_query) {
+/* The "count" of a GET reply of the server; -1 if it cannot tell. A plain HTTP/1.0 GET
+ * over a socket (spawning a client per question was the slow part). `arg` (may be NULL)
+ * is appended URL-encoded. */
+static inline int fault_server_get_count(const FaultServer *s, const char *path, const char *arg) {
     char req[2048];
-    size_t n = (size_t)snprintf(req, sizeof req, "GET /count?key=");
-    for (const unsigned char *p = (const unsigned char *)path_query; *p && n + 8 < sizeof req; p++) {
+    size_t n = (size_t)snprintf(req, sizeof req, "GET %s", path);
+    for (const unsigned char *p = (const unsigned char *)(arg ? arg : ""); *p && n + 8 < sizeof req; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
             req[n++] = (char)*p;
         else n += (size_t)snprintf(req + n, sizeof req - n, "%%%02X", *p);
@@ -88,6 +89,16 @@ static inline int fault_server_count(const FaultServer *s, const char *path_quer
     buf[got] = '\0';
     const char *c = strstr(buf, "\"count\": ");
     return c ? atoi(c + 9) : -1;
+}
+
+/* POSTs the server saw for a path with its query string; -1 if it cannot tell. */
+static inline int fault_server_count(const FaultServer *s, const char *path_query) {
+    return fault_server_get_count(s, "/count?key=", path_query);
+}
+
+/* TCP connections the server has accepted so far (its own GETs included); -1 if unknown. */
+static inline int fault_server_connections(const FaultServer *s) {
+    return fault_server_get_count(s, "/connections", NULL);
 }
 
 #endif

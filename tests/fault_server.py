@@ -17,6 +17,13 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
   /oversized?bytes=B   200 with a valid JSON body of about B bytes (&nolen=1: without
                        Content-Length, ended by closing the connection)
   /noresult            200 {"answer": 42, "query": <query>}
+  /hang                reads the request and never replies (until the client hangs up)
+  /retry?n=N&after=A&code=C&form=F
+                       HTTP C (default 503) with "Retry-After: A" for the first N requests
+                       (per full path), then like /ok; F=date sends A as an HTTP-date
+                       (now + A s) instead of delay-seconds
+  /badutf8             200 {"result": <bytes that are not UTF-8>}
+  GET /connections     {"count": TCP connections accepted so far} (keep-alive checks)
   /echoauth            200 whose error text echoes the Authorization header (a hostile server)
   /v1/chat/completions OpenAI-compatible: checks "Authorization: Bearer $AF_TEST_EXPECT_KEY"
                        (401 if it differs), replies choices[0].message.content =
@@ -24,10 +31,13 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
                        variants K = nochoices | emptychoices | nomessage | nullcontent |
                        numbercontent | notobject | apierror | echoauth (401 echoing the
                        Authorization header) | apierror_echo (200 error message echoing it);
-                       ?fail=N: HTTP 500 for the first N requests; ?slow=S: sleep S s first;
+                       ?fail=N: HTTP 500 for the first N requests (&fail_code=C: HTTP C,
+                       &retry_after=A: with "Retry-After: A"); ?slow=S: sleep S s first;
                        ?say=TEXT: the content is TEXT; ?say=echo_action: the content is the
                        line after "Planner action: " in the user message (a pass-through
-                       executor); ?say=echo_temperature: "temperature <the request's>"
+                       executor); ?say=echo_temperature: "temperature <the request's>";
+                       ?say=echo_auth: the content is the Authorization header (a hostile
+                       planner echoing the API key)
   <fault path>/chat/completions   the fault paths above also answer under this suffix, which
                        the OpenAI client appends to a base URL (/truncated/chat/completions ...)
 """
@@ -37,9 +47,11 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate
 from urllib.parse import parse_qs, urlparse
 
 counts = {}
+connections = [0]
 lock = threading.Lock()
 
 
@@ -49,11 +61,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet: the test's stderr is checked for secrets
         pass
 
-    def reply(self, code, obj=None, raw=None):
+    def setup(self):  # one call per accepted TCP connection
+        with lock:
+            connections[0] += 1
+        super().setup()
+
+    def reply(self, code, obj=None, raw=None, headers=()):
         body = raw if raw is not None else json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
 
@@ -64,6 +83,10 @@ class Handler(BaseHTTPRequestHandler):
             key = q.get("key", [""])[0]
             with lock:
                 n = counts.get(key, 0)
+            self.reply(200, {"count": n})
+        elif u.path == "/connections":
+            with lock:
+                n = connections[0]
             self.reply(200, {"count": n})
         else:
             self.reply(404, {"error": "GET only for /count"})
@@ -95,6 +118,24 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(200, {"result": "slow"})
             except OSError:
                 pass
+        elif p == "/hang":
+            try:  # wait for the client to give up (or 60 s)
+                self.connection.settimeout(60)
+                self.connection.recv(1)
+            except OSError:
+                pass
+            self.close_connection = True
+        elif p == "/retry":
+            if n <= int(q.get("n", ["1"])[0]):
+                after = q.get("after", ["1"])[0]
+                if q.get("form", [""])[0] == "date":
+                    after = formatdate(time.time() + float(after), usegmt=True)
+                self.reply(int(q.get("code", ["503"])[0]), {"error": "busy, retry later"},
+                           headers=[("Retry-After", after)])
+            else:
+                self.reply(200, {"result": "ok after %d" % (n - 1)})
+        elif p == "/badutf8":
+            self.reply(200, raw=b'{"result": "bad \xff\xfe bytes \xc3( and \xe2\x82 end"}')
         elif p == "/fail":
             if n <= int(q.get("n", ["1"])[0]):
                 self.reply(500, {"error": "injected failure %d" % n})
@@ -135,7 +176,9 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(401, {"error": "bad key: %s" % self.headers.get("Authorization", "")})
         elif p == "/v1/chat/completions":
             if n <= int(q.get("fail", ["0"])[0]):
-                self.reply(500, {"error": {"message": "injected failure %d" % n}})
+                ra = q.get("retry_after")
+                self.reply(int(q.get("fail_code", ["500"])[0]), {"error": {"message": "injected failure %d" % n}},
+                           headers=[("Retry-After", ra[0])] if ra else ())
                 return
             if "slow" in q:
                 time.sleep(float(q["slow"][0]))
@@ -171,6 +214,8 @@ class Handler(BaseHTTPRequestHandler):
             last = user[-1] if user else ""
             at = last.find("Planner action: ")
             content = last[at + 16:].split("\n")[0] if at >= 0 else ""
+        elif say == "echo_auth":  # a hostile or broken server repeating the key
+            content = "stop | my key is %s" % got
         elif say == "echo_temperature":  # shows the sampling temperature the client asked for
             content = "temperature %s" % req.get("temperature")
         elif say is not None:

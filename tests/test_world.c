@@ -140,7 +140,7 @@ static void expect_bad(const char *const *sets, int rc_want, const char *key) {
 }
 
 static void test_bad_config(void) {
-    expect_bad((const char *[]){"data.test=/nonexistent/test.jsonl", NULL}, AF_EIO, "/nonexistent/test.jsonl");
+    expect_bad((const char *[]){"data.test=/nonexistent/test.jsonl", NULL}, AF_ECONFIG, "data.test: /nonexistent/test.jsonl");
     expect_bad((const char *[]){"modules.judge.backend=openai", NULL}, AF_ECONFIG, "modules.judge.model");
     expect_bad((const char *[]){"modules.verifier.backend=openai", "modules.verifier.model=m", "modules.verifier.url=ftp://x/v1",
                                 NULL},

@@ -2,3 +2,4 @@
 af_unit_test(test_suites TIMEOUT 300)
 af_unit_test(test_calc)
 af_script_test(test_calc_ref python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_calc_ref.py $<TARGET_FILE:test_calc>)
+af_script_test(test_dataset_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_dataset_cli.sh $<TARGET_FILE:agentflow>)
