@@ -8,3 +8,6 @@ target_compile_options(model_ref_dump PRIVATE ${AF_WARNINGS} ${AF_OPT_FLAGS})
 target_link_libraries(model_ref_dump PRIVATE agentflow_core)
 af_script_test(test_model_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_ref.py)
 af_script_test(test_model_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_model_cli.sh)
+# Hugging Face families (Qwen2.5, Qwen3, Llama-3, SmolLM2) with real vocabularies, every
+# dtype, sharded directories and refusals, against the same PyTorch implementation.
+af_script_test(test_model_families python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_families.py)
