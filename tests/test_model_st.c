@@ -217,6 +217,51 @@ int main(void) {
         CHECK(af_model_config_load(dir, &c) == 0);
         CHECK(c.qkv_bias == 1 && c.n_kv_heads == 2 && c.tied_embeddings == 0);
     }
+    /* random damage to a real file's header and length: refused or read, never a crash
+     * (the ASan build runs this too) */
+    {
+        size_t n = 0;
+        snprintf(path, sizeof path, "%s/good1/model.safetensors", g_dir);
+        unsigned char *good = slurp(path, &n), *b = good ? malloc(n) : NULL;
+        CHECK(good != NULL && n > 64);
+        AfRng r;
+        af_rng_init(&r, 9, AF_RNG_TEST, 7, 0, 0);
+        int refused = 0, opened = 0;
+        snprintf(path, sizeof path, "%s/fuzz.safetensors", g_dir);
+        uint64_t hl = 0;
+        for (int i = 7; good && i >= 0; i--) hl = hl << 8 | good[i];
+        for (int it = 0; b && it < 300; it++) {
+            memcpy(b, good, n);
+            size_t len = n;
+            int flips = 1 + (int)af_rng_below(&r, 4);
+            for (int k = 0; k < flips; k++) {
+                size_t at = af_rng_below(&r, (uint32_t)(8 + hl));
+                static const char syms[] = "0123456789[]{},:\" ";
+                b[at] = af_rng_below(&r, 2) ? (unsigned char)af_rng_below(&r, 256) : (unsigned char)syms[at % 17];
+            }
+            if (af_rng_below(&r, 4) == 0) len = af_rng_below(&r, (uint32_t)n);
+            write_bytes(path, b, len);
+            AfSafetensors *st = NULL;
+            int rc = af_safetensors_open(path, &st);
+            CHECK_MSG(rc == 0 || rc == AF_EFORMAT, "fuzz %d: rc %d (%s)", it, rc, af_error_detail());
+            if (rc == 0) {
+                opened++;
+                float *buf = malloc(64 * sizeof(float));
+                for (int t = 0; t < st->n; t++) /* every tensor is inside the file */
+                    CHECK(st->tensors[t].file_offset + st->tensors[t].nbytes <= st->size);
+                for (int t = 0; t < st->n && buf; t++)
+                    if (st->tensors[t].numel <= 64) CHECK(af_safetensors_read_f32(st, &st->tensors[t], buf) == 0);
+                free(buf);
+            } else {
+                refused++;
+            }
+            af_safetensors_close(st);
+        }
+        fprintf(stderr, "fuzzed headers: %d refused, %d still valid\n", refused, opened);
+        CHECK(refused > 200);
+        free(b);
+        free(good);
+    }
     /* misaligned data: overlap, gap, trailing bytes, a header that lies about sizes */
     expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
                     "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12, -1, "overlap");
