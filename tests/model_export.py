@@ -171,6 +171,12 @@ def main():
                 d = compare("bf16 export: agentflow score vs torch", lp16, torch_logprobs(e16, toks), 1e-4)
                 d2 = compare("bf16 export vs fp32 export log-probs", lp16, lp32, 0.05)
                 print(f"     bf16 export: project vs torch max |diff| {d:.2g}; bf16 vs fp32 export {d2:.2g}")
+            # logits, in torch, of the bf16 export against the fp32 export's
+            t = torch.tensor(toks)[None]
+            z32 = Model(*load_dir(e32)).logits(t).detach()
+            z16 = Model(*load_dir(e16)).logits(t).detach()
+            d3 = compare("bf16 export vs fp32 export logits (torch)", z16, z32, 0.05)
+            print(f"     bf16 vs fp32 export logits max |diff| {d3:.2g} (logits up to {z32.abs().max().item():.2g})")
 
         # the project's own vocabulary without a source: no tokenizer files
         eown = f"{tmp}/eown"
