@@ -29,15 +29,7 @@ static int g_qwen3_llama3; /* 1: q/k norms, head_dim 6 (not d_model / n_heads), 
 
 static void check_config(int kv, int bias, int tied) {
     AfModelConfig c = tiny_config(kv, bias, tied);
-    if (g_qwen3_llama3) {
-        c.qk_norm = 1;
-        c.head_dim = 6;
-        c.rope_llama3 = 1; /* with theta 100 and hd 6 the three frequencies fall in all three bands */
-        c.rope_factor = 8;
-        c.rope_low_freq_factor = 1;
-        c.rope_high_freq_factor = 4;
-        c.rope_orig_max_pos = 64;
-    }
+    if (g_qwen3_llama3) tiny_family_knobs(&c);
     int ss[NSEQ + 1] = {0};
     for (int s = 0; s < NSEQ; s++) ss[s + 1] = ss[s] + LENS[s];
     int N = ss[NSEQ];

@@ -290,11 +290,10 @@ int main(void) {
         CHECK(af_f32_to_bf16(tie_even) == 0x3f81);
     }
     /* export (bf16, sharded) and load back: a Qwen3-shaped model (q/k norms, head_dim
-     * differing from d_model / n_heads) */
+     * differing from d_model / n_heads, llama3 RoPE scaling) */
     {
         AfModelConfig c = tiny_config(2, 0, 1);
-        c.qk_norm = 1;
-        c.head_dim = 6;
+        tiny_family_knobs(&c); /* config.json must carry head_dim and rope_scaling back */
         AfModel *m = NULL, *m2 = NULL;
         CHECK(af_model_create(&c, 32, 2, 0, &m) == 0);
         fill_params(m, 11, 0.3);
