@@ -14,7 +14,8 @@ exported three ways and read back:
     torch's on the same bf16 weights to 1e-4, and within 0.05 of the fp32 export's
     log-probs (bf16 keeps 8 bits of mantissa: a relative weight error <= 2^-9);
   - without a source (a run of the project's own fixed vocabulary, no model.init_from):
-    config.json and model.safetensors only, no tokenizer files.
+    config.json and model.safetensors only, no tokenizer files; with --source, the named
+    directory's files and fields.
 Bad options exit 2. Exits non-zero on any failure."""
 import json
 import os
@@ -186,6 +187,13 @@ def main():
         check("export without a source", r.returncode == 0, r.stderr)
         check("without a source: config.json + model.safetensors only",
               sorted(os.listdir(eown)) == ["config.json", "model.safetensors"], str(os.listdir(eown)))
+
+        # --source names the directory explicitly (a run without model.init_from)
+        esrc = f"{tmp}/esrc"
+        r = run([agentflow, "ckpt", "export", "--run-dir", f"{tmp}/own", "--out", esrc, "--source", src])
+        check("export with --source", r.returncode == 0, r.stderr)
+        check("--source: tokenizer files and config fields carried over",
+              os.path.exists(f"{esrc}/tokenizer.json") and json.load(open(f"{esrc}/config.json")).get("bos_token_id") == 3)
 
         for args, needle in [(["--dtype", "fp8"], "--dtype"), (["--max-shard-mb", "-1"], "--max-shard-mb")]:
             r = run([agentflow, "ckpt", "export", "--run-dir", f"{tmp}/run", "--out", f"{tmp}/bad", *args])
