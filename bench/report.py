@@ -70,6 +70,13 @@ if model:
 else:
     parts["model"] = "not run (bench/run.sh --only model)\n"
 
+# ------------------------------------------------------------------ real-size HF model
+hf = load("hf_model.csv")
+if hf:
+    parts["hf_model"] = table(hf, ["what", "threads", "value", "unit"]) + "\n" + cmds("hf_model")
+else:
+    parts["hf_model"] = "not run (bench/run.sh --only hf)\n"
+
 # ------------------------------------------------------------------ wire
 wire = load("wire.csv")
 W = {}

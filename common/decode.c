@@ -198,6 +198,10 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
         mm(d, d->q, QD, d->xn, C, P->wq, C, P->bq, n, C, QD);
         mm(d, d->k, KD, d->xn, C, P->wk, C, P->bk, n, C, KD);
         mm(d, d->v, KD, d->xn, C, P->wv, C, P->bv, n, C, KD);
+        if (c->qk_norm) { /* per-head RMSNorm before RoPE (rows of hd floats, in place) */
+            rmsnorm_rows(d->q, d->q, P->q_norm, n * H, hd, c->rms_eps);
+            rmsnorm_rows(d->k, d->k, P->k_norm, n * KV, hd, c->rms_eps);
+        }
         for (int r = 0; r < n; r++) {
             int pos = d->row_pos[r];
             const float *cs = m->rope_cos + (size_t)pos * half, *sn = m->rope_sin + (size_t)pos * half;

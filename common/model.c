@@ -30,6 +30,8 @@ struct AfModelActs {
     float *rstd1;     /* (L, N) */
     float *q;         /* (L, N, QD) after RoPE */
     float *k;         /* (L, N, KD) after RoPE */
+    float *qpre, *kpre;   /* (L, N, QD), (L, N, KD) before the q/k norms (qk_norm only) */
+    float *rstdq, *rstdk; /* (L, N, H), (L, N, KV) q/k norm reciprocal RMS (qk_norm only) */
     float *v;         /* (L, N, KD) */
     float *att;       /* (L, N, QD) attention output before o_proj */
     float *lse;       /* (L, N, H) log-sum-exp of each attention row */
@@ -44,6 +46,7 @@ struct AfModelActs {
     /* backward scratch */
     float *dx, *dxn;  /* (N, C) */
     float *dq, *dk, *dv, *datt; /* (N, QD), (N, KD), (N, KD), (N, QD) */
+    float *dkpre;     /* (N, KD) gradient before the k norm (qk_norm only; q uses datt) */
     float *dg, *du;   /* (N, F) */
     float *dlogits;   /* (N, V) */
     float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
@@ -65,6 +68,10 @@ AfModelConfig af_model_config_default(void) {
     return c;
 }
 
+int af_model_config_head_dim(const AfModelConfig *c) {
+    return c->head_dim ? c->head_dim : c->d_model / c->n_heads;
+}
+
 int af_model_config_validate(const AfModelConfig *c) {
 #define POS(f, lim)                                                                       \
     if (c->f < 1 || c->f > (lim))                                                         \
@@ -78,12 +85,18 @@ int af_model_config_validate(const AfModelConfig *c) {
     POS(d_ff, 1 << 18);
     POS(max_seq, 1 << 20);
 #undef POS
-    if (c->d_model % c->n_heads)
+    if (c->head_dim < 0 || c->head_dim > 4096)
+        return af_error_set(AF_ECONFIG, "model config: head_dim: expected 0 (d_model / n_heads) or 1..4096, got %d",
+                            c->head_dim);
+    if (!c->head_dim && c->d_model % c->n_heads)
         return af_error_set(AF_ECONFIG, "model config: d_model (%d) not divisible by n_heads (%d)",
                             c->d_model, c->n_heads);
-    if ((c->d_model / c->n_heads) % 2)
+    if (af_model_config_head_dim(c) % 2)
         return af_error_set(AF_ECONFIG, "model config: head_dim %d must be even for RoPE",
-                            c->d_model / c->n_heads);
+                            af_model_config_head_dim(c));
+    if ((long long)c->n_heads * af_model_config_head_dim(c) > (1 << 20))
+        return af_error_set(AF_ECONFIG, "model config: n_heads * head_dim %lld too large",
+                            (long long)c->n_heads * af_model_config_head_dim(c));
     if (c->n_heads % c->n_kv_heads)
         return af_error_set(AF_ECONFIG, "model config: n_heads (%d) not divisible by n_kv_heads (%d)",
                             c->n_heads, c->n_kv_heads);
@@ -95,12 +108,27 @@ int af_model_config_validate(const AfModelConfig *c) {
         return af_error_set(AF_ECONFIG, "model config: qkv_bias must be 0 or 1");
     if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
         return af_error_set(AF_ECONFIG, "model config: tied_embeddings must be 0 or 1");
+    if (c->qk_norm != 0 && c->qk_norm != 1)
+        return af_error_set(AF_ECONFIG, "model config: qk_norm must be 0 or 1");
+    if (c->rope_llama3 != 0 && c->rope_llama3 != 1)
+        return af_error_set(AF_ECONFIG, "model config: rope_llama3 must be 0 or 1");
+    if (c->rope_llama3) {
+        if (!(c->rope_factor > 0) || !isfinite(c->rope_factor))
+            return af_error_set(AF_ECONFIG, "model config: rope_scaling.factor must be > 0, got %g", c->rope_factor);
+        if (!(c->rope_low_freq_factor > 0) || !(c->rope_high_freq_factor > c->rope_low_freq_factor) ||
+            !isfinite(c->rope_high_freq_factor))
+            return af_error_set(AF_ECONFIG, "model config: rope_scaling: need 0 < low_freq_factor (%g) < high_freq_factor (%g)",
+                                c->rope_low_freq_factor, c->rope_high_freq_factor);
+        if (c->rope_orig_max_pos < 1)
+            return af_error_set(AF_ECONFIG, "model config: rope_scaling.original_max_position_embeddings must be >= 1, got %d",
+                                c->rope_orig_max_pos);
+    }
     return 0;
 }
 
 /* Append a tensor to the table (offsets 16-float aligned). */
 static void add_tensor(AfModel *m, const char *name, int64_t d0, int64_t d1) {
-    AF_ASSERT(m->n_tensors < AF_MODEL_MAX_TENSORS);
+    AF_ASSERT(m->n_tensors < m->cap_tensors);
     AfTensorInfo *t = &m->tensors[m->n_tensors++];
     snprintf(t->name, sizeof t->name, "%s", name);
     t->ndim = d1 ? 2 : 1;
@@ -128,6 +156,10 @@ static void build_table(AfModel *m) {
         T("self_attn.v_proj.weight", KD, C);
         if (c->qkv_bias) { T("self_attn.v_proj.bias", KD, 0); }
         T("self_attn.o_proj.weight", C, QD);
+        if (c->qk_norm) {
+            T("self_attn.q_norm.weight", m->head_dim, 0);
+            T("self_attn.k_norm.weight", m->head_dim, 0);
+        }
         T("post_attention_layernorm.weight", C, 0);
         T("mlp.gate_proj.weight", c->d_ff, C);
         T("mlp.up_proj.weight", c->d_ff, C);
@@ -153,6 +185,8 @@ static void bind_view(const AfModel *m, float *base, AfParamView *v) {
         L->wv = NEXT();
         L->bv = c->qkv_bias ? NEXT() : NULL;
         L->wo = NEXT();
+        L->q_norm = c->qk_norm ? NEXT() : NULL;
+        L->k_norm = c->qk_norm ? NEXT() : NULL;
         L->mlp_norm = NEXT();
         L->wgate = NEXT();
         L->wup = NEXT();
@@ -169,7 +203,8 @@ static void acts_free(AfModelActs *a) {
     float **fs[] = {&a->x, &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse, &a->xmid,
                     &a->xn2, &a->rstd2, &a->g, &a->u, &a->h, &a->xnf, &a->rstdf, &a->logits,
                     &a->lse_out, &a->dx, &a->dxn, &a->dq, &a->dk, &a->dv, &a->datt, &a->dg,
-                    &a->du, &a->dlogits, &a->S, &a->dP};
+                    &a->du, &a->dlogits, &a->S, &a->dP, &a->qpre, &a->kpre, &a->rstdq,
+                    &a->rstdk, &a->dkpre};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(*fs[i]);
     free(a->seq_start);
     free(a->pos);
@@ -198,6 +233,13 @@ static int acts_alloc(AfModel *m, int grads) {
     A(v, L * N * KD);
     A(att, L * N * QD);
     A(lse, L * N * H);
+    if (c->qk_norm) {
+        A(qpre, L * N * QD);
+        A(kpre, L * N * KD);
+        A(rstdq, L * N * H);
+        A(rstdk, L * N * (size_t)c->n_kv_heads);
+        if (grads) A(dkpre, N * KD);
+    }
     A(xmid, L * N * C);
     A(xn2, L * N * C);
     A(rstd2, L * N);
@@ -208,7 +250,8 @@ static int acts_alloc(AfModel *m, int grads) {
     A(rstdf, N);
     A(logits, N * V);
     A(lse_out, N);
-    a->scratch_floats = (size_t)ATT_BLOCK * c->max_seq > V ? (size_t)ATT_BLOCK * c->max_seq : V;
+    size_t max_T = (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
+    a->scratch_floats = (size_t)ATT_BLOCK * max_T > V ? (size_t)ATT_BLOCK * max_T : V;
     A(S, AF_ATT_THREADS * a->scratch_floats);
     if (grads) {
         A(dx, N * C);
@@ -226,6 +269,22 @@ static int acts_alloc(AfModel *m, int grads) {
     return ok ? 0 : AF_ENOMEM;
 }
 
+/* Llama-3 frequency scaling (transformers' _compute_llama3_parameters, in float32):
+ * wavelengths longer than original_max_position_embeddings / low_freq_factor are
+ * divided by `factor`, those shorter than .. / high_freq_factor kept, and those between
+ * interpolated smoothly. */
+static float rope_llama3_scale(const AfModelConfig *c, float inv) {
+    float old = (float)c->rope_orig_max_pos, lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+    float low_wavelen = old / lo, high_wavelen = old / hi;
+    float wavelen = 2.0f * (float)M_PI / inv;
+    float scaled = wavelen > low_wavelen ? inv / c->rope_factor : inv;
+    if (!(wavelen < high_wavelen) && !(wavelen > low_wavelen)) {
+        float smooth = (old / wavelen - lo) / (hi - lo);
+        scaled = (1.0f - smooth) * scaled / c->rope_factor + smooth * scaled;
+    }
+    return scaled;
+}
+
 int af_model_create(const AfModelConfig *cfg, int max_tokens, int max_seqs, int flags,
                     AfModel **out) {
     *out = NULL;
@@ -237,17 +296,14 @@ int af_model_create(const AfModelConfig *cfg, int max_tokens, int max_seqs, int 
     AfModel *m = calloc(1, sizeof *m);
     if (!m) return af_error_set(AF_ENOMEM, "af_model_create: out of memory");
     m->cfg = *cfg;
-    m->head_dim = cfg->d_model / cfg->n_heads;
+    m->head_dim = af_model_config_head_dim(cfg);
     m->max_tokens = max_tokens;
     m->max_seqs = max_seqs;
-    m->tensors = calloc(AF_MODEL_MAX_TENSORS, sizeof *m->tensors);
+    m->cap_tensors = 3 + cfg->n_layers * 14;
+    m->tensors = calloc((size_t)m->cap_tensors, sizeof *m->tensors);
     m->p.layers = calloc((size_t)cfg->n_layers, sizeof(AfLayerParams));
     m->g.layers = calloc((size_t)cfg->n_layers, sizeof(AfLayerParams));
     if (!m->tensors || !m->p.layers || !m->g.layers) goto nomem;
-    if ((size_t)cfg->n_layers * 12 + 4 > AF_MODEL_MAX_TENSORS) {
-        rc = af_error_set(AF_ECONFIG, "model config: n_layers %d exceeds the tensor table", cfg->n_layers);
-        goto fail;
-    }
     build_table(m);
     m->params = alloc_floats(m->n_params);
     if (!m->params) goto nomem;
@@ -264,6 +320,7 @@ int af_model_create(const AfModelConfig *cfg, int max_tokens, int max_seqs, int 
     for (int i = 0; i < half; i++) {
         /* Hugging Face: inv_freq = 1 / theta^(arange(0, hd, 2) / hd), in float32. */
         float inv = (float)(1.0 / pow((double)cfg->rope_theta, (double)(2 * i) / m->head_dim));
+        if (cfg->rope_llama3) inv = rope_llama3_scale(cfg, inv);
         for (int p = 0; p < cfg->max_seq; p++) {
             float ang = (float)p * inv;
             m->rope_cos[(size_t)p * half + i] = cosf(ang);
@@ -276,7 +333,6 @@ int af_model_create(const AfModelConfig *cfg, int max_tokens, int max_seqs, int 
 nomem:
     rc = af_error_set(AF_ENOMEM, "af_model_create: out of memory (%zu parameters, %d max tokens)",
                       m->n_params, max_tokens);
-fail:
     af_model_destroy(m);
     return rc;
 }
@@ -342,7 +398,7 @@ void af_model_zero_grad(AfModel *m) {
 const float *af_model_logits(const AfModel *m) { return m->acts ? m->acts->logits : NULL; }
 
 double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int n_seqs) {
-    double hd = (double)c->d_model / c->n_heads, C = c->d_model;
+    double hd = c->head_dim ? (double)c->head_dim : (double)c->d_model / c->n_heads, C = c->d_model;
     double QD = c->n_heads * hd, KD = c->n_kv_heads * hd;
     double per_tok = C * QD * 2 + C * KD * 2 + 3.0 * C * c->d_ff;
     double att = 0, N = 0;
@@ -593,6 +649,13 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
         linear_fwd(q, xn1, P->wq, P->bq, N, C, QD);
         linear_fwd(k, xn1, P->wk, P->bk, N, C, KD);
         linear_fwd(v, xn1, P->wv, P->bv, N, C, KD);
+        if (c->qk_norm) { /* per-head RMSNorm before RoPE; rows of hd floats */
+            float *qpre = a->qpre + ln * QD, *kpre = a->kpre + ln * KD;
+            memcpy(qpre, q, (size_t)N * QD * sizeof(float));
+            memcpy(kpre, k, (size_t)N * KD * sizeof(float));
+            rmsnorm_fwd(q, a->rstdq + ln * H, qpre, P->q_norm, N * H, hd, c->rms_eps);
+            rmsnorm_fwd(k, a->rstdk + ln * KV, kpre, P->k_norm, N * KV, hd, c->rms_eps);
+        }
         for (int i = 0; i < N; i++) {
             const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;
             rope_row(q + (size_t)i * QD, H, hd, cs, sn, 0);
@@ -722,8 +785,17 @@ int af_model_backward(AfModel *m, const float *dlogp) {
             rope_row(a->dq + (size_t)i * QD, H, hd, cs, sn, 1);
             rope_row(a->dk + (size_t)i * KD, KV, hd, cs, sn, 1);
         }
-        linear_bwd(a->dxn, 0, G->wq, G->bq, a->dq, xn1, P->wq, N, C, QD);
-        linear_bwd(a->dxn, 1, G->wk, G->bk, a->dk, xn1, P->wk, N, C, KD);
+        float *dqp = a->dq, *dkp = a->dk;
+        if (c->qk_norm) { /* datt is free once the attention backward ran */
+            dqp = a->datt;
+            dkp = a->dkpre;
+            memset(dqp, 0, (size_t)N * QD * sizeof(float));
+            memset(dkp, 0, (size_t)N * KD * sizeof(float));
+            rmsnorm_bwd(dqp, G->q_norm, a->dq, a->qpre + ln * QD, a->rstdq + ln * H, P->q_norm, N * H, hd);
+            rmsnorm_bwd(dkp, G->k_norm, a->dk, a->kpre + ln * KD, a->rstdk + ln * KV, P->k_norm, N * KV, hd);
+        }
+        linear_bwd(a->dxn, 0, G->wq, G->bq, dqp, xn1, P->wq, N, C, QD);
+        linear_bwd(a->dxn, 1, G->wk, G->bk, dkp, xn1, P->wk, N, C, KD);
         linear_bwd(a->dxn, 1, G->wv, G->bv, a->dv, xn1, P->wv, N, C, KD);
         rmsnorm_bwd(a->dx, G->attn_norm, a->dxn, x, rstd1, P->attn_norm, N, C);
     }

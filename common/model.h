@@ -1,6 +1,8 @@
-/* The planner policy: a Llama/Qwen2-style decoder-only transformer (token embedding,
- * RMSNorm, rotate-half RoPE, causal grouped-query attention with optional QKV bias,
- * SwiGLU MLP, final RMSNorm, LM head optionally tied to the embedding).
+/* The planner policy: a Llama/Qwen2/Qwen3-style decoder-only transformer (token
+ * embedding, RMSNorm, rotate-half RoPE (optionally with Llama-3 frequency scaling),
+ * causal grouped-query attention with optional QKV bias and optional per-head q/k
+ * RMSNorm before RoPE (Qwen3), an explicit head_dim, SwiGLU MLP, final RMSNorm, LM head
+ * optionally tied to the embedding).
  *
  * Parameters and gradients are each one flat 64-byte aligned float buffer; a table maps
  * Hugging Face tensor names to (shape, offset in elements). The learner path is a
@@ -20,7 +22,7 @@ typedef struct AfModelConfig {
     int vocab_size;       /* tokens */
     int d_model;          /* hidden size C */
     int n_layers;
-    int n_heads;          /* query heads H; head_dim = d_model / n_heads */
+    int n_heads;          /* query heads H */
     int n_kv_heads;       /* key/value heads KV; n_heads % n_kv_heads == 0 */
     int d_ff;             /* SwiGLU intermediate size F */
     int max_seq;          /* max positions (max_position_embeddings) */
@@ -28,6 +30,16 @@ typedef struct AfModelConfig {
     float rms_eps;
     int qkv_bias;         /* 1: q/k/v projections have biases (Qwen2) */
     int tied_embeddings;  /* 1: lm_head shares model.embed_tokens.weight */
+    /* Fields below are 0 in the project's own configs (af_model_config_default), which
+     * keeps their models bit-identical to those before the fields existed. */
+    int head_dim;         /* per-head size hd; 0: d_model / n_heads (Qwen3 sets it) */
+    int qk_norm;          /* 1: RMSNorm (weight (hd), eps rms_eps) on each q and k head
+                           * before RoPE (Qwen3: self_attn.q_norm / k_norm) */
+    int rope_llama3;      /* 1: Llama-3 RoPE frequency scaling with the four fields below */
+    float rope_factor;            /* rope_scaling.factor */
+    float rope_low_freq_factor;   /* rope_scaling.low_freq_factor */
+    float rope_high_freq_factor;  /* rope_scaling.high_freq_factor */
+    int rope_orig_max_pos;        /* rope_scaling.original_max_position_embeddings */
 } AfModelConfig;
 
 /* A default small config (used by tests and as the fallback of `model.*` options). */
@@ -37,7 +49,12 @@ AfModelConfig af_model_config_default(void);
  * AF_ECONFIG with a detail naming the field. */
 int af_model_config_validate(const AfModelConfig *c);
 
-#define AF_MODEL_MAX_TENSORS 1024
+/* The head size of a valid config: head_dim, or d_model / n_heads when head_dim is 0. */
+int af_model_config_head_dim(const AfModelConfig *c);
+
+/* The most tensors a valid config has (256 layers of 14 tensors, embedding, final norm,
+ * LM head): the table itself is sized per model. */
+#define AF_MODEL_MAX_TENSORS 4096
 #define AF_MODEL_NAME_MAX 80
 
 typedef struct AfTensorInfo {
@@ -52,6 +69,7 @@ typedef struct AfLayerParams {    /* pointers into a flat buffer (params or grad
     float *attn_norm;  /* (C) input_layernorm */
     float *wq, *bq;    /* (H*hd, C), (H*hd) or NULL */
     float *wk, *bk;    /* (KV*hd, C), (KV*hd) or NULL */
+    float *q_norm, *k_norm; /* (hd), (hd) or NULL (qk_norm) */
     float *wv, *bv;    /* (KV*hd, C), (KV*hd) or NULL */
     float *wo;         /* (C, H*hd) */
     float *mlp_norm;   /* (C) post_attention_layernorm */
@@ -75,11 +93,12 @@ typedef struct AfModel {
     size_t n_params;          /* elements in each flat buffer */
     int n_tensors;
     AfTensorInfo *tensors;    /* n_tensors entries, in safetensors/HF order */
+    int cap_tensors;          /* entries allocated in `tensors` */
     float *params;            /* (n_params) 64-byte aligned, owned */
     float *grads;             /* (n_params) or NULL when created without gradients */
     AfParamView p;            /* views into params */
     AfParamView g;            /* views into grads (all NULL without gradients) */
-    float *rope_cos, *rope_sin; /* (max_seq, head_dim/2) */
+    float *rope_cos, *rope_sin; /* (max_seq, head_dim/2), frequencies after any scaling */
     int max_tokens;           /* capacity of one learner batch, tokens (0: no learner path) */
     int max_seqs;             /* capacity of one learner batch, sequences */
     AfModelActs *acts;        /* NULL when max_tokens == 0 */

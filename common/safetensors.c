@@ -1,8 +1,10 @@
-/* safetensors reading/writing and Hugging Face model directories (see safetensors.h). */
+/* safetensors files: header validation, tensor-by-tensor reading with dtype conversion,
+ * and writing (see safetensors.h). */
 #include "common/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,39 +14,15 @@
 
 #include "common/error.h"
 
-static int read_file(const char *path, uint8_t **out, size_t *size) {
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return af_error_set(AF_EIO, "%s: cannot open: %s", path, strerror(errno));
-    int rc = 0;
-    uint8_t *buf = NULL;
-    if (fseek(f, 0, SEEK_END) != 0) goto io;
-    long n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) goto io;
-    buf = malloc((size_t)n + 1);
-    if (!buf) {
-        rc = af_error_set(AF_ENOMEM, "%s: out of memory for %ld bytes", path, n);
-        goto fail;
-    }
-    if (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) goto io;
-    buf[n] = 0;
-    fclose(f);
-    *out = buf;
-    *size = (size_t)n;
-    return 0;
-io:
-    rc = af_error_set(AF_EIO, "%s: read failed: %s", path, strerror(errno));
-fail:
-    free(buf);
-    fclose(f);
-    return rc;
-}
+#define MAX_HEADER_BYTES ((uint64_t)100 << 20) /* the reference implementation's limit */
+#define CHUNK_ELEMS ((size_t)1 << 20)           /* conversion buffer, elements */
 
 void af_safetensors_close(AfSafetensors *st) {
     if (!st) return;
     for (int i = 0; i < st->n; i++) free(st->tensors[i].name);
     free(st->tensors);
-    free(st->image);
+    if (st->fd >= 0) close(st->fd);
+    free(st->path);
     free(st);
 }
 
@@ -55,35 +33,80 @@ static int dtype_parse(const char *s, AfDtype *dt, size_t *elsize) {
     return -1;
 }
 
+static size_t dtype_size(AfDtype dt) { return dt == AF_DT_F32 ? 4 : 2; }
+
+/* Read exactly n bytes at off. */
+static int pread_all(int fd, void *buf, size_t n, uint64_t off) {
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static int cmp_offset(const void *a, const void *b) {
+    const AfStTensor *x = *(const AfStTensor *const *)a, *y = *(const AfStTensor *const *)b;
+    return x->file_offset < y->file_offset ? -1 : x->file_offset > y->file_offset;
+}
+
 int af_safetensors_open(const char *path, AfSafetensors **out) {
     *out = NULL;
     cJSON *root = NULL;
+    char *hdr = NULL;
+    AfStTensor **order = NULL;
     int rc;
     AfSafetensors *st = calloc(1, sizeof *st);
     if (!st) return af_error_set(AF_ENOMEM, "%s: out of memory", path);
-    if ((rc = read_file(path, &st->image, &st->size))) goto fail;
-    if (st->size < 8) {
-        rc = af_error_set(AF_EFORMAT, "%s: file of %zu bytes is too short for the 8-byte header length",
-                          path, st->size);
+    st->fd = -1;
+    st->path = strdup(path);
+    if (!st->path) {
+        rc = af_error_set(AF_ENOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    st->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (st->fd < 0 || fstat(st->fd, &sb) != 0) {
+        rc = af_error_set(AF_EIO, "%s: cannot open: %s", path, strerror(errno));
+        goto fail;
+    }
+    st->size = (uint64_t)sb.st_size;
+    uint8_t len8[8];
+    if (st->size < 8 || pread_all(st->fd, len8, 8, 0)) {
+        rc = af_error_set(AF_EFORMAT, "%s: file of %llu bytes is too short for the 8-byte header length",
+                          path, (unsigned long long)st->size);
         goto fail;
     }
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | st->image[i];
-    if (hlen < 2 || hlen > st->size - 8) {
-        rc = af_error_set(AF_EFORMAT, "%s: header length %llu exceeds the file (%zu bytes)", path,
-                          (unsigned long long)hlen, st->size);
+    for (int i = 7; i >= 0; i--) hlen = hlen << 8 | len8[i];
+    if (hlen < 2 || hlen > st->size - 8 || hlen > MAX_HEADER_BYTES) {
+        rc = af_error_set(AF_EFORMAT, "%s: header length %llu exceeds the file (%llu bytes) or 100 MiB",
+                          path, (unsigned long long)hlen, (unsigned long long)st->size);
         goto fail;
     }
-    root = cJSON_ParseWithLength((const char *)st->image + 8, (size_t)hlen);
+    hdr = malloc((size_t)hlen);
+    if (!hdr) {
+        rc = af_error_set(AF_ENOMEM, "%s: out of memory for a %llu-byte header", path, (unsigned long long)hlen);
+        goto fail;
+    }
+    if (pread_all(st->fd, hdr, (size_t)hlen, 8)) {
+        rc = af_error_set(AF_EIO, "%s: read failed: %s", path, strerror(errno));
+        goto fail;
+    }
+    root = cJSON_ParseWithLength(hdr, (size_t)hlen);
     if (!root || !cJSON_IsObject(root)) {
         rc = af_error_set(AF_EFORMAT, "%s: header is not a JSON object (bad JSON)", path);
         goto fail;
     }
-    const uint8_t *data = st->image + 8 + hlen;
-    size_t dsize = st->size - 8 - (size_t)hlen;
+    uint64_t data0 = 8 + hlen, dsize = st->size - data0;
     int count = cJSON_GetArraySize(root);
     st->tensors = calloc((size_t)(count ? count : 1), sizeof *st->tensors);
-    if (!st->tensors) {
+    order = calloc((size_t)(count ? count : 1), sizeof *order);
+    if (!st->tensors || !order) {
         rc = af_error_set(AF_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
@@ -113,7 +136,7 @@ int af_safetensors_open(const char *path, AfSafetensors **out) {
             goto fail;
         }
         t->ndim = cJSON_GetArraySize(sh);
-        t->numel = 1;
+        double numel = 1;
         for (int d = 0; d < t->ndim; d++) {
             cJSON *x = cJSON_GetArrayItem(sh, d);
             if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e12 ||
@@ -123,21 +146,26 @@ int af_safetensors_open(const char *path, AfSafetensors **out) {
                 goto fail;
             }
             t->shape[d] = (int64_t)x->valuedouble;
-            t->numel *= (size_t)t->shape[d];
+            numel *= x->valuedouble;
         }
+        if (numel > 1e15) {
+            rc = af_error_set(AF_EFORMAT, "%s: tensor %s: shape has %.3g elements", path, nm, numel);
+            goto fail;
+        }
+        t->numel = (size_t)numel;
         if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 ||
             !cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1))) {
             rc = af_error_set(AF_EFORMAT, "%s: tensor %s: data_offsets must be [begin, end]", path, nm);
             goto fail;
         }
         double b = cJSON_GetArrayItem(off, 0)->valuedouble, en = cJSON_GetArrayItem(off, 1)->valuedouble;
-        if (b < 0 || en < b || b != floor(b) || en != floor(en)) {
+        if (b < 0 || en < b || b != floor(b) || en != floor(en) || en > 1e18) {
             rc = af_error_set(AF_EFORMAT, "%s: tensor %s: bad data_offsets [%.0f, %.0f]", path, nm, b, en);
             goto fail;
         }
         if (en > (double)dsize) {
-            rc = af_error_set(AF_EFORMAT, "%s: tensor %s: data [%.0f, %.0f) beyond the end of the data (%zu bytes): truncated file",
-                              path, nm, b, en, dsize);
+            rc = af_error_set(AF_EFORMAT, "%s: tensor %s: data [%.0f, %.0f) beyond the end of the data (%llu bytes): truncated file",
+                              path, nm, b, en, (unsigned long long)dsize);
             goto fail;
         }
         t->nbytes = (size_t)(en - b);
@@ -146,18 +174,42 @@ int af_safetensors_open(const char *path, AfSafetensors **out) {
                               path, nm, t->nbytes, t->numel * elsize);
             goto fail;
         }
-        t->data = data + (size_t)b;
+        t->file_offset = data0 + (uint64_t)b;
         t->name = strdup(nm);
         if (!t->name) {
             rc = af_error_set(AF_ENOMEM, "%s: out of memory", path);
             goto fail;
         }
+        order[st->n] = t;
         st->n++;
     }
+    /* the tensors must tile the data: sorted by offset, each begins where the previous
+     * ended, and the last ends at the end of the file */
+    qsort(order, (size_t)st->n, sizeof *order, cmp_offset);
+    uint64_t at = data0;
+    for (int i = 0; i < st->n; i++) {
+        const AfStTensor *t = order[i];
+        if (t->file_offset != at) {
+            rc = af_error_set(AF_EFORMAT, "%s: tensor %s: data_offsets begin at %llu, but the previous tensor ends at %llu (%s)",
+                              path, t->name, (unsigned long long)(t->file_offset - data0),
+                              (unsigned long long)(at - data0), t->file_offset < at ? "overlap" : "gap");
+            goto fail;
+        }
+        at += t->nbytes;
+    }
+    if (at != st->size) {
+        rc = af_error_set(AF_EFORMAT, "%s: %llu bytes after the last tensor's data (the header's offsets do not describe the file)",
+                          path, (unsigned long long)(st->size - at));
+        goto fail;
+    }
+    free(order);
+    free(hdr);
     cJSON_Delete(root);
     *out = st;
     return 0;
 fail:
+    free(order);
+    free(hdr);
     cJSON_Delete(root);
     af_safetensors_close(st);
     return rc;
@@ -169,7 +221,7 @@ const AfStTensor *af_safetensors_find(const AfSafetensors *st, const char *name)
     return NULL;
 }
 
-static float half_to_f32(uint16_t h) {
+float af_f16_to_f32(uint16_t h) {
     int s = h >> 15, e = (h >> 10) & 31, f = h & 1023;
     float v;
     if (e == 0) v = ldexpf((float)f, -24);
@@ -178,60 +230,115 @@ static float half_to_f32(uint16_t h) {
     return s ? -v : v;
 }
 
-void af_safetensors_to_f32(const AfStTensor *t, float *dst) {
-    const uint8_t *p = t->data;
-    for (size_t i = 0; i < t->numel; i++) {
-        if (t->dtype == AF_DT_F32) {
+float af_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t af_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1); /* round to nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+
+static void convert(AfDtype dt, const uint8_t *p, float *dst, size_t n) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (dt == AF_DT_F32) { /* the file's byte order is the host's */
+        if ((const void *)p != (const void *)dst) memcpy(dst, p, n * 4);
+        return;
+    }
+    if (dt == AF_DT_BF16) { /* a loop the compiler vectorises */
+        const uint16_t *h = (const uint16_t *)(const void *)p; /* p is malloc'd: aligned */
+        uint32_t *u = (uint32_t *)(void *)dst;
+        for (size_t i = 0; i < n; i++) u[i] = (uint32_t)h[i] << 16;
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++) {
+        if (dt == AF_DT_F32) {
             uint32_t u = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
                          (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
             memcpy(&dst[i], &u, 4);
         } else {
             uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
-            if (t->dtype == AF_DT_BF16) {
-                uint32_t u = (uint32_t)h << 16;
-                memcpy(&dst[i], &u, 4);
-            } else {
-                dst[i] = half_to_f32(h);
-            }
+            dst[i] = dt == AF_DT_BF16 ? af_bf16_to_f32(h) : af_f16_to_f32(h);
         }
     }
 }
 
+int af_safetensors_read_f32(const AfSafetensors *st, const AfStTensor *t, float *dst) {
+    size_t es = dtype_size(t->dtype);
+    if (t->dtype == AF_DT_F32) { /* straight into dst, then fix the byte order in place */
+        if (pread_all(st->fd, dst, t->nbytes, t->file_offset))
+            return af_error_set(AF_EIO, "%s: tensor %s: read failed (file changed?): %s", st->path,
+                                t->name, strerror(errno));
+        convert(AF_DT_F32, (const uint8_t *)dst, dst, t->numel);
+        return 0;
+    }
+    size_t chunk = t->numel < CHUNK_ELEMS ? t->numel : CHUNK_ELEMS;
+    uint8_t *buf = malloc(chunk * es + 1);
+    if (!buf) return af_error_set(AF_ENOMEM, "%s: out of memory", st->path);
+    for (size_t i = 0; i < t->numel; i += chunk) {
+        size_t n = t->numel - i < chunk ? t->numel - i : chunk;
+        if (pread_all(st->fd, buf, n * es, t->file_offset + i * es)) {
+            free(buf);
+            return af_error_set(AF_EIO, "%s: tensor %s: read failed (file changed?): %s", st->path,
+                                t->name, strerror(errno));
+        }
+        convert(t->dtype, buf, dst + i, n);
+    }
+    free(buf);
+    return 0;
+}
+
 static int write_all(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n ? 0 : -1; }
 
-int af_safetensors_write(const char *path, int n, const char *const *names, const int *ndims,
-                         const int64_t (*shapes)[2], const float *const *data) {
+int af_safetensors_write_dtype(const char *path, int n, const char *const *names,
+                               const int *ndims, const int64_t (*shapes)[2],
+                               const float *const *data, AfDtype dtype, const char *format) {
+    if (dtype != AF_DT_F32 && dtype != AF_DT_BF16)
+        return af_error_set(AF_EINVAL, "%s: can write F32 or BF16 only", path);
     int rc = 0;
     char *hdr = NULL, *tmp = NULL;
+    uint16_t *half = NULL;
     FILE *f = NULL;
+    size_t es = dtype_size(dtype);
     cJSON *root = cJSON_CreateObject();
     if (!root) return af_error_set(AF_ENOMEM, "%s: out of memory", path);
+    if (format) {
+        cJSON *md = cJSON_AddObjectToObject(root, "__metadata__");
+        if (!md || !cJSON_AddStringToObject(md, "format", format)) {
+            rc = af_error_set(AF_ENOMEM, "%s: out of memory", path);
+            goto fail;
+        }
+    }
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         size_t numel = 1;
         for (int d = 0; d < ndims[i]; d++) numel *= (size_t)shapes[i][d];
         cJSON *e = cJSON_AddObjectToObject(root, names[i]);
         double dims[2] = {(double)shapes[i][0], (double)shapes[i][1]};
-        double offs[2] = {(double)off, (double)(off + numel * 4)};
-        if (!e || !cJSON_AddStringToObject(e, "dtype", "F32") ||
+        double offs[2] = {(double)off, (double)(off + numel * es)};
+        if (!e || !cJSON_AddStringToObject(e, "dtype", dtype == AF_DT_F32 ? "F32" : "BF16") ||
             !cJSON_AddItemToObject(e, "shape", cJSON_CreateDoubleArray(dims, ndims[i])) ||
             !cJSON_AddItemToObject(e, "data_offsets", cJSON_CreateDoubleArray(offs, 2))) {
             rc = af_error_set(AF_ENOMEM, "%s: out of memory", path);
             goto fail;
         }
-        off += numel * 4;
+        off += numel * es;
     }
     hdr = cJSON_PrintUnformatted(root);
-    if (!hdr) {
+    tmp = malloc(strlen(path) + 8);
+    half = dtype == AF_DT_BF16 ? malloc(CHUNK_ELEMS * sizeof *half) : NULL;
+    if (!hdr || !tmp || (dtype == AF_DT_BF16 && !half)) {
         rc = af_error_set(AF_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
     size_t hlen = strlen(hdr), padded = (hlen + 7) / 8 * 8;
-    tmp = malloc(strlen(path) + 8);
-    if (!tmp) {
-        rc = af_error_set(AF_ENOMEM, "%s: out of memory", path);
-        goto fail;
-    }
     sprintf(tmp, "%s.tmp", path);
     f = fopen(tmp, "wb");
     if (!f) {
@@ -245,7 +352,15 @@ int af_safetensors_write(const char *path, int n, const char *const *names, cons
     for (int i = 0; i < n && !bad; i++) {
         size_t numel = 1;
         for (int d = 0; d < ndims[i]; d++) numel *= (size_t)shapes[i][d];
-        bad = write_all(f, data[i], numel * 4); /* little-endian host (x86-64, aarch64) */
+        if (dtype == AF_DT_F32) {
+            bad = write_all(f, data[i], numel * 4); /* little-endian host (x86-64, aarch64) */
+            continue;
+        }
+        for (size_t j = 0; j < numel && !bad; j += CHUNK_ELEMS) {
+            size_t k = numel - j < CHUNK_ELEMS ? numel - j : CHUNK_ELEMS;
+            for (size_t q = 0; q < k; q++) half[q] = af_f32_to_bf16(data[i][j + q]);
+            bad = write_all(f, half, k * 2);
+        }
     }
     if (fclose(f) != 0) bad = 1;
     f = NULL;
@@ -256,219 +371,14 @@ int af_safetensors_write(const char *path, int n, const char *const *names, cons
     }
 fail:
     if (f) fclose(f);
+    free(half);
     free(tmp);
     free(hdr);
     cJSON_Delete(root);
     return rc;
 }
 
-/* ------------------------------------------------------------------ config.json */
-
-static int json_int(const cJSON *root, const char *key, int required, int def, int *out) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!x || cJSON_IsNull(x)) {
-        if (required) return af_error_set(AF_EFORMAT, "config.json: missing key \"%s\"", key);
-        *out = def;
-        return 0;
-    }
-    if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || fabs(x->valuedouble) > 2e9)
-        return af_error_set(AF_EFORMAT, "config.json: %s: expected an integer", key);
-    *out = (int)x->valuedouble;
-    return 0;
-}
-
-static int json_float(const cJSON *root, const char *key, float def, float *out) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!x || cJSON_IsNull(x)) {
-        *out = def;
-        return 0;
-    }
-    if (!cJSON_IsNumber(x)) return af_error_set(AF_EFORMAT, "config.json: %s: expected a number", key);
-    *out = (float)x->valuedouble;
-    return 0;
-}
-
-static int json_bool(const cJSON *root, const char *key, int def, int *out) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!x || cJSON_IsNull(x)) {
-        *out = def;
-        return 0;
-    }
-    if (!cJSON_IsBool(x)) return af_error_set(AF_EFORMAT, "config.json: %s: expected true or false", key);
-    *out = cJSON_IsTrue(x);
-    return 0;
-}
-
-int af_model_config_load(const char *dir, AfModelConfig *cfg) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    uint8_t *text = NULL;
-    size_t size = 0;
-    int rc = read_file(path, &text, &size);
-    if (rc) return rc;
-    cJSON *root = cJSON_ParseWithLength((const char *)text, size);
-    free(text);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return af_error_set(AF_EFORMAT, "%s: not a JSON object (bad JSON)", path);
-    }
-    AfModelConfig c = {0};
-    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
-    int qwen = cJSON_IsString(mt) && strcmp(mt->valuestring, "qwen2") == 0;
-    int head_dim = 0;
-    if ((rc = json_int(root, "vocab_size", 1, 0, &c.vocab_size)) ||
-        (rc = json_int(root, "hidden_size", 1, 0, &c.d_model)) ||
-        (rc = json_int(root, "num_hidden_layers", 1, 0, &c.n_layers)) ||
-        (rc = json_int(root, "num_attention_heads", 1, 0, &c.n_heads)) ||
-        (rc = json_int(root, "intermediate_size", 1, 0, &c.d_ff)) ||
-        (rc = json_int(root, "max_position_embeddings", 1, 0, &c.max_seq)) ||
-        (rc = json_int(root, "head_dim", 0, 0, &head_dim)) ||
-        (rc = json_float(root, "rms_norm_eps", 1e-6f, &c.rms_eps)) ||
-        (rc = json_float(root, "rope_theta", 10000.0f, &c.rope_theta)) ||
-        (rc = json_bool(root, "tie_word_embeddings", 0, &c.tied_embeddings)) ||
-        (rc = json_bool(root, "attention_bias", qwen, &c.qkv_bias)))
-        goto done;
-    if ((rc = json_int(root, "num_key_value_heads", 0, c.n_heads, &c.n_kv_heads))) goto done;
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs)) {
-        rc = af_error_set(AF_EFORMAT, "config.json: rope_scaling: not supported (must be null)");
-        goto done;
-    }
-    if (head_dim && c.n_heads > 0 && head_dim * c.n_heads != c.d_model) {
-        rc = af_error_set(AF_EFORMAT, "config.json: head_dim %d != hidden_size / num_attention_heads",
-                          head_dim);
-        goto done;
-    }
-    if ((rc = af_model_config_validate(&c))) {
-        af_error_wrap(rc, "%s", path);
-        goto done;
-    }
-    *cfg = c;
-done:
-    cJSON_Delete(root);
-    return rc;
-}
-
-int af_model_load_dir(const char *dir, int max_tokens, int max_seqs, int flags, AfModel **out) {
-    *out = NULL;
-    AfModelConfig cfg;
-    int rc = af_model_config_load(dir, &cfg);
-    if (rc) return rc;
-    AfModel *m = NULL;
-    AfSafetensors *st = NULL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if ((rc = af_safetensors_open(path, &st))) goto fail;
-    if ((rc = af_model_create(&cfg, max_tokens, max_seqs, flags, &m))) goto fail;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const AfTensorInfo *ti = &m->tensors[i];
-        const AfStTensor *t = af_safetensors_find(st, ti->name);
-        if (!t) {
-            rc = af_error_set(AF_EFORMAT, "%s: missing tensor %s", path, ti->name);
-            goto fail;
-        }
-        int ok = t->ndim == ti->ndim && t->shape[0] == ti->shape[0] &&
-                 (ti->ndim == 1 || t->shape[1] == ti->shape[1]);
-        if (!ok) {
-            char got[128] = "", buf[32];
-            for (int d = 0; d < t->ndim; d++) {
-                snprintf(buf, sizeof buf, d ? ", %lld" : "%lld", (long long)t->shape[d]);
-                strncat(got, buf, sizeof got - strlen(got) - 1);
-            }
-            rc = af_error_set(AF_EFORMAT, "%s: tensor %s: shape [%s], expected [%lld%s%lld]", path,
-                              ti->name, got, (long long)ti->shape[0], ti->ndim == 2 ? ", " : "",
-                              ti->ndim == 2 ? (long long)ti->shape[1] : 0LL);
-            if (ti->ndim == 1)
-                af_error_set(AF_EFORMAT, "%s: tensor %s: shape [%s], expected [%lld]", path, ti->name,
-                             got, (long long)ti->shape[0]);
-            goto fail;
-        }
-        af_safetensors_to_f32(t, m->params + ti->offset);
-    }
-    for (int i = 0; i < st->n; i++) {
-        const char *nm = st->tensors[i].name;
-        if (af_model_find_tensor(m, nm)) continue;
-        if (cfg.tied_embeddings && strcmp(nm, "lm_head.weight") == 0) continue;
-        if (strstr(nm, "rotary_emb.inv_freq")) continue;
-        rc = af_error_set(AF_EFORMAT, "%s: unexpected tensor %s for this config", path, nm);
-        goto fail;
-    }
-    af_safetensors_close(st);
-    *out = m;
-    return 0;
-fail:
-    af_safetensors_close(st);
-    af_model_destroy(m);
-    return rc;
-}
-
-int af_model_save_dir(const AfModel *m, const char *dir) {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return af_error_set(AF_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
-    const AfModelConfig *c = &m->cfg;
-    char path[4096];
-    int rc = 0;
-    const char **names = calloc((size_t)m->n_tensors, sizeof *names);
-    int *ndims = calloc((size_t)m->n_tensors, sizeof *ndims);
-    int64_t (*shapes)[2] = calloc((size_t)m->n_tensors, sizeof *shapes);
-    const float **data = calloc((size_t)m->n_tensors, sizeof *data);
-    cJSON *root = cJSON_CreateObject();
-    char *text = NULL;
-    FILE *f = NULL;
-    if (!names || !ndims || !shapes || !data || !root) {
-        rc = af_error_set(AF_ENOMEM, "%s: out of memory", dir);
-        goto fail;
-    }
-    for (int i = 0; i < m->n_tensors; i++) {
-        names[i] = m->tensors[i].name;
-        ndims[i] = m->tensors[i].ndim;
-        shapes[i][0] = m->tensors[i].shape[0];
-        shapes[i][1] = m->tensors[i].shape[1];
-        data[i] = m->params + m->tensors[i].offset;
-    }
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    if ((rc = af_safetensors_write(path, m->n_tensors, names, ndims, (const int64_t (*)[2])shapes, data)))
-        goto fail;
-    cJSON_AddItemToObject(root, "architectures",
-                          cJSON_CreateStringArray((const char *const[]){c->qkv_bias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}, 1));
-    cJSON_AddStringToObject(root, "model_type", c->qkv_bias ? "qwen2" : "llama");
-    cJSON_AddNumberToObject(root, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(root, "hidden_size", c->d_model);
-    cJSON_AddNumberToObject(root, "intermediate_size", c->d_ff);
-    cJSON_AddNumberToObject(root, "num_hidden_layers", c->n_layers);
-    cJSON_AddNumberToObject(root, "num_attention_heads", c->n_heads);
-    cJSON_AddNumberToObject(root, "num_key_value_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(root, "max_position_embeddings", c->max_seq);
-    cJSON_AddNumberToObject(root, "rms_norm_eps", c->rms_eps);
-    cJSON_AddNumberToObject(root, "rope_theta", c->rope_theta);
-    cJSON_AddBoolToObject(root, "tie_word_embeddings", c->tied_embeddings);
-    cJSON_AddBoolToObject(root, "attention_bias", c->qkv_bias);
-    cJSON_AddStringToObject(root, "hidden_act", "silu");
-    cJSON_AddStringToObject(root, "torch_dtype", "float32");
-    text = cJSON_Print(root);
-    if (!text) {
-        rc = af_error_set(AF_ENOMEM, "%s: out of memory", dir);
-        goto fail;
-    }
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    f = fopen(path, "w");
-    if (!f || fputs(text, f) == EOF || fputc('\n', f) == EOF) {
-        rc = af_error_set(AF_EIO, "%s: write failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (fclose(f) != 0) {
-        f = NULL;
-        rc = af_error_set(AF_EIO, "%s: write failed: %s", path, strerror(errno));
-        goto fail;
-    }
-    f = NULL;
-fail:
-    if (f) fclose(f);
-    free(text);
-    cJSON_Delete(root);
-    free(names);
-    free(ndims);
-    free(shapes);
-    free(data);
-    return rc;
+int af_safetensors_write(const char *path, int n, const char *const *names, const int *ndims,
+                         const int64_t (*shapes)[2], const float *const *data) {
+    return af_safetensors_write_dtype(path, n, names, ndims, shapes, data, AF_DT_F32, NULL);
 }

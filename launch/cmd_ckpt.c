@@ -1,5 +1,6 @@
 /* agentflow ckpt list|verify|export: inspect the checkpoints of a run (RUN_DIR/ckpt.lmdb,
  * learner/ckpt.h), opened read-only, so it may run while the training writes. */
+#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,17 +9,66 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/model.h"
+#include "common/safetensors.h"
 #include "launch/cli.h"
 #include "launch/commands.h"
 #include "learner/ckpt.h"
 
 static const char usage[] =
     "usage: agentflow ckpt list|verify|export --run-dir DIR [--step N] [--out DIR]\n"
+    "                 [--dtype fp32|bf16] [--max-shard-mb MB] [--source DIR]\n"
     "  list     checkpoint steps with their metrics (the last metrics line before each)\n"
     "  verify   check every checksum of every checkpoint (or of --step N); exit 1 if one fails\n"
-    "  export   write a Hugging Face-style model directory (model.safetensors + config.json)\n"
-    "           of --step N (default: the latest) to --out DIR; `agentflow train --init-from DIR`\n"
-    "           and `agentflow score --model DIR` read it\n";
+    "  export   write a Hugging Face model directory of --step N (default: the latest) to\n"
+    "           --out DIR: config.json and model.safetensors in --dtype (fp32, the default, or\n"
+    "           bf16 rounded to nearest even), split into shards with\n"
+    "           model.safetensors.index.json above --max-shard-mb (10^6 bytes; default 5000,\n"
+    "           0: never). When the planner came from a Hugging Face directory (the run's\n"
+    "           model.init_from, or --source DIR), its config.json fields are kept and its\n"
+    "           tokenizer.json, tokenizer_config.json, special_tokens_map.json and\n"
+    "           generation_config.json copied (docs/models.md). `agentflow train --init-from\n"
+    "           DIR`, `agentflow score --model DIR` and transformers read it\n";
+
+/* model.init_from of a checkpoint's effective config ("" if none). */
+static void init_from_of(const char *config_json, char *out, size_t cap) {
+    out[0] = 0;
+    cJSON *root = config_json ? cJSON_Parse(config_json) : NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(m, "init_from");
+    if (cJSON_IsString(f)) snprintf(out, cap, "%s", f->valuestring);
+    cJSON_Delete(root);
+}
+
+/* Export `step` (AF_CKPT_LATEST: newest) to `out`; *exported receives the step. */
+static int cmd_export(AfCkptStore *st, uint64_t step, const char *out, const AfExportOptions *opt,
+                      const char *source, uint64_t *exported) {
+    AfCkptInfo *items = NULL;
+    int n = 0, rc;
+    AfModel *m = NULL;
+    if (step == AF_CKPT_LATEST && (rc = af_ckpt_latest(st, &step))) return rc;
+    if ((rc = af_ckpt_list(st, &items, &n))) return rc;
+    int k = 0;
+    while (k < n && (items[k].broken || items[k].meta.step != step)) k++;
+    if (k == n) {
+        rc = af_error_set(AF_ENOTFOUND, "%s: no readable checkpoint of step %" PRIu64, af_ckpt_path(st), step);
+        goto done;
+    }
+    AfModelConfig shape = items[k].meta.shape;
+    if ((rc = af_model_create(&shape, 0, 0, 0, &m))) goto done;
+    if ((rc = af_ckpt_load(st, step, &shape, m->n_params, m->params, NULL, NULL, NULL, NULL))) goto done;
+    char src[4096];
+    if (source) snprintf(src, sizeof src, "%s", source);
+    else init_from_of(items[k].meta.config_json, src, sizeof src);
+    AfExportOptions o = *opt;
+    o.source_dir = src[0] ? src : NULL;
+    rc = af_model_export_dir(m, out, &o);
+    *exported = step;
+done:
+    af_model_destroy(m);
+    af_ckpt_list_free(items, n);
+    return rc;
+}
 
 static int cmd_list(AfCkptStore *st) {
     AfCkptInfo *items = NULL;
@@ -85,9 +135,11 @@ static int cmd_verify(AfCkptStore *st, int have_step, uint64_t step) {
 int af_cmd_ckpt(int argc, char **argv) {
     static const struct option opts[] = {
         {"run-dir", required_argument, 0, 'r'}, {"step", required_argument, 0, 'n'},
-        {"out", required_argument, 0, 'o'},
+        {"out", required_argument, 0, 'o'}, {"dtype", required_argument, 0, 'd'},
+        {"max-shard-mb", required_argument, 0, 'M'}, {"source", required_argument, 0, 's'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *run_dir = NULL, *out = NULL, *action = NULL;
+    const char *run_dir = NULL, *out = NULL, *action = NULL, *source = NULL;
+    AfExportOptions eo = {.dtype = AF_DT_F32, .max_shard_bytes = 5000ull * 1000 * 1000, .source_dir = NULL};
     uint64_t step = AF_CKPT_LATEST;
     int have_step = 0, c;
     /* the action may come before or after the options */
@@ -102,6 +154,20 @@ int af_cmd_ckpt(int argc, char **argv) {
         switch (c) {
         case 'r': run_dir = optarg; break;
         case 'o': out = optarg; break;
+        case 's': source = optarg; break;
+        case 'd':
+            if (strcmp(optarg, "fp32") == 0 || strcmp(optarg, "float32") == 0) eo.dtype = AF_DT_F32;
+            else if (strcmp(optarg, "bf16") == 0 || strcmp(optarg, "bfloat16") == 0) eo.dtype = AF_DT_BF16;
+            else return af_cli_usage_error(usage, "ckpt", "--dtype takes fp32 or bf16");
+            break;
+        case 'M': {
+            char *end = NULL;
+            double v = strtod(optarg, &end);
+            if (!end || *end || optarg[0] == 0 || !(v >= 0) || v > 1e9)
+                return af_cli_usage_error(usage, "ckpt", "--max-shard-mb takes a number >= 0 (0: one file)");
+            eo.max_shard_bytes = (uint64_t)(v * 1e6);
+            break;
+        }
         case 'n': {
             char *end = NULL;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -146,14 +212,12 @@ int af_cmd_ckpt(int argc, char **argv) {
     int code;
     if (is_list) code = cmd_list(st);
     else if (is_verify) code = cmd_verify(st, have_step, step);
-    else if (af_ckpt_export_hf(st, step, out)) {
-        fprintf(stderr, "agentflow ckpt export: %s\n", af_error_detail());
-        code = 1;
-    } else {
+    else {
         uint64_t s = step;
-        if (!have_step) af_ckpt_latest(st, &s);
-        printf("exported checkpoint step %" PRIu64 " to %s\n", s, out);
-        code = 0;
+        int rc = cmd_export(st, step, out, &eo, source, &s);
+        if (rc) fprintf(stderr, "agentflow ckpt export: %s\n", af_error_detail());
+        else printf("exported checkpoint step %" PRIu64 " to %s\n", s, out);
+        code = rc == 0 ? 0 : rc == AF_EFORMAT || rc == AF_ECONFIG ? 2 : 1;
     }
     af_ckpt_close(st);
     return code;

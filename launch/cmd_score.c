@@ -86,10 +86,10 @@ int af_cmd_score(int argc, char **argv) {
     af_model_set_threads(threads);
     AfModel *m = NULL;
     int rc = af_model_load_dir(dir, n, 1, 0, &m);
-    if (rc) {
+    if (rc) { /* a directory that does not parse or is not understood: bad input, exit 2 */
         fprintf(stderr, "agentflow score: %s: %s\n", af_strerror(rc), af_error_detail());
         free(ids);
-        return 1;
+        return rc == AF_EFORMAT || rc == AF_ECONFIG ? 2 : 1;
     }
     float *lp = malloc((size_t)n * sizeof *lp);
     int seq[2] = {0, n};

@@ -295,6 +295,7 @@ static void shape_to_pb(const AfModelConfig *c, Agentflow__ModelShape *p) {
 
 static int shape_from_pb(const Agentflow__ModelShape *p, AfModelConfig *c) {
     const uint32_t lim = 1u << 30;
+    *c = (AfModelConfig){0}; /* fields the manifest does not hold (model.h) are 0 */
     if (p->vocab_size > lim || p->d_model > lim || p->n_layers > lim || p->n_heads > lim ||
         p->n_kv_heads > lim || p->d_ff > lim || p->max_seq > lim)
         return -1;

@@ -13,6 +13,7 @@ QKV bias, tied embedding):
 Exits non-zero on any mismatch. Tolerances are stated next to each comparison.
 Also usable as a module: the bench imports Model, load_dir, save_dir."""
 import json
+import math
 import os
 import struct
 import subprocess
@@ -70,7 +71,9 @@ class Model:
         self.C = cfg["hidden_size"]
         self.H = cfg["num_attention_heads"]
         self.KV = cfg.get("num_key_value_heads") or self.H
-        self.hd = self.C // self.H
+        self.hd = cfg.get("head_dim") or self.C // self.H
+        self.qk_norm = cfg.get("model_type") == "qwen3"
+        self.scaling = cfg.get("rope_scaling")
         self.L = cfg["num_hidden_layers"]
         self.eps = cfg.get("rms_norm_eps", 1e-6)
         self.theta = cfg.get("rope_theta", 10000.0)
@@ -79,8 +82,30 @@ class Model:
     def rms(self, x, w):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * w
 
-    def rope(self, T):
+    def inv_freq(self):
         inv = 1.0 / (self.theta ** (torch.arange(0, self.hd, 2, dtype=torch.float32) / self.hd))
+        rs = self.scaling
+        if rs and (rs.get("rope_type") or rs.get("type")) == "llama3":
+            # Llama-3 frequency scaling, written from Meta's reference (apply_scaling in
+            # llama/model.py of llama-models): low frequencies divided by `factor`, high
+            # ones kept, a linear blend between the two wavelength bounds.
+            factor, lo, hi = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"]
+            old = rs["original_max_position_embeddings"]
+            out = []
+            for f in inv.tolist():
+                wl = 2 * math.pi / f
+                if wl < old / hi:
+                    out.append(f)
+                elif wl > old / lo:
+                    out.append(f / factor)
+                else:
+                    sm = (old / wl - lo) / (hi - lo)
+                    out.append((1 - sm) * f / factor + sm * f)
+            inv = torch.tensor(out, dtype=torch.float32)
+        return inv
+
+    def rope(self, T):
+        inv = self.inv_freq()
         f = torch.outer(torch.arange(T, dtype=torch.float32), inv)
         emb = torch.cat([f, f], -1)
         return emb.cos(), emb.sin()
@@ -106,6 +131,9 @@ class Model:
             h = self.rms(x, p[pre + "input_layernorm.weight"])
             q = lin("self_attn.q_proj", h).view(B, T, self.H, self.hd).transpose(1, 2)
             k = lin("self_attn.k_proj", h).view(B, T, self.KV, self.hd).transpose(1, 2)
+            if self.qk_norm:  # Qwen3: RMSNorm over each head's hd values, before RoPE
+                q = self.rms(q, p[pre + "self_attn.q_norm.weight"])
+                k = self.rms(k, p[pre + "self_attn.k_norm.weight"])
             v = lin("self_attn.v_proj", h).view(B, T, self.KV, self.hd).transpose(1, 2)
             q = q * cos + self.rot_half(q) * sin
             k = k * cos + self.rot_half(k) * sin
@@ -113,7 +141,7 @@ class Model:
             k = k.repeat_interleave(g, dim=1)
             v = v.repeat_interleave(g, dim=1)
             a = torch.softmax(q @ k.transpose(-1, -2) / self.hd ** 0.5 + mask, -1) @ v
-            x = x + lin("self_attn.o_proj", a.transpose(1, 2).reshape(B, T, self.C))
+            x = x + lin("self_attn.o_proj", a.transpose(1, 2).reshape(B, T, self.H * self.hd))
             h = self.rms(x, p[pre + "post_attention_layernorm.weight"])
             x = x + lin("mlp.down_proj", torch.nn.functional.silu(lin("mlp.gate_proj", h)) * lin("mlp.up_proj", h))
         x = self.rms(x, p["model.norm.weight"])
@@ -124,6 +152,14 @@ class Model:
 def load_dir(d):
     with open(os.path.join(d, "config.json")) as f:
         cfg = json.load(f)
+    idx = os.path.join(d, "model.safetensors.index.json")
+    if os.path.exists(idx) and not os.path.exists(os.path.join(d, "model.safetensors")):
+        with open(idx) as f:
+            wm = json.load(f)["weight_map"]
+        params = {}
+        for shard in sorted(set(wm.values())):
+            params.update(read_safetensors(os.path.join(d, shard)))
+        return cfg, params
     return cfg, read_safetensors(os.path.join(d, "model.safetensors"))
 
 
@@ -152,9 +188,17 @@ def check_c_batch(tmp, build, kv, bias, tied):
     d = os.path.join(tmp, f"c_{kv}{bias}{tied}")
     dump = os.path.join(build, "model_ref_dump")
     subprocess.run([dump, "make", d, str(kv), str(bias), str(tied)], check=True)
-    out = os.path.join(tmp, f"out_{kv}{bias}{tied}.safetensors")
+    check_dir_batch(tmp, build, d, f"kv={kv} bias={bias} tied={tied}")
+
+
+def check_dir_batch(tmp, build, d, label, params=None):
+    """model_ref_dump run on directory d (a learner batch, loss, backward, AdamW) against
+    torch; params: the directory's tensors as float32 (read from d when None)."""
+    dump = os.path.join(build, "model_ref_dump")
+    out = os.path.join(tmp, "out_batch.safetensors")
     subprocess.run([dump, "run", d, out], check=True)
-    cfg, params = load_dir(d)
+    cfg, read = load_dir(d)
+    params = {k: v.clone() for k, v in (params or read).items()}
     o = read_safetensors(out)
     for t in params.values():
         t.requires_grad_(True)
@@ -202,22 +246,20 @@ def check_c_batch(tmp, build, kv, bias, tied):
     for n in names:
         # parameters after AdamW: abs 2e-5 (updates are ~lr = 1e-2)
         aworst = max(aworst, compare(f"adamw {n}", o["adamw." + n], params[n].detach(), 2e-5))
-    print(f"C->torch kv={kv} bias={bias} tied={tied}: max diff logits {worst['logits']:.2g} "
+    print(f"C->torch {label}: max diff logits {worst['logits']:.2g} "
           f"logp {worst['logp']:.2g} entropy {worst['entropy']:.2g}; grads {gworst:.2g} of tensor max "
           f"({len(names)} tensors); adamw {aworst:.2g}")
 
 
-def check_torch_dir(tmp, agentflow, kv, bias, tied):
-    """A directory written here is scored by `agentflow score`."""
-    g = torch.Generator().manual_seed(1000 + kv * 4 + bias * 2 + tied)
-    V, C, L, H, F = 53, 24, 2, 4, 40
-    hd = C // H
-    cfg = {"model_type": "qwen2" if bias else "llama", "vocab_size": V, "hidden_size": C,
-           "intermediate_size": F, "num_hidden_layers": L, "num_attention_heads": H,
-           "num_key_value_heads": kv, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
-           "rope_theta": 500.0, "tie_word_embeddings": bool(tied)}
-    if not bias:
-        cfg["attention_bias"] = False  # qwen2 without the key: biases implied
+def random_params(cfg, g):
+    """Random tensors N(0, 0.3^2) (norm weights around 1) for a config.json, in the
+    Hugging Face names of its family, drawn from generator g."""
+    V, C, L, F = cfg["vocab_size"], cfg["hidden_size"], cfg["num_hidden_layers"], cfg["intermediate_size"]
+    H = cfg["num_attention_heads"]
+    KV = cfg.get("num_key_value_heads") or H
+    hd = cfg.get("head_dim") or C // H
+    bias = cfg.get("attention_bias", cfg["model_type"] == "qwen2")
+
     def r(*s):
         return torch.randn(*s, generator=g) * 0.3
     p = {"model.embed_tokens.weight": r(V, C)}
@@ -225,20 +267,37 @@ def check_torch_dir(tmp, agentflow, kv, bias, tied):
         pre = f"model.layers.{l}."
         p[pre + "input_layernorm.weight"] = 1 + r(C)
         p[pre + "self_attn.q_proj.weight"] = r(H * hd, C)
-        p[pre + "self_attn.k_proj.weight"] = r(kv * hd, C)
-        p[pre + "self_attn.v_proj.weight"] = r(kv * hd, C)
+        p[pre + "self_attn.k_proj.weight"] = r(KV * hd, C)
+        p[pre + "self_attn.v_proj.weight"] = r(KV * hd, C)
         if bias:
             p[pre + "self_attn.q_proj.bias"] = r(H * hd)
-            p[pre + "self_attn.k_proj.bias"] = r(kv * hd)
-            p[pre + "self_attn.v_proj.bias"] = r(kv * hd)
+            p[pre + "self_attn.k_proj.bias"] = r(KV * hd)
+            p[pre + "self_attn.v_proj.bias"] = r(KV * hd)
         p[pre + "self_attn.o_proj.weight"] = r(C, H * hd)
+        if cfg["model_type"] == "qwen3":
+            p[pre + "self_attn.q_norm.weight"] = 1 + r(hd)
+            p[pre + "self_attn.k_norm.weight"] = 1 + r(hd)
         p[pre + "post_attention_layernorm.weight"] = 1 + r(C)
         p[pre + "mlp.gate_proj.weight"] = r(F, C)
         p[pre + "mlp.up_proj.weight"] = r(F, C)
         p[pre + "mlp.down_proj.weight"] = r(C, F)
     p["model.norm.weight"] = 1 + r(C)
-    if not tied:
+    if not cfg.get("tie_word_embeddings", False):
         p["lm_head.weight"] = r(V, C)
+    return p
+
+
+def check_torch_dir(tmp, agentflow, kv, bias, tied):
+    """A directory written here is scored by `agentflow score`."""
+    g = torch.Generator().manual_seed(1000 + kv * 4 + bias * 2 + tied)
+    V, C, L, H, F = 53, 24, 2, 4, 40
+    cfg = {"model_type": "qwen2" if bias else "llama", "vocab_size": V, "hidden_size": C,
+           "intermediate_size": F, "num_hidden_layers": L, "num_attention_heads": H,
+           "num_key_value_heads": kv, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
+           "rope_theta": 500.0, "tie_word_embeddings": bool(tied)}
+    if not bias:
+        cfg["attention_bias"] = False  # qwen2 without the key: biases implied
+    p = random_params(cfg, g)
     d = os.path.join(tmp, f"t_{kv}{bias}{tied}")
     save_dir(d, cfg, p)
     toks = torch.randint(0, V, (40,), generator=g)

@@ -2,12 +2,16 @@
  *   model_ref_dump make DIR KV BIAS TIED   write a tiny model directory (test init)
  *   model_ref_dump run DIR OUT             load DIR, run a fixed learner batch through
  *       forward, a PPO-clip loss outside the model, backward, gradient clipping and two
- *       AdamW steps; write inputs and every result to the safetensors file OUT. */
+ *       AdamW steps; write inputs and every result to the safetensors file OUT.
+ *   model_ref_dump decode DIR P TOK...    load DIR into the KV-cache decoder, prefill the
+ *       first P tokens, feed the others one at a time, and print {"logprobs": [...]}:
+ *       log p(TOK_i | TOK_<i) for i = P .. n-1 from the decoder's logits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/decode.h"
 #include "common/error.h"
 #include "common/model.h"
 #include "common/safetensors.h"
@@ -36,7 +40,38 @@ static float *scalar(float v) {
     return p;
 }
 
+static int decode_main(const char *dir, int P, int n, char **toks) {
+    AfModel *m = NULL;
+    if (af_model_load_dir(dir, 0, 0, 0, &m)) {
+        fprintf(stderr, "load: %s\n", af_error_detail());
+        return 1;
+    }
+    AfDecode *d = NULL;
+    int32_t *tok = malloc((size_t)n * sizeof *tok);
+    int rc = af_decode_create(m, 1, n, &d);
+    for (int i = 0; i < n; i++) tok[i] = (int32_t)atoi(toks[i]);
+    if (!rc) rc = af_decode_prefill(d, 0, tok, P);
+    int V = m->cfg.vocab_size, slot = 0;
+    printf("{\"logprobs\": [");
+    for (int i = P; i < n && !rc; i++) {
+        const float *z = af_decode_logits(d, 0);
+        double mx = -INFINITY, sum = 0;
+        for (int j = 0; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+        for (int j = 0; j < V; j++) sum += exp((double)z[j] - mx);
+        printf("%s%.9g", i > P ? ", " : "", (double)z[tok[i]] - mx - log(sum));
+        if (i + 1 < n) rc = af_decode_feed(d, 1, &slot, &tok[i]);
+    }
+    printf("]}\n");
+    if (rc) fprintf(stderr, "decode: %s\n", af_error_detail());
+    af_decode_destroy(d);
+    af_model_destroy(m);
+    free(tok);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 5 && strcmp(argv[1], "decode") == 0)
+        return decode_main(argv[2], atoi(argv[3]), argc - 4, argv + 4);
     if (argc == 6 && strcmp(argv[1], "make") == 0) {
         AfModelConfig c = tiny_config(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
         AfModel *m = NULL;

@@ -24,6 +24,18 @@ static inline AfModelConfig tiny_config(int kv_heads, int bias, int tied) {
     return c;
 }
 
+/* The Qwen3 / Llama-3 knobs on a tiny config: q/k norms, head_dim 6 (not d_model /
+ * n_heads), llama3 RoPE scaling whose bands all occur with rope_theta 100 and hd 6. */
+static inline void tiny_family_knobs(AfModelConfig *c) {
+    c->qk_norm = 1;
+    c->head_dim = 6;
+    c->rope_llama3 = 1;
+    c->rope_factor = 8;
+    c->rope_low_freq_factor = 1;
+    c->rope_high_freq_factor = 4;
+    c->rope_orig_max_pos = 64;
+}
+
 /* Fill parameters with N(0, scale^2) from the test stream; norms around 1. */
 static inline void fill_params(AfModel *m, uint64_t seed, double scale) {
     AfRng r;

@@ -1,6 +1,6 @@
 #!/bin/bash
-# agentflow score end to end: usage errors exit 2, bad model directories exit 1 with a
-# message naming the problem, and a good directory prints one finite log-prob <= 0 per
+# agentflow score end to end: usage errors and malformed model directories exit 2, a
+# missing directory exits 1, each with a message naming the problem, and a good directory prints one finite log-prob <= 0 per
 # token after the first. (The values themselves are compared with PyTorch, in both
 # directions of model directory, by tests/model_ref.py.)
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +16,7 @@ expect 2 "vocabulary" "$AF_BIN" score --model "$tmp/m" --tokens "1 2 99999"
 expect 2 "temperature" "$AF_BIN" score --model "$tmp/m" --tokens "1 2" --temperature 0
 expect 1 "config.json" "$AF_BIN" score --model "$tmp/nonexistent" --tokens "1 2"
 mkdir -p "$tmp/bad" && cp "$tmp/m/config.json" "$tmp/bad/" && head -c 100 "$tmp/m/model.safetensors" > "$tmp/bad/model.safetensors"
-expect 1 "model.safetensors" "$AF_BIN" score --model "$tmp/bad" --tokens "1 2"
+expect 2 "model.safetensors" "$AF_BIN" score --model "$tmp/bad" --tokens "1 2"
 out=$("$AF_BIN" score --model "$tmp/m" --tokens "3 1 4 1 5 9 2 6")
 n=$(/usr/bin/python3 -c 'import json,sys,math; v=json.loads(sys.argv[1])["logprobs"]; assert all(x<=0 and math.isfinite(x) for x in v); print(len(v))' "$out") || { echo "FAIL: bad JSON: $out"; fail=1; }
 [ "${n:-0}" = 7 ] || { echo "FAIL: expected 7 log-probs, got ${n:-none}: $out"; fail=1; }

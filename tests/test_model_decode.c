@@ -1,4 +1,5 @@
-/* The actor path: cached decode agrees with the learner forward (<= 1e-4), a sequence's
+/* The actor path: cached decode agrees with the learner forward (<= 1e-4; also with the
+ * Qwen3 / Llama-3 knobs), a sequence's
  * tokens and log-probs are bit-identical alone or inside batches of 3 and 16 with
  * different companions and slots, prefill equals token-by-token feeding bitwise, the
  * sampler honours greedy/top-p, and bad arguments are rejected. Also reports whether the
@@ -50,6 +51,44 @@ static void run_batch(const AfModel *m, AfDecode *d, int nb, const int *slots, c
 }
 
 /* af_vexpf: accuracy against libm, special values, and per-element independence. */
+/* The Qwen3 / Llama-3 knobs (q/k norms, head_dim 6 != d_model / n_heads, llama3 RoPE
+ * scaling) through the decoder: prefill then one token at a time gives the learner
+ * forward's logits (<= 1e-4), and prefill equals feeding token by token bitwise. */
+static void check_family_knobs(void) {
+    AfModelConfig c = tiny_config(2, 0, 1);
+    tiny_family_knobs(&c);
+    enum { T = 40, P = 11 };
+    AfModel *m = NULL;
+    AfDecode *d = NULL;
+    CHECK(af_model_create(&c, T, 1, 0, &m) == 0);
+    if (!m) return;
+    fill_params(m, 31, 0.3);
+    CHECK(af_decode_create(m, 2, T, &d) == 0);
+    if (!d) {
+        af_model_destroy(m);
+        return;
+    }
+    int32_t tok[T];
+    fill_tokens(tok, T, c.vocab_size, 4, 0);
+    int ss[2] = {0, T};
+    CHECK(af_model_forward(m, tok, ss, 1, 1.0f, NULL, NULL) == 0);
+    const float *ref = af_model_logits(m);
+    int V = c.vocab_size, s0 = 0, s1 = 1;
+    CHECK(af_decode_prefill(d, 0, tok, P) == 0);
+    for (int i = 0; i < P; i++) CHECK(af_decode_feed(d, 1, &s1, &tok[i]) == 0);
+    CHECK(memcmp(af_decode_logits(d, 0), af_decode_logits(d, 1), (size_t)V * sizeof(float)) == 0);
+    double worst = 0;
+    for (int i = P - 1; i < T; i++) {
+        const float *z = af_decode_logits(d, 0);
+        for (int j = 0; j < V; j++) worst = fmax(worst, fabs((double)z[j] - ref[(size_t)i * V + j]));
+        if (i + 1 < T) CHECK(af_decode_feed(d, 1, &s0, &tok[i + 1]) == 0);
+    }
+    fprintf(stderr, "q/k norm, head_dim 6, llama3 RoPE: decode vs forward logits max |diff| %.3g\n", worst);
+    CHECK(worst <= 1e-4);
+    af_decode_destroy(d);
+    af_model_destroy(m);
+}
+
 static void check_vexpf(void) {
     enum { NX = 1003 };
     static float x[NX], y[NX];
@@ -79,6 +118,7 @@ static void check_vexpf(void) {
 
 int main(void) {
     check_vexpf();
+    check_family_knobs();
     AfModelConfig c = tiny_config(2, 1, 0);
     c.vocab_size = 61;
     c.d_model = 32;    /* head_dim 8; in-dims with an 8-lane tail exercise both paths */

@@ -25,8 +25,11 @@ static double loss_of(AfModel *m, const int32_t *tok, const int *ss, const float
     return L;
 }
 
+static int g_qwen3_llama3; /* 1: q/k norms, head_dim 6 (not d_model / n_heads), llama3 RoPE scaling */
+
 static void check_config(int kv, int bias, int tied) {
     AfModelConfig c = tiny_config(kv, bias, tied);
+    if (g_qwen3_llama3) tiny_family_knobs(&c);
     int ss[NSEQ + 1] = {0};
     for (int s = 0; s < NSEQ; s++) ss[s + 1] = ss[s] + LENS[s];
     int N = ss[NSEQ];
@@ -80,7 +83,8 @@ static void check_config(int kv, int bias, int tied) {
         if (bad) bad_tensors++;
     }
     CHECK_MSG(bad_tensors == 0, "kv=%d bias=%d tied=%d: %d tensors disagree", kv, bias, tied, bad_tensors);
-    fprintf(stderr, "kv=%d bias=%d tied=%d: %d tensors checked\n", kv, bias, tied, m->n_tensors);
+    fprintf(stderr, "kv=%d bias=%d tied=%d%s: %d tensors checked\n", kv, bias, tied,
+            g_qwen3_llama3 ? " qk_norm head_dim=6 llama3-rope" : "", m->n_tensors);
     /* gradients accumulate: a second forward+backward doubles them */
     float g0 = m->grads[m->tensors[1].offset];
     loss_of(m, tok, ss, w, T, lp);
@@ -100,5 +104,8 @@ int main(void) {
     af_model_set_threads(2); /* attention items on two threads, OpenBLAS threaded */
     check_config(2, 1, 0);
     af_model_set_threads(1);
+    g_qwen3_llama3 = 1; /* the Qwen3 / Llama-3 knobs through backward */
+    check_config(2, 0, 1);
+    check_config(1, 1, 0);
     TEST_MAIN_END();
 }

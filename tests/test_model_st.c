@@ -1,5 +1,6 @@
 /* safetensors and model directories: round trip (bit-identical parameters and forward),
  * and every malformed case rejected with an error naming the tensor or field. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,12 +189,12 @@ int main(void) {
     {
         struct { const char *json; int code; const char *needle; } cases[] = {
             {"{\"hidden_size\": 16,", AF_EFORMAT, "bad JSON"},
-            {"{\"vocab_size\": 37, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_EFORMAT, "hidden_size"},
-            {"{\"vocab_size\": 37, \"hidden_size\": \"16\", \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_EFORMAT, "hidden_size: expected an integer"},
-            {"{\"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64, \"tie_word_embeddings\": 3}", AF_EFORMAT, "tie_word_embeddings"},
-            {"{\"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_ECONFIG, "n_heads"},
-            {"{\"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 3, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_ECONFIG, "n_kv_heads"},
-            {"{\"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64, \"rope_scaling\": {\"type\": \"linear\"}}", AF_EFORMAT, "rope_scaling"},
+            {"{\"model_type\": \"llama\", \"vocab_size\": 37, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_EFORMAT, "hidden_size"},
+            {"{\"model_type\": \"llama\", \"vocab_size\": 37, \"hidden_size\": \"16\", \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_EFORMAT, "hidden_size: expected an integer"},
+            {"{\"model_type\": \"llama\", \"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64, \"tie_word_embeddings\": 3}", AF_EFORMAT, "tie_word_embeddings"},
+            {"{\"model_type\": \"llama\", \"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 3, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_ECONFIG, "n_heads"},
+            {"{\"model_type\": \"llama\", \"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"num_key_value_heads\": 3, \"intermediate_size\": 24, \"max_position_embeddings\": 64}", AF_ECONFIG, "n_kv_heads"},
+            {"{\"model_type\": \"llama\", \"vocab_size\": 37, \"hidden_size\": 16, \"num_hidden_layers\": 2, \"num_attention_heads\": 4, \"intermediate_size\": 24, \"max_position_embeddings\": 64, \"rope_scaling\": {\"type\": \"linear\"}}", AF_EFORMAT, "rope_scaling"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             snprintf(dir, sizeof dir, "%s/cfg%zu", g_dir, i);
@@ -215,6 +216,148 @@ int main(void) {
         AfModelConfig c;
         CHECK(af_model_config_load(dir, &c) == 0);
         CHECK(c.qkv_bias == 1 && c.n_kv_heads == 2 && c.tied_embeddings == 0);
+    }
+    /* random damage to a real file's header and length: refused or read, never a crash
+     * (the ASan build runs this too) */
+    {
+        size_t n = 0;
+        snprintf(path, sizeof path, "%s/good1/model.safetensors", g_dir);
+        unsigned char *good = slurp(path, &n), *b = good ? malloc(n) : NULL;
+        CHECK(good != NULL && n > 64);
+        AfRng r;
+        af_rng_init(&r, 9, AF_RNG_TEST, 7, 0, 0);
+        int refused = 0, opened = 0;
+        snprintf(path, sizeof path, "%s/fuzz.safetensors", g_dir);
+        uint64_t hl = 0;
+        for (int i = 7; good && i >= 0; i--) hl = hl << 8 | good[i];
+        for (int it = 0; b && it < 300; it++) {
+            memcpy(b, good, n);
+            size_t len = n;
+            int flips = 1 + (int)af_rng_below(&r, 4);
+            for (int k = 0; k < flips; k++) {
+                size_t at = af_rng_below(&r, (uint32_t)(8 + hl));
+                static const char syms[] = "0123456789[]{},:\" ";
+                b[at] = af_rng_below(&r, 2) ? (unsigned char)af_rng_below(&r, 256) : (unsigned char)syms[at % 17];
+            }
+            if (af_rng_below(&r, 4) == 0) len = af_rng_below(&r, (uint32_t)n);
+            write_bytes(path, b, len);
+            AfSafetensors *st = NULL;
+            int rc = af_safetensors_open(path, &st);
+            CHECK_MSG(rc == 0 || rc == AF_EFORMAT, "fuzz %d: rc %d (%s)", it, rc, af_error_detail());
+            if (rc == 0) {
+                opened++;
+                float *buf = malloc(64 * sizeof(float));
+                for (int t = 0; t < st->n; t++) /* every tensor is inside the file */
+                    CHECK(st->tensors[t].file_offset + st->tensors[t].nbytes <= st->size);
+                for (int t = 0; t < st->n && buf; t++)
+                    if (st->tensors[t].numel <= 64) CHECK(af_safetensors_read_f32(st, &st->tensors[t], buf) == 0);
+                free(buf);
+            } else {
+                refused++;
+            }
+            af_safetensors_close(st);
+        }
+        fprintf(stderr, "fuzzed headers: %d refused, %d still valid\n", refused, opened);
+        CHECK(refused > 200);
+        free(b);
+        free(good);
+    }
+    /* misaligned data: overlap, gap, trailing bytes, a header that lies about sizes */
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
+                    "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12, -1, "overlap");
+    expect_st_error("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}, "
+                    "\"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [12, 20]}}", 20, -1, "gap");
+    expect_st_error("{\"a\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 9, -1,
+                    "5 bytes after the last tensor");
+    expect_st_error("{\"a\": {\"dtype\": \"BF16\", \"shape\": [3], \"data_offsets\": [0, 4]}}", 4, -1,
+                    "4 data bytes but shape and dtype need 6");
+    expect_st_error("{\"a\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4, 1 << 30,
+                    "header length");
+    /* bf16 rounding: nearest, ties to even; NaN stays NaN */
+    CHECK(af_f32_to_bf16(1.0f) == 0x3f80);
+    CHECK(af_f32_to_bf16(af_bf16_to_f32(0x3f81)) == 0x3f81);
+    {
+        float tie_even = 0, tie_odd = 0, nan = NAN;
+        uint32_t u = 0x3f808000u; /* halfway between 0x3f80 and 0x3f81: to even 0x3f80 */
+        memcpy(&tie_even, &u, 4);
+        u = 0x3f818000u;          /* halfway between 0x3f81 and 0x3f82: to even 0x3f82 */
+        memcpy(&tie_odd, &u, 4);
+        CHECK(af_f32_to_bf16(tie_even) == 0x3f80);
+        CHECK(af_f32_to_bf16(tie_odd) == 0x3f82);
+        CHECK(isnan(af_bf16_to_f32(af_f32_to_bf16(nan))));
+        u = 0x3f80ffffu;          /* just under 0x3f81 + half: up */
+        memcpy(&tie_even, &u, 4);
+        CHECK(af_f32_to_bf16(tie_even) == 0x3f81);
+    }
+    /* export (bf16, sharded) and load back: a Qwen3-shaped model (q/k norms, head_dim
+     * differing from d_model / n_heads, llama3 RoPE scaling) */
+    {
+        AfModelConfig c = tiny_config(2, 0, 1);
+        tiny_family_knobs(&c); /* config.json must carry head_dim and rope_scaling back */
+        AfModel *m = NULL, *m2 = NULL;
+        CHECK(af_model_create(&c, 32, 2, 0, &m) == 0);
+        fill_params(m, 11, 0.3);
+        CHECK(af_model_find_tensor(m, "model.layers.1.self_attn.k_norm.weight") != NULL);
+        snprintf(dir, sizeof dir, "%s/export_sharded", g_dir);
+        AfExportOptions o = {.dtype = AF_DT_BF16, .max_shard_bytes = 1000, .source_dir = NULL};
+        CHECK(af_model_export_dir(m, dir, &o) == 0);
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        CHECK(access(path, F_OK) == 0);
+        snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        CHECK(access(path, F_OK) != 0);
+        CHECK(af_model_load_dir(dir, 32, 2, 0, &m2) == 0);
+        if (m2) {
+            CHECK(memcmp(&m->cfg, &m2->cfg, sizeof c) == 0);
+            int exact = 1;
+            for (size_t i = 0; i < m->n_params; i++)
+                exact &= m2->params[i] == af_bf16_to_f32(af_f32_to_bf16(m->params[i]));
+            CHECK_MSG(exact, "bf16 export does not read back as the rounded parameters");
+        }
+        af_model_destroy(m2);
+        m2 = NULL;
+        /* fp32, one file: bit-identical parameters */
+        o.dtype = AF_DT_F32;
+        o.max_shard_bytes = 0;
+        CHECK(af_model_export_dir(m, dir, &o) == 0);
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        CHECK(access(path, F_OK) != 0);
+        CHECK(af_model_load_dir(dir, 32, 2, 0, &m2) == 0);
+        if (m2) CHECK(memcmp(m->params, m2->params, m->n_params * sizeof(float)) == 0);
+        af_model_destroy(m2);
+        m2 = NULL;
+        /* a sharded directory with a missing shard, a shard that lacks a tensor, a bad file name */
+        o.dtype = AF_DT_BF16;
+        o.max_shard_bytes = 1000;
+        CHECK(af_model_export_dir(m, dir, &o) == 0);
+        char shard2[64] = "model-00002-of-?????.safetensors";
+        {
+            size_t n = 0;
+            snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+            char *idx = (char *)slurp(path, &n), *at = idx ? strstr(idx, "model-00002-of-") : NULL;
+            CHECK_MSG(at != NULL, "fewer than 2 shards");
+            if (at) memcpy(shard2, at, strlen(shard2));
+            free(idx);
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, shard2);
+        char moved[700];
+        snprintf(moved, sizeof moved, "%s.away", path);
+        CHECK(rename(path, moved) == 0);
+        expect_load_error("export_sharded", AF_EIO, shard2);
+        CHECK(rename(moved, path) == 0);
+        snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+        size_t n = 0;
+        unsigned char *idx = slurp(path, &n);
+        CHECK(idx != NULL);
+        char *hit = idx ? strstr((char *)idx, "\"model.norm.weight\":\t\"model-000") : NULL;
+        CHECK_MSG(hit != NULL, "index lacks model.norm.weight: %s", idx ? (char *)idx : "");
+        if (hit) { /* point it at another shard */
+            char *digits = hit + strlen("\"model.norm.weight\":\t\"model-000");
+            memcpy(digits, memcmp(digits, "01", 2) == 0 ? "02" : "01", 2);
+            write_bytes(path, idx, n);
+            expect_load_error("export_sharded", AF_EFORMAT, "missing tensor model.norm.weight (the index places it in this shard)");
+        }
+        free(idx);
+        af_model_destroy(m);
     }
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
