@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/http.h"
 #include "common/text.h"
@@ -25,9 +26,11 @@ struct AfOpenAI {
 };
 
 void af_openai_config_default(AfOpenAIConfig *c) {
+    AfConfig d; /* the configuration schema holds the defaults of modules.*.timeout_s / retries */
+    af_config_defaults(&d);
     memset(c, 0, sizeof *c);
-    c->timeout_s = 60.0;
-    c->retries = 2;
+    c->timeout_s = d.modules.executor.timeout_s;
+    c->retries = (int)d.modules.executor.retries;
     c->backoff_s = 0.5;
     c->max_bytes = (size_t)4 << 20;
     c->temperature = 0.0;
@@ -105,12 +108,14 @@ int af_openai_create(const AfOpenAIConfig *cfg, AfOpenAI **out) {
     if ((rc = af_http_client_create(&c->client))) goto fail;
     rc = AF_ENOMEM;
     af_http_options_default(&c->http);
-    c->http.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 60.0;
+    AfOpenAIConfig dflt;
+    af_openai_config_default(&dflt);
+    c->http.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : dflt.timeout_s;
     c->http.connect_timeout_s = c->http.timeout_s < 10 ? c->http.timeout_s : 10;
-    c->http.retries = cfg->retries >= 0 ? cfg->retries : 2;
+    c->http.retries = cfg->retries >= 0 ? cfg->retries : dflt.retries;
     c->http.backoff_s = cfg->backoff_s >= 0 ? cfg->backoff_s : 0.5;
     c->http.backoff_max_s = 10.0;
-    c->http.max_bytes = cfg->max_bytes ? cfg->max_bytes : (size_t)4 << 20;
+    c->http.max_bytes = cfg->max_bytes ? cfg->max_bytes : dflt.max_bytes;
     c->http.redact = c->key;
     c->max_tokens = cfg->max_tokens;
     c->temperature = cfg->temperature;

@@ -23,15 +23,18 @@ typedef struct AfOpenAIConfig {
     const char *url;          /* base URL (".../v1") or the full ".../chat/completions" URL; required */
     const char *model;        /* model name sent in the request; required */
     const char *api_key_env;  /* name of the env variable holding the key; NULL or "": no key */
-    double timeout_s;         /* per attempt; <= 0: 60 s */
-    int retries;              /* extra attempts on connection errors, timeouts, 5xx, 429; < 0: 2 */
+    double timeout_s;         /* per attempt; <= 0: the default (modules.*.timeout_s's, in the
+                                 configuration schema) */
+    int retries;              /* extra attempts on connection errors, timeouts, 5xx, 429; < 0:
+                                 the default (modules.*.retries's) */
     double backoff_s;         /* first retry delay, doubling up to 10 s; < 0: 0.5 s */
     size_t max_bytes;         /* reply size cap; 0: 4 MiB */
     int max_tokens;           /* > 0: sent as max_tokens; 0: omitted */
     double temperature;       /* >= 0: sent; < 0: omitted (server default) */
 } AfOpenAIConfig;
 
-/* Zero the struct and set the defaults above (temperature 0: deterministic judging). */
+/* Zero the struct and set the defaults above: timeout_s and retries from the configuration
+ * schema (common/config.h), the rest the client's own (temperature 0: deterministic judging). */
 void af_openai_config_default(AfOpenAIConfig *c);
 
 typedef struct AfOpenAI AfOpenAI;

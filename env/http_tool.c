@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/config.h"
 #include "common/deadline.h"
 #include "common/error.h"
 #include "common/http.h"
@@ -24,10 +25,12 @@ typedef struct {
 } HttpTool;
 
 void af_http_tool_config_default(AfHttpToolConfig *c) {
+    AfConfig d; /* the configuration schema holds the defaults of tools.http.* */
+    af_config_defaults(&d);
     memset(c, 0, sizeof *c);
-    c->timeout_s = 10.0;
-    c->retries = 2;
-    c->max_bytes = (size_t)1 << 20;
+    c->timeout_s = d.tools.http.timeout_s;
+    c->retries = (int)d.tools.http.retries;
+    c->max_bytes = (size_t)d.tools.http.max_bytes;
     c->backoff_s = 0.2;
     c->max_result_chars = 4096;
 }
@@ -161,10 +164,12 @@ int af_http_tool_create(const AfHttpToolConfig *cfg, AfTool **out) {
         goto fail;
     }
     af_http_options_default(&t->http);
-    t->http.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 10.0;
+    AfHttpToolConfig dflt;
+    af_http_tool_config_default(&dflt);
+    t->http.timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : dflt.timeout_s;
     t->http.connect_timeout_s = t->http.timeout_s;
-    t->http.retries = cfg->retries >= 0 ? cfg->retries : 2;
-    t->http.max_bytes = cfg->max_bytes ? cfg->max_bytes : (size_t)1 << 20;
+    t->http.retries = cfg->retries >= 0 ? cfg->retries : dflt.retries;
+    t->http.max_bytes = cfg->max_bytes ? cfg->max_bytes : dflt.max_bytes;
     t->http.backoff_s = cfg->backoff_s >= 0 ? cfg->backoff_s : 0.2;
     t->max_result_chars = cfg->max_result_chars ? cfg->max_result_chars : 4096;
     if (t->max_result_chars > (size_t)1 << 30) {

@@ -28,9 +28,9 @@ typedef struct AfHttpToolConfig {
     const char *url;                /* http(s) URL to POST to; required */
     const char *const *allow_hosts; /* hosts the URL may name; required, n_allow_hosts >= 1 */
     int n_allow_hosts;
-    double timeout_s;               /* per attempt; <= 0: 10 s */
-    int retries;                    /* extra attempts; < 0: 2 */
-    size_t max_bytes;               /* response cap; 0: 1 MiB */
+    double timeout_s;               /* per attempt; <= 0: the default */
+    int retries;                    /* extra attempts; < 0: the default */
+    size_t max_bytes;               /* response cap; 0: the default */
     double backoff_s;               /* first retry delay; < 0: 0.2 s (doubling, capped at 5 s) */
     const char *name;               /* tool name; NULL: "http" */
     const char *description;        /* NULL: a generic line */
@@ -39,7 +39,10 @@ typedef struct AfHttpToolConfig {
     size_t max_result_chars;        /* result text cap in bytes; 0: 4096 */
 } AfHttpToolConfig;
 
-/* Zero the struct and fill the defaults above (url and allow_hosts stay NULL). */
+/* Zero the struct and fill the defaults: timeout_s, retries and max_bytes are those of
+ * tools.http.* in the configuration schema (common/config.h), the rest the tool's own
+ * (backoff 0.2 s doubling to 5 s, name "http", payload "query", result "result", 4096 result
+ * bytes); url and allow_hosts stay NULL. */
 void af_http_tool_config_default(AfHttpToolConfig *c);
 
 /* Create the tool. Every string in *cfg is copied. Returns 0, or AF_ECONFIG naming the
