@@ -24,10 +24,12 @@ fail=0
 checks=0
 _bg_pids=()
 bg_track() { _bg_pids+=("$1"); }
-_lib_cleanup() {
-    local p
-    for p in "${_bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+_lib_cleanup() { # keeps the test's exit status (set -e must not turn a dead pid into a failure)
+    local rc=$? p
+    set +e
+    for p in "${_bg_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
     rm -rf "$T"
+    return $rc
 }
 trap _lib_cleanup EXIT
 
