@@ -42,14 +42,9 @@ static void warn_suite_keys(const AfConfig *cfg) {
 
 static int add_python(AfWorld *w, const AfConfig *cfg) {
     AfPythonToolConfig pc;
-    af_python_tool_config_default(&pc);
-    pc.cpu_s = cfg->tools.python.cpu_s;
-    pc.wall_s = cfg->tools.python.wall_s;
-    pc.mem_mb = (int)cfg->tools.python.mem_mb;
-    pc.output_bytes = (size_t)cfg->tools.python.output_bytes;
-    pc.python = cfg->tools.python.interpreter;
     AfTool *t = NULL;
-    int rc = af_python_tool_create(&pc, &t);
+    int rc = af_python_tool_config_from(&pc, cfg); /* every tools.python.* key */
+    if (!rc) rc = af_python_tool_create(&pc, &t);
     if (rc) return rc;
     if ((rc = af_suite_add_tool(w->suite, t))) af_python_tool_destroy(t);
     return rc;
