@@ -31,6 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -94,6 +99,7 @@ struct af_ll_path_beneath_attr {
 #define UID_SPAN 65536u
 #define MAX_CODE_HARD 120000u /* below MAX_ARG_STRLEN (128 KiB) for one argv string */
 #define WATCH_INTERVAL_S 0.02 /* the watchdog's period without a private tmpfs */
+#define WATCH_MIN_S 0.001      /* and its shortest, when inotify reports writes */
 #define SWEEP_MAX 4096        /* processes of the host one /proc scan considers */
 
 /* Isolation achieved by S (and Q for Landlock), reported in REC_ISO / REC_LANDLOCK. */
@@ -112,7 +118,7 @@ enum {
 enum { FAIL_UNSHARE = 1, FAIL_USERNS, FAIL_MOUNT };
 #define FAIL_CODE(step, err) ((int32_t)((step) << 16 | ((err) & 0xffff)))
 
-enum { REC_ISO = 1, REC_SETUP, REC_EXEC, REC_WAIT, REC_REFUSED, REC_INIT, REC_LANDLOCK, REC_SWEPT };
+enum { REC_ISO = 1, REC_SETUP, REC_EXEC, REC_WAIT, REC_REFUSED, REC_INIT, REC_LANDLOCK, REC_SWEPT, REC_SECCOMP };
 enum { STEP_FORK_INIT = 1, STEP_FORK_CODE, STEP_CHDIR, STEP_RLIMIT, STEP_SETGID, STEP_SETUID, STEP_USERNS_MAP,
        STEP_PRCTL };
 
@@ -393,6 +399,45 @@ static int apply_landlock(const ChildPlan *p, int *err) {
     return got;
 }
 
+/* A seccomp filter for Q: no memfd_create (memory files outside every size bound but
+ * RLIMIT_FSIZE) and no io_uring (it would open files past this filter); without a private
+ * tmpfs (Landlock mode) also no O_TMPFILE and no openat2, whose unnamed files the watchdog
+ * could not see. System calls of another ABI (i386, x32) fail. Returns 0, or -1 with
+ * errno (no filter on this architecture: ENOSYS). */
+static int apply_seccomp(int no_tmpfile) {
+#if defined(__x86_64__)
+    const unsigned tmpfile_bits = (unsigned)(O_TMPFILE & ~O_DIRECTORY);
+    const unsigned allow = SECCOMP_RET_ALLOW, nosys = SECCOMP_RET_ERRNO | ENOSYS;
+    const unsigned on_tmpfile = no_tmpfile ? SECCOMP_RET_ERRNO | EOPNOTSUPP : allow;
+    const unsigned on_openat2 = no_tmpfile ? nosys : allow;
+    struct sock_filter f[] = {
+        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 12),  /* other ABI: 14 */
+        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 10, 0),        /* x32: 14 */
+        /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 9, 0),    /* 14 */
+        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_setup, 8, 0),  /* 14 */
+        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 9, 0),         /* 16 */
+        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 1, 0),            /* 9 */
+        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 2, 4),          /* 11, else 13 */
+        /* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+        /* 10 */ BPF_STMT(BPF_JMP | BPF_JA, 1),                                 /* 12 */
+        /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, tmpfile_bits, 2, 0),      /* 15, else 13 */
+        /* 13 */ BPF_STMT(BPF_RET | BPF_K, allow),
+        /* 14 */ BPF_STMT(BPF_RET | BPF_K, nosys),
+        /* 15 */ BPF_STMT(BPF_RET | BPF_K, on_tmpfile),
+        /* 16 */ BPF_STMT(BPF_RET | BPF_K, on_openat2),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : -1;
+#else
+    (void)no_tmpfile;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 static _Noreturn void run_code(const ChildPlan *p) { /* Q */
     int st = p->status_w;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -422,6 +467,7 @@ static _Noreturn void run_code(const ChildPlan *p) { /* Q */
         int err = 0, got = apply_landlock(p, &err);
         rec_write(st, REC_LANDLOCK, got, err);
     }
+    if (p->mode != AF_PY_ISOLATION_NONE) rec_write(st, REC_SECCOMP, apply_seccomp(p->landlock_fs) == 0, errno);
     char *const envp[] = {NULL};
     execve(p->python, p->argv, envp);
     rec_write(st, REC_EXEC, 0, errno);
@@ -630,15 +676,18 @@ static void remove_tree(const char *dir) {
 
 /* The watchdog's measure of the private directory: bytes (the larger of size and
  * allocation, per regular file) and entries. A directory it cannot read is opened up
- * (chmod 0700, as remove_tree does) and counted as full until the next look. */
+ * (chmod 0700, as remove_tree does) and counted as full until the next look. Every
+ * directory gets an inotify watch (if ino_fd >= 0), so that writes wake the watchdog. */
 static _Thread_local struct {
     uint64_t bytes;
     long entries;
-    int unreadable;
+    int unreadable, ino_fd;
 } du_acc;
 
 static int du_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     if (ftw->level > 0) du_acc.entries++;
+    if (flag == FTW_D && du_acc.ino_fd >= 0)
+        inotify_add_watch(du_acc.ino_fd, path, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
     if (flag == FTW_DNR) {
         chmod(path, 0700);
         du_acc.unreadable = 1;
@@ -650,7 +699,8 @@ static int du_entry(const char *path, const struct stat *sb, int flag, struct FT
     return 0;
 }
 
-static void dir_usage(const char *dir, uint64_t *bytes, long *entries, int *unreadable) {
+static void dir_usage(const char *dir, int ino_fd, uint64_t *bytes, long *entries, int *unreadable) {
+    du_acc.ino_fd = ino_fd;
     du_acc.bytes = 0;
     du_acc.entries = 0;
     du_acc.unreadable = 0;
@@ -687,7 +737,7 @@ static const char *fail_step_name(int32_t fail) {
 typedef struct {
     Rec rec;
     size_t got;
-    int have_iso, iso, setup_step, setup_err, exec_err, refused, have_wait, qws, landlock, landlock_err, swept;
+    int have_iso, iso, setup_step, setup_err, exec_err, refused, have_wait, qws, landlock, landlock_err, swept, seccomp;
     int32_t iso_fail;
     long cpu_ms;
     pid_t init_pid;
@@ -712,6 +762,7 @@ static void read_status(int fd, Status *s, int *eof) {
         case REC_INIT: s->init_pid = (pid_t)r->value; break;
         case REC_LANDLOCK: s->landlock = r->value; s->landlock_err = r->extra; break;
         case REC_SWEPT: s->swept = r->value; break;
+        case REC_SECCOMP: s->seccomp = r->value; break;
         default: break;
         }
     }
@@ -926,6 +977,7 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
     double t0 = mono_s();
     Launch l;
     char msg[400];
+    int ino_fd = -1; /* the watchdog's inotify instance */
     o.buf = malloc(t->output_bytes + 1);
     if (!o.buf) return af_error_set(AF_ENOMEM, "python tool: output buffer of %zu bytes", t->output_bytes);
     const char *lerr = launch(t, ri->dir, sizeof ri->dir, arg, 0, &l, msg, sizeof msg);
@@ -940,7 +992,7 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
     Status sr;
     memset(&sr, 0, sizeof sr);
     sr.exec_err = -1;
-    double deadline = t0 + wall, grace_end = 0, next_watch = t0;
+    double deadline = t0 + wall, grace_end = 0, next_watch = t0, last_watch = t0;
     const uint64_t disk_limit = (uint64_t)t->disk_mb << 20;
     int exited = 0, eof = 0, st_eof = 0, ws = 0;
     while (!eof || !exited) {
@@ -950,8 +1002,10 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
             uint64_t bytes;
             long entries;
             int unreadable;
-            dir_usage(ri->dir, &bytes, &entries, &unreadable);
-            next_watch = mono_s() + WATCH_INTERVAL_S;
+            if (ino_fd < 0) ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC); /* -1: the period alone */
+            dir_usage(ri->dir, ino_fd, &bytes, &entries, &unreadable);
+            last_watch = mono_s();
+            next_watch = last_watch + WATCH_INTERVAL_S;
             if (bytes > disk_limit || entries > t->max_inodes || unreadable) {
                 ri->disk_exceeded = 1;
                 reap_sandbox(pid, pidfd, &sr, st_p[0], &st_eof, &ws);
@@ -973,11 +1027,12 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         int ms = (int)((until - now) * 1000.0) + 1;
         if (!exited && pidfd < 0 && ms > 10) ms = 10;
         if (!exited && !sr.have_iso && ms > 10) ms = 10; /* the watchdog starts once S has reported */
-        struct pollfd fds[3];
+        struct pollfd fds[4];
         nfds_t nf = 0;
         if (!eof) fds[nf++] = (struct pollfd){out_p[0], POLLIN, 0};
         if (!st_eof) fds[nf++] = (struct pollfd){st_p[0], POLLIN, 0};
         if (!exited && pidfd >= 0) fds[nf++] = (struct pollfd){pidfd, POLLIN, 0};
+        if (watch && ino_fd >= 0) fds[nf++] = (struct pollfd){ino_fd, POLLIN, 0};
         if (nf > 0) {
             poll(fds, nf, ms);
         } else {
@@ -986,6 +1041,12 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         }
         if (!eof) drain(out_p[0], &o, &eof);
         if (!st_eof) read_status(st_p[0], &sr, &st_eof);
+        if (watch && ino_fd >= 0) { /* a write in the directory: look again soon */
+            char ev[4096];
+            int any = 0;
+            while (read(ino_fd, ev, sizeof ev) > 0) any = 1;
+            if (any && last_watch + WATCH_MIN_S < next_watch) next_watch = last_watch + WATCH_MIN_S;
+        }
         if (!exited) {
             siginfo_t si;
             memset(&si, 0, sizeof si);
@@ -1011,7 +1072,7 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         uint64_t bytes;
         long entries;
         int unreadable;
-        dir_usage(ri->dir, &bytes, &entries, &unreadable);
+        dir_usage(ri->dir, -1, &bytes, &entries, &unreadable);
         if (bytes > disk_limit || entries > t->max_inodes) ri->disk_exceeded = 1;
     }
     int iso = sr.iso, setup_step = sr.setup_step, setup_err = sr.setup_err;
@@ -1025,6 +1086,7 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
     ri->landlock_net = (sr.landlock & ISO_LL_NET) != 0;
     ri->refused = sr.refused;
     ri->swept = sr.swept;
+    ri->seccomp = sr.seccomp;
     ri->uid = ri->uid_dropped ? l.uid : (unsigned)getuid();
     ri->cpu_s = (double)cpu_ms / 1000.0;
     describe_isolation(t, &sr, ri);
@@ -1082,6 +1144,7 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         rc = finish(t, out, AF_TOOL_ERROR, &o, trailer);
     }
 done:
+    if (ino_fd >= 0) close(ino_fd);
     launch_close(&l, ri->dir);
     free(o.buf);
     if (ri->wall_s == 0) ri->wall_s = mono_s() - t0;

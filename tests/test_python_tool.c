@@ -299,6 +299,19 @@ static void hostile(AfPythonIsolation mode, Expect ex) {
     close(ls);
     af_tool_result_free(&r);
 
+    /* Memory files and unnamed files, which no directory size shows. */
+    run(t, "import os\ntry:\n    os.memfd_create('m')\n    print('MEMFD')\nexcept OSError as e:\n    print('NOMEMFD', e.errno)\n"
+           "try:\n    os.open('.', os.O_TMPFILE | os.O_RDWR, 0o600)\n    print('TMPFILE')\nexcept OSError as e:\n"
+           "    print('NOTMPFILE', e.errno)\n", &r, &info);
+#if defined(__x86_64__)
+    if (mode != AF_PY_ISOLATION_NONE) {
+        CHECK(info.seccomp);
+        CHECK_STR_CONTAINS(r.text, "NOMEMFD");
+        if (!ex.tmpfs && ex.fs) CHECK_STR_CONTAINS(r.text, "NOTMPFILE");
+    }
+#endif
+    af_tool_result_free(&r);
+
     /* A setsid'd, double-forked sleep 300 (and one started just before a wall-clock kill). */
     for (int timeout = 0; timeout < 2; timeout++) {
         snprintf(marker, sizeof marker, "af_sbx_marker_%d_%d", pid, timeout);
