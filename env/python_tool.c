@@ -849,10 +849,14 @@ static void describe_isolation(PyTool *t, const Status *sr, AfPythonRunInfo *ri)
                                sr->landlock & ISO_LL_NET ? " tcp" : "");
     else if (t->isolation == AF_PY_ISOLATION_BEST_EFFORT && sr->landlock_err)
         snprintf(ll, sizeof ll, "; Landlock unavailable: %s", strerror(sr->landlock_err));
-    snprintf(ri->note, sizeof ri->note, "sandbox without%s%s%s%s%s (%s)%s", ri->net_isolated ? "" : " network namespace",
+    char note[512];
+    snprintf(note, sizeof note, "sandbox without%s%s%s%s%s (%s)%s", ri->net_isolated ? "" : " network namespace",
              !ri->net_isolated && !(ri->pid_isolated && ri->fs_readonly) ? "," : "",
              ri->pid_isolated ? "" : " PID namespace", !ri->pid_isolated && !ri->fs_readonly ? "," : "",
              ri->fs_readonly ? "" : " read-only file system and private tmpfs", why, ll);
+    size_t n = strlen(note) < sizeof ri->note ? strlen(note) : sizeof ri->note - 1; /* cut to fit */
+    memcpy(ri->note, note, n);
+    ri->note[n] = '\0';
 }
 
 /* RLIMIT_CPU: whole seconds, at least 1. */
