@@ -582,7 +582,14 @@ static void config_checks(void) {
     af_python_tool_destroy(NULL);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    /* test_python_isolation_cli.sh: run a command where namespaces are denied. */
+    if (argc > 2 && strcmp(argv[1], "--exec-without-namespaces") == 0) {
+        if (deny_namespaces() != 0) return 77;
+        execv(argv[2], argv + 2);
+        perror(argv[2]);
+        return 1;
+    }
     int fds0 = count_fds();
     config_checks();
 
