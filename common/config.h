@@ -222,7 +222,7 @@ typedef struct AfConfig {
       "offer the sandboxed python tool to the planner beside the suite's tools")               \
     X("tools.python.cpu_s", tools.python.cpu_s, FLOAT, 5.0, 0.1, 3600.0, "",                   \
       "CPU seconds per python call")                                                            \
-    X("tools.python.mem_mb", tools.python.mem_mb, INT, 256, 16, 1048576, "",                    \
+    X("tools.python.mem_mb", tools.python.mem_mb, INT, 256, 32, 1048576, "",                    \
       "address-space limit per python call, MiB")                                               \
     X("tools.python.wall_s", tools.python.wall_s, FLOAT, 10.0, 0.1, 3600.0, "",                \
       "wall-clock seconds per python call")                                                     \

@@ -20,9 +20,9 @@
  *   - a supervising process that is a child subreaper (PR_SET_CHILD_SUBREAPER): whatever
  *     the code starts (setsid, double fork) is its descendant, and every descendant is
  *     killed before the call returns, in every mode;
- *   - except with AF_PY_ISOLATION_NONE, a seccomp filter (x86_64): no memfd_create (memory files no size bound covers) and no
- *     io_uring; with Landlock also no O_TMPFILE or openat2 (unnamed files the watchdog
- *     cannot see);
+ *   - except with AF_PY_ISOLATION_NONE, a seccomp filter (x86_64): no memfd_create (memory
+ *     files that no size bound covers) and no io_uring; with Landlock also no O_TMPFILE or
+ *     openat2 (unnamed files the watchdog cannot see);
  *   - stdout and stderr captured together, keeping the first output_bytes.
  *
  * Isolation modes (tools.python.isolation):

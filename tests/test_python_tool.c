@@ -557,6 +557,9 @@ static void config_checks(void) {
     CHECK(af_config_apply_set(&cfg, "tools.python.disk_mb=7") == 0);
     CHECK(af_config_apply_set(&cfg, "tools.python.mem_mb=300") == 0);
     CHECK_EQ_INT(af_config_apply_set(&cfg, "tools.python.isolation=maybe"), AF_ECONFIG);
+    /* The schema's bounds are the tool's: a value the config accepts, the tool accepts. */
+    CHECK_EQ_INT(af_config_apply_set(&cfg, "tools.python.mem_mb=16"), AF_ECONFIG);
+    CHECK_EQ_INT(af_config_apply_set(&cfg, "tools.python.disk_mb=0"), AF_ECONFIG);
     CHECK_EQ_INT(af_python_tool_config_from(&c, &cfg), 0);
     CHECK_EQ_INT(c.isolation, AF_PY_ISOLATION_NONE);
     CHECK_EQ_INT(c.disk_mb, 7);
