@@ -39,6 +39,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -400,39 +401,70 @@ static int apply_landlock(const ChildPlan *p, int *err) {
 }
 
 /* A seccomp filter for Q: no memfd_create (memory files outside every size bound but
- * RLIMIT_FSIZE) and no io_uring (it would open files past this filter); without a private
+ * RLIMIT_FSIZE) and no io_uring (it would open files past this filter). Without a private
  * tmpfs (Landlock mode) also no O_TMPFILE and no openat2, whose unnamed files the watchdog
- * could not see. System calls of another ABI (i386, x32) fail. Returns 0, or -1 with
- * errno (no filter on this architecture: ENOSYS). */
-static int apply_seccomp(int no_tmpfile) {
+ * could not see; without a network namespace no sockets but AF_UNIX (Landlock covers TCP
+ * only: this stops UDP and raw sockets). System calls of another ABI (i386, x32) fail.
+ * Returns 0, or -1 with errno (no filter on this architecture: ENOSYS). */
+typedef struct {
+    struct sock_filter f[40];
+    unsigned short n;
+} Bpf;
+
+static void bpf_add(Bpf *b, unsigned short code, unsigned k, unsigned char jt, unsigned char jf) {
+    if (b->n < sizeof b->f / sizeof b->f[0]) b->f[b->n++] = (struct sock_filter){code, jt, jf, k};
+}
+
+/* If the system call number (loaded) is nr: return `ret`; else go on. */
+static void bpf_deny(Bpf *b, unsigned nr, unsigned ret) {
+    bpf_add(b, BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1);
+    bpf_add(b, BPF_RET | BPF_K, ret, 0, 0);
+}
+
+/* If the system call is nr and its argument arg has any of `bits`: return `ret`. */
+static void bpf_deny_flags(Bpf *b, unsigned nr, int arg, unsigned bits, unsigned ret) {
+    bpf_add(b, BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 4);
+    bpf_add(b, BPF_LD | BPF_W | BPF_ABS, (unsigned)offsetof(struct seccomp_data, args[arg]), 0, 0);
+    bpf_add(b, BPF_JMP | BPF_JSET | BPF_K, bits, 0, 1);
+    bpf_add(b, BPF_RET | BPF_K, ret, 0, 0);
+    bpf_add(b, BPF_LD | BPF_W | BPF_ABS, (unsigned)offsetof(struct seccomp_data, nr), 0, 0);
+}
+
+static int apply_seccomp(int no_tmpfile, int no_inet) {
 #if defined(__x86_64__)
+    const unsigned nosys = SECCOMP_RET_ERRNO | ENOSYS;
     const unsigned tmpfile_bits = (unsigned)(O_TMPFILE & ~O_DIRECTORY);
-    const unsigned allow = SECCOMP_RET_ALLOW, nosys = SECCOMP_RET_ERRNO | ENOSYS;
-    const unsigned on_tmpfile = no_tmpfile ? SECCOMP_RET_ERRNO | EOPNOTSUPP : allow;
-    const unsigned on_openat2 = no_tmpfile ? nosys : allow;
-    struct sock_filter f[] = {
-        /* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-        /* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 12),  /* other ABI: 14 */
-        /* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        /* 3 */ BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000u, 10, 0),        /* x32: 14 */
-        /* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 9, 0),    /* 14 */
-        /* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_io_uring_setup, 8, 0),  /* 14 */
-        /* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 9, 0),         /* 16 */
-        /* 7 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 1, 0),            /* 9 */
-        /* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 2, 4),          /* 11, else 13 */
-        /* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-        /* 10 */ BPF_STMT(BPF_JMP | BPF_JA, 1),                                 /* 12 */
-        /* 11 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
-        /* 12 */ BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, tmpfile_bits, 2, 0),      /* 15, else 13 */
-        /* 13 */ BPF_STMT(BPF_RET | BPF_K, allow),
-        /* 14 */ BPF_STMT(BPF_RET | BPF_K, nosys),
-        /* 15 */ BPF_STMT(BPF_RET | BPF_K, on_tmpfile),
-        /* 16 */ BPF_STMT(BPF_RET | BPF_K, on_openat2),
-    };
-    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof f[0]), f};
+    Bpf b = {.n = 0};
+    bpf_add(&b, BPF_LD | BPF_W | BPF_ABS, (unsigned)offsetof(struct seccomp_data, arch), 0, 0);
+    bpf_add(&b, BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+    bpf_add(&b, BPF_RET | BPF_K, nosys, 0, 0);
+    bpf_add(&b, BPF_LD | BPF_W | BPF_ABS, (unsigned)offsetof(struct seccomp_data, nr), 0, 0);
+    bpf_add(&b, BPF_JMP | BPF_JGE | BPF_K, 0x40000000u /* x32 */, 0, 1);
+    bpf_add(&b, BPF_RET | BPF_K, nosys, 0, 0);
+    bpf_deny(&b, SYS_memfd_create, nosys);
+    bpf_deny(&b, SYS_io_uring_setup, nosys);
+    if (no_tmpfile) {
+        bpf_deny(&b, SYS_openat2, nosys);
+        bpf_deny_flags(&b, SYS_open, 1, tmpfile_bits, SECCOMP_RET_ERRNO | EOPNOTSUPP);
+        bpf_deny_flags(&b, SYS_openat, 2, tmpfile_bits, SECCOMP_RET_ERRNO | EOPNOTSUPP);
+    }
+    if (no_inet) { /* socket(domain != AF_UNIX) */
+        bpf_add(&b, BPF_JMP | BPF_JEQ | BPF_K, SYS_socket, 0, 4);
+        bpf_add(&b, BPF_LD | BPF_W | BPF_ABS, (unsigned)offsetof(struct seccomp_data, args[0]), 0, 0);
+        bpf_add(&b, BPF_JMP | BPF_JEQ | BPF_K, AF_UNIX, 0, 1);
+        bpf_add(&b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+        bpf_add(&b, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAFNOSUPPORT, 0, 0);
+    }
+    bpf_add(&b, BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+    if (b.n >= sizeof b.f / sizeof b.f[0]) { /* a bug: the table above outgrew f */
+        errno = E2BIG;
+        return -1;
+    }
+    struct sock_fprog prog = {b.n, b.f};
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0 ? 0 : -1;
 #else
     (void)no_tmpfile;
+    (void)no_inet;
     errno = ENOSYS;
     return -1;
 #endif
@@ -467,7 +499,8 @@ static _Noreturn void run_code(const ChildPlan *p) { /* Q */
         int err = 0, got = apply_landlock(p, &err);
         rec_write(st, REC_LANDLOCK, got, err);
     }
-    if (p->mode != AF_PY_ISOLATION_NONE) rec_write(st, REC_SECCOMP, apply_seccomp(p->landlock_fs) == 0, errno);
+    if (p->mode != AF_PY_ISOLATION_NONE)
+        rec_write(st, REC_SECCOMP, apply_seccomp(p->landlock_fs, p->landlock_net) == 0, errno);
     char *const envp[] = {NULL};
     execve(p->python, p->argv, envp);
     rec_write(st, REC_EXEC, 0, errno);

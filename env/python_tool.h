@@ -21,8 +21,9 @@
  *     the code starts (setsid, double fork) is its descendant, and every descendant is
  *     killed before the call returns, in every mode;
  *   - except with AF_PY_ISOLATION_NONE, a seccomp filter (x86_64): no memfd_create (memory
- *     files that no size bound covers) and no io_uring; with Landlock also no O_TMPFILE or
- *     openat2 (unnamed files the watchdog cannot see);
+ *     files that no size bound covers) and no io_uring; without a private tmpfs also no
+ *     O_TMPFILE or openat2 (unnamed files the watchdog cannot see); without a network
+ *     namespace no socket but AF_UNIX;
  *   - stdout and stderr captured together, keeping the first output_bytes.
  *
  * Isolation modes (tools.python.isolation):
@@ -105,7 +106,7 @@ typedef struct AfPythonRunInfo {
     int uid_dropped;       /* ran under a throwaway uid (caller was root) */
     int landlock_fs;       /* Landlock confined writes to the private directory */
     int landlock_net;      /* Landlock denied TCP connect and bind */
-    int seccomp;           /* the seccomp filter (no memfd_create, io_uring; no O_TMPFILE with Landlock) */
+    int seccomp;           /* the seccomp filter was installed (see above) */
     unsigned uid;          /* uid the code ran as */
     int exit_code;         /* exit status, or -1 if killed by a signal / never started */
     int term_signal;       /* signal that ended the code, 0 if none */

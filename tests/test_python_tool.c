@@ -276,27 +276,39 @@ static void hostile(AfPythonIsolation mode, Expect ex) {
     if (ex.fs) CHECK_MSG(stat(a, &sb) != 0, "%s was created by the sandbox", a);
     unlink(a);
 
-    /* Loopback: a listening socket of this test must not see a connection. */
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    struct sockaddr_in sa;
+    /* Loopback: a listening TCP socket and a UDP socket of this test must see nothing. */
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), us = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa, ua;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof sa;
+    ua = sa;
+    socklen_t al = sizeof sa, ul = sizeof ua;
     CHECK(ls >= 0 && bind(ls, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(ls, 4) == 0 &&
           getsockname(ls, (struct sockaddr *)&sa, &al) == 0);
+    CHECK(us >= 0 && bind(us, (struct sockaddr *)&ua, sizeof ua) == 0 && getsockname(us, (struct sockaddr *)&ua, &ul) == 0);
     snprintf(code, sizeof code,
              "import socket\ntry:\n    s = socket.create_connection(('127.0.0.1', %d), timeout=2)\n    print('CONNECTED')\n"
-             "except OSError as e:\n    print('REFUSED', e.errno)\n",
-             (int)ntohs(sa.sin_port));
+             "except OSError as e:\n    print('REFUSED', e.errno)\ntry:\n"
+             "    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n    u.sendto(b'x', ('127.0.0.1', %d))\n"
+             "    print('UDPSENT')\nexcept OSError as e:\n    print('UDPREFUSED', e.errno)\n",
+             (int)ntohs(sa.sin_port), (int)ntohs(ua.sin_port));
     run(t, code, &r, &info);
     int accepted = accept(ls, NULL, NULL);
+    char dgram[16];
+    ssize_t got = recv(us, dgram, sizeof dgram, 0);
     if (ex.net) {
         CHECK_STR_CONTAINS(r.text, "REFUSED");
         CHECK_MSG(accepted < 0, "a connection from the sandbox arrived");
+#if !defined(__x86_64__)
+        if (!info.net_isolated) got = -1; /* UDP is stopped by the seccomp filter (x86_64) only */
+#endif
+        CHECK_MSG(got < 0, "a UDP datagram from the sandbox arrived");
+        if (got < 0) CHECK_STR_CONTAINS(r.text, "UDPREFUSED");
     }
     if (accepted >= 0) close(accepted);
     close(ls);
+    close(us);
     af_tool_result_free(&r);
 
     /* Memory files and unnamed files, which no directory size shows. */
