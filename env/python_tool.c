@@ -567,10 +567,14 @@ struct af_dirent64 {
     char d_name[];
 };
 
-/* Every process of /proc (up to max) with its parent and state. */
+/* Every process of /proc (up to max) with its parent and state; -1 without a /proc that
+ * shows S itself. */
 static int proc_scan(pid_t *pids, pid_t *ppids, char *states, int max) {
+    pid_t pp;
+    char st;
+    if (read_stat(getpid(), &pp, &st) != 0) return -1;
     int fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    if (fd < 0) return -1;
     char buf[8192];
     int n = 0;
     for (;;) {
@@ -596,11 +600,26 @@ static int in_list(pid_t x, const pid_t *pids, const unsigned char *mark, int n)
     return 0;
 }
 
+/* Without /proc, as root: a helper under the code's throwaway uid sends SIGKILL to every
+ * process of that uid (kill(-1) skips only itself), until none is left. */
+static void kill_uid(const ChildPlan *q) {
+    pid_t k = fork();
+    if (k == 0) {
+        if (setresgid(q->gid, q->gid, q->gid) != 0 || setresuid(q->uid, q->uid, q->uid) != 0) _exit(1);
+        struct timespec ts = {0, 1000000L};
+        for (int i = 0; i < 10000 && kill(-1, SIGKILL) == 0; i++) nanosleep(&ts, NULL);
+        _exit(0);
+    }
+    while (k > 0 && waitpid(k, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
 /* S without a PID namespace: kill every descendant (orphans of the code were reparented to
  * S, the subreaper) and reap until S has no child. Each victim is re-checked through a
  * pidfd (its parent is still S or a marked process), so a recycled pid is never hit.
- * Returns how many live descendants the first scan found. */
-static int sweep(pid_t self) {
+ * Without /proc (q->is_root: the code's uid is a throwaway one) kill_uid() instead.
+ * Returns how many live descendants the first scan found (-1: no /proc). */
+static int sweep(pid_t self, const ChildPlan *q) {
     pid_t pids[SWEEP_MAX], ppids[SWEEP_MAX];
     char states[SWEEP_MAX];
     unsigned char mark[SWEEP_MAX];
@@ -609,6 +628,12 @@ static int sweep(pid_t self) {
         while (waitpid(-1, NULL, WNOHANG) > 0) {
         }
         int n = proc_scan(pids, ppids, states, SWEEP_MAX), found = 0, live = 0;
+        if (n < 0) {
+            if (q->is_root) kill_uid(q);
+            while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) { /* until ECHILD */
+            }
+            return -1;
+        }
         memset(mark, 0, (size_t)n);
         for (int changed = 1; changed;) {
             changed = 0;
@@ -680,7 +705,7 @@ static _Noreturn void run_sandbox(const ChildPlan *p) { /* S */
         if (w == i || (w < 0 && errno != EINTR)) break;
     }
     if (!(iso & ISO_PID)) {
-        int swept = sweep(getpid());
+        int swept = sweep(getpid(), &q);
         if (swept) rec_write(3, REC_SWEPT, swept, 0);
     }
     _exit(0);

@@ -114,7 +114,8 @@ typedef struct AfPythonRunInfo {
     int cpu_timeout;       /* ended by the CPU limit */
     int disk_exceeded;     /* killed by the watchdog: more than disk_mb MiB or max_inodes entries */
     int refused;           /* isolation required and unavailable: the code did not run */
-    int swept;             /* processes left by the code that the supervisor killed */
+    int swept;             /* processes left by the code that the supervisor killed; -1: it had no
+                              /proc and killed every process of the throwaway uid (root only) */
     double wall_s;         /* wall seconds of the call */
     double cpu_s;          /* CPU seconds of the code's main process (0 if unknown) */
     size_t output_total;   /* bytes the code wrote to stdout+stderr */

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -549,6 +550,33 @@ static void mode_none(void) {
     af_python_tool_destroy(t);
 }
 
+/* No /proc for the supervisor (as root): the setsid'd double-forked sleep is still killed,
+ * through its throwaway uid. The parent checks, since this child sees an empty /proc. */
+static char noproc_marker[64];
+
+static void mode_noproc_child(void) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", "/proc", "tmpfs", 0, "size=64k") != 0) {
+        fprintf(stderr, "SKIP noproc: cannot hide /proc here\n");
+        _exit(77);
+    }
+    AfTool *t = make_tool_mode(AF_PY_ISOLATION_NONE, 5, 30, 256, 8192, 64);
+    if (!t) return;
+    char code[1024];
+    snprintf(code, sizeof code,
+             "import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+             "        print('sleeper', flush=True)\n        os.execv('/bin/sleep', ['%s', '300'])\n"
+             "    os._exit(0)\nos.waitpid(pid, 0)\ntime.sleep(0.2)\nprint('spawned', flush=True)\n",
+             noproc_marker);
+    AfToolResult r;
+    AfPythonRunInfo info;
+    CHECK_EQ_INT(run(t, code, &r, &info), AF_TOOL_OK);
+    CHECK_STR_CONTAINS(r.text, "sleeper");
+    CHECK_EQ_INT(info.swept, -1); /* the supervisor found no /proc */
+    af_tool_result_free(&r);
+    af_python_tool_destroy(t);
+}
+
 /* The tool's settings come from the configuration schema, and bad settings are refused. */
 static void config_checks(void) {
     AfConfig def;
@@ -629,6 +657,15 @@ int main(int argc, char **argv) {
 
     fprintf(stderr, "== none\n");
     mode_none();
+
+    fprintf(stderr, "== none, the supervisor without /proc\n");
+    snprintf(noproc_marker, sizeof noproc_marker, "af_sbx_marker_%d_noproc", (int)getpid());
+    if (geteuid() != 0) {
+        skip("noproc", "not root");
+    } else {
+        in_child("noproc", mode_noproc_child);
+        CHECK_MSG(count_leftovers(0, noproc_marker) == 0, "a setsid'd double-forked sleep outlived the call without /proc");
+    }
 
     CHECK_MSG(count_fds() == fds0, "descriptors leaked: %d before, %d after", fds0, count_fds());
     fprintf(stderr, "%s: %d checks, %d failed, %d modes skipped\n", __FILE__, af_test_checks, af_test_failures, skipped);
