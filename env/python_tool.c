@@ -327,9 +327,16 @@ static int isolate(const ChildPlan *p, ChildPlan *q, int32_t *fail) {
             }
         }
     } else if (unshare(CLONE_NEWUSER | ns) == 0) {
-        if (write_file("/proc/self/setgroups", "deny") != 0 || write_file("/proc/self/uid_map", p->uid_map) != 0 ||
-            write_file("/proc/self/gid_map", p->gid_map) != 0) {
-            rec_write(3, REC_SETUP, STEP_USERNS_MAP, errno);
+        /* A caller that changed its uid is not dumpable, and then /proc/self/ belongs to
+         * root: the maps could not be written. Dumpable only while writing them. */
+        int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+        if (dumpable != 1) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        int bad = write_file("/proc/self/setgroups", "deny") != 0 || write_file("/proc/self/uid_map", p->uid_map) != 0 ||
+                  write_file("/proc/self/gid_map", p->gid_map) != 0;
+        int e = errno;
+        if (dumpable == 0) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (bad) {
+            rec_write(3, REC_SETUP, STEP_USERNS_MAP, e);
             _exit(126);
         }
         iso = ISO_NET | ISO_PID | ISO_MNT | ISO_USERNS;
@@ -1015,10 +1022,13 @@ static int probe_isolation(PyTool *t, Status *sr, char *msg, size_t msg_cap) {
             if (poll(&pf, 1, 1000) <= 0) break;
             read_status(l.st_p[0], sr, &eof);
         }
-        if (!sr->have_iso) snprintf(msg, msg_cap, "the isolation probe ended without reporting (status %d)", ws);
+        if (sr->setup_step)
+            snprintf(msg, msg_cap, "sandbox set-up failed at %s: %s", step_name(sr->setup_step), strerror(sr->setup_err));
+        else if (!sr->have_iso)
+            snprintf(msg, msg_cap, "the isolation probe ended without reporting (status %d)", ws);
     }
     launch_close(&l, dir);
-    return err || !sr->have_iso ? -1 : 0;
+    return err || !sr->have_iso || sr->setup_step ? -1 : 0;
 }
 
 static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {

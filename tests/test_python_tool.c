@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -440,6 +441,33 @@ static void mode_nocap_child(void) {
     hostile(AF_PY_ISOLATION_REQUIRED, (Expect){1, 1, 1});
 }
 
+/* An ordinary user (nobody): an unprivileged user namespace, no uid drop. */
+static void mode_user_child(void) {
+    if (setgroups(0, NULL) != 0 || setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) {
+        fprintf(stderr, "SKIP user: cannot become nobody\n");
+        _exit(77);
+    }
+    pid_t u = fork(); /* unprivileged user namespaces may be disabled */
+    if (u == 0) _exit(unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) == 0 ? 0 : 1);
+    int ws = 1;
+    waitpid(u, &ws, 0);
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+        fprintf(stderr, "SKIP user: no unprivileged user namespaces here\n");
+        _exit(77);
+    }
+    AfTool *t = make_tool_mode(AF_PY_ISOLATION_REQUIRED, 1, 10, 256, 4096, 64);
+    if (!t) return;
+    AfToolResult r;
+    AfPythonRunInfo info;
+    CHECK_EQ_INT(run(t, "import os\nopen('a.txt', 'w').write('hi')\nprint(open('a.txt').read(), os.getuid())", &r, &info),
+                 AF_TOOL_OK);
+    CHECK_MSG(strcmp(r.text, "hi 65534\n") == 0, "got \"%s\"", r.text);
+    CHECK(info.net_isolated && info.pid_isolated && info.fs_readonly && !info.uid_dropped && info.uid == 65534);
+    af_tool_result_free(&r);
+    af_python_tool_destroy(t);
+    hostile(AF_PY_ISOLATION_REQUIRED, (Expect){1, 1, 1});
+}
+
 /* A seccomp filter that denies what Docker's default profile denies without CAP_SYS_ADMIN:
  * unshare, setns, mount and clone with namespace flags (clone3: ENOSYS, so libc falls back). */
 static int deny_namespaces(void) {
@@ -651,6 +679,10 @@ int main(int argc, char **argv) {
     if (geteuid() != 0) skip("nocap", "not root");
     else if (!host_isolates) skip("nocap", why);
     else in_child("nocap", mode_nocap_child);
+
+    fprintf(stderr, "== an ordinary user\n");
+    if (geteuid() != 0) skip("user", "run as root to test as nobody (this user was tested above)");
+    else in_child("user", mode_user_child);
 
     fprintf(stderr, "== namespaces denied by seccomp: required fails closed, best_effort\n");
     in_child("fallback", mode_fallback_child);
