@@ -408,6 +408,33 @@ static void in_child(const char *mode, void (*fn)(void)) {
     else CHECK_MSG(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "mode %s: child status 0x%x", mode, ws);
 }
 
+/* The isolated mode through a user namespace (skip if this host has none), then the
+ * hostile code: the code runs under the throwaway uid (uid_dropped) or the caller's. */
+static void userns_mode(const char *mode, int uid_dropped) {
+    pid_t u = fork();
+    if (u == 0) _exit(unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) == 0 ? 0 : 1);
+    int ws = 1;
+    waitpid(u, &ws, 0);
+    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
+        fprintf(stderr, "SKIP %s: no user namespaces here\n", mode);
+        _exit(af_test_failures ? 1 : 77);
+    }
+    AfTool *t = make_tool_mode(AF_PY_ISOLATION_REQUIRED, 1, 10, 256, 4096, 64);
+    if (!t) return;
+    AfToolResult r;
+    AfPythonRunInfo info;
+    CHECK_EQ_INT(run(t, "import os\nopen('a.txt', 'w').write('hi')\nprint(open('a.txt').read(), os.getuid())", &r, &info),
+                 AF_TOOL_OK);
+    char want[64];
+    snprintf(want, sizeof want, "hi %u\n", uid_dropped ? info.uid : (unsigned)getuid());
+    CHECK_MSG(strcmp(r.text, want) == 0, "got \"%s\", want \"%s\"", r.text, want);
+    CHECK(info.net_isolated && info.pid_isolated && info.fs_readonly && info.uid_dropped == uid_dropped);
+    CHECK(info.uid != 0);
+    af_tool_result_free(&r);
+    af_python_tool_destroy(t);
+    hostile(AF_PY_ISOLATION_REQUIRED, (Expect){1, 1, 1});
+}
+
 /* Root without CAP_SYS_ADMIN (e.g. a container without --privileged but with user
  * namespaces): the user-namespace path, the code under the throwaway uid. */
 static void mode_nocap_child(void) {
@@ -420,25 +447,7 @@ static void mode_nocap_child(void) {
     CHECK(syscall(SYS_capset, &h, d) == 0);
     CHECK_MSG(unshare(CLONE_NEWNET) != 0, "unshare still works without CAP_SYS_ADMIN");
     if (unshare(CLONE_NEWNET) == 0) return;
-    pid_t u = fork(); /* can this host make a user namespace (with the rest)? */
-    if (u == 0) _exit(unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) == 0 ? 0 : 1);
-    int ws = 1;
-    waitpid(u, &ws, 0);
-    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-        fprintf(stderr, "SKIP nocap: no user namespaces here\n");
-        _exit(af_test_failures ? 1 : 77);
-    }
-    AfTool *t = make_tool_mode(AF_PY_ISOLATION_REQUIRED, 1, 10, 256, 4096, 64);
-    if (!t) return;
-    AfToolResult r;
-    AfPythonRunInfo info;
-    CHECK_EQ_INT(run(t, "import os\nopen('a.txt', 'w').write('hi')\nprint(open('a.txt').read(), os.getuid() != 0)", &r, &info),
-                 AF_TOOL_OK);
-    CHECK_MSG(strcmp(r.text, "hi True\n") == 0, "got \"%s\"", r.text);
-    CHECK(info.net_isolated && info.pid_isolated && info.fs_readonly && info.uid_dropped);
-    af_tool_result_free(&r);
-    af_python_tool_destroy(t);
-    hostile(AF_PY_ISOLATION_REQUIRED, (Expect){1, 1, 1});
+    userns_mode("nocap", 1);
 }
 
 /* An ordinary user (nobody): an unprivileged user namespace, no uid drop. */
@@ -447,25 +456,7 @@ static void mode_user_child(void) {
         fprintf(stderr, "SKIP user: cannot become nobody\n");
         _exit(77);
     }
-    pid_t u = fork(); /* unprivileged user namespaces may be disabled */
-    if (u == 0) _exit(unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID) == 0 ? 0 : 1);
-    int ws = 1;
-    waitpid(u, &ws, 0);
-    if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0) {
-        fprintf(stderr, "SKIP user: no unprivileged user namespaces here\n");
-        _exit(77);
-    }
-    AfTool *t = make_tool_mode(AF_PY_ISOLATION_REQUIRED, 1, 10, 256, 4096, 64);
-    if (!t) return;
-    AfToolResult r;
-    AfPythonRunInfo info;
-    CHECK_EQ_INT(run(t, "import os\nopen('a.txt', 'w').write('hi')\nprint(open('a.txt').read(), os.getuid())", &r, &info),
-                 AF_TOOL_OK);
-    CHECK_MSG(strcmp(r.text, "hi 65534\n") == 0, "got \"%s\"", r.text);
-    CHECK(info.net_isolated && info.pid_isolated && info.fs_readonly && !info.uid_dropped && info.uid == 65534);
-    af_tool_result_free(&r);
-    af_python_tool_destroy(t);
-    hostile(AF_PY_ISOLATION_REQUIRED, (Expect){1, 1, 1});
+    userns_mode("user", 0);
 }
 
 /* A seccomp filter that denies what Docker's default profile denies without CAP_SYS_ADMIN:
