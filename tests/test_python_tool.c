@@ -213,6 +213,17 @@ static void basics(AfPythonIsolation mode) {
     free(big);
     af_python_tool_destroy(t);
     af_python_tool_destroy(t2);
+
+    /* An interpreter that runs and exits 1. */
+    AfPythonToolConfig c;
+    af_python_tool_config_default(&c);
+    c.isolation = mode;
+    snprintf(c.python, sizeof c.python, "/bin/false");
+    t = NULL;
+    CHECK_EQ_INT(af_python_tool_create(&c, &t), 0);
+    if (t) CHECK_EQ_INT(run(t, "print(1)", &r, &info), AF_TOOL_ERROR);
+    if (t) af_tool_result_free(&r);
+    af_python_tool_destroy(t);
 }
 
 /* What a mode must stop, on the host. */
