@@ -389,6 +389,15 @@ static const char *launch(PyTool *t, char *dir, size_t dir_cap, const char *code
     return NULL;
 }
 
+/* The probe's findings as AfPythonRunInfo's isolation flags and note. */
+static void probe_info(PyTool *t, const Status *sr, AfPythonRunInfo *ri) {
+    memset(ri, 0, sizeof *ri);
+    ri->net_isolated = (sr->iso & AF_SBX_ISO_NET) != 0;
+    ri->pid_isolated = (sr->iso & AF_SBX_ISO_PID) != 0;
+    ri->fs_readonly = (sr->iso & AF_SBX_ISO_FS) != 0;
+    describe_isolation(t, sr, ri);
+}
+
 /* Whether this host gives the sandbox its full isolation: S alone, up to AF_SBX_REC_ISO. */
 static int probe_isolation(PyTool *t, Status *sr, char *msg, size_t msg_cap) {
     char dir[256];
@@ -681,6 +690,19 @@ int af_python_tool_create(const AfPythonToolConfig *cfg, AfTool **out) {
     t->uid_base = cfg->uid_base;
     t->tool.name = t->name;
     t->tool.description = t->description;
+    if (t->isolation == AF_PY_ISOLATION_BEST_EFFORT) { /* say now what the host lacks */
+        Status sr;
+        char msg[300] = "";
+        if (probe_isolation(t, &sr, msg, sizeof msg) != 0) {
+            AF_LOG_W("python tool (tools.python.isolation=best_effort): cannot check the sandbox: %s", msg);
+        } else if ((sr.iso & AF_SBX_ISO_FULL) != AF_SBX_ISO_FULL) {
+            AfPythonRunInfo ri;
+            probe_info(t, &sr, &ri);
+            AF_LOG_W("python tool (tools.python.isolation=best_effort): %s; Landlock, seccomp and the write watchdog "
+                     "stand in where the host allows (docs/sandbox.md)",
+                     ri.note);
+        }
+    }
     if (t->isolation == AF_PY_ISOLATION_REQUIRED) { /* fail closed now, not at the first call */
         Status sr;
         char msg[300] = "";
@@ -690,11 +712,7 @@ int af_python_tool_create(const AfPythonToolConfig *cfg, AfTool **out) {
         }
         if ((sr.iso & AF_SBX_ISO_FULL) != AF_SBX_ISO_FULL) {
             AfPythonRunInfo ri;
-            memset(&ri, 0, sizeof ri);
-            ri.net_isolated = (sr.iso & AF_SBX_ISO_NET) != 0;
-            ri.pid_isolated = (sr.iso & AF_SBX_ISO_PID) != 0;
-            ri.fs_readonly = (sr.iso & AF_SBX_ISO_FS) != 0;
-            describe_isolation(t, &sr, &ri);
+            probe_info(t, &sr, &ri);
             af_python_tool_destroy(&t->tool);
             return af_error_set(AF_ECONFIG,
                                 "config: tools.python.isolation=required, but this host cannot isolate the python "

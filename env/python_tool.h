@@ -34,7 +34,8 @@
  *     Landlock (Linux >= 5.13) confines writes to the private directory (no removals there),
  *     and a watchdog kills the call once the directory holds more than disk_mb MiB or
  *     max_inodes entries; without a network namespace, Landlock (Linux >= 6.7) denies TCP
- *     connect and bind. What was missing is logged once and reported in AfPythonRunInfo.
+ *     connect and bind. What is missing is logged when the tool is created and at its first
+ *     call, and reported in AfPythonRunInfo.
  *   AF_PY_ISOLATION_NONE: no namespaces, no Landlock: rlimits, the uid drop (as root), the
  *     descendant kill and the directory watchdog only.
  *
