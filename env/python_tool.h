@@ -33,8 +33,8 @@
  *   AF_PY_ISOLATION_BEST_EFFORT: namespaces where available; without a mount namespace,
  *     Landlock (Linux >= 5.13) confines writes to the private directory (no removals there),
  *     and a watchdog kills the call once the directory holds more than disk_mb MiB or
- *     max_inodes entries; without a network namespace, Landlock (Linux >= 6.7) denies TCP
- *     connect and bind. What is missing is logged when the tool is created and at its first
+ *     max_inodes entries; without a network namespace, the seccomp filter allows only
+ *     AF_UNIX sockets and Landlock (Linux >= 6.7) denies TCP connect and bind. What is missing is logged when the tool is created and at its first
  *     call, and reported in AfPythonRunInfo.
  *   AF_PY_ISOLATION_NONE: no namespaces, no Landlock: rlimits, the uid drop (as root), the
  *     descendant kill and the directory watchdog only.
@@ -91,8 +91,8 @@ int af_python_tool_config_from(AfPythonToolConfig *c, const AfConfig *cfg);
 /* The configuration schema's defaults (af_config_defaults()) through af_python_tool_config_from(). */
 void af_python_tool_config_default(AfPythonToolConfig *c);
 
-/* Create the tool (strings copied). With AF_PY_ISOLATION_REQUIRED it first tries the
- * sandbox's isolation once (a fork, no python). Returns 0, or AF_ECONFIG naming the key
+/* Create the tool (strings copied). Except with AF_PY_ISOLATION_NONE it first tries the
+ * sandbox's isolation once (a fork, no python): required refuses, best_effort warns. Returns 0, or AF_ECONFIG naming the key
  * (tools.python.cpu_s etc. out of range, the interpreter not executable, or
  * tools.python.isolation=required on a host that cannot isolate, with the reason), or
  * AF_ENOMEM. */
