@@ -94,6 +94,8 @@ typedef struct AfConfig {
             int64_t mem_mb, output_bytes;
             char interpreter[AF_CFG_STR_MAX];
             int enabled;
+            int isolation; /* AfPythonIsolation (env/python_tool.h): required, best_effort, none */
+            int64_t disk_mb;
         } python;
         struct {
             char url[AF_CFG_STR_MAX], allow_hosts[AF_CFG_STR_MAX];
@@ -244,7 +246,7 @@ typedef struct AfConfig {
       "offer the sandboxed python tool to the planner beside the suite's tools")               \
     X("tools.python.cpu_s", tools.python.cpu_s, FLOAT, 5.0, 0.1, 3600.0, "",                   \
       "CPU seconds per python call")                                                            \
-    X("tools.python.mem_mb", tools.python.mem_mb, INT, 256, 16, 1048576, "",                    \
+    X("tools.python.mem_mb", tools.python.mem_mb, INT, 256, 32, 1048576, "",                    \
       "address-space limit per python call, MiB")                                               \
     X("tools.python.wall_s", tools.python.wall_s, FLOAT, 10.0, 0.1, 3600.0, "",                \
       "wall-clock seconds per python call")                                                     \
@@ -252,6 +254,10 @@ typedef struct AfConfig {
       "captured output cap")                                                                    \
     X("tools.python.interpreter", tools.python.interpreter, STR, "/usr/bin/python3", 0, 0, "", \
       "python interpreter for the sandbox")                                                     \
+    X("tools.python.isolation", tools.python.isolation, ENUM, "required", 0, 0, "required|best_effort|none", \
+      "python sandbox: required = refuse to run without network, PID and mount namespaces; best_effort = what the host allows (Landlock, a write watchdog); none = rlimits and process cleanup only (docs/sandbox.md)") \
+    X("tools.python.disk_mb", tools.python.disk_mb, INT, 64, 1, 1048576, "",                   \
+      "total MiB a python call can write (its private tmpfs, or the watchdog's limit without a mount namespace)") \
     X("tools.http.url", tools.http.url, STR, "", 0, 0, "", "endpoint of the http tool; when set the tool is offered to the planner") \
     X("tools.http.allow_hosts", tools.http.allow_hosts, STR, "127.0.0.1,localhost", 0, 0, "",  \
       "comma-separated hosts the http tool may reach")                                         \

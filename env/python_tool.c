@@ -1,70 +1,46 @@
-/* The `python` tool: python3 code in a fork-per-call sandbox (see python_tool.h).
- *
- * Process layout of one call:
- *   caller ── fork ── S (setpgid; unshare net/mount/pid/ipc; read-only mounts)
- *                      └─ fork ── I (pid 1 of the new PID namespace: reaps everything)
- *                                  └─ fork ── Q (rlimits, cwd, uid drop, execve python3)
- * Every process between fork and execve uses only system calls (no malloc, no stdio):
- * the caller may be multi-threaded. S, I and Q report to the caller through a
- * close-on-exec "status" pipe of fixed-size records; Q's stdout and stderr share one
- * "output" pipe. S is alone in its process group; I, Q and whatever Q starts form a second
- * group led by I. When Q ends, I exits, which makes the kernel kill everything left in the
- * PID namespace, and I's exit completes only once they are gone; S reaps I and exits. At the
- * wall-clock limit the caller SIGKILLs I's group (I's death empties the namespace) and reaps
- * S, which outlives I: so when the call returns, no process of the sandbox exists. */
+/* The `python` tool: python3 code in a fork-per-call sandbox, the calling side: the
+ * private directory, the pipes, the fork, the wall clock, the write watchdog and the
+ * result (see python_tool.h and docs/sandbox.md). What runs after fork, and the process
+ * layout of a call, are in env/sandbox_child.c. */
 #include "env/python_tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
+#include "env/sandbox_child.h"
 
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
 #endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-struct af_mount_attr { /* struct mount_attr of linux/mount.h (not in every libc) */
-    uint64_t attr_set, attr_clr, propagation, userns_fd;
-};
 
 #define UID_SPAN 65536u
 #define MAX_CODE_HARD 120000u /* below MAX_ARG_STRLEN (128 KiB) for one argv string */
-
-enum { ISO_NET = 1, ISO_PID = 2, ISO_FS = 4, ISO_UID = 8, ISO_USERNS = 16 };
-enum { REC_ISO = 1, REC_SETUP = 2, REC_EXEC = 3, REC_WAIT = 4, REC_REFUSED = 5, REC_INIT = 6 };
-enum { STEP_FORK_INIT = 1, STEP_FORK_CODE, STEP_CHDIR, STEP_RLIMIT, STEP_SETGID, STEP_SETUID, STEP_USERNS_MAP,
-       STEP_PRCTL };
-
-typedef struct {
-    int32_t tag, value, extra;
-} Rec;
+#define WATCH_INTERVAL_S 0.02 /* the watchdog's period without a private tmpfs */
+#define WATCH_MIN_S 0.001      /* and its shortest, when inotify reports writes */
 
 typedef struct {
     AfTool tool;
     char *name, *description, *python, *tmp_root;
     double cpu_s, wall_s;
-    int mem_mb, max_procs, max_files, max_file_mb, require_isolation;
+    int mem_mb, disk_mb, max_procs, max_files, max_inodes;
+    AfPythonIsolation isolation;
     size_t output_bytes, max_code_bytes;
     unsigned uid_base;
     unsigned counter;
@@ -72,193 +48,59 @@ typedef struct {
     AfPythonRunInfo last;
 } PyTool;
 
-void af_python_tool_config_default(AfPythonToolConfig *c) {
+static const char *const iso_names[] = {"required", "best_effort", "none"};
+
+int af_python_isolation_parse(const char *s, AfPythonIsolation *out) {
+    for (int i = 0; i < 3; i++)
+        if (s && strcmp(s, iso_names[i]) == 0) {
+            *out = (AfPythonIsolation)i;
+            return 0;
+        }
+    return af_error_set(AF_ECONFIG, "config: tools.python.isolation: expected required|best_effort|none, got \"%s\"",
+                        s ? s : "(null)");
+}
+
+const char *af_python_isolation_name(AfPythonIsolation m) {
+    return (unsigned)m < 3 ? iso_names[m] : "?";
+}
+
+int af_python_tool_config_from(AfPythonToolConfig *c, const AfConfig *cfg) {
     memset(c, 0, sizeof *c);
-    c->cpu_s = 5;
-    c->mem_mb = 512;
-    c->wall_s = 10;
-    c->output_bytes = 16384;
+    c->cpu_s = cfg->tools.python.cpu_s;
+    c->wall_s = cfg->tools.python.wall_s;
+    c->mem_mb = (int)cfg->tools.python.mem_mb;
+    c->output_bytes = (size_t)cfg->tools.python.output_bytes;
+    c->disk_mb = (int)cfg->tools.python.disk_mb;
     c->max_procs = 32;
     c->max_files = 64;
-    c->max_file_mb = 16;
+    c->max_inodes = 4096;
     c->max_code_bytes = 65536;
-    c->python = "/usr/bin/python3";
-    c->tmp_root = "/tmp";
     c->uid_base = 0x70000000u;
+    /* the config holds the choice's position in "required|best_effort|none": the enum's order */
+    if (cfg->tools.python.isolation < AF_PY_ISOLATION_REQUIRED || cfg->tools.python.isolation > AF_PY_ISOLATION_NONE)
+        return af_error_set(AF_ECONFIG, "config: tools.python.isolation: %d is not one of required|best_effort|none",
+                            cfg->tools.python.isolation);
+    c->isolation = (AfPythonIsolation)cfg->tools.python.isolation;
+    size_t n = strlen(cfg->tools.python.interpreter);
+    if (n >= sizeof c->python)
+        return af_error_set(AF_ECONFIG, "config: tools.python.interpreter: longer than %zu bytes", sizeof c->python - 1);
+    memcpy(c->python, cfg->tools.python.interpreter, n + 1);
+    return 0;
+}
+
+void af_python_tool_config_default(AfPythonToolConfig *c) {
+    AfConfig *d = malloc(sizeof *d);
+    AF_ASSERT(d != NULL);
+    af_config_defaults(d);
+    int rc = af_python_tool_config_from(c, d);
+    AF_ASSERT(rc == 0); /* the schema's own defaults always fit */
+    free(d);
 }
 
 static double mono_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---------------------------------------------------------------- child side (syscalls only) */
-
-typedef struct {
-    int out_w, status_w, devnull;
-    pid_t caller;
-    const char *dir, *python;
-    char *const *argv;
-    int is_root, require_isolation;
-    unsigned uid;
-    gid_t gid;
-    const char *uid_map, *gid_map; /* for the user-namespace path */
-    struct rlimit cpu, as, nproc, fsize, nofile;
-} ChildPlan;
-
-static void rec_write(int fd, int32_t tag, int32_t value, int32_t extra) {
-    Rec r = {tag, value, extra};
-    ssize_t n;
-    do n = write(fd, &r, sizeof r);
-    while (n < 0 && errno == EINTR);
-}
-
-static int write_file(const char *path, const char *s) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    size_t len = strlen(s);
-    ssize_t n = write(fd, s, len);
-    close(fd);
-    return n == (ssize_t)len ? 0 : -1;
-}
-
-static void close_from(int lowfd) {
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0u) == 0) return;
-#endif
-    for (int fd = lowfd; fd < 65536; fd++) close(fd);
-}
-
-/* Read-only file system except `dir`, in the caller's fresh mount namespace. */
-static int make_fs_readonly(const char *dir) {
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) return -1;
-    struct af_mount_attr ro = {MOUNT_ATTR_RDONLY, 0, 0, 0};
-    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", AT_RECURSIVE, &ro, sizeof ro) != 0) return -1;
-    if (mount(dir, dir, NULL, MS_BIND, NULL) != 0) return -1;
-    struct af_mount_attr rw = {0, MOUNT_ATTR_RDONLY, 0, 0};
-    if (syscall(SYS_mount_setattr, AT_FDCWD, dir, 0, &rw, sizeof rw) != 0) return -1;
-    return 0;
-}
-
-static _Noreturn void run_code(const ChildPlan *p) { /* Q */
-    int st = p->status_w;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (chdir(p->dir) != 0) goto setup_fail_chdir;
-    if (setrlimit(RLIMIT_CPU, &p->cpu) || setrlimit(RLIMIT_AS, &p->as) || setrlimit(RLIMIT_NPROC, &p->nproc) ||
-        setrlimit(RLIMIT_FSIZE, &p->fsize) || setrlimit(RLIMIT_NOFILE, &p->nofile)) {
-        rec_write(st, REC_SETUP, STEP_RLIMIT, errno);
-        _exit(126);
-    }
-    struct rlimit zero = {0, 0};
-    setrlimit(RLIMIT_CORE, &zero);
-    if (p->is_root) {
-        if (setresgid(p->gid, p->gid, p->gid) != 0) {
-            rec_write(st, REC_SETUP, STEP_SETGID, errno);
-            _exit(126);
-        }
-        if (setresuid(p->uid, p->uid, p->uid) != 0) {
-            rec_write(st, REC_SETUP, STEP_SETUID, errno);
-            _exit(126);
-        }
-    }
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        rec_write(st, REC_SETUP, STEP_PRCTL, errno);
-        _exit(126);
-    }
-    char *const envp[] = {NULL};
-    execve(p->python, p->argv, envp);
-    rec_write(st, REC_EXEC, 0, errno);
-    _exit(127);
-setup_fail_chdir:
-    rec_write(st, REC_SETUP, STEP_CHDIR, errno);
-    _exit(126);
-}
-
-static _Noreturn void run_init(const ChildPlan *p, int pid_ns) { /* I */
-    setpgid(0, 0); /* group of I and the code; S stays outside it (S also sets it, first wins) */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (pid_ns) mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL); /* best effort */
-    pid_t q = fork();
-    if (q < 0) {
-        rec_write(p->status_w, REC_SETUP, STEP_FORK_CODE, errno);
-        _exit(126);
-    }
-    if (q == 0) run_code(p);
-    /* Hold no end of the output pipe: its EOF must mean the code's processes are gone. */
-    close(0);
-    close(1);
-    close(2);
-    for (;;) {
-        int ws;
-        struct rusage ru;
-        pid_t w = wait4(-1, &ws, 0, &ru);
-        if (w == q) {
-            long ms = (long)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000 + (long)ru.ru_stime.tv_sec * 1000 +
-                      ru.ru_stime.tv_usec / 1000;
-            rec_write(p->status_w, REC_WAIT, ws, (int32_t)(ms > INT32_MAX ? INT32_MAX : ms));
-            _exit(0);
-        }
-        if (w < 0 && errno != EINTR) _exit(0);
-    }
-}
-
-static _Noreturn void run_sandbox(const ChildPlan *p) { /* S */
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != p->caller) _exit(1);
-    /* Descriptors: 0 = /dev/null, 1 = 2 = output pipe, 3 = status pipe (close-on-exec). */
-    int o = fcntl(p->out_w, F_DUPFD, 10), s = fcntl(p->status_w, F_DUPFD, 10), n = fcntl(p->devnull, F_DUPFD, 10);
-    if (o < 0 || s < 0 || n < 0 || dup2(n, 0) < 0 || dup2(o, 1) < 0 || dup2(o, 2) < 0 || dup3(s, 3, O_CLOEXEC) < 0)
-        _exit(125);
-    close_from(4);
-    ChildPlan q = *p;
-    q.status_w = 3;
-    int iso = 0, err = 0;
-    const int ns = CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC;
-    if (p->is_root) {
-        setgroups(0, NULL);
-        if (unshare(ns) == 0) iso = ISO_NET | ISO_PID | ISO_FS | ISO_UID;
-        else err = errno;
-    }
-    if (!iso) {
-        if (unshare(CLONE_NEWUSER | ns) == 0) {
-            if (write_file("/proc/self/setgroups", "deny") != 0 || write_file("/proc/self/uid_map", p->uid_map) != 0 ||
-                write_file("/proc/self/gid_map", p->gid_map) != 0) {
-                rec_write(3, REC_SETUP, STEP_USERNS_MAP, errno);
-                _exit(126);
-            }
-            iso = ISO_NET | ISO_PID | ISO_FS | ISO_USERNS;
-            q.is_root = 0; /* uid 0 is not mapped in the new namespace: no uid drop there */
-        } else if (!err) {
-            err = errno;
-        }
-    }
-    if (iso && make_fs_readonly(p->dir) != 0) {
-        iso &= ~ISO_FS;
-        err = errno;
-    }
-    if (!iso && p->is_root) iso = ISO_UID;
-    rec_write(3, REC_ISO, iso, err);
-    if (p->require_isolation && (iso & (ISO_NET | ISO_PID | ISO_FS)) != (ISO_NET | ISO_PID | ISO_FS)) {
-        rec_write(3, REC_REFUSED, iso, err);
-        _exit(126);
-    }
-    pid_t i = fork();
-    if (i < 0) {
-        rec_write(3, REC_SETUP, STEP_FORK_INIT, errno);
-        _exit(126);
-    }
-    if (i == 0) run_init(&q, (iso & ISO_PID) != 0);
-    setpgid(i, i);
-    rec_write(3, REC_INIT, (int32_t)i, 0);
-    close(0);
-    close(1);
-    close(2);
-    int ws;
-    while (waitpid(i, &ws, 0) < 0 && errno == EINTR) {
-    }
-    _exit(0);
 }
 
 /* ---------------------------------------------------------------- caller side */
@@ -282,25 +124,71 @@ static void remove_tree(const char *dir) {
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The watchdog's measure of the private directory: bytes (the larger of size and
+ * allocation, per regular file) and entries. A directory it cannot read is opened up
+ * (chmod 0700, as remove_tree does) and counted as full until the next look. Every
+ * directory gets an inotify watch (if ino_fd >= 0), so that writes wake the watchdog. */
+static _Thread_local struct {
+    uint64_t bytes;
+    long entries;
+    int unreadable, ino_fd;
+} du_acc;
+
+static int du_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    if (ftw->level > 0) du_acc.entries++;
+    if (flag == FTW_D && du_acc.ino_fd >= 0)
+        inotify_add_watch(du_acc.ino_fd, path, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+    if (flag == FTW_DNR) {
+        chmod(path, 0700);
+        du_acc.unreadable = 1;
+    }
+    if (sb && flag == FTW_F && S_ISREG(sb->st_mode)) {
+        uint64_t alloc = (uint64_t)sb->st_blocks * 512u, size = (uint64_t)sb->st_size;
+        du_acc.bytes += alloc > size ? alloc : size;
+    }
+    return 0;
+}
+
+static void dir_usage(const char *dir, int ino_fd, uint64_t *bytes, long *entries, int *unreadable) {
+    du_acc.ino_fd = ino_fd;
+    du_acc.bytes = 0;
+    du_acc.entries = 0;
+    du_acc.unreadable = 0;
+    nftw(dir, du_entry, 16, FTW_PHYS);
+    *bytes = du_acc.bytes;
+    *entries = du_acc.entries;
+    *unreadable = du_acc.unreadable;
+}
+
 static const char *step_name(int step) {
     switch (step) {
-    case STEP_FORK_INIT: return "fork of the namespace init";
-    case STEP_FORK_CODE: return "fork of the code process";
-    case STEP_CHDIR: return "chdir to the private directory";
-    case STEP_RLIMIT: return "setrlimit";
-    case STEP_SETGID: return "setresgid to the sandbox gid";
-    case STEP_SETUID: return "setresuid to the sandbox uid";
-    case STEP_USERNS_MAP: return "user namespace uid/gid map";
-    case STEP_PRCTL: return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case AF_SBX_STEP_FORK_INIT: return "fork of the namespace init";
+    case AF_SBX_STEP_FORK_CODE: return "fork of the code process";
+    case AF_SBX_STEP_CHDIR: return "chdir to the private directory";
+    case AF_SBX_STEP_RLIMIT: return "setrlimit";
+    case AF_SBX_STEP_SETGID: return "setresgid to the sandbox gid";
+    case AF_SBX_STEP_SETUID: return "setresuid to the sandbox uid";
+    case AF_SBX_STEP_USERNS_MAP: return "user namespace uid/gid map";
+    case AF_SBX_STEP_PRCTL: return "prctl(PR_SET_NO_NEW_PRIVS)";
     }
     return "unknown step";
 }
 
+static const char *fail_step_name(int32_t fail) {
+    switch (fail >> 16) {
+    case AF_SBX_FAIL_UNSHARE: return "unshare of the network, mount, PID and IPC namespaces";
+    case AF_SBX_FAIL_USERNS: return "unshare of a user namespace with network, mount, PID and IPC namespaces";
+    case AF_SBX_FAIL_MOUNT: return "read-only remount or the private tmpfs";
+    }
+    return "namespaces";
+}
+
 /* Status records from S, I and Q, as they arrive. */
 typedef struct {
-    Rec rec;
+    AfSandboxRec rec;
     size_t got;
-    int iso, iso_err, setup_step, setup_err, exec_err, refused, have_wait, qws;
+    int have_iso, iso, setup_step, setup_err, exec_err, refused, have_wait, qws, landlock, landlock_err, swept, seccomp;
+    int32_t iso_fail;
     long cpu_ms;
     pid_t init_pid;
 } Status;
@@ -314,21 +202,25 @@ static void read_status(int fd, Status *s, int *eof) {
         s->got += (size_t)k;
         if (s->got < sizeof s->rec) continue;
         s->got = 0;
-        const Rec *r = &s->rec;
+        const AfSandboxRec *r = &s->rec;
         switch (r->tag) {
-        case REC_ISO: s->iso = r->value; s->iso_err = r->extra; break;
-        case REC_SETUP: s->setup_step = r->value; s->setup_err = r->extra; break;
-        case REC_EXEC: s->exec_err = r->extra; break;
-        case REC_REFUSED: s->refused = 1; break;
-        case REC_WAIT: s->have_wait = 1; s->qws = r->value; s->cpu_ms = r->extra; break;
-        case REC_INIT: s->init_pid = (pid_t)r->value; break;
+        case AF_SBX_REC_ISO: s->have_iso = 1; s->iso = r->value; s->iso_fail = r->extra; break;
+        case AF_SBX_REC_SETUP: s->setup_step = r->value; s->setup_err = r->extra; break;
+        case AF_SBX_REC_EXEC: s->exec_err = r->extra; break;
+        case AF_SBX_REC_REFUSED: s->refused = 1; break;
+        case AF_SBX_REC_WAIT: s->have_wait = 1; s->qws = r->value; s->cpu_ms = r->extra; break;
+        case AF_SBX_REC_INIT: s->init_pid = (pid_t)r->value; break;
+        case AF_SBX_REC_LANDLOCK: s->landlock = r->value; s->landlock_err = r->extra; break;
+        case AF_SBX_REC_SWEPT: s->swept = r->value; break;
+        case AF_SBX_REC_SECCOMP: s->seccomp = r->value; break;
         default: break;
         }
     }
 }
 
-/* Wall-clock limit: kill I's group (with a PID namespace, I's death empties it and S reaps
- * I only once it is empty), then reap S; S itself is killed if it lingers. */
+/* Wall-clock limit or watchdog: kill I's group (with a PID namespace, I's death empties it;
+ * without one S, the subreaper, kills what escaped the group), then reap S; S itself is
+ * killed if it lingers. */
 static void reap_sandbox(pid_t s_pid, int pidfd, Status *sr, int st_fd, int *st_eof, int *ws) {
     if (!*st_eof) read_status(st_fd, sr, st_eof);
     if (sr->init_pid > 0) {
@@ -393,6 +285,146 @@ static int finish(PyTool *t, AfToolResult *out, AfToolStatus st, const Out *o, c
     return af_tool_result_set(out, st, "%.*s%s%s%s", (int)o->len, o->len ? o->buf : "", tr, sep, trailer);
 }
 
+/* Fill ri->note with what the sandbox lacked (or "" if fully isolated). */
+static void describe_isolation(PyTool *t, const Status *sr, AfPythonRunInfo *ri) {
+    ri->note[0] = '\0';
+    if ((sr->iso & AF_SBX_ISO_FULL) == AF_SBX_ISO_FULL) return;
+    char why[128] = "";
+    if (t->isolation == AF_PY_ISOLATION_NONE) snprintf(why, sizeof why, "tools.python.isolation=none");
+    else if (sr->iso_fail)
+        snprintf(why, sizeof why, "%s: %s", fail_step_name(sr->iso_fail), strerror(sr->iso_fail & 0xffff));
+    else snprintf(why, sizeof why, "namespaces unavailable");
+    char ll[96] = "";
+    if (sr->landlock) snprintf(ll, sizeof ll, "; Landlock:%s%s", sr->landlock & AF_SBX_ISO_LL_FS ? " writes" : "",
+                               sr->landlock & AF_SBX_ISO_LL_NET ? " tcp" : "");
+    else if (t->isolation == AF_PY_ISOLATION_BEST_EFFORT && sr->landlock_err)
+        snprintf(ll, sizeof ll, "; Landlock unavailable: %s", strerror(sr->landlock_err));
+    char note[512];
+    snprintf(note, sizeof note, "sandbox without%s%s%s%s%s (%s)%s", ri->net_isolated ? "" : " network namespace",
+             !ri->net_isolated && !(ri->pid_isolated && ri->fs_readonly) ? "," : "",
+             ri->pid_isolated ? "" : " PID namespace", !ri->pid_isolated && !ri->fs_readonly ? "," : "",
+             ri->fs_readonly ? "" : " read-only file system and private tmpfs", why, ll);
+    size_t n = strlen(note) < sizeof ri->note ? strlen(note) : sizeof ri->note - 1; /* cut to fit */
+    memcpy(ri->note, note, n);
+    ri->note[n] = '\0';
+}
+
+/* RLIMIT_CPU: whole seconds, at least 1. */
+static rlim_t cpu_limit_s(const PyTool *t) {
+    rlim_t cpu = (rlim_t)(t->cpu_s + 0.999);
+    return cpu < 1 ? 1 : cpu;
+}
+
+/* Set up the plan's pipes and directory and fork S; shared by a call and the probe. */
+typedef struct {
+    int out_p[2], st_p[2], devnull, pidfd, have_dir;
+    pid_t pid;
+    unsigned uid;
+    char uid_map[64], gid_map[64], root_uid_map[64], root_gid_map[64], tmpfs_opts[160];
+} Launch;
+
+static void launch_close(Launch *l, const char *dir) {
+    if (l->pidfd >= 0) close(l->pidfd);
+    for (int i = 0; i < 2; i++) {
+        if (l->out_p[i] >= 0) close(l->out_p[i]);
+        if (l->st_p[i] >= 0) close(l->st_p[i]);
+    }
+    if (l->devnull >= 0) close(l->devnull);
+    if (l->have_dir) remove_tree(dir);
+}
+
+/* Returns NULL on success (S forked, l->pid set), or a message for AF_TOOL_INFRA_ERROR. */
+static const char *launch(PyTool *t, char *dir, size_t dir_cap, const char *code, int probe, Launch *l,
+                          char *msg, size_t msg_cap) {
+    memset(l, 0, sizeof *l);
+    l->out_p[0] = l->out_p[1] = l->st_p[0] = l->st_p[1] = l->devnull = l->pidfd = -1;
+    l->pid = -1;
+    int is_root = geteuid() == 0;
+    l->uid = is_root ? t->uid_base + (((unsigned)getpid() * 2654435761u + t->counter++) % UID_SPAN) : getuid();
+    gid_t gid = is_root ? (gid_t)l->uid : getgid();
+    int n = snprintf(dir, dir_cap, "%s/af_py_XXXXXX", t->tmp_root);
+    if (n < 0 || (size_t)n >= dir_cap || !mkdtemp(dir)) {
+        snprintf(msg, msg_cap, "python: cannot create a private directory under %s: %s", t->tmp_root, strerror(errno));
+        return msg;
+    }
+    l->have_dir = 1;
+    if (is_root && chown(dir, l->uid, gid) != 0) {
+        snprintf(msg, msg_cap, "python: chown of the private directory: %s", strerror(errno));
+        return msg;
+    }
+    if (pipe2(l->out_p, O_CLOEXEC) != 0 || pipe2(l->st_p, O_CLOEXEC) != 0 ||
+        (l->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+        snprintf(msg, msg_cap, "python: pipe or /dev/null: %s", strerror(errno));
+        return msg;
+    }
+    snprintf(l->uid_map, sizeof l->uid_map, "%u %u 1\n", (unsigned)getuid(), (unsigned)getuid());
+    snprintf(l->gid_map, sizeof l->gid_map, "%u %u 1\n", (unsigned)getgid(), (unsigned)getgid());
+    snprintf(l->root_uid_map, sizeof l->root_uid_map, "0 0 1\n%u %u 1\n", l->uid, l->uid);
+    snprintf(l->root_gid_map, sizeof l->root_gid_map, "0 0 1\n%u %u 1\n", (unsigned)gid, (unsigned)gid);
+    snprintf(l->tmpfs_opts, sizeof l->tmpfs_opts, "size=%dm,nr_inodes=%d,mode=0700,uid=%u,gid=%u", t->disk_mb,
+             t->max_inodes, l->uid, (unsigned)gid);
+    char *argv[] = {t->python, "-I", "-B", "-u", "-c", (char *)code, NULL};
+    AfSandboxPlan plan = {
+        .out_w = l->out_p[1], .status_w = l->st_p[1], .devnull = l->devnull, .caller = getpid(),
+        .dir = dir, .python = t->python, .argv = argv, .is_root = is_root, .probe = probe,
+        .mode = t->isolation, .uid = l->uid, .gid = gid, .uid_map = l->uid_map, .gid_map = l->gid_map,
+        .root_uid_map = l->root_uid_map, .root_gid_map = l->root_gid_map, .tmpfs_opts = l->tmpfs_opts,
+    };
+    rlim_t cpu = cpu_limit_s(t);
+    plan.cpu = (struct rlimit){cpu, cpu + 1};
+    plan.as = (struct rlimit){(rlim_t)t->mem_mb << 20, (rlim_t)t->mem_mb << 20};
+    plan.nproc = (struct rlimit){(rlim_t)t->max_procs, (rlim_t)t->max_procs};
+    plan.fsize = (struct rlimit){(rlim_t)t->disk_mb << 20, (rlim_t)t->disk_mb << 20};
+    plan.nofile = (struct rlimit){(rlim_t)t->max_files, (rlim_t)t->max_files};
+    l->pid = fork();
+    if (l->pid < 0) {
+        snprintf(msg, msg_cap, "python: fork: %s", strerror(errno));
+        return msg;
+    }
+    if (l->pid == 0) af_sandbox_run(&plan);
+    setpgid(l->pid, l->pid); /* also done by the child; whichever runs first */
+    close(l->out_p[1]);
+    close(l->st_p[1]);
+    l->out_p[1] = l->st_p[1] = -1;
+    fcntl(l->out_p[0], F_SETFL, O_NONBLOCK);
+    fcntl(l->st_p[0], F_SETFL, O_NONBLOCK);
+    l->pidfd = (int)syscall(SYS_pidfd_open, l->pid, 0u);
+    return NULL;
+}
+
+/* The probe's findings as AfPythonRunInfo's isolation flags and note. */
+static void probe_info(PyTool *t, const Status *sr, AfPythonRunInfo *ri) {
+    memset(ri, 0, sizeof *ri);
+    ri->net_isolated = (sr->iso & AF_SBX_ISO_NET) != 0;
+    ri->pid_isolated = (sr->iso & AF_SBX_ISO_PID) != 0;
+    ri->fs_readonly = (sr->iso & AF_SBX_ISO_FS) != 0;
+    describe_isolation(t, sr, ri);
+}
+
+/* Whether this host gives the sandbox its full isolation: S alone, up to AF_SBX_REC_ISO. */
+static int probe_isolation(PyTool *t, Status *sr, char *msg, size_t msg_cap) {
+    char dir[256];
+    Launch l;
+    memset(sr, 0, sizeof *sr);
+    const char *err = launch(t, dir, sizeof dir, "", 1, &l, msg, msg_cap);
+    if (!err) {
+        int ws, eof = 0;
+        while (waitpid(l.pid, &ws, 0) < 0 && errno == EINTR) {
+        }
+        while (!eof) {
+            struct pollfd pf = {l.st_p[0], POLLIN, 0};
+            if (poll(&pf, 1, 1000) <= 0) break;
+            read_status(l.st_p[0], sr, &eof);
+        }
+        if (sr->setup_step)
+            snprintf(msg, msg_cap, "sandbox set-up failed at %s: %s", step_name(sr->setup_step), strerror(sr->setup_err));
+        else if (!sr->have_iso)
+            snprintf(msg, msg_cap, "the isolation probe ended without reporting (status %d)", ws);
+    }
+    launch_close(&l, dir);
+    return err || !sr->have_iso || sr->setup_step ? -1 : 0;
+}
+
 static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {
     PyTool *t = self->ctx;
     AfPythonRunInfo *ri = &t->last;
@@ -407,71 +439,47 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
     if (timeout_s > 0 && timeout_s < wall) wall = timeout_s;
 
     int rc = 0;
-    int out_p[2] = {-1, -1}, st_p[2] = {-1, -1}, devnull = -1, pidfd = -1;
-    pid_t pid = -1;
     Out o = {NULL, 0, t->output_bytes, 0};
-    int have_dir = 0;
     double t0 = mono_s();
-    int is_root = geteuid() == 0;
-    unsigned uid = is_root ? t->uid_base + (((unsigned)getpid() * 2654435761u + t->counter++) % UID_SPAN) : getuid();
-
+    Launch l;
+    char msg[400];
+    int ino_fd = -1; /* the watchdog's inotify instance */
     o.buf = malloc(t->output_bytes + 1);
     if (!o.buf) return af_error_set(AF_ENOMEM, "python tool: output buffer of %zu bytes", t->output_bytes);
-    int n = snprintf(ri->dir, sizeof ri->dir, "%s/af_py_XXXXXX", t->tmp_root);
-    if (n < 0 || (size_t)n >= sizeof ri->dir || !mkdtemp(ri->dir)) {
-        rc = af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "python: cannot create a private directory under %s: %s",
-                                t->tmp_root, strerror(errno));
+    const char *lerr = launch(t, ri->dir, sizeof ri->dir, arg, 0, &l, msg, sizeof msg);
+    if (lerr) {
+        rc = af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "%s", lerr);
         goto done;
     }
-    have_dir = 1;
-    if (is_root && chown(ri->dir, uid, uid) != 0) {
-        rc = af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "python: chown of the private directory: %s", strerror(errno));
-        goto done;
-    }
-    if (pipe2(out_p, O_CLOEXEC) != 0 || pipe2(st_p, O_CLOEXEC) != 0 ||
-        (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
-        rc = af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "python: pipe or /dev/null: %s", strerror(errno));
-        goto done;
-    }
-    char uid_map[64], gid_map[64];
-    snprintf(uid_map, sizeof uid_map, "%u %u 1\n", (unsigned)getuid(), (unsigned)getuid());
-    snprintf(gid_map, sizeof gid_map, "%u %u 1\n", (unsigned)getgid(), (unsigned)getgid());
-    char *argv[] = {t->python, "-I", "-B", "-u", "-c", (char *)arg, NULL};
-    ChildPlan plan = {
-        .out_w = out_p[1], .status_w = st_p[1], .devnull = devnull, .caller = getpid(),
-        .dir = ri->dir, .python = t->python, .argv = argv, .is_root = is_root,
-        .require_isolation = t->require_isolation, .uid = uid, .gid = (gid_t)uid,
-        .uid_map = uid_map, .gid_map = gid_map,
-    };
-    rlim_t cpu = (rlim_t)(t->cpu_s + 0.999);
-    if (cpu < 1) cpu = 1;
-    plan.cpu = (struct rlimit){cpu, cpu + 1};
-    plan.as = (struct rlimit){(rlim_t)t->mem_mb << 20, (rlim_t)t->mem_mb << 20};
-    plan.nproc = (struct rlimit){(rlim_t)t->max_procs, (rlim_t)t->max_procs};
-    plan.fsize = (struct rlimit){(rlim_t)t->max_file_mb << 20, (rlim_t)t->max_file_mb << 20};
-    plan.nofile = (struct rlimit){(rlim_t)t->max_files, (rlim_t)t->max_files};
-
-    pid = fork();
-    if (pid < 0) {
-        rc = af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "python: fork: %s", strerror(errno));
-        goto done;
-    }
-    if (pid == 0) run_sandbox(&plan);
-    setpgid(pid, pid); /* also done by the child; whichever runs first */
-    close(out_p[1]);
-    close(st_p[1]);
-    out_p[1] = st_p[1] = -1;
-    fcntl(out_p[0], F_SETFL, O_NONBLOCK);
-    fcntl(st_p[0], F_SETFL, O_NONBLOCK);
-    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    pid_t pid = l.pid;
+    int pidfd = l.pidfd;
+    int *out_p = l.out_p, *st_p = l.st_p;
 
     Status sr;
     memset(&sr, 0, sizeof sr);
     sr.exec_err = -1;
-    double deadline = t0 + wall, grace_end = 0;
+    double deadline = t0 + wall, grace_end = 0, next_watch = t0, last_watch = t0;
+    const uint64_t disk_limit = (uint64_t)t->disk_mb << 20;
     int exited = 0, eof = 0, st_eof = 0, ws = 0;
     while (!eof || !exited) {
         double now = mono_s();
+        int watch = !exited && sr.have_iso && !(sr.iso & AF_SBX_ISO_FS) && !sr.refused;
+        if (watch && now >= next_watch) {
+            uint64_t bytes;
+            long entries;
+            int unreadable;
+            if (ino_fd < 0) ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC); /* -1: the period alone */
+            dir_usage(ri->dir, ino_fd, &bytes, &entries, &unreadable);
+            last_watch = mono_s();
+            next_watch = last_watch + WATCH_INTERVAL_S;
+            if (bytes > disk_limit || entries > t->max_inodes || unreadable) {
+                ri->disk_exceeded = 1;
+                reap_sandbox(pid, pidfd, &sr, st_p[0], &st_eof, &ws);
+                exited = 1;
+                grace_end = mono_s() + 0.2;
+                continue;
+            }
+        }
         if (!exited && now >= deadline) {
             ri->wall_timeout = 1;
             reap_sandbox(pid, pidfd, &sr, st_p[0], &st_eof, &ws);
@@ -481,13 +489,16 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         }
         if (exited && !eof && now >= grace_end) break;
         double until = exited ? grace_end : deadline;
+        if (watch && next_watch < until) until = next_watch;
         int ms = (int)((until - now) * 1000.0) + 1;
         if (!exited && pidfd < 0 && ms > 10) ms = 10;
-        struct pollfd fds[3];
+        if (!exited && !sr.have_iso && ms > 10) ms = 10; /* the watchdog starts once S has reported */
+        struct pollfd fds[4];
         nfds_t nf = 0;
         if (!eof) fds[nf++] = (struct pollfd){out_p[0], POLLIN, 0};
         if (!st_eof) fds[nf++] = (struct pollfd){st_p[0], POLLIN, 0};
         if (!exited && pidfd >= 0) fds[nf++] = (struct pollfd){pidfd, POLLIN, 0};
+        if (watch && ino_fd >= 0) fds[nf++] = (struct pollfd){ino_fd, POLLIN, 0};
         if (nf > 0) {
             poll(fds, nf, ms);
         } else {
@@ -496,13 +507,19 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         }
         if (!eof) drain(out_p[0], &o, &eof);
         if (!st_eof) read_status(st_p[0], &sr, &st_eof);
+        if (watch && ino_fd >= 0) { /* a write in the directory: look again soon */
+            char ev[4096];
+            int any = 0;
+            while (read(ino_fd, ev, sizeof ev) > 0) any = 1;
+            if (any && last_watch + WATCH_MIN_S < next_watch) next_watch = last_watch + WATCH_MIN_S;
+        }
         if (!exited) {
             siginfo_t si;
             memset(&si, 0, sizeof si);
             if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid) {
-                /* S has ended, so has I (S waits for it). Without a PID namespace stragglers of
-                 * the code may remain in I's group: kill it while S, a zombie, is unreaped. */
-                if (sr.init_pid > 0 && !(sr.iso & ISO_PID)) kill(-sr.init_pid, SIGKILL);
+                /* S has ended after I and after its sweep. Should S have been killed early,
+                 * kill I's group too while S, a zombie, is unreaped. */
+                if (sr.init_pid > 0 && !(sr.iso & AF_SBX_ISO_PID)) kill(-sr.init_pid, SIGKILL);
                 while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
                 }
                 exited = 1;
@@ -517,37 +534,50 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         if (poll(&pf, 1, 1000) <= 0) break;
         read_status(st_p[0], &sr, &st_eof);
     }
-    int iso = sr.iso, iso_err = sr.iso_err, setup_step = sr.setup_step, setup_err = sr.setup_err;
-    int exec_err = sr.exec_err, refused = sr.refused, have_wait = sr.have_wait, qws = sr.qws;
-    long cpu_ms = sr.cpu_ms;
-    ri->net_isolated = (iso & ISO_NET) != 0;
-    ri->pid_isolated = (iso & ISO_PID) != 0;
-    ri->fs_readonly = (iso & ISO_FS) != 0;
-    ri->uid_dropped = (iso & ISO_UID) != 0;
-    ri->uid = ri->uid_dropped ? uid : (unsigned)getuid();
-    ri->cpu_s = (double)cpu_ms / 1000.0;
-    if ((iso & (ISO_NET | ISO_PID | ISO_FS)) != (ISO_NET | ISO_PID | ISO_FS)) {
-        snprintf(ri->note, sizeof ri->note, "sandbox without%s%s%s (%s)", ri->net_isolated ? "" : " network isolation",
-                 ri->pid_isolated ? "" : " PID namespace", ri->fs_readonly ? "" : " read-only file system",
-                 iso_err ? strerror(iso_err) : "namespaces unavailable");
-        if (!t->warned) {
-            t->warned = 1;
-            AF_LOG_W("python tool: %s; documented fallback: rlimits, process group and private directory only",
-                     ri->note);
-        }
+    if (!ri->disk_exceeded && sr.have_iso && !(sr.iso & AF_SBX_ISO_FS)) { /* a last look: writes of the final interval */
+        uint64_t bytes;
+        long entries;
+        int unreadable;
+        dir_usage(ri->dir, -1, &bytes, &entries, &unreadable);
+        if (bytes > disk_limit || entries > t->max_inodes) ri->disk_exceeded = 1;
     }
-    if (refused) {
-        rc = finish(t, out, AF_TOOL_INFRA_ERROR, &o, "[python: refused to run: require_isolation is set and the sandbox is incomplete]");
+    int iso = sr.iso, setup_step = sr.setup_step, setup_err = sr.setup_err;
+    int exec_err = sr.exec_err, have_wait = sr.have_wait, qws = sr.qws;
+    long cpu_ms = sr.cpu_ms;
+    ri->net_isolated = (iso & AF_SBX_ISO_NET) != 0;
+    ri->pid_isolated = (iso & AF_SBX_ISO_PID) != 0;
+    ri->fs_readonly = (iso & AF_SBX_ISO_FS) != 0;
+    ri->uid_dropped = (iso & AF_SBX_ISO_UID) != 0;
+    ri->landlock_fs = (sr.landlock & AF_SBX_ISO_LL_FS) != 0;
+    ri->landlock_net = (sr.landlock & AF_SBX_ISO_LL_NET) != 0;
+    ri->refused = sr.refused;
+    ri->swept = sr.swept;
+    ri->seccomp = sr.seccomp;
+    ri->uid = ri->uid_dropped ? l.uid : (unsigned)getuid();
+    ri->cpu_s = (double)cpu_ms / 1000.0;
+    describe_isolation(t, &sr, ri);
+    if (ri->note[0] && !sr.refused && !t->warned) {
+        t->warned = 1;
+        AF_LOG_W("python tool (tools.python.isolation=%s): %s", af_python_isolation_name(t->isolation), ri->note);
+    }
+    if (sr.refused) {
+        snprintf(msg, sizeof msg, "[python: refused to run: tools.python.isolation=required and %s]", ri->note);
+        rc = finish(t, out, AF_TOOL_INFRA_ERROR, &o, msg);
         goto done;
     }
     if (setup_step || exec_err >= 0) {
-        char msg[200];
         if (exec_err >= 0) snprintf(msg, sizeof msg, "[python: cannot execute %s: %s]", t->python, strerror(exec_err));
         else snprintf(msg, sizeof msg, "[python: sandbox set-up failed at %s: %s]", step_name(setup_step), strerror(setup_err));
         rc = finish(t, out, AF_TOOL_INFRA_ERROR, &o, msg);
         goto done;
     }
-    char trailer[160];
+    char trailer[200];
+    if (ri->disk_exceeded) {
+        snprintf(trailer, sizeof trailer, "[python: more than %d MiB or %d entries in its directory; killed]",
+                 t->disk_mb, t->max_inodes);
+        rc = finish(t, out, AF_TOOL_ERROR, &o, trailer);
+        goto done;
+    }
     if (ri->wall_timeout) {
         snprintf(trailer, sizeof trailer, "[python: wall-clock limit of %g s exceeded; killed]", wall);
         rc = finish(t, out, AF_TOOL_TIMEOUT, &o, trailer);
@@ -561,10 +591,10 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
     if (WIFSIGNALED(qws)) {
         int sig = WTERMSIG(qws);
         ri->term_signal = sig;
-        long limit_ms = (long)cpu * 1000;
+        long limit_ms = (long)cpu_limit_s(t) * 1000;
         if (sig == SIGXCPU || (sig == SIGKILL && cpu_ms >= limit_ms - 50)) {
             ri->cpu_timeout = 1;
-            snprintf(trailer, sizeof trailer, "[python: CPU time limit of %ld s exceeded; killed]", (long)cpu);
+            snprintf(trailer, sizeof trailer, "[python: CPU time limit of %ld s exceeded; killed]", limit_ms / 1000);
             rc = finish(t, out, AF_TOOL_TIMEOUT, &o, trailer);
         } else {
             snprintf(trailer, sizeof trailer, "[python: killed by signal %d (%s)]", sig, strsignal(sig));
@@ -580,13 +610,8 @@ static int py_call(AfTool *self, const char *arg, double timeout_s, AfToolResult
         rc = finish(t, out, AF_TOOL_ERROR, &o, trailer);
     }
 done:
-    if (pidfd >= 0) close(pidfd);
-    for (int i = 0; i < 2; i++) {
-        if (out_p[i] >= 0) close(out_p[i]);
-        if (st_p[i] >= 0) close(st_p[i]);
-    }
-    if (devnull >= 0) close(devnull);
-    if (have_dir) remove_tree(ri->dir);
+    if (ino_fd >= 0) close(ino_fd);
+    launch_close(&l, ri->dir);
     free(o.buf);
     if (ri->wall_s == 0) ri->wall_s = mono_s() - t0;
     return rc;
@@ -622,14 +647,19 @@ int af_python_tool_create(const AfPythonToolConfig *cfg, AfTool **out) {
         return af_error_set(AF_ECONFIG, "config: tools.python.max_procs: expected [1, 4096], got %d", cfg->max_procs);
     if (cfg->max_files < 8 || cfg->max_files > 65536)
         return af_error_set(AF_ECONFIG, "config: tools.python.max_files: expected [8, 65536], got %d", cfg->max_files);
-    if (cfg->max_file_mb < 0 || cfg->max_file_mb > 1 << 20)
-        return af_error_set(AF_ECONFIG, "config: tools.python.max_file_mb: expected [0, 1048576], got %d", cfg->max_file_mb);
+    if (cfg->disk_mb < 1 || cfg->disk_mb > 1 << 20)
+        return af_error_set(AF_ECONFIG, "config: tools.python.disk_mb: expected [1, 1048576], got %d", cfg->disk_mb);
+    if (cfg->max_inodes < 1 || cfg->max_inodes > 1 << 20)
+        return af_error_set(AF_ECONFIG, "config: tools.python.max_inodes: expected [1, 1048576], got %d", cfg->max_inodes);
+    if ((unsigned)cfg->isolation > AF_PY_ISOLATION_NONE)
+        return af_error_set(AF_ECONFIG, "config: tools.python.isolation: unknown mode %d", (int)cfg->isolation);
     if (cfg->max_code_bytes < 1 || cfg->max_code_bytes > MAX_CODE_HARD)
         return af_error_set(AF_ECONFIG, "config: tools.python.max_code_bytes: expected [1, %u], got %zu", MAX_CODE_HARD,
                             cfg->max_code_bytes);
-    const char *python = cfg->python ? cfg->python : "/usr/bin/python3";
-    if (python[0] != '/' || access(python, X_OK) != 0)
-        return af_error_set(AF_ECONFIG, "config: tools.python.python: \"%s\" is not an executable absolute path", python);
+    const char *python = cfg->python;
+    if (memchr(python, '\0', sizeof cfg->python) == NULL || python[0] != '/' || access(python, X_OK) != 0)
+        return af_error_set(AF_ECONFIG, "config: tools.python.interpreter: \"%.*s\" is not an executable absolute path",
+                            (int)strnlen(python, sizeof cfg->python), python);
     const char *tmp_root = cfg->tmp_root ? cfg->tmp_root : "/tmp";
     if (strlen(tmp_root) > 200) return af_error_set(AF_ECONFIG, "config: tools.python.tmp_root: path too long");
     if (geteuid() == 0 && (cfg->uid_base == 0 || cfg->uid_base > 0xFFFFFFFEu - UID_SPAN))
@@ -655,14 +685,46 @@ int af_python_tool_create(const AfPythonToolConfig *cfg, AfTool **out) {
     t->mem_mb = cfg->mem_mb;
     t->max_procs = cfg->max_procs;
     t->max_files = cfg->max_files;
-    t->max_file_mb = cfg->max_file_mb;
+    t->disk_mb = cfg->disk_mb;
+    t->max_inodes = cfg->max_inodes;
+    t->isolation = cfg->isolation;
     t->output_bytes = cfg->output_bytes;
     t->max_code_bytes = cfg->max_code_bytes;
     t->uid_base = cfg->uid_base;
-    t->require_isolation = cfg->require_isolation;
     t->tool.name = t->name;
     t->tool.description = t->description;
     t->tool.example = "print(6*7)";
+    if (t->isolation == AF_PY_ISOLATION_BEST_EFFORT) { /* say now what the host lacks */
+        Status sr;
+        char msg[300] = "";
+        if (probe_isolation(t, &sr, msg, sizeof msg) != 0) {
+            AF_LOG_W("python tool (tools.python.isolation=best_effort): cannot check the sandbox: %s", msg);
+        } else if ((sr.iso & AF_SBX_ISO_FULL) != AF_SBX_ISO_FULL) {
+            AfPythonRunInfo ri;
+            probe_info(t, &sr, &ri);
+            AF_LOG_W("python tool (tools.python.isolation=best_effort): %s; Landlock, seccomp and the write watchdog "
+                     "stand in where the host allows (docs/sandbox.md)",
+                     ri.note);
+        }
+    }
+    if (t->isolation == AF_PY_ISOLATION_REQUIRED) { /* fail closed now, not at the first call */
+        Status sr;
+        char msg[300] = "";
+        if (probe_isolation(t, &sr, msg, sizeof msg) != 0) {
+            af_python_tool_destroy(&t->tool);
+            return af_error_set(AF_ECONFIG, "config: tools.python.isolation=required: cannot check the sandbox: %s", msg);
+        }
+        if ((sr.iso & AF_SBX_ISO_FULL) != AF_SBX_ISO_FULL) {
+            AfPythonRunInfo ri;
+            probe_info(t, &sr, &ri);
+            af_python_tool_destroy(&t->tool);
+            return af_error_set(AF_ECONFIG,
+                                "config: tools.python.isolation=required, but this host cannot isolate the python "
+                                "sandbox: %s; set tools.python.isolation=best_effort to run with what the host allows "
+                                "(docs/sandbox.md)",
+                                ri.note);
+        }
+    }
     *out = &t->tool;
     return 0;
 }

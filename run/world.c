@@ -47,14 +47,9 @@ static int refuse_suite_keys(const AfConfig *cfg) {
 
 static int add_python(AfWorld *w, const AfConfig *cfg) {
     AfPythonToolConfig pc;
-    af_python_tool_config_default(&pc);
-    pc.cpu_s = cfg->tools.python.cpu_s;
-    pc.wall_s = cfg->tools.python.wall_s;
-    pc.mem_mb = (int)cfg->tools.python.mem_mb;
-    pc.output_bytes = (size_t)cfg->tools.python.output_bytes;
-    pc.python = cfg->tools.python.interpreter;
     AfTool *t = NULL;
-    int rc = af_python_tool_create(&pc, &t);
+    int rc = af_python_tool_config_from(&pc, cfg); /* every tools.python.* key */
+    if (!rc) rc = af_python_tool_create(&pc, &t);
     if (rc) return rc;
     if ((rc = af_suite_add_tool(w->suite, t))) af_python_tool_destroy(t);
     return rc;
@@ -332,6 +327,9 @@ char *af_world_describe(const AfWorld *w) {
                 cJSON_AddNumberToObject(t, "mem_mb", (double)c->tools.python.mem_mb);
                 cJSON_AddNumberToObject(t, "output_bytes", (double)c->tools.python.output_bytes);
                 cJSON_AddStringToObject(t, "interpreter", c->tools.python.interpreter);
+                cJSON_AddStringToObject(t, "isolation",
+                                        af_config_choice_name("tools.python.isolation", c->tools.python.isolation));
+                cJSON_AddNumberToObject(t, "disk_mb", (double)c->tools.python.disk_mb);
             } else if (strcmp(w->suite->tools[i]->name, "http") == 0) {
                 cJSON_AddStringToObject(t, "url", c->tools.http.url);
                 cJSON_AddStringToObject(t, "allow_hosts", c->tools.http.allow_hosts);

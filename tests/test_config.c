@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "env/python_tool.h"
 #include "test_util.h"
 
 /* Apply JSON text to defaults; expect rejection whose detail contains `want`, and an
@@ -77,6 +78,9 @@ static void test_enums(void) {
         {"log.progress", AF_PROGRESS_NONE, "none"},         {"log.level", AF_LOG_ERROR, "error"},
         {"log.level", AF_LOG_WARN, "warn"},                 {"log.level", AF_LOG_INFO, "info"},
         {"log.level", AF_LOG_DEBUG, "debug"},
+        {"tools.python.isolation", AF_PY_ISOLATION_REQUIRED, "required"},
+        {"tools.python.isolation", AF_PY_ISOLATION_BEST_EFFORT, "best_effort"},
+        {"tools.python.isolation", AF_PY_ISOLATION_NONE, "none"},
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
         CHECK_MSG(!strcmp(af_config_choice_name(e[i].path, e[i].value), e[i].name), "%s %d", e[i].path, e[i].value);

@@ -177,6 +177,8 @@ static void test_extra_tools(void) {
     char set[200];
     snprintf(set, sizeof set, "tools.http.url=%s/ok", srv.base);
     CHECK(af_config_apply_set(&cfg, "tools.python.enabled=true") == 0);
+    /* what the host allows (tests/test_python_tool.c checks each isolation mode) */
+    CHECK(af_config_apply_set(&cfg, "tools.python.isolation=best_effort") == 0);
     CHECK(af_config_apply_set(&cfg, set) == 0);
     CHECK(af_config_apply_set(&cfg, "tools.http.retries=0") == 0);
     AfWorld *w = NULL;

@@ -53,7 +53,8 @@ for kv in suite.name=countdown suite.name=multihop suite.name=game24 run.seed=9 
 done
 same_world game24-attempts --set suite.name=game24 --set suite.attempts=3 --set suite.retries=1 --set suite.view=state
 same_world data --set suite.name=game24 --set "data.train=$T/g24.jsonl" --set "data.test=$T/g24.jsonl"
-same_world python --set tools.python.enabled=true --set tools.python.cpu_s=2 --set tools.python.wall_s=3 \
+# python: isolation as the host allows (tests/test_python_tool.c checks each mode)
+same_world python --set tools.python.enabled=true --set tools.python.isolation=best_effort --set tools.python.disk_mb=16 --set tools.python.cpu_s=2 --set tools.python.wall_s=3 \
     --set tools.python.mem_mb=200 --set tools.python.output_bytes=4096
 same_world http --set "tools.http.url=http://127.0.0.1:$SRV_PORT/ok" --set tools.http.allow_hosts=127.0.0.1 \
     --set tools.http.timeout_s=2 --set tools.http.retries=1 --set tools.http.max_bytes=5000
@@ -88,7 +89,8 @@ check "max_train=1: query 1 was never drawn" "! '$AF' rollout --show 0:1:0 --run
 
 # tools.python.enabled: the warm start demonstrates the python tool (random valid actions
 # cover every tool), so the RL episodes call it; successful calls ran the real sandbox
-"$AF" train --run-dir "$T/py" "${TINY[@]}" --set tools.python.enabled=true --set model.warmstart_planner=random \
+"$AF" train --run-dir "$T/py" "${TINY[@]}" --set tools.python.enabled=true --set tools.python.isolation=best_effort \
+    --set model.warmstart_planner=random \
     --set model.warmstart_steps=60 --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2 \
     --set run.iterations=2 --set rollout.group_size=4 >"$T/py.log" 2>&1
 check "python: train ran" "[ -f '$T/py/metrics.jsonl' ]"
