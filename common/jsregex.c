@@ -1,0 +1,169 @@
+/* JavaScript-compatible regular expressions on PCRE2 (see jsregex.h for the translation). */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "common/jsregex.h"
+
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/tokenizer.h"
+
+struct AfJsRegex {
+    pcre2_code *code;
+    pcre2_match_data *md;
+    int jit;
+};
+
+/* JavaScript's WhiteSpace and LineTerminator code points, as class members. */
+#define JS_SPACE "\\t\\n\\x0B\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}"
+
+static int append_str(AfBytes *b, const char *s) { return af_bytes_append(b, s, strlen(s)); }
+
+/* Textual replacement of every occurrence of `from` by `to` in src (into out). */
+static int replace_all(const char *src, const char *from, const char *to, AfBytes *out) {
+    size_t fl = strlen(from);
+    const char *p = src, *q;
+    int rc = 0;
+    while (!rc && (q = strstr(p, from)) != NULL) {
+        rc = af_bytes_append(out, p, (size_t)(q - p));
+        if (!rc) rc = append_str(out, to);
+        p = q + fl;
+    }
+    if (!rc) rc = append_str(out, p);
+    return rc;
+}
+
+/* transformers.js createPattern(): drop "\" before # & ~, then PROBLEMATIC_REGEX_MAP. */
+static int js_fixups(const char *pattern, AfBytes *out) {
+    AfBytes a = {0}, b = {0};
+    int rc = 0;
+    for (const char *p = pattern; *p && !rc; p++) {
+        if (p[0] == '\\' && (p[1] == '#' || p[1] == '&' || p[1] == '~')) continue;
+        rc = af_bytes_append(&a, p, 1);
+    }
+    if (!rc) rc = af_bytes_append(&a, "", 0);
+    if (!rc) rc = replace_all(a.data, "(?i:'s|'t|'re|'ve|'m|'ll|'d)",
+                              "(?:'([sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD]))", &b);
+    /* transformers.js's override of the (invalid) Bloom pattern */
+    if (!rc) rc = replace_all(b.data, " ?[^(\\s|[.,!?\xE2\x80\xA6\xE3\x80\x82\xEF\xBC\x8C\xE3\x80\x81\xE0\xA5\xA4\xDB\x94\xD8\x8C])]+",
+                              " ?[^\\s.,!?\xE2\x80\xA6\xE3\x80\x82\xEF\xBC\x8C\xE3\x80\x81\xE0\xA5\xA4\xDB\x94\xD8\x8C]+", out);
+    af_bytes_free(&a);
+    af_bytes_free(&b);
+    return rc;
+}
+
+/* Rewrite the JavaScript constructs whose PCRE2 meaning differs (jsregex.h). */
+static int js_translate(const char *p, AfBytes *out) {
+    int in_class = 0, rc = 0;
+    while (*p && !rc) {
+        if (*p == '\\' && p[1]) {
+            char c = p[1];
+            if (c == 's') rc = append_str(out, in_class ? JS_SPACE : "[" JS_SPACE "]");
+            else if (c == 'S') {
+                if (in_class) return af_error_set(AF_ECONFIG, "regex: \\S inside a character class is not supported");
+                rc = append_str(out, "[^" JS_SPACE "]");
+            } else if ((c == 'D' || c == 'W') && in_class) {
+                return af_error_set(AF_ECONFIG, "regex: \\%c inside a character class is not supported", c);
+            } else if (c == 'u' && p[2] == '{') {
+                const char *e = strchr(p + 3, '}');
+                if (!e) return af_error_set(AF_ECONFIG, "regex: unterminated \\u{");
+                rc = append_str(out, "\\x{");
+                if (!rc) rc = af_bytes_append(out, p + 3, (size_t)(e - p - 2));
+                p = e + 1;
+                continue;
+            } else if (c == 'u') {
+                size_t k = 0;
+                while (k < 4 && strchr("0123456789abcdefABCDEF", p[2 + k]) && p[2 + k]) k++;
+                if (k != 4) return af_error_set(AF_ECONFIG, "regex: \\u needs 4 hex digits");
+                rc = append_str(out, "\\x{");
+                if (!rc) rc = af_bytes_append(out, p + 2, 4);
+                if (!rc) rc = append_str(out, "}");
+                p += 6;
+                continue;
+            } else rc = af_bytes_append(out, p, 2);
+            p += 2;
+            continue;
+        }
+        if (in_class) {
+            if (*p == ']') in_class = 0;
+            rc = af_bytes_append(out, p, 1);
+        } else if (*p == '[') {
+            in_class = 1;
+            rc = af_bytes_append(out, p, 1);
+            /* a leading ']' or '^]' is a literal in PCRE2 but an empty class in JS: rare; keep PCRE2's */
+            if (!rc && p[1] == '^') { rc = af_bytes_append(out, p + 1, 1); p++; }
+        } else if (*p == '.') {
+            rc = append_str(out, "[^\\n\\r\\x{2028}\\x{2029}]");
+        } else rc = af_bytes_append(out, p, 1);
+        p++;
+    }
+    if (!rc) rc = af_bytes_append(out, "", 0);
+    return rc;
+}
+
+int af_jsregex_compile(const char *pattern, int literal, AfJsRegex **out) {
+    *out = NULL;
+    AfBytes fixed = {0}, tr = {0};
+    AfJsRegex *re = NULL;
+    int rc = 0;
+    uint32_t opts = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY;
+    const char *src = pattern;
+    if (literal) opts |= PCRE2_LITERAL;
+    else {
+        rc = js_fixups(pattern, &fixed);
+        if (!rc) rc = js_translate(fixed.data, &tr);
+        if (rc) {
+            af_error_wrap(rc, "pattern \"%.200s\"", pattern);
+            goto fail;
+        }
+        src = tr.data;
+    }
+    re = calloc(1, sizeof *re);
+    if (!re) { rc = af_error_set(AF_ENOMEM, "regex: out of memory"); goto fail; }
+    int err = 0;
+    PCRE2_SIZE erroff = 0;
+    re->code = pcre2_compile((PCRE2_SPTR)src, PCRE2_ZERO_TERMINATED, opts, &err, &erroff, NULL);
+    if (!re->code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        rc = af_error_set(AF_ECONFIG, "pattern \"%.200s\": PCRE2 refuses it at offset %zu: %s", pattern,
+                          (size_t)erroff, (const char *)msg);
+        goto fail;
+    }
+    re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
+    re->md = pcre2_match_data_create_from_pattern(re->code, NULL);
+    if (!re->md) { rc = af_error_set(AF_ENOMEM, "regex: out of memory"); goto fail; }
+    af_bytes_free(&fixed);
+    af_bytes_free(&tr);
+    *out = re;
+    return 0;
+fail:
+    af_jsregex_destroy(re);
+    af_bytes_free(&fixed);
+    af_bytes_free(&tr);
+    return rc;
+}
+
+void af_jsregex_destroy(AfJsRegex *re) {
+    if (!re) return;
+    pcre2_match_data_free(re->md);
+    pcre2_code_free(re->code);
+    free(re);
+}
+
+int af_jsregex_next(AfJsRegex *re, const char *s, size_t len, size_t from, size_t *ms, size_t *me) {
+    if (from > len) return 0;
+    int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, from, 0, re->md, NULL)
+                     : pcre2_match(re->code, (PCRE2_SPTR)s, len, from, PCRE2_NO_UTF_CHECK, re->md, NULL);
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc < 0) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(rc, msg, sizeof msg);
+        return af_error_set(AF_ERANGE, "regex match failed: %s", (const char *)msg);
+    }
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
+    *ms = ov[0];
+    *me = ov[1];
+    return 1;
+}

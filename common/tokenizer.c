@@ -1,0 +1,233 @@
+/* The tokenizer interface: dispatch to an implementation, growable id/byte arrays, the
+ * streaming decoder and the UTF-8 rules shared by every implementation. */
+#include "common/tokenizer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+
+struct AfTokenizer {
+    const AfTokenizerOps *ops;
+    void *impl;
+    uint32_t vocab_size;
+    AfTokenizerSpecials sp;
+};
+
+/* ------------------------------------------------------------------ arrays */
+
+void af_token_ids_free(AfTokenIds *a) {
+    if (!a) return;
+    free(a->ids);
+    memset(a, 0, sizeof *a);
+}
+
+int af_token_ids_push(AfTokenIds *a, uint32_t id) {
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        uint32_t *p = realloc(a->ids, cap * sizeof *p);
+        if (!p) return af_error_set(AF_ENOMEM, "token ids: %zu elements", cap);
+        a->ids = p;
+        a->cap = cap;
+    }
+    a->ids[a->n++] = id;
+    return 0;
+}
+
+void af_bytes_free(AfBytes *b) {
+    if (!b) return;
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+int af_bytes_append(AfBytes *b, const void *data, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p) return af_error_set(AF_ENOMEM, "byte buffer: %zu bytes", cap);
+        b->data = p;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+/* Length of the well-formed sequence at s[0..len) (1..4), or 0 if ill-formed there;
+ * *sub is then the length of the maximal subpart (>= 1): the longest prefix that could
+ * start a well-formed sequence (Unicode Table 3-7), replaced by one U+FFFD. */
+static size_t utf8_seq(const unsigned char *s, size_t len, size_t *sub) {
+    unsigned c = s[0];
+    size_t need;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c < 0xC2) { *sub = 1; return 0; }
+    if (c < 0xE0) need = 2;
+    else if (c < 0xF0) {
+        need = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c < 0xF5) {
+        need = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else { *sub = 1; return 0; }
+    size_t i = 1;
+    for (; i < need; i++) {
+        if (i >= len) break;
+        unsigned d = s[i];
+        if (i == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) break;
+    }
+    if (i == need) return need;
+    *sub = i;
+    return 0;
+}
+
+size_t af_utf8_valid_prefix(const char *s, size_t len) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, sub;
+    while (i < len) {
+        if (u[i] < 0x80) { i++; continue; }
+        size_t k = utf8_seq(u + i, len - i, &sub);
+        if (!k) break;
+        i += k;
+    }
+    return i;
+}
+
+int af_utf8_sanitize(const char *s, size_t len, AfBytes *out) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t ok = af_utf8_valid_prefix(s + i, len - i);
+        int rc = af_bytes_append(out, s + i, ok);
+        if (rc) return rc;
+        i += ok;
+        if (i >= len) break;
+        size_t sub = 1;
+        utf8_seq(u + i, len - i, &sub);
+        rc = af_bytes_append(out, "\xEF\xBF\xBD", 3);
+        if (rc) return rc;
+        i += sub;
+    }
+    if (!out->data) return af_bytes_append(out, "", 0); /* always NUL-terminated */
+    return 0;
+}
+
+/* Bytes at the end of s[0..len) that are a proper prefix of a well-formed sequence
+ * (could still become a character), 0..3. */
+static size_t utf8_incomplete_tail(const unsigned char *s, size_t len) {
+    for (size_t back = 1; back <= 3 && back <= len; back++) {
+        unsigned c = s[len - back];
+        if (c >= 0x80 && c < 0xC0) continue; /* continuation: keep looking for the lead */
+        if (c < 0xC2 || c >= 0xF5) return 0;
+        size_t need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        if (back >= need) return 0; /* complete (or ill-formed) */
+        size_t sub = 0;
+        return utf8_seq(s + len - back, back, &sub) == 0 && sub == back ? back : 0;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ interface */
+
+int af_tokenizer_wrap(const AfTokenizerOps *ops, void *impl, uint32_t vocab_size,
+                      const AfTokenizerSpecials *specials, AfTokenizer **out) {
+    *out = NULL;
+    AfTokenizer *t = calloc(1, sizeof *t);
+    if (!t) goto nomem;
+    t->ops = ops;
+    t->impl = impl;
+    t->vocab_size = vocab_size;
+    t->sp = *specials;
+    t->sp.eos_ids = NULL;
+    if (specials->n_eos) {
+        t->sp.eos_ids = malloc(specials->n_eos * sizeof *t->sp.eos_ids);
+        if (!t->sp.eos_ids) goto nomem;
+        memcpy(t->sp.eos_ids, specials->eos_ids, specials->n_eos * sizeof *t->sp.eos_ids);
+    }
+    *out = t;
+    return 0;
+nomem:
+    if (t) free(t);
+    ops->destroy(impl);
+    return af_error_set(AF_ENOMEM, "tokenizer: out of memory");
+}
+
+void af_tokenizer_destroy(AfTokenizer *t) {
+    if (!t) return;
+    t->ops->destroy(t->impl);
+    free(t->sp.eos_ids);
+    free(t);
+}
+
+const char *af_tokenizer_kind(const AfTokenizer *t) { return t->ops->kind; }
+uint32_t af_tokenizer_vocab_size(const AfTokenizer *t) { return t->vocab_size; }
+const AfTokenizerSpecials *af_tokenizer_specials(const AfTokenizer *t) { return &t->sp; }
+
+int af_tokenizer_encode(AfTokenizer *t, const char *text, size_t len, AfTokenIds *out) {
+    return t->ops->encode(t->impl, text ? text : "", text ? len : 0, out);
+}
+
+const char *af_tokenizer_token_bytes(const AfTokenizer *t, uint32_t id, size_t *len) {
+    *len = 0;
+    if (id >= t->vocab_size) return NULL;
+    return t->ops->token_bytes(t->impl, id, len);
+}
+
+int af_tokenizer_token_id(const AfTokenizer *t, const char *text, size_t len, uint32_t *id) {
+    return t->ops->token_id(t->impl, text, len, id);
+}
+
+int af_tokenizer_is_special(const AfTokenizer *t, uint32_t id) {
+    return id < t->vocab_size && t->ops->is_special(t->impl, id);
+}
+
+int af_tokenizer_is_eos(const AfTokenizer *t, uint32_t id) {
+    for (size_t i = 0; i < t->sp.n_eos; i++)
+        if (t->sp.eos_ids[i] == id) return 1;
+    return 0;
+}
+
+int af_tokenizer_decode(const AfTokenizer *t, const uint32_t *ids, size_t n, AfBytes *out) {
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        if (!af_tokenizer_token_bytes(t, ids[i], &len))
+            return af_error_set(AF_EINVAL, "decode: token %zu has id %u, which is not in the vocabulary (size %u)",
+                                i, ids[i], t->vocab_size);
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        const char *p = af_tokenizer_token_bytes(t, ids[i], &len);
+        int rc = af_bytes_append(out, p, len);
+        if (rc) return rc;
+    }
+    if (!out->data) return af_bytes_append(out, "", 0);
+    return 0;
+}
+
+int af_token_stream_push(const AfTokenizer *t, AfTokenStream *s, uint32_t id, AfBytes *out) {
+    size_t len;
+    const char *p = af_tokenizer_token_bytes(t, id, &len);
+    if (!p) return af_error_set(AF_EINVAL, "decode: id %u is not in the vocabulary (size %u)", id, t->vocab_size);
+    size_t start = out->len;
+    int rc = af_bytes_append(out, s->held, s->n_held);
+    if (!rc) rc = af_bytes_append(out, p, len);
+    if (rc) return rc;
+    size_t k = utf8_incomplete_tail((const unsigned char *)out->data + start, out->len - start);
+    memcpy(s->held, out->data + out->len - k, k);
+    s->n_held = k;
+    out->len -= k;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int af_token_stream_finish(AfTokenStream *s, AfBytes *out) {
+    int rc = af_bytes_append(out, s->held, s->n_held);
+    s->n_held = 0;
+    return rc;
+}
