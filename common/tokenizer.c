@@ -133,6 +133,77 @@ static size_t utf8_incomplete_tail(const unsigned char *s, size_t len) {
     return 0;
 }
 
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int parse_u4(const char *p, unsigned *v) {
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval((unsigned char)p[i]);
+        if (h < 0) return -1;
+        *v = *v * 16 + (unsigned)h;
+    }
+    return 0;
+}
+
+static int put_cp(AfBytes *out, unsigned cp) {
+    char b[4];
+    size_t n;
+    if (cp < 0x80) { b[0] = (char)cp; n = 1; }
+    else if (cp < 0x800) { b[0] = (char)(0xC0 | cp >> 6); b[1] = (char)(0x80 | (cp & 63)); n = 2; }
+    else if (cp < 0x10000) { b[0] = (char)(0xE0 | cp >> 12); b[1] = (char)(0x80 | ((cp >> 6) & 63)); b[2] = (char)(0x80 | (cp & 63)); n = 3; }
+    else { b[0] = (char)(0xF0 | cp >> 18); b[1] = (char)(0x80 | ((cp >> 12) & 63)); b[2] = (char)(0x80 | ((cp >> 6) & 63)); b[3] = (char)(0x80 | (cp & 63)); n = 4; }
+    return af_bytes_append(out, b, n);
+}
+
+/* JSON string escapes (see tokenizer.h). */
+const char *af_json_string_unescape(const char *s, size_t len, AfBytes *out) {
+    size_t i = 0;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    if (i >= len || s[i] != '"') return "expected a JSON string (a line starting with '\"')";
+    i++;
+    for (;;) {
+        if (i >= len) return "unterminated JSON string";
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"') break;
+        if (c < 0x20) return "control character inside a JSON string (must be escaped)";
+        if (c != '\\') {
+            size_t j = i;
+            while (j < len && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20) j++;
+            if (af_bytes_append(out, s + i, j - i)) return "out of memory";
+            i = j;
+            continue;
+        }
+        if (i + 1 >= len) return "unterminated escape";
+        char e = s[i + 1];
+        const char *simple = strchr("\"\\/bfnrt", e);
+        if (simple && e) {
+            static const char map[] = "\"\\/\b\f\n\r\t";
+            if (af_bytes_append(out, &map[simple - "\"\\/bfnrt"], 1)) return "out of memory";
+            i += 2;
+            continue;
+        }
+        if (e != 'u') return "invalid escape in a JSON string";
+        unsigned cp, lo;
+        if (i + 6 > len || parse_u4(s + i + 2, &cp)) return "invalid \\u escape (needs 4 hex digits)";
+        i += 6;
+        if (cp >= 0xD800 && cp < 0xDC00 && i + 6 <= len && s[i] == '\\' && s[i + 1] == 'u' &&
+            parse_u4(s + i + 2, &lo) == 0 && lo >= 0xDC00 && lo < 0xE000) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+        } else if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
+        if (put_cp(out, cp)) return "out of memory";
+    }
+    i++;
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;
+    return i == len ? NULL : "text after the JSON string";
+}
+
+
 /* ------------------------------------------------------------------ interface */
 
 int af_tokenizer_wrap(const AfTokenizerOps *ops, void *impl, uint32_t vocab_size,

@@ -138,4 +138,11 @@ size_t af_utf8_valid_prefix(const char *s, size_t len);
  * subparts), WHATWG's TextDecoder, Python's errors="replace" and Rust's from_utf8_lossy. */
 int af_utf8_sanitize(const char *s, size_t len, AfBytes *out);
 
+/* One JSON string (the whole of s[0..len), surrounding spaces allowed) -> its bytes,
+ * appended to out. Bytes other than '"', '\' and controls are copied as they are, so
+ * invalid UTF-8 inside the quotes passes through (encode() then applies the U+FFFD rule);
+ * a \u escape of a lone surrogate becomes U+FFFD, which is what JavaScript's TextEncoder
+ * makes of it. Returns NULL on success or a static description of the problem. */
+const char *af_json_string_unescape(const char *s, size_t len, AfBytes *out);
+
 #endif

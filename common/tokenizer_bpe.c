@@ -1018,7 +1018,7 @@ static int read_optional(const char *dir, const char *name, char **out) {
         return af_error_set(AF_EINVAL, "tokenizer: directory path too long");
     int rc = af_read_file(path, MAX_TOKENIZER_JSON, out, &len);
     if (rc == AF_ENOTFOUND) { af_error_clear(); return 0; }
-    return rc ? af_error_wrap(rc, "%s", path) : 0;
+    return rc;
 }
 
 int af_tokenizer_load(const char *dir, AfTokenizer **out) {
@@ -1028,7 +1028,7 @@ int af_tokenizer_load(const char *dir, AfTokenizer **out) {
     if ((size_t)snprintf(path, sizeof path, "%s/tokenizer.json", dir) >= sizeof path)
         return af_error_set(AF_EINVAL, "tokenizer: directory path too long");
     int rc = af_read_file(path, MAX_TOKENIZER_JSON, &tj, &len);
-    if (rc) return af_error_wrap(rc, "%s", path);
+    if (rc) return rc; /* the detail names the path */
     rc = read_optional(dir, "tokenizer_config.json", &cj);
     if (!rc) rc = read_optional(dir, "generation_config.json", &gj);
     if (!rc) {

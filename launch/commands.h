@@ -9,5 +9,6 @@ int af_cmd_eval(int argc, char **argv);
 int af_cmd_rollout(int argc, char **argv);
 int af_cmd_score(int argc, char **argv);
 int af_cmd_ckpt(int argc, char **argv);
+int af_cmd_tokenize(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const char usage[] =
     "  rollout   run episodes and print their trajectories and a summary\n"
     "  score     log-probabilities of a token sequence under a model directory\n"
     "  ckpt      list | verify | export checkpoints of a run\n"
+    "  tokenize  text <-> token ids with a model directory's tokenizer.json\n"
     "\n"
     "  agentflow <command> --help   options of a command\n"
     "  agentflow --version          print the version\n";
@@ -25,7 +26,7 @@ typedef struct {
 
 static const Command commands[] = {
     {"train", af_cmd_train}, {"eval", af_cmd_eval},  {"rollout", af_cmd_rollout},
-    {"score", af_cmd_score}, {"ckpt", af_cmd_ckpt},
+    {"score", af_cmd_score}, {"ckpt", af_cmd_ckpt},  {"tokenize", af_cmd_tokenize},
 };
 
 int main(int argc, char **argv) {

