@@ -7,11 +7,14 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/jsregex_unicode.h"
 #include "common/tokenizer.h"
 
 struct AfJsRegex {
     pcre2_code *code;
     pcre2_match_data *md;
+    pcre2_match_context *mctx; /* with a JIT stack that may grow to 64 MB (default 32 KB) */
+    pcre2_jit_stack *stack;
     int jit;
 };
 
@@ -53,10 +56,37 @@ static int js_fixups(const char *pattern, AfBytes *out) {
     return rc;
 }
 
+/* \p{L} \p{Letter} \p{N} \p{Number} (or \P) at p: the class members to add to PCRE2's
+ * (jsregex_unicode.h), and the escape's length; NULL if p is another escape. */
+static const char *js_property(const char *p, size_t *len) {
+    static const struct { const char *name, *extra; } props[] = {
+        {"{L}", AF_JS_EXTRA_L}, {"{Letter}", AF_JS_EXTRA_L}, {"{N}", AF_JS_EXTRA_N}, {"{Number}", AF_JS_EXTRA_N}};
+    if (p[0] != '\\' || (p[1] != 'p' && p[1] != 'P')) return NULL;
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        if (strncmp(p + 2, props[i].name, strlen(props[i].name)) == 0) {
+            *len = 2 + strlen(props[i].name);
+            return props[i].extra;
+        }
+    return NULL;
+}
+
 /* Rewrite the JavaScript constructs whose PCRE2 meaning differs (jsregex.h). */
 static int js_translate(const char *p, AfBytes *out) {
     int in_class = 0, rc = 0;
     while (*p && !rc) {
+        size_t plen = 0;
+        const char *extra = js_property(p, &plen);
+        if (extra) {
+            int neg = p[1] == 'P';
+            if (neg && in_class) return af_error_set(AF_ECONFIG, "regex: \\P{...} inside a character class is not supported");
+            if (!in_class) rc = append_str(out, neg ? "[^" : "[");
+            if (!rc) rc = af_bytes_append(out, "\\p", 2);
+            if (!rc) rc = af_bytes_append(out, p + 2, plen - 2);
+            if (!rc) rc = append_str(out, extra);
+            if (!rc && !in_class) rc = append_str(out, "]");
+            p += plen;
+            continue;
+        }
         if (*p == '\\' && p[1]) {
             char c = p[1];
             if (c == 's') rc = append_str(out, in_class ? JS_SPACE : "[" JS_SPACE "]");
@@ -133,7 +163,13 @@ int af_jsregex_compile(const char *pattern, int literal, AfJsRegex **out) {
     }
     re->jit = pcre2_jit_compile(re->code, PCRE2_JIT_COMPLETE) == 0;
     re->md = pcre2_match_data_create_from_pattern(re->code, NULL);
-    if (!re->md) { rc = af_error_set(AF_ENOMEM, "regex: out of memory"); goto fail; }
+    re->mctx = pcre2_match_context_create(NULL);
+    if (!re->md || !re->mctx) { rc = af_error_set(AF_ENOMEM, "regex: out of memory"); goto fail; }
+    if (re->jit) {
+        re->stack = pcre2_jit_stack_create(32 * 1024, 64 * 1024 * 1024, NULL);
+        if (!re->stack) { rc = af_error_set(AF_ENOMEM, "regex: out of memory"); goto fail; }
+        pcre2_jit_stack_assign(re->mctx, NULL, re->stack);
+    }
     af_bytes_free(&fixed);
     af_bytes_free(&tr);
     *out = re;
@@ -148,14 +184,16 @@ fail:
 void af_jsregex_destroy(AfJsRegex *re) {
     if (!re) return;
     pcre2_match_data_free(re->md);
+    pcre2_match_context_free(re->mctx);
+    pcre2_jit_stack_free(re->stack);
     pcre2_code_free(re->code);
     free(re);
 }
 
 int af_jsregex_next(AfJsRegex *re, const char *s, size_t len, size_t from, size_t *ms, size_t *me) {
     if (from > len) return 0;
-    int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, from, 0, re->md, NULL)
-                     : pcre2_match(re->code, (PCRE2_SPTR)s, len, from, PCRE2_NO_UTF_CHECK, re->md, NULL);
+    int rc = re->jit ? pcre2_jit_match(re->code, (PCRE2_SPTR)s, len, from, 0, re->md, re->mctx)
+                     : pcre2_match(re->code, (PCRE2_SPTR)s, len, from, PCRE2_NO_UTF_CHECK, re->md, re->mctx);
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc < 0) {
         PCRE2_UCHAR msg[256];

@@ -14,9 +14,10 @@
  *   - \d, \w and \b stay ASCII (PCRE2_UCP is not set, as in JavaScript's u mode);
  *   - "." excludes \n, \r, U+2028, U+2029; \uXXXX and \u{X} become \x{...};
  *     "$" matches only at the very end (PCRE2_DOLLAR_ENDONLY).
- * \p{L}, \p{N} and other property classes use PCRE2's Unicode tables (Unicode 14 in
- * PCRE2 10.42), the reference uses its JavaScript engine's (node 20: Unicode 17): code
- * points assigned after Unicode 14 may be classified differently (docs/tokenizers.md).
+ *   - \p{L} and \p{N} (and \P) also match the letters and numbers that JavaScript's
+ *     newer Unicode tables have beyond PCRE2 10.42's Unicode 14 (common/jsregex_unicode.h,
+ *     generated from node by tests/hf/gen_js_unicode.py: Unicode 17, 13,916 letters and
+ *     133 numbers more); other property classes use PCRE2's tables as they are.
  * \S, \D or \W inside a character class is refused. */
 #ifndef AF_COMMON_JSREGEX_H
 #define AF_COMMON_JSREGEX_H

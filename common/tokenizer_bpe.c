@@ -285,6 +285,7 @@ static int word_reserve(AfBpe *b, size_t n) {
         p[k] = q;
     }
     b->w_id = p[0]; b->w_prev = p[1]; b->w_next = p[2]; b->w_rank = p[3];
+    /* at most n - 1 initial pairs plus one net push per merge are ever queued: < 2n */
     HeapItem *h = realloc(b->heap, cap * 2 * sizeof *h);
     if (!h) return af_error_set(AF_ENOMEM, "tokenizer: word of %zu bytes", n);
     b->heap = h;
@@ -297,7 +298,8 @@ static inline int heap_less(const HeapItem *a, const HeapItem *c) {
     return a->rank < c->rank || (a->rank == c->rank && a->pos < c->pos);
 }
 
-static void heap_push(HeapItem *h, size_t *n, HeapItem it) {
+static void heap_push(HeapItem *h, size_t *n, size_t cap, HeapItem it) {
+    AF_ASSERT(*n < cap);
     size_t i = (*n)++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -362,7 +364,7 @@ static void merge_heap(AfBpe *b, size_t n) {
         prev[i] = (uint32_t)i - 1;
         dead[i] = 0;
         const MergeSlot *m = i + 1 < n ? merges_get(b, id[i], id[i + 1]) : NULL;
-        if (m) heap_push(b->heap, &hn, (HeapItem){m->rank, (uint32_t)i, id[i], id[i + 1]});
+        if (m) heap_push(b->heap, &hn, b->heap_cap, (HeapItem){m->rank, (uint32_t)i, id[i], id[i + 1]});
     }
     while (hn) {
         HeapItem it = heap_pop(b->heap, &hn);
@@ -374,12 +376,12 @@ static void merge_heap(AfBpe *b, size_t n) {
         if (next[i] < n) prev[next[i]] = i;
         if (next[i] < n) {
             const MergeSlot *m = merges_get(b, id[i], id[next[i]]);
-            if (m) heap_push(b->heap, &hn, (HeapItem){m->rank, i, id[i], id[next[i]]});
+            if (m) heap_push(b->heap, &hn, b->heap_cap, (HeapItem){m->rank, i, id[i], id[next[i]]});
         }
         if (i > 0) {
             uint32_t p = prev[i];
             const MergeSlot *m = merges_get(b, id[p], id[i]);
-            if (m) heap_push(b->heap, &hn, (HeapItem){m->rank, p, id[p], id[i]});
+            if (m) heap_push(b->heap, &hn, b->heap_cap, (HeapItem){m->rank, p, id[p], id[i]});
         }
     }
 }

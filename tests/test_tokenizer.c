@@ -124,6 +124,18 @@ static void test_bpe(void) {
     check_enc(t, "\xe4\xb8", 2, (uint32_t[]){8, 8, 8}, 3);
     check_enc(t, "d", 1, (uint32_t[]){8}, 1);
     check_enc(t, "e\xcc\x81", 3, (uint32_t[]){8, 8, 8}, 3); /* no normalizer: e, then U+0301 */
+    /* words above 64 bytes take the heap merge: same rule */
+    char longw[241];
+    uint32_t want[80];
+    for (int i = 0; i < 80; i++) { memcpy(longw + 3 * i, "abc", 3); want[i] = 4; }
+    check_enc(t, longw, 240, want, 80);
+    for (int i = 0; i < 80; i++) { memcpy(longw + 3 * i, i % 2 ? "cab" : "bca", 3); }
+    AfTokenIds small = {0}, big = {0};
+    CHECK(af_tokenizer_encode(t, longw, 240, &big) == 0); /* one 240-byte word */
+    for (int i = 0; i < 240; i += 60) CHECK(af_tokenizer_encode(t, longw + i, 60, &small) == 0); /* 60-byte words */
+    CHECK(big.n == small.n && big.n > 0 && memcmp(big.ids, small.ids, big.n * sizeof *big.ids) == 0);
+    af_token_ids_free(&small);
+    af_token_ids_free(&big);
     const AfTokenizerSpecials *sp = af_tokenizer_specials(t);
     CHECK(sp->eos_id == 9 && sp->n_eos == 2 && sp->eos_ids[0] == 9 && sp->eos_ids[1] == 4 && sp->add_bos == 0);
     CHECK(af_tokenizer_is_special(t, 9) && !af_tokenizer_is_special(t, 10) && !af_tokenizer_is_special(t, 4));

