@@ -227,7 +227,80 @@ static void test_refusals(void) {
     CHECK(af_tokenizer_load("/nonexistent-dir", &t) == AF_ENOTFOUND && !t);
 }
 
+/* Optional (for sanitizer runs by hand): AF_TOK_MODEL_DIR and AF_TOK_CORPUS (JSON lines)
+ * encode every line with a real tokenizer; streaming decode must equal decode. */
+static void test_real_corpus(void) {
+    const char *dir = getenv("AF_TOK_MODEL_DIR"), *corpus = getenv("AF_TOK_CORPUS");
+    if (!dir || !corpus) return;
+    AfTokenizer *t = NULL;
+    CHECK_MSG(af_tokenizer_load(dir, &t) == 0, "%s", af_error_detail());
+    FILE *f = fopen(corpus, "rb");
+    CHECK(f != NULL);
+    if (!t || !f) { if (f) fclose(f); af_tokenizer_destroy(t); return; }
+    char *line = NULL;
+    size_t cap = 0, lines = 0;
+    ssize_t got;
+    AfBytes text = {0}, dec = {0}, streamed = {0};
+    AfTokenIds ids = {0};
+    while ((got = getline(&line, &cap, f)) > 0) {
+        text.len = dec.len = streamed.len = ids.n = 0;
+        if (af_json_string_unescape(line, (size_t)got - (line[got - 1] == '\n'), &text)) continue;
+        CHECK(af_tokenizer_encode(t, text.data ? text.data : "", text.len, &ids) == 0);
+        CHECK(af_tokenizer_decode(t, ids.ids, ids.n, &dec) == 0);
+        AfTokenStream s = {0};
+        for (size_t k = 0; k < ids.n; k++) CHECK(af_token_stream_push(t, &s, ids.ids[k], &streamed) == 0);
+        CHECK(af_token_stream_finish(&s, &streamed) == 0);
+        CHECK(streamed.len == dec.len && (!dec.len || memcmp(streamed.data, dec.data, dec.len) == 0));
+        lines++;
+    }
+    fprintf(stderr, "real corpus: %zu lines\n", lines);
+    free(line);
+    fclose(f);
+    af_bytes_free(&text);
+    af_bytes_free(&dec);
+    af_bytes_free(&streamed);
+    af_token_ids_free(&ids);
+    af_tokenizer_destroy(t);
+}
+
+/* Mutated and truncated tokenizer.json texts load or are refused, never crash; whatever
+ * loads encodes a few strings. */
+static void test_mutations(void) {
+    char base[4096], buf[4096];
+    snprintf(base, sizeof base, kTiny, "{\"type\":\"NFC\"}", "\"<unk>\"", "false");
+    size_t n = strlen(base);
+    uint64_t x = 88172645463325252ull;
+    int loaded = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(buf, base, n + 1);
+        size_t len = n;
+        for (int k = 0; k < 1 + it % 4; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t pos = (size_t)(x % len);
+            if (it % 5 == 0) { len = pos; buf[len] = 0; break; } /* truncate */
+            static const char pool[] = "{}[]\":,0123456789-. abc\\u\xc3\xff";
+            buf[pos] = pool[(x >> 32) % (sizeof pool - 1)];
+        }
+        AfTokenizer *t = NULL;
+        int rc = af_tokenizer_load_json(buf, len, NULL, NULL, &t);
+        CHECK(rc <= 0 && (rc == 0) == (t != NULL));
+        if (t) {
+            loaded++;
+            AfTokenIds ids = {0};
+            (void)af_tokenizer_encode(t, "abc <|end|> \xe4\xb8 e\xcc\x81", 17, &ids);
+            AfBytes b = {0};
+            (void)af_tokenizer_decode(t, ids.ids, ids.n, &b);
+            af_bytes_free(&b);
+            af_token_ids_free(&ids);
+            af_tokenizer_destroy(t);
+        }
+    }
+    fprintf(stderr, "mutations: %d of 3000 loaded\n", loaded);
+}
+
 int main(void) {
+    test_real_corpus();
+    test_mutations();
     test_fixed();
     test_bpe();
     test_utf8_and_stream();
