@@ -99,6 +99,17 @@ size_t af_utf8_valid_prefix(const char *s, size_t len) {
     return i;
 }
 
+size_t af_utf8_decode(const char *s, size_t len, uint32_t *cp) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t sub, k = len ? utf8_seq(u, len, &sub) : 0;
+    if (k == 1) *cp = u[0];
+    else if (k == 2) *cp = ((uint32_t)(u[0] & 0x1F) << 6) | (u[1] & 0x3F);
+    else if (k == 3) *cp = ((uint32_t)(u[0] & 0x0F) << 12) | ((uint32_t)(u[1] & 0x3F) << 6) | (u[2] & 0x3F);
+    else if (k == 4)
+        *cp = ((uint32_t)(u[0] & 0x07) << 18) | ((uint32_t)(u[1] & 0x3F) << 12) | ((uint32_t)(u[2] & 0x3F) << 6) | (u[3] & 0x3F);
+    return k;
+}
+
 int af_utf8_sanitize(const char *s, size_t len, AfBytes *out) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
@@ -150,7 +161,7 @@ static int parse_u4(const char *p, unsigned *v) {
     return 0;
 }
 
-static int put_cp(AfBytes *out, unsigned cp) {
+int af_utf8_append(AfBytes *out, uint32_t cp) {
     char b[4];
     size_t n;
     if (cp < 0x80) { b[0] = (char)cp; n = 1; }
@@ -196,7 +207,7 @@ const char *af_json_string_unescape(const char *s, size_t len, AfBytes *out) {
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             i += 6;
         } else if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD;
-        if (put_cp(out, cp)) return "out of memory";
+        if (af_utf8_append(out, cp)) return "out of memory";
     }
     i++;
     while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r')) i++;

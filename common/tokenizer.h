@@ -133,6 +133,11 @@ int af_token_stream_finish(AfTokenStream *s, AfBytes *out);
 /* UTF-8 helpers (common/tokenizer.c). */
 /* Length of the well-formed UTF-8 prefix of s[0..len). */
 size_t af_utf8_valid_prefix(const char *s, size_t len);
+/* The code point at s[0..len) and its length in bytes (1..4), or 0 if the bytes there
+ * are not a well-formed sequence (or len is 0). */
+size_t af_utf8_decode(const char *s, size_t len, uint32_t *cp);
+/* Append the UTF-8 encoding of code point cp (< 0x110000) to out. 0 or AF_ENOMEM. */
+int af_utf8_append(AfBytes *out, uint32_t cp);
 /* Append s[0..len) to out with each maximal ill-formed subsequence replaced by U+FFFD
  * (EF BF BD), the rule of Unicode 15 section 3.9 (U+FFFD substitution of maximal
  * subparts), WHATWG's TextDecoder, Python's errors="replace" and Rust's from_utf8_lossy. */

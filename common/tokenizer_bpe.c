@@ -17,11 +17,11 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 #include "common/error.h"
 #include "common/fsutil.h"
 #include "common/jsregex.h"
+#include "common/unicode_nfc.h"
 
 #define NO_ID UINT32_MAX
 #define CACHE_SLOTS (1u << 16)
@@ -81,6 +81,7 @@ typedef struct AfBpe {
     size_t n_steps;
     /* scratch (grows, never shrinks) */
     AfBytes clean, norm, prefixed;
+    AfNfcScratch nfc_scratch;
     uint32_t *w_id, *w_prev, *w_next, *w_rank;
     size_t w_cap;
     HeapItem *heap;
@@ -110,11 +111,11 @@ static void bytelevel_init(void) {
  * character is outside the alphabet (out then holds garbage), or AF_ENOMEM. */
 static int bytelevel_decode(const char *s, size_t len, AfBytes *out) {
     out->len = 0;
-    utf8proc_ssize_t i = 0;
-    while ((size_t)i < len) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)len - i, &cp);
-        if (k <= 0 || cp >= 512 || g_cp_byte[cp] < 0) return 1;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp = 0;
+        size_t k = af_utf8_decode(s + i, len - i, &cp);
+        if (k == 0 || cp >= 512 || g_cp_byte[cp] < 0) return 1;
         char b = (char)g_cp_byte[cp];
         int rc = af_bytes_append(out, &b, 1);
         if (rc) return rc;
@@ -484,9 +485,9 @@ static size_t js_space_at(const char *s, size_t len, size_t i) {
     unsigned char c = (unsigned char)s[i];
     if (c == ' ' || (c >= 0x09 && c <= 0x0D)) return 1;
     if (c < 0xC2) return 0;
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
-    if (k <= 0) return 0;
+    uint32_t cp = 0;
+    size_t k = af_utf8_decode(s + i, len - i, &cp);
+    if (k == 0) return 0;
     int sp = cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
              cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
     return sp ? (size_t)k : 0;
@@ -506,23 +507,12 @@ static size_t js_space_before(const char *s, size_t end) {
 /* Normalize, pre-tokenize and BPE one section that holds no added token. */
 static int encode_section(AfBpe *b, const char *s, size_t len, AfTokenIds *out) {
     if (len == 0) return 0;
-    if (b->nfc) {
-        int ascii_ish = 1; /* code points below U+0300 never change under NFC */
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)s[i] >= 0xCC) { ascii_ish = 0; break; }
-        if (!ascii_ish) {
-            utf8proc_uint8_t *dst = NULL;
-            utf8proc_ssize_t n = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst,
-                                              UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-            if (n < 0) return af_error_set(AF_EINVAL, "tokenizer: NFC: %s", utf8proc_errmsg(n));
-            b->norm.len = 0;
-            int rc = af_bytes_append(&b->norm, dst, (size_t)n);
-            free(dst);
-            if (rc) return rc;
-            s = b->norm.data;
-            len = b->norm.len;
-            if (len == 0) return 0;
-        }
+    if (b->nfc && af_nfc_may_change(s, len)) {
+        b->norm.len = 0;
+        int rc = af_nfc(s, len, &b->norm, &b->nfc_scratch);
+        if (rc) return rc;
+        s = b->norm.data;
+        len = b->norm.len;
     }
     return pretok(b, 0, s, len, out);
 }
@@ -609,6 +599,7 @@ static void bpe_destroy(void *impl) {
     af_bytes_free(&b->clean);
     af_bytes_free(&b->norm);
     af_bytes_free(&b->prefixed);
+    af_nfc_scratch_free(&b->nfc_scratch);
     free(b->w_id);
     free(b->w_prev);
     free(b->w_next);

@@ -3,7 +3,7 @@
 # is present (one dpkg-query, no apt-get).
 #   ./launch/install-deps.sh          build + run (compiler, CMake, Open MPI, OpenBLAS,
 #                                     protobuf-c, LMDB, libcurl, cJSON, PCRE2,
-#                                     utf8proc, python3, gnuplot)
+#                                     python3, gnuplot)
 #   ./launch/install-deps.sh --test   also what the tests and benchmarks use (python3-torch)
 set -euo pipefail
 
@@ -16,7 +16,6 @@ build_pkgs=(
     libcurl4-openssl-dev               # OpenAI-compatible backends, http tool
     libcjson-dev                       # config, JSON I/O
     libpcre2-dev                       # tokenizer pre-tokenizer regexes (Unicode classes, look-ahead)
-    libutf8proc-dev                    # tokenizer NFC normalizer
     python3                            # the sandboxed python tool
     gnuplot-nox                        # metrics plots
     ca-certificates

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/tokenizer.h"
+#include "common/unicode_nfc.h"
 #include "env/suite.h"
 #include "env/vocab.h"
 #include "env/vocab_tokenizer.h"
@@ -198,6 +199,30 @@ static void test_utf8_and_stream(void) {
     af_tokenizer_destroy(t);
 }
 
+static void check_nfc(const char *in, const char *want) {
+    AfBytes b = {0};
+    CHECK(af_nfc(in, strlen(in), &b, NULL) == 0);
+    CHECK_MSG(b.data && strcmp(b.data, want) == 0, "NFC of \"%s\" gave \"%s\"", in, b.data ? b.data : "");
+    if (strcmp(in, want) != 0) CHECK(af_nfc_may_change(in, strlen(in)));
+    af_bytes_free(&b);
+}
+
+/* NFC cases with known answers (Unicode's NormalizationTest.txt style). */
+static void test_nfc(void) {
+    check_nfc("e\xcc\x81", "\xc3\xa9");                              /* e + U+0301 -> U+00E9 */
+    check_nfc("\xc3\x80\xcc\xa3", "\xe1\xba\xa0\xcc\x80");           /* U+00C0 U+0323 -> U+1EA0 U+0300 */
+    check_nfc("a\xcc\x81\xcc\xa3", "\xe1\xba\xa1\xcc\x81");          /* reorder 230/220, compose U+1EA1 */
+    check_nfc("\xe2\x84\xab", "\xc3\x85");                            /* singleton U+212B -> U+00C5 */
+    check_nfc("\xe0\xa5\x98", "\xe0\xa4\x95\xe0\xa4\xbc");           /* exclusion U+0958 stays decomposed */
+    check_nfc("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8", "\xea\xb0\x81"); /* jamo L V T -> U+AC01 */
+    check_nfc("\xea\xb0\x80\xe1\x86\xa8", "\xea\xb0\x81");            /* syllable LV + T -> LVT */
+    check_nfc("\xcc\x81" "a", "\xcc\x81" "a");                            /* a leading mark composes with nothing */
+    check_nfc("\xf0\x96\x84\x9e\xf0\x96\x84\x9e", "\xf0\x96\x84\xa1"); /* Unicode 16: U+1611E U+1611E -> U+16121 */
+    check_nfc("plain ascii \xe4\xb8\xad\xc3\xa9", "plain ascii \xe4\xb8\xad\xc3\xa9");
+    const char *stable = "caf\xc3\xa9 \xe4\xb8\xad \xea\xb0\x80";
+    CHECK(!af_nfc_may_change(stable, strlen(stable)));
+}
+
 static void expect_refused(const char *json, int code, const char *name) {
     AfTokenizer *t = NULL;
     int rc = af_tokenizer_load_json(json, strlen(json), NULL, NULL, &t);
@@ -303,6 +328,7 @@ int main(void) {
     test_mutations();
     test_fixed();
     test_bpe();
+    test_nfc();
     test_utf8_and_stream();
     test_refusals();
     TEST_MAIN_END();

@@ -15,9 +15,9 @@ driver decodes the line with TextDecoder first); some characters are written as 
 escapes (with surrogate pairs, and lone surrogates). Same SEED, same bytes: only the
 standard library and random.Random(SEED) are used; random code points are drawn only
 from those assigned in /usr/bin/python3's Unicode database (14.0 on Debian 12), because
-characters assigned later are classified differently by PCRE2/utf8proc and by the
-reference's JavaScript engine when its Unicode version differs from the tables in
-common/jsregex_unicode.h. --any-code-point also draws unassigned ones (for a node whose
+characters assigned later are classified differently here and by the reference's
+JavaScript engine when its Unicode version differs from the tables in
+common/jsregex_unicode.h and common/unicode_nfc_data.h. --any-code-point also draws unassigned ones (for a node whose
 Unicode version is the one those tables were generated from).
 """
 import random

