@@ -139,8 +139,18 @@ int af_jsregex_compile(const char *pattern, int literal, AfJsRegex **out) {
     int rc = 0;
     uint32_t opts = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY;
     const char *src = pattern;
-    if (literal) opts |= PCRE2_LITERAL;
-    else {
+    if (literal) { /* escape every ASCII punctuation character (transformers.js escapeRegExp) */
+        rc = literal == 2 ? append_str(&tr, "(") : 0;
+        for (const char *p = pattern; *p && !rc; p++) {
+            unsigned char c = (unsigned char)*p;
+            if (c < 0x80 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == ' ' || c == '_'))
+                rc = af_bytes_append(&tr, "\\", 1);
+            if (!rc) rc = af_bytes_append(&tr, p, 1);
+        }
+        if (!rc) rc = literal == 2 ? append_str(&tr, ")") : af_bytes_append(&tr, "", 0);
+        if (rc) goto fail;
+        src = tr.data;
+    } else {
         rc = js_fixups(pattern, &fixed);
         if (!rc) rc = js_translate(fixed.data, &tr);
         if (rc) {
@@ -188,6 +198,21 @@ void af_jsregex_destroy(AfJsRegex *re) {
     pcre2_jit_stack_free(re->stack);
     pcre2_code_free(re->code);
     free(re);
+}
+
+int af_jsregex_groups(const AfJsRegex *re) {
+    uint32_t n = 0;
+    pcre2_pattern_info(re->code, PCRE2_INFO_CAPTURECOUNT, &n);
+    return (int)n;
+}
+
+int af_jsregex_group(const AfJsRegex *re, int i, size_t *gs, size_t *ge) {
+    if (i < 0 || (uint32_t)i >= pcre2_get_ovector_count(re->md)) return 0;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
+    if (ov[2 * i] == PCRE2_UNSET) return 0;
+    *gs = ov[2 * i];
+    *ge = ov[2 * i + 1];
+    return 1;
 }
 
 int af_jsregex_next(AfJsRegex *re, const char *s, size_t len, size_t from, size_t *ms, size_t *me) {

@@ -27,7 +27,9 @@
 typedef struct AfJsRegex AfJsRegex;
 
 /* Compile a pattern (NUL-terminated). literal != 0: match the text itself (a "String"
- * pattern). Returns 0, AF_ECONFIG naming the pattern and PCRE2's message, AF_ENOMEM. */
+ * pattern); literal == 2 also makes the whole match capture group 1, as transformers.js
+ * does for a String pattern it splits on. Returns 0, AF_ECONFIG naming the pattern and
+ * PCRE2's message, AF_ENOMEM. */
 int af_jsregex_compile(const char *pattern, int literal, AfJsRegex **out);
 void af_jsregex_destroy(AfJsRegex *re);
 
@@ -36,5 +38,10 @@ void af_jsregex_destroy(AfJsRegex *re);
  * [*ms, *me) set, 0 if there is none, or a negative AF_E* on a matcher error (match
  * limit). Not thread-safe on one AfJsRegex (it owns its match data). */
 int af_jsregex_next(AfJsRegex *re, const char *s, size_t len, size_t from, size_t *ms, size_t *me);
+
+/* After af_jsregex_next returned 1: the number of capture groups of the pattern, and
+ * whether group i (1-based) took part in the match, with its [*gs, *ge). */
+int af_jsregex_groups(const AfJsRegex *re);
+int af_jsregex_group(const AfJsRegex *re, int i, size_t *gs, size_t *ge);
 
 #endif

@@ -292,6 +292,29 @@ int af_tokenizer_decode(const AfTokenizer *t, const uint32_t *ids, size_t n, AfB
     return 0;
 }
 
+int af_tokenizer_clean_up(const char *text, size_t len, AfBytes *out) {
+    static const char *const rules[][2] = {{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+                                           {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+    AfBytes a = {0}, b = {0};
+    int rc = af_bytes_append(&a, text, len);
+    for (size_t r = 0; !rc && r < sizeof rules / sizeof rules[0]; r++) {
+        size_t fl = strlen(rules[r][0]), tl = strlen(rules[r][1]), i = 0;
+        b.len = 0;
+        while (!rc && i < a.len) {
+            if (i + fl <= a.len && memcmp(a.data + i, rules[r][0], fl) == 0) {
+                rc = af_bytes_append(&b, rules[r][1], tl);
+                i += fl;
+            } else rc = af_bytes_append(&b, a.data + i++, 1);
+        }
+        if (!rc) rc = af_bytes_append(&b, "", 0);
+        AfBytes t = a; a = b; b = t;
+    }
+    if (!rc) rc = af_bytes_append(out, a.data, a.len);
+    af_bytes_free(&a);
+    af_bytes_free(&b);
+    return rc;
+}
+
 int af_token_stream_push(const AfTokenizer *t, AfTokenStream *s, uint32_t id, AfBytes *out) {
     size_t len;
     const char *p = af_tokenizer_token_bytes(t, id, &len);

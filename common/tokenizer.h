@@ -65,6 +65,8 @@ typedef struct AfTokenizerSpecials {
     int add_bos;         /* tokenizer_config add_bos_token, else 1 when tokenizer.json's
                             post_processor template starts with the bos token, else 0 */
     int add_eos;         /* tokenizer_config add_eos_token, else 0 */
+    int clean_up_spaces; /* tokenizer_config clean_up_tokenization_spaces, else 1 (as the
+                            reference): whether a text decode applies af_tokenizer_clean_up */
     uint32_t *eos_ids;   /* (n_eos,) every end-of-sequence id: eos_token, then the ids of
                             generation_config.json eos_token_id (int or list), deduplicated */
     size_t n_eos;
@@ -105,6 +107,11 @@ int af_tokenizer_encode(AfTokenizer *t, const char *text, size_t len, AfTokenIds
  * not a token (out unchanged), or AF_ENOMEM. The bytes need not be valid UTF-8: see
  * af_utf8_sanitize() for the lossy form a JSON or JavaScript consumer sees. */
 int af_tokenizer_decode(const AfTokenizer *t, const uint32_t *ids, size_t n, AfBytes *out);
+
+/* The reference's clean_up_tokenization on decoded text: " ." " ?" " !" " ," lose the
+ * space, " ' " becomes "'", and " n't" " 'm" " 's" " 've" " 're" lose the space, in that
+ * order, each over the whole text. Appends the result to out. 0 or AF_ENOMEM. */
+int af_tokenizer_clean_up(const char *text, size_t len, AfBytes *out);
 
 /* Raw bytes of one token (valid while t lives), or NULL if id is not a token. */
 const char *af_tokenizer_token_bytes(const AfTokenizer *t, uint32_t id, size_t *len);

@@ -447,6 +447,14 @@ static int split_run(AfBpe *b, size_t step, const Step *st, const char *s, size_
     while ((found = af_jsregex_next(st->re, s, len, from, &ms, &me)) == 1) {
         if (keep_gaps && ms > prev && (rc = pretok(b, step + 1, s + prev, ms - prev, out))) return rc;
         if (keep_matches && me > ms && (rc = pretok(b, step + 1, s + ms, me - ms, out))) return rc;
+        if (st->removed && !st->invert) { /* JavaScript's split() keeps what capture groups matched */
+            int ng = af_jsregex_groups(st->re);
+            for (int g = 1; g <= ng; g++) {
+                size_t gs, ge;
+                if (af_jsregex_group(st->re, g, &gs, &ge) && ge > gs && (rc = pretok(b, step + 1, s + gs, ge - gs, out)))
+                    return rc;
+            }
+        }
         prev = me;
         if (me == ms) {
             if (me >= len) break;
@@ -692,7 +700,9 @@ static int load_pretok(AfBpe *b, const cJSON *p) {
         if (strcmp(beh->valuestring, "Removed") == 0) st.removed = 1;
         else if (strcmp(beh->valuestring, "Isolated") != 0)
             return CFG("pre_tokenizer Split behavior \"%s\" is not supported (supported: Isolated, Removed)", beh->valuestring);
-        rc = af_jsregex_compile(cJSON_IsString(re) ? re->valuestring : str->valuestring, !cJSON_IsString(re), &st.re);
+        /* a String pattern is matched literally; transformers.js wraps it in a group unless inverted */
+        rc = af_jsregex_compile(cJSON_IsString(re) ? re->valuestring : str->valuestring,
+                                cJSON_IsString(re) ? 0 : st.invert ? 1 : 2, &st.re);
         if (rc) return af_error_wrap(rc, "tokenizer.json: pre_tokenizer Split");
         return add_step(b, st);
     }
@@ -705,7 +715,14 @@ static int load_pretok(AfBpe *b, const cJSON *p) {
         }
         return add_step(b, st);
     }
-    return CFG("pre_tokenizer type \"%s\" is not supported (supported: Split, ByteLevel, Sequence)", type);
+    if (strcmp(type, "Digits") == 0) { /* transformers.js: text.match(/[^\d]+|\d+/gu), \d once if individual */
+        st.kind = STEP_SPLIT;
+        st.invert = 1;
+        rc = af_jsregex_compile(json_bool(p, "individual_digits", 0) ? "[^\\d]+|\\d" : "[^\\d]+|\\d+", 0, &st.re);
+        if (rc) return af_error_wrap(rc, "tokenizer.json: pre_tokenizer Digits");
+        return add_step(b, st);
+    }
+    return CFG("pre_tokenizer type \"%s\" is not supported (supported: Split, Digits, ByteLevel, Sequence)", type);
 }
 
 /* Added token content -> encode-side key (the byte-level alphabet undone) and record. */
@@ -786,6 +803,7 @@ static int load_specials(AfBpe *b, const cJSON *root, const cJSON *cfg, const cJ
     sp->add_bos = json_bool(cfg, "add_bos_token", -1);
     if (sp->add_bos < 0) sp->add_bos = template_adds_bos(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), sp->bos_id);
     sp->add_eos = json_bool(cfg, "add_eos_token", 0);
+    sp->clean_up_spaces = json_bool(cfg, "clean_up_tokenization_spaces", 1);
     sp->eos_ids = eos_buf;
     sp->n_eos = 0;
     int rc = push_eos(sp, eos_buf, MAX_EOS, sp->eos_id);

@@ -12,12 +12,15 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: agentflow tokenize --model DIR [--decode]\n"
+            "usage: agentflow tokenize --model DIR [--decode [--no-cleanup]]\n"
             "       agentflow tokenize --fixed [--decode]\n"
             "  Reads one JSON string per line on stdin and prints, per line, the JSON array of\n"
             "  its token ids (no special tokens added; the text of a special token inside the\n"
             "  string maps to its id). With --decode, reads JSON arrays of ids and prints JSON\n"
-            "  strings; bytes that are not valid UTF-8 are printed as U+FFFD.\n"
+            "  strings; bytes that are not valid UTF-8 are printed as U+FFFD, and, as the\n"
+            "  reference's decode() does, spaces before punctuation are cleaned up when\n"
+            "  tokenizer_config.json's clean_up_tokenization_spaces is true or absent\n"
+            "  (--no-cleanup: the tokens' bytes exactly).\n"
             "  DIR needs tokenizer.json (and tokenizer_config.json where present); --fixed\n"
             "  uses the project's own 158-token vocabulary. Raw bytes inside an input string\n"
             "  are taken as they are, so invalid UTF-8 can be given (it becomes U+FFFD).\n"
@@ -79,7 +82,7 @@ static int bad_line(size_t line, const char *what) {
 
 int af_cmd_tokenize(int argc, char **argv) {
     const char *dir = NULL;
-    int decode = 0, fixed = 0;
+    int decode = 0, fixed = 0, no_cleanup = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -87,6 +90,7 @@ int af_cmd_tokenize(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--decode") == 0) decode = 1;
         else if (strcmp(argv[i], "--fixed") == 0) fixed = 1;
+        else if (strcmp(argv[i], "--no-cleanup") == 0) no_cleanup = 1;
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
         else {
             fprintf(stderr, "agentflow tokenize: unknown option or missing value: %s\n", argv[i]);
@@ -108,7 +112,8 @@ int af_cmd_tokenize(int argc, char **argv) {
     char *line = NULL;
     size_t line_cap = 0, lineno = 0;
     ssize_t got;
-    AfBytes text = {0}, clean = {0};
+    AfBytes text = {0}, clean = {0}, tidy = {0};
+    int cleanup = !fixed && !no_cleanup && af_tokenizer_specials(tok)->clean_up_spaces;
     AfTokenIds ids = {0};
     int status = 0;
     while ((got = getline(&line, &line_cap, stdin)) >= 0) {
@@ -129,9 +134,11 @@ int af_cmd_tokenize(int argc, char **argv) {
             if ((err = parse_id_array(line, len, &ids))) { status = bad_line(lineno, err); break; }
             rc = af_tokenizer_decode(tok, ids.ids, ids.n, &text);
             if (rc) { status = bad_line(lineno, af_error_detail()); break; }
-            clean.len = 0;
+            clean.len = tidy.len = 0;
             if (af_utf8_sanitize(text.data, text.len, &clean)) { status = 1; break; }
-            print_json_string(stdout, clean.data, clean.len);
+            if (cleanup && af_tokenizer_clean_up(clean.data, clean.len, &tidy)) { status = 1; break; }
+            const AfBytes *o = cleanup ? &tidy : &clean;
+            print_json_string(stdout, o->data, o->len);
             fputc('\n', stdout);
         }
     }
@@ -142,6 +149,7 @@ int af_cmd_tokenize(int argc, char **argv) {
     free(line);
     af_bytes_free(&text);
     af_bytes_free(&clean);
+    af_bytes_free(&tidy);
     af_token_ids_free(&ids);
     af_tokenizer_destroy(tok);
     return status;

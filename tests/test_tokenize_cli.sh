@@ -37,7 +37,7 @@ cat >"$d/tokenizer.json" <<'JSON'
    {"type":"Split","pattern":{"Regex":"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},"behavior":"Isolated","invert":false},
    {"type":"ByteLevel","add_prefix_space":false,"use_regex":false}]},
  "decoder":{"type":"ByteLevel"},
- "model":{"type":"BPE","unk_token":"?","vocab":{"a":0,"b":1,"ab":2,"\u0120":3,"\u00c3":4,"\u00a9":5,"?":7,"\u00e4":8,"\u00b8":9,"\u00ef":10,"\u00bf":11,"\u00bd":12},
+ "model":{"type":"BPE","unk_token":"?","vocab":{"a":0,"b":1,"ab":2,"\u0120":3,"\u00c3":4,"\u00a9":5,"?":7,"\u00e4":8,"\u00b8":9,"\u00ef":10,"\u00bf":11,"\u00bd":12,".":13},
  "merges":["a b"]}}
 JSON
 echo '{"eos_token": "<|end|>"}' >"$d/tokenizer_config.json"
@@ -49,6 +49,8 @@ expect "raw invalid UTF-8 becomes U+FFFD" "[10,11,12]" "$(printf '"\xe4\xb8"\n' 
 expect "lone surrogate escape becomes U+FFFD" "[10,11,12]" "$(printf '"\\ud800"\n' | t)"
 expect "decode" '"ab a<|end|>b"' "$(printf '[2,3,0,6,1]\n' | t --decode)"
 expect "decode of half a character is U+FFFD" "$(printf '"\xef\xbf\xbda"')" "$(printf '[8,9,0]\n' | t --decode)"
+expect "decode cleans up ' .' as the reference" '"a."' "$(printf '[0,3,13]\n' | t --decode)"
+expect "decode --no-cleanup keeps the bytes" '"a ."' "$(printf '[0,3,13]\n' | t --decode --no-cleanup)"
 expect "empty string and empty array" "[]" "$(printf '""\n' | t)"
 expect "empty decode" '""' "$(printf '[]\n' | t --decode)"
 
@@ -56,7 +58,7 @@ expect_error "line that is not a JSON string" 2 "line 2: expected a JSON string"
     sh -c "printf '\"a\"\n[1]\n' | $bin tokenize --model $d"
 expect_error "unterminated string" 2 "line 1: unterminated" -- sh -c "printf '\"ab\n' | $bin tokenize --model $d"
 expect_error "id out of range" 2 "id 99" -- sh -c "printf '[0,99]\n' | $bin tokenize --model $d --decode"
-expect_error "gap id" 2 "id 13" -- sh -c "printf '[13]\n' | $bin tokenize --model $d --decode"
+expect_error "gap id" 2 "id 14" -- sh -c "printf '[14]\n' | $bin tokenize --model $d --decode"
 expect_error "not an array" 2 "expected a JSON array" -- sh -c "printf '\"a\"\n' | $bin tokenize --model $d --decode"
 expect_error "missing directory" 2 "tokenizer.json" -- "$bin" tokenize --model "$work/none"
 expect_error "no model" 2 "exactly one of" -- "$bin" tokenize

@@ -1,10 +1,12 @@
 // The reference side of the tokenizer comparison: @lenml/tokenizers (transformers.js's
 // tokenizers, JavaScript) run on a model directory's tokenizer.json + tokenizer_config.json.
-//   node ref_tokenize.mjs NODE_MODULES MODEL_DIR [--decode | --bench REPEATS] < lines
+//   node ref_tokenize.mjs NODE_MODULES MODEL_DIR [--decode | --decode-raw | --bench REPEATS] < lines
 // Encode: one JSON string per stdin line -> one JSON array of ids per line (no special
 // tokens added). Each line is first decoded from bytes with the WHATWG UTF-8 decoder
 // (TextDecoder, non-fatal), so raw invalid UTF-8 inside a line becomes U+FFFD exactly as
-// any JavaScript caller of the reference would see it. --decode: arrays -> JSON strings.
+// any JavaScript caller of the reference would see it. --decode: arrays -> JSON strings
+// with the reference's default decode (clean_up_tokenization_spaces from the config);
+// --decode-raw: without that clean-up.
 // --bench N: encode every line N times and print {"bytes": B, "seconds": S} (UTF-8 bytes
 // of the lines' texts, encode time only).
 import { readFileSync } from "node:fs";
@@ -38,11 +40,9 @@ for (let i = 0; i <= input.length; i++) {
 }
 
 const out = [];
-if (mode === "--decode") {
-  for (const line of lines) {
-    const ids = JSON.parse(line);
-    out.push(JSON.stringify(tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false })));
-  }
+if (mode === "--decode" || mode === "--decode-raw") {
+  const args = mode === "--decode" ? {} : { clean_up_tokenization_spaces: false };
+  for (const line of lines) out.push(JSON.stringify(tok.decode(JSON.parse(line), args)));
 } else if (mode === "--bench") {
   const repeats = Number(arg || 1);
   const texts = lines.map((l) => JSON.parse(l));

