@@ -23,6 +23,9 @@ build_pkgs=(
 test_pkgs=(
     python3-torch python3-numpy        # PyTorch reference implementation (tests, benches)
 )
+# node + npm run the JavaScript tokenizer reference (tests/hf/install_npm.sh); a node
+# installed some other way (e.g. NodeSource, which bundles npm) is kept as it is.
+if ! command -v npm >/dev/null 2>&1; then test_pkgs+=(nodejs npm); fi
 
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then pkgs+=("${test_pkgs[@]}"); fi

