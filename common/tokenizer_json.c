@@ -148,13 +148,11 @@ static int64_t config_token(const AfBpe *b, const cJSON *cfg, const char *key) {
     return id;
 }
 
-static int push_eos(AfTokenizerSpecials *sp, uint32_t *buf, size_t cap, int64_t id) {
+static int push_eos(AfTokenIds *eos, int64_t id) {
     if (id < 0) return 0;
-    for (size_t i = 0; i < sp->n_eos; i++)
-        if (buf[i] == (uint32_t)id) return 0;
-    if (sp->n_eos == cap) return af_error_set(AF_ECONFIG, "generation_config.json: more than %zu eos_token_id values", cap);
-    buf[sp->n_eos++] = (uint32_t)id;
-    return 0;
+    for (size_t i = 0; i < eos->n; i++)
+        if (eos->ids[i] == (uint32_t)id) return 0;
+    return af_token_ids_push(eos, (uint32_t)id);
 }
 
 /* Does tokenizer.json's post_processor template start with the token `bos`? */
@@ -177,10 +175,9 @@ static int template_adds_bos(const cJSON *pp, int64_t bos) {
     return cJSON_IsNumber(id0) && (int64_t)id0->valuedouble == bos;
 }
 
-#define MAX_EOS 64
-
+/* Fill sp; its eos_ids point into *eos (the caller frees it). */
 static int load_specials(AfBpe *b, const cJSON *root, const cJSON *cfg, const cJSON *gen, AfTokenizerSpecials *sp,
-                         uint32_t *eos_buf) {
+                         AfTokenIds *eos) {
     sp->bos_id = config_token(b, cfg, "bos_token");
     sp->eos_id = config_token(b, cfg, "eos_token");
     sp->pad_id = config_token(b, cfg, "pad_token");
@@ -190,29 +187,30 @@ static int load_specials(AfBpe *b, const cJSON *root, const cJSON *cfg, const cJ
     if (sp->add_bos < 0) sp->add_bos = template_adds_bos(cJSON_GetObjectItemCaseSensitive(root, "post_processor"), sp->bos_id);
     sp->add_eos = json_bool(cfg, "add_eos_token", 0);
     sp->clean_up_spaces = json_bool(cfg, "clean_up_tokenization_spaces", 1);
-    sp->eos_ids = eos_buf;
-    sp->n_eos = 0;
-    int rc = push_eos(sp, eos_buf, MAX_EOS, sp->eos_id);
+    int rc = push_eos(eos, sp->eos_id);
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(gen, "eos_token_id"), *x;
     if (gen && e && !cJSON_IsNull(e)) {
         if (cJSON_IsArray(e)) {
             cJSON_ArrayForEach(x, e) {
                 uint32_t id = 0;
                 if (!rc && json_id(x, "eos_token_id", &id)) rc = af_error_set(AF_EFORMAT, "generation_config.json: eos_token_id: expected token ids");
-                if (!rc) rc = push_eos(sp, eos_buf, MAX_EOS, id);
+                if (!rc) rc = push_eos(eos, id);
             }
         } else {
             uint32_t id = 0;
             if (!rc && json_id(e, "eos_token_id", &id)) rc = af_error_set(AF_EFORMAT, "generation_config.json: eos_token_id: expected an id or a list of ids");
-            if (!rc) rc = push_eos(sp, eos_buf, MAX_EOS, id);
+            if (!rc) rc = push_eos(eos, id);
         }
     }
-    for (size_t i = 0; !rc && i < sp->n_eos; i++)
-        if (sp->eos_ids[i] >= b->vocab_size || !b->is_token[sp->eos_ids[i]])
+    for (size_t i = 0; !rc && i < eos->n; i++)
+        if (eos->ids[i] >= b->vocab_size || !b->is_token[eos->ids[i]])
             rc = af_error_set(AF_ECONFIG, "generation_config.json: eos_token_id %u is not a token (vocabulary size %u)",
-                              sp->eos_ids[i], b->vocab_size);
+                              eos->ids[i], b->vocab_size);
+    sp->eos_ids = eos->ids;
+    sp->n_eos = eos->n;
     return rc;
 }
+
 
 /* One merge entry ("a b" or ["a", "b"]) -> the two sides as byte-level strings. */
 static int merge_sides(const cJSON *m, size_t rank, const char **l, size_t *ll, const char **r, size_t *rl) {
@@ -369,7 +367,7 @@ int af_tokenizer_load_json(const char *tokenizer_json, size_t len, const char *c
     cJSON *root = cJSON_ParseWithLength(tokenizer_json, len), *cfg = NULL, *gen = NULL;
     AfBpe *b = NULL;
     int rc = 0;
-    uint32_t eos_buf[MAX_EOS];
+    AfTokenIds eos = {0};
     AfTokenizerSpecials sp;
     if (!root || !cJSON_IsObject(root)) { rc = FMT("not a JSON object"); goto fail; }
     if (config_json && !(cfg = cJSON_Parse(config_json))) { rc = af_error_set(AF_EFORMAT, "tokenizer_config.json: not valid JSON"); goto fail; }
@@ -392,13 +390,16 @@ int af_tokenizer_load_json(const char *tokenizer_json, size_t len, const char *c
         rc = CFG("decoder type \"%s\" is not supported (supported: ByteLevel)", dtype ? dtype : "(none)");
         goto fail;
     }
-    if ((rc = load_specials(b, root, cfg, gen, &sp, eos_buf))) goto fail;
+    if ((rc = load_specials(b, root, cfg, gen, &sp, &eos))) goto fail;
     cJSON_Delete(root);
     cJSON_Delete(cfg);
     cJSON_Delete(gen);
-    return af_tokenizer_wrap(&af_bpe_ops, b, b->vocab_size, &sp, out);
+    rc = af_tokenizer_wrap(&af_bpe_ops, b, b->vocab_size, &sp, out);
+    af_token_ids_free(&eos);
+    return rc;
 fail:
     af_bpe_destroy(b);
+    af_token_ids_free(&eos);
     cJSON_Delete(root);
     cJSON_Delete(cfg);
     cJSON_Delete(gen);

@@ -157,6 +157,24 @@ static void test_bpe(void) {
     af_bytes_free(&b);
     af_tokenizer_destroy(t);
 
+    /* generation_config.json eos_token_id: an int, a list, or an id that is not a token */
+    {
+        char json[4096];
+        snprintf(json, sizeof json, kTiny, "null", "null", "false");
+        AfTokenizer *g = NULL;
+        CHECK(af_tokenizer_load_json(json, strlen(json), NULL, "{\"eos_token_id\": 5}", &g) == 0);
+        CHECK(g && af_tokenizer_specials(g)->n_eos == 1 && af_tokenizer_is_eos(g, 5) && !af_tokenizer_is_eos(g, 9));
+        af_tokenizer_destroy(g);
+        g = NULL;
+        CHECK(af_tokenizer_load_json(json, strlen(json), NULL, "{\"eos_token_id\": [5, 999]}", &g) == AF_ECONFIG && !g);
+        CHECK_STR_CONTAINS(af_error_detail(), "999");
+        CHECK(af_tokenizer_load_json(json, strlen(json), NULL, "{\"eos_token_id\": \"x\"}", &g) == AF_EFORMAT && !g);
+        CHECK(af_tokenizer_load_json(json, strlen(json), "{\"bos_token\": {\"content\": \"<|end|>\"}}", NULL, &g) == 0);
+        CHECK(g && af_tokenizer_specials(g)->bos_id == 9 && af_tokenizer_specials(g)->eos_id == -1 &&
+              af_tokenizer_specials(g)->n_eos == 0 && af_tokenizer_specials(g)->clean_up_spaces == 1);
+        af_tokenizer_destroy(g);
+    }
+
     /* ignore_merges: a word in the vocabulary is one token, merges or not */
     t = tiny("null", "null", "true");
     if (t) {
