@@ -7,8 +7,8 @@
 // any JavaScript caller of the reference would see it. --decode: arrays -> JSON strings
 // with the reference's default decode (clean_up_tokenization_spaces from the config);
 // --decode-raw: without that clean-up.
-// --bench N: encode every line N times and print {"bytes": B, "seconds": S} (UTF-8 bytes
-// of the lines' texts, encode time only).
+// --bench N: encode every line N times and print {"bytes": B, "seconds": S, "cpu_seconds":
+// C, "tokens": T} (UTF-8 bytes of the lines' texts; encode time only, wall and process CPU).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -51,11 +51,11 @@ if (mode === "--decode" || mode === "--decode-raw") {
   for (const t of texts) bytes += enc.encode(t).length;
   for (const t of texts) tok.encode(t, { add_special_tokens: false }); // warm-up (JIT)
   tok.model.clear_cache?.();
-  const t0 = process.hrtime.bigint();
+  const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
   let n = 0;
   for (let r = 0; r < repeats; r++) for (const t of texts) n += tok.encode(t, { add_special_tokens: false }).length;
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  out.push(JSON.stringify({ bytes: bytes * repeats, seconds, tokens: n }));
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9, c = process.cpuUsage(c0);
+  out.push(JSON.stringify({ bytes: bytes * repeats, seconds, cpu_seconds: (c.user + c.system) / 1e6, tokens: n }));
 } else {
   for (const line of lines) {
     const text = JSON.parse(line);
