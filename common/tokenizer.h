@@ -2,11 +2,12 @@
  *
  * Two implementations:
  *   - Hugging Face tokenizer.json byte-level BPE (GPT-2, Qwen2/2.5/3, Llama-3 families),
- *     af_tokenizer_load() on a model directory (common/tokenizer_bpe.c);
+ *     af_tokenizer_load() on a model directory (common/tokenizer_json.c loads it,
+ *     common/tokenizer_bpe.c encodes);
  *   - the project's fixed 158-token vocabulary (env/vocab.c), af_vocab_tokenizer_create()
  *     in env/vocab_tokenizer.h, giving exactly the ids af_vocab_encode() gives.
  *
- * Text is bytes. Encoding never fails on any byte string: a BPE tokenizer first replaces
+ * Text is bytes and any byte string encodes: a BPE tokenizer first replaces
  * each ill-formed UTF-8 subsequence by U+FFFD (the "maximal subpart" rule of Unicode
  * chapter 3 and the WHATWG decoder, which is what a JavaScript or Python reference sees
  * after decoding the bytes to a string); docs/tokenizers.md states the rule. No special
