@@ -252,7 +252,11 @@ uint32_t af_tokenizer_vocab_size(const AfTokenizer *t) { return t->vocab_size; }
 const AfTokenizerSpecials *af_tokenizer_specials(const AfTokenizer *t) { return &t->sp; }
 
 int af_tokenizer_encode(AfTokenizer *t, const char *text, size_t len, AfTokenIds *out) {
-    return t->ops->encode(t->impl, text ? text : "", text ? len : 0, out);
+    return t->ops->encode(t->impl, text ? text : "", text ? len : 0, 0, out);
+}
+
+int af_tokenizer_encode_flags(AfTokenizer *t, const char *text, size_t len, int flags, AfTokenIds *out) {
+    return t->ops->encode(t->impl, text ? text : "", text ? len : 0, flags, out);
 }
 
 const char *af_tokenizer_token_bytes(const AfTokenizer *t, uint32_t id, size_t *len) {

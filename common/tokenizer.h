@@ -48,7 +48,7 @@ int af_bytes_append(AfBytes *b, const void *data, size_t n); /* 0 or AF_ENOMEM *
  * af_tokenizer_* functions below). `impl` is the implementation's state. */
 typedef struct AfTokenizerOps {
     const char *kind; /* "bpe", "fixed" */
-    int (*encode)(void *impl, const char *text, size_t len, AfTokenIds *out);
+    int (*encode)(void *impl, const char *text, size_t len, int flags, AfTokenIds *out);
     /* raw bytes of one token, or NULL if id is not a token; *len set */
     const char *(*token_bytes)(const void *impl, uint32_t id, size_t *len);
     /* id of the token whose raw bytes are text[0..len), or AF_ENOTFOUND */
@@ -103,6 +103,14 @@ const AfTokenizerSpecials *af_tokenizer_specials(const AfTokenizer *t);
 /* Append the ids of text[0..len) to out (no BOS/EOS added). Returns 0, AF_ENOMEM, or
  * AF_EFORMAT if a piece has no token and the vocabulary has no unk token. */
 int af_tokenizer_encode(AfTokenizer *t, const char *text, size_t len, AfTokenIds *out);
+
+/* Flags of af_tokenizer_encode_flags. AF_ENCODE_ORDINARY: the text of added and special
+ * tokens is encoded as ordinary text (never as their ids), as Hugging Face's
+ * split_special_tokens=True or tiktoken's encode_ordinary: for text that must not be
+ * able to open or close a chat turn (a tool's output, a user's message). The fixed
+ * vocabulary has no added tokens and ignores it. */
+enum { AF_ENCODE_ORDINARY = 1 };
+int af_tokenizer_encode_flags(AfTokenizer *t, const char *text, size_t len, int flags, AfTokenIds *out);
 
 /* Append the bytes of ids[0..n) to out. Returns 0, AF_EINVAL naming the first id that is
  * not a token (out unchanged), or AF_ENOMEM. The bytes need not be valid UTF-8: see

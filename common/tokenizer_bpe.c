@@ -468,7 +468,7 @@ static const Added *added_at(const AfBpe *b, const char *s, size_t len, size_t i
     return best;
 }
 
-static int bpe_encode(void *impl, const char *text, size_t len, AfTokenIds *out) {
+static int bpe_encode(void *impl, const char *text, size_t len, int flags, AfTokenIds *out) {
     AfBpe *b = impl;
     const char *s = text;
     if (af_utf8_valid_prefix(text, len) != len) {
@@ -481,7 +481,7 @@ static int bpe_encode(void *impl, const char *text, size_t len, AfTokenIds *out)
     size_t start = 0, i = 0;
     int rstrip_next = 0;
     while (i < len) {
-        const Added *a = b->n_added ? added_at(b, s, len, i) : NULL;
+        const Added *a = b->n_added && !(flags & AF_ENCODE_ORDINARY) ? added_at(b, s, len, i) : NULL;
         if (!a) { i++; continue; }
         size_t end = i, beg = start;
         if (rstrip_next) { size_t k; while (beg < end && (k = js_space_at(s, end, beg))) beg += k; }

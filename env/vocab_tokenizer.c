@@ -12,8 +12,9 @@ typedef struct {
     AfBytes text; /* NUL-terminated copy of the input */
 } VocabImpl;
 
-static int vt_encode(void *impl, const char *text, size_t len, AfTokenIds *out) {
+static int vt_encode(void *impl, const char *text, size_t len, int flags, AfTokenIds *out) {
     VocabImpl *vi = impl;
+    (void)flags; /* no added tokens */
     size_t n = strnlen(text, len); /* af_vocab_encode reads a C string */
     vi->text.len = 0;
     int rc = af_bytes_append(&vi->text, text, n);

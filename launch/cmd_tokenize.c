@@ -12,7 +12,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: agentflow tokenize --model DIR [--decode [--no-cleanup]]\n"
+            "usage: agentflow tokenize --model DIR [--ordinary | --decode [--no-cleanup]]\n"
             "       agentflow tokenize --fixed [--decode]\n"
             "  Reads one JSON string per line on stdin and prints, per line, the JSON array of\n"
             "  its token ids (no special tokens added; the text of a special token inside the\n"
@@ -20,7 +20,8 @@ static void usage(FILE *f) {
             "  strings; bytes that are not valid UTF-8 are printed as U+FFFD, and, as the\n"
             "  reference's decode() does, spaces before punctuation are cleaned up when\n"
             "  tokenizer_config.json's clean_up_tokenization_spaces is true or absent\n"
-            "  (--no-cleanup: the tokens' bytes exactly).\n"
+            "  (--no-cleanup: the tokens' bytes exactly). --ordinary encodes special-token\n"
+            "  text as ordinary text (it never becomes a special token's id).\n"
             "  DIR needs tokenizer.json (and tokenizer_config.json where present); --fixed\n"
             "  uses the project's own 158-token vocabulary. Raw bytes inside an input string\n"
             "  are taken as they are, so invalid UTF-8 can be given (it becomes U+FFFD).\n"
@@ -82,7 +83,7 @@ static int bad_line(size_t line, const char *what) {
 
 int af_cmd_tokenize(int argc, char **argv) {
     const char *dir = NULL;
-    int decode = 0, fixed = 0, no_cleanup = 0;
+    int decode = 0, fixed = 0, no_cleanup = 0, flags = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -91,6 +92,7 @@ int af_cmd_tokenize(int argc, char **argv) {
         if (strcmp(argv[i], "--decode") == 0) decode = 1;
         else if (strcmp(argv[i], "--fixed") == 0) fixed = 1;
         else if (strcmp(argv[i], "--no-cleanup") == 0) no_cleanup = 1;
+        else if (strcmp(argv[i], "--ordinary") == 0) flags |= AF_ENCODE_ORDINARY;
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) dir = argv[++i];
         else {
             fprintf(stderr, "agentflow tokenize: unknown option or missing value: %s\n", argv[i]);
@@ -125,7 +127,7 @@ int af_cmd_tokenize(int argc, char **argv) {
         ids.n = 0;
         if (!decode) {
             if ((err = af_json_string_unescape(line, len, &text))) { status = bad_line(lineno, err); break; }
-            rc = af_tokenizer_encode(tok, text.data ? text.data : "", text.len, &ids);
+            rc = af_tokenizer_encode_flags(tok, text.data ? text.data : "", text.len, flags, &ids);
             if (rc) { status = bad_line(lineno, af_error_detail()); break; }
             fputc('[', stdout);
             for (size_t k = 0; k < ids.n; k++) fprintf(stdout, k ? ",%u" : "%u", ids.ids[k]);

@@ -43,6 +43,7 @@ JSON
 echo '{"eos_token": "<|end|>"}' >"$d/tokenizer_config.json"
 t() { "$bin" tokenize --model "$d" "$@"; }
 expect "encode" "[2,3,0,6,1]" "$(printf '"ab a<|end|>b"\n' | t)"
+expect "--ordinary: special-token text is ordinary text" "[2,3,0,7,7,7,7,7,7,7,1]" "$(printf '"ab a<|end|>b"\n' | t --ordinary)"
 expect "escapes and newlines in one line" "[0,7,1]" "$(printf '"a\\nb"\n' | t)"
 expect "NFC (e + U+0301 = C3 A9, e is unk)" "[4,5]" "$(printf '"e\\u0301"\n' | t | sed 's/7,//')"
 expect "raw invalid UTF-8 becomes U+FFFD" "[10,11,12]" "$(printf '"\xe4\xb8"\n' | t)"

@@ -120,6 +120,14 @@ static void test_bpe(void) {
     check_enc(t, " a", 2, (uint32_t[]){7}, 1);
     check_enc(t, "a<|end|>b", 9, (uint32_t[]){0, 9, 1}, 3); /* added tokens are never split */
     check_enc(t, "<|end|>xa", 9, (uint32_t[]){10, 0}, 2);   /* longest added token first */
+    {
+        /* AF_ENCODE_ORDINARY: the same text as ordinary bytes ('<' '|' ... have no token: unk) */
+        AfTokenIds got = {0};
+        CHECK(af_tokenizer_encode_flags(t, "a<|end|>b", 9, AF_ENCODE_ORDINARY, &got) == 0);
+        CHECK(got.n > 3 && got.ids[0] == 0 && got.ids[got.n - 1] == 1);
+        for (size_t k = 0; k < got.n; k++) CHECK(got.ids[k] != 9 && got.ids[k] != 10);
+        af_token_ids_free(&got);
+    }
     check_enc(t, "\xc3\xa9", 2, (uint32_t[]){11, 12}, 2);   /* é = bytes C3 A9 */
     /* invalid UTF-8: E4 B8 (truncated) -> U+FFFD = EF BF BD: no tokens but <unk> */
     check_enc(t, "\xe4\xb8", 2, (uint32_t[]){8, 8, 8}, 3);

@@ -11,6 +11,8 @@ tokenizer.json options against the reference (tests/hf/test_tokenizer_ref.sh):
                  capture group (JavaScript's split() keeps what groups match) and a
                  String one on "." (which transformers.js wraps in a group: kept)
   qwen3_strip    Qwen3 with lstrip on <|im_end|> and rstrip on <|im_start|>, <think>
+  qwen3_noadded  Qwen3 without its added tokens: the reference for `agentflow tokenize
+                 --ordinary` on the real Qwen3 files
 """
 import json
 import os
@@ -50,6 +52,10 @@ def main():
         if a["content"] == "<|im_end|>": a["lstrip"] = True
         if a["content"] in ("<|im_start|>", "<think>"): a["rstrip"] = True
     save(out, "qwen3_strip", tok, cfg)
+    tok, cfg = load(nm, "qwen3")
+    tok["added_tokens"] = []
+    cfg.pop("added_tokens_decoder", None)
+    save(out, "qwen3_noadded", tok, cfg)
 
 
 if __name__ == "__main__":

