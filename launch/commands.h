@@ -10,5 +10,6 @@ int af_cmd_rollout(int argc, char **argv);
 int af_cmd_score(int argc, char **argv);
 int af_cmd_ckpt(int argc, char **argv);
 int af_cmd_chat_template(int argc, char **argv);
+int af_cmd_tokenize(int argc, char **argv);
 
 #endif

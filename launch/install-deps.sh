@@ -2,7 +2,8 @@
 # Installs the Debian packages agentflow.c needs. Idempotent and quick when everything
 # is present (one dpkg-query, no apt-get).
 #   ./launch/install-deps.sh          build + run (compiler, CMake, Open MPI, OpenBLAS,
-#                                     protobuf-c, LMDB, libcurl, cJSON, python3, gnuplot)
+#                                     protobuf-c, LMDB, libcurl, cJSON, PCRE2,
+#                                     python3, gnuplot)
 #   ./launch/install-deps.sh --test   also what the tests and benchmarks use (python3-torch)
 set -euo pipefail
 
@@ -14,6 +15,7 @@ build_pkgs=(
     liblmdb-dev                        # checkpoints, trajectory store, multihop corpus
     libcurl4-openssl-dev               # OpenAI-compatible backends, http tool
     libcjson-dev                       # config, JSON I/O
+    libpcre2-dev                       # tokenizer pre-tokenizer regexes (Unicode classes, look-ahead)
     python3                            # the sandboxed python tool
     gnuplot-nox                        # metrics plots
     ca-certificates

@@ -15,6 +15,7 @@ static const char usage[] =
     "  score     log-probabilities of a token sequence under a model directory\n"
     "  ckpt      list | verify | export checkpoints of a run\n"
     "  chat-template  render a conversation with a model's chat template\n"
+    "  tokenize  text <-> token ids with a model directory's tokenizer.json\n"
     "\n"
     "  agentflow <command> --help   options of a command\n"
     "  agentflow --version          print the version\n";
@@ -27,7 +28,7 @@ typedef struct {
 static const Command commands[] = {
     {"train", af_cmd_train}, {"eval", af_cmd_eval},  {"rollout", af_cmd_rollout},
     {"score", af_cmd_score}, {"ckpt", af_cmd_ckpt},
-    {"chat-template", af_cmd_chat_template},
+    {"chat-template", af_cmd_chat_template}, {"tokenize", af_cmd_tokenize},
 };
 
 int main(int argc, char **argv) {
