@@ -16,3 +16,7 @@ af_script_test(test_model_families python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/t
 # `agentflow ckpt export`: fp32 and sharded bf16 directories read back by the project and
 # by torch, the source's config fields and tokenizer files carried over.
 af_script_test(test_model_export python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_export.py)
+# `agentflow score --text/--chat`: real tokenizers (npm) and chat templates on tiny models of
+# the real architectures, ids against the JavaScript tokenizer and jinja2, log-probs against torch.
+af_script_test(test_score_text python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_score_text.py)
+set_tests_properties(test_score_text PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK npm)
