@@ -20,6 +20,7 @@ build_pkgs=(
 )
 test_pkgs=(
     python3-torch python3-numpy        # PyTorch reference implementation (tests, benches)
+    python3-protobuf                   # independent reader of the TensorBoard event files (tests)
 )
 
 pkgs=("${build_pkgs[@]}")
