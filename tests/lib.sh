@@ -26,7 +26,7 @@ _bg_pids=()
 bg_track() { _bg_pids+=("$1"); }
 _lib_cleanup() {
     local p
-    for p in "${_bg_pids[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${_bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
     rm -rf "$T"
 }
 trap _lib_cleanup EXIT
