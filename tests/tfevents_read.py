@@ -1,4 +1,4 @@
-"""An independent reader of agentflow's TensorBoard event files (tests/test_tensorboard.sh).
+"""An independent reader of agentflow's TensorBoard event files (tests/test_observability.sh).
 
 Reads RUN_DIR/tb/events.out.tfevents.* with its own TFRecord framing and CRC32C (written
 here, bit by bit from the Castagnoli polynomial) and Event/Summary/TensorProto classes
