@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 static int log_rank = 0;
@@ -82,7 +83,14 @@ void af_log_status(const char *text, int final) {
         af_log_progress("%s", text);
         return;
     }
-    fprintf(stderr, "\r[agentflow r%d progress] %s\033[K%s", log_rank, text, final ? "\n" : "");
+    /* cut to the terminal's width: a wrapped line cannot be rewritten in place */
+    char line[1024];
+    int n = snprintf(line, sizeof line, "[agentflow r%d progress] %s", log_rank, text);
+    struct winsize ws;
+    if (n > 0 && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && (size_t)ws.ws_col - 1 < sizeof line &&
+        n > ws.ws_col - 1)
+        line[ws.ws_col - 1] = '\0';
+    fprintf(stderr, "\r%s\033[K%s", line, final ? "\n" : "");
     fflush(stderr);
     status_active = !final;
 }

@@ -68,8 +68,8 @@ int af_progress_format(const AfProgress *p, double done, double now, char *buf, 
     char eta[32], ela[32];
     af_progress_duration(af_progress_eta(done, p->total, el), eta, sizeof eta);
     af_progress_duration(el, ela, sizeof ela);
-    return snprintf(buf, cap, "%s %.0f/%.0f %s %3.0f%% | %.3g %s/s | ETA %s (elapsed %s)", p->label, done, p->total,
-                    p->unit, p->total > 0 ? 100.0 * done / p->total : 100.0, rate, p->unit, eta, ela);
+    return snprintf(buf, cap, "%s %.0f/%.0f %s %3.0f%% | ETA %s | %.3g %s/s, elapsed %s", p->label, done, p->total,
+                    p->unit, p->total > 0 ? 100.0 * done / p->total : 100.0, eta, rate, p->unit, ela);
 }
 
 void af_progress_update(AfProgress *p, double done, int force) {

@@ -34,7 +34,7 @@ AfTrainEta af_progress_train_eta(uint64_t done, uint64_t iterations, double s_pe
  * finite. Returns buf. */
 char *af_progress_duration(double seconds, char *buf, size_t cap);
 
-/* A status line "<label> <done>/<total> <pct>% <rate>/s ETA <d> (<elapsed>)" for a phase
+/* A status line "<label> <done>/<total> <unit> <pct>% | ETA <d> | <rate> <unit>/s, elapsed <d>" for a phase
  * of `total` units. Not thread-safe; one per phase. */
 typedef struct AfProgress {
     char label[64];

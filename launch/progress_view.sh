@@ -18,8 +18,8 @@ show_progress() {
         *" progress] "*)
             msg=${line#*progress\] }
             # an iteration line, shortened to what matters on one line: it, reward, accuracy, ETA
-            if [[ $msg =~ ^it\ ([0-9]+/[0-9]+).*\|\ reward\ ([^ ]+)\ acc\ ([^ ]+).*\|\ ETA\ (.*)$ ]]; then
-                msg="iteration ${BASH_REMATCH[1]} | reward ${BASH_REMATCH[2]} acc ${BASH_REMATCH[3]} | ETA ${BASH_REMATCH[4]}"
+            if [[ $msg =~ ^it\ ([0-9]+/[0-9]+)\ \(ETA\ ([^\)]*)\).*\|\ reward\ ([^ ]+)\ acc\ ([^ ]+) ]]; then
+                msg="iteration ${BASH_REMATCH[1]} | reward ${BASH_REMATCH[3]} acc ${BASH_REMATCH[4]} | ETA ${BASH_REMATCH[2]}"
             fi
             if [ $tty = 1 ]; then
                 printf '\r%s\033[K' "${msg:0:$((cols - 1))}"

@@ -609,7 +609,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
             fflush(T->metrics_f);
             snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
         }
-        if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_progress("%s", line);
+        if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_status(line, 0);
     }
     if (T->rank == 0) tb_metrics(T, M);
     traj_store_iteration(T, it);

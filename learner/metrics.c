@@ -219,15 +219,17 @@ int af_metrics_progress(const AfMetrics *m, uint64_t iterations_total, char *buf
     double ok = s->trajectories - s->failed;
     char eta[32], more[48] = "";
     af_progress_duration(g->eta_s, eta, sizeof eta);
-    if (g->eta_by_time) snprintf(more, sizeof more, " (time limit, ~%.0f more it)", g->eta_iterations);
-    int n = snprintf(buf, cap,
-                    "it %u/%llu v%llu | reward %.3f acc %.3f | loss %+.4f kl %.5f clip %.3f ent %.3f gnorm %.3f | "
+    if (g->eta_by_time && g->eta_iterations > 0)
+        snprintf(more, sizeof more, ", time limit after ~%.0f more", g->eta_iterations);
+    else if (g->eta_by_time)
+        snprintf(more, sizeof more, ", time limit reached");
+    /* the ETA up front: a terminal's status line cut to its width keeps it */
+    return snprintf(buf, cap,
+                    "it %u/%llu (ETA %s%s) v%llu | reward %.3f acc %.3f | loss %+.4f kl %.5f clip %.3f ent %.3f gnorm %.3f | "
                     "zero-var %.0f/%.0f failed %.0f | turns %.2f | %.1f traj/s %.0f tok/s | roll %.2fs learn %.2fs bcast %.3fs",
-                    g->iteration + 1, (unsigned long long)iterations_total, (unsigned long long)g->policy_version,
+                    g->iteration + 1, (unsigned long long)iterations_total, eta, more, (unsigned long long)g->policy_version,
                     ratio(s->reward_sum, ok), ratio(s->correct, ok), g->loss, g->kl, g->clip_fraction, ratio(s->entropy_sum, s->mismatch_tokens),
                     g->grad_norm, s->zero_variance_groups, s->groups, s->failed, ratio(s->turns, ok),
                     ratio(s->trajectories, g->rollout_s), ratio(s->action_tokens, g->rollout_s), g->rollout_s,
                     g->learn_s, g->broadcast_s);
-    if (n < 0 || (size_t)n >= cap) return n;
-    return n + snprintf(buf + n, cap - (size_t)n, " | ETA %s%s", eta, more);
 }

@@ -71,8 +71,8 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
         if (rc == 0 && (s % 50 == 0 || s == steps - 1)) {
             char eta[32];
             af_progress_duration(af_progress_eta(s + 1, steps, af_time_now() - t0), eta, sizeof eta);
-            af_log_progress("warm start %d/%d: action NLL %.4f (%.1fs: demonstrations %.1fs, updates %.1fs) | ETA %s",
-                            s + 1, steps, loss, af_time_now() - t0, demo_s, update_s, eta);
+            af_log_progress("warm start %d/%d (ETA %s): action NLL %.4f (%.1fs: demonstrations %.1fs, updates %.1fs)",
+                            s + 1, steps, eta, loss, af_time_now() - t0, demo_s, update_s);
         } else if (rc == 0 && lidx == 0) { /* between those lines: the status line */
             af_progress_update(&prog, s + 1, 0);
         }

@@ -70,5 +70,5 @@ fi
 show_progress < "$T/train.log" > "$T/view.txt"
 check "progress view: the iteration line shortened, with its ETA" "grep -Eq '^iteration 3/3 \| reward [0-9.]+ acc [0-9.]+ \| ETA 0s' '$T/view.txt'"
 check "progress view: evaluations on lines of their own" "[ \$(grep -c '^eval after' '$T/view.txt') -eq 3 ]"
-check "progress view: the warm start with its ETA" "grep -q '^warm start 1/20: .* | ETA ' '$T/view.txt'"
+check "progress view: the warm start with its ETA" "grep -q '^warm start 1/20 (ETA [0-9a-z?]*): action NLL' '$T/view.txt'"
 finish

@@ -73,11 +73,9 @@ int main(void) {
     char buf[256];
     const char *line = buf;
     af_progress_format(&p, 100, p.t0 + 50, buf, sizeof buf);
-    CHECK_STR_CONTAINS(line, "warm start 100/400 steps  25%");
-    CHECK_STR_CONTAINS(line, "| 2 steps/s |");
-    CHECK_STR_CONTAINS(line, "ETA 2m30s (elapsed 50s)");
+    CHECK(strcmp(line, "warm start 100/400 steps  25% | ETA 2m30s | 2 steps/s, elapsed 50s") == 0);
     af_progress_format(&p, 0, p.t0 + 5, buf, sizeof buf);
-    CHECK_STR_CONTAINS(line, "ETA ? ");
+    CHECK_STR_CONTAINS(line, "| ETA ? |");
 
     /* CRC32C (the TFRecord checksum): the standard check value and RFC 3720's vectors */
     CHECK_EQ_INT(af_crc32c("123456789", 9), 0xE3069283u);
