@@ -17,6 +17,12 @@
 struct AfTfEvents {
     FILE *f;
     char path[4096];
+    /* grown to the largest event, then reused: no allocation per event after the first */
+    uint8_t *buf;                       /* packed event (cap bytes) */
+    size_t cap;
+    Tensorboard__Summary__Value *v;     /* (vcap) */
+    Tensorboard__Summary__Value **pv;   /* (vcap) */
+    int vcap;
 };
 
 /* ------------------------------------------------------------------ CRC32C */
@@ -74,12 +80,13 @@ static int write_record(AfTfEvents *w, const uint8_t *data, size_t n) {
 
 static int write_event(AfTfEvents *w, const Tensorboard__Event *ev) {
     size_t n = tensorboard__event__get_packed_size(ev);
-    uint8_t *buf = malloc(n ? n : 1);
-    if (!buf) return af_error_set(AF_ENOMEM, "%s: event of %zu bytes", w->path, n);
-    tensorboard__event__pack(ev, buf);
-    int rc = write_record(w, buf, n);
-    free(buf);
-    return rc;
+    if (n > w->cap) {
+        uint8_t *b = realloc(w->buf, n);
+        if (!b) return af_error_set(AF_ENOMEM, "%s: event of %zu bytes", w->path, n);
+        w->buf = b, w->cap = n;
+    }
+    tensorboard__event__pack(ev, w->buf);
+    return write_record(w, w->buf, n);
 }
 
 /* ------------------------------------------------------------------ the writer */
@@ -121,6 +128,9 @@ int af_tfevents_open(const char *dir, AfTfEvents **out) {
 void af_tfevents_close(AfTfEvents *w) {
     if (!w) return;
     if (w->f) fclose(w->f);
+    free(w->buf);
+    free(w->v);
+    free(w->pv);
     free(w);
 }
 
@@ -146,13 +156,15 @@ static int write_summary(AfTfEvents *w, int64_t step, double wall_time, Tensorbo
 int af_tfevents_scalars(AfTfEvents *w, int64_t step, double wall_time, const char *const *tags, const double *values,
                         int n) {
     if (n <= 0) return 0;
-    Tensorboard__Summary__Value *v = calloc((size_t)n, sizeof *v);
-    Tensorboard__Summary__Value **pv = calloc((size_t)n, sizeof *pv);
-    int rc = 0;
-    if (!v || !pv) {
-        rc = af_error_set(AF_ENOMEM, "%s: %d scalars", w->path, n);
-        goto done;
+    if (n > w->vcap) {
+        Tensorboard__Summary__Value *v = realloc(w->v, (size_t)n * sizeof *v);
+        if (v) w->v = v;
+        Tensorboard__Summary__Value **pv = realloc(w->pv, (size_t)n * sizeof *pv);
+        if (pv) w->pv = pv;
+        if (!v || !pv) return af_error_set(AF_ENOMEM, "%s: %d scalars", w->path, n);
+        w->vcap = n;
     }
+    Tensorboard__Summary__Value *v = w->v, **pv = w->pv;
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(values[i])) continue;
@@ -163,11 +175,7 @@ int af_tfevents_scalars(AfTfEvents *w, int64_t step, double wall_time, const cha
         pv[k] = &v[k];
         k++;
     }
-    if (k) rc = write_summary(w, step, wall_time, pv, k);
-done:
-    free(v);
-    free(pv);
-    return rc;
+    return k ? write_summary(w, step, wall_time, pv, k) : 0;
 }
 
 int af_tfevents_text(AfTfEvents *w, int64_t step, double wall_time, const char *tag, const char *text) {

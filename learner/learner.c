@@ -425,16 +425,9 @@ static void tb_fail(AfLearner *T, int rc) {
     T->tb = NULL;
 }
 
-/* The text plugin renders markdown: the text goes in a fenced block, shown as written. */
-static int tb_text(AfLearner *T, uint32_t step, const char *tag, const char *text) {
-    size_t n = strlen(text);
-    char *md = malloc(n + 16);
-    if (!md) return af_error_set(AF_ENOMEM, "TensorBoard text");
-    snprintf(md, n + 16, "```\n%s%s```", text, n && text[n - 1] == '\n' ? "" : "\n");
-    int rc = af_tfevents_text(T->tb, step, af_wall_time(), tag, md);
-    free(md);
-    return rc;
-}
+/* The text plugin renders markdown: texts go in a fenced block ("```\n" text "```"),
+ * shown as written. */
+#define AF_MD_FENCE "```"
 
 static void tb_open(AfLearner *T) {
     if (T->rank != 0 || !T->cfg->log.tensorboard) return;
@@ -446,7 +439,12 @@ static void tb_open(AfLearner *T) {
         return;
     }
     char *cfg = af_config_to_json(T->cfg, 1); /* the text of RUN_DIR/config.json */
-    rc = cfg ? tb_text(T, T->start_it, "config", cfg) : af_error_set(AF_ENOMEM, "config text");
+    size_t n = cfg ? strlen(cfg) + 16 : 0;
+    char *md = cfg ? malloc(n) : NULL;
+    if (md) snprintf(md, n, AF_MD_FENCE "\n%s\n" AF_MD_FENCE, cfg);
+    rc = md ? af_tfevents_text(T->tb, T->start_it, af_wall_time(), "config", md)
+            : af_error_set(AF_ENOMEM, "config text");
+    free(md);
     free(cfg);
     if (rc == 0) rc = af_tfevents_flush(T->tb);
     if (rc) tb_fail(T, rc);
@@ -459,10 +457,12 @@ void af_learner_tb_scalars(AfLearner *T, uint32_t step, const char *const *tags,
     if (rc) tb_fail(T, rc);
 }
 
-/* An episode turn by turn, as plain text (results cut to 300 characters). */
-static int render_episode(uint32_t it, const Agentflow__Trajectory *t, char *buf, size_t cap) {
+/* An episode turn by turn, as a fenced markdown block (results cut to 300 characters;
+ * the whole cut to cap - 8, closing fence kept). */
+static void render_episode(uint32_t it, const Agentflow__Trajectory *t, char *buf, size_t cap) {
     size_t at = 0;
-    int n = snprintf(buf, cap, "iteration %u, query %u, sample %u: reward %g, %zu turns\nquestion: %s\n", it,
+    cap -= 8; /* room for the closing fence */
+    int n = snprintf(buf, cap, AF_MD_FENCE "\niteration %u, query %u, sample %u: reward %g, %zu turns\nquestion: %s\n", it,
                      t->query_index, t->sample_index, t->reward, t->n_turns, t->query ? t->query : "");
     for (size_t i = 0; n >= 0 && (size_t)n < cap - at && i < t->n_turns; i++) {
         at += (size_t)n;
@@ -477,7 +477,8 @@ static int render_episode(uint32_t it, const Agentflow__Trajectory *t, char *buf
         at += (size_t)n;
         n = snprintf(buf + at, cap - at, "answer: %s (gold %s)\n", t->answer ? t->answer : "", t->gold ? t->gold : "");
     }
-    return n >= 0 && (size_t)n < cap - at ? 0 : -1; /* -1: cut at cap */
+    at = n >= 0 && (size_t)n < cap - at ? at + (size_t)n : strlen(buf);
+    snprintf(buf + at, 8, "%s" AF_MD_FENCE, at && buf[at - 1] == '\n' ? "" : "\n");
 }
 
 static void tb_sample(AfLearner *T, uint32_t it, const Agentflow__Trajectory *t) {
@@ -485,7 +486,7 @@ static void tb_sample(AfLearner *T, uint32_t it, const Agentflow__Trajectory *t)
     if (!T->tb || every <= 0 || it % (uint64_t)every != 0) return;
     char text[16384];
     render_episode(it, t, text, sizeof text);
-    int rc = tb_text(T, it, "samples/episode", text);
+    int rc = af_tfevents_text(T->tb, it, af_wall_time(), "samples/episode", text);
     if (rc) tb_fail(T, rc);
 }
 

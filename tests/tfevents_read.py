@@ -9,7 +9,8 @@ not from the project's .proto. Checks:
     iteration (as float32), and no other metric tag appears at that step;
   - eval/accuracy at each step equals eval.jsonl's accuracy of that iteration;
   - the "config" text (markdown fence removed) equals RUN_DIR/config.json;
-  - text values carry plugin_name "text", and samples/episode appears every N iterations.
+  - text values carry plugin_name "text", and samples/episode (a fenced episode of that
+    iteration, turn by turn) appears every N iterations.
 Files are merged as TensorBoard does: in name (creation) order, a later file's value for
 a (tag, step) replacing an earlier one (a resumed run rewrites the steps after its
 checkpoint).
@@ -194,6 +195,10 @@ def main():
             errors.append("config text is not a fenced block")
         elif body[4:-3].rstrip() != want:
             errors.append("config text differs from config.json")
+    for (tag, step), t in texts.items():
+        if tag == "samples/episode" and not (t.startswith(f"```\niteration {step},") and "turn 1: " in t
+                                             and t.endswith("\n```")):
+            errors.append(f"samples/episode at step {step} is not a fenced episode of that iteration")
     if plugins != {"text"}:
         errors.append(f"text plugin names: {plugins}")
     for e in errors[:20]:
