@@ -18,3 +18,4 @@ set_tests_properties(test_observability PROPERTIES SKIP_RETURN_CODE 77)
 # Observability: the ETA arithmetic and CRC32C; pass@k against exact fractions.
 af_unit_test(test_progress)
 af_unit_test(test_passk)
+af_unit_test(test_tfevents)
