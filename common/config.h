@@ -105,6 +105,8 @@ typedef struct AfConfig {
     } tools;
     struct {
         int64_t metrics_every;
+        int tensorboard;       /* learner 0 writes RUN_DIR/tb/ */
+        int64_t samples_every; /* a sample episode as TensorBoard text every N iterations */
         int progress; /* AfProgressMode */
         int level;    /* AfLogLevel */
     } log;
@@ -268,6 +270,10 @@ typedef struct AfConfig {
       "response size cap")                                                                      \
     X("log.metrics_every", log.metrics_every, INT, 1, 1, 1000000, "",                           \
       "write a metrics line every N iterations (RESUME)")                                      \
+    X("log.tensorboard", log.tensorboard, BOOL, 1, 0, 0, "",                                    \
+      "learner 0 writes TensorBoard event files to RUN_DIR/tb (RESUME)")                       \
+    X("log.samples_every", log.samples_every, INT, 10, 0, 1000000, "",                          \
+      "a sample episode as TensorBoard text every N iterations, 0 = none (RESUME)")            \
     X("log.progress", log.progress, ENUM, "rank0", 0, 0, "rank0|all|none",                     \
       "which ranks print progress lines (RESUME)")                                              \
     X("log.level", log.level, ENUM, "info", 0, 0, "error|warn|info|debug", "log level (RESUME)")

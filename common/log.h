@@ -26,6 +26,15 @@ void af_log(AfLogLevel level, const char *fmt, ...) __attribute__((format(printf
 /* One progress line, printed subject to the progress mode. */
 void af_log_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Whether this process prints progress (the progress mode and the rank). */
+int af_log_progress_enabled(void);
+/* Whether stderr is a terminal. */
+int af_log_is_tty(void);
+/* A status line (common/progress.h): on a terminal one line rewritten in place ("\r",
+ * erased by the next log line, ended with a newline when `final`); otherwise a plain
+ * progress line each call (the caller limits the rate). Subject to the progress mode. */
+void af_log_status(const char *text, int final);
+
 #define AF_LOG_E(...) af_log(AF_LOG_ERROR, __VA_ARGS__)
 #define AF_LOG_W(...) af_log(AF_LOG_WARN, __VA_ARGS__)
 #define AF_LOG_I(...) af_log(AF_LOG_INFO, __VA_ARGS__)

@@ -24,7 +24,8 @@
 
 static const char usage[] =
     "usage: agentflow eval --run-dir DIR | --model DIR [--split test|train | --dataset FILE.jsonl]\n"
-    "                      [--suite S] [--max-turns N] [--n N] [--greedy] [--config FILE] [--set k=v ...]\n"
+    "                      [--suite S] [--max-turns N] [--n N] [--greedy] [--samples K] [--results FILE]\n"
+    "                      [--config FILE] [--set k=v ...]\n"
     "Runs the planner on every question of a split (or of a JSONL file of {\"question\", \"answer\"}\n"
     "lines) and prints a JSON report on stdout: accuracy, mean reward, mean turns and the result\n"
     "of every question. Under mpirun the questions are spread over all ranks.\n"
@@ -35,12 +36,19 @@ static const char usage[] =
     "  --suite S      suite.name\n"
     "  --max-turns N  rollout.max_turns for this evaluation (1.." AF_STR(AF_MAX_TURNS) ")\n"
     "  --n N          only the first N questions\n"
-    "  --greedy       greedy decoding (otherwise sampling at rollout.temperature, sample 0)\n";
+    "  --greedy       greedy decoding (otherwise sampling at rollout.temperature, sample 0)\n"
+    "  --samples K    also K sampled episodes per question (rollout.temperature, samples 0..K-1 of\n"
+    "                 iteration 0's streams): pass@k (unbiased estimator) and mean@k in the report\n"
+    "  --results FILE the result of every question as JSONL (with samples_correct under --samples)\n";
+
+/* Sample indices of an episode's random stream stay small (common/rng.h). */
+#define AF_EVAL_MAX_SAMPLES 1024
 
 typedef struct EvalArgs {
     AfCliConfigArgs cfg;
     const char *run_dir, *model_dir, *split, *dataset, *suite;
-    long max_turns, n;
+    long max_turns, n, samples;
+    const char *results;
     int greedy;
     char run_model[4096], run_config[4096];
 } EvalArgs;
@@ -64,6 +72,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"model", required_argument, 0, 'm'},   {"max-turns", required_argument, 0, 't'},
         {"greedy", no_argument, 0, 'g'},        {"config", required_argument, 0, 'c'},
         {"set", required_argument, 0, 's'},     {"n", required_argument, 0, 'n'},
+        {"samples", required_argument, 0, 'k'}, {"results", required_argument, 0, 'o'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     int c, rc;
@@ -88,6 +97,10 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         case 'n':
             if ((rc = parse_long("--n", optarg, 1, 100000000L, &a->n))) return rc;
             break;
+        case 'k':
+            if ((rc = parse_long("--samples", optarg, 1, AF_EVAL_MAX_SAMPLES, &a->samples))) return rc;
+            break;
+        case 'o': a->results = optarg; break;
         default: {
             char msg[128];
             snprintf(msg, sizeof msg, "unknown or incomplete option '%.80s'", argv[optind - 1]);
@@ -180,13 +193,75 @@ static int add_result(void *ctx, size_t index, const AfItem *item, const Agentfl
     return rc;
 }
 
+/* Sampled evaluation (--samples K): how many of each question's K episodes were correct
+ * (only the rank that ran a question counts it; summed onto rank 0). */
+typedef struct SampleCounts {
+    int *correct; /* (n) */
+} SampleCounts;
+
+static int count_sample(void *ctx, size_t index, const AfItem *item, const Agentflow__Trajectory *t) {
+    (void)item;
+    SampleCounts *sc = ctx;
+    sc->correct[index] += t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK && t->reward >= 1.0f;
+    return 0;
+}
+
+/* K sampled episodes per question (samples 0..K-1 at rollout.temperature); *correct
+ * (n) gets each question's count on rank 0. Collective. */
+static int run_samples(const AfWorld *w, AfPlanner *planner, const AfConfig *cfg, AfSplit which, size_t n, int K,
+                       int *correct) {
+    const AfSampler s = {.temperature = (float)cfg->rollout.temperature, .top_p = (float)cfg->rollout.top_p};
+    int rc = af_planner_model_set_sampler(planner, &s);
+    if (rc) return rc;
+    int *mine = calloc(n ? n : 1, sizeof *mine);
+    if (!mine) return af_error_set(AF_ENOMEM, "eval: sample counts");
+    SampleCounts sc = {mine};
+    AfEvalTotals tot;
+    char label[64];
+    for (int k = 0; k < K && rc == 0; k++) {
+        snprintf(label, sizeof label, "eval sample %d/%d", k + 1, K);
+        const AfEvalOptions o = {.iteration = 0, .sample = (uint32_t)k, .version = 0, .label = label};
+        rc = af_evaluate_ex(w, planner, which, n, &o, MPI_COMM_WORLD, count_sample, &sc, &tot);
+    }
+    if (rc == 0) rc = af_mpi_check(MPI_Reduce(mine, correct, (int)n, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD), "MPI_Reduce samples");
+    free(mine);
+    return rc;
+}
+
+/* The JSON object of pass@k for k = 1, 2, 4, ... and K, and mean@K (malloc'd text). */
+static char *pass_at_k_json(const int *correct, size_t n, int K, double *mean_at_k) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++) mean += (double)correct[i] / K;
+    *mean_at_k = n ? mean / (double)n : 0.0;
+    for (int k = 1; k <= K; k = (k == K || 2 * k < K) ? 2 * k : K) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) sum += af_eval_pass_at_k(K, correct[i], k);
+        char key[16];
+        snprintf(key, sizeof key, "%d", k);
+        cJSON_AddNumberToObject(o, key, n ? sum / (double)n : 0.0);
+        if (k == K) break;
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
 /* Rank 0: the report, results in question order (question i ran on rank i % P as its
- * (i / P)-th line). */
+ * (i / P)-th line), and with --results the same lines as JSONL. correct: the sample
+ * counts under --samples, else NULL. */
 static int print_report(const AfWorld *w, const EvalArgs *a, const char *model, const char *split, size_t n, int P,
-                        const double *sums, const char *all, const int *counts, const int *displs, double secs) {
+                        const double *sums, const char *all, const int *counts, const int *displs, double secs,
+                        const int *correct) {
     const char **cursor = malloc((size_t)P * sizeof *cursor);
     if (!cursor) return af_error_set(AF_ENOMEM, "eval report");
     for (int p = 0; p < P; p++) cursor[p] = all + displs[p];
+    FILE *rf = NULL;
+    if (a->results && !(rf = fopen(a->results, "w"))) {
+        free(cursor);
+        return af_error_set(AF_EIO, "eval: --results: cannot write %s", a->results);
+    }
     char *world = af_world_describe(w);
     printf("{\"suite\": \"%s\", \"world\": %s, \"model\": ", w->suite->name, world ? world : "null");
     free(world);
@@ -195,24 +270,37 @@ static int print_report(const AfWorld *w, const EvalArgs *a, const char *model, 
     cJSON_Delete(js);
     printf("%s, \"split\": \"%s\", \"questions\": %zu, \"correct\": %.0f, \"accuracy\": %.6f, "
            "\"reward_mean\": %.6f, \"turns_mean\": %.4f, \"max_turns\": %u, \"greedy\": %s, \"ranks\": %d, "
-           "\"eval_s\": %.3f, \"results\": [",
+           "\"eval_s\": %.3f, ",
            q ? q : "\"\"", split, n, sums[0], n ? sums[0] / (double)n : 0.0, n ? sums[1] / (double)n : 0.0,
            n ? sums[2] / (double)n : 0.0, w->episode.max_turns, a->greedy ? "true" : "false", P, secs);
     free(q);
+    if (correct) {
+        double mean_at_k = 0;
+        char *pk = pass_at_k_json(correct, n, (int)a->samples, &mean_at_k);
+        printf("\"samples\": %ld, \"temperature\": %g, \"pass_at_k\": %s, \"mean_at_k\": %.6f, ", a->samples,
+               w->cfg.rollout.temperature, pk ? pk : "null", mean_at_k);
+        free(pk);
+    }
+    printf("\"results\": [");
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         int p = (int)(i % (size_t)P);
         const char *s = cursor[p], *e = memchr(s, '\n', (size_t)(all + displs[p] + counts[p] - s));
-        if (!e) {
-            free(cursor);
-            return af_error_set(AF_EFORMAT, "eval: result of question %zu missing from rank %d", i, p);
+        if (!e || e == s || e[-1] != '}') {
+            rc = af_error_set(AF_EFORMAT, "eval: result of question %zu missing from rank %d", i, p);
+            break;
         }
-        printf("%s\n  %.*s", i ? "," : "", (int)(e - s), s);
+        char extra[48] = "";
+        if (correct) snprintf(extra, sizeof extra, ",\"samples_correct\":%d", correct[i]);
+        printf("%s\n  %.*s%s}", i ? "," : "", (int)(e - s - 1), s, extra);
+        if (rf) fprintf(rf, "%.*s%s}\n", (int)(e - s - 1), s, extra);
         cursor[p] = e + 1;
     }
     printf("\n]}\n");
     fflush(stdout);
+    if (rf && fclose(rf) != 0 && rc == 0) rc = af_error_set(AF_EIO, "eval: --results: writing %s failed", a->results);
     free(cursor);
-    return 0;
+    return rc;
 }
 
 int af_cmd_eval(int argc, char **argv) {
@@ -252,7 +340,7 @@ int af_cmd_eval(int argc, char **argv) {
     AfPlanner *planner = NULL;
     char *mine = NULL, *all = NULL;
     size_t mine_len = 0, mine_cap = 0;
-    int *counts = NULL, *displs = NULL;
+    int *counts = NULL, *displs = NULL, *sample_correct = NULL;
     int exit_code = 1, bad_config = 0;
     double t0 = af_time_now();
 
@@ -285,6 +373,16 @@ int af_cmd_eval(int argc, char **argv) {
         goto done; /* every rank knows (af_evaluate agrees on failure) */
     }
     const double total[3] = {tot.correct, tot.reward, tot.turns};
+    if (a.samples > 0) {
+        if (mpi.rank == 0 && !(sample_correct = calloc(n ? n : 1, sizeof *sample_correct))) {
+            fprintf(stderr, "agentflow eval: out of memory\n");
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        if ((rc = run_samples(w, planner, &cfg, which, n, (int)a.samples, sample_correct))) {
+            fprintf(stderr, "agentflow eval: rank %d: sampled episodes: %s\n", mpi.rank, af_error_detail());
+            goto done; /* every rank knows (af_evaluate agrees on failure) */
+        }
+    }
     int len = (int)mine_len;
     if (mpi.rank == 0) {
         counts = calloc((size_t)mpi.size, sizeof *counts);
@@ -308,7 +406,8 @@ int af_cmd_eval(int argc, char **argv) {
     exit_code = 0;
     if (mpi.rank == 0) {
         all[bytes] = '\0';
-        if (print_report(w, &a, a.model_dir, split, n, mpi.size, total, all, counts, displs, af_time_now() - t0)) {
+        if (print_report(w, &a, a.model_dir, split, n, mpi.size, total, all, counts, displs, af_time_now() - t0,
+                         sample_correct)) {
             fprintf(stderr, "agentflow eval: %s\n", af_error_detail());
             exit_code = 1;
         } else {
@@ -317,7 +416,7 @@ int af_cmd_eval(int argc, char **argv) {
         }
     }
 done:
-    free(mine), free(all), free(counts), free(displs);
+    free(mine), free(all), free(counts), free(displs), free(sample_correct);
     af_planner_destroy(planner);
     af_model_destroy(model);
     af_world_destroy(w);

@@ -7,6 +7,8 @@
 #   - the planner after Flow-GRPO (the run's last eval line),
 # and, for the trained planner, in which attempt each solved puzzle was solved and the
 # accuracy with a single attempt (suite.attempts=1, 3 turns). Writes RUN/proof.json.
+# The training's whole output goes to RUN/train.log; its progress (warm start, iterations
+# with the ETA, evaluations) shows on the terminal (launch/progress_view.sh).
 #
 # usage: launch/game24_proof.sh [--minutes M] [--np N] [--learners L] [--config F] [--bin B] [--out DIR]
 #                               [-- extra train args]
@@ -16,6 +18,7 @@
 #   finish after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. launch/progress_view.sh
 minutes=15 np=4 learners=2 bin=build/agentflow cfg=launch/configs/game24-attempts.json
 out=runs/game24-proof-$(date +%Y%m%d-%H%M%S)
 while [ $# -gt 0 ]; do
@@ -38,10 +41,11 @@ limit=$((minutes * 60 - 75))
 echo "game24_proof: training $minutes min on $np ranks ($learners learners), $(nproc) cores -> $out/train"
 start=$(date +%s)
 mpirun -np "$np" "$bin" train --config "$cfg" --run-dir "$out/train" --set topology.learners="$learners" \
-    --set run.time_limit_s="$limit" --set run.iterations=100000 "$@" > "$out/train.log" 2>&1
+    --set run.time_limit_s="$limit" --set run.iterations=100000 "$@" 2>&1 | tee "$out/train.log" | show_progress
 wall=$(( $(date +%s) - start ))
 echo "game24_proof: training took $wall s"
 # the untrained planner: the same config and seed, no warm start, no iterations
+echo "game24_proof: evaluating the untrained and the trained planner (logs in $out/*.log)"
 "$bin" train --config "$cfg" --run-dir "$out/untrained" "$@" --set model.warmstart_steps=0 --set run.iterations=0 \
     > "$out/untrained.log" 2>&1
 mpirun -np "$np" "$bin" eval --run-dir "$out/untrained" --greedy > "$out/untrained-eval.json" 2> "$out/untrained-eval.log"
@@ -75,3 +79,5 @@ print(f"game24_proof: held-out greedy accuracy {100 * rep['untrained']:.1f}% unt
       f"{rep['rl_iterations']} Flow-GRPO iterations ({rep['gain_points']:+.1f} points, {wall} s on {cores} cores); "
       f"{100 * rep['trained_one_attempt']:.1f}% with a single attempt")
 PY
+echo "game24_proof: results $out/proof.json; training log $out/train.log; metrics $out/train/metrics.jsonl,"
+echo "              $out/train/eval.jsonl; TensorBoard files $out/train/tb (tensorboard --logdir $out/train/tb)"

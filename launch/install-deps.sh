@@ -23,6 +23,7 @@ build_pkgs=(
 test_pkgs=(
     python3-torch python3-numpy        # PyTorch reference implementation (tests, benches)
     python3-jinja2                     # chat-template reference (tests/hf/chat_ref.py)
+    python3-protobuf                   # independent reader of the TensorBoard event files (tests)
 )
 
 pkgs=("${build_pkgs[@]}")

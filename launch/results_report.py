@@ -58,7 +58,9 @@ def warm_seconds(log_path):
         text = open(log_path).read()
     except OSError:
         return None
-    m = re.findall(r"warm start (\d+)/(\d+): action NLL [0-9.]+ \(([0-9.]+)s\)", text)
+    # "warm start 400/400 (ETA 0s): action NLL 0.43 (36.0s: demonstrations ...)"; older
+    # logs: without the ETA, and "(36.0s)"
+    m = re.findall(r"warm start (\d+)/(\d+)(?: \(ETA [^)]*\))?: action NLL [0-9.]+ \(([0-9.]+)s[:)]", text)
     return float(m[-1][2]) if m else 0.0
 
 

@@ -9,6 +9,8 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
+#include "common/progress.h"
+#include "common/tfevents.h"
 #include "common/weights.h"
 #include "learner/ckpt.h"
 #include "learner/collect.h"
@@ -35,6 +37,8 @@ struct AfLearner {
     AfTrajDecoder *dec;
     uint32_t *queries;     /* (batch_queries) */
     FILE *metrics_f, *eval_f;
+    AfTfEvents *tb;        /* RUN_DIR/tb/ event file, learner 0 (log.tensorboard) */
+    double run_start;      /* af_time_now() when the run began (run.time_limit_s) */
     const char *tool_names[AF_METRICS_MAX_TOOLS];
     int n_tools;
     AfLearnerEpisodeFn run_local;
@@ -77,6 +81,7 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     T->run_local = s->run_local;
     T->on_phase = s->on_phase;
     T->ctx = s->ctx;
+    T->run_start = s->run_start > 0 ? s->run_start : af_time_now();
     for (int i = 0; i < s->n_tools && T->n_tools < AF_METRICS_MAX_TOOLS; i++) T->tool_names[T->n_tools++] = s->tool_names[i];
     const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
     /* batch capacity: one trajectory at least; a mini-batch's worth when small */
@@ -145,6 +150,7 @@ void af_learner_destroy(AfLearner *T) {
     free(T->queries);
     if (T->metrics_f) fclose(T->metrics_f);
     if (T->eval_f) fclose(T->eval_f);
+    af_tfevents_close(T->tb);
     af_ckpt_close(T->ckpt);
     af_trajstore_close(T->tstore);
     free(T->trecs);
@@ -405,6 +411,105 @@ static void log_episode(uint32_t it, const Agentflow__Trajectory *t) {
     }
 }
 
+/* ------------------------------------------------------------------ TensorBoard
+ * Learner 0 writes RUN_DIR/tb/events.out.tfevents.* (common/tfevents.h): every metric as
+ * a scalar at step = iteration, the evaluations (run/train.c), the config as text and
+ * every log.samples_every iterations the first trajectory of the iteration as text. A
+ * resumed run starts a new file; TensorBoard merges the files of a directory, and the
+ * steps after the checkpoint, run again, replace those of the abandoned timeline. The
+ * record is not run state: if a write fails the run goes on without it. */
+
+static void tb_fail(AfLearner *T, int rc) {
+    af_log(AF_LOG_WARN, "TensorBoard: %s (%s); no longer writing event files", af_error_detail(), af_strerror(rc));
+    af_tfevents_close(T->tb);
+    T->tb = NULL;
+}
+
+/* The text plugin renders markdown: texts go in a fenced block ("```\n" text "```"),
+ * shown as written. */
+#define AF_MD_FENCE "```"
+
+static void tb_open(AfLearner *T) {
+    if (T->rank != 0 || !T->cfg->log.tensorboard) return;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tb", T->run_dir);
+    int rc = af_tfevents_open(dir, &T->tb);
+    if (rc) {
+        af_log(AF_LOG_WARN, "TensorBoard: %s; not writing event files", af_error_detail());
+        return;
+    }
+    char *cfg = af_config_to_json(T->cfg, 1); /* the text of RUN_DIR/config.json */
+    size_t n = cfg ? strlen(cfg) + 16 : 0;
+    char *md = cfg ? malloc(n) : NULL;
+    if (md) snprintf(md, n, AF_MD_FENCE "\n%s\n" AF_MD_FENCE, cfg);
+    rc = md ? af_tfevents_text(T->tb, T->start_it, af_wall_time(), "config", md)
+            : af_error_set(AF_ENOMEM, "config text");
+    free(md);
+    free(cfg);
+    if (rc == 0) rc = af_tfevents_flush(T->tb);
+    if (rc) tb_fail(T, rc);
+}
+
+void af_learner_tb_scalars(AfLearner *T, uint32_t step, const char *const *tags, const double *values, int n) {
+    if (!T->tb) return;
+    int rc = af_tfevents_scalars(T->tb, step, af_wall_time(), tags, values, n);
+    if (rc == 0) rc = af_tfevents_flush(T->tb);
+    if (rc) tb_fail(T, rc);
+}
+
+/* An episode turn by turn, as a fenced markdown block (results cut to 300 characters;
+ * the whole cut to cap - 8, closing fence kept). */
+static void render_episode(uint32_t it, const Agentflow__Trajectory *t, char *buf, size_t cap) {
+    size_t at = 0;
+    cap -= 8; /* room for the closing fence */
+    int n = snprintf(buf, cap, AF_MD_FENCE "\niteration %u, query %u, sample %u: reward %g, %zu turns\nquestion: %s\n", it,
+                     t->query_index, t->sample_index, t->reward, t->n_turns, t->query ? t->query : "");
+    for (size_t i = 0; n >= 0 && (size_t)n < cap - at && i < t->n_turns; i++) {
+        at += (size_t)n;
+        const Agentflow__Turn *u = t->turns[i];
+        const ProtobufCEnumValue *st = protobuf_c_enum_descriptor_get_value(&agentflow__tool_status__descriptor,
+                                                                            (int)u->tool_status);
+        n = snprintf(buf + at, cap - at, "turn %zu: %s\n  -> %s(%s) %s: %.300s\n", i + 1,
+                     u->action_text ? u->action_text : "", u->tool ? u->tool : "", u->argument ? u->argument : "",
+                     st ? st->name : "?", u->result ? u->result : "");
+    }
+    if (n >= 0 && (size_t)n < cap - at) {
+        at += (size_t)n;
+        n = snprintf(buf + at, cap - at, "answer: %s (gold %s)\n", t->answer ? t->answer : "", t->gold ? t->gold : "");
+    }
+    at = n >= 0 && (size_t)n < cap - at ? at + (size_t)n : strlen(buf);
+    snprintf(buf + at, 8, "%s" AF_MD_FENCE, at && buf[at - 1] == '\n' ? "" : "\n");
+}
+
+static void tb_sample(AfLearner *T, uint32_t it, const Agentflow__Trajectory *t) {
+    const int64_t every = T->cfg->log.samples_every;
+    if (!T->tb || every <= 0 || it % (uint64_t)every != 0) return;
+    char text[16384];
+    render_episode(it, t, text, sizeof text);
+    int rc = af_tfevents_text(T->tb, it, af_wall_time(), "samples/episode", text);
+    if (rc) tb_fail(T, rc);
+}
+
+static void tb_metrics(AfLearner *T, const AfMetrics *M) {
+    if (!T->tb) return;
+    AfMetricValue v[AF_METRICS_MAX_VALUES];
+    const char *tags[AF_METRICS_MAX_VALUES];
+    double vals[AF_METRICS_MAX_VALUES];
+    int n = af_metrics_values(M, v, AF_METRICS_MAX_VALUES);
+    for (int i = 0; i < n; i++) tags[i] = v[i].name, vals[i] = v[i].value;
+    af_learner_tb_scalars(T, M->g.iteration, tags, vals, n);
+}
+
+/* The progress line's ETA: run.iterations or run.time_limit_s, whichever ends first. */
+static void eta_of(const AfLearner *T, uint32_t it, AfMetrics *M) {
+    const double now = af_time_now(), per_it = (now - T->t_start) / (double)(it + 1 - T->start_it);
+    AfTrainEta e = af_progress_train_eta((uint64_t)it + 1, (uint64_t)T->cfg->run.iterations, per_it,
+                                         now - T->run_start, T->cfg->run.time_limit_s);
+    M->g.eta_s = e.seconds_left;
+    M->g.eta_iterations = (double)e.iterations_left;
+    M->g.eta_by_time = e.by_time;
+}
+
 static void batch_of(void *ctx, uint32_t iteration, uint32_t *queries) {
     AfLearner *T = ctx;
     af_data_stream_batch(T->ds, iteration, queries);
@@ -469,6 +574,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
         }
     }
     if (af_log_enabled(AF_LOG_DEBUG) && n_own > 0 && tr[0]) log_episode(it, tr[0]);
+    if (n_own > 0 && tr[0]) tb_sample(T, it, tr[0]);
     AfUpdateStats us;
     if (T->on_phase) T->on_phase(T->ctx, "learn", it);
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
@@ -493,6 +599,10 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     M->g.checkpoint_s = T->ckpt_s; /* the checkpoint written after the previous iteration */
     if ((rc = af_metrics_reduce(M, T->learners))) return rc;
     M->g.iteration_s = af_time_now() - t_it;
+    M->g.lr = T->opt->cfg.lr;
+    M->g.elapsed_s = T->wall_before + (af_time_now() - T->t_start);
+    M->g.unix_s = af_wall_time();
+    eta_of(T, it, M);
     if (T->rank == 0) {
         char line[8192];
         if (af_metrics_json(M, line, sizeof line) > 0 && T->metrics_f) {
@@ -500,8 +610,9 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
             fflush(T->metrics_f);
             snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
         }
-        if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_progress("%s", line);
+        if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_status(line, 0);
     }
+    if (T->rank == 0) tb_metrics(T, M);
     traj_store_iteration(T, it);
     return 0;
 }
@@ -510,6 +621,7 @@ int af_learner_begin(AfLearner *T, uint32_t *start_iteration) {
     int rc = ckpt_begin(T);
     if (rc == 0) rc = open_logs(T);
     if (rc) return rc;
+    tb_open(T);
     if (traj_store_open(T)) { /* a record, not run state: the run goes on without it */
         af_log(AF_LOG_WARN, "trajectory store: %s; not storing trajectories", af_error_detail());
         af_trajstore_close(T->tstore);

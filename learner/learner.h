@@ -52,6 +52,8 @@ typedef struct AfLearnerSetup {
     AfResumeMode resume;
     const char *const *tool_names; /* tools counted in the metrics ("other" last), borrowed */
     int n_tools;
+    double run_start;              /* af_time_now() when the run began: run.time_limit_s counts
+                                      from it (the progress line's ETA); 0 = now */
     AfLearnerEpisodeFn run_local;  /* world of one rank */
     AfLearnerPhaseFn on_phase;
     void *ctx;                     /* passed to both */
@@ -78,7 +80,8 @@ void af_learner_freeze_reference(AfLearner *l);
 /* Collective over the learners: open RUN_DIR/ckpt.lmdb on learner 0, and resuming, load
  * the checkpoint there, check the configuration against it, trim the logs to it and hand
  * the state to the other learners; then open metrics.jsonl / eval.jsonl (learner 0) and
- * the trajectory store. *start_iteration: the first iteration to run. Every learner
+ * the trajectory store, and a new TensorBoard event file in RUN_DIR/tb/ (learner 0; the
+ * config as text at the first step). *start_iteration: the first iteration to run. Every learner
  * learns the outcome, so an error stops them all the same way. Errors as
  * af_train_run_resume (run/train.h). */
 int af_learner_begin(AfLearner *l, uint32_t *start_iteration);
@@ -97,6 +100,11 @@ int af_learner_checkpoint(AfLearner *l, uint32_t step);
 
 /* Learner 0: appends one line (no newline) to RUN_DIR/eval.jsonl. */
 int af_learner_log_eval(AfLearner *l, const char *line);
+
+/* Learner 0: n scalars at `step` in the run's TensorBoard event file (RUN_DIR/tb/,
+ * log.tensorboard), flushed. No-op elsewhere or without the file. A failed write is
+ * warned about once and ends the TensorBoard record, never the run. */
+void af_learner_tb_scalars(AfLearner *l, uint32_t step, const char *const *tags, const double *values, int n);
 
 /* Asynchronous mode, collective over every rank: receive what was handed out for
  * iterations that will not run. No-op otherwise. */

@@ -1,14 +1,32 @@
 /* Per-iteration metrics (docs/design.md §9): accumulated on every learner from its own
  * trajectories and training step, summed over learners onto learner 0 in a fixed order,
- * then written as one JSON line to RUN_DIR/metrics.jsonl and one progress line.
+ * then written as one JSON line to RUN_DIR/metrics.jsonl, as TensorBoard scalars and as
+ * one progress line.
  *
- * The JSON keys, in order: iteration, policy_version, reward_mean, accuracy,
- * trajectories, groups, zero_variance_groups, failed_rollouts, rejected_messages,
- * skipped_samples (turns, or monolithic transcripts, too long or malformed to train on), loss,
- * pg_loss, kl, clip_fraction, entropy, logprob_mismatch, logprob_mismatch_max,
- * grad_norm, turns_mean, action_tokens_mean, tools {name: {calls, errors}}, rollout_s,
- * learn_s, broadcast_s, checkpoint_s, wait_s, iteration_s, trajectories_per_s,
- * tokens_per_s, learner_tokens_per_s. Every value is a number, so a plot can take any. */
+ * Metric names follow the ecosystem's families (af_metrics_values, in this order):
+ *   rollout/  reward_mean, accuracy, trajectories, failed, rejected_messages, turns_mean,
+ *             staleness_mean, response_length_mean/min/max (action tokens per turn),
+ *             tokens_per_turn (prompt + action tokens per turn), tool_success_rate (calls
+ *             that returned OK over all tool calls; null without calls),
+ *             tool_<name>_calls, tool_<name>_errors
+ *   train/    loss, pg_loss, kl, clip_fraction, entropy, grad_norm, lr, groups,
+ *             zero_variance_groups, skipped_samples (turns, or monolithic transcripts, too
+ *             long or malformed to train on), logprob_mismatch, logprob_mismatch_max
+ *   perf/     trajectories_per_s, tokens_per_s, learner_tokens_per_s
+ *   time/     rollout_s, learn_s, broadcast_s, checkpoint_s, wait_s, iteration_s,
+ *             elapsed_s (training seconds of the run, resumes included), unix_s (the
+ *             line's wall-clock timestamp, seconds since the epoch)
+ *
+ * The JSON line starts with iteration and policy_version, then (deprecated, kept for one
+ * release so older readers keep working) the flat keys of earlier versions, in order:
+ * reward_mean, accuracy, trajectories, groups, zero_variance_groups, failed_rollouts,
+ * rejected_messages, skipped_samples, loss, pg_loss, kl, clip_fraction, entropy,
+ * logprob_mismatch, logprob_mismatch_max, grad_norm, turns_mean, staleness_mean,
+ * action_tokens_mean (= rollout/response_length_mean), tools {name: {calls, errors}},
+ * tool_<name>_calls/errors, rollout_s, learn_s, broadcast_s, checkpoint_s, wait_s,
+ * iteration_s, trajectories_per_s, tokens_per_s, learner_tokens_per_s; then every family
+ * key above. Each flat key equals its family key (failed_rollouts = rollout/failed).
+ * Every value is a number (null when not finite), so a plot can take any. */
 #ifndef AF_LEARNER_METRICS_H
 #define AF_LEARNER_METRICS_H
 
@@ -24,6 +42,7 @@
 typedef struct AfMetricSums {
     double trajectories, reward_sum, correct, failed, groups, zero_variance_groups, rejected, skipped;
     double turns, action_tokens, learner_tokens;
+    double prompt_tokens; /* summed over the turns of OK trajectories */
     double staleness; /* sum over trajectories of iteration - policy_version (asynchronous mode) */
     double mismatch_sum, mismatch_tokens, entropy_sum; /* entropy over the same measured tokens */
     double tool_calls[AF_METRICS_MAX_TOOLS], tool_errors[AF_METRICS_MAX_TOOLS];
@@ -32,6 +51,7 @@ typedef struct AfMetricSums {
 /* Max-reduced values. */
 typedef struct AfMetricMax {
     double mismatch_max;
+    double response_max, response_neg_min; /* action tokens of a turn: max, and -min */
 } AfMetricMax;
 
 /* Values that are already global (identical on every learner after the allreduce of
@@ -41,6 +61,12 @@ typedef struct AfMetricGlobal {
     uint64_t policy_version;
     double loss, pg_loss, kl, clip_fraction, entropy, grad_norm;
     double rollout_s, learn_s, broadcast_s, checkpoint_s, wait_s, iteration_s;
+    double lr;        /* the optimizer's learning rate this iteration */
+    double elapsed_s; /* training seconds of the run so far (resumes included) */
+    double unix_s;    /* seconds since the epoch when the line is written */
+    /* the progress line's ETA (common/progress.h), not in the JSON line */
+    double eta_s, eta_iterations; /* seconds and iterations left; eta_s < 0: unknown */
+    int eta_by_time;              /* run.time_limit_s ends the run first */
 } AfMetricGlobal;
 
 typedef struct AfMetrics {
@@ -58,6 +84,18 @@ void af_metrics_reset(AfMetrics *m, uint32_t iteration, uint64_t version);
 void af_metrics_add_trajectory(AfMetrics *m, const Agentflow__Trajectory *t);
 /* Sum/max over `comm` onto its rank 0 (collective). */
 int af_metrics_reduce(AfMetrics *m, MPI_Comm comm);
+/* A named metric value. */
+typedef struct AfMetricValue {
+    char name[96];
+    double value;
+} AfMetricValue;
+
+#define AF_METRICS_MAX_VALUES (48 + 2 * AF_METRICS_MAX_TOOLS)
+
+/* The family metrics (the list above) into out[0..cap); returns the count, or -1 if cap
+ * is too small (AF_METRICS_MAX_VALUES always suffices). Learner 0 after the reduce. */
+int af_metrics_values(const AfMetrics *m, AfMetricValue *out, int cap);
+
 /* One JSON line (no newline) into buf; returns the length or -1 if it did not fit. */
 int af_metrics_json(const AfMetrics *m, char *buf, size_t cap);
 /* The human progress line. */

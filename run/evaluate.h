@@ -26,10 +26,29 @@ typedef struct AfEvalTotals {
  * for the call). A non-zero return stops this rank's share with that error. */
 typedef int (*AfEvalResultFn)(void *ctx, size_t index, const AfItem *item, const Agentflow__Trajectory *t);
 
+/* Which episodes an evaluation runs. */
+typedef struct AfEvalOptions {
+    uint32_t iteration;     /* the episodes' identity: iteration, sample, policy version */
+    uint32_t sample;
+    uint64_t version;
+    const char *label;      /* the progress line's label ("eval"); NULL: no progress line */
+} AfEvalOptions;
+
+/* Evaluates the first n questions of split, each as the episode {o->iteration, question,
+ * o->sample, o->version}. Rank 0 of comm shows progress with an ETA (common/progress.h),
+ * the questions done extrapolated from its own share. Otherwise as af_evaluate. */
+int af_evaluate_ex(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n, const AfEvalOptions *o,
+                   MPI_Comm comm, AfEvalResultFn on_result, void *ctx, AfEvalTotals *sum);
+
+/* pass@k of a question with c correct of n sampled episodes: the unbiased estimator
+ * 1 - C(n-c, k) / C(n, k), computed as 1 - prod_{i=n-c+1..n} (1 - k/i) (no overflow).
+ * 1 when n - c < k; NAN when k < 1 or k > n or c outside [0, n]. */
+double af_eval_pass_at_k(int n, int c, int k);
+
 /* Evaluates the first n questions of split (n is clipped to the split). *sum gets the
  * totals on rank 0 of comm (this rank's own elsewhere). Every rank learns whether any
  * failed, so none waits on a peer that gave up: returns 0, the rank's own error, or
- * AF_ESTATE when another rank failed. */
+ * AF_ESTATE when another rank failed. Sample 0, progress labelled "eval". */
 int af_evaluate(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n, uint32_t iteration, uint64_t version,
                 MPI_Comm comm, AfEvalResultFn on_result, void *ctx, AfEvalTotals *sum);
 

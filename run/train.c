@@ -31,6 +31,7 @@ typedef struct Run {
     MPI_Comm learners;   /* learner ranks; MPI_COMM_NULL on actors */
     MPI_Comm policy;     /* learner 0 + actors; MPI_COMM_NULL on learners > 0 */
     AfResumeMode resume;
+    double t_start;      /* af_time_now() when the run began (run.time_limit_s) */
     AfWorld *w;
     AfTrajLimits lim;    /* what the learners accept; actors check their own output with it */
     AfLearner *learner;  /* learner ranks */
@@ -155,6 +156,9 @@ static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *
              "{\"iteration\": %u, \"policy_version\": %llu, \"split\": \"test\", \"questions\": %.0f, "
              "\"accuracy\": %.6f, \"reward_mean\": %.6f, \"eval_s\": %.3f}",
              after_iteration, (unsigned long long)version, s.questions, *acc, reward, dt);
+    static const char *const tags[] = {"eval/accuracy", "eval/reward_mean", "eval/questions", "time/eval_s"};
+    const double vals[] = {*acc, reward, s.questions, dt};
+    af_learner_tb_scalars(R->learner, after_iteration, tags, vals, 4);
     return af_learner_log_eval(R->learner, line);
 }
 
@@ -199,6 +203,7 @@ static int setup_learner(Run *R) {
                         .resume = R->resume,
                         .tool_names = R->tool_names,
                         .n_tools = R->n_tools,
+                        .run_start = R->t_start,
                         .run_local = local_episode,
                         .on_phase = on_phase,
                         .ctx = R};
@@ -372,6 +377,7 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
     R.cfg = cfg;
     R.run_dir = run_dir;
     R.resume = resume;
+    R.t_start = t_start;
     R.rank = mpi->rank;
     R.world = mpi->size;
     R.L = (int)cfg->topology.learners;

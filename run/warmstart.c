@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
+#include "common/progress.h"
 
 /* Removes the turns whose bit is set (explored: not demonstrations) from t. */
 static void drop_turns(Agentflow__Trajectory *t, uint64_t turns) {
@@ -40,6 +41,8 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
     const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TRAIN);
     double t0 = af_time_now(), loss = 0, demo_s = 0, update_s = 0;
     const float rl_lr = opt->cfg.lr, peak = (float)c->model.warmstart_lr;
+    AfProgress prog;
+    af_progress_begin(&prog, "warm start", "steps", steps);
     for (int s = 0; rc == 0 && s < steps; s++) {
         /* 20-step linear warm-up, then cosine decay to 10% of the peak */
         const double warm = 20.0, pr = steps > warm ? (s - warm) / (steps - warm) : 1.0;
@@ -65,9 +68,14 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
         if (rc == 0) rc = af_update_bc_step(upd, (const Agentflow__Trajectory *const *)tr, mine, &loss);
         update_s += af_time_now() - tu;
         for (int i = 0; i < mine; i++) af_trajectory_free(tr[i]), tr[i] = NULL;
-        if (rc == 0 && (s % 50 == 0 || s == steps - 1))
-            af_log_progress("warm start %d/%d: action NLL %.4f (%.1fs: demonstrations %.1fs, updates %.1fs)", s + 1,
-                            steps, loss, af_time_now() - t0, demo_s, update_s);
+        if (rc == 0 && (s % 50 == 0 || s == steps - 1)) {
+            char eta[32];
+            af_progress_duration(af_progress_eta(s + 1, steps, af_time_now() - t0), eta, sizeof eta);
+            af_log_progress("warm start %d/%d (ETA %s): action NLL %.4f (%.1fs: demonstrations %.1fs, updates %.1fs)",
+                            s + 1, steps, eta, loss, af_time_now() - t0, demo_s, update_s);
+        } else if (rc == 0 && lidx == 0) { /* between those lines: the status line */
+            af_progress_update(&prog, s + 1, 0);
+        }
     }
     af_planner_destroy(demo);
     free(tr);

@@ -3,7 +3,8 @@
 # accuracy equals what training measured after its last iteration (eval.jsonl); the
 # report is the same at 1 and 3 ranks (questions spread over ranks); --dataset, --n,
 # --max-turns and --split change what is evaluated, and the totals match the per-question
-# results. usage: test_eval_cli.sh AGENTFLOW_BINARY
+# results; --samples K gives pass@k and mean@k (against exact fractions), --results the
+# per-question JSONL. usage: test_eval_cli.sh AGENTFLOW_BINARY
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
 
@@ -59,6 +60,40 @@ assert d['questions'] == 6 and d['max_turns'] == 1 and d['split'] == 'dataset'
 assert all(x['turns'] <= 1 for x in d['results'])\""
 "$AF" eval --run-dir "$T/run" --split train --n 5 > "$T/et.json"
 check "--split train --n 5" "$PY -c \"import json; d = json.load(open('$T/et.json')); assert d['questions'] == 5 and d['split'] == 'train'\""
+
+# --samples K: pass@k and mean@k from K sampled episodes per question (samples 0..K-1 of
+# iteration 0's streams), checked against exact fractions of the per-question counts;
+# sample 0 is the default (sampled) evaluation's episode; the same at 1 and 3 ranks.
+expect_rc 2 "samples" "$AF" eval --run-dir "$T/run" --samples 0
+"$AF" eval --run-dir "$T/run" --n 24 > "$T/s0.json" 2> "$T/s0.err"
+"$AF" eval --run-dir "$T/run" --n 24 --samples 1 > "$T/s1.json" 2> "$T/s1.err"
+"$AF" eval --run-dir "$T/run" --greedy --n 24 --samples 6 --results "$T/s6.jsonl" > "$T/s6.json" 2> "$T/s6.err"
+mpirun -np 3 "$AF" eval --run-dir "$T/run" --greedy --n 24 --samples 6 > "$T/s6np3.json" 2> "$T/s6np3.err"
+check "--samples 1: each question's count is the default evaluation's (sample 0)" "$PY -c \"
+import json
+a = json.load(open('$T/s0.json'))['results']; b = json.load(open('$T/s1.json'))['results']
+assert [int(x['correct']) for x in a] == [x['samples_correct'] for x in b]\""
+check "--samples 6: pass@k and mean@k are the unbiased estimates of the counts (exact fractions)" "$PY - '$T/s6.json' <<'PYEOF'
+import json, sys
+from fractions import Fraction
+from math import comb
+d = json.load(open(sys.argv[1]))
+K, c = d['samples'], [r['samples_correct'] for r in d['results']]
+assert K == 6 and len(c) == 24 and set(d['pass_at_k']) == {'1', '2', '4', '6'}, d['pass_at_k']
+assert 0 < sum(c) < 6 * 24, c  # some sampled episodes solve, some fail
+for k, v in d['pass_at_k'].items():
+    k = int(k)
+    want = sum(1 - Fraction(comb(K - x, k), comb(K, k)) for x in c) / len(c)
+    assert abs(v - float(want)) < 1e-9, (k, v, float(want))
+assert abs(d['mean_at_k'] - sum(c) / (K * len(c))) < 1e-6 and abs(d['pass_at_k']['1'] - d['mean_at_k']) < 1e-6
+assert d['pass_at_k']['6'] == sum(x > 0 for x in c) / len(c)
+PYEOF"
+check "--results: the report's results as JSONL" "$PY -c \"
+import json
+d = json.load(open('$T/s6.json'))['results']
+r = [json.loads(l) for l in open('$T/s6.jsonl')]
+assert r == d and len(r) == 24\""
+check "--samples: np 3 report == np 1 report" "[ \"\$(summary '$T/s6.json')\" = \"\$(summary '$T/s6np3.json')\" ]"
 
 if [ $fail -ne 0 ]; then tail -5 "$T"/*.log "$T"/*.err; fi
 finish

@@ -12,3 +12,10 @@ if(AF_SANITIZE_TESTS)
   set_tests_properties(test_update_asan PROPERTIES ENVIRONMENT
     "${AF_TEST_ENV};ASAN_OPTIONS=detect_leaks=0:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 endif()
+# TensorBoard event files read back by an independent reader (python3-protobuf).
+af_script_test(test_observability python bash ${CMAKE_SOURCE_DIR}/tests/test_observability.sh $<TARGET_FILE:agentflow>)
+set_tests_properties(test_observability PROPERTIES SKIP_RETURN_CODE 77)
+# Observability: the ETA arithmetic and CRC32C; pass@k against exact fractions.
+af_unit_test(test_progress)
+af_unit_test(test_passk)
+af_unit_test(test_tfevents)
