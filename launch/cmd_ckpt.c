@@ -15,10 +15,13 @@
 static const char usage[] =
     "usage: agentflow ckpt list|verify|export --run-dir DIR [--step N] [--out DIR]\n"
     "  list     checkpoint steps with their metrics (the last metrics line before each)\n"
-    "  verify   check every checksum of every checkpoint (or of --step N); exit 1 if one fails\n"
+    "  verify   check the store's structure and every checksum of every checkpoint (or of\n"
+    "           --step N); exit 1 if one fails or the store is damaged\n"
     "  export   write a Hugging Face-style model directory (model.safetensors + config.json)\n"
     "           of --step N (default: the latest) to --out DIR; `agentflow train --init-from DIR`\n"
-    "           and `agentflow score --model DIR` read it\n";
+    "           and `agentflow score --model DIR` read it\n"
+    "A damaged store is reported and what can be salvaged from it is shown; the run directory\n"
+    "is not changed (`agentflow train --resume=latest-valid` moves it aside and rebuilds it).\n";
 
 static int cmd_list(AfCkptStore *st) {
     AfCkptInfo *items = NULL;
@@ -144,8 +147,11 @@ int af_cmd_ckpt(int argc, char **argv) {
         return 1;
     }
     int code;
+    /* a damaged store was salvaged into a temporary copy: say so, and verify fails */
+    const char *damage = af_ckpt_damage(st);
+    if (damage) printf("DAMAGED: %s\n", damage);
     if (is_list) code = cmd_list(st);
-    else if (is_verify) code = cmd_verify(st, have_step, step);
+    else if (is_verify) code = cmd_verify(st, have_step, step) || damage ? 1 : 0;
     else if (af_ckpt_export_hf(st, step, out)) {
         fprintf(stderr, "agentflow ckpt export: %s\n", af_error_detail());
         code = 1;

@@ -13,17 +13,21 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/checksum.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/safetensors.h"
+#include "learner/lmdb_check.h"
 #include "proto/agentflow.pb-c.h"
 
 #define FORMAT_KEY "format"
 #define FORMAT_VALUE "agentflow-ckpt 1"
 #define LATEST_KEY "latest"
+#define FORMAT_PREFIX "agentflow-ckpt "
 #define KEY_MAX 256
 #define MIB ((size_t)1 << 20)
 #define AUTO_MAP_MIN ((size_t)16 << 20)  /* first map of an automatic store, and slack */
@@ -37,8 +41,12 @@ struct AfCkptStore {
     MDB_dbi dbi;
     AfCkptOptions opt;
     size_t map_size;
-    char dir[4096];
-    char data_path[4200];
+    uint64_t checked_txnid;  /* newest snapshot af_lmdb_check found sound (0: none yet) */
+    char dir[4096];          /* RUN_DIR/ckpt.lmdb: the store named in messages */
+    char env_dir[4096];      /* the LMDB environment open: dir, or a salvaged copy in TMPDIR */
+    char data_path[4200];    /* env_dir/data.mdb */
+    int tmp_copy;            /* env_dir is a temporary salvaged copy, removed at close */
+    char damage[1400];       /* "" or what was found damaged at open and what was done */
 };
 
 AfCkptOptions af_ckpt_options_default(void) {
@@ -102,53 +110,160 @@ static int parse_step_key(const MDB_val *k, uint64_t *step) {
     return 0;
 }
 
+/* Check snapshot `txnid` (pinned by a transaction of the caller) unless done before. */
+static int check_snapshot(AfCkptStore *s, uint64_t txnid) {
+    if (txnid == s->checked_txnid) return 0;
+    AfLmdbCheck r;
+    int rc = af_lmdb_check(s->data_path, txnid, &r);
+    if (rc == 0) s->checked_txnid = txnid;
+    else if (rc == AF_EFORMAT)
+        rc = af_error_set(AF_EFORMAT,
+                          "%s: store damaged: %s (a read-write open, e.g. `agentflow train "
+                          "--resume=latest-valid`, moves it aside and rebuilds it from its intact checkpoints)",
+                          s->dir, r.message);
+    return rc;
+}
+
+/* A read transaction on a snapshot that af_lmdb_check found sound: LMDB never reads a
+ * page that was not checked (the pinned snapshot's pages cannot be reused meanwhile). */
 static int begin_read(AfCkptStore *s, MDB_txn **txn) {
-    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-    if (mrc == MDB_MAP_RESIZED) { /* another process grew the map */
-        if ((mrc = mdb_env_set_mapsize(s->env, 0)) == 0) {
-            MDB_envinfo info;
-            mdb_env_info(s->env, &info);
-            s->map_size = info.me_mapsize;
-            mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    for (int attempt = 0;; attempt++) {
+        int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+        if (mrc == MDB_MAP_RESIZED) { /* another process grew the map */
+            if ((mrc = mdb_env_set_mapsize(s->env, 0)) == 0) {
+                MDB_envinfo info;
+                mdb_env_info(s->env, &info);
+                s->map_size = info.me_mapsize;
+                mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+            }
         }
+        if (mrc) return lmdb_fail(s, mrc, "begin read transaction");
+        int rc = check_snapshot(s, (uint64_t)mdb_txn_id(*txn));
+        if (rc == 0) return 0;
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+        /* AF_ENOTFOUND: a writer committed twice since the transaction began; again */
+        if (rc != AF_ENOTFOUND || attempt == 4) return rc;
     }
-    return mrc ? lmdb_fail(s, mrc, "begin read transaction") : 0;
 }
 
 /* ------------------------------------------------------------------ open / close */
 
-/* Open the data file read-only without locking and check that every page the last
- * committed transaction uses lies inside the file: reading a page past the end of a
- * memory-mapped file is a SIGBUS, and a MDB_WRITEMAP open would silently extend the
- * file with zero pages. Only the meta pages are read. */
-static int probe_truncation(const AfCkptStore *s) {
-    MDB_env *env = NULL;
+/* The rebuild of a damaged store: every pair salvaged goes into a fresh environment. */
+typedef struct Rebuild {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int mrc;
+} Rebuild;
+
+static int rebuild_put(const void *key, size_t kl, const void *val, size_t vl, void *ctx) {
+    Rebuild *b = ctx;
+    /* a damaged "format" value is not carried over: the next save writes it */
+    if (kl == strlen(FORMAT_KEY) && memcmp(key, FORMAT_KEY, kl) == 0 &&
+        (vl != strlen(FORMAT_VALUE) || memcmp(val, FORMAT_VALUE, vl) != 0))
+        return 0;
+    MDB_val k = {kl, (void *)key}, v = {vl, (void *)val};
+    int mrc = mdb_put(b->txn, b->dbi, &k, &v, MDB_NOOVERWRITE); /* the newest snapshot's copy wins */
+    if (mrc == 0 || mrc == MDB_KEYEXIST) return 0;
+    b->mrc = mrc;
+    return AF_ELMDB;
+}
+
+/* Write into the (existing, empty) directory `dst` a fresh store holding what the
+ * damaged data file `src_data` still holds. */
+static int rebuild_into(const AfCkptStore *s, const char *dst, const char *src_data, AfLmdbSalvage *sr) {
     struct stat st;
+    MDB_env *env = NULL;
+    Rebuild b = {0};
     int rc = 0, mrc;
-    if (stat(s->data_path, &st) != 0) return 0; /* new store */
-    if ((mrc = mdb_env_create(&env))) return lmdb_fail(s, mrc, "create environment");
-    mrc = mdb_env_open(env, s->dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0644);
-    if (mrc) {
-        if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH || mrc == ENOENT || mrc == EINVAL)
-            rc = af_error_set(AF_EFORMAT, "%s: data.mdb is not a readable LMDB file (%lld bytes): %s",
-                              s->dir, (long long)st.st_size, mdb_strerror(mrc));
-        else
-            rc = lmdb_fail(s, mrc, "open data.mdb");
+    size_t map = stat(src_data, &st) == 0 ? (size_t)st.st_size : 0;
+    map = (map + map / 4 + AUTO_MAP_MIN + MIB - 1) / MIB * MIB; /* B-tree pages may pack differently */
+    memset(sr, 0, sizeof *sr);
+    if ((mrc = mdb_env_create(&env)) || (mrc = mdb_env_set_mapsize(env, map)) ||
+        (mrc = mdb_env_open(env, dst, MDB_NOTLS, 0644)) || (mrc = mdb_txn_begin(env, NULL, 0, &b.txn)) ||
+        (mrc = mdb_dbi_open(b.txn, NULL, 0, &b.dbi))) {
+        rc = af_error_set(AF_ELMDB, "%s: rebuilding the checkpoint store: %s", dst, mdb_strerror(mrc));
         goto done;
     }
-    MDB_envinfo info;
-    MDB_stat ms;
-    mdb_env_info(env, &info);
-    mdb_env_stat(env, &ms);
-    unsigned long long need = ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize;
-    if ((unsigned long long)st.st_size < need)
-        rc = af_error_set(AF_EFORMAT,
-                          "%s: data.mdb is truncated: %lld bytes, the last committed "
-                          "transaction uses %llu",
-                          s->dir, (long long)st.st_size, need);
+    rc = af_lmdb_salvage(src_data, rebuild_put, &b, sr);
+    if (rc == AF_ELMDB && b.mrc) rc = lmdb_fail(s, b.mrc, "rebuild the store");
+    if (rc == AF_EFORMAT || rc == AF_ENOTFOUND) rc = 0; /* nothing readable: an empty store */
+    if (rc == 0) {
+        mrc = mdb_txn_commit(b.txn);
+        b.txn = NULL;
+        if (mrc) rc = lmdb_fail(s, mrc, "commit the rebuilt store");
+    }
 done:
+    if (b.txn) mdb_txn_abort(b.txn);
     mdb_env_close(env);
     return rc;
+}
+
+/* The store at s->dir is damaged (`why`). Read-write: move it aside (never deleted) and
+ * rebuild s->dir from it. Read-only: rebuild a temporary copy in TMPDIR and open that,
+ * leaving the run directory untouched. Either way s->damage says what happened. */
+static int repair(AfCkptStore *s, const char *why) {
+    AfLmdbSalvage sr;
+    char src[4300];
+    int rc;
+    if (s->opt.read_only) {
+        const char *tmp = getenv("TMPDIR");
+        if (snprintf(s->env_dir, sizeof s->env_dir, "%s/agentflow-salvage-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
+                (int)sizeof s->env_dir ||
+            !mkdtemp(s->env_dir))
+            return af_error_set(AF_EIO, "%s: store damaged (%s), and no temporary directory for a salvaged copy: %s",
+                                s->dir, why, strerror(errno));
+        s->tmp_copy = 1;
+        snprintf(src, sizeof src, "%s/data.mdb", s->dir);
+        if ((rc = rebuild_into(s, s->env_dir, src, &sr))) return rc;
+        snprintf(s->damage, sizeof s->damage,
+                 "%.400s: store damaged: %.300s; shown: the %" PRIu64 " key(s) that could be salvaged (a read-write open, "
+                 "e.g. `agentflow train --resume=latest-valid`, moves the store aside and rebuilds it)",
+                 s->dir, why, sr.pairs);
+    } else {
+        char aside[4200], when[32];
+        time_t now = time(NULL);
+        struct tm tmv;
+        gmtime_r(&now, &tmv);
+        strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tmv);
+        struct stat st;
+        snprintf(aside, sizeof aside, "%s.damaged-%s", s->dir, when);
+        for (int i = 2; stat(aside, &st) == 0 && i < 1000; i++)
+            snprintf(aside, sizeof aside, "%s.damaged-%s-%d", s->dir, when, i);
+        if (rename(s->dir, aside) != 0)
+            return af_error_set(AF_EIO, "%s: store damaged (%s), and moving it aside to %s failed: %s", s->dir, why,
+                                aside, strerror(errno));
+        if ((rc = af_mkdir_p(s->dir))) return rc;
+        snprintf(src, sizeof src, "%s/data.mdb", aside);
+        if ((rc = rebuild_into(s, s->dir, src, &sr)))
+            return af_error_wrap(rc, "%s: store damaged (%s), moved to %s; rebuilding failed", s->dir, why, aside);
+        snprintf(s->damage, sizeof s->damage,
+                 "%.300s: store damaged: %.300s; moved to %.320s (kept) and rebuilt from the %" PRIu64
+                 " key(s) it still held (checkpoints are checked as they are read)",
+                 s->dir, why, aside, sr.pairs);
+        af_log(AF_LOG_WARN, "%s", s->damage);
+    }
+    snprintf(s->data_path, sizeof s->data_path, "%s/data.mdb", s->env_dir);
+    s->checked_txnid = 0;
+    return 0;
+}
+
+/* Is the store's data file sound (as far as LMDB's structure goes)? A read-only open
+ * may race a writer's commits: a failed check is repeated once. */
+static int check_at_open(AfCkptStore *s, char *why, size_t cap) {
+    AfLmdbCheck r;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int rc = af_lmdb_check(s->data_path, 0, &r);
+        if (rc == 0) {
+            s->checked_txnid = r.txnid;
+            return 0;
+        }
+        if (rc != AF_EFORMAT) return rc;
+        snprintf(why, cap, "%s", r.message);
+        if (!s->opt.read_only) break; /* learner 0 holds the run: nobody else writes */
+        usleep(200 * 1000);
+    }
+    return AF_EFORMAT;
 }
 
 /* With MDB_WRITEMAP, make sure the file's blocks exist up to the map size, so that a
@@ -180,6 +295,75 @@ static int set_map_size(AfCkptStore *s, size_t bytes) {
     return reserve_blocks(s);
 }
 
+/* A "format" value one or two bit flips away from ours is damage, not another format. */
+static int format_damaged(const MDB_val *v) {
+    if (v->mv_size != strlen(FORMAT_VALUE)) return 0;
+    int bits = 0;
+    for (size_t i = 0; i < v->mv_size; i++)
+        bits += __builtin_popcount((unsigned)(((const uint8_t *)v->mv_data)[i] ^ (uint8_t)FORMAT_VALUE[i]));
+    return bits > 0 && bits <= 2;
+}
+
+/* Open the LMDB environment at s->env_dir and check the "format" key. *fmt_damaged is
+ * set (with AF_EFORMAT) when that key holds a damaged value. */
+static int open_env(AfCkptStore *s, int *fmt_damaged) {
+    const AfCkptOptions *opt = &s->opt;
+    MDB_txn *txn = NULL;
+    int rc = 0, mrc;
+    struct stat st;
+    int exists = stat(s->data_path, &st) == 0;
+    *fmt_damaged = 0;
+    if ((mrc = mdb_env_create(&s->env))) return lmdb_fail(s, mrc, "create environment");
+    /* automatic: at least the current file; a fixed size is taken as given (LMDB rounds
+     * it to pages and raises it to the pages in use) */
+    size_t want = opt->map_size;
+    if (want == 0) {
+        want = exists && (size_t)st.st_size > AUTO_MAP_MIN ? (size_t)st.st_size : AUTO_MAP_MIN;
+        want = (want + MIB - 1) / MIB * MIB;
+    }
+    if ((mrc = mdb_env_set_mapsize(s->env, want))) return lmdb_fail(s, mrc, "set map size");
+    unsigned flags = MDB_NOTLS;
+    if (opt->read_only) flags |= MDB_RDONLY;
+    else if (opt->writemap) flags |= MDB_WRITEMAP;
+    if ((mrc = mdb_env_open(s->env, s->env_dir, flags, 0644))) {
+        if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH)
+            return af_error_set(AF_EFORMAT, "%s: not an LMDB checkpoint store: %s", s->dir, mdb_strerror(mrc));
+        return lmdb_fail(s, mrc, "open");
+    }
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize;
+    if ((rc = reserve_blocks(s))) return rc;
+
+    if (opt->read_only) rc = begin_read(s, &txn);
+    else if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) rc = lmdb_fail(s, mrc, "begin transaction");
+    else if ((rc = check_snapshot(s, (uint64_t)mdb_txn_id(txn) - 1))) goto done;
+    if (rc) goto done;
+    if ((mrc = mdb_dbi_open(txn, NULL, 0, &s->dbi))) {
+        rc = lmdb_fail(s, mrc, "open database");
+        goto done;
+    }
+    MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
+    mrc = mdb_get(txn, s->dbi, &k, &v);
+    if (mrc == 0) {
+        if (v.mv_size != strlen(FORMAT_VALUE) || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
+            *fmt_damaged = format_damaged(&v);
+            rc = af_error_set(AF_EFORMAT, "%s: key \"format\" is \"%.*s\", expected \"%s\"", s->dir,
+                              (int)(v.mv_size < 64 ? v.mv_size : 64), (const char *)v.mv_data, FORMAT_VALUE);
+            goto done;
+        }
+    } else if (mrc != MDB_NOTFOUND) {
+        rc = lmdb_fail(s, mrc, "read format key");
+        goto done;
+    }
+    if (opt->read_only) mdb_txn_abort(txn);
+    else if ((mrc = mdb_txn_commit(txn))) rc = lmdb_fail(s, mrc, "commit open");
+    txn = NULL;
+done:
+    if (txn) mdb_txn_abort(txn);
+    return rc;
+}
+
 int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out) {
     *out = NULL;
     AfCkptOptions opt = o ? *o : af_ckpt_options_default();
@@ -188,13 +372,14 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
         return af_error_set(AF_EINVAL, "checkpoint store: keep_last must be >= 1, got %d", opt.keep_last);
     AfCkptStore *s = calloc(1, sizeof *s);
     if (!s) return af_error_set(AF_ENOMEM, "checkpoint store: out of memory");
-    int rc = 0, mrc;
-    MDB_txn *txn = NULL;
+    int rc = 0, fmt_damaged = 0;
+    char why[600];
     s->opt = opt;
     if (snprintf(s->dir, sizeof s->dir, "%s/ckpt.lmdb", run_dir) >= (int)sizeof s->dir) {
         rc = af_error_set(AF_EINVAL, "checkpoint store: run directory path too long");
         goto fail;
     }
+    snprintf(s->env_dir, sizeof s->env_dir, "%s", s->dir);
     snprintf(s->data_path, sizeof s->data_path, "%s/data.mdb", s->dir);
     struct stat st;
     int exists = stat(s->data_path, &st) == 0;
@@ -203,76 +388,38 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
         goto fail;
     }
     if (!opt.read_only && (rc = af_mkdir_p(s->dir))) goto fail;
-    if ((rc = probe_truncation(s))) goto fail;
-
-    if ((mrc = mdb_env_create(&s->env))) {
-        rc = lmdb_fail(s, mrc, "create environment");
-        goto fail;
+    /* LMDB trusts every byte it maps: it sees the file only once af_lmdb_check passed */
+    if (exists && (rc = check_at_open(s, why, sizeof why))) {
+        if (rc != AF_EFORMAT || (rc = repair(s, why))) goto fail;
     }
-    /* automatic: at least the current file; a fixed size is taken as given (LMDB rounds
-     * it to pages and raises it to the pages in use) */
-    size_t want = opt.map_size;
-    if (want == 0) {
-        want = exists && (size_t)st.st_size > AUTO_MAP_MIN ? (size_t)st.st_size : AUTO_MAP_MIN;
-        want = (want + MIB - 1) / MIB * MIB;
+    rc = open_env(s, &fmt_damaged);
+    if (rc && fmt_damaged && !s->damage[0]) { /* a flipped bit in the "format" value */
+        snprintf(why, sizeof why, "%s", af_error_detail());
+        mdb_env_close(s->env);
+        s->env = NULL;
+        if ((rc = repair(s, why)) == 0) rc = open_env(s, &fmt_damaged);
     }
-    if ((mrc = mdb_env_set_mapsize(s->env, want))) {
-        rc = lmdb_fail(s, mrc, "set map size");
-        goto fail;
-    }
-    unsigned flags = MDB_NOTLS;
-    if (opt.read_only) flags |= MDB_RDONLY;
-    else if (opt.writemap) flags |= MDB_WRITEMAP;
-    if ((mrc = mdb_env_open(s->env, s->dir, flags, 0644))) {
-        if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH)
-            rc = af_error_set(AF_EFORMAT, "%s: not an LMDB checkpoint store: %s", s->dir, mdb_strerror(mrc));
-        else
-            rc = lmdb_fail(s, mrc, "open");
-        goto fail;
-    }
-    MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    s->map_size = info.me_mapsize;
-    if ((rc = reserve_blocks(s))) goto fail;
-
-    if ((mrc = mdb_txn_begin(s->env, NULL, opt.read_only ? MDB_RDONLY : 0, &txn))) {
-        rc = lmdb_fail(s, mrc, "begin transaction");
-        goto fail;
-    }
-    if ((mrc = mdb_dbi_open(txn, NULL, 0, &s->dbi))) {
-        rc = lmdb_fail(s, mrc, "open database");
-        goto fail;
-    }
-    MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
-    mrc = mdb_get(txn, s->dbi, &k, &v);
-    if (mrc == 0) {
-        if (v.mv_size != strlen(FORMAT_VALUE) || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
-            rc = af_error_set(AF_EFORMAT, "%s: key \"format\" is \"%.*s\", expected \"%s\"", s->dir,
-                              (int)(v.mv_size < 64 ? v.mv_size : 64), (const char *)v.mv_data, FORMAT_VALUE);
-            goto fail;
-        }
-    } else if (mrc != MDB_NOTFOUND) {
-        rc = lmdb_fail(s, mrc, "read format key");
-        goto fail;
-    }
-    if (opt.read_only) mdb_txn_abort(txn);
-    else if ((mrc = mdb_txn_commit(txn))) {
-        txn = NULL;
-        rc = lmdb_fail(s, mrc, "commit open");
-        goto fail;
-    }
-    txn = NULL;
+    if (rc) goto fail;
     *out = s;
     return 0;
 fail:
-    if (txn) mdb_txn_abort(txn);
     af_ckpt_close(s);
     return rc;
 }
 
+const char *af_ckpt_damage(const AfCkptStore *s) { return s->damage[0] ? s->damage : NULL; }
+
 void af_ckpt_close(AfCkptStore *s) {
     if (!s) return;
     if (s->env) mdb_env_close(s->env);
+    if (s->tmp_copy) { /* the salvaged copy of a damaged store opened read-only */
+        char p[4200];
+        snprintf(p, sizeof p, "%s/data.mdb", s->env_dir);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/lock.mdb", s->env_dir);
+        unlink(p);
+        rmdir(s->env_dir);
+    }
     free(s);
 }
 
@@ -421,6 +568,14 @@ fail:
     return rc;
 }
 
+/* The 16 bytes of step/<S>/sum: XXH64 (seed 0) of the manifest bytes, then of the
+ * metrics line, each little-endian. */
+static void step_sum(const void *man, size_t man_len, const void *metrics, size_t metrics_len, uint8_t out[16]) {
+    uint64_t h[2] = {af_checksum64(man, man_len, 0), af_checksum64(metrics, metrics_len, 0)};
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 8; i++) out[8 * j + i] = (uint8_t)(h[j] >> (8 * i));
+}
+
 static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__CheckpointManifest **out) {
     char kb[KEY_MAX], what[64];
     MDB_val k = key_of(kb, "step/%020" PRIu64 "/manifest", step), v;
@@ -429,6 +584,23 @@ static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__
     if (mrc == MDB_NOTFOUND)
         return af_error_set(AF_ENOTFOUND, "%s: checkpoint step %" PRIu64 " does not exist (no manifest)", s->dir, step);
     if (mrc) return lmdb_fail(s, mrc, "read manifest");
+    /* step/<S>/sum: XXH64 of the manifest and of the metrics line (absent in stores
+     * written before it existed: then only the manifest's own consistency is checked) */
+    char sk[KEY_MAX], mk[KEY_MAX];
+    MDB_val skey = key_of(sk, "step/%020" PRIu64 "/sum", step), sval;
+    if ((mrc = mdb_get(txn, s->dbi, &skey, &sval)) == 0) {
+        MDB_val mkey = key_of(mk, "step/%020" PRIu64 "/metrics", step), mval = {0, ""};
+        uint8_t want[16];
+        int mm = mdb_get(txn, s->dbi, &mkey, &mval);
+        if (mm && mm != MDB_NOTFOUND) return lmdb_fail(s, mm, "read metrics line");
+        step_sum(v.mv_data, v.mv_size, mval.mv_data, mm ? 0 : mval.mv_size, want);
+        if (sval.mv_size != sizeof want || memcmp(sval.mv_data, want, 8) != 0)
+            return af_error_set(AF_ECHECKSUM, "%s: checkpoint step %" PRIu64 ": manifest checksum mismatch", s->dir, step);
+        if (memcmp((const uint8_t *)sval.mv_data + 8, want + 8, 8) != 0)
+            return af_error_set(AF_ECHECKSUM, "%s: checkpoint step %" PRIu64 ": metrics line checksum mismatch", s->dir,
+                                step);
+    } else if (mrc != MDB_NOTFOUND)
+        return lmdb_fail(s, mrc, "read manifest checksum");
     return manifest_decode(&v, s->dir, what, step, 0, out);
 }
 
@@ -616,6 +788,8 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
         goto fail;
     }
     if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) goto lmdb;
+    uint64_t txnid = (uint64_t)mdb_txn_id(txn);
+    if ((rc = check_snapshot(s, txnid - 1))) goto fail; /* another writer's commit, unchecked */
 
     MDB_val fk = {strlen(FORMAT_KEY), FORMAT_KEY}, fv = {strlen(FORMAT_VALUE), FORMAT_VALUE};
     if ((mrc = mdb_put(txn, s->dbi, &fk, &fv, 0))) goto lmdb;
@@ -765,13 +939,19 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     man.unix_time = now_unix();
     {
         size_t len = agentflow__checkpoint_manifest__get_packed_size(&man);
+        const char *mj = sv->metrics_json ? sv->metrics_json : "";
         MDB_val k = key_of(kb, "step/%020" PRIu64 "/manifest", sv->step), v = {len, NULL};
+        uint8_t sum[16];
         if ((mrc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE))) goto lmdb;
         agentflow__checkpoint_manifest__pack(&man, v.mv_data);
-    }
-    {
-        const char *mj = sv->metrics_json ? sv->metrics_json : "";
-        MDB_val k = key_of(kb, "step/%020" PRIu64 "/metrics", sv->step), v = {strlen(mj), (void *)mj};
+        step_sum(v.mv_data, len, mj, strlen(mj), sum);
+        k = key_of(kb, "step/%020" PRIu64 "/metrics", sv->step);
+        v.mv_size = strlen(mj);
+        v.mv_data = (void *)mj;
+        if ((mrc = mdb_put(txn, s->dbi, &k, &v, 0))) goto lmdb;
+        k = key_of(kb, "step/%020" PRIu64 "/sum", sv->step);
+        v.mv_size = sizeof sum;
+        v.mv_data = sum;
         if ((mrc = mdb_put(txn, s->dbi, &k, &v, 0))) goto lmdb;
     }
     {
@@ -797,6 +977,7 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc) goto lmdb;
+    s->checked_txnid = txnid; /* LMDB wrote it from a checked snapshot */
     goto done;
 lmdb:
     if (mrc == MDB_MAP_FULL) *map_full = 1;

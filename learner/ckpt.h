@@ -12,6 +12,10 @@
  *   "latest"                   8 bytes: step of the newest checkpoint, u64 little-endian
  *   "step/<S>/manifest"        CheckpointManifest, protobuf (packed)
  *   "step/<S>/metrics"         the last metrics JSON line before this checkpoint (may be "")
+ *   "step/<S>/sum"             16 bytes: XXH64 (seed 0) of the manifest value, then of the
+ *                              metrics value, each u64 little-endian (stores written before
+ *                              this key existed lack it; their manifests are checked for
+ *                              consistency only)
  *   "step/<S>/param/<tensor>"  float32 little-endian, row-major, the tensor's numel values
  *   "step/<S>/adam_m/<tensor>" AdamW first moment of that tensor, same layout
  *   "step/<S>/adam_v/<tensor>" AdamW second moment
@@ -70,13 +74,32 @@ typedef struct AfCkptOptions {
 AfCkptOptions af_ckpt_options_default(void);
 
 /* Open (creating RUN_DIR and RUN_DIR/ckpt.lmdb/ unless read_only) the checkpoint store
- * of `run_dir`. Opening checks that the data file is not truncated (every page the last
- * committed transaction refers to lies inside the file). `o` may be NULL (defaults).
+ * of `run_dir`. `o` may be NULL (defaults).
+ *
+ * LMDB has no page checksums and crashes on a damaged page, so before LMDB maps the file
+ * its structure is checked with pread (learner/lmdb_check.h), and every later read
+ * transaction on a newer snapshot (another process's commit) is checked again. A store
+ * found damaged (a flipped bit, a truncated file, a damaged "format" value) is repaired,
+ * never deleted:
+ *   - read-write: RUN_DIR/ckpt.lmdb is renamed RUN_DIR/ckpt.lmdb.damaged-<UTC time> and a
+ *     fresh store is rebuilt in its place from every key/value pair still readable
+ *     (af_lmdb_salvage); checkpoints are then checked by their checksums as usual, so
+ *     af_ckpt_latest_valid finds the newest intact one, and saves continue safely;
+ *   - read-only: the same rebuild goes to a temporary directory in $TMPDIR (removed by
+ *     af_ckpt_close) and is what the handle reads; the run directory is not touched.
+ * af_ckpt_damage then says what was found and done (a warning is also logged for a
+ * read-write repair).
  * Returns 0; AF_EINVAL (NULL run_dir, keep_last < 1); AF_ENOTFOUND (read_only and no
- * store); AF_EFORMAT (not an LMDB file, truncated data file, unknown "format");
- * AF_ELMDB / AF_EIO (other LMDB or file errors, detail names the path); AF_ENOMEM.
+ * store); AF_EFORMAT ("format" names another format; or a snapshot committed by another
+ * process after the open is damaged); AF_ELMDB / AF_EIO (other LMDB or file errors, detail
+ * names the path, e.g. a damaged store that cannot be moved aside); AF_ENOMEM.
  * The caller owns *out and closes it with af_ckpt_close. */
 int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out);
+
+/* NULL if the store was sound at open, else what was damaged and what was done (where the
+ * damaged store was moved, or that a salvaged temporary copy is shown). Owned by the
+ * store. */
+const char *af_ckpt_damage(const AfCkptStore *s);
 
 /* Close the store (NULL is fine). Nothing is pending: every save committed or aborted. */
 void af_ckpt_close(AfCkptStore *s);
