@@ -252,7 +252,8 @@ static int repair(AfCkptStore *s, const char *why) {
  * may race a writer's commits: a failed check is repeated once. */
 static int check_at_open(AfCkptStore *s, char *why, size_t cap) {
     AfLmdbCheck r;
-    for (int attempt = 0; attempt < 2; attempt++) {
+    uint64_t seen = UINT64_MAX;
+    for (int attempt = 0; attempt < 4; attempt++) {
         int rc = af_lmdb_check(s->data_path, 0, &r);
         if (rc == 0) {
             s->checked_txnid = r.txnid;
@@ -260,8 +261,10 @@ static int check_at_open(AfCkptStore *s, char *why, size_t cap) {
         }
         if (rc != AF_EFORMAT) return rc;
         snprintf(why, cap, "%s", r.message);
-        if (!s->opt.read_only) break; /* learner 0 holds the run: nobody else writes */
-        usleep(200 * 1000);
+        /* the same snapshot failing twice is damage; a new one means a writer committed
+         * during the check (a read-only open beside a running training): check again */
+        if (s->opt.read_only == 0 || r.txnid == seen) break;
+        seen = r.txnid;
     }
     return AF_EFORMAT;
 }
@@ -612,6 +615,16 @@ static int get_ref_manifest(AfCkptStore *s, MDB_txn *txn, Agentflow__CheckpointM
         return af_error_set(AF_ENOTFOUND, "%s: no reference planner stored", s->dir);
     }
     if (mrc) return lmdb_fail(s, mrc, "read reference manifest");
+    MDB_val sk = {strlen("ref/sum"), "ref/sum"}, sv;
+    if ((mrc = mdb_get(txn, s->dbi, &sk, &sv)) == 0) { /* absent in stores written before it */
+        uint8_t want[16];
+        step_sum(v.mv_data, v.mv_size, "", 0, want);
+        if (sv.mv_size != 8 || memcmp(sv.mv_data, want, 8) != 0) {
+            *out = NULL;
+            return af_error_set(AF_ECHECKSUM, "%s: reference manifest checksum mismatch", s->dir);
+        }
+    } else if (mrc != MDB_NOTFOUND)
+        return lmdb_fail(s, mrc, "read reference manifest checksum");
     return manifest_decode(&v, s->dir, "reference", 0, 1, out);
 }
 
@@ -839,8 +852,8 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
 
     /* The reference planner: stored once; later saves must pass the same one. */
     rc = get_ref_manifest(s, txn, &ref_man);
-    if (rc && rc != AF_ENOTFOUND) goto fail;
-    rc = 0;
+    if (rc == AF_ENOMEM || rc == AF_ELMDB) goto fail;
+    rc = 0; /* missing, or damaged (a rebuilt store): written again below from ref_params */
     int ref_ok = ref_man && ref_man->n_tensors == nt && ref_man->param_count == sv->n_params;
     for (size_t i = 0; ref_ok && i < nt; i++)
         ref_ok = strcmp(ref_man->tensors[i]->name, sv->tensors[i].name) == 0 &&
@@ -859,6 +872,13 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
                                       s->dir, t->name);
                     goto fail;
                 }
+                /* the stored copy may have been lost (a rebuilt store): then write it again */
+                MDB_val k = tensor_key(kb, 0, KIND_REF, t->name), v;
+                size_t bytes = t->numel * sizeof(float);
+                mrc = mdb_get(txn, s->dbi, &k, &v);
+                if (mrc && mrc != MDB_NOTFOUND) goto lmdb;
+                if (mrc || v.mv_size != bytes || af_checksum64(v.mv_data, bytes, 0) != sums[i])
+                    if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, bytes, NULL))) goto lmdb;
             } else {
                 MDB_val k = tensor_key(kb, 0, KIND_REF, t->name);
                 if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, t->numel * sizeof(float), &sums[i])))
@@ -895,7 +915,13 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
             size_t len = agentflow__checkpoint_manifest__get_packed_size(&rm);
             MDB_val k = {strlen("ref/manifest"), "ref/manifest"}, v = {len, NULL};
             mrc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE);
-            if (mrc == 0) agentflow__checkpoint_manifest__pack(&rm, v.mv_data);
+            uint8_t rsum[16];
+            if (mrc == 0) {
+                agentflow__checkpoint_manifest__pack(&rm, v.mv_data);
+                step_sum(v.mv_data, len, "", 0, rsum);
+                MDB_val sk = {strlen("ref/sum"), "ref/sum"}, svv = {8, rsum};
+                mrc = mdb_put(txn, s->dbi, &sk, &svv, 0);
+            }
             free(re);
             free(rp);
             if (mrc) goto lmdb;

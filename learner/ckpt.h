@@ -21,8 +21,11 @@
  *   "step/<S>/adam_v/<tensor>" AdamW second moment
  *   "ref/manifest"             CheckpointManifest of the frozen reference planner (step 0;
  *                              its TensorEntry.checksum are the reference tensors')
+ *   "ref/sum"                  8 bytes: XXH64 (seed 0) of the "ref/manifest" value, u64
+ *                              little-endian (absent in stores written before it existed)
  *   "ref/param/<tensor>"       reference planner tensors, written once by the first save
- *                              that passes ref_params and never rewritten
+ *                              that passes ref_params and rewritten only when a later
+ *                              save finds them missing or damaged (a rebuilt store)
  * <tensor> is the Hugging Face name of the model's tensor table (common/model.h). The
  * flat buffers have 16-float alignment padding between tensors: padding is not stored
  * and load() zeroes it. In a step manifest, TensorEntry.checksum/adam_m_checksum/

@@ -450,7 +450,7 @@ int af_lmdb_check(const char *data_path, uint64_t txnid, AfLmdbCheck *r) {
     r->last_pgno = mt->last_pg;
     r->page_size = mt->psize;
     if (mt->last_pg < 1 || mt->last_pg > fsize / mt->psize || (mt->last_pg + 1) * mt->psize > fsize) {
-        damage(&w, "%s: truncated or damaged: %" PRIu64 " bytes, the last transaction uses pages 0..%" PRIu64
+        damage(&w, "%s is truncated (or its meta page damaged): %" PRIu64 " bytes, the last transaction uses pages 0..%" PRIu64
                    " of %u bytes",
                data_path, fsize, mt->last_pg, mt->psize);
         goto out;
