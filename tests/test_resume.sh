@@ -214,7 +214,7 @@ kill_trial() { # name rank-to-kill
         check "$d: the checkpoint left by the kill verifies" "'$AF' ckpt verify --run-dir '$T/$d' > /dev/null"
         mpirun -np 3 "$AF" train --run-dir "$T/$d" --resume >> "$T/$d.log" 2>&1
     else
-        mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N >> "$T/$d.log" 2>&1
+        mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N --overwrite >> "$T/$d.log" 2>&1
     fi
     same "$d: kill -9 of rank $victim + resume" ref3 "$d"
 }
