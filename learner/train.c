@@ -65,6 +65,8 @@ typedef struct Trainer {
     size_t scratch_bytes;
     uint32_t *queries;
     FILE *metrics_f, *eval_f;
+    int log_rc;              /* rank 0: a metrics/eval line could not be written (AF_EFULL...) */
+    char log_err[512];       /* ... and why; the learners stop at the next agreement */
     const char *tool_names[AF_METRICS_MAX_TOOLS];
     int n_tools;
     /* checkpoints and resume (issue 6; see the "checkpoints" section) */
@@ -306,12 +308,16 @@ static int evaluate(Trainer *T, uint32_t after_iteration, uint64_t version, doub
     double dt = af_time_now() - t0;
     af_log_progress("eval after %u iterations: held-out greedy accuracy %.4f (%g of %g), reward %.4f, %.1fs",
                     after_iteration, *acc, sums[0], sums[2], sums[2] > 0 ? sums[1] / sums[2] : 0.0, dt);
-    if (T->eval_f) {
-        fprintf(T->eval_f,
-                "{\"iteration\": %u, \"policy_version\": %llu, \"split\": \"test\", \"questions\": %.0f, "
-                "\"accuracy\": %.6f, \"reward_mean\": %.6f, \"eval_s\": %.3f}\n",
-                after_iteration, (unsigned long long)version, sums[2], *acc, sums[2] > 0 ? sums[1] / sums[2] : 0.0, dt);
-        fflush(T->eval_f);
+    if (T->eval_f && !T->log_rc) {
+        char line[512], path[4200];
+        int n = snprintf(line, sizeof line,
+                         "{\"iteration\": %u, \"policy_version\": %llu, \"split\": \"test\", \"questions\": %.0f, "
+                         "\"accuracy\": %.6f, \"reward_mean\": %.6f, \"eval_s\": %.3f}",
+                         after_iteration, (unsigned long long)version, sums[2], *acc,
+                         sums[2] > 0 ? sums[1] / sums[2] : 0.0, dt);
+        snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
+        if ((T->log_rc = af_append_line(fileno(T->eval_f), path, line, (size_t)n)))
+            snprintf(T->log_err, sizeof T->log_err, "%s", af_error_detail());
     }
     return 0;
 }
@@ -691,10 +697,13 @@ static int learner_iteration(Trainer *T, uint32_t it, AfMetrics *M) {
     M->g.iteration_s = af_time_now() - t_it;
     if (T->rank == 0) {
         char line[8192];
-        if (af_metrics_json(M, line, sizeof line) > 0 && T->metrics_f) {
-            fprintf(T->metrics_f, "%s\n", line);
-            fflush(T->metrics_f);
-            snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
+        int n = af_metrics_json(M, line, sizeof line);
+        if (n > 0 && T->metrics_f && !T->log_rc) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+            if ((T->log_rc = af_append_line(fileno(T->metrics_f), path, line, (size_t)n)))
+                snprintf(T->log_err, sizeof T->log_err, "%s", af_error_detail());
+            else snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
         }
         if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_progress("%s", line);
     }
@@ -972,7 +981,14 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
         int sig = af_signals_pending() != 0, any_sig = 0;
         /* the time limit is learner 0's clock, shared through the same reduction */
         if (T.rank == 0 && cfg->run.time_limit_s > 0 && af_time_now() - t_start >= cfg->run.time_limit_s) sig |= 2;
+        if (T.rank == 0 && T.log_rc) sig |= 4; /* metrics.jsonl/eval.jsonl cannot be written */
         if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_BOR, T.learners))) goto stop;
+        if (any_sig & 4) { /* no checkpoint of an iteration whose line is missing: resume redoes it */
+            rc = T.rank == 0 ? af_error_set(T.log_rc, "%s; stopping (the last checkpoint is intact)", T.log_err)
+                             : af_error_set(AF_EIO, "learner 0 could not write its logs (see its message)");
+            res->clean_stop = 1;
+            goto stop;
+        }
         if (!any_sig && T.rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
             (rc = evaluate(&T, it + 1, it + 1, &res->eval_after)))
             goto stop;
@@ -1008,6 +1024,11 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
     if (T.rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
     else if (T.rank == 0 && every > 0 && !res->stopped_by_signal && (rc = evaluate(&T, done, done, &res->eval_after)))
         goto stop;
+    if (T.rank == 0 && T.log_rc) { /* the final metrics or eval line */
+        rc = af_error_set(T.log_rc, "%s", T.log_err);
+        res->clean_stop = 1;
+        goto stop;
+    }
     if (T.rank == 0) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/model", run_dir);
