@@ -5,10 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -130,4 +132,20 @@ int af_rundir_move_aside(const char *run_dir, char *aside, size_t cap) {
     closedir(d);
     if (aside && cap) snprintf(aside, cap, "%s", dst);
     return rc;
+}
+
+const char *af_rundir_network_fs(const char *path) {
+    static const struct {
+        unsigned long magic;
+        const char *name;
+    } fs[] = {{0x6969, "NFS"},         {0x0BD00BD0, "Lustre"},   {0x47504653, "GPFS"},
+              {0xFF534D42, "CIFS/SMB"}, {0xFE534D42, "CIFS/SMB"}, {0x517B, "CIFS/SMB"},
+              {0x00C36400, "CephFS"},   {0x19830326, "BeeGFS"},   {0x5346414F, "AFS"},
+              {0x6B414653, "AFS"},      {0x01021997, "9P"},       {0x65735546, "FUSE"},
+              {0xAAD7AAEA, "PanFS"},    {0x20030528, "OrangeFS"}};
+    struct statfs st;
+    if (statfs(path, &st) != 0) return NULL;
+    for (size_t i = 0; i < sizeof fs / sizeof *fs; i++)
+        if ((unsigned long)(uint32_t)st.f_type == fs[i].magic) return fs[i].name;
+    return NULL;
 }

@@ -39,4 +39,17 @@ int af_rundir_has_run(const char *run_dir, char *what, size_t cap);
  * deleted. Call with the lock held. Returns 0 or AF_EIO naming the entry. */
 int af_rundir_move_aside(const char *run_dir, char *aside, size_t cap);
 
+/* The kind of network or cluster filesystem `path` lives on ("NFS", "Lustre", "GPFS",
+ * "CIFS/SMB", "CephFS", "BeeGFS", "AFS", "9P", "FUSE", "PanFS", "OrangeFS"), or NULL for
+ * a local one (or if statfs fails). LMDB, the checkpoint store, needs a local filesystem:
+ * its lock file is shared memory and its data file a coherent memory map, which such
+ * filesystems do not give across hosts (and NFS does not honour its fsync ordering). */
+const char *af_rundir_network_fs(const char *path);
+
+/* Exit status of `agentflow train` when a signal (SIGTERM, SIGUSR1, SIGINT; SLURM's
+ * preemption or time-limit warning) stopped it before its last iteration, after writing
+ * a checkpoint: "preempted, resume me" (EX_TEMPFAIL of sysexits.h). Not 0, so that
+ * SLURM's afterok dependencies do not start on a run that has not finished. */
+#define AF_EXIT_PREEMPTED 75
+
 #endif

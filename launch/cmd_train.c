@@ -40,6 +40,11 @@ static int claim_run_dir(const AfConfig *cfg, const char *run_dir, int resume, i
         AF_LOG_E("%s", af_error_detail());
         return 1;
     }
+    const char *netfs = af_rundir_network_fs(run_dir);
+    if (netfs)
+        AF_LOG_W("run directory %s is on %s: the checkpoint store (LMDB) needs a local filesystem (its lock and "
+                 "memory map are not coherent across hosts, and a damaged store is only detected, not avoided); "
+                 "put --run-dir on a node-local disk and copy it out, see docs/checkpoints.md", run_dir, netfs);
     if (unlocked)
         AF_LOG_W("run directory %s: its filesystem has no working file locks, nothing stops a second run "
                  "from using it at the same time", run_dir);
@@ -60,6 +65,30 @@ static int claim_run_dir(const AfConfig *cfg, const char *run_dir, int resume, i
     if (!resume && af_config_save(cfg, path)) {
         AF_LOG_E("%s", af_error_detail());
         return 1;
+    }
+    return 0;
+}
+
+/* Under SLURM, a world smaller than the job step's task count means srun started each
+ * task as its own MPI singleton (no PMI/PMIx plugin): N independent runs on one run
+ * directory. Checked only for direct launch (srun): under mpirun, OMPI_COMM_WORLD_SIZE is
+ * set and mpirun's world is the truth (its daemons are an srun step of their own).
+ * AF_SLURM_CHECK=0 turns it off. Returns 0, or 2 with the message logged. */
+static int check_slurm_world(int world, int rank) {
+    const char *off = getenv("AF_SLURM_CHECK");
+    if ((off && strcmp(off, "0") == 0) || getenv("OMPI_COMM_WORLD_SIZE")) return 0;
+    static const char *const vars[] = {"SLURM_STEP_NUM_TASKS", "SLURM_NTASKS", "SLURM_NPROCS"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        if (!v || !*v) continue;
+        char *end = NULL;
+        long n = strtol(v, &end, 10);
+        if (*end || n < 1 || n == world) return 0;
+        if (rank == 0)
+            AF_LOG_E("%s=%ld, but the MPI world has %d rank(s): srun started the tasks without joining them into "
+                     "one MPI job (use srun --mpi=pmix, or the MPI plugin your cluster has; AF_SLURM_CHECK=0 "
+                     "skips this check)", vars[i], n, world);
+        return 2;
     }
     return 0;
 }
@@ -134,6 +163,8 @@ int af_cmd_train(int argc, char **argv) {
                                                          : AF_PROGRESS_RANK0);
     int exit_code = 1;
     AfRunLock *lock = NULL;
+    if ((exit_code = check_slurm_world(mpi.size, mpi.rank))) goto done;
+    exit_code = 1;
     if (cfg.topology.learners > mpi.size) {
         if (mpi.rank == 0)
             AF_LOG_E("config: topology.learners (%lld) exceeds the %d MPI ranks of this run",
@@ -184,7 +215,10 @@ int af_cmd_train(int argc, char **argv) {
                                        : "",
                  run_dir);
     }
-    exit_code = 0;
+    /* stopped by a signal before the last iteration: "preempted, resume me" */
+    exit_code = res.stopped_by_signal && res.start_iteration + res.iterations_done < (int)cfg.run.iterations
+                    ? AF_EXIT_PREEMPTED
+                    : 0;
 done:
     af_rundir_unlock(lock);
     af_mpi_finalize(&mpi);
