@@ -9,11 +9,7 @@
 # usage: test_ckpt_damage.sh AGENTFLOW_BINARY
 set -uo pipefail
 AF=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+source "$(dirname "$0")/helpers.sh"
 nosig() { [ "$1" -lt 128 ]; } # exit status of a process that did not die by a signal
 
 S=(--set suite.name=arith --set rollout.batch_queries=2 --set rollout.group_size=2 --set model.d_model=32 --set model.d_ff=64)

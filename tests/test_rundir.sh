@@ -6,16 +6,7 @@
 # usage: test_rundir.sh AGENTFLOW_BINARY
 set -uo pipefail
 AF=$1
-T=$(mktemp -d)
-BG=()
-cleanup() {
-    for p in "${BG[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+source "$(dirname "$0")/helpers.sh"
 S=(--set suite.name=arith --set rollout.batch_queries=2 --set rollout.group_size=2 --set model.d_model=32
    --set model.d_ff=64 --set log.progress=none)
 sums() { (cd "$1" && find . -path ./.lock -prune -o -type f -print | sort | xargs sha256sum); }

@@ -13,16 +13,7 @@
 set -uo pipefail
 AF=$(readlink -f "$1")
 SRC=${AF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
-T=$(mktemp -d)
-BG=()
-cleanup() {
-    for p in "${BG[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
-fail=0
-check() { if eval "$2"; then echo "ok   $1"; else echo "FAIL $1"; fail=1; fi; }
+source "$(dirname "$0")/helpers.sh"
 
 check "slurm.sbatch parses (bash -n)" "bash -n '$SRC/launch/slurm.sbatch'"
 
