@@ -21,6 +21,7 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/safetensors.h"
+#include "learner/ckpt_manifest.h"
 #include "learner/lmdb_check.h"
 #include "proto/agentflow.pb-c.h"
 
@@ -33,8 +34,6 @@
 #define AUTO_MAP_MIN ((size_t)16 << 20)  /* first map of an automatic store, and slack */
 #define COPY_CHUNK ((size_t)1 << 18)     /* hash+copy granularity: stays in L2 */
 
-enum { KIND_PARAM, KIND_M, KIND_V, KIND_REF, N_KIND };
-static const char *const kind_name[N_KIND] = {"param", "adam_m", "adam_v", "ref"};
 
 struct AfCkptStore {
     MDB_env *env;
@@ -91,8 +90,8 @@ static MDB_val key_of(char *buf, const char *fmt, ...) {
 }
 
 static MDB_val tensor_key(char *buf, uint64_t step, int kind, const char *name) {
-    if (kind == KIND_REF) return key_of(buf, "ref/param/%s", name);
-    return key_of(buf, "step/%020" PRIu64 "/%s/%s", step, kind_name[kind], name);
+    if (kind == AF_CKPT_REF) return key_of(buf, "ref/param/%s", name);
+    return key_of(buf, "step/%020" PRIu64 "/%s/%s", step, af_ckpt_kind_name[kind], name);
 }
 
 /* Parse the step out of a "step/<20 digits>/..." key; 0 on success. */
@@ -428,157 +427,6 @@ void af_ckpt_close(AfCkptStore *s) {
 
 /* ------------------------------------------------------------------ manifests */
 
-static void shape_to_pb(const AfModelConfig *c, Agentflow__ModelShape *p) {
-    agentflow__model_shape__init(p);
-    p->vocab_size = (uint32_t)c->vocab_size;
-    p->d_model = (uint32_t)c->d_model;
-    p->n_layers = (uint32_t)c->n_layers;
-    p->n_heads = (uint32_t)c->n_heads;
-    p->n_kv_heads = (uint32_t)c->n_kv_heads;
-    p->d_ff = (uint32_t)c->d_ff;
-    p->max_seq = (uint32_t)c->max_seq;
-    p->rope_theta = c->rope_theta;
-    p->rms_eps = c->rms_eps;
-    p->qkv_bias = c->qkv_bias != 0;
-    p->tied_embeddings = c->tied_embeddings != 0;
-}
-
-static int shape_from_pb(const Agentflow__ModelShape *p, AfModelConfig *c) {
-    const uint32_t lim = 1u << 30;
-    if (p->vocab_size > lim || p->d_model > lim || p->n_layers > lim || p->n_heads > lim ||
-        p->n_kv_heads > lim || p->d_ff > lim || p->max_seq > lim)
-        return -1;
-    c->vocab_size = (int)p->vocab_size;
-    c->d_model = (int)p->d_model;
-    c->n_layers = (int)p->n_layers;
-    c->n_heads = (int)p->n_heads;
-    c->n_kv_heads = (int)p->n_kv_heads;
-    c->d_ff = (int)p->d_ff;
-    c->max_seq = (int)p->max_seq;
-    c->rope_theta = p->rope_theta;
-    c->rms_eps = p->rms_eps;
-    c->qkv_bias = p->qkv_bias;
-    c->tied_embeddings = p->tied_embeddings;
-    return 0;
-}
-
-/* XXH64 of a list of checksums, 8 bytes little-endian each. */
-static uint64_t combine(const uint64_t *sums, size_t n) {
-    AfChecksum64State st;
-    af_checksum64_reset(&st, 0);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b[8];
-        for (int j = 0; j < 8; j++) b[j] = (uint8_t)(sums[i] >> (8 * j));
-        af_checksum64_update(&st, b, 8);
-    }
-    return af_checksum64_digest(&st);
-}
-
-static uint64_t entry_sum(const Agentflow__TensorEntry *e, int kind) {
-    switch (kind) {
-    case KIND_PARAM: return e->checksum;
-    case KIND_M: return e->adam_m_checksum;
-    case KIND_V: return e->adam_v_checksum;
-    default: return e->ref_checksum;
-    }
-}
-
-static uint64_t manifest_sum(const Agentflow__CheckpointManifest *m, int kind) {
-    switch (kind) {
-    case KIND_PARAM: return m->params_checksum;
-    case KIND_M: return m->adam_m_checksum;
-    case KIND_V: return m->adam_v_checksum;
-    default: return m->ref_checksum;
-    }
-}
-
-static uint64_t combine_entries(const Agentflow__CheckpointManifest *m, int kind, int entry_kind) {
-    uint64_t *tmp = malloc((m->n_tensors ? m->n_tensors : 1) * sizeof *tmp);
-    AF_ASSERT(tmp);
-    for (size_t i = 0; i < m->n_tensors; i++) tmp[i] = entry_sum(m->tensors[i], entry_kind);
-    uint64_t r = combine(tmp, m->n_tensors);
-    free(tmp);
-    (void)kind;
-    return r;
-}
-
-/* Decode and check the internal consistency of a manifest (`what` names it in errors:
- * "checkpoint step 30", "reference"). On success *out is owned by the caller
- * (agentflow__checkpoint_manifest__free_unpacked). */
-static int manifest_decode(const MDB_val *v, const char *dir, const char *what, uint64_t step,
-                           int is_ref, Agentflow__CheckpointManifest **out) {
-    *out = NULL;
-    Agentflow__CheckpointManifest *m = agentflow__checkpoint_manifest__unpack(NULL, v->mv_size, v->mv_data);
-    if (!m) return af_error_set(AF_EFORMAT, "%s: %s: manifest does not decode (%zu bytes)", dir, what, v->mv_size);
-    int rc = 0;
-    AfModelConfig c;
-    if (!is_ref && m->step != step) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest says step %" PRIu64, dir, what, m->step);
-        goto fail;
-    }
-    if (!m->shape || shape_from_pb(m->shape, &c) || af_model_config_validate(&c)) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest has no valid model shape", dir, what);
-        goto fail;
-    }
-    if (m->param_count == 0 || m->param_count > ((uint64_t)1 << 40)) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest param_count %" PRIu64 " out of range", dir, what,
-                          m->param_count);
-        goto fail;
-    }
-    if (m->n_tensors == 0 || m->n_tensors > AF_MODEL_MAX_TENSORS) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest has %zu tensors", dir, what, m->n_tensors);
-        goto fail;
-    }
-    uint64_t end = 0;
-    for (size_t i = 0; i < m->n_tensors; i++) {
-        const Agentflow__TensorEntry *e = m->tensors[i];
-        size_t nl = e->name ? strlen(e->name) : 0;
-        if (nl == 0 || nl >= AF_MODEL_NAME_MAX) {
-            rc = af_error_set(AF_EFORMAT, "%s: %s: manifest tensor %zu has a bad name", dir, what, i);
-            goto fail;
-        }
-        uint64_t numel = 1;
-        if (e->n_shape < 1 || e->n_shape > 2) {
-            rc = af_error_set(AF_EFORMAT, "%s: %s: tensor %s: %zu dimensions", dir, what, e->name, e->n_shape);
-            goto fail;
-        }
-        for (size_t d = 0; d < e->n_shape; d++) {
-            if (e->shape[d] == 0 || e->shape[d] > m->param_count || numel > m->param_count / e->shape[d]) {
-                rc = af_error_set(AF_EFORMAT, "%s: %s: tensor %s: bad shape", dir, what, e->name);
-                goto fail;
-            }
-            numel *= e->shape[d];
-        }
-        if (e->offset < end || e->offset > m->param_count || numel > m->param_count - e->offset) {
-            rc = af_error_set(AF_EFORMAT, "%s: %s: tensor %s: offset %" PRIu64 " outside the buffer",
-                              dir, what, e->name, e->offset);
-            goto fail;
-        }
-        end = e->offset + numel;
-    }
-    for (int k = 0; k < N_KIND; k++) {
-        if (is_ref ? k != KIND_PARAM : (k == KIND_REF && !m->has_ref)) continue;
-        if (combine_entries(m, k, k) != manifest_sum(m, k)) {
-            rc = af_error_set(AF_ECHECKSUM, "%s: %s: manifest: %s buffer checksum does not match its tensor table",
-                              dir, what, kind_name[k]);
-            goto fail;
-        }
-    }
-    *out = m;
-    return 0;
-fail:
-    agentflow__checkpoint_manifest__free_unpacked(m, NULL);
-    return rc;
-}
-
-/* The 16 bytes of step/<S>/sum: XXH64 (seed 0) of the manifest bytes, then of the
- * metrics line, each little-endian. */
-static void step_sum(const void *man, size_t man_len, const void *metrics, size_t metrics_len, uint8_t out[16]) {
-    uint64_t h[2] = {af_checksum64(man, man_len, 0), af_checksum64(metrics, metrics_len, 0)};
-    for (int j = 0; j < 2; j++)
-        for (int i = 0; i < 8; i++) out[8 * j + i] = (uint8_t)(h[j] >> (8 * i));
-}
-
 static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__CheckpointManifest **out) {
     char kb[KEY_MAX], what[64];
     MDB_val k = key_of(kb, "step/%020" PRIu64 "/manifest", step), v;
@@ -596,7 +444,7 @@ static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__
         uint8_t want[16];
         int mm = mdb_get(txn, s->dbi, &mkey, &mval);
         if (mm && mm != MDB_NOTFOUND) return lmdb_fail(s, mm, "read metrics line");
-        step_sum(v.mv_data, v.mv_size, mval.mv_data, mm ? 0 : mval.mv_size, want);
+        af_ckpt_value_sums(v.mv_data, v.mv_size, mval.mv_data, mm ? 0 : mval.mv_size, want);
         if (sval.mv_size != sizeof want || memcmp(sval.mv_data, want, 8) != 0)
             return af_error_set(AF_ECHECKSUM, "%s: checkpoint step %" PRIu64 ": manifest checksum mismatch", s->dir, step);
         if (memcmp((const uint8_t *)sval.mv_data + 8, want + 8, 8) != 0)
@@ -604,7 +452,7 @@ static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__
                                 step);
     } else if (mrc != MDB_NOTFOUND)
         return lmdb_fail(s, mrc, "read manifest checksum");
-    return manifest_decode(&v, s->dir, what, step, 0, out);
+    return af_ckpt_manifest_decode(v.mv_data, v.mv_size, s->dir, what, step, 0, out);
 }
 
 static int get_ref_manifest(AfCkptStore *s, MDB_txn *txn, Agentflow__CheckpointManifest **out) {
@@ -618,14 +466,14 @@ static int get_ref_manifest(AfCkptStore *s, MDB_txn *txn, Agentflow__CheckpointM
     MDB_val sk = {strlen("ref/sum"), "ref/sum"}, sv;
     if ((mrc = mdb_get(txn, s->dbi, &sk, &sv)) == 0) { /* absent in stores written before it */
         uint8_t want[16];
-        step_sum(v.mv_data, v.mv_size, "", 0, want);
+        af_ckpt_value_sums(v.mv_data, v.mv_size, "", 0, want);
         if (sv.mv_size != 8 || memcmp(sv.mv_data, want, 8) != 0) {
             *out = NULL;
             return af_error_set(AF_ECHECKSUM, "%s: reference manifest checksum mismatch", s->dir);
         }
     } else if (mrc != MDB_NOTFOUND)
         return lmdb_fail(s, mrc, "read reference manifest checksum");
-    return manifest_decode(&v, s->dir, "reference", 0, 1, out);
+    return af_ckpt_manifest_decode(v.mv_data, v.mv_size, s->dir, "reference", 0, 1, out);
 }
 
 static int read_latest(AfCkptStore *s, MDB_txn *txn, uint64_t *step) {
@@ -729,11 +577,6 @@ static int put_reserved(AfCkptStore *s, MDB_txn *txn, MDB_val *k, const void *sr
     return 0;
 }
 
-static double now_unix(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec * 1e-6;
-}
 
 static int check_save_args(const AfCkptStore *s, const AfCkptSave *sv) {
     if (s->opt.read_only) return af_error_set(AF_ESTATE, "%s: opened read-only, cannot save", s->dir);
@@ -772,13 +615,9 @@ static size_t ckpt_footprint(const AfCkptSave *sv, size_t tensor_bytes) {
 static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     int rc = 0, mrc = 0;
     MDB_txn *txn = NULL;
-    Agentflow__CheckpointManifest man, *ref_man = NULL;
-    Agentflow__ModelShape shape;
-    Agentflow__TensorEntry *entries = NULL, **entry_ptrs = NULL;
-    Agentflow__Counter *ctr = NULL, **ctr_ptrs = NULL;
-    Agentflow__RngPosition *rng = NULL, **rng_ptrs = NULL;
+    Agentflow__CheckpointManifest *ref_man = NULL;
+    AfCkptManifestBuf mb;
     uint64_t *sums = NULL;
-    uint64_t (*shp)[2] = NULL; /* shapes: int64 in AfTensorInfo, uint64 in the proto */
     uint64_t *steps = NULL;
     int n_steps = 0;
     char kb[KEY_MAX];
@@ -786,17 +625,12 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     size_t nt = (size_t)sv->n_tensors;
     *map_full = 0;
 
-    agentflow__checkpoint_manifest__init(&man);
-    shape_to_pb(&sv->shape, &shape);
-    entries = calloc(nt, sizeof *entries);
-    entry_ptrs = calloc(nt, sizeof *entry_ptrs);
-    sums = calloc(nt, sizeof *sums);
-    shp = calloc(nt, sizeof *shp);
-    ctr = calloc((size_t)sv->n_counters + 1, sizeof *ctr);
-    ctr_ptrs = calloc((size_t)sv->n_counters + 1, sizeof *ctr_ptrs);
-    rng = calloc((size_t)sv->n_rng + 1, sizeof *rng);
-    rng_ptrs = calloc((size_t)sv->n_rng + 1, sizeof *rng_ptrs);
-    if (!entries || !entry_ptrs || !sums || !shp || !ctr || !ctr_ptrs || !rng || !rng_ptrs) {
+    /* everything but the checksums, which are computed as the tensors are written */
+    memset(&mb, 0, sizeof mb);
+    if ((rc = af_ckpt_manifest_build(sv, &mb))) goto fail;
+    Agentflow__CheckpointManifest *man = &mb.man;
+    Agentflow__TensorEntry *entries = mb.entries;
+    if (!(sums = calloc(nt, sizeof *sums))) {
         rc = af_error_set(AF_ENOMEM, "checkpoint save: out of memory");
         goto fail;
     }
@@ -816,21 +650,6 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
         if ((rc = delete_prefix(s, txn, kb))) goto fail;
     }
 
-    for (size_t i = 0; i < nt; i++) {
-        const AfTensorInfo *t = &sv->tensors[i];
-        Agentflow__TensorEntry *e = &entries[i];
-        agentflow__tensor_entry__init(e);
-        e->name = (char *)t->name;
-        e->n_shape = (size_t)t->ndim;
-        e->offset = t->offset;
-        entry_ptrs[i] = e;
-    }
-    for (size_t i = 0; i < nt; i++) {
-        shp[i][0] = (uint64_t)sv->tensors[i].shape[0];
-        shp[i][1] = (uint64_t)sv->tensors[i].shape[1];
-        entries[i].shape = shp[i];
-    }
-
     const float *bufs[3] = {sv->params, sv->adam_m, sv->adam_v};
     for (int kind = 0; kind < 3; kind++) {
         for (size_t i = 0; i < nt; i++) {
@@ -839,15 +658,15 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
             uint64_t h;
             if ((mrc = put_reserved(s, txn, &k, bufs[kind] + t->offset, t->numel * sizeof(float), &h)))
                 goto lmdb;
-            if (kind == KIND_PARAM) entries[i].checksum = h;
-            else if (kind == KIND_M) entries[i].adam_m_checksum = h;
+            if (kind == AF_CKPT_PARAM) entries[i].checksum = h;
+            else if (kind == AF_CKPT_ADAM_M) entries[i].adam_m_checksum = h;
             else entries[i].adam_v_checksum = h;
             sums[i] = h;
         }
-        uint64_t c = combine(sums, nt);
-        if (kind == KIND_PARAM) man.params_checksum = c;
-        else if (kind == KIND_M) man.adam_m_checksum = c;
-        else man.adam_v_checksum = c;
+        uint64_t c = af_ckpt_combine(sums, nt);
+        if (kind == AF_CKPT_PARAM) man->params_checksum = c;
+        else if (kind == AF_CKPT_ADAM_M) man->adam_m_checksum = c;
+        else man->adam_v_checksum = c;
     }
 
     /* The reference planner: stored once; later saves must pass the same one. */
@@ -873,57 +692,28 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
                     goto fail;
                 }
                 /* the stored copy may have been lost (a rebuilt store): then write it again */
-                MDB_val k = tensor_key(kb, 0, KIND_REF, t->name), v;
+                MDB_val k = tensor_key(kb, 0, AF_CKPT_REF, t->name), v;
                 size_t bytes = t->numel * sizeof(float);
                 mrc = mdb_get(txn, s->dbi, &k, &v);
                 if (mrc && mrc != MDB_NOTFOUND) goto lmdb;
                 if (mrc || v.mv_size != bytes || af_checksum64(v.mv_data, bytes, 0) != sums[i])
                     if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, bytes, NULL))) goto lmdb;
             } else {
-                MDB_val k = tensor_key(kb, 0, KIND_REF, t->name);
+                MDB_val k = tensor_key(kb, 0, AF_CKPT_REF, t->name);
                 if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, t->numel * sizeof(float), &sums[i])))
                     goto lmdb;
             }
         }
         if (!ref_man) { /* write ref/manifest: its TensorEntry.checksum are the reference's */
-            Agentflow__TensorEntry *re = calloc(nt, sizeof *re);
-            Agentflow__TensorEntry **rp = calloc(nt, sizeof *rp);
-            if (!re || !rp) {
-                free(re);
-                free(rp);
-                rc = af_error_set(AF_ENOMEM, "checkpoint save: out of memory");
-                goto fail;
-            }
-            for (size_t i = 0; i < nt; i++) {
-                agentflow__tensor_entry__init(&re[i]);
-                re[i].name = entries[i].name;
-                re[i].n_shape = entries[i].n_shape;
-                re[i].shape = entries[i].shape;
-                re[i].offset = entries[i].offset;
-                re[i].checksum = sums[i];
-                rp[i] = &re[i];
-            }
-            Agentflow__CheckpointManifest rm;
-            agentflow__checkpoint_manifest__init(&rm);
-            rm.shape = &shape;
-            rm.n_tensors = nt;
-            rm.tensors = rp;
-            rm.param_count = sv->n_params;
-            rm.params_checksum = combine(sums, nt);
-            rm.agentflow_version = (char *)AF_VERSION;
-            rm.unix_time = now_unix();
-            size_t len = agentflow__checkpoint_manifest__get_packed_size(&rm);
-            MDB_val k = {strlen("ref/manifest"), "ref/manifest"}, v = {len, NULL};
-            mrc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE);
-            uint8_t rsum[16];
-            if (mrc == 0) {
-                agentflow__checkpoint_manifest__pack(&rm, v.mv_data);
-                step_sum(v.mv_data, len, "", 0, rsum);
-                MDB_val sk = {strlen("ref/sum"), "ref/sum"}, svv = {8, rsum};
-                mrc = mdb_put(txn, s->dbi, &sk, &svv, 0);
-            }
-            free(re);
-            free(rp);
+            uint8_t *packed = NULL, rsum[16];
+            size_t len = 0;
+            if ((rc = af_ckpt_manifest_pack_ref(&mb, sums, &packed, &len))) goto fail;
+            af_ckpt_value_sums(packed, len, "", 0, rsum);
+            MDB_val k = {strlen("ref/manifest"), "ref/manifest"}, v = {len, packed};
+            MDB_val sk = {strlen("ref/sum"), "ref/sum"}, svv = {8, rsum};
+            mrc = mdb_put(txn, s->dbi, &k, &v, 0);
+            if (mrc == 0) mrc = mdb_put(txn, s->dbi, &sk, &svv, 0);
+            free(packed);
             if (mrc) goto lmdb;
         }
     } else if (ref_man && ref_ok) {
@@ -932,45 +722,18 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     int has_ref = sv->ref_params != NULL || (ref_man && ref_ok);
     if (has_ref) {
         for (size_t i = 0; i < nt; i++) entries[i].ref_checksum = sums[i];
-        man.ref_checksum = combine(sums, nt);
-        man.has_ref = 1;
+        man->ref_checksum = af_ckpt_combine(sums, nt);
+        man->has_ref = 1;
     }
 
-    man.step = sv->step;
-    man.policy_version = sv->policy_version;
-    man.config_json = (char *)(sv->config_json ? sv->config_json : "");
-    man.shape = &shape;
-    man.n_tensors = nt;
-    man.tensors = entry_ptrs;
-    man.param_count = sv->n_params;
-    man.adam_step = sv->adam_step;
-    man.data_position = sv->data_position;
-    for (int i = 0; i < sv->n_counters; i++) {
-        agentflow__counter__init(&ctr[i]);
-        ctr[i].name = (char *)sv->counters[i].name;
-        ctr[i].value = sv->counters[i].value;
-        ctr_ptrs[i] = &ctr[i];
-    }
-    man.n_counters = (size_t)sv->n_counters;
-    man.counters = ctr_ptrs;
-    for (int i = 0; i < sv->n_rng; i++) {
-        agentflow__rng_position__init(&rng[i]);
-        rng[i].name = (char *)sv->rng[i].name;
-        rng[i].position = sv->rng[i].position;
-        rng_ptrs[i] = &rng[i];
-    }
-    man.n_rng = (size_t)sv->n_rng;
-    man.rng = rng_ptrs;
-    man.agentflow_version = (char *)AF_VERSION;
-    man.unix_time = now_unix();
     {
-        size_t len = agentflow__checkpoint_manifest__get_packed_size(&man);
+        size_t len = agentflow__checkpoint_manifest__get_packed_size(man);
         const char *mj = sv->metrics_json ? sv->metrics_json : "";
         MDB_val k = key_of(kb, "step/%020" PRIu64 "/manifest", sv->step), v = {len, NULL};
         uint8_t sum[16];
         if ((mrc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE))) goto lmdb;
-        agentflow__checkpoint_manifest__pack(&man, v.mv_data);
-        step_sum(v.mv_data, len, mj, strlen(mj), sum);
+        agentflow__checkpoint_manifest__pack(man, v.mv_data);
+        af_ckpt_value_sums(v.mv_data, len, mj, strlen(mj), sum);
         k = key_of(kb, "step/%020" PRIu64 "/metrics", sv->step);
         v.mv_size = strlen(mj);
         v.mv_data = (void *)mj;
@@ -1013,14 +776,8 @@ fail:
 done:
     if (txn) mdb_txn_abort(txn);
     if (ref_man) agentflow__checkpoint_manifest__free_unpacked(ref_man, NULL);
-    free(entries);
-    free(entry_ptrs);
+    af_ckpt_manifest_buf_free(&mb);
     free(sums);
-    free(shp);
-    free(ctr);
-    free(ctr_ptrs);
-    free(rng);
-    free(rng_ptrs);
     free(steps);
     return rc;
 }
@@ -1081,7 +838,7 @@ static int fill_meta(AfCkptStore *s, MDB_txn *txn, const Agentflow__CheckpointMa
     meta->policy_version = man->policy_version;
     meta->adam_step = man->adam_step;
     meta->data_position = man->data_position;
-    shape_from_pb(man->shape, &meta->shape);
+    af_ckpt_shape_from_pb(man->shape, &meta->shape);
     meta->n_params = (size_t)man->param_count;
     meta->n_tensors = (int)man->n_tensors;
     meta->has_ref = man->has_ref;
@@ -1119,32 +876,26 @@ static int fill_meta(AfCkptStore *s, MDB_txn *txn, const Agentflow__CheckpointMa
     return 0;
 }
 
-static size_t entry_numel(const Agentflow__TensorEntry *e) {
-    size_t numel = 1;
-    for (size_t d = 0; d < e->n_shape; d++) numel *= (size_t)e->shape[d];
-    return numel;
-}
-
 /* Read, check and optionally copy one tensor value. */
 static int check_tensor(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind,
                         const Agentflow__TensorEntry *e, float *dst, size_t *bytes_out) {
     char kb[KEY_MAX];
     MDB_val k = tensor_key(kb, step, kind, e->name), v;
-    size_t want = entry_numel(e) * sizeof(float);
+    size_t want = af_ckpt_entry_numel(e) * sizeof(float);
     int mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == MDB_NOTFOUND)
         return af_error_set(AF_ENOTFOUND, "%s: checkpoint step %" PRIu64 ": tensor %s (%s): key missing",
-                            s->dir, step, e->name, kind_name[kind]);
+                            s->dir, step, e->name, af_ckpt_kind_name[kind]);
     if (mrc) return lmdb_fail(s, mrc, "read tensor");
     if (v.mv_size != want)
         return af_error_set(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": tensor %s (%s): %zu bytes stored, %zu expected",
-                            s->dir, step, e->name, kind_name[kind], v.mv_size, want);
+                            s->dir, step, e->name, af_ckpt_kind_name[kind], v.mv_size, want);
     uint64_t h = hash_copy(dst, v.mv_data, want);
-    if (h != entry_sum(e, kind))
+    if (h != af_ckpt_entry_sum(e, kind))
         return af_error_set(AF_ECHECKSUM,
                             "%s: checkpoint step %" PRIu64 ": tensor %s (%s): checksum mismatch "
                             "(stored data %016" PRIx64 ", manifest %016" PRIx64 ")",
-                            s->dir, step, e->name, kind_name[kind], h, entry_sum(e, kind));
+                            s->dir, step, e->name, af_ckpt_kind_name[kind], h, af_ckpt_entry_sum(e, kind));
     if (bytes_out) *bytes_out += want;
     return 0;
 }
@@ -1190,8 +941,8 @@ static int verify_in(AfCkptStore *s, MDB_txn *txn, uint64_t step, AfCkptReport *
     Agentflow__CheckpointManifest *man = NULL;
     int rc = get_manifest(s, txn, step, &man);
     if (rc) return rc;
-    for (int kind = 0; kind < N_KIND && rc == 0; kind++) {
-        if (kind == KIND_REF) {
+    for (int kind = 0; kind < AF_CKPT_N_KIND && rc == 0; kind++) {
+        if (kind == AF_CKPT_REF) {
             if (!man->has_ref) break;
             if ((rc = check_ref_manifest(s, txn, step, man))) break;
         }
@@ -1259,51 +1010,6 @@ done:
     return rc;
 }
 
-/* Compare a manifest's table with the one af_model_create builds for its shape. */
-static int check_table(AfCkptStore *s, uint64_t step, const Agentflow__CheckpointManifest *man,
-                       const AfModelConfig *shape) {
-    AfModel *m = NULL;
-    int rc = af_model_create(shape, 0, 0, 0, &m);
-    if (rc) return af_error_wrap(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": shape", s->dir, step);
-    if ((size_t)man->param_count != m->n_params || man->n_tensors != (size_t)m->n_tensors) {
-        rc = af_error_set(AF_EFORMAT,
-                          "%s: checkpoint step %" PRIu64 ": %" PRIu64 " parameters in %zu tensors, "
-                          "the shape has %zu in %d",
-                          s->dir, step, man->param_count, man->n_tensors, m->n_params, m->n_tensors);
-        goto done;
-    }
-    for (int i = 0; i < m->n_tensors; i++) {
-        const AfTensorInfo *t = &m->tensors[i];
-        const Agentflow__TensorEntry *e = man->tensors[i];
-        int same = strcmp(e->name, t->name) == 0 && e->offset == t->offset && e->n_shape == (size_t)t->ndim &&
-                   e->shape[0] == (uint64_t)t->shape[0] && (t->ndim == 1 || e->shape[1] == (uint64_t)t->shape[1]);
-        if (!same) {
-            rc = af_error_set(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": tensor %d is %s, the model's is %s (or a different shape/offset)",
-                              s->dir, step, i, e->name, t->name);
-            goto done;
-        }
-    }
-done:
-    af_model_destroy(m);
-    return rc;
-}
-
-static int compare_shape(uint64_t step, const AfModelConfig *have, const AfModelConfig *want) {
-#define CMP_I(f)                                                                                     \
-    if (have->f != want->f)                                                                          \
-        return af_error_set(AF_ECONFIG, "model." #f ": checkpoint step %" PRIu64 " has %d, the configuration %d", \
-                            step, have->f, want->f);
-#define CMP_F(f)                                                                                     \
-    if (memcmp(&have->f, &want->f, sizeof(float)) != 0)                                              \
-        return af_error_set(AF_ECONFIG, "model." #f ": checkpoint step %" PRIu64 " has %g, the configuration %g", \
-                            step, (double)have->f, (double)want->f);
-    CMP_I(vocab_size) CMP_I(d_model) CMP_I(n_layers) CMP_I(n_heads) CMP_I(n_kv_heads) CMP_I(d_ff)
-    CMP_I(max_seq) CMP_F(rope_theta) CMP_F(rms_eps) CMP_I(qkv_bias) CMP_I(tied_embeddings)
-#undef CMP_I
-#undef CMP_F
-    return 0;
-}
-
 int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, size_t n_params,
                  float *params, float *adam_m, float *adam_v, float *ref, AfCkptMeta *meta) {
     if (meta) memset(meta, 0, sizeof *meta);
@@ -1314,9 +1020,9 @@ int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, siz
     if ((rc = resolve_step(s, txn, &step))) goto done;
     if ((rc = get_manifest(s, txn, step, &man))) goto done;
     AfModelConfig have;
-    shape_from_pb(man->shape, &have);
-    if (expect && (rc = compare_shape(step, &have, expect))) goto done;
-    if ((rc = check_table(s, step, man, &have))) goto done;
+    af_ckpt_shape_from_pb(man->shape, &have);
+    if (expect && (rc = af_ckpt_compare_shape(step, &have, expect))) goto done;
+    if ((rc = af_ckpt_manifest_check_table(s->dir, step, man, &have))) goto done;
     if (man->param_count != n_params) {
         rc = af_error_set(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": %" PRIu64 " parameters, buffers hold %zu",
                           s->dir, step, man->param_count, n_params);
@@ -1327,15 +1033,15 @@ int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, siz
         goto done;
     }
     if (ref && (rc = check_ref_manifest(s, txn, step, man))) goto done;
-    float *dst[N_KIND] = {params, adam_m, adam_v, ref};
-    for (int kind = 0; kind < N_KIND; kind++) {
+    float *dst[AF_CKPT_N_KIND] = {params, adam_m, adam_v, ref};
+    for (int kind = 0; kind < AF_CKPT_N_KIND; kind++) {
         if (!dst[kind]) continue;
         size_t end = 0; /* zero only the alignment padding: the tensors are overwritten */
         for (size_t i = 0; i < man->n_tensors; i++) {
             const Agentflow__TensorEntry *e = man->tensors[i];
             memset(dst[kind] + end, 0, ((size_t)e->offset - end) * sizeof(float));
             if ((rc = check_tensor(s, txn, step, kind, e, dst[kind] + e->offset, NULL))) goto done;
-            end = (size_t)e->offset + entry_numel(e);
+            end = (size_t)e->offset + af_ckpt_entry_numel(e);
         }
         memset(dst[kind] + end, 0, (n_params - end) * sizeof(float));
     }
@@ -1399,7 +1105,7 @@ int af_ckpt_export_hf(AfCkptStore *s, uint64_t step, const char *dir) {
     if ((rc = resolve_step(s, txn, &step))) goto done;
     if ((rc = get_manifest(s, txn, step, &man))) goto done;
     AfModelConfig shape;
-    shape_from_pb(man->shape, &shape);
+    af_ckpt_shape_from_pb(man->shape, &shape);
     mdb_txn_abort(txn);
     txn = NULL;
     if ((rc = af_model_create(&shape, 0, 0, 0, &m))) {

@@ -10,7 +10,8 @@
  * 20 decimal digits, zero padded, so byte order is numeric order):
  *   "format"                   "agentflow-ckpt 1" (written with the first checkpoint)
  *   "latest"                   8 bytes: step of the newest checkpoint, u64 little-endian
- *   "step/<S>/manifest"        CheckpointManifest, protobuf (packed)
+ *   "step/<S>/manifest"        CheckpointManifest, protobuf (packed; fields and checks:
+ *                              learner/ckpt_manifest.h)
  *   "step/<S>/metrics"         the last metrics JSON line before this checkpoint (may be "")
  *   "step/<S>/sum"             16 bytes: XXH64 (seed 0) of the manifest value, then of the
  *                              metrics value, each u64 little-endian (stores written before
