@@ -40,11 +40,18 @@ static int claim_run_dir(const AfConfig *cfg, const char *run_dir, int resume, i
         AF_LOG_E("%s", af_error_detail());
         return 1;
     }
-    const char *netfs = af_rundir_network_fs(run_dir);
+    /* the checkpoint store lives in run.checkpoint_dir when set, else in the run directory */
+    const char *store_dir = cfg->run.checkpoint_dir[0] ? cfg->run.checkpoint_dir : run_dir;
+    if (store_dir != run_dir && af_mkdir_p(store_dir)) {
+        AF_LOG_E("run.checkpoint_dir: %s", af_error_detail());
+        return 1;
+    }
+    const char *netfs = af_rundir_network_fs(store_dir);
     if (netfs)
-        AF_LOG_W("run directory %s is on %s: the checkpoint store (LMDB) needs a local filesystem (its lock and "
+        AF_LOG_W("checkpoint store directory %s is on %s: the checkpoint store (LMDB) needs a local filesystem (its lock and "
                  "memory map are not coherent across hosts, and a damaged store is only detected, not avoided); "
-                 "put --run-dir on a node-local disk and copy it out, see docs/checkpoints.md", run_dir, netfs);
+                 "set run.checkpoint_dir to a node-local directory (copied to the run directory after each "
+                 "checkpoint), see docs/checkpoints.md", store_dir, netfs);
     if (unlocked)
         AF_LOG_W("run directory %s: its filesystem has no working file locks, nothing stops a second run "
                  "from using it at the same time", run_dir);

@@ -45,6 +45,7 @@ struct AfCkptStore {
     char env_dir[4096];      /* the LMDB environment open: dir, or a salvaged copy in TMPDIR */
     char data_path[4200];    /* env_dir/data.mdb */
     int tmp_copy;            /* env_dir is a temporary salvaged copy, removed at close */
+    char copy_dir[4096];     /* local_dir mode: RUN_DIR/ckpt.lmdb, the copy published after each save */
     char damage[1400];       /* "" or what was found damaged at open and what was done */
 };
 
@@ -198,12 +199,14 @@ done:
     return rc;
 }
 
+static int move_aside(const char *dir, const char *tag, char *to, size_t cap);
+
 /* The store at s->dir is damaged (`why`). Read-write: move it aside (never deleted) and
  * rebuild s->dir from it. Read-only: rebuild a temporary copy in TMPDIR and open that,
  * leaving the run directory untouched. Either way s->damage says what happened. */
 static int repair(AfCkptStore *s, const char *why) {
     AfLmdbSalvage sr;
-    char src[4300];
+    char src[4400];
     int rc;
     if (s->opt.read_only) {
         const char *tmp = getenv("TMPDIR");
@@ -220,18 +223,9 @@ static int repair(AfCkptStore *s, const char *why) {
                  "e.g. `agentflow train --resume=latest-valid`, moves the store aside and rebuilds it)",
                  s->dir, why, sr.pairs);
     } else {
-        char aside[4200], when[32];
-        time_t now = time(NULL);
-        struct tm tmv;
-        gmtime_r(&now, &tmv);
-        strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tmv);
-        struct stat st;
-        snprintf(aside, sizeof aside, "%s.damaged-%s", s->dir, when);
-        for (int i = 2; stat(aside, &st) == 0 && i < 1000; i++)
-            snprintf(aside, sizeof aside, "%s.damaged-%s-%d", s->dir, when, i);
-        if (rename(s->dir, aside) != 0)
-            return af_error_set(AF_EIO, "%s: store damaged (%s), and moving it aside to %s failed: %s", s->dir, why,
-                                aside, strerror(errno));
+        char aside[4200];
+        if ((rc = move_aside(s->dir, ".damaged", aside, sizeof aside)))
+            return af_error_wrap(rc, "%s: store damaged (%s), and moving it aside failed", s->dir, why);
         if ((rc = af_mkdir_p(s->dir))) return rc;
         snprintf(src, sizeof src, "%s/data.mdb", aside);
         if ((rc = rebuild_into(s, s->dir, src, &sr)))
@@ -366,6 +360,97 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------------ node-local store */
+
+static int fsync_path(const char *path, int dir) {
+    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int copy_file(const char *src, const char *dst) {
+    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
+    char buf[1 << 16];
+    if (in < 0) return af_error_set(AF_EIO, "%s: %s", src, strerror(errno));
+    if ((out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+        rc = af_error_set(AF_EIO, "%s: %s", dst, strerror(errno));
+        goto done;
+    }
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof buf);
+        if (n == 0) break;
+        if (n < 0 || write(out, buf, (size_t)n) != n) {
+            rc = af_error_set(errno == ENOSPC ? AF_EFULL : AF_EIO, "copying %s to %s: %s", src, dst, strerror(errno));
+            goto done;
+        }
+    }
+    if (fsync(out) != 0) rc = af_error_set(AF_EIO, "%s: fsync: %s", dst, strerror(errno));
+done:
+    if (in >= 0) close(in);
+    if (out >= 0) close(out);
+    return rc;
+}
+
+/* Rename `dir` to dir<tag>-<UTC time>[-N]; the new name goes to `to`. */
+static int move_aside(const char *dir, const char *tag, char *to, size_t cap) {
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tmv;
+    struct stat st;
+    gmtime_r(&now, &tmv);
+    strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tmv);
+    snprintf(to, cap, "%s%s-%s", dir, tag, when);
+    for (int i = 2; stat(to, &st) == 0 && i < 1000; i++) snprintf(to, cap, "%s%s-%s-%d", dir, tag, when, i);
+    if (rename(dir, to) != 0) return af_error_set(AF_EIO, "moving %s to %s: %s", dir, to, strerror(errno));
+    return 0;
+}
+
+/* local_dir mode, at open: the local store starts as a copy of RUN_DIR's. */
+static int seed_local(AfCkptStore *s) {
+    char src[4200], dst[4200], aside[4300];
+    struct stat st;
+    snprintf(src, sizeof src, "%s/data.mdb", s->copy_dir);
+    int have_copy = stat(src, &st) == 0, have_local = stat(s->dir, &st) == 0;
+    int rc;
+    if (have_local) {
+        if (!have_copy) { /* not this run's: keep it, out of the way */
+            if ((rc = move_aside(s->dir, ".stale", aside, sizeof aside))) return rc;
+            af_log(AF_LOG_WARN, "%s holds a store that %s has no copy of: moved to %s", s->dir, s->copy_dir, aside);
+        } else { /* a cache of RUN_DIR's copy: replaced by it */
+            snprintf(dst, sizeof dst, "%s/data.mdb", s->dir);
+            unlink(dst);
+            snprintf(dst, sizeof dst, "%s/lock.mdb", s->dir);
+            unlink(dst);
+        }
+    }
+    if ((rc = af_mkdir_p(s->dir))) return rc;
+    if (!have_copy) return 0;
+    snprintf(dst, sizeof dst, "%s/data.mdb", s->dir);
+    return copy_file(src, dst);
+}
+
+/* local_dir mode, after a save: a compacted copy of the store replaces RUN_DIR's, via a
+ * temporary directory beside it and a rename (readers see the old or the new file). */
+static int publish_copy(AfCkptStore *s) {
+    char tmp[4200], tmp_data[4300], dst[4300];
+    snprintf(tmp, sizeof tmp, "%s.copy-tmp", s->copy_dir);
+    snprintf(tmp_data, sizeof tmp_data, "%s/data.mdb", tmp);
+    snprintf(dst, sizeof dst, "%s/data.mdb", s->copy_dir);
+    unlink(tmp_data); /* a leftover of an interrupted copy */
+    int rc = af_mkdir_p(tmp);
+    if (rc == 0) rc = af_mkdir_p(s->copy_dir);
+    if (rc) return rc;
+    int mrc = mdb_env_copy2(s->env, tmp, MDB_CP_COMPACT);
+    if (mrc) return lmdb_fail(s, mrc, "copy the store to the run directory");
+    if (fsync_path(tmp_data, 0) != 0 || rename(tmp_data, dst) != 0 || fsync_path(s->copy_dir, 1) != 0)
+        return af_error_set(errno == ENOSPC ? AF_EFULL : AF_EIO, "%s: publishing the checkpoint copy: %s", dst,
+                            strerror(errno));
+    rmdir(tmp);
+    return 0;
+}
+
 int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out) {
     *out = NULL;
     AfCkptOptions opt = o ? *o : af_ckpt_options_default();
@@ -381,6 +466,14 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
         rc = af_error_set(AF_EINVAL, "checkpoint store: run directory path too long");
         goto fail;
     }
+    if (!opt.read_only && opt.local_dir && opt.local_dir[0]) { /* LMDB works on a node-local disk */
+        snprintf(s->copy_dir, sizeof s->copy_dir, "%s", s->dir);
+        if (snprintf(s->dir, sizeof s->dir, "%s/ckpt.lmdb", opt.local_dir) >= (int)sizeof s->dir) {
+            rc = af_error_set(AF_EINVAL, "checkpoint store: run.checkpoint_dir path too long");
+            goto fail;
+        }
+        if ((rc = seed_local(s))) goto fail;
+    }
     snprintf(s->env_dir, sizeof s->env_dir, "%s", s->dir);
     snprintf(s->data_path, sizeof s->data_path, "%s/data.mdb", s->dir);
     struct stat st;
@@ -393,6 +486,8 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
     /* LMDB trusts every byte it maps: it sees the file only once af_lmdb_check passed */
     if (exists && (rc = check_at_open(s, why, sizeof why))) {
         if (rc != AF_EFORMAT || (rc = repair(s, why))) goto fail;
+        char aside[4300]; /* the damaged original is RUN_DIR's copy: keep it too */
+        if (s->copy_dir[0] && (rc = move_aside(s->copy_dir, ".damaged", aside, sizeof aside))) goto fail;
     }
     rc = open_env(s, &fmt_damaged);
     if (rc && fmt_damaged && !s->damage[0]) { /* a flipped bit in the "format" value */
@@ -782,7 +877,7 @@ done:
     return rc;
 }
 
-int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
+static int save_store(AfCkptStore *s, const AfCkptSave *sv) {
     int rc = check_save_args(s, sv);
     if (rc) return rc;
     size_t tensor_bytes = 0;
@@ -809,6 +904,14 @@ int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
     if (rc == AF_EFULL || rc == AF_EIO || rc == AF_ELMDB)
         return af_error_wrap(rc, "checkpoint step %" PRIu64 " not written, the previous checkpoint is intact",
                              sv->step);
+    return rc;
+}
+
+int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
+    int rc = save_store(s, sv);
+    if (rc == 0 && s->copy_dir[0] && (rc = publish_copy(s)))
+        rc = af_error_wrap(rc, "checkpoint step %" PRIu64 " is in %s but not copied to %s", sv->step, s->dir,
+                           s->copy_dir);
     return rc;
 }
 

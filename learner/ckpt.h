@@ -72,6 +72,15 @@ typedef struct AfCkptOptions {
     int keep_last;   /* K >= 1: checkpoints kept after each save (run.keep_checkpoints) */
     int read_only;   /* 1: open for list/verify/load/export only; the store must exist */
     int writemap;    /* 1: MDB_WRITEMAP (default, faster durable writes); 0: LMDB default */
+    const char *local_dir; /* NULL/"": the store is RUN_DIR/ckpt.lmdb. Else (read-write
+                              only; run.checkpoint_dir) the store LMDB writes is
+                              LOCAL_DIR/ckpt.lmdb on a node-local disk, and after every
+                              save a compacted copy replaces RUN_DIR/ckpt.lmdb/data.mdb
+                              atomically (written beside it, fsync'd, renamed), so the run
+                              directory may be on NFS/Lustre/GPFS. At open the local store
+                              is seeded from RUN_DIR's copy (the truth: it is what a resume
+                              on another node finds); a local store without a copy in
+                              RUN_DIR is someone else's and is moved aside */
 } AfCkptOptions;
 
 /* map_size 0 (automatic), keep_last 3, read_only 0, writemap 1. */

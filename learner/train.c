@@ -725,6 +725,7 @@ static int ckpt_open(Trainer *T) {
     AfCkptOptions o = af_ckpt_options_default();
     o.keep_last = (int)T->cfg->run.keep_checkpoints;
     o.map_size = (size_t)T->cfg->run.checkpoint_map_mb << 20;
+    o.local_dir = T->cfg->run.checkpoint_dir;
     return af_ckpt_open(T->run_dir, &o, &T->ckpt);
 }
 

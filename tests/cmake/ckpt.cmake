@@ -6,3 +6,4 @@ af_script_test(test_ckpt_damage cli bash ${CMAKE_SOURCE_DIR}/tests/test_ckpt_dam
 af_script_test(test_rundir cli bash ${CMAKE_SOURCE_DIR}/tests/test_rundir.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_full_disk cli bash ${CMAKE_SOURCE_DIR}/tests/test_full_disk.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_slurm cli bash ${CMAKE_SOURCE_DIR}/tests/test_slurm.sh $<TARGET_FILE:agentflow>)
+af_script_test(test_ckpt_local cli bash ${CMAKE_SOURCE_DIR}/tests/test_ckpt_local.sh $<TARGET_FILE:agentflow>)
