@@ -14,6 +14,7 @@ set -uo pipefail
 AF=$(readlink -f "$1")
 SRC=${AF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 source "$(dirname "$0")/helpers.sh"
+unset AF_SLURM_CHECK # ctest turns the check off for the other tests (they may run inside an allocation)
 
 check "slurm.sbatch parses (bash -n)" "bash -n '$SRC/launch/slurm.sbatch'"
 
