@@ -46,6 +46,7 @@ struct AfCkptStore {
     char data_path[4200];    /* env_dir/data.mdb */
     int tmp_copy;            /* env_dir is a temporary salvaged copy, removed at close */
     char copy_dir[4096];     /* local_dir mode: RUN_DIR/ckpt.lmdb, the copy published after each save */
+    int ref_checked;         /* both stored reference copies were checked by a save since open */
     char damage[1400];       /* "" or what was found damaged at open and what was done */
 };
 
@@ -90,8 +91,13 @@ static MDB_val key_of(char *buf, const char *fmt, ...) {
     return k;
 }
 
+/* The reference planner is kept twice (every checkpoint refers to it: a damaged byte in
+ * a single copy would invalidate them all); REF_COPY2 names the second copy. */
+#define REF_COPY2 AF_CKPT_N_KIND
+
 static MDB_val tensor_key(char *buf, uint64_t step, int kind, const char *name) {
     if (kind == AF_CKPT_REF) return key_of(buf, "ref/param/%s", name);
+    if (kind == REF_COPY2) return key_of(buf, "ref/copy2/%s", name);
     return key_of(buf, "step/%020" PRIu64 "/%s/%s", step, af_ckpt_kind_name[kind], name);
 }
 
@@ -786,17 +792,21 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
                                       s->dir, t->name);
                     goto fail;
                 }
-                /* the stored copy may have been lost (a rebuilt store): then write it again */
-                MDB_val k = tensor_key(kb, 0, AF_CKPT_REF, t->name), v;
-                size_t bytes = t->numel * sizeof(float);
-                mrc = mdb_get(txn, s->dbi, &k, &v);
-                if (mrc && mrc != MDB_NOTFOUND) goto lmdb;
-                if (mrc || v.mv_size != bytes || af_checksum64(v.mv_data, bytes, 0) != sums[i])
-                    if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, bytes, NULL))) goto lmdb;
+                /* once per open: a stored copy lost or damaged (a rebuilt store) is written again */
+                for (int c = 0; c < 2 && !s->ref_checked; c++) {
+                    MDB_val k = tensor_key(kb, 0, c ? REF_COPY2 : AF_CKPT_REF, t->name), v;
+                    size_t bytes = t->numel * sizeof(float);
+                    mrc = mdb_get(txn, s->dbi, &k, &v);
+                    if (mrc && mrc != MDB_NOTFOUND) goto lmdb;
+                    if (mrc || v.mv_size != bytes || af_checksum64(v.mv_data, bytes, 0) != sums[i])
+                        if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, bytes, NULL))) goto lmdb;
+                }
             } else {
-                MDB_val k = tensor_key(kb, 0, AF_CKPT_REF, t->name);
-                if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, t->numel * sizeof(float), &sums[i])))
-                    goto lmdb;
+                for (int c = 0; c < 2; c++) {
+                    MDB_val k = tensor_key(kb, 0, c ? REF_COPY2 : AF_CKPT_REF, t->name);
+                    if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, t->numel * sizeof(float), &sums[i])))
+                        goto lmdb;
+                }
             }
         }
         if (!ref_man) { /* write ref/manifest: its TensorEntry.checksum are the reference's */
@@ -862,6 +872,7 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     txn = NULL;
     if (mrc) goto lmdb;
     s->checked_txnid = txnid; /* LMDB wrote it from a checked snapshot */
+    if (sv->ref_params) s->ref_checked = 1;
     goto done;
 lmdb:
     if (mrc == MDB_MAP_FULL) *map_full = 1;
@@ -883,7 +894,7 @@ static int save_store(AfCkptStore *s, const AfCkptSave *sv) {
     size_t tensor_bytes = 0;
     for (int i = 0; i < sv->n_tensors; i++) tensor_bytes += sv->tensors[i].numel * sizeof(float);
     size_t one = ckpt_footprint(sv, tensor_bytes);
-    size_t ref = sv->ref_params ? tensor_bytes + (size_t)sv->n_tensors * 8192 : 0;
+    size_t ref = sv->ref_params ? 2 * (tensor_bytes + (size_t)sv->n_tensors * 8192) : 0; /* two copies */
     if (s->opt.map_size == 0) {
         size_t need = (size_t)(s->opt.keep_last + 2) * one + ref + AUTO_MAP_MIN;
         if (need > s->map_size && (rc = set_map_size(s, need))) return rc;
@@ -981,9 +992,14 @@ static int fill_meta(AfCkptStore *s, MDB_txn *txn, const Agentflow__CheckpointMa
 
 /* Read, check and optionally copy one tensor value. */
 static int check_tensor(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind,
-                        const Agentflow__TensorEntry *e, float *dst, size_t *bytes_out) {
+                        const Agentflow__TensorEntry *e, float *dst, size_t *bytes_out);
+
+/* One stored copy of a tensor (kind REF_COPY2: the reference's second copy). */
+static int check_copy(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind, const Agentflow__TensorEntry *e,
+                      float *dst, size_t *bytes_out) {
     char kb[KEY_MAX];
     MDB_val k = tensor_key(kb, step, kind, e->name), v;
+    if (kind == REF_COPY2) kind = AF_CKPT_REF;
     size_t want = af_ckpt_entry_numel(e) * sizeof(float);
     int mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == MDB_NOTFOUND)
@@ -1003,10 +1019,26 @@ static int check_tensor(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind,
     return 0;
 }
 
+/* Read, check and optionally copy one tensor value; the reference falls back to its
+ * second copy (stores written before it existed have none: the first copy's error). */
+static int check_tensor(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind,
+                        const Agentflow__TensorEntry *e, float *dst, size_t *bytes_out) {
+    int rc = check_copy(s, txn, step, kind, e, dst, bytes_out);
+    if (rc == 0 || kind != AF_CKPT_REF || rc == AF_ENOMEM || rc == AF_ELMDB) return rc;
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s", af_error_detail());
+    int rc2 = check_copy(s, txn, step, REF_COPY2, e, dst, bytes_out);
+    if (rc2 == 0) return 0;
+    return af_error_set(rc, "%s", keep);
+}
+
 /* The reference manifest must describe the same tensors and checksums as the step's. */
 static int check_ref_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, const Agentflow__CheckpointManifest *man) {
     Agentflow__CheckpointManifest *rm = NULL;
     int rc = get_ref_manifest(s, txn, &rm);
+    /* a damaged or lost reference manifest: the step's own manifest has the reference's
+     * names and checksums, and the tensors are checked against those */
+    if (rc == AF_ECHECKSUM || rc == AF_EFORMAT || rc == AF_ENOTFOUND) return 0;
     if (rc) return af_error_wrap(rc, "checkpoint step %" PRIu64 " refers to a reference planner", step);
     if (rm->n_tensors != man->n_tensors || rm->param_count != man->param_count) rc = -1;
     for (size_t i = 0; rc == 0 && i < man->n_tensors; i++)

@@ -22,6 +22,10 @@
  *   "step/<S>/adam_v/<tensor>" AdamW second moment
  *   "ref/manifest"             CheckpointManifest of the frozen reference planner (step 0;
  *                              its TensorEntry.checksum are the reference tensors')
+ *   "ref/copy2/<tensor>"       a second copy of each reference tensor, written with the first
+ *                              (every checkpoint refers to the one reference, so one damaged
+ *                              byte in a single copy would invalidate them all); a read falls
+ *                              back to it when the first copy is missing or fails its checksum
  *   "ref/sum"                  8 bytes: XXH64 (seed 0) of the "ref/manifest" value, u64
  *                              little-endian (absent in stores written before it existed)
  *   "ref/param/<tensor>"       reference planner tensors, written once by the first save

@@ -476,6 +476,44 @@ static void test_bad_keys(void) {
     af_ckpt_close(st);
 
     /* a manifest whose table was edited: shape of the model changed under the tensors */
+    /* the reference is kept twice: a damaged first copy falls back to the second, a
+     * damaged reference manifest is not needed (the step's manifest has its checksums),
+     * and only both copies damaged fail */
+    {
+        char rd[300], rk[300];
+        run_dir(rd, sizeof rd, "refcopy");
+        rm_rf(rd);
+        save_steps(rd, &a, 3, 1, 2);
+        const AfTensorInfo *t = af_model_find_tensor(a.m, q);
+        float *junk = calloc(t->numel, sizeof(float));
+        CHECK(junk != NULL);
+        snprintf(rk, sizeof rk, "ref/param/%s", q);
+        CHECK_EQ_INT(lmdb_edit(rd, rk, junk, t->numel * sizeof(float), 0), 0);
+        CHECK_EQ_INT(lmdb_edit(rd, "ref/manifest", "\xff\xff garbage", 10, 0), 0);
+        AfCkptStore *rs = NULL;
+        CHECK_EQ_INT(af_ckpt_open(rd, NULL, &rs), 0);
+        CHECK_EQ_INT(af_ckpt_verify(rs, 2, &r), 0);
+        fill(&b, 0);
+        fill(&a, 2);
+        CHECK_EQ_INT(af_ckpt_load(rs, 2, NULL, a.m->n_params, b.m->params, NULL, NULL, b.ref, NULL), 0);
+        CHECK(memcmp(a.ref, b.ref, a.m->n_params * sizeof(float)) == 0);
+        /* the next save writes the damaged copy and the manifest again */
+        AfCkptSave sv3 = save_of(&a, 3, 1);
+        CHECK_EQ_INT(af_ckpt_save(rs, &sv3), 0);
+        af_ckpt_close(rs);
+        snprintf(rk, sizeof rk, "ref/copy2/%s", q);
+        CHECK_EQ_INT(lmdb_edit(rd, rk, junk, t->numel * sizeof(float), 0), 0);
+        CHECK_EQ_INT(af_ckpt_open(rd, NULL, &rs), 0);
+        CHECK_EQ_INT(af_ckpt_verify(rs, 3, &r), 0); /* the first copy was rewritten */
+        snprintf(rk, sizeof rk, "ref/param/%s", q);
+        af_ckpt_close(rs);
+        CHECK_EQ_INT(lmdb_edit(rd, rk, junk, t->numel * sizeof(float), 0), 0);
+        CHECK_EQ_INT(af_ckpt_open(rd, NULL, &rs), 0);
+        CHECK_EQ_INT(af_ckpt_verify(rs, 3, &r), AF_ECHECKSUM);
+        CHECK_STR_CONTAINS(r.message, "(ref): checksum mismatch");
+        af_ckpt_close(rs);
+        free(junk);
+    }
     /* malformed latest */
     CHECK_EQ_INT(lmdb_edit(dir, "latest", "abc", 3, 0), 0);
     CHECK_EQ_INT(af_ckpt_open(dir, NULL, &st), 0);

@@ -10,6 +10,7 @@
  *   test_ckpt_fuzz                 1,000 flips + 100 truncations, seed 20
  *   AF_FUZZ_SCALE=10 test_ckpt_fuzz   ten times as many (long mode)
  *   AF_FUZZ_SEED=N                 another seed
+ *   AF_FUZZ_VERBOSE=1              say why each case without an intact checkpoint had none
  *
  * Flips land uniformly in the pages the last transaction uses (the file's preallocated
  * tail beyond them is never read); truncations cut uniformly in [0, that size]. */
@@ -126,8 +127,11 @@ static int run_case(const char *run, Ctx *c, const char *label) {
     o.read_only = 0;
     REQUIRE(af_ckpt_open(run, &o, &st) == 0, "read-write open failed");
     uint64_t latest_before = N_STEPS;
-    rc = af_ckpt_latest_valid(st, &s, NULL, 0);
+    char skipped[1024];
+    rc = af_ckpt_latest_valid(st, &s, skipped, sizeof skipped);
     REQUIRE(rc == 0 || rc == AF_ENOTFOUND, "latest-valid: rc %d", rc);
+    if (rc && getenv("AF_FUZZ_VERBOSE")) /* why nothing could be restored */
+        printf("  case %s: none: %s | %.200s\n", label, af_ckpt_damage(st) ? "rebuilt" : "sound", skipped), fflush(stdout);
     int outcome = OK_NONE;
     if (rc == 0) {
         REQUIRE(s >= 1 && s <= N_STEPS, "latest-valid gave step %" PRIu64, s);
