@@ -1,5 +1,6 @@
 /* Checkpoint store: one LMDB write transaction per checkpoint, XXH64 per tensor, keys
- * and formats as documented in learner/ckpt.h. */
+ * and formats as documented in learner/ckpt.h. The manifest is learner/ckpt_manifest.c;
+ * the defences against a damaged store and the node-local store, learner/ckpt_repair.c. */
 #include "learner/ckpt.h"
 
 #include <errno.h>
@@ -21,34 +22,10 @@
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/safetensors.h"
+#include "learner/ckpt_internal.h"
 #include "learner/ckpt_manifest.h"
 #include "learner/lmdb_check.h"
 #include "proto/agentflow.pb-c.h"
-
-#define FORMAT_KEY "format"
-#define FORMAT_VALUE "agentflow-ckpt 1"
-#define LATEST_KEY "latest"
-#define FORMAT_PREFIX "agentflow-ckpt "
-#define KEY_MAX 256
-#define MIB ((size_t)1 << 20)
-#define AUTO_MAP_MIN ((size_t)16 << 20)  /* first map of an automatic store, and slack */
-#define COPY_CHUNK ((size_t)1 << 18)     /* hash+copy granularity: stays in L2 */
-
-
-struct AfCkptStore {
-    MDB_env *env;
-    MDB_dbi dbi;
-    AfCkptOptions opt;
-    size_t map_size;
-    uint64_t checked_txnid;  /* newest snapshot af_lmdb_check found sound (0: none yet) */
-    char dir[4096];          /* RUN_DIR/ckpt.lmdb: the store named in messages */
-    char env_dir[4096];      /* the LMDB environment open: dir, or a salvaged copy in TMPDIR */
-    char data_path[4200];    /* env_dir/data.mdb */
-    int tmp_copy;            /* env_dir is a temporary salvaged copy, removed at close */
-    char copy_dir[4096];     /* local_dir mode: RUN_DIR/ckpt.lmdb, the copy published after each save */
-    int ref_checked;         /* both stored reference copies were checked by a save since open */
-    char damage[1400];       /* "" or what was found damaged at open and what was done */
-};
 
 AfCkptOptions af_ckpt_options_default(void) {
     AfCkptOptions o = {.map_size = 0, .keep_last = 3, .read_only = 0, .writemap = 1};
@@ -60,7 +37,7 @@ size_t af_ckpt_map_size(const AfCkptStore *s) { return s->map_size; }
 
 /* ------------------------------------------------------------------ errors, keys */
 
-static int lmdb_fail(const AfCkptStore *s, int mrc, const char *what) {
+int af_ckpt_lmdb_fail(const AfCkptStore *s, int mrc, const char *what) {
     if (mrc == MDB_MAP_FULL)
         return af_error_set(AF_EFULL, "%s: %s: the LMDB map (%zu MiB) is full", s->dir, what,
                             s->map_size / MIB);
@@ -117,7 +94,7 @@ static int parse_step_key(const MDB_val *k, uint64_t *step) {
 }
 
 /* Check snapshot `txnid` (pinned by a transaction of the caller) unless done before. */
-static int check_snapshot(AfCkptStore *s, uint64_t txnid) {
+int af_ckpt_check_snapshot(AfCkptStore *s, uint64_t txnid) {
     if (txnid == s->checked_txnid) return 0;
     AfLmdbCheck r;
     int rc = af_lmdb_check(s->data_path, txnid, &r);
@@ -143,8 +120,8 @@ static int begin_read(AfCkptStore *s, MDB_txn **txn) {
                 mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
             }
         }
-        if (mrc) return lmdb_fail(s, mrc, "begin read transaction");
-        int rc = check_snapshot(s, (uint64_t)mdb_txn_id(*txn));
+        if (mrc) return af_ckpt_lmdb_fail(s, mrc, "begin read transaction");
+        int rc = af_ckpt_check_snapshot(s, (uint64_t)mdb_txn_id(*txn));
         if (rc == 0) return 0;
         mdb_txn_abort(*txn);
         *txn = NULL;
@@ -154,119 +131,6 @@ static int begin_read(AfCkptStore *s, MDB_txn **txn) {
 }
 
 /* ------------------------------------------------------------------ open / close */
-
-/* The rebuild of a damaged store: every pair salvaged goes into a fresh environment. */
-typedef struct Rebuild {
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    int mrc;
-} Rebuild;
-
-static int rebuild_put(const void *key, size_t kl, const void *val, size_t vl, void *ctx) {
-    Rebuild *b = ctx;
-    /* a damaged "format" value is not carried over: the next save writes it */
-    if (kl == strlen(FORMAT_KEY) && memcmp(key, FORMAT_KEY, kl) == 0 &&
-        (vl != strlen(FORMAT_VALUE) || memcmp(val, FORMAT_VALUE, vl) != 0))
-        return 0;
-    MDB_val k = {kl, (void *)key}, v = {vl, (void *)val};
-    int mrc = mdb_put(b->txn, b->dbi, &k, &v, MDB_NOOVERWRITE); /* the newest snapshot's copy wins */
-    if (mrc == 0 || mrc == MDB_KEYEXIST) return 0;
-    b->mrc = mrc;
-    return AF_ELMDB;
-}
-
-/* Write into the (existing, empty) directory `dst` a fresh store holding what the
- * damaged data file `src_data` still holds. */
-static int rebuild_into(const AfCkptStore *s, const char *dst, const char *src_data, AfLmdbSalvage *sr) {
-    struct stat st;
-    MDB_env *env = NULL;
-    Rebuild b = {0};
-    int rc = 0, mrc;
-    size_t map = stat(src_data, &st) == 0 ? (size_t)st.st_size : 0;
-    map = (map + map / 4 + AUTO_MAP_MIN + MIB - 1) / MIB * MIB; /* B-tree pages may pack differently */
-    memset(sr, 0, sizeof *sr);
-    if ((mrc = mdb_env_create(&env)) || (mrc = mdb_env_set_mapsize(env, map)) ||
-        (mrc = mdb_env_open(env, dst, MDB_NOTLS, 0644)) || (mrc = mdb_txn_begin(env, NULL, 0, &b.txn)) ||
-        (mrc = mdb_dbi_open(b.txn, NULL, 0, &b.dbi))) {
-        rc = af_error_set(AF_ELMDB, "%s: rebuilding the checkpoint store: %s", dst, mdb_strerror(mrc));
-        goto done;
-    }
-    rc = af_lmdb_salvage(src_data, rebuild_put, &b, sr);
-    if (rc == AF_ELMDB && b.mrc) rc = lmdb_fail(s, b.mrc, "rebuild the store");
-    if (rc == AF_EFORMAT || rc == AF_ENOTFOUND) rc = 0; /* nothing readable: an empty store */
-    if (rc == 0) {
-        mrc = mdb_txn_commit(b.txn);
-        b.txn = NULL;
-        if (mrc) rc = lmdb_fail(s, mrc, "commit the rebuilt store");
-    }
-done:
-    if (b.txn) mdb_txn_abort(b.txn);
-    mdb_env_close(env);
-    return rc;
-}
-
-static int move_aside(const char *dir, const char *tag, char *to, size_t cap);
-
-/* The store at s->dir is damaged (`why`). Read-write: move it aside (never deleted) and
- * rebuild s->dir from it. Read-only: rebuild a temporary copy in TMPDIR and open that,
- * leaving the run directory untouched. Either way s->damage says what happened. */
-static int repair(AfCkptStore *s, const char *why) {
-    AfLmdbSalvage sr;
-    char src[4400];
-    int rc;
-    if (s->opt.read_only) {
-        const char *tmp = getenv("TMPDIR");
-        if (snprintf(s->env_dir, sizeof s->env_dir, "%s/agentflow-salvage-XXXXXX", tmp && *tmp ? tmp : "/tmp") >=
-                (int)sizeof s->env_dir ||
-            !mkdtemp(s->env_dir))
-            return af_error_set(AF_EIO, "%s: store damaged (%s), and no temporary directory for a salvaged copy: %s",
-                                s->dir, why, strerror(errno));
-        s->tmp_copy = 1;
-        snprintf(src, sizeof src, "%s/data.mdb", s->dir);
-        if ((rc = rebuild_into(s, s->env_dir, src, &sr))) return rc;
-        snprintf(s->damage, sizeof s->damage,
-                 "%.400s: store damaged: %.300s; shown: the %" PRIu64 " key(s) that could be salvaged (a read-write open, "
-                 "e.g. `agentflow train --resume=latest-valid`, moves the store aside and rebuilds it)",
-                 s->dir, why, sr.pairs);
-    } else {
-        char aside[4200];
-        if ((rc = move_aside(s->dir, ".damaged", aside, sizeof aside)))
-            return af_error_wrap(rc, "%s: store damaged (%s), and moving it aside failed", s->dir, why);
-        if ((rc = af_mkdir_p(s->dir))) return rc;
-        snprintf(src, sizeof src, "%s/data.mdb", aside);
-        if ((rc = rebuild_into(s, s->dir, src, &sr)))
-            return af_error_wrap(rc, "%s: store damaged (%s), moved to %s; rebuilding failed", s->dir, why, aside);
-        snprintf(s->damage, sizeof s->damage,
-                 "%.300s: store damaged: %.300s; moved to %.320s (kept) and rebuilt from the %" PRIu64
-                 " key(s) it still held (checkpoints are checked as they are read)",
-                 s->dir, why, aside, sr.pairs);
-        af_log(AF_LOG_WARN, "%s", s->damage);
-    }
-    snprintf(s->data_path, sizeof s->data_path, "%s/data.mdb", s->env_dir);
-    s->checked_txnid = 0;
-    return 0;
-}
-
-/* Is the store's data file sound (as far as LMDB's structure goes)? A read-only open
- * may race a writer's commits: a failed check is repeated once. */
-static int check_at_open(AfCkptStore *s, char *why, size_t cap) {
-    AfLmdbCheck r;
-    uint64_t seen = UINT64_MAX;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        int rc = af_lmdb_check(s->data_path, 0, &r);
-        if (rc == 0) {
-            s->checked_txnid = r.txnid;
-            return 0;
-        }
-        if (rc != AF_EFORMAT) return rc;
-        snprintf(why, cap, "%s", r.message);
-        /* the same snapshot failing twice is damage; a new one means a writer committed
-         * during the check (a read-only open beside a running training): check again */
-        if (s->opt.read_only == 0 || r.txnid == seen) break;
-        seen = r.txnid;
-    }
-    return AF_EFORMAT;
-}
 
 /* With MDB_WRITEMAP, make sure the file's blocks exist up to the map size, so that a
  * full disk is ENOSPC here rather than SIGBUS when a page of the map is first written. */
@@ -290,20 +154,11 @@ static int set_map_size(AfCkptStore *s, size_t bytes) {
     if (ps <= 0) ps = 4096;
     bytes = (bytes + MIB - 1) / MIB * MIB;
     int mrc = mdb_env_set_mapsize(s->env, bytes);
-    if (mrc) return lmdb_fail(s, mrc, "set map size");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "set map size");
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
     s->map_size = info.me_mapsize;
     return reserve_blocks(s);
-}
-
-/* A "format" value one or two bit flips away from ours is damage, not another format. */
-static int format_damaged(const MDB_val *v) {
-    if (v->mv_size != strlen(FORMAT_VALUE)) return 0;
-    int bits = 0;
-    for (size_t i = 0; i < v->mv_size; i++)
-        bits += __builtin_popcount((unsigned)(((const uint8_t *)v->mv_data)[i] ^ (uint8_t)FORMAT_VALUE[i]));
-    return bits > 0 && bits <= 2;
 }
 
 /* Open the LMDB environment at s->env_dir and check the "format" key. *fmt_damaged is
@@ -315,7 +170,7 @@ static int open_env(AfCkptStore *s, int *fmt_damaged) {
     struct stat st;
     int exists = stat(s->data_path, &st) == 0;
     *fmt_damaged = 0;
-    if ((mrc = mdb_env_create(&s->env))) return lmdb_fail(s, mrc, "create environment");
+    if ((mrc = mdb_env_create(&s->env))) return af_ckpt_lmdb_fail(s, mrc, "create environment");
     /* automatic: at least the current file; a fixed size is taken as given (LMDB rounds
      * it to pages and raises it to the pages in use) */
     size_t want = opt->map_size;
@@ -323,14 +178,14 @@ static int open_env(AfCkptStore *s, int *fmt_damaged) {
         want = exists && (size_t)st.st_size > AUTO_MAP_MIN ? (size_t)st.st_size : AUTO_MAP_MIN;
         want = (want + MIB - 1) / MIB * MIB;
     }
-    if ((mrc = mdb_env_set_mapsize(s->env, want))) return lmdb_fail(s, mrc, "set map size");
+    if ((mrc = mdb_env_set_mapsize(s->env, want))) return af_ckpt_lmdb_fail(s, mrc, "set map size");
     unsigned flags = MDB_NOTLS;
     if (opt->read_only) flags |= MDB_RDONLY;
     else if (opt->writemap) flags |= MDB_WRITEMAP;
     if ((mrc = mdb_env_open(s->env, s->env_dir, flags, 0644))) {
         if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH)
             return af_error_set(AF_EFORMAT, "%s: not an LMDB checkpoint store: %s", s->dir, mdb_strerror(mrc));
-        return lmdb_fail(s, mrc, "open");
+        return af_ckpt_lmdb_fail(s, mrc, "open");
     }
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
@@ -338,123 +193,32 @@ static int open_env(AfCkptStore *s, int *fmt_damaged) {
     if ((rc = reserve_blocks(s))) return rc;
 
     if (opt->read_only) rc = begin_read(s, &txn);
-    else if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) rc = lmdb_fail(s, mrc, "begin transaction");
-    else if ((rc = check_snapshot(s, (uint64_t)mdb_txn_id(txn) - 1))) goto done;
+    else if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) rc = af_ckpt_lmdb_fail(s, mrc, "begin transaction");
+    else if ((rc = af_ckpt_check_snapshot(s, (uint64_t)mdb_txn_id(txn) - 1))) goto done;
     if (rc) goto done;
     if ((mrc = mdb_dbi_open(txn, NULL, 0, &s->dbi))) {
-        rc = lmdb_fail(s, mrc, "open database");
+        rc = af_ckpt_lmdb_fail(s, mrc, "open database");
         goto done;
     }
     MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
     mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == 0) {
         if (v.mv_size != strlen(FORMAT_VALUE) || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
-            *fmt_damaged = format_damaged(&v);
+            *fmt_damaged = af_ckpt_format_damaged(&v);
             rc = af_error_set(AF_EFORMAT, "%s: key \"format\" is \"%.*s\", expected \"%s\"", s->dir,
                               (int)(v.mv_size < 64 ? v.mv_size : 64), (const char *)v.mv_data, FORMAT_VALUE);
             goto done;
         }
     } else if (mrc != MDB_NOTFOUND) {
-        rc = lmdb_fail(s, mrc, "read format key");
+        rc = af_ckpt_lmdb_fail(s, mrc, "read format key");
         goto done;
     }
     if (opt->read_only) mdb_txn_abort(txn);
-    else if ((mrc = mdb_txn_commit(txn))) rc = lmdb_fail(s, mrc, "commit open");
+    else if ((mrc = mdb_txn_commit(txn))) rc = af_ckpt_lmdb_fail(s, mrc, "commit open");
     txn = NULL;
 done:
     if (txn) mdb_txn_abort(txn);
     return rc;
-}
-
-/* ------------------------------------------------------------------ node-local store */
-
-static int fsync_path(const char *path, int dir) {
-    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int copy_file(const char *src, const char *dst) {
-    int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-    char buf[1 << 16];
-    if (in < 0) return af_error_set(AF_EIO, "%s: %s", src, strerror(errno));
-    if ((out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-        rc = af_error_set(AF_EIO, "%s: %s", dst, strerror(errno));
-        goto done;
-    }
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof buf);
-        if (n == 0) break;
-        if (n < 0 || write(out, buf, (size_t)n) != n) {
-            rc = af_error_set(errno == ENOSPC ? AF_EFULL : AF_EIO, "copying %s to %s: %s", src, dst, strerror(errno));
-            goto done;
-        }
-    }
-    if (fsync(out) != 0) rc = af_error_set(AF_EIO, "%s: fsync: %s", dst, strerror(errno));
-done:
-    if (in >= 0) close(in);
-    if (out >= 0) close(out);
-    return rc;
-}
-
-/* Rename `dir` to dir<tag>-<UTC time>[-N]; the new name goes to `to`. */
-static int move_aside(const char *dir, const char *tag, char *to, size_t cap) {
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tmv;
-    struct stat st;
-    gmtime_r(&now, &tmv);
-    strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tmv);
-    snprintf(to, cap, "%s%s-%s", dir, tag, when);
-    for (int i = 2; stat(to, &st) == 0 && i < 1000; i++) snprintf(to, cap, "%s%s-%s-%d", dir, tag, when, i);
-    if (rename(dir, to) != 0) return af_error_set(AF_EIO, "moving %s to %s: %s", dir, to, strerror(errno));
-    return 0;
-}
-
-/* local_dir mode, at open: the local store starts as a copy of RUN_DIR's. */
-static int seed_local(AfCkptStore *s) {
-    char src[4200], dst[4200], aside[4300];
-    struct stat st;
-    snprintf(src, sizeof src, "%s/data.mdb", s->copy_dir);
-    int have_copy = stat(src, &st) == 0, have_local = stat(s->dir, &st) == 0;
-    int rc;
-    if (have_local) {
-        if (!have_copy) { /* not this run's: keep it, out of the way */
-            if ((rc = move_aside(s->dir, ".stale", aside, sizeof aside))) return rc;
-            af_log(AF_LOG_WARN, "%s holds a store that %s has no copy of: moved to %s", s->dir, s->copy_dir, aside);
-        } else { /* a cache of RUN_DIR's copy: replaced by it */
-            snprintf(dst, sizeof dst, "%s/data.mdb", s->dir);
-            unlink(dst);
-            snprintf(dst, sizeof dst, "%s/lock.mdb", s->dir);
-            unlink(dst);
-        }
-    }
-    if ((rc = af_mkdir_p(s->dir))) return rc;
-    if (!have_copy) return 0;
-    snprintf(dst, sizeof dst, "%s/data.mdb", s->dir);
-    return copy_file(src, dst);
-}
-
-/* local_dir mode, after a save: a compacted copy of the store replaces RUN_DIR's, via a
- * temporary directory beside it and a rename (readers see the old or the new file). */
-static int publish_copy(AfCkptStore *s) {
-    char tmp[4200], tmp_data[4300], dst[4300];
-    snprintf(tmp, sizeof tmp, "%s.copy-tmp", s->copy_dir);
-    snprintf(tmp_data, sizeof tmp_data, "%s/data.mdb", tmp);
-    snprintf(dst, sizeof dst, "%s/data.mdb", s->copy_dir);
-    unlink(tmp_data); /* a leftover of an interrupted copy */
-    int rc = af_mkdir_p(tmp);
-    if (rc == 0) rc = af_mkdir_p(s->copy_dir);
-    if (rc) return rc;
-    int mrc = mdb_env_copy2(s->env, tmp, MDB_CP_COMPACT);
-    if (mrc) return lmdb_fail(s, mrc, "copy the store to the run directory");
-    if (fsync_path(tmp_data, 0) != 0 || rename(tmp_data, dst) != 0 || fsync_path(s->copy_dir, 1) != 0)
-        return af_error_set(errno == ENOSPC ? AF_EFULL : AF_EIO, "%s: publishing the checkpoint copy: %s", dst,
-                            strerror(errno));
-    rmdir(tmp);
-    return 0;
 }
 
 int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out) {
@@ -478,7 +242,7 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
             rc = af_error_set(AF_EINVAL, "checkpoint store: run.checkpoint_dir path too long");
             goto fail;
         }
-        if ((rc = seed_local(s))) goto fail;
+        if ((rc = af_ckpt_seed_local(s))) goto fail;
     }
     snprintf(s->env_dir, sizeof s->env_dir, "%s", s->dir);
     snprintf(s->data_path, sizeof s->data_path, "%s/data.mdb", s->dir);
@@ -490,17 +254,17 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
     }
     if (!opt.read_only && (rc = af_mkdir_p(s->dir))) goto fail;
     /* LMDB trusts every byte it maps: it sees the file only once af_lmdb_check passed */
-    if (exists && (rc = check_at_open(s, why, sizeof why))) {
-        if (rc != AF_EFORMAT || (rc = repair(s, why))) goto fail;
+    if (exists && (rc = af_ckpt_check_at_open(s, why, sizeof why))) {
+        if (rc != AF_EFORMAT || (rc = af_ckpt_repair(s, why))) goto fail;
         char aside[4300]; /* the damaged original is RUN_DIR's copy: keep it too */
-        if (s->copy_dir[0] && (rc = move_aside(s->copy_dir, ".damaged", aside, sizeof aside))) goto fail;
+        if (s->copy_dir[0] && (rc = af_ckpt_move_aside(s->copy_dir, ".damaged", aside, sizeof aside))) goto fail;
     }
     rc = open_env(s, &fmt_damaged);
     if (rc && fmt_damaged && !s->damage[0]) { /* a flipped bit in the "format" value */
         snprintf(why, sizeof why, "%s", af_error_detail());
         mdb_env_close(s->env);
         s->env = NULL;
-        if ((rc = repair(s, why)) == 0) rc = open_env(s, &fmt_damaged);
+        if ((rc = af_ckpt_repair(s, why)) == 0) rc = open_env(s, &fmt_damaged);
     }
     if (rc) goto fail;
     *out = s;
@@ -535,7 +299,7 @@ static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__
     int mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == MDB_NOTFOUND)
         return af_error_set(AF_ENOTFOUND, "%s: checkpoint step %" PRIu64 " does not exist (no manifest)", s->dir, step);
-    if (mrc) return lmdb_fail(s, mrc, "read manifest");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read manifest");
     /* step/<S>/sum: XXH64 of the manifest and of the metrics line (absent in stores
      * written before it existed: then only the manifest's own consistency is checked) */
     char sk[KEY_MAX], mk[KEY_MAX];
@@ -544,7 +308,7 @@ static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__
         MDB_val mkey = key_of(mk, "step/%020" PRIu64 "/metrics", step), mval = {0, ""};
         uint8_t want[16];
         int mm = mdb_get(txn, s->dbi, &mkey, &mval);
-        if (mm && mm != MDB_NOTFOUND) return lmdb_fail(s, mm, "read metrics line");
+        if (mm && mm != MDB_NOTFOUND) return af_ckpt_lmdb_fail(s, mm, "read metrics line");
         af_ckpt_value_sums(v.mv_data, v.mv_size, mval.mv_data, mm ? 0 : mval.mv_size, want);
         if (sval.mv_size != sizeof want || memcmp(sval.mv_data, want, 8) != 0)
             return af_error_set(AF_ECHECKSUM, "%s: checkpoint step %" PRIu64 ": manifest checksum mismatch", s->dir, step);
@@ -552,7 +316,7 @@ static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__
             return af_error_set(AF_ECHECKSUM, "%s: checkpoint step %" PRIu64 ": metrics line checksum mismatch", s->dir,
                                 step);
     } else if (mrc != MDB_NOTFOUND)
-        return lmdb_fail(s, mrc, "read manifest checksum");
+        return af_ckpt_lmdb_fail(s, mrc, "read manifest checksum");
     return af_ckpt_manifest_decode(v.mv_data, v.mv_size, s->dir, what, step, 0, out);
 }
 
@@ -563,7 +327,7 @@ static int get_ref_manifest(AfCkptStore *s, MDB_txn *txn, Agentflow__CheckpointM
         *out = NULL;
         return af_error_set(AF_ENOTFOUND, "%s: no reference planner stored", s->dir);
     }
-    if (mrc) return lmdb_fail(s, mrc, "read reference manifest");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read reference manifest");
     MDB_val sk = {strlen("ref/sum"), "ref/sum"}, sv;
     if ((mrc = mdb_get(txn, s->dbi, &sk, &sv)) == 0) { /* absent in stores written before it */
         uint8_t want[16];
@@ -573,7 +337,7 @@ static int get_ref_manifest(AfCkptStore *s, MDB_txn *txn, Agentflow__CheckpointM
             return af_error_set(AF_ECHECKSUM, "%s: reference manifest checksum mismatch", s->dir);
         }
     } else if (mrc != MDB_NOTFOUND)
-        return lmdb_fail(s, mrc, "read reference manifest checksum");
+        return af_ckpt_lmdb_fail(s, mrc, "read reference manifest checksum");
     return af_ckpt_manifest_decode(v.mv_data, v.mv_size, s->dir, "reference", 0, 1, out);
 }
 
@@ -581,7 +345,7 @@ static int read_latest(AfCkptStore *s, MDB_txn *txn, uint64_t *step) {
     MDB_val k = {strlen(LATEST_KEY), LATEST_KEY}, v;
     int mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == MDB_NOTFOUND) return af_error_set(AF_ENOTFOUND, "%s: no checkpoint yet", s->dir);
-    if (mrc) return lmdb_fail(s, mrc, "read latest");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read latest");
     if (v.mv_size != 8) return af_error_set(AF_EFORMAT, "%s: key \"latest\" has %zu bytes, expected 8", s->dir, v.mv_size);
     const uint8_t *b = v.mv_data;
     uint64_t x = 0;
@@ -596,7 +360,7 @@ static int list_steps(AfCkptStore *s, MDB_txn *txn, uint64_t **out, int *n) {
     *n = 0;
     MDB_cursor *cur = NULL;
     int mrc = mdb_cursor_open(txn, s->dbi, &cur);
-    if (mrc) return lmdb_fail(s, mrc, "open cursor");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "open cursor");
     int cap = 16, cnt = 0, rc = 0;
     uint64_t *steps = malloc((size_t)cap * sizeof *steps);
     if (!steps) {
@@ -620,7 +384,7 @@ static int list_steps(AfCkptStore *s, MDB_txn *txn, uint64_t **out, int *n) {
         }
         steps[cnt++] = st;
     }
-    if (mrc && mrc != MDB_NOTFOUND) rc = lmdb_fail(s, mrc, "list steps");
+    if (mrc && mrc != MDB_NOTFOUND) rc = af_ckpt_lmdb_fail(s, mrc, "list steps");
 done:
     mdb_cursor_close(cur);
     if (rc) {
@@ -636,7 +400,7 @@ done:
 static int delete_prefix(AfCkptStore *s, MDB_txn *txn, const char *prefix) {
     MDB_cursor *cur = NULL;
     int mrc = mdb_cursor_open(txn, s->dbi, &cur);
-    if (mrc) return lmdb_fail(s, mrc, "open cursor");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "open cursor");
     size_t pl = strlen(prefix);
     for (;;) {
         MDB_val k = {pl, (void *)prefix}, v;
@@ -648,7 +412,7 @@ static int delete_prefix(AfCkptStore *s, MDB_txn *txn, const char *prefix) {
         if (mrc || (mrc = mdb_cursor_del(cur, 0))) break;
     }
     mdb_cursor_close(cur);
-    return mrc ? lmdb_fail(s, mrc, "delete old checkpoint") : 0;
+    return mrc ? af_ckpt_lmdb_fail(s, mrc, "delete old checkpoint") : 0;
 }
 
 /* ------------------------------------------------------------------ save */
@@ -737,7 +501,7 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     }
     if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) goto lmdb;
     uint64_t txnid = (uint64_t)mdb_txn_id(txn);
-    if ((rc = check_snapshot(s, txnid - 1))) goto fail; /* another writer's commit, unchecked */
+    if ((rc = af_ckpt_check_snapshot(s, txnid - 1))) goto fail; /* another writer's commit, unchecked */
 
     MDB_val fk = {strlen(FORMAT_KEY), FORMAT_KEY}, fv = {strlen(FORMAT_VALUE), FORMAT_VALUE};
     if ((mrc = mdb_put(txn, s->dbi, &fk, &fv, 0))) goto lmdb;
@@ -876,7 +640,7 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     goto done;
 lmdb:
     if (mrc == MDB_MAP_FULL) *map_full = 1;
-    rc = lmdb_fail(s, mrc, what);
+    rc = af_ckpt_lmdb_fail(s, mrc, what);
     goto fail;
 fail:
 done:
@@ -920,7 +684,7 @@ static int save_store(AfCkptStore *s, const AfCkptSave *sv) {
 
 int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
     int rc = save_store(s, sv);
-    if (rc == 0 && s->copy_dir[0] && (rc = publish_copy(s)))
+    if (rc == 0 && s->copy_dir[0] && (rc = af_ckpt_publish_copy(s)))
         rc = af_error_wrap(rc, "checkpoint step %" PRIu64 " is in %s but not copied to %s", sv->step, s->dir,
                            s->copy_dir);
     return rc;
@@ -1005,7 +769,7 @@ static int check_copy(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind, con
     if (mrc == MDB_NOTFOUND)
         return af_error_set(AF_ENOTFOUND, "%s: checkpoint step %" PRIu64 ": tensor %s (%s): key missing",
                             s->dir, step, e->name, af_ckpt_kind_name[kind]);
-    if (mrc) return lmdb_fail(s, mrc, "read tensor");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read tensor");
     if (v.mv_size != want)
         return af_error_set(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": tensor %s (%s): %zu bytes stored, %zu expected",
                             s->dir, step, e->name, af_ckpt_kind_name[kind], v.mv_size, want);
