@@ -49,6 +49,7 @@ typedef struct AfConfig {
         int64_t seed, iterations, checkpoint_every, keep_checkpoints, checkpoint_map_mb, eval_every;
         int store_trajectories;
         double time_limit_s;
+        char checkpoint_dir[AF_CFG_STR_MAX];
     } run;
     struct {
         int64_t learners;
@@ -138,6 +139,8 @@ typedef struct AfConfig {
       "checkpoints kept in ckpt.lmdb (RESUME)")                                                 \
     X("run.checkpoint_map_mb", run.checkpoint_map_mb, INT, 0, 0, 16777216, "",                 \
       "LMDB map size of ckpt.lmdb in MiB; 0 = automatic, grown as checkpoints need (RESUME)")  \
+    X("run.checkpoint_dir", run.checkpoint_dir, STR, "", 0, 0, "",                              \
+      "node-local directory for the checkpoint store, copied to RUN_DIR/ckpt.lmdb after each checkpoint (for a RUN_DIR on NFS/Lustre/GPFS); empty = RUN_DIR (RESUME)") \
     X("run.store_trajectories", run.store_trajectories, BOOL, 0, 0, 0, "",                     \
       "keep every trajectory in RUN_DIR/traj.lmdb (RESUME)")                                    \
     X("run.time_limit_s", run.time_limit_s, FLOAT, 0.0, 0.0, 1e9, "",                           \

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -110,4 +111,36 @@ int af_write_file_atomic(const char *path, const void *data, size_t bytes) {
         close(dfd);
     }
     return 0;
+}
+
+int af_append_line(int fd, const char *path, const char *line, size_t len) {
+    /* where the line starts: the end of the file (O_APPEND) or the current offset */
+    int append = (fcntl(fd, F_GETFL) & O_APPEND) != 0;
+    struct stat st;
+    off_t start = append ? (fstat(fd, &st) == 0 ? st.st_size : -1) : lseek(fd, 0, SEEK_CUR);
+    if (start < 0) return af_error_set(AF_EIO, "%s: %s", path, strerror(errno));
+    struct iovec iov[2] = {{(void *)line, len}, {(void *)"\n", 1}};
+    ssize_t n;
+    do n = writev(fd, iov, 2);
+    while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)(len + 1)) return 0;
+    int e = n < 0 ? errno : 0;
+    /* a short write: the rest either goes too (a whole line after all) or fails with
+     * the reason (ENOSPC, EFBIG at a size limit) */
+    size_t done = n > 0 ? (size_t)n : 0;
+    while (n >= 0 && done < len + 1) {
+        n = done < len ? write(fd, line + done, len - done) : write(fd, "\n", 1);
+        if (n > 0) done += (size_t)n;
+        else if (n == 0) e = ENOSPC, n = -1;
+        else if (errno == EINTR) n = 0;
+        else e = errno;
+    }
+    if (done == len + 1) return 0;
+    if (done > 0 && (ftruncate(fd, start) != 0 || (!append && lseek(fd, start, SEEK_SET) < 0)))
+        return af_error_set(AF_EIO, "%s: a partial line of %zu bytes could not be removed: %s", path, done,
+                            strerror(errno));
+    if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+        return af_error_set(AF_EFULL, "%s: cannot append a line (%zu bytes): %s", path, len + 1,
+                            e == EFBIG ? "file size limit reached" : strerror(e));
+    return af_error_set(AF_EIO, "%s: cannot append a line: %s", path, strerror(e));
 }

@@ -17,4 +17,12 @@ int af_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
  * fsync of the directory. Returns 0 or AF_EIO / AF_EFULL. */
 int af_write_file_atomic(const char *path, const void *data, size_t bytes);
 
+/* Append one line (`len` bytes, no newline; the newline is added) to the open file `fd`
+ * in ONE write(2) call, so that concurrent readers and a crash see either the whole line
+ * or none of it. A short or failed write is undone: the file is truncated back to its
+ * previous length (and the offset restored), so no torn line stays. `path` names the file
+ * in messages. Returns 0; AF_EFULL (no space left on the device, quota, or the file size
+ * limit: the detail names the path and the errno); AF_EIO (other errors, named). */
+int af_append_line(int fd, const char *path, const char *line, size_t len);
+
 #endif

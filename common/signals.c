@@ -23,6 +23,10 @@ int af_signals_install(void) {
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         if (sigaction(sigs[i], &sa, NULL) != 0)
             return af_error_set(AF_EIO, "sigaction(%d): %s", sigs[i], strerror(errno));
+    /* a file size limit (RLIMIT_FSIZE) is then a write error (EFBIG) the run reports and
+     * stops on cleanly, like a full disk, instead of a death by SIGXFSZ */
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGXFSZ, &sa, NULL) != 0) return af_error_set(AF_EIO, "sigaction(SIGXFSZ): %s", strerror(errno));
     return 0;
 }
 

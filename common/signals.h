@@ -4,7 +4,8 @@
 #ifndef AF_COMMON_SIGNALS_H
 #define AF_COMMON_SIGNALS_H
 
-/* Install handlers for SIGTERM, SIGUSR1 and SIGINT. Returns 0 or AF_EIO. */
+/* Install handlers for SIGTERM, SIGUSR1 and SIGINT, and ignore SIGXFSZ (a write past
+ * RLIMIT_FSIZE then fails with EFBIG, reported like a full disk). Returns 0 or AF_EIO. */
 int af_signals_install(void);
 /* The number of the first signal received since install (0 if none). */
 int af_signals_pending(void);

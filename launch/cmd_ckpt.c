@@ -19,7 +19,8 @@ static const char usage[] =
     "usage: agentflow ckpt list|verify|export --run-dir DIR [--step N] [--out DIR]\n"
     "                 [--dtype fp32|bf16] [--max-shard-mb MB] [--source DIR]\n"
     "  list     checkpoint steps with their metrics (the last metrics line before each)\n"
-    "  verify   check every checksum of every checkpoint (or of --step N); exit 1 if one fails\n"
+    "  verify   check the store's structure and every checksum of every checkpoint (or of\n"
+    "           --step N); exit 1 if one fails or the store is damaged\n"
     "  export   write a Hugging Face model directory of --step N (default: the latest) to\n"
     "           --out DIR: config.json and model.safetensors in --dtype (fp32, the default, or\n"
     "           bf16 rounded to nearest even), split into shards with\n"
@@ -28,7 +29,9 @@ static const char usage[] =
     "           model.init_from, or --source DIR), its config.json fields are kept and its\n"
     "           tokenizer.json, tokenizer_config.json, special_tokens_map.json and\n"
     "           generation_config.json copied (docs/models.md). `agentflow train --init-from\n"
-    "           DIR`, `agentflow score --model DIR` and transformers read it\n";
+    "           DIR`, `agentflow score --model DIR` and transformers read it\n"
+    "A damaged store is reported and what can be salvaged from it is shown; the run directory\n"
+    "is not changed (`agentflow train --resume=latest-valid` moves it aside and rebuilds it).\n";
 
 /* model.init_from of a checkpoint's effective config ("" if none). */
 static void init_from_of(const char *config_json, char *out, size_t cap) {
@@ -210,8 +213,11 @@ int af_cmd_ckpt(int argc, char **argv) {
         return 1;
     }
     int code;
+    /* a damaged store was salvaged into a temporary copy: say so, and verify fails */
+    const char *damage = af_ckpt_damage(st);
+    if (damage) printf("DAMAGED: %s\n", damage);
     if (is_list) code = cmd_list(st);
-    else if (is_verify) code = cmd_verify(st, have_step, step);
+    else if (is_verify) code = cmd_verify(st, have_step, step) || damage ? 1 : 0;
     else {
         uint64_t s = step;
         int rc = cmd_export(st, step, out, &eo, source, &s);

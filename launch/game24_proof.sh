@@ -34,6 +34,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -x "$bin" ] || { echo "game24_proof.sh: $bin is not an executable (build first)" >&2; exit 2; }
+# agentflow train refuses a run directory that holds a run: say so before starting
+for d in "$out/train" "$out/untrained"; do
+    [ -e "$d/config.json" ] && { echo "game24_proof.sh: $d already holds a run; pass another --out" >&2; exit 2; }
+done
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
 mkdir -p "$out"

@@ -1,5 +1,6 @@
 /* Checkpoint store: one LMDB write transaction per checkpoint, XXH64 per tensor, keys
- * and formats as documented in learner/ckpt.h. */
+ * and formats as documented in learner/ckpt.h. The manifest is learner/ckpt_manifest.c;
+ * the defences against a damaged store and the node-local store, learner/ckpt_repair.c. */
 #include "learner/ckpt.h"
 
 #include <errno.h>
@@ -13,33 +14,18 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/checksum.h"
 #include "common/error.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/safetensors.h"
+#include "learner/ckpt_internal.h"
+#include "learner/ckpt_manifest.h"
+#include "learner/lmdb_check.h"
 #include "proto/agentflow.pb-c.h"
-
-#define FORMAT_KEY "format"
-#define FORMAT_VALUE "agentflow-ckpt 1"
-#define LATEST_KEY "latest"
-#define KEY_MAX 256
-#define MIB ((size_t)1 << 20)
-#define AUTO_MAP_MIN ((size_t)16 << 20)  /* first map of an automatic store, and slack */
-#define COPY_CHUNK ((size_t)1 << 18)     /* hash+copy granularity: stays in L2 */
-
-enum { KIND_PARAM, KIND_M, KIND_V, KIND_REF, N_KIND };
-static const char *const kind_name[N_KIND] = {"param", "adam_m", "adam_v", "ref"};
-
-struct AfCkptStore {
-    MDB_env *env;
-    MDB_dbi dbi;
-    AfCkptOptions opt;
-    size_t map_size;
-    char dir[4096];
-    char data_path[4200];
-};
 
 AfCkptOptions af_ckpt_options_default(void) {
     AfCkptOptions o = {.map_size = 0, .keep_last = 3, .read_only = 0, .writemap = 1};
@@ -51,7 +37,7 @@ size_t af_ckpt_map_size(const AfCkptStore *s) { return s->map_size; }
 
 /* ------------------------------------------------------------------ errors, keys */
 
-static int lmdb_fail(const AfCkptStore *s, int mrc, const char *what) {
+int af_ckpt_lmdb_fail(const AfCkptStore *s, int mrc, const char *what) {
     if (mrc == MDB_MAP_FULL)
         return af_error_set(AF_EFULL, "%s: %s: the LMDB map (%zu MiB) is full", s->dir, what,
                             s->map_size / MIB);
@@ -82,9 +68,14 @@ static MDB_val key_of(char *buf, const char *fmt, ...) {
     return k;
 }
 
+/* The reference planner is kept twice (every checkpoint refers to it: a damaged byte in
+ * a single copy would invalidate them all); REF_COPY2 names the second copy. */
+#define REF_COPY2 AF_CKPT_N_KIND
+
 static MDB_val tensor_key(char *buf, uint64_t step, int kind, const char *name) {
-    if (kind == KIND_REF) return key_of(buf, "ref/param/%s", name);
-    return key_of(buf, "step/%020" PRIu64 "/%s/%s", step, kind_name[kind], name);
+    if (kind == AF_CKPT_REF) return key_of(buf, "ref/param/%s", name);
+    if (kind == REF_COPY2) return key_of(buf, "ref/copy2/%s", name);
+    return key_of(buf, "step/%020" PRIu64 "/%s/%s", step, af_ckpt_kind_name[kind], name);
 }
 
 /* Parse the step out of a "step/<20 digits>/..." key; 0 on success. */
@@ -102,54 +93,44 @@ static int parse_step_key(const MDB_val *k, uint64_t *step) {
     return 0;
 }
 
+/* Check snapshot `txnid` (pinned by a transaction of the caller) unless done before. */
+int af_ckpt_check_snapshot(AfCkptStore *s, uint64_t txnid) {
+    if (txnid == s->checked_txnid) return 0;
+    AfLmdbCheck r;
+    int rc = af_lmdb_check(s->data_path, txnid, &r);
+    if (rc == 0) s->checked_txnid = txnid;
+    else if (rc == AF_EFORMAT)
+        rc = af_error_set(AF_EFORMAT,
+                          "%s: store damaged: %s (a read-write open, e.g. `agentflow train "
+                          "--resume=latest-valid`, moves it aside and rebuilds it from its intact checkpoints)",
+                          s->dir, r.message);
+    return rc;
+}
+
+/* A read transaction on a snapshot that af_lmdb_check found sound: LMDB never reads a
+ * page that was not checked (the pinned snapshot's pages cannot be reused meanwhile). */
 static int begin_read(AfCkptStore *s, MDB_txn **txn) {
-    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
-    if (mrc == MDB_MAP_RESIZED) { /* another process grew the map */
-        if ((mrc = mdb_env_set_mapsize(s->env, 0)) == 0) {
-            MDB_envinfo info;
-            mdb_env_info(s->env, &info);
-            s->map_size = info.me_mapsize;
-            mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    for (int attempt = 0;; attempt++) {
+        int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+        if (mrc == MDB_MAP_RESIZED) { /* another process grew the map */
+            if ((mrc = mdb_env_set_mapsize(s->env, 0)) == 0) {
+                MDB_envinfo info;
+                mdb_env_info(s->env, &info);
+                s->map_size = info.me_mapsize;
+                mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+            }
         }
+        if (mrc) return af_ckpt_lmdb_fail(s, mrc, "begin read transaction");
+        int rc = af_ckpt_check_snapshot(s, (uint64_t)mdb_txn_id(*txn));
+        if (rc == 0) return 0;
+        mdb_txn_abort(*txn);
+        *txn = NULL;
+        /* AF_ENOTFOUND: a writer committed twice since the transaction began; again */
+        if (rc != AF_ENOTFOUND || attempt == 4) return rc;
     }
-    return mrc ? lmdb_fail(s, mrc, "begin read transaction") : 0;
 }
 
 /* ------------------------------------------------------------------ open / close */
-
-/* Open the data file read-only without locking and check that every page the last
- * committed transaction uses lies inside the file: reading a page past the end of a
- * memory-mapped file is a SIGBUS, and a MDB_WRITEMAP open would silently extend the
- * file with zero pages. Only the meta pages are read. */
-static int probe_truncation(const AfCkptStore *s) {
-    MDB_env *env = NULL;
-    struct stat st;
-    int rc = 0, mrc;
-    if (stat(s->data_path, &st) != 0) return 0; /* new store */
-    if ((mrc = mdb_env_create(&env))) return lmdb_fail(s, mrc, "create environment");
-    mrc = mdb_env_open(env, s->dir, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0644);
-    if (mrc) {
-        if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH || mrc == ENOENT || mrc == EINVAL)
-            rc = af_error_set(AF_EFORMAT, "%s: data.mdb is not a readable LMDB file (%lld bytes): %s",
-                              s->dir, (long long)st.st_size, mdb_strerror(mrc));
-        else
-            rc = lmdb_fail(s, mrc, "open data.mdb");
-        goto done;
-    }
-    MDB_envinfo info;
-    MDB_stat ms;
-    mdb_env_info(env, &info);
-    mdb_env_stat(env, &ms);
-    unsigned long long need = ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize;
-    if ((unsigned long long)st.st_size < need)
-        rc = af_error_set(AF_EFORMAT,
-                          "%s: data.mdb is truncated: %lld bytes, the last committed "
-                          "transaction uses %llu",
-                          s->dir, (long long)st.st_size, need);
-done:
-    mdb_env_close(env);
-    return rc;
-}
 
 /* With MDB_WRITEMAP, make sure the file's blocks exist up to the map size, so that a
  * full disk is ENOSPC here rather than SIGBUS when a page of the map is first written. */
@@ -173,11 +154,71 @@ static int set_map_size(AfCkptStore *s, size_t bytes) {
     if (ps <= 0) ps = 4096;
     bytes = (bytes + MIB - 1) / MIB * MIB;
     int mrc = mdb_env_set_mapsize(s->env, bytes);
-    if (mrc) return lmdb_fail(s, mrc, "set map size");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "set map size");
     MDB_envinfo info;
     mdb_env_info(s->env, &info);
     s->map_size = info.me_mapsize;
     return reserve_blocks(s);
+}
+
+/* Open the LMDB environment at s->env_dir and check the "format" key. *fmt_damaged is
+ * set (with AF_EFORMAT) when that key holds a damaged value. */
+static int open_env(AfCkptStore *s, int *fmt_damaged) {
+    const AfCkptOptions *opt = &s->opt;
+    MDB_txn *txn = NULL;
+    int rc = 0, mrc;
+    struct stat st;
+    int exists = stat(s->data_path, &st) == 0;
+    *fmt_damaged = 0;
+    if ((mrc = mdb_env_create(&s->env))) return af_ckpt_lmdb_fail(s, mrc, "create environment");
+    /* automatic: at least the current file; a fixed size is taken as given (LMDB rounds
+     * it to pages and raises it to the pages in use) */
+    size_t want = opt->map_size;
+    if (want == 0) {
+        want = exists && (size_t)st.st_size > AUTO_MAP_MIN ? (size_t)st.st_size : AUTO_MAP_MIN;
+        want = (want + MIB - 1) / MIB * MIB;
+    }
+    if ((mrc = mdb_env_set_mapsize(s->env, want))) return af_ckpt_lmdb_fail(s, mrc, "set map size");
+    unsigned flags = MDB_NOTLS;
+    if (opt->read_only) flags |= MDB_RDONLY;
+    else if (opt->writemap) flags |= MDB_WRITEMAP;
+    if ((mrc = mdb_env_open(s->env, s->env_dir, flags, 0644))) {
+        if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH)
+            return af_error_set(AF_EFORMAT, "%s: not an LMDB checkpoint store: %s", s->dir, mdb_strerror(mrc));
+        return af_ckpt_lmdb_fail(s, mrc, "open");
+    }
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    s->map_size = info.me_mapsize;
+    if ((rc = reserve_blocks(s))) return rc;
+
+    if (opt->read_only) rc = begin_read(s, &txn);
+    else if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) rc = af_ckpt_lmdb_fail(s, mrc, "begin transaction");
+    else if ((rc = af_ckpt_check_snapshot(s, (uint64_t)mdb_txn_id(txn) - 1))) goto done;
+    if (rc) goto done;
+    if ((mrc = mdb_dbi_open(txn, NULL, 0, &s->dbi))) {
+        rc = af_ckpt_lmdb_fail(s, mrc, "open database");
+        goto done;
+    }
+    MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
+    mrc = mdb_get(txn, s->dbi, &k, &v);
+    if (mrc == 0) {
+        if (v.mv_size != strlen(FORMAT_VALUE) || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
+            *fmt_damaged = af_ckpt_format_damaged(&v);
+            rc = af_error_set(AF_EFORMAT, "%s: key \"format\" is \"%.*s\", expected \"%s\"", s->dir,
+                              (int)(v.mv_size < 64 ? v.mv_size : 64), (const char *)v.mv_data, FORMAT_VALUE);
+            goto done;
+        }
+    } else if (mrc != MDB_NOTFOUND) {
+        rc = af_ckpt_lmdb_fail(s, mrc, "read format key");
+        goto done;
+    }
+    if (opt->read_only) mdb_txn_abort(txn);
+    else if ((mrc = mdb_txn_commit(txn))) rc = af_ckpt_lmdb_fail(s, mrc, "commit open");
+    txn = NULL;
+done:
+    if (txn) mdb_txn_abort(txn);
+    return rc;
 }
 
 int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out) {
@@ -188,13 +229,22 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
         return af_error_set(AF_EINVAL, "checkpoint store: keep_last must be >= 1, got %d", opt.keep_last);
     AfCkptStore *s = calloc(1, sizeof *s);
     if (!s) return af_error_set(AF_ENOMEM, "checkpoint store: out of memory");
-    int rc = 0, mrc;
-    MDB_txn *txn = NULL;
+    int rc = 0, fmt_damaged = 0;
+    char why[600];
     s->opt = opt;
     if (snprintf(s->dir, sizeof s->dir, "%s/ckpt.lmdb", run_dir) >= (int)sizeof s->dir) {
         rc = af_error_set(AF_EINVAL, "checkpoint store: run directory path too long");
         goto fail;
     }
+    if (!opt.read_only && opt.local_dir && opt.local_dir[0]) { /* LMDB works on a node-local disk */
+        snprintf(s->copy_dir, sizeof s->copy_dir, "%s", s->dir);
+        if (snprintf(s->dir, sizeof s->dir, "%s/ckpt.lmdb", opt.local_dir) >= (int)sizeof s->dir) {
+            rc = af_error_set(AF_EINVAL, "checkpoint store: run.checkpoint_dir path too long");
+            goto fail;
+        }
+        if ((rc = af_ckpt_seed_local(s))) goto fail;
+    }
+    snprintf(s->env_dir, sizeof s->env_dir, "%s", s->dir);
     snprintf(s->data_path, sizeof s->data_path, "%s/data.mdb", s->dir);
     struct stat st;
     int exists = stat(s->data_path, &st) == 0;
@@ -203,224 +253,44 @@ int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out)
         goto fail;
     }
     if (!opt.read_only && (rc = af_mkdir_p(s->dir))) goto fail;
-    if ((rc = probe_truncation(s))) goto fail;
-
-    if ((mrc = mdb_env_create(&s->env))) {
-        rc = lmdb_fail(s, mrc, "create environment");
-        goto fail;
+    /* LMDB trusts every byte it maps: it sees the file only once af_lmdb_check passed */
+    if (exists && (rc = af_ckpt_check_at_open(s, why, sizeof why))) {
+        if (rc != AF_EFORMAT || (rc = af_ckpt_repair(s, why))) goto fail;
+        char aside[4300]; /* the damaged original is RUN_DIR's copy: keep it too */
+        if (s->copy_dir[0] && (rc = af_ckpt_move_aside(s->copy_dir, ".damaged", aside, sizeof aside))) goto fail;
     }
-    /* automatic: at least the current file; a fixed size is taken as given (LMDB rounds
-     * it to pages and raises it to the pages in use) */
-    size_t want = opt.map_size;
-    if (want == 0) {
-        want = exists && (size_t)st.st_size > AUTO_MAP_MIN ? (size_t)st.st_size : AUTO_MAP_MIN;
-        want = (want + MIB - 1) / MIB * MIB;
+    rc = open_env(s, &fmt_damaged);
+    if (rc && fmt_damaged && !s->damage[0]) { /* a flipped bit in the "format" value */
+        snprintf(why, sizeof why, "%s", af_error_detail());
+        mdb_env_close(s->env);
+        s->env = NULL;
+        if ((rc = af_ckpt_repair(s, why)) == 0) rc = open_env(s, &fmt_damaged);
     }
-    if ((mrc = mdb_env_set_mapsize(s->env, want))) {
-        rc = lmdb_fail(s, mrc, "set map size");
-        goto fail;
-    }
-    unsigned flags = MDB_NOTLS;
-    if (opt.read_only) flags |= MDB_RDONLY;
-    else if (opt.writemap) flags |= MDB_WRITEMAP;
-    if ((mrc = mdb_env_open(s->env, s->dir, flags, 0644))) {
-        if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH)
-            rc = af_error_set(AF_EFORMAT, "%s: not an LMDB checkpoint store: %s", s->dir, mdb_strerror(mrc));
-        else
-            rc = lmdb_fail(s, mrc, "open");
-        goto fail;
-    }
-    MDB_envinfo info;
-    mdb_env_info(s->env, &info);
-    s->map_size = info.me_mapsize;
-    if ((rc = reserve_blocks(s))) goto fail;
-
-    if ((mrc = mdb_txn_begin(s->env, NULL, opt.read_only ? MDB_RDONLY : 0, &txn))) {
-        rc = lmdb_fail(s, mrc, "begin transaction");
-        goto fail;
-    }
-    if ((mrc = mdb_dbi_open(txn, NULL, 0, &s->dbi))) {
-        rc = lmdb_fail(s, mrc, "open database");
-        goto fail;
-    }
-    MDB_val k = {strlen(FORMAT_KEY), FORMAT_KEY}, v;
-    mrc = mdb_get(txn, s->dbi, &k, &v);
-    if (mrc == 0) {
-        if (v.mv_size != strlen(FORMAT_VALUE) || memcmp(v.mv_data, FORMAT_VALUE, v.mv_size) != 0) {
-            rc = af_error_set(AF_EFORMAT, "%s: key \"format\" is \"%.*s\", expected \"%s\"", s->dir,
-                              (int)(v.mv_size < 64 ? v.mv_size : 64), (const char *)v.mv_data, FORMAT_VALUE);
-            goto fail;
-        }
-    } else if (mrc != MDB_NOTFOUND) {
-        rc = lmdb_fail(s, mrc, "read format key");
-        goto fail;
-    }
-    if (opt.read_only) mdb_txn_abort(txn);
-    else if ((mrc = mdb_txn_commit(txn))) {
-        txn = NULL;
-        rc = lmdb_fail(s, mrc, "commit open");
-        goto fail;
-    }
-    txn = NULL;
+    if (rc) goto fail;
     *out = s;
     return 0;
 fail:
-    if (txn) mdb_txn_abort(txn);
     af_ckpt_close(s);
     return rc;
 }
 
+const char *af_ckpt_damage(const AfCkptStore *s) { return s->damage[0] ? s->damage : NULL; }
+
 void af_ckpt_close(AfCkptStore *s) {
     if (!s) return;
     if (s->env) mdb_env_close(s->env);
+    if (s->tmp_copy) { /* the salvaged copy of a damaged store opened read-only */
+        char p[4200];
+        snprintf(p, sizeof p, "%s/data.mdb", s->env_dir);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/lock.mdb", s->env_dir);
+        unlink(p);
+        rmdir(s->env_dir);
+    }
     free(s);
 }
 
 /* ------------------------------------------------------------------ manifests */
-
-static void shape_to_pb(const AfModelConfig *c, Agentflow__ModelShape *p) {
-    agentflow__model_shape__init(p);
-    p->vocab_size = (uint32_t)c->vocab_size;
-    p->d_model = (uint32_t)c->d_model;
-    p->n_layers = (uint32_t)c->n_layers;
-    p->n_heads = (uint32_t)c->n_heads;
-    p->n_kv_heads = (uint32_t)c->n_kv_heads;
-    p->d_ff = (uint32_t)c->d_ff;
-    p->max_seq = (uint32_t)c->max_seq;
-    p->rope_theta = c->rope_theta;
-    p->rms_eps = c->rms_eps;
-    p->qkv_bias = c->qkv_bias != 0;
-    p->tied_embeddings = c->tied_embeddings != 0;
-}
-
-static int shape_from_pb(const Agentflow__ModelShape *p, AfModelConfig *c) {
-    const uint32_t lim = 1u << 30;
-    *c = (AfModelConfig){0}; /* fields the manifest does not hold (model.h) are 0 */
-    if (p->vocab_size > lim || p->d_model > lim || p->n_layers > lim || p->n_heads > lim ||
-        p->n_kv_heads > lim || p->d_ff > lim || p->max_seq > lim)
-        return -1;
-    c->vocab_size = (int)p->vocab_size;
-    c->d_model = (int)p->d_model;
-    c->n_layers = (int)p->n_layers;
-    c->n_heads = (int)p->n_heads;
-    c->n_kv_heads = (int)p->n_kv_heads;
-    c->d_ff = (int)p->d_ff;
-    c->max_seq = (int)p->max_seq;
-    c->rope_theta = p->rope_theta;
-    c->rms_eps = p->rms_eps;
-    c->qkv_bias = p->qkv_bias;
-    c->tied_embeddings = p->tied_embeddings;
-    return 0;
-}
-
-/* XXH64 of a list of checksums, 8 bytes little-endian each. */
-static uint64_t combine(const uint64_t *sums, size_t n) {
-    AfChecksum64State st;
-    af_checksum64_reset(&st, 0);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b[8];
-        for (int j = 0; j < 8; j++) b[j] = (uint8_t)(sums[i] >> (8 * j));
-        af_checksum64_update(&st, b, 8);
-    }
-    return af_checksum64_digest(&st);
-}
-
-static uint64_t entry_sum(const Agentflow__TensorEntry *e, int kind) {
-    switch (kind) {
-    case KIND_PARAM: return e->checksum;
-    case KIND_M: return e->adam_m_checksum;
-    case KIND_V: return e->adam_v_checksum;
-    default: return e->ref_checksum;
-    }
-}
-
-static uint64_t manifest_sum(const Agentflow__CheckpointManifest *m, int kind) {
-    switch (kind) {
-    case KIND_PARAM: return m->params_checksum;
-    case KIND_M: return m->adam_m_checksum;
-    case KIND_V: return m->adam_v_checksum;
-    default: return m->ref_checksum;
-    }
-}
-
-static uint64_t combine_entries(const Agentflow__CheckpointManifest *m, int kind, int entry_kind) {
-    uint64_t *tmp = malloc((m->n_tensors ? m->n_tensors : 1) * sizeof *tmp);
-    AF_ASSERT(tmp);
-    for (size_t i = 0; i < m->n_tensors; i++) tmp[i] = entry_sum(m->tensors[i], entry_kind);
-    uint64_t r = combine(tmp, m->n_tensors);
-    free(tmp);
-    (void)kind;
-    return r;
-}
-
-/* Decode and check the internal consistency of a manifest (`what` names it in errors:
- * "checkpoint step 30", "reference"). On success *out is owned by the caller
- * (agentflow__checkpoint_manifest__free_unpacked). */
-static int manifest_decode(const MDB_val *v, const char *dir, const char *what, uint64_t step,
-                           int is_ref, Agentflow__CheckpointManifest **out) {
-    *out = NULL;
-    Agentflow__CheckpointManifest *m = agentflow__checkpoint_manifest__unpack(NULL, v->mv_size, v->mv_data);
-    if (!m) return af_error_set(AF_EFORMAT, "%s: %s: manifest does not decode (%zu bytes)", dir, what, v->mv_size);
-    int rc = 0;
-    AfModelConfig c;
-    if (!is_ref && m->step != step) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest says step %" PRIu64, dir, what, m->step);
-        goto fail;
-    }
-    if (!m->shape || shape_from_pb(m->shape, &c) || af_model_config_validate(&c)) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest has no valid model shape", dir, what);
-        goto fail;
-    }
-    if (m->param_count == 0 || m->param_count > ((uint64_t)1 << 40)) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest param_count %" PRIu64 " out of range", dir, what,
-                          m->param_count);
-        goto fail;
-    }
-    if (m->n_tensors == 0 || m->n_tensors > AF_MODEL_MAX_TENSORS) {
-        rc = af_error_set(AF_EFORMAT, "%s: %s: manifest has %zu tensors", dir, what, m->n_tensors);
-        goto fail;
-    }
-    uint64_t end = 0;
-    for (size_t i = 0; i < m->n_tensors; i++) {
-        const Agentflow__TensorEntry *e = m->tensors[i];
-        size_t nl = e->name ? strlen(e->name) : 0;
-        if (nl == 0 || nl >= AF_MODEL_NAME_MAX) {
-            rc = af_error_set(AF_EFORMAT, "%s: %s: manifest tensor %zu has a bad name", dir, what, i);
-            goto fail;
-        }
-        uint64_t numel = 1;
-        if (e->n_shape < 1 || e->n_shape > 2) {
-            rc = af_error_set(AF_EFORMAT, "%s: %s: tensor %s: %zu dimensions", dir, what, e->name, e->n_shape);
-            goto fail;
-        }
-        for (size_t d = 0; d < e->n_shape; d++) {
-            if (e->shape[d] == 0 || e->shape[d] > m->param_count || numel > m->param_count / e->shape[d]) {
-                rc = af_error_set(AF_EFORMAT, "%s: %s: tensor %s: bad shape", dir, what, e->name);
-                goto fail;
-            }
-            numel *= e->shape[d];
-        }
-        if (e->offset < end || e->offset > m->param_count || numel > m->param_count - e->offset) {
-            rc = af_error_set(AF_EFORMAT, "%s: %s: tensor %s: offset %" PRIu64 " outside the buffer",
-                              dir, what, e->name, e->offset);
-            goto fail;
-        }
-        end = e->offset + numel;
-    }
-    for (int k = 0; k < N_KIND; k++) {
-        if (is_ref ? k != KIND_PARAM : (k == KIND_REF && !m->has_ref)) continue;
-        if (combine_entries(m, k, k) != manifest_sum(m, k)) {
-            rc = af_error_set(AF_ECHECKSUM, "%s: %s: manifest: %s buffer checksum does not match its tensor table",
-                              dir, what, kind_name[k]);
-            goto fail;
-        }
-    }
-    *out = m;
-    return 0;
-fail:
-    agentflow__checkpoint_manifest__free_unpacked(m, NULL);
-    return rc;
-}
 
 static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__CheckpointManifest **out) {
     char kb[KEY_MAX], what[64];
@@ -429,8 +299,25 @@ static int get_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, Agentflow__
     int mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == MDB_NOTFOUND)
         return af_error_set(AF_ENOTFOUND, "%s: checkpoint step %" PRIu64 " does not exist (no manifest)", s->dir, step);
-    if (mrc) return lmdb_fail(s, mrc, "read manifest");
-    return manifest_decode(&v, s->dir, what, step, 0, out);
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read manifest");
+    /* step/<S>/sum: XXH64 of the manifest and of the metrics line (absent in stores
+     * written before it existed: then only the manifest's own consistency is checked) */
+    char sk[KEY_MAX], mk[KEY_MAX];
+    MDB_val skey = key_of(sk, "step/%020" PRIu64 "/sum", step), sval;
+    if ((mrc = mdb_get(txn, s->dbi, &skey, &sval)) == 0) {
+        MDB_val mkey = key_of(mk, "step/%020" PRIu64 "/metrics", step), mval = {0, ""};
+        uint8_t want[16];
+        int mm = mdb_get(txn, s->dbi, &mkey, &mval);
+        if (mm && mm != MDB_NOTFOUND) return af_ckpt_lmdb_fail(s, mm, "read metrics line");
+        af_ckpt_value_sums(v.mv_data, v.mv_size, mval.mv_data, mm ? 0 : mval.mv_size, want);
+        if (sval.mv_size != sizeof want || memcmp(sval.mv_data, want, 8) != 0)
+            return af_error_set(AF_ECHECKSUM, "%s: checkpoint step %" PRIu64 ": manifest checksum mismatch", s->dir, step);
+        if (memcmp((const uint8_t *)sval.mv_data + 8, want + 8, 8) != 0)
+            return af_error_set(AF_ECHECKSUM, "%s: checkpoint step %" PRIu64 ": metrics line checksum mismatch", s->dir,
+                                step);
+    } else if (mrc != MDB_NOTFOUND)
+        return af_ckpt_lmdb_fail(s, mrc, "read manifest checksum");
+    return af_ckpt_manifest_decode(v.mv_data, v.mv_size, s->dir, what, step, 0, out);
 }
 
 static int get_ref_manifest(AfCkptStore *s, MDB_txn *txn, Agentflow__CheckpointManifest **out) {
@@ -440,15 +327,25 @@ static int get_ref_manifest(AfCkptStore *s, MDB_txn *txn, Agentflow__CheckpointM
         *out = NULL;
         return af_error_set(AF_ENOTFOUND, "%s: no reference planner stored", s->dir);
     }
-    if (mrc) return lmdb_fail(s, mrc, "read reference manifest");
-    return manifest_decode(&v, s->dir, "reference", 0, 1, out);
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read reference manifest");
+    MDB_val sk = {strlen("ref/sum"), "ref/sum"}, sv;
+    if ((mrc = mdb_get(txn, s->dbi, &sk, &sv)) == 0) { /* absent in stores written before it */
+        uint8_t want[16];
+        af_ckpt_value_sums(v.mv_data, v.mv_size, "", 0, want);
+        if (sv.mv_size != 8 || memcmp(sv.mv_data, want, 8) != 0) {
+            *out = NULL;
+            return af_error_set(AF_ECHECKSUM, "%s: reference manifest checksum mismatch", s->dir);
+        }
+    } else if (mrc != MDB_NOTFOUND)
+        return af_ckpt_lmdb_fail(s, mrc, "read reference manifest checksum");
+    return af_ckpt_manifest_decode(v.mv_data, v.mv_size, s->dir, "reference", 0, 1, out);
 }
 
 static int read_latest(AfCkptStore *s, MDB_txn *txn, uint64_t *step) {
     MDB_val k = {strlen(LATEST_KEY), LATEST_KEY}, v;
     int mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == MDB_NOTFOUND) return af_error_set(AF_ENOTFOUND, "%s: no checkpoint yet", s->dir);
-    if (mrc) return lmdb_fail(s, mrc, "read latest");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read latest");
     if (v.mv_size != 8) return af_error_set(AF_EFORMAT, "%s: key \"latest\" has %zu bytes, expected 8", s->dir, v.mv_size);
     const uint8_t *b = v.mv_data;
     uint64_t x = 0;
@@ -463,7 +360,7 @@ static int list_steps(AfCkptStore *s, MDB_txn *txn, uint64_t **out, int *n) {
     *n = 0;
     MDB_cursor *cur = NULL;
     int mrc = mdb_cursor_open(txn, s->dbi, &cur);
-    if (mrc) return lmdb_fail(s, mrc, "open cursor");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "open cursor");
     int cap = 16, cnt = 0, rc = 0;
     uint64_t *steps = malloc((size_t)cap * sizeof *steps);
     if (!steps) {
@@ -487,7 +384,7 @@ static int list_steps(AfCkptStore *s, MDB_txn *txn, uint64_t **out, int *n) {
         }
         steps[cnt++] = st;
     }
-    if (mrc && mrc != MDB_NOTFOUND) rc = lmdb_fail(s, mrc, "list steps");
+    if (mrc && mrc != MDB_NOTFOUND) rc = af_ckpt_lmdb_fail(s, mrc, "list steps");
 done:
     mdb_cursor_close(cur);
     if (rc) {
@@ -503,7 +400,7 @@ done:
 static int delete_prefix(AfCkptStore *s, MDB_txn *txn, const char *prefix) {
     MDB_cursor *cur = NULL;
     int mrc = mdb_cursor_open(txn, s->dbi, &cur);
-    if (mrc) return lmdb_fail(s, mrc, "open cursor");
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "open cursor");
     size_t pl = strlen(prefix);
     for (;;) {
         MDB_val k = {pl, (void *)prefix}, v;
@@ -515,7 +412,7 @@ static int delete_prefix(AfCkptStore *s, MDB_txn *txn, const char *prefix) {
         if (mrc || (mrc = mdb_cursor_del(cur, 0))) break;
     }
     mdb_cursor_close(cur);
-    return mrc ? lmdb_fail(s, mrc, "delete old checkpoint") : 0;
+    return mrc ? af_ckpt_lmdb_fail(s, mrc, "delete old checkpoint") : 0;
 }
 
 /* ------------------------------------------------------------------ save */
@@ -545,11 +442,6 @@ static int put_reserved(AfCkptStore *s, MDB_txn *txn, MDB_val *k, const void *sr
     return 0;
 }
 
-static double now_unix(void) {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec + tv.tv_usec * 1e-6;
-}
 
 static int check_save_args(const AfCkptStore *s, const AfCkptSave *sv) {
     if (s->opt.read_only) return af_error_set(AF_ESTATE, "%s: opened read-only, cannot save", s->dir);
@@ -588,13 +480,9 @@ static size_t ckpt_footprint(const AfCkptSave *sv, size_t tensor_bytes) {
 static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     int rc = 0, mrc = 0;
     MDB_txn *txn = NULL;
-    Agentflow__CheckpointManifest man, *ref_man = NULL;
-    Agentflow__ModelShape shape;
-    Agentflow__TensorEntry *entries = NULL, **entry_ptrs = NULL;
-    Agentflow__Counter *ctr = NULL, **ctr_ptrs = NULL;
-    Agentflow__RngPosition *rng = NULL, **rng_ptrs = NULL;
+    Agentflow__CheckpointManifest *ref_man = NULL;
+    AfCkptManifestBuf mb;
     uint64_t *sums = NULL;
-    uint64_t (*shp)[2] = NULL; /* shapes: int64 in AfTensorInfo, uint64 in the proto */
     uint64_t *steps = NULL;
     int n_steps = 0;
     char kb[KEY_MAX];
@@ -602,21 +490,18 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     size_t nt = (size_t)sv->n_tensors;
     *map_full = 0;
 
-    agentflow__checkpoint_manifest__init(&man);
-    shape_to_pb(&sv->shape, &shape);
-    entries = calloc(nt, sizeof *entries);
-    entry_ptrs = calloc(nt, sizeof *entry_ptrs);
-    sums = calloc(nt, sizeof *sums);
-    shp = calloc(nt, sizeof *shp);
-    ctr = calloc((size_t)sv->n_counters + 1, sizeof *ctr);
-    ctr_ptrs = calloc((size_t)sv->n_counters + 1, sizeof *ctr_ptrs);
-    rng = calloc((size_t)sv->n_rng + 1, sizeof *rng);
-    rng_ptrs = calloc((size_t)sv->n_rng + 1, sizeof *rng_ptrs);
-    if (!entries || !entry_ptrs || !sums || !shp || !ctr || !ctr_ptrs || !rng || !rng_ptrs) {
+    /* everything but the checksums, which are computed as the tensors are written */
+    memset(&mb, 0, sizeof mb);
+    if ((rc = af_ckpt_manifest_build(sv, &mb))) goto fail;
+    Agentflow__CheckpointManifest *man = &mb.man;
+    Agentflow__TensorEntry *entries = mb.entries;
+    if (!(sums = calloc(nt, sizeof *sums))) {
         rc = af_error_set(AF_ENOMEM, "checkpoint save: out of memory");
         goto fail;
     }
     if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) goto lmdb;
+    uint64_t txnid = (uint64_t)mdb_txn_id(txn);
+    if ((rc = af_ckpt_check_snapshot(s, txnid - 1))) goto fail; /* another writer's commit, unchecked */
 
     MDB_val fk = {strlen(FORMAT_KEY), FORMAT_KEY}, fv = {strlen(FORMAT_VALUE), FORMAT_VALUE};
     if ((mrc = mdb_put(txn, s->dbi, &fk, &fv, 0))) goto lmdb;
@@ -630,21 +515,6 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
         if ((rc = delete_prefix(s, txn, kb))) goto fail;
     }
 
-    for (size_t i = 0; i < nt; i++) {
-        const AfTensorInfo *t = &sv->tensors[i];
-        Agentflow__TensorEntry *e = &entries[i];
-        agentflow__tensor_entry__init(e);
-        e->name = (char *)t->name;
-        e->n_shape = (size_t)t->ndim;
-        e->offset = t->offset;
-        entry_ptrs[i] = e;
-    }
-    for (size_t i = 0; i < nt; i++) {
-        shp[i][0] = (uint64_t)sv->tensors[i].shape[0];
-        shp[i][1] = (uint64_t)sv->tensors[i].shape[1];
-        entries[i].shape = shp[i];
-    }
-
     const float *bufs[3] = {sv->params, sv->adam_m, sv->adam_v};
     for (int kind = 0; kind < 3; kind++) {
         for (size_t i = 0; i < nt; i++) {
@@ -653,21 +523,21 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
             uint64_t h;
             if ((mrc = put_reserved(s, txn, &k, bufs[kind] + t->offset, t->numel * sizeof(float), &h)))
                 goto lmdb;
-            if (kind == KIND_PARAM) entries[i].checksum = h;
-            else if (kind == KIND_M) entries[i].adam_m_checksum = h;
+            if (kind == AF_CKPT_PARAM) entries[i].checksum = h;
+            else if (kind == AF_CKPT_ADAM_M) entries[i].adam_m_checksum = h;
             else entries[i].adam_v_checksum = h;
             sums[i] = h;
         }
-        uint64_t c = combine(sums, nt);
-        if (kind == KIND_PARAM) man.params_checksum = c;
-        else if (kind == KIND_M) man.adam_m_checksum = c;
-        else man.adam_v_checksum = c;
+        uint64_t c = af_ckpt_combine(sums, nt);
+        if (kind == AF_CKPT_PARAM) man->params_checksum = c;
+        else if (kind == AF_CKPT_ADAM_M) man->adam_m_checksum = c;
+        else man->adam_v_checksum = c;
     }
 
     /* The reference planner: stored once; later saves must pass the same one. */
     rc = get_ref_manifest(s, txn, &ref_man);
-    if (rc && rc != AF_ENOTFOUND) goto fail;
-    rc = 0;
+    if (rc == AF_ENOMEM || rc == AF_ELMDB) goto fail;
+    rc = 0; /* missing, or damaged (a rebuilt store): written again below from ref_params */
     int ref_ok = ref_man && ref_man->n_tensors == nt && ref_man->param_count == sv->n_params;
     for (size_t i = 0; ref_ok && i < nt; i++)
         ref_ok = strcmp(ref_man->tensors[i]->name, sv->tensors[i].name) == 0 &&
@@ -686,45 +556,33 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
                                       s->dir, t->name);
                     goto fail;
                 }
+                /* once per open: a stored copy lost or damaged (a rebuilt store) is written again */
+                for (int c = 0; c < 2 && !s->ref_checked; c++) {
+                    MDB_val k = tensor_key(kb, 0, c ? REF_COPY2 : AF_CKPT_REF, t->name), v;
+                    size_t bytes = t->numel * sizeof(float);
+                    mrc = mdb_get(txn, s->dbi, &k, &v);
+                    if (mrc && mrc != MDB_NOTFOUND) goto lmdb;
+                    if (mrc || v.mv_size != bytes || af_checksum64(v.mv_data, bytes, 0) != sums[i])
+                        if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, bytes, NULL))) goto lmdb;
+                }
             } else {
-                MDB_val k = tensor_key(kb, 0, KIND_REF, t->name);
-                if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, t->numel * sizeof(float), &sums[i])))
-                    goto lmdb;
+                for (int c = 0; c < 2; c++) {
+                    MDB_val k = tensor_key(kb, 0, c ? REF_COPY2 : AF_CKPT_REF, t->name);
+                    if ((mrc = put_reserved(s, txn, &k, sv->ref_params + t->offset, t->numel * sizeof(float), &sums[i])))
+                        goto lmdb;
+                }
             }
         }
         if (!ref_man) { /* write ref/manifest: its TensorEntry.checksum are the reference's */
-            Agentflow__TensorEntry *re = calloc(nt, sizeof *re);
-            Agentflow__TensorEntry **rp = calloc(nt, sizeof *rp);
-            if (!re || !rp) {
-                free(re);
-                free(rp);
-                rc = af_error_set(AF_ENOMEM, "checkpoint save: out of memory");
-                goto fail;
-            }
-            for (size_t i = 0; i < nt; i++) {
-                agentflow__tensor_entry__init(&re[i]);
-                re[i].name = entries[i].name;
-                re[i].n_shape = entries[i].n_shape;
-                re[i].shape = entries[i].shape;
-                re[i].offset = entries[i].offset;
-                re[i].checksum = sums[i];
-                rp[i] = &re[i];
-            }
-            Agentflow__CheckpointManifest rm;
-            agentflow__checkpoint_manifest__init(&rm);
-            rm.shape = &shape;
-            rm.n_tensors = nt;
-            rm.tensors = rp;
-            rm.param_count = sv->n_params;
-            rm.params_checksum = combine(sums, nt);
-            rm.agentflow_version = (char *)AF_VERSION;
-            rm.unix_time = now_unix();
-            size_t len = agentflow__checkpoint_manifest__get_packed_size(&rm);
-            MDB_val k = {strlen("ref/manifest"), "ref/manifest"}, v = {len, NULL};
-            mrc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE);
-            if (mrc == 0) agentflow__checkpoint_manifest__pack(&rm, v.mv_data);
-            free(re);
-            free(rp);
+            uint8_t *packed = NULL, rsum[16];
+            size_t len = 0;
+            if ((rc = af_ckpt_manifest_pack_ref(&mb, sums, &packed, &len))) goto fail;
+            af_ckpt_value_sums(packed, len, "", 0, rsum);
+            MDB_val k = {strlen("ref/manifest"), "ref/manifest"}, v = {len, packed};
+            MDB_val sk = {strlen("ref/sum"), "ref/sum"}, svv = {8, rsum};
+            mrc = mdb_put(txn, s->dbi, &k, &v, 0);
+            if (mrc == 0) mrc = mdb_put(txn, s->dbi, &sk, &svv, 0);
+            free(packed);
             if (mrc) goto lmdb;
         }
     } else if (ref_man && ref_ok) {
@@ -733,46 +591,25 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     int has_ref = sv->ref_params != NULL || (ref_man && ref_ok);
     if (has_ref) {
         for (size_t i = 0; i < nt; i++) entries[i].ref_checksum = sums[i];
-        man.ref_checksum = combine(sums, nt);
-        man.has_ref = 1;
+        man->ref_checksum = af_ckpt_combine(sums, nt);
+        man->has_ref = 1;
     }
 
-    man.step = sv->step;
-    man.policy_version = sv->policy_version;
-    man.config_json = (char *)(sv->config_json ? sv->config_json : "");
-    man.shape = &shape;
-    man.n_tensors = nt;
-    man.tensors = entry_ptrs;
-    man.param_count = sv->n_params;
-    man.adam_step = sv->adam_step;
-    man.data_position = sv->data_position;
-    for (int i = 0; i < sv->n_counters; i++) {
-        agentflow__counter__init(&ctr[i]);
-        ctr[i].name = (char *)sv->counters[i].name;
-        ctr[i].value = sv->counters[i].value;
-        ctr_ptrs[i] = &ctr[i];
-    }
-    man.n_counters = (size_t)sv->n_counters;
-    man.counters = ctr_ptrs;
-    for (int i = 0; i < sv->n_rng; i++) {
-        agentflow__rng_position__init(&rng[i]);
-        rng[i].name = (char *)sv->rng[i].name;
-        rng[i].position = sv->rng[i].position;
-        rng_ptrs[i] = &rng[i];
-    }
-    man.n_rng = (size_t)sv->n_rng;
-    man.rng = rng_ptrs;
-    man.agentflow_version = (char *)AF_VERSION;
-    man.unix_time = now_unix();
     {
-        size_t len = agentflow__checkpoint_manifest__get_packed_size(&man);
-        MDB_val k = key_of(kb, "step/%020" PRIu64 "/manifest", sv->step), v = {len, NULL};
-        if ((mrc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE))) goto lmdb;
-        agentflow__checkpoint_manifest__pack(&man, v.mv_data);
-    }
-    {
+        size_t len = agentflow__checkpoint_manifest__get_packed_size(man);
         const char *mj = sv->metrics_json ? sv->metrics_json : "";
-        MDB_val k = key_of(kb, "step/%020" PRIu64 "/metrics", sv->step), v = {strlen(mj), (void *)mj};
+        MDB_val k = key_of(kb, "step/%020" PRIu64 "/manifest", sv->step), v = {len, NULL};
+        uint8_t sum[16];
+        if ((mrc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE))) goto lmdb;
+        agentflow__checkpoint_manifest__pack(man, v.mv_data);
+        af_ckpt_value_sums(v.mv_data, len, mj, strlen(mj), sum);
+        k = key_of(kb, "step/%020" PRIu64 "/metrics", sv->step);
+        v.mv_size = strlen(mj);
+        v.mv_data = (void *)mj;
+        if ((mrc = mdb_put(txn, s->dbi, &k, &v, 0))) goto lmdb;
+        k = key_of(kb, "step/%020" PRIu64 "/sum", sv->step);
+        v.mv_size = sizeof sum;
+        v.mv_data = sum;
         if ((mrc = mdb_put(txn, s->dbi, &k, &v, 0))) goto lmdb;
     }
     {
@@ -798,34 +635,30 @@ static int save_once(AfCkptStore *s, const AfCkptSave *sv, int *map_full) {
     mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc) goto lmdb;
+    s->checked_txnid = txnid; /* LMDB wrote it from a checked snapshot */
+    if (sv->ref_params) s->ref_checked = 1;
     goto done;
 lmdb:
     if (mrc == MDB_MAP_FULL) *map_full = 1;
-    rc = lmdb_fail(s, mrc, what);
+    rc = af_ckpt_lmdb_fail(s, mrc, what);
     goto fail;
 fail:
 done:
     if (txn) mdb_txn_abort(txn);
     if (ref_man) agentflow__checkpoint_manifest__free_unpacked(ref_man, NULL);
-    free(entries);
-    free(entry_ptrs);
+    af_ckpt_manifest_buf_free(&mb);
     free(sums);
-    free(shp);
-    free(ctr);
-    free(ctr_ptrs);
-    free(rng);
-    free(rng_ptrs);
     free(steps);
     return rc;
 }
 
-int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
+static int save_store(AfCkptStore *s, const AfCkptSave *sv) {
     int rc = check_save_args(s, sv);
     if (rc) return rc;
     size_t tensor_bytes = 0;
     for (int i = 0; i < sv->n_tensors; i++) tensor_bytes += sv->tensors[i].numel * sizeof(float);
     size_t one = ckpt_footprint(sv, tensor_bytes);
-    size_t ref = sv->ref_params ? tensor_bytes + (size_t)sv->n_tensors * 8192 : 0;
+    size_t ref = sv->ref_params ? 2 * (tensor_bytes + (size_t)sv->n_tensors * 8192) : 0; /* two copies */
     if (s->opt.map_size == 0) {
         size_t need = (size_t)(s->opt.keep_last + 2) * one + ref + AUTO_MAP_MIN;
         if (need > s->map_size && (rc = set_map_size(s, need))) return rc;
@@ -846,6 +679,14 @@ int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
     if (rc == AF_EFULL || rc == AF_EIO || rc == AF_ELMDB)
         return af_error_wrap(rc, "checkpoint step %" PRIu64 " not written, the previous checkpoint is intact",
                              sv->step);
+    return rc;
+}
+
+int af_ckpt_save(AfCkptStore *s, const AfCkptSave *sv) {
+    int rc = save_store(s, sv);
+    if (rc == 0 && s->copy_dir[0] && (rc = af_ckpt_publish_copy(s)))
+        rc = af_error_wrap(rc, "checkpoint step %" PRIu64 " is in %s but not copied to %s", sv->step, s->dir,
+                           s->copy_dir);
     return rc;
 }
 
@@ -875,7 +716,7 @@ static int fill_meta(AfCkptStore *s, MDB_txn *txn, const Agentflow__CheckpointMa
     meta->policy_version = man->policy_version;
     meta->adam_step = man->adam_step;
     meta->data_position = man->data_position;
-    shape_from_pb(man->shape, &meta->shape);
+    af_ckpt_shape_from_pb(man->shape, &meta->shape);
     meta->n_params = (size_t)man->param_count;
     meta->n_tensors = (int)man->n_tensors;
     meta->has_ref = man->has_ref;
@@ -913,40 +754,55 @@ static int fill_meta(AfCkptStore *s, MDB_txn *txn, const Agentflow__CheckpointMa
     return 0;
 }
 
-static size_t entry_numel(const Agentflow__TensorEntry *e) {
-    size_t numel = 1;
-    for (size_t d = 0; d < e->n_shape; d++) numel *= (size_t)e->shape[d];
-    return numel;
-}
-
 /* Read, check and optionally copy one tensor value. */
 static int check_tensor(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind,
-                        const Agentflow__TensorEntry *e, float *dst, size_t *bytes_out) {
+                        const Agentflow__TensorEntry *e, float *dst, size_t *bytes_out);
+
+/* One stored copy of a tensor (kind REF_COPY2: the reference's second copy). */
+static int check_copy(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind, const Agentflow__TensorEntry *e,
+                      float *dst, size_t *bytes_out) {
     char kb[KEY_MAX];
     MDB_val k = tensor_key(kb, step, kind, e->name), v;
-    size_t want = entry_numel(e) * sizeof(float);
+    if (kind == REF_COPY2) kind = AF_CKPT_REF;
+    size_t want = af_ckpt_entry_numel(e) * sizeof(float);
     int mrc = mdb_get(txn, s->dbi, &k, &v);
     if (mrc == MDB_NOTFOUND)
         return af_error_set(AF_ENOTFOUND, "%s: checkpoint step %" PRIu64 ": tensor %s (%s): key missing",
-                            s->dir, step, e->name, kind_name[kind]);
-    if (mrc) return lmdb_fail(s, mrc, "read tensor");
+                            s->dir, step, e->name, af_ckpt_kind_name[kind]);
+    if (mrc) return af_ckpt_lmdb_fail(s, mrc, "read tensor");
     if (v.mv_size != want)
         return af_error_set(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": tensor %s (%s): %zu bytes stored, %zu expected",
-                            s->dir, step, e->name, kind_name[kind], v.mv_size, want);
+                            s->dir, step, e->name, af_ckpt_kind_name[kind], v.mv_size, want);
     uint64_t h = hash_copy(dst, v.mv_data, want);
-    if (h != entry_sum(e, kind))
+    if (h != af_ckpt_entry_sum(e, kind))
         return af_error_set(AF_ECHECKSUM,
                             "%s: checkpoint step %" PRIu64 ": tensor %s (%s): checksum mismatch "
                             "(stored data %016" PRIx64 ", manifest %016" PRIx64 ")",
-                            s->dir, step, e->name, kind_name[kind], h, entry_sum(e, kind));
+                            s->dir, step, e->name, af_ckpt_kind_name[kind], h, af_ckpt_entry_sum(e, kind));
     if (bytes_out) *bytes_out += want;
     return 0;
+}
+
+/* Read, check and optionally copy one tensor value; the reference falls back to its
+ * second copy (stores written before it existed have none: the first copy's error). */
+static int check_tensor(AfCkptStore *s, MDB_txn *txn, uint64_t step, int kind,
+                        const Agentflow__TensorEntry *e, float *dst, size_t *bytes_out) {
+    int rc = check_copy(s, txn, step, kind, e, dst, bytes_out);
+    if (rc == 0 || kind != AF_CKPT_REF || rc == AF_ENOMEM || rc == AF_ELMDB) return rc;
+    char keep[512];
+    snprintf(keep, sizeof keep, "%s", af_error_detail());
+    int rc2 = check_copy(s, txn, step, REF_COPY2, e, dst, bytes_out);
+    if (rc2 == 0) return 0;
+    return af_error_set(rc, "%s", keep);
 }
 
 /* The reference manifest must describe the same tensors and checksums as the step's. */
 static int check_ref_manifest(AfCkptStore *s, MDB_txn *txn, uint64_t step, const Agentflow__CheckpointManifest *man) {
     Agentflow__CheckpointManifest *rm = NULL;
     int rc = get_ref_manifest(s, txn, &rm);
+    /* a damaged or lost reference manifest: the step's own manifest has the reference's
+     * names and checksums, and the tensors are checked against those */
+    if (rc == AF_ECHECKSUM || rc == AF_EFORMAT || rc == AF_ENOTFOUND) return 0;
     if (rc) return af_error_wrap(rc, "checkpoint step %" PRIu64 " refers to a reference planner", step);
     if (rm->n_tensors != man->n_tensors || rm->param_count != man->param_count) rc = -1;
     for (size_t i = 0; rc == 0 && i < man->n_tensors; i++)
@@ -984,8 +840,8 @@ static int verify_in(AfCkptStore *s, MDB_txn *txn, uint64_t step, AfCkptReport *
     Agentflow__CheckpointManifest *man = NULL;
     int rc = get_manifest(s, txn, step, &man);
     if (rc) return rc;
-    for (int kind = 0; kind < N_KIND && rc == 0; kind++) {
-        if (kind == KIND_REF) {
+    for (int kind = 0; kind < AF_CKPT_N_KIND && rc == 0; kind++) {
+        if (kind == AF_CKPT_REF) {
             if (!man->has_ref) break;
             if ((rc = check_ref_manifest(s, txn, step, man))) break;
         }
@@ -1053,51 +909,6 @@ done:
     return rc;
 }
 
-/* Compare a manifest's table with the one af_model_create builds for its shape. */
-static int check_table(AfCkptStore *s, uint64_t step, const Agentflow__CheckpointManifest *man,
-                       const AfModelConfig *shape) {
-    AfModel *m = NULL;
-    int rc = af_model_create(shape, 0, 0, 0, &m);
-    if (rc) return af_error_wrap(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": shape", s->dir, step);
-    if ((size_t)man->param_count != m->n_params || man->n_tensors != (size_t)m->n_tensors) {
-        rc = af_error_set(AF_EFORMAT,
-                          "%s: checkpoint step %" PRIu64 ": %" PRIu64 " parameters in %zu tensors, "
-                          "the shape has %zu in %d",
-                          s->dir, step, man->param_count, man->n_tensors, m->n_params, m->n_tensors);
-        goto done;
-    }
-    for (int i = 0; i < m->n_tensors; i++) {
-        const AfTensorInfo *t = &m->tensors[i];
-        const Agentflow__TensorEntry *e = man->tensors[i];
-        int same = strcmp(e->name, t->name) == 0 && e->offset == t->offset && e->n_shape == (size_t)t->ndim &&
-                   e->shape[0] == (uint64_t)t->shape[0] && (t->ndim == 1 || e->shape[1] == (uint64_t)t->shape[1]);
-        if (!same) {
-            rc = af_error_set(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": tensor %d is %s, the model's is %s (or a different shape/offset)",
-                              s->dir, step, i, e->name, t->name);
-            goto done;
-        }
-    }
-done:
-    af_model_destroy(m);
-    return rc;
-}
-
-static int compare_shape(uint64_t step, const AfModelConfig *have, const AfModelConfig *want) {
-#define CMP_I(f)                                                                                     \
-    if (have->f != want->f)                                                                          \
-        return af_error_set(AF_ECONFIG, "model." #f ": checkpoint step %" PRIu64 " has %d, the configuration %d", \
-                            step, have->f, want->f);
-#define CMP_F(f)                                                                                     \
-    if (memcmp(&have->f, &want->f, sizeof(float)) != 0)                                              \
-        return af_error_set(AF_ECONFIG, "model." #f ": checkpoint step %" PRIu64 " has %g, the configuration %g", \
-                            step, (double)have->f, (double)want->f);
-    CMP_I(vocab_size) CMP_I(d_model) CMP_I(n_layers) CMP_I(n_heads) CMP_I(n_kv_heads) CMP_I(d_ff)
-    CMP_I(max_seq) CMP_F(rope_theta) CMP_F(rms_eps) CMP_I(qkv_bias) CMP_I(tied_embeddings)
-#undef CMP_I
-#undef CMP_F
-    return 0;
-}
-
 int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, size_t n_params,
                  float *params, float *adam_m, float *adam_v, float *ref, AfCkptMeta *meta) {
     if (meta) memset(meta, 0, sizeof *meta);
@@ -1108,9 +919,9 @@ int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, siz
     if ((rc = resolve_step(s, txn, &step))) goto done;
     if ((rc = get_manifest(s, txn, step, &man))) goto done;
     AfModelConfig have;
-    shape_from_pb(man->shape, &have);
-    if (expect && (rc = compare_shape(step, &have, expect))) goto done;
-    if ((rc = check_table(s, step, man, &have))) goto done;
+    af_ckpt_shape_from_pb(man->shape, &have);
+    if (expect && (rc = af_ckpt_compare_shape(step, &have, expect))) goto done;
+    if ((rc = af_ckpt_manifest_check_table(s->dir, step, man, &have))) goto done;
     if (man->param_count != n_params) {
         rc = af_error_set(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": %" PRIu64 " parameters, buffers hold %zu",
                           s->dir, step, man->param_count, n_params);
@@ -1121,15 +932,15 @@ int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, siz
         goto done;
     }
     if (ref && (rc = check_ref_manifest(s, txn, step, man))) goto done;
-    float *dst[N_KIND] = {params, adam_m, adam_v, ref};
-    for (int kind = 0; kind < N_KIND; kind++) {
+    float *dst[AF_CKPT_N_KIND] = {params, adam_m, adam_v, ref};
+    for (int kind = 0; kind < AF_CKPT_N_KIND; kind++) {
         if (!dst[kind]) continue;
         size_t end = 0; /* zero only the alignment padding: the tensors are overwritten */
         for (size_t i = 0; i < man->n_tensors; i++) {
             const Agentflow__TensorEntry *e = man->tensors[i];
             memset(dst[kind] + end, 0, ((size_t)e->offset - end) * sizeof(float));
             if ((rc = check_tensor(s, txn, step, kind, e, dst[kind] + e->offset, NULL))) goto done;
-            end = (size_t)e->offset + entry_numel(e);
+            end = (size_t)e->offset + af_ckpt_entry_numel(e);
         }
         memset(dst[kind] + end, 0, (n_params - end) * sizeof(float));
     }
@@ -1193,7 +1004,7 @@ int af_ckpt_export_hf(AfCkptStore *s, uint64_t step, const char *dir) {
     if ((rc = resolve_step(s, txn, &step))) goto done;
     if ((rc = get_manifest(s, txn, step, &man))) goto done;
     AfModelConfig shape;
-    shape_from_pb(man->shape, &shape);
+    af_ckpt_shape_from_pb(man->shape, &shape);
     mdb_txn_abort(txn);
     txn = NULL;
     if ((rc = af_model_create(&shape, 0, 0, 0, &m))) {

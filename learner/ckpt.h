@@ -10,15 +10,27 @@
  * 20 decimal digits, zero padded, so byte order is numeric order):
  *   "format"                   "agentflow-ckpt 1" (written with the first checkpoint)
  *   "latest"                   8 bytes: step of the newest checkpoint, u64 little-endian
- *   "step/<S>/manifest"        CheckpointManifest, protobuf (packed)
+ *   "step/<S>/manifest"        CheckpointManifest, protobuf (packed; fields and checks:
+ *                              learner/ckpt_manifest.h)
  *   "step/<S>/metrics"         the last metrics JSON line before this checkpoint (may be "")
+ *   "step/<S>/sum"             16 bytes: XXH64 (seed 0) of the manifest value, then of the
+ *                              metrics value, each u64 little-endian (stores written before
+ *                              this key existed lack it; their manifests are checked for
+ *                              consistency only)
  *   "step/<S>/param/<tensor>"  float32 little-endian, row-major, the tensor's numel values
  *   "step/<S>/adam_m/<tensor>" AdamW first moment of that tensor, same layout
  *   "step/<S>/adam_v/<tensor>" AdamW second moment
  *   "ref/manifest"             CheckpointManifest of the frozen reference planner (step 0;
  *                              its TensorEntry.checksum are the reference tensors')
+ *   "ref/copy2/<tensor>"       a second copy of each reference tensor, written with the first
+ *                              (every checkpoint refers to the one reference, so one damaged
+ *                              byte in a single copy would invalidate them all); a read falls
+ *                              back to it when the first copy is missing or fails its checksum
+ *   "ref/sum"                  8 bytes: XXH64 (seed 0) of the "ref/manifest" value, u64
+ *                              little-endian (absent in stores written before it existed)
  *   "ref/param/<tensor>"       reference planner tensors, written once by the first save
- *                              that passes ref_params and never rewritten
+ *                              that passes ref_params and rewritten only when a later
+ *                              save finds them missing or damaged (a rebuilt store)
  * <tensor> is the Hugging Face name of the model's tensor table (common/model.h). The
  * flat buffers have 16-float alignment padding between tensors: padding is not stored
  * and load() zeroes it. In a step manifest, TensorEntry.checksum/adam_m_checksum/
@@ -64,19 +76,47 @@ typedef struct AfCkptOptions {
     int keep_last;   /* K >= 1: checkpoints kept after each save (run.keep_checkpoints) */
     int read_only;   /* 1: open for list/verify/load/export only; the store must exist */
     int writemap;    /* 1: MDB_WRITEMAP (default, faster durable writes); 0: LMDB default */
+    const char *local_dir; /* NULL/"": the store is RUN_DIR/ckpt.lmdb. Else (read-write
+                              only; run.checkpoint_dir) the store LMDB writes is
+                              LOCAL_DIR/ckpt.lmdb on a node-local disk, and after every
+                              save a compacted copy replaces RUN_DIR/ckpt.lmdb/data.mdb
+                              atomically (written beside it, fsync'd, renamed), so the run
+                              directory may be on NFS/Lustre/GPFS. At open the local store
+                              is seeded from RUN_DIR's copy (the truth: it is what a resume
+                              on another node finds); a local store without a copy in
+                              RUN_DIR is someone else's and is moved aside */
 } AfCkptOptions;
 
 /* map_size 0 (automatic), keep_last 3, read_only 0, writemap 1. */
 AfCkptOptions af_ckpt_options_default(void);
 
 /* Open (creating RUN_DIR and RUN_DIR/ckpt.lmdb/ unless read_only) the checkpoint store
- * of `run_dir`. Opening checks that the data file is not truncated (every page the last
- * committed transaction refers to lies inside the file). `o` may be NULL (defaults).
+ * of `run_dir`. `o` may be NULL (defaults).
+ *
+ * LMDB has no page checksums and crashes on a damaged page, so before LMDB maps the file
+ * its structure is checked with pread (learner/lmdb_check.h), and every later read
+ * transaction on a newer snapshot (another process's commit) is checked again. A store
+ * found damaged (a flipped bit, a truncated file, a damaged "format" value) is repaired,
+ * never deleted:
+ *   - read-write: RUN_DIR/ckpt.lmdb is renamed RUN_DIR/ckpt.lmdb.damaged-<UTC time> and a
+ *     fresh store is rebuilt in its place from every key/value pair still readable
+ *     (af_lmdb_salvage); checkpoints are then checked by their checksums as usual, so
+ *     af_ckpt_latest_valid finds the newest intact one, and saves continue safely;
+ *   - read-only: the same rebuild goes to a temporary directory in $TMPDIR (removed by
+ *     af_ckpt_close) and is what the handle reads; the run directory is not touched.
+ * af_ckpt_damage then says what was found and done (a warning is also logged for a
+ * read-write repair).
  * Returns 0; AF_EINVAL (NULL run_dir, keep_last < 1); AF_ENOTFOUND (read_only and no
- * store); AF_EFORMAT (not an LMDB file, truncated data file, unknown "format");
- * AF_ELMDB / AF_EIO (other LMDB or file errors, detail names the path); AF_ENOMEM.
+ * store); AF_EFORMAT ("format" names another format; or a snapshot committed by another
+ * process after the open is damaged); AF_ELMDB / AF_EIO (other LMDB or file errors, detail
+ * names the path, e.g. a damaged store that cannot be moved aside); AF_ENOMEM.
  * The caller owns *out and closes it with af_ckpt_close. */
 int af_ckpt_open(const char *run_dir, const AfCkptOptions *o, AfCkptStore **out);
+
+/* NULL if the store was sound at open, else what was damaged and what was done (where the
+ * damaged store was moved, or that a salvaged temporary copy is shown). Owned by the
+ * store. */
+const char *af_ckpt_damage(const AfCkptStore *s);
 
 /* Close the store (NULL is fine). Nothing is pending: every save committed or aborted. */
 void af_ckpt_close(AfCkptStore *s);

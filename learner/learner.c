@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
 #include "common/progress.h"
@@ -37,6 +38,8 @@ struct AfLearner {
     AfTrajDecoder *dec;
     uint32_t *queries;     /* (batch_queries) */
     FILE *metrics_f, *eval_f;
+    int log_rc;             /* learner 0: a metrics/eval line could not be written (AF_EFULL...) */
+    char log_err[512];      /* ... and why; the learners stop at the next agreement */
     AfTfEvents *tb;        /* RUN_DIR/tb/ event file, learner 0 (log.tensorboard) */
     double run_start;      /* af_time_now() when the run began (run.time_limit_s) */
     const char *tool_names[AF_METRICS_MAX_TOOLS];
@@ -178,10 +181,17 @@ int af_learner_publish(AfLearner *T, uint32_t command, uint32_t iteration, uint6
 }
 
 int af_learner_log_eval(AfLearner *T, const char *line) {
-    if (!T->eval_f) return 0;
-    fprintf(T->eval_f, "%s\n", line);
-    fflush(T->eval_f);
-    return 0;
+    if (!T->eval_f || T->log_rc) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/eval.jsonl", T->run_dir);
+    if ((T->log_rc = af_append_line(fileno(T->eval_f), path, line, strlen(line))))
+        snprintf(T->log_err, sizeof T->log_err, "%s", af_error_detail());
+    return 0; /* the run stops at the next agreement (af_learner_log_error) */
+}
+
+int af_learner_log_error(const AfLearner *T, const char **why) {
+    if (why) *why = T->log_err;
+    return T->log_rc;
 }
 
 int af_learner_drain(AfLearner *T) {
@@ -210,6 +220,7 @@ static int ckpt_open(AfLearner *T) {
     AfCkptOptions o = af_ckpt_options_default();
     o.keep_last = (int)T->cfg->run.keep_checkpoints;
     o.map_size = (size_t)T->cfg->run.checkpoint_map_mb << 20;
+    o.local_dir = T->cfg->run.checkpoint_dir;
     return af_ckpt_open(T->run_dir, &o, &T->ckpt);
 }
 
@@ -605,10 +616,13 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     eta_of(T, it, M);
     if (T->rank == 0) {
         char line[8192];
-        if (af_metrics_json(M, line, sizeof line) > 0 && T->metrics_f) {
-            fprintf(T->metrics_f, "%s\n", line);
-            fflush(T->metrics_f);
-            snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
+        const int n = af_metrics_json(M, line, sizeof line);
+        if (n > 0 && T->metrics_f && !T->log_rc) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/metrics.jsonl", T->run_dir);
+            if ((T->log_rc = af_append_line(fileno(T->metrics_f), path, line, (size_t)n)))
+                snprintf(T->log_err, sizeof T->log_err, "%s", af_error_detail());
+            else snprintf(T->last_metrics, sizeof T->last_metrics, "%s", line);
         }
         if (af_metrics_progress(M, (uint64_t)c->run.iterations, line, sizeof line) > 0) af_log_status(line, 0);
     }

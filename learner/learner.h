@@ -98,8 +98,14 @@ int af_learner_publish(AfLearner *l, uint32_t command, uint32_t iteration, uint6
  * failure (full disk, map too small) stops every learner the same way. */
 int af_learner_checkpoint(AfLearner *l, uint32_t step);
 
-/* Learner 0: appends one line (no newline) to RUN_DIR/eval.jsonl. */
+/* Learner 0: appends one line (no newline) to RUN_DIR/eval.jsonl (af_append_line: whole
+ * or not at all). A write that fails (full disk) is kept for af_learner_log_error. */
 int af_learner_log_eval(AfLearner *l, const char *line);
+
+/* Learner 0: non-zero (AF_EFULL, AF_EIO) once a metrics.jsonl or eval.jsonl line could not
+ * be written, with *why (may be NULL) the message; later lines are not attempted. The run
+ * stops at the next agreement so nothing after the gap is checkpointed. 0 elsewhere. */
+int af_learner_log_error(const AfLearner *l, const char **why);
 
 /* Learner 0: n scalars at `step` in the run's TensorBoard event file (RUN_DIR/tb/,
  * log.tensorboard), flushed. No-op elsewhere or without the file. A failed write is

@@ -326,7 +326,15 @@ static int run_learner(Run *R, AfTrainResult *res, double t_start) {
         int sig = af_signals_pending() != 0, any_sig = 0;
         /* the time limit is learner 0's clock, shared through the same reduction */
         if (R->rank == 0 && cfg->run.time_limit_s > 0 && af_time_now() - t_start >= cfg->run.time_limit_s) sig |= 2;
+        if (R->rank == 0 && af_learner_log_error(R->learner, NULL)) sig |= 4; /* metrics/eval lines cannot be written */
         if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_BOR, R->learners))) return rc;
+        if (any_sig & 4) { /* no checkpoint of an iteration whose line is missing: a resume redoes it */
+            const char *why = "";
+            int lrc = af_learner_log_error(R->learner, &why);
+            res->clean_stop = 1;
+            return R->rank == 0 ? af_error_set(lrc, "%s; stopping (the last checkpoint is intact)", why)
+                                : af_error_set(AF_EIO, "learner 0 could not write its logs (see its message)");
+        }
         if (!any_sig && R->rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
             (rc = evaluate(R, it + 1, it + 1, &res->eval_after)))
             return rc;
@@ -356,6 +364,11 @@ static int run_learner(Run *R, AfTrainResult *res, double t_start) {
     if (R->rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
     else if (R->rank == 0 && every > 0 && !res->stopped_by_signal && (rc = evaluate(R, done, done, &res->eval_after)))
         return rc;
+    const char *why = "";
+    if (R->rank == 0 && (rc = af_learner_log_error(R->learner, &why))) { /* the final metrics or eval line */
+        res->clean_stop = 1;
+        return af_error_set(rc, "%s", why);
+    }
     if (R->rank == 0) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/model", R->run_dir);

@@ -27,7 +27,7 @@ bg_track() { _bg_pids+=("$1"); }
 _lib_cleanup() { # keeps the test's exit status (set -e must not turn a dead pid into a failure)
     local rc=$? p
     set +e
-    for p in "${_bg_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+    for p in "${_bg_pids[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     rm -rf "$T"
     return $rc
 }

@@ -4,7 +4,7 @@
 #    without timing fields, and the final weights, bit for bit) at 1 rank and at 3 ranks
 #    with 2 learners;
 #  - SIGTERM (SLURM's preemption warning) to every rank at a random moment, and to learner
-#    0 during the rollouts and during the learner step: checkpoint written, exit 0,
+#    0 during the rollouts and during the learner step: checkpoint written, exit 75,
 #    resume equal; the same for run.time_limit_s;
 #  - kill -9 of an actor and of a learner at random moments, then --resume: final
 #    weights equal the uninterrupted run's;
@@ -165,12 +165,13 @@ sigterm_trial() { # name np: SIGTERM once metrics.jsonl exists (during rollouts 
     local s
     s=$(latest_step "$d")
     echo "     ($d: SIGTERM, exit $rc, checkpoint step ${s:-none})"
-    check "$d: exit 0 after SIGTERM" "[ $rc -eq 0 ]"
     if [ "${s:-0}" -lt $N ]; then
+        check "$d: exit 75 (preempted, resume me) after SIGTERM" "[ $rc -eq 75 ]"
         check "$d: stopped by the signal with a checkpoint" "grep -q 'signal received: checkpoint written' '$T/$d.log'"
         check "$d: checkpoint step == metrics lines" "[ '$s' -eq \$(wc -l < '$T/$d/metrics.jsonl') ]"
         mpirun -np "$np" "$AF" train --run-dir "$T/$d" --resume >> "$T/$d.log" 2>&1
     else
+        check "$d: exit 0 (the run finished before the signal landed)" "[ $rc -eq 0 ]"
         echo "     ($d: the run finished before the signal landed; resume not exercised)"
     fi
     same "$d: SIGTERM + resume" "$ref" "$d"
@@ -179,12 +180,12 @@ sigterm_trial term1 1 ref1
 sigterm_trial term3 3 ref3 "${L2[@]}"
 
 # SIGTERM at a known point: during the rollouts, and during the learner step (learner 0
-# raises it itself, AF_FAULT_SIGNAL): checkpoint after that iteration, exit 0, resume equal
+# raises it itself, AF_FAULT_SIGNAL): checkpoint after that iteration, exit 75, resume equal
 sigterm_at() { # name phase iteration
     local d=$1 phase=$2 at=$3 rc=0
     AF_FAULT_SIGNAL="$phase:$at" mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" \
         --set run.iterations=$N --set run.checkpoint_every=0 > "$T/$d.log" 2>&1 || rc=$?
-    check "$d: SIGTERM during the $phase phase of iteration $at: exit 0" "[ $rc -eq 0 ]"
+    check "$d: SIGTERM during the $phase phase of iteration $at: exit 75" "[ $rc -eq 75 ]"
     check "$d: checkpoint written after iteration $at" \
         "[ \"\$(latest_step $d)\" = $((at + 1)) ] && grep -q 'signal received: checkpoint written' '$T/$d.log'"
     mpirun -np 3 "$AF" train --run-dir "$T/$d" --resume >> "$T/$d.log" 2>&1
@@ -215,7 +216,7 @@ kill_trial() { # name rank-to-kill
         check "$d: the checkpoint left by the kill verifies" "'$AF' ckpt verify --run-dir '$T/$d' > /dev/null"
         mpirun -np 3 "$AF" train --run-dir "$T/$d" --resume >> "$T/$d.log" 2>&1
     else
-        mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N >> "$T/$d.log" 2>&1
+        mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N --overwrite >> "$T/$d.log" 2>&1
     fi
     same "$d: kill -9 of rank $victim + resume" ref3 "$d"
 }

@@ -76,6 +76,8 @@ expect_rc 2 "tools.python" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set
 expect_rc 2 "AF_UNSET_KEY" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
     --set modules.judge.backend=openai --set "modules.judge.url=$OA" --set modules.judge.model=j \
     --set modules.judge.api_key_env=AF_UNSET_KEY
+# a refused start leaves nothing that makes its directory look like a run
+check "a refused start leaves no config.json behind" "[ ! -e '$T/refused/config.json' ] && [ ! -e '$T/refused/world.json' ]"
 
 # suite.max_train=1: training draws the one query only
 "$AF" train --run-dir "$T/one" "${TINY[@]}" --set suite.max_train=1 --set run.iterations=3 \

@@ -1,7 +1,8 @@
+# AF_SLURM_CHECK=0: tests run inside a SLURM allocation start singletons on purpose.
 # Test registration. Labels: unit (fast, single process), asan (unit tests against the
 # sanitized library), mpi (under mpirun at several rank counts), python (PyTorch
 # reference, /usr/bin/python3), cli (the agentflow program end to end).
-set(AF_TEST_ENV "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OPENBLAS_NUM_THREADS=1;AF_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+set(AF_TEST_ENV "AF_SLURM_CHECK=0;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OPENBLAS_NUM_THREADS=1;AF_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 
 # af_unit_test(name [TIMEOUT s]): tests/<name>.c, run plain and (if enabled) sanitized.
 function(af_unit_test name)
