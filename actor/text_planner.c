@@ -338,21 +338,37 @@ static int find_keys(Span text, Span fields[3]) {
     int found = 0;
     const char *p = text.s;
     Span line, val;
-    int last = K_NONE;
+    int block = 0; /* "Command:" with nothing after it: the lines below, up to the next key line */
     for (int k = 0; k < 3; k++) fields[k] = (Span){NULL, NULL};
     while (next_line(&p, text.e, &line)) {
         int k = key_line(line, &val);
         if (k != K_NONE) {
-            last = fields[k].s ? K_NONE : k; /* the first of each key counts */
-            if (last != K_NONE) {
-                fields[k] = val;
-                found = 1;
+            block = 0;
+            if (fields[k].s) continue; /* the first of each key counts */
+            fields[k] = val;
+            found = 1;
+            Span v = trim(val);
+            if (k == K_CMD && v.s == v.e) {
+                block = 1;
+                fields[k] = (Span){line.e, line.e};
+            } else if (k == K_CMD && v.e - v.s >= 3 && !memcmp(v.s, "```", 3)) {
+                block = 1;
+                fields[k] = (Span){v.s, line.e};
             }
-        } else if (last == K_CMD) {
-            fields[K_CMD].e = line.e; /* a command continues until the next key line */
-        } else {
-            last = K_NONE;
+        } else if (block) {
+            if (fields[K_CMD].s == fields[K_CMD].e) fields[K_CMD].s = line.s;
+            fields[K_CMD].e = line.e;
         }
+    }
+    for (Span *c = &fields[K_CMD]; c->s && c->e - c->s >= 3;) { /* a fenced command: the code inside */
+        Span v = trim(*c);
+        if (v.e - v.s >= 6 && !memcmp(v.s, "```", 3) && !memcmp(v.e - 3, "```", 3)) {
+            const char *nl = memchr(v.s, '\n', (size_t)(v.e - v.s));
+            *c = (Span){nl && nl < v.e - 3 ? nl + 1 : v.s + 3, v.e - 3};
+        } else if (v.e - v.s >= 3 && !memcmp(v.e - 3, "```", 3)) {
+            *c = (Span){v.s, v.e - 3};
+        }
+        break;
     }
     return found;
 }
@@ -403,8 +419,14 @@ static int locate(Span text, Span *tool, Span *arg, Span *goal, char *why, size_
     const char *sp = line.s;
     while (sp < line.e && !isspace((unsigned char)*sp)) sp++;
     *tool = unquote((Span){line.s, sp});
+    *goal = (Span){line.e, line.e};
+    for (const char *q = sp; q + 3 <= line.e; q++) /* the suite grammar's "TOOL ARG | SUB-GOAL" */
+        if (q[0] == ' ' && q[1] == '|' && q[2] == ' ') {
+            *goal = trim((Span){q + 3, line.e});
+            line.e = q;
+            break;
+        }
     *arg = unquote((Span){sp, line.e});
-    *goal = (Span){sp, sp};
     return 0;
 }
 
