@@ -26,30 +26,8 @@ sys.path.insert(0, os.path.join(HERE, "hf"))
 import model_families as mf  # noqa: E402
 import chat_ref  # noqa: E402
 
-FAILS = []
-
-NODE_ENCODE = r"""
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-const [nm, dir] = process.argv.slice(2);
-const lib = await import(pathToFileURL(join(nm, "@lenml/tokenizers/dist/main.mjs")).href);
-const tok = lib.TokenizerLoader.fromPreTrained({
-  tokenizerJSON: JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8")),
-  tokenizerConfig: JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")) });
-const texts = JSON.parse(readFileSync(0, "utf8"));
-console.log(JSON.stringify(texts.map(t => Array.from(tok.encode(t, { add_special_tokens: false })))));
-"""
-
-
-def run(cmd, stdin=None):
-    return subprocess.run(cmd, input=stdin, capture_output=True, text=True)
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)[:600]))
-    if not ok:
-        FAILS.append(name)
+from model_ref import FAILS  # noqa: E402
+from test_score_text import NODE_ENCODE, check, run  # noqa: E402  the same reference and helpers
 
 
 def make_model(d, src, max_pos, seed=11):
@@ -108,7 +86,7 @@ def main():
                   (out["text"][:200], text[:200]))
             texts.append(text)
             ours.append(out["ids"])
-        js = run(["node", enc_js, nm, d], json.dumps(texts))
+        js = run(["node", enc_js, nm, d, "0"], json.dumps(texts))
         check("the JavaScript tokenizer ran", js.returncode == 0, js.stderr)
         if js.returncode == 0:
             for i, (want, have) in enumerate(zip(json.loads(js.stdout), ours)):
@@ -186,6 +164,13 @@ def main():
         cut = [t for t in rows if len(t["action"]) < 24]
         ok = r.returncode == 0 and cut and all(("e" in t["text"] or "a" in t["text"]) for t in cut)
         check(f"rollout.stop: replies end at a stop string ({len(cut)} of {len(rows)} cut)", ok, r.stderr)
+        # the stop string is completed by the last token: the text before it has none
+        dec = run([agentflow, "tokenize", "--model", d, "--decode", "--no-cleanup"],
+                  "".join(json.dumps(t["action"][:-1]) + "\n" for t in cut))
+        before = [json.loads(x) for x in dec.stdout.splitlines()] if dec.returncode == 0 else None
+        check("rollout.stop: the reply stops at the token that completes the stop string",
+              before is not None and len(before) == len(cut) and not any("e" in b or "a" in b for b in before),
+              (dec.stderr, before))
         r1 = run([agentflow, "rollout", "--suite", "arith", "--planner", "model", "--model", d, "--n", "1", "--json",
                   "--set", "rollout.top_k=1"])
         r2 = run([agentflow, "rollout", "--suite", "arith", "--planner", "model", "--model", d, "--n", "1", "--json",
@@ -204,6 +189,11 @@ def main():
         check("context overflow: exit 0, episodes ok and judged, the overflow named",
               len(eps) == 2 and all(e["status"] == "ok" and len(e["turns"]) < 8 and "context full" in e["status_detail"]
                                     for e in eps), (r.returncode, r.stderr, [(e["status"], len(e["turns"]), e["status_detail"]) for e in eps]))
+        # eval --model HFDIR: the same text planner, greedy, in a report
+        r = run([agentflow, "eval", "--model", d, "--suite", "multihop", "--n", "3", "--greedy"])
+        rep = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
+        check("eval --model HFDIR --suite multihop --n 3 --greedy: a report", r.returncode == 0 and "accuracy" in rep,
+              (r.returncode, r.stderr[-400:]))
         # monolithic is refused, not crashed
         r = run([agentflow, "rollout", "--suite", "game24", "--planner", "model", "--model", d, "--n", "1", "--json",
                  "--set", "algo.policy=monolithic"])
