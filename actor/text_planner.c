@@ -115,6 +115,16 @@ static int put_clean(AfBytes *b, const char *s, size_t n) {
 }
 static int put(AfBytes *b, const char *s) { return af_bytes_append(b, s, strlen(s)); }
 
+/* The argument format of the built-in tools (their one-line descriptions name the
+ * operation, not the format the suite's executor checks: env/suites.h). */
+static const char *tool_format(const char *name) {
+    if (!strcmp(name, "calculator"))
+        return "an expression with + - * / and parentheses over the numbers of the question, each used at most as "
+               "often as it is given, and #k for the value of the successful turn k (example: (8-4)*#1)";
+    if (!strcmp(name, "search")) return "the name of one entity (example: Dratam Praravi)";
+    return NULL;
+}
+
 static const char SYSTEM_TEXT[] =
     "You are the planner of an agent that answers a question with tools. Each turn you choose "
     "the next step: one tool call. Its result is added to the memory, a verifier decides "
@@ -136,6 +146,8 @@ int af_text_prompt_messages(const AfSuite *suite, const char *question, const Af
         if (put(&u, "- ") || put(&u, t->name) || put(&u, ": ") ||
             put_clean(&u, t->description ? t->description : "", strlen(t->description ? t->description : "")))
             goto nomem;
+        const char *fmt = tool_format(t->name);
+        if (fmt && (put(&u, ". Command: ") || put(&u, fmt))) goto nomem;
         if (t->example && (put(&u, " (example command: ") || put_clean(&u, t->example, strlen(t->example)) || put(&u, ")")))
             goto nomem;
         if (put(&u, "\n")) goto nomem;

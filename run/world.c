@@ -222,6 +222,10 @@ int af_world_model_init(const AfWorld *w, AfModel *m) {
     const AfConfig *c = &w->cfg;
     af_model_init_params_std(m, (uint64_t)c->run.seed, c->model.init_std);
     if (!c->model.init_from[0]) return 0;
+    if (af_text_dir_has_tokenizer(c->model.init_from)) /* issue 17 part 3 */
+        return af_error_set(AF_ECONFIG, "config: model.init_from %s: a planner in text (the directory has a tokenizer.json) "
+                                        "cannot be trained yet; `rollout --model` and `eval --model` run it",
+                            c->model.init_from);
     AfModel *src = NULL;
     int rc = af_model_load_dir(c->model.init_from, 0, 0, 0, &src);
     if (rc) return af_error_wrap(rc, "model.init_from %s", c->model.init_from);

@@ -194,6 +194,11 @@ def main():
         rep = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
         check("eval --model HFDIR --suite multihop --n 3 --greedy: a report", r.returncode == 0 and "accuracy" in rep,
               (r.returncode, r.stderr[-400:]))
+        # training a planner in text is not there yet: refused with one clear line, exit 2
+        r = run([agentflow, "train", "--set", "suite.name=multihop", "--init-from", d, "--run-dir",
+                 os.path.join(tmp, "run"), "--set", "run.iterations=1"])
+        check("train --init-from HFDIR: refused, exit 2, saying why", r.returncode == 2 and
+              "cannot be trained yet" in r.stderr, (r.returncode, r.stderr[-300:]))
         # monolithic is refused, not crashed
         r = run([agentflow, "rollout", "--suite", "game24", "--planner", "model", "--model", d, "--n", "1", "--json",
                  "--set", "algo.policy=monolithic"])
