@@ -205,7 +205,7 @@ typedef struct AfConfig {
     X("rollout.top_p", rollout.top_p, FLOAT, 1.0, 0.01, 1.0, "", "nucleus sampling mass")      \
     X("rollout.top_k", rollout.top_k, INT, 0, 0, 1000000000, "", "sample among the k most probable tokens (0 = off)") \
     X("rollout.stop", rollout.stop, STR, "", 0, 0, "",                                          \
-      "stop strings of a text planner (a model directory with tokenizer.json), separated by |; \\| \\n \\t \\\\ escape") \
+      "stop strings of a planner in text (a model directory with tokenizer.json), separated by vertical bars; a backslash escapes a bar or a backslash, and makes n a newline and t a tab") \
     X("rollout.episode_timeout_s", rollout.episode_timeout_s, FLOAT, 60.0, 0.01, 86400.0, "",  \
       "wall-clock budget of one episode")                                                       \
     X("rollout.tool_timeout_s", rollout.tool_timeout_s, FLOAT, 10.0, 0.01, 3600.0, "",          \
