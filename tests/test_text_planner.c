@@ -4,7 +4,10 @@
  * texts (well-formed, sloppy, fenced, garbage, empty, overlong), stop-string specs and
  * search, and af_sample_logits on hand-made logits (top-k, top-p, both, ties, k = 1 is
  * greedy, top_k = 0 and top_k >= V draw exactly as without it, the heap against a full
- * sort on a 151,936-token vocabulary).
+ * sort on a 151,936-token vocabulary), and the episode's text path with a scripted planner
+ * in text (a parsed reply reaches the executor with its sub-goal recorded apart, a reply
+ * that does not parse is a bad action with the reason, the context check ends the
+ * episode judged, monolithic is refused).
  *
  * Helper modes for tests/test_text_planner.py (a tiny Qwen2.5 model with the real
  * tokenizer):
@@ -23,6 +26,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "actor/episode.h"
+#include "actor/modules.h"
 #include "actor/planner_model.h"
 #include "actor/text_planner.h"
 #include "common/decode.h"
@@ -246,6 +251,104 @@ static void test_sampler(void) {
     scratch_free(&sc);
 }
 
+/* ---- the episode's text path with a scripted planner in text -------------------------- */
+
+/* Token id = byte; each turn replies replies[turn]; prompts are base + 40 * turn ids. */
+typedef struct {
+    const char *replies[4];
+    size_t base;
+} Script;
+
+static int script_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                      size_t max_tokens, size_t *n) {
+    (void)rng;
+    const Script *sc = self->ctx;
+    const char *r = sc->replies[in->turn < 4 ? in->turn : 3];
+    size_t len = strlen(r);
+    *n = len < max_tokens ? len : max_tokens;
+    for (size_t i = 0; i < *n; i++) {
+        tokens[i] = (unsigned char)r[i];
+        logprobs[i] = -0.5f;
+    }
+    return 0;
+}
+
+static int script_prompt(AfPlanner *self, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
+                         size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids) {
+    (void)suite, (void)question, (void)turns, (void)first, (void)result_bytes;
+    const Script *sc = self->ctx;
+    for (size_t i = 0; i < sc->base + 40 * n; i++)
+        if (af_token_ids_push(ids, 7)) return AF_ENOMEM;
+    *text = strdup("prompt");
+    return *text ? 0 : AF_ENOMEM;
+}
+
+static int script_read(AfPlanner *self, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why,
+                       size_t cap) {
+    (void)self;
+    *text = malloc(n + 1);
+    if (!*text) return AF_ENOMEM;
+    for (size_t i = 0; i < n; i++) (*text)[i] = (char)ids[i];
+    (*text)[n] = 0;
+    return af_text_action_parse(*text, n, action, why, cap);
+}
+
+static void test_episode_text(void) {
+    AfSuite *suite = NULL;
+    AfModules mods = {0};
+    AfItem item = {0};
+    int found = 0;
+    CHECK(af_suite_create("game24", NULL, &suite) == 0);
+    CHECK(af_modules_builtin(suite, &mods) == 0);
+    CHECK(af_suite_item_for(suite, "4 7 8 8", NULL, &item, &found) == 0);
+    Script sc = {{"Sub-goal: make 11\nTool: calculator\nCommand: 4+7", "## 42", "**Tool:** stop", "x"}, 100};
+    AfPlanner p = {.name = "script", .temperature = 1.0f, .act = script_act, .ctx = &sc, .prompt = script_prompt,
+                   .read = script_read};
+    AfEpisodeSettings set;
+    af_episode_settings_default(&set);
+    set.max_turns = 4;
+    set.max_action_tokens = 64;
+    AfEpisodeId id = {0};
+    Agentflow__Trajectory *t = NULL;
+    CHECK(af_episode_run(suite, &mods, &p, &item, &set, &id, &t) == 0);
+    if (t) {
+        CHECK_EQ_INT(t->status, AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
+        CHECK_EQ_INT(t->n_turns, 3); /* stop makes the verifier stop */
+        if (t->n_turns == 3) {
+            CHECK(!strcmp(t->turns[0]->tool, "calculator") && !strcmp(t->turns[0]->argument, "4+7"));
+            CHECK(!strcmp(t->turns[0]->sub_goal, "make 11"));
+            CHECK_EQ_INT(t->turns[0]->tool_status, AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK);
+            CHECK_MSG(!strncmp(t->turns[0]->result, "11,", 3), "result \"%s\"", t->turns[0]->result);
+            CHECK(!strcmp(t->turns[0]->action_text, sc.replies[0])); /* the text as written */
+            CHECK_EQ_INT(t->turns[0]->n_action_tokens, strlen(sc.replies[0]));
+            CHECK_EQ_INT(t->turns[1]->tool_status, AGENTFLOW__TOOL_STATUS__TOOL_STATUS_BAD_ACTION);
+            CHECK_STR_CONTAINS(t->turns[1]->result, "bad tool name");
+            CHECK(!strcmp(t->turns[1]->tool, ""));
+            CHECK_EQ_INT(t->turns[2]->tool_status, AGENTFLOW__TOOL_STATUS__TOOL_STATUS_NO_CALL);
+            CHECK_EQ_INT(t->turns[1]->n_prompt_tokens, 140);
+        }
+    }
+    af_trajectory_free(t);
+    /* a context of 270: turn 3's prompt (180) + 64 fits, turn 4's (220) + 64 does not */
+    Script loop = {{"Tool: calculator\nCommand: 4+7", "Tool: calculator\nCommand: #1-8", "Tool: calculator\nCommand: 8/#2",
+                    "Tool: calculator\nCommand: 1"},
+                   100};
+    p.ctx = &loop;
+    p.context = 270;
+    CHECK(af_episode_run(suite, &mods, &p, &item, &set, &id, &t) == 0);
+    if (t) {
+        CHECK_EQ_INT(t->status, AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK);
+        CHECK_EQ_INT(t->n_turns, 3);
+        CHECK_STR_CONTAINS(t->status_detail, "context full before turn 4");
+    }
+    af_trajectory_free(t);
+    set.monolithic = 1;
+    CHECK(af_episode_run(suite, &mods, &p, &item, &set, &id, &t) == AF_EINVAL);
+    af_item_clear(&item);
+    af_modules_clear(&mods);
+    af_suite_destroy(suite);
+}
+
 /* ---- helper modes --------------------------------------------------------------------- */
 
 static AfToolStatus status_of(const char *s) {
@@ -412,5 +515,6 @@ int main(int argc, char **argv) {
     test_parse();
     test_stop();
     test_sampler();
+    test_episode_text();
     TEST_MAIN_END();
 }
