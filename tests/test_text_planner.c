@@ -18,13 +18,17 @@
  *                        the model (vocabulary, max_seq, max_action_tokens) and sent
  *                        through encode + the learner's decoder; one JSON line per turn:
  *                        {"episode", "prompt", "action", "logprobs", "text", "tool",
- *                        "status", "detail"}. */
+ *                        "status", "detail"}.
+ *   --learner DIR SUITE G [KEY=VALUE...]  G samples of one question, then the learner's
+ *                        step over them: {"mismatch_max", "mismatch_mean", "tokens", ...},
+ *                        the learner's recomputed log-probs against the behaviour ones. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <mpi.h>
 
 #include "actor/episode.h"
 #include "actor/modules.h"
@@ -32,7 +36,11 @@
 #include "actor/text_planner.h"
 #include "common/decode.h"
 #include "common/error.h"
+#include "common/safetensors.h"
 #include "common/traj.h"
+#include "learner/adamw.h"
+#include "learner/grpo.h"
+#include "learner/update.h"
 #include "run/world.h"
 #include "tests/test_util.h"
 
@@ -509,7 +517,64 @@ done:
     return rc ? 1 : 0;
 }
 
+/* G samples of the test split's first question with the planner in text, rewards set to
+ * 0, 1, 0, ... (so the group is not dropped), then the learner's step (af_update_run on
+ * MPI_COMM_SELF) over them: its recomputation of the behaviour log-probs. */
+static int learner_mode(const char *dir, const char *suite, int G, int argc, char **argv) {
+    MPI_Init(NULL, NULL);
+    AfWorld *w = NULL;
+    AfModel *model = NULL, *policy = NULL;
+    AfPlanner *planner = NULL;
+    AfAdamW *opt = NULL;
+    AfUpdate *upd = NULL;
+    Agentflow__Trajectory *tr[16] = {0};
+    if (G < 2 || G > 16) G = 4;
+    int rc = make_world(suite, argc, argv, &w);
+    if (!rc) rc = af_world_model_create(w, dir, &model);
+    AfSampler s = {.temperature = (float)w->cfg.rollout.temperature, .top_p = (float)w->cfg.rollout.top_p,
+                   .top_k = (int)w->cfg.rollout.top_k};
+    if (!rc) rc = af_world_model_planner(w, dir, model, &s, &planner);
+    const AfDataset *ds = rc ? NULL : af_suite_split(w->suite, AF_SPLIT_TEST);
+    for (int g = 0; g < G && !rc; g++) {
+        AfEpisodeId id = {.sample_index = (uint32_t)g};
+        if (!(rc = af_world_episode(w, planner, &ds->items[0], &id, &tr[g]))) tr[g]->reward = (float)(g % 2);
+    }
+    if (!rc) rc = af_model_load_dir(dir, 1024, 2, AF_MODEL_GRADS, &policy);
+    AfAdamWConfig ac = af_adamw_config_default();
+    if (!rc) rc = af_adamw_create(&ac, policy->n_params, &opt);
+    AfUpdateConfig uc;
+    memset(&uc, 0, sizeof uc);
+    af_grpo_adv_options_default(&uc.adv);
+    af_grpo_loss_options_default(&uc.loss);
+    uc.loss.kl_coef = 0.0;
+    uc.ppo_epochs = 1;
+    uc.temperature = s.temperature;
+    uc.grad_clip = 1.0;
+    uc.mismatch_tol = 1e-4;
+    if (!rc) rc = af_update_create(&uc, policy, NULL, opt, MPI_COMM_SELF, &upd);
+    AfUpdateStats st;
+    memset(&st, 0, sizeof st);
+    const uint32_t slot = 0;
+    if (!rc) rc = af_update_run(upd, (const Agentflow__Trajectory *const *)tr, &slot, 1, 1, (uint32_t)G, &st);
+    if (rc) fprintf(stderr, "learner: %s\n", af_error_detail());
+    else
+        printf("{\"mismatch_max\":%.9g,\"mismatch_mean\":%.9g,\"tokens\":%.0f,\"samples\":%.0f,\"skipped\":%.0f,"
+               "\"over\":%.0f}\n",
+               st.mismatch_max, st.mismatch_tokens > 0 ? st.mismatch_sum / st.mismatch_tokens : 0.0, st.mismatch_tokens,
+               st.samples, st.skipped_samples, st.mismatch_over);
+    for (int g = 0; g < G; g++) af_trajectory_free(tr[g]);
+    af_update_destroy(upd);
+    af_adamw_destroy(opt);
+    af_model_destroy(policy);
+    af_planner_destroy(planner);
+    af_model_destroy(model);
+    af_world_destroy(w);
+    MPI_Finalize();
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 5 && !strcmp(argv[1], "--learner")) return learner_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     if (argc == 4 && !strcmp(argv[1], "--render")) return render_mode(argv[2], argv[3]);
     if (argc >= 5 && !strcmp(argv[1], "--episodes")) return episodes_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     test_parse();

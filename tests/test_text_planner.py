@@ -9,6 +9,7 @@ model and the real Qwen2.5 tokenizer and chat template (npm, tests/hf/install_np
   - the trajectories pass the learner's validation and wire decoder with the model's
     vocabulary, the first turn's prompt ids equal the rendered prompt's, and every sampled
     log-prob is <= 0 and equals `agentflow score` (the learner's forward) within 1e-4;
+    the learner's step (af_update_run) over a group reports logprob_mismatch_max <= 1e-4;
   - rollout.stop ends a reply at the token that completes a stop string, rollout.top_k=1
     samples the greedy reply, and a context too small for the next turn ends the episode
     with status ok (judged), not a crash or INFRA_FAILED.
@@ -157,6 +158,15 @@ def main():
             rq = run([helper, "--render", d, "game24"], json.dumps({"question": h["query"], "turns": []}))
             check(f"episode {h['episode']}: its first prompt is the rendered prompt of its question",
                   first and rq.returncode == 0 and first[0]["prompt"] == json.loads(rq.stdout)["ids"], rq.stderr)
+
+        # the learner's own step (af_update_run) recomputes the behaviour log-probs: logprob_mismatch
+        r = run([helper, "--learner", d, "game24", "4", "rollout.max_turns=2", "rollout.temperature=0.7",
+                 "rollout.top_k=50"])
+        lm = json.loads(r.stdout) if r.returncode == 0 else {}
+        check("the learner's step recomputes the behaviour log-probs (T 0.7, top_k 50): logprob_mismatch_max "
+              f"{lm.get('mismatch_max', float('nan')):.2g} <= 1e-4 over {lm.get('tokens', 0):.0f} tokens",
+              r.returncode == 0 and lm["tokens"] > 0 and lm["skipped"] == 0 and lm["mismatch_max"] <= 1e-4,
+              (r.stderr, lm))
 
         # 4. stop strings, top-k, context overflow
         r = run([helper, "--episodes", d, "game24", "3", "rollout.stop=e|a", "rollout.max_turns=2"])
