@@ -43,6 +43,7 @@
 #include "learner/update.h"
 #include "run/world.h"
 #include "tests/test_util.h"
+#include "tests/update_testlib.h"
 
 /* ---- parser table ------------------------------------------------------------------ */
 
@@ -543,14 +544,7 @@ static int learner_mode(const char *dir, const char *suite, int G, int argc, cha
     AfAdamWConfig ac = af_adamw_config_default();
     if (!rc) rc = af_adamw_create(&ac, policy->n_params, &opt);
     AfUpdateConfig uc;
-    memset(&uc, 0, sizeof uc);
-    af_grpo_adv_options_default(&uc.adv);
-    af_grpo_loss_options_default(&uc.loss);
-    uc.loss.kl_coef = 0.0;
-    uc.ppo_epochs = 1;
-    uc.temperature = s.temperature;
-    uc.grad_clip = 1.0;
-    uc.mismatch_tol = 1e-4;
+    af_test_update_config(&uc, s.temperature, 1e-4);
     if (!rc) rc = af_update_create(&uc, policy, NULL, opt, MPI_COMM_SELF, &upd);
     AfUpdateStats st;
     memset(&st, 0, sizeof st);
