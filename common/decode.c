@@ -182,7 +182,10 @@ static void rope_heads(float *x, int nh, int hd, const float *cs, const float *s
 /* Run n rows (row r = token tok[r] of slot row_slot[r] at position row_pos[r]) through
  * the model. Rows of one slot must come in increasing consecutive positions. Writes
  * the K/V cache and, for each row flagged in want_logits (or all if NULL), lg[r]. */
-static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
+/* Feeds n rows; computes the logits of rows first..n-1 only (a prefill needs its last
+ * row's: with a 150k vocabulary the LM head is most of a row's work). A row's logits do
+ * not depend on which other rows are computed (the products are batch-invariant). */
+static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
     const AfModel *m = d->m;
     const AfModelConfig *c = &m->cfg;
     int C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->d_ff;
@@ -250,8 +253,9 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
         mm(d, d->xn, C, d->g, F, P->wdown, F, NULL, n, F, C);
         for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
     }
+    if (first >= n) return;
     rmsnorm_rows(d->xn, d->x, m->p.final_norm, n, C, c->rms_eps);
-    mm(d, d->lg, V, d->xn, C, m->p.lm_head, C, NULL, n, C, V);
+    mm(d, d->lg + (size_t)first * V, V, d->xn + (size_t)first * C, C, m->p.lm_head, C, NULL, n - first, C, V);
 }
 
 int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens) {
@@ -280,7 +284,7 @@ int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens) 
         d->row_slot[i] = slots[i];
         d->row_pos[i] = d->len[slots[i]];
     }
-    forward_rows(d, n, tokens);
+    forward_rows(d, n, tokens, 0);
     int V = c->vocab_size;
     for (int i = 0; i < n; i++) {
         int s = slots[i];
@@ -308,11 +312,14 @@ int af_decode_prefill(AfDecode *d, int slot, const int32_t *tokens, int n) {
             d->row_slot[r] = slot;
             d->row_pos[r] = d->len[slot] + r;
         }
-        forward_rows(d, nr, tokens + i0);
+        const int last = i0 + nr == n;
+        forward_rows(d, nr, tokens + i0, last ? nr - 1 : nr);
         d->len[slot] += nr;
-        int V = c->vocab_size;
-        memcpy(d->logits + (size_t)slot * V, d->lg + (size_t)(nr - 1) * V, (size_t)V * sizeof(float));
-        d->has_logits[slot] = 1;
+        if (last) {
+            int V = c->vocab_size;
+            memcpy(d->logits + (size_t)slot * V, d->lg + (size_t)(nr - 1) * V, (size_t)V * sizeof(float));
+            d->has_logits[slot] = 1;
+        }
     }
     return 0;
 }
