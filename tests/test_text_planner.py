@@ -181,6 +181,27 @@ def main():
         check("rollout.stop: the reply stops at the token that completes the stop string",
               before is not None and len(before) == len(cut) and not any("e" in b or "a" in b for b in before),
               (dec.stderr, before))
+        # generation_config.json's eos_token_id ends a reply at the first of its ids, which stays
+        # in the trajectory and out of the action text
+        eosd = os.path.join(tmp, "eos")
+        shutil.copytree(d, eosd)
+        eos_ids = list(range(0, 151643, 20))
+        with open(os.path.join(eosd, "generation_config.json"), "w") as f:
+            json.dump({"eos_token_id": eos_ids}, f)
+        r = run([helper, "--episodes", eosd, "game24", "3", "rollout.max_turns=3"])
+        rows = [json.loads(x) for x in r.stdout.splitlines() if "prompt" in x] if r.returncode == 0 else []
+        es = set(eos_ids)
+        ended = [t for t in rows if t["action"] and t["action"][-1] in es]
+        ok = (r.returncode == 0 and ended and all(len(t["action"]) == 24 or t["action"][-1] in es for t in rows) and
+              all(not (set(t["action"][:-1]) & es) for t in rows))
+        check(f"generation_config eos_token_id ends replies at its first id ({len(ended)} of {len(rows)})", ok,
+              r.stderr)
+        if ended:
+            t = ended[0]
+            dec = run([agentflow, "tokenize", "--model", eosd, "--decode", "--no-cleanup"],
+                      json.dumps(t["action"][:-1]) + "\n")
+            check("the end-of-sequence token is left out of the action text",
+                  dec.returncode == 0 and json.loads(dec.stdout) == t["text"], (dec.stdout[:100], t["text"][:100]))
         r1 = run([agentflow, "rollout", "--suite", "arith", "--planner", "model", "--model", d, "--n", "1", "--json",
                   "--set", "rollout.top_k=1"])
         r2 = run([agentflow, "rollout", "--suite", "arith", "--planner", "model", "--model", d, "--n", "1", "--json",
