@@ -78,10 +78,22 @@ static int encode_prompt(const AfSuite *suite, const Agentflow__Turn *prev, cons
  * turn's prompt tokens and action tokens as sampled, then the encoded result tail;
  * *transcript carries the text along (memory.h). */
 static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory *mem, const AfEpisodeSettings *cfg,
-                       const Agentflow__Turn *prev, char **transcript, char **text, Agentflow__Turn *tp) {
+                       AfPlanner *planner, const Agentflow__Turn *prev, char **transcript, char **text,
+                       Agentflow__Turn *tp) {
     int rc;
     if (!cfg->monolithic) {
         const size_t first = suite->ops->view_start ? suite->ops->view_start(suite, item, mem->turns, mem->n) : 0;
+        if (planner->prompt) { /* a planner in text: its chat template and tokenizer */
+            AfTokenIds ids = {0};
+            rc = planner->prompt(planner, suite, item->question, mem->turns, first, mem->n, cfg->result_bytes, text, &ids);
+            if (rc) {
+                af_token_ids_free(&ids);
+                return rc;
+            }
+            tp->prompt_tokens = ids.ids; /* ids.n >= 1: the template's text */
+            tp->n_prompt_tokens = ids.n;
+            return 0;
+        }
         if ((rc = af_prompt_render(suite, item->question, mem->turns, first, mem->n, cfg->result_bytes, text)))
             return rc;
         return encode_prompt(suite, NULL, *text, tp);
@@ -114,6 +126,8 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     if (cfg->max_action_tokens == 0) return af_error_set(AF_EINVAL, "episode: max_action_tokens must be > 0");
     if (id->sample_index > AF_RNG_MAX_SAMPLE)
         return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", id->sample_index, AF_RNG_MAX_SAMPLE);
+    if (planner->prompt && cfg->monolithic)
+        return af_error_set(AF_EINVAL, "episode: a planner in text does not support algo.policy=monolithic");
     int rc = 0;
     double t_start = now_s(), modules_s = 0, tools_s = 0, planner_s = 0;
     /* every tool and module call of the episode ends by the end of its budget */
@@ -168,11 +182,23 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
             rc = af_error_set(AF_ENOMEM, "turn %u buffers", turn + 1);
             goto fail;
         }
-        if ((rc = turn_prompt(suite, item, mem, cfg, turn ? tr->turns[turn - 1] : NULL, &transcript, &prompt, tp)))
+        if ((rc = turn_prompt(suite, item, mem, cfg, planner, turn ? tr->turns[turn - 1] : NULL, &transcript, &prompt,
+                              tp)))
             goto fail;
         if (suite->ops->restarts) tp->try_index = (uint32_t)suite->ops->restarts(suite, item, mem->turns, mem->n);
         modules_s += now_s() - t0;
-        if (planner->context && tp->n_prompt_tokens >= planner->context) { /* out of context: the episode ends */
+        /* out of context: the episode ends, judged on what it did. A planner in text needs
+         * room for a whole action (a cut-off reply cannot be read). */
+        if (planner->context && (planner->read ? tp->n_prompt_tokens + cfg->max_action_tokens > planner->context
+                                               : tp->n_prompt_tokens >= planner->context)) {
+            if (planner->read) {
+                char buf[200];
+                snprintf(buf, sizeof buf, "context full before turn %u: prompt %zu + action %u tokens > %zu", turn + 1,
+                         tp->n_prompt_tokens, cfg->max_action_tokens, planner->context);
+                free(detail);
+                detail = NULL;
+                if ((rc = setstr(&detail, buf))) goto fail;
+            }
             protobuf_c_message_free_unpacked(&tp->base, NULL);
             tr->turns[--tr->n_turns] = NULL;
             free(prompt);
@@ -206,12 +232,46 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         tp->n_action_tokens = tp->n_behaviour_logprobs = na;
         free(prompt);
         prompt = NULL;
-        if ((rc = af_vocab_decode(suite->vocab, tp->action_tokens, na, &tp->action_text))) goto fail;
+        AfAction act = {0};
+        char *command = NULL, why[200] = "";
+        int unread = 0; /* a planner in text wrote something that does not parse */
+        if (!planner->read) {
+            if ((rc = af_vocab_decode(suite->vocab, tp->action_tokens, na, &tp->action_text))) goto fail;
+        } else {
+            rc = planner->read(planner, tp->action_tokens, na, &tp->action_text, &act, why, sizeof why);
+            if (rc == AF_EINVAL) {
+                unread = 1;
+                rc = 0;
+            } else if (rc == 0) {
+                size_t lt = strlen(act.tool), la = strlen(act.argument);
+                if (!(command = malloc(lt + la + 2))) rc = af_error_set(AF_ENOMEM, "action");
+                else snprintf(command, lt + la + 2, "%s%s%s", act.tool, la ? " " : "", act.argument);
+            }
+            if (rc) {
+                af_action_clear(&act);
+                goto fail;
+            }
+        }
 
         /* executor + tool */
         t0 = now_s();
-        rc = modules->executor->execute(modules->executor, item, mem->turns, mem->n, tp->action_text,
-                                        af_deadline_clip(cfg->tool_timeout_s), &rec);
+        if (unread) {
+            rc = af_turn_record_set(&rec, "", "", "", AF_TOOL_BAD_ACTION, why);
+        } else {
+            rc = modules->executor->execute(modules->executor, item, mem->turns, mem->n,
+                                            command ? command : tp->action_text, af_deadline_clip(cfg->tool_timeout_s),
+                                            &rec);
+            if (rc == 0 && command && act.sub_goal[0]) { /* the sub-goal the planner wrote, apart from the command */
+                char *g = strdup(act.sub_goal);
+                if (!g) rc = af_error_set(AF_ENOMEM, "sub-goal");
+                else {
+                    free(rec.sub_goal);
+                    rec.sub_goal = g;
+                }
+            }
+        }
+        free(command);
+        af_action_clear(&act);
         double exec_s = now_s() - t0;
         if (rc && is_infra(rc)) {
             infra = 1;

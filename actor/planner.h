@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/rng.h"
+#include "common/tokenizer.h"
 #include "env/suite.h"
 
 typedef struct AfPlannerInput {
@@ -44,6 +45,17 @@ struct AfPlanner {
      * action: the planner has run out of context, and the episode is judged on what it
      * did so far (usually reward 0), not failed. */
     size_t context;
+    /* Optional, both or neither (NULL: the suite vocabulary's prompt and actions): a
+     * planner in text with its own tokenizer (actor/text_planner.h). prompt renders the
+     * prompt of turns[first..n) into *text (malloc'd) and appends its ids to *ids; read
+     * decodes action ids to *text (malloc'd: what the model wrote, a final end-of-sequence
+     * token left out) and parses it: 0 with *action filled, AF_EINVAL for a format error
+     * (the reason in why, no error set), another code for a real failure. With these the
+     * episode ends before a turn whose prompt leaves less than rollout.max_action_tokens
+     * of the context. */
+    int (*prompt)(AfPlanner *self, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
+                  size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids);
+    int (*read)(AfPlanner *self, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why, size_t cap);
 };
 
 /* Reference planners. oracle: the suite's oracle action (solves every solvable item;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/text_planner.h"
 #include "common/error.h"
 #include "env/vocab.h"
 
@@ -13,11 +14,13 @@ typedef struct {
     AfSampler sampler;
     int32_t *prompt; /* (max_seq) int32 copy of the prompt ids */
     uint64_t truncated;
+    AfTextCodec *codec; /* owned; NULL: the suite vocabulary */
+    AfBytes text;       /* the action decoded so far (stop strings) */
 } ModelPlanner;
 
 static int check_sampler(const AfSampler *s) {
-    if (!s || !(s->top_p > 0.0f && s->top_p <= 1.0f) || s->temperature != s->temperature)
-        return af_error_set(AF_EINVAL, "model planner: sampler needs top_p in (0, 1] and a finite temperature");
+    if (!s || !(s->top_p > 0.0f && s->top_p <= 1.0f) || s->temperature != s->temperature || s->top_k < 0)
+        return af_error_set(AF_EINVAL, "model planner: sampler needs top_p in (0, 1], top_k >= 0 and a finite temperature");
     return 0;
 }
 
@@ -45,6 +48,7 @@ static int model_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint
     int rc = af_decode_prefill(mp->dec, 0, mp->prompt, (int)in->n_prompt);
     if (rc) return rc;
     const int slot = 0;
+    mp->text.len = 0;
     for (size_t k = 0; k < budget; k++) {
         int32_t tok = 0;
         float lp = 0.0f;
@@ -54,9 +58,47 @@ static int model_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint
         tokens[k] = (uint32_t)tok;
         logprobs[k] = lp;
         *n = k + 1;
-        if ((uint32_t)tok == AF_TOK_EOS) break;
+        if (!mp->codec) {
+            if ((uint32_t)tok == AF_TOK_EOS) break;
+            continue;
+        }
+        if (af_text_codec_is_eos(mp->codec, (uint32_t)tok)) break;
+        if (af_text_codec_n_stop(mp->codec)) {
+            size_t bl = 0, before = mp->text.len;
+            const char *b = af_tokenizer_token_bytes(af_text_codec_tokenizer(mp->codec), (uint32_t)tok, &bl);
+            if (b && (rc = af_bytes_append(&mp->text, b, bl))) return rc;
+            if (af_text_codec_find_stop(mp->codec, mp->text.data, mp->text.len, before) >= 0) break;
+        }
     }
     return 0;
+}
+
+static int text_prompt(AfPlanner *self, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
+                       size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids) {
+    ModelPlanner *mp = self->ctx;
+    cJSON *msgs = NULL;
+    int rc = af_text_prompt_messages(suite, question, turns, first, n, result_bytes, &msgs);
+    if (rc == 0) rc = af_text_prompt_encode(mp->codec, msgs, text, ids);
+    cJSON_Delete(msgs);
+    return rc;
+}
+
+static int text_read(AfPlanner *self, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why,
+                     size_t cap) {
+    ModelPlanner *mp = self->ctx;
+    AfBytes b = {0};
+    *text = NULL;
+    if (n && af_text_codec_is_eos(mp->codec, ids[n - 1])) n--;
+    int rc = af_tokenizer_decode(af_text_codec_tokenizer(mp->codec), ids, n, &b);
+    if (rc == 0 && !b.data) rc = af_bytes_append(&b, "", 0);
+    if (rc) {
+        af_bytes_free(&b);
+        return rc;
+    }
+    long stop = af_text_codec_find_stop(mp->codec, b.data, b.len, 0);
+    rc = af_text_action_parse(b.data, stop >= 0 ? (size_t)stop : b.len, action, why, cap);
+    *text = b.data; /* NUL-terminated by AfBytes */
+    return rc;
 }
 
 static void model_destroy(AfPlanner *self) {
@@ -64,6 +106,8 @@ static void model_destroy(AfPlanner *self) {
     if (!mp) return;
     af_decode_destroy(mp->dec);
     free(mp->prompt);
+    af_text_codec_destroy(mp->codec);
+    af_bytes_free(&mp->text);
     free(mp);
     self->ctx = NULL;
 }
@@ -98,6 +142,26 @@ fail:
     free(mp);
     free(p);
     return rc;
+}
+
+int af_planner_model_create_text(const AfModel *model, const AfSampler *s, AfTextCodec *codec, AfPlanner **out) {
+    *out = NULL;
+    const uint32_t tv = af_tokenizer_vocab_size(af_text_codec_tokenizer(codec));
+    if (tv > (uint32_t)model->cfg.vocab_size) {
+        af_text_codec_destroy(codec);
+        return af_error_set(AF_ECONFIG, "model planner: the tokenizer has %u ids, the model's vocabulary %d", tv,
+                            model->cfg.vocab_size);
+    }
+    int rc = af_planner_model_create(model, s, out);
+    if (rc) {
+        af_text_codec_destroy(codec);
+        return rc;
+    }
+    ModelPlanner *mp = (*out)->ctx;
+    mp->codec = codec;
+    (*out)->prompt = text_prompt;
+    (*out)->read = text_read;
+    return 0;
 }
 
 int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s) {

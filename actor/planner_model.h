@@ -28,6 +28,18 @@
  * (temperature <= 0: greedy). Returns 0, AF_EINVAL (bad sampler), AF_ENOMEM. */
 int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner **out);
 
+/* The same planner in text (actor/text_planner.h): codec (taken over: destroyed with the
+ * planner, also on failure) renders and encodes the prompt with the model's chat template
+ * and tokenizer, and generation stops at one of the tokenizer's end-of-sequence ids or
+ * once the decoded text holds a stop string (the ids as sampled, the stop string's
+ * included, go to the trajectory; the action is read from the text before the stop
+ * string). The tokenizer's ids must lie within the model's vocabulary. Returns 0,
+ * AF_EINVAL (bad sampler), AF_ECONFIG (a tokenizer larger than the model's vocabulary),
+ * AF_ENOMEM. */
+struct AfTextCodec;
+int af_planner_model_create_text(const AfModel *model, const AfSampler *s, struct AfTextCodec *codec,
+                                 AfPlanner **out);
+
 /* Change the sampler (e.g. greedy evaluation after training). AF_EINVAL on a bad one. */
 int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s);
 

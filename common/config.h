@@ -74,6 +74,8 @@ typedef struct AfConfig {
     struct {
         int64_t batch_queries, group_size, max_turns, max_action_tokens, result_chars;
         double temperature, top_p, episode_timeout_s, tool_timeout_s, slow_fraction, slow_factor;
+        int64_t top_k;
+        char stop[AF_CFG_STR_MAX];
     } rollout;
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
@@ -204,6 +206,9 @@ typedef struct AfConfig {
     X("rollout.temperature", rollout.temperature, FLOAT, 1.0, 0.01, 10.0, "",                  \
       "sampling temperature (also the training temperature)")                                  \
     X("rollout.top_p", rollout.top_p, FLOAT, 1.0, 0.01, 1.0, "", "nucleus sampling mass")      \
+    X("rollout.top_k", rollout.top_k, INT, 0, 0, 1000000000, "", "sample among the k most probable tokens (0 = off)") \
+    X("rollout.stop", rollout.stop, STR, "", 0, 0, "",                                          \
+      "stop strings of a planner in text (a model directory with tokenizer.json), separated by vertical bars; a backslash escapes a bar or a backslash, and makes n a newline and t a tab") \
     X("rollout.episode_timeout_s", rollout.episode_timeout_s, FLOAT, 60.0, 0.01, 86400.0, "",  \
       "wall-clock budget of one episode")                                                       \
     X("rollout.tool_timeout_s", rollout.tool_timeout_s, FLOAT, 10.0, 0.01, 3600.0, "",          \

@@ -182,7 +182,10 @@ static void rope_heads(float *x, int nh, int hd, const float *cs, const float *s
 /* Run n rows (row r = token tok[r] of slot row_slot[r] at position row_pos[r]) through
  * the model. Rows of one slot must come in increasing consecutive positions. Writes
  * the K/V cache and, for each row flagged in want_logits (or all if NULL), lg[r]. */
-static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
+/* Feeds n rows; computes the logits of rows first..n-1 only (a prefill needs its last
+ * row's: with a 150k vocabulary the LM head is most of a row's work). A row's logits do
+ * not depend on which other rows are computed (the products are batch-invariant). */
+static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
     const AfModel *m = d->m;
     const AfModelConfig *c = &m->cfg;
     int C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->d_ff;
@@ -250,8 +253,9 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok) {
         mm(d, d->xn, C, d->g, F, P->wdown, F, NULL, n, F, C);
         for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
     }
+    if (first >= n) return;
     rmsnorm_rows(d->xn, d->x, m->p.final_norm, n, C, c->rms_eps);
-    mm(d, d->lg, V, d->xn, C, m->p.lm_head, C, NULL, n, C, V);
+    mm(d, d->lg + (size_t)first * V, V, d->xn + (size_t)first * C, C, m->p.lm_head, C, NULL, n - first, C, V);
 }
 
 int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens) {
@@ -280,7 +284,7 @@ int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens) 
         d->row_slot[i] = slots[i];
         d->row_pos[i] = d->len[slots[i]];
     }
-    forward_rows(d, n, tokens);
+    forward_rows(d, n, tokens, 0);
     int V = c->vocab_size;
     for (int i = 0; i < n; i++) {
         int s = slots[i];
@@ -308,11 +312,14 @@ int af_decode_prefill(AfDecode *d, int slot, const int32_t *tokens, int n) {
             d->row_slot[r] = slot;
             d->row_pos[r] = d->len[slot] + r;
         }
-        forward_rows(d, nr, tokens + i0);
+        const int last = i0 + nr == n;
+        forward_rows(d, nr, tokens + i0, last ? nr - 1 : nr);
         d->len[slot] += nr;
-        int V = c->vocab_size;
-        memcpy(d->logits + (size_t)slot * V, d->lg + (size_t)(nr - 1) * V, (size_t)V * sizeof(float));
-        d->has_logits[slot] = 1;
+        if (last) {
+            int V = c->vocab_size;
+            memcpy(d->logits + (size_t)slot * V, d->lg + (size_t)(nr - 1) * V, (size_t)V * sizeof(float));
+            d->has_logits[slot] = 1;
+        }
     }
     return 0;
 }
@@ -336,20 +343,63 @@ static void sort_by_prob(int *idx, int *tmp, int n, const double *p) {
     }
 }
 
-int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int32_t *token,
+/* a ranks above b: higher probability, ties by lower id */
+static int ranks_above(const double *p, int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); }
+
+/* The k (1 <= k < n) highest-ranked of 0..n-1 into idx[0..k), best first: a min-heap of
+ * the k best so far (its root the worst of them), then the heap sorted. */
+static void select_top_k(int *idx, int *tmp, int n, int k, const double *p) {
+    for (int j = 0; j < n; j++) {
+        int pos;
+        if (j < k) { /* sift up */
+            pos = j;
+            while (pos > 0 && ranks_above(p, idx[(pos - 1) / 2], j)) {
+                idx[pos] = idx[(pos - 1) / 2];
+                pos = (pos - 1) / 2;
+            }
+            idx[pos] = j;
+            continue;
+        }
+        if (!ranks_above(p, j, idx[0])) continue;
+        pos = 0; /* replace the root, sift down */
+        for (;;) {
+            int c = 2 * pos + 1;
+            if (c >= k) break;
+            if (c + 1 < k && ranks_above(p, idx[c], idx[c + 1])) c++;
+            if (!ranks_above(p, j, idx[c])) break;
+            idx[pos] = idx[c];
+            pos = c;
+        }
+        idx[pos] = j;
+    }
+    sort_by_prob(idx, tmp, k, p);
+}
+
+/* The draw among idx[0..n) (best first) whose mass reaches `need`: the smallest such
+ * prefix, then u times its mass. */
+static int draw_prefix(const int *idx, int n, const double *prob, double need, double u) {
+    double mass = 0;
+    int k = 0;
+    while (k < n && mass < need) mass += prob[idx[k++]];
+    double target = u * mass, acc = 0;
+    for (int i = 0; i < k; i++) {
+        acc += prob[idx[i]];
+        if (target < acc) return idx[i];
+    }
+    return idx[k - 1];
+}
+
+int af_sample_logits(const float *z, int V, const AfSampler *s, AfRng *rng, AfSampleScratch *sc, int32_t *token,
                      float *logp) {
-    if (slot < 0 || slot >= d->max_slots)
-        return af_error_set(AF_EINVAL, "af_decode_sample: slot %d outside 0..%d", slot, d->max_slots - 1);
-    if (!d->has_logits[slot]) return af_error_set(AF_EINVAL, "af_decode_sample: slot %d is empty", slot);
     int greedy = !(s->temperature > 0);
     if (!greedy && !(s->top_p > 0 && s->top_p <= 1))
         return af_error_set(AF_EINVAL, "af_decode_sample: top_p must be in (0, 1], got %g", s->top_p);
-    int V = d->m->cfg.vocab_size;
-    const float *z = d->logits + (size_t)slot * V;
+    if (s->top_k < 0) return af_error_set(AF_EINVAL, "af_decode_sample: top_k must be >= 0, got %d", s->top_k);
     float invT = greedy ? 1.0f : 1.0f / s->temperature;
     float mx = -INFINITY;
     int arg = 0;
-    float *ef = d->lg; /* scratch: V floats (lg is only used inside a feed) */
+    float *ef = sc->ef;
+    double *prob = sc->prob;
     for (int j = 0; j < V; j++) {
         ef[j] = z[j] * invT;
         if (ef[j] > mx) {
@@ -364,34 +414,28 @@ int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int3
     af_vexpf(ef, ef, (size_t)V);
     double sum = 0;
     for (int j = 0; j < V; j++) {
-        d->prob[j] = ef[j];
+        prob[j] = ef[j];
         sum += ef[j];
     }
     double lse = mx + log(sum);
     int tok = arg;
     if (!greedy) {
         double u = af_rng_uniform(rng);
-        for (int j = 0; j < V; j++) d->prob[j] /= sum;
-        if (s->top_p < 1.0f) {
-            for (int j = 0; j < V; j++) d->idx[j] = j;
-            sort_by_prob(d->idx, d->tmp, V, d->prob);
-            double mass = 0;
-            int k = 0;
-            while (k < V && mass < (double)s->top_p) mass += d->prob[d->idx[k++]];
-            double target = u * mass, acc = 0;
-            tok = d->idx[k - 1];
-            for (int i = 0; i < k; i++) {
-                acc += d->prob[d->idx[i]];
-                if (target < acc) {
-                    tok = d->idx[i];
-                    break;
-                }
-            }
+        for (int j = 0; j < V; j++) prob[j] /= sum;
+        if (s->top_k > 0 && s->top_k < V) {
+            select_top_k(sc->idx, sc->tmp, V, s->top_k, prob);
+            double kept = 0;
+            for (int i = 0; i < s->top_k; i++) kept += prob[sc->idx[i]];
+            tok = draw_prefix(sc->idx, s->top_k, prob, s->top_p < 1.0f ? (double)s->top_p * kept : 2.0, u);
+        } else if (s->top_p < 1.0f) {
+            for (int j = 0; j < V; j++) sc->idx[j] = j;
+            sort_by_prob(sc->idx, sc->tmp, V, prob);
+            tok = draw_prefix(sc->idx, V, prob, (double)s->top_p, u);
         } else {
             double acc = 0;
             tok = -1;
             for (int j = 0; j < V; j++) {
-                acc += d->prob[j];
+                acc += prob[j];
                 if (u < acc) {
                     tok = j;
                     break;
@@ -399,12 +443,22 @@ int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int3
             }
             if (tok < 0) /* rounding left u beyond the total: last token with mass */
                 for (int j = V - 1; j >= 0 && tok < 0; j--)
-                    if (d->prob[j] > 0) tok = j;
+                    if (prob[j] > 0) tok = j;
         }
     }
     *token = tok;
     if (logp) *logp = af_logp_from_lse(z[tok] * invT, lse);
     return 0;
+}
+
+int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int32_t *token,
+                     float *logp) {
+    if (slot < 0 || slot >= d->max_slots)
+        return af_error_set(AF_EINVAL, "af_decode_sample: slot %d outside 0..%d", slot, d->max_slots - 1);
+    if (!d->has_logits[slot]) return af_error_set(AF_EINVAL, "af_decode_sample: slot %d is empty", slot);
+    const int V = d->m->cfg.vocab_size;
+    AfSampleScratch sc = {.ef = d->lg, .prob = d->prob, .idx = d->idx, .tmp = d->tmp}; /* lg: only used inside a feed */
+    return af_sample_logits(d->logits + (size_t)slot * V, V, s, rng, &sc, token, logp);
 }
 
 int af_decode_step(AfDecode *d, int n, const int *slots, const AfSampler *samplers,

@@ -25,6 +25,8 @@ typedef struct AfDecode AfDecode;
 typedef struct AfSampler {
     float temperature; /* > 0: sample from softmax(logits / temperature); <= 0: greedy */
     float top_p;       /* nucleus mass in (0, 1]; 1 disables it */
+    int top_k;         /* keep the k most probable tokens (then top_p among them); 0 (or
+                          >= the vocabulary) disables it and the draw is the one without it */
 } AfSampler;
 
 /* Create a decoder with `max_slots` independent sequences of up to `max_len` tokens each
@@ -62,13 +64,28 @@ const float *af_decode_logits(const AfDecode *d, int slot);
 /* Sample the next token of a slot from its current logits.
  * Sampling: temperature > 0 draws one af_rng_uniform from `rng` and picks from the
  * top-p nucleus (tokens in order of decreasing probability, ties by lower id, smallest
- * prefix whose mass reaches top_p), renormalised. temperature <= 0 picks the argmax
- * (lowest id on ties) and draws nothing.
+ * prefix whose mass reaches top_p), renormalised. With 0 < top_k < V the candidates are
+ * first cut to the top_k most probable (same order), and the nucleus is the smallest
+ * prefix of them whose mass reaches top_p times their mass (Hugging Face's order: top-k,
+ * then top-p on the renormalised rest); the top-k selection is a heap, O(V log k), so a
+ * 150k vocabulary is not sorted. temperature <= 0 picks the argmax (lowest id on ties)
+ * and draws nothing.
  * *logp receives log softmax(logits / T)[token] over the FULL vocabulary, with
  * T = temperature (T = 1 in greedy mode): the behaviour log-prob that the learner's
  * af_model_forward at the same temperature recomputes. Returns 0, AF_EINVAL (slot empty,
- * top_p outside (0, 1]). */
+ * top_p outside (0, 1], top_k < 0). */
 int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int32_t *token,
+                     float *logp);
+
+/* The sampler of af_decode_sample on a logit vector z[0..V) (V >= 1), with caller-owned
+ * scratch of V elements each: the same draw and log-prob, for any logits (tests give
+ * hand-made ones). Returns 0 or AF_EINVAL (top_p outside (0, 1], top_k < 0). */
+typedef struct AfSampleScratch {
+    float *ef;
+    double *prob;
+    int *idx, *tmp;
+} AfSampleScratch;
+int af_sample_logits(const float *z, int V, const AfSampler *s, AfRng *rng, AfSampleScratch *sc, int32_t *token,
                      float *logp);
 
 /* One decode step for `n` slots: sample each slot's next token (as af_decode_sample, with

@@ -210,7 +210,7 @@ static int count_sample(void *ctx, size_t index, const AfItem *item, const Agent
  * (n) gets each question's count on rank 0. Collective. */
 static int run_samples(const AfWorld *w, AfPlanner *planner, const AfConfig *cfg, AfSplit which, size_t n, int K,
                        int *correct) {
-    const AfSampler s = {.temperature = (float)cfg->rollout.temperature, .top_p = (float)cfg->rollout.top_p};
+    const AfSampler s = {.temperature = (float)cfg->rollout.temperature, .top_p = (float)cfg->rollout.top_p, .top_k = (int)cfg->rollout.top_k};
     int rc = af_planner_model_set_sampler(planner, &s);
     if (rc) return rc;
     int *mine = calloc(n ? n : 1, sizeof *mine);
@@ -347,8 +347,8 @@ int af_cmd_eval(int argc, char **argv) {
     rc = af_world_create(&cfg, &w);
     if (rc == 0) rc = af_world_model_create(w, a.model_dir, &model);
     if (rc == 0) {
-        AfSampler s = {.temperature = a.greedy ? 0.0f : (float)cfg.rollout.temperature, .top_p = (float)cfg.rollout.top_p};
-        rc = af_planner_model_create(model, &s, &planner);
+        AfSampler s = {.temperature = a.greedy ? 0.0f : (float)cfg.rollout.temperature, .top_p = (float)cfg.rollout.top_p, .top_k = (int)cfg.rollout.top_k};
+        rc = af_world_model_planner(w, a.model_dir, model, &s, &planner);
     }
     if (rc) {
         bad_config = rc == AF_ECONFIG;

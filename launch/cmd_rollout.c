@@ -320,8 +320,8 @@ static int make_planner(const RolloutArgs *a, const AfWorld *w, AfPlanner **out,
     if (!strcmp(kind, "model")) {
         if ((rc = af_world_model_create(w, a->model_dir, model))) goto fail;
         AfSampler s = {.temperature = a->greedy ? 0.0f : (float)w->cfg.rollout.temperature,
-                       .top_p = (float)w->cfg.rollout.top_p};
-        if ((rc = af_planner_model_create(*model, &s, out))) goto fail;
+                       .top_p = (float)w->cfg.rollout.top_p, .top_k = (int)w->cfg.rollout.top_k};
+        if ((rc = af_world_model_planner(w, a->model_dir, *model, &s, out))) goto fail;
         return 0;
     }
     if ((rc = af_world_planner_create(w, kind, out))) goto fail;

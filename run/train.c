@@ -122,7 +122,7 @@ static int actor_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agent
 /* Greedy evaluation of the test split, this rank's share over comm (the policy ranks). */
 static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum) {
     const AfSampler greedy = {.temperature = 0.0f, .top_p = 1.0f};
-    const AfSampler train = {.temperature = (float)R->cfg->rollout.temperature, .top_p = (float)R->cfg->rollout.top_p};
+    const AfSampler train = {.temperature = (float)R->cfg->rollout.temperature, .top_p = (float)R->cfg->rollout.top_p, .top_k = (int)R->cfg->rollout.top_k};
     int rc = af_planner_model_set_sampler(R->planner, &greedy);
     if (rc) return rc;
     const size_t n = af_suite_split(R->w->suite, AF_SPLIT_TEST)->n;
@@ -263,7 +263,7 @@ static int setup(Run *R) {
         R->model = R->actor_m;
     }
     if (!R->is_learner || R->world == 1 || R->rank == 0) { /* ranks that run episodes */
-        AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p};
+        AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p, .top_k = (int)c->rollout.top_k};
         if ((rc = af_planner_model_create(R->model, &s, &R->planner))) return rc;
     }
     if (R->is_learner && (rc = warm_start(R))) return rc;

@@ -2,6 +2,9 @@
  * an AfConfig (see world.h). */
 #include "run/world.h"
 
+#include "actor/planner_model.h"
+#include "actor/text_planner.h"
+
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +12,8 @@
 #include <string.h>
 
 #include "actor/modules_openai.h"
+#include "actor/planner_model.h"
+#include "actor/text_planner.h"
 #include "common/checksum.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -217,6 +222,10 @@ int af_world_model_init(const AfWorld *w, AfModel *m) {
     const AfConfig *c = &w->cfg;
     af_model_init_params_std(m, (uint64_t)c->run.seed, c->model.init_std);
     if (!c->model.init_from[0]) return 0;
+    if (af_text_dir_has_tokenizer(c->model.init_from)) /* issue 17 part 3 */
+        return af_error_set(AF_ECONFIG, "config: model.init_from %s: a planner in text (the directory has a tokenizer.json) "
+                                        "cannot be trained yet; `rollout --model` and `eval --model` run it",
+                            c->model.init_from);
     AfModel *src = NULL;
     int rc = af_model_load_dir(c->model.init_from, 0, 0, 0, &src);
     if (rc) return af_error_wrap(rc, "model.init_from %s", c->model.init_from);
@@ -240,7 +249,8 @@ int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out) {
     int rc;
     if (dir && dir[0]) {
         if ((rc = af_model_load_dir(dir, 0, 0, 0, &m))) return af_error_wrap(rc, "model %s", dir);
-        if ((uint32_t)m->cfg.vocab_size != vocab) {
+        /* a directory with its own tokenizer is a planner in text: its vocabulary is the tokenizer's */
+        if ((uint32_t)m->cfg.vocab_size != vocab && !af_text_dir_has_tokenizer(dir)) {
             rc = af_error_set(AF_ECONFIG, "model %s: vocabulary of %d tokens, but suite %s has %u (a planner of another suite?)",
                               dir, m->cfg.vocab_size, w->suite->name, vocab);
             af_model_destroy(m);
@@ -256,6 +266,16 @@ int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out) {
     }
     *out = m;
     return 0;
+}
+
+int af_world_model_planner(const AfWorld *w, const char *dir, const AfModel *model, const AfSampler *s,
+                           AfPlanner **out) {
+    *out = NULL;
+    if (!af_text_dir_has_tokenizer(dir)) return af_planner_model_create(model, s, out);
+    AfTextCodec *codec = NULL;
+    int rc = af_text_codec_load(dir, w->cfg.rollout.stop, &codec);
+    if (rc) return af_error_wrap(rc, "model %s", dir);
+    return af_planner_model_create_text(model, s, codec, out); /* takes the codec */
 }
 
 void af_world_traj_limits(const AfWorld *w, uint32_t group_size, int world_size, AfTrajLimits *lim) {

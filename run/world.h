@@ -28,6 +28,7 @@
 #include "actor/modules.h"
 #include "actor/planner.h"
 #include "common/config.h"
+#include "common/decode.h"
 #include "common/model.h"
 #include "common/traj.h"
 #include "env/suite.h"
@@ -73,6 +74,15 @@ int af_world_model_init(const AfWorld *w, AfModel *m);
  * vocabulary differs from the suite's, an init_from of another shape), AF_EIO /
  * AF_EFORMAT (unreadable or malformed directory, naming the file), AF_ENOMEM. */
 int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out);
+
+/* The model planner over `model` (af_world_model_create of the same dir) sampling with s:
+ * in text (actor/text_planner.h, with rollout.stop) when dir holds a tokenizer.json,
+ * else on the suite vocabulary (actor/planner_model.h). Returns 0, AF_EINVAL (bad
+ * sampler), AF_ECONFIG (a bad rollout.stop, a tokenizer larger than the model, a chat
+ * template that alters contents), AF_ENOTFOUND (no chat template), AF_EIO, AF_EFORMAT,
+ * AF_ENOMEM. */
+int af_world_model_planner(const AfWorld *w, const char *dir, const AfModel *model, const AfSampler *s,
+                           AfPlanner **out);
 
 /* Runs one episode of item with the planner and the world's settings, stamped with id.
  * Returns what af_episode_run returns; *out as there. */

@@ -16,6 +16,7 @@
 #include "learner/update.h"
 #include "tests/model_testlib.h"
 #include "tests/test_util.h"
+#include "tests/update_testlib.h"
 
 enum { NP0 = 5, NA0 = 3, NR = 2, NA1 = 4 };
 
@@ -63,14 +64,7 @@ static Agentflow__Trajectory *make_traj(AfModel *m, uint32_t sample, float rewar
 
 static AfUpdate *make_update(AfModel *m, AfAdamW *opt, int monolithic) {
     AfUpdateConfig uc;
-    memset(&uc, 0, sizeof uc);
-    af_grpo_adv_options_default(&uc.adv);
-    af_grpo_loss_options_default(&uc.loss);
-    uc.loss.kl_coef = 0.0;
-    uc.ppo_epochs = 1;
-    uc.temperature = 1.0f;
-    uc.grad_clip = 1.0;
-    uc.mismatch_tol = 1e-3;
+    af_test_update_config(&uc, 1.0f, 1e-3);
     uc.monolithic = monolithic;
     AfUpdate *u = NULL;
     CHECK_MSG(af_update_create(&uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0, "%s", af_error_detail());

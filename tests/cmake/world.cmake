@@ -5,3 +5,10 @@ af_unit_test(test_episode TIMEOUT 120)
 af_unit_test(test_world TIMEOUT 300)
 af_script_test(test_rollout_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_rollout_cli.sh)
 af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.sh $<TARGET_FILE:agentflow>)
+# The planner in text (issue 17 part 1): the tolerant action parser, stop strings, top-k /
+# top-p on hand-made logits (unit); then a tiny Qwen2.5 model with the real tokenizer
+# (npm): prompts against jinja2 and the JavaScript tokenizer, episodes of every suite,
+# log-probs against `agentflow score`, stop strings, top-k, context overflow.
+af_unit_test(test_text_planner TIMEOUT 120)
+af_script_test(test_text_planner_hf python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_text_planner.py)
+set_tests_properties(test_text_planner_hf PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK npm)
