@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""The worked example of suite task: a corpus of fictional countries and questions that
+only a search of it answers (README, "Your own task").
+
+Writes OUT/corpus.jsonl ({"id", "title", "text"}), OUT/train.jsonl and OUT/test.jsonl
+({"question", "answer", "judge", "trace", "metadata"}). Deterministic in --seed (Python's
+random.Random). Train and test ask about different countries, so a planner must search
+and read; it cannot remember. Standard library only.
+
+    python3 launch/make_task_example.py --out task-example [--seed 1] [--countries 200]
+"""
+import argparse
+import json
+import os
+import random
+
+SYL = ["ka", "lo", "mi", "ra", "ven", "tor", "sa", "li", "do", "mar", "bel", "quin", "zu", "fen", "gor", "ha",
+       "is", "jo", "nel", "pra", "ri", "sol", "tam", "ur", "vi", "wen", "ya", "zor", "ex", "om", "dra", "kel"]
+ATTRS = ["capital", "river", "founder", "currency"]
+
+
+def word(rng, n):
+    return "".join(rng.choice(SYL) for _ in range(n)).capitalize()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--countries", type=int, default=200, help="countries in the corpus (a fifth are asked about in test)")
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    used = set()
+
+    def fresh(n, suffix=""):
+        while True:
+            w = word(rng, n) + suffix
+            if w.lower() not in used:
+                used.add(w.lower())
+                return w
+
+    countries = []
+    for i in range(a.countries):
+        c = {"name": fresh(2, "ia")}
+        for attr in ATTRS:
+            c[attr] = fresh(2)
+        countries.append(c)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "corpus.jsonl"), "w") as f:
+        for i, c in enumerate(countries):
+            text = (f"{c['name']} is a country. Its capital is {c['capital']}, its river is the {c['river']}, "
+                    f"its founder was {c['founder']} and its currency is the {c['currency']}.")
+            f.write(json.dumps({"id": f"c{i}", "title": c["name"], "text": text}) + "\n")
+    n_test = a.countries // 5
+    splits = {"test": countries[:n_test], "train": countries[n_test:]}
+    for split, cs in splits.items():
+        rows = []
+        for c in cs:
+            for attr in ATTRS:
+                rows.append({"question": f"What is the {attr} of {c['name']}?", "answer": c[attr], "judge": "exact",
+                             "trace": [f"search {c['name']}", f"answer {c[attr]}"],
+                             "metadata": {"country": c["name"], "attribute": attr}})
+        rng.shuffle(rows)
+        with open(os.path.join(a.out, f"{split}.jsonl"), "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    print(f"{a.out}: {len(countries)} documents, {len(splits['train']) * len(ATTRS)} train and "
+          f"{len(splits['test']) * len(ATTRS)} test questions")
+
+
+if __name__ == "__main__":
+    main()
