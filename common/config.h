@@ -178,7 +178,7 @@ typedef struct AfConfig {
     X("task.judge", task.judge, ENUM, "exact", 0, 0, "exact|numeric|choice|regex|contains|openai|model", \
       "suite task: the judge of lines without their own (env/task_judge.h); openai and model need modules.judge.backend of that name") \
     X("task.tolerance", task.tolerance, FLOAT, 1e-6, 0.0, 1e12, "",                             \
-      "suite task, numeric judge: |answer - gold| <= tolerance * max(1, |gold|)")              \
+      "suite task, numeric judge: abs(answer - gold) <= tolerance * max(1, abs(gold))")              \
     X("model.d_model", model.d_model, INT, 128, 8, 65536, "", "hidden size")                    \
     X("model.n_layers", model.n_layers, INT, 2, 1, 1024, "", "transformer blocks")             \
     X("model.n_heads", model.n_heads, INT, 4, 1, 1024, "", "attention heads")                  \

@@ -48,8 +48,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "corpus.jsonl"), "w") as f:
         for i, c in enumerate(countries):
-            text = (f"{c['name']} is a country. Its capital is {c['capital']}, its river is the {c['river']}, "
-                    f"its founder was {c['founder']} and its currency is the {c['currency']}.")
+            text = "; ".join(f"{attr} {c[attr]}" for attr in ATTRS)
             f.write(json.dumps({"id": f"c{i}", "title": c["name"], "text": text}) + "\n")
     n_test = a.countries // 5
     splits = {"test": countries[:n_test], "train": countries[n_test:]}
