@@ -524,14 +524,14 @@ typedef struct {
 static int search_call(AfTool *self, const char *arg, double timeout_s, AfToolResult *out) {
     (void)timeout_s; /* a few B-tree lookups */
     SearchTool *st = self->ctx;
+    int any = 0;
+    for (const char *p = arg ? arg : ""; *p && !any; p++) any = term_byte((unsigned char)*p);
+    if (!any) return af_tool_result_set(out, AF_TOOL_ERROR, "error: empty query");
     AfSearchHit hits[100];
     size_t n = 0, k = st->top_k < 100 ? st->top_k : 100;
     int rc = af_search_index_query(st->ix, arg, k, hits, &n);
     if (rc == AF_ENOMEM) return rc;
     if (rc) return af_tool_result_set(out, AF_TOOL_INFRA_ERROR, "search index unavailable");
-    int any = 0;
-    for (const char *p = arg ? arg : ""; *p && !any; p++) any = term_byte((unsigned char)*p);
-    if (!any) return af_tool_result_set(out, AF_TOOL_ERROR, "error: empty query");
     if (!n) return af_tool_result_set(out, AF_TOOL_OK, "no results");
     size_t cap = st->max_bytes + 1, len = 0;
     char *buf = malloc(cap);

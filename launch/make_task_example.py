@@ -2,12 +2,13 @@
 """The worked example of suite task: a corpus of fictional countries and questions that
 only a search of it answers (README, "Your own task").
 
-Writes OUT/corpus.jsonl ({"id", "title", "text"}), OUT/train.jsonl and OUT/test.jsonl
+Writes OUT/corpus.jsonl ({"id", "title", "text"}: one passage per fact, "capital of
+Omkaia" -> "Wensol"), OUT/train.jsonl and OUT/test.jsonl
 ({"question", "answer", "judge", "trace", "metadata"}). Deterministic in --seed (Python's
 random.Random). Train and test ask about different countries, so a planner must search
 and read; it cannot remember. Standard library only.
 
-    python3 launch/make_task_example.py --out task-example [--seed 1] [--countries 200]
+    python3 launch/make_task_example.py --out task-example [--seed 1] [--countries 1000]
 """
 import argparse
 import json
@@ -27,7 +28,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--countries", type=int, default=200, help="countries in the corpus (a fifth are asked about in test)")
+    ap.add_argument("--countries", type=int, default=1000, help="countries in the corpus (a fifth are asked about in test)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     used = set()
@@ -46,10 +47,10 @@ def main():
             c[attr] = fresh(2)
         countries.append(c)
     os.makedirs(a.out, exist_ok=True)
-    with open(os.path.join(a.out, "corpus.jsonl"), "w") as f:
+    with open(os.path.join(a.out, "corpus.jsonl"), "w") as f:  # one fact per passage
         for i, c in enumerate(countries):
-            text = "; ".join(f"{attr} {c[attr]}" for attr in ATTRS)
-            f.write(json.dumps({"id": f"c{i}", "title": c["name"], "text": text}) + "\n")
+            for attr in ATTRS:
+                f.write(json.dumps({"id": f"c{i}-{attr}", "title": f"{attr} of {c['name']}", "text": c[attr]}) + "\n")
     n_test = a.countries // 5
     splits = {"test": countries[:n_test], "train": countries[n_test:]}
     for split, cs in splits.items():
@@ -57,13 +58,13 @@ def main():
         for c in cs:
             for attr in ATTRS:
                 rows.append({"question": f"What is the {attr} of {c['name']}?", "answer": c[attr], "judge": "exact",
-                             "trace": [f"search {c['name']}", f"answer {c[attr]}"],
+                             "trace": [f"search {attr} of {c['name']}", f"answer {c[attr]}"],
                              "metadata": {"country": c["name"], "attribute": attr}})
         rng.shuffle(rows)
         with open(os.path.join(a.out, f"{split}.jsonl"), "w") as f:
             for r in rows:
                 f.write(json.dumps(r) + "\n")
-    print(f"{a.out}: {len(countries)} documents, {len(splits['train']) * len(ATTRS)} train and "
+    print(f"{a.out}: {len(countries) * len(ATTRS)} passages, {len(splits['train']) * len(ATTRS)} train and "
           f"{len(splits['test']) * len(ATTRS)} test questions")
 
 

@@ -348,6 +348,10 @@ char *af_world_describe(const AfWorld *w) {
     cJSON_AddNumberToObject(o, "attempts", w->suite->attempts);
     cJSON_AddNumberToObject(o, "retries", w->suite->retries);
     cJSON_AddStringToObject(o, "view", w->suite->state_view ? "state" : "try");
+    if (c->suite.name == AF_SUITE_TASK) {
+        cJSON_AddStringToObject(o, "judge", af_config_choice_name("task.judge", c->task.judge));
+        cJSON_AddNumberToObject(o, "tolerance", c->task.tolerance);
+    }
     static const char *const split_names[2] = {"train", "test"};
     for (int s = 0; s < 2; s++) {
         const AfDataset *ds = w->suite->split[s];
@@ -371,6 +375,10 @@ char *af_world_describe(const AfWorld *w) {
                 cJSON_AddStringToObject(t, "isolation",
                                         af_config_choice_name("tools.python.isolation", c->tools.python.isolation));
                 cJSON_AddNumberToObject(t, "disk_mb", (double)c->tools.python.disk_mb);
+            } else if (strcmp(w->suite->tools[i]->name, "search") == 0 && c->suite.name == AF_SUITE_TASK) {
+                cJSON_AddStringToObject(t, "corpus", c->tools.search.corpus);
+                cJSON_AddNumberToObject(t, "top_k", (double)c->tools.search.top_k);
+                cJSON_AddNumberToObject(t, "max_bytes", (double)c->tools.search.max_bytes);
             } else if (strcmp(w->suite->tools[i]->name, "http") == 0) {
                 cJSON_AddStringToObject(t, "url", c->tools.http.url);
                 cJSON_AddStringToObject(t, "allow_hosts", c->tools.http.allow_hosts);
