@@ -33,18 +33,22 @@ def main():
     rng = random.Random(a.seed)
     used = set()
 
-    def fresh(n, suffix=""):
-        while True:
-            w = word(rng, n) + suffix
+    if not 5 <= a.countries <= 20000:
+        ap.error("--countries: 5 .. 20000")
+
+    def country_name():  # distinct, so that a search finds one country
+        for _ in range(1000000):
+            w = word(rng, 2 + rng.randrange(2)) + "ia"
             if w.lower() not in used:
                 used.add(w.lower())
                 return w
+        raise SystemExit("make_task_example: ran out of country names")
 
     countries = []
     for i in range(a.countries):
-        c = {"name": fresh(2, "ia")}
+        c = {"name": country_name()}
         for attr in ATTRS:
-            c[attr] = fresh(2)
+            c[attr] = word(rng, 2)  # values may repeat across countries
         countries.append(c)
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "corpus.jsonl"), "w") as f:  # one fact per passage
