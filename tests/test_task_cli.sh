@@ -3,7 +3,8 @@
 # worked example (launch/make_task_example.py): the oracle replays the traces (reward 1
 # on every test question); random valid actions print the same bytes for the same seed;
 # `train` with the traces' warm start and 2 Flow-GRPO iterations, twice, gives the same
-# model bits; `eval` of the run reports accuracy; and bad input exits 2 with one message
+# model bits; `eval` of the run reports accuracy, also on 2 ranks that both find the
+# index missing (one builds it); and bad input exits 2 with one message
 # naming the file:line and field or the key, leaving an existing run directory as it was:
 # a task line with a missing field, an unknown judge (per line and task.judge), a tool a
 # trace names that the configuration does not enable, a malformed corpus, the oracle warm
@@ -35,6 +36,14 @@ check "metrics of 2 iterations" "[ \$(wc -l < run1/metrics.jsonl) = 2 ]"
 out=$("$AF" eval --run-dir run1 --greedy 2>/dev/null) && rc=0 || rc=$?
 check "eval exits 0" "[ $rc = 0 ]"
 check "eval reports accuracy on the 16 test questions" "grep -q '\"accuracy\"' <<<\"\$out\" && grep -q '\"questions\": *16' <<<\"\$out\""
+
+# two ranks that find no index build it once between them (an flock), and agree
+rm -rf task-example/corpus.jsonl.index
+out2=$(mpirun -np 2 "$AF" eval --run-dir run1 --greedy 2>/dev/null) && rc=0 || rc=$?
+check "eval on 2 ranks rebuilds the index and exits 0" "[ $rc = 0 ] && [ -f task-example/corpus.jsonl.index/index.stamp ]"
+acc1=$(grep -o '"accuracy": *[0-9.]*' <<<"$out" | head -1)
+acc2=$(grep -o '"accuracy": *[0-9.]*' <<<"$out2" | head -1)
+check "2 ranks, the same accuracy ($acc1)" "[ -n '$acc1' ] && [ '$acc1' = '$acc2' ]"
 
 # ---- bad input: exit 2, one message, nothing lost
 check "the run directory exists" "[ -f run1/model/model.safetensors ]"
