@@ -26,7 +26,7 @@
  * `choices` list below (tests/test_config.c checks every one against the schema). The
  * configuration is parsed into these once; nothing compares a choice as a string. */
 typedef enum { AF_BACKEND_BUILTIN = 0, AF_BACKEND_OPENAI = 1 } AfBackend;
-typedef enum { AF_SUITE_GAME24 = 0, AF_SUITE_COUNTDOWN = 1, AF_SUITE_MULTIHOP = 2, AF_SUITE_ARITH = 3 } AfSuiteKind;
+typedef enum { AF_SUITE_GAME24 = 0, AF_SUITE_COUNTDOWN = 1, AF_SUITE_MULTIHOP = 2, AF_SUITE_ARITH = 3, AF_SUITE_TASK = 4 } AfSuiteKind;
 typedef enum { AF_VIEW_TRY = 0, AF_VIEW_STATE = 1 } AfSuiteView;
 typedef enum { AF_WARMSTART_RANDOM = 0, AF_WARMSTART_ORACLE = 1 } AfWarmstartPlanner;
 typedef enum { AF_CFG_ADV_TRAJECTORY = 0, AF_CFG_ADV_TURN = 1 } AfCfgAdvStats;
@@ -63,6 +63,10 @@ typedef struct AfConfig {
     struct {
         char train[AF_CFG_STR_MAX], test[AF_CFG_STR_MAX];
     } data;
+    struct {
+        int judge; /* AfTaskJudge (env/task_judge.h) */
+        double tolerance;
+    } task;
     struct {
         int64_t d_model, n_layers, n_heads, n_kv_heads, d_ff, max_seq, warmstart_steps, warmstart_batch;
         double rope_theta, rms_eps, init_std, warmstart_lr, warmstart_explore;
@@ -105,6 +109,13 @@ typedef struct AfConfig {
             double timeout_s;
             int64_t retries, max_bytes;
         } http;
+        struct {
+            int enabled;
+        } calculator;
+        struct {
+            char corpus[AF_CFG_STR_MAX], index_dir[AF_CFG_STR_MAX];
+            int64_t top_k, max_bytes;
+        } search;
     } tools;
     struct {
         int64_t metrics_every;
@@ -151,7 +162,7 @@ typedef struct AfConfig {
       "greedy held-out evaluation every N iterations (also before the first and after the last); 0 = never (RESUME)") \
     X("topology.learners", topology.learners, INT, 1, 1, 4096, "",                              \
       "learner ranks (ranks 0..L-1); the rest are actors")                                      \
-    X("suite.name", suite.name, ENUM, "game24", 0, 0, "game24|countdown|multihop|arith",       \
+    X("suite.name", suite.name, ENUM, "game24", 0, 0, "game24|countdown|multihop|arith|task",       \
       "task suite")                                                                             \
     X("suite.test_fraction", suite.test_fraction, FLOAT, 0.2, 0.01, 0.9, "",                   \
       "reserved: the built-in splits are fixed, another value is refused (use suite.max_test or data.test)")                                         \
@@ -169,6 +180,10 @@ typedef struct AfConfig {
       "game24/countdown: the memory the planner's prompt shows: the current try (every turn with one attempt), or only from the last turn that says what is left (that turn and any failed ones after it)") \
     X("data.train", data.train, STR, "", 0, 0, "", "JSONL file replacing the generated train split") \
     X("data.test", data.test, STR, "", 0, 0, "", "JSONL file replacing the generated test split") \
+    X("task.judge", task.judge, ENUM, "exact", 0, 0, "exact|numeric|choice|regex|contains|openai|model", \
+      "suite task: the judge of lines without their own (env/task_judge.h); openai and model need modules.judge.backend of that name") \
+    X("task.tolerance", task.tolerance, FLOAT, 1e-6, 0.0, 1e12, "",                             \
+      "suite task, numeric judge: abs(answer - gold) <= tolerance * max(1, abs(gold))")              \
     X("model.d_model", model.d_model, INT, 128, 8, 65536, "", "hidden size")                    \
     X("model.n_layers", model.n_layers, INT, 2, 1, 1024, "", "transformer blocks")             \
     X("model.n_heads", model.n_heads, INT, 4, 1, 1024, "", "attention heads")                  \
@@ -276,6 +291,16 @@ typedef struct AfConfig {
     X("tools.http.retries", tools.http.retries, INT, 2, 0, 10, "", "retries with backoff")     \
     X("tools.http.max_bytes", tools.http.max_bytes, INT, 1048576, 64, 1073741824, "",          \
       "response size cap")                                                                      \
+    X("tools.calculator.enabled", tools.calculator.enabled, BOOL, 0, 0, 0, "",                  \
+      "suite task: offer the calculator tool (exact arithmetic, env/calc.h)")                   \
+    X("tools.search.corpus", tools.search.corpus, STR, "", 0, 0, "",                            \
+      "suite task: JSONL corpus of {id, title, text} behind the search tool (BM25, env/search_index.h)") \
+    X("tools.search.index_dir", tools.search.index_dir, STR, "", 0, 0, "",                      \
+      "suite task: directory of the corpus's LMDB index, \"\" = CORPUS.index next to it; rebuilt when the corpus changes") \
+    X("tools.search.top_k", tools.search.top_k, INT, 3, 1, 100, "",                             \
+      "suite task: passages the search tool returns")                                          \
+    X("tools.search.max_bytes", tools.search.max_bytes, INT, 2048, 64, 1048576, "",              \
+      "suite task: the search result is cut to this many bytes")                               \
     X("log.metrics_every", log.metrics_every, INT, 1, 1, 1000000, "",                           \
       "write a metrics line every N iterations (RESUME)")                                      \
     X("log.tensorboard", log.tensorboard, BOOL, 1, 0, 0, "",                                    \

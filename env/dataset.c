@@ -50,15 +50,14 @@ int af_dataset_add(AfDataset *ds, const char *question, const char *answer, cons
     return 0;
 }
 
-int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfDataset **out) {
+int af_jsonl_foreach(const char *path, AfJsonlFn fn, void *ctx, size_t *n_objects) {
     int rc = 0;
-    AfDataset *ds = NULL;
     char *line = NULL;
-    size_t linecap = 0;
+    size_t linecap = 0, count = 0;
     cJSON *obj = NULL;
+    if (n_objects) *n_objects = 0;
     FILE *f = fopen(path, "r");
     if (!f) return af_error_set(AF_EIO, "%s: cannot open: %s", path, strerror(errno));
-    if ((rc = af_dataset_create(&ds))) goto fail;
     ssize_t len;
     size_t lineno = 0;
     while ((len = getline(&line, &linecap, f)) >= 0) {
@@ -70,91 +69,106 @@ int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfData
         if (!*p) continue;
         if (strlen(p) != (size_t)(l - (size_t)(p - line))) {
             rc = af_error_set(AF_EFORMAT, "%s:%zu: NUL byte inside the line", path, lineno);
-            goto fail;
+            goto done;
         }
         const char *end = NULL;
         size_t pl = strlen(p);
         obj = cJSON_ParseWithLengthOpts(p, pl, &end, 0);
         if (!obj || !cJSON_IsObject(obj)) {
             rc = af_error_set(AF_EFORMAT, "%s:%zu: not a JSON object", path, lineno);
-            goto fail;
+            goto done;
         }
         if (end) /* one object per line: only blanks may follow it */
             while (*end == ' ' || *end == '\t' || *end == '\r') end++;
         if (!end || *end) {
             rc = af_error_set(AF_EFORMAT, "%s:%zu: column %zu: text after the JSON object (one object per line)",
                               path, lineno, end ? (size_t)(end - line) + 1 : 1);
-            goto fail;
+            goto done;
         }
-        cJSON *q = cJSON_GetObjectItemCaseSensitive(obj, "question");
-        if (!q) {
-            rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"question\": missing", path, lineno);
-            goto fail;
+        char why[320] = "";
+        count++;
+        int frc = fn(ctx, obj, lineno, why, sizeof why);
+        if (frc < 0) {
+            rc = frc;
+            goto done;
         }
-        if (!cJSON_IsString(q) || !q->valuestring[0]) {
-            rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"question\": expected a non-empty string", path, lineno);
-            goto fail;
-        }
-        char numbuf[64];
-        const char *answer = "";
-        cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "answer");
-        if (a && !cJSON_IsNull(a)) {
-            if (cJSON_IsString(a)) {
-                answer = a->valuestring;
-            } else if (cJSON_IsNumber(a) && isfinite(a->valuedouble)) {
-                double v = a->valuedouble;
-                if (v == floor(v) && fabs(v) < 9e15) snprintf(numbuf, sizeof numbuf, "%.0f", v);
-                else snprintf(numbuf, sizeof numbuf, "%.17g", v);
-                answer = numbuf;
-            } else {
-                rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"answer\": expected a string or a finite number", path, lineno);
-                goto fail;
-            }
-        }
-        const char *solution = NULL;
-        cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, "solution");
-        if (s && !cJSON_IsNull(s)) {
-            if (!cJSON_IsString(s)) {
-                rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"solution\": expected a string", path, lineno);
-                goto fail;
-            }
-            solution = s->valuestring;
-        }
-        const char *long_field = strlen(q->valuestring) > AF_ITEM_MAX_BYTES ? "question"
-                                 : strlen(answer) > AF_ITEM_MAX_BYTES         ? "answer"
-                                 : solution && strlen(solution) > AF_ITEM_MAX_BYTES ? "solution"
-                                                                                    : NULL;
-        if (long_field) {
-            rc = af_error_set(AF_EFORMAT, "%s:%zu: field \"%s\": longer than %u bytes (the limit of a trajectory string)",
-                              path, lineno, long_field, AF_ITEM_MAX_BYTES);
-            goto fail;
-        }
-        AfItem item = {.question = q->valuestring, .answer = (char *)answer, .solution = (char *)solution};
-        char why[256] = "";
-        if (check && check(ctx, &item, why, sizeof why)) {
+        if (frc) {
             rc = af_error_set(AF_EFORMAT, "%s:%zu: %s", path, lineno, why);
-            goto fail;
+            goto done;
         }
-        if ((rc = af_dataset_add(ds, item.question, item.answer, item.solution))) goto fail;
         cJSON_Delete(obj);
         obj = NULL;
     }
-    if (ferror(f)) {
-        rc = af_error_set(AF_EIO, "%s: read error after line %zu", path, lineno);
-        goto fail;
+    if (ferror(f)) rc = af_error_set(AF_EIO, "%s: read error after line %zu", path, lineno);
+done:
+    if (n_objects) *n_objects = count;
+    cJSON_Delete(obj);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+typedef struct {
+    AfDataset *ds;
+    AfItemCheck check;
+    void *ctx;
+} LoadCtx;
+
+static int load_one(void *ctx, const cJSON *obj, size_t lineno, char *why, size_t cap) {
+    (void)lineno;
+    LoadCtx *lc = ctx;
+    cJSON *q = cJSON_GetObjectItemCaseSensitive(obj, "question");
+    if (!q) return snprintf(why, cap, "field \"question\": missing"), 1;
+    if (!cJSON_IsString(q) || !q->valuestring[0]) return snprintf(why, cap, "field \"question\": expected a non-empty string"), 1;
+    char numbuf[64];
+    const char *answer = "";
+    cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, "answer");
+    if (a && !cJSON_IsNull(a)) {
+        if (cJSON_IsString(a)) {
+            answer = a->valuestring;
+        } else if (cJSON_IsNumber(a) && isfinite(a->valuedouble)) {
+            af_json_number_text(a->valuedouble, numbuf, sizeof numbuf);
+            answer = numbuf;
+        } else {
+            return snprintf(why, cap, "field \"answer\": expected a string or a finite number"), 1;
+        }
     }
+    const char *solution = NULL;
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, "solution");
+    if (s && !cJSON_IsNull(s)) {
+        if (!cJSON_IsString(s)) return snprintf(why, cap, "field \"solution\": expected a string"), 1;
+        solution = s->valuestring;
+    }
+    const char *long_field = strlen(q->valuestring) > AF_ITEM_MAX_BYTES ? "question"
+                             : strlen(answer) > AF_ITEM_MAX_BYTES         ? "answer"
+                             : solution && strlen(solution) > AF_ITEM_MAX_BYTES ? "solution"
+                                                                                : NULL;
+    if (long_field)
+        return snprintf(why, cap, "field \"%s\": longer than %u bytes (the limit of a trajectory string)", long_field,
+                        AF_ITEM_MAX_BYTES), 1;
+    AfItem item = {.question = q->valuestring, .answer = (char *)answer, .solution = (char *)solution};
+    if (lc->check && lc->check(lc->ctx, &item, why, cap)) return 1;
+    return af_dataset_add(lc->ds, item.question, item.answer, item.solution);
+}
+
+void af_json_number_text(double v, char *buf, size_t cap) {
+    if (v == floor(v) && fabs(v) < 9e15) snprintf(buf, cap, "%.0f", v);
+    else snprintf(buf, cap, "%.17g", v);
+}
+
+int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfDataset **out) {
+    AfDataset *ds = NULL;
+    int rc = af_dataset_create(&ds);
+    if (rc) return rc;
+    LoadCtx lc = {ds, check, ctx};
+    if ((rc = af_jsonl_foreach(path, load_one, &lc, NULL))) goto fail;
     if (ds->n == 0) {
         rc = af_error_set(AF_EINVAL, "%s: no items", path);
         goto fail;
     }
-    fclose(f);
-    free(line);
     *out = ds;
     return 0;
 fail:
-    cJSON_Delete(obj);
-    free(line);
-    fclose(f);
     af_dataset_destroy(ds);
     return rc;
 }

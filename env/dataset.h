@@ -42,6 +42,19 @@ int af_dataset_add(AfDataset *ds, const char *question, const char *answer, cons
  * AF_EIO (cannot open/read), AF_EFORMAT ("path:line: ..." for bad JSON, text after the
  * object, a missing or mistyped field, a field longer than AF_ITEM_MAX_BYTES, or a check
  * failure), AF_EINVAL (the file has no items), AF_ENOMEM. */
+/* Calls fn for each object of a JSONL file (one object per non-blank line), with its line
+ * number. fn returns 0, or non-zero with a reason in why naming the field (the line is
+ * then an AF_EFORMAT error "path:line: why"), or a negative AF_E* code of its own
+ * (AF_ENOMEM) returned as is. Returns 0, AF_EIO (cannot open/read), AF_EFORMAT (bad
+ * JSON, text after the object, a NUL byte, fn's reason), or fn's code. *n_objects (may
+ * be NULL) counts the objects seen. */
+struct cJSON;
+typedef int (*AfJsonlFn)(void *ctx, const struct cJSON *obj, size_t lineno, char *why, size_t cap);
+int af_jsonl_foreach(const char *path, AfJsonlFn fn, void *ctx, size_t *n_objects);
+
+/* A JSON number as an answer's text: an integer without a fraction ("42"), else %.17g. */
+void af_json_number_text(double v, char *buf, size_t cap);
+
 int af_dataset_load_jsonl(const char *path, AfItemCheck check, void *ctx, AfDataset **out);
 
 #endif

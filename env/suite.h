@@ -74,6 +74,7 @@ typedef struct AfSuiteOptions {
     uint32_t max_question_tokens; /* > 0: a loaded question that encodes to more tokens is an
                                      error naming file:line (the planner's context less
                                      AF_SUITE_PROMPT_RESERVE, see af_suite_question_tokens) */
+    const struct AfTaskOptions *task; /* suite "task": its judge and tools (env/suite_task.h); NULL elsewhere */
 } AfSuiteOptions;
 
 /* Tokens of a planner's context kept for the prompt around the question (BOS, the "Q:",
@@ -141,7 +142,7 @@ struct AfSuite {
     int state_view;          /* AfSuiteOptions.state_view (0 for most suites) */
 };
 
-/* Creates the named suite ("game24", "countdown", "multihop", "arith") with options
+/* Creates the named suite ("game24", "countdown", "multihop", "arith", "task") with options
  * (NULL = defaults). Returns 0, AF_ENOTFOUND (unknown name, listing the known ones),
  * AF_ECONFIG (a JSONL file of train_jsonl/test_jsonl cannot be read or is bad: the message
  * starts "config: data.train: " or "config: data.test: " and names file:line as dataset.h
@@ -150,7 +151,8 @@ struct AfSuite {
 int af_suite_create(const char *name, const AfSuiteOptions *opts, AfSuite **out);
 void af_suite_destroy(AfSuite *s); /* accepts NULL */
 
-/* Names of the built-in suites, NULL-terminated (static). */
+/* Names of the built-in (generated) suites, NULL-terminated (static); not "task", which needs
+ * the user's files. */
 const char *const *af_suite_names(void);
 
 const AfDataset *af_suite_split(const AfSuite *s, AfSplit split);

@@ -20,6 +20,7 @@
 #include "common/safetensors.h"
 #include "env/http_tool.h"
 #include "env/python_tool.h"
+#include "env/suite_task.h"
 
 /* Drops the items of ds beyond cap (cap 0: keep all). */
 static void cap_split(AfDataset *ds, int64_t cap) {
@@ -47,7 +48,33 @@ static int refuse_suite_keys(const AfConfig *cfg) {
     if (cfg->suite.entities != def.suite.entities)
         return af_error_set(AF_ECONFIG, "config: suite.entities = %lld: the multihop world size is fixed",
                             (long long)cfg->suite.entities);
+    if (cfg->suite.name != AF_SUITE_TASK) { /* the task suite's keys (env/suite_task.h) */
+        const char *key = cfg->task.judge != def.task.judge                  ? "task.judge"
+                          : cfg->task.tolerance != def.task.tolerance        ? "task.tolerance"
+                          : cfg->tools.calculator.enabled                    ? "tools.calculator.enabled"
+                          : cfg->tools.search.corpus[0]                      ? "tools.search.corpus"
+                          : cfg->tools.search.index_dir[0]                   ? "tools.search.index_dir"
+                          : cfg->tools.search.top_k != def.tools.search.top_k ? "tools.search.top_k"
+                          : cfg->tools.search.max_bytes != def.tools.search.max_bytes ? "tools.search.max_bytes"
+                                                                                       : NULL;
+        if (key) return af_error_set(AF_ECONFIG, "config: %s: only suite.name=task takes it", key);
+    }
     return 0;
+}
+
+/* The task suite's options from the configuration (the strings point into cfg). */
+static void task_options(const AfConfig *cfg, AfTaskOptions *t) {
+    memset(t, 0, sizeof *t);
+    t->judge = (AfTaskJudge)cfg->task.judge;
+    t->tolerance = cfg->task.tolerance;
+    t->judge_backend = af_config_choice_name("modules.judge.backend", cfg->modules.judge.backend);
+    t->calculator = cfg->tools.calculator.enabled;
+    t->corpus = cfg->tools.search.corpus;
+    t->index_dir = cfg->tools.search.index_dir;
+    t->top_k = (size_t)cfg->tools.search.top_k;
+    t->max_bytes = (size_t)cfg->tools.search.max_bytes;
+    t->python = cfg->tools.python.enabled;
+    t->http = cfg->tools.http.url[0] != '\0';
 }
 
 static int add_python(AfWorld *w, const AfConfig *cfg) {
@@ -159,7 +186,9 @@ int af_world_create(const AfConfig *cfg, AfWorld **out) {
     w->cfg = *cfg;
 
     AfSuiteOptions so;
+    AfTaskOptions to;
     suite_options(cfg, &so);
+    if (cfg->suite.name == AF_SUITE_TASK) task_options(cfg, &to), so.task = &to;
     const char *name = af_config_choice_name("suite.name", cfg->suite.name);
     if ((rc = af_suite_create(name, &so, &w->suite))) {
         rc = af_error_wrap(rc, "suite %s", name);
@@ -172,6 +201,18 @@ int af_world_create(const AfConfig *cfg, AfWorld **out) {
         goto fail;
     }
     if ((rc = model_config(cfg, w->suite, &w->model))) goto fail;
+    if (cfg->suite.name == AF_SUITE_TASK && cfg->model.warmstart_steps > 0 &&
+        cfg->model.warmstart_planner == AF_WARMSTART_ORACLE) { /* the oracle replays each line's "trace" */
+        const AfDataset *tr = w->suite->split[AF_SPLIT_TRAIN];
+        size_t bare = 0;
+        for (size_t i = 0; i < tr->n; i++) bare += !tr->items[i].solution;
+        if (bare) {
+            rc = af_error_set(AF_ECONFIG, "config: model.warmstart_planner = oracle: suite task's oracle replays each line's "
+                                          "\"trace\", but %zu of the %zu training questions have none (add traces, or use "
+                                          "model.warmstart_planner=random for the action format only)", bare, tr->n);
+            goto fail;
+        }
+    }
 
     if (cfg->tools.python.enabled && (rc = add_python(w, cfg))) goto fail;
     if (cfg->tools.http.url[0] && (rc = add_http(w, cfg))) goto fail;
@@ -327,6 +368,10 @@ char *af_world_describe(const AfWorld *w) {
     cJSON_AddNumberToObject(o, "attempts", w->suite->attempts);
     cJSON_AddNumberToObject(o, "retries", w->suite->retries);
     cJSON_AddStringToObject(o, "view", w->suite->state_view ? "state" : "try");
+    if (c->suite.name == AF_SUITE_TASK) {
+        cJSON_AddStringToObject(o, "judge", af_config_choice_name("task.judge", c->task.judge));
+        cJSON_AddNumberToObject(o, "tolerance", c->task.tolerance);
+    }
     static const char *const split_names[2] = {"train", "test"};
     for (int s = 0; s < 2; s++) {
         const AfDataset *ds = w->suite->split[s];
@@ -350,6 +395,10 @@ char *af_world_describe(const AfWorld *w) {
                 cJSON_AddStringToObject(t, "isolation",
                                         af_config_choice_name("tools.python.isolation", c->tools.python.isolation));
                 cJSON_AddNumberToObject(t, "disk_mb", (double)c->tools.python.disk_mb);
+            } else if (strcmp(w->suite->tools[i]->name, "search") == 0 && c->suite.name == AF_SUITE_TASK) {
+                cJSON_AddStringToObject(t, "corpus", c->tools.search.corpus);
+                cJSON_AddNumberToObject(t, "top_k", (double)c->tools.search.top_k);
+                cJSON_AddNumberToObject(t, "max_bytes", (double)c->tools.search.max_bytes);
             } else if (strcmp(w->suite->tools[i]->name, "http") == 0) {
                 cJSON_AddStringToObject(t, "url", c->tools.http.url);
                 cJSON_AddStringToObject(t, "allow_hosts", c->tools.http.allow_hosts);

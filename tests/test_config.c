@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "env/python_tool.h"
+#include "env/task_judge.h"
 #include "test_util.h"
 
 /* Apply JSON text to defaults; expect rejection whose detail contains `want`, and an
@@ -64,6 +65,11 @@ static void test_enums(void) {
     } e[] = {
         {"suite.name", AF_SUITE_GAME24, "game24"},          {"suite.name", AF_SUITE_COUNTDOWN, "countdown"},
         {"suite.name", AF_SUITE_MULTIHOP, "multihop"},      {"suite.name", AF_SUITE_ARITH, "arith"},
+        {"suite.name", AF_SUITE_TASK, "task"},
+        {"task.judge", AF_TJ_EXACT, "exact"},               {"task.judge", AF_TJ_NUMERIC, "numeric"},
+        {"task.judge", AF_TJ_CHOICE, "choice"},             {"task.judge", AF_TJ_REGEX, "regex"},
+        {"task.judge", AF_TJ_CONTAINS, "contains"},         {"task.judge", AF_TJ_OPENAI, "openai"},
+        {"task.judge", AF_TJ_MODEL, "model"},
         {"suite.view", AF_VIEW_TRY, "try"},                 {"suite.view", AF_VIEW_STATE, "state"},
         {"model.warmstart_planner", AF_WARMSTART_RANDOM, "random"},
         {"model.warmstart_planner", AF_WARMSTART_ORACLE, "oracle"},
@@ -175,7 +181,7 @@ static void test_rejections(void) {
     expect_json_error("{\"rollout\": {\"temperature\": \"hot\"}}", "rollout.temperature: expected a number");
     expect_json_error("{\"model\": {\"qkv_bias\": 1}}", "model.qkv_bias: expected true or false, got 1");
     expect_json_error("{\"data\": {\"train\": 5}}", "data.train: expected a string");
-    expect_json_error("{\"suite\": {\"name\": \"chess\"}}", "suite.name: expected one of game24|countdown|multihop|arith, got \"chess\"");
+    expect_json_error("{\"suite\": {\"name\": \"chess\"}}", "suite.name: expected one of game24|countdown|multihop|arith|task, got \"chess\"");
     expect_json_error("{\"suite\": {\"name\": null}}", "got null");
     expect_json_error("{\"rollout\": {\"group_size\": [8]}}", "got an array");
     /* out of range */
