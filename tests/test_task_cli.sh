@@ -47,7 +47,7 @@ check "2 ranks, the same accuracy ($acc1)" "[ -n '$acc1' ] && [ '$acc1' = '$acc2
 
 # ---- bad input: exit 2, one message, nothing lost
 check "the run directory exists" "[ -f run1/model/model.safetensors ]"
-sum_before=$(find run1 -type f -exec md5sum {} + | sort | md5sum)
+sum_before=$(find run1 -type f ! -name .lock -exec md5sum {} + | sort | md5sum) # .lock holds the last pid
 good='{"question": "What is 1?", "answer": "1", "trace": ["search 1", "answer 1"]}'
 printf '%s\n{"question": "q?", "trace": ["answer a"]}\n' "$good" > missing.jsonl
 printf '%s\n{"question": "q?", "answer": "a", "judge": "fuzzy", "trace": ["answer a"]}\n' "$good" > judge.jsonl
@@ -81,6 +81,6 @@ for c in "${cases[@]}"; do
         checks=$((checks + 1))
     done
 done
-sum_after=$(find run1 -type f -exec md5sum {} + | sort | md5sum)
+sum_after=$(find run1 -type f ! -name .lock -exec md5sum {} + | sort | md5sum)
 check "the run directory is as it was" "[ '$sum_before' = '$sum_after' ]"
 finish
