@@ -157,26 +157,11 @@ int af_decode_set_threads(AfDecode *d, int n, long min_split) {
 }
 
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int C, float eps) {
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * C;
-        float ss = 0;
-        for (int j = 0; j < C; j++) ss += xi[j] * xi[j];
-        float r = 1.0f / sqrtf(ss / C + eps);
-        float *yi = y + (size_t)i * C;
-        for (int j = 0; j < C; j++) yi[j] = xi[j] * r * w[j];
-    }
+    af_kernels()->rmsnorm(y, NULL, x, w, n, C, eps);
 }
 
 static void rope_heads(float *x, int nh, int hd, const float *cs, const float *sn) {
-    int half = hd / 2;
-    for (int h = 0; h < nh; h++) {
-        float *a = x + (size_t)h * hd, *b = a + half;
-        for (int i = 0; i < half; i++) {
-            float x1 = a[i], x2 = b[i];
-            a[i] = x1 * cs[i] - x2 * sn[i];
-            b[i] = x2 * cs[i] + x1 * sn[i];
-        }
-    }
+    af_kernels()->rope(x, nh, hd, cs, sn, 0);
 }
 
 /* Run n rows (row r = token tok[r] of slot row_slot[r] at position row_pos[r]) through
@@ -234,24 +219,19 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
                 float inv = 1.0f / sum;
                 float *o = d->att + (size_t)r * QD + h * hd;
                 memset(o, 0, (size_t)hd * sizeof(float));
-                for (int j = 0; j < nk; j++) {
-                    float p = d->sc[j] * inv;
-                    const float *vj = Vc + (size_t)j * KD + kvh * hd;
-                    for (int e = 0; e < hd; e++) o[e] += p * vj[e];
-                }
+                for (int j = 0; j < nk; j++)
+                    af_kernels()->axpy(o, d->sc[j] * inv, Vc + (size_t)j * KD + kvh * hd, (size_t)hd);
             }
         }
         /* x += att Wo^T ; the invariant product then an elementwise add */
         mm(d, d->xn, C, d->att, QD, P->wo, QD, NULL, n, QD, C);
-        for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
+        af_kernels()->add(d->x, d->xn, (size_t)n * C);
         rmsnorm_rows(d->xn, d->x, P->mlp_norm, n, C, c->rms_eps);
         mm(d, d->g, F, d->xn, C, P->wgate, C, NULL, n, C, F);
         mm(d, d->u, F, d->xn, C, P->wup, C, NULL, n, C, F);
-        for (size_t i = 0; i < (size_t)n * F; i++) d->e[i] = -d->g[i];
-        af_vexpf(d->e, d->e, (size_t)n * F);
-        for (size_t i = 0; i < (size_t)n * F; i++) d->g[i] = d->g[i] / (1.0f + d->e[i]) * d->u[i];
-        mm(d, d->xn, C, d->g, F, P->wdown, F, NULL, n, F, C);
-        for (size_t i = 0; i < (size_t)n * C; i++) d->x[i] += d->xn[i];
+        af_kernels()->silu_mul(d->e, d->g, d->u, (size_t)n * F);
+        mm(d, d->xn, C, d->e, F, P->wdown, F, NULL, n, F, C);
+        af_kernels()->add(d->x, d->xn, (size_t)n * C);
     }
     if (first >= n) return;
     rmsnorm_rows(d->xn, d->x, m->p.final_norm, n, C, c->rms_eps);

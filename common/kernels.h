@@ -1,15 +1,60 @@
-/* Small numeric kernels shared by the model and the decoder. */
+/* Small numeric kernels shared by the model and the decoder, dispatched on the CPU.
+ *
+ * The build is portable (x86-64-v2 unless AF_NATIVE=ON): these kernels are compiled
+ * three times (common/kernels_isa.h: baseline, AVX2+FMA, AVX-512 F/BW/DQ/VL) and one
+ * variant is chosen once per process, at the first call, from what the CPU supports
+ * (AVX-512, else AVX2+FMA, else baseline). The environment variable AF_KERNELS =
+ * baseline|avx2|avx512|auto forces a choice (tests, benchmarks); a choice the CPU
+ * lacks falls back to the best it has, with a warning. The choice is logged once at
+ * info level ("kernels: avx512").
+ *
+ * Bits: the variants perform the same float operations in the same order, so they give
+ * the same bits for the same inputs (tests/test_kernels.c); wider vectors change speed
+ * only. The code outside these kernels is compiled for the baseline, so an AF_NATIVE=ON
+ * build (whose compiler may fuse a*b+c elsewhere) can differ from the portable build in
+ * the last bits; any one binary on one machine gives the same bits run after run. */
 #ifndef AF_COMMON_KERNELS_H
 #define AF_COMMON_KERNELS_H
 
 #include <stddef.h>
 
+typedef struct AfKernelTable {
+    void (*matmul_inv)(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, const float *b,
+                       int rows, int in, int out);
+    void (*vexpf)(float *y, const float *x, size_t n);
+    void (*rmsnorm)(float *y, float *rstd, const float *x, const float *w, int n, int C, float eps);
+    void (*rope)(float *x, int nh, int hd, const float *cs, const float *sn, int inverse);
+    void (*silu_mul)(float *h, const float *g, const float *u, size_t n);
+    void (*axpy)(float *y, float a, const float *x, size_t n);
+    void (*add)(float *y, const float *x, size_t n);
+} AfKernelTable;
+
+/* The chosen table (chosen and logged at the first call; thread-safe). */
+const AfKernelTable *af_kernels(void);
+
+/* The chosen variant's name: "baseline", "avx2" or "avx512". */
+const char *af_kernels_name(void);
+
+/* Tests: switch to a named variant now ("baseline", "avx2", "avx512", "auto"). Returns 0,
+ * or AF_EINVAL for an unknown name, AF_ESTATE when the CPU lacks
+ * it (the choice is then unchanged). Not to be called while kernels run. */
+int af_kernels_select(const char *name);
+
+/* 1 if this CPU can run the named variant. */
+int af_kernels_supported(const char *name);
+
 /* Strided batch-invariant product: y[r*ldy + o] = sum_k x[r*ldx + k] * w[o*ldw + k] (+ b[o])
  * for r < rows, o < out. Each output is computed by the same fixed-order float operations
- * whatever `rows` is or where the output falls in a tile (see af_matmul_invariant in
- * common/model.h for the contiguous form). Single-threaded; no allocation. */
+ * whatever `rows` is or where the output falls in a tile (8-lane FMA chain in k order,
+ * fixed horizontal sum, scalar fma tail, then the bias); see af_matmul_invariant in
+ * common/model.h for the contiguous form. Single-threaded; no allocation. */
 void af_matmul_inv(float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
                    const float *b, int rows, int in, int out);
+
+/* y[i] = exp(x[i]) for i < n (y may equal x), vectorised with a fixed polynomial:
+ * relative error below 2e-7, exp(x) = 0 for x < -86 (and for -inf), +inf above 88.7,
+ * NaN in gives NaN out. Results depend only on x[i], not on n or alignment. */
+void af_vexpf(float *y, const float *x, size_t n);
 
 /* The log-probability of a token whose scaled logit is y = z / T (rounded to float) under
  * a softmax with log-sum-exp lse (double): y - lse, never above 0. Rounding (a float
@@ -20,8 +65,3 @@ void af_matmul_inv(float *y, int ldy, const float *x, int ldx, const float *w, i
 float af_logp_from_lse(float y, double lse);
 
 #endif
-
-/* y[i] = exp(x[i]) for i < n (y may equal x), vectorised (AVX2) with a fixed polynomial:
- * relative error below 2e-7, exp(x) = 0 for x < -86 (and for -inf), +inf above 88.7,
- * NaN in gives NaN out. Results depend only on x[i], not on n or alignment. */
-void af_vexpf(float *y, const float *x, size_t n);

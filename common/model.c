@@ -437,15 +437,7 @@ static void linear_bwd(float *dx, int accum_dx, float *dw, float *db, const floa
 
 static void rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int n, int C,
                         float eps) {
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * C;
-        float ss = 0;
-        for (int j = 0; j < C; j++) ss += xi[j] * xi[j];
-        float r = 1.0f / sqrtf(ss / C + eps);
-        rstd[i] = r;
-        float *yi = y + (size_t)i * C;
-        for (int j = 0; j < C; j++) yi[j] = xi[j] * r * w[j];
-    }
+    af_kernels()->rmsnorm(y, rstd, x, w, n, C, eps);
 }
 
 /* dx += d(rmsnorm)/dx^T dy; dw += sum dy * x * rstd */
@@ -466,15 +458,7 @@ static void rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, c
 
 /* Rotate-half RoPE on `nh` heads of one row, in place; inverse=1 applies the transpose. */
 static void rope_row(float *x, int nh, int hd, const float *cs, const float *sn, int inverse) {
-    int half = hd / 2;
-    for (int h = 0; h < nh; h++) {
-        float *a = x + (size_t)h * hd, *b = a + half;
-        for (int i = 0; i < half; i++) {
-            float x1 = a[i], x2 = b[i], c = cs[i], s = inverse ? -sn[i] : sn[i];
-            a[i] = x1 * c - x2 * s;
-            b[i] = x2 * c + x1 * s;
-        }
-    }
+    af_kernels()->rope(x, nh, hd, cs, sn, inverse);
 }
 
 /* ------------------------------------------------------------------ attention
@@ -670,9 +654,7 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
         rmsnorm_fwd(xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps);
         linear_fwd(g, xn2, P->wgate, NULL, N, C, F);
         linear_fwd(u, xn2, P->wup, NULL, N, C, F);
-        for (size_t i = 0; i < (size_t)N * F; i++) hh[i] = -g[i];
-        af_vexpf(hh, hh, (size_t)N * F);
-        for (size_t i = 0; i < (size_t)N * F; i++) hh[i] = g[i] / (1.0f + hh[i]) * u[i];
+        af_kernels()->silu_mul(hh, g, u, (size_t)N * F);
         memcpy(xnext, xmid, NC * sizeof(float));
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, F, 1.0f, hh, F, P->wdown, F,
                     1.0f, xnext, C);

@@ -2,9 +2,13 @@
 #include "common/weights.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <xxh_x86dispatch.h>
+#include <xxhash.h>
 
 #include "common/checksum.h"
 #include "common/error.h"
@@ -13,6 +17,127 @@
 #include "proto/agentflow.pb-c.h"
 
 #define MAX_DEPTH 64
+
+/* The trailer's checksum, of the kind the header names. */
+typedef struct {
+    int kind; /* AF_WEIGHTS_CHECKSUM_XXH64 or _XXH3 */
+    AfChecksum64State x64;
+    XXH3_state_t *x3;
+} PayloadSum;
+
+static int sum_init(PayloadSum *s, int kind) {
+    s->kind = kind;
+    s->x3 = NULL;
+    af_checksum64_reset(&s->x64, 0);
+    if (kind != AF_WEIGHTS_CHECKSUM_XXH3) return 0;
+    s->x3 = XXH3_createState();
+    if (!s->x3 || XXH3_64bits_reset(s->x3) != XXH_OK) {
+        XXH3_freeState(s->x3);
+        s->x3 = NULL;
+        return af_error_set(AF_ENOMEM, "weights: cannot allocate an XXH3 state");
+    }
+    return 0;
+}
+static void sum_update(PayloadSum *s, const void *p, size_t bytes) {
+    if (s->x3) XXH3_64bits_update_dispatch(s->x3, p, bytes); /* the widest vectors this CPU has */
+    else af_checksum64_update(&s->x64, p, bytes);
+}
+static uint64_t sum_digest(const PayloadSum *s) { return s->x3 ? XXH3_64bits_digest(s->x3) : af_checksum64_digest(&s->x64); }
+static void sum_free(PayloadSum *s) {
+    XXH3_freeState(s->x3);
+    s->x3 = NULL;
+}
+/* The checksum worker: a helper thread that sums the chunks handed to it, in order, while
+ * the calling thread keeps driving the broadcasts (a non-blocking collective advances only
+ * inside MPI calls, so summing on the calling thread stalls the pipeline). The root hands
+ * each chunk over as it posts it (its buffer is read-only for the call), a receiver each
+ * chunk as it lands, so the worker runs one chunk behind. The worker never calls MPI.
+ * Payloads below SUM_THREAD_MIN_BYTES are summed inline (a thread costs more than it
+ * hides). */
+#define SUM_THREAD_MIN_BYTES ((size_t)1 << 20)
+#define SUM_QUEUE 64
+typedef struct {
+    PayloadSum *sum;
+    int started, stop;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const void *ptr[SUM_QUEUE];
+    size_t len[SUM_QUEUE];
+    size_t head, tail; /* queued ranges [tail, head) */
+    double busy_s;     /* seconds spent summing */
+} SumWorker;
+
+static void *sum_worker_main(void *arg) {
+    SumWorker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->tail == w->head && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
+        if (w->tail == w->head) break; /* stopped and drained */
+        const void *p = w->ptr[w->tail % SUM_QUEUE];
+        size_t len = w->len[w->tail % SUM_QUEUE];
+        pthread_mutex_unlock(&w->mu);
+        double t = af_time_now();
+        sum_update(w->sum, p, len);
+        double dt = af_time_now() - t;
+        pthread_mutex_lock(&w->mu);
+        w->busy_s += dt;
+        w->tail++;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Start the worker (threaded when `bytes` is large enough and the thread starts; inline
+ * otherwise: a thread that fails to start costs speed, never correctness). */
+static void sum_worker_start(SumWorker *w, PayloadSum *sum, size_t bytes) {
+    memset(w, 0, sizeof *w);
+    w->sum = sum;
+    if (bytes < SUM_THREAD_MIN_BYTES) return;
+    if (pthread_mutex_init(&w->mu, NULL)) return;
+    if (pthread_cond_init(&w->cv, NULL)) {
+        pthread_mutex_destroy(&w->mu);
+        return;
+    }
+    if (pthread_create(&w->th, NULL, sum_worker_main, w) == 0) {
+        w->started = 1;
+        return;
+    }
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+}
+
+static void sum_worker_push(SumWorker *w, const void *p, size_t len) {
+    if (!w->started) {
+        double t = af_time_now();
+        sum_update(w->sum, p, len);
+        w->busy_s += af_time_now() - t;
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->head - w->tail == SUM_QUEUE) pthread_cond_wait(&w->cv, &w->mu);
+    w->ptr[w->head % SUM_QUEUE] = p;
+    w->len[w->head % SUM_QUEUE] = len;
+    w->head++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Wait until everything pushed is summed and stop the thread. Idempotent. */
+static void sum_worker_finish(SumWorker *w) {
+    if (!w->started) return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->started = 0;
+}
+
+static const char *sum_name(int kind) { return kind == AF_WEIGHTS_CHECKSUM_XXH3 ? "XXH3-64" : "XXH64"; }
 
 /* protobuf-c allocator over a small stack arena: unpacking a WeightsHeader needs one
  * struct and no more. */
@@ -65,6 +190,8 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
     memset(hbytes, 0, sizeof hbytes);
     uint64_t want_sum = 0;
     size_t n = 0, chunk = 0;
+    int kind = AF_WEIGHTS_CHECKSUM_XXH3, unknown_kind = 0;
+    PayloadSum sum = {0};
     double t = af_time_now();
     if (is_root) {
         n = *count;
@@ -78,6 +205,8 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
         h.dtype = AGENTFLOW__DTYPE__DTYPE_F32;
         h.checksum = 0; /* travels in the trailer */
         h.chunk_elems = chunk;
+        if (opts && opts->checksum_kind) kind = opts->checksum_kind;
+        h.checksum_kind = (Agentflow__ChecksumKind)kind;
         size_t len = agentflow__weights_header__get_packed_size(&h);
         AF_ASSERT(len >= 1 && len < AF_WEIGHTS_HEADER_BYTES);
         hbytes[0] = (uint8_t)len;
@@ -101,6 +230,13 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
             return af_error_set(AF_EFORMAT, "weights header: count: %llu elements is absurd", (unsigned long long)h->count);
         n = (size_t)h->count;
         chunk = (size_t)h->chunk_elems;
+        if (h->checksum_kind == AGENTFLOW__CHECKSUM_KIND__CHECKSUM_KIND_UNSET ||
+            h->checksum_kind == AGENTFLOW__CHECKSUM_KIND__CHECKSUM_XXH64)
+            kind = AF_WEIGHTS_CHECKSUM_XXH64;
+        else if (h->checksum_kind == AGENTFLOW__CHECKSUM_KIND__CHECKSUM_XXH3_64)
+            kind = AF_WEIGHTS_CHECKSUM_XXH3;
+        else
+            unknown_kind = (int)h->checksum_kind; /* follow the payload into scratch, then refuse */
         *version = h->version;
         *count = n;
     }
@@ -109,14 +245,17 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
     /* 2. Payload. A receiver without room still takes part, into a scratch ring. */
     t = af_time_now();
     nchunks = n ? (n - 1) / chunk + 1 : 0;
-    const int no_room = !is_root && n > capacity;
+    const int no_room = !is_root && (n > capacity || unknown_kind);
+    if ((rc = sum_init(&sum, unknown_kind ? AF_WEIGHTS_CHECKSUM_XXH64 : kind))) return rc;
     if (no_room) {
         scratch = malloc((size_t)depth * chunk * sizeof(float));
-        if (!scratch) return af_error_set(AF_ENOMEM, "weights: cannot allocate a %d x %zu scratch ring", depth, chunk);
+        if (!scratch) {
+            sum_free(&sum);
+            return af_error_set(AF_ENOMEM, "weights: cannot allocate a %d x %zu scratch ring", depth, chunk);
+        }
     }
-    AfChecksum64State sum;
-    af_checksum64_reset(&sum, 0);
-    double tsum = 0;
+    SumWorker worker;
+    sum_worker_start(&worker, &sum, no_room ? 0 : n * sizeof(float));
     while (done < nchunks) {
         while (posted < nchunks && posted - done < (size_t)depth) {
             size_t off = posted * chunk;
@@ -126,42 +265,46 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
                               "weights MPI_Ibcast");
             if (rc) goto fail;
             posted++;
-            if (is_root) { /* checksum the chunk while it is in flight (read-only on the root) */
-                double tc = af_time_now();
-                af_checksum64_update(&sum, dst, m * sizeof(float));
-                tsum += af_time_now() - tc;
-            }
+            if (is_root) sum_worker_push(&worker, dst, m * sizeof(float)); /* in flight; read-only here */
         }
         if ((rc = wait_flowing(&reqs[done % (size_t)depth]))) goto fail;
         if (!is_root && !no_room) {
             size_t off = done * chunk;
             size_t m = n - off < chunk ? n - off : chunk;
-            af_checksum64_update(&sum, buf + off, m * sizeof(float));
+            sum_worker_push(&worker, buf + off, m * sizeof(float)); /* landed */
         }
         done++;
     }
+    sum_worker_finish(&worker);
     /* 3. Trailer: the payload's checksum, known to the root only now. */
-    uint64_t trailer = is_root ? af_checksum64_digest(&sum) ^ (opts ? opts->checksum_xor : 0) : 0;
+    uint64_t trailer = is_root ? sum_digest(&sum) ^ (opts ? opts->checksum_xor : 0) : 0;
     MPI_Request treq;
     if ((rc = af_mpi_check(MPI_Ibcast(&trailer, 1, MPI_UINT64_T, root, comm, &treq), "weights MPI_Ibcast trailer")))
         goto fail;
     if ((rc = wait_flowing(&treq))) goto fail;
     want_sum = trailer;
     tm.payload_s = af_time_now() - t;
-    tm.checksum_s = tsum;
+    tm.checksum_s = is_root ? worker.busy_s : 0;
     free(scratch);
     scratch = NULL;
+    uint64_t got = sum_digest(&sum);
+    sum_free(&sum);
     if (timing) *timing = tm;
+    if (unknown_kind)
+        return af_error_set(AF_EFORMAT,
+                            "weights v%llu from rank %d: checksum kind %d is unknown to this build (it knows %d = "
+                            "XXH64 and %d = XXH3-64): sender and receiver binaries differ; payload discarded",
+                            (unsigned long long)*version, root, unknown_kind, AF_WEIGHTS_CHECKSUM_XXH64,
+                            AF_WEIGHTS_CHECKSUM_XXH3);
     if (no_room)
         return af_error_set(AF_ERANGE, "weights v%llu: %zu elements do not fit the receiver's %zu",
                             (unsigned long long)*version, n, capacity);
     if (!is_root) {
-        uint64_t got = af_checksum64_digest(&sum);
         if (got != want_sum)
             return af_error_set(AF_ECHECKSUM,
-                                "weights v%llu from rank %d: payload XXH64 %016llx differs from the trailer's %016llx "
+                                "weights v%llu from rank %d: payload %s %016llx differs from the trailer's %016llx "
                                 "(%zu elements)",
-                                (unsigned long long)*version, root, (unsigned long long)got,
+                                (unsigned long long)*version, root, sum_name(kind), (unsigned long long)got,
                                 (unsigned long long)want_sum, n);
     }
     return 0;
@@ -173,7 +316,9 @@ fail:
         MPI_Wait(&reqs[done % (size_t)depth], MPI_STATUS_IGNORE);
         done++;
     }
+    sum_worker_finish(&worker);
     free(scratch);
+    sum_free(&sum);
     return rc;
 }
 

@@ -4,15 +4,23 @@
  * message a collective broadcast from `root`, in this order:
  *   1. header: 64 bytes, MPI_BYTE. Byte 0 = n (1..63), bytes 1..n = a packed
  *      agentflow.WeightsHeader {version, count (elements), dtype = F32, checksum = 0
- *      (it travels in the trailer), chunk_elems}; the rest is zero.
+ *      (it travels in the trailer), chunk_elems, checksum_kind}; the rest is zero.
  *   2. payload: ceil(count / chunk_elems) broadcasts of chunk_elems MPI_FLOAT elements
  *      each (the last one shorter), in buffer order, issued as MPI_Ibcast with up to
  *      `depth` in flight.
- *   3. trailer: one MPI_UINT64_T, the XXH64 (seed 0) of the count*4 payload bytes.
+ *   3. trailer: one MPI_UINT64_T, the checksum (seed 0) of the count*4 payload bytes, of
+ *      the header's checksum_kind: XXH3-64 (CHECKSUM_XXH3_64, libxxhash's XXH3_64bits;
+ *      what this build sends) or XXH64 (CHECKSUM_XXH64, or UNSET from a sender built
+ *      before the field existed; still accepted). A receiver given any other kind takes
+ *      the payload into a scratch ring (the collective stays matched, its buffer is left
+ *      untouched) and refuses it with AF_EFORMAT naming the kind.
  * One message per chunk of the flat parameter buffer, never one protobuf per tensor.
  * The root checksums each chunk while it is in flight and receivers as it lands (while
  * still in cache), so neither side makes a separate pass over the buffer; receivers
- * report a mismatch with the trailer as AF_ECHECKSUM. (The checksum used to lead in the
+ * report a mismatch with the trailer as AF_ECHECKSUM. For payloads of 1 MiB and more the
+ * summing runs on a helper thread per call, one chunk behind the broadcasts, so the
+ * calling thread keeps driving MPI progress; XXH3 uses libxxhash's run-time dispatch
+ * (AVX-512, AVX2 or SSE2; the value is the same). (The checksum used to lead in the
  * header, which put a full pass over the buffer on the root before anything was sent.)
  *
  * Waiting: the header wait sleeps (af_mpi_wait: actors may wait for seconds while the
@@ -29,17 +37,24 @@
 #define AF_WEIGHTS_DEFAULT_CHUNK_ELEMS ((size_t)1 << 20) /* 4 MiB of floats (bench/bench_bcast.c) */
 #define AF_WEIGHTS_DEFAULT_DEPTH 4
 
+/* Checksum kinds: the values of agentflow.ChecksumKind on the wire. */
+#define AF_WEIGHTS_CHECKSUM_XXH64 1
+#define AF_WEIGHTS_CHECKSUM_XXH3 2
+
 typedef struct AfWeightsOpts {
     size_t chunk_elems; /* elements per chunk message (root's choice; receivers follow the header); 0 = default */
     int depth;          /* chunk broadcasts in flight, >= 1; 0 = default. Must agree on every rank */
     uint64_t checksum_xor; /* fault injection for tests: the root XORs the checksum it sends; 0 normally */
+    int checksum_kind;     /* root: the kind it sends (AF_WEIGHTS_CHECKSUM_*); 0 = XXH3. Tests may name a
+                            * kind receivers do not know (they refuse it) */
 } AfWeightsOpts;
 
 /* Optional per-call figures (seconds on this rank). */
 typedef struct AfWeightsTiming {
     double header_s;   /* waiting for and decoding the header (receivers: includes waiting for the root) */
     double payload_s;  /* chunk broadcasts, including the receivers' streaming checksum */
-    double checksum_s; /* the root's checksum work, overlapped with the chunks in flight (inside payload_s) */
+    double checksum_s; /* the root's checksum work (its helper thread's busy time), overlapped with the
+                        * chunks in flight (inside payload_s) */
 } AfWeightsTiming;
 
 /* Broadcast the flat float buffer from `root` to every rank of `comm`. Collective: every
@@ -48,14 +63,16 @@ typedef struct AfWeightsTiming {
  *   others: buf has room for `capacity` elements; *count and *version receive the
  *           header's values and buf[0..count) the payload.
  * Returns 0, or
- *   AF_ECHECKSUM  payload received but its XXH64 differs from the trailer's (buf holds
+ *   AF_ECHECKSUM  payload received but its checksum differs from the trailer's (buf holds
  *                 the bad bytes; *version is still set so the caller can log it);
  *   AF_ERANGE     header count > capacity (the chunks are still received, into a scratch
  *                 buffer, so the collective stays matched; buf untouched) or, on the
  *                 root, count or chunk size beyond what MPI counts can express;
  *   AF_EFORMAT    the header does not decode or names an unknown dtype or a zero chunk
  *                 size; the receiver cannot follow the payload, so this leaves the
- *                 collective unmatched (only a mismatched binary can produce it);
+ *                 collective unmatched (only a mismatched binary can produce it); or
+ *                 the header names an unknown checksum kind (the payload is received
+ *                 into scratch and discarded, buf untouched, the collective matched);
  *   AF_ENOMEM, AF_EMPI.
  * opts may be NULL (defaults); timing may be NULL. buf is borrowed for the call. */
 int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *version, int root, MPI_Comm comm,

@@ -2,7 +2,7 @@
 # Installs the Debian packages agentflow.c needs. Idempotent and quick when everything
 # is present (one dpkg-query, no apt-get).
 #   ./launch/install-deps.sh          build + run (compiler, CMake, Open MPI, OpenBLAS,
-#                                     protobuf-c, LMDB, libcurl, cJSON, PCRE2,
+#                                     protobuf-c, LMDB, libcurl, cJSON, PCRE2, xxHash,
 #                                     python3, gnuplot)
 #   ./launch/install-deps.sh --test   also what the tests and benchmarks use (python3-torch)
 set -euo pipefail
@@ -16,6 +16,7 @@ build_pkgs=(
     libcurl4-openssl-dev               # OpenAI-compatible backends, http tool
     libcjson-dev                       # config, JSON I/O
     libpcre2-dev                       # tokenizer pre-tokenizer regexes (Unicode classes, look-ahead)
+    libxxhash-dev                      # XXH3 checksum of the weight broadcast
     python3                            # the sandboxed python tool
     gnuplot-nox                        # metrics plots
     ca-certificates

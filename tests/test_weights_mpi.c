@@ -3,12 +3,16 @@
  *    including the default chunking with more than one default chunk: every receiver
  *    holds the root's bytes exactly, with the root's count and version;
  *  - a corrupted checksum (opts->checksum_xor) gives AF_ECHECKSUM on every receiver and 0
- *    on the root, and a receiver without room gives AF_ERANGE with its buffer untouched;
+ *    on the root, for the default kind (XXH3-64) and for XXH64 (still accepted: what
+ *    senders before the checksum_kind field sent); one corrupted payload float (not the
+ *    trailer) is detected too; a checksum kind receivers do not know gives AF_EFORMAT
+ *    naming it, their buffer untouched; and a receiver without room gives AF_ERANGE with its buffer untouched;
  *    after each, the next broadcast on the same communicator still round-trips (the
  *    collective stayed matched);
  *  - the learner-0 side af_weights_publish, received the way af_actor_run receives it. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <xxhash.h>
 
 #include "actor/actor_loop.h"
 #include "common/error.h"
@@ -69,23 +73,74 @@ int main(int argc, char **argv) {
     /* default chunking, more than one default chunk */
     round_trip(m.rank, last, AF_WEIGHTS_DEFAULT_CHUNK_ELEMS * 2 + 5, 0, 0, 4242);
 
-    /* corrupted checksum: receivers detect it; the next broadcast still works */
-    {
-        const size_t n = 5000;
+    /* corrupted checksum, each kind: receivers detect it; the next broadcast still works */
+    for (int k = 0; k < 2; k++) {
+        const int kind = k ? AF_WEIGHTS_CHECKSUM_XXH64 : 0;
+        const size_t n = 400000; /* 1.6 MB: summed on the helper thread */
         float *buf = malloc(n * sizeof(float));
         if (m.rank == 0) fill(buf, n, 9);
         size_t count = n;
         uint64_t v = 9;
-        AfWeightsOpts o = {.chunk_elems = 700, .depth = 2, .checksum_xor = 0x5a5a};
+        AfWeightsOpts o = {.chunk_elems = 70000, .depth = 2, .checksum_xor = 0x5a5a, .checksum_kind = kind};
         int rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL);
         if (m.rank == 0) CHECK_EQ_INT(rc, 0);
         else {
             CHECK_EQ_INT(rc, AF_ECHECKSUM);
-            CHECK_STR_CONTAINS(af_error_detail(), "XXH64");
+            CHECK_STR_CONTAINS(af_error_detail(), k ? "payload XXH64" : "payload XXH3-64");
             CHECK_EQ_INT(v, 9); /* the version is still reported */
         }
+        o.checksum_xor = 0; /* an uncorrupted XXH64 broadcast round-trips */
+        if (m.rank == 0) fill(buf, n, 9);
+        else buf[0] = -1.0f;
+        CHECK_EQ_INT(af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL), 0);
+        CHECK(holds(buf, n, 9));
         free(buf);
         round_trip(m.rank, 0, 3000, 256, 2, 10);
+    }
+    /* a payload one float off what the trailer covers: the root sends the trailer of a
+     * buffer that differs from the one it broadcasts in one float (through checksum_xor,
+     * the XOR of the two XXH3-64 values), which is what a receiver sees when a float is
+     * corrupted in transit */
+    {
+        for (int big = 0; big < 2; big++) { /* inline and helper-thread summing */
+        const size_t n = big ? 300001 : 3001;
+        float *buf = malloc(n * sizeof(float)), *alt = malloc(n * sizeof(float));
+        fill(buf, n, 14);
+        fill(alt, n, 14);
+        alt[n / 2] += 1.0f;
+        uint64_t flip = XXH3_64bits(buf, n * sizeof(float)) ^ XXH3_64bits(alt, n * sizeof(float));
+        CHECK(flip != 0);
+        size_t count = n;
+        uint64_t v = 14;
+        AfWeightsOpts o = {.chunk_elems = big ? 65536 : 1000, .depth = 2, .checksum_xor = flip};
+        int rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL);
+        CHECK_EQ_INT(rc, m.rank == 0 ? 0 : AF_ECHECKSUM);
+        free(alt);
+        free(buf);
+        }
+    }
+    /* a checksum kind receivers do not know: AF_EFORMAT naming it, buffer untouched,
+     * collective still matched */
+    {
+        const size_t n = 2000;
+        float *buf = malloc(n * sizeof(float));
+        if (m.rank == 0) fill(buf, n, 15);
+        else
+            for (size_t i = 0; i < n; i++) buf[i] = 5.0f;
+        size_t count = n;
+        uint64_t v = 15;
+        AfWeightsOpts o = {.chunk_elems = 300, .depth = 2, .checksum_kind = 7};
+        int rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL);
+        if (m.rank == 0) CHECK_EQ_INT(rc, 0);
+        else {
+            CHECK_EQ_INT(rc, AF_EFORMAT);
+            CHECK_STR_CONTAINS(af_error_detail(), "checksum kind 7 is unknown");
+            int untouched = 1;
+            for (size_t i = 0; i < n; i++) untouched &= buf[i] == 5.0f;
+            CHECK(untouched);
+        }
+        free(buf);
+        round_trip(m.rank, 0, 2100, 256, 2, 16);
     }
     /* a receiver without room: AF_ERANGE, buffer untouched, collective still matched */
     {

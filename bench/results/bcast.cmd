@@ -1,4 +1,4 @@
-# 2026-11-25 11:25 UTC, load average 0.92 1.73 3.50
-mpirun -np 2 --oversubscribe build-bench/bench_bcast
-mpirun -np 3 --oversubscribe build-bench/bench_bcast
-mpirun -np 4 --oversubscribe build-bench/bench_bcast
+# 2026-12-02 04:04 UTC, load average 1.90 3.27 4.99
+mpirun -np 2 --oversubscribe build/bench_bcast
+mpirun -np 3 --oversubscribe build/bench_bcast
+mpirun -np 4 --oversubscribe build/bench_bcast

@@ -20,3 +20,16 @@ af_script_test(test_model_export python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tes
 # the real architectures, ids against the JavaScript tokenizer and jinja2, log-probs against torch.
 af_script_test(test_score_text python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_score_text.py)
 set_tests_properties(test_score_text PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK npm)
+# CPU-dispatched kernels (issue 19): every variant the CPU runs gives the baseline's bits
+# (kernels, model forward/backward, decode); the first choice follows AF_KERNELS; the
+# model's own checks also under the baseline kernels; the default build is portable.
+af_unit_test(test_kernels)
+add_test(NAME test_kernels_env_baseline COMMAND test_kernels)
+set_tests_properties(test_kernels_env_baseline PROPERTIES LABELS unit TIMEOUT 300 ENVIRONMENT "${AF_TEST_ENV};AF_KERNELS=baseline")
+foreach(t test_model_decode test_model_grad)
+  add_test(NAME ${t}_kernels_baseline COMMAND ${t})
+  set_tests_properties(${t}_kernels_baseline PROPERTIES LABELS unit TIMEOUT 300 ENVIRONMENT "${AF_TEST_ENV};AF_KERNELS=baseline")
+endforeach()
+af_script_test(test_portable_build unit bash ${CMAKE_SOURCE_DIR}/tests/test_portable_build.sh
+  $<TARGET_FILE:agentflow> ${CMAKE_BINARY_DIR} ${AF_NATIVE} "${AF_BASELINE_ARCH}")
+set_tests_properties(test_portable_build PROPERTIES SKIP_RETURN_CODE 77)

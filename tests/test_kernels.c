@@ -1,0 +1,178 @@
+/* CPU-dispatched kernels (common/kernels.h):
+ *  - the initial choice follows AF_KERNELS when set (the test is also registered with
+ *    AF_KERNELS=baseline), else the best variant the CPU supports; unknown names are
+ *    refused;
+ *  - every variant the CPU supports gives the same bits as the baseline on every kernel
+ *    (matrix products with row/column/k tails and a bias, exp over its special values,
+ *    RMSNorm, RoPE both ways, SwiGLU, axpy, add), and the matrix product is within 1e-5
+ *    relative of a double-precision reference;
+ *  - the model's forward (log-probs, entropies), backward (gradients) and the KV-cache
+ *    decoder (logits) give the same bits under each variant. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/decode.h"
+#include "common/error.h"
+#include "common/kernels.h"
+#include "common/model.h"
+#include "model_testlib.h"
+#include "test_util.h"
+
+static const char *const variants[] = {"baseline", "avx2", "avx512"};
+#define NV 3
+
+static uint64_t g_state = 88172645463325252ull;
+static float frand(float lo, float hi) {
+    g_state ^= g_state << 13, g_state ^= g_state >> 7, g_state ^= g_state << 17;
+    return lo + (hi - lo) * (float)((g_state >> 40) * (1.0 / 16777216.0));
+}
+
+/* One run of every kernel on fixed inputs; outputs appended to out (returns floats written). */
+static size_t run_kernels(float *out) {
+    const AfKernelTable *k = af_kernels();
+    size_t pos = 0;
+    g_state = 88172645463325252ull;
+    /* matrix products: tails in rows (mod 4), outputs (mod 3, mod 8) and k (mod 8) */
+    const int shapes[][3] = {{1, 37, 29}, {4, 24, 64}, {7, 19, 50}, {5, 8, 1}, {1, 1, 3}, {9, 70, 130}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int rows = shapes[s][0], in = shapes[s][1], o = shapes[s][2];
+        float *x = malloc(sizeof(float) * rows * in), *w = malloc(sizeof(float) * o * in), *b = malloc(sizeof(float) * o);
+        for (int i = 0; i < rows * in; i++) x[i] = frand(-1, 1);
+        for (int i = 0; i < o * in; i++) w[i] = frand(-1, 1);
+        for (int i = 0; i < o; i++) b[i] = frand(-1, 1);
+        k->matmul_inv(out + pos, o, x, in, w, in, s % 2 ? b : NULL, rows, in, o);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < o; j++) {
+                double ref = s % 2 ? b[j] : 0, mag = fabs(ref);
+                for (int t = 0; t < in; t++) ref += (double)x[r * in + t] * w[j * in + t], mag += fabs((double)x[r * in + t] * w[j * in + t]);
+                CHECK_NEAR(out[pos + (size_t)r * o + j], ref, 1e-5 * mag + 1e-30);
+            }
+        pos += (size_t)rows * o;
+        free(x), free(w), free(b);
+    }
+    /* exp: random range, special values, every length tail */
+    float e[203];
+    for (int i = 0; i < 203; i++) e[i] = frand(-100, 100);
+    e[0] = NAN, e[1] = -INFINITY, e[2] = INFINITY, e[3] = -86.5f, e[4] = 88.8f, e[5] = 0, e[6] = -0.0f, e[7] = 88.5f;
+    for (int n = 0; n <= 40; n += 13) {
+        k->vexpf(out + pos, e, (size_t)n);
+        pos += (size_t)n;
+    }
+    k->vexpf(out + pos, e, 203);
+    CHECK(isnan(out[pos]) && out[pos + 1] == 0 && isinf(out[pos + 2]) && out[pos + 3] == 0 && out[pos + 5] == 1);
+    for (int i = 8; i < 203; i++)
+        if (e[i] > -80 && e[i] < 80) CHECK_NEAR(out[pos + i] / exp((double)e[i]), 1.0, 3e-7);
+    pos += 203;
+    /* RMSNorm (with and without rstd), RoPE both ways, SwiGLU, axpy, add */
+    const int n = 3, C = 45;
+    float x[3 * 45], w[45], g[3 * 45], u[3 * 45];
+    for (int i = 0; i < n * C; i++) x[i] = frand(-2, 2), g[i] = frand(-30, 30), u[i] = frand(-1, 1);
+    for (int i = 0; i < C; i++) w[i] = frand(0.5f, 1.5f);
+    k->rmsnorm(out + pos, out + pos + n * C, x, w, n, C, 1e-5f);
+    pos += (size_t)n * C + n;
+    k->rmsnorm(out + pos, NULL, x, w, n, C, 1e-6f);
+    pos += (size_t)n * C;
+    const int nh = 3, hd = 30; /* 90 floats, half = 15 */
+    float cs[15], sn[15];
+    for (int i = 0; i < 15; i++) cs[i] = cosf(0.3f * (float)i), sn[i] = sinf(0.3f * (float)i);
+    for (int inv = 0; inv < 2; inv++) {
+        memcpy(out + pos, x, sizeof(float) * nh * hd);
+        k->rope(out + pos, nh, hd, cs, sn, inv);
+        pos += (size_t)nh * hd;
+    }
+    k->silu_mul(out + pos, g, u, (size_t)n * C);
+    pos += (size_t)n * C;
+    memcpy(out + pos, x, sizeof(float) * n * C);
+    k->axpy(out + pos, 0.37f, u, (size_t)n * C);
+    k->add(out + pos, g, (size_t)n * C);
+    pos += (size_t)n * C;
+    return pos;
+}
+
+/* Forward + backward of a tiny model and a decode of its first sequence. */
+static size_t run_model(float *out) {
+    AfModelConfig c = tiny_config(2, 1, 0);
+    tiny_family_knobs(&c);
+    AfModel *m = NULL;
+    AfDecode *d = NULL;
+    size_t pos = 0;
+    int seq[] = {0, 11, 30};
+    int32_t tok[30];
+    fill_tokens(tok, 30, c.vocab_size, 5, 1);
+    if (af_model_create(&c, 30, 2, AF_MODEL_GRADS, &m)) {
+        CHECK_MSG(0, "af_model_create: %s", af_error_detail());
+        return 0;
+    }
+    fill_params(m, 3, 0.3);
+    float lp[30], ent[30], dl[30];
+    CHECK_EQ_INT(af_model_forward(m, tok, seq, 2, 0.8f, lp, ent), 0);
+    for (int i = 0; i < 30; i++) dl[i] = 0.1f * (float)(i % 7) - 0.3f;
+    af_model_zero_grad(m);
+    CHECK_EQ_INT(af_model_backward(m, dl), 0);
+    memcpy(out + pos, lp, sizeof lp), pos += 30;
+    memcpy(out + pos, ent, sizeof ent), pos += 30;
+    memcpy(out + pos, m->grads, m->n_params * sizeof(float)), pos += m->n_params;
+    CHECK_EQ_INT(af_decode_create(m, 2, 64, &d), 0);
+    if (d) {
+        CHECK_EQ_INT(af_decode_prefill(d, 0, tok, 10), 0);
+        int slots[2] = {0, 1};
+        int32_t next[2] = {tok[10], tok[11]};
+        CHECK_EQ_INT(af_decode_prefill(d, 1, tok + 11, 5), 0);
+        CHECK_EQ_INT(af_decode_feed(d, 2, slots, next), 0); /* batched rows */
+        for (int s = 0; s < 2; s++) {
+            const float *lg = af_decode_logits(d, s);
+            CHECK(lg != NULL);
+            if (lg) memcpy(out + pos, lg, (size_t)c.vocab_size * sizeof(float));
+            pos += (size_t)c.vocab_size;
+        }
+        af_decode_destroy(d);
+    }
+    af_model_destroy(m);
+    return pos;
+}
+
+int main(void) {
+    /* the first choice: AF_KERNELS when set and supported, else the best */
+    const char *env = getenv("AF_KERNELS");
+    const char *first = af_kernels_name();
+    if (env && *env && strcmp(env, "auto") && af_kernels_supported(env)) CHECK_MSG(!strcmp(first, env), "%s vs AF_KERNELS=%s", first, env);
+    else CHECK_MSG(!strcmp(first, af_kernels_supported("avx512") ? "avx512" : af_kernels_supported("avx2") ? "avx2" : "baseline"), "%s", first);
+    CHECK_EQ_INT(af_kernels_select("sse9"), AF_EINVAL);
+    CHECK_STR_CONTAINS(af_error_detail(), "unknown variant");
+    CHECK_EQ_INT(af_kernels_select(first), 0);
+    CHECK(af_kernels_supported("baseline"));
+
+    enum { CAP = 1 << 16 };
+    float *ref = malloc(CAP * sizeof(float)), *got = malloc(CAP * sizeof(float));
+    float *mref = malloc(CAP * sizeof(float)), *mgot = malloc(CAP * sizeof(float));
+    CHECK_EQ_INT(af_kernels_select("baseline"), 0);
+    CHECK(!strcmp(af_kernels_name(), "baseline"));
+    size_t nref = run_kernels(ref), mnref = run_model(mref);
+    CHECK(nref < CAP && mnref < CAP && mnref > 1000);
+    int ran = 0;
+    for (int v = 1; v < NV; v++) {
+        if (!af_kernels_supported(variants[v])) {
+            printf("  %s: not supported by this CPU, skipped\n", variants[v]);
+            continue;
+        }
+        CHECK_EQ_INT(af_kernels_select(variants[v]), 0);
+        CHECK(!strcmp(af_kernels_name(), variants[v]));
+        memset(got, 0xff, CAP * sizeof(float));
+        memset(mgot, 0xff, CAP * sizeof(float));
+        size_t n = run_kernels(got), mn = run_model(mgot);
+        CHECK_EQ_INT(n, nref);
+        CHECK_EQ_INT(mn, mnref);
+        size_t diff = 0, mdiff = 0;
+        for (size_t i = 0; i < n && i < nref; i++) diff += memcmp(&got[i], &ref[i], sizeof(float)) != 0;
+        for (size_t i = 0; i < mn && i < mnref; i++) mdiff += memcmp(&mgot[i], &mref[i], sizeof(float)) != 0;
+        CHECK_MSG(diff == 0, "%s: %zu of %zu kernel outputs differ from the baseline's bits", variants[v], diff, n);
+        CHECK_MSG(mdiff == 0, "%s: %zu of %zu model outputs differ from the baseline's bits", variants[v], mdiff, mn);
+        printf("  %s: %zu kernel and %zu model outputs, bit-identical to baseline\n", variants[v], n, mn);
+        ran++;
+    }
+    printf("  %d variant(s) besides baseline compared\n", ran);
+    free(ref), free(got), free(mref), free(mgot);
+    TEST_MAIN_END();
+}
