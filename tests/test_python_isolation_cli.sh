@@ -4,9 +4,10 @@
 # a rollout offering the python tool exits 2 with one line naming the key and why; with
 # best_effort it warns once what is missing and runs. Exit 77 where the filter cannot be
 # installed. Usage: test_python_isolation_cli.sh TEST_PYTHON_TOOL (AF_BIN set by ctest).
-set -u
-bin=${AF_BIN:?AF_BIN not set}
 wrap=${1:?usage: $0 path/to/test_python_tool}
+. "$(dirname "$0")/lib.sh" ""
+set -u
+bin=$AF
 "$wrap" --exec-without-namespaces /bin/true || exit 77
 fails=0
 run=("$wrap" --exec-without-namespaces "$bin" rollout --set suite.name=arith --set tools.python.enabled=true --n 1)

@@ -3,12 +3,11 @@
 # small hand-written tokenizer.json, the JSON line formats (escapes, raw invalid UTF-8,
 # lone surrogates, decode output that stays valid JSON), and one clear error with exit 2
 # for each kind of bad input.
+. "$(dirname "$0")/lib.sh"
 set -uo pipefail
-bin=${AF_BIN:-build/agentflow}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail=0
-expect() { # name want got
+bin=$AF work=$T
+same() { # name want got
+    checks=$((checks + 1))
     if [ "$2" != "$3" ]; then echo "FAIL $1: expected [$2] got [$3]"; fail=1; else echo "ok   $1"; fi
 }
 expect_error() { # name exit-code stderr-substring -- command...
@@ -25,8 +24,8 @@ expect_error() { # name exit-code stderr-substring -- command...
 }
 
 # the fixed vocabulary: "calculator " is piece 145, 'A' is 65 - 27 = 38
-expect "fixed encode" "[145,38]" "$(printf '"calculator A"\n' | "$bin" tokenize --fixed)"
-expect "fixed decode" '"calculator A"' "$(printf '[100,5,38]\n' | "$bin" tokenize --fixed --decode)"
+same "fixed encode" "[145,38]" "$(printf '"calculator A"\n' | "$bin" tokenize --fixed)"
+same "fixed decode" '"calculator A"' "$(printf '[100,5,38]\n' | "$bin" tokenize --fixed --decode)"
 
 d=$work/tiny
 mkdir -p "$d"
@@ -42,18 +41,18 @@ cat >"$d/tokenizer.json" <<'JSON'
 JSON
 echo '{"eos_token": "<|end|>"}' >"$d/tokenizer_config.json"
 t() { "$bin" tokenize --model "$d" "$@"; }
-expect "encode" "[2,3,0,6,1]" "$(printf '"ab a<|end|>b"\n' | t)"
-expect "--ordinary: special-token text is ordinary text" "[2,3,0,7,7,7,7,7,7,7,1]" "$(printf '"ab a<|end|>b"\n' | t --ordinary)"
-expect "escapes and newlines in one line" "[0,7,1]" "$(printf '"a\\nb"\n' | t)"
-expect "NFC (e + U+0301 = C3 A9, e is unk)" "[4,5]" "$(printf '"e\\u0301"\n' | t | sed 's/7,//')"
-expect "raw invalid UTF-8 becomes U+FFFD" "[10,11,12]" "$(printf '"\xe4\xb8"\n' | t)"
-expect "lone surrogate escape becomes U+FFFD" "[10,11,12]" "$(printf '"\\ud800"\n' | t)"
-expect "decode" '"ab a<|end|>b"' "$(printf '[2,3,0,6,1]\n' | t --decode)"
-expect "decode of half a character is U+FFFD" "$(printf '"\xef\xbf\xbda"')" "$(printf '[8,9,0]\n' | t --decode)"
-expect "decode cleans up ' .' as the reference" '"a."' "$(printf '[0,3,13]\n' | t --decode)"
-expect "decode --no-cleanup keeps the bytes" '"a ."' "$(printf '[0,3,13]\n' | t --decode --no-cleanup)"
-expect "empty string and empty array" "[]" "$(printf '""\n' | t)"
-expect "empty decode" '""' "$(printf '[]\n' | t --decode)"
+same "encode" "[2,3,0,6,1]" "$(printf '"ab a<|end|>b"\n' | t)"
+same "--ordinary: special-token text is ordinary text" "[2,3,0,7,7,7,7,7,7,7,1]" "$(printf '"ab a<|end|>b"\n' | t --ordinary)"
+same "escapes and newlines in one line" "[0,7,1]" "$(printf '"a\\nb"\n' | t)"
+same "NFC (e + U+0301 = C3 A9, e is unk)" "[4,5]" "$(printf '"e\\u0301"\n' | t | sed 's/7,//')"
+same "raw invalid UTF-8 becomes U+FFFD" "[10,11,12]" "$(printf '"\xe4\xb8"\n' | t)"
+same "lone surrogate escape becomes U+FFFD" "[10,11,12]" "$(printf '"\\ud800"\n' | t)"
+same "decode" '"ab a<|end|>b"' "$(printf '[2,3,0,6,1]\n' | t --decode)"
+same "decode of half a character is U+FFFD" "$(printf '"\xef\xbf\xbda"')" "$(printf '[8,9,0]\n' | t --decode)"
+same "decode cleans up ' .' as the reference" '"a."' "$(printf '[0,3,13]\n' | t --decode)"
+same "decode --no-cleanup keeps the bytes" '"a ."' "$(printf '[0,3,13]\n' | t --decode --no-cleanup)"
+same "empty string and empty array" "[]" "$(printf '""\n' | t)"
+same "empty decode" '""' "$(printf '[]\n' | t --decode)"
 
 expect_error "line that is not a JSON string" 2 "line 2: expected a JSON string" -- \
     sh -c "printf '\"a\"\n[1]\n' | $bin tokenize --model $d"
@@ -73,4 +72,4 @@ sed 's/"NFC"/"NFKD"/' "$d/tokenizer.json" >"$b/tokenizer.json"
 expect_error "unknown normalizer" 2 "NFKD" -- "$bin" tokenize --model "$b"
 sed 's/"type":"Split"/"type":"Whitespace"/' "$d/tokenizer.json" >"$b/tokenizer.json"
 expect_error "unknown pre-tokenizer" 2 "Whitespace" -- "$bin" tokenize --model "$b"
-exit $fail
+finish
