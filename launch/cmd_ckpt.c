@@ -1,6 +1,5 @@
 /* agentflow ckpt list|verify|export: inspect the checkpoints of a run (RUN_DIR/ckpt.lmdb,
  * learner/ckpt.h), opened read-only, so it may run while the training writes. */
-#include <cjson/cJSON.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,45 +32,6 @@ static const char usage[] =
     "A damaged store is reported and what can be salvaged from it is shown; the run directory\n"
     "is not changed (`agentflow train --resume=latest-valid` moves it aside and rebuilds it).\n";
 
-/* model.init_from of a checkpoint's effective config ("" if none). */
-static void init_from_of(const char *config_json, char *out, size_t cap) {
-    out[0] = 0;
-    cJSON *root = config_json ? cJSON_Parse(config_json) : NULL;
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(m, "init_from");
-    if (cJSON_IsString(f)) snprintf(out, cap, "%s", f->valuestring);
-    cJSON_Delete(root);
-}
-
-/* Export `step` (AF_CKPT_LATEST: newest) to `out`; *exported receives the step. */
-static int cmd_export(AfCkptStore *st, uint64_t step, const char *out, const AfExportOptions *opt,
-                      const char *source, uint64_t *exported) {
-    AfCkptInfo *items = NULL;
-    int n = 0, rc;
-    AfModel *m = NULL;
-    if (step == AF_CKPT_LATEST && (rc = af_ckpt_latest(st, &step))) return rc;
-    if ((rc = af_ckpt_list(st, &items, &n))) return rc;
-    int k = 0;
-    while (k < n && (items[k].broken || items[k].meta.step != step)) k++;
-    if (k == n) {
-        rc = af_error_set(AF_ENOTFOUND, "%s: no readable checkpoint of step %" PRIu64, af_ckpt_path(st), step);
-        goto done;
-    }
-    AfModelConfig shape = items[k].meta.shape;
-    if ((rc = af_model_create(&shape, 0, 0, 0, &m))) goto done;
-    if ((rc = af_ckpt_load(st, step, &shape, m->n_params, m->params, NULL, NULL, NULL, NULL))) goto done;
-    char src[4096];
-    if (source) snprintf(src, sizeof src, "%s", source);
-    else init_from_of(items[k].meta.config_json, src, sizeof src);
-    AfExportOptions o = *opt;
-    o.source_dir = src[0] ? src : NULL;
-    rc = af_model_export_dir(m, out, &o);
-    *exported = step;
-done:
-    af_model_destroy(m);
-    af_ckpt_list_free(items, n);
-    return rc;
-}
 
 static int cmd_list(AfCkptStore *st) {
     AfCkptInfo *items = NULL;
@@ -220,7 +180,8 @@ int af_cmd_ckpt(int argc, char **argv) {
     else if (is_verify) code = cmd_verify(st, have_step, step) || damage ? 1 : 0;
     else {
         uint64_t s = step;
-        int rc = cmd_export(st, step, out, &eo, source, &s);
+        eo.source_dir = source; /* NULL: the checkpoint's model.init_from */
+        int rc = af_ckpt_export_hf(st, &s, out, &eo);
         if (rc) fprintf(stderr, "agentflow ckpt export: %s\n", af_error_detail());
         else printf("exported checkpoint step %" PRIu64 " to %s\n", s, out);
         code = rc == 0 ? 0 : rc == AF_EFORMAT || rc == AF_ECONFIG ? 2 : 1;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <cJSON.h>
 #include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -995,25 +996,39 @@ void af_ckpt_list_free(AfCkptInfo *items, int n) {
     free(items);
 }
 
-int af_ckpt_export_hf(AfCkptStore *s, uint64_t step, const char *dir) {
+/* model.init_from of a checkpoint's effective config ("" if none). */
+static void init_from_of(const char *config_json, char *out, size_t cap) {
+    out[0] = 0;
+    cJSON *root = config_json ? cJSON_Parse(config_json) : NULL;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(m, "init_from");
+    if (cJSON_IsString(f)) snprintf(out, cap, "%s", f->valuestring);
+    cJSON_Delete(root);
+}
+
+int af_ckpt_export_hf(AfCkptStore *s, uint64_t *step, const char *dir, const AfExportOptions *opt) {
     MDB_txn *txn = NULL;
     Agentflow__CheckpointManifest *man = NULL;
     AfModel *m = NULL;
     int rc = begin_read(s, &txn);
     if (rc) return rc;
-    if ((rc = resolve_step(s, txn, &step))) goto done;
-    if ((rc = get_manifest(s, txn, step, &man))) goto done;
+    if ((rc = resolve_step(s, txn, step))) goto done;
+    if ((rc = get_manifest(s, txn, *step, &man))) goto done;
     AfModelConfig shape;
     af_ckpt_shape_from_pb(man->shape, &shape);
+    char src[4096];
+    init_from_of(man->config_json, src, sizeof src);
     mdb_txn_abort(txn);
     txn = NULL;
     if ((rc = af_model_create(&shape, 0, 0, 0, &m))) {
-        rc = af_error_wrap(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": shape", s->dir, step);
+        rc = af_error_wrap(AF_EFORMAT, "%s: checkpoint step %" PRIu64 ": shape", s->dir, *step);
         goto done;
     }
-    if ((rc = af_ckpt_load(s, step, &shape, m->n_params, m->params, NULL, NULL, NULL, NULL))) goto done;
-    if ((rc = af_mkdir_p(dir))) goto done;
-    rc = af_model_save_dir(m, dir);
+    if ((rc = af_ckpt_load(s, *step, &shape, m->n_params, m->params, NULL, NULL, NULL, NULL))) goto done;
+    AfExportOptions o = *opt;
+    if (!o.source_dir) o.source_dir = src;
+    if (!o.source_dir[0]) o.source_dir = NULL; /* none */
+    rc = af_model_export_dir(m, dir, &o);
 done:
     af_model_destroy(m);
     if (man) agentflow__checkpoint_manifest__free_unpacked(man, NULL);

@@ -63,6 +63,7 @@
 #include <stdint.h>
 
 #include "common/model.h"
+#include "common/safetensors.h"
 
 /* Pass as `step` to mean the newest checkpoint (the `latest` key). */
 #define AF_CKPT_LATEST UINT64_MAX
@@ -250,11 +251,14 @@ int af_ckpt_load(AfCkptStore *s, uint64_t step, const AfModelConfig *expect, siz
  * checkpoint verifies, or the store is empty); AF_ELMDB. */
 int af_ckpt_latest_valid(AfCkptStore *s, uint64_t *step, char *skipped, size_t cap);
 
-/* Export the parameters of checkpoint `step` (AF_CKPT_LATEST: newest) as a Hugging
- * Face-style model directory `dir` (config.json + model.safetensors, common/safetensors.h),
- * created if absent; checksums are checked first. `agentflow score --model DIR` and
- * `--init-from DIR` read it. Returns 0; the errors of af_ckpt_load; AF_EIO (dir). */
-int af_ckpt_export_hf(AfCkptStore *s, uint64_t step, const char *dir);
+/* Export the parameters of checkpoint *step (AF_CKPT_LATEST: newest; *step receives the
+ * step exported) as a Hugging Face model directory `dir` with af_model_export_dir
+ * (common/safetensors.h: dtype, shards, the source's config fields and tokenizer files),
+ * created if absent; checksums are checked first. opt->source_dir NULL: the source is the
+ * checkpoint's own model.init_from, when it has one. `agentflow score --model DIR`,
+ * `--init-from DIR` and transformers read it. Returns 0; the errors of af_ckpt_load and
+ * af_model_export_dir; AF_ENOTFOUND (no such step). */
+int af_ckpt_export_hf(AfCkptStore *s, uint64_t *step, const char *dir, const AfExportOptions *opt);
 
 /* Path of the store's directory (RUN_DIR/ckpt.lmdb), for messages; owned by the store. */
 const char *af_ckpt_path(const AfCkptStore *s);

@@ -361,7 +361,9 @@ static void test_corruption(void) {
     CHECK(loads_exact(st, 4, &a, &b));
     char out[400];
     snprintf(out, sizeof out, "%s/export_bad", dir);
-    CHECK_EQ_INT(af_ckpt_export_hf(st, 5, out), AF_ECHECKSUM);
+    uint64_t five = 5;
+    const AfExportOptions fp32 = {.dtype = AF_DT_F32};
+    CHECK_EQ_INT(af_ckpt_export_hf(st, &five, out, &fp32), AF_ECHECKSUM);
     /* the run goes on from step 4: saving step 5 again replaces the broken one */
     fill(&a, 5);
     AfCkptSave sv = save_of(&a, 5, 0);
@@ -795,7 +797,10 @@ static void test_export(void) {
     AfCkptStore *st = NULL;
     CHECK_EQ_INT(af_ckpt_open(dir, &o, &st), 0);
     snprintf(out, sizeof out, "%s/out/model", dir);
-    CHECK_MSG(af_ckpt_export_hf(st, 1, out) == 0, "%s", af_error_detail());
+    const AfExportOptions fp32 = {.dtype = AF_DT_F32};
+    uint64_t step = 1;
+    CHECK_MSG(af_ckpt_export_hf(st, &step, out, &fp32) == 0, "%s", af_error_detail());
+    CHECK_EQ_INT(step, 1);
     AfModel *m = NULL;
     CHECK_MSG(af_model_load_dir(out, 0, 0, 0, &m) == 0, "%s", af_error_detail());
     fill(&a, 1);
@@ -803,7 +808,13 @@ static void test_export(void) {
           memcmp(m->params, a.m->params, m->n_params * sizeof(float)) == 0);
     CHECK(m && memcmp(&m->cfg, &a.m->cfg, sizeof m->cfg) == 0);
     af_model_destroy(m);
-    CHECK_EQ_INT(af_ckpt_export_hf(st, 77, out), AF_ENOTFOUND);
+    step = 77;
+    CHECK_EQ_INT(af_ckpt_export_hf(st, &step, out, &fp32), AF_ENOTFOUND);
+    uint64_t latest = 0;
+    CHECK_EQ_INT(af_ckpt_latest(st, &latest), 0);
+    step = AF_CKPT_LATEST; /* resolved to the newest, and said */
+    CHECK_MSG(af_ckpt_export_hf(st, &step, out, &fp32) == 0, "%s", af_error_detail());
+    CHECK_EQ_INT(step, latest);
     af_ckpt_close(st);
     bufs_destroy(&a);
 }
