@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,11 +31,11 @@ static const char usage[] =
     "Run under mpirun for several ranks: ranks 0..L-1 learn (topology.learners), the rest act.\n";
 
 /* Rank 0: lock the run directory for the run, refuse one that holds a run unless told to
- * resume or overwrite it (moved aside, never deleted), write config.json. Returns 0, 1
+ * resume or overwrite it (moved aside, never deleted). Returns 0, 1
  * (error) or 2 (refused: the message names the flags). */
 static int claim_run_dir(const AfConfig *cfg, const char *run_dir, int resume, int overwrite, AfRunLock **lock) {
     int unlocked = 0;
-    char what[64], path[4200], aside[4300];
+    char what[64], aside[4300];
     if (af_rundir_lock(run_dir, lock, &unlocked)) {
         AF_LOG_E("%s", af_error_detail());
         return 1;
@@ -68,31 +67,8 @@ static int claim_run_dir(const AfConfig *cfg, const char *run_dir, int resume, i
         }
         AF_LOG_W("--overwrite: the previous run in %s was moved to %s", run_dir, aside);
     }
-    /* resuming, the trainer rewrites config.json once the checkpoint accepted it */
-    snprintf(path, sizeof path, "%s/config.json", run_dir);
-    if (!resume && af_config_save(cfg, path)) {
-        AF_LOG_E("%s", af_error_detail());
-        return 1;
-    }
+    /* config.json: written by the trainer once the configuration is accepted (run/train.c) */
     return 0;
-}
-
-/* A new run refused while setting up (a configuration it cannot honour) leaves nothing
- * behind that makes its directory look like a run: the config.json and world.json it
- * wrote are removed when neither metrics nor checkpoints exist, so the corrected command
- * needs no --overwrite. */
-static void forget_refused_start(const char *run_dir) {
-    char path[4200];
-    struct stat st;
-    static const char *const kept[] = {"metrics.jsonl", "ckpt.lmdb", "warmstart", "model"};
-    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", run_dir, kept[i]);
-        if (stat(path, &st) == 0) return;
-    }
-    snprintf(path, sizeof path, "%s/config.json", run_dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/world.json", run_dir);
-    unlink(path);
 }
 
 /* Under SLURM, a world smaller than the job step's task count means srun started each
@@ -224,7 +200,6 @@ int af_cmd_train(int argc, char **argv) {
     if (trc) {
         AF_LOG_E("training failed: %s", af_error_detail());
         if (trc == AF_ECONFIG) exit_code = 2; /* bad configuration or dataset */
-        if (trc == AF_ECONFIG && !resume && mpi.rank == 0) forget_refused_start(run_dir);
         /* peers may be blocked waiting for this rank, unless the failure was agreed */
         if (mpi.size > 1 && !res.clean_stop) MPI_Abort(MPI_COMM_WORLD, trc == AF_ECONFIG ? 2 : 1);
         goto done;

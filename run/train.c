@@ -176,8 +176,12 @@ static int split_comms(Run *R) {
                         "MPI_Comm_split(policy)");
 }
 
-/* Rank 0: RUN_DIR/world.json, the world as built. */
-static int write_world(const Run *R) {
+/* Rank 0, once the configuration is accepted (the world, the planner's shape and
+ * model.init_from), before the warm start: RUN_DIR/world.json, the world as built, and for
+ * a new run RUN_DIR/config.json (a resumed run rewrites it once its checkpoint accepted
+ * the configuration). A start refused earlier leaves neither, so its directory does not
+ * look like a run. */
+static int write_run_files(const Run *R) {
     char *desc = af_world_describe(R->w), path[4096];
     if (!desc) return af_error_set(AF_ENOMEM, "world description");
     snprintf(path, sizeof path, "%s/world.json", R->run_dir);
@@ -185,6 +189,8 @@ static int write_world(const Run *R) {
     desc[n] = '\n'; /* written as bytes, not as a string */
     int rc = af_write_file_atomic(path, desc, n + 1);
     free(desc);
+    snprintf(path, sizeof path, "%s/config.json", R->run_dir);
+    if (rc == 0 && !R->resume) rc = af_config_save(R->cfg, path);
     return rc;
 }
 
@@ -251,7 +257,6 @@ static int setup(Run *R) {
     for (size_t i = 0; i < R->w->suite->n_tools && R->n_tools < AF_METRICS_MAX_TOOLS - 1; i++)
         R->tool_names[R->n_tools++] = R->w->suite->tools[i]->name;
     R->tool_names[R->n_tools++] = "other";
-    if (R->rank == 0 && (rc = write_world(R))) return rc;
 
     if (R->is_learner) {
         if ((rc = setup_learner(R))) return rc;
@@ -266,6 +271,7 @@ static int setup(Run *R) {
         AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p, .top_k = (int)c->rollout.top_k};
         if ((rc = af_planner_model_create(R->model, &s, &R->planner))) return rc;
     }
+    if (R->rank == 0 && (rc = write_run_files(R))) return rc;
     if (R->is_learner && (rc = warm_start(R))) return rc;
     return 0;
 }
