@@ -9,6 +9,7 @@
 #include "actor/memory.h"
 #include "common/deadline.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/traj.h"
 
 void af_episode_settings_from_config(const AfConfig *cfg, AfEpisodeSettings *s) {
@@ -119,6 +120,26 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
     return rc;
 }
 
+/* The module calls recorded during the episode, as tr->module_calls. */
+static int add_module_calls(Agentflow__Trajectory *tr, const AfModuleEpisode *calls) {
+    if (!calls->n_calls) return 0;
+    if (calls->dropped) af_log(AF_LOG_WARN, "episode: %zu module calls beyond %d not recorded", calls->dropped, AF_MODULE_CALLS_MAX);
+    tr->module_calls = calloc(calls->n_calls, sizeof *tr->module_calls);
+    if (!tr->module_calls) return af_error_set(AF_ENOMEM, "module calls");
+    for (size_t i = 0; i < calls->n_calls; i++) {
+        Agentflow__ModuleCall *m = malloc(sizeof *m);
+        if (!m) return af_error_set(AF_ENOMEM, "module call");
+        agentflow__module_call__init(m);
+        tr->module_calls[tr->n_module_calls++] = m;
+        m->turn = calls->calls[i].turn;
+        m->tokens = calls->calls[i].tokens;
+        m->logprob = calls->calls[i].logprob;
+        int rc = setstr(&m->module, af_module_name(calls->calls[i].module));
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
                    const AfEpisodeSettings *cfg, const AfEpisodeId *id, Agentflow__Trajectory **out) {
     if (cfg->max_turns == 0 || cfg->max_turns > AF_MAX_TURNS)
@@ -133,11 +154,16 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     /* every tool and module call of the episode ends by the end of its budget */
     const double saved_deadline = af_deadline_thread_set(
         af_deadline_min(af_deadline_thread(), cfg->episode_timeout_s > 0 ? t_start + cfg->episode_timeout_s : 0));
+    /* module backends seed and record their calls by the episode's name (actor/modules.h) */
+    AfModuleEpisode calls = {.seed = cfg->seed, .iteration = id->iteration, .query_index = id->query_index,
+                             .sample_index = id->sample_index};
+    AfModuleEpisode *const saved_calls = af_module_episode_set(&calls);
     AfMemory *mem = NULL;
     AfTurnRecord rec = {0};
     char *prompt = NULL, *transcript = NULL, *answer = NULL, *detail = NULL;
     Agentflow__Trajectory *tr = malloc(sizeof *tr);
     if (!tr) {
+        af_module_episode_set(saved_calls);
         af_deadline_thread_set(saved_deadline);
         return af_error_set(AF_ENOMEM, "trajectory");
     }
@@ -355,14 +381,17 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
     tr->tools_s = tools_s;
     tr->modules_s = modules_s;
     tr->episode_s = now_s() - t_start;
+    if ((rc = add_module_calls(tr, &calls))) goto fail;
     if ((rc = af_traj_clean_utf8(tr))) goto fail; /* tool output, replies: UTF-8 from here on */
     free(answer);
     free(transcript);
     af_memory_destroy(mem);
+    af_module_episode_set(saved_calls);
     af_deadline_thread_set(saved_deadline);
     *out = tr;
     return 0;
 fail:
+    af_module_episode_set(saved_calls);
     af_deadline_thread_set(saved_deadline);
     af_turn_record_clear(&rec);
     free(prompt);

@@ -5,6 +5,40 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/rng.h"
+
+const char *af_module_name(int module) {
+    static const char *const names[4] = {"executor", "verifier", "generator", "judge"};
+    return module >= 0 && module < 4 ? names[module] : "?";
+}
+
+static _Thread_local AfModuleEpisode *cur_episode = NULL;
+
+AfModuleEpisode *af_module_episode_set(AfModuleEpisode *e) {
+    AfModuleEpisode *old = cur_episode;
+    cur_episode = e;
+    return old;
+}
+
+uint64_t af_module_call_seed(int module, uint32_t turn) {
+    const AfModuleEpisode *e = cur_episode;
+    AfRng r;
+    af_rng_init(&r, e ? e->seed : 0, AF_RNG_TOOL, e ? e->iteration : 0, e ? e->query_index : 0,
+                e ? e->sample_index & AF_RNG_MAX_SAMPLE : 0);
+    /* two words per call: the module selects a 2^24-word region, the turn a pair in it */
+    af_rng_seek(&r, ((uint64_t)(module & 3) << 24) + 2 * (uint64_t)(turn & 0x7FFFFFu));
+    return af_rng_u64(&r);
+}
+
+void af_module_call_record(int module, uint32_t turn, double logprob, uint32_t tokens) {
+    AfModuleEpisode *e = cur_episode;
+    if (!e) return;
+    if (e->n_calls == AF_MODULE_CALLS_MAX) {
+        e->dropped++;
+        return;
+    }
+    e->calls[e->n_calls++] = (AfModuleCallRecord){.module = (uint8_t)module, .turn = turn, .tokens = tokens, .logprob = logprob};
+}
 
 static int b_execute(AfExecutor *self, const AfItem *item, const AfTurnRecord *mem, size_t n, const char *action_text,
                      double tool_timeout_s, AfTurnRecord *out) {

@@ -38,9 +38,11 @@ static const char kPlannerSystem[] =
 
 typedef struct {
     const AfSuite *suite;
-    AfOpenAI *client;
-    const char *module; /* static: "executor", ... */
+    int module;       /* AfModuleKind; -1: the planner */
+    AfModuleChat t;   /* the transport: an openai client or the local model */
 } OaCtx;
+
+static const char *ctx_name(const OaCtx *c) { return c->module < 0 ? "planner" : af_module_name(c->module); }
 
 int af_openai_config_from_module(const AfModuleConfig *m, const char *module, AfOpenAIConfig *out) {
     af_openai_config_default(out);
@@ -55,26 +57,47 @@ int af_openai_config_from_module(const AfModuleConfig *m, const char *module, Af
     out->api_key_env = m->api_key_env;
     out->timeout_s = m->timeout_s;
     out->retries = (int)m->retries;
+    out->max_tokens = (int)m->max_tokens;
+    out->send_seed = m->send_seed;
+    out->logprobs = m->logprobs;
     return 0;
 }
 
-static int ctx_create(const AfSuite *suite, const AfOpenAIConfig *cfg, const char *module, OaCtx **out) {
+/* The openai transport: one client per module. */
+static int oa_chat(void *impl, int module, uint32_t turn, const char *system, const char *user, char **reply) {
+    if (module < 0) return af_openai_chat(impl, system, user, reply); /* the planner: no seed, no record */
+    AfOpenAIReply r;
+    int rc = af_openai_chat_call(impl, system, user, af_module_call_seed(module, turn), &r);
+    *reply = r.content;
+    if (rc == 0 && r.has_logprobs) af_module_call_record(module, turn, r.logprob, r.tokens);
+    return rc;
+}
+static void oa_destroy(void *impl) { af_openai_destroy(impl); }
+
+static int oa_transport(const AfOpenAIConfig *cfg, const char *module, AfModuleChat *t) {
+    AfOpenAI *client = NULL;
+    int rc = af_openai_create(cfg, &client);
+    if (rc) return af_error_wrap(rc, "modules.%s (openai)", module);
+    *t = (AfModuleChat){.backend = "openai", .chat = oa_chat, .destroy = oa_destroy, .impl = client};
+    return 0;
+}
+
+static int ctx_create(const AfSuite *suite, const AfModuleChat *t, int module, OaCtx **out) {
     OaCtx *c = calloc(1, sizeof *c);
-    if (!c) return af_error_set(AF_ENOMEM, "openai %s", module);
-    int rc = af_openai_create(cfg, &c->client);
-    if (rc) {
-        free(c);
-        return af_error_wrap(rc, "modules.%s (openai)", module);
+    if (!c) {
+        if (t->destroy) t->destroy(t->impl);
+        return af_error_set(AF_ENOMEM, "%s module", module < 0 ? "planner" : af_module_name(module));
     }
     c->suite = suite;
     c->module = module;
+    c->t = *t;
     *out = c;
     return 0;
 }
 
 static void ctx_destroy(OaCtx *c) {
     if (!c) return;
-    af_openai_destroy(c->client);
+    if (c->t.destroy) c->t.destroy(c->t.impl);
     free(c);
 }
 
@@ -83,13 +106,13 @@ static void ctx_destroy(OaCtx *c) {
 static int infra(OaCtx *c, int rc) {
     if (rc == AF_ENOMEM || rc == AF_EINVAL) return rc;
     if (rc != AF_ECURL && rc != AF_ETIMEOUT) rc = AF_EIO;
-    af_error_wrap(rc, "%s (openai)", c->module);
+    af_error_wrap(rc, "%s (%s)", ctx_name(c), c->t.backend);
     AF_LOG_D("%s", af_error_detail());
     return rc;
 }
 
-static int chat(OaCtx *c, const char *system, const char *user, char **reply) {
-    int rc = af_openai_chat(c->client, system, user, reply);
+static int chat(OaCtx *c, uint32_t turn, const char *system, const char *user, char **reply) {
+    int rc = c->t.chat(c->t.impl, c->module, turn, system, user, reply);
     return rc ? infra(c, rc) : 0;
 }
 
@@ -173,6 +196,12 @@ static const char *skip_label(const char *p, const char *e, const char *label) {
     return p;
 }
 
+/* The reply after a leading reasoning block ("<think>...</think>"), if it has one. */
+static const char *after_think(const char *reply) {
+    const char *p = strstr(reply, "</think>");
+    return p ? p + 8 : reply;
+}
+
 /* The first line of text that is not empty and not a code fence; NULL if none. */
 static char *first_line(const char *text, const char *label) {
     const char *p = text;
@@ -185,6 +214,114 @@ static char *first_line(const char *text, const char *label) {
         p = *e ? e + 1 : e;
     }
     return clean_dup(p, p);
+}
+
+/* ------------------------------------------------------------------ prompts and parsers */
+
+int af_module_prompt(const AfSuite *suite, int module, const AfItem *item, const AfTurnRecord *mem, size_t n,
+                     const char *text, const char **system, char **user) {
+    *user = NULL;
+    Buf b = {0};
+    switch (module) {
+    case AF_MODULE_EXECUTOR:
+        *system = kExecutorSystem;
+        add_context(&b, suite, item, mem, n);
+        buf_add(&b, "Planner action: %s\nCommand:", text ? text : "");
+        break;
+    case AF_MODULE_VERIFIER:
+        *system = kVerifierSystem;
+        add_context(&b, suite, item, mem, n);
+        buf_add(&b, "Reply STOP or CONTINUE.");
+        break;
+    case AF_MODULE_GENERATOR:
+        *system = kGeneratorSystem;
+        add_context(&b, suite, item, mem, n);
+        buf_add(&b, "Write the final answer.");
+        break;
+    case AF_MODULE_JUDGE:
+        *system = kJudgeSystem;
+        buf_add(&b, "Question: %s\nGold answer: %s\nCandidate answer: %s\nReply 1 (correct) or 0 (incorrect).",
+                item->question, item->answer && item->answer[0] ? item->answer : "(none given: judge by the question's rules)",
+                text ? text : "");
+        break;
+    default:
+        return af_error_set(AF_EINVAL, "module prompt: unknown module %d", module);
+    }
+    return buf_done(&b, user);
+}
+
+int af_module_parse_command(const char *reply, char **cmd) {
+    *cmd = first_line(after_think(reply ? reply : ""), "command:");
+    if (!*cmd) return af_error_set(AF_ENOMEM, "executor reply");
+    if ((*cmd)[0]) return 0;
+    free(*cmd);
+    *cmd = NULL;
+    return AF_EINVAL;
+}
+
+int af_module_parse_stop(const char *reply, int *stop) {
+    for (const char *p = after_think(reply ? reply : ""); *p;) {
+        while (*p && !isalpha((unsigned char)*p)) p++;
+        const char *w = p;
+        while (isalpha((unsigned char)*p)) p++;
+        size_t wl = (size_t)(p - w);
+        if (wl == 4 && !strncasecmp(w, "stop", 4)) return *stop = 1, 0;
+        if (wl == 8 && !strncasecmp(w, "continue", 8)) return *stop = 0, 0;
+    }
+    return AF_EINVAL;
+}
+
+int af_module_parse_answer(const char *reply, char **answer) {
+    const char *r = after_think(reply ? reply : "");
+    /* After the last "Answer:", else the last non-empty line. */
+    const char *start = NULL;
+    for (const char *p = r; (p = strcasestr(p, "answer:")); p += 7) start = p + 7;
+    const char *e;
+    if (start) {
+        e = strchr(start, '\n');
+        if (!e) e = start + strlen(start);
+    } else {
+        e = r + strlen(r);
+        while (e > r && isspace((unsigned char)e[-1])) e--;
+        start = e;
+        while (start > r && start[-1] != '\n') start--;
+    }
+    if (e - start > ANSWER_MAX) e = start + ANSWER_MAX;
+    *answer = clean_dup(start, e);
+    return *answer ? 0 : af_error_set(AF_ENOMEM, "generator answer");
+}
+
+int af_module_parse_verdict(const char *reply, float *reward) {
+    const char *p = after_think(reply ? reply : "");
+    while (*p && (isspace((unsigned char)*p) || *p == '`' || *p == '*' || *p == '"')) p++;
+    p = skip_label(p, p + strlen(p), "verdict:");
+    while (*p == ' ') p++;
+    char *end = NULL;
+    double v = strtod(p, &end);
+    if (end != p && (isdigit((unsigned char)*p) || *p == '.')) {
+        if (!(v >= 0.0 && v <= 1.0)) return AF_EINVAL;
+    } else if (!strncasecmp(p, "correct", 7) || !strncasecmp(p, "yes", 3) || !strncasecmp(p, "true", 4)) {
+        v = 1.0;
+    } else if (!strncasecmp(p, "incorrect", 9) || !strncasecmp(p, "no", 2) || !strncasecmp(p, "false", 5) ||
+               !strncasecmp(p, "wrong", 5)) {
+        v = 0.0;
+    } else {
+        return AF_EINVAL;
+    }
+    *reward = (float)v;
+    return 0;
+}
+
+/* Prompt of module c->module, one call, reply in *reply. */
+static int ask(OaCtx *c, const AfItem *item, const AfTurnRecord *mem, size_t n, const char *text, uint32_t turn,
+               char **reply) {
+    const char *system = NULL;
+    char *user = NULL;
+    *reply = NULL;
+    int rc = af_module_prompt(c->suite, c->module, item, mem, n, text, &system, &user);
+    if (rc == 0) rc = chat(c, turn, system, user, reply);
+    free(user);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ executor */
@@ -201,19 +338,10 @@ static int ex_execute(AfExecutor *self, const AfItem *item, const AfTurnRecord *
         return s->ops->execute(s, item, mem, n, action_text, tool_timeout_s, out);
     }
     if (rc) return rc;
-    Buf b = {0};
-    char *user = NULL, *reply = NULL, *cmd = NULL, *full = NULL;
-    add_context(&b, s, item, mem, n);
-    buf_add(&b, "Planner action: %s\nCommand:", action_text);
-    if ((rc = buf_done(&b, &user))) goto done;
-    if ((rc = chat(c, kExecutorSystem, user, &reply))) goto done;
-    cmd = first_line(reply, "command:");
-    if (!cmd) {
-        rc = af_error_set(AF_ENOMEM, "executor reply");
-        goto done;
-    }
-    if (!cmd[0]) {
-        rc = infra(c, af_error_set(AF_EIO, "reply \"%.80s\" holds no command", reply));
+    char *reply = NULL, *cmd = NULL, *full = NULL;
+    if ((rc = ask(c, item, mem, n, action_text, (uint32_t)n, &reply))) goto done;
+    if ((rc = af_module_parse_command(reply, &cmd))) {
+        if (rc == AF_EINVAL) rc = infra(c, af_error_set(AF_EIO, "reply \"%.80s\" holds no command", reply));
         goto done;
     }
     /* Keep the planner's sub-goal unless the command carries one. */
@@ -228,7 +356,6 @@ static int ex_execute(AfExecutor *self, const AfItem *item, const AfTurnRecord *
     rc = s->ops->execute(s, item, mem, n, full, af_deadline_clip(tool_timeout_s), out); /* the request took time */
 done:
     af_action_clear(&a);
-    free(user);
     free(reply);
     free(cmd);
     free(full);
@@ -244,26 +371,10 @@ static int ve_verify(AfVerifier *self, const AfItem *item, const AfTurnRecord *m
         *stop = 1;
         return 0;
     }
-    Buf b = {0};
-    char *user = NULL, *reply = NULL;
-    add_context(&b, c->suite, item, mem, n);
-    buf_add(&b, "Reply STOP or CONTINUE.");
-    int rc = buf_done(&b, &user);
-    if (rc == 0) rc = chat(c, kVerifierSystem, user, &reply);
-    if (rc == 0) {
-        int found = -1;
-        for (const char *p = reply; *p && found < 0;) {
-            while (*p && !isalpha((unsigned char)*p)) p++;
-            const char *w = p;
-            while (isalpha((unsigned char)*p)) p++;
-            size_t wl = (size_t)(p - w);
-            if (wl == 4 && !strncasecmp(w, "stop", 4)) found = 1;
-            else if (wl == 8 && !strncasecmp(w, "continue", 8)) found = 0;
-        }
-        if (found < 0) rc = infra(c, af_error_set(AF_EIO, "reply \"%.80s\" says neither STOP nor CONTINUE", reply));
-        else *stop = found;
-    }
-    free(user);
+    char *reply = NULL;
+    int rc = ask(c, item, mem, n, NULL, (uint32_t)n, &reply);
+    if (rc == 0 && af_module_parse_stop(reply, stop))
+        rc = infra(c, af_error_set(AF_EIO, "reply \"%.80s\" says neither STOP nor CONTINUE", reply));
     free(reply);
     return rc;
 }
@@ -273,31 +384,9 @@ static int ve_verify(AfVerifier *self, const AfItem *item, const AfTurnRecord *m
 static int ge_generate(AfGenerator *self, const AfItem *item, const AfTurnRecord *mem, size_t n, char **answer) {
     OaCtx *c = self->ctx;
     *answer = NULL;
-    Buf b = {0};
-    char *user = NULL, *reply = NULL;
-    add_context(&b, c->suite, item, mem, n);
-    buf_add(&b, "Write the final answer.");
-    int rc = buf_done(&b, &user);
-    if (rc == 0) rc = chat(c, kGeneratorSystem, user, &reply);
-    if (rc == 0) {
-        /* After the last "Answer:", else the last non-empty line. */
-        const char *start = NULL;
-        for (const char *p = reply; (p = strcasestr(p, "answer:")); p += 7) start = p + 7;
-        const char *e;
-        if (start) {
-            e = strchr(start, '\n');
-            if (!e) e = start + strlen(start);
-        } else {
-            e = reply + strlen(reply);
-            while (e > reply && isspace((unsigned char)e[-1])) e--;
-            start = e;
-            while (start > reply && start[-1] != '\n') start--;
-        }
-        if (e - start > ANSWER_MAX) e = start + ANSWER_MAX;
-        *answer = clean_dup(start, e);
-        if (!*answer) rc = af_error_set(AF_ENOMEM, "generator answer");
-    }
-    free(user);
+    char *reply = NULL;
+    int rc = ask(c, item, mem, n, NULL, (uint32_t)n, &reply);
+    if (rc == 0) rc = af_module_parse_answer(reply, answer);
     free(reply);
     return rc;
 }
@@ -307,34 +396,10 @@ static int ge_generate(AfGenerator *self, const AfItem *item, const AfTurnRecord
 static int ju_judge(AfJudge *self, const AfItem *item, const char *answer, float *reward) {
     OaCtx *c = self->ctx;
     *reward = 0.0f;
-    Buf b = {0};
-    char *user = NULL, *reply = NULL;
-    buf_add(&b, "Question: %s\nGold answer: %s\nCandidate answer: %s\nReply 1 (correct) or 0 (incorrect).",
-            item->question, item->answer[0] ? item->answer : "(none given: judge by the question's rules)", answer);
-    int rc = buf_done(&b, &user);
-    if (rc == 0) rc = chat(c, kJudgeSystem, user, &reply);
-    if (rc == 0) {
-        const char *p = reply;
-        while (*p && (isspace((unsigned char)*p) || *p == '`' || *p == '*' || *p == '"')) p++;
-        p = skip_label(p, p + strlen(p), "verdict:");
-        while (*p == ' ') p++;
-        char *end = NULL;
-        double v = strtod(p, &end);
-        int ok = 1;
-        if (end != p && (isdigit((unsigned char)*p) || *p == '.')) {
-            if (!(v >= 0.0 && v <= 1.0)) ok = 0;
-        } else if (!strncasecmp(p, "correct", 7) || !strncasecmp(p, "yes", 3) || !strncasecmp(p, "true", 4)) {
-            v = 1.0;
-        } else if (!strncasecmp(p, "incorrect", 9) || !strncasecmp(p, "no", 2) || !strncasecmp(p, "false", 5) ||
-                   !strncasecmp(p, "wrong", 5)) {
-            v = 0.0;
-        } else {
-            ok = 0;
-        }
-        if (!ok) rc = infra(c, af_error_set(AF_EIO, "reply \"%.80s\" is not a verdict (a number in [0, 1], yes/no)", reply));
-        else *reward = (float)v;
-    }
-    free(user);
+    char *reply = NULL;
+    int rc = ask(c, item, NULL, 0, answer, 0, &reply);
+    if (rc == 0 && af_module_parse_verdict(reply, reward))
+        rc = infra(c, af_error_set(AF_EIO, "reply \"%.80s\" is not a verdict (a number in [0, 1], yes/no)", reply));
     free(reply);
     return rc;
 }
@@ -347,7 +412,7 @@ static int pl_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_
     OaCtx *c = self->ctx;
     char *reply = NULL;
     *n = 0;
-    int rc = chat(c, kPlannerSystem, in->prompt_text, &reply);
+    int rc = chat(c, 0, kPlannerSystem, in->prompt_text, &reply);
     if (rc) return rc;
     char *line = first_line(reply, "action:");
     free(reply);
@@ -376,35 +441,49 @@ DESTROY_FN(AfGenerator, ge_destroy)
 DESTROY_FN(AfJudge, ju_destroy)
 DESTROY_FN(AfPlanner, pl_destroy)
 
-#define MAKE(Type, field, fn, dfn, name, module)                              \
-    int name(const AfSuite *suite, const AfOpenAIConfig *cfg, Type **out) {   \
-        Type *m = calloc(1, sizeof *m);                                       \
-        if (!m) return af_error_set(AF_ENOMEM, "openai " module);             \
-        OaCtx *c = NULL;                                                      \
-        int rc = ctx_create(suite, cfg, module, &c);                          \
-        if (rc) {                                                             \
-            free(m);                                                          \
-            return rc;                                                        \
-        }                                                                     \
-        m->backend = "openai";                                                \
-        m->field = fn;                                                        \
-        m->destroy = dfn;                                                     \
-        m->ctx = c;                                                           \
-        *out = m;                                                             \
-        return 0;                                                             \
+#define MAKE(Type, field, fn, dfn, name, oname, module)                                  \
+    int name(const AfSuite *suite, const AfModuleChat *t, Type **out) {                  \
+        Type *m = calloc(1, sizeof *m);                                                  \
+        OaCtx *c = NULL;                                                                 \
+        if (!m) {                                                                        \
+            if (t->destroy) t->destroy(t->impl);                                         \
+            return af_error_set(AF_ENOMEM, "%s %s", t->backend, af_module_name(module)); \
+        }                                                                                \
+        int rc = ctx_create(suite, t, module, &c);                                       \
+        if (rc) {                                                                        \
+            free(m);                                                                     \
+            return rc;                                                                   \
+        }                                                                                \
+        m->backend = t->backend;                                                         \
+        m->field = fn;                                                                   \
+        m->destroy = dfn;                                                                \
+        m->ctx = c;                                                                      \
+        *out = m;                                                                        \
+        return 0;                                                                        \
+    }                                                                                    \
+    int oname(const AfSuite *suite, const AfOpenAIConfig *cfg, Type **out) {             \
+        AfModuleChat t;                                                                  \
+        int rc = oa_transport(cfg, af_module_name(module), &t);                          \
+        return rc ? rc : name(suite, &t, out);                                           \
     }
 
-MAKE(AfExecutor, execute, ex_execute, ex_destroy, af_executor_openai_create, "executor")
-MAKE(AfVerifier, verify, ve_verify, ve_destroy, af_verifier_openai_create, "verifier")
-MAKE(AfGenerator, generate, ge_generate, ge_destroy, af_generator_openai_create, "generator")
-MAKE(AfJudge, judge, ju_judge, ju_destroy, af_judge_openai_create, "judge")
+MAKE(AfExecutor, execute, ex_execute, ex_destroy, af_executor_chat_create, af_executor_openai_create, AF_MODULE_EXECUTOR)
+MAKE(AfVerifier, verify, ve_verify, ve_destroy, af_verifier_chat_create, af_verifier_openai_create, AF_MODULE_VERIFIER)
+MAKE(AfGenerator, generate, ge_generate, ge_destroy, af_generator_chat_create, af_generator_openai_create,
+     AF_MODULE_GENERATOR)
+MAKE(AfJudge, judge, ju_judge, ju_destroy, af_judge_chat_create, af_judge_openai_create, AF_MODULE_JUDGE)
 
 int af_planner_openai_create(const AfOpenAIConfig *cfg, AfPlanner **out) {
+    AfModuleChat t;
+    int rc = oa_transport(cfg, "planner", &t);
+    if (rc) return rc;
     AfPlanner *p = calloc(1, sizeof *p);
-    if (!p) return af_error_set(AF_ENOMEM, "openai planner");
+    if (!p) {
+        t.destroy(t.impl);
+        return af_error_set(AF_ENOMEM, "openai planner");
+    }
     OaCtx *c = NULL;
-    int rc = ctx_create(NULL, cfg, "planner", &c);
-    if (rc) {
+    if ((rc = ctx_create(NULL, &t, -1, &c))) {
         free(p);
         return rc;
     }
@@ -420,7 +499,7 @@ int af_planner_openai_create(const AfOpenAIConfig *cfg, AfPlanner **out) {
 #define ATTEMPTS(Type, name)                                                               \
     int name(const Type *m) {                                                              \
         if (!m || !m->backend || strcmp(m->backend, "openai") || !m->ctx) return 0;         \
-        return af_openai_last_attempts(((const OaCtx *)m->ctx)->client);                   \
+        return af_openai_last_attempts(((const OaCtx *)m->ctx)->t.impl);                   \
     }
 ATTEMPTS(AfExecutor, af_executor_openai_attempts)
 ATTEMPTS(AfVerifier, af_verifier_openai_attempts)

@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/http.h"
+#include "common/log.h"
 #include "common/text.h"
 
 struct AfOpenAI {
@@ -22,6 +23,8 @@ struct AfOpenAI {
     AfHttpClient *client; /* pooled handles: connections kept open between requests */
     int max_tokens;
     double temperature;
+    int send_seed, logprobs;
+    _Atomic int refused; /* bit 1: the server rejected "seed", bit 2: "logprobs" */
     int last_attempts;
 };
 
@@ -119,6 +122,8 @@ int af_openai_create(const AfOpenAIConfig *cfg, AfOpenAI **out) {
     c->http.redact = c->key;
     c->max_tokens = cfg->max_tokens;
     c->temperature = cfg->temperature;
+    c->send_seed = cfg->send_seed;
+    c->logprobs = cfg->logprobs;
     *out = c;
     return 0;
 fail:
@@ -139,11 +144,9 @@ static int add_message(cJSON *arr, const char *role, const char *content) {
     return cJSON_AddStringToObject(m, "role", role) && cJSON_AddStringToObject(m, "content", content);
 }
 
-int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prompt, char **reply_out) {
-    if (reply_out) *reply_out = NULL;
-    if (!c || !user_prompt || !reply_out) return af_error_set(AF_EINVAL, "openai: NULL client, user prompt or reply_out");
-    int rc = AF_ENOMEM;
-    cJSON *reply = NULL;
+/* The request body; with_seed / with_lp add "seed" / "logprobs". NULL when out of memory. */
+static cJSON *build_request(const AfOpenAI *c, const char *system_prompt, const char *user_prompt, int with_seed,
+                            uint64_t seed, int with_lp) {
     cJSON *req = cJSON_CreateObject();
     cJSON *msgs = req ? cJSON_AddArrayToObject(req, "messages") : NULL;
     if (!msgs || !cJSON_AddStringToObject(req, "model", c->model)) goto oom;
@@ -151,12 +154,62 @@ int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prom
     if (!add_message(msgs, "user", user_prompt)) goto oom;
     if (c->max_tokens > 0 && !cJSON_AddNumberToObject(req, "max_tokens", c->max_tokens)) goto oom;
     if (c->temperature >= 0 && !cJSON_AddNumberToObject(req, "temperature", c->temperature)) goto oom;
+    if (with_seed && !cJSON_AddNumberToObject(req, "seed", (double)(seed & 0x7FFFFFFFu))) goto oom;
+    if (with_lp && !cJSON_AddTrueToObject(req, "logprobs")) goto oom;
     if (!cJSON_AddFalseToObject(req, "stream")) goto oom;
+    return req;
+oom:
+    cJSON_Delete(req);
+    return NULL;
+}
 
+/* choices[0].logprobs.content[].logprob summed into out (has_logprobs 0 if absent). */
+static void read_logprobs(const cJSON *first, AfOpenAIReply *out) {
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(first, "logprobs");
+    const cJSON *content = cJSON_IsObject(lp) ? cJSON_GetObjectItemCaseSensitive(lp, "content") : NULL;
+    if (!cJSON_IsArray(content)) return;
+    double sum = 0;
+    uint32_t n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, content) {
+        const cJSON *v = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "logprob") : NULL;
+        if (!cJSON_IsNumber(v) || !(v->valuedouble <= 0.0)) return; /* not log-probs: ignored */
+        sum += v->valuedouble;
+        n++;
+    }
+    out->has_logprobs = 1;
+    out->logprob = sum;
+    out->tokens = n;
+}
+
+int af_openai_chat_call(AfOpenAI *c, const char *system_prompt, const char *user_prompt, uint64_t seed,
+                        AfOpenAIReply *out) {
+    if (out) memset(out, 0, sizeof *out);
+    if (!c || !user_prompt || !out) return af_error_set(AF_EINVAL, "openai: NULL client, user prompt or reply");
+    int rc = AF_ENOMEM;
+    cJSON *reply = NULL, *req = NULL;
     const char *headers[2] = {c->auth, NULL};
     AfHttpReport rep;
-    rc = af_http_client_post_json(c->client, c->url, req, c->auth ? headers : NULL, &c->http, &reply, &rep);
-    c->last_attempts = rep.attempts;
+    for (int attempt = 0;; attempt++) {
+        const int refused = c->refused;
+        const int with_seed = c->send_seed && !(refused & 1), with_lp = c->logprobs && !(refused & 2);
+        cJSON_Delete(req);
+        if (!(req = build_request(c, system_prompt, user_prompt, with_seed, seed, with_lp))) goto oom;
+        rc = af_http_client_post_json(c->client, c->url, req, c->auth ? headers : NULL, &c->http, &reply, &rep);
+        c->last_attempts = rep.attempts;
+        if (rc == AF_ECURL && rep.status == 400 && attempt == 0 && (with_seed || with_lp)) {
+            /* a server that does not take the optional fields: ask again without the ones it names */
+            const char *why = af_error_detail();
+            int drop = (with_seed && strcasestr(why, "seed") ? 1 : 0) | (with_lp && strcasestr(why, "logprobs") ? 2 : 0);
+            if (drop) {
+                c->refused |= drop;
+                af_log(AF_LOG_WARN, "openai (model %s): the server rejects %s%s%s; asking again without (and from now on)",
+                       c->model, drop & 1 ? "\"seed\"" : "", drop == 3 ? " and " : "", drop & 2 ? "\"logprobs\"" : "");
+                continue;
+            }
+        }
+        break;
+    }
     if (rc) {
         af_error_wrap(rc, "openai (model %s)", c->model);
         goto fail;
@@ -198,15 +251,26 @@ int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prom
     }
     /* a server that echoes the key (a hostile one, or a model repeating its prompt) must
      * not get it into an action, an answer or a trajectory */
-    *reply_out = af_redact_dup(content->valuestring, c->key);
-    if (!*reply_out) goto oom;
+    read_logprobs(first, out);
+    out->content = af_redact_dup(content->valuestring, c->key);
+    if (!out->content) goto oom;
     rc = 0;
     goto done;
 oom:
     rc = af_error_set(AF_ENOMEM, "openai: out of memory building the request");
+    memset(out, 0, sizeof *out);
 fail:
 done:
     cJSON_Delete(req);
     cJSON_Delete(reply);
+    return rc;
+}
+
+int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prompt, char **reply_out) {
+    if (reply_out) *reply_out = NULL;
+    if (!reply_out) return af_error_set(AF_EINVAL, "openai: NULL reply_out");
+    AfOpenAIReply r;
+    int rc = af_openai_chat_call(c, system_prompt, user_prompt, 0, &r);
+    *reply_out = r.content;
     return rc;
 }

@@ -18,6 +18,7 @@
 #define AF_ACTOR_OPENAI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct AfOpenAIConfig {
     const char *url;          /* base URL (".../v1") or the full ".../chat/completions" URL; required */
@@ -31,6 +32,8 @@ typedef struct AfOpenAIConfig {
     size_t max_bytes;         /* reply size cap; 0: 4 MiB */
     int max_tokens;           /* > 0: sent as max_tokens; 0: omitted */
     double temperature;       /* >= 0: sent; < 0: omitted (server default) */
+    int send_seed;            /* 1: af_openai_chat_call sends its seed as "seed" */
+    int logprobs;             /* 1: sends "logprobs": true and reads choices[0].logprobs */
 } AfOpenAIConfig;
 
 /* Zero the struct and set the defaults above: timeout_s and retries from the configuration
@@ -56,6 +59,23 @@ void af_openai_destroy(AfOpenAI *c);
  *   AF_ENOMEM.
  * *reply_out is NULL on error. Thread-safe for concurrent calls on one client. */
 int af_openai_chat(AfOpenAI *c, const char *system_prompt, const char *user_prompt, char **reply_out);
+
+/* What af_openai_chat_call returns. */
+typedef struct AfOpenAIReply {
+    char *content;     /* choices[0].message.content (malloc'd, the caller frees) */
+    int has_logprobs;  /* 1 if the reply carried choices[0].logprobs.content[] */
+    double logprob;    /* sum of its "logprob" values */
+    uint32_t tokens;   /* its entries */
+} AfOpenAIReply;
+
+/* af_openai_chat with the seed (sent as "seed" when cfg->send_seed, masked to 31 bits
+ * so every server takes it) and log-probs (cfg->logprobs). Servers that ignore them
+ * reply as usual (has_logprobs 0). A server that rejects them, an HTTP 400 whose body
+ * names "logprobs" or "seed", is asked once more without the field(s) it names; the
+ * client then stops sending them (one warning in the log). Returns as af_openai_chat;
+ * out is zeroed first and holds nothing on error. */
+int af_openai_chat_call(AfOpenAI *c, const char *system_prompt, const char *user_prompt, uint64_t seed,
+                        AfOpenAIReply *out);
 
 /* Attempts made by the most recently finished af_openai_chat on this client (tests,
  * metrics; with concurrent calls, whichever finished last); 0 before any call. */

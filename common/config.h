@@ -25,7 +25,7 @@
 /* The choices of ENUM keys, as enums: a value's number is its position in the key's
  * `choices` list below (tests/test_config.c checks every one against the schema). The
  * configuration is parsed into these once; nothing compares a choice as a string. */
-typedef enum { AF_BACKEND_BUILTIN = 0, AF_BACKEND_OPENAI = 1 } AfBackend;
+typedef enum { AF_BACKEND_BUILTIN = 0, AF_BACKEND_OPENAI = 1, AF_BACKEND_MODEL = 2 } AfBackend;
 typedef enum { AF_SUITE_GAME24 = 0, AF_SUITE_COUNTDOWN = 1, AF_SUITE_MULTIHOP = 2, AF_SUITE_ARITH = 3, AF_SUITE_TASK = 4 } AfSuiteKind;
 typedef enum { AF_VIEW_TRY = 0, AF_VIEW_STATE = 1 } AfSuiteView;
 typedef enum { AF_WARMSTART_RANDOM = 0, AF_WARMSTART_ORACLE = 1 } AfWarmstartPlanner;
@@ -42,6 +42,9 @@ typedef struct AfModuleConfig {
     char api_key_env[128];       /* name of the environment variable holding the API key */
     double timeout_s;
     int64_t retries;
+    int64_t max_tokens;          /* reply cap per call; 0: openai omits it, model uses 128 */
+    int send_seed;               /* openai: send a per-call seed */
+    int logprobs;                /* openai: ask for log-probs and record their sum */
 } AfModuleConfig;
 
 typedef struct AfConfig {
@@ -94,6 +97,11 @@ typedef struct AfConfig {
     } algo;
     struct {
         AfModuleConfig planner, executor, verifier, generator, judge;
+        struct { /* the local model of backend=model, shared by those modules (actor/modules_model.h) */
+            char dir[AF_CFG_STR_MAX];
+            int64_t max_seq, threads;
+            double temperature, top_p;
+        } model;
     } modules;
     struct {
         struct {
@@ -132,8 +140,9 @@ typedef struct AfConfig {
  * position in the list: the enums above).
  * RESUME marks keys that may change when a run is resumed (others must match). */
 #define AF_MODULE_KEYS(X, m, be)                                                              \
-    X("modules." #m ".backend", modules.m.backend, ENUM, be, 0, 0, "builtin|openai",           \
-      "backend of the " #m ": rule-based builtin or an OpenAI-compatible server")              \
+    X("modules." #m ".backend", modules.m.backend, ENUM, be, 0, 0, "builtin|openai|model",     \
+      "backend of the " #m ": rule-based builtin, an OpenAI-compatible server, or the local "  \
+      "model of modules.model.dir (not the planner)")                                          \
     X("modules." #m ".url", modules.m.url, STR, "http://127.0.0.1:8000/v1/chat/completions",   \
       0, 0, "", "chat-completions endpoint (openai backend)")                                   \
     X("modules." #m ".model", modules.m.model, STR, "", 0, 0, "", "served model name")         \
@@ -141,7 +150,13 @@ typedef struct AfConfig {
       "environment variable holding the API key (the key itself is never logged)")             \
     X("modules." #m ".timeout_s", modules.m.timeout_s, FLOAT, 30.0, 0.1, 3600.0, "",           \
       "per-request timeout in seconds")                                                         \
-    X("modules." #m ".retries", modules.m.retries, INT, 2, 0, 10, "", "retries with backoff")
+    X("modules." #m ".retries", modules.m.retries, INT, 2, 0, 10, "", "retries with backoff")   \
+    X("modules." #m ".max_tokens", modules.m.max_tokens, INT, 0, 0, 32768, "",                  \
+      "reply tokens per call at most; 0 = openai: not sent, model: 128")                       \
+    X("modules." #m ".seed", modules.m.send_seed, BOOL, 0, 0, 0, "",                            \
+      "openai: send a seed derived from run.seed, the episode and the call (reproducible sampling where the server offers it)") \
+    X("modules." #m ".logprobs", modules.m.logprobs, BOOL, 0, 0, 0, "",                         \
+      "openai: ask for log-probs and record each reply's sum in the trajectory (a server that rejects them is asked again without)")
 
 #define AF_CONFIG_KEYS(X)                                                                      \
     X("run.seed", run.seed, INT, 1, 0, 9007199254740991LL, "", "master seed of every random stream")    \
@@ -267,6 +282,15 @@ typedef struct AfConfig {
     AF_MODULE_KEYS(X, verifier, "builtin")                                                      \
     AF_MODULE_KEYS(X, generator, "builtin")                                                     \
     AF_MODULE_KEYS(X, judge, "builtin")                                                         \
+    X("modules.model.dir", modules.model.dir, STR, "", 0, 0, "",                                \
+      "Hugging Face model directory (config.json, safetensors, tokenizer.json with a chat template) of the modules with backend=model; loaded once per rank that runs episodes") \
+    X("modules.model.max_seq", modules.model.max_seq, INT, 0, 0, 1048576, "",                   \
+      "context (prompt + reply) of the module model's KV cache, 0 = the model's own (capped at 4096)") \
+    X("modules.model.temperature", modules.model.temperature, FLOAT, 0.0, 0.0, 10.0, "",       \
+      "module model sampling: 0 = greedy; > 0 samples with a seed from run.seed, the episode and the call") \
+    X("modules.model.top_p", modules.model.top_p, FLOAT, 1.0, 1e-6, 1.0, "", "module model nucleus mass") \
+    X("modules.model.threads", modules.model.threads, INT, 1, 1, 64, "",                        \
+      "threads of the module model's matrix products (bit-identical for every count)")         \
     X("tools.python.enabled", tools.python.enabled, BOOL, 0, 0, 0, "",                          \
       "offer the sandboxed python tool to the planner beside the suite's tools")               \
     X("tools.python.cpu_s", tools.python.cpu_s, FLOAT, 5.0, 0.1, 3600.0, "",                   \

@@ -53,6 +53,8 @@ size_t af_traj_max_bytes(const AfTrajLimits *lim) {
     size_t total = 160;           /* every scalar field of Trajectory at its longest */
     total = sat_add(total, sat_mul(str, 5, cap), cap);
     total = sat_add(total, sat_mul(turn, lim->max_turns, cap), cap);
+    /* module_calls: 2 per turn + 2, each tag + length + a short name + 3 scalars */
+    total = sat_add(total, sat_mul(64, sat_add(sat_mul(lim->max_turns, 2, cap), 2, cap), cap), cap);
     return total;
 }
 
@@ -94,6 +96,13 @@ int af_traj_validate(const Agentflow__Trajectory *t, const AfTrajLimits *lim, Af
     if (t->n_turns > lim->max_turns)
         REJECT(AF_TRAJ_REJECT_SIZE, "turns: %zu turns > max_turns %u", t->n_turns, lim->max_turns);
     if (t->n_turns && !t->turns) REJECT(AF_TRAJ_REJECT_DECODE, "turns: missing array");
+    if (t->n_module_calls > 2 * (size_t)lim->max_turns + 2)
+        REJECT(AF_TRAJ_REJECT_SIZE, "module_calls: %zu > 2 per turn + 2", t->n_module_calls);
+    if (t->n_module_calls && !t->module_calls) REJECT(AF_TRAJ_REJECT_DECODE, "module_calls: missing array");
+    for (size_t i = 0; i < t->n_module_calls; i++)
+        if (!t->module_calls[i] || t->module_calls[i]->base.descriptor != &agentflow__module_call__descriptor ||
+            !t->module_calls[i]->module || strlen(t->module_calls[i]->module) > 16)
+            REJECT(AF_TRAJ_REJECT_DECODE, "module_calls[%zu]: not a ModuleCall with a module name", i);
     const char *tstr[5] = {t->suite, t->query, t->answer, t->gold, t->status_detail};
     static const char *const tname[5] = {"suite", "query", "answer", "gold", "status_detail"};
     for (int k = 0; k < 5; k++)

@@ -80,6 +80,7 @@ static void test_enums(void) {
         {"algo.policy", AF_POLICY_MEMORY, "memory"},        {"algo.policy", AF_POLICY_MONOLITHIC, "monolithic"},
         {"modules.judge.backend", AF_BACKEND_BUILTIN, "builtin"},
         {"modules.planner.backend", AF_BACKEND_OPENAI, "openai"},
+        {"modules.judge.backend", AF_BACKEND_MODEL, "model"},
         {"log.progress", AF_PROGRESS_RANK0, "rank0"},       {"log.progress", AF_PROGRESS_ALL, "all"},
         {"log.progress", AF_PROGRESS_NONE, "none"},         {"log.level", AF_LOG_ERROR, "error"},
         {"log.level", AF_LOG_WARN, "warn"},                 {"log.level", AF_LOG_INFO, "info"},
