@@ -192,7 +192,10 @@ static char *clean_dup(const char *b, const char *e) {
 static const char *skip_label(const char *p, const char *e, const char *label) {
     size_t l = strlen(label);
     while (p < e && (*p == ' ' || *p == '\t' || *p == '`' || *p == '*')) p++;
-    if ((size_t)(e - p) >= l && strncasecmp(p, label, l) == 0) return p + l;
+    if ((size_t)(e - p) >= l && strncasecmp(p, label, l) == 0) {
+        p += l;
+        while (p < e && (*p == '*' || *p == ' ')) p++; /* "**Command:** x" */
+    }
     return p;
 }
 

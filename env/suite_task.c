@@ -91,9 +91,8 @@ static int judge_backend_check(const TaskCtx *c, AfTaskJudge j, const char *wher
     const char *be = c->opt.judge_backend ? c->opt.judge_backend : "builtin";
     if (j == AF_TJ_OPENAI || j == AF_TJ_MODEL) {
         if (strcmp(be, af_task_judge_name(j))) {
-            snprintf(why, cap, "%sjudge \"%s\" needs modules.judge.backend=%s (it is %s)%s", where, af_task_judge_name(j),
-                     af_task_judge_name(j), be,
-                     j == AF_TJ_MODEL ? "; the local-model judge comes with the local-model modules (issue 17 part 2)" : "");
+            snprintf(why, cap, "%sjudge \"%s\" needs modules.judge.backend=%s (it is %s)", where, af_task_judge_name(j),
+                     af_task_judge_name(j), be);
             return 1;
         }
     } else if (strcmp(be, "builtin")) {

@@ -17,8 +17,8 @@
  *             case-insensitively anywhere in the candidate (anchor with ^ and $).
  *   contains  the normalised gold answer occurs in the normalised candidate as whole words.
  *   openai    the judge module's OpenAI-compatible server (modules.judge.backend=openai).
- *   model     a local frozen model (modules.judge.backend=model: the local-model modules of
- *             issue 17 part 2, not part of this suite).
+ *   model     the judge module on the local frozen model (modules.judge.backend=model,
+ *             actor/modules_model.h).
  * Every function here is pure and thread-safe; none calls af_error_set. */
 #ifndef AF_ENV_TASK_JUDGE_H
 #define AF_ENV_TASK_JUDGE_H

@@ -168,6 +168,19 @@ static int print_json(const Agentflow__Trajectory *t, uint64_t episode) {
     ok = ok && cJSON_AddStringToObject(o, "answer", t->answer) && cJSON_AddStringToObject(o, "gold", t->gold) &&
          cJSON_AddNumberToObject(o, "reward", t->reward) && cJSON_AddStringToObject(o, "status", status_name(t->status)) &&
          cJSON_AddStringToObject(o, "status_detail", t->status_detail ? t->status_detail : "");
+    cJSON *calls = ok && t->n_module_calls ? cJSON_AddArrayToObject(o, "module_calls") : NULL; /* log-probs of module replies */
+    if (ok && t->n_module_calls && !calls) ok = 0;
+    for (size_t i = 0; ok && i < t->n_module_calls; i++) {
+        const Agentflow__ModuleCall *m = t->module_calls[i];
+        cJSON *j = cJSON_CreateObject();
+        ok = j && cJSON_AddItemToArray(calls, j);
+        if (!ok) {
+            cJSON_Delete(j);
+            break;
+        }
+        ok = cJSON_AddStringToObject(j, "module", m->module) && cJSON_AddNumberToObject(j, "turn", m->turn) &&
+             cJSON_AddNumberToObject(j, "logprob", m->logprob) && cJSON_AddNumberToObject(j, "tokens", m->tokens);
+    }
     char *s = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!s) return af_error_set(AF_ENOMEM, "rollout: JSON line");

@@ -251,7 +251,10 @@ static int setup(Run *R) {
                                         "(a served planner runs in rollout)",
                             af_config_choice_name("modules.planner.backend", c->modules.planner.backend));
     if ((rc = split_comms(R))) return rc;
-    if ((rc = af_world_create(c, &R->w))) return rc;
+    /* learners other than rank 0 run episodes only in the warm start of a new run: without
+     * one they do not load the modules' local model (modules.*.backend=model) */
+    const int no_episodes = R->is_learner && R->rank != 0 && (R->resume || c->model.warmstart_steps <= 0);
+    if ((rc = af_world_create_flags(c, no_episodes ? AF_WORLD_NO_EPISODES : 0, &R->w))) return rc;
     af_world_traj_limits(R->w, (uint32_t)c->rollout.group_size, R->world, &R->lim);
     /* tools named in metrics: the world's, then "other" for unparsable actions */
     for (size_t i = 0; i < R->w->suite->n_tools && R->n_tools < AF_METRICS_MAX_TOOLS - 1; i++)

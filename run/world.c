@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/modules_model.h"
 #include "actor/modules_openai.h"
 #include "actor/planner_model.h"
 #include "actor/text_planner.h"
@@ -117,30 +118,72 @@ static int openai_cfg(const AfModuleConfig *m, const char *module, AfOpenAIConfi
     return af_openai_config_from_module(m, module, oc);
 }
 
+/* The transport of a backend=model module on a rank that runs no episodes. */
+static int idle_chat(void *impl, int module, uint32_t turn, const char *system, const char *user, char **reply) {
+    (void)impl, (void)turn, (void)system, (void)user;
+    *reply = NULL;
+    return af_error_set(AF_ESTATE, "%s (model): this rank's world was built without the module model (it runs no episodes)",
+                        af_module_name(module));
+}
+
+/* The transport of a backend=model module: the world's local model (idle without one). */
+static int model_transport(AfWorld *w, const AfModuleConfig *mc, AfModuleChat *t) {
+    if (!w->module_model) {
+        *t = (AfModuleChat){.backend = "model", .chat = idle_chat};
+        return 0;
+    }
+    return af_module_model_transport(w->module_model, (int)mc->max_tokens, t);
+}
+
+/* The local model of the modules with backend=model, loaded once for all of them. */
+static int load_module_model(AfWorld *w, const AfConfig *cfg, unsigned flags) {
+    const AfModuleConfig *mc[4] = {&cfg->modules.executor, &cfg->modules.verifier, &cfg->modules.generator,
+                                   &cfg->modules.judge};
+    int any = 0;
+    for (int i = 0; i < 4; i++) any |= mc[i]->backend == AF_BACKEND_MODEL;
+    if (!any) return 0;
+    if (!cfg->modules.model.dir[0])
+        return af_error_set(AF_ECONFIG, "config: modules.model.dir: empty, but a module has backend=model (set the "
+                                        "Hugging Face model directory the modules run on)");
+    if (flags & AF_WORLD_NO_EPISODES) return 0;
+    AfModuleModelConfig mm = {.dir = cfg->modules.model.dir,
+                              .max_seq = (int)cfg->modules.model.max_seq,
+                              .temperature = (float)cfg->modules.model.temperature,
+                              .top_p = (float)cfg->modules.model.top_p,
+                              .threads = (int)cfg->modules.model.threads};
+    return af_module_model_load(&mm, &w->module_model);
+}
+
 static int make_modules(AfWorld *w, const AfConfig *cfg) {
     const AfModuleConfig *mc[4] = {&cfg->modules.executor, &cfg->modules.verifier, &cfg->modules.generator,
                                    &cfg->modules.judge};
-    static const char *const names[4] = {"executor", "verifier", "generator", "judge"};
     for (int i = 0; i < 4; i++) {
-        int openai = mc[i]->backend == AF_BACKEND_OPENAI, rc;
+        const int be = mc[i]->backend;
+        int rc;
         AfOpenAIConfig oc;
-        if (openai && (rc = openai_cfg(mc[i], names[i], &oc))) return rc;
+        AfModuleChat t;
+        if (be == AF_BACKEND_OPENAI && (rc = openai_cfg(mc[i], af_module_name(i), &oc))) return rc;
+        if (be == AF_BACKEND_MODEL && (rc = model_transport(w, mc[i], &t))) return rc;
         switch (i) {
-        case 0:
-            rc = openai ? af_executor_openai_create(w->suite, &oc, &w->modules.executor)
-                        : af_executor_builtin_create(w->suite, &w->modules.executor);
+        case AF_MODULE_EXECUTOR:
+            rc = be == AF_BACKEND_OPENAI  ? af_executor_openai_create(w->suite, &oc, &w->modules.executor)
+                 : be == AF_BACKEND_MODEL ? af_executor_chat_create(w->suite, &t, &w->modules.executor)
+                                          : af_executor_builtin_create(w->suite, &w->modules.executor);
             break;
-        case 1:
-            rc = openai ? af_verifier_openai_create(w->suite, &oc, &w->modules.verifier)
-                        : af_verifier_builtin_create(w->suite, &w->modules.verifier);
+        case AF_MODULE_VERIFIER:
+            rc = be == AF_BACKEND_OPENAI  ? af_verifier_openai_create(w->suite, &oc, &w->modules.verifier)
+                 : be == AF_BACKEND_MODEL ? af_verifier_chat_create(w->suite, &t, &w->modules.verifier)
+                                          : af_verifier_builtin_create(w->suite, &w->modules.verifier);
             break;
-        case 2:
-            rc = openai ? af_generator_openai_create(w->suite, &oc, &w->modules.generator)
-                        : af_generator_builtin_create(w->suite, &w->modules.generator);
+        case AF_MODULE_GENERATOR:
+            rc = be == AF_BACKEND_OPENAI  ? af_generator_openai_create(w->suite, &oc, &w->modules.generator)
+                 : be == AF_BACKEND_MODEL ? af_generator_chat_create(w->suite, &t, &w->modules.generator)
+                                          : af_generator_builtin_create(w->suite, &w->modules.generator);
             break;
         default:
-            rc = openai ? af_judge_openai_create(w->suite, &oc, &w->modules.judge)
-                        : af_judge_builtin_create(w->suite, &w->modules.judge);
+            rc = be == AF_BACKEND_OPENAI  ? af_judge_openai_create(w->suite, &oc, &w->modules.judge)
+                 : be == AF_BACKEND_MODEL ? af_judge_chat_create(w->suite, &t, &w->modules.judge)
+                                          : af_judge_builtin_create(w->suite, &w->modules.judge);
             break;
         }
         if (rc) return rc;
@@ -176,11 +219,17 @@ static int model_config(const AfConfig *c, const AfSuite *s, AfModelConfig *m) {
     return rc ? af_error_wrap(rc, "config: model") : 0;
 }
 
-int af_world_create(const AfConfig *cfg, AfWorld **out) {
+int af_world_create(const AfConfig *cfg, AfWorld **out) { return af_world_create_flags(cfg, 0, out); }
+
+int af_world_create_flags(const AfConfig *cfg, unsigned flags, AfWorld **out) {
     if (!cfg || !out) return af_error_set(AF_EINVAL, "world: NULL config or out");
     *out = NULL;
     int rc = refuse_suite_keys(cfg);
     if (rc) return rc;
+    if (cfg->modules.planner.backend == AF_BACKEND_MODEL)
+        return af_error_set(AF_ECONFIG, "config: modules.planner.backend = model: the local model serves the executor, "
+                                        "verifier, generator and judge; a local planner is the trained one (--model, "
+                                        "model.init_from)");
     AfWorld *w = calloc(1, sizeof *w);
     if (!w) return af_error_set(AF_ENOMEM, "world");
     w->cfg = *cfg;
@@ -216,6 +265,7 @@ int af_world_create(const AfConfig *cfg, AfWorld **out) {
 
     if (cfg->tools.python.enabled && (rc = add_python(w, cfg))) goto fail;
     if (cfg->tools.http.url[0] && (rc = add_http(w, cfg))) goto fail;
+    if ((rc = load_module_model(w, cfg, flags))) goto fail;
     if ((rc = make_modules(w, cfg))) goto fail;
 
     af_episode_settings_from_config(cfg, &w->episode);
@@ -229,6 +279,7 @@ fail:
 void af_world_destroy(AfWorld *w) {
     if (!w) return;
     af_modules_clear(&w->modules);
+    af_module_model_destroy(w->module_model); /* after the modules that use it */
     af_suite_destroy(w->suite);
     free(w);
 }
@@ -355,7 +406,38 @@ static void add_module(cJSON *mods, const char *name, const char *backend, const
         cJSON_AddStringToObject(o, "api_key_env", mc->api_key_env);
         cJSON_AddNumberToObject(o, "timeout_s", mc->timeout_s);
         cJSON_AddNumberToObject(o, "retries", (double)mc->retries);
+        cJSON_AddNumberToObject(o, "max_tokens", (double)mc->max_tokens);
+        cJSON_AddBoolToObject(o, "seed", mc->send_seed);
+        cJSON_AddBoolToObject(o, "logprobs", mc->logprobs);
+    } else if (strcmp(backend, "model") == 0) {
+        cJSON_AddNumberToObject(o, "max_tokens", (double)(mc->max_tokens > 0 ? mc->max_tokens : AF_MODULE_MODEL_MAX_TOKENS));
     }
+}
+
+/* The shape fields of a model both model sections show (seq_key names max_seq). */
+static void add_shape(cJSON *x, const AfModelConfig *m, const char *seq_key) {
+    cJSON_AddNumberToObject(x, "vocab_size", m->vocab_size);
+    cJSON_AddNumberToObject(x, "d_model", m->d_model);
+    cJSON_AddNumberToObject(x, "n_layers", m->n_layers);
+    cJSON_AddNumberToObject(x, "n_heads", m->n_heads);
+    cJSON_AddNumberToObject(x, "n_kv_heads", m->n_kv_heads);
+    cJSON_AddNumberToObject(x, "d_ff", m->d_ff);
+    cJSON_AddNumberToObject(x, seq_key, m->max_seq);
+}
+
+/* The modules' local model: where, how it samples, its shape and memory. */
+static void add_module_model(cJSON *o, const AfWorld *w) {
+    const AfConfig *c = &w->cfg;
+    cJSON *x = cJSON_AddObjectToObject(o, "module_model");
+    if (!x) return;
+    cJSON_AddStringToObject(x, "dir", c->modules.model.dir);
+    cJSON_AddNumberToObject(x, "temperature", c->modules.model.temperature);
+    cJSON_AddNumberToObject(x, "top_p", c->modules.model.top_p);
+    if (!w->module_model) return; /* a rank that runs no episodes */
+    cJSON_AddNumberToObject(x, "context", af_module_model_context(w->module_model));
+    add_shape(x, af_module_model_shape(w->module_model), "max_position_embeddings");
+    cJSON_AddNumberToObject(x, "n_params", (double)af_module_model_n_params(w->module_model));
+    cJSON_AddNumberToObject(x, "bytes", (double)af_module_model_bytes(w->module_model));
 }
 
 char *af_world_describe(const AfWorld *w) {
@@ -414,6 +496,9 @@ char *af_world_describe(const AfWorld *w) {
         add_module(x, "generator", w->modules.generator->backend, &c->modules.generator);
         add_module(x, "judge", w->modules.judge->backend, &c->modules.judge);
     }
+    if (c->modules.executor.backend == AF_BACKEND_MODEL || c->modules.verifier.backend == AF_BACKEND_MODEL ||
+        c->modules.generator.backend == AF_BACKEND_MODEL || c->modules.judge.backend == AF_BACKEND_MODEL)
+        add_module_model(o, w);
     if ((x = cJSON_AddObjectToObject(o, "episode"))) {
         const AfEpisodeSettings *e = &w->episode;
         cJSON_AddNumberToObject(x, "max_turns", e->max_turns);
@@ -425,13 +510,7 @@ char *af_world_describe(const AfWorld *w) {
     }
     if ((x = cJSON_AddObjectToObject(o, "planner"))) {
         const AfModelConfig *m = &w->model;
-        cJSON_AddNumberToObject(x, "vocab_size", m->vocab_size);
-        cJSON_AddNumberToObject(x, "d_model", m->d_model);
-        cJSON_AddNumberToObject(x, "n_layers", m->n_layers);
-        cJSON_AddNumberToObject(x, "n_heads", m->n_heads);
-        cJSON_AddNumberToObject(x, "n_kv_heads", m->n_kv_heads);
-        cJSON_AddNumberToObject(x, "d_ff", m->d_ff);
-        cJSON_AddNumberToObject(x, "max_seq", m->max_seq);
+        add_shape(x, m, "max_seq");
         cJSON_AddNumberToObject(x, "rope_theta", m->rope_theta);
         cJSON_AddNumberToObject(x, "rms_eps", m->rms_eps);
         cJSON_AddBoolToObject(x, "qkv_bias", m->qkv_bias);

@@ -7,8 +7,10 @@
  *   suite.name, run.seed (generation and split seed), data.train / data.test (JSONL
  *     replacing a split), suite.attempts / suite.retries / suite.view (game24/countdown),
  *     suite.max_train / suite.max_test (caps, 0 = all);
- *   modules.{executor,verifier,generator,judge}.backend: builtin (the suite's rules) or
- *     openai (actor/modules_openai.h, with .url .model .api_key_env .timeout_s .retries);
+ *   modules.{executor,verifier,generator,judge}.backend: builtin (the suite's rules),
+ *     openai (actor/modules_openai.h, with .url .model .api_key_env .timeout_s .retries
+ *     .max_tokens .seed .logprobs) or model (actor/modules_model.h: the local model of
+ *     modules.model.dir, loaded once for every module that uses it, .max_tokens);
  *     modules.planner.* is read by af_world_planner_create(w, "openai", ...);
  *   tools.python.enabled: add the sandboxed `python` tool (tools.python.*);
  *     tools.http.url non-empty: add the `http` tool (tools.http.*). Both join the suite's
@@ -33,9 +35,12 @@
 #include "common/traj.h"
 #include "env/suite.h"
 
+typedef struct AfModuleModel AfModuleModel;
+
 typedef struct AfWorld {
     AfSuite *suite;             /* owned: splits (capped), vocabulary, tools (extra tools included) */
     AfModules modules;          /* owned: executor, verifier, generator, judge */
+    AfModuleModel *module_model; /* owned: the modules' local model, NULL when none has backend=model */
     AfEpisodeSettings episode;  /* how every episode is played */
     AfModelConfig model;        /* the planner's shape: model.* with the suite's vocabulary */
     AfConfig cfg;               /* copy of the configuration it was built from */
@@ -43,6 +48,9 @@ typedef struct AfWorld {
 
 /* Builds the world. Returns 0, or:
  *   AF_ECONFIG  a value it cannot use, named by key (an openai backend without url/model,
+ *               a backend=model module without modules.model.dir, a model directory
+ *               without tokenizer.json or chat template, or whose tokenizer does not fit
+ *               its vocabulary, modules.planner.backend=model,
  *               an unset API key variable, a bad tools.http URL or allowlist, a python
  *               interpreter that is not executable, a bad model.* shape, a suite key the
  *               suites cannot honour, an empty training split);
@@ -53,6 +61,13 @@ typedef struct AfWorld {
  * threads may run episodes on one world (suite and builtin modules are thread-safe; the
  * openai clients too). */
 int af_world_create(const AfConfig *cfg, AfWorld **out);
+
+/* af_world_create for a rank that never runs an episode (a learner other than rank 0
+ * without a warm start): the modules' local model is not loaded (its modules then
+ * return AF_ESTATE if called, and world.json lacks its shape); everything else is
+ * checked and built as usual. */
+#define AF_WORLD_NO_EPISODES 1u
+int af_world_create_flags(const AfConfig *cfg, unsigned flags, AfWorld **out);
 void af_world_destroy(AfWorld *w); /* accepts NULL */
 
 /* A planner the world can make: "oracle", "random", or "openai" (the served planner of

@@ -37,7 +37,12 @@ every POST is counted per path+query (GET /count?key=<path?query> returns the co
                        line after "Planner action: " in the user message (a pass-through
                        executor); ?say=echo_temperature: "temperature <the request's>";
                        ?say=echo_auth: the content is the Authorization header (a hostile
-                       planner echoing the API key)
+                       planner echoing the API key); ?say=echo_opts: "seed <the request's
+                       seed or none> logprobs <its logprobs or none>";
+                       a request with "logprobs": true gets choices[0].logprobs.content =
+                       [{"token": "a", "logprob": -0.25}, {"token": "b", "logprob": -0.5}];
+                       ?reject=logprobs|seed|both: HTTP 400 whose error names the field(s)
+                       when the request carries them (a server that does not take them)
   <fault path>/chat/completions   the fault paths above also answer under this suffix, which
                        the OpenAI client appends to a base URL (/truncated/chat/completions ...)
 """
@@ -182,6 +187,12 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if "slow" in q:
                 time.sleep(float(q["slow"][0]))
+            reject = q.get("reject", [""])[0]
+            names = [f for f in ("seed", "logprobs") if reject in (f, "both") and isinstance(req, dict) and f in req]
+            if names:
+                self.reply(400, {"error": {"message": "unsupported parameter(s): %s" % ", ".join(names),
+                                           "type": "invalid_request_error"}})
+                return
             try:
                 self.chat(req, q.get("bad", [""])[0], q.get("say", [None])[0])
             except OSError:
@@ -218,11 +229,16 @@ class Handler(BaseHTTPRequestHandler):
             content = "stop | my key is %s" % got
         elif say == "echo_temperature":  # shows the sampling temperature the client asked for
             content = "temperature %s" % req.get("temperature")
+        elif say == "echo_opts":  # what the client asked for beyond the messages
+            content = "seed %s logprobs %s" % (req.get("seed", "none"), req.get("logprobs", "none"))
         elif say is not None:
             content = say
         good = {"id": "x", "object": "chat.completion",
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                              "finish_reason": "stop"}]}
+        if req.get("logprobs") is True:
+            good["choices"][0]["logprobs"] = {"content": [{"token": "a", "logprob": -0.25},
+                                                          {"token": "b", "logprob": -0.5}]}
         variants = {
             "nochoices": {"id": "x"},
             "emptychoices": {"choices": []},

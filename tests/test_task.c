@@ -248,7 +248,7 @@ static void test_loader_errors(void) {
         {"{\"question\": \"q\", \"answer\": \"a\", \"trace\": \"search q\"}", ":2: field \"trace\": expected an array"},
         {"{\"question\": \"q\", \"answer\": \"a\", \"trace\": [\"Search q\", \"answer a\"]}", ":2: field \"trace\": action 1 \"Search q\": expected a tool name"},
         {"{\"question\": \"q\", \"answer\": \"a\", \"judge\": \"openai\"}", ":2: field \"judge\": judge \"openai\" needs modules.judge.backend=openai"},
-        {"{\"question\": \"q\", \"answer\": \"a\", \"judge\": \"model\"}", "local-model modules"},
+        {"{\"question\": \"q\", \"answer\": \"a\", \"judge\": \"model\"}", ":2: field \"judge\": judge \"model\" needs modules.judge.backend=model (it is builtin)"},
         {"{\"question\": \"q\" \"answer\": \"a\"}", ":2: not a JSON object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

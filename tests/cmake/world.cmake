@@ -12,3 +12,11 @@ af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.
 af_unit_test(test_text_planner TIMEOUT 120)
 af_script_test(test_text_planner_hf python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_text_planner.py)
 set_tests_properties(test_text_planner_hf PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK npm)
+# Modules on a language model (issue 17 part 2): the reply parsers, per-call seeds, the
+# module call records through an episode, openai's seed and logprobs against the fault
+# server (unit); then every module on a tiny Qwen2.5 model with the real tokenizer (npm):
+# prompts against jinja2 and the JavaScript tokenizer, one load per rank, rollouts, eval,
+# determinism, bad configurations, and a 3-rank MPI training run.
+af_unit_test(test_modules_model TIMEOUT 120)
+af_script_test(test_modules_model_hf python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_modules_model.py)
+set_tests_properties(test_modules_model_hf PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK npm)
