@@ -12,6 +12,7 @@
 #include "actor/text_planner.h"
 #include "common/decode.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/rng.h"
 #include "common/safetensors.h"
 
@@ -82,6 +83,8 @@ int af_module_model_load(const AfModuleModelConfig *cfg, AfModuleModel **out) {
         goto fail;
     }
     atomic_fetch_add(&g_loads, 1);
+    af_log(AF_LOG_INFO, "module model %s loaded: %zu parameters, context %d, %.1f MiB (parameters + KV cache)", dir,
+           m->model->n_params, m->max_seq, (double)af_module_model_bytes(m) / (1 << 20));
     *out = m;
     return 0;
 fail:
