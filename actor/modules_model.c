@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "actor/text_planner.h"
+#include "common/deadline.h"
 #include "common/decode.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -135,6 +136,7 @@ static int generate(AfModuleModel *m, int module, uint32_t turn, const char *sys
     m->ids.n = 0;
     *n_reply = 0;
     *logprob = 0;
+    const double deadline = af_deadline_thread(); /* the episode's budget (0: none) */
     int rc = af_module_model_render(m, system, user, &text, &m->ids);
     free(text);
     if (rc) return rc;
@@ -152,6 +154,8 @@ static int generate(AfModuleModel *m, int module, uint32_t turn, const char *sys
     for (size_t k = 0; k < budget; k++) {
         int32_t tok;
         float lp;
+        if (deadline > 0 && af_mono_now() >= deadline)
+            return af_error_set(AF_ETIMEOUT, "the episode's budget ran out after %zu reply tokens", k);
         if (k + 1 < budget) rc = af_decode_step(m->dec, 1, &slot, &m->sampler, &rng, &tok, &lp);
         else rc = af_decode_sample(m->dec, slot, &m->sampler, &rng, &tok, &lp); /* last: no need to feed */
         if (rc) return rc;

@@ -20,7 +20,8 @@
  * same bits whichever thread or rank runs it. The reply's log-prob sum (at the sampling
  * temperature; 1 when greedy) and token count go to af_module_call_record. A prompt that
  * leaves no room for one reply token in max_seq is AF_EIO (the episode is then
- * INFRA_FAILED with the detail, as for an unusable openai reply).
+ * INFRA_FAILED with the detail, as for an unusable openai reply). The calling thread's
+ * deadline (common/deadline.h: the episode's budget) ends a call with AF_ETIMEOUT.
  *
  * Thread safety: calls from several threads are serialised by a mutex (one slot). */
 #ifndef AF_ACTOR_MODULES_MODEL_H
@@ -68,7 +69,8 @@ size_t af_module_model_bytes(const AfModuleModel *m);
 int af_module_model_render(AfModuleModel *m, const char *system, const char *user, char **text, AfTokenIds *ids);
 
 /* One call (format above): *reply malloc'd (the decoded reply, EOS excluded). Returns 0,
- * AF_EIO (the prompt does not fit), AF_ENOMEM, or a decoding error. */
+ * AF_EIO (the prompt does not fit), AF_ETIMEOUT (the thread's deadline passed),
+ * AF_ENOMEM, or a decoding error. */
 int af_module_model_chat(AfModuleModel *m, int module, uint32_t turn, const char *system, const char *user,
                          int max_tokens, char **reply);
 

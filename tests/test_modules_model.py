@@ -11,6 +11,7 @@ random model's replies are garbage, so this tests the machinery:
     one load per process, and every module reply's log-prob recorded (module_calls);
   - a model forced to say " STOP" drives the executor, verifier and generator through
     their parsers to a normal (status ok) episode;
+  - the episode's budget (rollout.episode_timeout_s) ends a module call;
   - sampled replies (modules.model.temperature=1) are bit-reproducible: two runs give the
     same output, another run.seed another;
   - bad configurations exit 2 with a message: backend=model without modules.model.dir, a
@@ -165,6 +166,16 @@ def check_rollouts(agentflow, d, stop_d):
               calls == [("executor", 0, 4), ("verifier", 1, 4), ("generator", 1, 4)], calls)
         check("forced-STOP model: the executor's command reached the suite (a bad action, not a crash)",
               e["turns"][0]["tool_status"] == "bad_action", e["turns"][0])
+
+    # the episode's budget ends a module call (no wall-clock assertion beyond "not ok")
+    r = rollout(agentflow, "--suite", "multihop", "--n", "1", *mdir, *ALL_MODEL, "--set", "rollout.episode_timeout_s=0.01")
+    eps = lines(r.stdout)
+    ok = eps is not None and len(eps) == 2 and r.returncode == 1
+    check("a 10 ms episode budget: the episode fails cleanly (exit 1)", ok, r.stdout[-300:] + r.stderr[-300:])
+    if ok:
+        e = eps[0]
+        check("a 10 ms episode budget: timeout, or INFRA_FAILED saying the budget ran out",
+              e["status"] == "timeout" or (e["status"] == "infra_failed" and "budget ran out" in e["status_detail"]), e)
 
     # determinism of sampled replies
     samp = [*mdir, *ALL_MODEL, "--set", "modules.model.temperature=1", "--set", "modules.model.top_p=0.9",
