@@ -152,11 +152,11 @@ typedef struct AfConfig {
       "per-request timeout in seconds")                                                         \
     X("modules." #m ".retries", modules.m.retries, INT, 2, 0, 10, "", "retries with backoff")   \
     X("modules." #m ".max_tokens", modules.m.max_tokens, INT, 0, 0, 32768, "",                  \
-      "reply tokens per call at most; 0 = openai: not sent, model: 128")                       \
+      "reply tokens per call at most; 0 = openai: not sent, model: 128 (the served planner: rollout.max_action_tokens)") \
     X("modules." #m ".seed", modules.m.send_seed, BOOL, 0, 0, 0, "",                            \
-      "openai: send a seed derived from run.seed, the episode and the call (reproducible sampling where the server offers it)") \
+      "openai modules (not the planner): send a seed derived from run.seed, the episode and the call (reproducible sampling where the server offers it)") \
     X("modules." #m ".logprobs", modules.m.logprobs, BOOL, 0, 0, 0, "",                         \
-      "openai: ask for log-probs and record each reply's sum in the trajectory (a server that rejects them is asked again without)")
+      "openai modules (not the planner): ask for log-probs and record each reply's sum in the trajectory (a server that rejects them is asked again without)")
 
 #define AF_CONFIG_KEYS(X)                                                                      \
     X("run.seed", run.seed, INT, 1, 0, 9007199254740991LL, "", "master seed of every random stream")    \

@@ -294,6 +294,7 @@ int af_world_planner_create(const AfWorld *w, const char *kind, AfPlanner **out)
         if (rc) return rc;
         oc.temperature = w->cfg.rollout.temperature;
         oc.max_tokens = (int)w->cfg.rollout.max_action_tokens * 4; /* generous: a token of ours is a few bytes */
+        oc.send_seed = oc.logprobs = 0; /* the modules' options (config.h) */
         return af_planner_openai_create(&oc, out);
     }
     return af_error_set(AF_ENOTFOUND, "planner \"%s\": the world makes oracle, random and openai planners", kind);

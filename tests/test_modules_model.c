@@ -14,7 +14,10 @@
  * Helper mode for tests/test_modules_model.py (with a real model directory):
  *   --render DIR SUITE [k=v ...]  stdin {"question", "answer", "text", "turns": [...]}:
  *       builds the world with every module on backend=model (modules.model.dir=DIR) and
- *       prints {"loads", "describe", "modules": {name: {"messages", "text", "ids"}}}. */
+ *       prints {"loads", "describe", "modules": {name: {"messages", "text", "ids"}}};
+ *   --episodes DIR SUITE N [k=v ...]  N oracle episodes of the test split with every module
+ *       on the model (sanitizers see the model path): prints one line per episode,
+ *       "<status> <module calls> <sum of their log-probs>". */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -325,15 +328,12 @@ static const char *jstr(const cJSON *o, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-static int render_mode(const char *dir, const char *suite, int argc, char **argv) {
-    static char in[1 << 20];
-    size_t n = fread(in, 1, sizeof in - 1, stdin);
-    in[n] = 0;
-    cJSON *req = cJSON_Parse(in);
+/* The world of suite with every module on the model in dir, plus the k=v settings. */
+static int model_world(const char *dir, const char *suite, int argc, char **argv, AfWorld **w) {
     AfConfig cfg;
     af_config_defaults(&cfg);
     char set[700];
-    int bad = !req;
+    int bad = 0;
     const char *sets[] = {"modules.executor.backend=model", "modules.verifier.backend=model", "modules.generator.backend=model",
                           "modules.judge.backend=model"};
     snprintf(set, sizeof set, "suite.name=%s", suite);
@@ -342,9 +342,45 @@ static int render_mode(const char *dir, const char *suite, int argc, char **argv
     bad |= af_config_apply_set(&cfg, set) != 0;
     for (int i = 0; i < 4; i++) bad |= af_config_apply_set(&cfg, sets[i]) != 0;
     for (int i = 0; i < argc; i++) bad |= af_config_apply_set(&cfg, argv[i]) != 0;
+    if (bad || af_world_create(&cfg, w)) {
+        fprintf(stderr, "world: %s\n", af_error_detail());
+        return 1;
+    }
+    return 0;
+}
+
+static int episodes_mode(const char *dir, const char *suite, int n, int argc, char **argv) {
     AfWorld *w = NULL;
-    if (bad || af_world_create(&cfg, &w)) {
-        fprintf(stderr, "render: %s\n", af_error_detail());
+    AfPlanner *oracle = NULL;
+    if (model_world(dir, suite, argc, argv, &w) || af_planner_oracle_create(&oracle)) {
+        af_world_destroy(w);
+        return 1;
+    }
+    const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TEST);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        AfEpisodeId id = {.query_index = (uint32_t)(i % (int)ds->n), .sample_index = (uint32_t)i};
+        Agentflow__Trajectory *t = NULL;
+        rc = af_world_episode(w, oracle, &ds->items[id.query_index], &id, &t);
+        if (rc) break;
+        double sum = 0;
+        for (size_t k = 0; k < t->n_module_calls; k++) sum += t->module_calls[k]->logprob;
+        printf("%d %zu %.6f\n", (int)t->status, t->n_module_calls, sum);
+        af_trajectory_free(t);
+    }
+    if (rc) fprintf(stderr, "episode: %s\n", af_error_detail());
+    af_planner_destroy(oracle);
+    af_world_destroy(w);
+    return rc ? 1 : 0;
+}
+
+static int render_mode(const char *dir, const char *suite, int argc, char **argv) {
+    static char in[1 << 20];
+    size_t n = fread(in, 1, sizeof in - 1, stdin);
+    in[n] = 0;
+    cJSON *req = cJSON_Parse(in);
+    AfWorld *w = NULL;
+    if (!req || model_world(dir, suite, argc, argv, &w)) {
         cJSON_Delete(req);
         return 1;
     }
@@ -401,6 +437,7 @@ static int render_mode(const char *dir, const char *suite, int argc, char **argv
 
 int main(int argc, char **argv) {
     if (argc >= 4 && !strcmp(argv[1], "--render")) return render_mode(argv[2], argv[3], argc - 4, argv + 4);
+    if (argc >= 5 && !strcmp(argv[1], "--episodes")) return episodes_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     const char *proxies[] = {"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"};
     for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++) unsetenv(proxies[i]);
     signal(SIGPIPE, SIG_IGN);

@@ -11,6 +11,8 @@ random model's replies are garbage, so this tests the machinery:
     one load per process, and every module reply's log-prob recorded (module_calls);
   - a model forced to say " STOP" drives the executor, verifier and generator through
     their parsers to a normal (status ok) episode;
+  - the same episodes through the C helper, also under the sanitizers when
+    AF_SANITIZE_TESTS built test_modules_model_asan;
   - the episode's budget (rollout.episode_timeout_s) ends a module call;
   - sampled replies (modules.model.temperature=1) are bit-reproducible: two runs give the
     same output, another run.seed another;
@@ -190,6 +192,23 @@ def check_rollouts(agentflow, d, stop_d):
     check("greedy module replies: the same bits with 1 and 2 threads", g1.stdout == g2.stdout and g1.stdout)
 
 
+def check_helper_episodes(build, d):
+    """Episodes through the C helper, plain and (when built) under ASan/UBSan/LSan."""
+    for name in ("test_modules_model", "test_modules_model_asan"):
+        helper = os.path.join(build, name)
+        if not os.path.exists(helper):
+            continue
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1", UBSAN_OPTIONS="halt_on_error=1",
+                   LSAN_OPTIONS="suppressions=" + os.path.join(HERE, "lsan.supp"))
+        r = subprocess.run([helper, "--episodes", d, "multihop", "3", "modules.executor.max_tokens=8",
+                            "modules.verifier.max_tokens=8", "modules.model.temperature=0.7"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        rows = r.stdout.split("\n")[:-1]
+        check(f"{name} --episodes: three episodes, every module call recorded, clean exit",
+              r.returncode == 0 and len(rows) == 3 and all(int(x.split()[1]) >= 1 for x in rows),
+              r.stdout[-300:] + r.stderr[-1200:])
+
+
 def check_bad_config(agentflow, d, tmp, src):
     notok = os.path.join(tmp, "notok")
     shutil.copytree(d, notok)
@@ -277,6 +296,7 @@ def main():
         make_model(stop_d, src, stop_token=45537)  # "ĠSTOP"
         check_prompts(helper, nm, d, enc_js)
         check_rollouts(agentflow, d, stop_d)
+        check_helper_episodes(build, d)
         check_bad_config(agentflow, d, tmp, src)
         check_mpi_train(agentflow, d, tmp)
     print(f"{len(FAILS)} failed" if FAILS else "all passed")
