@@ -175,7 +175,13 @@ int af_module_model_chat(AfModuleModel *m, int module, uint32_t turn, const char
     AfBytes b = {0};
     pthread_mutex_lock(&m->lock);
     int rc = generate(m, module, turn, system, user, max_tokens, &n, &lp);
-    if (rc == 0) rc = af_tokenizer_decode(af_text_codec_tokenizer(m->codec), m->reply, n, &b);
+    const AfTokenizer *tok = af_text_codec_tokenizer(m->codec);
+    size_t kept = 0; /* the model's vocabulary may have rows the tokenizer has no token for: no text */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        size_t len;
+        if (af_tokenizer_token_bytes(tok, m->reply[i], &len)) m->reply[kept++] = m->reply[i];
+    }
+    if (rc == 0) rc = af_tokenizer_decode(tok, m->reply, kept, &b);
     pthread_mutex_unlock(&m->lock);
     if (rc == 0 && !b.data && af_bytes_append(&b, "", 0)) rc = af_error_set(AF_ENOMEM, "module reply");
     if (rc) {

@@ -14,7 +14,8 @@
  * A call: the system and user messages rendered with the chat template
  * (add_generation_prompt), encoded with message contents as ordinary text
  * (af_text_prompt_encode), then up to max_tokens reply tokens, ending at an EOS token of
- * the tokenizer. Greedy when temperature is 0; else sampled (temperature, top_p) from an
+ * the tokenizer (an id the model has but the tokenizer lacks, a padding row of the
+ * vocabulary, counts as a reply token without text). Greedy when temperature is 0; else sampled (temperature, top_p) from an
  * AF_RNG_TOOL stream keyed by af_module_call_seed(module, turn) (actor/modules.h), so a
  * reply is a pure function of (weights, prompt, run seed, episode, module, turn), the
  * same bits whichever thread or rank runs it. The reply's log-prob sum (at the sampling

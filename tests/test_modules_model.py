@@ -13,6 +13,8 @@ random model's replies are garbage, so this tests the machinery:
     their parsers to a normal (status ok) episode;
   - the same episodes through the C helper, also under the sanitizers when
     AF_SANITIZE_TESTS built test_modules_model_asan;
+  - a model whose reply is vocabulary rows the tokenizer has no token for (padding)
+    gets an empty reply, not a decode error;
   - the episode's budget (rollout.episode_timeout_s) ends a module call;
   - sampled replies (modules.model.temperature=1) are bit-reproducible: two runs give the
     same output, another run.seed another;
@@ -132,7 +134,7 @@ def check_prompts(helper, nm, d, enc_js):
                   (want[:20], have[:20]))
 
 
-def check_rollouts(agentflow, d, stop_d):
+def check_rollouts(agentflow, d, stop_d, pad_d):
     mdir = ["--set", f"modules.model.dir={d}"]
     for suite in ("game24", "multihop"):
         r = rollout(agentflow, "--suite", suite, "--n", "2", *mdir, *ALL_MODEL, "--set", "modules.executor.max_tokens=16",
@@ -168,6 +170,17 @@ def check_rollouts(agentflow, d, stop_d):
               calls == [("executor", 0, 4), ("verifier", 1, 4), ("generator", 1, 4)], calls)
         check("forced-STOP model: the executor's command reached the suite (a bad action, not a crash)",
               e["turns"][0]["tool_status"] == "bad_action", e["turns"][0])
+
+    # a reply of vocabulary rows the tokenizer has no token for (151665..151935): no text, no abort
+    r = rollout(agentflow, "--suite", "multihop", "--n", "1", "--set", f"modules.model.dir={pad_d}", *ALL_MODEL[:2],
+                "--set", "modules.executor.max_tokens=4")
+    eps = lines(r.stdout)
+    ok = eps is not None and len(eps) == 2
+    check("padding-row replies: the episode completes (no decode error)", ok, r.stdout[-300:] + r.stderr[-300:])
+    if ok:
+        check("padding-row replies: an empty reply, INFRA_FAILED saying so, 4 tokens recorded",
+              eps[0]["status"] == "infra_failed" and 'reply "" holds no command' in eps[0]["status_detail"] and
+              eps[0]["module_calls"][0]["tokens"] == 4, eps[0])
 
     # the episode's budget ends a module call (no wall-clock assertion beyond "not ok")
     r = rollout(agentflow, "--suite", "multihop", "--n", "1", *mdir, *ALL_MODEL, "--set", "rollout.episode_timeout_s=0.01")
@@ -294,8 +307,10 @@ def main():
         make_model(d, src)
         stop_d = os.path.join(tmp, "qwen-stop")
         make_model(stop_d, src, stop_token=45537)  # "ĠSTOP"
+        pad_d = os.path.join(tmp, "qwen-pad")
+        make_model(pad_d, src, stop_token=151900)  # a padding row of the vocabulary: no token
         check_prompts(helper, nm, d, enc_js)
-        check_rollouts(agentflow, d, stop_d)
+        check_rollouts(agentflow, d, stop_d, pad_d)
         check_helper_episodes(build, d)
         check_bad_config(agentflow, d, tmp, src)
         check_mpi_train(agentflow, d, tmp)
