@@ -110,7 +110,9 @@ void af_world_traj_limits(const AfWorld *w, uint32_t group_size, int world_size,
 
 /* The world as built, as one JSON object (malloc'd; NULL when out of memory): suite,
  * split sizes and a hash of their questions and answers, tools, module backends and
- * endpoints, episode settings and planner shape. Two commands that build the same world
+ * endpoints, the modules' local model when one has backend=model ("module_model": dir,
+ * sampling, context, shape, n_params, bytes; only dir and sampling on a rank built with
+ * AF_WORLD_NO_EPISODES), episode settings and planner shape. Two commands that build the same world
  * print the same text; `train` writes it to RUN_DIR/world.json and `eval` into its report. */
 char *af_world_describe(const AfWorld *w);
 
