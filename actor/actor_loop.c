@@ -27,6 +27,34 @@ static int lease_take(Lease *l, AfWorkUnit *u) {
     return 0;
 }
 
+/* Unit u and, with a group hook, more units of the lease after it, up to h->group:
+ * us[0..*n). */
+static void lease_group(const AfActorHooks *h, Lease *l, const AfWorkUnit *u, AfWorkUnit *us, size_t *n) {
+    us[0] = *u;
+    *n = 1;
+    if (!h->run_group || h->group < 2) return;
+    while (*n < h->group && *n < AF_WORK_LEASE_MAX && l->next < l->n) us[(*n)++] = l->q[l->next++];
+}
+
+/* The episodes of us[0..n) into t[0..n) (all or none), stamped as the loop sends them. */
+static int run_units(const AfActorHooks *h, const AfWorkUnit *us, size_t n, uint64_t version, int rank,
+                     Agentflow__Trajectory **t, AfActorStats *st) {
+    double te = af_time_now();
+    int rc = n == 1 ? h->run_episode(h->ctx, &us[0], version, &t[0]) : h->run_group(h->ctx, us, n, version, t);
+    if (rc) return rc;
+    st->episode_s += af_time_now() - te;
+    st->episodes += n;
+    for (size_t i = 0; i < n; i++) {
+        t[i]->iteration = us[i].iteration;
+        t[i]->slot = us[i].slot;
+        t[i]->query_index = us[i].query_index;
+        t[i]->sample_index = us[i].sample;
+        t[i]->policy_version = version;
+        t[i]->actor_rank = rank;
+    }
+    return 0;
+}
+
 /* A new lease arrived in q: checks its size and takes its first unit. */
 static int lease_received(Lease *l, AfWorkUnit *u) {
     uint32_t n = l->q[0].lease ? l->q[0].lease : 1;
@@ -186,21 +214,20 @@ static int actor_run_async(const AfActorHooks *h, MPI_Comm world, MPI_Comm polic
             rc = af_error_set(AF_EFORMAT, "actor: bad work unit (kind %u, iteration %u)", u.kind, u.iteration);
             break;
         }
-        Agentflow__Trajectory *t = NULL;
-        double te = af_time_now();
-        if ((rc = h->run_episode(h->ctx, &u, A.version, &t))) break;
-        st->episode_s += af_time_now() - te;
-        st->episodes++;
-        t->iteration = u.iteration;
-        t->slot = u.slot;
-        t->query_index = u.query_index;
-        t->sample_index = u.sample;
-        t->policy_version = A.version;
-        t->actor_rank = A.rank;
-        double ts = af_time_now();
-        rc = send_async(&A, t, (int)(u.slot % (uint32_t)learners));
-        st->send_s += af_time_now() - ts;
-        af_traj_free(t);
+        AfWorkUnit us[AF_WORK_LEASE_MAX];
+        Agentflow__Trajectory *t[AF_WORK_LEASE_MAX];
+        size_t nu = 0;
+        lease_group(h, &A.lease, &u, us, &nu);
+        for (size_t i = 1; i < nu && rc == 0; i++)
+            if (us[i].kind != AF_WORK_UNIT)
+                rc = af_error_set(AF_EFORMAT, "actor: bad work unit (kind %u, iteration %u)", us[i].kind, us[i].iteration);
+        if (rc || (rc = run_units(h, us, nu, A.version, A.rank, t, st))) break;
+        for (size_t i = 0; i < nu; i++) {
+            double ts = af_time_now();
+            if (rc == 0) rc = send_async(&A, t[i], (int)(us[i].slot % (uint32_t)learners));
+            st->send_s += af_time_now() - ts;
+            af_traj_free(t[i]);
+        }
     }
     if (rc == 0) rc = af_mpi_waitall(ASYNC_SENDS, A.send); /* learners drained them before STOP */
     for (int i = 0; i < ASYNC_SENDS; i++) free(A.buf[i]);
@@ -240,21 +267,21 @@ int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int lea
             if (u.kind == AF_WORK_DONE) break;
             if (u.kind != AF_WORK_UNIT || u.iteration != c.iteration)
                 return af_error_set(AF_EFORMAT, "actor: bad work unit (kind %u, iteration %u)", u.kind, u.iteration);
-            Agentflow__Trajectory *t = NULL;
-            double te = af_time_now();
-            if ((rc = h->run_episode(h->ctx, &u, version, &t))) return rc;
-            st->episode_s += af_time_now() - te;
-            st->episodes++;
-            t->iteration = u.iteration;
-            t->slot = u.slot;
-            t->query_index = u.query_index;
-            t->sample_index = u.sample;
-            t->policy_version = version;
-            t->actor_rank = rank;
-            double ts = af_time_now();
-            rc = af_traj_send(t, (int)(u.slot % (uint32_t)learners), world, scratch, scratch_bytes);
-            st->send_s += af_time_now() - ts;
-            af_traj_free(t);
+            AfWorkUnit us[AF_WORK_LEASE_MAX];
+            Agentflow__Trajectory *t[AF_WORK_LEASE_MAX];
+            size_t nu = 0;
+            lease_group(h, &lease, &u, us, &nu);
+            for (size_t i = 1; i < nu; i++)
+                if (us[i].kind != AF_WORK_UNIT || us[i].iteration != c.iteration)
+                    return af_error_set(AF_EFORMAT, "actor: bad work unit (kind %u, iteration %u)", us[i].kind,
+                                        us[i].iteration);
+            if ((rc = run_units(h, us, nu, version, rank, t, st))) return rc;
+            for (size_t i = 0; i < nu; i++) {
+                double ts = af_time_now();
+                if (rc == 0) rc = af_traj_send(t[i], (int)(us[i].slot % (uint32_t)learners), world, scratch, scratch_bytes);
+                st->send_s += af_time_now() - ts;
+                af_traj_free(t[i]);
+            }
             if (rc) return rc;
         }
     }

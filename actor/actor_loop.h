@@ -21,6 +21,11 @@ typedef struct AfActorHooks {
      * sends and frees it. A non-zero return stops the actor (an infrastructure problem
      * inside the episode must instead be a trajectory with status INFRA_FAILED). */
     int (*run_episode)(void *ctx, const AfWorkUnit *unit, uint64_t version, Agentflow__Trajectory **out);
+    /* Optional: the episodes of n (2..group) units of one lease at once (group decoding),
+     * out[i] for units[i] with run_episode's contract; on an error none is returned. NULL
+     * or group < 2: run_episode unit by unit. */
+    int (*run_group)(void *ctx, const AfWorkUnit *units, size_t n, uint64_t version, Agentflow__Trajectory **out);
+    size_t group;
     /* Called after each weight broadcast (may be NULL). */
     void (*on_weights)(void *ctx, uint64_t version);
     /* AF_CTRL_EVAL: evaluate this rank's share with the weights just received and take

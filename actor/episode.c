@@ -120,6 +120,44 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
     return rc;
 }
 
+/* An episode as a resumable state machine: begin runs up to the first planner request,
+ * each delivered action runs the turn's tools and modules up to the next request or the
+ * end. af_episode_run drives one; af_episode_run_group drives several in lockstep. */
+struct AfEpisode {
+    const AfSuite *suite;
+    const AfModules *modules;
+    AfPlanner *planner;
+    const AfItem *item;
+    const AfEpisodeSettings *cfg;
+    AfEpisodeId id;
+    double t_start, modules_s, tools_s, planner_s;
+    double deadline;   /* the episode's thread deadline (common/deadline.h) */
+    AfMemory *mem;
+    AfTurnRecord rec;
+    char *prompt, *transcript, *answer, *detail;
+    Agentflow__Trajectory *tr;
+    AfRng rng;
+    AfModuleEpisode calls; /* module backends seed and record their calls by it (actor/modules.h) */
+    int infra, timed_out;
+    uint32_t turn;     /* of the pending request */
+    int pending;       /* a planner request is waiting: in */
+    int done;          /* tr is complete */
+    AfPlannerInput in;
+    int act_rc;        /* what the planner answered (af_episode_deliver) */
+    size_t act_n;
+};
+
+/* Runs fn(e) under the episode's deadline and with its module-call record installed, the
+ * caller's restored after. */
+static int with_deadline(AfEpisode *e, int (*fn)(AfEpisode *)) {
+    const double saved = af_deadline_thread_set(e->deadline);
+    AfModuleEpisode *const saved_calls = af_module_episode_set(&e->calls);
+    const int rc = fn(e);
+    af_module_episode_set(saved_calls);
+    af_deadline_thread_set(saved);
+    return rc;
+}
+
 /* The module calls recorded during the episode, as tr->module_calls. */
 static int add_module_calls(Agentflow__Trajectory *tr, const AfModuleEpisode *calls) {
     if (!calls->n_calls) return 0;
@@ -140,8 +178,261 @@ static int add_module_calls(Agentflow__Trajectory *tr, const AfModuleEpisode *ca
     return 0;
 }
 
-int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
-                   const AfEpisodeSettings *cfg, const AfEpisodeId *id, Agentflow__Trajectory **out) {
+/* The end of the episode once no more turns are taken: generator, judge, reward. */
+static int episode_end(AfEpisode *e) {
+    const AfEpisodeSettings *cfg = e->cfg;
+    const AfModules *modules = e->modules;
+    Agentflow__Trajectory *tr = e->tr;
+    int rc;
+    tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
+    float reward = 0.0f;
+    if (!e->infra && e->timed_out && e->tools_s + e->modules_s >= e->planner_s) {
+        char buf[200];
+        snprintf(buf, sizeof buf, "episode budget %.3gs exceeded after %zu turns (planner %.3gs, tools %.3gs, modules %.3gs)",
+                 cfg->episode_timeout_s, tr->n_turns, e->planner_s, e->tools_s, e->modules_s);
+        if ((rc = setstr(&e->detail, buf))) return rc;
+        tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT;
+    } else if (e->infra) {
+        tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
+    } else {
+        double t0 = now_s();
+        rc = modules->generator->generate(modules->generator, e->item, e->mem->turns, e->mem->n, &e->answer);
+        if (rc == 0) rc = modules->judge->judge(modules->judge, e->item, e->answer, &reward);
+        e->modules_s += now_s() - t0;
+        if (rc && is_infra(rc)) {
+            char buf[300];
+            snprintf(buf, sizeof buf, "%s: %s", e->answer ? "judge" : "generator", af_error_detail());
+            if ((rc = setstr(&e->detail, buf))) return rc;
+            tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
+            reward = 0.0f;
+        } else if (rc) {
+            return rc;
+        }
+        if (!(reward >= 0.0f)) reward = 0.0f; /* NaN too */
+        if (reward > 1.0f) reward = 1.0f;
+    }
+    tr->reward = tr->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK ? reward : 0.0f;
+    if ((rc = setstr(&tr->answer,
+                     tr->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK && e->answer ? e->answer : "")))
+        return rc;
+    if (e->detail) {
+        tr->status_detail = e->detail;
+        e->detail = NULL;
+    }
+    tr->planner_s = e->planner_s;
+    tr->tools_s = e->tools_s;
+    tr->modules_s = e->modules_s;
+    tr->episode_s = now_s() - e->t_start;
+    if ((rc = add_module_calls(tr, &e->calls))) return rc;
+    if ((rc = af_traj_clean_utf8(tr))) return rc; /* tool output, replies: UTF-8 from here on */
+    e->done = 1;
+    return 0;
+}
+
+/* The start of turn e->turn: its prompt, then a planner request; or the end of the
+ * episode (turns, budget or context used up). */
+static int episode_next_turn(AfEpisode *e) {
+    const AfEpisodeSettings *cfg = e->cfg;
+    Agentflow__Trajectory *tr = e->tr;
+    AfPlanner *planner = e->planner;
+    const uint32_t turn = e->turn;
+    int rc;
+    if (turn >= cfg->max_turns) return episode_end(e);
+    if (cfg->episode_timeout_s > 0 && now_s() - e->t_start > cfg->episode_timeout_s) {
+        e->timed_out = 1;
+        return episode_end(e);
+    }
+    Agentflow__Turn *tp = malloc(sizeof *tp);
+    if (!tp) return af_error_set(AF_ENOMEM, "turn");
+    agentflow__turn__init(tp);
+    tr->turns[tr->n_turns++] = tp;
+
+    /* prompt */
+    double t0 = now_s();
+    tp->action_tokens = malloc(cfg->max_action_tokens * sizeof *tp->action_tokens);
+    tp->behaviour_logprobs = malloc(cfg->max_action_tokens * sizeof *tp->behaviour_logprobs);
+    if (!tp->action_tokens || !tp->behaviour_logprobs) return af_error_set(AF_ENOMEM, "turn %u buffers", turn + 1);
+    if ((rc = turn_prompt(e->suite, e->item, e->mem, cfg, planner, turn ? tr->turns[turn - 1] : NULL, &e->transcript,
+                          &e->prompt, tp)))
+        return rc;
+    if (e->suite->ops->restarts) tp->try_index = (uint32_t)e->suite->ops->restarts(e->suite, e->item, e->mem->turns, e->mem->n);
+    e->modules_s += now_s() - t0;
+    /* out of context: the episode ends, judged on what it did. A planner in text needs
+     * room for a whole action (a cut-off reply cannot be read). */
+    if (planner->context && (planner->read ? tp->n_prompt_tokens + cfg->max_action_tokens > planner->context
+                                           : tp->n_prompt_tokens >= planner->context)) {
+        if (planner->read) {
+            char buf[200];
+            snprintf(buf, sizeof buf, "context full before turn %u: prompt %zu + action %u tokens > %zu", turn + 1,
+                     tp->n_prompt_tokens, cfg->max_action_tokens, planner->context);
+            free(e->detail);
+            e->detail = NULL;
+            if ((rc = setstr(&e->detail, buf))) return rc;
+        }
+        protobuf_c_message_free_unpacked(&tp->base, NULL);
+        tr->turns[--tr->n_turns] = NULL;
+        free(e->prompt);
+        e->prompt = NULL;
+        return episode_end(e);
+    }
+    e->in = (AfPlannerInput){.suite = e->suite, .item = e->item, .memory = e->mem->turns, .n_memory = e->mem->n,
+                             .turn = turn, .prompt_text = e->prompt, .prompt_tokens = tp->prompt_tokens,
+                             .n_prompt = tp->n_prompt_tokens};
+    e->pending = 1;
+    return 0;
+}
+
+/* The rest of the turn once the planner has answered (act's code rc, na tokens in the
+ * turn's buffers): executor and tool, memory, verifier; then the next turn or the end. */
+static int episode_after_act(AfEpisode *e, int rc, size_t na) {
+    const AfEpisodeSettings *cfg = e->cfg;
+    const AfModules *modules = e->modules;
+    AfPlanner *planner = e->planner;
+    const uint32_t turn = e->turn;
+    Agentflow__Turn *tp = e->tr->turns[turn];
+    AfMemory *mem = e->mem;
+    AfTurnRecord *rec = &e->rec;
+    e->pending = 0;
+    e->planner_s += tp->planner_s;
+    if (rc && is_infra(rc)) { /* a served planner (openai backend) failed: not the policy's fault */
+        char buf[300];
+        snprintf(buf, sizeof buf, "turn %u: planner (%s): %s", turn + 1, planner->name, af_error_detail());
+        rc = 0;
+        if ((rc = setstr(&e->detail, buf)) || (rc = setstr(&tp->action_text, "")) || (rc = setstr(&tp->sub_goal, "")) ||
+            (rc = setstr(&tp->tool, "")) || (rc = setstr(&tp->argument, "")) || (rc = setstr(&tp->result, buf)))
+            return rc;
+        tp->tool_status = AGENTFLOW__TOOL_STATUS__TOOL_STATUS_INFRA_ERROR;
+        free(e->prompt);
+        e->prompt = NULL;
+        e->infra = 1;
+        return episode_end(e);
+    }
+    if (rc) return rc;
+    AF_ASSERT(na <= cfg->max_action_tokens);
+    tp->n_action_tokens = tp->n_behaviour_logprobs = na;
+    free(e->prompt);
+    e->prompt = NULL;
+    AfAction act = {0};
+    char *command = NULL, why[200] = "";
+    int unread = 0; /* a planner in text wrote something that does not parse */
+    if (!planner->read) {
+        if ((rc = af_vocab_decode(e->suite->vocab, tp->action_tokens, na, &tp->action_text))) return rc;
+    } else {
+        rc = planner->read(planner, tp->action_tokens, na, &tp->action_text, &act, why, sizeof why);
+        if (rc == AF_EINVAL) {
+            unread = 1;
+            rc = 0;
+        } else if (rc == 0) {
+            size_t lt = strlen(act.tool), la = strlen(act.argument);
+            if (!(command = malloc(lt + la + 2))) rc = af_error_set(AF_ENOMEM, "action");
+            else snprintf(command, lt + la + 2, "%s%s%s", act.tool, la ? " " : "", act.argument);
+        }
+        if (rc) {
+            af_action_clear(&act);
+            return rc;
+        }
+    }
+
+    /* executor + tool */
+    double t0 = now_s();
+    if (unread) {
+        rc = af_turn_record_set(rec, "", "", "", AF_TOOL_BAD_ACTION, why);
+    } else {
+        rc = modules->executor->execute(modules->executor, e->item, mem->turns, mem->n, command ? command : tp->action_text,
+                                        af_deadline_clip(cfg->tool_timeout_s), rec);
+        if (rc == 0 && command && act.sub_goal[0]) { /* the sub-goal the planner wrote, apart from the command */
+            char *g = strdup(act.sub_goal);
+            if (!g) rc = af_error_set(AF_ENOMEM, "sub-goal");
+            else {
+                free(rec->sub_goal);
+                rec->sub_goal = g;
+            }
+        }
+    }
+    free(command);
+    af_action_clear(&act);
+    double exec_s = now_s() - t0;
+    if (rc && is_infra(rc)) {
+        e->infra = 1;
+        rc = 0;
+        char buf[300];
+        snprintf(buf, sizeof buf, "turn %u: executor (%s): %s", turn + 1, modules->executor->backend, af_error_detail());
+        if ((rc = setstr(&e->detail, buf))) return rc;
+        if ((rc = af_turn_record_set(rec, "", "", "", AF_TOOL_INFRA_ERROR, buf))) return rc;
+    } else if (rc) {
+        return rc;
+    }
+    tp->tool_s = rec->tool_s;
+    e->tools_s += rec->tool_s;
+    e->modules_s += exec_s > rec->tool_s ? exec_s - rec->tool_s : 0;
+    if ((rc = setstr(&tp->sub_goal, rec->sub_goal)) || (rc = setstr(&tp->tool, rec->tool)) ||
+        (rc = setstr(&tp->argument, rec->argument)) || (rc = setstr(&tp->result, rec->result)))
+        return rc;
+    tp->tool_status = (Agentflow__ToolStatus)rec->status;
+    if (rec->status == AF_TOOL_INFRA_ERROR && !e->infra) {
+        e->infra = 1;
+        char buf[300];
+        snprintf(buf, sizeof buf, "turn %u: tool %s: %.200s", turn + 1, rec->tool, rec->result);
+        if ((rc = setstr(&e->detail, buf))) return rc;
+    }
+    if ((rc = af_memory_append(mem, rec))) return rc;
+    if (e->infra) return episode_end(e);
+
+    /* verifier */
+    int stop = 0;
+    t0 = now_s();
+    rc = modules->verifier->verify(modules->verifier, e->item, mem->turns, mem->n, &stop);
+    e->modules_s += now_s() - t0;
+    if (rc && is_infra(rc)) {
+        char buf[300];
+        snprintf(buf, sizeof buf, "turn %u: verifier (%s): %s", turn + 1, modules->verifier->backend, af_error_detail());
+        if ((rc = setstr(&e->detail, buf))) return rc;
+        e->infra = 1;
+        return episode_end(e);
+    }
+    if (rc) return rc;
+    tp->verifier = stop ? AGENTFLOW__VERIFIER_DECISION__VERIFIER_DECISION_STOP
+                        : AGENTFLOW__VERIFIER_DECISION__VERIFIER_DECISION_CONTINUE;
+    if (stop) return episode_end(e);
+    e->turn++;
+    return episode_next_turn(e);
+}
+
+void af_episode_destroy(AfEpisode *e) {
+    if (!e) return;
+    af_turn_record_clear(&e->rec);
+    free(e->prompt);
+    free(e->transcript);
+    free(e->answer);
+    free(e->detail);
+    af_memory_destroy(e->mem);
+    af_trajectory_free(e->tr);
+    free(e);
+}
+
+/* begin's work under the episode's deadline */
+static int episode_start(AfEpisode *e) {
+    const AfEpisodeSettings *cfg = e->cfg;
+    Agentflow__Trajectory *tr = e->tr;
+    int rc;
+    if (!(tr->turns = calloc(cfg->max_turns, sizeof *tr->turns))) return af_error_set(AF_ENOMEM, "trajectory turns");
+    tr->iteration = e->id.iteration;
+    tr->query_index = e->id.query_index;
+    tr->sample_index = e->id.sample_index;
+    tr->policy_version = e->id.policy_version;
+    tr->actor_rank = e->id.actor_rank;
+    tr->temperature = e->planner->temperature;
+    if ((rc = setstr(&tr->suite, e->suite->name)) || (rc = setstr(&tr->query, e->item->question)) ||
+        (rc = setstr(&tr->gold, e->item->answer)))
+        return rc;
+    if ((rc = af_memory_create(cfg->max_turns, &e->mem))) return rc;
+    af_rng_init(&e->rng, cfg->seed, AF_RNG_SAMPLE, e->id.iteration, e->id.query_index, e->id.sample_index);
+    return episode_next_turn(e);
+}
+
+int af_episode_begin(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
+                     const AfEpisodeSettings *cfg, const AfEpisodeId *id, AfEpisode **out) {
+    *out = NULL;
     if (cfg->max_turns == 0 || cfg->max_turns > AF_MAX_TURNS)
         return af_error_set(AF_EINVAL, "episode: max_turns must be in 1..%d, got %u", AF_MAX_TURNS, cfg->max_turns);
     if (cfg->max_action_tokens == 0) return af_error_set(AF_EINVAL, "episode: max_action_tokens must be > 0");
@@ -149,256 +440,141 @@ int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *pl
         return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", id->sample_index, AF_RNG_MAX_SAMPLE);
     if (planner->prompt && cfg->monolithic)
         return af_error_set(AF_EINVAL, "episode: a planner in text does not support algo.policy=monolithic");
-    int rc = 0;
-    double t_start = now_s(), modules_s = 0, tools_s = 0, planner_s = 0;
-    /* every tool and module call of the episode ends by the end of its budget */
-    const double saved_deadline = af_deadline_thread_set(
-        af_deadline_min(af_deadline_thread(), cfg->episode_timeout_s > 0 ? t_start + cfg->episode_timeout_s : 0));
-    /* module backends seed and record their calls by the episode's name (actor/modules.h) */
-    AfModuleEpisode calls = {.seed = cfg->seed, .iteration = id->iteration, .query_index = id->query_index,
-                             .sample_index = id->sample_index};
-    AfModuleEpisode *const saved_calls = af_module_episode_set(&calls);
-    AfMemory *mem = NULL;
-    AfTurnRecord rec = {0};
-    char *prompt = NULL, *transcript = NULL, *answer = NULL, *detail = NULL;
-    Agentflow__Trajectory *tr = malloc(sizeof *tr);
-    if (!tr) {
-        af_module_episode_set(saved_calls);
-        af_deadline_thread_set(saved_deadline);
+    AfEpisode *e = calloc(1, sizeof *e);
+    if (!e || !(e->tr = malloc(sizeof *e->tr))) {
+        free(e);
         return af_error_set(AF_ENOMEM, "trajectory");
     }
-    agentflow__trajectory__init(tr);
-    tr->turns = calloc(cfg->max_turns, sizeof *tr->turns);
-    if (!tr->turns) {
-        rc = af_error_set(AF_ENOMEM, "trajectory turns");
-        goto fail;
+    agentflow__trajectory__init(e->tr);
+    e->suite = suite, e->modules = modules, e->planner = planner, e->item = item, e->cfg = cfg, e->id = *id;
+    e->t_start = now_s();
+    e->calls = (AfModuleEpisode){.seed = cfg->seed, .iteration = id->iteration, .query_index = id->query_index,
+                                 .sample_index = id->sample_index};
+    /* every tool and module call of the episode ends by the end of its budget */
+    e->deadline = af_deadline_min(af_deadline_thread(), cfg->episode_timeout_s > 0 ? e->t_start + cfg->episode_timeout_s : 0);
+    int rc = with_deadline(e, episode_start);
+    if (rc) {
+        af_episode_destroy(e);
+        return rc;
     }
-    tr->iteration = id->iteration;
-    tr->query_index = id->query_index;
-    tr->sample_index = id->sample_index;
-    tr->policy_version = id->policy_version;
-    tr->actor_rank = id->actor_rank;
-    tr->temperature = planner->temperature;
-    if ((rc = setstr(&tr->suite, suite->name)) || (rc = setstr(&tr->query, item->question)) ||
-        (rc = setstr(&tr->gold, item->answer)))
-        goto fail;
-    if ((rc = af_memory_create(cfg->max_turns, &mem))) goto fail;
+    *out = e;
+    return 0;
+}
 
-    AfRng rng;
-    af_rng_init(&rng, cfg->seed, AF_RNG_SAMPLE, id->iteration, id->query_index, id->sample_index);
-    int infra = 0, timed_out = 0;
-    for (uint32_t turn = 0; turn < cfg->max_turns; turn++) {
-        if (cfg->episode_timeout_s > 0 && now_s() - t_start > cfg->episode_timeout_s) {
-            timed_out = 1;
-            break;
-        }
-        Agentflow__Turn *tp = malloc(sizeof *tp);
-        if (!tp) {
-            rc = af_error_set(AF_ENOMEM, "turn");
-            goto fail;
-        }
-        agentflow__turn__init(tp);
-        tr->turns[tr->n_turns++] = tp;
+const AfPlannerInput *af_episode_request(AfEpisode *e, AfRng **rng, uint32_t **tokens, float **logprobs) {
+    if (!e->pending) return NULL;
+    Agentflow__Turn *tp = e->tr->turns[e->turn];
+    *rng = &e->rng;
+    *tokens = tp->action_tokens;
+    *logprobs = tp->behaviour_logprobs;
+    return &e->in;
+}
 
-        /* prompt */
-        double t0 = now_s();
-        tp->action_tokens = malloc(cfg->max_action_tokens * sizeof *tp->action_tokens);
-        tp->behaviour_logprobs = malloc(cfg->max_action_tokens * sizeof *tp->behaviour_logprobs);
-        if (!tp->action_tokens || !tp->behaviour_logprobs) {
-            rc = af_error_set(AF_ENOMEM, "turn %u buffers", turn + 1);
-            goto fail;
+static int after_act_pending(AfEpisode *e);
+
+int af_episode_deliver(AfEpisode *e, int act_rc, size_t n, double planner_s) {
+    AF_ASSERT(e->pending);
+    e->tr->turns[e->turn]->planner_s = planner_s;
+    e->act_rc = act_rc;
+    e->act_n = n;
+    return with_deadline(e, after_act_pending);
+}
+
+static int after_act_pending(AfEpisode *e) { return episode_after_act(e, e->act_rc, e->act_n); }
+
+int af_episode_finish(AfEpisode *e, Agentflow__Trajectory **out) {
+    AF_ASSERT(e->done);
+    *out = e->tr;
+    e->tr = NULL;
+    af_episode_destroy(e);
+    return 0;
+}
+
+/* The planner's act on e's pending request, under the episode's deadline. */
+static int episode_act(AfEpisode *e) {
+    AfRng *rng = NULL;
+    uint32_t *tokens = NULL;
+    float *logprobs = NULL;
+    const AfPlannerInput *in = af_episode_request(e, &rng, &tokens, &logprobs);
+    size_t na = 0;
+    const double t0 = now_s();
+    const int rc = e->planner->act(e->planner, in, rng, tokens, logprobs, e->cfg->max_action_tokens, &na);
+    return af_episode_deliver(e, rc, na, now_s() - t0);
+}
+
+int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
+                   const AfEpisodeSettings *cfg, const AfEpisodeId *id, Agentflow__Trajectory **out) {
+    AfEpisode *e = NULL;
+    int rc = af_episode_begin(suite, modules, planner, item, cfg, id, &e);
+    while (rc == 0 && e->pending) rc = with_deadline(e, episode_act);
+    if (rc) {
+        af_episode_destroy(e);
+        return rc;
+    }
+    return af_episode_finish(e, out);
+}
+
+int af_episode_run_group(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *const *items,
+                         const AfEpisodeSettings *cfg, const AfEpisodeId *ids, size_t n, Agentflow__Trajectory **out,
+                         int *rcs, char (*details)[AF_EPISODE_DETAIL]) {
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        rcs[i] = 0;
+        details[i][0] = 0;
+    }
+    if (!planner->act_group || planner->group < 2) { /* one at a time */
+        for (size_t i = 0; i < n; i++)
+            if ((rcs[i] = af_episode_run(suite, modules, planner, items[i], cfg, &ids[i], &out[i])))
+                snprintf(details[i], AF_EPISODE_DETAIL, "%s", af_error_detail());
+        return 0;
+    }
+    const size_t G = planner->group;
+    AfEpisode *ep[AF_EPISODE_GROUP_MAX];
+    AfPlannerInput in[AF_EPISODE_GROUP_MAX];
+    AfRng *rngs[AF_EPISODE_GROUP_MAX];
+    uint32_t *toks[AF_EPISODE_GROUP_MAX];
+    float *lps[AF_EPISODE_GROUP_MAX];
+    size_t na[AF_EPISODE_GROUP_MAX], who[AF_EPISODE_GROUP_MAX];
+    const size_t per = G < AF_EPISODE_GROUP_MAX ? G : AF_EPISODE_GROUP_MAX;
+    for (size_t g0 = 0; g0 < n; g0 += per) {
+        const size_t m = n - g0 < per ? n - g0 : per;
+        for (size_t j = 0; j < m; j++) {
+            const size_t i = g0 + j;
+            if ((rcs[i] = af_episode_begin(suite, modules, planner, items[i], cfg, &ids[i], &ep[j])))
+                snprintf(details[i], AF_EPISODE_DETAIL, "%s", af_error_detail());
         }
-        if ((rc = turn_prompt(suite, item, mem, cfg, planner, turn ? tr->turns[turn - 1] : NULL, &transcript, &prompt,
-                              tp)))
-            goto fail;
-        if (suite->ops->restarts) tp->try_index = (uint32_t)suite->ops->restarts(suite, item, mem->turns, mem->n);
-        modules_s += now_s() - t0;
-        /* out of context: the episode ends, judged on what it did. A planner in text needs
-         * room for a whole action (a cut-off reply cannot be read). */
-        if (planner->context && (planner->read ? tp->n_prompt_tokens + cfg->max_action_tokens > planner->context
-                                               : tp->n_prompt_tokens >= planner->context)) {
-            if (planner->read) {
-                char buf[200];
-                snprintf(buf, sizeof buf, "context full before turn %u: prompt %zu + action %u tokens > %zu", turn + 1,
-                         tp->n_prompt_tokens, cfg->max_action_tokens, planner->context);
-                free(detail);
-                detail = NULL;
-                if ((rc = setstr(&detail, buf))) goto fail;
+        for (;;) {
+            size_t k = 0;
+            for (size_t j = 0; j < m; j++) {
+                if (!ep[j]) continue;
+                const AfPlannerInput *r = af_episode_request(ep[j], &rngs[k], &toks[k], &lps[k]);
+                if (!r) continue;
+                in[k] = *r;
+                who[k++] = j;
             }
-            protobuf_c_message_free_unpacked(&tp->base, NULL);
-            tr->turns[--tr->n_turns] = NULL;
-            free(prompt);
-            prompt = NULL;
-            break;
-        }
-
-        /* planner */
-        AfPlannerInput in = {.suite = suite, .item = item, .memory = mem->turns, .n_memory = mem->n, .turn = turn,
-                             .prompt_text = prompt, .prompt_tokens = tp->prompt_tokens, .n_prompt = tp->n_prompt_tokens};
-        size_t na = 0;
-        t0 = now_s();
-        rc = planner->act(planner, &in, &rng, tp->action_tokens, tp->behaviour_logprobs, cfg->max_action_tokens, &na);
-        tp->planner_s = now_s() - t0;
-        planner_s += tp->planner_s;
-        if (rc && is_infra(rc)) { /* a served planner (openai backend) failed: not the policy's fault */
-            char buf[300];
-            snprintf(buf, sizeof buf, "turn %u: planner (%s): %s", turn + 1, planner->name, af_error_detail());
-            rc = 0;
-            if ((rc = setstr(&detail, buf)) || (rc = setstr(&tp->action_text, "")) || (rc = setstr(&tp->sub_goal, "")) ||
-                (rc = setstr(&tp->tool, "")) || (rc = setstr(&tp->argument, "")) || (rc = setstr(&tp->result, buf)))
-                goto fail;
-            tp->tool_status = AGENTFLOW__TOOL_STATUS__TOOL_STATUS_INFRA_ERROR;
-            free(prompt);
-            prompt = NULL;
-            infra = 1;
-            break;
-        }
-        if (rc) goto fail;
-        AF_ASSERT(na <= cfg->max_action_tokens);
-        tp->n_action_tokens = tp->n_behaviour_logprobs = na;
-        free(prompt);
-        prompt = NULL;
-        AfAction act = {0};
-        char *command = NULL, why[200] = "";
-        int unread = 0; /* a planner in text wrote something that does not parse */
-        if (!planner->read) {
-            if ((rc = af_vocab_decode(suite->vocab, tp->action_tokens, na, &tp->action_text))) goto fail;
-        } else {
-            rc = planner->read(planner, tp->action_tokens, na, &tp->action_text, &act, why, sizeof why);
-            if (rc == AF_EINVAL) {
-                unread = 1;
-                rc = 0;
-            } else if (rc == 0) {
-                size_t lt = strlen(act.tool), la = strlen(act.argument);
-                if (!(command = malloc(lt + la + 2))) rc = af_error_set(AF_ENOMEM, "action");
-                else snprintf(command, lt + la + 2, "%s%s%s", act.tool, la ? " " : "", act.argument);
-            }
-            if (rc) {
-                af_action_clear(&act);
-                goto fail;
-            }
-        }
-
-        /* executor + tool */
-        t0 = now_s();
-        if (unread) {
-            rc = af_turn_record_set(&rec, "", "", "", AF_TOOL_BAD_ACTION, why);
-        } else {
-            rc = modules->executor->execute(modules->executor, item, mem->turns, mem->n,
-                                            command ? command : tp->action_text, af_deadline_clip(cfg->tool_timeout_s),
-                                            &rec);
-            if (rc == 0 && command && act.sub_goal[0]) { /* the sub-goal the planner wrote, apart from the command */
-                char *g = strdup(act.sub_goal);
-                if (!g) rc = af_error_set(AF_ENOMEM, "sub-goal");
-                else {
-                    free(rec.sub_goal);
-                    rec.sub_goal = g;
+            if (k == 0) break;
+            const double t0 = now_s();
+            int rc = planner->act_group(planner, k, in, who, rngs, toks, lps, cfg->max_action_tokens, na);
+            double dt = now_s() - t0;
+            for (size_t q = 0; q < k; q++) {
+                const size_t j = who[q], i = g0 + j;
+                int arc = 0;
+                if (rc) { /* the group failed (rngs untouched): each request alone, for its own error */
+                    const double t1 = now_s();
+                    const double saved = af_deadline_thread_set(ep[j]->deadline);
+                    arc = planner->act(planner, &in[q], rngs[q], toks[q], lps[q], cfg->max_action_tokens, &na[q]);
+                    af_deadline_thread_set(saved);
+                    dt = now_s() - t1;
+                }
+                if ((rcs[i] = af_episode_deliver(ep[j], arc, na[q], dt))) {
+                    snprintf(details[i], AF_EPISODE_DETAIL, "%s", af_error_detail());
+                    af_episode_destroy(ep[j]);
+                    ep[j] = NULL;
                 }
             }
         }
-        free(command);
-        af_action_clear(&act);
-        double exec_s = now_s() - t0;
-        if (rc && is_infra(rc)) {
-            infra = 1;
-            rc = 0;
-            char buf[300];
-            snprintf(buf, sizeof buf, "turn %u: executor (%s): %s", turn + 1, modules->executor->backend, af_error_detail());
-            if ((rc = setstr(&detail, buf))) goto fail;
-            if ((rc = af_turn_record_set(&rec, "", "", "", AF_TOOL_INFRA_ERROR, buf))) goto fail;
-        } else if (rc) {
-            goto fail;
-        }
-        tp->tool_s = rec.tool_s;
-        tools_s += rec.tool_s;
-        modules_s += exec_s > rec.tool_s ? exec_s - rec.tool_s : 0;
-        if ((rc = setstr(&tp->sub_goal, rec.sub_goal)) || (rc = setstr(&tp->tool, rec.tool)) ||
-            (rc = setstr(&tp->argument, rec.argument)) || (rc = setstr(&tp->result, rec.result)))
-            goto fail;
-        tp->tool_status = (Agentflow__ToolStatus)rec.status;
-        if (rec.status == AF_TOOL_INFRA_ERROR && !infra) {
-            infra = 1;
-            char buf[300];
-            snprintf(buf, sizeof buf, "turn %u: tool %s: %.200s", turn + 1, rec.tool, rec.result);
-            if ((rc = setstr(&detail, buf))) goto fail;
-        }
-        if ((rc = af_memory_append(mem, &rec))) goto fail;
-        if (infra) break;
-
-        /* verifier */
-        int stop = 0;
-        t0 = now_s();
-        rc = modules->verifier->verify(modules->verifier, item, mem->turns, mem->n, &stop);
-        modules_s += now_s() - t0;
-        if (rc && is_infra(rc)) {
-            char buf[300];
-            snprintf(buf, sizeof buf, "turn %u: verifier (%s): %s", turn + 1, modules->verifier->backend, af_error_detail());
-            if ((rc = setstr(&detail, buf))) goto fail;
-            infra = 1;
-            break;
-        }
-        if (rc) goto fail;
-        tp->verifier = stop ? AGENTFLOW__VERIFIER_DECISION__VERIFIER_DECISION_STOP
-                            : AGENTFLOW__VERIFIER_DECISION__VERIFIER_DECISION_CONTINUE;
-        if (stop) break;
+        for (size_t j = 0; j < m; j++)
+            if (ep[j]) af_episode_finish(ep[j], &out[g0 + j]);
     }
-
-    tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
-    float reward = 0.0f;
-    if (!infra && timed_out && tools_s + modules_s >= planner_s) {
-        char buf[200];
-        snprintf(buf, sizeof buf, "episode budget %.3gs exceeded after %zu turns (planner %.3gs, tools %.3gs, modules %.3gs)",
-                 cfg->episode_timeout_s, tr->n_turns, planner_s, tools_s, modules_s);
-        if ((rc = setstr(&detail, buf))) goto fail;
-        tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT;
-    } else if (infra) {
-        tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
-    } else {
-        double t0 = now_s();
-        rc = modules->generator->generate(modules->generator, item, mem->turns, mem->n, &answer);
-        if (rc == 0) rc = modules->judge->judge(modules->judge, item, answer, &reward);
-        modules_s += now_s() - t0;
-        if (rc && is_infra(rc)) {
-            char buf[300];
-            snprintf(buf, sizeof buf, "%s: %s", answer ? "judge" : "generator", af_error_detail());
-            if ((rc = setstr(&detail, buf))) goto fail;
-            tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
-            reward = 0.0f;
-        } else if (rc) {
-            goto fail;
-        }
-        if (!(reward >= 0.0f)) reward = 0.0f; /* NaN too */
-        if (reward > 1.0f) reward = 1.0f;
-    }
-    tr->reward = tr->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK ? reward : 0.0f;
-    if ((rc = setstr(&tr->answer, tr->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK && answer ? answer : "")))
-        goto fail;
-    if (detail) {
-        tr->status_detail = detail;
-        detail = NULL;
-    }
-    tr->planner_s = planner_s;
-    tr->tools_s = tools_s;
-    tr->modules_s = modules_s;
-    tr->episode_s = now_s() - t_start;
-    if ((rc = add_module_calls(tr, &calls))) goto fail;
-    if ((rc = af_traj_clean_utf8(tr))) goto fail; /* tool output, replies: UTF-8 from here on */
-    free(answer);
-    free(transcript);
-    af_memory_destroy(mem);
-    af_module_episode_set(saved_calls);
-    af_deadline_thread_set(saved_deadline);
-    *out = tr;
     return 0;
-fail:
-    af_module_episode_set(saved_calls);
-    af_deadline_thread_set(saved_deadline);
-    af_turn_record_clear(&rec);
-    free(prompt);
-    free(transcript);
-    free(answer);
-    free(detail);
-    af_memory_destroy(mem);
-    af_trajectory_free(tr);
-    return rc;
 }

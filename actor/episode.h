@@ -68,6 +68,39 @@ void af_episode_settings_default(AfEpisodeSettings *s);
 int af_episode_run(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
                    const AfEpisodeSettings *settings, const AfEpisodeId *id, Agentflow__Trajectory **out);
 
+/* The same episode as a resumable state machine, so that several can share the planner's
+ * batched decoding. begin validates as af_episode_run, then runs up to the first planner
+ * request (or to the end); af_episode_request gives the pending request (NULL once the
+ * episode is over) with the buffers act writes into (at most settings->max_action_tokens
+ * tokens) and the episode's stream; af_episode_deliver takes act's return code, the
+ * number of tokens written and the planner's wall time, and runs the turn's tools and
+ * modules up to the next request or the end; af_episode_finish hands over the trajectory
+ * of an episode that is over and frees the rest. Every step runs under the episode's own
+ * deadline. begin and deliver return what af_episode_run would (after an error only
+ * af_episode_destroy is allowed). af_episode_run is begin, act per request, finish. */
+typedef struct AfEpisode AfEpisode;
+int af_episode_begin(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *item,
+                     const AfEpisodeSettings *settings, const AfEpisodeId *id, AfEpisode **out);
+const AfPlannerInput *af_episode_request(AfEpisode *e, AfRng **rng, uint32_t **tokens, float **logprobs);
+int af_episode_deliver(AfEpisode *e, int act_rc, size_t n, double planner_s);
+int af_episode_finish(AfEpisode *e, Agentflow__Trajectory **out); /* returns 0 */
+void af_episode_destroy(AfEpisode *e);                            /* accepts NULL */
+
+/* n episodes (items[i], ids[i]) in lockstep: a planner with act_group (a model planner
+ * after af_planner_model_set_group) answers the pending requests of up to
+ * min(planner->group, AF_EPISODE_GROUP_MAX) episodes with one call, each episode's tools
+ * and modules running between its turns; episodes end at different turns and drop out.
+ * Without act_group the episodes run one after the other with af_episode_run. Either way
+ * out[i] and rcs[i] are what af_episode_run gives for episode i, bit for bit once the
+ * timing fields are zeroed (the planner draws only from each episode's own stream), and
+ * details[i] holds af_error_detail() of a failed one. planner_s of a grouped turn is the
+ * wall time of the whole group's act. Returns 0. */
+#define AF_EPISODE_GROUP_MAX 64
+#define AF_EPISODE_DETAIL 512
+int af_episode_run_group(const AfSuite *suite, const AfModules *modules, AfPlanner *planner, const AfItem *const *items,
+                         const AfEpisodeSettings *settings, const AfEpisodeId *ids, size_t n, Agentflow__Trajectory **out,
+                         int *rcs, char (*details)[AF_EPISODE_DETAIL]);
+
 void af_trajectory_free(Agentflow__Trajectory *t); /* accepts NULL */
 
 /* Sets every wall-time field (trajectory and turns) to 0: for bitwise comparisons. */

@@ -56,6 +56,16 @@ struct AfPlanner {
     int (*prompt)(AfPlanner *self, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
                   size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids);
     int (*read)(AfPlanner *self, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why, size_t cap);
+    /* Optional (NULL: episodes run one at a time): act for n <= group episodes at once,
+     * in[i], rngs[i], tokens[i], logprobs[i] and n_out[i] being episode i's arguments of
+     * act, and slots[i] (distinct, < group) the episode's place in the group, the same for
+     * all its turns (the planner may keep what it computed for the place's last turn). The
+     * results (tokens, log-probs, what each rng has drawn) are those of n calls of act in
+     * any order, so the turns of several episodes may interleave (af_episode_run_group).
+     * On an error no rng has moved and the caller may repeat the requests with act. */
+    int (*act_group)(AfPlanner *self, size_t n, const AfPlannerInput *in, const size_t *slots, AfRng *const *rngs,
+                     uint32_t *const *tokens, float *const *logprobs, size_t max_tokens, size_t *n_out);
+    size_t group; /* episodes act_group takes at once (>= 2 when it is set) */
 };
 
 /* Reference planners. oracle: the suite's oracle action (solves every solvable item;

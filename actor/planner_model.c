@@ -12,10 +12,24 @@ typedef struct {
     const AfModel *model;
     AfDecode *dec;
     AfSampler sampler;
-    int32_t *prompt; /* (max_seq) int32 copy of the prompt ids */
     uint64_t truncated;
     AfTextCodec *codec; /* owned; NULL: the suite vocabulary */
-    AfBytes text;       /* the action decoded so far (stop strings) */
+    /* One decoder slot per episode of a group (af_planner_model_set_group; 1 for act).
+     * Per slot: the tokens its cache holds, so that the next turn's prompt reuses the
+     * longest prefix it shares with them. Per request (<= group): the rest. */
+    int group;
+    int32_t *held;      /* (group, max_seq) the tokens each slot's cache holds */
+    int *held_len;      /* (group) */
+    int32_t *gprompt;   /* (group, max_seq) each request's prompt as int32 */
+    const int32_t **gptr; /* (group) prompt suffixes for af_decode_prefill_many */
+    int *glen, *gslot, *gidx, *gstep, *gstart; /* (group) */
+    size_t *gbudget, *gk;              /* (group) */
+    AfRng *grng, *srng;                /* (group) the episodes' streams; those of one step */
+    AfSampler *gsamp;                  /* (group) */
+    int32_t *gtok, *stok;              /* (group) each episode's last token; those of one step */
+    float *glp, *slp;                  /* (group) their log-probs */
+    AfBytes *gtext;                    /* (group) each action decoded so far (stop strings) */
+    AfPlannerModelStats stats;
 } ModelPlanner;
 
 static int check_sampler(const AfSampler *s) {
@@ -24,53 +38,186 @@ static int check_sampler(const AfSampler *s) {
     return 0;
 }
 
-static int model_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
-                     size_t max_tokens, size_t *n) {
-    ModelPlanner *mp = self->ctx;
-    const int max_seq = mp->model->cfg.max_seq;
-    const uint32_t vocab = (uint32_t)mp->model->cfg.vocab_size;
-    *n = 0;
-    if (in->n_prompt == 0) return af_error_set(AF_EINVAL, "model planner: empty prompt");
-    if (in->n_prompt >= (size_t)max_seq) { /* no room for even one token */
-        mp->truncated++;
+/* Whether token tok ends the action: the suite vocabulary's AF_TOK_EOS, or in text one of
+ * the tokenizer's end-of-sequence ids or a stop string completed in *text (the action
+ * decoded so far, which tok's bytes extend). Returns 0 or AF_ENOMEM. */
+static int ends_action(ModelPlanner *mp, AfBytes *text, int32_t tok, int *stop) {
+    *stop = 0;
+    if (!mp->codec) {
+        *stop = (uint32_t)tok == AF_TOK_EOS;
         return 0;
     }
-    size_t budget = (size_t)max_seq - in->n_prompt;
-    if (budget < max_tokens) mp->truncated++;
-    else budget = max_tokens;
-    for (size_t i = 0; i < in->n_prompt; i++) {
-        if (in->prompt_tokens[i] >= vocab)
-            return af_error_set(AF_EINVAL, "model planner: prompt token %zu is id %u, outside the model's vocabulary %u",
-                                i, in->prompt_tokens[i], vocab);
-        mp->prompt[i] = (int32_t)in->prompt_tokens[i];
+    if (af_text_codec_is_eos(mp->codec, (uint32_t)tok)) {
+        *stop = 1;
+        return 0;
     }
-    af_decode_reset(mp->dec, 0);
-    int rc = af_decode_prefill(mp->dec, 0, mp->prompt, (int)in->n_prompt);
-    if (rc) return rc;
-    const int slot = 0;
-    mp->text.len = 0;
-    for (size_t k = 0; k < budget; k++) {
-        int32_t tok = 0;
-        float lp = 0.0f;
-        if (k + 1 < budget) rc = af_decode_step(mp->dec, 1, &slot, &mp->sampler, rng, &tok, &lp);
-        else rc = af_decode_sample(mp->dec, slot, &mp->sampler, rng, &tok, &lp); /* last: no need to feed */
-        if (rc) return rc;
-        tokens[k] = (uint32_t)tok;
-        logprobs[k] = lp;
-        *n = k + 1;
-        if (!mp->codec) {
-            if ((uint32_t)tok == AF_TOK_EOS) break;
-            continue;
-        }
-        if (af_text_codec_is_eos(mp->codec, (uint32_t)tok)) break;
-        if (af_text_codec_n_stop(mp->codec)) {
-            size_t bl = 0, before = mp->text.len;
-            const char *b = af_tokenizer_token_bytes(af_text_codec_tokenizer(mp->codec), (uint32_t)tok, &bl);
-            if (b && (rc = af_bytes_append(&mp->text, b, bl))) return rc;
-            if (af_text_codec_find_stop(mp->codec, mp->text.data, mp->text.len, before) >= 0) break;
-        }
+    if (af_text_codec_n_stop(mp->codec)) {
+        size_t bl = 0, before = text->len;
+        const char *b = af_tokenizer_token_bytes(af_text_codec_tokenizer(mp->codec), (uint32_t)tok, &bl);
+        int rc;
+        if (b && (rc = af_bytes_append(text, b, bl))) return rc;
+        *stop = af_text_codec_find_stop(mp->codec, text->data, text->len, before) >= 0;
     }
     return 0;
+}
+
+/* The turns of n requests, request i in decoder slot slots[i] (distinct, < group): each
+ * prompt's longest prefix already in its slot is kept, the longest prefix all the prompts
+ * share is prefilled once and copied to the slots that lack it, the rest of every prompt
+ * is prefilled together, then one af_decode_step per token over the requests still
+ * writing (the last token of a budget is sampled, not fed). Every per-slot result is the
+ * decoder's batch-invariant one, so each request gets the bits of a whole prefill and
+ * decode on its own. On an error no rng has moved and the slots are emptied. */
+static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, const size_t *slots, AfRng *const *rngs,
+                        uint32_t *const *tokens, float *const *logprobs, size_t max_tokens, size_t *n_out) {
+    const int max_seq = mp->model->cfg.max_seq;
+    const uint32_t vocab = (uint32_t)mp->model->cfg.vocab_size;
+    if (n > (size_t)mp->group) return af_error_set(AF_EINVAL, "model planner: %zu episodes, %d slots", n, mp->group);
+    uint64_t truncated = 0;
+    int na = 0, rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        n_out[i] = 0;
+        mp->gbudget[i] = 0;
+        AF_ASSERT(slots[i] < (size_t)mp->group);
+        if (in[i].n_prompt == 0) return af_error_set(AF_EINVAL, "model planner: empty prompt");
+        if (in[i].n_prompt >= (size_t)max_seq) { /* no room for even one token */
+            truncated++;
+            continue;
+        }
+        size_t budget = (size_t)max_seq - in[i].n_prompt;
+        if (budget < max_tokens) truncated++;
+        else budget = max_tokens;
+        int32_t *p = mp->gprompt + i * (size_t)max_seq;
+        for (size_t j = 0; j < in[i].n_prompt; j++) {
+            if (in[i].prompt_tokens[j] >= vocab)
+                return af_error_set(AF_EINVAL, "model planner: prompt token %zu is id %u, outside the model's vocabulary %u",
+                                    j, in[i].prompt_tokens[j], vocab);
+            p[j] = (int32_t)in[i].prompt_tokens[j];
+        }
+        mp->gbudget[i] = budget;
+        mp->gk[i] = 0;
+        mp->gtext[i].len = 0;
+        mp->grng[i] = *rngs[i];
+        mp->gsamp[na] = mp->sampler;
+        mp->gidx[na++] = (int)i;
+    }
+    /* what each slot keeps (each prompt keeps at least its last token to prefill: its
+     * row gives the logits), and the prefix all the prompts share */
+    int src = -1;
+    size_t shared = 0;
+    for (int a = 0; a < na; a++) {
+        const int i = mp->gidx[a], s = (int)slots[i];
+        const int32_t *h = mp->held + (size_t)s * max_seq, *p = mp->gprompt + (size_t)i * max_seq;
+        /* only a later turn of an episode keeps its slot's cache: the weights do not change
+         * within an episode, and may have changed since any earlier act */
+        size_t l = 0, lim = in[i].n_prompt - 1 < (size_t)mp->held_len[s] ? in[i].n_prompt - 1 : (size_t)mp->held_len[s];
+        if (in[i].turn == 0) lim = 0;
+        while (l < lim && h[l] == p[l]) l++;
+        mp->gstart[a] = (int)l;
+        if (src < 0 || l > (size_t)mp->gstart[src]) src = a;
+        if (a == 0) shared = in[i].n_prompt - 1;
+        else {
+            const int32_t *q = mp->gprompt + (size_t)mp->gidx[0] * max_seq;
+            size_t m = 0, ml = in[i].n_prompt - 1 < shared ? in[i].n_prompt - 1 : shared;
+            while (m < ml && q[m] == p[m]) m++;
+            shared = m;
+        }
+    }
+    if (na < 2) shared = 0;
+    for (int a = 0; a < na; a++) mp->held_len[slots[mp->gidx[a]]] = 0; /* until this act succeeds */
+    if (src >= 0) { /* the slot that keeps the most holds the shared prefix first */
+        const int i = mp->gidx[src], s = (int)slots[i];
+        rc = af_decode_truncate(mp->dec, s, mp->gstart[src]);
+        if (rc == 0 && shared > (size_t)mp->gstart[src]) {
+            rc = af_decode_prefill(mp->dec, s, mp->gprompt + (size_t)i * max_seq + mp->gstart[src],
+                                   (int)shared - mp->gstart[src]);
+            mp->gstart[src] = (int)shared;
+        }
+    }
+    for (int a = 0; a < na && rc == 0; a++) {
+        const int i = mp->gidx[a], s = (int)slots[i];
+        mp->stats.reused_tokens += (uint64_t)mp->gstart[a];
+        if (a == src) continue;
+        if (shared > (size_t)mp->gstart[a]) {
+            rc = af_decode_copy_prefix(mp->dec, s, (int)slots[mp->gidx[src]], (int)shared);
+            mp->stats.shared_tokens += (uint64_t)(shared - (size_t)mp->gstart[a]);
+            mp->stats.reused_tokens += (uint64_t)(shared - (size_t)mp->gstart[a]);
+            mp->gstart[a] = (int)shared;
+        } else {
+            rc = af_decode_truncate(mp->dec, s, mp->gstart[a]);
+        }
+    }
+    for (int a = 0; a < na; a++) {
+        const int i = mp->gidx[a];
+        mp->gslot[a] = (int)slots[i];
+        mp->gptr[a] = mp->gprompt + (size_t)i * max_seq + mp->gstart[a];
+        mp->glen[a] = (int)in[i].n_prompt - mp->gstart[a];
+        mp->stats.prefilled_tokens += (uint64_t)mp->glen[a];
+    }
+    if (rc == 0 && na > 0) rc = af_decode_prefill_many(mp->dec, na, mp->gslot, mp->gptr, mp->glen);
+    int left = na;
+    while (rc == 0 && left > 0) {
+        int ns = 0;
+        for (int a = 0; a < left && rc == 0; a++) {
+            const int i = mp->gidx[a], s = (int)slots[i];
+            if (mp->gk[i] + 1 < mp->gbudget[i]) {
+                mp->gstep[ns] = s;
+                mp->srng[ns++] = mp->grng[i];
+            } else {
+                rc = af_decode_sample(mp->dec, s, &mp->sampler, &mp->grng[i], &mp->gtok[i], &mp->glp[i]);
+            }
+        }
+        if (rc == 0 && ns > 0) rc = af_decode_step(mp->dec, ns, mp->gstep, mp->gsamp, mp->srng, mp->stok, mp->slp);
+        if (rc) break;
+        mp->stats.steps++;
+        int kept = 0;
+        for (int a = 0, j = 0; a < left; a++) {
+            const int i = mp->gidx[a];
+            if (mp->gk[i] + 1 < mp->gbudget[i]) { /* stepped: the step's order is the list's */
+                mp->grng[i] = mp->srng[j];
+                mp->gtok[i] = mp->stok[j];
+                mp->glp[i] = mp->slp[j++];
+            }
+            const size_t k = mp->gk[i]++;
+            tokens[i][k] = (uint32_t)mp->gtok[i];
+            logprobs[i][k] = mp->glp[i];
+            int stop = 0;
+            if ((rc = ends_action(mp, &mp->gtext[i], mp->gtok[i], &stop))) break;
+            if (!stop && mp->gk[i] < mp->gbudget[i]) mp->gidx[kept++] = i;
+        }
+        left = kept;
+    }
+    if (rc) {
+        for (size_t i = 0; i < n; i++) {
+            n_out[i] = 0;
+            af_decode_reset(mp->dec, (int)slots[i]);
+            mp->held_len[slots[i]] = 0;
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!mp->gbudget[i]) continue;
+        const int s = (int)slots[i], len = af_decode_len(mp->dec, s);
+        int32_t *h = mp->held + (size_t)s * max_seq;
+        memcpy(h, mp->gprompt + i * (size_t)max_seq, in[i].n_prompt * sizeof *h);
+        for (size_t k = in[i].n_prompt; k < (size_t)len; k++) h[k] = (int32_t)tokens[i][k - in[i].n_prompt];
+        mp->held_len[s] = len;
+        n_out[i] = mp->gk[i];
+        *rngs[i] = mp->grng[i];
+    }
+    mp->truncated += truncated;
+    return 0;
+}
+
+static int model_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                     size_t max_tokens, size_t *n) {
+    const size_t slot = 0;
+    return decode_turns(self->ctx, 1, in, &slot, &rng, &tokens, &logprobs, max_tokens, n);
+}
+
+static int model_act_group(AfPlanner *self, size_t n, const AfPlannerInput *in, const size_t *slots, AfRng *const *rngs,
+                           uint32_t *const *tokens, float *const *logprobs, size_t max_tokens, size_t *n_out) {
+    return decode_turns(self->ctx, n, in, slots, rngs, tokens, logprobs, max_tokens, n_out);
 }
 
 static int text_prompt(AfPlanner *self, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
@@ -101,13 +248,100 @@ static int text_read(AfPlanner *self, const uint32_t *ids, size_t n, char **text
     return rc;
 }
 
+/* The per-slot and per-request buffers of a group of n. */
+typedef struct {
+    int32_t *held, *gprompt;
+    const int32_t **gptr;
+    int *held_len, *glen, *gslot, *gidx, *gstep, *gstart;
+    size_t *gbudget, *gk;
+    AfRng *grng, *srng;
+    AfSampler *gsamp;
+    int32_t *gtok, *stok;
+    float *glp, *slp;
+    AfBytes *gtext;
+} GroupBufs;
+
+static void bufs_free(GroupBufs *g, int n) {
+    if (g->gtext)
+        for (int i = 0; i < n; i++) af_bytes_free(&g->gtext[i]);
+    void *ps[] = {g->held, g->gprompt, g->gptr, g->held_len, g->glen, g->gslot, g->gidx, g->gstep, g->gstart,
+                  g->gbudget, g->gk, g->grng, g->srng, g->gsamp, g->gtok, g->stok, g->glp, g->slp, g->gtext};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
+    memset(g, 0, sizeof *g);
+}
+
+static int bufs_alloc(GroupBufs *g, int n, int max_seq) {
+    const size_t G = (size_t)n, T = (size_t)max_seq;
+    memset(g, 0, sizeof *g);
+    g->held = malloc(G * T * sizeof *g->held);
+    g->gprompt = malloc(G * T * sizeof *g->gprompt);
+    g->gptr = calloc(G, sizeof *g->gptr);
+    g->held_len = calloc(G, sizeof *g->held_len);
+    g->glen = calloc(G, sizeof *g->glen);
+    g->gslot = calloc(G, sizeof *g->gslot);
+    g->gidx = calloc(G, sizeof *g->gidx);
+    g->gstep = calloc(G, sizeof *g->gstep);
+    g->gstart = calloc(G, sizeof *g->gstart);
+    g->gbudget = calloc(G, sizeof *g->gbudget);
+    g->gk = calloc(G, sizeof *g->gk);
+    g->grng = calloc(G, sizeof *g->grng);
+    g->srng = calloc(G, sizeof *g->srng);
+    g->gsamp = calloc(G, sizeof *g->gsamp);
+    g->gtok = calloc(G, sizeof *g->gtok);
+    g->stok = calloc(G, sizeof *g->stok);
+    g->glp = calloc(G, sizeof *g->glp);
+    g->slp = calloc(G, sizeof *g->slp);
+    g->gtext = calloc(G, sizeof *g->gtext);
+    if (!g->held || !g->gprompt || !g->gptr || !g->held_len || !g->glen || !g->gslot || !g->gidx || !g->gstep ||
+        !g->gstart || !g->gbudget || !g->gk || !g->grng || !g->srng || !g->gsamp || !g->gtok || !g->stok || !g->glp ||
+        !g->slp || !g->gtext) {
+        bufs_free(g, n);
+        return af_error_set(AF_ENOMEM, "model planner: buffers of a group of %d", n);
+    }
+    return 0;
+}
+
+static void bufs_get(const ModelPlanner *mp, GroupBufs *g) {
+    *g = (GroupBufs){mp->held, mp->gprompt, mp->gptr, mp->held_len, mp->glen, mp->gslot, mp->gidx, mp->gstep,
+                     mp->gstart, mp->gbudget, mp->gk, mp->grng, mp->srng, mp->gsamp, mp->gtok, mp->stok, mp->glp,
+                     mp->slp, mp->gtext};
+}
+
+static void bufs_set(ModelPlanner *mp, const GroupBufs *g) {
+    mp->held = g->held, mp->gprompt = g->gprompt, mp->gptr = g->gptr, mp->held_len = g->held_len;
+    mp->glen = g->glen, mp->gslot = g->gslot, mp->gidx = g->gidx, mp->gstep = g->gstep, mp->gstart = g->gstart;
+    mp->gbudget = g->gbudget, mp->gk = g->gk, mp->grng = g->grng, mp->srng = g->srng, mp->gsamp = g->gsamp;
+    mp->gtok = g->gtok, mp->stok = g->stok, mp->glp = g->glp, mp->slp = g->slp, mp->gtext = g->gtext;
+}
+
+/* A decoder and buffers for n slots, replacing the planner's (left as they were on an
+ * error). */
+static int group_make(ModelPlanner *mp, int n) {
+    AfDecode *dec = NULL;
+    GroupBufs g, old;
+    int rc = af_decode_create(mp->model, n, mp->model->cfg.max_seq, &dec);
+    if (rc) return rc;
+    if ((rc = bufs_alloc(&g, n, mp->model->cfg.max_seq))) {
+        af_decode_destroy(dec);
+        return rc;
+    }
+    bufs_get(mp, &old);
+    bufs_free(&old, mp->group);
+    af_decode_destroy(mp->dec);
+    bufs_set(mp, &g);
+    mp->dec = dec;
+    mp->group = n;
+    return 0;
+}
+
 static void model_destroy(AfPlanner *self) {
     ModelPlanner *mp = self->ctx;
     if (!mp) return;
+    GroupBufs g;
+    bufs_get(mp, &g);
+    bufs_free(&g, mp->group);
     af_decode_destroy(mp->dec);
-    free(mp->prompt);
     af_text_codec_destroy(mp->codec);
-    af_bytes_free(&mp->text);
     free(mp);
     self->ctx = NULL;
 }
@@ -118,12 +352,18 @@ int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner 
     if (rc) return rc;
     AfPlanner *p = calloc(1, sizeof *p);
     ModelPlanner *mp = calloc(1, sizeof *mp);
-    if (!p || !mp) goto nomem;
+    if (!p || !mp) {
+        free(p);
+        free(mp);
+        return af_error_set(AF_ENOMEM, "model planner: out of memory");
+    }
     mp->model = model;
     mp->sampler = *s;
-    mp->prompt = malloc((size_t)model->cfg.max_seq * sizeof *mp->prompt);
-    if (!mp->prompt) goto nomem;
-    if ((rc = af_decode_create(model, 1, model->cfg.max_seq, &mp->dec))) goto fail;
+    if ((rc = group_make(mp, 1))) {
+        free(mp);
+        free(p);
+        return rc;
+    }
     p->name = "model";
     p->context = (size_t)model->cfg.max_seq;
     p->temperature = s->temperature > 0.0f ? s->temperature : 1.0f;
@@ -132,16 +372,6 @@ int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner 
     p->ctx = mp;
     *out = p;
     return 0;
-nomem:
-    rc = af_error_set(AF_ENOMEM, "model planner: out of memory");
-fail:
-    if (mp) {
-        af_decode_destroy(mp->dec);
-        free(mp->prompt);
-    }
-    free(mp);
-    free(p);
-    return rc;
 }
 
 int af_planner_model_create_text(const AfModel *model, const AfSampler *s, AfTextCodec *codec, AfPlanner **out) {
@@ -174,3 +404,16 @@ int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s) {
 }
 
 uint64_t af_planner_model_truncated(const AfPlanner *p) { return ((const ModelPlanner *)p->ctx)->truncated; }
+
+int af_planner_model_set_group(AfPlanner *p, int n) {
+    ModelPlanner *mp = p->ctx;
+    if (n < 1 || n > AF_PLANNER_MODEL_MAX_GROUP)
+        return af_error_set(AF_EINVAL, "model planner: a group of %d episodes (1..%d)", n, AF_PLANNER_MODEL_MAX_GROUP);
+    int rc = group_make(mp, n);
+    if (rc) return rc;
+    p->act_group = n > 1 ? model_act_group : NULL;
+    p->group = n > 1 ? (size_t)n : 0;
+    return 0;
+}
+
+void af_planner_model_stats(const AfPlanner *p, AfPlannerModelStats *out) { *out = ((const ModelPlanner *)p->ctx)->stats; }

@@ -83,6 +83,7 @@ typedef struct AfConfig {
         double temperature, top_p, episode_timeout_s, tool_timeout_s, slow_fraction, slow_factor;
         int64_t top_k;
         char stop[AF_CFG_STR_MAX];
+        int group_decode;
     } rollout;
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
@@ -243,6 +244,8 @@ typedef struct AfConfig {
       "wall-clock budget of one episode")                                                       \
     X("rollout.tool_timeout_s", rollout.tool_timeout_s, FLOAT, 10.0, 0.01, 3600.0, "",          \
       "wall-clock budget of one tool call")                                                     \
+    X("rollout.group_decode", rollout.group_decode, BOOL, 1, 0, 0, "",                         \
+      "decode the turns of a query's episodes (evaluation: of several questions) together, their shared prompt prefix prefilled once; the same bits as one at a time (RESUME)") \
     X("rollout.slow_fraction", rollout.slow_fraction, FLOAT, 0.0, 0.0, 1.0, "",                 \
       "injected stragglers (scaling studies): this fraction of training episodes, chosen by (seed, iteration, query, sample), is slowed down (RESUME)") \
     X("rollout.slow_factor", rollout.slow_factor, FLOAT, 5.0, 1.0, 1000.0, "",                  \

@@ -11,6 +11,8 @@
 #include "common/pool.h"
 
 #define PREFILL_CHUNK 64
+#define SCORE_ROWS 16 /* rows of one slot whose attention scores are one product */
+#define AF_DECODE_CHUNK_SLOTS 64 /* slots af_decode_prefill_many puts in one chunk at most */
 
 struct AfDecode {
     const AfModel *m;
@@ -28,12 +30,14 @@ struct AfDecode {
     float *k, *v;      /* (R, KD) */
     float *g, *u, *e;  /* (R, F) */
     float *lg;         /* (R, V) */
-    float *sc;         /* (max_len) attention scores */
+    float *sc;         /* (SCORE_ROWS, max_len) attention scores */
     double *prob;      /* (V) */
     int *idx, *tmp;    /* (V) sort scratch */
     int *seen;         /* (max_slots) duplicate check */
     int *fslots;       /* (max_slots) af_decode_step feed list */
     int32_t *ftoks;    /* (max_slots) */
+    int32_t *rtok;     /* (max_rows) af_decode_prefill_many's chunk of tokens */
+    int *off;          /* (max_slots) its progress per listed slot */
 };
 
 static void *falloc(size_t n) {
@@ -47,7 +51,7 @@ void af_decode_destroy(AfDecode *d) {
     if (!d) return;
     void *ps[] = {d->len, d->has_logits, d->kc, d->vc, d->logits, d->row_slot, d->row_pos, d->x,
                   d->xn, d->q, d->att, d->k, d->v, d->g, d->u, d->e, d->lg, d->sc, d->prob, d->idx,
-                  d->tmp, d->seen, d->fslots, d->ftoks};
+                  d->tmp, d->seen, d->fslots, d->ftoks, d->rtok, d->off};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
     af_pool_destroy(d->pool);
     free(d);
@@ -75,6 +79,8 @@ int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **ou
     d->seen = calloc(S, sizeof(int));
     d->fslots = calloc(S, sizeof(int));
     d->ftoks = calloc(S, sizeof(int32_t));
+    d->off = calloc(S, sizeof(int));
+    d->rtok = calloc(R, sizeof(int32_t));
     d->row_slot = calloc(R, sizeof(int));
     d->row_pos = calloc(R, sizeof(int));
     d->idx = calloc(V, sizeof(int));
@@ -93,8 +99,8 @@ int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **ou
     d->u = falloc(R * F);
     d->e = falloc(R * F);
     d->lg = falloc(R * V);
-    d->sc = falloc((size_t)max_len);
-    if (!d->len || !d->has_logits || !d->seen || !d->fslots || !d->ftoks || !d->row_slot || !d->row_pos || !d->idx ||
+    d->sc = falloc((size_t)SCORE_ROWS * max_len);
+    if (!d->len || !d->has_logits || !d->seen || !d->fslots || !d->ftoks || !d->off || !d->rtok || !d->row_slot || !d->row_pos || !d->idx ||
         !d->tmp || !d->prob || !d->kc || !d->vc || !d->logits || !d->x || !d->xn || !d->q ||
         !d->att || !d->k || !d->v || !d->g || !d->u || !d->e || !d->lg || !d->sc) {
         af_decode_destroy(d);
@@ -199,29 +205,42 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
             memcpy(d->kc + off, d->k + (size_t)r * KD, (size_t)KD * sizeof(float));
             memcpy(d->vc + off, d->v + (size_t)r * KD, (size_t)KD * sizeof(float));
         }
-        for (int r = 0; r < n; r++) {
-            int nk = d->row_pos[r] + 1;
-            const float *K = d->kc + d->row_slot[r] * slot_stride + (size_t)l * d->max_len * KD;
-            const float *Vc = d->vc + d->row_slot[r] * slot_stride + (size_t)l * d->max_len * KD;
+        /* Rows of one slot at consecutive positions (a prefill) get their scores from one
+         * product, up to SCORE_ROWS at a time: an output's bits do not depend on the
+         * number of rows or outputs of the product, so each row's scores are those of a
+         * product of its own, and the rest of a row's attention is computed alone. */
+        for (int r0 = 0; r0 < n;) {
+            int r1 = r0 + 1;
+            while (r1 < n && r1 - r0 < SCORE_ROWS && d->row_slot[r1] == d->row_slot[r0] &&
+                   d->row_pos[r1] == d->row_pos[r1 - 1] + 1)
+                r1++;
+            const int nk_max = d->row_pos[r1 - 1] + 1;
+            const float *K = d->kc + d->row_slot[r0] * slot_stride + (size_t)l * d->max_len * KD;
+            const float *Vc = d->vc + d->row_slot[r0] * slot_stride + (size_t)l * d->max_len * KD;
             for (int h = 0; h < H; h++) {
-                const float *qh = d->q + (size_t)r * QD + h * hd;
                 int kvh = h / grp;
-                af_matmul_inv(d->sc, nk, qh, hd, K + kvh * hd, KD, NULL, 1, hd, nk);
-                float mx = -INFINITY;
-                for (int j = 0; j < nk; j++) {
-                    d->sc[j] *= scale;
-                    mx = d->sc[j] > mx ? d->sc[j] : mx;
+                af_matmul_inv(d->sc, d->max_len, d->q + (size_t)r0 * QD + h * hd, QD, K + kvh * hd, KD, NULL, r1 - r0,
+                              hd, nk_max);
+                for (int r = r0; r < r1; r++) {
+                    const int nk = d->row_pos[r] + 1;
+                    float *sc = d->sc + (size_t)(r - r0) * d->max_len;
+                    float mx = -INFINITY;
+                    for (int j = 0; j < nk; j++) {
+                        sc[j] *= scale;
+                        mx = sc[j] > mx ? sc[j] : mx;
+                    }
+                    for (int j = 0; j < nk; j++) sc[j] -= mx;
+                    af_vexpf(sc, sc, (size_t)nk);
+                    float sum = 0;
+                    for (int j = 0; j < nk; j++) sum += sc[j];
+                    float inv = 1.0f / sum;
+                    float *o = d->att + (size_t)r * QD + h * hd;
+                    memset(o, 0, (size_t)hd * sizeof(float));
+                    for (int j = 0; j < nk; j++)
+                        af_kernels()->axpy(o, sc[j] * inv, Vc + (size_t)j * KD + kvh * hd, (size_t)hd);
                 }
-                for (int j = 0; j < nk; j++) d->sc[j] -= mx;
-                af_vexpf(d->sc, d->sc, (size_t)nk);
-                float sum = 0;
-                for (int j = 0; j < nk; j++) sum += d->sc[j];
-                float inv = 1.0f / sum;
-                float *o = d->att + (size_t)r * QD + h * hd;
-                memset(o, 0, (size_t)hd * sizeof(float));
-                for (int j = 0; j < nk; j++)
-                    af_kernels()->axpy(o, d->sc[j] * inv, Vc + (size_t)j * KD + kvh * hd, (size_t)hd);
             }
+            r0 = r1;
         }
         /* x += att Wo^T ; the invariant product then an elementwise add */
         mm(d, d->xn, C, d->att, QD, P->wo, QD, NULL, n, QD, C);
@@ -301,6 +320,106 @@ int af_decode_prefill(AfDecode *d, int slot, const int32_t *tokens, int n) {
             d->has_logits[slot] = 1;
         }
     }
+    return 0;
+}
+
+int af_decode_prefill_many(AfDecode *d, int n, const int *slots, const int32_t *const *tokens, const int *lens) {
+    const AfModelConfig *c = &d->m->cfg;
+    if (n < 1 || n > d->max_slots)
+        return af_error_set(AF_EINVAL, "af_decode_prefill_many: n %d outside 1..%d", n, d->max_slots);
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        const int s = slots[i];
+        if (s < 0 || s >= d->max_slots) {
+            rc = af_error_set(AF_EINVAL, "af_decode_prefill_many: slot %d outside 0..%d", s, d->max_slots - 1);
+            break;
+        }
+        if (d->seen[s]) rc = af_error_set(AF_EINVAL, "af_decode_prefill_many: slot %d listed twice", s);
+        else if (lens[i] < 1 || d->len[s] + lens[i] > d->max_len)
+            rc = af_error_set(AF_EINVAL, "af_decode_prefill_many: slot %d: %d + %d tokens exceed %d (or n < 1)", s,
+                              d->len[s], lens[i], d->max_len);
+        for (int j = 0; j < lens[i] && !rc; j++)
+            if (tokens[i][j] < 0 || tokens[i][j] >= c->vocab_size)
+                rc = af_error_set(AF_EINVAL, "af_decode_prefill_many: slot %d position %d: token %d outside vocabulary 0..%d",
+                                  s, j, tokens[i][j], c->vocab_size - 1);
+        d->seen[s] = 1;
+    }
+    for (int i = 0; i < n; i++)
+        if (slots[i] >= 0 && slots[i] < d->max_slots) d->seen[slots[i]] = 0;
+    if (rc) return rc;
+    const int V = c->vocab_size;
+    for (int i = 0; i < n; i++) d->off[i] = 0;
+    for (int done = 0; done < n;) {
+        /* a chunk of up to max_rows rows: the slots in order, each as far as the chunk has
+         * room; the rows that end a slot's prompt go last, so that only their logits are
+         * computed (a row's position and cache do not depend on where it sits in the chunk:
+         * every row's K/V is written before any row attends) */
+        int take[AF_DECODE_CHUNK_SLOTS], ids[AF_DECODE_CHUNK_SLOTS], nt = 0, rows = 0;
+        for (int i = 0; i < n && rows < d->max_rows && nt < AF_DECODE_CHUNK_SLOTS; i++) {
+            const int rem = lens[i] - d->off[i];
+            if (rem <= 0) continue;
+            const int t = rem < d->max_rows - rows ? rem : d->max_rows - rows;
+            ids[nt] = i, take[nt++] = t;
+            rows += t;
+        }
+        int r = 0;
+        for (int k = 0; k < nt; k++) {
+            const int i = ids[k], ends = d->off[i] + take[k] == lens[i];
+            for (int j = 0; j < take[k] - ends; j++, r++) {
+                d->row_slot[r] = slots[i];
+                d->row_pos[r] = d->len[slots[i]] + j;
+                d->rtok[r] = tokens[i][d->off[i] + j];
+            }
+        }
+        const int first = r;
+        for (int k = 0; k < nt; k++) {
+            const int i = ids[k];
+            if (d->off[i] + take[k] != lens[i]) continue;
+            d->row_slot[r] = slots[i];
+            d->row_pos[r] = d->len[slots[i]] + take[k] - 1;
+            d->rtok[r++] = tokens[i][lens[i] - 1];
+        }
+        forward_rows(d, r, d->rtok, first);
+        for (int q = first; q < r; q++) {
+            memcpy(d->logits + (size_t)d->row_slot[q] * V, d->lg + (size_t)q * V, (size_t)V * sizeof(float));
+            d->has_logits[d->row_slot[q]] = 1;
+        }
+        for (int k = 0; k < nt; k++) {
+            const int i = ids[k];
+            d->len[slots[i]] += take[k];
+            d->off[i] += take[k];
+            if (d->off[i] == lens[i]) done++;
+        }
+    }
+    return 0;
+}
+
+int af_decode_truncate(AfDecode *d, int slot, int n) {
+    if (slot < 0 || slot >= d->max_slots)
+        return af_error_set(AF_EINVAL, "af_decode_truncate: slot %d outside 0..%d", slot, d->max_slots - 1);
+    if (n < 0 || n > d->len[slot])
+        return af_error_set(AF_EINVAL, "af_decode_truncate: %d tokens of slot %d, which holds %d", n, slot, d->len[slot]);
+    d->len[slot] = n;
+    d->has_logits[slot] = 0;
+    return 0;
+}
+
+int af_decode_copy_prefix(AfDecode *d, int dst, int src, int n) {
+    if (dst < 0 || dst >= d->max_slots || src < 0 || src >= d->max_slots || dst == src)
+        return af_error_set(AF_EINVAL, "af_decode_copy_prefix: slots %d <- %d (0..%d, distinct)", dst, src,
+                            d->max_slots - 1);
+    if (n < 1 || n > d->len[src])
+        return af_error_set(AF_EINVAL, "af_decode_copy_prefix: %d tokens of slot %d, which holds %d", n, src, d->len[src]);
+    const AfModelConfig *c = &d->m->cfg;
+    const size_t KD = (size_t)c->n_kv_heads * d->m->head_dim, layer = (size_t)d->max_len * KD;
+    const size_t slot_stride = (size_t)c->n_layers * layer;
+    for (int l = 0; l < c->n_layers; l++) {
+        const size_t so = (size_t)src * slot_stride + l * layer, dof = (size_t)dst * slot_stride + l * layer;
+        memcpy(d->kc + dof, d->kc + so, (size_t)n * KD * sizeof(float));
+        memcpy(d->vc + dof, d->vc + so, (size_t)n * KD * sizeof(float));
+    }
+    d->len[dst] = n;
+    d->has_logits[dst] = 0;
     return 0;
 }
 

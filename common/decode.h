@@ -57,6 +57,26 @@ int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens);
 /* Append a prompt of `n` >= 1 tokens to a slot (same bits as feeding them one by one). */
 int af_decode_prefill(AfDecode *d, int slot, const int32_t *tokens, int n);
 
+/* Prefill several distinct slots at once: slot slots[i] gets tokens[i][0..lens[i])
+ * (lens[i] >= 1) appended. The rows of all slots go through the matrix products together
+ * (the weights are read once per chunk of rows instead of once per slot), and each slot
+ * gets the same bits as af_decode_prefill on it alone. Returns 0, AF_EINVAL (bad,
+ * duplicate or overfull slot, token outside the vocabulary) naming the slot; on error no
+ * slot is changed. */
+int af_decode_prefill_many(AfDecode *d, int n, const int *slots, const int32_t *const *tokens, const int *lens);
+
+/* Keep the first n (0..af_decode_len) tokens of a slot's cache and drop the rest (the
+ * next prompt begins with what the slot holds); the slot has no logits until it is fed.
+ * Feeding the rest then gives the same bits as feeding the whole sequence. Returns 0 or
+ * AF_EINVAL. */
+int af_decode_truncate(AfDecode *d, int slot, int n);
+
+/* Make slot dst hold the first n tokens of slot src's cache (a shared prompt prefix
+ * prefilled once): its K/V rows are copied, dst's previous contents dropped, and dst has
+ * no logits until it is fed. The same bits as prefilling dst with those n tokens.
+ * Returns 0 or AF_EINVAL (bad slots, dst == src, n outside 1..af_decode_len(src)). */
+int af_decode_copy_prefix(AfDecode *d, int dst, int src, int n);
+
 /* The slot's next-token logits (V floats, before temperature); NULL if the slot is empty.
  * Valid until the slot is next fed or reset. */
 const float *af_decode_logits(const AfDecode *d, int slot);

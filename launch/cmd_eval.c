@@ -349,6 +349,8 @@ int af_cmd_eval(int argc, char **argv) {
     if (rc == 0) {
         AfSampler s = {.temperature = a.greedy ? 0.0f : (float)cfg.rollout.temperature, .top_p = (float)cfg.rollout.top_p, .top_k = (int)cfg.rollout.top_k};
         rc = af_world_model_planner(w, a.model_dir, model, &s, &planner);
+        /* several questions' turns decoded together (rollout.group_decode) */
+        if (rc == 0) rc = af_world_planner_group(w, planner, (int)cfg.rollout.group_size);
     }
     if (rc) {
         bad_config = rc == AF_ECONFIG;

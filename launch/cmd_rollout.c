@@ -403,25 +403,50 @@ int af_cmd_rollout(int argc, char **argv) {
     }
     if (!a.json) print_header(w, planner);
     Summary sum = {0};
-    for (uint64_t i = 0; i < a.n; i++) {
-        const AfItem *it = a.query ? &item : &ds->items[i % ds->n];
-        uint32_t q = a.query ? 0 : (uint32_t)(i % ds->n), sample = (uint32_t)(a.query ? i : i / ds->n);
-        Agentflow__Trajectory *t = NULL;
-        const AfEpisodeId id = {.query_index = q, .sample_index = sample};
-        rc = af_world_episode(w, planner, it, &id, &t);
-        if (rc) {
-            fprintf(stderr, "agentflow rollout: episode %llu (query %u, sample %u) failed: %s\n", (unsigned long long)i, q,
-                    sample, af_error_detail());
-            goto done;
+    /* a model planner decodes up to G episodes' turns together (rollout.group_decode; the
+     * same episodes as one at a time), printed in order */
+    if (!strcmp(planner->name, "model") && (rc = af_world_planner_group(w, planner, (int)w->cfg.rollout.group_size))) {
+        fprintf(stderr, "agentflow rollout: %s\n", af_error_detail());
+        goto done;
+    }
+    const uint64_t K = planner->act_group ? planner->group : 1;
+    rc = 0;
+    const AfItem *items[AF_EPISODE_GROUP_MAX];
+    AfEpisodeId ids[AF_EPISODE_GROUP_MAX];
+    Agentflow__Trajectory *ts[AF_EPISODE_GROUP_MAX];
+    int rcs[AF_EPISODE_GROUP_MAX];
+    static char details[AF_EPISODE_GROUP_MAX][AF_EPISODE_DETAIL];
+    for (uint64_t i0 = 0; i0 < a.n; i0 += K) {
+        const size_t m = (size_t)(a.n - i0 < K ? a.n - i0 : K);
+        for (size_t j = 0; j < m; j++) {
+            const uint64_t i = i0 + j;
+            items[j] = a.query ? &item : &ds->items[i % ds->n];
+            ids[j] = (AfEpisodeId){.query_index = a.query ? 0 : (uint32_t)(i % ds->n),
+                                   .sample_index = (uint32_t)(a.query ? i : i / ds->n)};
         }
-        tally(&sum, t);
-        if (a.json) rc = print_json(t, i);
-        else print_episode(t, i, found);
-        af_trajectory_free(t);
-        if (rc) {
-            fprintf(stderr, "agentflow rollout: %s\n", af_error_detail());
-            goto done;
+        if (K == 1) {
+            ts[0] = NULL;
+            if ((rcs[0] = af_world_episode(w, planner, items[0], &ids[0], &ts[0])))
+                snprintf(details[0], sizeof details[0], "%s", af_error_detail());
+        } else {
+            af_world_episode_group(w, planner, items, ids, m, ts, rcs, details);
         }
+        for (size_t j = 0; j < m; j++) {
+            Agentflow__Trajectory *t = ts[j];
+            if (rc == 0 && rcs[j]) {
+                fprintf(stderr, "agentflow rollout: episode %llu (query %u, sample %u) failed: %s\n",
+                        (unsigned long long)(i0 + j), ids[j].query_index, ids[j].sample_index, details[j]);
+                rc = rcs[j];
+            }
+            if (rc == 0) {
+                tally(&sum, t);
+                if (a.json) rc = print_json(t, i0 + j);
+                else print_episode(t, i0 + j, found);
+                if (rc) fprintf(stderr, "agentflow rollout: %s\n", af_error_detail());
+            }
+            af_trajectory_free(t);
+        }
+        if (rc) goto done;
     }
     print_summary(&sum, w, planner, a.json);
     exit_code = sum.infra || sum.timeouts ? 1 : 0;

@@ -45,6 +45,7 @@ struct AfLearner {
     const char *tool_names[AF_METRICS_MAX_TOOLS];
     int n_tools;
     AfLearnerEpisodeFn run_local;
+    int (*run_local_group)(void *ctx, const AfWorkUnit *units, size_t n, uint64_t version, Agentflow__Trajectory **out);
     AfLearnerPhaseFn on_phase;
     void *ctx;
     /* checkpoints and resume */
@@ -82,6 +83,7 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     T->lim = s->limits;
     T->resume = s->resume;
     T->run_local = s->run_local;
+    T->run_local_group = s->run_local_group;
     T->on_phase = s->on_phase;
     T->ctx = s->ctx;
     T->run_start = s->run_start > 0 ? s->run_start : af_time_now();
@@ -526,6 +528,35 @@ static void batch_of(void *ctx, uint32_t iteration, uint32_t *queries) {
     af_data_stream_batch(T->ds, iteration, queries);
 }
 
+/* A local episode's trajectory t of unit u, stamped, to the gather (t freed). */
+static int local_offer(AfLearner *T, Agentflow__Trajectory *t, const AfWorkUnit *u, uint64_t version) {
+    t->iteration = u->iteration, t->slot = u->slot, t->query_index = u->query_index, t->sample_index = u->sample;
+    t->policy_version = version, t->actor_rank = 0;
+    int rc = af_gather_offer(T->gather, t);
+    af_traj_free(t);
+    return rc;
+}
+
+/* The G local episodes of slot s together (run_local_group). */
+static int local_group(AfLearner *T, uint32_t it, uint32_t s, uint32_t G, uint64_t version) {
+    AfWorkUnit *u = malloc(G * sizeof *u);
+    Agentflow__Trajectory **t = calloc(G, sizeof *t);
+    int rc = 0;
+    if (!u || !t) rc = af_error_set(AF_ENOMEM, "local rollout group of %u", G);
+    for (uint32_t g = 0; g < G && rc == 0; g++)
+        u[g] = (AfWorkUnit){.iteration = it, .slot = s, .query_index = T->queries[s], .sample = g};
+    if (rc == 0) rc = T->run_local_group(T->ctx, u, G, version, t);
+    for (uint32_t g = 0; g < G && t && rc == 0; g++) {
+        rc = local_offer(T, t[g], &u[g], version);
+        t[g] = NULL;
+        if (rc) rc = af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
+    }
+    for (uint32_t g = 0; g < G && t; g++) af_traj_free(t[g]);
+    free(u);
+    free(t);
+    return rc;
+}
+
 int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     const AfConfig *c = T->cfg;
     const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
@@ -549,17 +580,19 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     AfCollectStats cs;
     memset(&cs, 0, sizeof cs);
     if (T->world == 1) {
-        for (uint32_t s = 0; s < B; s++)
+        for (uint32_t s = 0; s < B; s++) {
+            if (T->run_local_group && G > 1) { /* the query's G episodes together */
+                rc = local_group(T, it, s, G, version);
+                if (rc) return rc;
+                continue;
+            }
             for (uint32_t g = 0; g < G; g++) {
                 Agentflow__Trajectory *t = NULL;
                 const AfWorkUnit u = {.iteration = it, .slot = s, .query_index = T->queries[s], .sample = g};
                 if ((rc = T->run_local(T->ctx, &u, version, &t))) return rc;
-                t->iteration = it, t->slot = s, t->query_index = T->queries[s], t->sample_index = g;
-                t->policy_version = version, t->actor_rank = 0;
-                rc = af_gather_offer(T->gather, t);
-                af_traj_free(t);
-                if (rc) return af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
+                if ((rc = local_offer(T, t, &u, version))) return af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
             }
+        }
     } else if (T->async) {
         if ((rc = af_collect_iteration_async(T->async, MPI_COMM_WORLD, it, batch_of, T, T->dec, T->gather, &cs)))
             return rc;

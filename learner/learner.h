@@ -55,6 +55,10 @@ typedef struct AfLearnerSetup {
     double run_start;              /* af_time_now() when the run began: run.time_limit_s counts
                                       from it (the progress line's ETA); 0 = now */
     AfLearnerEpisodeFn run_local;  /* world of one rank */
+    /* Optional (world of one rank): the G episodes of one query at once (group decoding),
+     * out[i] for units[i] with run_local's contract; on an error none is returned. NULL:
+     * run_local unit by unit. */
+    int (*run_local_group)(void *ctx, const AfWorkUnit *units, size_t n, uint64_t version, Agentflow__Trajectory **out);
     AfLearnerPhaseFn on_phase;
     void *ctx;                     /* passed to both */
 } AfLearnerSetup;

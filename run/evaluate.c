@@ -2,6 +2,7 @@
 #include "run/evaluate.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
@@ -36,27 +37,53 @@ int af_evaluate_ex(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n
     AfProgress prog;
     const int show = pr == 0 && o->label;
     if (show) af_progress_begin(&prog, o->label, "questions", (double)n);
-    for (size_t i = (size_t)pr; i < n; i += (size_t)P) {
-        Agentflow__Trajectory *t = NULL;
-        const AfEpisodeId id = {
-            .iteration = o->iteration, .query_index = (uint32_t)i, .sample_index = o->sample, .policy_version = o->version};
-        if ((rc = af_world_episode(w, planner, &ds->items[i], &id, &t))) {
-            rc = af_error_wrap(rc, "evaluation question %zu", i);
-            break;
+    /* the questions of this rank's share, several at a time when the planner decodes a
+     * group's turns together (the same trajectories as one at a time) */
+    const size_t K = planner->act_group && planner->group > 1
+                         ? (planner->group < AF_EPISODE_GROUP_MAX ? planner->group : AF_EPISODE_GROUP_MAX)
+                         : 1;
+    const AfItem *items[AF_EPISODE_GROUP_MAX];
+    AfEpisodeId ids[AF_EPISODE_GROUP_MAX];
+    Agentflow__Trajectory *tr[AF_EPISODE_GROUP_MAX];
+    int rcs[AF_EPISODE_GROUP_MAX];
+    char(*details)[AF_EPISODE_DETAIL] = K > 1 ? malloc(K * sizeof *details) : NULL;
+    if (K > 1 && !details) rc = af_error_set(AF_ENOMEM, "evaluation");
+    for (size_t i0 = (size_t)pr; i0 < n && rc == 0; i0 += K * (size_t)P) {
+        size_t m = 0;
+        for (size_t i = i0; i < n && m < K; i += (size_t)P, m++) {
+            items[m] = &ds->items[i];
+            ids[m] = (AfEpisodeId){
+                .iteration = o->iteration, .query_index = (uint32_t)i, .sample_index = o->sample, .policy_version = o->version};
         }
-        int ok = t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
-        local[0] += ok && t->reward >= 1.0f;
-        local[1] += ok ? t->reward : 0.0f;
-        local[2] += (double)t->n_turns;
-        local[3] += 1;
-        if (on_result) rc = on_result(ctx, i, &ds->items[i], t);
-        af_trajectory_free(t);
-        if (rc) break;
-        if (show) { /* rank 0's share done, as questions of the whole */
+        if (K == 1) {
+            tr[0] = NULL;
+            if ((rcs[0] = af_world_episode(w, planner, items[0], &ids[0], &tr[0])))
+                rc = af_error_wrap(rcs[0], "evaluation question %zu", i0);
+        } else {
+            af_world_episode_group(w, planner, items, ids, m, tr, rcs, details);
+        }
+        for (size_t j = 0; j < m; j++) {
+            const size_t i = i0 + j * (size_t)P;
+            if (rc == 0 && rcs[j]) rc = af_error_set(rcs[j], "evaluation question %zu: %s", i, details[j]);
+            if (rc) {
+                af_trajectory_free(tr[j]);
+                continue;
+            }
+            Agentflow__Trajectory *t = tr[j];
+            int ok = t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
+            local[0] += ok && t->reward >= 1.0f;
+            local[1] += ok ? t->reward : 0.0f;
+            local[2] += (double)t->n_turns;
+            local[3] += 1;
+            if (on_result) rc = on_result(ctx, i, &ds->items[i], t);
+            af_trajectory_free(t);
+        }
+        if (show && rc == 0) { /* rank 0's share done, as questions of the whole */
             const double done = (local[3] * (double)P < (double)n) ? local[3] * (double)P : (double)n;
             af_progress_update(&prog, done, 0);
         }
     }
+    free(details);
     if (show && rc == 0) af_progress_end(&prog, (double)n);
     memcpy(sum, local, sizeof local);
     if (comm == MPI_COMM_NULL || P == 1) return rc;

@@ -56,27 +56,25 @@ static int failed_traj(const char *why, const char *suite, Agentflow__Trajectory
     return rc;
 }
 
-/* One training episode of work unit u with the rank's model planner. A trajectory that
- * would not pass the learner's validation is replaced by an INFRA_FAILED one that says
- * why, so every work unit yields exactly one accepted trajectory. */
-static int train_episode(Run *R, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
-    const AfDataset *ds = af_suite_split(R->w->suite, AF_SPLIT_TRAIN);
+/* The episode id of work unit u. */
+static AfEpisodeId unit_id(const Run *R, const AfWorkUnit *u, uint64_t version) {
+    return (AfEpisodeId){.iteration = u->iteration,
+                         .query_index = u->query_index,
+                         .sample_index = u->sample,
+                         .policy_version = version,
+                         .actor_rank = R->rank};
+}
+
+/* What the learner gets of unit u's episode (rc, its detail, trajectory t taken over,
+ * wall time episode_s): t itself, or an INFRA_FAILED trajectory that says why the episode
+ * failed or would not pass the learner's validation, so every work unit yields exactly
+ * one accepted trajectory. */
+static int accept_episode(Run *R, const AfWorkUnit *u, int rc, const char *detail, Agentflow__Trajectory *t,
+                          double episode_s, Agentflow__Trajectory **out) {
     const char *suite = R->w->suite->name;
-    *out = NULL;
-    if (u->query_index >= ds->n)
-        return af_error_set(AF_ERANGE, "query %u outside the training split (%zu questions)", u->query_index, ds->n);
-    if (af_fault_fail_rollouts()) return failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", suite, out);
-    const AfEpisodeId id = {.iteration = u->iteration,
-                            .query_index = u->query_index,
-                            .sample_index = u->sample,
-                            .policy_version = version,
-                            .actor_rank = R->rank};
-    Agentflow__Trajectory *t = NULL;
-    const double t0 = af_time_now();
-    int rc = af_world_episode(R->w, R->planner, &ds->items[u->query_index], &id, &t);
     if (rc) {
-        char why[300];
-        snprintf(why, sizeof why, "episode error: %s", af_error_detail());
+        char why[600];
+        snprintf(why, sizeof why, "episode error: %s", detail);
         af_log(AF_LOG_WARN, "query %u sample %u: %s", u->query_index, u->sample, why);
         return failed_traj(why, suite, out);
     }
@@ -91,9 +89,62 @@ static int train_episode(Run *R, const AfWorkUnit *u, uint64_t version, Agentflo
         af_trajectory_free(t);
         return failed_traj(msg, suite, out);
     }
-    af_fault_straggle(R->cfg, u->iteration, u->query_index, u->sample, af_time_now() - t0);
+    af_fault_straggle(R->cfg, u->iteration, u->query_index, u->sample, episode_s);
     *out = t;
     return 0;
+}
+
+/* One training episode of work unit u with the rank's model planner (accept_episode). */
+static int train_episode(Run *R, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
+    const AfDataset *ds = af_suite_split(R->w->suite, AF_SPLIT_TRAIN);
+    *out = NULL;
+    if (u->query_index >= ds->n)
+        return af_error_set(AF_ERANGE, "query %u outside the training split (%zu questions)", u->query_index, ds->n);
+    if (af_fault_fail_rollouts()) return failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", R->w->suite->name, out);
+    const AfEpisodeId id = unit_id(R, u, version);
+    Agentflow__Trajectory *t = NULL;
+    const double t0 = af_time_now();
+    int rc = af_world_episode(R->w, R->planner, &ds->items[u->query_index], &id, &t);
+    return accept_episode(R, u, rc, rc ? af_error_detail() : "", t, af_time_now() - t0, out);
+}
+
+/* The episodes of units u[0..n) together (group decoding), each as train_episode's. */
+static int train_group(Run *R, const AfWorkUnit *u, size_t n, uint64_t version, Agentflow__Trajectory **out) {
+    const AfDataset *ds = af_suite_split(R->w->suite, AF_SPLIT_TRAIN);
+    const AfItem *items[AF_WORK_LEASE_MAX];
+    AfEpisodeId ids[AF_WORK_LEASE_MAX];
+    Agentflow__Trajectory *t[AF_WORK_LEASE_MAX];
+    int rcs[AF_WORK_LEASE_MAX], rc = 0;
+    char details[AF_WORK_LEASE_MAX][AF_EPISODE_DETAIL];
+    AF_ASSERT(n <= AF_WORK_LEASE_MAX);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (u[i].query_index >= ds->n)
+            return af_error_set(AF_ERANGE, "query %u outside the training split (%zu questions)", u[i].query_index, ds->n);
+        items[i] = &ds->items[u[i].query_index];
+        ids[i] = unit_id(R, &u[i], version);
+    }
+    if (af_fault_fail_rollouts()) {
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", R->w->suite->name, &out[i]);
+    } else {
+        af_world_episode_group(R->w, R->planner, items, ids, n, t, rcs, details);
+        for (size_t i = 0; i < n; i++) {
+            const double episode_s = t[i] ? t[i]->episode_s : 0;
+            if (rc == 0) rc = accept_episode(R, &u[i], rcs[i], details[i], t[i], episode_s, &out[i]);
+            else af_trajectory_free(t[i]);
+        }
+    }
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            af_traj_free(out[i]);
+            out[i] = NULL;
+        }
+    return rc;
+}
+
+static int local_group(void *ctx, const AfWorkUnit *u, size_t n, uint64_t version, Agentflow__Trajectory **out) {
+    return train_group(ctx, u, n, version, out);
 }
 
 /* The learner's own episodes, in a world of one rank. */
@@ -103,17 +154,35 @@ static int local_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agent
 
 static void on_phase(void *ctx, const char *phase, uint32_t it) { af_fault_signal(((Run *)ctx)->rank, phase, it); }
 
+/* The garbage messages of AF_FAULT_GARBAGE ahead of unit u's trajectory t. */
+static int actor_garbage(Run *R, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory *t) {
+    int garbage = af_fault_garbage_count(R->rank);
+    if (!garbage) return 0;
+    /* the loop fills these in after we return */
+    t->iteration = u->iteration, t->slot = u->slot, t->query_index = u->query_index;
+    t->sample_index = u->sample, t->policy_version = version, t->actor_rank = R->rank;
+    return af_fault_send_garbage(&R->lim, (uint64_t)R->cfg->run.seed, t, (int)(u->slot % (uint32_t)R->L), garbage);
+}
+
 /* An actor's episode, with the garbage messages of AF_FAULT_GARBAGE ahead of it. */
 static int actor_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
     Run *R = ctx;
     int rc = train_episode(R, u, version, out);
-    int garbage = rc == 0 ? af_fault_garbage_count(R->rank) : 0;
-    if (garbage) {
-        Agentflow__Trajectory *t = *out; /* the loop fills these in after we return */
-        t->iteration = u->iteration, t->slot = u->slot, t->query_index = u->query_index;
-        t->sample_index = u->sample, t->policy_version = version, t->actor_rank = R->rank;
-        rc = af_fault_send_garbage(&R->lim, (uint64_t)R->cfg->run.seed, t, (int)(u->slot % (uint32_t)R->L), garbage);
-    }
+    if (rc == 0) rc = actor_garbage(R, u, version, *out);
+    return rc;
+}
+
+/* An actor's group of episodes, each with the garbage messages of AF_FAULT_GARBAGE
+ * ahead of it. */
+static int actor_group(void *ctx, const AfWorkUnit *u, size_t n, uint64_t version, Agentflow__Trajectory **out) {
+    Run *R = ctx;
+    int rc = train_group(R, u, n, version, out);
+    for (size_t i = 0; i < n && rc == 0; i++) rc = actor_garbage(R, &u[i], version, out[i]);
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            af_traj_free(out[i]);
+            out[i] = NULL;
+        }
     return rc;
 }
 
@@ -211,6 +280,7 @@ static int setup_learner(Run *R) {
                         .n_tools = R->n_tools,
                         .run_start = R->t_start,
                         .run_local = local_episode,
+                        .run_local_group = local_group,
                         .on_phase = on_phase,
                         .ctx = R};
     int rc = af_learner_create(&s, &R->learner);
@@ -273,6 +343,7 @@ static int setup(Run *R) {
     if (!R->is_learner || R->world == 1 || R->rank == 0) { /* ranks that run episodes */
         AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p, .top_k = (int)c->rollout.top_k};
         if ((rc = af_planner_model_create(R->model, &s, &R->planner))) return rc;
+        if ((rc = af_world_planner_group(R->w, R->planner, (int)c->rollout.group_size))) return rc;
     }
     if (R->rank == 0 && (rc = write_run_files(R))) return rc;
     if (R->is_learner && (rc = warm_start(R))) return rc;
@@ -299,6 +370,8 @@ static int run_actor(Run *R) {
                       .params = R->model->params,
                       .n_params = R->model->n_params,
                       .run_episode = actor_episode,
+                      .run_group = R->planner->act_group ? actor_group : NULL,
+                      .group = R->planner->group,
                       .on_weights = NULL,
                       .run_eval = actor_eval,
                       .max_staleness = (uint32_t)R->cfg->algo.max_staleness};

@@ -305,6 +305,16 @@ int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, c
     return af_episode_run(w->suite, &w->modules, planner, item, &w->episode, id, out);
 }
 
+int af_world_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items, const AfEpisodeId *ids,
+                           size_t n, Agentflow__Trajectory **out, int *rcs, char (*details)[AF_EPISODE_DETAIL]) {
+    return af_episode_run_group(w->suite, &w->modules, planner, items, &w->episode, ids, n, out, rcs, details);
+}
+
+int af_world_planner_group(const AfWorld *w, AfPlanner *planner, int n) {
+    if (n > AF_EPISODE_GROUP_MAX) n = AF_EPISODE_GROUP_MAX;
+    return af_planner_model_set_group(planner, w->cfg.rollout.group_decode && n > 1 ? n : 1);
+}
+
 static void shape_text(const AfModelConfig *c, char *buf, size_t n) {
     snprintf(buf, n, "d_model %d, layers %d, heads %d/%d, d_ff %d, vocab %d, max_seq %d, qkv_bias %d, tied %d",
              c->d_model, c->n_layers, c->n_heads, c->n_kv_heads, c->d_ff, c->vocab_size, c->max_seq, c->qkv_bias,

@@ -104,6 +104,16 @@ int af_world_model_planner(const AfWorld *w, const char *dir, const AfModel *mod
 int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
                      Agentflow__Trajectory **out);
 
+/* The episodes of items[0..n) (ids[i]) together: af_episode_run_group with the world's
+ * settings (actor/episode.h; out, rcs and details as there). Returns 0. */
+int af_world_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items, const AfEpisodeId *ids,
+                           size_t n, Agentflow__Trajectory **out, int *rcs, char (*details)[AF_EPISODE_DETAIL]);
+
+/* Group decoding for a model planner as the configuration says: with rollout.group_decode
+ * the planner takes up to n episodes at once (af_planner_model_set_group), otherwise one.
+ * Returns 0 or af_planner_model_set_group's error. */
+int af_world_planner_group(const AfWorld *w, AfPlanner *planner, int n);
+
 /* What a learner accepts of this world's training trajectories: G episodes per query, in
  * a world of world_size ranks (common/traj.h). lim->suite points into w. */
 void af_world_traj_limits(const AfWorld *w, uint32_t group_size, int world_size, AfTrajLimits *lim);

@@ -13,8 +13,9 @@
  * tokenizer):
  *   --render DIR SUITE   stdin {"question", "turns": [{sub_goal, tool, argument, result,
  *                        status}], "result_bytes"} -> {"messages", "text", "ids"}
- *   --episodes DIR SUITE N [KEY=VALUE...]  N episodes of the text planner (config --set
- *                        pairs), each validated by the learner's trajectory limits from
+ *   --episodes DIR SUITE N [KEY=VALUE...]  N (<= 64) episodes of the text planner (config
+ *                        --set pairs; with rollout.group_decode, the default, decoded as
+ *                        one group, else one at a time), each validated by the learner's trajectory limits from
  *                        the model (vocabulary, max_seq, max_action_tokens) and sent
  *                        through encode + the learner's decoder; one JSON line per turn:
  *                        {"episode", "prompt", "action", "logprobs", "text", "tool",
@@ -464,14 +465,33 @@ static int episodes_mode(const char *dir, const char *suite, int n, int argc, ch
     }
     size_t cap = af_traj_max_bytes(&lim);
     void *buf = malloc(cap);
-    for (int e = 0; e < n && !rc; e++) {
-        const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TEST);
-        AfEpisodeId id = {.query_index = (uint32_t)e};
-        Agentflow__Trajectory *t = NULL, *back = NULL;
-        if ((rc = af_world_episode(w, planner, &ds->items[e % ds->n], &id, &t))) {
-            fprintf(stderr, "episode %d: %s\n", e, af_error_detail());
-            break;
+    /* with rollout.group_decode (the default) all n episodes in one group, else one at a time */
+    const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TEST);
+    Agentflow__Trajectory *ts[AF_EPISODE_GROUP_MAX] = {0};
+    if (n > AF_EPISODE_GROUP_MAX) n = AF_EPISODE_GROUP_MAX;
+    if (w->cfg.rollout.group_decode && n > 1) {
+        const AfItem *items[AF_EPISODE_GROUP_MAX];
+        AfEpisodeId ids[AF_EPISODE_GROUP_MAX];
+        int rcs[AF_EPISODE_GROUP_MAX];
+        static char details[AF_EPISODE_GROUP_MAX][AF_EPISODE_DETAIL];
+        for (int e = 0; e < n; e++) {
+            items[e] = &ds->items[e % ds->n];
+            ids[e] = (AfEpisodeId){.query_index = (uint32_t)e};
         }
+        if ((rc = af_world_planner_group(w, planner, n))) fprintf(stderr, "episodes: %s\n", af_error_detail());
+        if (!rc) af_world_episode_group(w, planner, items, ids, (size_t)n, ts, rcs, details);
+        for (int e = 0; e < n && !rc; e++)
+            if ((rc = rcs[e])) fprintf(stderr, "episode %d: %s\n", e, details[e]);
+    } else {
+        for (int e = 0; e < n && !rc; e++) {
+            AfEpisodeId id = {.query_index = (uint32_t)e};
+            if ((rc = af_world_episode(w, planner, &ds->items[e % ds->n], &id, &ts[e])))
+                fprintf(stderr, "episode %d: %s\n", e, af_error_detail());
+        }
+    }
+    for (int e = 0; e < n && !rc; e++) {
+        Agentflow__Trajectory *t = ts[e], *back = NULL;
+        ts[e] = NULL;
         AfTrajReject why;
         size_t len = 0;
         int v = af_traj_validate(t, &lim, &why);
@@ -509,6 +529,7 @@ static int episodes_mode(const char *dir, const char *suite, int n, int argc, ch
         }
         af_trajectory_free(t); /* back lives in the decoder */
     }
+    for (int e = 0; e < n; e++) af_trajectory_free(ts[e]);
     free(buf);
 done:
     af_traj_decoder_destroy(dec);

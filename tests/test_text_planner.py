@@ -10,6 +10,7 @@ model and the real Qwen2.5 tokenizer and chat template (npm, tests/hf/install_np
     vocabulary, the first turn's prompt ids equal the rendered prompt's, and every sampled
     log-prob is <= 0 and equals `agentflow score` (the learner's forward) within 1e-4;
     the learner's step (af_update_run) over a group reports logprob_mismatch_max <= 1e-4;
+  - episodes decoded as one group (rollout.group_decode) equal those decoded one at a time;
   - rollout.stop ends a reply at the token that completes a stop string, rollout.top_k=1
     samples the greedy reply, and a context too small for the next turn ends the episode
     with status ok (judged), not a crash or INFRA_FAILED.
@@ -162,6 +163,16 @@ def main():
               f"{lm.get('mismatch_max', float('nan')):.2g} <= 1e-4 over {lm.get('tokens', 0):.0f} tokens",
               r.returncode == 0 and lm["tokens"] > 0 and lm["skipped"] == 0 and lm["mismatch_max"] <= 1e-4,
               (r.stderr, lm))
+
+        # group decoding (issue 19 part 3): episodes decoded as one group give the bytes of one at a
+        # time (prompt and action ids, log-probs, texts), with stop strings and several suites
+        for suite, extra in (("game24", ["rollout.stop=e|a", "rollout.max_turns=3", "rollout.temperature=0.9"]),
+                             ("arith", ["rollout.max_turns=3", "rollout.top_k=50"])):
+            g = run([helper, "--episodes", d, suite, "4"] + extra)
+            o = run([helper, "--episodes", d, suite, "4", "rollout.group_decode=false"] + extra)
+            nt = sum('"prompt"' in x for x in o.stdout.splitlines())
+            check(f"{suite}: 4 episodes decoded as a group equal one at a time ({nt} turns)",
+                  g.returncode == 0 and o.returncode == 0 and nt >= 4 and g.stdout == o.stdout, (g.stderr, o.stderr))
 
         # 4. stop strings, top-k, context overflow
         r = run([helper, "--episodes", d, "game24", "3", "rollout.stop=e|a", "rollout.max_turns=2"])

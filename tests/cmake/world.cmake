@@ -3,6 +3,10 @@
 # server, the rollout command.
 af_unit_test(test_episode TIMEOUT 120)
 af_unit_test(test_world TIMEOUT 300)
+# Group decoding (issue 19 part 3): the decoder's multi-slot prefill, copied prefixes and
+# cut caches, and episodes one at a time, in groups and from an empty cache every turn,
+# byte for byte.
+af_unit_test(test_group_decode TIMEOUT 300)
 af_script_test(test_rollout_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_rollout_cli.sh)
 af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.sh $<TARGET_FILE:agentflow>)
 # The planner in text (issue 17 part 1): the tolerant action parser, stop strings, top-k /
