@@ -16,6 +16,7 @@ typedef struct {
     uint64_t truncated;
     AfTextCodec *codec; /* owned; NULL: the suite vocabulary */
     AfBytes text;       /* the action decoded so far (stop strings) */
+    uint64_t version;   /* of the weights in the decoder's bf16 copy; AF_PLANNER_WEIGHTS_NEW: unknown */
 } ModelPlanner;
 
 static int check_sampler(const AfSampler *s) {
@@ -121,6 +122,7 @@ int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner 
     if (!p || !mp) goto nomem;
     mp->model = model;
     mp->sampler = *s;
+    mp->version = AF_PLANNER_WEIGHTS_NEW;
     mp->prompt = malloc((size_t)model->cfg.max_seq * sizeof *mp->prompt);
     if (!mp->prompt) goto nomem;
     if ((rc = af_decode_create(model, 1, model->cfg.max_seq, &mp->dec))) goto fail;
@@ -171,6 +173,22 @@ int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s) {
     mp->sampler = *s;
     p->temperature = s->temperature > 0.0f ? s->temperature : 1.0f;
     return 0;
+}
+
+int af_planner_model_set_dtype(AfPlanner *p, AfDecodeDtype dtype) {
+    ModelPlanner *mp = p->ctx;
+    mp->version = AF_PLANNER_WEIGHTS_NEW; /* the copy is of the current weights, version unknown */
+    return af_decode_set_dtype(mp->dec, dtype);
+}
+
+AfDecodeDtype af_planner_model_dtype(const AfPlanner *p) { return af_decode_dtype(((const ModelPlanner *)p->ctx)->dec); }
+
+int af_planner_model_weights(AfPlanner *p, uint64_t version) {
+    ModelPlanner *mp = p->ctx;
+    if (af_decode_dtype(mp->dec) != AF_DECODE_BF16) return 0;
+    if (version == mp->version && version != AF_PLANNER_WEIGHTS_NEW) return 0;
+    mp->version = version;
+    return af_decode_sync_weights(mp->dec);
 }
 
 uint64_t af_planner_model_truncated(const AfPlanner *p) { return ((const ModelPlanner *)p->ctx)->truncated; }

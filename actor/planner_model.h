@@ -14,7 +14,9 @@
  * log-probs on any rank.
  *
  * The planner borrows the model: new weights written into model->params take effect at
- * the next act(). Allocation happens in create only. */
+ * the next act() in fp32 (the default); with bf16 products (af_planner_model_set_dtype)
+ * once af_planner_model_weights reports them. Allocation happens in create and
+ * set_dtype only. */
 #ifndef AF_ACTOR_PLANNER_MODEL_H
 #define AF_ACTOR_PLANNER_MODEL_H
 
@@ -42,6 +44,23 @@ int af_planner_model_create_text(const AfModel *model, const AfSampler *s, struc
 
 /* Change the sampler (e.g. greedy evaluation after training). AF_EINVAL on a bad one. */
 int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s);
+
+/* The decoder's products in `dtype` (common/decode.h; the planner starts in fp32):
+ * AUTO is bf16 where the CPU runs bf16 products natively. bf16 copies the model's
+ * current weights. Returns 0, AF_EINVAL, AF_ENOMEM. */
+int af_planner_model_set_dtype(AfPlanner *p, AfDecodeDtype dtype);
+
+/* The dtype in effect (AF_DECODE_FP32 or AF_DECODE_BF16). */
+AfDecodeDtype af_planner_model_dtype(const AfPlanner *p);
+
+/* The model now holds the weights of policy `version` (AF_PLANNER_WEIGHTS_NEW: new
+ * weights of no known version). A bf16 decoder refreshes its copy (one pass over the
+ * weights) when the version differs from the one it last copied, or for
+ * AF_PLANNER_WEIGHTS_NEW (after which any version refreshes again); fp32 does nothing.
+ * Call it before episodes whenever the weights may have changed; per episode is cheap
+ * (a comparison). Returns 0. */
+#define AF_PLANNER_WEIGHTS_NEW UINT64_MAX
+int af_planner_model_weights(AfPlanner *p, uint64_t version);
 
 /* Turns whose prompt left no room for a full action budget since creation. */
 uint64_t af_planner_model_truncated(const AfPlanner *p);
