@@ -12,12 +12,8 @@
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
 
-easy_game24 "$T/easy.jsonl"
-COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
-        --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
-        --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
-        --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=info
-        --set log.progress=none --set run.seed=7)
+tiny_game24
+COMMON=("${TINY_GAME24[@]}" --set log.level=info) # info: the decode dtype's log line
 
 # a warm start (as test_train.sh) so that rewards vary within groups and the learner
 # recomputes log-probs (zero-variance groups are not trained on)
@@ -31,17 +27,9 @@ run() { # name np dtype [extra...]
         --set rollout.decode_dtype="$dt" --set run.eval_every=3 "$@" > "$T/$name.log" 2>&1 ||
         { echo "run $name failed:"; tail -5 "$T/$name.log"; }
 }
-strip() { # metrics without timing fields
-    $PY - "$1" <<'PYEOF'
-import json, sys
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    print(json.dumps({k: v for k, v in d.items() if not (k.endswith("_s") or k.endswith("_per_s"))}, sort_keys=True))
-PYEOF
-}
 same() { # a b: metrics and weights identical
-    strip "$T/$1/metrics.jsonl" > "$T/$1.m"
-    strip "$T/$2/metrics.jsonl" > "$T/$2.m"
+    metrics_strip "$T/$1/metrics.jsonl" > "$T/$1.m"
+    metrics_strip "$T/$2/metrics.jsonl" > "$T/$2.m"
     cmp -s "$T/$1.m" "$T/$2.m" && cmp -s "$T/$1/model/model.safetensors" "$T/$2/model/model.safetensors"
 }
 
