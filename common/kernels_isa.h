@@ -35,6 +35,7 @@
 #define hsum16 KN(hsum16)
 #define lanes_bf16 KN(lanes_bf16)
 #define micro_bf16 KN(micro_bf16)
+#define hsum4_bf KN(hsum4_bf)
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -141,6 +142,19 @@ static inline void lanes_bf16(float *acc, const uint16_t *x, const uint16_t *w, 
 }
 
 #if defined(__AVX512BF16__)
+/* hsum16 of four accumulators at once, [sum a, sum b, sum c, sum d]: the same additions
+ * (lane i + lane i+8, then + 4, then (0 + 2) + (1 + 3)) on 128-bit lanes moved side by
+ * side. */
+static inline __m128 hsum4_bf(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    __m512 s4 = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    __m512 s2 = _mm512_add_ps(s4, _mm512_permute_ps(s4, 0x4E));
+    __m512 s1 = _mm512_add_ps(s2, _mm512_permute_ps(s2, 0xB1));
+    return _mm512_castps512_ps128(
+        _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), s1));
+}
+
 /* NR rows x NO outputs with vdpbf16ps; the k tail is a masked (zero-filled) load. */
 static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, float *y, int ldy, const uint16_t *x,
                                                              int ldx, const uint16_t *w, int ldw, const float *b,
@@ -166,14 +180,19 @@ static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, flo
             for (int o = 0; o < NO; o++) acc[r][o] = _mm512_dpbf16_ps(acc[r][o], xv, wv[o]);
         }
     }
-    for (int r = 0; r < NR; r++)
-        for (int o = 0; o < NO; o++) {
-            float t[16];
-            _mm512_storeu_ps(t, acc[r][o]);
-            float s = hsum16(t);
-            if (b) s += b[o];
-            y[(size_t)r * ldy + o] = s;
+    for (int r = 0; r < NR; r++) {
+        float *yr = y + (size_t)r * ldy;
+        if (NO == 1) {
+            float v = _mm_cvtss_f32(hsum4_bf(acc[r][0], acc[r][0], acc[r][0], acc[r][0]));
+            yr[0] = b ? v + b[0] : v;
+            continue;
         }
+        for (int o = 0; o + 4 <= NO; o += 4) {
+            __m128 v = hsum4_bf(acc[r][o], acc[r][o + 1], acc[r][o + 2], acc[r][o + 3]);
+            if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + o));
+            _mm_storeu_ps(yr + o, v);
+        }
+    }
 }
 
 static void KN(matmul_inv_bf16)(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
