@@ -165,9 +165,9 @@ static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, flo
     int k = 0;
     for (; k + 32 <= in; k += 32) {
         __m512bh wv[8];
-        if (NR == 1) /* matrix-vector, memory-bound: the next tile's weight rows into L2 (past
-                        the last row too: a prefetch never faults) */
-            for (int o = 0; o < NO; o++) _mm_prefetch((const char *)(w + (size_t)(o + NO) * ldw + k), _MM_HINT_T1);
+        /* the next tile's weight rows into L2 (past the last row too: a prefetch never
+         * faults); memory-bound at few rows */
+        for (int o = 0; o < NO; o++) _mm_prefetch((const char *)(w + (size_t)(o + NO) * ldw + k), _MM_HINT_T1);
         for (int o = 0; o < NO; o++) wv[o] = (__m512bh)_mm512_loadu_si512(w + (size_t)o * ldw + k);
         for (int r = 0; r < NR; r++) {
             __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (size_t)r * ldx + k);
