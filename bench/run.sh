@@ -53,11 +53,13 @@ if want model; then
     else run model "$bdir/bench_model" --threads 1 --steps 3 --decode-tokens 64; fi
 fi
 if want decode; then
-    # decode only (fp32 and bf16 against PyTorch fp32 and its faster bf16 mode), model B
-    # at 1 and 2 threads, each PyTorch figure from the same run
-    n=64; [ $long -eq 1 ] && n=256
-    run model_decode "$bdir/bench_model" --models B --threads 1,2 --no-train --decode-tokens $n \
+    # decode only (fp32 and bf16 against PyTorch fp32 and its faster bf16 mode), model B,
+    # each PyTorch figure from the same run; by default at 1 thread (PyTorch at 2 threads
+    # takes many minutes on a loaded 2-core machine)
+    if [ $long -eq 1 ]; then run model_decode "$bdir/bench_model" --models B --threads 1,2 --no-train --decode-tokens 256 \
         --csv bench/results/model_decode.csv
+    else run model_decode "$bdir/bench_model" --models B --threads 1 --no-train --decode-tokens 64 \
+        --csv bench/results/model_decode.csv; fi
 fi
 if want hf; then
     # a Qwen2.5-0.5B-shaped model (494M parameters, random weights) in bf16: generated once
