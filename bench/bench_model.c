@@ -4,7 +4,9 @@
  * with /usr/bin/python3 at the same thread count), with ratios. Decode is measured with
  * fp32 weights (against PyTorch fp32) and with the bf16 products (rollout.decode_dtype
  * bf16; against PyTorch's faster bf16 mode, bf16 weights or bf16 autocast, named in the
- * *_mode columns). Prints a table and writes CSV (default bench/results/model.csv).
+ * *_mode columns). The *_cpu_ratio columns divide tokens per CPU second of each process
+ * instead (meaningful at 1 thread: on a loaded machine a process runs part of the time).
+ * Prints a table and writes CSV (default bench/results/model.csv).
  *
  *   bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N]
  *               [--no-torch] [--no-train] [--csv PATH]
@@ -70,7 +72,14 @@ typedef struct {
     double train_tok_s, train_gflops, dec1_tok_s, dec16_tok_s;
     double dec1_bf16, dec16_bf16; /* C: bf16 products; PyTorch: its faster bf16 mode */
     char mode1[16], mode16[16];   /* PyTorch: that mode */
+    double cpu[4];                /* the four decode figures per CPU second: dec1, dec16, dec1_bf16, dec16_bf16 */
 } Figures;
+
+static double cpu_now(void) { /* CPU seconds of the whole process (all threads) */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, int train, Figures *f) {
     int N = bm->n_seqs * bm->seq_len;
@@ -123,9 +132,10 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
             for (int i = 0; i < 16; i++) prompt[i] = (int32_t)((b * 31 + i * 7) % bm->cfg.vocab_size);
             af_decode_prefill(d, b, prompt, 16);
         }
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         for (int i = 0; i < dec_tokens && !rc; i++) rc = af_decode_step(d, B, slots, smp, rngs, out, lps);
         double tok_s = (double)B * dec_tokens / (now() - t0);
+        f->cpu[(B == 16) + 2 * bf16] = (double)B * dec_tokens / (cpu_now() - c0);
         *(bf16 ? (B == 16 ? &f->dec16_bf16 : &f->dec1_bf16) : (B == 16 ? &f->dec16_tok_s : &f->dec1_tok_s)) = tok_s;
         af_decode_destroy(d);
         d = NULL;
@@ -148,11 +158,11 @@ static int bench_torch(char model, int threads, int steps, int dec_tokens, int t
     char line[1024];
     int got = 0;
     while (fgets(line, sizeof line, p)) {
-        if (sscanf(line, "TORCH train_tok_s=%lf train_gflops=%lf dec1_tok_s=%lf dec16_tok_s=%lf",
-                   &f->train_tok_s, &f->train_gflops, &f->dec1_tok_s, &f->dec16_tok_s) == 4)
+        if (sscanf(line, "TORCH train_tok_s=%lf train_gflops=%lf dec1_tok_s=%lf dec16_tok_s=%lf dec1_cpu=%lf dec16_cpu=%lf",
+                   &f->train_tok_s, &f->train_gflops, &f->dec1_tok_s, &f->dec16_tok_s, &f->cpu[0], &f->cpu[1]) == 6)
             got |= 1;
-        if (sscanf(line, "TORCHBF16 dec1_tok_s=%lf dec1_mode=%15s dec16_tok_s=%lf dec16_mode=%15s", &f->dec1_bf16,
-                   f->mode1, &f->dec16_bf16, f->mode16) == 4) {
+        if (sscanf(line, "TORCHBF16 dec1_tok_s=%lf dec1_mode=%15s dec16_tok_s=%lf dec16_mode=%15s dec1_cpu=%lf dec16_cpu=%lf",
+                   &f->dec1_bf16, f->mode1, &f->dec16_bf16, f->mode16, &f->cpu[2], &f->cpu[3]) == 6) {
             got |= 2;
             fprintf(stderr, "bench_model: model %c, %d threads, PyTorch %s", model, threads, line);
         }
@@ -186,7 +196,8 @@ int main(int argc, char **argv) {
         fprintf(out, "model,threads,sgemm_gflops,c_train_tok_s,c_train_gflops,c_frac_sgemm,torch_train_tok_s,"
                      "train_ratio,c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio,"
                      "c_dec1_bf16_tok_s,torch_dec1_bf16_tok_s,torch_dec1_bf16_mode,dec1_bf16_ratio,c_dec16_bf16_tok_s,"
-                     "torch_dec16_bf16_tok_s,torch_dec16_bf16_mode,dec16_bf16_ratio\n");
+                     "torch_dec16_bf16_tok_s,torch_dec16_bf16_mode,dec16_bf16_ratio,dec1_cpu_ratio,dec16_cpu_ratio,"
+                     "dec1_bf16_cpu_ratio,dec16_bf16_cpu_ratio\n");
     printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s\n",
            "model", "thr", "sgemmGF", "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1",
            "ratio", "C dec16", "torch d16", "ratio", "C d1 bf16", "torch bf", "ratio", "C d16 bf", "torch bf",
@@ -217,13 +228,18 @@ int main(int argc, char **argv) {
                    c.dec16_bf16, t.dec16_bf16, RATIO(c.dec16_bf16, t.dec16_bf16));
             fflush(stdout);
             if (out)
-                fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%s,%.3f,%.2f,%.2f,%s,%.3f\n",
+                fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%s,%.3f,%.2f,%.2f,%s,%.3f,"
+                             "%.3f,%.3f,%.3f,%.3f\n",
                         *mp, th, peak, c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
                         RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                         RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
                         RATIO(c.dec16_tok_s, t.dec16_tok_s), c.dec1_bf16, t.dec1_bf16, t.mode1[0] ? t.mode1 : "-",
                         RATIO(c.dec1_bf16, t.dec1_bf16), c.dec16_bf16, t.dec16_bf16, t.mode16[0] ? t.mode16 : "-",
-                        RATIO(c.dec16_bf16, t.dec16_bf16));
+                        RATIO(c.dec16_bf16, t.dec16_bf16), RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]),
+                        RATIO(c.cpu[2], t.cpu[2]), RATIO(c.cpu[3], t.cpu[3]));
+            printf("per CPU second, C / PyTorch: fp32 batch 1 %.2f, batch 16 %.2f; bf16 batch 1 %.2f, batch 16 %.2f\n",
+                   RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]), RATIO(c.cpu[2], t.cpu[2]),
+                   RATIO(c.cpu[3], t.cpu[3]));
         }
     }
     printf("targets: model B at 2 threads: training ratio >= 1.8 (about 60%% of sgemm); decode ratio >= 2.5 (batch 1), >= 1.8 (batch 16), "

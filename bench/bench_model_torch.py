@@ -5,8 +5,9 @@ reference model of tests/model_ref.py; and the decode in PyTorch's bf16 modes on
 "bf16w" (every weight, the activations and the KV cache in bf16) and "autocast" (fp32
 weights under torch.autocast("cpu", bfloat16)), the faster of which is the reference of
 the C decoder in bf16. Prints two lines:
-TORCH train_tok_s=.. train_gflops=.. dec1_tok_s=.. dec16_tok_s=..
-TORCHBF16 dec1_tok_s=.. dec1_mode=.. dec16_tok_s=.. dec16_mode=.. (bf16w ..; autocast ..)
+TORCH train_tok_s=.. train_gflops=.. dec1_tok_s=.. dec16_tok_s=.. dec1_cpu=.. dec16_cpu=..
+TORCHBF16 dec1_tok_s=.. dec1_mode=.. dec16_tok_s=.. dec16_mode=.. dec1_cpu=.. dec16_cpu=.. (...)
+(*_cpu: tokens per CPU second of the process, that mode).
 (--no-train: train figures 0). Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to
 --threads (bench_model does)."""
 import contextlib
@@ -124,13 +125,13 @@ def decode(m, B, ntok, prompt=16, mode="fp32"):
     toks = (torch.arange(B)[:, None] * 31 + torch.arange(prompt)[None] * 7) % V
     with ctx:
         z = step(toks, 0)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(ntok):
             lsm = torch.log_softmax(z.float(), -1)
             nxt = torch.multinomial(lsm.exp(), 1, generator=gen)
             lsm.gather(1, nxt)  # behaviour log-prob
             z = step(nxt, prompt + i)
-    return B * ntok / (time.perf_counter() - t0)
+    return B * ntok / (time.perf_counter() - t0), B * ntok / (time.process_time() - c0)
 
 
 def main():
@@ -144,16 +145,18 @@ def main():
     torch.set_num_threads(a.threads)
     m = MODELS[a.model]
     tok_s, gf = (0.0, 0.0) if a.no_train else train(m, a.steps)
-    d1 = decode(m, 1, a.decode_tokens)
-    d16 = decode(m, 16, a.decode_tokens)
-    print(f"TORCH train_tok_s={tok_s:.1f} train_gflops={gf:.2f} dec1_tok_s={d1:.2f} dec16_tok_s={d16:.2f}", flush=True)
+    d1, d1c = decode(m, 1, a.decode_tokens)
+    d16, d16c = decode(m, 16, a.decode_tokens)
+    print(f"TORCH train_tok_s={tok_s:.1f} train_gflops={gf:.2f} dec1_tok_s={d1:.2f} dec16_tok_s={d16:.2f} "
+          f"dec1_cpu={d1c:.2f} dec16_cpu={d16c:.2f}", flush=True)
     best, detail = {}, []
     for B in (1, 16):
         r = {mode: decode(m, B, a.decode_tokens, mode=mode) for mode in ("bf16w", "autocast")}
-        best[B] = max(r.items(), key=lambda kv: kv[1])
-        detail.append(f"batch {B}: " + ", ".join(f"{k} {v:.2f}" for k, v in r.items()))
-    print(f"TORCHBF16 dec1_tok_s={best[1][1]:.2f} dec1_mode={best[1][0]} dec16_tok_s={best[16][1]:.2f} "
-          f"dec16_mode={best[16][0]} ({'; '.join(detail)})")
+        best[B] = max(r.items(), key=lambda kv: kv[1][0])
+        detail.append(f"batch {B}: " + ", ".join(f"{k} {v[0]:.2f}" for k, v in r.items()))
+    print(f"TORCHBF16 dec1_tok_s={best[1][1][0]:.2f} dec1_mode={best[1][0]} dec16_tok_s={best[16][1][0]:.2f} "
+          f"dec16_mode={best[16][0]} dec1_cpu={best[1][1][1]:.2f} dec16_cpu={best[16][1][1]:.2f} "
+          f"({'; '.join(detail)})")
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ if dec:
                                         "c_dec16_tok_s", "torch_dec16_tok_s", "dec16_ratio", "c_dec1_bf16_tok_s",
                                         "torch_dec1_bf16_tok_s", "torch_dec1_bf16_mode", "dec1_bf16_ratio",
                                         "c_dec16_bf16_tok_s", "torch_dec16_bf16_tok_s", "torch_dec16_bf16_mode",
-                                        "dec16_bf16_ratio"]) + "\n" + cmds("model_decode")
+                                        "dec16_bf16_ratio", "dec1_cpu_ratio", "dec16_cpu_ratio", "dec1_bf16_cpu_ratio",
+                                        "dec16_bf16_cpu_ratio"]) + "\n" + cmds("model_decode")
 else:
     parts["model_decode"] = "not run (bench/run.sh --only decode)\n"
 
