@@ -30,6 +30,7 @@ typedef struct {
     float *glp, *slp;                  /* (group) their log-probs */
     AfBytes *gtext;                    /* (group) each action decoded so far (stop strings) */
     AfPlannerModelStats stats;
+    uint64_t version;   /* of the weights in the decoder's bf16 copy; AF_PLANNER_WEIGHTS_NEW: unknown */
 } ModelPlanner;
 
 static int check_sampler(const AfSampler *s) {
@@ -325,6 +326,14 @@ static int group_make(ModelPlanner *mp, int n) {
         af_decode_destroy(dec);
         return rc;
     }
+    if (mp->dec && af_decode_dtype(mp->dec) != AF_DECODE_FP32) { /* the new decoder keeps the dtype */
+        if ((rc = af_decode_set_dtype(dec, af_decode_dtype(mp->dec)))) {
+            bufs_free(&g, n);
+            af_decode_destroy(dec);
+            return rc;
+        }
+        mp->version = AF_PLANNER_WEIGHTS_NEW; /* its copy is of the current weights */
+    }
     bufs_get(mp, &old);
     bufs_free(&old, mp->group);
     af_decode_destroy(mp->dec);
@@ -359,6 +368,7 @@ int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner 
     }
     mp->model = model;
     mp->sampler = *s;
+    mp->version = AF_PLANNER_WEIGHTS_NEW;
     if ((rc = group_make(mp, 1))) {
         free(mp);
         free(p);
@@ -401,6 +411,22 @@ int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s) {
     mp->sampler = *s;
     p->temperature = s->temperature > 0.0f ? s->temperature : 1.0f;
     return 0;
+}
+
+int af_planner_model_set_dtype(AfPlanner *p, AfDecodeDtype dtype) {
+    ModelPlanner *mp = p->ctx;
+    mp->version = AF_PLANNER_WEIGHTS_NEW; /* the copy is of the current weights, version unknown */
+    return af_decode_set_dtype(mp->dec, dtype);
+}
+
+AfDecodeDtype af_planner_model_dtype(const AfPlanner *p) { return af_decode_dtype(((const ModelPlanner *)p->ctx)->dec); }
+
+int af_planner_model_weights(AfPlanner *p, uint64_t version) {
+    ModelPlanner *mp = p->ctx;
+    if (af_decode_dtype(mp->dec) != AF_DECODE_BF16) return 0;
+    if (version == mp->version && version != AF_PLANNER_WEIGHTS_NEW) return 0;
+    mp->version = version;
+    return af_decode_sync_weights(mp->dec);
 }
 
 uint64_t af_planner_model_truncated(const AfPlanner *p) { return ((const ModelPlanner *)p->ctx)->truncated; }

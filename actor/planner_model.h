@@ -17,8 +17,9 @@
  *
  * The planner borrows the model: new weights written into model->params take effect at
  * the next episode's first act() (a later turn keeps the K/V its slot computed for the
- * episode's earlier turns, so weights must not change within an episode). Allocation
- * happens in create and af_planner_model_set_group only. */
+ * episode's earlier turns, so weights must not change within an episode); with bf16
+ * products (af_planner_model_set_dtype) once af_planner_model_weights reports them.
+ * Allocation happens in create, af_planner_model_set_group and set_dtype only. */
 #ifndef AF_ACTOR_PLANNER_MODEL_H
 #define AF_ACTOR_PLANNER_MODEL_H
 
@@ -63,6 +64,23 @@ typedef struct AfPlannerModelStats {
     uint64_t reused_tokens, shared_tokens, prefilled_tokens, steps;
 } AfPlannerModelStats;
 void af_planner_model_stats(const AfPlanner *p, AfPlannerModelStats *out);
+
+/* The decoder's products in `dtype` (common/decode.h; the planner starts in fp32):
+ * AUTO is bf16 where the CPU runs bf16 products natively. bf16 copies the model's
+ * current weights. Returns 0, AF_EINVAL, AF_ENOMEM. */
+int af_planner_model_set_dtype(AfPlanner *p, AfDecodeDtype dtype);
+
+/* The dtype in effect (AF_DECODE_FP32 or AF_DECODE_BF16). */
+AfDecodeDtype af_planner_model_dtype(const AfPlanner *p);
+
+/* The model now holds the weights of policy `version` (AF_PLANNER_WEIGHTS_NEW: new
+ * weights of no known version). A bf16 decoder refreshes its copy (one pass over the
+ * weights) when the version differs from the one it last copied, or for
+ * AF_PLANNER_WEIGHTS_NEW (after which any version refreshes again); fp32 does nothing.
+ * Call it before episodes whenever the weights may have changed; per episode is cheap
+ * (a comparison). Returns 0. */
+#define AF_PLANNER_WEIGHTS_NEW UINT64_MAX
+int af_planner_model_weights(AfPlanner *p, uint64_t version);
 
 /* Turns whose prompt left no room for a full action budget since creation. */
 uint64_t af_planner_model_truncated(const AfPlanner *p);

@@ -1,11 +1,15 @@
 /* Model benchmark: training step (forward + backward + clip + AdamW) and KV-cache decode
  * for models A and B at the given thread counts, the sgemm GFLOP/s measured in the same
  * run, and the same figures for the PyTorch reference (bench/bench_model_torch.py, run
- * with /usr/bin/python3 at the same thread count), with ratios. Prints a table and
- * writes CSV (default bench/results/model.csv).
+ * with /usr/bin/python3 at the same thread count), with ratios. Decode is measured with
+ * fp32 weights (against PyTorch fp32) and with the bf16 products (rollout.decode_dtype
+ * bf16; against PyTorch's faster bf16 mode, bf16 weights or bf16 autocast, named in the
+ * *_mode columns). The *_cpu_ratio columns divide tokens per CPU second of each process
+ * instead (meaningful at 1 thread: on a loaded machine a process runs part of the time).
+ * Prints a table and writes CSV (default bench/results/model.csv).
  *
  *   bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N]
- *               [--no-torch] [--csv PATH]
+ *               [--no-torch] [--no-train] [--csv PATH]
  * Wall-clock figures on a shared machine are noisy: compare the ratios within a run. */
 #include <math.h>
 #include <stdio.h>
@@ -66,9 +70,18 @@ static double sgemm_gflops(void) {
 
 typedef struct {
     double train_tok_s, train_gflops, dec1_tok_s, dec16_tok_s;
+    double dec1_bf16, dec16_bf16; /* C: bf16 products; PyTorch: its faster bf16 mode */
+    char mode1[16], mode16[16];   /* PyTorch: that mode */
+    double cpu[4];                /* the four decode figures per CPU second: dec1, dec16, dec1_bf16, dec16_bf16 */
 } Figures;
 
-static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, Figures *f) {
+static double cpu_now(void) { /* CPU seconds of the whole process (all threads) */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, int train, Figures *f) {
     int N = bm->n_seqs * bm->seq_len;
     AfModel *m = NULL;
     AfAdamW *opt = NULL;
@@ -86,7 +99,7 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
     for (int i = 0; i < N; i++) tok[i] = (int32_t)af_rng_below(&r, (uint32_t)bm->cfg.vocab_size), w[i] = 1.0f / N;
     for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
     double t = 0;
-    for (int it = 0; it <= steps; it++) {
+    for (int it = 0; it <= (train ? steps : -1); it++) {
         double t0 = now();
         af_model_zero_grad(m);
         if ((rc = af_model_forward(m, tok, ss, bm->n_seqs, 1.0f, lp, NULL))) break;
@@ -96,15 +109,17 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
         if (it > 0) t += now() - t0; /* step 0 warms up */
     }
     double flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
-    f->train_tok_s = (double)N * steps / t;
-    f->train_gflops = flops * steps / t / 1e9;
+    f->train_tok_s = train ? (double)N * steps / t : 0;
+    f->train_gflops = train ? flops * steps / t / 1e9 : 0;
     free(tok), free(lp), free(w), free(ss);
     if (rc) goto done;
-    /* decode: prompt of 16 tokens, then dec_tokens sampled tokens per sequence */
-    for (int bi = 0; bi < 2 && !rc; bi++) {
-        int B = bi ? 16 : 1;
+    /* decode: prompt of 16 tokens, then dec_tokens sampled tokens per sequence; batch 1
+     * and 16, fp32 and bf16 */
+    for (int bi = 0; bi < 4 && !rc; bi++) {
+        int B = bi % 2 ? 16 : 1, bf16 = bi >= 2;
         if ((rc = af_decode_create(m, B, 16 + dec_tokens + 1, &d))) break;
         if ((rc = af_decode_set_threads(d, threads, AF_DECODE_MIN_SPLIT))) break;
+        if ((rc = af_decode_set_dtype(d, bf16 ? AF_DECODE_BF16 : AF_DECODE_FP32))) break;
         int slots[16];
         AfSampler smp[16];
         AfRng rngs[16];
@@ -117,11 +132,11 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
             for (int i = 0; i < 16; i++) prompt[i] = (int32_t)((b * 31 + i * 7) % bm->cfg.vocab_size);
             af_decode_prefill(d, b, prompt, 16);
         }
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         for (int i = 0; i < dec_tokens && !rc; i++) rc = af_decode_step(d, B, slots, smp, rngs, out, lps);
-        double dt = now() - t0;
-        if (bi) f->dec16_tok_s = (double)B * dec_tokens / dt;
-        else f->dec1_tok_s = (double)B * dec_tokens / dt;
+        double tok_s = (double)B * dec_tokens / (now() - t0);
+        f->cpu[(B == 16) + 2 * bf16] = (double)B * dec_tokens / (cpu_now() - c0);
+        *(bf16 ? (B == 16 ? &f->dec16_bf16 : &f->dec1_bf16) : (B == 16 ? &f->dec16_tok_s : &f->dec1_tok_s)) = tok_s;
         af_decode_destroy(d);
         d = NULL;
     }
@@ -132,27 +147,33 @@ done:
     return rc;
 }
 
-static int bench_torch(char model, int threads, int steps, int dec_tokens, Figures *f) {
+static int bench_torch(char model, int threads, int steps, int dec_tokens, int train, Figures *f) {
     const char *src = getenv("AF_SOURCE_DIR");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d",
-             threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens);
+             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s",
+             threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens, train ? "" : " --no-train");
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
-    char line[512];
+    char line[1024];
     int got = 0;
-    while (fgets(line, sizeof line, p))
-        if (sscanf(line, "TORCH train_tok_s=%lf train_gflops=%lf dec1_tok_s=%lf dec16_tok_s=%lf",
-                   &f->train_tok_s, &f->train_gflops, &f->dec1_tok_s, &f->dec16_tok_s) == 4)
-            got = 1;
+    while (fgets(line, sizeof line, p)) {
+        if (sscanf(line, "TORCH train_tok_s=%lf train_gflops=%lf dec1_tok_s=%lf dec16_tok_s=%lf dec1_cpu=%lf dec16_cpu=%lf",
+                   &f->train_tok_s, &f->train_gflops, &f->dec1_tok_s, &f->dec16_tok_s, &f->cpu[0], &f->cpu[1]) == 6)
+            got |= 1;
+        if (sscanf(line, "TORCHBF16 dec1_tok_s=%lf dec1_mode=%15s dec16_tok_s=%lf dec16_mode=%15s dec1_cpu=%lf dec16_cpu=%lf",
+                   &f->dec1_bf16, f->mode1, &f->dec16_bf16, f->mode16, &f->cpu[2], &f->cpu[3]) == 6) {
+            got |= 2;
+            fprintf(stderr, "bench_model: model %c, %d threads, PyTorch %s", model, threads, line);
+        }
+    }
     int st = pclose(p);
-    return got && st == 0 ? 0 : -1;
+    return got == 3 && st == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
     const char *models = "A,B", *threads_s = "1,2", *csv = "bench/results/model.csv";
-    int steps = 3, dec_tokens = 64, torch = 1;
+    int steps = 3, dec_tokens = 64, torch = 1, train = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads_s = argv[++i];
@@ -160,8 +181,10 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--decode-tokens") == 0 && i + 1 < argc) dec_tokens = atoi(argv[++i]);
         else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv = argv[++i];
         else if (strcmp(argv[i], "--no-torch") == 0) torch = 0;
+        else if (strcmp(argv[i], "--no-train") == 0) train = 0;
         else {
-            fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] [--csv PATH]\n");
+            fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] "
+                            "[--no-train] [--csv PATH]\n");
             return 2;
         }
     }
@@ -171,10 +194,14 @@ int main(int argc, char **argv) {
     if (!out) fprintf(stderr, "bench_model: cannot write %s (continuing without CSV)\n", csv);
     if (out)
         fprintf(out, "model,threads,sgemm_gflops,c_train_tok_s,c_train_gflops,c_frac_sgemm,torch_train_tok_s,"
-                     "train_ratio,c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio\n");
-    printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s\n", "model", "thr", "sgemmGF",
-           "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1", "ratio", "C dec16",
-           "torch d16", "ratio");
+                     "train_ratio,c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio,"
+                     "c_dec1_bf16_tok_s,torch_dec1_bf16_tok_s,torch_dec1_bf16_mode,dec1_bf16_ratio,c_dec16_bf16_tok_s,"
+                     "torch_dec16_bf16_tok_s,torch_dec16_bf16_mode,dec16_bf16_ratio,dec1_cpu_ratio,dec16_cpu_ratio,"
+                     "dec1_bf16_cpu_ratio,dec16_bf16_cpu_ratio\n");
+    printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s\n",
+           "model", "thr", "sgemmGF", "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1",
+           "ratio", "C dec16", "torch d16", "ratio", "C d1 bf16", "torch bf", "ratio", "C d16 bf", "torch bf",
+           "ratio");
     for (const char *mp = models; *mp; mp++) {
         if (*mp != 'A' && *mp != 'B') continue;
         BenchModel bm = bench_model(*mp);
@@ -184,29 +211,39 @@ int main(int argc, char **argv) {
             af_model_set_threads(th);
             double peak = sgemm_gflops();
             Figures c = {0}, t = {0};
-            int rc = bench_c(&bm, th, steps, dec_tokens, &c);
+            int rc = bench_c(&bm, th, steps, dec_tokens, train, &c);
             if (rc) {
                 fprintf(stderr, "bench_model: %s: %s\n", af_strerror(rc), af_error_detail());
                 return 1;
             }
-            if (torch && bench_torch(*mp, th, steps, dec_tokens, &t))
+            if (torch && bench_torch(*mp, th, steps, dec_tokens, train, &t))
                 fprintf(stderr, "bench_model: the PyTorch side failed (model %c, %d threads)\n", *mp, th);
 #define RATIO(a, b) ((b) > 0 ? (a) / (b) : NAN)
-            printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f\n",
+            printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f | "
+                   "%9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f\n",
                    *mp, th, peak, c.train_tok_s, c.train_gflops, 100 * c.train_gflops / peak, t.train_tok_s,
                    RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                    RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
-                   RATIO(c.dec16_tok_s, t.dec16_tok_s));
+                   RATIO(c.dec16_tok_s, t.dec16_tok_s), c.dec1_bf16, t.dec1_bf16, RATIO(c.dec1_bf16, t.dec1_bf16),
+                   c.dec16_bf16, t.dec16_bf16, RATIO(c.dec16_bf16, t.dec16_bf16));
             fflush(stdout);
             if (out)
-                fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f\n", *mp, th, peak,
-                        c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
+                fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%s,%.3f,%.2f,%.2f,%s,%.3f,"
+                             "%.3f,%.3f,%.3f,%.3f\n",
+                        *mp, th, peak, c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
                         RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                         RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
-                        RATIO(c.dec16_tok_s, t.dec16_tok_s));
+                        RATIO(c.dec16_tok_s, t.dec16_tok_s), c.dec1_bf16, t.dec1_bf16, t.mode1[0] ? t.mode1 : "-",
+                        RATIO(c.dec1_bf16, t.dec1_bf16), c.dec16_bf16, t.dec16_bf16, t.mode16[0] ? t.mode16 : "-",
+                        RATIO(c.dec16_bf16, t.dec16_bf16), RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]),
+                        RATIO(c.cpu[2], t.cpu[2]), RATIO(c.cpu[3], t.cpu[3]));
+            printf("per CPU second, C / PyTorch: fp32 batch 1 %.2f, batch 16 %.2f; bf16 batch 1 %.2f, batch 16 %.2f\n",
+                   RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]), RATIO(c.cpu[2], t.cpu[2]),
+                   RATIO(c.cpu[3], t.cpu[3]));
         }
     }
-    printf("targets: model B at 2 threads: training ratio >= 1.8 (about 60%% of sgemm); decode ratio >= 2.5 (batch 1), >= 1.8 (batch 16)\n");
+    printf("targets: model B at 2 threads: training ratio >= 1.8 (about 60%% of sgemm); decode ratio >= 2.5 (batch 1), >= 1.8 (batch 16), "
+           "in bf16 against PyTorch's faster bf16 mode\n");
     if (out) fclose(out);
     return 0;
 }

@@ -1,9 +1,16 @@
 #!/usr/bin/python3
 """PyTorch side of bench/bench_model.c: the same training step (forward, PG-style loss on
 per-token log-probs, backward, grad clip, AdamW) and KV-cache decode, float32, with the
-reference model of tests/model_ref.py. Prints one line:
-TORCH train_tok_s=.. train_gflops=.. dec1_tok_s=.. dec16_tok_s=..
-Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to --threads (bench_model does)."""
+reference model of tests/model_ref.py; and the decode in PyTorch's bf16 modes on a CPU:
+"bf16w" (every weight, the activations and the KV cache in bf16) and "autocast" (fp32
+weights under torch.autocast("cpu", bfloat16)), the faster of which is the reference of
+the C decoder in bf16. Prints two lines:
+TORCH train_tok_s=.. train_gflops=.. dec1_tok_s=.. dec16_tok_s=.. dec1_cpu=.. dec16_cpu=..
+TORCHBF16 dec1_tok_s=.. dec1_mode=.. dec16_tok_s=.. dec16_mode=.. dec1_cpu=.. dec16_cpu=.. (...)
+(*_cpu: tokens per CPU second of the process, that mode).
+(--no-train: train figures 0). Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to
+--threads (bench_model does)."""
+import contextlib
 import argparse
 import os
 import sys
@@ -74,22 +81,28 @@ def train(m, steps):
 
 
 @torch.no_grad()
-def decode(m, B, ntok, prompt=16):
+def decode(m, B, ntok, prompt=16, mode="fp32"):
+    """mode: fp32 | bf16w (weights, activations, cache in bf16) | autocast (bf16 autocast)"""
     cfg, p = make(m)
     md = Model(cfg, p)
     C, H, L, V = m["C"], m["H"], m["L"], m["V"]
     hd = C // H
     maxT = prompt + ntok + 1
-    kc = torch.zeros(L, B, H, maxT, hd)
-    vc = torch.zeros(L, B, H, maxT, hd)
+    dt = torch.bfloat16 if mode == "bf16w" else torch.float32
+    kc = torch.zeros(L, B, H, maxT, hd, dtype=dt)
+    vc = torch.zeros(L, B, H, maxT, hd, dtype=dt)
     cos_all, sin_all = md.rope(maxT)
+    if mode == "bf16w":
+        p = {k: v.to(torch.bfloat16) for k, v in p.items()}
+        cos_all, sin_all = cos_all.to(torch.bfloat16), sin_all.to(torch.bfloat16)
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if mode == "autocast" else contextlib.nullcontext()
     gen = torch.Generator().manual_seed(3)
 
     def step(tok, pos):  # tok (B, n) at positions pos..pos+n-1
         n = tok.shape[1]
         x = p["model.embed_tokens.weight"][tok]
         cos, sin = cos_all[pos:pos + n], sin_all[pos:pos + n]
-        mask = torch.full((n, pos + n), float("-inf")).triu(pos + 1)
+        mask = torch.full((n, pos + n), float("-inf"), dtype=dt).triu(pos + 1)
         for l in range(L):
             pre = f"model.layers.{l}."
             h = md.rms(x, p[pre + "input_layernorm.weight"])
@@ -110,14 +123,15 @@ def decode(m, B, ntok, prompt=16):
         return x @ p["lm_head.weight"].t()
 
     toks = (torch.arange(B)[:, None] * 31 + torch.arange(prompt)[None] * 7) % V
-    z = step(toks, 0)
-    t0 = time.perf_counter()
-    for i in range(ntok):
-        lsm = torch.log_softmax(z, -1)
-        nxt = torch.multinomial(lsm.exp(), 1, generator=gen)
-        lsm.gather(1, nxt)  # behaviour log-prob
-        z = step(nxt, prompt + i)
-    return B * ntok / (time.perf_counter() - t0)
+    with ctx:
+        z = step(toks, 0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(ntok):
+            lsm = torch.log_softmax(z.float(), -1)
+            nxt = torch.multinomial(lsm.exp(), 1, generator=gen)
+            lsm.gather(1, nxt)  # behaviour log-prob
+            z = step(nxt, prompt + i)
+    return B * ntok / (time.perf_counter() - t0), B * ntok / (time.process_time() - c0)
 
 
 def main():
@@ -126,13 +140,23 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--decode-tokens", type=int, default=64)
+    ap.add_argument("--no-train", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     m = MODELS[a.model]
-    tok_s, gf = train(m, a.steps)
-    d1 = decode(m, 1, a.decode_tokens)
-    d16 = decode(m, 16, a.decode_tokens)
-    print(f"TORCH train_tok_s={tok_s:.1f} train_gflops={gf:.2f} dec1_tok_s={d1:.2f} dec16_tok_s={d16:.2f}")
+    tok_s, gf = (0.0, 0.0) if a.no_train else train(m, a.steps)
+    d1, d1c = decode(m, 1, a.decode_tokens)
+    d16, d16c = decode(m, 16, a.decode_tokens)
+    print(f"TORCH train_tok_s={tok_s:.1f} train_gflops={gf:.2f} dec1_tok_s={d1:.2f} dec16_tok_s={d16:.2f} "
+          f"dec1_cpu={d1c:.2f} dec16_cpu={d16c:.2f}", flush=True)
+    best, detail = {}, []
+    for B in (1, 16):
+        r = {mode: decode(m, B, a.decode_tokens, mode=mode) for mode in ("bf16w", "autocast")}
+        best[B] = max(r.items(), key=lambda kv: kv[1][0])
+        detail.append(f"batch {B}: " + ", ".join(f"{k} {v[0]:.2f}" for k, v in r.items()))
+    print(f"TORCHBF16 dec1_tok_s={best[1][1][0]:.2f} dec1_mode={best[1][0]} dec16_tok_s={best[16][1][0]:.2f} "
+          f"dec16_mode={best[16][0]} dec1_cpu={best[1][1][1]:.2f} dec16_cpu={best[16][1][1]:.2f} "
+          f"({'; '.join(detail)})")
 
 
 if __name__ == "__main__":

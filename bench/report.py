@@ -5,7 +5,7 @@
 
 Each generated part sits between '<!-- BEGIN:name -->' and '<!-- END:name -->' lines and is
 replaced whole; everything outside the markers is hand-written and kept. Parts: machine,
-model, wire, bcast, ckpt, scaling, async, targets, perfmodel. A missing CSV gives a one-line
+model, model_decode, hf_model, wire, bcast, ckpt, scaling, async, targets, perfmodel. A missing CSV gives a one-line
 'not run' note instead of a table. Standard library only."""
 import csv
 import math
@@ -69,6 +69,18 @@ if model:
     parts["model"] = table(model, cols) + "\n" + cmds("model")
 else:
     parts["model"] = "not run (bench/run.sh --only model)\n"
+
+# ------------------------------------------------------------------ decode, fp32 and bf16
+dec = load("model_decode.csv")
+if dec:
+    parts["model_decode"] = table(dec, ["model", "threads", "c_dec1_tok_s", "torch_dec1_tok_s", "dec1_ratio",
+                                        "c_dec16_tok_s", "torch_dec16_tok_s", "dec16_ratio", "c_dec1_bf16_tok_s",
+                                        "torch_dec1_bf16_tok_s", "torch_dec1_bf16_mode", "dec1_bf16_ratio",
+                                        "c_dec16_bf16_tok_s", "torch_dec16_bf16_tok_s", "torch_dec16_bf16_mode",
+                                        "dec16_bf16_ratio", "dec1_cpu_ratio", "dec16_cpu_ratio", "dec1_bf16_cpu_ratio",
+                                        "dec16_bf16_cpu_ratio"]) + "\n" + cmds("model_decode")
+else:
+    parts["model_decode"] = "not run (bench/run.sh --only decode)\n"
 
 # ------------------------------------------------------------------ real-size HF model
 hf = load("hf_model.csv")

@@ -4,7 +4,7 @@
 #   bench/run.sh [--long] [--no-build] [--only LIST] [--build-dir DIR]
 #
 #   --long        longer runs (more repetitions; each bench well under a minute without it)
-#   --only LIST   comma-separated subset of: model,hf,wire,bcast,ckpt,report
+#   --only LIST   comma-separated subset of: model,decode,hf,wire,bcast,ckpt,report
 #   --build-dir   where to build (default build-bench; Release, no sanitizers)
 #
 # Every figure is printed next to a reference measured in the same run (PyTorch, memcpy,
@@ -13,14 +13,14 @@
 # report includes its CSV (bench/results/scaling.csv) when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-long=0 build=1 only="model,hf,wire,bcast,ckpt,report" bdir=build-bench
+long=0 build=1 only="model,decode,hf,wire,bcast,ckpt,report" bdir=build-bench
 while [ $# -gt 0 ]; do
     case $1 in
         --long) long=1 ;;
         --no-build) build=0 ;;
         --only) only=$2; shift ;;
         --build-dir) bdir=$2; shift ;;
-        *) echo "usage: bench/run.sh [--long] [--no-build] [--only model,hf,wire,bcast,ckpt,report] [--build-dir DIR]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--long] [--no-build] [--only model,decode,hf,wire,bcast,ckpt,report] [--build-dir DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -51,6 +51,15 @@ if want model; then
     # dominates the time: model B takes minutes on a loaded 2-core machine)
     if [ $long -eq 1 ]; then run model "$bdir/bench_model" --threads 1,2 --steps 10 --decode-tokens 256
     else run model "$bdir/bench_model" --threads 1 --steps 3 --decode-tokens 64; fi
+fi
+if want decode; then
+    # decode only (fp32 and bf16 against PyTorch fp32 and its faster bf16 mode), model B,
+    # each PyTorch figure from the same run; by default at 1 thread (PyTorch at 2 threads
+    # takes many minutes on a loaded 2-core machine)
+    if [ $long -eq 1 ]; then run model_decode "$bdir/bench_model" --models B --threads 1,2 --no-train --decode-tokens 256 \
+        --csv bench/results/model_decode.csv
+    else run model_decode "$bdir/bench_model" --models B --threads 1 --no-train --decode-tokens 64 \
+        --csv bench/results/model_decode.csv; fi
 fi
 if want hf; then
     # a Qwen2.5-0.5B-shaped model (494M parameters, random weights) in bf16: generated once

@@ -84,6 +84,7 @@ typedef struct AfConfig {
         int64_t top_k;
         char stop[AF_CFG_STR_MAX];
         int group_decode;
+        int decode_dtype; /* AfDecodeDtype (common/decode.h): 0 fp32, 1 bf16, 2 auto */
     } rollout;
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
@@ -238,6 +239,8 @@ typedef struct AfConfig {
       "sampling temperature (also the training temperature)")                                  \
     X("rollout.top_p", rollout.top_p, FLOAT, 1.0, 0.01, 1.0, "", "nucleus sampling mass")      \
     X("rollout.top_k", rollout.top_k, INT, 0, 0, 1000000000, "", "sample among the k most probable tokens (0 = off)") \
+    X("rollout.decode_dtype", rollout.decode_dtype, ENUM, "fp32", 0, 0, "fp32|bf16|auto",           \
+      "weights in the planner decoder's matrix products: fp32, bf16 (a bf16 copy per weight version, inputs rounded to bf16, fp32 sums; emulated without AVX512-BF16: same bits, slow) or auto (bf16 where the CPU has AVX512-BF16, else fp32); not the learner's") \
     X("rollout.stop", rollout.stop, STR, "", 0, 0, "",                                          \
       "stop strings of a planner in text (a model directory with tokenizer.json), separated by vertical bars; a backslash escapes a bar or a backslash, and makes n a newline and t a tab") \
     X("rollout.episode_timeout_s", rollout.episode_timeout_s, FLOAT, 60.0, 0.01, 86400.0, "",  \

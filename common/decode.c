@@ -6,16 +6,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bf16.h"
 #include "common/error.h"
 #include "common/kernels.h"
+#include "common/log.h"
 #include "common/pool.h"
 
 #define PREFILL_CHUNK 64
 #define SCORE_ROWS 16 /* rows of one slot whose attention scores are one product */
 #define AF_DECODE_CHUNK_SLOTS 64 /* slots af_decode_prefill_many puts in one chunk at most */
 
+/* One layer's matrices in bf16 (pointers into AfDecode.wbuf), shapes as in AfLayerParams. */
+typedef struct {
+    uint16_t *wq, *wk, *wv, *wo, *wgate, *wup, *wdown;
+} Bf16Layer;
+
 struct AfDecode {
     const AfModel *m;
+    int bf16;          /* 1: the products read the bf16 copy below */
+    uint16_t *wbuf;    /* the bf16 copy of every matrix (NULL in fp32) */
+    Bf16Layer *wl;     /* (n_layers) */
+    uint16_t *wlm;     /* (V, C) the LM head's copy */
+    uint16_t *xb;      /* (R, max(C, QD, F)) a product's input rounded to bf16 */
     AfPool *pool;      /* NULL: single-threaded */
     double min_split;  /* products with fewer multiply-adds run on the caller */
     int max_slots, max_len, max_rows;
@@ -49,7 +61,7 @@ static void *falloc(size_t n) {
 
 void af_decode_destroy(AfDecode *d) {
     if (!d) return;
-    void *ps[] = {d->len, d->has_logits, d->kc, d->vc, d->logits, d->row_slot, d->row_pos, d->x,
+    void *ps[] = {d->wbuf, d->wl, d->xb, d->len, d->has_logits, d->kc, d->vc, d->logits, d->row_slot, d->row_pos, d->x,
                   d->xn, d->q, d->att, d->k, d->v, d->g, d->u, d->e, d->lg, d->sc, d->prob, d->idx,
                   d->tmp, d->seen, d->fslots, d->ftoks, d->rtok, d->off};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
@@ -130,6 +142,7 @@ const float *af_decode_logits(const AfDecode *d, int slot) {
 typedef struct {
     float *y;
     const float *x, *w, *b;
+    const uint16_t *xb, *wb; /* bf16 product (x, w unused) when wb is set */
     int ldy, ldx, ldw, rows, in, out;
 } MMJob;
 
@@ -141,14 +154,25 @@ static void mm_part(void *ctx, int tid, int nt) {
     chunk = (chunk + 23) / 24 * 24;
     int o0 = tid * chunk, o1 = o0 + chunk < j->out ? o0 + chunk : j->out;
     if (o0 >= o1) return;
+    if (j->wb) {
+        af_matmul_inv_bf16(j->y + o0, j->ldy, j->xb, j->in, j->wb + (size_t)o0 * j->ldw, j->ldw,
+                           j->b ? j->b + o0 : NULL, j->rows, j->in, o1 - o0);
+        return;
+    }
     af_matmul_inv(j->y + o0, j->ldy, j->x, j->ldx, j->w + (size_t)o0 * j->ldw, j->ldw,
                   j->b ? j->b + o0 : NULL, j->rows, j->in, o1 - o0);
 }
 
-static void mm(AfDecode *d, float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
-               const float *b, int rows, int in, int out) {
+/* y = x w^T (+ b) with the fp32 weights w, or in bf16 with their copy wb (the rows of x
+ * rounded to bf16 first, into d->xb). */
+static void mm(AfDecode *d, float *y, int ldy, const float *x, int ldx, const float *w, const uint16_t *wb,
+               int ldw, const float *b, int rows, int in, int out) {
     MMJob j = {.y = y, .x = x, .w = w, .b = b, .ldy = ldy, .ldx = ldx, .ldw = ldw, .rows = rows,
                .in = in, .out = out};
+    if (d->bf16) {
+        for (int r = 0; r < rows; r++) af_f32_to_bf16_n(d->xb + (size_t)r * in, x + (size_t)r * ldx, (size_t)in);
+        j.xb = d->xb, j.wb = wb;
+    }
     if (!d->pool || (double)rows * in * out < d->min_split) mm_part(&j, 0, 1);
     else af_pool_run(d->pool, mm_part, &j);
 }
@@ -160,6 +184,99 @@ int af_decode_set_threads(AfDecode *d, int n, long min_split) {
     d->pool = NULL;
     if (n == 1) return 0;
     return af_pool_create(n, &d->pool);
+}
+
+/* The bf16 copy: every matrix the products read, converted from the model's fp32
+ * parameters (one pass over them; split over the decoder's threads). */
+typedef struct {
+    AfDecode *d;
+} SyncJob;
+
+static void sync_part(void *ctx, int tid, int nt) {
+    AfDecode *d = ((SyncJob *)ctx)->d;
+    const AfModel *m = d->m;
+    const AfModelConfig *c = &m->cfg;
+    size_t C = (size_t)c->d_model, QD = (size_t)c->n_heads * m->head_dim;
+    size_t KD = (size_t)c->n_kv_heads * m->head_dim, F = (size_t)c->d_ff;
+    /* tensor t of the list goes to thread t % nt */
+    int t = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        const AfLayerParams *P = &m->p.layers[l];
+        const Bf16Layer *B = &d->wl[l];
+        const float *src[7] = {P->wq, P->wk, P->wv, P->wo, P->wgate, P->wup, P->wdown};
+        uint16_t *dst[7] = {B->wq, B->wk, B->wv, B->wo, B->wgate, B->wup, B->wdown};
+        size_t n[7] = {QD * C, KD * C, KD * C, C * QD, F * C, F * C, C * F};
+        for (int i = 0; i < 7; i++, t++)
+            if (t % nt == tid) af_f32_to_bf16_n(dst[i], src[i], n[i]);
+    }
+    /* the LM head, the largest tensor, in nt slices */
+    size_t V = (size_t)c->vocab_size, per = (V + nt - 1) / nt, r0 = per * tid, r1 = r0 + per < V ? r0 + per : V;
+    if (r0 < r1) af_f32_to_bf16_n(d->wlm + r0 * C, m->p.lm_head + r0 * C, (r1 - r0) * C);
+}
+
+int af_decode_sync_weights(AfDecode *d) {
+    if (!d->bf16) return 0;
+    SyncJob j = {.d = d};
+    if (d->pool) af_pool_run(d->pool, sync_part, &j);
+    else sync_part(&j, 0, 1);
+    return 0;
+}
+
+int af_decode_set_dtype(AfDecode *d, AfDecodeDtype dtype) {
+    if (dtype != AF_DECODE_FP32 && dtype != AF_DECODE_BF16 && dtype != AF_DECODE_AUTO)
+        return af_error_set(AF_EINVAL, "af_decode_set_dtype: unknown dtype %d", (int)dtype);
+    int want = dtype == AF_DECODE_BF16 || (dtype == AF_DECODE_AUTO && af_kernels_bf16_native());
+    if (!want) {
+        free(d->wbuf), free(d->wl), free(d->xb);
+        d->wbuf = NULL, d->wl = NULL, d->xb = NULL, d->wlm = NULL;
+        d->bf16 = 0;
+        return 0;
+    }
+    if (!d->bf16) {
+        const AfModel *m = d->m;
+        const AfModelConfig *c = &m->cfg;
+        size_t C = (size_t)c->d_model, QD = (size_t)c->n_heads * m->head_dim;
+        size_t KD = (size_t)c->n_kv_heads * m->head_dim, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+        size_t per_layer = 2 * QD * C + 2 * KD * C + 3 * F * C, total = per_layer * c->n_layers + V * C;
+        size_t widest = C > QD ? C : QD;
+        widest = widest > F ? widest : F;
+        d->wbuf = aligned_alloc(64, (total * sizeof(uint16_t) + 63) / 64 * 64);
+        d->wl = calloc((size_t)c->n_layers, sizeof *d->wl);
+        d->xb = calloc((size_t)d->max_rows * widest, sizeof(uint16_t));
+        if (!d->wbuf || !d->wl || !d->xb) {
+            free(d->wbuf), free(d->wl), free(d->xb);
+            d->wbuf = NULL, d->wl = NULL, d->xb = NULL;
+            return af_error_set(AF_ENOMEM, "af_decode_set_dtype: out of memory for the bf16 weights (%zu MB)",
+                                total * sizeof(uint16_t) >> 20);
+        }
+        uint16_t *p = d->wbuf;
+        for (int l = 0; l < c->n_layers; l++) {
+            Bf16Layer *B = &d->wl[l];
+            B->wq = p, p += QD * C;
+            B->wk = p, p += KD * C;
+            B->wv = p, p += KD * C;
+            B->wo = p, p += C * QD;
+            B->wgate = p, p += F * C;
+            B->wup = p, p += F * C;
+            B->wdown = p, p += C * F;
+        }
+        d->wlm = p;
+        d->bf16 = 1;
+        if (!af_kernels_bf16_native())
+            af_log(AF_LOG_WARN, "decode in bf16 on kernels %s: emulated (the bits of AVX512-BF16, many times slower "
+                                "than fp32)", af_kernels_name());
+    }
+    return af_decode_sync_weights(d);
+}
+
+AfDecodeDtype af_decode_dtype(const AfDecode *d) { return d->bf16 ? AF_DECODE_BF16 : AF_DECODE_FP32; }
+
+int af_decode_dtype_parse(const char *name, AfDecodeDtype *out) {
+    if (name && !strcmp(name, "fp32")) *out = AF_DECODE_FP32;
+    else if (name && !strcmp(name, "bf16")) *out = AF_DECODE_BF16;
+    else if (name && !strcmp(name, "auto")) *out = AF_DECODE_AUTO;
+    else return af_error_set(AF_EINVAL, "decode dtype '%s': not one of fp32|bf16|auto", name ? name : "(null)");
+    return 0;
 }
 
 static void rmsnorm_rows(float *y, const float *x, const float *w, int n, int C, float eps) {
@@ -189,9 +306,10 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
     for (int l = 0; l < c->n_layers; l++) {
         const AfLayerParams *P = &m->p.layers[l];
         rmsnorm_rows(d->xn, d->x, P->attn_norm, n, C, c->rms_eps);
-        mm(d, d->q, QD, d->xn, C, P->wq, C, P->bq, n, C, QD);
-        mm(d, d->k, KD, d->xn, C, P->wk, C, P->bk, n, C, KD);
-        mm(d, d->v, KD, d->xn, C, P->wv, C, P->bv, n, C, KD);
+        const Bf16Layer *B = d->bf16 ? &d->wl[l] : &(Bf16Layer){0};
+        mm(d, d->q, QD, d->xn, C, P->wq, B->wq, C, P->bq, n, C, QD);
+        mm(d, d->k, KD, d->xn, C, P->wk, B->wk, C, P->bk, n, C, KD);
+        mm(d, d->v, KD, d->xn, C, P->wv, B->wv, C, P->bv, n, C, KD);
         if (c->qk_norm) { /* per-head RMSNorm before RoPE (rows of hd floats, in place) */
             rmsnorm_rows(d->q, d->q, P->q_norm, n * H, hd, c->rms_eps);
             rmsnorm_rows(d->k, d->k, P->k_norm, n * KV, hd, c->rms_eps);
@@ -243,18 +361,19 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
             r0 = r1;
         }
         /* x += att Wo^T ; the invariant product then an elementwise add */
-        mm(d, d->xn, C, d->att, QD, P->wo, QD, NULL, n, QD, C);
+        mm(d, d->xn, C, d->att, QD, P->wo, B->wo, QD, NULL, n, QD, C);
         af_kernels()->add(d->x, d->xn, (size_t)n * C);
         rmsnorm_rows(d->xn, d->x, P->mlp_norm, n, C, c->rms_eps);
-        mm(d, d->g, F, d->xn, C, P->wgate, C, NULL, n, C, F);
-        mm(d, d->u, F, d->xn, C, P->wup, C, NULL, n, C, F);
+        mm(d, d->g, F, d->xn, C, P->wgate, B->wgate, C, NULL, n, C, F);
+        mm(d, d->u, F, d->xn, C, P->wup, B->wup, C, NULL, n, C, F);
         af_kernels()->silu_mul(d->e, d->g, d->u, (size_t)n * F);
-        mm(d, d->xn, C, d->e, F, P->wdown, F, NULL, n, F, C);
+        mm(d, d->xn, C, d->e, F, P->wdown, B->wdown, F, NULL, n, F, C);
         af_kernels()->add(d->x, d->xn, (size_t)n * C);
     }
     if (first >= n) return;
     rmsnorm_rows(d->xn, d->x, m->p.final_norm, n, C, c->rms_eps);
-    mm(d, d->lg + (size_t)first * V, V, d->xn + (size_t)first * C, C, m->p.lm_head, C, NULL, n - first, C, V);
+    mm(d, d->lg + (size_t)first * V, V, d->xn + (size_t)first * C, C, m->p.lm_head, d->wlm, C, NULL, n - first,
+       C, V);
 }
 
 int af_decode_feed(AfDecode *d, int n, const int *slots, const int32_t *tokens) {

@@ -10,8 +10,21 @@
  * and prefilling a prompt gives the same bits as feeding it one token at a time.
  *
  * Memory: the cache and all scratch are allocated by af_decode_create; feeding and
- * sampling never allocate. The decoder borrows the model (its parameters are read at
- * each call, so new weights take effect immediately); the model must outlive it. */
+ * sampling never allocate. The decoder borrows the model; the model must outlive it.
+ * In fp32 (the default) its parameters are read at each call, so new weights take
+ * effect immediately. In bf16 (af_decode_set_dtype) the matrix products read a bf16
+ * copy of the weight matrices made by af_decode_set_dtype and af_decode_sync_weights:
+ * after the model's weights change, call af_decode_sync_weights once (per weight
+ * version, not per token).
+ *
+ * bf16: the weight matrices (q, k, v, o, gate, up, down, LM head) are rounded to bf16
+ * (common/bf16.h, round to nearest even as PyTorch) and so is each product's input
+ * row (the normed hidden state, the attention output, the SwiGLU output); the products
+ * accumulate in fp32 (af_matmul_inv_bf16) and give fp32 outputs, biases are added in
+ * fp32. Everything else stays fp32: the embedding rows, norms, RoPE, the KV cache and
+ * attention, residuals, SiLU, softmax and sampling. Batch invariance, prefill = feeding
+ * token by token, and the independence of the thread count hold as in fp32, and the bits
+ * are the same on every kernel variant (kernels.h). */
 #ifndef AF_COMMON_DECODE_H
 #define AF_COMMON_DECODE_H
 
@@ -42,6 +55,28 @@ void af_decode_destroy(AfDecode *d);
  * Returns 0, AF_EINVAL, AF_ENOMEM. Not to be called during a feed. */
 #define AF_DECODE_MIN_SPLIT 65536L
 int af_decode_set_threads(AfDecode *d, int n, long min_split);
+
+/* The weights' type in the matrix products. AUTO: bf16 where the chosen kernels execute
+ * bf16 products natively (af_kernels_bf16_native: AVX512-BF16), else fp32. BF16 on
+ * other kernels is emulated (same bits, many times slower than fp32; logged). */
+typedef enum { AF_DECODE_FP32 = 0, AF_DECODE_BF16 = 1, AF_DECODE_AUTO = 2 } AfDecodeDtype;
+
+/* Switch the products to `dtype` (the decoder starts in fp32). Going to bf16 allocates
+ * the copy (2 bytes per weight-matrix element, the LM head included even when tied) and
+ * fills it from the model's current weights. Returns 0, AF_EINVAL, AF_ENOMEM (the
+ * decoder is then unchanged). Not to be called during a feed. */
+int af_decode_set_dtype(AfDecode *d, AfDecodeDtype dtype);
+
+/* The dtype in effect: AF_DECODE_FP32 or AF_DECODE_BF16. */
+AfDecodeDtype af_decode_dtype(const AfDecode *d);
+
+/* "fp32" | "bf16" | "auto" -> *out. Returns 0 or AF_EINVAL. */
+int af_decode_dtype_parse(const char *name, AfDecodeDtype *out);
+
+/* bf16: refresh the copy from the model's current fp32 weights (a pass over all of
+ * them, split over the decoder's threads); fp32: nothing. The cache is left as it is.
+ * Returns 0. Not to be called during a feed. */
+int af_decode_sync_weights(AfDecode *d);
 
 /* Empty a slot (new episode turn). */
 void af_decode_reset(AfDecode *d, int slot);

@@ -9,7 +9,7 @@
 #include "common/log.h"
 #include "common/model.h"
 
-extern const AfKernelTable af_kernels_base, af_kernels_avx2, af_kernels_avx512;
+extern const AfKernelTable af_kernels_base, af_kernels_avx2, af_kernels_avx512, af_kernels_avx512bf16;
 
 static const AfKernelTable *g_table;
 static const char *g_name = "baseline";
@@ -22,29 +22,38 @@ int af_kernels_supported(const char *name) {
     __builtin_cpu_init();
     int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (!strcmp(name, "avx2")) return avx2;
-    if (!strcmp(name, "avx512"))
-        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    if (!strcmp(name, "avx512")) return avx512;
+    if (!strcmp(name, "avx512bf16")) return avx512 && __builtin_cpu_supports("avx512bf16");
 #endif
     return 0;
 }
 
+static int known(const char *name) {
+    return !strcmp(name, "baseline") || !strcmp(name, "avx2") || !strcmp(name, "avx512") || !strcmp(name, "avx512bf16");
+}
+
 static void set_table(const char *name) {
-    if (!strcmp(name, "avx512")) g_table = &af_kernels_avx512, g_name = "avx512";
+    if (!strcmp(name, "avx512bf16")) g_table = &af_kernels_avx512bf16, g_name = "avx512bf16";
+    else if (!strcmp(name, "avx512")) g_table = &af_kernels_avx512, g_name = "avx512";
     else if (!strcmp(name, "avx2")) g_table = &af_kernels_avx2, g_name = "avx2";
     else g_table = &af_kernels_base, g_name = "baseline";
 }
 
 static const char *best(void) {
-    return af_kernels_supported("avx512") ? "avx512" : af_kernels_supported("avx2") ? "avx2" : "baseline";
+    return af_kernels_supported("avx512bf16") ? "avx512bf16"
+           : af_kernels_supported("avx512") ? "avx512"
+           : af_kernels_supported("avx2")   ? "avx2"
+                                            : "baseline";
 }
 
 static void choose(void) {
     const char *want = getenv("AF_KERNELS");
     const char *pick = best();
     if (want && *want && strcmp(want, "auto")) {
-        if (strcmp(want, "baseline") && strcmp(want, "avx2") && strcmp(want, "avx512"))
-            af_log(AF_LOG_WARN, "AF_KERNELS=%s: not one of baseline|avx2|avx512|auto; using %s", want, pick);
+        if (!known(want))
+            af_log(AF_LOG_WARN, "AF_KERNELS=%s: not one of baseline|avx2|avx512|avx512bf16|auto; using %s", want, pick);
         else if (!af_kernels_supported(want))
             af_log(AF_LOG_WARN, "AF_KERNELS=%s: this CPU lacks it; using %s", want, pick);
         else
@@ -66,8 +75,9 @@ const char *af_kernels_name(void) {
 
 int af_kernels_select(const char *name) {
     af_kernels(); /* the first choice (and its log line) happens once */
-    if (!name || (strcmp(name, "baseline") && strcmp(name, "avx2") && strcmp(name, "avx512") && strcmp(name, "auto")))
-        return af_error_set(AF_EINVAL, "kernels: unknown variant '%s' (baseline|avx2|avx512|auto)", name ? name : "(null)");
+    if (!name || (!known(name) && strcmp(name, "auto")))
+        return af_error_set(AF_EINVAL, "kernels: unknown variant '%s' (baseline|avx2|avx512|avx512bf16|auto)",
+                            name ? name : "(null)");
     if (!af_kernels_supported(name)) return af_error_set(AF_ESTATE, "kernels: this CPU cannot run '%s'", name);
     set_table(strcmp(name, "auto") ? name : best());
     return 0;
@@ -77,6 +87,13 @@ void af_matmul_inv(float *y, int ldy, const float *x, int ldx, const float *w, i
                    const float *b, int rows, int in, int out) {
     af_kernels()->matmul_inv(y, ldy, x, ldx, w, ldw, b, rows, in, out);
 }
+
+void af_matmul_inv_bf16(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                        const float *b, int rows, int in, int out) {
+    af_kernels()->matmul_inv_bf16(y, ldy, x, ldx, w, ldw, b, rows, in, out);
+}
+
+int af_kernels_bf16_native(void) { return af_kernels() == &af_kernels_avx512bf16; }
 
 void af_matmul_invariant(float *y, const float *x, const float *w, const float *b, int rows,
                          int in, int out) {

@@ -1,12 +1,12 @@
 /* Small numeric kernels shared by the model and the decoder, dispatched on the CPU.
  *
  * The build is portable (x86-64-v2 unless AF_NATIVE=ON): these kernels are compiled
- * three times (common/kernels_isa.h: baseline, AVX2+FMA, AVX-512 F/BW/DQ/VL) and one
- * variant is chosen once per process, at the first call, from what the CPU supports
- * (AVX-512, else AVX2+FMA, else baseline). The environment variable AF_KERNELS =
- * baseline|avx2|avx512|auto forces a choice (tests, benchmarks); a choice the CPU
- * lacks falls back to the best it has, with a warning. The choice is logged once at
- * info level ("kernels: avx512").
+ * four times (common/kernels_isa.h: baseline, AVX2+FMA, AVX-512 F/BW/DQ/VL, and that
+ * plus AVX512-BF16) and one variant is chosen once per process, at the first call, from
+ * what the CPU supports (AVX512-BF16, else AVX-512, else AVX2+FMA, else baseline). The
+ * environment variable AF_KERNELS = baseline|avx2|avx512|avx512bf16|auto forces a
+ * choice (tests, benchmarks); a choice the CPU lacks falls back to the best it has,
+ * with a warning. The choice is logged once at info level ("kernels: avx512bf16").
  *
  * Bits: the variants perform the same float operations in the same order, so they give
  * the same bits for the same inputs (tests/test_kernels.c); wider vectors change speed
@@ -17,10 +17,13 @@
 #define AF_COMMON_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct AfKernelTable {
     void (*matmul_inv)(float *y, int ldy, const float *x, int ldx, const float *w, int ldw, const float *b,
                        int rows, int in, int out);
+    void (*matmul_inv_bf16)(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                            const float *b, int rows, int in, int out);
     void (*vexpf)(float *y, const float *x, size_t n);
     void (*rmsnorm)(float *y, float *rstd, const float *x, const float *w, int n, int C, float eps);
     void (*rope)(float *x, int nh, int hd, const float *cs, const float *sn, int inverse);
@@ -32,7 +35,7 @@ typedef struct AfKernelTable {
 /* The chosen table (chosen and logged at the first call; thread-safe). */
 const AfKernelTable *af_kernels(void);
 
-/* The chosen variant's name: "baseline", "avx2" or "avx512". */
+/* The chosen variant's name: "baseline", "avx2", "avx512" or "avx512bf16". */
 const char *af_kernels_name(void);
 
 /* Tests: switch to a named variant now ("baseline", "avx2", "avx512", "auto"). Returns 0,
@@ -50,6 +53,25 @@ int af_kernels_supported(const char *name);
  * common/model.h for the contiguous form. Single-threaded; no allocation. */
 void af_matmul_inv(float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
                    const float *b, int rows, int in, int out);
+
+/* The bf16 form of af_matmul_inv, for weights read as bf16 (half the bytes of fp32):
+ * y[r*ldy + o] = sum_k x[r*ldx + k] * w[o*ldw + k] (+ b[o]) with x and w bf16 (the caller
+ * rounds activations with af_f32_to_bf16, common/bf16.h) and fp32 accumulation. The
+ * float operations are those of AVX512-BF16's vdpbf16ps (kernels_isa.h): 16 fp32 lanes,
+ * lane i taking k = 32j + 2i + 1 then 32j + 2i by fused multiply-adds (round to nearest
+ * even, bf16 denormals read as 0, denormal results flushed to 0), k past `in` read as 0;
+ * then a fixed 16-lane sum tree and the fp32 bias. Each output's bits depend only on its
+ * row of x, its row of w and b[o]: not on rows, out, tiling or threads (batch-invariant).
+ * The avx512bf16 variant executes vdpbf16ps; the others emulate it in scalar code with
+ * the same bits (tests/test_kernels.c checks it, denormals and underflow included) and
+ * are many times slower than af_matmul_inv, so callers choose bf16 by
+ * af_kernels_bf16_native() (common/decode.h: decode dtype auto). Single-threaded; no
+ * allocation. */
+void af_matmul_inv_bf16(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                        const float *b, int rows, int in, int out);
+
+/* 1 if the chosen variant computes af_matmul_inv_bf16 with the CPU's bf16 instructions. */
+int af_kernels_bf16_native(void);
 
 /* y[i] = exp(x[i]) for i < n (y may equal x), vectorised with a fixed polynomial:
  * relative error below 2e-7, exp(x) = 0 for x < -86 (and for -inf), +inf above 88.7,

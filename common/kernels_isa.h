@@ -10,10 +10,12 @@
  * element-wise exp with one polynomial), so all variants give the same bits for the same
  * inputs (tests/test_kernels.c checks it). Wider vectors only change how many elements
  * are processed at once. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "common/bf16.h"
 #include "common/kernels.h"
 
 #define AF_KCAT2(a, b) a##b
@@ -28,6 +30,12 @@
 #define v_hsum KN(v_hsum)
 #define micro KN(micro)
 #define exp_scalar KN(exp_scalar)
+#define bf_daz KN(bf_daz)
+#define ftz KN(ftz)
+#define hsum16 KN(hsum16)
+#define lanes_bf16 KN(lanes_bf16)
+#define micro_bf16 KN(micro_bf16)
+#define hsum4_bf KN(hsum4_bf)
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -101,6 +109,129 @@ static void KN(matmul_inv)(float *y, int ldy, const float *x, int ldx, const flo
                   w + (size_t)o * ldw, ldw, b ? b + o : NULL, in);
     }
 }
+
+/* ------------------------------------------------------------------ bf16 products
+ * The operation (kernels.h, af_matmul_inv_bf16) is defined by AVX512-BF16's vdpbf16ps on
+ * 32 bf16 of k per step: lane i (0..15) of an fp32 accumulator takes k = 32b + 2i + 1
+ * then k = 32b + 2i, each as one fused multiply-add rounded to nearest even, with bf16
+ * denormals read as zero (DAZ) and a denormal result flushed to zero (FTZ); k beyond
+ * `in` reads 0. The 16 lanes are then summed by one fixed tree (hsum16), and the bias
+ * added. Variants without the instruction run the same steps in scalar code (the product
+ * of two bf16 is exact in fp32, so fmaf's single rounding is the instruction's). */
+static inline float bf_daz(uint16_t h) { return af_bf16_to_f32((h & 0x7f80u) ? h : (uint16_t)(h & 0x8000u)); }
+static inline float ftz(float r) { return fabsf(r) < FLT_MIN ? copysignf(0.0f, r) : r; }
+
+static inline float hsum16(const float *t) {
+    float s8[8], s4[4];
+    for (int i = 0; i < 8; i++) s8[i] = t[i] + t[i + 8];
+    for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+/* The 16 accumulator lanes of one output (the emulation). */
+static inline void lanes_bf16(float *acc, const uint16_t *x, const uint16_t *w, int in) {
+    for (int i = 0; i < 16; i++) acc[i] = 0.0f;
+    for (int k0 = 0; k0 < in; k0 += 32)
+        for (int i = 0; i < 16; i++) {
+            int k = k0 + 2 * i;
+            float x1 = k + 1 < in ? bf_daz(x[k + 1]) : 0.0f, w1 = k + 1 < in ? bf_daz(w[k + 1]) : 0.0f;
+            acc[i] = ftz(fmaf(x1, w1, acc[i]));
+            float x0 = k < in ? bf_daz(x[k]) : 0.0f, w0 = k < in ? bf_daz(w[k]) : 0.0f;
+            acc[i] = ftz(fmaf(x0, w0, acc[i]));
+        }
+}
+
+#if defined(__AVX512BF16__)
+/* hsum16 of four accumulators at once, [sum a, sum b, sum c, sum d]: the same additions
+ * (lane i + lane i+8, then + 4, then (0 + 2) + (1 + 3)) on 128-bit lanes moved side by
+ * side. */
+static inline __m128 hsum4_bf(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    __m512 s4 = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+    __m512 s2 = _mm512_add_ps(s4, _mm512_permute_ps(s4, 0x4E));
+    __m512 s1 = _mm512_add_ps(s2, _mm512_permute_ps(s2, 0xB1));
+    return _mm512_castps512_ps128(
+        _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), s1));
+}
+
+/* NR rows x NO outputs with vdpbf16ps; the k tail is a masked (zero-filled) load. */
+static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, float *y, int ldy, const uint16_t *x,
+                                                             int ldx, const uint16_t *w, int ldw, const float *b,
+                                                             int in) {
+    __m512 acc[4][8];
+    for (int r = 0; r < NR; r++)
+        for (int o = 0; o < NO; o++) acc[r][o] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 32 <= in; k += 32) {
+        __m512bh wv[8];
+        /* the next tile's weight rows into L2 (past the last row too: a prefetch never
+         * faults); memory-bound at few rows */
+        for (int o = 0; o < NO; o++) _mm_prefetch((const char *)(w + (size_t)(o + NO) * ldw + k), _MM_HINT_T1);
+        for (int o = 0; o < NO; o++) wv[o] = (__m512bh)_mm512_loadu_si512(w + (size_t)o * ldw + k);
+        for (int r = 0; r < NR; r++) {
+            __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (size_t)r * ldx + k);
+            for (int o = 0; o < NO; o++) acc[r][o] = _mm512_dpbf16_ps(acc[r][o], xv, wv[o]);
+        }
+    }
+    if (k < in) {
+        __mmask32 m = (__mmask32)((1ull << (in - k)) - 1);
+        __m512bh wv[8];
+        for (int o = 0; o < NO; o++) wv[o] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + (size_t)o * ldw + k);
+        for (int r = 0; r < NR; r++) {
+            __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (size_t)r * ldx + k);
+            for (int o = 0; o < NO; o++) acc[r][o] = _mm512_dpbf16_ps(acc[r][o], xv, wv[o]);
+        }
+    }
+    for (int r = 0; r < NR; r++) {
+        float *yr = y + (size_t)r * ldy;
+        if (NO == 1) {
+            float v = _mm_cvtss_f32(hsum4_bf(acc[r][0], acc[r][0], acc[r][0], acc[r][0]));
+            yr[0] = b ? v + b[0] : v;
+            continue;
+        }
+        for (int o = 0; o + 4 <= NO; o += 4) {
+            __m128 v = hsum4_bf(acc[r][o], acc[r][o + 1], acc[r][o + 2], acc[r][o + 3]);
+            if (b) v = _mm_add_ps(v, _mm_loadu_ps(b + o));
+            _mm_storeu_ps(yr + o, v);
+        }
+    }
+}
+
+static void KN(matmul_inv_bf16)(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                                const float *b, int rows, int in, int out) {
+    int r4 = rows - rows % 4, o4 = out - out % 4;
+    for (int o = 0; o < o4; o += 4) /* weight rows stay in L1 while the row tiles pass */
+        for (int r = 0; r < r4; r += 4)
+            micro_bf16(4, 4, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
+                       b ? b + o : NULL, in);
+    for (int o = o4; o < out; o++)
+        for (int r = 0; r < r4; r += 4)
+            micro_bf16(4, 1, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
+                       b ? b + o : NULL, in);
+    for (int r = r4; r < rows; r++) {
+        int o8 = out - out % 8;
+        for (int o = 0; o < o8; o += 8)
+            micro_bf16(1, 8, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
+                       b ? b + o : NULL, in);
+        for (int o = o8; o < out; o++)
+            micro_bf16(1, 1, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
+                       b ? b + o : NULL, in);
+    }
+}
+#else
+static void KN(matmul_inv_bf16)(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
+                                const float *b, int rows, int in, int out) {
+    float acc[16];
+    for (int r = 0; r < rows; r++)
+        for (int o = 0; o < out; o++) {
+            lanes_bf16(acc, x + (size_t)r * ldx, w + (size_t)o * ldw, in);
+            float s = hsum16(acc);
+            if (b) s += b[o];
+            y[(size_t)r * ldy + o] = s;
+        }
+}
+#endif
 
 /* exp: n = round(x log2 e), r = x - n ln2 (two-constant Cody-Waite), p(r) a degree-6
  * Taylor-like polynomial (Cephes expf coefficients), then scale by 2^n through the
@@ -239,6 +370,7 @@ static void KN(add)(float *y, const float *x, size_t n) {
 
 const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .matmul_inv = KN(matmul_inv),
+    .matmul_inv_bf16 = KN(matmul_inv_bf16),
     .vexpf = KN(vexpf),
     .rmsnorm = KN(rmsnorm),
     .rope = KN(rope),

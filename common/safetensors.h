@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/bf16.h"
 #include "common/model.h"
 
 typedef enum { AF_DT_F32 = 0, AF_DT_F16 = 1, AF_DT_BF16 = 2 } AfDtype;
@@ -57,11 +58,8 @@ const AfStTensor *af_safetensors_find(const AfSafetensors *st, const char *name)
  * (read failed or the file shrank, naming file and tensor). */
 int af_safetensors_read_f32(const AfSafetensors *st, const AfStTensor *t, float *dst);
 
-/* IEEE half / bfloat16 conversions. af_f32_to_bf16 rounds to nearest even (NaN stays
- * NaN). */
+/* IEEE half to float32; the bfloat16 conversions are common/bf16.h. */
 float af_f16_to_f32(uint16_t h);
-float af_bf16_to_f32(uint16_t h);
-uint16_t af_f32_to_bf16(float f);
 
 /* Write float32 tensors as a safetensors file of F32 (via a temporary file and rename).
  * names[i], shapes[i] (ndims[i] dims), data[i]. Returns 0, AF_EIO (naming the path). */

@@ -104,7 +104,9 @@ static int train_episode(Run *R, const AfWorkUnit *u, uint64_t version, Agentflo
     const AfEpisodeId id = unit_id(R, u, version);
     Agentflow__Trajectory *t = NULL;
     const double t0 = af_time_now();
-    int rc = af_world_episode(R->w, R->planner, &ds->items[u->query_index], &id, &t);
+    int rc = af_planner_model_weights(R->planner, version); /* a bf16 decoder copies new weights once */
+    if (rc) return rc;
+    rc = af_world_episode(R->w, R->planner, &ds->items[u->query_index], &id, &t);
     return accept_episode(R, u, rc, rc ? af_error_detail() : "", t, af_time_now() - t0, out);
 }
 
@@ -127,7 +129,7 @@ static int train_group(Run *R, const AfWorkUnit *u, size_t n, uint64_t version, 
     if (af_fault_fail_rollouts()) {
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", R->w->suite->name, &out[i]);
-    } else {
+    } else if ((rc = af_planner_model_weights(R->planner, version)) == 0) { /* a bf16 decoder copies new weights once */
         af_world_episode_group(R->w, R->planner, items, ids, n, t, rcs, details);
         for (size_t i = 0; i < n; i++) {
             const double episode_s = t[i] ? t[i]->episode_s : 0;
@@ -193,6 +195,7 @@ static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum) {
     const AfSampler greedy = {.temperature = 0.0f, .top_p = 1.0f};
     const AfSampler train = {.temperature = (float)R->cfg->rollout.temperature, .top_p = (float)R->cfg->rollout.top_p, .top_k = (int)R->cfg->rollout.top_k};
     int rc = af_planner_model_set_sampler(R->planner, &greedy);
+    if (rc == 0) rc = af_planner_model_weights(R->planner, AF_PLANNER_WEIGHTS_NEW); /* version not tracked here */
     if (rc) return rc;
     const size_t n = af_suite_split(R->w->suite, AF_SPLIT_TEST)->n;
     rc = af_evaluate(R->w, R->planner, AF_SPLIT_TEST, n, EVAL_ITERATION, 0, comm, NULL, NULL, sum);
@@ -342,7 +345,8 @@ static int setup(Run *R) {
     }
     if (!R->is_learner || R->world == 1 || R->rank == 0) { /* ranks that run episodes */
         AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p, .top_k = (int)c->rollout.top_k};
-        if ((rc = af_planner_model_create(R->model, &s, &R->planner))) return rc;
+        if ((rc = af_planner_model_create(R->model, &s, &R->planner)) || (rc = af_world_planner_dtype(R->w, R->planner)))
+            return rc;
         if ((rc = af_world_planner_group(R->w, R->planner, (int)c->rollout.group_size))) return rc;
     }
     if (R->rank == 0 && (rc = write_run_files(R))) return rc;

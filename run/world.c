@@ -17,6 +17,7 @@
 #include "actor/text_planner.h"
 #include "common/checksum.h"
 #include "common/error.h"
+#include "common/kernels.h"
 #include "common/log.h"
 #include "common/safetensors.h"
 #include "env/http_tool.h"
@@ -371,14 +372,33 @@ int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out) {
     return 0;
 }
 
+int af_world_planner_dtype(const AfWorld *w, AfPlanner *planner) {
+    const int want = w->cfg.rollout.decode_dtype;
+    int rc = af_planner_model_set_dtype(planner, (AfDecodeDtype)want);
+    if (rc) return af_error_wrap(rc, "rollout.decode_dtype");
+    af_log(AF_LOG_INFO, "planner decode: %s (rollout.decode_dtype %s, kernels %s)",
+           af_planner_model_dtype(planner) == AF_DECODE_BF16 ? "bf16" : "fp32",
+           af_config_choice_name("rollout.decode_dtype", want), af_kernels_name());
+    return 0;
+}
+
 int af_world_model_planner(const AfWorld *w, const char *dir, const AfModel *model, const AfSampler *s,
                            AfPlanner **out) {
     *out = NULL;
-    if (!af_text_dir_has_tokenizer(dir)) return af_planner_model_create(model, s, out);
-    AfTextCodec *codec = NULL;
-    int rc = af_text_codec_load(dir, w->cfg.rollout.stop, &codec);
-    if (rc) return af_error_wrap(rc, "model %s", dir);
-    return af_planner_model_create_text(model, s, codec, out); /* takes the codec */
+    int rc;
+    if (!af_text_dir_has_tokenizer(dir)) {
+        rc = af_planner_model_create(model, s, out);
+    } else {
+        AfTextCodec *codec = NULL;
+        rc = af_text_codec_load(dir, w->cfg.rollout.stop, &codec);
+        if (rc) return af_error_wrap(rc, "model %s", dir);
+        rc = af_planner_model_create_text(model, s, codec, out); /* takes the codec */
+    }
+    if (rc == 0 && (rc = af_world_planner_dtype(w, *out))) {
+        af_planner_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 void af_world_traj_limits(const AfWorld *w, uint32_t group_size, int world_size, AfTrajLimits *lim) {

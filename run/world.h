@@ -95,9 +95,14 @@ int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out);
  * else on the suite vocabulary (actor/planner_model.h). Returns 0, AF_EINVAL (bad
  * sampler), AF_ECONFIG (a bad rollout.stop, a tokenizer larger than the model, a chat
  * template that alters contents), AF_ENOTFOUND (no chat template), AF_EIO, AF_EFORMAT,
- * AF_ENOMEM. */
+ * AF_ENOMEM. Its decoder's products follow rollout.decode_dtype (af_world_planner_dtype). */
 int af_world_model_planner(const AfWorld *w, const char *dir, const AfModel *model, const AfSampler *s,
                            AfPlanner **out);
+
+/* Applies rollout.decode_dtype to a model planner (af_planner_model_set_dtype) and logs
+ * the choice at info level ("planner decode: bf16 (rollout.decode_dtype auto, kernels
+ * avx512bf16)"). Returns 0, AF_ENOMEM (the bf16 copy). */
+int af_world_planner_dtype(const AfWorld *w, AfPlanner *planner);
 
 /* Runs one episode of item with the planner and the world's settings, stamped with id.
  * Returns what af_episode_run returns; *out as there. */

@@ -65,9 +65,12 @@ def write_safetensors(path, tensors):
 class Model:
     """The transformer as plain torch ops over a dict of named parameters."""
 
-    def __init__(self, cfg, params):
+    def __init__(self, cfg, params, linear=None):
+        """linear(x, w, b): the matrix products (7 per layer and the LM head); default
+        torch.nn.functional.linear (tests/decode_bf16_ref.py passes a bf16-rounding one)."""
         self.cfg = cfg
         self.p = params
+        self.linear = linear or torch.nn.functional.linear
         self.C = cfg["hidden_size"]
         self.H = cfg["num_attention_heads"]
         self.KV = cfg.get("num_key_value_heads") or self.H
@@ -126,7 +129,7 @@ class Model:
 
             def lin(name, inp):
                 b = p.get(pre + name + ".bias")
-                return torch.nn.functional.linear(inp, p[pre + name + ".weight"], b)
+                return self.linear(inp, p[pre + name + ".weight"], b)
 
             h = self.rms(x, p[pre + "input_layernorm.weight"])
             q = lin("self_attn.q_proj", h).view(B, T, self.H, self.hd).transpose(1, 2)
@@ -146,7 +149,7 @@ class Model:
             x = x + lin("mlp.down_proj", torch.nn.functional.silu(lin("mlp.gate_proj", h)) * lin("mlp.up_proj", h))
         x = self.rms(x, p["model.norm.weight"])
         head = p["model.embed_tokens.weight"] if self.tied else p["lm_head.weight"]
-        return x @ head.t()
+        return self.linear(x, head, None)
 
 
 def load_dir(d):

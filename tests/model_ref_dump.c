@@ -5,7 +5,9 @@
  *       AdamW steps; write inputs and every result to the safetensors file OUT.
  *   model_ref_dump decode DIR P TOK...    load DIR into the KV-cache decoder, prefill the
  *       first P tokens, feed the others one at a time, and print {"logprobs": [...]}:
- *       log p(TOK_i | TOK_<i) for i = P .. n-1 from the decoder's logits. */
+ *       log p(TOK_i | TOK_<i) for i = P .. n-1 from the decoder's logits.
+ *   model_ref_dump decode-bf16 DIR P TOK...   the same with the decoder's products in
+ *       bf16 (common/decode.h; emulated where the CPU lacks AVX512-BF16, same bits). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,7 @@ static float *scalar(float v) {
     return p;
 }
 
-static int decode_main(const char *dir, int P, int n, char **toks) {
+static int decode_main(const char *dir, int bf16, int P, int n, char **toks) {
     AfModel *m = NULL;
     if (af_model_load_dir(dir, 0, 0, 0, &m)) {
         fprintf(stderr, "load: %s\n", af_error_detail());
@@ -49,6 +51,7 @@ static int decode_main(const char *dir, int P, int n, char **toks) {
     AfDecode *d = NULL;
     int32_t *tok = malloc((size_t)n * sizeof *tok);
     int rc = af_decode_create(m, 1, n, &d);
+    if (!rc && bf16) rc = af_decode_set_dtype(d, AF_DECODE_BF16);
     for (int i = 0; i < n; i++) tok[i] = (int32_t)atoi(toks[i]);
     if (!rc) rc = af_decode_prefill(d, 0, tok, P);
     int V = m->cfg.vocab_size, slot = 0;
@@ -70,8 +73,8 @@ static int decode_main(const char *dir, int P, int n, char **toks) {
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 5 && strcmp(argv[1], "decode") == 0)
-        return decode_main(argv[2], atoi(argv[3]), argc - 4, argv + 4);
+    if (argc >= 5 && (strcmp(argv[1], "decode") == 0 || strcmp(argv[1], "decode-bf16") == 0))
+        return decode_main(argv[2], strcmp(argv[1], "decode-bf16") == 0, atoi(argv[3]), argc - 4, argv + 4);
     if (argc == 6 && strcmp(argv[1], "make") == 0) {
         AfModelConfig c = tiny_config(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]));
         AfModel *m = NULL;

@@ -10,12 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
 
-easy_game24 "$T/easy.jsonl"
-COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
-        --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
-        --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
-        --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=warn
-        --set log.progress=none --set run.seed=7)
+tiny_game24
+COMMON=("${TINY_GAME24[@]}")
 "$AF" train --run-dir "$T/warm" "${COMMON[@]}" --set run.iterations=0 --set model.warmstart_steps=300 \
     --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2 > "$T/warm.log" 2>&1
 run() { # name np [extra...]
@@ -23,14 +19,7 @@ run() { # name np [extra...]
     timeout "${RUN_TIMEOUT:-300}" mpirun -np "$np" "$AF" train --run-dir "$T/$name" "${COMMON[@]}" --init-from "$T/warm/model" "$@" \
         > "$T/$name.log" 2>&1 || { echo "FAIL $name: exit $?"; tail -20 "$T/$name.log"; return 1; }
 }
-strip() {
-    $PY -c "
-import json, sys
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    print(json.dumps({k: v for k, v in d.items() if not (k.endswith('_s') or k.endswith('_per_s'))}, sort_keys=True))
-" "$1"
-}
+strip() { metrics_strip "$1"; }
 
 # 1. k = 0 is the synchronous mode
 run sync 3 --set run.iterations=3

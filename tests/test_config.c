@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/decode.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "env/python_tool.h"
@@ -88,6 +89,8 @@ static void test_enums(void) {
         {"tools.python.isolation", AF_PY_ISOLATION_REQUIRED, "required"},
         {"tools.python.isolation", AF_PY_ISOLATION_BEST_EFFORT, "best_effort"},
         {"tools.python.isolation", AF_PY_ISOLATION_NONE, "none"},
+        {"rollout.decode_dtype", AF_DECODE_FP32, "fp32"},   {"rollout.decode_dtype", AF_DECODE_BF16, "bf16"},
+        {"rollout.decode_dtype", AF_DECODE_AUTO, "auto"},
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
         CHECK_MSG(!strcmp(af_config_choice_name(e[i].path, e[i].value), e[i].name), "%s %d", e[i].path, e[i].value);

@@ -6,13 +6,22 @@
  *    (matrix products with row/column/k tails and a bias, exp over its special values,
  *    RMSNorm, RoPE both ways, SwiGLU, axpy, add), and the matrix product is within 1e-5
  *    relative of a double-precision reference;
+ *  - the bf16 product (af_matmul_inv_bf16) gives the same bits under every variant, the
+ *    avx512bf16 one executing vdpbf16ps and the others emulating it, on random data with
+ *    k tails (mod 32) and on hand-made lanes that hit bf16 denormals (read as 0),
+ *    products that underflow, results that are denormal (flushed to 0) and a result just
+ *    below the smallest normal float that rounds up to it; it is within 1e-5 relative of
+ *    a double-precision sum of the bf16 products and batch-invariant (a row alone gives
+ *    the bits it gets among 9);
  *  - the model's forward (log-probs, entropies), backward (gradients) and the KV-cache
  *    decoder (logits) give the same bits under each variant. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bf16.h"
 #include "common/decode.h"
 #include "common/error.h"
 #include "common/kernels.h"
@@ -20,13 +29,74 @@
 #include "model_testlib.h"
 #include "test_util.h"
 
-static const char *const variants[] = {"baseline", "avx2", "avx512"};
-#define NV 3
+static const char *const variants[] = {"baseline", "avx2", "avx512", "avx512bf16"};
+#define NV 4
 
 static uint64_t g_state = 88172645463325252ull;
 static float frand(float lo, float hi) {
     g_state ^= g_state << 13, g_state ^= g_state >> 7, g_state ^= g_state << 17;
     return lo + (hi - lo) * (float)((g_state >> 40) * (1.0 / 16777216.0));
+}
+
+/* bf16 bits of 2^e (normal bf16 range) */
+static uint16_t bf_pow2(int e) { return (uint16_t)((e + 127) << 7); }
+
+/* The bf16 product on random shapes and on hand-made edge lanes; returns floats written. */
+static size_t run_bf16(float *out) {
+    const AfKernelTable *k = af_kernels();
+    size_t pos = 0;
+    const int shapes[][3] = {{1, 37, 29}, {4, 32, 64}, {9, 70, 130}, {5, 1, 3}, {1, 96, 17}, {6, 33, 9}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int rows = shapes[s][0], in = shapes[s][1], o = shapes[s][2];
+        uint16_t *x = malloc(sizeof(uint16_t) * rows * in), *w = malloc(sizeof(uint16_t) * o * in);
+        float *b = malloc(sizeof(float) * o), *one = malloc(sizeof(float) * o);
+        for (int i = 0; i < rows * in; i++) x[i] = af_f32_to_bf16(frand(-2, 2));
+        for (int i = 0; i < o * in; i++) w[i] = af_f32_to_bf16(frand(-0.1f, 0.1f));
+        for (int i = 0; i < o; i++) b[i] = frand(-1, 1);
+        const float *bias = s % 2 ? b : NULL;
+        k->matmul_inv_bf16(out + pos, o, x, in, w, in, bias, rows, in, o);
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < o; j++) {
+                double ref = bias ? b[j] : 0, mag = fabs(ref);
+                for (int t = 0; t < in; t++) {
+                    double p = (double)af_bf16_to_f32(x[r * in + t]) * af_bf16_to_f32(w[j * in + t]);
+                    ref += p, mag += fabs(p);
+                }
+                CHECK_NEAR(out[pos + (size_t)r * o + j], ref, 1e-5 * mag + 1e-30);
+            }
+            k->matmul_inv_bf16(one, o, x + (size_t)r * in, in, w, in, bias, 1, in, o); /* the row alone */
+            CHECK_MSG(!memcmp(one, out + pos + (size_t)r * o, sizeof(float) * o), "bf16 shape %zu row %d: alone != in the batch", s, r);
+        }
+        pos += (size_t)rows * o;
+        free(x), free(w), free(b), free(one);
+    }
+    /* Edge lanes, in = 2 (lane 0 of one step: k = 1 first, then k = 0), one output each. */
+    const uint16_t den = 0x0005, nden = 0x8003; /* bf16 denormals */
+    const uint16_t edge[][4] = {
+        /* x0, w0, x1, w1 */
+        {den, bf_pow2(10), bf_pow2(0), bf_pow2(0)},                  /* denormal x read as 0: 1 */
+        {bf_pow2(3), nden, bf_pow2(1), bf_pow2(1)},                  /* denormal w read as 0: 4 */
+        {bf_pow2(-70), bf_pow2(-70), bf_pow2(0), bf_pow2(-1)},       /* product underflows: 0.5 */
+        {bf_pow2(-70), bf_pow2(-60), 0, 0},                          /* denormal result 2^-130: 0 */
+        {bf_pow2(-63), bf_pow2(-63), bf_pow2(-63), bf_pow2(-63)},    /* 2^-126 + 2^-126 */
+        {(uint16_t)(0x8000 | bf_pow2(-75)), bf_pow2(-76), bf_pow2(-63), bf_pow2(-63)}, /* 2^-126 - 2^-151 */
+        {(uint16_t)(0x8000 | bf_pow2(-64)), bf_pow2(-63), bf_pow2(-63), bf_pow2(-63)}, /* 2^-126 - 2^-127 */
+        {(uint16_t)(0x8000 | bf_pow2(-63)), bf_pow2(-63), bf_pow2(-63), bf_pow2(-63)}, /* exactly 0 */
+        {(uint16_t)(0x8000 | bf_pow2(0)), 0, 0, 0},                  /* -0 products: +0 + -0 */
+        {(uint16_t)(0x8000 | bf_pow2(-64)), bf_pow2(-64), 0, 0},     /* -2^-128 flushed (to -0; +0 after the lane sum) */
+    };
+    for (size_t e = 0; e < sizeof edge / sizeof *edge; e++) {
+        uint16_t x[2] = {edge[e][0], edge[e][2]}, w[2] = {edge[e][1], edge[e][3]};
+        k->matmul_inv_bf16(out + pos, 1, x, 2, w, 2, NULL, 1, 2, 1);
+        pos++;
+    }
+    CHECK(out[pos - 10] == 1.0f && out[pos - 9] == 4.0f && out[pos - 8] == 0.5f && out[pos - 7] == 0.0f);
+    CHECK(out[pos - 6] == 2 * FLT_MIN && out[pos - 3] == 0.0f);
+    CHECK(out[pos - 4] == 0.0f && out[pos - 1] == 0.0f);
+    /* 2^-126 - 2^-151 is below the smallest normal before rounding and rounds up to it: the
+     * instruction keeps it (tininess after rounding), so must the emulation */
+    CHECK_MSG(out[pos - 5] == FLT_MIN, "2^-126 - 2^-151 gave %g", (double)out[pos - 5]);
+    return pos;
 }
 
 /* One run of every kernel on fixed inputs; outputs appended to out (returns floats written). */
@@ -52,6 +122,7 @@ static size_t run_kernels(float *out) {
         pos += (size_t)rows * o;
         free(x), free(w), free(b);
     }
+    pos += run_bf16(out + pos);
     /* exp: random range, special values, every length tail */
     float e[203];
     for (int i = 0; i < 203; i++) e[i] = frand(-100, 100);
@@ -138,7 +209,12 @@ int main(void) {
     const char *env = getenv("AF_KERNELS");
     const char *first = af_kernels_name();
     if (env && *env && strcmp(env, "auto") && af_kernels_supported(env)) CHECK_MSG(!strcmp(first, env), "%s vs AF_KERNELS=%s", first, env);
-    else CHECK_MSG(!strcmp(first, af_kernels_supported("avx512") ? "avx512" : af_kernels_supported("avx2") ? "avx2" : "baseline"), "%s", first);
+    else
+        CHECK_MSG(!strcmp(first, af_kernels_supported("avx512bf16") ? "avx512bf16"
+                                 : af_kernels_supported("avx512")   ? "avx512"
+                                 : af_kernels_supported("avx2")     ? "avx2"
+                                                                    : "baseline"),
+                  "%s", first);
     CHECK_EQ_INT(af_kernels_select("sse9"), AF_EINVAL);
     CHECK_STR_CONTAINS(af_error_detail(), "unknown variant");
     CHECK_EQ_INT(af_kernels_select(first), 0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default build is portable (issue 19): apart from the CPU-dispatched kernels
-# (common/kernels_{avx2,avx512}.c, every function of which carries its variant's suffix),
+# (common/kernels_{avx2,avx512,avx512bf16}.c, every function of which carries its variant's suffix),
 # the agentflow binary holds no AVX, AVX2, FMA or AVX-512 instruction, so it runs on any
 # x86-64-v2 CPU; and the build's flags hold no -march=native.
 #   test_portable_build.sh BINARY BUILD_DIR AF_NATIVE AF_BASELINE_ARCH
@@ -28,14 +28,14 @@ objdump -d --no-show-raw-insn "$bin" | awk '
         split($0, parts, "\t"); ins = parts[2]
         if (ins ~ /^v[a-z]/ || ins ~ /%[yz]mm|%k[0-7]/) {
             n++
-            if (fn !~ /_avx(2|512)[>.]/) { bad++; if (!(fn in seen)) { seen[fn] = 1; print "  " fn ": " ins } }
+            if (fn !~ /_avx(2|512|512bf16)[>.]/) { bad++; if (!(fn in seen)) { seen[fn] = 1; print "  " fn ": " ins } }
         }
     }
     END { printf "%d AVX-class instructions, %d outside the dispatched kernels\n", n, bad; exit (bad > 0 || n == 0) }
 ' || fail=1
 # 3. the dispatched variants are there
 syms=$(objdump -t "$bin")
-for f in matmul_inv_avx2 matmul_inv_avx512 vexpf_avx512 matmul_inv_base; do
+for f in matmul_inv_avx2 matmul_inv_avx512 vexpf_avx512 matmul_inv_base matmul_inv_bf16_avx512bf16; do
     grep -qE "[[:space:]]$f\$" <<< "$syms" || { echo "FAIL: $f missing from the binary"; fail=1; }
 done
 [ $fail -eq 0 ] && echo "portable: ok"

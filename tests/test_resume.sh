@@ -34,14 +34,7 @@ L2=(--set topology.learners=2)
 
 train1() { local d=$1; shift; "$AF" train --run-dir "$T/$d" "$@" >> "$T/$d.log" 2>&1; }
 train3() { local d=$1; shift; mpirun -np 3 "$AF" train --run-dir "$T/$d" "$@" >> "$T/$d.log" 2>&1; }
-strip() { # metrics without timing fields
-    $PY - "$1" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    print(json.dumps({k: v for k, v in d.items() if not (k.endswith("_s") or k.endswith("_per_s"))}, sort_keys=True))
-EOF
-}
+strip() { metrics_strip "$1"; } # metrics without timing fields
 same() { # label reference-dir dir
     strip "$T/$2/metrics.jsonl" > "$T/$2.m"
     strip "$T/$3/metrics.jsonl" > "$T/$3.m"

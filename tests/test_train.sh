@@ -18,12 +18,8 @@ set -euo pipefail
 # learned the action format already solves some of them by chance: rewards vary
 # within groups and the updates have something to learn from. Copying distinct numbers
 # or names from the prompt takes far longer to learn than a test should run.
-easy_game24 "$T/easy.jsonl"
-COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
-        --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
-        --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
-        --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=warn
-        --set log.progress=none --set run.seed=7)
+tiny_game24
+COMMON=("${TINY_GAME24[@]}")
 
 # 1. warm start only (iterations 0): the format-trained initial planner
 "$AF" train --run-dir "$T/warm" "${COMMON[@]}" --set run.iterations=0 --set model.warmstart_steps=600 \
@@ -35,14 +31,7 @@ run() { # name np learners [extra...]
     mpirun -np "$np" "$AF" train --run-dir "$T/$name" "${COMMON[@]}" --init-from "$T/warm/model" \
         --set run.iterations=3 --set topology.learners="$L" --set run.eval_every=3 "$@" > "$T/$name.log" 2>&1
 }
-strip() { # metrics without timing fields
-    $PY - "$1" <<'EOF'
-import json, sys
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    print(json.dumps({k: v for k, v in d.items() if not (k.endswith("_s") or k.endswith("_per_s"))}, sort_keys=True))
-EOF
-}
+strip() { metrics_strip "$1"; } # metrics without timing fields
 
 run single 1 1
 run np2 2 1

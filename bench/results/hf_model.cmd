@@ -1,3 +1,2 @@
-# 2026-12-02 02:54 UTC, load average 7.10 7.50 6.93
-build/bench_hf_model gen /tmp/models_bench/qwen25
-build/bench_hf_model run /tmp/models_bench/qwen25 --csv bench/results/hf_model.csv
+# 2026-12-02 05:53 UTC, load average 21.40 23.37 24.16
+build/bench_hf_model run build/hf_qwen25 --csv bench/results/hf_model.csv

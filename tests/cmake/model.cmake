@@ -13,6 +13,8 @@ af_script_test(test_lowtemp_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_lowtemp_
 # Hugging Face families (Qwen2.5, Qwen3, Llama-3, SmolLM2) with real vocabularies, every
 # dtype, sharded directories and refusals, against the same PyTorch implementation.
 af_script_test(test_model_families python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_families.py)
+# bf16 decode (rollout.decode_dtype bf16) against PyTorch fp32, bf16 autocast and the exact C rounding
+af_script_test(test_decode_bf16_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/decode_bf16_ref.py)
 # `agentflow ckpt export`: fp32 and sharded bf16 directories read back by the project and
 # by torch, the source's config fields and tokenizer files carried over.
 af_script_test(test_model_export python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_export.py)

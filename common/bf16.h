@@ -1,0 +1,38 @@
+/* bfloat16 <-> float32, the one conversion of the project (safetensors files, the bf16
+ * weight copy of the decoder, activations fed to bf16 products).
+ *
+ * af_f32_to_bf16 rounds to nearest, ties to even, on the bit pattern, exactly as
+ * PyTorch's c10::BFloat16 and as the AVX512-BF16 conversion instructions for normal
+ * numbers: infinities stay infinities, a value that rounds past the largest bf16 becomes
+ * infinity, denormals are rounded (not flushed: PyTorch keeps them; the bf16 products of
+ * common/kernels.h treat bf16 denormals as zero), NaN stays a quiet NaN of the same sign
+ * (PyTorch returns 0x7fc0 for every NaN; only the payload differs). Self-contained
+ * (header only), so any module can include it. */
+#ifndef AF_COMMON_BF16_H
+#define AF_COMMON_BF16_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+static inline float af_bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static inline uint16_t af_f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1); /* round to nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+
+/* dst[i] = af_f32_to_bf16(src[i]) for i < n (elements). */
+static inline void af_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) dst[i] = af_f32_to_bf16(src[i]);
+}
+
+#endif
