@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actor/modules_openai.h"
 #include "actor/planner_model.h"
@@ -282,10 +283,24 @@ static void shape_text(const AfModelConfig *c, char *buf, size_t n) {
              c->tied_embeddings);
 }
 
+/* 1 if dir holds weights (model.safetensors or a shard index). */
+static int has_weights(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (access(path, F_OK) == 0) return 1;
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    return access(path, F_OK) == 0;
+}
+
 int af_world_model_init(const AfWorld *w, AfModel *m) {
     const AfConfig *c = &w->cfg;
     af_model_init_params_std(m, (uint64_t)c->run.seed, c->model.init_std);
     if (!c->model.init_from[0]) return 0;
+    if (w->text_dir[0] && !has_weights(c->model.init_from)) { /* an architecture and a tokenizer only */
+        af_log(AF_LOG_INFO, "model.init_from %s has no weights: the planner in text starts from run.seed "
+                            "(model.init_std %g)", c->model.init_from, c->model.init_std);
+        return 0;
+    }
     AfModel *src = NULL;
     int rc = af_model_load_dir(c->model.init_from, 0, 0, 0, &src);
     if (rc) return af_error_wrap(rc, "model.init_from %s", c->model.init_from);

@@ -77,7 +77,9 @@ int af_world_planner_create(const AfWorld *w, const char *kind, AfPlanner **out)
 
 /* Initialises the parameters of m (of shape w->model) as a run starts: normal(0,
  * model.init_std) from run.seed, then, when model.init_from is set, the weights of that
- * directory (a planner in text: max_position_embeddings may exceed w->model.max_seq).
+ * directory (a planner in text: max_position_embeddings may exceed w->model.max_seq;
+ * a directory of a planner in text without weights, only config.json and the tokenizer
+ * files, keeps the run.seed initialisation: a new model of that architecture).
  * Returns 0, or AF_ECONFIG (model.init_from of another shape: both shapes named), AF_EIO /
  * AF_EFORMAT (unreadable directory), AF_ENOMEM. */
 int af_world_model_init(const AfWorld *w, AfModel *m);
