@@ -14,25 +14,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 iters=${2:-3}
-nm=$(AF_BUILD_DIR=$build bash "$root/tests/hf/install_npm.sh")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 # the text planner's directory: config.json (Qwen2.5's, these sizes) and the tokenizer, no
 # weights (the run initialises them from run.seed)
-/usr/bin/python3 - "$root" "$tmp/qwen" "$nm" <<'PY'
-import json, os, shutil, sys
-sys.path.insert(0, os.path.join(sys.argv[1], "tests"))
-import model_families as mf
-cfg = mf.tiny("qwen2.5")
-cfg.update({"hidden_size": 64, "intermediate_size": 176, "num_attention_heads": 4, "num_key_value_heads": 2,
-            "num_hidden_layers": 2, "max_position_embeddings": 32768})
-os.makedirs(sys.argv[2])
-with open(os.path.join(sys.argv[2], "config.json"), "w") as f:
-    json.dump(cfg, f)
-for fn in ("tokenizer.json", "tokenizer_config.json"):
-    shutil.copy(os.path.join(sys.argv[3], "@lenml", "tokenizer-qwen2_5", "models", fn), sys.argv[2])
-PY
+/usr/bin/python3 "$root/launch/make_text_planner.py" --out "$tmp/qwen" --hidden 64 --ffn 176 --layers 2 --heads 4 \
+    --kv-heads 2 --build "$build" >/dev/null
 common=(--set suite.name=multihop --set model.max_seq=640 --set model.warmstart_steps=0 --set run.eval_every=0
         --set run.iterations="$iters" --set rollout.batch_queries=4 --set rollout.group_size=4
         --set rollout.max_turns=4 --set rollout.max_action_tokens=32 --set topology.learners=1
