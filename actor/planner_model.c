@@ -223,30 +223,12 @@ static int model_act_group(AfPlanner *self, size_t n, const AfPlannerInput *in, 
 
 static int text_prompt(AfPlanner *self, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
                        size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids) {
-    ModelPlanner *mp = self->ctx;
-    cJSON *msgs = NULL;
-    int rc = af_text_prompt_messages(suite, question, turns, first, n, result_bytes, &msgs);
-    if (rc == 0) rc = af_text_prompt_encode(mp->codec, msgs, text, ids);
-    cJSON_Delete(msgs);
-    return rc;
+    return af_text_prompt(((ModelPlanner *)self->ctx)->codec, suite, question, turns, first, n, result_bytes, text, ids);
 }
 
 static int text_read(AfPlanner *self, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why,
                      size_t cap) {
-    ModelPlanner *mp = self->ctx;
-    AfBytes b = {0};
-    *text = NULL;
-    if (n && af_text_codec_is_eos(mp->codec, ids[n - 1])) n--;
-    int rc = af_tokenizer_decode(af_text_codec_tokenizer(mp->codec), ids, n, &b);
-    if (rc == 0 && !b.data) rc = af_bytes_append(&b, "", 0);
-    if (rc) {
-        af_bytes_free(&b);
-        return rc;
-    }
-    long stop = af_text_codec_find_stop(mp->codec, b.data, b.len, 0);
-    rc = af_text_action_parse(b.data, stop >= 0 ? (size_t)stop : b.len, action, why, cap);
-    *text = b.data; /* NUL-terminated by AfBytes */
-    return rc;
+    return af_text_read(((ModelPlanner *)self->ctx)->codec, ids, n, text, action, why, cap);
 }
 
 /* The per-slot and per-request buffers of a group of n. */

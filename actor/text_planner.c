@@ -10,6 +10,7 @@
 
 #include "common/chat_template.h"
 #include "common/error.h"
+#include "env/vocab.h"
 
 struct AfTextCodec {
     AfTokenizer *tok;
@@ -481,5 +482,149 @@ int af_text_action_parse(const char *text, size_t len, AfAction *out, char *why,
     }
     for (char *q = out->sub_goal; *q; q++)
         if ((unsigned char)*q < 32) *q = ' ';
+    return 0;
+}
+
+/* ---- prompt and reply of a planner in text ---------------------------------------- */
+
+int af_text_prompt(AfTextCodec *c, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
+                   size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids) {
+    cJSON *msgs = NULL;
+    int rc = af_text_prompt_messages(suite, question, turns, first, n, result_bytes, &msgs);
+    if (rc == 0) rc = af_text_prompt_encode(c, msgs, text, ids);
+    cJSON_Delete(msgs);
+    return rc;
+}
+
+int af_text_read(const AfTextCodec *c, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why,
+                 size_t cap) {
+    AfBytes b = {0};
+    *text = NULL;
+    memset(action, 0, sizeof *action);
+    if (n && af_text_codec_is_eos(c, ids[n - 1])) n--;
+    int rc = af_tokenizer_decode(c->tok, ids, n, &b);
+    if (rc == AF_EINVAL) { /* an id of the model's padded vocabulary the tokenizer lacks: a format error */
+        b.len = 0;
+        if (why && cap) snprintf(why, cap, "the reply holds an id the tokenizer does not define");
+        rc = af_bytes_append(&b, "", 0);
+        *text = rc ? NULL : b.data;
+        if (rc) af_bytes_free(&b);
+        return rc ? rc : AF_EINVAL;
+    }
+    if (rc == 0 && !b.data) rc = af_bytes_append(&b, "", 0);
+    if (rc) {
+        af_bytes_free(&b);
+        return rc;
+    }
+    long stop = af_text_codec_find_stop(c, b.data, b.len, 0);
+    rc = af_text_action_parse(b.data, stop >= 0 ? (size_t)stop : b.len, action, why, cap);
+    *text = b.data; /* NUL-terminated by AfBytes */
+    return rc;
+}
+
+int af_text_reply_render(const char *tool, const char *argument, const char *sub_goal, char **out) {
+    AfBytes b = {0};
+    *out = NULL;
+    int bad = (sub_goal && sub_goal[0] && (put(&b, "Sub-goal: ") || put_clean(&b, sub_goal, strlen(sub_goal)) ||
+                                           put(&b, "\n"))) ||
+              put(&b, "Tool: ") || put(&b, tool ? tool : "") ||
+              (argument && argument[0] && (put(&b, "\nCommand: ") || put(&b, argument)));
+    if (bad) {
+        af_bytes_free(&b);
+        return af_error_set(AF_ENOMEM, "planner reply");
+    }
+    *out = b.data;
+    return 0;
+}
+
+typedef struct {
+    AfPlanner *inner;
+    AfTextCodec *codec;
+    uint32_t end;      /* the end-of-sequence id every reply ends with */
+    uint32_t *scratch; /* (AF_DEMO_TOKENS) the inner planner's suite-vocabulary ids */
+    float *lp;
+} TextDemo;
+
+enum { AF_DEMO_TOKENS = 4096 };
+
+static int demo_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                    size_t max_tokens, size_t *n) {
+    TextDemo *d = self->ctx;
+    size_t k = 0;
+    *n = 0;
+    int rc = d->inner->act(d->inner, in, rng, d->scratch, d->lp, AF_DEMO_TOKENS, &k);
+    if (rc) return rc;
+    char *suite_text = NULL, *reply = NULL, why[160] = "";
+    if ((rc = af_vocab_decode(in->suite->vocab, d->scratch, k, &suite_text))) return rc;
+    AfAction a;
+    rc = af_text_action_parse(suite_text, strlen(suite_text), &a, why, sizeof why);
+    if (rc == AF_EINVAL)
+        rc = af_error_set(AF_EFORMAT, "demonstration \"%.80s\" does not read as an action: %s", suite_text, why);
+    free(suite_text);
+    if (rc) return rc;
+    rc = af_text_reply_render(a.tool, a.argument, a.sub_goal, &reply);
+    af_action_clear(&a);
+    if (rc) return rc;
+    AfTokenIds ids = {0};
+    rc = af_tokenizer_encode_flags(d->codec->tok, reply, strlen(reply), AF_ENCODE_ORDINARY, &ids);
+    if (rc == 0 && (rc = af_token_ids_push(&ids, d->end))) rc = af_error_set(AF_ENOMEM, "demonstration");
+    free(reply);
+    if (rc == 0) {
+        k = ids.n < max_tokens ? ids.n : max_tokens; /* cut off like a sampler would be */
+        memcpy(tokens, ids.ids, k * sizeof *tokens);
+        for (size_t i = 0; i < k; i++) logprobs[i] = 0.0f;
+        *n = k;
+    }
+    af_token_ids_free(&ids);
+    return rc;
+}
+
+static int demo_prompt(AfPlanner *self, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
+                       size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids) {
+    return af_text_prompt(((TextDemo *)self->ctx)->codec, suite, question, turns, first, n, result_bytes, text, ids);
+}
+
+static int demo_read(AfPlanner *self, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why,
+                     size_t cap) {
+    return af_text_read(((TextDemo *)self->ctx)->codec, ids, n, text, action, why, cap);
+}
+
+static void demo_destroy(AfPlanner *self) {
+    TextDemo *d = self->ctx;
+    if (!d) return;
+    free(d->scratch);
+    free(d->lp);
+    free(d);
+}
+
+int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, AfPlanner **out) {
+    *out = NULL;
+    const AfTokenizerSpecials *sp = af_tokenizer_specials(codec->tok);
+    if (!sp || sp->n_eos == 0)
+        return af_error_set(AF_ECONFIG, "planner in text: the tokenizer names no end-of-sequence token (eos_token), "
+                                        "so a demonstration cannot end its reply");
+    AfPlanner *p = calloc(1, sizeof *p);
+    TextDemo *d = calloc(1, sizeof *d);
+    if (d) {
+        d->scratch = malloc(AF_DEMO_TOKENS * sizeof *d->scratch);
+        d->lp = malloc(AF_DEMO_TOKENS * sizeof *d->lp);
+    }
+    if (!p || !d || !d->scratch || !d->lp) {
+        if (d) free(d->scratch), free(d->lp);
+        free(d);
+        free(p);
+        return af_error_set(AF_ENOMEM, "demonstrating planner in text");
+    }
+    d->inner = inner;
+    d->codec = codec;
+    d->end = sp->eos_ids[0];
+    p->name = inner->name;
+    p->temperature = inner->temperature;
+    p->act = demo_act;
+    p->prompt = demo_prompt;
+    p->read = demo_read;
+    p->destroy = demo_destroy;
+    p->ctx = d;
+    *out = p;
     return 0;
 }

@@ -31,6 +31,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "actor/planner.h"
 #include "common/tokenizer.h"
 #include "env/suite.h"
 
@@ -70,6 +71,35 @@ int af_text_prompt_messages(const AfSuite *suite, const char *question, const Af
  * appends the ids to ids (contents ordinary, as above). Returns 0, AF_EINVAL (a render
  * error, or a content the rendered text does not hold verbatim), AF_ERANGE, AF_ENOMEM. */
 int af_text_prompt_encode(AfTextCodec *c, const cJSON *messages, char **text, AfTokenIds *ids);
+
+/* af_text_prompt_messages then af_text_prompt_encode: the prompt a planner in text reads
+ * before a turn. Returns what they return. */
+int af_text_prompt(AfTextCodec *c, const AfSuite *suite, const char *question, const AfTurnRecord *turns,
+                   size_t first, size_t n, size_t result_bytes, char **text, AfTokenIds *ids);
+
+/* A reply's ids -> *text (malloc'd: the decoded text, a final end-of-sequence id left out)
+ * and *action (af_text_action_parse of the text up to the first stop string). Returns 0,
+ * AF_EINVAL for a format error (the reason in why, no error set; also an id the tokenizer
+ * does not define, e.g. the padding of a model's vocabulary: *text "" then), AF_ENOMEM. */
+int af_text_read(const AfTextCodec *c, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why,
+                 size_t cap);
+
+/* The reply the prompt asks for, for an action: "Sub-goal: G\nTool: T\nCommand: A", the
+ * Sub-goal line only with a sub-goal and the Command line only with an argument (stop).
+ * af_text_action_parse reads it back to the same tool, argument and sub-goal. *out
+ * malloc'd. Returns 0 or AF_ENOMEM. */
+int af_text_reply_render(const char *tool, const char *argument, const char *sub_goal, char **out);
+
+/* A demonstrating planner in text (the warm start of a planner in text, run/warmstart.h):
+ * each turn `inner` (oracle, explorer or random: planners on the suite vocabulary) chooses
+ * the action; its text, read with the suite grammar ("TOOL ARGUMENT | SUB-GOAL"), is
+ * written as af_text_reply_render's reply, encoded with the tokenizer (its contents
+ * ordinary), followed by the first end-of-sequence id (the tokenizer's eos_token), with
+ * log-probs 0; cut at max_tokens like a sampler. Prompts and reading are those of the
+ * model planner in text (af_text_prompt, af_text_read), so its trajectories hold the ids
+ * a planner in text is trained on. Borrows inner and codec (they must outlive it).
+ * Returns 0, AF_ECONFIG (the tokenizer has no end-of-sequence id), AF_ENOMEM. */
+int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, AfPlanner **out);
 
 /* Generated text -> action, tolerantly:
  *   1. key lines, in any order and case, each "Key: value" (or "Key = value"), with

@@ -144,3 +144,13 @@ int af_append_line(int fd, const char *path, const char *line, size_t len) {
                             e == EFBIG ? "file size limit reached" : strerror(e));
     return af_error_set(AF_EIO, "%s: cannot append a line: %s", path, strerror(e));
 }
+
+int af_copy_file(const char *src, const char *dst) {
+    char *buf = NULL;
+    size_t n = 0;
+    int rc = af_read_file(src, (size_t)1 << 30, &buf, &n);
+    if (rc) return rc;
+    rc = af_write_file_atomic(dst, buf, n);
+    free(buf);
+    return rc;
+}

@@ -17,6 +17,10 @@ int af_read_file(const char *path, size_t max_bytes, char **out, size_t *len);
  * fsync of the directory. Returns 0 or AF_EIO / AF_EFULL. */
 int af_write_file_atomic(const char *path, const void *data, size_t bytes);
 
+/* Copy the file src to dst (af_write_file_atomic; at most 1 GiB). Returns 0, AF_ENOTFOUND
+ * (no src), AF_ERANGE, AF_EIO / AF_EFULL naming the path. */
+int af_copy_file(const char *src, const char *dst);
+
 /* Append one line (`len` bytes, no newline; the newline is added) to the open file `fd`
  * in ONE write(2) call, so that concurrent readers and a crash see either the whole line
  * or none of it. A short or failed write is undone: the file is truncated back to its

@@ -510,17 +510,20 @@ static int config_from_source(const AfModelConfig *c, const char *src, const cha
     return 0;
 }
 
+/* Copies src_dir/name to dst_dir/name when it exists. */
 static int copy_file(const char *src_dir, const char *dst_dir, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", src_dir, name);
-    char *buf = NULL;
-    size_t n = 0;
-    int rc = af_read_file(path, (size_t)1 << 30, &buf, &n);
-    if (rc == AF_ENOTFOUND) return 0;
-    if (rc) return rc;
-    snprintf(path, sizeof path, "%s/%s", dst_dir, name);
-    rc = af_write_file_atomic(path, buf, n);
-    free(buf);
+    char src[4096], dst[4096];
+    snprintf(src, sizeof src, "%s/%s", src_dir, name);
+    snprintf(dst, sizeof dst, "%s/%s", dst_dir, name);
+    int rc = af_copy_file(src, dst);
+    return rc == AF_ENOTFOUND ? 0 : rc;
+}
+
+int af_model_copy_tokenizer(const char *src_dir, const char *dst_dir) {
+    static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                        "generation_config.json", "chat_template.jinja"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0] && !rc; i++) rc = copy_file(src_dir, dst_dir, files[i]);
     return rc;
 }
 
@@ -610,12 +613,7 @@ int af_model_export_dir(const AfModel *m, const char *dir, const AfExportOptions
         if (rc) goto done;
     }
     if ((rc = write_json(dir, "config.json", cfg))) goto done;
-    if (o->source_dir && o->source_dir[0]) {
-        static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                                            "generation_config.json"};
-        for (size_t i = 0; i < sizeof files / sizeof files[0] && !rc; i++)
-            rc = copy_file(o->source_dir, dir, files[i]);
-    }
+    if (o->source_dir && o->source_dir[0]) rc = af_model_copy_tokenizer(o->source_dir, dir);
 done:
     tlist_free(&t);
     cJSON_Delete(cfg);

@@ -17,6 +17,14 @@
 #define AF_ATT_THREADS 8 /* attention worker threads at most */
 
 static int g_threads = 1; /* af_model_set_threads */
+/* af_model_set_lm_budget: the LM head's full (N, V) buffers up to this many floats each,
+ * else blocks of this many */
+static size_t g_lm_full_max = (size_t)1 << 26, g_lm_block = (size_t)1 << 23;
+
+void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats) {
+    g_lm_full_max = full_max_floats ? full_max_floats : (size_t)1 << 26;
+    g_lm_block = block_floats ? block_floats : (size_t)1 << 23;
+}
 
 struct AfModelActs {
     int N, n_seqs;
@@ -41,14 +49,19 @@ struct AfModelActs {
     float *g, *u, *h; /* (L, N, F) gate, up, silu(gate) * up */
     float *xnf;       /* (N, C) */
     float *rstdf;     /* (N) */
-    float *logits;    /* (N, V) */
-    float *lse_out;   /* (N) log-sum-exp of logits[i] / temperature */
+    float *logits;    /* (lm_rows, V): all N rows, or one block of the large-vocabulary path */
+    float *lse_out;   /* (N) log-sum-exp of logits[i] / temperature (NAN: row not computed) */
+    int lm_rows;      /* rows of logits/dlogits: max_tokens, or a block (large vocabulary) */
+    int lm_block;     /* 1: the LM head runs in blocks of gathered rows (see af_model_set_lm_budget) */
+    int *lm_idx;      /* (lm_rows) block path: the rows gathered */
+    float *lm_x;      /* (lm_rows, C) block path: their final-norm outputs */
+    float *lm_dx;     /* (lm_rows, C) block path: their input gradients */
     /* backward scratch */
     float *dx, *dxn;  /* (N, C) */
     float *dq, *dk, *dv, *datt; /* (N, QD), (N, KD), (N, KD), (N, QD) */
     float *dkpre;     /* (N, KD) gradient before the k norm (qk_norm only; q uses datt) */
     float *dg, *du;   /* (N, F) */
-    float *dlogits;   /* (N, V) */
+    float *dlogits;   /* (lm_rows, V) */
     float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
     size_t scratch_floats; /* max(ATT_BLOCK * max_seq, V) */
 };
@@ -204,9 +217,10 @@ static void acts_free(AfModelActs *a) {
                     &a->xn2, &a->rstd2, &a->g, &a->u, &a->h, &a->xnf, &a->rstdf, &a->logits,
                     &a->lse_out, &a->dx, &a->dxn, &a->dq, &a->dk, &a->dv, &a->datt, &a->dg,
                     &a->du, &a->dlogits, &a->S, &a->dP, &a->qpre, &a->kpre, &a->rstdq,
-                    &a->rstdk, &a->dkpre};
+                    &a->rstdk, &a->dkpre, &a->lm_x, &a->lm_dx};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(*fs[i]);
     free(a->seq_start);
+    free(a->lm_idx);
     free(a->pos);
     free(a->tokens);
     free(a);
@@ -248,7 +262,18 @@ static int acts_alloc(AfModel *m, int grads) {
     A(h, L * N * F);
     A(xnf, N * C);
     A(rstdf, N);
-    A(logits, N * V);
+    /* the LM head: all rows at once, unless that exceeds the budget (a vocabulary of
+     * ~150k tokens): then blocks of lm_rows gathered rows, recomputed in backward */
+    a->lm_rows = (int)N;
+    if (N * V > g_lm_full_max) {
+        size_t r = g_lm_block / V;
+        a->lm_rows = (int)(r < 1 ? 1 : r > N ? N : r);
+        a->lm_block = 1;
+        ok = ok && (a->lm_idx = calloc((size_t)a->lm_rows, sizeof(int))) != NULL;
+        A(lm_x, (size_t)a->lm_rows * C);
+        if (grads) A(lm_dx, (size_t)a->lm_rows * C);
+    }
+    A(logits, (size_t)a->lm_rows * V);
     A(lse_out, N);
     size_t max_T = (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
     a->scratch_floats = (size_t)ATT_BLOCK * max_T > V ? (size_t)ATT_BLOCK * max_T : V;
@@ -262,7 +287,7 @@ static int acts_alloc(AfModel *m, int grads) {
         A(datt, N * QD);
         A(dg, N * F);
         A(du, N * F);
-        A(dlogits, N * V);
+        A(dlogits, (size_t)a->lm_rows * V);
         A(dP, AF_ATT_THREADS * a->scratch_floats);
     }
 #undef A
@@ -395,7 +420,7 @@ void af_model_zero_grad(AfModel *m) {
     if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
-const float *af_model_logits(const AfModel *m) { return m->acts ? m->acts->logits : NULL; }
+const float *af_model_logits(const AfModel *m) { return m->acts && !m->acts->lm_block ? m->acts->logits : NULL; }
 
 double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int n_seqs) {
     double hd = c->head_dim ? (double)c->head_dim : (double)c->d_model / c->n_heads, C = c->d_model;
@@ -578,8 +603,72 @@ static void att_run(const AttJob *j) {
 
 /* ------------------------------------------------------------------ forward */
 
+/* Log-prob of tok and entropy under softmax(z / T) of one logits row z (V); e: scratch
+ * (V). Sets *lse to the log-sum-exp. */
+static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp, float *ent) {
+    float mx = -INFINITY;
+    /* as in af_decode_sample: round z / T to float, then subtract mx in a separate
+     * loop (no FMA contraction), so the argmax's term is exactly 1 and logp <= 0 */
+    for (int j = 0; j < V; j++) {
+        e[j] = z[j] * invT;
+        mx = e[j] > mx ? e[j] : mx;
+    }
+    for (int j = 0; j < V; j++) e[j] -= mx;
+    af_vexpf(e, e, (size_t)V);
+    double sum = 0, ez = 0;
+    for (int j = 0; j < V; j++) {
+        sum += e[j];
+        ez += (double)e[j] * (double)(z[j] * invT);
+    }
+    double lse_d = mx + log(sum);
+    *lse = (float)lse_d;
+    if (logp) *logp = af_logp_from_lse(z[tok] * invT, lse_d);
+    if (ent) *ent = (float)(lse_d - ez / sum);
+}
+
+/* Row p of the LM head predicts token p + 1 of its sequence: used when p + 1 is in the
+ * same sequence (and, with need, wanted). */
+static int lm_row_used(const AfModelActs *a, int p, const uint8_t *need) {
+    return p + 1 < a->N && a->pos[p + 1] != 0 && (!need || need[p + 1]);
+}
+
+/* The block path of the LM head: gathers the next lm_rows used rows from *p on (with
+ * need: wanted; with w: of nonzero weight w[p + 1]) into lm_idx / lm_x and computes their
+ * logits. Returns the rows gathered (0: none left). */
+static int lm_block_next(AfModel *m, int *p, const uint8_t *need, const float *w) {
+    AfModelActs *a = m->acts;
+    const int C = m->cfg.d_model, N = a->N;
+    int k = 0;
+    for (; *p < N && k < a->lm_rows; (*p)++) {
+        if (!lm_row_used(a, *p, need) || (w && w[*p + 1] == 0)) continue;
+        a->lm_idx[k] = *p;
+        memcpy(a->lm_x + (size_t)k * C, a->xnf + (size_t)*p * C, (size_t)C * sizeof(float));
+        k++;
+    }
+    if (k) linear_fwd(a->logits, a->lm_x, m->p.lm_head, NULL, k, C, m->cfg.vocab_size);
+    return k;
+}
+
+/* The block path of the LM head's forward: the used rows, lm_rows at a time. */
+static void lm_forward_blocks(AfModel *m, const uint8_t *need, float invT, float *logp_out, float *entropy_out) {
+    AfModelActs *a = m->acts;
+    const int V = m->cfg.vocab_size;
+    for (int p = 0; p < a->N; p++) a->lse_out[p] = NAN;
+    for (int p = 0, k; (k = lm_block_next(m, &p, need, NULL)) > 0;)
+        for (int j = 0; j < k; j++) {
+            const int i = a->lm_idx[j] + 1;
+            lm_row(a->logits + (size_t)j * V, V, a->tokens[i], invT, a->S, &a->lse_out[i - 1],
+                   logp_out ? &logp_out[i] : NULL, entropy_out ? &entropy_out[i] : NULL);
+        }
+}
+
 int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
                      float temperature, float *logp_out, float *entropy_out) {
+    return af_model_forward_need(m, tokens, seq_start, n_seqs, temperature, NULL, logp_out, entropy_out);
+}
+
+int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
+                          float temperature, const uint8_t *need, float *logp_out, float *entropy_out) {
     if (!m->acts) return af_error_set(AF_ESTATE, "af_model_forward: model created without a learner batch");
     const AfModelConfig *c = &m->cfg;
     AfModelActs *a = m->acts;
@@ -661,41 +750,66 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
     }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
     rmsnorm_fwd(a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps);
-    linear_fwd(a->logits, a->xnf, m->p.lm_head, NULL, N, C, V);
 
     float invT = 1.0f / temperature;
+    if (a->lm_block) { /* large vocabulary: only the used rows, a block at a time */
+        for (int s = 0; s < n_seqs; s++) {
+            for (int i = seq_start[s]; i < seq_start[s + 1]; i++) {
+                if (logp_out) logp_out[i] = 0;
+                if (entropy_out) entropy_out[i] = 0;
+            }
+        }
+        lm_forward_blocks(m, need, invT, logp_out, entropy_out);
+        m->fwd_valid = 1;
+        return 0;
+    }
+    linear_fwd(a->logits, a->xnf, m->p.lm_head, NULL, N, C, V);
     for (int s = 0; s < n_seqs; s++) {
         int s0 = seq_start[s], s1 = seq_start[s + 1];
         if (logp_out) logp_out[s0] = 0;
         if (entropy_out) entropy_out[s0] = 0;
-        for (int i = s0 + 1; i < s1; i++) {
-            const float *z = a->logits + (size_t)(i - 1) * V;
-            float *e = a->S; /* scratch row of V floats */
-            float mx = -INFINITY;
-            /* as in af_decode_sample: round z / T to float, then subtract mx in a separate
-             * loop (no FMA contraction), so the argmax's term is exactly 1 and logp <= 0 */
-            for (int j = 0; j < V; j++) {
-                e[j] = z[j] * invT;
-                mx = e[j] > mx ? e[j] : mx;
-            }
-            for (int j = 0; j < V; j++) e[j] -= mx;
-            af_vexpf(e, e, (size_t)V);
-            double sum = 0, ez = 0;
-            for (int j = 0; j < V; j++) {
-                sum += e[j];
-                ez += (double)e[j] * (double)(z[j] * invT);
-            }
-            double lse_d = mx + log(sum);
-            a->lse_out[i - 1] = (float)lse_d;
-            if (logp_out) logp_out[i] = af_logp_from_lse(z[tokens[i]] * invT, lse_d);
-            if (entropy_out) entropy_out[i] = (float)(lse_d - ez / sum);
-        }
+        for (int i = s0 + 1; i < s1; i++)
+            lm_row(a->logits + (size_t)(i - 1) * V, V, tokens[i], invT, a->S, &a->lse_out[i - 1],
+                   logp_out ? &logp_out[i] : NULL, entropy_out ? &entropy_out[i] : NULL);
     }
     m->fwd_valid = 1;
     return 0;
 }
 
 /* ------------------------------------------------------------------ backward */
+
+/* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T, for one row: z the
+ * logits, w = dlogp[i], lse the forward's log-sum-exp; dz (V). */
+static void lm_row_grad(float *dz, const float *z, int V, int32_t tok, float w, float invT, float lse) {
+    for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
+    af_vexpf(dz, dz, (size_t)V);
+    for (int j = 0; j < V; j++) dz[j] *= -w * invT;
+    dz[tok] += w * invT;
+}
+
+/* The block path of the LM head's backward: the rows of nonzero weight, lm_rows at a
+ * time, their logits recomputed from the saved final-norm outputs. Sets a->dxn. */
+static int lm_backward_blocks(AfModel *m, const float *dlogp) {
+    AfModelActs *a = m->acts;
+    const int C = m->cfg.d_model, V = m->cfg.vocab_size, N = a->N;
+    const float invT = 1.0f / a->temperature;
+    memset(a->dxn, 0, (size_t)N * C * sizeof(float));
+    for (int p = 0; p < N; p++)
+        if (lm_row_used(a, p, NULL) && dlogp[p + 1] != 0 && isnan(a->lse_out[p]))
+            return af_error_set(AF_ESTATE, "af_model_backward: token %d has a weight but its log-prob was not "
+                                           "computed by the forward (need)", p + 1);
+    for (int p = 0, k; (k = lm_block_next(m, &p, NULL, dlogp)) > 0;) {
+        for (int j = 0; j < k; j++) {
+            const int i = a->lm_idx[j] + 1;
+            lm_row_grad(a->dlogits + (size_t)j * V, a->logits + (size_t)j * V, V, a->tokens[i], dlogp[i], invT,
+                        a->lse_out[i - 1]);
+        }
+        linear_bwd(a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, m->p.lm_head, k, C, V);
+        for (int j = 0; j < k; j++)
+            memcpy(a->dxn + (size_t)a->lm_idx[j] * C, a->lm_dx + (size_t)j * C, (size_t)C * sizeof(float));
+    }
+    return 0;
+}
 
 int af_model_backward(AfModel *m, const float *dlogp) {
     if (!m->grads || !m->acts || !m->acts->dx)
@@ -707,27 +821,22 @@ int af_model_backward(AfModel *m, const float *dlogp) {
     int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
     float invT = 1.0f / a->temperature;
 
-    /* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T */
-    for (int s = 0; s < a->n_seqs; s++) {
-        int s0 = a->seq_start[s], s1 = a->seq_start[s + 1];
-        memset(a->dlogits + (size_t)(s1 - 1) * V, 0, (size_t)V * sizeof(float));
-        for (int i = s0 + 1; i < s1; i++) {
-            float *dz = a->dlogits + (size_t)(i - 1) * V;
-            const float *z = a->logits + (size_t)(i - 1) * V;
-            float w = dlogp[i];
-            if (w == 0) {
-                memset(dz, 0, (size_t)V * sizeof(float));
-                continue;
-            }
-            float lse = a->lse_out[i - 1];
-            for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
-            af_vexpf(dz, dz, (size_t)V);
-            for (int j = 0; j < V; j++) dz[j] *= -w * invT;
-            dz[a->tokens[i]] += w * invT;
-        }
-    }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
-    linear_bwd(a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, m->p.lm_head, N, C, V);
+    if (a->lm_block) {
+        int rc = lm_backward_blocks(m, dlogp);
+        if (rc) return rc;
+    } else { /* all rows at once */
+        for (int s = 0; s < a->n_seqs; s++) {
+            int s0 = a->seq_start[s], s1 = a->seq_start[s + 1];
+            memset(a->dlogits + (size_t)(s1 - 1) * V, 0, (size_t)V * sizeof(float));
+            for (int i = s0 + 1; i < s1; i++) {
+                float *dz = a->dlogits + (size_t)(i - 1) * V;
+                if (dlogp[i] == 0) memset(dz, 0, (size_t)V * sizeof(float));
+                else lm_row_grad(dz, a->logits + (size_t)(i - 1) * V, V, a->tokens[i], dlogp[i], invT, a->lse_out[i - 1]);
+            }
+        }
+        linear_bwd(a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, m->p.lm_head, N, C, V);
+    }
     memset(a->dx, 0, (size_t)N * C * sizeof(float));
     rmsnorm_bwd(a->dx, m->g.final_norm, a->dxn, xf, a->rstdf, m->p.final_norm, N, C);
 

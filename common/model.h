@@ -150,8 +150,27 @@ void af_model_set_threads(int n);
 int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
                      float temperature, float *logp_out, float *entropy_out);
 
+/* As af_model_forward, computing the log-prob and entropy of token i only where need[i]
+ * is nonzero (need: (N), or NULL for all) when the model runs its LM head in blocks (a
+ * large vocabulary, af_model_set_lm_budget); the others are written as 0, and a later
+ * backward must give them weight 0 (else AF_ESTATE). With the LM head all at once every
+ * token is computed whatever need says (the same bits as af_model_forward). */
+int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
+                          float temperature, const uint8_t *need, float *logp_out, float *entropy_out);
+
+/* The LM head's memory, process-wide, for models created after the call: a model whose
+ * (max_tokens, V) logits exceed full_max_floats (default 2^26: 256 MiB) keeps only a block
+ * of block_floats / V gathered rows (default 2^23 floats: 32 MiB) for the logits and for
+ * their gradient, computes in forward only the rows used (af_model_forward_need), and in
+ * backward recomputes the logits of the rows of nonzero weight, a block at a time: an
+ * extra LM-head product over those rows instead of two (N, V) buffers (about 10 GB for
+ * a 151,936-token vocabulary and 8,192 tokens). 0 restores a default. Tests use small
+ * values to run the block path on a small vocabulary. */
+void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats);
+
 /* Logits of the last forward: (N, V) row i predicts the token after tokens[i],
- * before the temperature is applied. Valid until the next forward/backward. */
+ * before the temperature is applied. Valid until the next forward/backward. NULL when
+ * the LM head runs in blocks (af_model_set_lm_budget). */
 const float *af_model_logits(const AfModel *m);
 
 /* Backward of L = sum_i dlogp[i] * logp_out[i] through the last forward, accumulating

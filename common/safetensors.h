@@ -96,9 +96,14 @@ typedef struct AfExportOptions {
                                * and model.safetensors.index.json, when the weights exceed it */
     const char *source_dir;   /* a Hugging Face model directory the weights came from, or
                                * NULL: its config.json fields are kept (the model's own
-                               * fields updated) and its tokenizer.json, tokenizer_config.json,
-                               * special_tokens_map.json and generation_config.json copied */
+                               * fields updated) and its tokenizer files copied
+                               * (af_model_copy_tokenizer) */
 } AfExportOptions;
+
+/* Copy the tokenizer files of SRC_DIR that exist (tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json, generation_config.json, chat_template.jinja) into DST_DIR (an
+ * existing directory), each written atomically. Returns 0, AF_EIO naming the path. */
+int af_model_copy_tokenizer(const char *src_dir, const char *dst_dir);
 
 /* Export the model to DIR (created if absent) for other tools (transformers, vLLM,
  * llama.cpp converters): config.json, the weights as above (with "format": "pt"), and

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "actor/text_planner.h"
 #include "common/error.h"
 #include "common/model.h"
 #include "common/safetensors.h"
@@ -24,10 +25,11 @@ static const char usage[] =
     "           --out DIR: config.json and model.safetensors in --dtype (fp32, the default, or\n"
     "           bf16 rounded to nearest even), split into shards with\n"
     "           model.safetensors.index.json above --max-shard-mb (10^6 bytes; default 5000,\n"
-    "           0: never). When the planner came from a Hugging Face directory (the run's\n"
-    "           model.init_from, or --source DIR), its config.json fields are kept and its\n"
-    "           tokenizer.json, tokenizer_config.json, special_tokens_map.json and\n"
-    "           generation_config.json copied (docs/models.md). `agentflow train --init-from\n"
+    "           0: never). When the planner came from a Hugging Face directory (--source\n"
+    "           DIR, else the run's copy DIR/planner of a planner in text, else the run's\n"
+    "           model.init_from), its config.json fields are kept and its tokenizer.json,\n"
+    "           tokenizer_config.json, special_tokens_map.json, generation_config.json and\n"
+    "           chat_template.jinja copied (docs/models.md). `agentflow train --init-from\n"
     "           DIR`, `agentflow score --model DIR` and transformers read it\n"
     "A damaged store is reported and what can be salvaged from it is shown; the run directory\n"
     "is not changed (`agentflow train --resume=latest-valid` moves it aside and rebuilds it).\n";
@@ -180,6 +182,9 @@ int af_cmd_ckpt(int argc, char **argv) {
     else if (is_verify) code = cmd_verify(st, have_step, step) || damage ? 1 : 0;
     else {
         uint64_t s = step;
+        char planner[4200];
+        snprintf(planner, sizeof planner, "%s/planner", run_dir);
+        if (!source && af_text_dir_has_tokenizer(planner)) source = planner; /* a planner in text's copy (run/train.h) */
         eo.source_dir = source; /* NULL: the checkpoint's model.init_from */
         int rc = af_ckpt_export_hf(st, &s, out, &eo);
         if (rc) fprintf(stderr, "agentflow ckpt export: %s\n", af_error_detail());

@@ -344,7 +344,7 @@ int af_cmd_eval(int argc, char **argv) {
     int exit_code = 1, bad_config = 0;
     double t0 = af_time_now();
 
-    rc = af_world_create(&cfg, &w);
+    rc = af_world_create_in(&cfg, a.model_dir, 0, &w); /* a planner in text: its directory */
     if (rc == 0) rc = af_world_model_create(w, a.model_dir, &model);
     if (rc == 0) {
         AfSampler s = {.temperature = a.greedy ? 0.0f : (float)cfg.rollout.temperature, .top_p = (float)cfg.rollout.top_p, .top_k = (int)cfg.rollout.top_k};

@@ -365,7 +365,7 @@ int af_cmd_rollout(int argc, char **argv) {
     AfModel *model = NULL;
     AfItem item = {0};
     int exit_code = 1;
-    rc = af_world_create(&cfg, &w);
+    rc = af_world_create_in(&cfg, a.model_dir, 0, &w); /* a planner in text: its directory */
     if (rc) {
         fprintf(stderr, "agentflow rollout: %s\n", af_error_detail());
         return rc == AF_ECONFIG ? 2 : 1;

@@ -24,13 +24,20 @@ void af_ckpt_shape_to_pb(const AfModelConfig *c, Agentflow__ModelShape *p) {
     p->rms_eps = c->rms_eps;
     p->qkv_bias = c->qkv_bias != 0;
     p->tied_embeddings = c->tied_embeddings != 0;
+    p->head_dim = (uint32_t)c->head_dim;
+    p->qk_norm = c->qk_norm != 0;
+    p->rope_llama3 = c->rope_llama3 != 0;
+    p->rope_factor = c->rope_factor;
+    p->rope_low_freq_factor = c->rope_low_freq_factor;
+    p->rope_high_freq_factor = c->rope_high_freq_factor;
+    p->rope_orig_max_pos = (uint32_t)c->rope_orig_max_pos;
 }
 
 int af_ckpt_shape_from_pb(const Agentflow__ModelShape *p, AfModelConfig *c) {
     const uint32_t lim = 1u << 30;
-    *c = (AfModelConfig){0}; /* fields the manifest does not hold (model.h) are 0 */
+    *c = (AfModelConfig){0}; /* an old manifest's absent fields decode as 0: their old meaning */
     if (p->vocab_size > lim || p->d_model > lim || p->n_layers > lim || p->n_heads > lim ||
-        p->n_kv_heads > lim || p->d_ff > lim || p->max_seq > lim)
+        p->n_kv_heads > lim || p->d_ff > lim || p->max_seq > lim || p->head_dim > lim || p->rope_orig_max_pos > lim)
         return -1;
     c->vocab_size = (int)p->vocab_size;
     c->d_model = (int)p->d_model;
@@ -43,6 +50,13 @@ int af_ckpt_shape_from_pb(const Agentflow__ModelShape *p, AfModelConfig *c) {
     c->rms_eps = p->rms_eps;
     c->qkv_bias = p->qkv_bias;
     c->tied_embeddings = p->tied_embeddings;
+    c->head_dim = (int)p->head_dim;
+    c->qk_norm = p->qk_norm;
+    c->rope_llama3 = p->rope_llama3;
+    c->rope_factor = p->rope_factor;
+    c->rope_low_freq_factor = p->rope_low_freq_factor;
+    c->rope_high_freq_factor = p->rope_high_freq_factor;
+    c->rope_orig_max_pos = (int)p->rope_orig_max_pos;
     return 0;
 }
 
@@ -210,6 +224,8 @@ int af_ckpt_compare_shape(uint64_t step, const AfModelConfig *have, const AfMode
                             step, (double)have->f, (double)want->f);
     CMP_I(vocab_size) CMP_I(d_model) CMP_I(n_layers) CMP_I(n_heads) CMP_I(n_kv_heads) CMP_I(d_ff)
     CMP_I(max_seq) CMP_F(rope_theta) CMP_F(rms_eps) CMP_I(qkv_bias) CMP_I(tied_embeddings)
+    CMP_I(head_dim) CMP_I(qk_norm) CMP_I(rope_llama3) CMP_F(rope_factor) CMP_F(rope_low_freq_factor)
+    CMP_F(rope_high_freq_factor) CMP_I(rope_orig_max_pos)
 #undef CMP_I
 #undef CMP_F
     return 0;

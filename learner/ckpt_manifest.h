@@ -10,7 +10,8 @@
  *     data_position as the trainer gives them; config_json the effective configuration;
  *     agentflow_version and unix_time (seconds, double) of the write.
  *   - shape: the planner's ModelShape (common/model.h AfModelConfig, field for field;
- *     rope_theta and rms_eps as float32).
+ *     the float fields as float32; fields 12-18, absent in older manifests, decode as 0,
+ *     their meaning before they existed).
  *   - tensors: the model's tensor table in table order (af_model_create's order), one
  *     TensorEntry per tensor: its Hugging Face name (1..AF_MODEL_NAME_MAX-1 bytes), shape
  *     (1 or 2 dimensions, row-major), offset into the flat buffer in float32 elements

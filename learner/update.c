@@ -46,6 +46,7 @@ struct AfUpdate {
 
     /* per model batch (model capacity) */
     float *logp, *ent, *dlogp;
+    uint8_t *need; /* (policy max_tokens) the action positions of a chunk (af_model_forward_need) */
     int *seq_start;
     /* per group */
     float *g_rew, *g_adv;
@@ -93,8 +94,9 @@ int af_update_create(const AfUpdateConfig *cfg, AfModel *policy, AfModel *ref, A
     u->logp = malloc(cap * sizeof *u->logp);
     u->ent = malloc(cap * sizeof *u->ent);
     u->dlogp = malloc(cap * sizeof *u->dlogp);
+    u->need = calloc(cap, 1);
     u->seq_start = malloc(((size_t)policy->max_seqs + 1) * sizeof *u->seq_start);
-    if (!u->logp || !u->ent || !u->dlogp || !u->seq_start) {
+    if (!u->logp || !u->ent || !u->dlogp || !u->need || !u->seq_start) {
         rc = af_error_set(AF_ENOMEM, "learner step buffers");
         goto fail;
     }
@@ -109,7 +111,7 @@ void af_update_destroy(AfUpdate *u) {
     if (!u) return;
     free(u->s), free(u->ch), free(u->tok), free(u->old), free(u->refl), free(u->newl), free(u->dact), free(u->apos);
     free(u->tok_off), free(u->traj_id), free(u->adv), free(u->mb_counts);
-    free(u->logp), free(u->ent), free(u->dlogp), free(u->seq_start);
+    free(u->logp), free(u->ent), free(u->dlogp), free(u->need), free(u->seq_start);
     free(u->g_rew), free(u->g_adv), free(u->g_status), free(u->g_use), free(u->g_turns);
     free(u);
 }
@@ -283,8 +285,12 @@ static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, Af
     const Sample *s0 = &u->s[c->first];
     for (int k = 0; k <= c->n; k++)
         u->seq_start[k] = k < c->n ? s0[k].seq_off - s0[0].seq_off : s0[c->n - 1].seq_off + s0[c->n - 1].seq_len - s0[0].seq_off;
-    int rc = af_model_forward(m, u->tok + s0[0].seq_off, u->seq_start, c->n, u->cfg.temperature, u->logp,
-                              measure ? u->ent : NULL);
+    const int n_tok = u->seq_start[c->n];
+    memset(u->need, 0, (size_t)n_tok);
+    for (int k = 0; k < c->n; k++) /* only the action tokens' log-probs are used */
+        for (int j = 0; j < s0[k].n_act; j++) u->need[s0[k].seq_off - s0[0].seq_off + u->apos[s0[k].act_off + j]] = 1;
+    int rc = af_model_forward_need(m, u->tok + s0[0].seq_off, u->seq_start, c->n, u->cfg.temperature, u->need, u->logp,
+                                   measure ? u->ent : NULL);
     if (rc) return rc;
     for (int k = 0; k < c->n; k++) {
         const Sample *s = &s0[k];

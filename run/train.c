@@ -254,12 +254,24 @@ static int split_comms(Run *R) {
  * the configuration). A start refused earlier leaves neither, so its directory does not
  * look like a run. */
 static int write_run_files(const Run *R) {
-    char *desc = af_world_describe(R->w), path[4096];
+    char *desc = af_world_describe(R->w), path[4200];
     if (!desc) return af_error_set(AF_ENOMEM, "world description");
+    int rc = 0;
+    if (R->w->text_dir[0] && !R->resume) { /* a planner in text: its files, for a resume and eval */
+        char dir[4000], src[4200];
+        snprintf(dir, sizeof dir, "%s/planner", R->run_dir);
+        snprintf(src, sizeof src, "%s/config.json", R->w->text_dir);
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        if ((rc = af_mkdir_p(dir)) || (rc = af_model_copy_tokenizer(R->w->text_dir, dir)) ||
+            (rc = af_copy_file(src, path))) {
+            free(desc);
+            return af_error_wrap(rc, "copying the planner's tokenizer into the run directory");
+        }
+    }
     snprintf(path, sizeof path, "%s/world.json", R->run_dir);
     size_t n = strlen(desc);
     desc[n] = '\n'; /* written as bytes, not as a string */
-    int rc = af_write_file_atomic(path, desc, n + 1);
+    rc = af_write_file_atomic(path, desc, n + 1);
     free(desc);
     snprintf(path, sizeof path, "%s/config.json", R->run_dir);
     if (rc == 0 && !R->resume) rc = af_config_save(R->cfg, path);
@@ -296,6 +308,14 @@ static int setup_learner(Run *R) {
     return 0;
 }
 
+/* The planner's weights into dir, with a planner in text's tokenizer files (so that
+ * `eval --model DIR` and `rollout --model DIR` run it in text). */
+static int save_planner(const Run *R, const char *dir) {
+    int rc = af_model_save_dir(R->model, dir);
+    if (rc == 0 && R->w->text_dir[0]) rc = af_model_copy_tokenizer(R->w->text_dir, dir);
+    return rc;
+}
+
 /* Learners after set-up: the warm start (new runs), then the reference planner. */
 static int warm_start(Run *R) {
     const AfConfig *c = R->cfg;
@@ -307,7 +327,7 @@ static int warm_start(Run *R) {
     if (R->rank == 0 && !R->resume && c->model.warmstart_steps > 0) { /* reusable with model.init_from */
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/warmstart", R->run_dir);
-        if ((rc = af_model_save_dir(R->model, dir))) return af_error_wrap(rc, "saving the warm-started planner");
+        if ((rc = save_planner(R, dir))) return af_error_wrap(rc, "saving the warm-started planner");
         af_log(AF_LOG_INFO, "warm-started planner written to %s (reuse with --init-from)", dir);
     }
     return 0;
@@ -327,7 +347,10 @@ static int setup(Run *R) {
     /* learners other than rank 0 run episodes only in the warm start of a new run: without
      * one they do not load the modules' local model (modules.*.backend=model) */
     const int no_episodes = R->is_learner && R->rank != 0 && (R->resume || c->model.warmstart_steps <= 0);
-    if ((rc = af_world_create_flags(c, no_episodes ? AF_WORLD_NO_EPISODES : 0, &R->w))) return rc;
+    char planner_dir[4096]; /* a resumed run's planner in text: the copy made as it started */
+    snprintf(planner_dir, sizeof planner_dir, "%s/planner", R->run_dir);
+    if ((rc = af_world_create_in(c, R->resume ? planner_dir : NULL, no_episodes ? AF_WORLD_NO_EPISODES : 0, &R->w)))
+        return rc;
     af_world_traj_limits(R->w, (uint32_t)c->rollout.group_size, R->world, &R->lim);
     /* tools named in metrics: the world's, then "other" for unparsable actions */
     for (size_t i = 0; i < R->w->suite->n_tools && R->n_tools < AF_METRICS_MAX_TOOLS - 1; i++)
@@ -345,8 +368,7 @@ static int setup(Run *R) {
     }
     if (!R->is_learner || R->world == 1 || R->rank == 0) { /* ranks that run episodes */
         AfSampler s = {.temperature = (float)c->rollout.temperature, .top_p = (float)c->rollout.top_p, .top_k = (int)c->rollout.top_k};
-        if ((rc = af_planner_model_create(R->model, &s, &R->planner)) || (rc = af_world_planner_dtype(R->w, R->planner)))
-            return rc;
+        if ((rc = af_world_model_planner(R->w, R->w->text_dir, R->model, &s, &R->planner))) return rc;
         if ((rc = af_world_planner_group(R->w, R->planner, (int)c->rollout.group_size))) return rc;
     }
     if (R->rank == 0 && (rc = write_run_files(R))) return rc;
@@ -458,7 +480,7 @@ static int run_learner(Run *R, AfTrainResult *res, double t_start) {
     if (R->rank == 0) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/model", R->run_dir);
-        if ((rc = af_model_save_dir(R->model, dir))) return af_error_wrap(rc, "saving the trained planner");
+        if ((rc = save_planner(R, dir))) return af_error_wrap(rc, "saving the trained planner");
         af_log(AF_LOG_INFO, "trained planner written to %s", dir);
     }
     return 0;

@@ -22,6 +22,14 @@
  *
  * At the end RUN_DIR/model/ holds the trained planner as a Hugging Face-style directory.
  *
+ * A planner in text (model.init_from with a tokenizer.json, run/world.h): as the run
+ * starts, rank 0 copies its config.json and tokenizer files (af_model_copy_tokenizer) to
+ * RUN_DIR/planner/; a resumed run reads its tokenizer, chat template and shape from there,
+ * not from model.init_from (which may have moved); RUN_DIR/warmstart/ and RUN_DIR/model/
+ * carry the tokenizer files too, so `eval --run-dir`, `rollout --run-dir` and
+ * `--model RUN_DIR/model` run the planner in text. The warm start shows it the
+ * demonstrations as text replies (run/warmstart.h).
+ *
  * Checkpoints (learner/ckpt.h, RUN_DIR/ckpt.lmdb): learner 0 writes one every
  * run.checkpoint_every iterations, after the last iteration, and when SIGTERM/SIGUSR1/
  * SIGINT arrives (the current iteration finishes, the checkpoint is written, the run

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor/text_planner.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mpi_env.h"
@@ -35,9 +36,15 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
     const AfConfig *c = &w->cfg;
     const int steps = (int)c->model.warmstart_steps, nb = (int)c->model.warmstart_batch;
     if (steps <= 0) return 0;
-    AfPlanner *demo = NULL;
+    AfPlanner *demo = NULL, *text_demo = NULL, *player;
+    AfTextCodec *codec = NULL;
     Agentflow__Trajectory **tr = calloc((size_t)nb, sizeof *tr);
     int rc = !tr ? af_error_set(AF_ENOMEM, "warm start") : demonstrator(w, &demo);
+    if (rc == 0 && w->text_dir[0]) { /* a planner in text: the demonstrations as its replies */
+        if ((rc = af_text_codec_load(w->text_dir, c->rollout.stop, &codec)) == 0)
+            rc = af_planner_text_demo_create(demo, codec, &text_demo);
+    }
+    player = text_demo ? text_demo : demo;
     const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TRAIN);
     double t0 = af_time_now(), loss = 0, demo_s = 0, update_s = 0;
     const float rl_lr = opt->cfg.lr, peak = (float)c->model.warmstart_lr;
@@ -54,7 +61,7 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
         for (int i = lidx; i < nb && rc == 0; i += L) {
             const uint32_t q = (uint32_t)(((uint64_t)s * (uint64_t)nb + (uint64_t)i) % ds->n);
             const AfEpisodeId id = {.iteration = AF_WARMSTART_ITERATION + (uint32_t)s, .query_index = q};
-            rc = af_world_episode(w, demo, &ds->items[q], &id, &tr[mine]);
+            rc = af_world_episode(w, player, &ds->items[q], &id, &tr[mine]);
             if (rc == 0) drop_turns(tr[mine++], af_planner_explored(demo));
         }
         if (L > 1) { /* a learner whose demonstration failed stops them all, not a hang */
@@ -77,7 +84,9 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
             af_progress_update(&prog, s + 1, 0);
         }
     }
+    af_planner_destroy(text_demo);
     af_planner_destroy(demo);
+    af_text_codec_destroy(codec);
     free(tr);
     if (rc) return af_error_wrap(rc, "warm start");
     opt->cfg.lr = rl_lr;

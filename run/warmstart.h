@@ -11,7 +11,10 @@
  * training split, iteration WARMSTART_ITERATION + s for its sampling streams, and the
  * learning rate of a 20-step linear warm-up to model.warmstart_lr, then a cosine decay to
  * 10% of it. Afterwards the optimizer is reset to algo.lr with zero moments: the warm
- * start is part of initialisation. */
+ * start is part of initialisation. A planner in text (the world's text_dir) is shown the
+ * demonstrating planner's actions as its own replies (af_planner_text_demo_create): its
+ * chat-template prompt, then "Sub-goal/Tool/Command" encoded with its tokenizer and the
+ * end-of-sequence id, so behaviour cloning trains the ids it will sample. */
 #ifndef AF_RUN_WARMSTART_H
 #define AF_RUN_WARMSTART_H
 

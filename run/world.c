@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actor/modules_model.h"
 #include "actor/modules_openai.h"
@@ -220,9 +221,22 @@ static int model_config(const AfConfig *c, const AfSuite *s, AfModelConfig *m) {
     return rc ? af_error_wrap(rc, "config: model") : 0;
 }
 
-int af_world_create(const AfConfig *cfg, AfWorld **out) { return af_world_create_flags(cfg, 0, out); }
+/* A planner in text's shape: dir's config.json, max_seq capped by model.max_seq. */
+static int text_model_config(const AfConfig *c, const char *dir, AfModelConfig *m) {
+    int rc = af_model_config_load(dir, m);
+    if (rc) return af_error_wrap(rc, "planner in text %s", dir);
+    if (m->max_seq > (int)c->model.max_seq) m->max_seq = (int)c->model.max_seq;
+    rc = af_model_config_validate(m);
+    return rc ? af_error_wrap(rc, "planner in text %s", dir) : 0;
+}
+
+int af_world_create(const AfConfig *cfg, AfWorld **out) { return af_world_create_in(cfg, NULL, 0, out); }
 
 int af_world_create_flags(const AfConfig *cfg, unsigned flags, AfWorld **out) {
+    return af_world_create_in(cfg, NULL, flags, out);
+}
+
+int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned flags, AfWorld **out) {
     if (!cfg || !out) return af_error_set(AF_EINVAL, "world: NULL config or out");
     *out = NULL;
     int rc = refuse_suite_keys(cfg);
@@ -250,7 +264,19 @@ int af_world_create_flags(const AfConfig *cfg, unsigned flags, AfWorld **out) {
         rc = af_error_set(AF_ECONFIG, "suite %s: the training split is empty", name);
         goto fail;
     }
-    if ((rc = model_config(cfg, w->suite, &w->model))) goto fail;
+    const char *text = af_text_dir_has_tokenizer(planner_dir)            ? planner_dir
+                       : af_text_dir_has_tokenizer(cfg->model.init_from) ? cfg->model.init_from
+                                                                          : NULL;
+    if (text && snprintf(w->text_dir, sizeof w->text_dir, "%s", text) >= (int)sizeof w->text_dir) {
+        rc = af_error_set(AF_ECONFIG, "planner in text: directory name too long");
+        goto fail;
+    }
+    if ((rc = text ? text_model_config(cfg, text, &w->model) : model_config(cfg, w->suite, &w->model))) goto fail;
+    if (text && cfg->algo.policy != AF_POLICY_MEMORY) {
+        rc = af_error_set(AF_ECONFIG, "config: algo.policy = monolithic: a planner in text (%s) runs the memory policy",
+                          text);
+        goto fail;
+    }
     if (cfg->suite.name == AF_SUITE_TASK && cfg->model.warmstart_steps > 0 &&
         cfg->model.warmstart_planner == AF_WARMSTART_ORACLE) { /* the oracle replays each line's "trace" */
         const AfDataset *tr = w->suite->split[AF_SPLIT_TRAIN];
@@ -322,18 +348,30 @@ static void shape_text(const AfModelConfig *c, char *buf, size_t n) {
              c->tied_embeddings);
 }
 
+/* 1 if dir holds weights (model.safetensors or a shard index). */
+static int has_weights(const char *dir) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (access(path, F_OK) == 0) return 1;
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    return access(path, F_OK) == 0;
+}
+
 int af_world_model_init(const AfWorld *w, AfModel *m) {
     const AfConfig *c = &w->cfg;
     af_model_init_params_std(m, (uint64_t)c->run.seed, c->model.init_std);
     if (!c->model.init_from[0]) return 0;
-    if (af_text_dir_has_tokenizer(c->model.init_from)) /* issue 17 part 3 */
-        return af_error_set(AF_ECONFIG, "config: model.init_from %s: a planner in text (the directory has a tokenizer.json) "
-                                        "cannot be trained yet; `rollout --model` and `eval --model` run it",
-                            c->model.init_from);
+    if (w->text_dir[0] && !has_weights(c->model.init_from)) { /* an architecture and a tokenizer only */
+        af_log(AF_LOG_INFO, "model.init_from %s has no weights: the planner in text starts from run.seed "
+                            "(model.init_std %g)", c->model.init_from, c->model.init_std);
+        return 0;
+    }
     AfModel *src = NULL;
     int rc = af_model_load_dir(c->model.init_from, 0, 0, 0, &src);
     if (rc) return af_error_wrap(rc, "model.init_from %s", c->model.init_from);
-    if (src->n_params != m->n_params || memcmp(&src->cfg, &m->cfg, sizeof m->cfg) != 0) {
+    AfModelConfig sc = src->cfg;
+    if (w->text_dir[0] && sc.max_seq > m->cfg.max_seq) sc.max_seq = m->cfg.max_seq; /* the context only */
+    if (src->n_params != m->n_params || memcmp(&sc, &m->cfg, sizeof m->cfg) != 0) {
         char have[256], want[256];
         shape_text(&src->cfg, have, sizeof have);
         shape_text(&m->cfg, want, sizeof want);
@@ -385,6 +423,7 @@ int af_world_planner_dtype(const AfWorld *w, AfPlanner *planner) {
 int af_world_model_planner(const AfWorld *w, const char *dir, const AfModel *model, const AfSampler *s,
                            AfPlanner **out) {
     *out = NULL;
+    if (!dir || !dir[0]) dir = w->text_dir; /* the world's own planner */
     int rc;
     if (!af_text_dir_has_tokenizer(dir)) {
         rc = af_planner_model_create(model, s, out);
@@ -546,6 +585,12 @@ char *af_world_describe(const AfWorld *w) {
         cJSON_AddNumberToObject(x, "rms_eps", m->rms_eps);
         cJSON_AddBoolToObject(x, "qkv_bias", m->qkv_bias);
         cJSON_AddBoolToObject(x, "tied_embeddings", m->tied_embeddings);
+        if (w->text_dir[0]) { /* a planner in text (keys absent on the suite vocabulary) */
+            cJSON_AddBoolToObject(x, "text", 1);
+            cJSON_AddNumberToObject(x, "head_dim", af_model_config_head_dim(m));
+            cJSON_AddBoolToObject(x, "qk_norm", m->qk_norm);
+            cJSON_AddBoolToObject(x, "rope_llama3", m->rope_llama3);
+        }
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -42,8 +42,11 @@ typedef struct AfWorld {
     AfModules modules;          /* owned: executor, verifier, generator, judge */
     AfModuleModel *module_model; /* owned: the modules' local model, NULL when none has backend=model */
     AfEpisodeSettings episode;  /* how every episode is played */
-    AfModelConfig model;        /* the planner's shape: model.* with the suite's vocabulary */
+    AfModelConfig model;        /* the planner's shape: model.* with the suite's vocabulary, or a
+                                 * planner in text's (text_dir's config.json) */
     AfConfig cfg;               /* copy of the configuration it was built from */
+    char text_dir[4096];        /* a planner in text: the directory of its tokenizer, chat template
+                                 * and config.json; "" on the suite vocabulary */
 } AfWorld;
 
 /* Builds the world. Returns 0, or:
@@ -68,6 +71,18 @@ int af_world_create(const AfConfig *cfg, AfWorld **out);
  * checked and built as usual. */
 #define AF_WORLD_NO_EPISODES 1u
 int af_world_create_flags(const AfConfig *cfg, unsigned flags, AfWorld **out);
+
+/* As af_world_create, with the planner in text (actor/text_planner.h) when planner_dir
+ * (may be NULL) holds a tokenizer.json, else when model.init_from does: text_dir is that
+ * directory, and the planner's shape is its config.json's (vocabulary, head_dim, qk_norm,
+ * qkv_bias, tied embeddings, RoPE fields: the Hugging Face model's), with max_seq
+ * min(model.max_seq, its max_position_embeddings): the context a training run gives
+ * prompt and action, and what sizes the learner's batch. A run directory's copy of
+ * those files (RUN_DIR/planner, run/train.h) lets a resumed run, `eval --run-dir` and
+ * `rollout --run-dir` go on when model.init_from has moved. flags as af_world_create_flags.
+ * Errors as af_world_create,
+ * and those of af_model_config_load (the config.json). */
+int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned flags, AfWorld **out);
 void af_world_destroy(AfWorld *w); /* accepts NULL */
 
 /* A planner the world can make: "oracle", "random", or "openai" (the served planner of
@@ -78,8 +93,11 @@ int af_world_planner_create(const AfWorld *w, const char *kind, AfPlanner **out)
 
 /* Initialises the parameters of m (of shape w->model) as a run starts: normal(0,
  * model.init_std) from run.seed, then, when model.init_from is set, the weights of that
- * directory. Returns 0, or AF_ECONFIG (model.init_from of another shape: both shapes
- * named), AF_EIO / AF_EFORMAT (unreadable directory), AF_ENOMEM. */
+ * directory (a planner in text: max_position_embeddings may exceed w->model.max_seq;
+ * a directory of a planner in text without weights, only config.json and the tokenizer
+ * files, keeps the run.seed initialisation: a new model of that architecture).
+ * Returns 0, or AF_ECONFIG (model.init_from of another shape: both shapes named), AF_EIO /
+ * AF_EFORMAT (unreadable directory), AF_ENOMEM. */
 int af_world_model_init(const AfWorld *w, AfModel *m);
 
 /* The planner model for this world, for decoding (no learner buffers), owned by the caller
@@ -91,8 +109,8 @@ int af_world_model_init(const AfWorld *w, AfModel *m);
 int af_world_model_create(const AfWorld *w, const char *dir, AfModel **out);
 
 /* The model planner over `model` (af_world_model_create of the same dir) sampling with s:
- * in text (actor/text_planner.h, with rollout.stop) when dir holds a tokenizer.json,
- * else on the suite vocabulary (actor/planner_model.h). Returns 0, AF_EINVAL (bad
+ * in text (actor/text_planner.h, with rollout.stop) when dir (NULL or "": the world's
+ * text_dir) holds a tokenizer.json, else on the suite vocabulary (actor/planner_model.h). Returns 0, AF_EINVAL (bad
  * sampler), AF_ECONFIG (a bad rollout.stop, a tokenizer larger than the model, a chat
  * template that alters contents), AF_ENOTFOUND (no chat template), AF_EIO, AF_EFORMAT,
  * AF_ENOMEM. Its decoder's products follow rollout.decode_dtype (af_world_planner_dtype). */

@@ -104,8 +104,8 @@ def main():
         extra = {"tokenizer.json": '{"version": "1.0", "model": {"type": "BPE"}}\n',
                  "tokenizer_config.json": '{"chat_template": "{{ messages }}", "eos_token": "</s>"}\n',
                  "generation_config.json": '{"bos_token_id": 3, "eos_token_id": [4, 5], "do_sample": true}\n'}
-        # the weights the run starts from: the source without its tokenizer (a planner with a
-        # tokenizer.json reads and writes text, which training does not take yet)
+        # the weights the run starts from: the source without its tokenizer (with this stub
+        # tokenizer.json the run would be a planner in text: tests/test_text_train.py)
         srcw = f"{tmp}/source-weights"
         shutil.copytree(src, srcw)
         for name, text in extra.items():

@@ -28,6 +28,7 @@
 #include "common/config.h"
 #include "common/fsutil.h"
 #include "learner/ckpt.h"
+#include "learner/ckpt_manifest.h"
 #include "learner/resume.h"
 #include "learner/trajstore.h"
 #include "tests/test_util.h"
@@ -963,6 +964,81 @@ static int corrupt_latest(const char *dir) {
     return n >= 1 ? 0 : 1;
 }
 
+/* ModelShape holds every AfModelConfig field (a Qwen3 / Llama-3 shape survives a save and
+ * a load); a manifest written before fields 12-18 existed reads them as 0, their old
+ * meaning, and a shape that leaves them 0 packs to the same bytes as before. */
+static void test_shape_fields(void) {
+    AfModelConfig c = small_cfg();
+    c.head_dim = 6; /* not d_model / n_heads */
+    c.qk_norm = 1;
+    c.rope_llama3 = 1;
+    c.rope_factor = 8.0f;
+    c.rope_low_freq_factor = 1.0f;
+    c.rope_high_freq_factor = 4.0f;
+    c.rope_orig_max_pos = 32;
+    Agentflow__ModelShape pb, *back = NULL;
+    af_ckpt_shape_to_pb(&c, &pb);
+    uint8_t buf[256];
+    size_t n = agentflow__model_shape__pack(&pb, buf);
+    back = agentflow__model_shape__unpack(NULL, n, buf);
+    AfModelConfig d;
+    CHECK(back && af_ckpt_shape_from_pb(back, &d) == 0 && memcmp(&c, &d, sizeof c) == 0);
+    agentflow__model_shape__free_unpacked(back, NULL);
+    /* an old writer's ModelShape: fields 1-11 only */
+    Agentflow__ModelShape old;
+    agentflow__model_shape__init(&old);
+    old.vocab_size = 64, old.d_model = 32, old.n_layers = 2, old.n_heads = 4, old.n_kv_heads = 2, old.d_ff = 48;
+    old.max_seq = 64, old.rope_theta = 10000.0f, old.rms_eps = 1e-5f, old.qkv_bias = 1;
+    uint8_t ob[256], nb[256];
+    size_t on = agentflow__model_shape__pack(&old, ob);
+    back = agentflow__model_shape__unpack(NULL, on, ob);
+    CHECK(back && af_ckpt_shape_from_pb(back, &d) == 0);
+    CHECK(d.head_dim == 0 && d.qk_norm == 0 && d.rope_llama3 == 0 && d.rope_factor == 0.0f && d.rope_orig_max_pos == 0);
+    CHECK(d.d_model == 32 && d.qkv_bias == 1 && af_model_config_validate(&d) == 0);
+    af_ckpt_shape_to_pb(&d, &pb); /* and it packs back to the old bytes */
+    size_t nn = agentflow__model_shape__pack(&pb, nb);
+    CHECK(nn == on && memcmp(nb, ob, on) == 0);
+    agentflow__model_shape__free_unpacked(back, NULL);
+    /* a resume compares every field */
+    AfModelConfig e = c;
+    e.head_dim = 8;
+    CHECK_EQ_INT(af_ckpt_compare_shape(3, &c, &e), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "model.head_dim: checkpoint step 3 has 6, the configuration 8");
+    e = c;
+    e.qk_norm = 0;
+    CHECK_EQ_INT(af_ckpt_compare_shape(3, &c, &e), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "model.qk_norm");
+    CHECK_EQ_INT(af_ckpt_compare_shape(3, &c, &c), 0);
+    /* through the store: a Qwen3 / Llama-3 shaped model saves and loads */
+    char dir[300];
+    run_dir(dir, sizeof dir, "shape_fields");
+    rm_rf(dir);
+    AfModel *m = NULL;
+    CHECK(af_model_create(&c, 0, 0, 0, &m) == 0);
+    AfCkptOptions o = af_ckpt_options_default();
+    AfCkptStore *st = NULL;
+    CHECK_EQ_INT(af_ckpt_open(dir, &o, &st), 0);
+    if (m && st) {
+        float *z = calloc(m->n_params, sizeof(float));
+        for (int t = 0; t < m->n_tensors; t++) /* the padding between tensors is not stored: it stays 0 */
+            for (size_t i = 0; i < m->tensors[t].numel; i++) m->params[m->tensors[t].offset + i] = (float)i * 1e-3f;
+        AfCkptSave sv = {.step = 1, .config_json = "{}", .shape = c, .tensors = m->tensors, .n_tensors = m->n_tensors,
+                         .n_params = m->n_params, .params = m->params, .adam_m = z, .adam_v = z, .metrics_json = "{}"};
+        CHECK_MSG(af_ckpt_save(st, &sv) == 0, "%s", af_error_detail());
+        AfCkptMeta meta;
+        float *p = calloc(m->n_params, sizeof(float));
+        CHECK_EQ_INT(af_ckpt_load(st, 1, &c, m->n_params, p, NULL, NULL, NULL, &meta), 0);
+        CHECK(memcmp(&meta.shape, &c, sizeof c) == 0);
+        CHECK(memcmp(p, m->params, m->n_params * sizeof(float)) == 0);
+        af_ckpt_meta_clear(&meta);
+        CHECK_EQ_INT(af_ckpt_load(st, 1, &e, m->n_params, p, NULL, NULL, NULL, NULL), AF_ECONFIG);
+        free(p);
+        free(z);
+    }
+    af_ckpt_close(st);
+    af_model_destroy(m);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--make-store") == 0) return make_store(argv[2]);
     if (argc == 3 && strcmp(argv[1], "--corrupt") == 0) return corrupt_latest(argv[2]);
@@ -970,6 +1046,7 @@ int main(int argc, char **argv) {
     snprintf(tmp_root, sizeof tmp_root, "%s/af_test_ckpt_%d", base, (int)getpid());
     rm_rf(tmp_root);
     test_round_trip();
+    test_shape_fields();
     test_keep_last();
     test_corruption();
     test_bad_keys();

@@ -1,9 +1,11 @@
 /* Finite-difference check of the learner backward: every parameter tensor, for configs
  * with/without grouped-query attention, QKV bias and tied embeddings, over packed
- * sequences (one longer than an attention block). */
+ * sequences (one longer than an attention block); also with the LM head in blocks (the
+ * large-vocabulary path), which matches the all-rows path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/error.h"
 #include "common/model.h"
@@ -96,6 +98,79 @@ static void check_config(int kv, int bias, int tied) {
     af_model_destroy(m);
 }
 
+/* The LM head in blocks (af_model_set_lm_budget, as for a ~150k-token vocabulary) against
+ * all rows at once on the same model: log-probs, entropies and every gradient; the need
+ * mask (rows not wanted are 0; a weight on one is refused); no logits exposed. */
+static void check_lm_blocks(int tied) {
+    AfModelConfig c = tiny_config(2, 1, tied);
+    int ss[NSEQ + 1] = {0};
+    for (int s = 0; s < NSEQ; s++) ss[s + 1] = ss[s] + LENS[s];
+    const int N = ss[NSEQ];
+    AfModel *full = NULL, *blk = NULL;
+    CHECK(af_model_create(&c, N, NSEQ, AF_MODEL_GRADS, &full) == 0);
+    af_model_set_lm_budget(1, (size_t)c.vocab_size * 5); /* blocks of 5 rows */
+    CHECK(af_model_create(&c, N, NSEQ, AF_MODEL_GRADS, &blk) == 0);
+    af_model_set_lm_budget(0, 0);
+    if (!full || !blk) return;
+    fill_params(full, 21 + tied, 0.3);
+    af_model_copy_params(blk, full);
+    int32_t *tok = malloc(N * sizeof *tok);
+    float *w = calloc(N, sizeof *w), *lp[2], *ent[2];
+    uint8_t *need = calloc(N, 1);
+    for (int k = 0; k < 2; k++) lp[k] = malloc(N * sizeof(float)), ent[k] = malloc(N * sizeof(float));
+    fill_tokens(tok, N, c.vocab_size, 9, 0);
+    AfRng r;
+    af_rng_init(&r, 4, AF_RNG_TEST, 4, 0, 0);
+    for (int i = 0; i < N; i++)
+        if (af_rng_uniform(&r) < 0.3) w[i] = (float)af_rng_normal(&r), need[i] = 1;
+    CHECK(af_model_forward(full, tok, ss, NSEQ, 0.8f, lp[0], ent[0]) == 0);
+    CHECK(af_model_forward(blk, tok, ss, NSEQ, 0.8f, lp[1], ent[1]) == 0);
+    CHECK(af_model_logits(full) != NULL && af_model_logits(blk) == NULL);
+    double dl = 0, de = 0;
+    for (int i = 0; i < N; i++) {
+        dl = fmax(dl, fabs((double)lp[0][i] - lp[1][i]));
+        de = fmax(de, fabs((double)ent[0][i] - ent[1][i]));
+    }
+    CHECK_MSG(dl <= 1e-6 && de <= 1e-6, "blocks vs all rows: log-prob %.3g, entropy %.3g", dl, de);
+    af_model_zero_grad(full);
+    af_model_zero_grad(blk);
+    CHECK(af_model_backward(full, w) == 0);
+    CHECK(af_model_backward(blk, w) == 0);
+    double gmax = 0, gd = 0;
+    for (size_t j = 0; j < full->n_params; j++) {
+        gmax = fmax(gmax, fabs(full->grads[j]));
+        gd = fmax(gd, fabs((double)full->grads[j] - blk->grads[j]));
+    }
+    CHECK_MSG(gmax > 0 && gd <= 1e-5 * gmax, "blocks vs all rows: gradient %.3g of %.3g", gd, gmax);
+    /* the need mask: only the wanted rows computed, the others 0; the gradient the same */
+    CHECK(af_model_forward_need(blk, tok, ss, NSEQ, 0.8f, need, lp[1], NULL) == 0);
+    int same = 1, zero = 1;
+    for (int i = 0; i < N; i++) {
+        int first = 0;
+        for (int s = 0; s <= NSEQ; s++) first |= ss[s] == i;
+        if (need[i] && !first) same &= fabsf(lp[0][i] - lp[1][i]) <= 1e-6f;
+        if (!need[i]) zero &= lp[1][i] == 0.0f;
+    }
+    CHECK(same && zero);
+    af_model_zero_grad(blk);
+    CHECK(af_model_backward(blk, w) == 0);
+    gd = 0;
+    for (size_t j = 0; j < full->n_params; j++) gd = fmax(gd, fabs((double)full->grads[j] - blk->grads[j]));
+    CHECK_MSG(gd <= 1e-5 * gmax, "need mask: gradient %.3g of %.3g", gd, gmax);
+    /* a weight on a row the forward did not compute is refused */
+    memset(need, 0, (size_t)N);
+    CHECK(af_model_forward_need(blk, tok, ss, NSEQ, 0.8f, need, lp[1], NULL) == 0);
+    CHECK(af_model_backward(blk, w) == AF_ESTATE);
+    fprintf(stderr, "LM head in blocks (tied %d): log-prob %.2g, entropy %.2g, gradient %.2g of %.2g\n", tied, dl, de,
+            gd, gmax);
+    for (int k = 0; k < 2; k++) free(lp[k]), free(ent[k]);
+    free(tok);
+    free(w);
+    free(need);
+    af_model_destroy(full);
+    af_model_destroy(blk);
+}
+
 int main(void) {
     check_config(4, 0, 0); /* multi-head, no bias, untied */
     check_config(2, 1, 0); /* GQA + bias */
@@ -107,5 +182,12 @@ int main(void) {
     g_qwen3_llama3 = 1; /* the Qwen3 / Llama-3 knobs through backward */
     check_config(2, 0, 1);
     check_config(1, 1, 0);
+    g_qwen3_llama3 = 0;
+    check_lm_blocks(0);
+    check_lm_blocks(1);
+    af_model_set_lm_budget(1, 37 * 3); /* the finite differences through the LM head in blocks */
+    check_config(2, 1, 1);
+    check_config(4, 0, 0);
+    af_model_set_lm_budget(0, 0);
     TEST_MAIN_END();
 }

@@ -7,7 +7,8 @@
  * sort on a 151,936-token vocabulary), and the episode's text path with a scripted planner
  * in text (a parsed reply reaches the executor with its sub-goal recorded apart, a reply
  * that does not parse is a bad action with the reason, the context check ends the
- * episode judged, monolithic is refused).
+ * episode judged, monolithic is refused), and the text demonstrations: every oracle
+ * action of four suites renders as a reply (af_text_reply_render) that reads back to it.
  *
  * Helper modes for tests/test_text_planner.py (a tiny Qwen2.5 model with the real
  * tokenizer):
@@ -20,6 +21,8 @@
  *                        through encode + the learner's decoder; one JSON line per turn:
  *                        {"episode", "prompt", "action", "logprobs", "text", "tool",
  *                        "status", "detail"}.
+ *   --demo DIR SUITE N   N oracle warm-start episodes shown as text replies
+ *                        (af_planner_text_demo_create): one JSON line per turn.
  *   --learner DIR SUITE G [KEY=VALUE...]  G samples of one question, then the learner's
  *                        step over them: {"mismatch_max", "mismatch_mean", "tokens", ...},
  *                        the learner's recomputed log-probs against the behaviour ones. */
@@ -359,7 +362,117 @@ static void test_episode_text(void) {
     af_suite_destroy(suite);
 }
 
+static cJSON *u32_array(const uint32_t *v, size_t n);
+static int make_world(const char *suite, int argc, char **argv, AfWorld **w);
+
+/* ---- text demonstrations ------------------------------------------------------------ */
+
+/* Every oracle action of a few episodes of each suite: the suite grammar's text reads
+ * (af_text_action_parse, rule 3) as the action the executor ran, and its reply
+ * (af_text_reply_render) reads back to the same tool, argument and sub-goal. */
+static void test_reply_roundtrip(void) {
+    static const char *const suites[] = {"game24", "countdown", "multihop", "arith"};
+    int turns = 0, goals = 0, stops = 0;
+    for (int si = 0; si < 4; si++) {
+        AfWorld *w = NULL;
+        AfPlanner *oracle = NULL;
+        CHECK(make_world(suites[si], 0, NULL, &w) == 0);
+        CHECK(af_planner_oracle_create(&oracle) == 0);
+        if (!w || !oracle) continue;
+        const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TRAIN);
+        for (uint32_t q = 0; q < 6 && q < ds->n; q++) {
+            AfEpisodeId id = {.query_index = q};
+            Agentflow__Trajectory *t = NULL;
+            CHECK(af_world_episode(w, oracle, &ds->items[q], &id, &t) == 0);
+            for (size_t k = 0; t && k < t->n_turns; k++) {
+                const Agentflow__Turn *u = t->turns[k];
+                AfAction a = {0}, b = {0};
+                char why[160] = "", *reply = NULL;
+                CHECK_MSG(af_text_action_parse(u->action_text, strlen(u->action_text), &a, why, sizeof why) == 0,
+                          "%s: \"%s\": %s", suites[si], u->action_text, why);
+                if (!a.tool) continue;
+                CHECK_MSG(!strcmp(a.tool, u->tool) && !strcmp(a.argument, u->argument), "%s: \"%s\" read as %s / %s",
+                          suites[si], u->action_text, a.tool, a.argument);
+                CHECK(af_text_reply_render(a.tool, a.argument, a.sub_goal, &reply) == 0);
+                CHECK_STR_CONTAINS(reply, "Tool: ");
+                CHECK_MSG(af_text_action_parse(reply, strlen(reply), &b, why, sizeof why) == 0, "\"%s\": %s", reply, why);
+                CHECK_MSG(b.tool && !strcmp(a.tool, b.tool) && !strcmp(a.argument, b.argument) &&
+                              !strcmp(a.sub_goal, b.sub_goal),
+                          "%s: reply \"%s\" reads back differently", suites[si], reply);
+                turns++;
+                goals += a.sub_goal[0] != 0;
+                stops += !strcmp(a.tool, "stop");
+                free(reply);
+                af_action_clear(&a);
+                af_action_clear(&b);
+            }
+            af_trajectory_free(t);
+        }
+        af_planner_destroy(oracle);
+        af_world_destroy(w);
+    }
+    CHECK_MSG(turns >= 40, "%d oracle turns", turns);
+    char *r = NULL;
+    CHECK(af_text_reply_render("stop", "", "", &r) == 0);
+    CHECK(r && !strcmp(r, "Tool: stop"));
+    free(r);
+    CHECK(af_text_reply_render("calculator", "(8-4)*#1", "make 24", &r) == 0);
+    CHECK(r && !strcmp(r, "Sub-goal: make 24\nTool: calculator\nCommand: (8-4)*#1"));
+    free(r);
+    printf("reply round trip: %d oracle actions (%d with a sub-goal, %d stop)\n", turns, goals, stops);
+}
+
 /* ---- helper modes --------------------------------------------------------------------- */
+
+/* N warm-start episodes (training split, query k) of the oracle shown as text replies
+ * (af_planner_text_demo_create), in the world of a planner in text DIR: one JSON line per
+ * turn {"episode", "reward", "query", "prompt", "action", "text", "tool", "argument",
+ * "sub_goal", "status"}. */
+static int demo_mode(const char *dir, const char *suite, int n) {
+    AfConfig cfg;
+    af_config_defaults(&cfg);
+    char set[600];
+    snprintf(set, sizeof set, "suite.name=%s", suite);
+    AfWorld *w = NULL;
+    AfPlanner *oracle = NULL, *demo = NULL;
+    AfTextCodec *codec = NULL;
+    int rc = af_config_apply_set(&cfg, set);
+    if (!rc) rc = af_world_create_in(&cfg, dir, 0, &w);
+    if (!rc) rc = af_planner_oracle_create(&oracle);
+    if (!rc) rc = af_text_codec_load(w->text_dir, "", &codec);
+    if (!rc) rc = af_planner_text_demo_create(oracle, codec, &demo);
+    const AfDataset *ds = rc ? NULL : af_suite_split(w->suite, AF_SPLIT_TRAIN);
+    for (int e = 0; e < n && !rc; e++) {
+        AfEpisodeId id = {.iteration = 0x80000000u, .query_index = (uint32_t)e};
+        Agentflow__Trajectory *t = NULL;
+        if ((rc = af_world_episode(w, demo, &ds->items[(size_t)e % ds->n], &id, &t))) break;
+        for (size_t k = 0; k < t->n_turns; k++) {
+            const Agentflow__Turn *u = t->turns[k];
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "episode", e);
+            cJSON_AddNumberToObject(o, "reward", t->reward);
+            cJSON_AddStringToObject(o, "query", t->query);
+            cJSON_AddItemToObject(o, "prompt", u32_array(u->prompt_tokens, u->n_prompt_tokens));
+            cJSON_AddItemToObject(o, "action", u32_array(u->action_tokens, u->n_action_tokens));
+            cJSON_AddStringToObject(o, "text", u->action_text);
+            cJSON_AddStringToObject(o, "tool", u->tool);
+            cJSON_AddStringToObject(o, "argument", u->argument);
+            cJSON_AddStringToObject(o, "sub_goal", u->sub_goal);
+            cJSON_AddStringToObject(o, "status", af_tool_status_name((AfToolStatus)u->tool_status));
+            char *str = cJSON_PrintUnformatted(o);
+            puts(str);
+            free(str);
+            cJSON_Delete(o);
+        }
+        af_trajectory_free(t);
+    }
+    if (rc) fprintf(stderr, "demo: %s\n", af_error_detail());
+    af_planner_destroy(demo);
+    af_planner_destroy(oracle);
+    af_text_codec_destroy(codec);
+    af_world_destroy(w);
+    return rc ? 1 : 0;
+}
 
 static AfToolStatus status_of(const char *s) {
     for (int k = 0; k <= AF_TOOL_NO_CALL; k++)
@@ -591,10 +704,12 @@ static int learner_mode(const char *dir, const char *suite, int G, int argc, cha
 int main(int argc, char **argv) {
     if (argc >= 5 && !strcmp(argv[1], "--learner")) return learner_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     if (argc == 4 && !strcmp(argv[1], "--render")) return render_mode(argv[2], argv[3]);
+    if (argc == 5 && !strcmp(argv[1], "--demo")) return demo_mode(argv[2], argv[3], atoi(argv[4]));
     if (argc >= 5 && !strcmp(argv[1], "--episodes")) return episodes_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     test_parse();
     test_stop();
     test_sampler();
     test_episode_text();
+    test_reply_roundtrip();
     TEST_MAIN_END();
 }

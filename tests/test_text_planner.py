@@ -231,11 +231,13 @@ def main():
         rep = json.loads(r.stdout) if r.returncode == 0 and r.stdout.strip().startswith("{") else {}
         check("eval --model HFDIR --suite multihop --n 3 --greedy: a report", r.returncode == 0 and "accuracy" in rep,
               (r.returncode, r.stderr[-400:]))
-        # training a planner in text is not there yet: refused with one clear line, exit 2
+        # training a planner in text (tests/test_text_train.py) with the monolithic policy: refused
+        # with one clear line, exit 2, no run directory
         r = run([agentflow, "train", "--set", "suite.name=multihop", "--init-from", d, "--run-dir",
-                 os.path.join(tmp, "run"), "--set", "run.iterations=1"])
-        check("train --init-from HFDIR: refused, exit 2, saying why", r.returncode == 2 and
-              "cannot be trained yet" in r.stderr, (r.returncode, r.stderr[-300:]))
+                 os.path.join(tmp, "run"), "--set", "run.iterations=1", "--set", "algo.policy=monolithic"])
+        check("train --init-from HFDIR with algo.policy=monolithic: refused, exit 2, saying why",
+              r.returncode == 2 and "runs the memory policy" in r.stderr and
+              not os.path.exists(os.path.join(tmp, "run", "config.json")), (r.returncode, r.stderr[-300:]))
         # monolithic is refused, not crashed
         r = run([agentflow, "rollout", "--suite", "game24", "--planner", "model", "--model", d, "--n", "1", "--json",
                  "--set", "algo.policy=monolithic"])
