@@ -47,6 +47,8 @@ typedef struct AfWeightsOpts {
     uint64_t checksum_xor; /* fault injection for tests: the root XORs the checksum it sends; 0 normally */
     int checksum_kind;     /* root: the kind it sends (AF_WEIGHTS_CHECKSUM_*); 0 = XXH3. Tests may name a
                             * kind receivers do not know (they refuse it) */
+    size_t corrupt_piece;  /* fault injection for tests, shared-memory transport: the root flips one bit of
+                            * piece corrupt_piece (1-based) in its node's ring after summing it; 0 normally */
 } AfWeightsOpts;
 
 /* Optional per-call figures (seconds on this rank). */
