@@ -15,6 +15,7 @@
 #include "common/safetensors.h"
 #include "common/signals.h"
 #include "common/traj.h"
+#include "common/weights_shm.h"
 #include "run/evaluate.h"
 #include "run/faults.h"
 #include "run/warmstart.h"
@@ -172,8 +173,16 @@ static int split_comms(Run *R) {
         return rc;
     if (!R->is_learner) MPI_Comm_free(&R->learners); /* sets MPI_COMM_NULL */
     int in_policy = R->rank == 0 || !R->is_learner;
-    return af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, in_policy ? 0 : MPI_UNDEFINED, R->rank, &R->policy),
-                        "MPI_Comm_split(policy)");
+    if ((rc = af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, in_policy ? 0 : MPI_UNDEFINED, R->rank, &R->policy),
+                           "MPI_Comm_split(policy)")))
+        return rc;
+    if (R->policy == MPI_COMM_NULL) return 0;
+    /* the weights' way from learner 0 to the actors (freed with the communicator) */
+    AfWeightsTransportOpts wt = {.method = R->cfg->run.weights_transport};
+    int chosen = 0;
+    if ((rc = af_weights_transport_attach(R->policy, &wt, &chosen))) return af_error_wrap(rc, "run.weights_transport");
+    if (R->rank == 0) AF_LOG_I("weights transport: %s", chosen == AF_WEIGHTS_TRANSPORT_SHM ? "shm" : "bcast");
+    return 0;
 }
 
 /* Rank 0, once the configuration is accepted (the world, the planner's shape and
