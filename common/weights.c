@@ -176,9 +176,10 @@ static int wait_flowing(MPI_Request *req) {
 
 /* The payload through node-shared memory (weights_shm.h): pieces of slot_elems floats;
  * per piece a reader copies it out of its node's ring, a leader takes part in its
- * broadcast on the leaders communicator, a writer puts it into its node's ring. Every rank
- * but the root sums what it ends up with right after it lands (in cache); the root sums
- * each piece right after writing it. A rank without room (or refusing the checksum kind)
+ * broadcast on the leaders communicator, a writer puts it into its node's ring. A reader
+ * sums the ring's piece (in cache, where its copy comes from; the copy itself streams past
+ * the cache), another node's leader the piece off the wire, the root each piece right
+ * after writing it. A rank without room (or refusing the checksum kind)
  * routes its pieces through a scratch piece, so rings and relays keep going. */
 static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is_root, int no_room,
                        const AfWeightsOpts *opts, PayloadSum *sum, AfWeightsTiming *tm) {
@@ -193,17 +194,24 @@ static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is
     for (size_t k = 0; k < pieces && rc == 0; k++) {
         size_t off = k * r.slot_elems, m = n - off < r.slot_elems ? n - off : r.slot_elems, bytes = m * sizeof(float);
         float *p = no_room ? scratch : buf + off;
-        if (r.reader) rc = af_weights_shm_read(shm, seq0 + k, no_room && !r.leaders ? NULL : p, bytes);
-        if (rc == 0 && r.leaders) {
+        if (r.reader) { /* sum the ring's piece (in cache), then stream it into buf */
+            const void *slot = af_weights_shm_peek(shm, seq0 + k);
+            if (!no_room) sum_update(sum, slot, bytes);
+            if (!no_room || r.leaders) af_weights_shm_copy_out(p, slot, bytes);
+            af_weights_shm_release(shm, seq0 + k);
+        }
+        if (r.leaders) {
             MPI_Request q;
             rc = af_mpi_check(MPI_Ibcast(p, (int)m, MPI_FLOAT, r.leader_root, r.leaders_comm, &q), "weights MPI_Ibcast piece");
             if (rc == 0) rc = wait_flowing(&q);
         }
         if (rc) break;
-        if (!is_root && !no_room) sum_update(sum, p, bytes); /* landed: still in cache */
+        if (!is_root && !no_room && !r.reader) sum_update(sum, p, bytes); /* off the wire: still in cache */
         if (r.writer) {
-            uint8_t flip = is_root && opts && opts->corrupt_piece == k + 1 ? 0x01 : 0;
-            rc = af_weights_shm_write(shm, seq0 + k, p, bytes, flip);
+            unsigned char *slot = af_weights_shm_claim(shm, seq0 + k);
+            memcpy(slot, p, bytes);
+            if (is_root && opts && opts->corrupt_piece == k + 1 && bytes) slot[0] ^= 0x01; /* fault injection */
+            af_weights_shm_publish(shm, seq0 + k);
         }
         if (is_root) {
             double t = af_time_now();

@@ -23,6 +23,11 @@
  * (AVX-512, AVX2 or SSE2; the value is the same). (The checksum used to lead in the
  * header, which put a full pass over the buffer on the root before anything was sent.)
  *
+ * Transport: on a communicator with the shared-memory transport attached
+ * (af_weights_transport_attach, common/weights_shm.h) the payload moves through node
+ * rings in pieces instead of step 2's broadcasts; header and trailer are unchanged, and so
+ * are the results and errors below.
+ *
  * Waiting: the header wait sleeps (af_mpi_wait: actors may wait for seconds while the
  * learner trains); once data flows, the wait polls MPI_Test and yields the core
  * (sched_yield) between polls, falling back to sleeping after 20 ms without progress. */

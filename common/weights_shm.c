@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__x86_64__) || defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "common/error.h"
 #include "common/mpi_env.h"
@@ -208,23 +211,46 @@ static void wait_at_least(_Atomic uint64_t *ctr, uint64_t want) {
     }
 }
 
-int af_weights_shm_read(AfWeightsShm *s, uint64_t seq, void *dst, size_t bytes) {
-    AF_ASSERT(bytes <= s->slot_bytes);
+const void *af_weights_shm_peek(AfWeightsShm *s, uint64_t seq) {
     wait_at_least(written_ctr(s), seq + 1);
-    if (dst) memcpy(dst, slot_ptr(s, seq), bytes);
-    atomic_store_explicit(done_ctr(s, s->node_rank), seq + 1, memory_order_release);
-    return 0;
+    return slot_ptr(s, seq);
 }
 
-int af_weights_shm_write(AfWeightsShm *s, uint64_t seq, const void *src, size_t bytes, uint8_t flip) {
-    AF_ASSERT(bytes <= s->slot_bytes);
+void af_weights_shm_release(AfWeightsShm *s, uint64_t seq) {
+    atomic_store_explicit(done_ctr(s, s->node_rank), seq + 1, memory_order_release);
+}
+
+void *af_weights_shm_claim(AfWeightsShm *s, uint64_t seq) {
     if (seq >= (uint64_t)s->slots) /* the slot's previous piece, seq - slots, must be read by every peer */
         for (int j = 0; j < s->node_size; j++)
             if (j != s->node_rank) wait_at_least(done_ctr(s, j), seq + 1 - (uint64_t)s->slots);
-    unsigned char *dst = slot_ptr(s, seq);
-    memcpy(dst, src, bytes);
-    if (flip && bytes) dst[0] ^= flip;
+    return slot_ptr(s, seq);
+}
+
+void af_weights_shm_publish(AfWeightsShm *s, uint64_t seq) {
     atomic_store_explicit(done_ctr(s, s->node_rank), seq + 1, memory_order_relaxed);
     atomic_store_explicit(written_ctr(s), seq + 1, memory_order_release);
-    return 0;
+}
+
+void af_weights_shm_copy_out(void *dst, const void *src, size_t bytes) {
+#if defined(__x86_64__) || defined(__SSE2__)
+    unsigned char *d = dst;
+    const unsigned char *p = src;
+    size_t head = (16 - ((uintptr_t)d & 15)) & 15;
+    if (head > bytes) head = bytes;
+    memcpy(d, p, head);
+    d += head, p += head, bytes -= head;
+    for (; bytes >= 64; d += 64, p += 64, bytes -= 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p), b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + 32)), e = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+        _mm_stream_si128((__m128i *)(void *)d, a);
+        _mm_stream_si128((__m128i *)(void *)(d + 16), b);
+        _mm_stream_si128((__m128i *)(void *)(d + 32), c);
+        _mm_stream_si128((__m128i *)(void *)(d + 48), e);
+    }
+    memcpy(d, p, bytes);
+    _mm_sfence(); /* the streamed stores are visible before anything that follows */
+#else
+    memcpy(dst, src, bytes);
+#endif
 }

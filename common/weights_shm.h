@@ -22,9 +22,12 @@
  * so a rank still decoding with the previous version (asynchronous mode) is never
  * disturbed: the shared ring only holds pieces in flight. Waits poll with sched_yield,
  * then sleep (50 us .. 1 ms) after 20 ms without progress.
- * Integrity: the root sums its buffer once, every other rank sums the bytes it ends up
- * with (the copy it just made, still in cache), and compares with the trailer, exactly as
- * over MPI: corruption in the ring, in a relay or on the wire is reported as AF_ECHECKSUM.
+ * Integrity: the root sums its buffer once (each piece right after writing it, in cache);
+ * a reader sums each piece in the ring right before copying it out (in cache; the copy
+ * streams past the cache into its buffer), another node's leader each piece as it comes
+ * off the wire; each compares with the trailer, as over MPI: corruption in the ring, in a
+ * relay or on the wire is reported as AF_ECHECKSUM. (What a reader's own copy might do
+ * to the bytes after the sum is not covered.)
  *
  * The cached state is freed by the communicator's attribute delete callback, i.e. by
  * MPI_Comm_free of comm (collective, as the window's free needs). */
@@ -77,13 +80,19 @@ typedef struct AfWeightsShmRole {
 } AfWeightsShmRole;
 void af_weights_shm_role(const AfWeightsShm *s, int root, AfWeightsShmRole *out);
 
-/* Piece `seq` (the transport's running piece number, af_weights_shm_next). Reader: waits
- * until it is written, copies `bytes` into dst (dst NULL: copies nothing), marks it done.
- * Writer: waits until every peer is done with the slot's previous piece, copies src in,
- * XORs the piece's first byte with `flip` (fault injection; 0 normally), publishes it.
- * Return 0 (they wait for ever: a dead peer takes the job down through MPI). */
-int af_weights_shm_read(AfWeightsShm *s, uint64_t seq, void *dst, size_t bytes);
-int af_weights_shm_write(AfWeightsShm *s, uint64_t seq, const void *src, size_t bytes, uint8_t flip);
+/* Piece `seq` (the transport's running piece number, af_weights_shm_next). A reader
+ * waits in peek until the piece is written and gets its slot (read-only), then releases
+ * it; a writer waits in claim until every peer has released the slot's previous piece and
+ * gets the slot to fill, then publishes it. No error can occur: they wait for ever (a dead
+ * peer takes the job down through MPI). */
+const void *af_weights_shm_peek(AfWeightsShm *s, uint64_t seq);
+void af_weights_shm_release(AfWeightsShm *s, uint64_t seq);
+void *af_weights_shm_claim(AfWeightsShm *s, uint64_t seq);
+void af_weights_shm_publish(AfWeightsShm *s, uint64_t seq);
+/* memcpy whose stores bypass the cache (x86 streaming stores; memcpy elsewhere): for a
+ * reader's copy into a buffer far larger than the cache, which saves the read-for-ownership
+ * of every destination line. */
+void af_weights_shm_copy_out(void *dst, const void *src, size_t bytes);
 /* Returns the first piece number of a call of `pieces` pieces and advances the counter. */
 uint64_t af_weights_shm_next(AfWeightsShm *s, size_t pieces);
 
