@@ -42,7 +42,7 @@
 typedef enum { AF_WEIGHTS_TRANSPORT_AUTO = 0, AF_WEIGHTS_TRANSPORT_BCAST = 1, AF_WEIGHTS_TRANSPORT_SHM = 2 } AfWeightsTransport;
 
 #define AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS ((size_t)1 << 18) /* 1 MiB of floats: a piece stays in cache */
-#define AF_WEIGHTS_SHM_DEFAULT_SLOTS 4
+#define AF_WEIGHTS_SHM_DEFAULT_SLOTS 16 /* 16 MiB per node: absorbs a reader descheduled for a few ms (bench_bcast) */
 
 typedef struct AfWeightsTransportOpts {
     int method;        /* AfWeightsTransport; must agree on every rank */

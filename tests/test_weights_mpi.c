@@ -87,6 +87,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     MPI_Comm_rank(comm, &m.rank);
     MPI_Comm_size(comm, &m.size);
     const int last = m.size - 1;
+    const size_t piece = md->t.slot_elems ? md->t.slot_elems : AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS;
     const size_t counts[] = {0, 1, 1000, 3 * 64 + 7, 10007};
     const size_t chunks[] = {1, 64, 1000, 0};
     const int depths[] = {1, 3, 0};
@@ -220,7 +221,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     }
     /* a piece corrupted in the root's ring: detected by exactly the ranks it reached */
     for (int root = 0; root < m.size; root += m.size > 1 ? m.size - 1 : 1) {
-        const size_t n = AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS + 1017; /* two pieces or more in every mode */
+        const size_t n = 2 * piece + 17; /* three pieces */
         float *buf = malloc(n * sizeof(float));
         if (m.rank == root) fill(buf, n, 21);
         size_t count = n;
@@ -237,7 +238,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     }
     /* receivers joining late and unevenly, versions back to back (asynchronous actors) */
     {
-        const size_t n = 300000 + 3; /* several default pieces */
+        const size_t n = 3 * piece + 3; /* four pieces */
         float *buf = malloc(n * sizeof(float));
         for (uint64_t ver = 30; ver < 36; ver++) {
             const int root = (int)(ver % (uint64_t)m.size);
@@ -265,8 +266,8 @@ int main(int argc, char **argv) {
     const Mode modes[] = {
         {"bcast", {.method = AF_WEIGHTS_TRANSPORT_BCAST}},
         {"shm", {.method = AF_WEIGHTS_TRANSPORT_SHM}},
-        {"shm-small-pieces", {.method = AF_WEIGHTS_TRANSPORT_SHM, .slot_elems = 1000, .slots = 2}},
-        {"shm-split-nodes", {.method = AF_WEIGHTS_TRANSPORT_SHM, .split_nodes = 2, .slot_elems = 1000, .slots = 3}},
+        {"shm-small-pieces", {.method = AF_WEIGHTS_TRANSPORT_SHM, .slot_elems = 2000, .slots = 2}},
+        {"shm-split-nodes", {.method = AF_WEIGHTS_TRANSPORT_SHM, .split_nodes = 2, .slot_elems = 2000, .slots = 3}},
     };
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
         MPI_Comm comm;
