@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #if defined(__x86_64__) || defined(__SSE2__)
 #include <emmintrin.h>
@@ -137,15 +138,25 @@ int af_weights_transport_attach(MPI_Comm comm, const AfWeightsTransportOpts *opt
     for (int i = 0; i < size; i++)
         if (s->leader_of[i] + 1 > s->n_leaders) s->n_leaders = s->leader_of[i] + 1;
 
-    /* The window: node rank 0 holds the control block and the ring (none on a lone rank). */
+    /* The window: node rank 0 holds the control block and the ring (none on a lone rank).
+     * Open MPI backs it with a file: under a file size limit (RLIMIT_FSIZE) smaller than
+     * the segment, creating it would raise SIGXFSZ, so that is checked first. */
     size_t bytes = s->node_rank ? 0 : ctrl_bytes(s->node_size) + (s->node_size > 1 ? (size_t)s->slots * s->slot_bytes : 0);
-    void *mine = NULL;
-    int wrc = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, MPI_INFO_NULL, s->node, &mine, &s->win);
-    if (wrc != MPI_SUCCESS) {
-        s->win = MPI_WIN_NULL;
-        rc = af_mpi_check(wrc, "weights transport MPI_Win_allocate_shared");
-    }
+    size_t seg = ctrl_bytes(s->node_size) + (size_t)s->slots * s->slot_bytes;
+    struct rlimit fl;
+    if (getrlimit(RLIMIT_FSIZE, &fl) == 0 && fl.rlim_cur != RLIM_INFINITY && (rlim_t)seg > fl.rlim_cur)
+        rc = af_error_set(AF_ERANGE, "weights transport: a %zu-byte shared segment exceeds the file size limit (%llu bytes)",
+                          seg, (unsigned long long)fl.rlim_cur);
     int any = all_ok(comm, rc);
+    if (any == 0) {
+        void *mine = NULL;
+        int wrc = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, MPI_INFO_NULL, s->node, &mine, &s->win);
+        if (wrc != MPI_SUCCESS) {
+            s->win = MPI_WIN_NULL;
+            rc = af_mpi_check(wrc, "weights transport MPI_Win_allocate_shared");
+        }
+        any = all_ok(comm, rc);
+    }
     if (any) {
         if (rc == 0 && any == AF_EMPI) rc = af_error_set(AF_EMPI, "weights transport: MPI_Allreduce failed");
         if (o.method == AF_WEIGHTS_TRANSPORT_AUTO && any != AF_EMPI) { /* fall back, every rank alike */

@@ -54,12 +54,14 @@ typedef struct AfWeightsTransportOpts {
 /* Collective over comm. Chooses the transport of later af_weights_bcast calls on comm:
  *   BCAST  chunked MPI broadcasts (nothing is attached);
  *   SHM    node-shared memory as above; fails with AF_EMPI/AF_ENOMEM if the window
- *          cannot be allocated on some rank (every rank gets the error);
+ *          cannot be allocated on some rank, or AF_ERANGE if a rank's file size limit
+ *          (RLIMIT_FSIZE: Open MPI backs the window with a file) is below the segment
+ *          (every rank gets an error);
  *   AUTO   SHM if some node holds more than one rank of comm and the windows can be
  *          allocated on every rank; BCAST otherwise.
  * *chosen (may be NULL) receives BCAST or SHM. opts may be NULL (AUTO, defaults).
  * Attaching twice to one communicator is AF_ESTATE. Returns 0, AF_EINVAL (bad opts),
- * AF_ESTATE, AF_ENOMEM or AF_EMPI. */
+ * AF_ESTATE, AF_ERANGE, AF_ENOMEM or AF_EMPI. */
 int af_weights_transport_attach(MPI_Comm comm, const AfWeightsTransportOpts *opts, int *chosen);
 
 /* ------------------------------------------------------------------ for common/weights.c */

@@ -18,9 +18,12 @@
  * into simulated nodes (rank % 2), so that the cross-node path (leaders' broadcast, relay
  * by a non-root leader, rings on both nodes) runs on one machine. Under shared memory a
  * piece corrupted in the root's ring (opts->corrupt_piece) gives AF_ECHECKSUM exactly on
- * the ranks whose bytes came through that ring. */
+ * the ranks whose bytes came through that ring. Attaching: auto picks shm when ranks share
+ * a node, falls back to MPI broadcasts under a file size limit below the shared segment
+ * (where shm is refused with AF_ERANGE), a second attach is AF_ESTATE. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <xxhash.h>
 
@@ -295,6 +298,27 @@ int main(int argc, char **argv) {
         CHECK_EQ_INT(af_weights_transport_attach(comm, &bad, NULL), AF_EINVAL);
         round_trip(comm, m.rank, 0, 70000, 0, 0, 40);
         MPI_Comm_free(&comm);
+    }
+    /* under a file size limit below the shared segment (Open MPI backs it with a file;
+     * creating it would raise SIGXFSZ): auto falls back to MPI broadcasts, shm refuses */
+    {
+        struct rlimit old_lim, lim;
+        CHECK_EQ_INT(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+        lim = old_lim;
+        lim.rlim_cur = 1 << 20; /* 1 MiB: below the 16 MiB ring */
+        CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        MPI_Comm comm;
+        int chosen = -1;
+        MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+        CHECK_EQ_INT(af_weights_transport_attach(comm, NULL, &chosen), 0);
+        CHECK_EQ_INT(chosen, AF_WEIGHTS_TRANSPORT_BCAST);
+        CHECK(af_weights_shm_get(comm) == NULL);
+        AfWeightsTransportOpts shm = {.method = AF_WEIGHTS_TRANSPORT_SHM};
+        CHECK_EQ_INT(af_weights_transport_attach(comm, &shm, &chosen), AF_ERANGE);
+        CHECK_STR_CONTAINS(af_error_detail(), "file size limit");
+        round_trip(comm, m.rank, 0, 5000, 0, 0, 41);
+        MPI_Comm_free(&comm);
+        CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
     }
 
     int failed = af_test_failures, any = 0;
