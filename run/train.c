@@ -285,13 +285,17 @@ static int setup(Run *R) {
     return 0;
 }
 
-static void run_free(Run *R) {
+/* `orderly`: every rank gets here (success or a clean stop). Freeing the policy
+ * communicator frees the weights' shared window, which waits for the policy's other ranks
+ * on the node; after an error the others may never come (the caller aborts), so it is left
+ * to MPI_Abort then. */
+static void run_free(Run *R, int orderly) {
     af_planner_destroy(R->planner);
     af_learner_destroy(R->learner);
     af_model_destroy(R->actor_m);
     af_world_destroy(R->w);
     if (R->learners != MPI_COMM_NULL) MPI_Comm_free(&R->learners);
-    if (R->policy != MPI_COMM_NULL) MPI_Comm_free(&R->policy);
+    if (R->policy != MPI_COMM_NULL && orderly) MPI_Comm_free(&R->policy);
 }
 
 /* ------------------------------------------------------------------ the run */
@@ -434,6 +438,6 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
         else af_error_set(rc, "%s", keep);
     }
 done:
-    run_free(&R);
+    run_free(&R, rc == 0 || res->clean_stop);
     return rc;
 }
