@@ -26,7 +26,10 @@
  * Transport: on a communicator with the shared-memory transport attached
  * (af_weights_transport_attach, common/weights_shm.h) the payload moves through node
  * rings in pieces instead of step 2's broadcasts; header and trailer are unchanged, and so
- * are the results and errors below.
+ * are the results and errors below. (Hook for bf16 weights on the wire, for actors that
+ * decode in bf16: a BF16 value of the header's dtype, count still in elements; the chunks
+ * would go as MPI_UINT16_T, and the shared-memory pieces, which are bytes, would hold twice
+ * the elements.)
  *
  * Waiting: the header wait sleeps (af_mpi_wait: actors may wait for seconds while the
  * learner trains); once data flows, the wait polls MPI_Test and yields the core
