@@ -184,13 +184,13 @@ static int wait_flowing(MPI_Request *req) {
 static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is_root, int no_room,
                        const AfWeightsOpts *opts, PayloadSum *sum, AfWeightsTiming *tm) {
     AfWeightsShmRole r;
-    af_weights_shm_role(shm, root, &r);
+    int rc = af_weights_shm_role(shm, root, &r);
+    if (rc) return rc;
     const size_t pieces = n ? (n - 1) / r.slot_elems + 1 : 0;
     const uint64_t seq0 = af_weights_shm_next(shm, pieces);
     float *scratch = NULL;
     if (no_room && !(scratch = malloc(r.slot_elems * sizeof(float))))
         return af_error_set(AF_ENOMEM, "weights: cannot allocate a %zu-element scratch piece", r.slot_elems);
-    int rc = 0;
     for (size_t k = 0; k < pieces && rc == 0; k++) {
         size_t off = k * r.slot_elems, m = n - off < r.slot_elems ? n - off : r.slot_elems, bytes = m * sizeof(float);
         float *p = no_room ? scratch : buf + off;

@@ -20,7 +20,7 @@
 #define MAX_SLOTS 64
 
 struct AfWeightsShm {
-    int rank;             /* in comm */
+    int rank, size;       /* in comm */
     int node_rank, node_size, n_leaders;
     int *leader_of;       /* (comm size) the leaders-communicator rank of each rank's node leader */
     MPI_Comm node, leaders; /* leaders: MPI_COMM_NULL off node rank 0 */
@@ -104,6 +104,7 @@ int af_weights_transport_attach(MPI_Comm comm, const AfWeightsTransportOpts *opt
     s->slots = o.slots ? o.slots : AF_WEIGHTS_SHM_DEFAULT_SLOTS;
     MPI_Comm_rank(comm, &s->rank);
     MPI_Comm_size(comm, &size);
+    s->size = size;
     MPI_Comm real = MPI_COMM_NULL;
     if ((rc = af_mpi_check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, s->rank, MPI_INFO_NULL, &real),
                            "weights transport MPI_Comm_split_type")))
@@ -183,8 +184,9 @@ fail:
     return rc;
 }
 
-void af_weights_shm_role(const AfWeightsShm *s, int root, AfWeightsShmRole *r) {
+int af_weights_shm_role(const AfWeightsShm *s, int root, AfWeightsShmRole *r) {
     memset(r, 0, sizeof *r);
+    if (root < 0 || root >= s->size) return af_error_set(AF_EINVAL, "weights: root %d outside [0, %d)", root, s->size);
     const int same_node = s->leader_of[root] == s->leader_of[s->rank];
     if (s->rank == root) r->writer = s->node_size > 1;
     else if (same_node || s->node_rank != 0) r->reader = 1;
@@ -193,6 +195,7 @@ void af_weights_shm_role(const AfWeightsShm *s, int root, AfWeightsShmRole *r) {
     r->leader_root = s->leader_of[root];
     r->leaders_comm = s->leaders;
     r->slot_elems = s->slot_elems;
+    return 0;
 }
 
 uint64_t af_weights_shm_next(AfWeightsShm *s, size_t pieces) {

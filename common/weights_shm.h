@@ -71,7 +71,8 @@ typedef struct AfWeightsShm AfWeightsShm;
 /* The shared-memory transport attached to comm, or NULL (none, or MPI_COMM_NULL). */
 AfWeightsShm *af_weights_shm_get(MPI_Comm comm);
 
-/* This rank's part in a call from `root` (a rank of comm). */
+/* This rank's part in a call from `root`. Returns 0, or AF_EINVAL if root is not a rank
+ * of comm. */
 typedef struct AfWeightsShmRole {
     int writer;      /* writes each piece into its node's ring (it has node peers) */
     int reader;      /* copies each piece out of its node's ring */
@@ -80,7 +81,7 @@ typedef struct AfWeightsShmRole {
     MPI_Comm leaders_comm;
     size_t slot_elems;
 } AfWeightsShmRole;
-void af_weights_shm_role(const AfWeightsShm *s, int root, AfWeightsShmRole *out);
+int af_weights_shm_role(const AfWeightsShm *s, int root, AfWeightsShmRole *out);
 
 /* Piece `seq` (the transport's running piece number, af_weights_shm_next). A reader
  * waits in peek until the piece is written and gets its slot (read-only), then releases
