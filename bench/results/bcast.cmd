@@ -1,4 +1,4 @@
-# 2026-12-02 05:44 UTC, load average 25.01 27.64 25.36
+# 2026-12-02 06:09 UTC, load average 5.23 10.16 16.53
 mpirun -np 2 --oversubscribe build/bench_bcast --long
 mpirun -np 3 --oversubscribe build/bench_bcast --long
 mpirun -np 4 --oversubscribe build/bench_bcast --long
