@@ -2,9 +2,13 @@
  * of every training iteration, against references measured in the same run on the same
  * bytes:
  *   publish    rank 0 af_weights_publish (control message + af_weights_bcast: header,
- *              checksummed chunked payload); the other ranks do what af_actor_run does
+ *              checksummed payload) on a communicator with run.weights_transport = auto
+ *              attached, as training does; the other ranks do what af_actor_run does
  *              per iteration (control broadcast, af_weights_bcast, count check);
- *   weights    af_weights_bcast alone (its checksum/header/payload split is printed);
+ *   weights    af_weights_bcast alone over chunked MPI broadcasts (transport bcast; its
+ *              checksum/header/payload split is printed);
+ *   weights_shm af_weights_bcast alone through node-shared memory (transport shm,
+ *              common/weights_shm.h; with --split-nodes K over K simulated nodes);
  *   mpi_bcast  one MPI_Bcast of a plain float buffer of the same size;
  *   memcpy     a memcpy of the same bytes on rank 0 (the other ranks wait, sleeping).
  * Parameter counts are those of model A (d_model 256, 4 layers, 4 heads, d_ff 704, vocab
@@ -14,7 +18,8 @@
  * to its end on that rank. Prints min/median/max and appends CSV rows (default
  * bench/results/bcast.csv; the header is written when the file is empty).
  *
- *   mpirun -np P bench_bcast [--models A,B] [--reps N] [--chunk-elems N] [--depth N] [--long] [--csv PATH]
+ *   mpirun -np P bench_bcast [--models A,B] [--reps N] [--chunk-elems N] [--depth N] [--slot-elems N]
+ *                            [--slots N] [--split-nodes K] [--long] [--csv PATH]
  * --long multiplies the repetitions by 5. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +31,15 @@
 #include "common/mpi_env.h"
 #include "common/protocol.h"
 #include "common/weights.h"
+#include "common/weights_shm.h"
 
-enum { M_PUBLISH, M_WEIGHTS, M_MPI_BCAST, M_MEMCPY, M_COUNT };
-static const char *const method_name[M_COUNT] = {"publish", "weights", "mpi_bcast", "memcpy"};
+enum { M_PUBLISH, M_WEIGHTS, M_WEIGHTS_SHM, M_MPI_BCAST, M_MEMCPY, M_COUNT };
+static const char *const method_name[M_COUNT] = {"publish", "weights", "weights_shm", "mpi_bcast", "memcpy"};
+
+/* The communicators of the methods: plain (MPI broadcasts), shm (shared memory), pub (auto). */
+typedef struct {
+    MPI_Comm plain, shm, pub;
+} Comms;
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -48,8 +59,8 @@ static size_t model_params(char which) {
 }
 
 /* One timed run of method k; returns this rank's seconds from the barrier, or < 0. */
-static double run_once(int k, int rank, float *buf, float *dst, size_t n, uint64_t version, const AfWeightsOpts *wo,
-                       AfWeightsTiming *wt) {
+static double run_once(int k, int rank, const Comms *cm, float *buf, float *dst, size_t n, uint64_t version,
+                       const AfWeightsOpts *wo, AfWeightsTiming *wt) {
     int rc = af_mpi_barrier(MPI_COMM_WORLD);
     if (rc) return -1;
     double t0 = af_time_now();
@@ -58,18 +69,21 @@ static double run_once(int k, int rank, float *buf, float *dst, size_t n, uint64
     switch (k) {
     case M_PUBLISH:
         if (rank == 0) {
-            rc = af_weights_publish(MPI_COMM_WORLD, AF_CTRL_RUN, (uint32_t)version, version, buf, n, NULL);
+            rc = af_weights_publish(cm->pub, AF_CTRL_RUN, (uint32_t)version, version, buf, n, NULL);
         } else {
             AfControl c;
-            rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, MPI_COMM_WORLD);
+            rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, cm->pub);
             if (rc == 0 && c.command != AF_CTRL_RUN) rc = af_error_set(AF_EFORMAT, "control command %u", c.command);
-            if (rc == 0) rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, NULL, NULL);
+            if (rc == 0) rc = af_weights_bcast(buf, n, &count, &v, 0, cm->pub, NULL, NULL);
             if (rc == 0 && (count != n || v != version))
                 rc = af_error_set(AF_ERANGE, "received %zu weights v%llu", count, (unsigned long long)v);
         }
         break;
     case M_WEIGHTS:
-        rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, wo, wt);
+        rc = af_weights_bcast(buf, n, &count, &v, 0, cm->plain, wo, wt);
+        break;
+    case M_WEIGHTS_SHM:
+        rc = af_weights_bcast(buf, n, &count, &v, 0, cm->shm, wo, NULL);
         break;
     case M_MPI_BCAST:
         rc = af_mpi_check(MPI_Bcast(buf, (int)n, MPI_FLOAT, 0, MPI_COMM_WORLD), "MPI_Bcast");
@@ -99,22 +113,37 @@ int main(int argc, char **argv) {
     const char *models = "A,B", *csv_path = "bench/results/bcast.csv";
     int reps = 9, lng = 0, rc = 0;
     AfWeightsOpts wo = {0};
+    AfWeightsTransportOpts so = {.method = AF_WEIGHTS_TRANSPORT_SHM}, po = {.method = AF_WEIGHTS_TRANSPORT_AUTO};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--chunk-elems") == 0 && i + 1 < argc) wo.chunk_elems = (size_t)atol(argv[++i]);
         else if (strcmp(argv[i], "--depth") == 0 && i + 1 < argc) wo.depth = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--slot-elems") == 0 && i + 1 < argc) so.slot_elems = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--slots") == 0 && i + 1 < argc) so.slots = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--split-nodes") == 0 && i + 1 < argc) so.split_nodes = atoi(argv[++i]);
         else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv_path = argv[++i];
         else if (strcmp(argv[i], "--long") == 0) lng = 1;
         else {
             if (mpi.rank == 0)
                 fprintf(stderr, "usage: mpirun -np P bench_bcast [--models A,B] [--reps N] [--chunk-elems N] "
-                                "[--depth N] [--long] [--csv PATH]\n");
+                                "[--depth N] [--slot-elems N] [--slots N] [--split-nodes K] [--long] [--csv PATH]\n");
             af_mpi_finalize(&mpi);
             return 2;
         }
     }
     if (lng) reps *= 5;
+    Comms cm = {MPI_COMM_NULL, MPI_COMM_NULL, MPI_COMM_NULL};
+    po.split_nodes = so.split_nodes, po.slot_elems = so.slot_elems, po.slots = so.slots;
+    MPI_Comm_dup(MPI_COMM_WORLD, &cm.plain);
+    MPI_Comm_dup(MPI_COMM_WORLD, &cm.shm);
+    MPI_Comm_dup(MPI_COMM_WORLD, &cm.pub);
+    int chosen = -1;
+    if (af_weights_transport_attach(cm.shm, &so, NULL) || af_weights_transport_attach(cm.pub, &po, &chosen)) {
+        fprintf(stderr, "bench_bcast: weights transport: %s\n", af_error_detail());
+        af_mpi_finalize(&mpi);
+        return 1;
+    }
     if (reps < 1) reps = 1;
     FILE *csv = NULL;
     if (mpi.rank == 0) {
@@ -140,10 +169,10 @@ int main(int argc, char **argv) {
             for (size_t i = 0; i < n; i++) buf[i] = mpi.rank == 0 ? (float)(i % 1000) * 1e-3f : 0.0f;
             memset(dst, 0, bytes);
             AfWeightsTiming wt = {0}, wsum = {0};
-            for (int k = 0; k < M_COUNT; k++) run_once(k, mpi.rank, buf, dst, n, 0, &wo, &wt); /* warm-up */
+            for (int k = 0; k < M_COUNT; k++) run_once(k, mpi.rank, &cm, buf, dst, n, 0, &wo, &wt); /* warm-up */
             for (int r = 0; r < reps && rc == 0; r++)
                 for (int k = 0; k < M_COUNT && rc == 0; k++) {
-                    double dt = run_once(k, mpi.rank, buf, dst, n, (uint64_t)r + 1, &wo, &wt), mx = 0;
+                    double dt = run_once(k, mpi.rank, &cm, buf, dst, n, (uint64_t)r + 1, &wo, &wt), mx = 0;
                     int bad = dt < 0, anybad = 0;
                     MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
                     if (anybad) {
@@ -176,11 +205,16 @@ int main(int argc, char **argv) {
                     mn[k] = v[0], mxs[k] = v[reps - 1];
                     med[k] = reps % 2 ? v[reps / 2] : 0.5 * (v[reps / 2 - 1] + v[reps / 2]);
                 }
-                printf("model %c: %zu params, %.1f MB, %d ranks, %d reps (chunk %zu elems, depth %d)\n", *p, n,
-                       bytes / 1e6, mpi.size, reps, wo.chunk_elems ? wo.chunk_elems : AF_WEIGHTS_DEFAULT_CHUNK_ELEMS,
-                       wo.depth ? wo.depth : AF_WEIGHTS_DEFAULT_DEPTH);
+                printf("model %c: %zu params, %.1f MB, %d ranks, %d reps (chunk %zu elems, depth %d; shm pieces %zu "
+                       "elems, %d slots, %d simulated nodes; publish transport %s)\n",
+                       *p, n, bytes / 1e6, mpi.size, reps,
+                       wo.chunk_elems ? wo.chunk_elems : AF_WEIGHTS_DEFAULT_CHUNK_ELEMS,
+                       wo.depth ? wo.depth : AF_WEIGHTS_DEFAULT_DEPTH,
+                       so.slot_elems ? so.slot_elems : AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS,
+                       so.slots ? so.slots : AF_WEIGHTS_SHM_DEFAULT_SLOTS, so.split_nodes,
+                       chosen == AF_WEIGHTS_TRANSPORT_SHM ? "shm" : "bcast");
                 for (int k = 0; k < M_COUNT; k++) {
-                    printf("  %-9s median %8.3f ms (min %8.3f, max %8.3f)  %6.2f GB/s  %5.2fx memcpy  %5.2fx MPI_Bcast\n",
+                    printf("  %-11s median %8.3f ms (min %8.3f, max %8.3f)  %6.2f GB/s  %5.2fx memcpy  %5.2fx MPI_Bcast\n",
                            method_name[k], med[k] * 1e3, mn[k] * 1e3, mxs[k] * 1e3, bytes / med[k] / 1e9,
                            med[k] / med[M_MEMCPY], med[k] / med[M_MPI_BCAST]);
                     if (csv)
@@ -197,6 +231,9 @@ int main(int argc, char **argv) {
         free(buf), free(dst), free(t);
     }
     if (csv) fclose(csv);
+    MPI_Comm_free(&cm.plain);
+    MPI_Comm_free(&cm.shm);
+    MPI_Comm_free(&cm.pub);
     af_mpi_finalize(&mpi);
     return rc;
 }

@@ -33,7 +33,8 @@ typedef enum { AF_CFG_ADV_TRAJECTORY = 0, AF_CFG_ADV_TURN = 1 } AfCfgAdvStats;
 typedef enum { AF_CFG_AGG_PAPER = 0, AF_CFG_AGG_TOKEN_MEAN = 1 } AfCfgLossAgg;
 typedef enum { AF_REWARD_TURNS_ALL = 0, AF_REWARD_TURNS_FINAL = 1, AF_REWARD_TURNS_LAST_TRY = 2 } AfRewardTurns;
 typedef enum { AF_POLICY_MEMORY = 0, AF_POLICY_MONOLITHIC = 1 } AfPolicyContext;
-/* log.progress and log.level follow AfProgressMode and AfLogLevel (common/log.h). */
+/* log.progress and log.level follow AfProgressMode and AfLogLevel (common/log.h),
+ * run.weights_transport AfWeightsTransport (common/weights_shm.h). */
 
 typedef struct AfModuleConfig {
     int backend;                 /* AfBackend */
@@ -53,6 +54,7 @@ typedef struct AfConfig {
         int store_trajectories;
         double time_limit_s;
         char checkpoint_dir[AF_CFG_STR_MAX];
+        int weights_transport; /* AfWeightsTransport (common/weights_shm.h) */
     } run;
     struct {
         int64_t learners;
@@ -177,6 +179,8 @@ typedef struct AfConfig {
       "stop after the iteration that passes this many seconds since start, 0 = no limit (RESUME)") \
     X("run.eval_every", run.eval_every, INT, 0, 0, 100000000, "",                              \
       "greedy held-out evaluation every N iterations (also before the first and after the last); 0 = never (RESUME)") \
+    X("run.weights_transport", run.weights_transport, ENUM, "auto", 0, 0, "auto|bcast|shm",         \
+      "how learner 0 sends the weights to the actors: shm = through node-shared memory (one copy per actor; across nodes one MPI broadcast per node), bcast = chunked MPI broadcasts, auto = shm when ranks share a node (RESUME)") \
     X("topology.learners", topology.learners, INT, 1, 1, 4096, "",                              \
       "learner ranks (ranks 0..L-1); the rest are actors")                                      \
     X("suite.name", suite.name, ENUM, "game24", 0, 0, "game24|countdown|multihop|arith|task",       \

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/mpi_env.h"
 #include "common/protocol.h"
+#include "common/weights_shm.h"
 #include "proto/agentflow.pb-c.h"
 
 #define MAX_DEPTH 64
@@ -173,6 +174,55 @@ static int wait_flowing(MPI_Request *req) {
     }
 }
 
+/* The payload through node-shared memory (weights_shm.h): pieces of slot_elems floats;
+ * per piece a reader copies it out of its node's ring, a leader takes part in its
+ * broadcast on the leaders communicator, a writer puts it into its node's ring. A reader
+ * sums the ring's piece (in cache, where its copy comes from; the copy itself streams past
+ * the cache), another node's leader the piece off the wire, the root each piece right
+ * after writing it. A rank without room (or refusing the checksum kind)
+ * routes its pieces through a scratch piece, so rings and relays keep going. */
+static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is_root, int no_room,
+                       const AfWeightsOpts *opts, PayloadSum *sum, AfWeightsTiming *tm) {
+    AfWeightsShmRole r;
+    int rc = af_weights_shm_role(shm, root, &r);
+    if (rc) return rc;
+    const size_t pieces = n ? (n - 1) / r.slot_elems + 1 : 0;
+    const uint64_t seq0 = af_weights_shm_next(shm, pieces);
+    float *scratch = NULL;
+    if (no_room && !(scratch = malloc(r.slot_elems * sizeof(float))))
+        return af_error_set(AF_ENOMEM, "weights: cannot allocate a %zu-element scratch piece", r.slot_elems);
+    for (size_t k = 0; k < pieces && rc == 0; k++) {
+        size_t off = k * r.slot_elems, m = n - off < r.slot_elems ? n - off : r.slot_elems, bytes = m * sizeof(float);
+        float *p = no_room ? scratch : buf + off;
+        if (r.reader) { /* sum the ring's piece (in cache), then stream it into buf */
+            const void *slot = af_weights_shm_peek(shm, seq0 + k);
+            if (!no_room) sum_update(sum, slot, bytes);
+            if (!no_room || r.leaders) af_weights_shm_copy_out(p, slot, bytes);
+            af_weights_shm_release(shm, seq0 + k);
+        }
+        if (r.leaders) {
+            MPI_Request q;
+            rc = af_mpi_check(MPI_Ibcast(p, (int)m, MPI_FLOAT, r.leader_root, r.leaders_comm, &q), "weights MPI_Ibcast piece");
+            if (rc == 0) rc = wait_flowing(&q);
+        }
+        if (rc) break;
+        if (!is_root && !no_room && !r.reader) sum_update(sum, p, bytes); /* off the wire: still in cache */
+        if (r.writer) {
+            unsigned char *slot = af_weights_shm_claim(shm, seq0 + k);
+            memcpy(slot, p, bytes);
+            if (is_root && opts && opts->corrupt_piece == k + 1 && bytes) slot[0] ^= 0x01; /* fault injection */
+            af_weights_shm_publish(shm, seq0 + k);
+        }
+        if (is_root) {
+            double t = af_time_now();
+            sum_update(sum, p, bytes); /* just copied: in cache */
+            tm->checksum_s += af_time_now() - t;
+        }
+    }
+    free(scratch);
+    return rc;
+}
+
 int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *version, int root, MPI_Comm comm,
                      const AfWeightsOpts *opts, AfWeightsTiming *timing) {
     AfWeightsTiming tm = {0};
@@ -244,9 +294,16 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
 
     /* 2. Payload. A receiver without room still takes part, into a scratch ring. */
     t = af_time_now();
-    nchunks = n ? (n - 1) / chunk + 1 : 0;
     const int no_room = !is_root && (n > capacity || unknown_kind);
     if ((rc = sum_init(&sum, unknown_kind ? AF_WEIGHTS_CHECKSUM_XXH64 : kind))) return rc;
+    SumWorker worker;
+    memset(&worker, 0, sizeof worker); /* started below, on the MPI path only */
+    AfWeightsShm *shm = af_weights_shm_get(comm);
+    if (shm) {
+        if ((rc = shm_payload(shm, buf, n, root, is_root, no_room, opts, &sum, &tm))) goto fail;
+        goto trailer;
+    }
+    nchunks = n ? (n - 1) / chunk + 1 : 0;
     if (no_room) {
         scratch = malloc((size_t)depth * chunk * sizeof(float));
         if (!scratch) {
@@ -254,7 +311,6 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
             return af_error_set(AF_ENOMEM, "weights: cannot allocate a %d x %zu scratch ring", depth, chunk);
         }
     }
-    SumWorker worker;
     sum_worker_start(&worker, &sum, no_room ? 0 : n * sizeof(float));
     while (done < nchunks) {
         while (posted < nchunks && posted - done < (size_t)depth) {
@@ -276,6 +332,8 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
         done++;
     }
     sum_worker_finish(&worker);
+    tm.checksum_s = is_root ? worker.busy_s : 0;
+trailer:;
     /* 3. Trailer: the payload's checksum, known to the root only now. */
     uint64_t trailer = is_root ? sum_digest(&sum) ^ (opts ? opts->checksum_xor : 0) : 0;
     MPI_Request treq;
@@ -284,7 +342,6 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
     if ((rc = wait_flowing(&treq))) goto fail;
     want_sum = trailer;
     tm.payload_s = af_time_now() - t;
-    tm.checksum_s = is_root ? worker.busy_s : 0;
     free(scratch);
     scratch = NULL;
     uint64_t got = sum_digest(&sum);

@@ -23,6 +23,14 @@
  * (AVX-512, AVX2 or SSE2; the value is the same). (The checksum used to lead in the
  * header, which put a full pass over the buffer on the root before anything was sent.)
  *
+ * Transport: on a communicator with the shared-memory transport attached
+ * (af_weights_transport_attach, common/weights_shm.h) the payload moves through node
+ * rings in pieces instead of step 2's broadcasts; header and trailer are unchanged, and so
+ * are the results and errors below. (Hook for bf16 weights on the wire, for actors that
+ * decode in bf16: a BF16 value of the header's dtype, count still in elements; the chunks
+ * would go as MPI_UINT16_T, and the shared-memory pieces, which are bytes, would hold twice
+ * the elements.)
+ *
  * Waiting: the header wait sleeps (af_mpi_wait: actors may wait for seconds while the
  * learner trains); once data flows, the wait polls MPI_Test and yields the core
  * (sched_yield) between polls, falling back to sleeping after 20 ms without progress. */
@@ -47,6 +55,8 @@ typedef struct AfWeightsOpts {
     uint64_t checksum_xor; /* fault injection for tests: the root XORs the checksum it sends; 0 normally */
     int checksum_kind;     /* root: the kind it sends (AF_WEIGHTS_CHECKSUM_*); 0 = XXH3. Tests may name a
                             * kind receivers do not know (they refuse it) */
+    size_t corrupt_piece;  /* fault injection for tests, shared-memory transport: the root flips one bit of
+                            * piece corrupt_piece (1-based) in its node's ring after summing it; 0 normally */
 } AfWeightsOpts;
 
 /* Optional per-call figures (seconds on this rank). */

@@ -65,8 +65,8 @@ int af_fault_send_garbage(const AfTrajLimits *lim_in, uint64_t seed, const Agent
             break;
         }
         Agentflow__Trajectory *out = NULL;
-        if (af_traj_decode(dec, buf, m, &out, NULL) == 0) /* would be accepted: not garbage (out is the decoder's) */
-            continue;
+        if (af_traj_decode(dec, buf, m, &out, NULL) == 0) /* would be accepted: not garbage (out lives in */
+            continue;                                     /* the decoder's arena: not ours to free) */
         rc = af_traj_send_bytes(buf, m, dest, MPI_COMM_WORLD);
     }
     af_traj_decoder_destroy(dec);

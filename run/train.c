@@ -15,6 +15,7 @@
 #include "common/safetensors.h"
 #include "common/signals.h"
 #include "common/traj.h"
+#include "common/weights_shm.h"
 #include "run/evaluate.h"
 #include "run/faults.h"
 #include "run/warmstart.h"
@@ -244,8 +245,16 @@ static int split_comms(Run *R) {
         return rc;
     if (!R->is_learner) MPI_Comm_free(&R->learners); /* sets MPI_COMM_NULL */
     int in_policy = R->rank == 0 || !R->is_learner;
-    return af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, in_policy ? 0 : MPI_UNDEFINED, R->rank, &R->policy),
-                        "MPI_Comm_split(policy)");
+    if ((rc = af_mpi_check(MPI_Comm_split(MPI_COMM_WORLD, in_policy ? 0 : MPI_UNDEFINED, R->rank, &R->policy),
+                           "MPI_Comm_split(policy)")))
+        return rc;
+    if (R->policy == MPI_COMM_NULL) return 0;
+    /* the weights' way from learner 0 to the actors (freed with the communicator) */
+    AfWeightsTransportOpts wt = {.method = R->cfg->run.weights_transport};
+    int chosen = 0;
+    if ((rc = af_weights_transport_attach(R->policy, &wt, &chosen))) return af_error_wrap(rc, "run.weights_transport");
+    if (R->rank == 0) AF_LOG_I("weights transport: %s", chosen == AF_WEIGHTS_TRANSPORT_SHM ? "shm" : "bcast");
+    return 0;
 }
 
 /* Rank 0, once the configuration is accepted (the world, the planner's shape and
@@ -376,13 +385,17 @@ static int setup(Run *R) {
     return 0;
 }
 
-static void run_free(Run *R) {
+/* `orderly`: every rank gets here (success or a clean stop). Freeing the policy
+ * communicator frees the weights' shared window, which waits for the policy's other ranks
+ * on the node; after an error the others may never come (the caller aborts), so it is left
+ * to MPI_Abort then. */
+static void run_free(Run *R, int orderly) {
     af_planner_destroy(R->planner);
     af_learner_destroy(R->learner);
     af_model_destroy(R->actor_m);
     af_world_destroy(R->w);
     if (R->learners != MPI_COMM_NULL) MPI_Comm_free(&R->learners);
-    if (R->policy != MPI_COMM_NULL) MPI_Comm_free(&R->policy);
+    if (R->policy != MPI_COMM_NULL && orderly) MPI_Comm_free(&R->policy);
 }
 
 /* ------------------------------------------------------------------ the run */
@@ -527,6 +540,6 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
         else af_error_set(rc, "%s", keep);
     }
 done:
-    run_free(&R);
+    run_free(&R, rc == 0 || res->clean_stop);
     return rc;
 }

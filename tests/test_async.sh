@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Asynchronous mode (algo.max_staleness = k > 0) end to end under mpirun:
 #  - k = 0 is the synchronous run, bit for bit (metrics sans timings, weights);
+#  - the weights through node-shared memory (run.weights_transport auto, which picks shm
+#    here) and through MPI broadcasts (bcast) give the same run, bit for bit; the
+#    asynchronous runs below use shm;
 #  - with injected stragglers, k = 1 and 2 runs at 3 and 4 ranks finish, every iteration
 #    trains on all B x G trajectories, none is rejected, the staleness (iteration - policy
 #    version of the weights that produced a trajectory) stays within k and does occur;
@@ -22,12 +25,17 @@ run() { # name np [extra...]
 strip() { metrics_strip "$1"; }
 
 # 1. k = 0 is the synchronous mode
-run sync 3 --set run.iterations=3
+run sync 3 --set run.iterations=3 --set log.level=info
 run k0 3 --set run.iterations=3 --set algo.max_staleness=0
 strip "$T/sync/metrics.jsonl" > "$T/sync.m"
 strip "$T/k0/metrics.jsonl" > "$T/k0.m"
 check "k=0 metrics == synchronous metrics" "cmp -s '$T/sync.m' '$T/k0.m'"
 check "k=0 weights == synchronous weights" "cmp -s '$T/sync/model/model.safetensors' '$T/k0/model/model.safetensors'"
+run bcast 3 --set run.iterations=3 --set log.level=info --set run.weights_transport=bcast
+strip "$T/bcast/metrics.jsonl" > "$T/bcast.m"
+check "auto picked shm, bcast when asked" "grep -q 'weights transport: shm' '$T/sync.log' && grep -q 'weights transport: bcast' '$T/bcast.log'"
+check "shm metrics and weights == bcast metrics and weights" \
+    "cmp -s '$T/sync.m' '$T/bcast.m' && cmp -s '$T/sync/model/model.safetensors' '$T/bcast/model/model.safetensors'"
 
 # 2. asynchronous runs with stragglers (30% of episodes 20x slower)
 SLOW=(--set rollout.slow_fraction=0.3 --set rollout.slow_factor=20 --set run.iterations=5 --set run.eval_every=5)

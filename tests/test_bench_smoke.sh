@@ -43,7 +43,7 @@ check "bcast.csv: every method at 2 ranks, bytes = 4 x params, consistent figure
 import csv, sys
 rows = {r['method']: r for r in csv.DictReader(open(sys.argv[1])) if r['model'] == 'A' and r['ranks'] == '2'}
 bad = []
-for m in ('publish', 'weights', 'mpi_bcast', 'memcpy'):
+for m in ('publish', 'weights', 'weights_shm', 'mpi_bcast', 'memcpy'):
     r = rows.get(m)
     if not r: bad.append('missing ' + m); continue
     b, mn, md, mx = int(r['bytes']), float(r['min_s']), float(r['median_s']), float(r['max_s'])

@@ -8,6 +8,7 @@
 #include "common/decode.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/weights_shm.h"
 #include "env/python_tool.h"
 #include "env/task_judge.h"
 #include "test_util.h"
@@ -91,6 +92,9 @@ static void test_enums(void) {
         {"tools.python.isolation", AF_PY_ISOLATION_NONE, "none"},
         {"rollout.decode_dtype", AF_DECODE_FP32, "fp32"},   {"rollout.decode_dtype", AF_DECODE_BF16, "bf16"},
         {"rollout.decode_dtype", AF_DECODE_AUTO, "auto"},
+        {"run.weights_transport", AF_WEIGHTS_TRANSPORT_AUTO, "auto"},
+        {"run.weights_transport", AF_WEIGHTS_TRANSPORT_BCAST, "bcast"},
+        {"run.weights_transport", AF_WEIGHTS_TRANSPORT_SHM, "shm"},
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
         CHECK_MSG(!strcmp(af_config_choice_name(e[i].path, e[i].value), e[i].name), "%s %d", e[i].path, e[i].value);

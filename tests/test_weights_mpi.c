@@ -9,9 +9,22 @@
  *    naming it, their buffer untouched; and a receiver without room gives AF_ERANGE with its buffer untouched;
  *    after each, the next broadcast on the same communicator still round-trips (the
  *    collective stayed matched);
- *  - the learner-0 side af_weights_publish, received the way af_actor_run receives it. */
+ *  - the learner-0 side af_weights_publish, received the way af_actor_run receives it;
+ *  - receivers that join late and unevenly (as asynchronous actors do, between episodes)
+ *    over several versions published back to back, each compared bit for bit;
+ * and all of it under each transport (common/weights_shm.h), on its own duplicate of
+ * MPI_COMM_WORLD: chunked MPI broadcasts; node-shared memory with the default pieces and
+ * with small pieces and a short ring (many pieces, wrap-around); and shared memory split
+ * into simulated nodes (rank % 2), so that the cross-node path (leaders' broadcast, relay
+ * by a non-root leader, rings on both nodes) runs on one machine. Under shared memory a
+ * piece corrupted in the root's ring (opts->corrupt_piece) gives AF_ECHECKSUM exactly on
+ * the ranks whose bytes came through that ring. Attaching: auto picks shm when ranks share
+ * a node, falls back to MPI broadcasts under a file size limit below the shared segment
+ * (where shm is refused with AF_ERANGE), a second attach is AF_ESTATE. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "actor/actor_loop.h"
@@ -19,6 +32,7 @@
 #include "common/mpi_env.h"
 #include "common/protocol.h"
 #include "common/weights.h"
+#include "common/weights_shm.h"
 #include "test_util.h"
 
 static float value(size_t i, uint64_t version) { return (float)((i * 2654435761u + version * 97u) % 100003u) * 0.001f - 50.0f; }
@@ -34,7 +48,7 @@ static int holds(const float *buf, size_t n, uint64_t version) {
 }
 
 /* One broadcast of n elements from root; receivers start from garbage. */
-static void round_trip(int rank, int root, size_t n, size_t chunk, int depth, uint64_t version) {
+static void round_trip(MPI_Comm comm, int rank, int root, size_t n, size_t chunk, int depth, uint64_t version) {
     float *buf = malloc((n + 1) * sizeof(float));
     for (size_t i = 0; i <= n; i++) buf[i] = -1.0f;
     if (rank == root) fill(buf, n, version);
@@ -42,7 +56,7 @@ static void round_trip(int rank, int root, size_t n, size_t chunk, int depth, ui
     uint64_t v = rank == root ? version : 777;
     AfWeightsOpts o = {.chunk_elems = chunk, .depth = depth};
     AfWeightsTiming tm;
-    int rc = af_weights_bcast(buf, n + 1, &count, &v, root, MPI_COMM_WORLD, chunk || depth ? &o : NULL, &tm);
+    int rc = af_weights_bcast(buf, n + 1, &count, &v, root, comm, chunk || depth ? &o : NULL, &tm);
     CHECK_MSG(rc == 0, "n %zu chunk %zu depth %d root %d: %s", n, chunk, depth, root, af_error_detail());
     CHECK_EQ_INT(count, n);
     CHECK_EQ_INT(v, version);
@@ -52,13 +66,31 @@ static void round_trip(int rank, int root, size_t n, size_t chunk, int depth, ui
     free(buf);
 }
 
-int main(int argc, char **argv) {
+typedef struct {
+    const char *name;
+    AfWeightsTransportOpts t;
+} Mode;
+
+/* Whether `rank`'s bytes pass through the root's node ring in a broadcast from `root`
+ * (they are then corrupted by opts->corrupt_piece): readers on the root's node, and, when
+ * the root is not its node's leader, every rank of the other nodes (the leader relays
+ * what it read from the ring). Nodes are simulated as rank % split (or one node). */
+static int through_root_ring(const Mode *md, int chosen, int rank, int root, int size) {
+    if (chosen != AF_WEIGHTS_TRANSPORT_SHM || rank == root) return 0;
+    int split = md->t.split_nodes > 0 ? md->t.split_nodes : 1;
+    if (split > size) split = size;
+    int root_node = root % split, root_is_leader = root < split, node_size = (size - 1 - root_node) / split + 1;
+    if (node_size < 2) return 0; /* a lone root has no ring */
+    if (rank % split == root_node) return 1;
+    return !root_is_leader;
+}
+
+static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     AfMpi m;
-    if (af_mpi_init(&argc, &argv, &m)) {
-        fprintf(stderr, "af_mpi_init: %s\n", af_error_detail());
-        return 1;
-    }
+    MPI_Comm_rank(comm, &m.rank);
+    MPI_Comm_size(comm, &m.size);
     const int last = m.size - 1;
+    const size_t piece = md->t.slot_elems ? md->t.slot_elems : AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS;
     const size_t counts[] = {0, 1, 1000, 3 * 64 + 7, 10007};
     const size_t chunks[] = {1, 64, 1000, 0};
     const int depths[] = {1, 3, 0};
@@ -67,11 +99,11 @@ int main(int argc, char **argv) {
         for (size_t b = 0; b < sizeof chunks / sizeof *chunks; b++)
             for (size_t c = 0; c < sizeof depths / sizeof *depths; c++) {
                 if (chunks[b] == 1 && counts[a] > 1000) continue; /* 10007 one-float messages: slow, nothing new */
-                round_trip(m.rank, (int)(version % (uint64_t)m.size), counts[a], chunks[b], depths[c], version);
+                round_trip(comm, m.rank, (int)(version % (uint64_t)m.size), counts[a], chunks[b], depths[c], version);
                 version++;
             }
     /* default chunking, more than one default chunk */
-    round_trip(m.rank, last, AF_WEIGHTS_DEFAULT_CHUNK_ELEMS * 2 + 5, 0, 0, 4242);
+    round_trip(comm, m.rank, last, AF_WEIGHTS_DEFAULT_CHUNK_ELEMS * 2 + 5, 0, 0, 4242);
 
     /* corrupted checksum, each kind: receivers detect it; the next broadcast still works */
     for (int k = 0; k < 2; k++) {
@@ -82,7 +114,7 @@ int main(int argc, char **argv) {
         size_t count = n;
         uint64_t v = 9;
         AfWeightsOpts o = {.chunk_elems = 70000, .depth = 2, .checksum_xor = 0x5a5a, .checksum_kind = kind};
-        int rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL);
+        int rc = af_weights_bcast(buf, n, &count, &v, 0, comm, &o, NULL);
         if (m.rank == 0) CHECK_EQ_INT(rc, 0);
         else {
             CHECK_EQ_INT(rc, AF_ECHECKSUM);
@@ -92,10 +124,10 @@ int main(int argc, char **argv) {
         o.checksum_xor = 0; /* an uncorrupted XXH64 broadcast round-trips */
         if (m.rank == 0) fill(buf, n, 9);
         else buf[0] = -1.0f;
-        CHECK_EQ_INT(af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL), 0);
+        CHECK_EQ_INT(af_weights_bcast(buf, n, &count, &v, 0, comm, &o, NULL), 0);
         CHECK(holds(buf, n, 9));
         free(buf);
-        round_trip(m.rank, 0, 3000, 256, 2, 10);
+        round_trip(comm, m.rank, 0, 3000, 256, 2, 10);
     }
     /* a payload one float off what the trailer covers: the root sends the trailer of a
      * buffer that differs from the one it broadcasts in one float (through checksum_xor,
@@ -113,7 +145,7 @@ int main(int argc, char **argv) {
         size_t count = n;
         uint64_t v = 14;
         AfWeightsOpts o = {.chunk_elems = big ? 65536 : 1000, .depth = 2, .checksum_xor = flip};
-        int rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL);
+        int rc = af_weights_bcast(buf, n, &count, &v, 0, comm, &o, NULL);
         CHECK_EQ_INT(rc, m.rank == 0 ? 0 : AF_ECHECKSUM);
         free(alt);
         free(buf);
@@ -130,7 +162,7 @@ int main(int argc, char **argv) {
         size_t count = n;
         uint64_t v = 15;
         AfWeightsOpts o = {.chunk_elems = 300, .depth = 2, .checksum_kind = 7};
-        int rc = af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, &o, NULL);
+        int rc = af_weights_bcast(buf, n, &count, &v, 0, comm, &o, NULL);
         if (m.rank == 0) CHECK_EQ_INT(rc, 0);
         else {
             CHECK_EQ_INT(rc, AF_EFORMAT);
@@ -140,7 +172,7 @@ int main(int argc, char **argv) {
             CHECK(untouched);
         }
         free(buf);
-        round_trip(m.rank, 0, 2100, 256, 2, 16);
+        round_trip(comm, m.rank, 0, 2100, 256, 2, 16);
     }
     /* a receiver without room: AF_ERANGE, buffer untouched, collective still matched */
     {
@@ -152,7 +184,7 @@ int main(int argc, char **argv) {
         size_t count = n;
         uint64_t v = 11;
         AfWeightsOpts o = {.chunk_elems = 512, .depth = 4};
-        int rc = af_weights_bcast(buf, m.rank == last ? n : cap, &count, &v, last, MPI_COMM_WORLD, &o, NULL);
+        int rc = af_weights_bcast(buf, m.rank == last ? n : cap, &count, &v, last, comm, &o, NULL);
         if (m.rank == last) CHECK_EQ_INT(rc, 0);
         else {
             CHECK_EQ_INT(rc, AF_ERANGE);
@@ -162,7 +194,7 @@ int main(int argc, char **argv) {
             CHECK(untouched);
         }
         free(buf);
-        round_trip(m.rank, last, 2500, 300, 3, 12);
+        round_trip(comm, m.rank, last, 2500, 300, 3, 12);
     }
     /* learner 0's publish, received as af_actor_run receives it */
     {
@@ -171,24 +203,122 @@ int main(int argc, char **argv) {
         double secs = -1;
         if (m.rank == 0) {
             fill(buf, n, 13);
-            CHECK_EQ_INT(af_weights_publish(MPI_COMM_WORLD, AF_CTRL_RUN, 5, 13, buf, n, &secs), 0);
+            CHECK_EQ_INT(af_weights_publish(comm, AF_CTRL_RUN, 5, 13, buf, n, &secs), 0);
             CHECK(secs >= 0);
-            CHECK_EQ_INT(af_weights_publish(MPI_COMM_WORLD, AF_CTRL_STOP, 0, 0, NULL, 0, NULL), 0);
+            CHECK_EQ_INT(af_weights_publish(comm, AF_CTRL_STOP, 0, 0, NULL, 0, NULL), 0);
         } else {
             AfControl c;
-            CHECK_EQ_INT(af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, MPI_COMM_WORLD), 0);
+            CHECK_EQ_INT(af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, comm), 0);
             CHECK_EQ_INT(c.command, AF_CTRL_RUN);
             CHECK_EQ_INT(c.iteration, 5);
             size_t count = 0;
             uint64_t v = 0;
-            CHECK_EQ_INT(af_weights_bcast(buf, n, &count, &v, 0, MPI_COMM_WORLD, NULL, NULL), 0);
+            CHECK_EQ_INT(af_weights_bcast(buf, n, &count, &v, 0, comm, NULL, NULL), 0);
             CHECK_EQ_INT(count, n);
             CHECK_EQ_INT(v, 13);
             CHECK(holds(buf, n, 13));
-            CHECK_EQ_INT(af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, MPI_COMM_WORLD), 0);
+            CHECK_EQ_INT(af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, comm), 0);
             CHECK_EQ_INT(c.command, AF_CTRL_STOP);
         }
         free(buf);
+    }
+    /* a piece corrupted in the root's ring: detected by exactly the ranks it reached */
+    for (int root = 0; root < m.size; root += m.size > 1 ? m.size - 1 : 1) {
+        const size_t n = 2 * piece + 17; /* three pieces */
+        float *buf = malloc(n * sizeof(float));
+        if (m.rank == root) fill(buf, n, 21);
+        size_t count = n;
+        uint64_t v = 21;
+        AfWeightsOpts o = {.corrupt_piece = 2};
+        int rc = af_weights_bcast(buf, n, &count, &v, root, comm, &o, NULL);
+        int hit = through_root_ring(md, chosen, m.rank, root, m.size);
+        CHECK_MSG(rc == (hit ? AF_ECHECKSUM : 0), "%s root %d rank %d: rc %d (%s)", md->name, root, m.rank, rc,
+                  rc ? af_error_detail() : "");
+        if (!hit) CHECK(holds(buf, n, 21));
+        free(buf);
+        round_trip(comm, m.rank, root, 4321, 0, 0, 22);
+        if (m.size == 1) break;
+    }
+    /* receivers joining late and unevenly, versions back to back (asynchronous actors) */
+    {
+        const size_t n = 3 * piece + 3; /* four pieces */
+        float *buf = malloc(n * sizeof(float));
+        for (uint64_t ver = 30; ver < 36; ver++) {
+            const int root = (int)(ver % (uint64_t)m.size);
+            if (m.rank == root) fill(buf, n, ver);
+            else {
+                struct timespec ts = {0, (long)((m.rank * 7 + (int)ver * 3) % 11) * 1000000L};
+                nanosleep(&ts, NULL);
+            }
+            size_t count = n;
+            uint64_t v = ver;
+            CHECK_EQ_INT(af_weights_bcast(buf, n, &count, &v, root, comm, NULL, NULL), 0);
+            CHECK_EQ_INT(v, ver);
+            CHECK_MSG(holds(buf, n, ver), "%s v%llu rank %d: bits differ", md->name, (unsigned long long)ver, m.rank);
+        }
+        free(buf);
+    }
+}
+
+int main(int argc, char **argv) {
+    AfMpi m;
+    if (af_mpi_init(&argc, &argv, &m)) {
+        fprintf(stderr, "af_mpi_init: %s\n", af_error_detail());
+        return 1;
+    }
+    const Mode modes[] = {
+        {"bcast", {.method = AF_WEIGHTS_TRANSPORT_BCAST}},
+        {"shm", {.method = AF_WEIGHTS_TRANSPORT_SHM}},
+        {"shm-small-pieces", {.method = AF_WEIGHTS_TRANSPORT_SHM, .slot_elems = 2000, .slots = 2}},
+        {"shm-split-nodes", {.method = AF_WEIGHTS_TRANSPORT_SHM, .split_nodes = 2, .slot_elems = 2000, .slots = 3}},
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
+        MPI_Comm comm;
+        int chosen = -1;
+        CHECK_EQ_INT(MPI_Comm_dup(MPI_COMM_WORLD, &comm), MPI_SUCCESS);
+        int rc = af_weights_transport_attach(comm, &modes[i].t, &chosen);
+        CHECK_MSG(rc == 0, "attach %s: %s", modes[i].name, af_error_detail());
+        CHECK_EQ_INT(chosen, modes[i].t.method);
+        CHECK(af_weights_shm_get(comm) ? chosen == AF_WEIGHTS_TRANSPORT_SHM : chosen == AF_WEIGHTS_TRANSPORT_BCAST);
+        if (rc == 0) suite(comm, &modes[i], chosen);
+        MPI_Comm_free(&comm); /* frees the shared window (attribute delete callback) */
+    }
+    /* auto: shared memory when ranks share a node, MPI broadcasts otherwise; a second
+     * attach is refused */
+    {
+        MPI_Comm comm;
+        int chosen = -1;
+        MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+        CHECK_EQ_INT(af_weights_transport_attach(comm, NULL, &chosen), 0);
+        CHECK_EQ_INT(chosen, m.size > 1 ? AF_WEIGHTS_TRANSPORT_SHM : AF_WEIGHTS_TRANSPORT_BCAST);
+        if (chosen == AF_WEIGHTS_TRANSPORT_SHM) {
+            CHECK_EQ_INT(af_weights_transport_attach(comm, NULL, &chosen), AF_ESTATE);
+        }
+        AfWeightsTransportOpts bad = {.method = 5};
+        CHECK_EQ_INT(af_weights_transport_attach(comm, &bad, NULL), AF_EINVAL);
+        round_trip(comm, m.rank, 0, 70000, 0, 0, 40);
+        MPI_Comm_free(&comm);
+    }
+    /* under a file size limit below the shared segment (Open MPI backs it with a file;
+     * creating it would raise SIGXFSZ): auto falls back to MPI broadcasts, shm refuses */
+    {
+        struct rlimit old_lim, lim;
+        CHECK_EQ_INT(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
+        lim = old_lim;
+        lim.rlim_cur = 1 << 20; /* 1 MiB: below the 16 MiB ring */
+        CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &lim), 0);
+        MPI_Comm comm;
+        int chosen = -1;
+        MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+        CHECK_EQ_INT(af_weights_transport_attach(comm, NULL, &chosen), 0);
+        CHECK_EQ_INT(chosen, AF_WEIGHTS_TRANSPORT_BCAST);
+        CHECK(af_weights_shm_get(comm) == NULL);
+        AfWeightsTransportOpts shm = {.method = AF_WEIGHTS_TRANSPORT_SHM};
+        CHECK_EQ_INT(af_weights_transport_attach(comm, &shm, &chosen), AF_ERANGE);
+        CHECK_STR_CONTAINS(af_error_detail(), "file size limit");
+        round_trip(comm, m.rank, 0, 5000, 0, 0, 41);
+        MPI_Comm_free(&comm);
+        CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
     }
 
     int failed = af_test_failures, any = 0;

@@ -1,4 +1,4 @@
-# 2026-12-02 04:04 UTC, load average 1.90 3.27 4.99
-mpirun -np 2 --oversubscribe build/bench_bcast
-mpirun -np 3 --oversubscribe build/bench_bcast
-mpirun -np 4 --oversubscribe build/bench_bcast
+# 2026-12-02 06:09 UTC, load average 5.23 10.16 16.53
+mpirun -np 2 --oversubscribe build/bench_bcast --long
+mpirun -np 3 --oversubscribe build/bench_bcast --long
+mpirun -np 4 --oversubscribe build/bench_bcast --long
