@@ -83,6 +83,7 @@ typedef struct AfConfig {
     } rollout;
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
+        double entropy_coef;
         double adam_beta1, adam_beta2, adam_eps;
         int adv_stats;    /* AfCfgAdvStats */
         int loss_agg;     /* AfCfgLossAgg */
@@ -244,6 +245,8 @@ typedef struct AfConfig {
     X("algo.dual_clip", algo.dual_clip, FLOAT, 3.0, 0.0, 1e9, "",                               \
       "dual-clip bound c for negative advantages (> 1; 0 disables)")                                              \
     X("algo.kl_coef", algo.kl_coef, FLOAT, 0.001, 0.0, 100.0, "", "beta of the k3 KL term")    \
+    X("algo.entropy_coef", algo.entropy_coef, FLOAT, 0.0, 0.0, 100.0, "",                      \
+      "weight of the entropy bonus in the loss (aggregated like the loss), 0 = none (paper)")   \
     X("algo.adv_stats", algo.adv_stats, ENUM, "trajectory", 0, 0, "trajectory|turn",           \
       "group statistics over trajectories (paper) or turn-samples (upstream code)")            \
     X("algo.loss_agg", algo.loss_agg, ENUM, "paper", 0, 0, "paper|token_mean",                 \

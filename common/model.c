@@ -697,7 +697,9 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
 
 /* ------------------------------------------------------------------ backward */
 
-int af_model_backward(AfModel *m, const float *dlogp) {
+int af_model_backward(AfModel *m, const float *dlogp) { return af_model_backward_ent(m, dlogp, NULL); }
+
+int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
     if (!m->grads || !m->acts || !m->acts->dx)
         return af_error_set(AF_ESTATE, "af_model_backward: model created without gradients");
     if (!m->fwd_valid) return af_error_set(AF_ESTATE, "af_model_backward: no forward since the last backward");
@@ -707,22 +709,32 @@ int af_model_backward(AfModel *m, const float *dlogp) {
     int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
     float invT = 1.0f / a->temperature;
 
-    /* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T */
+    /* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T;
+     * d H_i / d logits_{i-1} = -p (log p + H_i) / T, p = softmax(z/T) */
     for (int s = 0; s < a->n_seqs; s++) {
         int s0 = a->seq_start[s], s1 = a->seq_start[s + 1];
         memset(a->dlogits + (size_t)(s1 - 1) * V, 0, (size_t)V * sizeof(float));
         for (int i = s0 + 1; i < s1; i++) {
             float *dz = a->dlogits + (size_t)(i - 1) * V;
             const float *z = a->logits + (size_t)(i - 1) * V;
-            float w = dlogp[i];
-            if (w == 0) {
+            float w = dlogp[i], we = dent ? dent[i] : 0.0f;
+            if (w == 0 && we == 0) {
                 memset(dz, 0, (size_t)V * sizeof(float));
                 continue;
             }
             float lse = a->lse_out[i - 1];
             for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
-            af_vexpf(dz, dz, (size_t)V);
-            for (int j = 0; j < V; j++) dz[j] *= -w * invT;
+            if (we == 0) {
+                af_vexpf(dz, dz, (size_t)V);
+                for (int j = 0; j < V; j++) dz[j] *= -w * invT;
+            } else {
+                float *lp = a->S; /* scratch row of V floats: log p */
+                memcpy(lp, dz, (size_t)V * sizeof(float));
+                af_vexpf(dz, dz, (size_t)V);
+                double h = 0;
+                for (int j = 0; j < V; j++) h -= (double)dz[j] * (double)lp[j];
+                for (int j = 0; j < V; j++) dz[j] *= -(w + we * (lp[j] + (float)h)) * invT;
+            }
             dz[a->tokens[i]] += w * invT;
         }
     }

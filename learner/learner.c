@@ -115,6 +115,7 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     uc.loss.clip_high = c->algo.clip_high;
     uc.loss.dual_clip = c->algo.dual_clip;
     uc.loss.kl_coef = c->algo.kl_coef;
+    uc.loss.entropy_coef = c->algo.entropy_coef;
     uc.loss.agg = loss_agg(c->algo.loss_agg);
     uc.ppo_epochs = (int)c->algo.ppo_epochs;
     uc.minibatch_queries = (int)c->algo.minibatch;
