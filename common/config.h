@@ -33,6 +33,7 @@ typedef enum { AF_CFG_ADV_TRAJECTORY = 0, AF_CFG_ADV_TURN = 1 } AfCfgAdvStats;
 typedef enum { AF_CFG_AGG_PAPER = 0, AF_CFG_AGG_TOKEN_MEAN = 1 } AfCfgLossAgg;
 typedef enum { AF_REWARD_TURNS_ALL = 0, AF_REWARD_TURNS_FINAL = 1, AF_REWARD_TURNS_LAST_TRY = 2 } AfRewardTurns;
 typedef enum { AF_POLICY_MEMORY = 0, AF_POLICY_MONOLITHIC = 1 } AfPolicyContext;
+typedef enum { AF_CURRICULUM_OFF = 0, AF_CURRICULUM_MASTERY = 1 } AfCurriculumMode;
 /* log.progress and log.level follow AfProgressMode and AfLogLevel (common/log.h). */
 
 typedef struct AfModuleConfig {
@@ -84,6 +85,8 @@ typedef struct AfConfig {
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
         double entropy_coef;
+        int curriculum; /* AfCurriculumMode */
+        double curriculum_threshold, curriculum_replay, curriculum_ema;
         double adam_beta1, adam_beta2, adam_eps;
         int adv_stats;    /* AfCfgAdvStats */
         int loss_agg;     /* AfCfgLossAgg */
@@ -263,6 +266,14 @@ typedef struct AfConfig {
       "transcript of actions and results trained as a single response (ablation)")              \
     X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
       "drop groups whose rewards are all equal")                                                \
+    X("algo.curriculum", algo.curriculum, ENUM, "none", 0, 0, "none|mastery",                  \
+      "training queries: the data stream (none), or mostly the lowest difficulty level whose training pass rate is below algo.curriculum_threshold (mastery; learner/curriculum.h)") \
+    X("algo.curriculum_threshold", algo.curriculum_threshold, FLOAT, 0.8, 1e-6, 1.0, "",        \
+      "mastery curriculum: a level is mastered at this pass rate (moving average)")            \
+    X("algo.curriculum_replay", algo.curriculum_replay, FLOAT, 0.25, 0.0, 1.0, "",              \
+      "mastery curriculum: share of the batch's slots the data stream fills as without it")    \
+    X("algo.curriculum_ema", algo.curriculum_ema, FLOAT, 0.2, 1e-6, 1.0, "",                    \
+      "mastery curriculum: weight of an iteration's pass rate in each level's moving average")  \
     X("algo.max_staleness", algo.max_staleness, INT, 0, 0, 1000000, "",                         \
       "asynchronous mode: accept groups this many versions old, 0 = synchronous")              \
     AF_MODULE_KEYS(X, planner, "builtin")                                                       \

@@ -57,6 +57,8 @@ typedef struct AfLearnerSetup {
     AfLearnerEpisodeFn run_local;  /* world of one rank */
     AfLearnerPhaseFn on_phase;
     void *ctx;                     /* passed to both */
+    const uint8_t *query_levels;   /* (limits.num_queries) each training query's difficulty level
+                                      (algo.curriculum), borrowed for the create call; NULL = all 0 */
 } AfLearnerSetup;
 
 typedef struct AfLearner AfLearner;

@@ -11,6 +11,9 @@
 #   fault_server_start            start tests/fault_server.py on 127.0.0.1; sets SRV_PORT
 #   fault_server_count KEY        requests the fault server counted for path?query KEY
 #   easy_game24 FILE              six game24 puzzles random valid steps solve 6-10% of the time
+#   metrics_strip FILE            a run's metrics.jsonl without timing fields, keys sorted
+#   same_run LABEL REF DIR        DIR's run equals REF's: $N metrics lines, metrics (stripped)
+#                                 and final weights bit for bit (REF, DIR under $T)
 #   finish                        print the totals and exit 1 if any check failed
 # A test ends with `finish`. Works with or without `set -e` in the test.
 AF=${1:-${AF_BIN:-build/agentflow}}
@@ -90,6 +93,23 @@ easy_game24() {
     for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
         echo "{\"question\": \"$q\"}"
     done >"$1"
+}
+
+metrics_strip() {
+    $PY - "$1" <<'PYEOF'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    print(json.dumps({k: v for k, v in d.items() if not (k.endswith("_s") or k.endswith("_per_s"))}, sort_keys=True))
+PYEOF
+}
+
+same_run() {
+    metrics_strip "$T/$2/metrics.jsonl" > "$T/$2.m"
+    metrics_strip "$T/$3/metrics.jsonl" > "$T/$3.m"
+    check "$1: $N metrics lines" "[ \$(wc -l < '$T/$3/metrics.jsonl') -eq $N ]"
+    check "$1: metrics equal the uninterrupted run's" "cmp -s '$T/$2.m' '$T/$3.m'"
+    check "$1: final weights equal" "cmp -s '$T/$2/model/model.safetensors' '$T/$3/model/model.safetensors'"
 }
 
 finish() {
