@@ -84,7 +84,7 @@ typedef struct AfConfig {
     } rollout;
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
-        double entropy_coef;
+        double entropy_coef, entropy_target, entropy_coef_lr;
         int curriculum; /* AfCurriculumMode */
         double curriculum_threshold, curriculum_replay, curriculum_ema;
         double adam_beta1, adam_beta2, adam_eps;
@@ -250,6 +250,10 @@ typedef struct AfConfig {
     X("algo.kl_coef", algo.kl_coef, FLOAT, 0.001, 0.0, 100.0, "", "beta of the k3 KL term")    \
     X("algo.entropy_coef", algo.entropy_coef, FLOAT, 0.0, 0.0, 100.0, "",                      \
       "weight of the entropy bonus in the loss (aggregated like the loss), 0 = none (paper)")   \
+    X("algo.entropy_target", algo.entropy_target, FLOAT, 0.0, 0.0, 100.0, "",                  \
+      "entropy target per action token: after each iteration the bonus weight moves by algo.entropy_coef_lr * (target - measured entropy), never below 0, starting at algo.entropy_coef; 0 = a constant weight") \
+    X("algo.entropy_coef_lr", algo.entropy_coef_lr, FLOAT, 0.01, 0.0, 100.0, "",                \
+      "step of the adaptive entropy weight (algo.entropy_target)")                             \
     X("algo.adv_stats", algo.adv_stats, ENUM, "trajectory", 0, 0, "trajectory|turn",           \
       "group statistics over trajectories (paper) or turn-samples (upstream code)")            \
     X("algo.loss_agg", algo.loss_agg, ENUM, "paper", 0, 0, "paper|token_mean",                 \

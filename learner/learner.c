@@ -118,6 +118,8 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     uc.loss.dual_clip = c->algo.dual_clip;
     uc.loss.kl_coef = c->algo.kl_coef;
     uc.loss.entropy_coef = c->algo.entropy_coef;
+    uc.entropy_target = c->algo.entropy_target;
+    uc.entropy_coef_lr = c->algo.entropy_coef_lr;
     uc.loss.agg = loss_agg(c->algo.loss_agg);
     uc.ppo_epochs = (int)c->algo.ppo_epochs;
     uc.minibatch_queries = (int)c->algo.minibatch;
@@ -280,20 +282,25 @@ static int ckpt_load_resume(AfLearner *T) {
     }
     T->opt->step = (int64_t)meta.adam_step;
     double rate[AF_CURRICULUM_MAX_LEVELS] = {0};
-    int n_rate = 0;
+    int n_rate = 0, have_ent = 0;
     for (int i = 0; i < meta.n_counters; i++) {
         int l;
         char tail;
         if (strcmp(meta.counters[i].name, "train_wall_s") == 0) T->wall_before = meta.counters[i].value;
+        else if (strcmp(meta.counters[i].name, "entropy_coef") == 0 && T->cfg->algo.entropy_target > 0.0)
+            rc = af_update_set_entropy_coef(T->upd, meta.counters[i].value), have_ent = 1;
         else if (sscanf(meta.counters[i].name, "curriculum_rate_%d%c", &l, &tail) == 1 && l >= 0 &&
                  l < AF_CURRICULUM_MAX_LEVELS)
             rate[l] = meta.counters[i].value, n_rate++;
     }
-    if (T->cur && n_rate != AF_CURRICULUM_MAX_LEVELS)
+    if (rc == 0 && T->cfg->algo.entropy_target > 0.0 && !have_ent)
+        rc = af_error_set(AF_ECONFIG, "--resume from checkpoint step %llu: algo.entropy_target is set, but the checkpoint "
+                          "holds no adapted entropy weight", (unsigned long long)step);
+    else if (rc == 0 && T->cur && n_rate != AF_CURRICULUM_MAX_LEVELS)
         rc = af_error_set(AF_ECONFIG, "--resume from checkpoint step %llu: algo.curriculum = mastery, but the checkpoint "
                           "holds %d of the %d curriculum pass rates", (unsigned long long)step, n_rate,
                           AF_CURRICULUM_MAX_LEVELS);
-    else if (T->cur)
+    else if (rc == 0 && T->cur)
         rc = af_curriculum_set(T->cur, rate);
     if (rc) {
         af_ckpt_meta_clear(&meta);
@@ -343,6 +350,11 @@ static int ckpt_begin(AfLearner *T) {
         (rc = af_resume_bcast_floats(T->opt->v, n, 0, T->learners)))
         return rc;
     if (T->ref_m && (rc = af_resume_bcast_floats(T->ref_m->params, n, 0, T->learners))) return rc;
+    if (T->cfg->algo.entropy_target > 0.0) {
+        double coef = af_update_entropy_coef(T->upd);
+        if ((rc = af_mpi_bcast(&coef, 1, MPI_DOUBLE, 0, T->learners)) || (rc = af_update_set_entropy_coef(T->upd, coef)))
+            return rc;
+    }
     if (T->cur) {
         double rate[AF_CURRICULUM_MAX_LEVELS];
         af_curriculum_get(T->cur, rate);
@@ -358,11 +370,15 @@ static int ckpt_write(AfLearner *T, uint32_t step) {
     double t0 = af_time_now();
     char *config_json = af_config_to_json(T->cfg, 0);
     if (!config_json) return af_error_set(AF_ENOMEM, "checkpoint step %u: config", step);
-    AfCkptCounter ctr[1 + AF_CURRICULUM_MAX_LEVELS];
+    AfCkptCounter ctr[2 + AF_CURRICULUM_MAX_LEVELS];
     memset(ctr, 0, sizeof ctr);
     snprintf(ctr[0].name, sizeof ctr[0].name, "train_wall_s");
     ctr[0].value = T->wall_before + (t0 - T->t_start);
     int n_ctr = 1;
+    if (T->cfg->algo.entropy_target > 0.0) { /* the adapted entropy weight */
+        snprintf(ctr[n_ctr].name, sizeof ctr[n_ctr].name, "entropy_coef");
+        ctr[n_ctr++].value = af_update_entropy_coef(T->upd);
+    }
     if (T->cur) { /* the curriculum's whole state: its pass rates */
         double rate[AF_CURRICULUM_MAX_LEVELS];
         af_curriculum_get(T->cur, rate);
@@ -661,6 +677,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     AfUpdateStats us;
     if (T->on_phase) T->on_phase(T->ctx, "learn", it);
     M->g.curriculum_level = T->cur ? af_curriculum_focus(T->cur) : -1;
+    M->g.entropy_coef = af_update_entropy_coef(T->upd); /* the weight this step uses */
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
     if (rc == 0 && T->cur) rc = curriculum_observe(T, tr, n_own, G);
     free(tr), free(slots);

@@ -81,6 +81,8 @@ int af_update_create(const AfUpdateConfig *cfg, AfModel *policy, AfModel *ref, A
                 ref->max_seqs < policy->max_seqs))
         return af_error_set(AF_EINVAL, "learner step: the reference planner's shape or capacity differs from the policy's");
     if (opt->n != policy->n_params) return af_error_set(AF_EINVAL, "learner step: optimizer size differs from the policy");
+    if (!(cfg->entropy_target >= 0.0 && cfg->entropy_coef_lr >= 0.0))
+        return af_error_set(AF_EINVAL, "learner step: algo.entropy_target and algo.entropy_coef_lr must be >= 0");
     AfUpdate *u = calloc(1, sizeof *u);
     if (!u) return af_error_set(AF_ENOMEM, "learner step");
     u->cfg = *cfg;
@@ -476,6 +478,22 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
         st->clip_fraction = acc[4] > 0 ? acc[3] / acc[4] : 0.0;
         st->grad_norm = gn_sum / steps;
     }
+    if (u->cfg.entropy_target > 0.0) { /* the next run's weight, from this run's entropy */
+        double h[2] = {st->entropy_sum, st->mismatch_tokens};
+        if (u->n_learners > 1 && (rc = af_mpi_allreduce(MPI_IN_PLACE, h, 2, MPI_DOUBLE, MPI_SUM, u->comm))) return rc;
+        if (h[1] > 0) {
+            const double c = u->cfg.loss.entropy_coef + u->cfg.entropy_coef_lr * (u->cfg.entropy_target - h[0] / h[1]);
+            u->cfg.loss.entropy_coef = c > 0.0 ? c : 0.0;
+        }
+    }
+    return 0;
+}
+
+double af_update_entropy_coef(const AfUpdate *u) { return u->cfg.loss.entropy_coef; }
+
+int af_update_set_entropy_coef(AfUpdate *u, double coef) {
+    if (!(coef >= 0.0 && isfinite(coef))) return af_error_set(AF_EINVAL, "learner step: entropy weight %g", coef);
+    u->cfg.loss.entropy_coef = coef;
     return 0;
 }
 

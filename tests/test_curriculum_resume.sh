@@ -4,6 +4,8 @@
 # threshold the level is mastered within a few iterations and the focus moves off it,
 # and back when the moving average falls again):
 #  - the focus level reaches metrics.jsonl and moves; the pass rates reach the checkpoints;
+#  - with algo.entropy_target the entropy weight (train/entropy_coef) moves every iteration
+#    and is checkpointed too;
 #  - resume equality: N iterations in one go == N/2, stop, --resume to N (metrics lines
 #    without timing fields, and the final weights, bit for bit), at 1 rank and at 3 ranks
 #    with 2 learners (the rates are summed over the learners and broadcast on resume);
@@ -20,7 +22,8 @@ COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test
         --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=info
         --set log.progress=none --set run.seed=7 --set run.checkpoint_every=2)
 CUR=(--set algo.curriculum=mastery --set algo.curriculum_ema=0.5 --set algo.curriculum_threshold=0.05
-     --set algo.curriculum_replay=0.25 --set algo.entropy_coef=0.01)
+     --set algo.curriculum_replay=0.25 --set algo.entropy_coef=0.01 --set algo.entropy_target=2.0
+     --set algo.entropy_coef_lr=0.05)
 L2=(--set topology.learners=2)
 
 train1() { local d=$1; shift; "$AF" train --run-dir "$T/$d" "$@" >> "$T/$d.log" 2>&1; }
@@ -33,6 +36,8 @@ train1 ref1 "${COMMON[@]}" "${CUR[@]}" --set run.iterations=$N
 train1 plain "${COMMON[@]}" --set algo.entropy_coef=0.01 --set run.iterations=$N
 check "curriculum_level: 2 (four numbers) at the first iteration, mastered (-1) at a later one" \
     "$PY -c \"import json,sys; r=[json.loads(l)['train/curriculum_level'] for l in open('$T/ref1/metrics.jsonl')]; print(r); sys.exit(0 if len(r)==$N and r[0]==2 and -1 in r else 1)\""
+check "the entropy weight adapts (it moves from algo.entropy_coef; an iteration whose groups are all dropped leaves it)" \
+    "$PY -c \"import json,sys; r=[json.loads(l)['train/entropy_coef'] for l in open('$T/ref1/metrics.jsonl')]; print(r); sys.exit(0 if r[0]==0.01 and len(set(r))>=3 else 1)\""
 check "without the curriculum: level -1 throughout" \
     "$PY -c \"import json,sys; r=[json.loads(l) for l in open('$T/plain/metrics.jsonl')]; sys.exit(0 if all(x['train/curriculum_level']==-1 for x in r) else 1)\""
 "$AF" ckpt list --run-dir "$T/ref1" > "$T/list.txt" 2>&1

@@ -8,7 +8,9 @@
  *    prompt has it, a prompt longer than the last) is skipped and counted, never read
  *    out of bounds, and the step still runs on the rest;
  *  - algo.entropy_coef: a step with a large entropy bonus raises the entropy of the action
- *    tokens' distributions, one without it does not raise it as much. */
+ *    tokens' distributions, one without it does not raise it as much;
+ *  - algo.entropy_target: the weight moves by entropy_coef_lr * (target - measured entropy)
+ *    after a step, clamped at 0. */
 #include <math.h>
 #include <stdio.h>
 #include <mpi.h>
@@ -189,6 +191,35 @@ int main(int argc, char **argv) {
             e_bonus);
     CHECK(e_bonus > e0 + 1e-3 && e_bonus > e_plain + 1e-3);
     CHECK_MSG(sb.loss < sp.loss, "loss with the bonus %g, without %g", sb.loss, sp.loss);
+
+    /* algo.entropy_target: after a step the weight moves by lr * (target - H), H the step's
+     * measured entropy of the action tokens, and never goes below 0 */
+    const double targets[2] = {5.0, 0.1}, lrs[2] = {0.01, 10.0};
+    for (int k = 0; k < 2; k++) {
+        AfUpdateConfig uc;
+        af_test_update_config(&uc, 1.0f, 1e-3);
+        uc.loss.entropy_coef = 0.02;
+        uc.entropy_target = targets[k];
+        uc.entropy_coef_lr = lrs[k];
+        AfUpdate *u = NULL;
+        CHECK(af_update_create(&uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0);
+        if (!u) continue;
+        CHECK(af_update_entropy_coef(u) == 0.02);
+        float *saved = malloc(m->n_params * sizeof *saved);
+        memcpy(saved, m->params, m->n_params * sizeof *saved);
+        AfUpdateStats st;
+        const uint32_t slot = 0;
+        CHECK(af_update_run(u, (const Agentflow__Trajectory *const *)h, &slot, 1, 1, 2, &st) == 0);
+        const double H = st.entropy_sum / st.mismatch_tokens, want = 0.02 + lrs[k] * (targets[k] - H);
+        CHECK_MSG(k == 0 ? af_update_entropy_coef(u) == want && want > 0.02 : af_update_entropy_coef(u) == 0.0,
+                  "target %g, H %g: weight %g (want %g)", targets[k], H, af_update_entropy_coef(u), want > 0 ? want : 0.0);
+        CHECK(af_update_set_entropy_coef(u, -1.0) == AF_EINVAL);
+        CHECK(af_update_set_entropy_coef(u, 0.5) == 0 && af_update_entropy_coef(u) == 0.5);
+        memcpy(m->params, saved, m->n_params * sizeof *saved);
+        m->fwd_valid = 0;
+        free(saved);
+        af_update_destroy(u);
+    }
     for (int i = 0; i < 2; i++) protobuf_c_message_free_unpacked(&h[i]->base, NULL);
     af_adamw_destroy(opt);
     af_model_destroy(m);
