@@ -33,6 +33,7 @@ typedef enum { AF_CFG_ADV_TRAJECTORY = 0, AF_CFG_ADV_TURN = 1 } AfCfgAdvStats;
 typedef enum { AF_CFG_AGG_PAPER = 0, AF_CFG_AGG_TOKEN_MEAN = 1 } AfCfgLossAgg;
 typedef enum { AF_REWARD_TURNS_ALL = 0, AF_REWARD_TURNS_FINAL = 1, AF_REWARD_TURNS_LAST_TRY = 2 } AfRewardTurns;
 typedef enum { AF_POLICY_MEMORY = 0, AF_POLICY_MONOLITHIC = 1 } AfPolicyContext;
+typedef enum { AF_CURRICULUM_OFF = 0, AF_CURRICULUM_MASTERY = 1 } AfCurriculumMode;
 /* log.progress and log.level follow AfProgressMode and AfLogLevel (common/log.h),
  * run.weights_transport AfWeightsTransport (common/weights_shm.h). */
 
@@ -90,6 +91,9 @@ typedef struct AfConfig {
     } rollout;
     struct {
         double lr, weight_decay, grad_clip, clip_low, clip_high, dual_clip, kl_coef;
+        double entropy_coef, entropy_target, entropy_coef_lr;
+        int curriculum; /* AfCurriculumMode */
+        double curriculum_threshold, curriculum_replay, curriculum_ema;
         double adam_beta1, adam_beta2, adam_eps;
         int adv_stats;    /* AfCfgAdvStats */
         int loss_agg;     /* AfCfgLossAgg */
@@ -269,6 +273,12 @@ typedef struct AfConfig {
     X("algo.dual_clip", algo.dual_clip, FLOAT, 3.0, 0.0, 1e9, "",                               \
       "dual-clip bound c for negative advantages (> 1; 0 disables)")                                              \
     X("algo.kl_coef", algo.kl_coef, FLOAT, 0.001, 0.0, 100.0, "", "beta of the k3 KL term")    \
+    X("algo.entropy_coef", algo.entropy_coef, FLOAT, 0.0, 0.0, 100.0, "",                      \
+      "weight of the entropy bonus in the loss (aggregated like the loss), 0 = none (paper)")   \
+    X("algo.entropy_target", algo.entropy_target, FLOAT, 0.0, 0.0, 100.0, "",                  \
+      "entropy target per action token: after each iteration the bonus weight moves by algo.entropy_coef_lr * (target - measured entropy), never below 0, starting at algo.entropy_coef; 0 = a constant weight") \
+    X("algo.entropy_coef_lr", algo.entropy_coef_lr, FLOAT, 0.01, 0.0, 100.0, "",                \
+      "step of the adaptive entropy weight (algo.entropy_target)")                             \
     X("algo.adv_stats", algo.adv_stats, ENUM, "trajectory", 0, 0, "trajectory|turn",           \
       "group statistics over trajectories (paper) or turn-samples (upstream code)")            \
     X("algo.loss_agg", algo.loss_agg, ENUM, "paper", 0, 0, "paper|token_mean",                 \
@@ -285,6 +295,14 @@ typedef struct AfConfig {
       "transcript of actions and results trained as a single response (ablation)")              \
     X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
       "drop groups whose rewards are all equal")                                                \
+    X("algo.curriculum", algo.curriculum, ENUM, "none", 0, 0, "none|mastery",                  \
+      "training queries: the data stream (none), or mostly the lowest difficulty level whose training pass rate is below algo.curriculum_threshold (mastery; learner/curriculum.h)") \
+    X("algo.curriculum_threshold", algo.curriculum_threshold, FLOAT, 0.8, 1e-6, 1.0, "",        \
+      "mastery curriculum: a level is mastered at this pass rate (moving average)")            \
+    X("algo.curriculum_replay", algo.curriculum_replay, FLOAT, 0.25, 0.0, 1.0, "",              \
+      "mastery curriculum: share of the batch's slots the data stream fills as without it")    \
+    X("algo.curriculum_ema", algo.curriculum_ema, FLOAT, 0.2, 1e-6, 1.0, "",                    \
+      "mastery curriculum: weight of an iteration's pass rate in each level's moving average")  \
     X("algo.max_staleness", algo.max_staleness, INT, 0, 0, 1000000, "",                         \
       "asynchronous mode: accept groups this many versions old, 0 = synchronous")              \
     AF_MODULE_KEYS(X, planner, "builtin")                                                       \

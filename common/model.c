@@ -633,14 +633,14 @@ static int lm_row_used(const AfModelActs *a, int p, const uint8_t *need) {
 }
 
 /* The block path of the LM head: gathers the next lm_rows used rows from *p on (with
- * need: wanted; with w: of nonzero weight w[p + 1]) into lm_idx / lm_x and computes their
- * logits. Returns the rows gathered (0: none left). */
-static int lm_block_next(AfModel *m, int *p, const uint8_t *need, const float *w) {
+ * need: wanted; with w: of nonzero weight w[p + 1] or, with w2, w2[p + 1]) into lm_idx /
+ * lm_x and computes their logits. Returns the rows gathered (0: none left). */
+static int lm_block_next(AfModel *m, int *p, const uint8_t *need, const float *w, const float *w2) {
     AfModelActs *a = m->acts;
     const int C = m->cfg.d_model, N = a->N;
     int k = 0;
     for (; *p < N && k < a->lm_rows; (*p)++) {
-        if (!lm_row_used(a, *p, need) || (w && w[*p + 1] == 0)) continue;
+        if (!lm_row_used(a, *p, need) || (w && w[*p + 1] == 0 && !(w2 && w2[*p + 1] != 0))) continue;
         a->lm_idx[k] = *p;
         memcpy(a->lm_x + (size_t)k * C, a->xnf + (size_t)*p * C, (size_t)C * sizeof(float));
         k++;
@@ -654,7 +654,7 @@ static void lm_forward_blocks(AfModel *m, const uint8_t *need, float invT, float
     AfModelActs *a = m->acts;
     const int V = m->cfg.vocab_size;
     for (int p = 0; p < a->N; p++) a->lse_out[p] = NAN;
-    for (int p = 0, k; (k = lm_block_next(m, &p, need, NULL)) > 0;)
+    for (int p = 0, k; (k = lm_block_next(m, &p, need, NULL, NULL)) > 0;)
         for (int j = 0; j < k; j++) {
             const int i = a->lm_idx[j] + 1;
             lm_row(a->logits + (size_t)j * V, V, a->tokens[i], invT, a->S, &a->lse_out[i - 1],
@@ -778,31 +778,42 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
 
 /* ------------------------------------------------------------------ backward */
 
-/* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T, for one row: z the
- * logits, w = dlogp[i], lse the forward's log-sum-exp; dz (V). */
-static void lm_row_grad(float *dz, const float *z, int V, int32_t tok, float w, float invT, float lse) {
+/* For one row: d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T times
+ * w = dlogp[i], plus d H_i / d logits_{i-1} = -p (log p + H_i) / T times we = dent[i]
+ * (p = softmax(z/T)); z the logits, lse the forward's log-sum-exp; dz (V); lp: scratch
+ * of V floats, used when we != 0. */
+static void lm_row_grad(float *dz, float *lp, const float *z, int V, int32_t tok, float w, float we, float invT,
+                        float lse) {
     for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
-    af_vexpf(dz, dz, (size_t)V);
-    for (int j = 0; j < V; j++) dz[j] *= -w * invT;
+    if (we == 0) {
+        af_vexpf(dz, dz, (size_t)V);
+        for (int j = 0; j < V; j++) dz[j] *= -w * invT;
+    } else {
+        memcpy(lp, dz, (size_t)V * sizeof(float));
+        af_vexpf(dz, dz, (size_t)V);
+        double h = 0;
+        for (int j = 0; j < V; j++) h -= (double)dz[j] * (double)lp[j];
+        for (int j = 0; j < V; j++) dz[j] *= -(w + we * (lp[j] + (float)h)) * invT;
+    }
     dz[tok] += w * invT;
 }
 
 /* The block path of the LM head's backward: the rows of nonzero weight, lm_rows at a
  * time, their logits recomputed from the saved final-norm outputs. Sets a->dxn. */
-static int lm_backward_blocks(AfModel *m, const float *dlogp) {
+static int lm_backward_blocks(AfModel *m, const float *dlogp, const float *dent) {
     AfModelActs *a = m->acts;
     const int C = m->cfg.d_model, V = m->cfg.vocab_size, N = a->N;
     const float invT = 1.0f / a->temperature;
     memset(a->dxn, 0, (size_t)N * C * sizeof(float));
     for (int p = 0; p < N; p++)
-        if (lm_row_used(a, p, NULL) && dlogp[p + 1] != 0 && isnan(a->lse_out[p]))
+        if (lm_row_used(a, p, NULL) && (dlogp[p + 1] != 0 || (dent && dent[p + 1] != 0)) && isnan(a->lse_out[p]))
             return af_error_set(AF_ESTATE, "af_model_backward: token %d has a weight but its log-prob was not "
                                            "computed by the forward (need)", p + 1);
-    for (int p = 0, k; (k = lm_block_next(m, &p, NULL, dlogp)) > 0;) {
+    for (int p = 0, k; (k = lm_block_next(m, &p, NULL, dlogp, dent)) > 0;) {
         for (int j = 0; j < k; j++) {
             const int i = a->lm_idx[j] + 1;
-            lm_row_grad(a->dlogits + (size_t)j * V, a->logits + (size_t)j * V, V, a->tokens[i], dlogp[i], invT,
-                        a->lse_out[i - 1]);
+            lm_row_grad(a->dlogits + (size_t)j * V, a->S, a->logits + (size_t)j * V, V, a->tokens[i], dlogp[i],
+                        dent ? dent[i] : 0.0f, invT, a->lse_out[i - 1]);
         }
         linear_bwd(a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, m->p.lm_head, k, C, V);
         for (int j = 0; j < k; j++)
@@ -811,7 +822,9 @@ static int lm_backward_blocks(AfModel *m, const float *dlogp) {
     return 0;
 }
 
-int af_model_backward(AfModel *m, const float *dlogp) {
+int af_model_backward(AfModel *m, const float *dlogp) { return af_model_backward_ent(m, dlogp, NULL); }
+
+int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
     if (!m->grads || !m->acts || !m->acts->dx)
         return af_error_set(AF_ESTATE, "af_model_backward: model created without gradients");
     if (!m->fwd_valid) return af_error_set(AF_ESTATE, "af_model_backward: no forward since the last backward");
@@ -823,7 +836,7 @@ int af_model_backward(AfModel *m, const float *dlogp) {
 
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
     if (a->lm_block) {
-        int rc = lm_backward_blocks(m, dlogp);
+        int rc = lm_backward_blocks(m, dlogp, dent);
         if (rc) return rc;
     } else { /* all rows at once */
         for (int s = 0; s < a->n_seqs; s++) {
@@ -831,8 +844,10 @@ int af_model_backward(AfModel *m, const float *dlogp) {
             memset(a->dlogits + (size_t)(s1 - 1) * V, 0, (size_t)V * sizeof(float));
             for (int i = s0 + 1; i < s1; i++) {
                 float *dz = a->dlogits + (size_t)(i - 1) * V;
-                if (dlogp[i] == 0) memset(dz, 0, (size_t)V * sizeof(float));
-                else lm_row_grad(dz, a->logits + (size_t)(i - 1) * V, V, a->tokens[i], dlogp[i], invT, a->lse_out[i - 1]);
+                const float we = dent ? dent[i] : 0.0f;
+                if (dlogp[i] == 0 && we == 0) memset(dz, 0, (size_t)V * sizeof(float));
+                else lm_row_grad(dz, a->S, a->logits + (size_t)(i - 1) * V, V, a->tokens[i], dlogp[i], we, invT,
+                                 a->lse_out[i - 1]);
             }
         }
         linear_bwd(a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, m->p.lm_head, N, C, V);

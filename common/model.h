@@ -178,6 +178,11 @@ const float *af_model_logits(const AfModel *m);
  * Returns 0, AF_ESTATE (no gradient buffer or no forward since the last backward). */
 int af_model_backward(AfModel *m, const float *dlogp);
 
+/* Backward of L = sum_i dlogp[i] * logp_out[i] + dent[i] * entropy_out[i] (the entropies
+ * of the last forward's distributions, at its temperature). dent: (N) or NULL (then as
+ * af_model_backward); entries for first tokens of sequences are ignored. Same errors. */
+int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent);
+
 /* Zero the gradient buffer. */
 void af_model_zero_grad(AfModel *m);
 

@@ -200,6 +200,12 @@ void af_suite_destroy(AfSuite *s) {
     free(s);
 }
 
+int af_suite_difficulty(const AfSuite *s, const AfItem *item) {
+    if (!s->ops->difficulty) return 0;
+    int d = s->ops->difficulty(s, item);
+    return d < 0 ? 0 : (d >= AF_SUITE_LEVELS ? AF_SUITE_LEVELS - 1 : d);
+}
+
 const AfDataset *af_suite_split(const AfSuite *s, AfSplit split) {
     return split == AF_SPLIT_TEST ? s->split[1] : s->split[0];
 }

@@ -125,7 +125,13 @@ typedef struct AfSuiteOps {
      * typed on the command line): 0, or non-zero with the reason in why (cap bytes) naming
      * the field. Never modifies the item. */
     int (*check)(const AfSuite *s, const AfItem *item, char *why, size_t cap);
+    /* Optional (NULL: every item is level 0): the item's difficulty level, 0 the easiest,
+     * below AF_SUITE_LEVELS (multihop: hops - 2; arith: the question's integers - 2), for
+     * a training curriculum (algo.curriculum). Never fails: an unparsable item is 0. */
+    int (*difficulty)(const AfSuite *s, const AfItem *item);
 } AfSuiteOps;
+
+enum { AF_SUITE_LEVELS = 8 }; /* difficulty levels 0..AF_SUITE_LEVELS-1 */
 
 struct AfSuite {
     const char *name;        /* static */
@@ -156,6 +162,10 @@ void af_suite_destroy(AfSuite *s); /* accepts NULL */
 const char *const *af_suite_names(void);
 
 const AfDataset *af_suite_split(const AfSuite *s, AfSplit split);
+
+/* The item's difficulty level (AfSuiteOps.difficulty, clamped to 0..AF_SUITE_LEVELS-1;
+ * 0 for a suite without levels). */
+int af_suite_difficulty(const AfSuite *s, const AfItem *item);
 /* The tool with this name, or NULL. */
 AfTool *af_suite_tool(const AfSuite *s, const char *name);
 

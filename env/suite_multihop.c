@@ -493,6 +493,13 @@ static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *m
     return *action ? 0 : af_error_set(AF_ENOMEM, "random action");
 }
 
+static int mh_difficulty(const AfSuite *s, const AfItem *item) {
+    (void)s;
+    char why[128];
+    Question qq;
+    return question_parse(item->question, &qq, why, sizeof why) ? 0 : qq.hops - 2;
+}
+
 static void mh_destroy(AfSuite *s) {
     AfTool *t = s->n_tools ? s->tools[0] : NULL;
     Store *st = t ? t->ctx : s->ctx;
@@ -513,6 +520,7 @@ static const AfSuiteOps kMhOps = {
     .random_action = mh_random,
     .destroy = mh_destroy,
     .check = mh_check_op,
+    .difficulty = mh_difficulty,
 };
 
 /* One question from subject i with 2..4 hops; 0 if the walk got stuck. */

@@ -822,6 +822,13 @@ static void num_destroy(AfSuite *s) { free(s->ctx); }
 
 static int num_check(const AfSuite *s, const AfItem *item, char *why, size_t cap) { return check_item(s->ctx, item, why, cap); }
 
+/* The question's numbers - 2 (arith's steps - 1; game24 is always level 2). */
+static int num_difficulty(const AfSuite *s, const AfItem *item) {
+    char why[128];
+    Puzzle pz;
+    return puzzle_parse(kind_of(s), item, &pz, why, sizeof why) ? 0 : pz.n - 2;
+}
+
 static const AfSuiteOps kNumOps = {
     .execute = num_execute,
     .verify = num_verify,
@@ -834,6 +841,7 @@ static const AfSuiteOps kNumOps = {
     .restarts = num_restarts,
     .destroy = num_destroy,
     .check = num_check,
+    .difficulty = num_difficulty,
 };
 
 int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSuite **out) {

@@ -103,6 +103,7 @@ void af_grpo_loss_options_default(AfLossOptions *o) {
     o->dual_clip = 3.0;
     o->kl_coef = 0.001;
     o->agg = AF_LOSS_AGG_PAPER;
+    o->entropy_coef = 0.0;
     o->norm_trajs = 0.0;
     o->norm_tokens = 0.0;
 }
@@ -175,7 +176,7 @@ static inline int sample_on(const AfGrpoBatch *b, int s) {
     return (!b->mask || b->mask[s]) && b->tok_offset[s + 1] > b->tok_offset[s];
 }
 
-static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, int f64,
+static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, void *dent, int f64,
                      AfLossStats *out) {
     if (!o || !b || !out) return af_error_set(AF_EINVAL, "grpo loss: NULL argument");
     if (b->n_samples < 0) return af_error_set(AF_EINVAL, "grpo loss: n_samples %d < 0", b->n_samples);
@@ -195,6 +196,11 @@ static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, 
     int want_kl = o->kl_coef > 0.0;
     if (want_kl && b->n_samples > 0 && !b->ref_logp)
         return af_error_set(AF_EINVAL, "grpo loss: ref_logp is NULL but algo.kl_coef = %g", o->kl_coef);
+    if (!(o->entropy_coef >= 0.0 && isfinite(o->entropy_coef)))
+        return af_error_set(AF_EINVAL, "grpo loss: algo.entropy_coef %g must be finite and >= 0", o->entropy_coef);
+    int want_ent = o->entropy_coef > 0.0;
+    if (want_ent && b->n_samples > 0 && !b->entropy)
+        return af_error_set(AF_EINVAL, "grpo loss: entropy is NULL but algo.entropy_coef = %g", o->entropy_coef);
 
     /* pass 1: validate and count */
     AfLossStats st = {0};
@@ -213,8 +219,9 @@ static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, 
             return af_error_set(AF_EINVAL, "grpo loss: sample %d: advantage is not finite", s);
         for (int j = b->tok_offset[s]; j < b->tok_offset[s + 1]; j++) {
             if (!isfinite(ld(b->logp, f64, (size_t)j)) || !isfinite(ld(b->old_logp, f64, (size_t)j)) ||
-                (want_kl && !isfinite(ld(b->ref_logp, f64, (size_t)j))))
-                return af_error_set(AF_EINVAL, "grpo loss: sample %d token %d: non-finite log-prob", s, j);
+                (want_kl && !isfinite(ld(b->ref_logp, f64, (size_t)j))) ||
+                (want_ent && !(ld(b->entropy, f64, (size_t)j) >= 0.0 && isfinite(ld(b->entropy, f64, (size_t)j)))))
+                return af_error_set(AF_EINVAL, "grpo loss: sample %d token %d: non-finite log-prob or bad entropy", s, j);
         }
         st.n_samples++;
         st.n_tokens += b->tok_offset[s + 1] - b->tok_offset[s];
@@ -226,7 +233,7 @@ static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, 
     double N = o->norm_tokens > 0.0 ? o->norm_tokens : (double)st.n_tokens;
 
     /* pass 2: trajectory runs */
-    double pg = 0.0, kl = 0.0, ppo_kl = 0.0;
+    double pg = 0.0, kl = 0.0, ent = 0.0, ppo_kl = 0.0;
     long n_clip = 0, n_dual = 0;
     int s0 = 0;
     while (s0 < b->n_samples) {
@@ -239,12 +246,14 @@ static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, 
             int n = b->tok_offset[s + 1] - b->tok_offset[s];
             double w = 0.0;
             if (on) w = o->agg == AF_LOSS_AGG_PAPER ? 1.0 / (G * (double)T * (double)n) : 1.0 / N;
-            double spg = 0.0, skl = 0.0; /* per-sample sums, added in a fixed order */
+            double spg = 0.0, skl = 0.0, sent = 0.0; /* per-sample sums, added in a fixed order */
             for (int j = b->tok_offset[s]; j < b->tok_offset[s + 1]; j++) {
+                st_grad(dent, f64, (size_t)j, on ? -o->entropy_coef * w : 0.0);
                 if (!on) {
                     st_grad(dlogp, f64, (size_t)j, 0.0);
                     continue;
                 }
+                if (want_ent) sent += ld(b->entropy, f64, (size_t)j);
                 TokenTerms t;
                 double lp = ld(b->logp, f64, (size_t)j), old = ld(b->old_logp, f64, (size_t)j);
                 double ref = want_kl ? ld(b->ref_logp, f64, (size_t)j) : 0.0;
@@ -259,12 +268,14 @@ static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, 
             }
             pg += w * spg;
             kl += w * skl;
+            ent += w * sent;
         }
         s0 = s1;
     }
     st.pg_loss = pg;
     st.kl = kl;
-    st.loss = pg + o->kl_coef * kl;
+    st.entropy = ent;
+    st.loss = pg + o->kl_coef * kl - o->entropy_coef * ent;
     if (st.n_tokens > 0) {
         st.clip_frac = (double)n_clip / st.n_tokens;
         st.dual_clip_frac = (double)n_dual / st.n_tokens;
@@ -275,11 +286,20 @@ static int loss_impl(const AfLossOptions *o, const AfGrpoBatch *b, void *dlogp, 
 }
 
 int af_grpo_loss(const AfLossOptions *opt, const AfGrpoBatch *b, float *dlogp, AfLossStats *out) {
-    return loss_impl(opt, b, dlogp, 0, out);
+    return loss_impl(opt, b, dlogp, NULL, 0, out);
 }
 
 int af_grpo_loss_f64(const AfLossOptions *opt, const AfGrpoBatch *b, double *dlogp, AfLossStats *out) {
-    return loss_impl(opt, b, dlogp, 1, out);
+    return loss_impl(opt, b, dlogp, NULL, 1, out);
+}
+
+int af_grpo_loss_ent(const AfLossOptions *opt, const AfGrpoBatch *b, float *dlogp, float *dent, AfLossStats *out) {
+    return loss_impl(opt, b, dlogp, dent, 0, out);
+}
+
+int af_grpo_loss_ent_f64(const AfLossOptions *opt, const AfGrpoBatch *b, double *dlogp, double *dent,
+                         AfLossStats *out) {
+    return loss_impl(opt, b, dlogp, dent, 1, out);
 }
 
 /* ------------------------------------------------------------------ log-prob mismatch */

@@ -19,7 +19,9 @@
  *   the gradient on its closed interval.
  * - k3 KL (verl "low_var_kl"): d = clamp(ref - logp, -20, 20),
  *     kl = clamp(exp(d) - d - 1, -10, 10),  dkl/dlogp = 1 - exp(d) when unclamped.
- * - Token loss = l + kl_coef * kl; no entropy bonus.
+ * - Token loss = l + kl_coef * kl - entropy_coef * H, H the entropy of the distribution
+ *   that sampled the token (at the training temperature); entropy_coef = 0 (the paper's
+ *   default) has no entropy term.
  */
 #ifndef AF_LEARNER_GRPO_H
 #define AF_LEARNER_GRPO_H
@@ -97,6 +99,8 @@ typedef struct {
     double dual_clip;  /* algo.dual_clip c, default 3; 0 disables (otherwise must be > 1) */
     double kl_coef;    /* algo.kl_coef beta, default 0.001; 0 allows ref_logp == NULL */
     AfLossAgg agg;     /* algo.loss_agg, default AF_LOSS_AGG_PAPER */
+    double entropy_coef; /* algo.entropy_coef: weight of the entropy bonus, default 0 (none);
+                            the entropy is aggregated like the loss */
     /* Normalizers for data-parallel learners: when > 0 they replace the local counts
      * (G for "paper", the token count for "token_mean"), so that summing the losses and
      * gradients of all learners gives exactly the loss of the global mini-batch. 0 (the
@@ -120,12 +124,15 @@ typedef struct {
     const void *logp;       /* (n_tokens) new log-probs, float or double (see below) */
     const void *old_logp;   /* (n_tokens) behaviour / old log-probs */
     const void *ref_logp;   /* (n_tokens) reference log-probs; NULL allowed iff kl_coef == 0 */
+    const void *entropy;    /* (n_tokens) entropy of each token's distribution under the new
+                               policy; NULL allowed iff entropy_coef == 0 */
 } AfGrpoBatch;
 
 typedef struct {
-    double loss;           /* pg_loss + kl_coef * kl */
+    double loss;           /* pg_loss + kl_coef * kl - entropy_coef * entropy */
     double pg_loss;        /* aggregated clipped policy loss */
     double kl;             /* aggregated k3 KL (same aggregation as the loss) */
+    double entropy;        /* aggregated entropy (0 unless entropy_coef > 0) */
     double clip_frac;      /* token mean of [l2 > l1]: the clipped branch was taken (verl pg_clipfrac) */
     double dual_clip_frac; /* token mean of [A < 0 and l > -cA]: the dual clip bound */
     double ppo_kl;         /* token mean of old - logp (verl ppo_kl) */
@@ -152,6 +159,14 @@ int af_grpo_loss(const AfLossOptions *opt, const AfGrpoBatch *b, float *dlogp,
                  AfLossStats *out);
 int af_grpo_loss_f64(const AfLossOptions *opt, const AfGrpoBatch *b, double *dlogp,
                      AfLossStats *out);
+
+/* The same with the entropy term's gradient: dent (n_tokens, caller-owned, may be NULL)
+ * receives dL/dH per token, -entropy_coef times the token's aggregation weight (0 for
+ * masked tokens). af_grpo_loss is af_grpo_loss_ent with dent NULL. */
+int af_grpo_loss_ent(const AfLossOptions *opt, const AfGrpoBatch *b, float *dlogp, float *dent,
+                     AfLossStats *out);
+int af_grpo_loss_ent_f64(const AfLossOptions *opt, const AfGrpoBatch *b, double *dlogp, double *dent,
+                         AfLossStats *out);
 
 /* ------------------------------------------------------------------ log-prob mismatch */
 

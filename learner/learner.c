@@ -15,6 +15,7 @@
 #include "common/weights.h"
 #include "learner/ckpt.h"
 #include "learner/collect.h"
+#include "learner/curriculum.h"
 #include "learner/data_stream.h"
 #include "learner/gather.h"
 #include "learner/resume.h"
@@ -33,6 +34,7 @@ struct AfLearner {
     AfUpdate *upd;
     AfTrajLimits lim;
     AfDataStream *ds;
+    AfCurriculum *cur;     /* algo.curriculum = mastery, else NULL */
     AfGather *gather;
     AfCollectAsync *async; /* asynchronous mode (algo.max_staleness > 0, world > 1) */
     AfTrajDecoder *dec;
@@ -117,6 +119,9 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     uc.loss.clip_high = c->algo.clip_high;
     uc.loss.dual_clip = c->algo.dual_clip;
     uc.loss.kl_coef = c->algo.kl_coef;
+    uc.loss.entropy_coef = c->algo.entropy_coef;
+    uc.entropy_target = c->algo.entropy_target;
+    uc.entropy_coef_lr = c->algo.entropy_coef_lr;
     uc.loss.agg = loss_agg(c->algo.loss_agg);
     uc.ppo_epochs = (int)c->algo.ppo_epochs;
     uc.minibatch_queries = (int)c->algo.minibatch;
@@ -125,6 +130,23 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     uc.mismatch_tol = 1e-3;
     if ((rc = af_update_create(&uc, T->policy_m, T->ref_m, T->opt, T->learners, &T->upd))) goto fail;
     if ((rc = af_data_stream_create((uint64_t)c->run.seed, T->lim.num_queries, B, &T->ds))) goto fail;
+    if (c->algo.curriculum == AF_CURRICULUM_MASTERY) {
+        if (c->algo.max_staleness > 0 && T->world > 1) {
+            rc = af_error_set(AF_ECONFIG, "config: algo.curriculum = mastery needs the synchronous mode (algo.max_staleness = 0): "
+                              "the batch depends on the previous iteration's pass rates");
+            goto fail;
+        }
+        uint8_t *lv = calloc(T->lim.num_queries ? T->lim.num_queries : 1, 1);
+        if (!lv) {
+            rc = af_error_set(AF_ENOMEM, "curriculum levels");
+            goto fail;
+        }
+        if (s->query_levels) memcpy(lv, s->query_levels, T->lim.num_queries);
+        const AfCurriculumConfig cc = {c->algo.curriculum_threshold, c->algo.curriculum_replay, c->algo.curriculum_ema};
+        rc = af_curriculum_create(&cc, (uint64_t)c->run.seed, lv, T->lim.num_queries, B, T->ds, &T->cur);
+        free(lv);
+        if (rc) goto fail;
+    }
     if ((rc = af_gather_create(B, G, (uint32_t)T->lidx, (uint32_t)T->L, &T->gather))) goto fail;
     if (c->algo.max_staleness > 0 && T->world > 1 &&
         (rc = af_collect_async_create((uint32_t)c->algo.max_staleness, (uint32_t)c->run.iterations, B, G, T->L, T->lidx,
@@ -148,6 +170,7 @@ void af_learner_destroy(AfLearner *T) {
     af_adamw_destroy(T->opt);
     af_model_destroy(T->ref_m);
     af_model_destroy(T->policy_m);
+    af_curriculum_destroy(T->cur);
     af_data_stream_destroy(T->ds);
     af_gather_destroy(T->gather);
     af_collect_async_destroy(T->async);
@@ -260,8 +283,31 @@ static int ckpt_load_resume(AfLearner *T) {
                              T->resume == AF_RESUME_LATEST ? " (--resume=latest-valid falls back to an older one)" : "");
     }
     T->opt->step = (int64_t)meta.adam_step;
-    for (int i = 0; i < meta.n_counters; i++)
+    double rate[AF_CURRICULUM_MAX_LEVELS] = {0};
+    int n_rate = 0, have_ent = 0;
+    for (int i = 0; i < meta.n_counters; i++) {
+        int l;
+        char tail;
         if (strcmp(meta.counters[i].name, "train_wall_s") == 0) T->wall_before = meta.counters[i].value;
+        else if (strcmp(meta.counters[i].name, "entropy_coef") == 0 && T->cfg->algo.entropy_target > 0.0)
+            rc = af_update_set_entropy_coef(T->upd, meta.counters[i].value), have_ent = 1;
+        else if (sscanf(meta.counters[i].name, "curriculum_rate_%d%c", &l, &tail) == 1 && l >= 0 &&
+                 l < AF_CURRICULUM_MAX_LEVELS)
+            rate[l] = meta.counters[i].value, n_rate++;
+    }
+    if (rc == 0 && T->cfg->algo.entropy_target > 0.0 && !have_ent)
+        rc = af_error_set(AF_ECONFIG, "--resume from checkpoint step %llu: algo.entropy_target is set, but the checkpoint "
+                          "holds no adapted entropy weight", (unsigned long long)step);
+    else if (rc == 0 && T->cur && n_rate != AF_CURRICULUM_MAX_LEVELS)
+        rc = af_error_set(AF_ECONFIG, "--resume from checkpoint step %llu: algo.curriculum = mastery, but the checkpoint "
+                          "holds %d of the %d curriculum pass rates", (unsigned long long)step, n_rate,
+                          AF_CURRICULUM_MAX_LEVELS);
+    else if (rc == 0 && T->cur)
+        rc = af_curriculum_set(T->cur, rate);
+    if (rc) {
+        af_ckpt_meta_clear(&meta);
+        return rc;
+    }
     af_ckpt_meta_clear(&meta);
     T->start_it = (uint32_t)step;
     af_log(AF_LOG_INFO, "resuming from checkpoint step %llu of %s", (unsigned long long)step, af_ckpt_path(T->ckpt));
@@ -306,6 +352,18 @@ static int ckpt_begin(AfLearner *T) {
         (rc = af_resume_bcast_floats(T->opt->v, n, 0, T->learners)))
         return rc;
     if (T->ref_m && (rc = af_resume_bcast_floats(T->ref_m->params, n, 0, T->learners))) return rc;
+    if (T->cfg->algo.entropy_target > 0.0) {
+        double coef = af_update_entropy_coef(T->upd);
+        if ((rc = af_mpi_bcast(&coef, 1, MPI_DOUBLE, 0, T->learners)) || (rc = af_update_set_entropy_coef(T->upd, coef)))
+            return rc;
+    }
+    if (T->cur) {
+        double rate[AF_CURRICULUM_MAX_LEVELS];
+        af_curriculum_get(T->cur, rate);
+        if ((rc = af_mpi_bcast(rate, AF_CURRICULUM_MAX_LEVELS, MPI_DOUBLE, 0, T->learners)) ||
+            (rc = af_curriculum_set(T->cur, rate)))
+            return rc;
+    }
     return 0;
 }
 
@@ -314,10 +372,23 @@ static int ckpt_write(AfLearner *T, uint32_t step) {
     double t0 = af_time_now();
     char *config_json = af_config_to_json(T->cfg, 0);
     if (!config_json) return af_error_set(AF_ENOMEM, "checkpoint step %u: config", step);
-    AfCkptCounter ctr[1];
+    AfCkptCounter ctr[2 + AF_CURRICULUM_MAX_LEVELS];
     memset(ctr, 0, sizeof ctr);
     snprintf(ctr[0].name, sizeof ctr[0].name, "train_wall_s");
     ctr[0].value = T->wall_before + (t0 - T->t_start);
+    int n_ctr = 1;
+    if (T->cfg->algo.entropy_target > 0.0) { /* the adapted entropy weight */
+        snprintf(ctr[n_ctr].name, sizeof ctr[n_ctr].name, "entropy_coef");
+        ctr[n_ctr++].value = af_update_entropy_coef(T->upd);
+    }
+    if (T->cur) { /* the curriculum's whole state: its pass rates */
+        double rate[AF_CURRICULUM_MAX_LEVELS];
+        af_curriculum_get(T->cur, rate);
+        for (int l = 0; l < AF_CURRICULUM_MAX_LEVELS; l++, n_ctr++) {
+            snprintf(ctr[n_ctr].name, sizeof ctr[n_ctr].name, "curriculum_rate_%d", l);
+            ctr[n_ctr].value = rate[l];
+        }
+    }
     AfCkptSave sv = {.step = step,
                      .policy_version = step, /* synchronous mode: one policy version per iteration */
                      .config_json = config_json,
@@ -332,7 +403,7 @@ static int ckpt_write(AfLearner *T, uint32_t step) {
                      .adam_step = (uint64_t)T->opt->step,
                      .data_position = (uint64_t)step * (uint64_t)T->cfg->rollout.batch_queries,
                      .counters = ctr,
-                     .n_counters = 1,
+                     .n_counters = n_ctr,
                      .metrics_json = T->last_metrics};
     int rc = af_ckpt_save(T->ckpt, &sv);
     free(config_json);
@@ -557,13 +628,30 @@ static int local_group(AfLearner *T, uint32_t it, uint32_t s, uint32_t G, uint64
     return rc;
 }
 
+/* The curriculum's pass rates take this iteration's episodes, summed over the learners
+ * (collective; failed episodes count as reward 0). */
+static int curriculum_observe(AfLearner *T, const Agentflow__Trajectory *const *tr, uint32_t n_own, uint32_t G) {
+    double sums[2 * AF_CURRICULUM_MAX_LEVELS] = {0}; /* reward sums, then episodes, per level */
+    for (size_t i = 0; i < (size_t)n_own * G; i++) {
+        if (!tr[i]) continue;
+        const int l = af_curriculum_level(T->cur, tr[i]->query_index);
+        const int ok = tr[i]->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
+        sums[l] += ok ? (double)tr[i]->reward : 0.0;
+        sums[AF_CURRICULUM_MAX_LEVELS + l] += 1.0;
+    }
+    int rc = T->L > 1 ? af_mpi_allreduce(MPI_IN_PLACE, sums, 2 * AF_CURRICULUM_MAX_LEVELS, MPI_DOUBLE, MPI_SUM, T->learners) : 0;
+    if (rc == 0) af_curriculum_observe(T->cur, sums, sums + AF_CURRICULUM_MAX_LEVELS);
+    return rc;
+}
+
 int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     const AfConfig *c = T->cfg;
     const uint32_t B = (uint32_t)c->rollout.batch_queries, G = (uint32_t)c->rollout.group_size;
     const uint64_t version = it;
     int rc;
     double t_it = af_time_now(), bcast_s = 0;
-    af_data_stream_batch(T->ds, it, T->queries);
+    if (T->cur) af_curriculum_batch(T->cur, it, T->queries);
+    else af_data_stream_batch(T->ds, it, T->queries);
     af_metrics_reset(M, it, version);
     /* 1. weights out */
     if (T->rank == 0 && T->world > 1 &&
@@ -621,7 +709,10 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     if (n_own > 0 && tr[0]) tb_sample(T, it, tr[0]);
     AfUpdateStats us;
     if (T->on_phase) T->on_phase(T->ctx, "learn", it);
+    M->g.curriculum_level = T->cur ? af_curriculum_focus(T->cur) : -1;
+    M->g.entropy_coef = af_update_entropy_coef(T->upd); /* the weight this step uses */
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
+    if (rc == 0 && T->cur) rc = curriculum_observe(T, tr, n_own, G);
     free(tr), free(slots);
     if (rc) return af_error_wrap(rc, "iteration %u learner step", it);
     double learn_s = af_time_now() - t0;

@@ -61,6 +61,8 @@ typedef struct AfLearnerSetup {
     int (*run_local_group)(void *ctx, const AfWorkUnit *units, size_t n, uint64_t version, Agentflow__Trajectory **out);
     AfLearnerPhaseFn on_phase;
     void *ctx;                     /* passed to both */
+    const uint8_t *query_levels;   /* (limits.num_queries) each training query's difficulty level
+                                      (algo.curriculum), borrowed for the create call; NULL = all 0 */
 } AfLearnerSetup;
 
 typedef struct AfLearner AfLearner;

@@ -123,6 +123,8 @@ int af_metrics_values(const AfMetrics *m, AfMetricValue *out, int cap) {
     AF_PUT("train/entropy", ratio(s->entropy_sum, s->mismatch_tokens));
     AF_PUT("train/grad_norm", g->grad_norm);
     AF_PUT("train/lr", g->lr);
+    AF_PUT("train/curriculum_level", g->curriculum_level);
+    AF_PUT("train/entropy_coef", g->entropy_coef);
     AF_PUT("train/groups", s->groups);
     AF_PUT("train/zero_variance_groups", s->zero_variance_groups);
     AF_PUT("train/skipped_samples", s->skipped);

@@ -62,6 +62,8 @@ typedef struct AfMetricGlobal {
     double loss, pg_loss, kl, clip_fraction, entropy, grad_norm;
     double rollout_s, learn_s, broadcast_s, checkpoint_s, wait_s, iteration_s;
     double lr;        /* the optimizer's learning rate this iteration */
+    double curriculum_level; /* algo.curriculum's focus level this iteration (-1: none or off) */
+    double entropy_coef;     /* the entropy bonus weight this iteration (algo.entropy_coef/_target) */
     double elapsed_s; /* training seconds of the run so far (resumes included) */
     double unix_s;    /* seconds since the epoch when the line is written */
     /* the progress line's ETA (common/progress.h), not in the JSON line */

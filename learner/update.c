@@ -36,6 +36,7 @@ struct AfUpdate {
     int32_t *tok;
     int n_tok, cap_tok;
     float *old, *refl, *newl, *dact; /* per action token */
+    float *enta, *dent;              /* per action token: new entropy, dL/dH (algo.entropy_coef) */
     int *apos;                       /* per action token: its position in its sample's sequence */
     int n_act, cap_act;
     int *tok_off, *traj_id;          /* per chunk sample (cap_s + 1) */
@@ -45,7 +46,7 @@ struct AfUpdate {
     int cap_mb;
 
     /* per model batch (model capacity) */
-    float *logp, *ent, *dlogp;
+    float *logp, *ent, *dlogp, *dentp; /* dentp: dL/dH per position */
     uint8_t *need; /* (policy max_tokens) the action positions of a chunk (af_model_forward_need) */
     int *seq_start;
     /* per group */
@@ -81,6 +82,8 @@ int af_update_create(const AfUpdateConfig *cfg, AfModel *policy, AfModel *ref, A
                 ref->max_seqs < policy->max_seqs))
         return af_error_set(AF_EINVAL, "learner step: the reference planner's shape or capacity differs from the policy's");
     if (opt->n != policy->n_params) return af_error_set(AF_EINVAL, "learner step: optimizer size differs from the policy");
+    if (!(cfg->entropy_target >= 0.0 && cfg->entropy_coef_lr >= 0.0))
+        return af_error_set(AF_EINVAL, "learner step: algo.entropy_target and algo.entropy_coef_lr must be >= 0");
     AfUpdate *u = calloc(1, sizeof *u);
     if (!u) return af_error_set(AF_ENOMEM, "learner step");
     u->cfg = *cfg;
@@ -95,8 +98,9 @@ int af_update_create(const AfUpdateConfig *cfg, AfModel *policy, AfModel *ref, A
     u->ent = malloc(cap * sizeof *u->ent);
     u->dlogp = malloc(cap * sizeof *u->dlogp);
     u->need = calloc(cap, 1);
+    u->dentp = malloc(cap * sizeof *u->dentp);
     u->seq_start = malloc(((size_t)policy->max_seqs + 1) * sizeof *u->seq_start);
-    if (!u->logp || !u->ent || !u->dlogp || !u->need || !u->seq_start) {
+    if (!u->logp || !u->ent || !u->dlogp || !u->need || !u->dentp || !u->seq_start) {
         rc = af_error_set(AF_ENOMEM, "learner step buffers");
         goto fail;
     }
@@ -110,6 +114,7 @@ fail:
 void af_update_destroy(AfUpdate *u) {
     if (!u) return;
     free(u->s), free(u->ch), free(u->tok), free(u->old), free(u->refl), free(u->newl), free(u->dact), free(u->apos);
+    free(u->enta), free(u->dent), free(u->dentp);
     free(u->tok_off), free(u->traj_id), free(u->adv), free(u->mb_counts);
     free(u->logp), free(u->ent), free(u->dlogp), free(u->need), free(u->seq_start);
     free(u->g_rew), free(u->g_adv), free(u->g_status), free(u->g_use), free(u->g_turns);
@@ -123,7 +128,7 @@ static int reserve(AfUpdate *u, int n_tok, int n_act) {
         (rc = grow((void **)&u->tok, &u->cap_tok, u->n_tok + n_tok, sizeof *u->tok)))
         return rc;
     if (u->n_act + n_act > u->cap_act) {
-        float **f[] = {&u->old, &u->refl, &u->newl, &u->dact};
+        float **f[] = {&u->old, &u->refl, &u->newl, &u->dact, &u->enta, &u->dent};
         int cap;
         for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
             cap = u->cap_act;
@@ -279,9 +284,11 @@ static int make_chunks(AfUpdate *u) {
 }
 
 /* Forward a chunk through `m`; gather the action-token log-probs into dst (indexed like
- * the action arrays). With `measure` (the policy before any update), also add the action
- * tokens' entropies and their distance to the behaviour log-probs to the stats. */
-static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, AfUpdateStats *measure) {
+ * the action arrays) and, with ent_dst, their entropies. With `measure` (the policy before
+ * any update), also add the action tokens' entropies and their distance to the behaviour
+ * log-probs to the stats. */
+static int forward_chunk_ent(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, float *ent_dst,
+                             AfUpdateStats *measure) {
     const Sample *s0 = &u->s[c->first];
     for (int k = 0; k <= c->n; k++)
         u->seq_start[k] = k < c->n ? s0[k].seq_off - s0[0].seq_off : s0[c->n - 1].seq_off + s0[c->n - 1].seq_len - s0[0].seq_off;
@@ -290,7 +297,7 @@ static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, Af
     for (int k = 0; k < c->n; k++) /* only the action tokens' log-probs are used */
         for (int j = 0; j < s0[k].n_act; j++) u->need[s0[k].seq_off - s0[0].seq_off + u->apos[s0[k].act_off + j]] = 1;
     int rc = af_model_forward_need(m, u->tok + s0[0].seq_off, u->seq_start, c->n, u->cfg.temperature, u->need, u->logp,
-                                   measure ? u->ent : NULL);
+                                   measure || ent_dst ? u->ent : NULL);
     if (rc) return rc;
     for (int k = 0; k < c->n; k++) {
         const Sample *s = &s0[k];
@@ -298,6 +305,7 @@ static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, Af
         for (int j = 0; j < s->n_act; j++) {
             const int p = base + u->apos[s->act_off + j];
             dst[s->act_off + j] = u->logp[p];
+            if (ent_dst) ent_dst[s->act_off + j] = u->ent[p];
             if (!measure) continue;
             measure->entropy_sum += u->ent[p];
             double d = fabs((double)u->logp[p] - (double)u->old[s->act_off + j]);
@@ -308,6 +316,10 @@ static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, Af
         }
     }
     return 0;
+}
+
+static int forward_chunk(AfUpdate *u, AfModel *m, const Chunk *c, float *dst, AfUpdateStats *measure) {
+    return forward_chunk_ent(u, m, c, dst, NULL, measure);
 }
 
 static int allreduce_sum_f32(float *buf, size_t n, MPI_Comm comm) {
@@ -401,6 +413,7 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
             if ((rc = forward_chunk(u, u->policy, &u->ch[c], u->newl, st))) return rc;
 
     /* 3. PPO epochs over mini-batches */
+    const int want_ent = u->cfg.loss.entropy_coef > 0.0;
     double acc[5] = {0}; /* loss, pg, kl, clipped tokens, tokens: summed over steps */
     double gn_sum = 0;
     int steps = 0;
@@ -418,7 +431,8 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
             for (; c < u->n_ch && u->s[u->ch[c].first].mb == mb; c++) {
                 const Chunk *ch = &u->ch[c];
                 const int measure = fuse && e == 0;
-                if ((rc = forward_chunk(u, u->policy, ch, u->newl, measure ? st : NULL))) return rc;
+                if ((rc = forward_chunk_ent(u, u->policy, ch, u->newl, want_ent ? u->enta : NULL, measure ? st : NULL)))
+                    return rc;
                 const Sample *s0 = &u->s[ch->first];
                 for (int k = 0; k <= ch->n; k++) {
                     u->tok_off[k] = (k < ch->n ? s0[k].act_off : s0[ch->n - 1].act_off + s0[ch->n - 1].n_act) - s0[0].act_off;
@@ -432,19 +446,24 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
                                  .mask = NULL,
                                  .logp = u->newl + a0,
                                  .old_logp = u->old + a0,
-                                 .ref_logp = u->cfg.loss.kl_coef != 0.0 ? u->refl + a0 : NULL};
+                                 .ref_logp = u->cfg.loss.kl_coef != 0.0 ? u->refl + a0 : NULL,
+                                 .entropy = want_ent ? u->enta + a0 : NULL};
                 AfLossStats ls;
-                if ((rc = af_grpo_loss(&lo, &b, u->dact + a0, &ls))) return rc;
+                if ((rc = af_grpo_loss_ent(&lo, &b, u->dact + a0, want_ent ? u->dent + a0 : NULL, &ls))) return rc;
                 part[0] += ls.loss, part[1] += ls.pg_loss, part[2] += ls.kl;
                 part[3] += ls.clip_frac * ls.n_tokens, part[4] += ls.n_tokens;
                 /* scatter dL/dlogp onto the chunk's token positions */
                 int n_tok = u->seq_start[ch->n];
                 memset(u->dlogp, 0, (size_t)n_tok * sizeof *u->dlogp);
+                if (want_ent) memset(u->dentp, 0, (size_t)n_tok * sizeof *u->dentp);
                 for (int k = 0; k < ch->n; k++) {
                     const int base = s0[k].seq_off - s0[0].seq_off, a = s0[k].act_off;
-                    for (int j = 0; j < s0[k].n_act; j++) u->dlogp[base + u->apos[a + j]] = u->dact[a + j];
+                    for (int j = 0; j < s0[k].n_act; j++) {
+                        u->dlogp[base + u->apos[a + j]] = u->dact[a + j];
+                        if (want_ent) u->dentp[base + u->apos[a + j]] = u->dent[a + j];
+                    }
                 }
-                if ((rc = af_model_backward(u->policy, u->dlogp))) return rc;
+                if ((rc = af_model_backward_ent(u->policy, u->dlogp, want_ent ? u->dentp : NULL))) return rc;
             }
             if (u->n_learners > 1) {
                 if ((rc = allreduce_sum_f32(u->policy->grads, u->policy->n_params, u->comm))) return rc;
@@ -465,6 +484,22 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
         st->clip_fraction = acc[4] > 0 ? acc[3] / acc[4] : 0.0;
         st->grad_norm = gn_sum / steps;
     }
+    if (u->cfg.entropy_target > 0.0) { /* the next run's weight, from this run's entropy */
+        double h[2] = {st->entropy_sum, st->mismatch_tokens};
+        if (u->n_learners > 1 && (rc = af_mpi_allreduce(MPI_IN_PLACE, h, 2, MPI_DOUBLE, MPI_SUM, u->comm))) return rc;
+        if (h[1] > 0) {
+            const double c = u->cfg.loss.entropy_coef + u->cfg.entropy_coef_lr * (u->cfg.entropy_target - h[0] / h[1]);
+            u->cfg.loss.entropy_coef = c > 0.0 ? c : 0.0;
+        }
+    }
+    return 0;
+}
+
+double af_update_entropy_coef(const AfUpdate *u) { return u->cfg.loss.entropy_coef; }
+
+int af_update_set_entropy_coef(AfUpdate *u, double coef) {
+    if (!(coef >= 0.0 && isfinite(coef))) return af_error_set(AF_EINVAL, "learner step: entropy weight %g", coef);
+    u->cfg.loss.entropy_coef = coef;
     return 0;
 }
 

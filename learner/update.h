@@ -43,6 +43,11 @@ typedef struct AfUpdateConfig {
     double mismatch_tol;   /* tolerance counted in AfUpdateStats.mismatch_over (e.g. 1e-3) */
     int monolithic;        /* algo.policy=monolithic: one sample per trajectory, its whole
                               transcript, every turn's action tokens one response (ablation) */
+    double entropy_target;  /* algo.entropy_target: > 0 adapts loss.entropy_coef after each run:
+                               coef <- max(0, coef + entropy_coef_lr * (target - H)), H the mean
+                               entropy of the run's action tokens before the update (all
+                               learners); 0: the weight stays loss.entropy_coef */
+    double entropy_coef_lr; /* algo.entropy_coef_lr */
 } AfUpdateConfig;
 
 typedef struct AfUpdateStats {
@@ -80,6 +85,12 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
  * batch; gradients and counts are summed over the learners as in af_update_run, so all
  * take the same step). Collective over the learners. *loss_out receives the mean
  * negative log-likelihood before the step, over all learners. */
+/* The entropy weight the next af_update_run uses (loss.entropy_coef, adapted under
+ * entropy_target), and its replacement (a resumed run's, from the checkpoint; finite, >= 0,
+ * else AF_EINVAL). */
+double af_update_entropy_coef(const AfUpdate *u);
+int af_update_set_entropy_coef(AfUpdate *u, double coef);
+
 int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out);
 
 #endif

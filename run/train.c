@@ -287,8 +287,25 @@ static int write_run_files(const Run *R) {
     return rc;
 }
 
+/* Each training query's difficulty level (algo.curriculum), or NULL when off. */
+static int query_levels(const Run *R, uint8_t **out) {
+    *out = NULL;
+    if (R->cfg->algo.curriculum == AF_CURRICULUM_OFF) return 0;
+    const AfDataset *ds = af_suite_split(R->w->suite, AF_SPLIT_TRAIN);
+    if (ds->n != R->lim.num_queries)
+        return af_error_set(AF_ESTATE, "curriculum: %zu training items, %u queries", (size_t)ds->n, R->lim.num_queries);
+    uint8_t *lv = malloc(ds->n ? ds->n : 1);
+    if (!lv) return af_error_set(AF_ENOMEM, "curriculum levels");
+    for (size_t i = 0; i < ds->n; i++) lv[i] = (uint8_t)af_suite_difficulty(R->w->suite, &ds->items[i]);
+    *out = lv;
+    return 0;
+}
+
 static int setup_learner(Run *R) {
     const AfConfig *c = R->cfg;
+    uint8_t *levels = NULL;
+    int rc = query_levels(R, &levels);
+    if (rc) return rc;
     AfLearnerSetup s = {.cfg = c,
                         .run_dir = R->run_dir,
                         .model = R->w->model,
@@ -306,8 +323,10 @@ static int setup_learner(Run *R) {
                         .run_local = local_episode,
                         .run_local_group = local_group,
                         .on_phase = on_phase,
-                        .ctx = R};
-    int rc = af_learner_create(&s, &R->learner);
+                        .ctx = R,
+                        .query_levels = levels};
+    rc = af_learner_create(&s, &R->learner);
+    free(levels);
     if (rc) return rc;
     R->model = af_learner_policy(R->learner);
     af_model_set_threads((int)c->model.threads);

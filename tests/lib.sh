@@ -14,6 +14,8 @@
 #   tiny_game24                   easy_game24 $T/easy.jsonl, and TINY_GAME24: the --set options of the
 #                                 training tests' tiny planner on it (seed 7, log.level warn)
 #   metrics_strip FILE            a metrics.jsonl without its timing fields (*_s, *_per_s), keys sorted
+#   same_run LABEL REF DIR        DIR's run equals REF's: $N metrics lines, metrics (stripped)
+#                                 and final weights bit for bit (REF, DIR under $T)
 #   finish                        print the totals and exit 1 if any check failed
 # A test ends with `finish`. Works with or without `set -e` in the test.
 AF=${1:-${AF_BIN:-build/agentflow}}
@@ -105,12 +107,20 @@ tiny_game24() {
 }
 
 metrics_strip() {
-    "$PY" - "$1" <<'EOF'
+    "$PY" - "$1" <<'PYEOF'
 import json, sys
 for line in open(sys.argv[1]):
     d = json.loads(line)
     print(json.dumps({k: v for k, v in d.items() if not (k.endswith("_s") or k.endswith("_per_s"))}, sort_keys=True))
-EOF
+PYEOF
+}
+
+same_run() {
+    metrics_strip "$T/$2/metrics.jsonl" > "$T/$2.m"
+    metrics_strip "$T/$3/metrics.jsonl" > "$T/$3.m"
+    check "$1: $N metrics lines" "[ \$(wc -l < '$T/$3/metrics.jsonl') -eq $N ]"
+    check "$1: metrics equal the uninterrupted run's" "cmp -s '$T/$2.m' '$T/$3.m'"
+    check "$1: final weights equal" "cmp -s '$T/$2/model/model.safetensors' '$T/$3/model/model.safetensors'"
 }
 
 finish() {

@@ -80,6 +80,7 @@ static void test_enums(void) {
         {"algo.reward_turns", AF_REWARD_TURNS_ALL, "all"},  {"algo.reward_turns", AF_REWARD_TURNS_FINAL, "final"},
         {"algo.reward_turns", AF_REWARD_TURNS_LAST_TRY, "last_try"},
         {"algo.policy", AF_POLICY_MEMORY, "memory"},        {"algo.policy", AF_POLICY_MONOLITHIC, "monolithic"},
+        {"algo.curriculum", AF_CURRICULUM_OFF, "none"},     {"algo.curriculum", AF_CURRICULUM_MASTERY, "mastery"},
         {"modules.judge.backend", AF_BACKEND_BUILTIN, "builtin"},
         {"modules.planner.backend", AF_BACKEND_OPENAI, "openai"},
         {"modules.judge.backend", AF_BACKEND_MODEL, "model"},

@@ -319,6 +319,68 @@ static void test_aggregation(void) {
     CHECK_EQ_INT(af_grpo_loss(&o, &b, g, &st), AF_EINVAL);
 }
 
+/* algo.entropy_coef on the aggregation batch above: the entropy is aggregated with the
+ * loss's weights, the loss falls by coef * that, dL/dH = -coef * weight per token (0 when
+ * masked), dL/dlogp is unchanged, and coef = 0 needs no entropies (the paper's loss). */
+static void test_entropy_bonus(void) {
+    int off[5] = {0, 2, 3, 7, 9}, id[4] = {0, 0, 1, 2};
+    float adv[4] = {1.0f, 1.0f, -0.5f, 5.0f};
+    uint8_t mask[4] = {1, 1, 1, 0};
+    float lp[9], old[9], ent[9], g0[9], g[9], de[9];
+    for (int i = 0; i < 9; i++) lp[i] = old[i] = -0.1f * (float)(i + 1), ent[i] = 0.25f * (float)(i + 1);
+    ent[8] = NAN; /* masked: never read */
+    AfGrpoBatch b = {.n_samples = 4, .tok_offset = off, .traj_id = id, .adv = adv, .mask = mask,
+                     .logp = lp, .old_logp = old, .ref_logp = NULL, .entropy = NULL};
+    AfLossOptions o;
+    af_grpo_loss_options_default(&o);
+    o.kl_coef = 0.0;
+    AfLossStats st0, st;
+    CHECK_EQ_INT(af_grpo_loss_ent(&o, &b, g0, de, &st0), 0); /* coef 0: no entropies needed */
+    for (int i = 0; i < 9; i++) CHECK(de[i] == 0.0f);
+    CHECK(st0.entropy == 0.0);
+    o.entropy_coef = 0.1;
+    CHECK_EQ_INT(af_grpo_loss_ent(&o, &b, g, de, &st), AF_EINVAL); /* entropy NULL */
+    b.entropy = ent;
+    CHECK_EQ_INT(af_grpo_loss_ent(&o, &b, g, de, &st), 0);
+    /* paper weights: traj 0 turn 0 1/8 (tokens 0, 1), turn 1 1/4 (token 2), traj 1 1/8 (3..6) */
+    const double w[9] = {0.125, 0.125, 0.25, 0.125, 0.125, 0.125, 0.125, 0, 0};
+    double H = 0;
+    for (int i = 0; i < 8; i++) H += w[i] * ent[i];
+    CHECK_NEAR(st.entropy, H, 1e-7);
+    CHECK_NEAR(st.loss, st0.loss - 0.1 * H, 1e-7);
+    CHECK_NEAR(st.pg_loss, st0.pg_loss, 1e-12);
+    for (int i = 0; i < 9; i++) {
+        CHECK_NEAR(de[i], -0.1 * w[i], 1e-9);
+        CHECK(g[i] == g0[i]);
+    }
+    /* finite difference of the loss in one token's entropy */
+    double *lpd = malloc(9 * sizeof *lpd), *oldd = malloc(9 * sizeof *oldd), *entd = malloc(9 * sizeof *entd);
+    double gd[9], ded[9];
+    for (int i = 0; i < 9; i++) lpd[i] = lp[i], oldd[i] = old[i], entd[i] = i == 8 ? 0.0 : ent[i];
+    AfGrpoBatch bd = b;
+    bd.logp = lpd, bd.old_logp = oldd, bd.entropy = entd;
+    o.agg = AF_LOSS_AGG_TOKEN_MEAN;
+    CHECK_EQ_INT(af_grpo_loss_ent_f64(&o, &bd, gd, ded, &st), 0);
+    for (int i = 0; i < 7; i++) {
+        AfLossStats sp, sm;
+        const double e0 = entd[i];
+        entd[i] = e0 + 1e-4;
+        CHECK_EQ_INT(af_grpo_loss_ent_f64(&o, &bd, NULL, NULL, &sp), 0);
+        entd[i] = e0 - 1e-4;
+        CHECK_EQ_INT(af_grpo_loss_ent_f64(&o, &bd, NULL, NULL, &sm), 0);
+        entd[i] = e0;
+        CHECK_NEAR(ded[i], (sp.loss - sm.loss) / 2e-4, 1e-8);
+        CHECK_NEAR(ded[i], -0.1 / 7.0, 1e-12);
+    }
+    /* bad input: a negative entropy, a negative coefficient */
+    entd[2] = -1.0;
+    CHECK_EQ_INT(af_grpo_loss_ent_f64(&o, &bd, gd, ded, &st), AF_EINVAL);
+    entd[2] = 0.5;
+    o.entropy_coef = -0.1;
+    CHECK_EQ_INT(af_grpo_loss_ent_f64(&o, &bd, gd, ded, &st), AF_EINVAL);
+    free(lpd), free(oldd), free(entd);
+}
+
 /* ------------------------------------------------------------------ random batches */
 
 typedef struct {
@@ -551,6 +613,7 @@ int main(int argc, char **argv) {
     test_token_clipping();
     test_token_kl();
     test_aggregation();
+    test_entropy_bonus();
     test_finite_differences();
     test_mismatch();
     TEST_MAIN_END();

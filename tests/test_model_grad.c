@@ -15,21 +15,25 @@
 #define NSEQ 3
 static const int LENS[NSEQ] = {6, 70, 3};
 
+static float *g_we; /* (N) entropy weights of the loss, or NULL (check_config with_ent) */
+static float *g_ent;
+
 static double loss_of(AfModel *m, const int32_t *tok, const int *ss, const float *w, float T,
                       float *lp) {
-    int rc = af_model_forward(m, tok, ss, NSEQ, T, lp, NULL);
+    int rc = af_model_forward(m, tok, ss, NSEQ, T, lp, g_we ? g_ent : NULL);
     if (rc) {
         fprintf(stderr, "forward: %s\n", af_error_detail());
         return NAN;
     }
     double L = 0;
-    for (int i = 0; i < ss[NSEQ]; i++) L += (double)w[i] * lp[i];
+    for (int i = 0; i < ss[NSEQ]; i++) L += (double)w[i] * lp[i] + (g_we ? (double)g_we[i] * g_ent[i] : 0.0);
     return L;
 }
 
 static int g_qwen3_llama3; /* 1: q/k norms, head_dim 6 (not d_model / n_heads), llama3 RoPE scaling */
 
-static void check_config(int kv, int bias, int tied) {
+/* with_ent: the loss also weights each position's entropy (af_model_backward_ent). */
+static void check_config_ent(int kv, int bias, int tied, int with_ent) {
     AfModelConfig c = tiny_config(kv, bias, tied);
     if (g_qwen3_llama3) tiny_family_knobs(&c);
     int ss[NSEQ + 1] = {0};
@@ -45,11 +49,17 @@ static void check_config(int kv, int bias, int tied) {
     AfRng r;
     af_rng_init(&r, 3, AF_RNG_TEST, 3, 0, 0);
     for (int i = 0; i < N; i++) w[i] = (float)af_rng_normal(&r) / N * 4;
+    if (with_ent) {
+        g_we = malloc(N * sizeof *g_we), g_ent = malloc(N * sizeof *g_ent);
+        /* some positions carry only an entropy weight, some only a log-prob weight */
+        for (int i = 0; i < N; i++) g_we[i] = i % 3 == 1 ? 0.0f : (float)af_rng_normal(&r) / N * 8;
+        for (int i = 0; i < N; i += 4) w[i] = 0.0f;
+    }
     const float T = 0.8f;
     loss_of(m, tok, ss, w, T, lp);
     af_model_zero_grad(m);
-    CHECK(af_model_backward(m, w) == 0);
-    CHECK(af_model_backward(m, w) == AF_ESTATE); /* needs a fresh forward */
+    CHECK(af_model_backward_ent(m, w, g_we) == 0);
+    CHECK(af_model_backward_ent(m, w, g_we) == AF_ESTATE); /* needs a fresh forward */
     int bad_tensors = 0;
     for (int ti = 0; ti < m->n_tensors; ti++) {
         const AfTensorInfo *t = &m->tensors[ti];
@@ -85,16 +95,18 @@ static void check_config(int kv, int bias, int tied) {
         if (bad) bad_tensors++;
     }
     CHECK_MSG(bad_tensors == 0, "kv=%d bias=%d tied=%d: %d tensors disagree", kv, bias, tied, bad_tensors);
-    fprintf(stderr, "kv=%d bias=%d tied=%d%s: %d tensors checked\n", kv, bias, tied,
-            g_qwen3_llama3 ? " qk_norm head_dim=6 llama3-rope" : "", m->n_tensors);
+    fprintf(stderr, "kv=%d bias=%d tied=%d%s%s: %d tensors checked\n", kv, bias, tied,
+            g_qwen3_llama3 ? " qk_norm head_dim=6 llama3-rope" : "", with_ent ? " entropy term" : "", m->n_tensors);
     /* gradients accumulate: a second forward+backward doubles them */
     float g0 = m->grads[m->tensors[1].offset];
     loss_of(m, tok, ss, w, T, lp);
-    CHECK(af_model_backward(m, w) == 0);
+    CHECK(af_model_backward_ent(m, w, g_we) == 0);
     CHECK_NEAR(m->grads[m->tensors[1].offset], 2 * g0, 1e-5 + 1e-5 * fabsf(g0));
     free(tok);
     free(w);
     free(lp);
+    free(g_we), free(g_ent);
+    g_we = g_ent = NULL;
     af_model_destroy(m);
 }
 
@@ -171,6 +183,8 @@ static void check_lm_blocks(int tied) {
     af_model_destroy(blk);
 }
 
+static void check_config(int kv, int bias, int tied) { check_config_ent(kv, bias, tied, 0); }
+
 int main(void) {
     check_config(4, 0, 0); /* multi-head, no bias, untied */
     check_config(2, 1, 0); /* GQA + bias */
@@ -188,6 +202,9 @@ int main(void) {
     af_model_set_lm_budget(1, 37 * 3); /* the finite differences through the LM head in blocks */
     check_config(2, 1, 1);
     check_config(4, 0, 0);
+    check_config_ent(2, 1, 1, 1); /* the entropy term's gradient through the blocks */
     af_model_set_lm_budget(0, 0);
+    check_config_ent(4, 0, 0, 1); /* the entropy term's gradient (algo.entropy_coef) */
+    check_config_ent(2, 1, 1, 1);
     TEST_MAIN_END();
 }

@@ -34,14 +34,6 @@ L2=(--set topology.learners=2)
 
 train1() { local d=$1; shift; "$AF" train --run-dir "$T/$d" "$@" >> "$T/$d.log" 2>&1; }
 train3() { local d=$1; shift; mpirun -np 3 "$AF" train --run-dir "$T/$d" "$@" >> "$T/$d.log" 2>&1; }
-strip() { metrics_strip "$1"; } # metrics without timing fields
-same() { # label reference-dir dir
-    strip "$T/$2/metrics.jsonl" > "$T/$2.m"
-    strip "$T/$3/metrics.jsonl" > "$T/$3.m"
-    check "$1: $N metrics lines" "[ \$(wc -l < '$T/$3/metrics.jsonl') -eq $N ]"
-    check "$1: metrics equal the uninterrupted run's" "cmp -s '$T/$2.m' '$T/$3.m'"
-    check "$1: final weights equal" "cmp -s '$T/$2/model/model.safetensors' '$T/$3/model/model.safetensors'"
-}
 latest_step() { "$AF" ckpt list --run-dir "$T/$1" | sed -n 's/^step \([0-9]*\) (latest).*/\1/p'; }
 lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
 wait_lines() { # file n pid: until the file exists with n lines, or the process ended
@@ -103,7 +95,7 @@ check "resume with another suite refused" "[ $rc_suite -ne 0 ] && grep -q 'resum
 check "refused resumes leave config.json alone" "cmp -s '$T/half1.config' '$T/half1/config.json'"
 train1 half1 --resume --set run.iterations=$N
 check "1 rank: resume says where it starts" "grep -q 'resuming from checkpoint step 3' '$T/half1.log'"
-same "1 rank, stop at $((N / 2)) + resume" ref1 half1
+same_run "1 rank, stop at $((N / 2)) + resume" ref1 half1
 
 # run.time_limit_s ends a run with a checkpoint; --resume (without the limit) continues it
 train1 tlim "${COMMON[@]}" --set run.iterations=$N --set run.time_limit_s=0.2
@@ -114,7 +106,7 @@ if [ "${s:-0}" -lt $N ]; then
 else
     echo "     (tlim: all $N iterations fit in 0.2 s; resume not exercised)"
 fi
-same "time limit + resume" ref1 tlim
+same_run "time limit + resume" ref1 tlim
 # (3 ranks / 2 learners stop + resume: with real rewards below, and after SIGTERM and kill -9)
 
 # ---------------------------------------------------------------- with real rewards
@@ -136,10 +128,10 @@ check "game24: rewards vary and gradients flow" \
     "$PY -c \"import json,sys; r=[json.loads(l) for l in open('$T/gref1/metrics.jsonl')]; sys.exit(0 if any(x['groups']>x['zero_variance_groups'] for x in r) and any(x['grad_norm']>0 for x in r) else 1)\""
 train1 ghalf1 "${GAME[@]}" --init-from "$T/gwarm/model" --set run.iterations=$((N / 2))
 train1 ghalf1 --resume --set run.iterations=$N
-same "game24, 1 rank, stop at $((N / 2)) + resume" gref1 ghalf1
+same_run "game24, 1 rank, stop at $((N / 2)) + resume" gref1 ghalf1
 train3 ghalf3 "${GAME[@]}" "${L2[@]}" --init-from "$T/gwarm/model" --set run.iterations=$((N / 2))
 train3 ghalf3 --resume --set run.iterations=$N
-same "game24, 3 ranks / 2 learners, stop at $((N / 2)) + resume" gref3 ghalf3
+same_run "game24, 3 ranks / 2 learners, stop at $((N / 2)) + resume" gref3 ghalf3
 
 # ---------------------------------------------------------------- SIGTERM to every rank
 sigterm_trial() { # name np: SIGTERM once metrics.jsonl exists (during rollouts or the learner step)
@@ -167,7 +159,7 @@ sigterm_trial() { # name np: SIGTERM once metrics.jsonl exists (during rollouts 
         check "$d: exit 0 (the run finished before the signal landed)" "[ $rc -eq 0 ]"
         echo "     ($d: the run finished before the signal landed; resume not exercised)"
     fi
-    same "$d: SIGTERM + resume" "$ref" "$d"
+    same_run "$d: SIGTERM + resume" "$ref" "$d"
 }
 sigterm_trial term1 1 ref1
 sigterm_trial term3 3 ref3 "${L2[@]}"
@@ -182,7 +174,7 @@ sigterm_at() { # name phase iteration
     check "$d: checkpoint written after iteration $at" \
         "[ \"\$(latest_step $d)\" = $((at + 1)) ] && grep -q 'signal received: checkpoint written' '$T/$d.log'"
     mpirun -np 3 "$AF" train --run-dir "$T/$d" --resume >> "$T/$d.log" 2>&1
-    same "$d: SIGTERM in the $phase phase + resume" ref3 "$d"
+    same_run "$d: SIGTERM in the $phase phase + resume" ref3 "$d"
 }
 sigterm_at termroll rollout 1
 sigterm_at termlearn learn 2
@@ -211,7 +203,7 @@ kill_trial() { # name rank-to-kill
     else
         mpirun -np 3 "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "${L2[@]}" --set run.iterations=$N --overwrite >> "$T/$d.log" 2>&1
     fi
-    same "$d: kill -9 of rank $victim + resume" ref3 "$d"
+    same_run "$d: kill -9 of rank $victim + resume" ref3 "$d"
 }
 kill_trial kill_actor 2
 kill_trial kill_learner $((RANDOM % 2))
@@ -249,7 +241,7 @@ check "--resume refuses the corrupted latest, naming step and tensor" \
 train1 corrupt --resume=latest-valid --set run.iterations=$N
 check "--resume=latest-valid falls back to step 2 and says so" \
     "grep -q 'latest-valid: falling back to checkpoint step 2' '$T/corrupt.log' && grep -q 'step 3: .*checksum mismatch' '$T/corrupt.log'"
-same "corrupted latest + --resume=latest-valid" ref1 corrupt
+same_run "corrupted latest + --resume=latest-valid" ref1 corrupt
 
 # a truncated data file
 truncate -s 65536 "$T/trunc/ckpt.lmdb/data.mdb"
@@ -272,7 +264,7 @@ check "map too small: the run stops with an error naming the map" \
     "[ $rc_small -eq 1 ] && grep -q 'is full writing checkpoint step' '$T/small.log' && grep -q 'the previous checkpoint is intact' '$T/small.log'"
 check "map too small: the previous checkpoint verifies" "[ -n '$s' ] && [ '$s' -lt $N ] && '$AF' ckpt verify --run-dir '$T/small' > /dev/null"
 train1 small --resume --set run.checkpoint_map_mb=0
-same "map too small + resume with an automatic map" ref1 small
+same_run "map too small + resume with an automatic map" ref1 small
 
 if [ $fail -ne 0 ]; then
     for f in "$T"/*.log; do echo "== $f"; tail -8 "$f"; done

@@ -2,6 +2,7 @@
  * (proof that each question is solvable), the random valid planner's rate is printed,
  * the same seed gives the same episode bit for bit, splits are deterministic and
  * disjoint, and the oracle's trajectories are well-formed. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,29 @@ static void check_splits(const char *name) {
             for (size_t j = 0; j < tr->n; j++) overlap += !strcmp(x->items[i].question, tr->items[j].question);
         CHECK_MSG(overlap == 0, "%s: %zu test questions also in train", name, overlap);
         fprintf(stderr, "%s: train %zu, test %zu\n", name, tr->n, x->n);
+        /* difficulty levels (algo.curriculum): multihop hops - 2 (" of the " per hop after
+         * the first), number suites the question's integers - 2; every level occurs */
+        int seen[AF_SUITE_LEVELS] = {0};
+        for (size_t i = 0; i < tr->n; i++) {
+            const char *q = tr->items[i].question;
+            int want = 0;
+            if (!strcmp(name, "multihop")) {
+                for (const char *p = strstr(q, " of the "); p; p = strstr(p + 1, " of the ")) want++;
+                want -= 1;
+            } else if (!strcmp(name, "arith") || !strcmp(name, "game24") || !strcmp(name, "countdown")) {
+                const char *e = strstr(q, "->"); /* countdown: the target is not a number to use */
+                for (const char *p = q; *p && (!e || p < e); p++)
+                    if (isdigit((unsigned char)*p) && (p == q || !isdigit((unsigned char)p[-1]))) want++;
+                want -= 2;
+            }
+            int got = af_suite_difficulty(a, &tr->items[i]);
+            if (got >= 0 && got < AF_SUITE_LEVELS) seen[got]++;
+            if (got != want) {
+                CHECK_MSG(got == want, "%s: \"%s\": level %d, want %d", name, q, got, want);
+                break;
+            }
+        }
+        if (!strcmp(name, "multihop")) CHECK(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
     }
     af_suite_destroy(a);
     af_suite_destroy(b);

@@ -6,8 +6,13 @@
  *    by causality a turn's prefix gives the same log-probs as the full transcript);
  *  - a monolithic trajectory that is not a transcript (a turn's action not where the last
  *    prompt has it, a prompt longer than the last) is skipped and counted, never read
- *    out of bounds, and the step still runs on the rest. */
+ *    out of bounds, and the step still runs on the rest;
+ *  - algo.entropy_coef: a step with a large entropy bonus raises the entropy of the action
+ *    tokens' distributions, one without it does not raise it as much;
+ *  - algo.entropy_target: the weight moves by entropy_coef_lr * (target - measured entropy)
+ *    after a step, clamped at 0. */
 #include <math.h>
+#include <stdio.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,17 +67,47 @@ static Agentflow__Trajectory *make_traj(AfModel *m, uint32_t sample, float rewar
     return t;
 }
 
+static double g_entropy_coef; /* algo.entropy_coef of the steps */
+
 static AfUpdate *make_update(AfModel *m, AfAdamW *opt, int monolithic) {
     AfUpdateConfig uc;
     af_test_update_config(&uc, 1.0f, 1e-3);
     uc.monolithic = monolithic;
+    uc.loss.entropy_coef = g_entropy_coef;
     AfUpdate *u = NULL;
     CHECK_MSG(af_update_create(&uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0, "%s", af_error_detail());
     return u;
 }
 
-/* One step over the group (two trajectories of one query); the weights are restored after. */
+/* Mean entropy of the distributions of the last turn's action tokens of g[0..2). */
+static double action_entropy(AfModel *m, Agentflow__Trajectory **g) {
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < 2; i++) {
+        const Agentflow__Turn *u = g[i]->turns[1];
+        int32_t tok[NP0 + NA0 + NR + NA1];
+        float ent[NP0 + NA0 + NR + NA1];
+        const int len = (int)(u->n_prompt_tokens + u->n_action_tokens);
+        for (int j = 0; j < len; j++)
+            tok[j] = (int32_t)(j < (int)u->n_prompt_tokens ? u->prompt_tokens[j] : u->action_tokens[j - u->n_prompt_tokens]);
+        int ss[2] = {0, len};
+        CHECK(af_model_forward(m, tok, ss, 1, 1.0f, NULL, ent) == 0);
+        for (int j = (int)u->n_prompt_tokens; j < len; j++) sum += ent[j], n++;
+    }
+    return sum / n;
+}
+
+/* One step over the group (two trajectories of one query); the weights are restored after.
+ * With entropy_out, the action entropy after the step. */
+static AfUpdateStats step_ent(AfModel *m, AfAdamW *opt, int monolithic, Agentflow__Trajectory **g,
+                              double *entropy_out);
+
 static AfUpdateStats step(AfModel *m, AfAdamW *opt, int monolithic, Agentflow__Trajectory **g) {
+    return step_ent(m, opt, monolithic, g, NULL);
+}
+
+static AfUpdateStats step_ent(AfModel *m, AfAdamW *opt, int monolithic, Agentflow__Trajectory **g,
+                              double *entropy_out) {
     AfUpdateStats st;
     memset(&st, 0, sizeof st);
     float *saved = malloc(m->n_params * sizeof *saved);
@@ -82,6 +117,7 @@ static AfUpdateStats step(AfModel *m, AfAdamW *opt, int monolithic, Agentflow__T
     if (u) CHECK_MSG(af_update_run(u, (const Agentflow__Trajectory *const *)g, &slot, 1, 1, 2, &st) == 0, "%s",
                      af_error_detail());
     af_update_destroy(u);
+    if (entropy_out) *entropy_out = action_entropy(m, g);
     memcpy(m->params, saved, m->n_params * sizeof *saved);
     m->fwd_valid = 0;
     free(saved);
@@ -136,6 +172,55 @@ int main(int argc, char **argv) {
               mono.skipped_samples);
 
     for (int i = 0; i < 2; i++) protobuf_c_message_free_unpacked(&g[i]->base, NULL);
+
+    /* the entropy bonus: a fresh group (the one above was edited), one step each way */
+    Agentflow__Trajectory *h[2] = {make_traj(m, 0, 0.0f, 10), make_traj(m, 1, 1.0f, 10)};
+    const double e0 = action_entropy(m, h);
+    double e_plain = 0, e_bonus = 0;
+    AfAdamW *opt2 = NULL; /* a larger step than the default lr, so that one step shows */
+    ac.lr = 0.02f;
+    CHECK(af_adamw_create(&ac, m->n_params, &opt2) == 0);
+    AfUpdateStats sp = step_ent(m, opt2, 0, h, &e_plain);
+    opt2->step = 0;
+    memset(opt2->m, 0, opt2->n * sizeof(float)), memset(opt2->v, 0, opt2->n * sizeof(float));
+    g_entropy_coef = 5.0;
+    AfUpdateStats sb = step_ent(m, opt2, 0, h, &e_bonus);
+    g_entropy_coef = 0.0;
+    af_adamw_destroy(opt2);
+    fprintf(stderr, "entropy before %.6f, after a plain step %.6f, after a step with the bonus %.6f\n", e0, e_plain,
+            e_bonus);
+    CHECK(e_bonus > e0 + 1e-3 && e_bonus > e_plain + 1e-3);
+    CHECK_MSG(sb.loss < sp.loss, "loss with the bonus %g, without %g", sb.loss, sp.loss);
+
+    /* algo.entropy_target: after a step the weight moves by lr * (target - H), H the step's
+     * measured entropy of the action tokens, and never goes below 0 */
+    const double targets[2] = {5.0, 0.1}, lrs[2] = {0.01, 10.0};
+    for (int k = 0; k < 2; k++) {
+        AfUpdateConfig uc;
+        af_test_update_config(&uc, 1.0f, 1e-3);
+        uc.loss.entropy_coef = 0.02;
+        uc.entropy_target = targets[k];
+        uc.entropy_coef_lr = lrs[k];
+        AfUpdate *u = NULL;
+        CHECK(af_update_create(&uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0);
+        if (!u) continue;
+        CHECK(af_update_entropy_coef(u) == 0.02);
+        float *saved = malloc(m->n_params * sizeof *saved);
+        memcpy(saved, m->params, m->n_params * sizeof *saved);
+        AfUpdateStats st;
+        const uint32_t slot = 0;
+        CHECK(af_update_run(u, (const Agentflow__Trajectory *const *)h, &slot, 1, 1, 2, &st) == 0);
+        const double H = st.entropy_sum / st.mismatch_tokens, want = 0.02 + lrs[k] * (targets[k] - H);
+        CHECK_MSG(k == 0 ? af_update_entropy_coef(u) == want && want > 0.02 : af_update_entropy_coef(u) == 0.0,
+                  "target %g, H %g: weight %g (want %g)", targets[k], H, af_update_entropy_coef(u), want > 0 ? want : 0.0);
+        CHECK(af_update_set_entropy_coef(u, -1.0) == AF_EINVAL);
+        CHECK(af_update_set_entropy_coef(u, 0.5) == 0 && af_update_entropy_coef(u) == 0.5);
+        memcpy(m->params, saved, m->n_params * sizeof *saved);
+        m->fwd_valid = 0;
+        free(saved);
+        af_update_destroy(u);
+    }
+    for (int i = 0; i < 2; i++) protobuf_c_message_free_unpacked(&h[i]->base, NULL);
     af_adamw_destroy(opt);
     af_model_destroy(m);
     MPI_Finalize();
