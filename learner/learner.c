@@ -17,6 +17,7 @@
 #include "learner/collect.h"
 #include "learner/data_stream.h"
 #include "learner/gather.h"
+#include "learner/lr_schedule.h"
 #include "learner/resume.h"
 #include "learner/trajstore.h"
 
@@ -30,6 +31,7 @@ struct AfLearner {
     AfModelConfig mcfg;
     AfModel *policy_m, *ref_m;
     AfAdamW *opt;
+    AfLrSchedule lrs;        /* algo.lr per iteration (learner/lr_schedule.h) */
     AfUpdate *upd;
     AfTrajLimits lim;
     AfDataStream *ds;
@@ -101,6 +103,11 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     ac.eps = (float)c->algo.adam_eps;
     ac.weight_decay = (float)c->algo.weight_decay;
     if ((rc = af_adamw_create(&ac, T->policy_m->n_params, &T->opt))) goto fail;
+    T->lrs = (AfLrSchedule){.lr = c->algo.lr,
+                            .warmup = c->algo.lr_warmup,
+                            .shape = c->algo.lr_schedule == AF_CFG_LR_COSINE ? AF_LR_COSINE : AF_LR_CONSTANT,
+                            .min_ratio = c->algo.lr_min,
+                            .total = c->run.iterations};
     AfUpdateConfig uc;
     memset(&uc, 0, sizeof uc);
     af_grpo_adv_options_default(&uc.adv);
@@ -588,6 +595,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     if (n_own > 0 && tr[0]) tb_sample(T, it, tr[0]);
     AfUpdateStats us;
     if (T->on_phase) T->on_phase(T->ctx, "learn", it);
+    T->opt->cfg.lr = (float)af_lr_schedule_at(&T->lrs, it);
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
     free(tr), free(slots);
     if (rc) return af_error_wrap(rc, "iteration %u learner step", it);

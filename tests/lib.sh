@@ -11,6 +11,8 @@
 #   fault_server_start            start tests/fault_server.py on 127.0.0.1; sets SRV_PORT
 #   fault_server_count KEY        requests the fault server counted for path?query KEY
 #   easy_game24 FILE              six game24 puzzles random valid steps solve 6-10% of the time
+#   tiny_game24                   writes $T/easy.jsonl and sets TINY_GAME24: the --set arguments
+#                                 of a tiny game24 planner trained on it (one learner, seed 7)
 #   finish                        print the totals and exit 1 if any check failed
 # A test ends with `finish`. Works with or without `set -e` in the test.
 AF=${1:-${AF_BIN:-build/agentflow}}
@@ -90,6 +92,15 @@ easy_game24() {
     for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
         echo "{\"question\": \"$q\"}"
     done >"$1"
+}
+
+tiny_game24() {
+    easy_game24 "$T/easy.jsonl"
+    TINY_GAME24=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
+        --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
+        --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
+        --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=warn
+        --set log.progress=none --set run.seed=7)
 }
 
 finish() {

@@ -10,12 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
 
-easy_game24 "$T/easy.jsonl"
-COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test="$T/easy.jsonl"
-        --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1
-        --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
-        --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=warn
-        --set log.progress=none --set run.seed=7)
+tiny_game24
+COMMON=("${TINY_GAME24[@]}")
 "$AF" train --run-dir "$T/warm" "${COMMON[@]}" --set run.iterations=0 --set model.warmstart_steps=300 \
     --set model.warmstart_batch=16 --set model.warmstart_lr=1e-2 > "$T/warm.log" 2>&1
 run() { # name np [extra...]

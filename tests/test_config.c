@@ -78,6 +78,7 @@ static void test_enums(void) {
         {"algo.reward_turns", AF_REWARD_TURNS_ALL, "all"},  {"algo.reward_turns", AF_REWARD_TURNS_FINAL, "final"},
         {"algo.reward_turns", AF_REWARD_TURNS_LAST_TRY, "last_try"},
         {"algo.policy", AF_POLICY_MEMORY, "memory"},        {"algo.policy", AF_POLICY_MONOLITHIC, "monolithic"},
+        {"algo.lr_schedule", AF_CFG_LR_CONSTANT, "constant"}, {"algo.lr_schedule", AF_CFG_LR_COSINE, "cosine"},
         {"modules.judge.backend", AF_BACKEND_BUILTIN, "builtin"},
         {"modules.planner.backend", AF_BACKEND_OPENAI, "openai"},
         {"log.progress", AF_PROGRESS_RANK0, "rank0"},       {"log.progress", AF_PROGRESS_ALL, "all"},

@@ -1,6 +1,9 @@
 # Learner area: Flow-GRPO math (learner/grpo) and the LMDB checkpoint store.
 af_unit_test(test_grpo TIMEOUT 120)
 af_unit_test(test_update)
+# Issue 18: the RL learning-rate schedule and the warm start's AdamW moments carried over.
+af_unit_test(test_rl_opt)
+af_script_test(test_rl_opt_train python bash ${CMAKE_SOURCE_DIR}/tests/test_rl_opt_train.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_grpo_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/grpo_ref.py $<TARGET_FILE:test_grpo>)
 af_script_test(test_train mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_eval_cli mpi bash ${CMAKE_SOURCE_DIR}/tests/test_eval_cli.sh $<TARGET_FILE:agentflow>)
