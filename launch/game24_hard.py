@@ -19,7 +19,8 @@ OUT/hard.jsonl, OUT/test.jsonl, OUT/train.jsonl ({"question": "a b c d", "answer
 the suite's own form) and OUT/hard_stats.tsv. No puzzle of hard.jsonl or test.jsonl is in
 train.jsonl (checked before writing).
 
-usage: launch/game24_hard.py --out DIR [--hard 100] [--test 262] [--seed 1]
+usage: launch/game24_hard.py --out DIR [--hard 100] [--test 262] [--seed 1] [--max 13]
+(--max: numbers 1..MAX; the suite's puzzles are those of --max 13, smaller is for tests)
 """
 import argparse
 import itertools
@@ -82,13 +83,16 @@ def main():
     ap.add_argument("--hard", type=int, default=100)
     ap.add_argument("--test", type=int, default=262)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max", type=int, default=13)
     a = ap.parse_args()
     rows = []
-    for nums in itertools.combinations_with_replacement(range(1, 14), 4):
+    for nums in itertools.combinations_with_replacement(range(1, a.max + 1), 4):
         g, n, f, b = score(nums)
         if n:
             rows.append((g, n, not f, not b, " ".join(map(str, nums)), f, b))
-    assert len(rows) == 1362, len(rows)
+    assert a.max != 13 or len(rows) == 1362, len(rows)
+    if a.hard + a.test >= len(rows):
+        ap.error("--hard %d and --test %d leave no training puzzle of %d" % (a.hard, a.test, len(rows)))
     rows.sort()
     hard = rows[: a.hard]
     rest = sorted(r[4] for r in rows[a.hard:])
