@@ -34,6 +34,7 @@ typedef enum { AF_CFG_AGG_PAPER = 0, AF_CFG_AGG_TOKEN_MEAN = 1 } AfCfgLossAgg;
 typedef enum { AF_REWARD_TURNS_ALL = 0, AF_REWARD_TURNS_FINAL = 1, AF_REWARD_TURNS_LAST_TRY = 2 } AfRewardTurns;
 typedef enum { AF_POLICY_MEMORY = 0, AF_POLICY_MONOLITHIC = 1 } AfPolicyContext;
 typedef enum { AF_CURRICULUM_OFF = 0, AF_CURRICULUM_MASTERY = 1 } AfCurriculumMode;
+typedef enum { AF_CFG_LR_CONSTANT = 0, AF_CFG_LR_COSINE = 1 } AfCfgLrSchedule;
 /* log.progress and log.level follow AfProgressMode and AfLogLevel (common/log.h),
  * run.weights_transport AfWeightsTransport (common/weights_shm.h). */
 
@@ -102,6 +103,10 @@ typedef struct AfConfig {
         int group_norm;
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
+        int64_t lr_warmup;
+        int lr_schedule; /* AfCfgLrSchedule */
+        double lr_min;
+        int carry_moments;
     } algo;
     struct {
         AfModuleConfig planner, executor, verifier, generator, judge;
@@ -261,7 +266,15 @@ typedef struct AfConfig {
       "injected stragglers (scaling studies): this fraction of training episodes, chosen by (seed, iteration, query, sample), is slowed down (RESUME)") \
     X("rollout.slow_factor", rollout.slow_factor, FLOAT, 5.0, 1.0, 1000.0, "",                  \
       "a slowed episode takes this many times its own wall time (RESUME)")                      \
-    X("algo.lr", algo.lr, FLOAT, 1e-3, 0.0, 10.0, "", "learning rate (constant)")              \
+    X("algo.lr", algo.lr, FLOAT, 1e-3, 0.0, 10.0, "", "learning rate (the peak with algo.lr_warmup or algo.lr_schedule)") \
+    X("algo.lr_warmup", algo.lr_warmup, INT, 0, 0, 100000000, "",                               \
+      "RL iterations of linear learning-rate warm-up from algo.lr / N to algo.lr, 0 = none (learner/lr_schedule.h)") \
+    X("algo.lr_schedule", algo.lr_schedule, ENUM, "constant", 0, 0, "constant|cosine",          \
+      "RL learning rate after the warm-up: constant (the paper), or a cosine decay to algo.lr_min * algo.lr at run.iterations") \
+    X("algo.lr_min", algo.lr_min, FLOAT, 0.1, 0.0, 1.0, "",                                     \
+      "algo.lr_schedule=cosine: the final learning rate as a fraction of algo.lr")            \
+    X("algo.carry_moments", algo.carry_moments, BOOL, 0, 0, 0, "",                              \
+      "keep the warm start's AdamW moments and step count for Flow-GRPO instead of starting them from zero (needs model.warmstart_steps > 0 in the same run)") \
     X("algo.weight_decay", algo.weight_decay, FLOAT, 0.01, 0.0, 10.0, "", "AdamW weight decay") \
     X("algo.adam_beta1", algo.adam_beta1, FLOAT, 0.9, 0.0, 0.999999, "", "AdamW beta1")        \
     X("algo.adam_beta2", algo.adam_beta2, FLOAT, 0.999, 0.0, 0.99999999, "", "AdamW beta2")    \

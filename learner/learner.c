@@ -18,6 +18,7 @@
 #include "learner/curriculum.h"
 #include "learner/data_stream.h"
 #include "learner/gather.h"
+#include "learner/lr_schedule.h"
 #include "learner/resume.h"
 #include "learner/trajstore.h"
 
@@ -31,6 +32,7 @@ struct AfLearner {
     AfModelConfig mcfg;
     AfModel *policy_m, *ref_m;
     AfAdamW *opt;
+    AfLrSchedule lrs;        /* algo.lr per iteration (learner/lr_schedule.h) */
     AfUpdate *upd;
     AfTrajLimits lim;
     AfDataStream *ds;
@@ -105,6 +107,11 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     ac.eps = (float)c->algo.adam_eps;
     ac.weight_decay = (float)c->algo.weight_decay;
     if ((rc = af_adamw_create(&ac, T->policy_m->n_params, &T->opt))) goto fail;
+    T->lrs = (AfLrSchedule){.lr = c->algo.lr,
+                            .warmup = c->algo.lr_warmup,
+                            .shape = c->algo.lr_schedule == AF_CFG_LR_COSINE ? AF_LR_COSINE : AF_LR_CONSTANT,
+                            .min_ratio = c->algo.lr_min,
+                            .total = c->run.iterations};
     AfUpdateConfig uc;
     memset(&uc, 0, sizeof uc);
     af_grpo_adv_options_default(&uc.adv);
@@ -711,6 +718,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     if (T->on_phase) T->on_phase(T->ctx, "learn", it);
     M->g.curriculum_level = T->cur ? af_curriculum_focus(T->cur) : -1;
     M->g.entropy_coef = af_update_entropy_coef(T->upd); /* the weight this step uses */
+    T->opt->cfg.lr = (float)af_lr_schedule_at(&T->lrs, it);
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
     if (rc == 0 && T->cur) rc = curriculum_observe(T, tr, n_own, G);
     free(tr), free(slots);

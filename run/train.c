@@ -367,6 +367,9 @@ static int setup(Run *R) {
     if (R->world > 1 && R->L >= R->world)
         return af_error_set(AF_ECONFIG, "topology.learners (%d) must be smaller than the number of ranks (%d): "
                                         "at least one rank must be an actor", R->L, R->world);
+    if (c->algo.carry_moments && c->model.warmstart_steps <= 0)
+        return af_error_set(AF_ECONFIG, "config: algo.carry_moments = true needs model.warmstart_steps > 0: the "
+                                        "moments carried over are the warm start's, in the same run");
     if (c->modules.planner.backend != AF_BACKEND_BUILTIN)
         return af_error_set(AF_ECONFIG, "config: modules.planner.backend = %s: train trains the model planner "
                                         "(a served planner runs in rollout)",

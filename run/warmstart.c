@@ -89,9 +89,14 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
     af_text_codec_destroy(codec);
     free(tr);
     if (rc) return af_error_wrap(rc, "warm start");
+    af_warmstart_hand_over(opt, rl_lr, c->algo.carry_moments);
+    return 0;
+}
+
+void af_warmstart_hand_over(AfAdamW *opt, float rl_lr, int carry_moments) {
     opt->cfg.lr = rl_lr;
+    if (carry_moments) return;
     memset(opt->m, 0, opt->n * sizeof(float));
     memset(opt->v, 0, opt->n * sizeof(float));
     opt->step = 0;
-    return 0;
 }

@@ -10,11 +10,13 @@
  * explored turns are not trained on. Step s uses questions (s * B + i) mod n_train of the
  * training split, iteration WARMSTART_ITERATION + s for its sampling streams, and the
  * learning rate of a 20-step linear warm-up to model.warmstart_lr, then a cosine decay to
- * 10% of it. Afterwards the optimizer is reset to algo.lr with zero moments: the warm
- * start is part of initialisation. A planner in text (the world's text_dir) is shown the
- * demonstrating planner's actions as its own replies (af_planner_text_demo_create): its
- * chat-template prompt, then "Sub-goal/Tool/Command" encoded with its tokenizer and the
- * end-of-sequence id, so behaviour cloning trains the ids it will sample. */
+ * 10% of it. Afterwards the optimizer is handed over to Flow-GRPO at algo.lr with zero
+ * moments and step count (the warm start is part of initialisation), or, with
+ * algo.carry_moments, with the warm start's moments and step count as they are. A planner
+ * in text (the world's text_dir) is shown the demonstrating planner's actions as its own
+ * replies (af_planner_text_demo_create): its chat-template prompt, then
+ * "Sub-goal/Tool/Command" encoded with its tokenizer and the end-of-sequence id, so
+ * behaviour cloning trains the ids it will sample. */
 #ifndef AF_RUN_WARMSTART_H
 #define AF_RUN_WARMSTART_H
 
@@ -31,5 +33,9 @@
 /* Runs model.warmstart_steps steps on learner lidx of L (collective over `learners`).
  * Returns 0, or the first error (a failed demonstration on any learner stops all). */
 int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, int L, MPI_Comm learners);
+
+/* The end of the warm start: the learning rate becomes rl_lr; unless carry_moments, both
+ * moments are zeroed and the step count reset (Adam's bias correction starts again). */
+void af_warmstart_hand_over(AfAdamW *opt, float rl_lr, int carry_moments);
 
 #endif

@@ -81,6 +81,7 @@ static void test_enums(void) {
         {"algo.reward_turns", AF_REWARD_TURNS_LAST_TRY, "last_try"},
         {"algo.policy", AF_POLICY_MEMORY, "memory"},        {"algo.policy", AF_POLICY_MONOLITHIC, "monolithic"},
         {"algo.curriculum", AF_CURRICULUM_OFF, "none"},     {"algo.curriculum", AF_CURRICULUM_MASTERY, "mastery"},
+        {"algo.lr_schedule", AF_CFG_LR_CONSTANT, "constant"}, {"algo.lr_schedule", AF_CFG_LR_COSINE, "cosine"},
         {"modules.judge.backend", AF_BACKEND_BUILTIN, "builtin"},
         {"modules.planner.backend", AF_BACKEND_OPENAI, "openai"},
         {"modules.judge.backend", AF_BACKEND_MODEL, "model"},

@@ -23,50 +23,6 @@
 #include "tests/test_util.h"
 #include "tests/update_testlib.h"
 
-enum { NP0 = 5, NA0 = 3, NR = 2, NA1 = 4 };
-
-static uint32_t *dup_ids(const uint32_t *v, size_t n) {
-    uint32_t *p = malloc((n ? n : 1) * sizeof *p);
-    if (n) memcpy(p, v, n * sizeof *p);
-    return p;
-}
-
-/* Two turns: prompt0, action0; prompt1 = prompt0 + action0 + result, action1. The
- * behaviour log-probs are m's on the whole transcript prompt1 + action1. */
-static Agentflow__Trajectory *make_traj(AfModel *m, uint32_t sample, float reward, uint64_t seed) {
-    AfRng r;
-    af_rng_init(&r, seed, AF_RNG_TEST, 2, sample, 0);
-    const int n = NP0 + NA0 + NR + NA1;
-    uint32_t seq[NP0 + NA0 + NR + NA1];
-    for (int i = 0; i < n; i++) seq[i] = 1 + af_rng_below(&r, (uint32_t)m->cfg.vocab_size - 1);
-    int32_t tok[NP0 + NA0 + NR + NA1];
-    for (int i = 0; i < n; i++) tok[i] = (int32_t)seq[i];
-    int ss[2] = {0, n};
-    float lp[NP0 + NA0 + NR + NA1];
-    CHECK(af_model_forward(m, tok, ss, 1, 1.0f, lp, NULL) == 0);
-
-    Agentflow__Trajectory *t = malloc(sizeof *t);
-    agentflow__trajectory__init(t);
-    t->sample_index = sample;
-    t->reward = reward;
-    t->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
-    t->n_turns = 2;
-    t->turns = calloc(2, sizeof *t->turns);
-    const int np[2] = {NP0, NP0 + NA0 + NR}, na[2] = {NA0, NA1};
-    for (int k = 0; k < 2; k++) {
-        Agentflow__Turn *u = malloc(sizeof *u);
-        agentflow__turn__init(u);
-        u->n_prompt_tokens = (size_t)np[k];
-        u->prompt_tokens = dup_ids(seq, (size_t)np[k]);
-        u->n_action_tokens = u->n_behaviour_logprobs = (size_t)na[k];
-        u->action_tokens = dup_ids(seq + np[k], (size_t)na[k]);
-        u->behaviour_logprobs = malloc((size_t)na[k] * sizeof(float));
-        for (int j = 0; j < na[k]; j++) u->behaviour_logprobs[j] = lp[np[k] + j];
-        t->turns[k] = u;
-    }
-    return t;
-}
-
 static double g_entropy_coef; /* algo.entropy_coef of the steps */
 
 static AfUpdate *make_update(AfModel *m, AfAdamW *opt, int monolithic) {
@@ -137,7 +93,7 @@ int main(int argc, char **argv) {
         TEST_MAIN_END();
     }
     fill_params(m, 5, 0.3);
-    Agentflow__Trajectory *g[2] = {make_traj(m, 0, 0.0f, 9), make_traj(m, 1, 1.0f, 9)};
+    Agentflow__Trajectory *g[2] = {af_test_two_turn_traj(m, 0, 0.0f, 9), af_test_two_turn_traj(m, 1, 1.0f, 9)};
 
     AfUpdateStats mem = step(m, opt, 0, g), mono = step(m, opt, 1, g);
     CHECK_MSG(mem.samples == 4 && mem.skipped_samples == 0, "memory: %g samples, %g skipped", mem.samples,
@@ -174,7 +130,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 2; i++) protobuf_c_message_free_unpacked(&g[i]->base, NULL);
 
     /* the entropy bonus: a fresh group (the one above was edited), one step each way */
-    Agentflow__Trajectory *h[2] = {make_traj(m, 0, 0.0f, 10), make_traj(m, 1, 1.0f, 10)};
+    Agentflow__Trajectory *h[2] = {af_test_two_turn_traj(m, 0, 0.0f, 10), af_test_two_turn_traj(m, 1, 1.0f, 10)};
     const double e0 = action_entropy(m, h);
     double e_plain = 0, e_bonus = 0;
     AfAdamW *opt2 = NULL; /* a larger step than the default lr, so that one step shows */

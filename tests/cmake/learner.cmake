@@ -2,17 +2,20 @@
 af_unit_test(test_grpo TIMEOUT 120)
 af_unit_test(test_update)
 af_unit_test(test_curriculum)
+# Issue 18: the RL learning-rate schedule and the warm start's AdamW moments carried over.
+af_unit_test(test_rl_opt)
+af_script_test(test_rl_opt_train python bash ${CMAKE_SOURCE_DIR}/tests/test_rl_opt_train.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_grpo_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/grpo_ref.py $<TARGET_FILE:test_grpo>)
 af_script_test(test_curriculum_resume mpi bash ${CMAKE_SOURCE_DIR}/tests/test_curriculum_resume.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_train mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_train_bf16 mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train_bf16.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_eval_cli mpi bash ${CMAKE_SOURCE_DIR}/tests/test_eval_cli.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_async mpi bash ${CMAKE_SOURCE_DIR}/tests/test_async.sh $<TARGET_FILE:agentflow>)
-# test_update calls MPI_Init (af_update needs a communicator); Open MPI's plugins leave
+# test_update and test_rl_opt call MPI_Init (af_update needs a communicator); Open MPI's plugins leave
 # allocations LeakSanitizer cannot name (their modules are unloaded), so the sanitized
 # copy checks memory errors without leak detection.
 if(AF_SANITIZE_TESTS)
-  set_tests_properties(test_update_asan PROPERTIES ENVIRONMENT
+  set_tests_properties(test_update_asan test_rl_opt_asan PROPERTIES ENVIRONMENT
     "${AF_TEST_ENV};ASAN_OPTIONS=detect_leaks=0:abort_on_error=0;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 endif()
 # TensorBoard event files read back by an independent reader (python3-protobuf).
