@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/kernels.h"
+#include "common/matmul_bf16.h"
 #include "common/pool.h"
 #include "common/rng.h"
 
@@ -341,6 +342,10 @@ void af_model_destroy(AfModel *m) {
     if (!m) return;
     af_pool_destroy(m->pool);
     acts_free(m->acts);
+    af_bf16mm_destroy(m->mm);
+    free(m->wb);
+    free(m->xb);
+    free(m->yb);
     free(m->tensors);
     free(m->p.layers);
     free(m->g.layers);
@@ -389,6 +394,44 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name) {
 void af_model_set_threads(int n) {
     g_threads = n < 1 ? 1 : n;
     openblas_set_num_threads(g_threads);
+    af_bf16mm_set_threads(g_threads);
+}
+
+static void bf16_free(AfModel *m) {
+    af_bf16mm_destroy(m->mm);
+    free(m->wb);
+    free(m->xb);
+    free(m->yb);
+    m->mm = NULL, m->wb = m->xb = m->yb = NULL;
+    m->compute = AF_COMPUTE_FP32;
+}
+
+int af_model_set_compute(AfModel *m, int compute) {
+    int want, rc = af_compute_resolve(compute, &want);
+    if (rc) return rc;
+    m->fwd_valid = 0;
+    if (want == m->compute) return 0;
+    bf16_free(m);
+    if (want == AF_COMPUTE_FP32 || !m->acts) {
+        m->compute = want; /* no learner batch: nothing runs the products */
+        return 0;
+    }
+    const AfModelConfig *c = &m->cfg;
+    size_t N = (size_t)m->max_tokens, QD = (size_t)c->n_heads * m->head_dim, KD = (size_t)c->n_kv_heads * m->head_dim;
+#define MAX2(x, y) ((x) > (y) ? (x) : (y))
+    size_t xw = MAX2(MAX2((size_t)c->d_model, QD), (size_t)c->d_ff); /* inputs of the products */
+    size_t yw = MAX2(MAX2(xw, KD), (size_t)c->vocab_size);            /* their outputs' gradients */
+#undef MAX2
+    if ((rc = af_bf16mm_create(&m->mm))) return rc;
+    m->wb = alloc_floats((m->n_params + 1) / 2);
+    m->xb = alloc_floats((N * xw + 1) / 2);
+    m->yb = m->grads ? alloc_floats((N * yw + 1) / 2) : NULL;
+    if (!m->wb || !m->xb || (m->grads && !m->yb)) {
+        bf16_free(m);
+        return af_error_set(AF_ENOMEM, "af_model_set_compute: out of memory for the bf16 copies (%zu parameters)", m->n_params);
+    }
+    m->compute = want;
+    return 0;
 }
 
 void af_model_zero_grad(AfModel *m) {
@@ -412,24 +455,51 @@ double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int 
 
 /* ------------------------------------------------------------------ building blocks */
 
-/* y = x W^T (+ b): x (n, in), W (out, in), y (n, out) */
-static void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in,
-                       int out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f,
-                y, out);
+/* Linear layers. fp32: OpenBLAS sgemm. bf16 (m->compute): the caller rounds the
+ * activation input once into m->xb (to_bf16, shared by the products that read it), the
+ * weights come from m->wb (the forward's bf16 copy, at the parameters' offsets) and dy is
+ * rounded into m->yb; oneDNN accumulates in fp32. A failed bf16 product sets m->mm_rc,
+ * which the forward/backward return. */
+static const uint16_t *to_bf16(AfModel *m, const float *x, size_t n) {
+    if (m->compute != AF_COMPUTE_BF16) return NULL;
+    af_f32_to_bf16_n(m->xb, x, n);
+    return m->xb;
+}
+
+static const uint16_t *wbf(const AfModel *m, const float *w) { return m->wb + (w - m->params); }
+
+static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
+                    int ldb, int beta, float *C, int ldc) {
+    if (!m->mm_rc) m->mm_rc = af_bf16mm_run(m->mm, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* y = x W^T (+ y when acc) (+ b): x (n, in), W (out, in), y (n, out); xb: x in bf16 (bf16
+ * mode) or NULL. */
+static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const uint16_t *xb, const float *w,
+                       const float *b, int n, int in, int out) {
+    if (xb)
+        mm_bf16(m, 0, 1, n, out, in, xb, in, wbf(m, w), in, acc, y, out);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, acc ? 1.0f : 0.0f,
+                    y, out);
     if (b)
         for (int i = 0; i < n; i++)
             for (int o = 0; o < out; o++) y[(size_t)i * out + o] += b[o];
 }
 
-/* dx (+)= dy W; dW += dy^T x; db += sum rows dy. */
-static void linear_bwd(float *dx, int accum_dx, float *dw, float *db, const float *dy,
-                       const float *x, const float *w, int n, int in, int out) {
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
-                    accum_dx ? 1.0f : 0.0f, dx, in);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f,
-                dw, in);
+/* dx (+)= dy W; dW += dy^T x; db += sum rows dy. xb: x in bf16 (bf16 mode) or NULL. */
+static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db, const float *dy, const float *x,
+                       const uint16_t *xb, const float *w, int n, int in, int out) {
+    if (xb) {
+        af_f32_to_bf16_n(m->yb, dy, (size_t)n * out);
+        if (dx) mm_bf16(m, 0, 0, n, in, out, m->yb, out, wbf(m, w), in, accum_dx, dx, in);
+        mm_bf16(m, 1, 0, out, in, n, m->yb, out, xb, in, 1, dw, in);
+    } else {
+        if (dx)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
+                        accum_dx ? 1.0f : 0.0f, dx, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    }
     if (db)
         for (int i = 0; i < n; i++)
             for (int o = 0; o < out; o++) db[o] += dy[(size_t)i * out + o];
@@ -617,6 +687,8 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
     int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
     size_t NC = (size_t)N * C;
 
+    m->mm_rc = 0;
+    if (m->compute == AF_COMPUTE_BF16) af_f32_to_bf16_n(m->wb, m->params, m->n_params);
     for (int i = 0; i < N; i++)
         memcpy(a->x + (size_t)i * C, m->p.embed + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
@@ -630,9 +702,10 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
         float *xnext = a->x + (ln + m->max_tokens) * C;
 
         rmsnorm_fwd(xn1, rstd1, x, P->attn_norm, N, C, c->rms_eps);
-        linear_fwd(q, xn1, P->wq, P->bq, N, C, QD);
-        linear_fwd(k, xn1, P->wk, P->bk, N, C, KD);
-        linear_fwd(v, xn1, P->wv, P->bv, N, C, KD);
+        const uint16_t *xb = to_bf16(m, xn1, NC);
+        linear_fwd(m, q, 0, xn1, xb, P->wq, P->bq, N, C, QD);
+        linear_fwd(m, k, 0, xn1, xb, P->wk, P->bk, N, C, KD);
+        linear_fwd(m, v, 0, xn1, xb, P->wv, P->bv, N, C, KD);
         if (c->qk_norm) { /* per-head RMSNorm before RoPE; rows of hd floats */
             float *qpre = a->qpre + ln * QD, *kpre = a->kpre + ln * KD;
             memcpy(qpre, q, (size_t)N * QD * sizeof(float));
@@ -649,19 +722,19 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
                       .seq_start = seq_start, .n_items = n_seqs * KV};
         att_run(&job);
         memcpy(xmid, x, NC * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, QD, 1.0f, att, QD, P->wo, QD,
-                    1.0f, xmid, C);
+        linear_fwd(m, xmid, 1, att, to_bf16(m, att, (size_t)N * QD), P->wo, NULL, N, QD, C);
         rmsnorm_fwd(xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps);
-        linear_fwd(g, xn2, P->wgate, NULL, N, C, F);
-        linear_fwd(u, xn2, P->wup, NULL, N, C, F);
+        xb = to_bf16(m, xn2, NC);
+        linear_fwd(m, g, 0, xn2, xb, P->wgate, NULL, N, C, F);
+        linear_fwd(m, u, 0, xn2, xb, P->wup, NULL, N, C, F);
         af_kernels()->silu_mul(hh, g, u, (size_t)N * F);
         memcpy(xnext, xmid, NC * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, F, 1.0f, hh, F, P->wdown, F,
-                    1.0f, xnext, C);
+        linear_fwd(m, xnext, 1, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, NULL, N, F, C);
     }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
     rmsnorm_fwd(a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps);
-    linear_fwd(a->logits, a->xnf, m->p.lm_head, NULL, N, C, V);
+    linear_fwd(m, a->logits, 0, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, NULL, N, C, V);
+    if (m->mm_rc) return m->mm_rc;
 
     float invT = 1.0f / temperature;
     for (int s = 0; s < n_seqs; s++) {
@@ -727,7 +800,9 @@ int af_model_backward(AfModel *m, const float *dlogp) {
         }
     }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
-    linear_bwd(a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, m->p.lm_head, N, C, V);
+    m->mm_rc = 0;
+    size_t NC = (size_t)N * C;
+    linear_bwd(m, a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, N, C, V);
     memset(a->dx, 0, (size_t)N * C * sizeof(float));
     rmsnorm_bwd(a->dx, m->g.final_norm, a->dxn, xf, a->rstdf, m->p.final_norm, N, C);
 
@@ -743,7 +818,7 @@ int af_model_backward(AfModel *m, const float *dlogp) {
 
         /* MLP: dx is the gradient w.r.t. this layer's output == d xmid (residual) */
         float *dh = a->dg; /* reuse: dh then dg in place */
-        linear_bwd(dh, 0, G->wdown, NULL, a->dx, hh, P->wdown, N, F, C);
+        linear_bwd(m, dh, 0, G->wdown, NULL, a->dx, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, N, F, C);
         for (size_t i = 0; i < (size_t)N * F; i++) a->du[i] = -g[i];
         af_vexpf(a->du, a->du, (size_t)N * F);
         for (size_t i = 0; i < (size_t)N * F; i++) {
@@ -751,12 +826,13 @@ int af_model_backward(AfModel *m, const float *dlogp) {
             a->du[i] = d * gi * sg;
             a->dg[i] = d * u[i] * sg * (1.0f + gi * (1.0f - sg));
         }
-        linear_bwd(a->dxn, 0, G->wgate, NULL, a->dg, xn2, P->wgate, N, C, F);
-        linear_bwd(a->dxn, 1, G->wup, NULL, a->du, xn2, P->wup, N, C, F);
+        const uint16_t *xb = to_bf16(m, xn2, NC);
+        linear_bwd(m, a->dxn, 0, G->wgate, NULL, a->dg, xn2, xb, P->wgate, N, C, F);
+        linear_bwd(m, a->dxn, 1, G->wup, NULL, a->du, xn2, xb, P->wup, N, C, F);
         rmsnorm_bwd(a->dx, G->mlp_norm, a->dxn, xmid, rstd2, P->mlp_norm, N, C);
 
         /* attention output projection */
-        linear_bwd(a->datt, 0, G->wo, NULL, a->dx, att, P->wo, N, QD, C);
+        linear_bwd(m, a->datt, 0, G->wo, NULL, a->dx, att, to_bf16(m, att, (size_t)N * QD), P->wo, N, QD, C);
         memset(a->dk, 0, (size_t)N * KD * sizeof(float));
         memset(a->dv, 0, (size_t)N * KD * sizeof(float));
         AttJob job = {.m = m, .bwd = 1, .q = q, .k = k, .v = v, .att = att, .lse = lse,
@@ -776,9 +852,10 @@ int af_model_backward(AfModel *m, const float *dlogp) {
             rmsnorm_bwd(dqp, G->q_norm, a->dq, a->qpre + ln * QD, a->rstdq + ln * H, P->q_norm, N * H, hd);
             rmsnorm_bwd(dkp, G->k_norm, a->dk, a->kpre + ln * KD, a->rstdk + ln * KV, P->k_norm, N * KV, hd);
         }
-        linear_bwd(a->dxn, 0, G->wq, G->bq, dqp, xn1, P->wq, N, C, QD);
-        linear_bwd(a->dxn, 1, G->wk, G->bk, dkp, xn1, P->wk, N, C, KD);
-        linear_bwd(a->dxn, 1, G->wv, G->bv, a->dv, xn1, P->wv, N, C, KD);
+        xb = to_bf16(m, xn1, NC);
+        linear_bwd(m, a->dxn, 0, G->wq, G->bq, dqp, xn1, xb, P->wq, N, C, QD);
+        linear_bwd(m, a->dxn, 1, G->wk, G->bk, dkp, xn1, xb, P->wk, N, C, KD);
+        linear_bwd(m, a->dxn, 1, G->wv, G->bv, a->dv, xn1, xb, P->wv, N, C, KD);
         rmsnorm_bwd(a->dx, G->attn_norm, a->dxn, x, rstd1, P->attn_norm, N, C);
     }
     for (int i = 0; i < N; i++) {
@@ -787,5 +864,5 @@ int af_model_backward(AfModel *m, const float *dlogp) {
         for (int j = 0; j < C; j++) ge[j] += d[j];
     }
     m->fwd_valid = 0;
-    return 0;
+    return m->mm_rc;
 }
