@@ -11,6 +11,8 @@
 #   fault_server_start            start tests/fault_server.py on 127.0.0.1; sets SRV_PORT
 #   fault_server_count KEY        requests the fault server counted for path?query KEY
 #   easy_game24 FILE              six game24 puzzles random valid steps solve 6-10% of the time
+#   metrics_strip FILE            a metrics.jsonl without its timing fields (*_s, *_per_s), keys sorted:
+#                                 what must be bit-identical between runs of one config and seed
 #   finish                        print the totals and exit 1 if any check failed
 # A test ends with `finish`. Works with or without `set -e` in the test.
 AF=${1:-${AF_BIN:-build/agentflow}}
@@ -90,6 +92,15 @@ easy_game24() {
     for q in "12 12 12 12" "2 2 2 12" "3 8 8 8" "3 3 3 8" "4 6 6 6" "2 12 12 12"; do
         echo "{\"question\": \"$q\"}"
     done >"$1"
+}
+
+metrics_strip() {
+    $PY - "$1" <<'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    print(json.dumps({k: v for k, v in d.items() if not (k.endswith("_s") or k.endswith("_per_s"))}, sort_keys=True))
+EOF
 }
 
 finish() {

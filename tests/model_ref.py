@@ -146,7 +146,7 @@ class Model:
             x = x + lin("mlp.down_proj", torch.nn.functional.silu(lin("mlp.gate_proj", h)) * lin("mlp.up_proj", h))
         x = self.rms(x, p["model.norm.weight"])
         head = p["model.embed_tokens.weight"] if self.tied else p["lm_head.weight"]
-        return x @ head.t()
+        return torch.nn.functional.linear(x, head)  # x @ head.t(), as a linear layer
 
 
 def load_dir(d):

@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/matmul_bf16.h"
 #include "env/python_tool.h"
 #include "env/task_judge.h"
 #include "test_util.h"
@@ -87,6 +88,8 @@ static void test_enums(void) {
         {"tools.python.isolation", AF_PY_ISOLATION_REQUIRED, "required"},
         {"tools.python.isolation", AF_PY_ISOLATION_BEST_EFFORT, "best_effort"},
         {"tools.python.isolation", AF_PY_ISOLATION_NONE, "none"},
+        {"model.compute", AF_COMPUTE_FP32, "fp32"},         {"model.compute", AF_COMPUTE_BF16, "bf16"},
+        {"model.compute", AF_COMPUTE_AUTO, "auto"},
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
         CHECK_MSG(!strcmp(af_config_choice_name(e[i].path, e[i].value), e[i].name), "%s %d", e[i].path, e[i].value);

@@ -19,3 +19,8 @@ set_tests_properties(test_observability PROPERTIES SKIP_RETURN_CODE 77)
 af_unit_test(test_progress)
 af_unit_test(test_passk)
 af_unit_test(test_tfevents)
+# model.compute (issue 19): bf16 training repeatable bit for bit, auto's choice logged, the
+# fp32 fallback without native bf16 (AF_BF16=off) equal to fp32; skips the bf16 part
+# without native bf16.
+af_script_test(test_train_bf16 mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train_bf16.sh $<TARGET_FILE:agentflow>)
+set_tests_properties(test_train_bf16 PROPERTIES SKIP_RETURN_CODE 77)

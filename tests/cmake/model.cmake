@@ -42,3 +42,7 @@ if(AF_SANITIZE_TESTS)
 endif()
 add_test(NAME test_model_bf16_off COMMAND test_model_bf16)
 set_tests_properties(test_model_bf16_off PROPERTIES LABELS unit TIMEOUT 300 ENVIRONMENT "${AF_TEST_ENV};AF_BF16=off")
+# bf16 learner products against PyTorch: emulating the C scheme (tight) and under bf16
+# autocast (what a PyTorch user runs); skipped without native bf16.
+af_script_test(test_model_bf16_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_bf16_ref.py)
+set_tests_properties(test_model_bf16_torch PROPERTIES SKIP_RETURN_CODE 77)
