@@ -52,6 +52,12 @@ struct AfModelActs {
     float *dlogits;   /* (N, V) */
     float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
     size_t scratch_floats; /* max(ATT_BLOCK * max_seq, V) */
+    /* bf16 attention products (m->compute == AF_COMPUTE_BF16; NULL otherwise) */
+    struct AfBf16Mm *att_mm[AF_ATT_THREADS]; /* one per attention thread: primitives are
+                                              * not run concurrently */
+    uint16_t *qkvb;   /* (N, 2 QD + 2 KD): the layer's q, k, v and (backward) dO in bf16 */
+    uint16_t *pb;     /* (AF_ATT_THREADS, 2 * ATT_BLOCK * max_T): P and dS blocks in bf16 */
+    int att_rc[AF_ATT_THREADS]; /* first failed product of each thread */
 };
 
 static void *alloc_floats(size_t n) {
@@ -398,6 +404,11 @@ void af_model_set_threads(int n) {
 }
 
 static void bf16_free(AfModel *m) {
+    if (m->acts) {
+        for (int i = 0; i < AF_ATT_THREADS; i++) af_bf16mm_destroy(m->acts->att_mm[i]), m->acts->att_mm[i] = NULL;
+        free(m->acts->qkvb), free(m->acts->pb);
+        m->acts->qkvb = m->acts->pb = NULL;
+    }
     af_bf16mm_destroy(m->mm);
     free(m->wb);
     free(m->xb);
@@ -422,11 +433,20 @@ int af_model_set_compute(AfModel *m, int compute) {
     size_t xw = MAX2(MAX2((size_t)c->d_model, QD), (size_t)c->d_ff); /* inputs of the products */
     size_t yw = MAX2(MAX2(xw, KD), (size_t)c->vocab_size);            /* their outputs' gradients */
 #undef MAX2
+    AfModelActs *a = m->acts;
     if ((rc = af_bf16mm_create(&m->mm))) return rc;
+    for (int i = 0; i < AF_ATT_THREADS; i++)
+        if ((rc = af_bf16mm_create(&a->att_mm[i]))) {
+            bf16_free(m);
+            return rc;
+        }
+    size_t max_T = (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
     m->wb = alloc_floats((m->n_params + 1) / 2);
     m->xb = alloc_floats((N * xw + 1) / 2);
     m->yb = m->grads ? alloc_floats((N * yw + 1) / 2) : NULL;
-    if (!m->wb || !m->xb || (m->grads && !m->yb)) {
+    a->qkvb = alloc_floats(N * (QD + KD)); /* (2 QD + 2 KD) bf16 per token */
+    a->pb = alloc_floats((size_t)AF_ATT_THREADS * ATT_BLOCK * max_T);
+    if (!m->wb || !m->xb || (m->grads && !m->yb) || !a->qkvb || !a->pb) {
         bf16_free(m);
         return af_error_set(AF_ENOMEM, "af_model_set_compute: out of memory for the bf16 copies (%zu parameters)", m->n_params);
     }
@@ -544,9 +564,21 @@ typedef struct {
     float *lse;
     const int *seq_start;
     int n_items;
+    /* bf16 mode: q, k, v and (backward) dO = datt in bf16, same layouts; NULL in fp32 */
+    const uint16_t *qb, *kb, *vb, *dob;
 } AttJob;
 
-static void att_item(const AttJob *j, int item, float *S, float *dP) {
+/* A bf16 attention product on thread tid's context (its failure kept for att_run). */
+static void att_mm(const AttJob *j, int tid, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda,
+                   const uint16_t *B, int ldb, int beta, float *C, int ldc) {
+    AfModelActs *a = j->m->acts;
+    if (!a->att_rc[tid]) a->att_rc[tid] = af_bf16mm_run(a->att_mm[tid], ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* One item. bf16 (j->qb): the five products take bf16 inputs (P and dS rounded per block
+ * into Pb, dSb) with fp32 accumulation; the scale is applied to the fp32 scores after
+ * the product; softmax, its gradient and the log-sum-exp stay fp32. */
+static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
     AfModel *m = j->m;
     AfModelActs *a = m->acts;
     const AfModelConfig *c = &m->cfg;
@@ -558,18 +590,28 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
     const float *Kh = j->k + (size_t)s0 * KD + kvh * hd;
     const float *Vh = j->v + (size_t)s0 * KD + kvh * hd;
     float *lse = j->lse;
+    int bf = j->qb != NULL;
+    const uint16_t *Kb = bf ? j->kb + (size_t)s0 * KD + kvh * hd : NULL;
+    const uint16_t *Vb = bf ? j->vb + (size_t)s0 * KD + kvh * hd : NULL;
+    size_t pstride = (size_t)ATT_BLOCK * (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
+    uint16_t *Pb = bf ? a->pb + (size_t)tid * 2 * pstride : NULL, *dSb = bf ? Pb + pstride : NULL;
     for (int h = kvh * grp; h < (kvh + 1) * grp; h++) {
         const float *Qh = j->q + (size_t)s0 * QD + h * hd;
         if (!j->bwd) {
             float *Oh = (float *)j->att + (size_t)s0 * QD + h * hd;
             for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
                 int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
-                            Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+                if (bf)
+                    att_mm(j, tid, 0, 1, nb, nk, hd, j->qb + (size_t)(s0 + i0) * QD + h * hd, QD, Kb, KD, 0, S, nk);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                                Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
                 for (int r = 0; r < nb; r++) {
                     float *Sr = S + (size_t)r * nk;
                     int last = i0 + r; /* causal: keys 0..last */
                     float mx = -INFINITY;
+                    if (bf)
+                        for (int jj = 0; jj <= last; jj++) Sr[jj] *= scale;
                     for (int jj = 0; jj <= last; jj++) mx = Sr[jj] > mx ? Sr[jj] : mx;
                     for (int jj = 0; jj <= last; jj++) Sr[jj] -= mx;
                     af_vexpf(Sr, Sr, (size_t)last + 1);
@@ -580,8 +622,13 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
                     for (int jj = last + 1; jj < nk; jj++) Sr[jj] = 0;
                     lse[(size_t)(s0 + i0 + r) * H + h] = mx + logf(sum);
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
-                            Vh, KD, 0.0f, Oh + (size_t)i0 * QD, QD);
+                if (bf) {
+                    af_f32_to_bf16_n(Pb, S, (size_t)nb * nk);
+                    att_mm(j, tid, 0, 0, nb, hd, nk, Pb, nk, Vb, KD, 0, Oh + (size_t)i0 * QD, QD);
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
+                                Vh, KD, 0.0f, Oh + (size_t)i0 * QD, QD);
+                }
             }
             continue;
         }
@@ -592,10 +639,17 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
         float *dVh = a->dv + (size_t)s0 * KD + kvh * hd;
         for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
             int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
-                        Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
-                        dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
+            const uint16_t *Qb = bf ? j->qb + (size_t)(s0 + i0) * QD + h * hd : NULL;
+            const uint16_t *dOb = bf ? j->dob + (size_t)(s0 + i0) * QD + h * hd : NULL;
+            if (bf) {
+                att_mm(j, tid, 0, 1, nb, nk, hd, Qb, QD, Kb, KD, 0, S, nk);
+                att_mm(j, tid, 0, 1, nb, nk, hd, dOb, QD, Vb, KD, 0, dP, nk);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                            Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
+                            dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
+            }
             for (int r = 0; r < nb; r++) {
                 int i = i0 + r, last = i;
                 float *Sr = S + (size_t)r * nk, *dPr = dP + (size_t)r * nk;
@@ -603,12 +657,22 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
                 const float *o = Oh + (size_t)i * QD, *dO = dOh + (size_t)i * QD;
                 float D = 0;
                 for (int d = 0; d < hd; d++) D += o[d] * dO[d];
+                if (bf)
+                    for (int jj = 0; jj <= last; jj++) Sr[jj] *= scale;
                 for (int jj = 0; jj <= last; jj++) Sr[jj] -= L;
                 af_vexpf(Sr, Sr, (size_t)last + 1);
                 for (int jj = 0; jj <= last; jj++) dPr[jj] = Sr[jj] * (dPr[jj] - D) * scale;
                 for (int jj = last + 1; jj < nk; jj++) Sr[jj] = dPr[jj] = 0;
             }
             /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
+            if (bf) {
+                af_f32_to_bf16_n(Pb, S, (size_t)nb * nk);
+                af_f32_to_bf16_n(dSb, dP, (size_t)nb * nk);
+                att_mm(j, tid, 1, 0, nk, hd, nb, Pb, nk, dOb, QD, 1, dVh, KD);
+                att_mm(j, tid, 0, 0, nb, hd, nk, dSb, nk, Kb, KD, 0, dQh + (size_t)i0 * QD, QD);
+                att_mm(j, tid, 1, 0, nk, hd, nb, dSb, nk, Qb, QD, 1, dKh, KD);
+                continue;
+            }
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, S, nk,
                         dOh + (size_t)i0 * QD, QD, 1.0f, dVh, KD);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, dP, nk, Kh,
@@ -623,8 +687,9 @@ static void att_part(void *ctx, int tid, int nt) {
     const AttJob *j = ctx;
     AfModelActs *a = j->m->acts;
     size_t sz = a->scratch_floats;
+    if (j->qb && nt > 1) af_bf16mm_set_threads(1); /* this thread's products (att_run restores) */
     for (int it = tid; it < j->n_items; it += nt)
-        att_item(j, it, a->S + (size_t)tid * sz, a->dP ? a->dP + (size_t)tid * sz : NULL);
+        att_item(j, it, a->S + (size_t)tid * sz, a->dP ? a->dP + (size_t)tid * sz : NULL, tid);
 }
 
 /* Run the attention items on the model's pool (re-created only when the thread setting
@@ -637,13 +702,31 @@ static void att_run(const AttJob *j) {
         m->pool = NULL;
         if (want > 1 && af_pool_create(want, &m->pool) != 0) m->pool = NULL; /* run serially */
     }
+    memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
     if (!m->pool || j->n_items < 2) {
         att_part((void *)j, 0, 1);
-        return;
+    } else {
+        openblas_set_num_threads(1);
+        af_pool_run(m->pool, att_part, (void *)j);
+        openblas_set_num_threads(g_threads);
+        if (j->qb) af_bf16mm_set_threads(g_threads);
     }
-    openblas_set_num_threads(1);
-    af_pool_run(m->pool, att_part, (void *)j);
-    openblas_set_num_threads(g_threads);
+    for (int i = 0; i < AF_ATT_THREADS && !m->mm_rc; i++) m->mm_rc = m->acts->att_rc[i];
+}
+
+/* bf16 mode: the layer's q, k, v (and dO) rounded into acts->qkvb for the attention. */
+static void att_bf16(AfModel *m, AttJob *j, int N, const float *dO) {
+    if (m->compute != AF_COMPUTE_BF16) return;
+    int QD = m->cfg.n_heads * m->head_dim, KD = m->cfg.n_kv_heads * m->head_dim;
+    uint16_t *b = m->acts->qkvb;
+    af_f32_to_bf16_n(b, j->q, (size_t)N * QD);
+    af_f32_to_bf16_n(b + (size_t)N * QD, j->k, (size_t)N * KD);
+    af_f32_to_bf16_n(b + (size_t)N * (QD + KD), j->v, (size_t)N * KD);
+    j->qb = b, j->kb = b + (size_t)N * QD, j->vb = b + (size_t)N * (QD + KD);
+    if (dO) {
+        af_f32_to_bf16_n(b + (size_t)N * (QD + 2 * KD), dO, (size_t)N * QD);
+        j->dob = b + (size_t)N * (QD + 2 * KD);
+    }
 }
 
 /* ------------------------------------------------------------------ forward */
@@ -720,6 +803,7 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
         }
         AttJob job = {.m = m, .bwd = 0, .q = q, .k = k, .v = v, .att = att, .lse = lse,
                       .seq_start = seq_start, .n_items = n_seqs * KV};
+        att_bf16(m, &job, N, NULL);
         att_run(&job);
         memcpy(xmid, x, NC * sizeof(float));
         linear_fwd(m, xmid, 1, att, to_bf16(m, att, (size_t)N * QD), P->wo, NULL, N, QD, C);
@@ -837,6 +921,7 @@ int af_model_backward(AfModel *m, const float *dlogp) {
         memset(a->dv, 0, (size_t)N * KD * sizeof(float));
         AttJob job = {.m = m, .bwd = 1, .q = q, .k = k, .v = v, .att = att, .lse = lse,
                       .seq_start = a->seq_start, .n_items = a->n_seqs * KV};
+        att_bf16(m, &job, N, a->datt);
         att_run(&job);
         for (int i = 0; i < N; i++) {
             const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;

@@ -142,17 +142,20 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name);
  * setting (af_decode_set_threads). Call from one thread, outside a step. */
 void af_model_set_threads(int n);
 
-/* Choose the precision of the learner path's linear-layer products (q/k/v/o, gate/up/
- * down, LM head: the forward and both backward products): AF_COMPUTE_FP32 (af_model_create's
- * choice: OpenBLAS sgemm), AF_COMPUTE_BF16 (bf16 inputs, fp32 accumulation and output,
+/* Choose the precision of the learner path's matrix products (the linear layers q/k/v/o,
+ * gate/up/down and LM head: the forward and both backward products; the attention's QK^T,
+ * PV and their three backward products): AF_COMPUTE_FP32 (af_model_create's choice:
+ * OpenBLAS sgemm), AF_COMPUTE_BF16 (bf16 inputs, fp32 accumulation and output,
  * common/matmul_bf16.h) or AF_COMPUTE_AUTO (bf16 where the CPU has it natively, else fp32,
- * logged). Master weights, gradients, activations, attention, norms and the optimizer
- * stay fp32. In bf16, each forward rounds all parameters to a bf16 copy once (the
- * products' weights; the backward reuses it) and rounds each product's activation input;
- * the decode path (common/decode.h) is not affected. Allocates the bf16 buffers here (none
- * in a step). Returns 0 with m->compute set, AF_ECONFIG (bf16 asked on a CPU without it,
- * af_compute_resolve), AF_EINVAL, AF_ENOMEM. Call outside a step; invalidates the last
- * forward. */
+ * logged). Master weights, gradients, activations, softmax, norms and the optimizer stay
+ * fp32. In bf16, each forward rounds all parameters to a bf16 copy once (the products'
+ * weights; the backward reuses it) and each product rounds its other inputs (activations,
+ * output gradients, attention probabilities and score gradients); the attention scale
+ * multiplies the fp32 scores after the product. The decode path (common/decode.h) is not
+ * affected. Allocates the bf16 buffers and product contexts here (none in a step).
+ * Returns 0 with m->compute set, AF_ECONFIG (bf16 asked on a CPU without it,
+ * af_compute_resolve), AF_EINVAL, AF_ENOMEM, AF_ENOTIMPL (oneDNN refused). Call outside a
+ * step; invalidates the last forward. */
 int af_model_set_compute(AfModel *m, int compute);
 
 /* Batched learner forward over packed sequences.

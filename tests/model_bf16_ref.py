@@ -4,9 +4,11 @@ weights and batch (tests/model_ref_dump: tiny models of tests/model_ref.py, weig
 N(0, 0.3^2), GQA / QKV bias / tied embeddings; a PPO loss outside the model, with clip
 bounds no ratio reaches so that it is smooth), in two ways:
 
-1. torch emulating the C scheme exactly (an autograd function for every linear layer:
-   inputs, weights and, backward, the output gradient rounded to bf16 by torch's own
-   round-to-nearest-even, products in fp32; attention and everything else fp32). Only the
+1. torch emulating the C scheme exactly: autograd functions for every linear layer
+   (inputs, weights and, backward, the output gradient rounded to bf16 by torch's own
+   round-to-nearest-even, products in fp32) and for the attention (the five products
+   with bf16 inputs: q, k, v, dO, the probabilities P and the score gradient dS; scores
+   scaled after the product; softmax, its gradient and everything else fp32). Only the
    fp32 summation order differs, which can move a value across a bf16 rounding boundary
    now and then (seen: 1e-6). Tolerances: log-probs max |diff| <= 1e-4, loss relative
    1e-5, every gradient tensor with cosine >= 0.99999 and relative L2 distance <= 1e-4.
@@ -59,6 +61,36 @@ def emulated_linear(x, w, b=None):
     return Bf16Linear.apply(x, w, b)
 
 
+class Bf16Attention(torch.autograd.Function):
+    """O = bf16(P) bf16(v), P = softmax(scale * bf16(q) bf16(k)^T + mask); backward as the
+    C learner: dP = bf16(dO) bf16(v)^T, dS = P (dP - rowsum(O dO)) scale, dV = bf16(P)^T
+    bf16(dO), dQ = bf16(dS) bf16(k), dK = bf16(dS)^T bf16(q)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale):
+        qr, kr, vr = r16(q), r16(k), r16(v)
+        P = torch.softmax((qr @ kr.transpose(-1, -2)) * scale + mask, -1)
+        O = r16(P) @ vr
+        ctx.save_for_backward(qr, kr, vr, P, O)
+        ctx.scale = scale
+        return O
+
+    @staticmethod
+    def backward(ctx, dO):
+        qr, kr, vr, P, O = ctx.saved_tensors
+        dOr = r16(dO)
+        dP = dOr @ vr.transpose(-1, -2)
+        D = (O * dO).sum(-1, keepdim=True)
+        dS = P * (dP - D) * ctx.scale
+        dSr, Pr = r16(dS), r16(P)
+        return dSr @ kr, dSr.transpose(-1, -2) @ qr, Pr.transpose(-1, -2) @ dOr, None, None
+
+
+class EmulatedModel(Model):
+    def attend(self, q, k, v, mask):
+        return Bf16Attention.apply(q, k, v, mask, 1.0 / self.hd ** 0.5)
+
+
 def check(what, ok, detail):
     print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
     if not ok:
@@ -76,7 +108,7 @@ def torch_batch(cfg, params, o, mode):
             torch.nn.functional.linear = saved
     """Log-probs (per sequence, concatenated), loss and gradients of the C batch in o."""
     params = {k: v.clone().requires_grad_(True) for k, v in params.items()}
-    model = Model(cfg, params)
+    model = (EmulatedModel if torch.nn.functional.linear is emulated_linear else Model)(cfg, params)
     ss = [int(v) for v in o["seq_start"]]
     toks = o["tokens"].long()
     T = float(o["temperature"][0])
