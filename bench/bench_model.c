@@ -1,11 +1,14 @@
 /* Model benchmark: training step (forward + backward + clip + AdamW) and KV-cache decode
  * for models A and B at the given thread counts, the sgemm GFLOP/s measured in the same
  * run, and the same figures for the PyTorch reference (bench/bench_model_torch.py, run
- * with /usr/bin/python3 at the same thread count), with ratios. Prints a table and
- * writes CSV (default bench/results/model.csv).
+ * with /usr/bin/python3 at the same thread count), with ratios. Training is also measured
+ * with bf16 matrix products (model.compute=bf16, common/matmul_bf16.h) against PyTorch
+ * under bf16 autocast, where the CPU has native bf16 (else those cells are empty).
+ * Training figures are medians over the timed steps (after one warm-up step). Prints a
+ * table and writes CSV (default bench/results/model.csv).
  *
  *   bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N]
- *               [--no-torch] [--csv PATH]
+ *               [--no-torch] [--no-bf16] [--csv PATH]
  * Wall-clock figures on a shared machine are noisy: compare the ratios within a run. */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 
 #include "common/decode.h"
 #include "common/error.h"
+#include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/rng.h"
 #include "learner/adamw.h"
@@ -66,26 +70,34 @@ static double sgemm_gflops(void) {
 
 typedef struct {
     double train_tok_s, train_gflops, dec1_tok_s, dec16_tok_s;
+    double train_bf16_tok_s; /* bf16 products (C) / bf16 autocast (PyTorch); 0: not run */
 } Figures;
 
-static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, Figures *f) {
-    int N = bm->n_seqs * bm->seq_len;
-    AfModel *m = NULL;
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Training steps of model m on a fixed batch: the median step time over `steps` timed
+ * steps after one warm-up step. */
+static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *median_s) {
+    int N = bm->n_seqs * bm->seq_len, rc = 0;
     AfAdamW *opt = NULL;
-    AfDecode *d = NULL;
-    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
-    if (rc) return rc;
-    af_model_init_params(m, 1);
     AfAdamWConfig ac = af_adamw_config_default();
-    if ((rc = af_adamw_create(&ac, m->n_params, &opt))) goto done;
+    if ((rc = af_adamw_create(&ac, m->n_params, &opt))) return rc;
     int32_t *tok = malloc(sizeof(int32_t) * N);
     float *lp = malloc(sizeof(float) * N), *w = malloc(sizeof(float) * N);
     int *ss = malloc(sizeof(int) * (bm->n_seqs + 1));
+    double *dt = malloc(sizeof(double) * (steps + 1));
     AfRng r;
     af_rng_init(&r, 1, AF_RNG_TEST, 0, 0, 0);
     for (int i = 0; i < N; i++) tok[i] = (int32_t)af_rng_below(&r, (uint32_t)bm->cfg.vocab_size), w[i] = 1.0f / N;
     for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
-    double t = 0;
     for (int it = 0; it <= steps; it++) {
         double t0 = now();
         af_model_zero_grad(m);
@@ -93,13 +105,42 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
         if ((rc = af_model_backward(m, w))) break;
         af_grad_clip(m->grads, m->n_params, 1.0);
         af_adamw_step(opt, m->params, m->grads);
-        if (it > 0) t += now() - t0; /* step 0 warms up */
+        dt[it] = now() - t0; /* step 0 warms up */
     }
-    double flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
-    f->train_tok_s = (double)N * steps / t;
-    f->train_gflops = flops * steps / t / 1e9;
-    free(tok), free(lp), free(w), free(ss);
-    if (rc) goto done;
+    if (!rc) *median_s = median(dt + 1, steps);
+    free(tok), free(lp), free(w), free(ss), free(dt);
+    af_adamw_destroy(opt);
+    return rc;
+}
+
+/* Training with bf16 products: tok/s into f->train_bf16_tok_s. */
+static int bench_c_bf16(const BenchModel *bm, int steps, Figures *f) {
+    int N = bm->n_seqs * bm->seq_len;
+    AfModel *m = NULL;
+    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
+    if (rc) return rc;
+    af_model_init_params(m, 1);
+    double s = 0;
+    if (!(rc = af_model_set_compute(m, AF_COMPUTE_BF16)) && !(rc = train_steps(m, bm, steps, &s)))
+        f->train_bf16_tok_s = N / s;
+    af_model_destroy(m);
+    return rc;
+}
+
+static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, Figures *f) {
+    int N = bm->n_seqs * bm->seq_len;
+    AfModel *m = NULL;
+    AfDecode *d = NULL;
+    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
+    if (rc) return rc;
+    af_model_init_params(m, 1);
+    double t = 0;
+    if ((rc = train_steps(m, bm, steps, &t))) goto done;
+    int *ss = malloc(sizeof(int) * (bm->n_seqs + 1));
+    for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
+    f->train_tok_s = (double)N / t;
+    f->train_gflops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs) / t / 1e9;
+    free(ss);
     /* decode: prompt of 16 tokens, then dec_tokens sampled tokens per sequence */
     for (int bi = 0; bi < 2 && !rc; bi++) {
         int B = bi ? 16 : 1;
@@ -127,17 +168,16 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
     }
 done:
     af_decode_destroy(d);
-    af_adamw_destroy(opt);
     af_model_destroy(m);
     return rc;
 }
 
-static int bench_torch(char model, int threads, int steps, int dec_tokens, Figures *f) {
+static int bench_torch(char model, int threads, int steps, int dec_tokens, int bf16, Figures *f) {
     const char *src = getenv("AF_SOURCE_DIR");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d",
-             threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens);
+             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s",
+             threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens, bf16 ? " --bf16" : "");
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[512];
@@ -146,13 +186,15 @@ static int bench_torch(char model, int threads, int steps, int dec_tokens, Figur
         if (sscanf(line, "TORCH train_tok_s=%lf train_gflops=%lf dec1_tok_s=%lf dec16_tok_s=%lf",
                    &f->train_tok_s, &f->train_gflops, &f->dec1_tok_s, &f->dec16_tok_s) == 4)
             got = 1;
+        else /* present with --bf16 */
+            sscanf(line, "TORCH_BF16 train_tok_s=%lf", &f->train_bf16_tok_s);
     int st = pclose(p);
     return got && st == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
     const char *models = "A,B", *threads_s = "1,2", *csv = "bench/results/model.csv";
-    int steps = 3, dec_tokens = 64, torch = 1;
+    int steps = 3, dec_tokens = 64, torch = 1, bf16 = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads_s = argv[++i];
@@ -160,21 +202,27 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--decode-tokens") == 0 && i + 1 < argc) dec_tokens = atoi(argv[++i]);
         else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv = argv[++i];
         else if (strcmp(argv[i], "--no-torch") == 0) torch = 0;
+        else if (strcmp(argv[i], "--no-bf16") == 0) bf16 = 0;
         else {
-            fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] [--csv PATH]\n");
+            fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] [--no-bf16] [--csv PATH]\n");
             return 2;
         }
     }
     if (steps < 1) steps = 1;
+    if (bf16 && !af_bf16_supported()) {
+        fprintf(stderr, "bench_model: no native bf16 here (%s): the bf16 training cells stay empty\n", af_bf16_isa());
+        bf16 = 0;
+    }
     if (dec_tokens < 1) dec_tokens = 1;
     FILE *out = fopen(csv, "w");
     if (!out) fprintf(stderr, "bench_model: cannot write %s (continuing without CSV)\n", csv);
     if (out)
         fprintf(out, "model,threads,sgemm_gflops,c_train_tok_s,c_train_gflops,c_frac_sgemm,torch_train_tok_s,"
-                     "train_ratio,c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio\n");
-    printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s\n", "model", "thr", "sgemmGF",
-           "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1", "ratio", "C dec16",
-           "torch d16", "ratio");
+                     "train_ratio,c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio,"
+                     "c_train_bf16_tok_s,torch_train_bf16_tok_s,train_bf16_ratio,c_bf16_speedup\n");
+    printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s\n", "model", "thr",
+           "sgemmGF", "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1", "ratio", "C dec16",
+           "torch d16", "ratio", "C bf16", "torch ac", "ratio");
     for (const char *mp = models; *mp; mp++) {
         if (*mp != 'A' && *mp != 'B') continue;
         BenchModel bm = bench_model(*mp);
@@ -185,28 +233,33 @@ int main(int argc, char **argv) {
             double peak = sgemm_gflops();
             Figures c = {0}, t = {0};
             int rc = bench_c(&bm, th, steps, dec_tokens, &c);
+            if (!rc && bf16) rc = bench_c_bf16(&bm, steps, &c);
             if (rc) {
                 fprintf(stderr, "bench_model: %s: %s\n", af_strerror(rc), af_error_detail());
                 return 1;
             }
-            if (torch && bench_torch(*mp, th, steps, dec_tokens, &t))
+            if (torch && bench_torch(*mp, th, steps, dec_tokens, bf16, &t))
                 fprintf(stderr, "bench_model: the PyTorch side failed (model %c, %d threads)\n", *mp, th);
 #define RATIO(a, b) ((b) > 0 ? (a) / (b) : NAN)
-            printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f\n",
+            printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f | %9.0f "
+                   "%9.0f %6.2f\n",
                    *mp, th, peak, c.train_tok_s, c.train_gflops, 100 * c.train_gflops / peak, t.train_tok_s,
                    RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                    RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
-                   RATIO(c.dec16_tok_s, t.dec16_tok_s));
+                   RATIO(c.dec16_tok_s, t.dec16_tok_s), c.train_bf16_tok_s, t.train_bf16_tok_s,
+                   RATIO(c.train_bf16_tok_s, t.train_bf16_tok_s));
             fflush(stdout);
             if (out)
-                fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f\n", *mp, th, peak,
-                        c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
+                fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.1f,%.1f,%.3f,%.3f\n", *mp,
+                        th, peak, c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
                         RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                         RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
-                        RATIO(c.dec16_tok_s, t.dec16_tok_s));
+                        RATIO(c.dec16_tok_s, t.dec16_tok_s), c.train_bf16_tok_s, t.train_bf16_tok_s,
+                        RATIO(c.train_bf16_tok_s, t.train_bf16_tok_s), RATIO(c.train_bf16_tok_s, c.train_tok_s));
         }
     }
-    printf("targets: model B at 2 threads: training ratio >= 1.8 (about 60%% of sgemm); decode ratio >= 2.5 (batch 1), >= 1.8 (batch 16)\n");
+    printf("targets: model B at 2 threads: training ratio >= 1.8 (about 60%% of sgemm); decode ratio >= 2.5 (batch 1), >= 1.8 (batch 16); "
+           "bf16 training >= 2x PyTorch bf16 autocast\n");
     if (out) fclose(out);
     return 0;
 }

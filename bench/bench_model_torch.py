@@ -1,11 +1,18 @@
 #!/usr/bin/python3
 """PyTorch side of bench/bench_model.c: the same training step (forward, PG-style loss on
 per-token log-probs, backward, grad clip, AdamW) and KV-cache decode, float32, with the
-reference model of tests/model_ref.py. Prints one line:
+reference model of tests/model_ref.py. Training figures are medians over the timed steps
+(after one warm-up step). Prints one line:
 TORCH train_tok_s=.. train_gflops=.. dec1_tok_s=.. dec16_tok_s=..
+and with --bf16 a second one, the training step under CPU autocast to bfloat16 (the
+matrix products in bf16, fp32 master weights and optimizer: what a PyTorch user picks
+on a CPU with AVX512-BF16/AMX):
+TORCH_BF16 train_tok_s=..
 Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to --threads (bench_model does)."""
 import argparse
+import contextlib
 import os
+import statistics
 import sys
 import time
 
@@ -48,7 +55,7 @@ def flops_fwd(m):
     return 2.0 * (L * (B * T * per_tok + att) + B * T * C * V)
 
 
-def train(m, steps):
+def train(m, steps, bf16=False):
     cfg, p = make(m)
     for t in p.values():
         t.requires_grad_(True)
@@ -57,20 +64,22 @@ def train(m, steps):
     g = torch.Generator().manual_seed(2)
     toks = torch.randint(0, m["V"], (m["B"], m["T"]), generator=g)
     w = torch.full((m["B"], m["T"] - 1), 1.0 / (m["B"] * m["T"]))
-    total = 0.0
+    times = []
     for it in range(steps + 1):
         t0 = time.perf_counter()
         opt.zero_grad()
-        z = model.logits(toks)
-        lp = torch.log_softmax(z[:, :-1], -1).gather(2, toks[:, 1:, None])[..., 0]
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with ctx:
+            z = model.logits(toks)
+        lp = torch.log_softmax(z[:, :-1].float(), -1).gather(2, toks[:, 1:, None])[..., 0]
         loss = -(w * lp).sum()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
         opt.step()
         if it > 0:
-            total += time.perf_counter() - t0
-    n = m["B"] * m["T"] * steps
-    return n / total, 3 * flops_fwd(m) * steps / total / 1e9
+            times.append(time.perf_counter() - t0)
+    t = statistics.median(times)
+    return m["B"] * m["T"] / t, 3 * flops_fwd(m) / t / 1e9
 
 
 @torch.no_grad()
@@ -126,6 +135,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--decode-tokens", type=int, default=64)
+    ap.add_argument("--bf16", action="store_true", help="also train under bf16 autocast")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     m = MODELS[a.model]
@@ -133,6 +143,9 @@ def main():
     d1 = decode(m, 1, a.decode_tokens)
     d16 = decode(m, 16, a.decode_tokens)
     print(f"TORCH train_tok_s={tok_s:.1f} train_gflops={gf:.2f} dec1_tok_s={d1:.2f} dec16_tok_s={d16:.2f}")
+    if a.bf16:
+        bf_tok_s, _ = train(m, a.steps, bf16=True)
+        print(f"TORCH_BF16 train_tok_s={bf_tok_s:.1f}")
 
 
 if __name__ == "__main__":

@@ -475,6 +475,61 @@ double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int 
 
 /* ------------------------------------------------------------------ building blocks */
 
+/* ------------------------------------------------------------------ threads
+ * The model's pool (AF_ATT_THREADS at most) runs the attention items and splits the
+ * element-wise and per-token work (bf16 rounding, SwiGLU, the LM head's softmax) into
+ * contiguous ranges; each element or token is computed by the same operations whatever
+ * the split, so the bits do not depend on the thread count. */
+static void pool_ensure(AfModel *m) {
+    int want = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
+    if (af_pool_threads(m->pool) == want) return;
+    af_pool_destroy(m->pool);
+    m->pool = NULL;
+    if (want > 1 && af_pool_create(want, &m->pool) != 0) m->pool = NULL; /* run serially */
+}
+
+typedef void (*RangeFn)(void *ctx, size_t lo, size_t hi, int tid);
+typedef struct {
+    RangeFn fn;
+    void *ctx;
+    size_t n, align;
+} RangeJob;
+
+static void range_part(void *c, int tid, int nt) {
+    const RangeJob *r = c;
+    size_t per = ((r->n + (size_t)nt - 1) / (size_t)nt + r->align - 1) / r->align * r->align;
+    size_t lo = per * (size_t)tid, hi = lo + per < r->n ? lo + per : r->n;
+    if (lo < hi) r->fn(r->ctx, lo, hi, tid);
+}
+
+/* fn over [0, n) in ranges (multiples of `align`) on the pool; serially below min_n. */
+static void par_range(AfModel *m, size_t n, size_t align, size_t min_n, RangeFn fn, void *ctx) {
+    pool_ensure(m);
+    if (!m->pool || n < min_n) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    RangeJob r = {fn, ctx, n, align};
+    af_pool_run(m->pool, range_part, &r);
+}
+
+typedef struct {
+    uint16_t *y;
+    const float *x;
+} CvtJob;
+
+static void cvt_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const CvtJob *j = c;
+    af_f32_to_bf16_n(j->y + lo, j->x + lo, hi - lo);
+}
+
+/* y = bf16(x), n elements, split over the pool. */
+static void cvt_bf16(AfModel *m, uint16_t *y, const float *x, size_t n) {
+    CvtJob j = {y, x};
+    par_range(m, n, 64, 1 << 16, cvt_range, &j);
+}
+
 /* Linear layers. fp32: OpenBLAS sgemm. bf16 (m->compute): the caller rounds the
  * activation input once into m->xb (to_bf16, shared by the products that read it), the
  * weights come from m->wb (the forward's bf16 copy, at the parameters' offsets) and dy is
@@ -482,7 +537,7 @@ double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int 
  * which the forward/backward return. */
 static const uint16_t *to_bf16(AfModel *m, const float *x, size_t n) {
     if (m->compute != AF_COMPUTE_BF16) return NULL;
-    af_f32_to_bf16_n(m->xb, x, n);
+    cvt_bf16(m, m->xb, x, n);
     return m->xb;
 }
 
@@ -511,7 +566,7 @@ static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const uint
 static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db, const float *dy, const float *x,
                        const uint16_t *xb, const float *w, int n, int in, int out) {
     if (xb) {
-        af_f32_to_bf16_n(m->yb, dy, (size_t)n * out);
+        cvt_bf16(m, m->yb, dy, (size_t)n * out);
         if (dx) mm_bf16(m, 0, 0, n, in, out, m->yb, out, wbf(m, w), in, accum_dx, dx, in);
         mm_bf16(m, 1, 0, out, in, n, m->yb, out, xb, in, 1, dw, in);
     } else {
@@ -696,12 +751,7 @@ static void att_part(void *ctx, int tid, int nt) {
  * changed, so a steady-state step starts no threads and allocates nothing). */
 static void att_run(const AttJob *j) {
     AfModel *m = j->m;
-    int want = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
-    if (af_pool_threads(m->pool) != want) {
-        af_pool_destroy(m->pool);
-        m->pool = NULL;
-        if (want > 1 && af_pool_create(want, &m->pool) != 0) m->pool = NULL; /* run serially */
-    }
+    pool_ensure(m);
     memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
     if (!m->pool || j->n_items < 2) {
         att_part((void *)j, 0, 1);
@@ -719,13 +769,105 @@ static void att_bf16(AfModel *m, AttJob *j, int N, const float *dO) {
     if (m->compute != AF_COMPUTE_BF16) return;
     int QD = m->cfg.n_heads * m->head_dim, KD = m->cfg.n_kv_heads * m->head_dim;
     uint16_t *b = m->acts->qkvb;
-    af_f32_to_bf16_n(b, j->q, (size_t)N * QD);
-    af_f32_to_bf16_n(b + (size_t)N * QD, j->k, (size_t)N * KD);
-    af_f32_to_bf16_n(b + (size_t)N * (QD + KD), j->v, (size_t)N * KD);
+    cvt_bf16(m, b, j->q, (size_t)N * QD);
+    cvt_bf16(m, b + (size_t)N * QD, j->k, (size_t)N * KD);
+    cvt_bf16(m, b + (size_t)N * (QD + KD), j->v, (size_t)N * KD);
     j->qb = b, j->kb = b + (size_t)N * QD, j->vb = b + (size_t)N * (QD + KD);
     if (dO) {
-        af_f32_to_bf16_n(b + (size_t)N * (QD + 2 * KD), dO, (size_t)N * QD);
+        cvt_bf16(m, b + (size_t)N * (QD + 2 * KD), dO, (size_t)N * QD);
         j->dob = b + (size_t)N * (QD + 2 * KD);
+    }
+}
+
+/* ------------------------------------------------------------------ LM head softmax, SwiGLU */
+
+typedef struct {
+    AfModel *m;
+    float invT;
+    float *logp, *ent;     /* forward outputs or NULL */
+    const float *dlogp;    /* backward input */
+    float *h;              /* SwiGLU: h = silu(g) * u (forward); dh in, dg out (backward) */
+    const float *g, *u;
+    float *du;
+} RowJob;
+
+/* Log-probs and entropies of tokens lo..hi-1 (logits row i-1 predicts token i; a first
+ * token gets 0), lse_out of the rows used. */
+static void lm_fwd_range(void *c, size_t lo, size_t hi, int tid) {
+    const RowJob *j = c;
+    AfModelActs *a = j->m->acts;
+    int V = j->m->cfg.vocab_size;
+    float invT = j->invT, *e = a->S + (size_t)tid * a->scratch_floats; /* scratch row of V floats */
+    for (size_t i = lo; i < hi; i++) {
+        if (a->pos[i] == 0) {
+            if (j->logp) j->logp[i] = 0;
+            if (j->ent) j->ent[i] = 0;
+            continue;
+        }
+        const float *z = a->logits + (i - 1) * V;
+        float mx = -INFINITY;
+        /* as in af_decode_sample: round z / T to float, then subtract mx in a separate
+         * loop (no FMA contraction), so the argmax's term is exactly 1 and logp <= 0 */
+        for (int k = 0; k < V; k++) {
+            e[k] = z[k] * invT;
+            mx = e[k] > mx ? e[k] : mx;
+        }
+        for (int k = 0; k < V; k++) e[k] -= mx;
+        af_vexpf(e, e, (size_t)V);
+        double sum = 0, ez = 0;
+        for (int k = 0; k < V; k++) {
+            sum += e[k];
+            ez += (double)e[k] * (double)(z[k] * invT);
+        }
+        double lse_d = mx + log(sum);
+        a->lse_out[i - 1] = (float)lse_d;
+        if (j->logp) j->logp[i] = af_logp_from_lse(z[a->tokens[i]] * invT, lse_d);
+        if (j->ent) j->ent[i] = (float)(lse_d - ez / sum);
+    }
+}
+
+/* dlogits rows lo..hi-1: d logp_{r+1} / d logits_r = (onehot(tok_{r+1}) - softmax(z_r / T)) / T
+ * times dlogp[r+1]; zero for the last row of a sequence. */
+static void lm_bwd_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const RowJob *j = c;
+    AfModelActs *a = j->m->acts;
+    int V = j->m->cfg.vocab_size;
+    float invT = j->invT;
+    for (size_t r = lo; r < hi; r++) {
+        float *dz = a->dlogits + r * V;
+        float w = r + 1 < (size_t)a->N && a->pos[r + 1] != 0 ? j->dlogp[r + 1] : 0.0f;
+        if (w == 0) {
+            memset(dz, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        const float *z = a->logits + r * V;
+        float lse = a->lse_out[r];
+        for (int k = 0; k < V; k++) dz[k] = z[k] * invT - lse;
+        af_vexpf(dz, dz, (size_t)V);
+        for (int k = 0; k < V; k++) dz[k] *= -w * invT;
+        dz[a->tokens[r + 1]] += w * invT;
+    }
+}
+
+static void silu_fwd_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const RowJob *j = c;
+    af_kernels()->silu_mul(j->h + lo, j->g + lo, j->u + lo, hi - lo);
+}
+
+/* SwiGLU backward: dh (in j->h) -> du = dh g s, dg = dh u s (1 + g (1 - s)) (into j->h),
+ * s = sigmoid(g). */
+static void silu_bwd_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const RowJob *j = c;
+    float *du = j->du, *dg = j->h;
+    for (size_t i = lo; i < hi; i++) du[i] = -j->g[i];
+    af_vexpf(du + lo, du + lo, hi - lo);
+    for (size_t i = lo; i < hi; i++) {
+        float gi = j->g[i], sg = 1.0f / (1.0f + du[i]), d = dg[i];
+        du[i] = d * gi * sg;
+        dg[i] = d * j->u[i] * sg * (1.0f + gi * (1.0f - sg));
     }
 }
 
@@ -771,7 +913,7 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
     size_t NC = (size_t)N * C;
 
     m->mm_rc = 0;
-    if (m->compute == AF_COMPUTE_BF16) af_f32_to_bf16_n(m->wb, m->params, m->n_params);
+    if (m->compute == AF_COMPUTE_BF16) cvt_bf16(m, m->wb, m->params, m->n_params);
     for (int i = 0; i < N; i++)
         memcpy(a->x + (size_t)i * C, m->p.embed + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
@@ -811,7 +953,8 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
         xb = to_bf16(m, xn2, NC);
         linear_fwd(m, g, 0, xn2, xb, P->wgate, NULL, N, C, F);
         linear_fwd(m, u, 0, xn2, xb, P->wup, NULL, N, C, F);
-        af_kernels()->silu_mul(hh, g, u, (size_t)N * F);
+        RowJob sj = {.m = m, .h = hh, .g = g, .u = u};
+        par_range(m, (size_t)N * F, 64, 1 << 14, silu_fwd_range, &sj);
         memcpy(xnext, xmid, NC * sizeof(float));
         linear_fwd(m, xnext, 1, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, NULL, N, F, C);
     }
@@ -820,34 +963,8 @@ int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, in
     linear_fwd(m, a->logits, 0, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, NULL, N, C, V);
     if (m->mm_rc) return m->mm_rc;
 
-    float invT = 1.0f / temperature;
-    for (int s = 0; s < n_seqs; s++) {
-        int s0 = seq_start[s], s1 = seq_start[s + 1];
-        if (logp_out) logp_out[s0] = 0;
-        if (entropy_out) entropy_out[s0] = 0;
-        for (int i = s0 + 1; i < s1; i++) {
-            const float *z = a->logits + (size_t)(i - 1) * V;
-            float *e = a->S; /* scratch row of V floats */
-            float mx = -INFINITY;
-            /* as in af_decode_sample: round z / T to float, then subtract mx in a separate
-             * loop (no FMA contraction), so the argmax's term is exactly 1 and logp <= 0 */
-            for (int j = 0; j < V; j++) {
-                e[j] = z[j] * invT;
-                mx = e[j] > mx ? e[j] : mx;
-            }
-            for (int j = 0; j < V; j++) e[j] -= mx;
-            af_vexpf(e, e, (size_t)V);
-            double sum = 0, ez = 0;
-            for (int j = 0; j < V; j++) {
-                sum += e[j];
-                ez += (double)e[j] * (double)(z[j] * invT);
-            }
-            double lse_d = mx + log(sum);
-            a->lse_out[i - 1] = (float)lse_d;
-            if (logp_out) logp_out[i] = af_logp_from_lse(z[tokens[i]] * invT, lse_d);
-            if (entropy_out) entropy_out[i] = (float)(lse_d - ez / sum);
-        }
-    }
+    RowJob lj = {.m = m, .invT = 1.0f / temperature, .logp = logp_out, .ent = entropy_out};
+    par_range(m, (size_t)N, 1, 16, lm_fwd_range, &lj);
     m->fwd_valid = 1;
     return 0;
 }
@@ -864,25 +981,8 @@ int af_model_backward(AfModel *m, const float *dlogp) {
     int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
     float invT = 1.0f / a->temperature;
 
-    /* d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T */
-    for (int s = 0; s < a->n_seqs; s++) {
-        int s0 = a->seq_start[s], s1 = a->seq_start[s + 1];
-        memset(a->dlogits + (size_t)(s1 - 1) * V, 0, (size_t)V * sizeof(float));
-        for (int i = s0 + 1; i < s1; i++) {
-            float *dz = a->dlogits + (size_t)(i - 1) * V;
-            const float *z = a->logits + (size_t)(i - 1) * V;
-            float w = dlogp[i];
-            if (w == 0) {
-                memset(dz, 0, (size_t)V * sizeof(float));
-                continue;
-            }
-            float lse = a->lse_out[i - 1];
-            for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
-            af_vexpf(dz, dz, (size_t)V);
-            for (int j = 0; j < V; j++) dz[j] *= -w * invT;
-            dz[a->tokens[i]] += w * invT;
-        }
-    }
+    RowJob lj = {.m = m, .invT = invT, .dlogp = dlogp};
+    par_range(m, (size_t)N, 1, 16, lm_bwd_range, &lj);
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
     m->mm_rc = 0;
     size_t NC = (size_t)N * C;
@@ -903,13 +1003,8 @@ int af_model_backward(AfModel *m, const float *dlogp) {
         /* MLP: dx is the gradient w.r.t. this layer's output == d xmid (residual) */
         float *dh = a->dg; /* reuse: dh then dg in place */
         linear_bwd(m, dh, 0, G->wdown, NULL, a->dx, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, N, F, C);
-        for (size_t i = 0; i < (size_t)N * F; i++) a->du[i] = -g[i];
-        af_vexpf(a->du, a->du, (size_t)N * F);
-        for (size_t i = 0; i < (size_t)N * F; i++) {
-            float gi = g[i], sg = 1.0f / (1.0f + a->du[i]), d = dh[i];
-            a->du[i] = d * gi * sg;
-            a->dg[i] = d * u[i] * sg * (1.0f + gi * (1.0f - sg));
-        }
+        RowJob sj = {.m = m, .h = a->dg, .g = g, .u = u, .du = a->du};
+        par_range(m, (size_t)N * F, 64, 1 << 14, silu_bwd_range, &sj);
         const uint16_t *xb = to_bf16(m, xn2, NC);
         linear_bwd(m, a->dxn, 0, G->wgate, NULL, a->dg, xn2, xb, P->wgate, N, C, F);
         linear_bwd(m, a->dxn, 1, G->wup, NULL, a->du, xn2, xb, P->wup, N, C, F);
