@@ -30,9 +30,6 @@ static inline uint16_t af_f32_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
-/* dst[i] = af_f32_to_bf16(src[i]) for i < n (elements). */
-static inline void af_f32_to_bf16_n(uint16_t *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = af_f32_to_bf16(src[i]);
-}
+/* Many at once, vectorised: af_f32_to_bf16_n in common/kernels.h (the same bits). */
 
 #endif

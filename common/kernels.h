@@ -30,6 +30,7 @@ typedef struct AfKernelTable {
     void (*silu_mul)(float *h, const float *g, const float *u, size_t n);
     void (*axpy)(float *y, float a, const float *x, size_t n);
     void (*add)(float *y, const float *x, size_t n);
+    void (*f32_to_bf16)(uint16_t *y, const float *x, size_t n);
 } AfKernelTable;
 
 /* The chosen table (chosen and logged at the first call; thread-safe). */
@@ -77,6 +78,12 @@ int af_kernels_bf16_native(void);
  * relative error below 2e-7, exp(x) = 0 for x < -86 (and for -inf), +inf above 88.7,
  * NaN in gives NaN out. Results depend only on x[i], not on n or alignment. */
 void af_vexpf(float *y, const float *x, size_t n);
+
+/* y[i] = bf16 bits of x[i], rounded to nearest even (bit for bit af_f32_to_bf16 of
+ * common/bf16.h, which is PyTorch's float -> bfloat16 rounding: subnormals are
+ * kept, not flushed; a NaN stays NaN). The one bulk conversion of the project: the
+ * learner's bf16 products (common/matmul_bf16.h) and the decoder's bf16 weights use it. */
+void af_f32_to_bf16_n(uint16_t *y, const float *x, size_t n);
 
 /* The log-probability of a token whose scaled logit is y = z / T (rounded to float) under
  * a softmax with log-sum-exp lse (double): y - lse, never above 0. Rounding (a float

@@ -368,6 +368,18 @@ static void KN(add)(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+/* bf16 of x[i], rounded to nearest even on the bits (as af_f32_to_bf16 and PyTorch's
+ * c10::BFloat16: subnormals kept, a NaN stays a quiet NaN); integer operations only, so
+ * every variant gives the same bits (vcvtneps2bf16 would flush subnormals to zero). */
+static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, 4);
+        uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        y[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r);
+    }
+}
+
 const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .matmul_inv = KN(matmul_inv),
     .matmul_inv_bf16 = KN(matmul_inv_bf16),
@@ -377,4 +389,5 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .silu_mul = KN(silu_mul),
     .axpy = KN(axpy),
     .add = KN(add),
+    .f32_to_bf16 = KN(f32_to_bf16),
 };

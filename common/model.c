@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/kernels.h"
+#include "common/matmul_bf16.h"
 #include "common/pool.h"
 #include "common/rng.h"
 
@@ -64,6 +65,12 @@ struct AfModelActs {
     float *dlogits;   /* (lm_rows, V) */
     float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
     size_t scratch_floats; /* max(ATT_BLOCK * max_seq, V) */
+    /* bf16 attention products (m->compute == AF_COMPUTE_BF16; NULL otherwise) */
+    struct AfBf16Mm *att_mm[AF_ATT_THREADS]; /* one per attention thread: primitives are
+                                              * not run concurrently */
+    uint16_t *qkvb;   /* (N, 2 QD + 2 KD): the layer's q, k, v and (backward) dO in bf16 */
+    uint16_t *pb;     /* (AF_ATT_THREADS, 2 * ATT_BLOCK * max_T): P and dS blocks in bf16 */
+    int att_rc[AF_ATT_THREADS]; /* first failed product of each thread */
 };
 
 static void *alloc_floats(size_t n) {
@@ -366,6 +373,10 @@ void af_model_destroy(AfModel *m) {
     if (!m) return;
     af_pool_destroy(m->pool);
     acts_free(m->acts);
+    af_bf16mm_destroy(m->mm);
+    free(m->wb);
+    free(m->xb);
+    free(m->yb);
     free(m->tensors);
     free(m->p.layers);
     free(m->g.layers);
@@ -414,6 +425,59 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name) {
 void af_model_set_threads(int n) {
     g_threads = n < 1 ? 1 : n;
     openblas_set_num_threads(g_threads);
+    af_bf16mm_set_threads(g_threads);
+}
+
+static void bf16_free(AfModel *m) {
+    if (m->acts) {
+        for (int i = 0; i < AF_ATT_THREADS; i++) af_bf16mm_destroy(m->acts->att_mm[i]), m->acts->att_mm[i] = NULL;
+        free(m->acts->qkvb), free(m->acts->pb);
+        m->acts->qkvb = m->acts->pb = NULL;
+    }
+    af_bf16mm_destroy(m->mm);
+    free(m->wb);
+    free(m->xb);
+    free(m->yb);
+    m->mm = NULL, m->wb = m->xb = m->yb = NULL;
+    m->compute = AF_COMPUTE_FP32;
+}
+
+int af_model_set_compute(AfModel *m, int compute) {
+    int want, rc = af_compute_resolve(compute, &want);
+    if (rc) return rc;
+    m->fwd_valid = 0;
+    if (want == m->compute) return 0;
+    bf16_free(m);
+    if (want == AF_COMPUTE_FP32 || !m->acts) {
+        m->compute = want; /* no learner batch: nothing runs the products */
+        return 0;
+    }
+    const AfModelConfig *c = &m->cfg;
+    size_t N = (size_t)m->max_tokens, QD = (size_t)c->n_heads * m->head_dim, KD = (size_t)c->n_kv_heads * m->head_dim;
+#define MAX2(x, y) ((x) > (y) ? (x) : (y))
+    size_t xw = MAX2(MAX2((size_t)c->d_model, QD), (size_t)c->d_ff); /* inputs of the products */
+    AfModelActs *a = m->acts;
+    /* their outputs' gradients (the LM head in blocks, for a large vocabulary, stays fp32) */
+    size_t yw = MAX2(MAX2(xw, KD), a->lm_block ? 0 : (size_t)c->vocab_size);
+#undef MAX2
+    if ((rc = af_bf16mm_create(&m->mm))) return rc;
+    for (int i = 0; i < AF_ATT_THREADS; i++)
+        if ((rc = af_bf16mm_create(&a->att_mm[i]))) {
+            bf16_free(m);
+            return rc;
+        }
+    size_t max_T = (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
+    m->wb = alloc_floats((m->n_params + 1) / 2);
+    m->xb = alloc_floats((N * xw + 1) / 2);
+    m->yb = m->grads ? alloc_floats((N * yw + 1) / 2) : NULL;
+    a->qkvb = alloc_floats(N * (QD + KD)); /* (2 QD + 2 KD) bf16 per token */
+    a->pb = alloc_floats((size_t)AF_ATT_THREADS * ATT_BLOCK * max_T);
+    if (!m->wb || !m->xb || (m->grads && !m->yb) || !a->qkvb || !a->pb) {
+        bf16_free(m);
+        return af_error_set(AF_ENOMEM, "af_model_set_compute: out of memory for the bf16 copies (%zu parameters)", m->n_params);
+    }
+    m->compute = want;
+    return 0;
 }
 
 void af_model_zero_grad(AfModel *m) {
@@ -437,24 +501,106 @@ double af_model_forward_flops(const AfModelConfig *c, const int *seq_start, int 
 
 /* ------------------------------------------------------------------ building blocks */
 
-/* y = x W^T (+ b): x (n, in), W (out, in), y (n, out) */
-static void linear_fwd(float *y, const float *x, const float *w, const float *b, int n, int in,
-                       int out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, 0.0f,
-                y, out);
+/* ------------------------------------------------------------------ threads
+ * The model's pool (AF_ATT_THREADS at most) runs the attention items and splits the
+ * element-wise and per-token work (bf16 rounding, SwiGLU, the LM head's softmax) into
+ * contiguous ranges; each element or token is computed by the same operations whatever
+ * the split, so the bits do not depend on the thread count. */
+static void pool_ensure(AfModel *m) {
+    int want = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
+    if (af_pool_threads(m->pool) == want) return;
+    af_pool_destroy(m->pool);
+    m->pool = NULL;
+    if (want > 1 && af_pool_create(want, &m->pool) != 0) m->pool = NULL; /* run serially */
+}
+
+typedef void (*RangeFn)(void *ctx, size_t lo, size_t hi, int tid);
+typedef struct {
+    RangeFn fn;
+    void *ctx;
+    size_t n, align;
+} RangeJob;
+
+static void range_part(void *c, int tid, int nt) {
+    const RangeJob *r = c;
+    size_t per = ((r->n + (size_t)nt - 1) / (size_t)nt + r->align - 1) / r->align * r->align;
+    size_t lo = per * (size_t)tid, hi = lo + per < r->n ? lo + per : r->n;
+    if (lo < hi) r->fn(r->ctx, lo, hi, tid);
+}
+
+/* fn over [0, n) in ranges (multiples of `align`) on the pool; serially below min_n. */
+static void par_range(AfModel *m, size_t n, size_t align, size_t min_n, RangeFn fn, void *ctx) {
+    pool_ensure(m);
+    if (!m->pool || n < min_n) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    RangeJob r = {fn, ctx, n, align};
+    af_pool_run(m->pool, range_part, &r);
+}
+
+typedef struct {
+    uint16_t *y;
+    const float *x;
+} CvtJob;
+
+static void cvt_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const CvtJob *j = c;
+    af_f32_to_bf16_n(j->y + lo, j->x + lo, hi - lo);
+}
+
+/* y = bf16(x), n elements, split over the pool. */
+static void cvt_bf16(AfModel *m, uint16_t *y, const float *x, size_t n) {
+    CvtJob j = {y, x};
+    par_range(m, n, 64, 1 << 16, cvt_range, &j);
+}
+
+/* Linear layers. fp32: OpenBLAS sgemm. bf16 (m->compute): the caller rounds the
+ * activation input once into m->xb (to_bf16, shared by the products that read it), the
+ * weights come from m->wb (the forward's bf16 copy, at the parameters' offsets) and dy is
+ * rounded into m->yb; oneDNN accumulates in fp32. A failed bf16 product sets m->mm_rc,
+ * which the forward/backward return. */
+static const uint16_t *to_bf16(AfModel *m, const float *x, size_t n) {
+    if (m->compute != AF_COMPUTE_BF16) return NULL;
+    cvt_bf16(m, m->xb, x, n);
+    return m->xb;
+}
+
+static const uint16_t *wbf(const AfModel *m, const float *w) { return m->wb + (w - m->params); }
+
+static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
+                    int ldb, int beta, float *C, int ldc) {
+    if (!m->mm_rc) m->mm_rc = af_bf16mm_run(m->mm, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* y = x W^T (+ y when acc) (+ b): x (n, in), W (out, in), y (n, out); xb: x in bf16 (bf16
+ * mode) or NULL. */
+static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const uint16_t *xb, const float *w,
+                       const float *b, int n, int in, int out) {
+    if (xb)
+        mm_bf16(m, 0, 1, n, out, in, xb, in, wbf(m, w), in, acc, y, out);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, acc ? 1.0f : 0.0f,
+                    y, out);
     if (b)
         for (int i = 0; i < n; i++)
             for (int o = 0; o < out; o++) y[(size_t)i * out + o] += b[o];
 }
 
-/* dx (+)= dy W; dW += dy^T x; db += sum rows dy. */
-static void linear_bwd(float *dx, int accum_dx, float *dw, float *db, const float *dy,
-                       const float *x, const float *w, int n, int in, int out) {
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
-                    accum_dx ? 1.0f : 0.0f, dx, in);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f,
-                dw, in);
+/* dx (+)= dy W; dW += dy^T x; db += sum rows dy. xb: x in bf16 (bf16 mode) or NULL. */
+static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db, const float *dy, const float *x,
+                       const uint16_t *xb, const float *w, int n, int in, int out) {
+    if (xb) {
+        cvt_bf16(m, m->yb, dy, (size_t)n * out);
+        if (dx) mm_bf16(m, 0, 0, n, in, out, m->yb, out, wbf(m, w), in, accum_dx, dx, in);
+        mm_bf16(m, 1, 0, out, in, n, m->yb, out, xb, in, 1, dw, in);
+    } else {
+        if (dx)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
+                        accum_dx ? 1.0f : 0.0f, dx, in);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+    }
     if (db)
         for (int i = 0; i < n; i++)
             for (int o = 0; o < out; o++) db[o] += dy[(size_t)i * out + o];
@@ -499,9 +645,21 @@ typedef struct {
     float *lse;
     const int *seq_start;
     int n_items;
+    /* bf16 mode: q, k, v and (backward) dO = datt in bf16, same layouts; NULL in fp32 */
+    const uint16_t *qb, *kb, *vb, *dob;
 } AttJob;
 
-static void att_item(const AttJob *j, int item, float *S, float *dP) {
+/* A bf16 attention product on thread tid's context (its failure kept for att_run). */
+static void att_mm(const AttJob *j, int tid, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda,
+                   const uint16_t *B, int ldb, int beta, float *C, int ldc) {
+    AfModelActs *a = j->m->acts;
+    if (!a->att_rc[tid]) a->att_rc[tid] = af_bf16mm_run(a->att_mm[tid], ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* One item. bf16 (j->qb): the five products take bf16 inputs (P and dS rounded per block
+ * into Pb, dSb) with fp32 accumulation; the scale is applied to the fp32 scores after
+ * the product; softmax, its gradient and the log-sum-exp stay fp32. */
+static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
     AfModel *m = j->m;
     AfModelActs *a = m->acts;
     const AfModelConfig *c = &m->cfg;
@@ -513,18 +671,28 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
     const float *Kh = j->k + (size_t)s0 * KD + kvh * hd;
     const float *Vh = j->v + (size_t)s0 * KD + kvh * hd;
     float *lse = j->lse;
+    int bf = j->qb != NULL;
+    const uint16_t *Kb = bf ? j->kb + (size_t)s0 * KD + kvh * hd : NULL;
+    const uint16_t *Vb = bf ? j->vb + (size_t)s0 * KD + kvh * hd : NULL;
+    size_t pstride = (size_t)ATT_BLOCK * (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
+    uint16_t *Pb = bf ? a->pb + (size_t)tid * 2 * pstride : NULL, *dSb = bf ? Pb + pstride : NULL;
     for (int h = kvh * grp; h < (kvh + 1) * grp; h++) {
         const float *Qh = j->q + (size_t)s0 * QD + h * hd;
         if (!j->bwd) {
             float *Oh = (float *)j->att + (size_t)s0 * QD + h * hd;
             for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
                 int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
-                            Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+                if (bf)
+                    att_mm(j, tid, 0, 1, nb, nk, hd, j->qb + (size_t)(s0 + i0) * QD + h * hd, QD, Kb, KD, 0, S, nk);
+                else
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                                Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
                 for (int r = 0; r < nb; r++) {
                     float *Sr = S + (size_t)r * nk;
                     int last = i0 + r; /* causal: keys 0..last */
                     float mx = -INFINITY;
+                    if (bf)
+                        for (int jj = 0; jj <= last; jj++) Sr[jj] *= scale;
                     for (int jj = 0; jj <= last; jj++) mx = Sr[jj] > mx ? Sr[jj] : mx;
                     for (int jj = 0; jj <= last; jj++) Sr[jj] -= mx;
                     af_vexpf(Sr, Sr, (size_t)last + 1);
@@ -535,8 +703,13 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
                     for (int jj = last + 1; jj < nk; jj++) Sr[jj] = 0;
                     lse[(size_t)(s0 + i0 + r) * H + h] = mx + logf(sum);
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
-                            Vh, KD, 0.0f, Oh + (size_t)i0 * QD, QD);
+                if (bf) {
+                    af_f32_to_bf16_n(Pb, S, (size_t)nb * nk);
+                    att_mm(j, tid, 0, 0, nb, hd, nk, Pb, nk, Vb, KD, 0, Oh + (size_t)i0 * QD, QD);
+                } else {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
+                                Vh, KD, 0.0f, Oh + (size_t)i0 * QD, QD);
+                }
             }
             continue;
         }
@@ -547,10 +720,17 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
         float *dVh = a->dv + (size_t)s0 * KD + kvh * hd;
         for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
             int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
-                        Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
-                        dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
+            const uint16_t *Qb = bf ? j->qb + (size_t)(s0 + i0) * QD + h * hd : NULL;
+            const uint16_t *dOb = bf ? j->dob + (size_t)(s0 + i0) * QD + h * hd : NULL;
+            if (bf) {
+                att_mm(j, tid, 0, 1, nb, nk, hd, Qb, QD, Kb, KD, 0, S, nk);
+                att_mm(j, tid, 0, 1, nb, nk, hd, dOb, QD, Vb, KD, 0, dP, nk);
+            } else {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
+                            Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
+                            dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
+            }
             for (int r = 0; r < nb; r++) {
                 int i = i0 + r, last = i;
                 float *Sr = S + (size_t)r * nk, *dPr = dP + (size_t)r * nk;
@@ -558,12 +738,22 @@ static void att_item(const AttJob *j, int item, float *S, float *dP) {
                 const float *o = Oh + (size_t)i * QD, *dO = dOh + (size_t)i * QD;
                 float D = 0;
                 for (int d = 0; d < hd; d++) D += o[d] * dO[d];
+                if (bf)
+                    for (int jj = 0; jj <= last; jj++) Sr[jj] *= scale;
                 for (int jj = 0; jj <= last; jj++) Sr[jj] -= L;
                 af_vexpf(Sr, Sr, (size_t)last + 1);
                 for (int jj = 0; jj <= last; jj++) dPr[jj] = Sr[jj] * (dPr[jj] - D) * scale;
                 for (int jj = last + 1; jj < nk; jj++) Sr[jj] = dPr[jj] = 0;
             }
             /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
+            if (bf) {
+                af_f32_to_bf16_n(Pb, S, (size_t)nb * nk);
+                af_f32_to_bf16_n(dSb, dP, (size_t)nb * nk);
+                att_mm(j, tid, 1, 0, nk, hd, nb, Pb, nk, dOb, QD, 1, dVh, KD);
+                att_mm(j, tid, 0, 0, nb, hd, nk, dSb, nk, Kb, KD, 0, dQh + (size_t)i0 * QD, QD);
+                att_mm(j, tid, 1, 0, nk, hd, nb, dSb, nk, Qb, QD, 1, dKh, KD);
+                continue;
+            }
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nk, hd, nb, 1.0f, S, nk,
                         dOh + (size_t)i0 * QD, QD, 1.0f, dVh, KD);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, dP, nk, Kh,
@@ -578,30 +768,44 @@ static void att_part(void *ctx, int tid, int nt) {
     const AttJob *j = ctx;
     AfModelActs *a = j->m->acts;
     size_t sz = a->scratch_floats;
+    if (j->qb && nt > 1) af_bf16mm_set_threads(1); /* this thread's products (att_run restores) */
     for (int it = tid; it < j->n_items; it += nt)
-        att_item(j, it, a->S + (size_t)tid * sz, a->dP ? a->dP + (size_t)tid * sz : NULL);
+        att_item(j, it, a->S + (size_t)tid * sz, a->dP ? a->dP + (size_t)tid * sz : NULL, tid);
 }
 
 /* Run the attention items on the model's pool (re-created only when the thread setting
  * changed, so a steady-state step starts no threads and allocates nothing). */
 static void att_run(const AttJob *j) {
     AfModel *m = j->m;
-    int want = g_threads < AF_ATT_THREADS ? g_threads : AF_ATT_THREADS;
-    if (af_pool_threads(m->pool) != want) {
-        af_pool_destroy(m->pool);
-        m->pool = NULL;
-        if (want > 1 && af_pool_create(want, &m->pool) != 0) m->pool = NULL; /* run serially */
-    }
+    pool_ensure(m);
+    memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
     if (!m->pool || j->n_items < 2) {
         att_part((void *)j, 0, 1);
-        return;
+    } else {
+        openblas_set_num_threads(1);
+        af_pool_run(m->pool, att_part, (void *)j);
+        openblas_set_num_threads(g_threads);
+        if (j->qb) af_bf16mm_set_threads(g_threads);
     }
-    openblas_set_num_threads(1);
-    af_pool_run(m->pool, att_part, (void *)j);
-    openblas_set_num_threads(g_threads);
+    for (int i = 0; i < AF_ATT_THREADS && !m->mm_rc; i++) m->mm_rc = m->acts->att_rc[i];
 }
 
-/* ------------------------------------------------------------------ forward */
+/* bf16 mode: the layer's q, k, v (and dO) rounded into acts->qkvb for the attention. */
+static void att_bf16(AfModel *m, AttJob *j, int N, const float *dO) {
+    if (m->compute != AF_COMPUTE_BF16) return;
+    int QD = m->cfg.n_heads * m->head_dim, KD = m->cfg.n_kv_heads * m->head_dim;
+    uint16_t *b = m->acts->qkvb;
+    cvt_bf16(m, b, j->q, (size_t)N * QD);
+    cvt_bf16(m, b + (size_t)N * QD, j->k, (size_t)N * KD);
+    cvt_bf16(m, b + (size_t)N * (QD + KD), j->v, (size_t)N * KD);
+    j->qb = b, j->kb = b + (size_t)N * QD, j->vb = b + (size_t)N * (QD + KD);
+    if (dO) {
+        cvt_bf16(m, b + (size_t)N * (QD + 2 * KD), dO, (size_t)N * QD);
+        j->dob = b + (size_t)N * (QD + 2 * KD);
+    }
+}
+
+/* ------------------------------------------------------------------ LM head softmax, SwiGLU */
 
 /* Log-prob of tok and entropy under softmax(z / T) of one logits row z (V); e: scratch
  * (V). Sets *lse to the log-sum-exp. */
@@ -626,6 +830,98 @@ static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, flo
     if (ent) *ent = (float)(lse_d - ez / sum);
 }
 
+/* For one row: d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T times
+ * w = dlogp[i], plus d H_i / d logits_{i-1} = -p (log p + H_i) / T times we = dent[i]
+ * (p = softmax(z/T)); z the logits, lse the forward's log-sum-exp; dz (V); lp: scratch
+ * of V floats, used when we != 0. */
+static void lm_row_grad(float *dz, float *lp, const float *z, int V, int32_t tok, float w, float we, float invT,
+                        float lse) {
+    for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
+    if (we == 0) {
+        af_vexpf(dz, dz, (size_t)V);
+        for (int j = 0; j < V; j++) dz[j] *= -w * invT;
+    } else {
+        memcpy(lp, dz, (size_t)V * sizeof(float));
+        af_vexpf(dz, dz, (size_t)V);
+        double h = 0;
+        for (int j = 0; j < V; j++) h -= (double)dz[j] * (double)lp[j];
+        for (int j = 0; j < V; j++) dz[j] *= -(w + we * (lp[j] + (float)h)) * invT;
+    }
+    dz[tok] += w * invT;
+}
+
+typedef struct {
+    AfModel *m;
+    float invT;
+    float *logp, *ent;     /* forward outputs or NULL */
+    const float *dlogp;    /* backward input */
+    const float *dent;     /* backward: dL/dH per token, or NULL */
+    float *h;              /* SwiGLU: h = silu(g) * u (forward); dh in, dg out (backward) */
+    const float *g, *u;
+    float *du;
+} RowJob;
+
+/* Log-probs and entropies of tokens lo..hi-1 (logits row i-1 predicts token i; a first
+ * token gets 0), lse_out of the rows used. */
+static void lm_fwd_range(void *c, size_t lo, size_t hi, int tid) {
+    const RowJob *j = c;
+    AfModelActs *a = j->m->acts;
+    int V = j->m->cfg.vocab_size;
+    float *e = a->S + (size_t)tid * a->scratch_floats; /* scratch row of V floats */
+    for (size_t i = lo; i < hi; i++) {
+        if (a->pos[i] == 0) {
+            if (j->logp) j->logp[i] = 0;
+            if (j->ent) j->ent[i] = 0;
+            continue;
+        }
+        lm_row(a->logits + (i - 1) * V, V, a->tokens[i], j->invT, e, &a->lse_out[i - 1], j->logp ? &j->logp[i] : NULL,
+               j->ent ? &j->ent[i] : NULL);
+    }
+}
+
+/* dlogits rows lo..hi-1: d logp_{r+1} / d logits_r = (onehot(tok_{r+1}) - softmax(z_r / T)) / T
+ * times dlogp[r+1]; zero for the last row of a sequence. */
+static void lm_bwd_range(void *c, size_t lo, size_t hi, int tid) {
+    const RowJob *j = c;
+    AfModelActs *a = j->m->acts;
+    int V = j->m->cfg.vocab_size;
+    float *lp = a->S + (size_t)tid * a->scratch_floats; /* scratch row of V floats */
+    for (size_t r = lo; r < hi; r++) {
+        float *dz = a->dlogits + r * V;
+        const int used = r + 1 < (size_t)a->N && a->pos[r + 1] != 0;
+        float w = used ? j->dlogp[r + 1] : 0.0f, we = used && j->dent ? j->dent[r + 1] : 0.0f;
+        if (w == 0 && we == 0) {
+            memset(dz, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        lm_row_grad(dz, lp, a->logits + r * V, V, a->tokens[r + 1], w, we, j->invT, a->lse_out[r]);
+    }
+}
+
+static void silu_fwd_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const RowJob *j = c;
+    af_kernels()->silu_mul(j->h + lo, j->g + lo, j->u + lo, hi - lo);
+}
+
+/* SwiGLU backward: dh (in j->h) -> du = dh g s, dg = dh u s (1 + g (1 - s)) (into j->h),
+ * s = sigmoid(g). */
+static void silu_bwd_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const RowJob *j = c;
+    float *du = j->du, *dg = j->h;
+    for (size_t i = lo; i < hi; i++) du[i] = -j->g[i];
+    af_vexpf(du + lo, du + lo, hi - lo);
+    for (size_t i = lo; i < hi; i++) {
+        float gi = j->g[i], sg = 1.0f / (1.0f + du[i]), d = dg[i];
+        du[i] = d * gi * sg;
+        dg[i] = d * j->u[i] * sg * (1.0f + gi * (1.0f - sg));
+    }
+}
+
+/* ------------------------------------------------------------------ forward */
+
+
 /* Row p of the LM head predicts token p + 1 of its sequence: used when p + 1 is in the
  * same sequence (and, with need, wanted). */
 static int lm_row_used(const AfModelActs *a, int p, const uint8_t *need) {
@@ -645,7 +941,7 @@ static int lm_block_next(AfModel *m, int *p, const uint8_t *need, const float *w
         memcpy(a->lm_x + (size_t)k * C, a->xnf + (size_t)*p * C, (size_t)C * sizeof(float));
         k++;
     }
-    if (k) linear_fwd(a->logits, a->lm_x, m->p.lm_head, NULL, k, C, m->cfg.vocab_size);
+    if (k) linear_fwd(m, a->logits, 0, a->lm_x, NULL, m->p.lm_head, NULL, k, C, m->cfg.vocab_size); /* fp32 */
     return k;
 }
 
@@ -706,6 +1002,8 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
     int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
     size_t NC = (size_t)N * C;
 
+    m->mm_rc = 0;
+    if (m->compute == AF_COMPUTE_BF16) cvt_bf16(m, m->wb, m->params, m->n_params);
     for (int i = 0; i < N; i++)
         memcpy(a->x + (size_t)i * C, m->p.embed + (size_t)tokens[i] * C, (size_t)C * sizeof(float));
     for (int l = 0; l < c->n_layers; l++) {
@@ -719,9 +1017,10 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         float *xnext = a->x + (ln + m->max_tokens) * C;
 
         rmsnorm_fwd(xn1, rstd1, x, P->attn_norm, N, C, c->rms_eps);
-        linear_fwd(q, xn1, P->wq, P->bq, N, C, QD);
-        linear_fwd(k, xn1, P->wk, P->bk, N, C, KD);
-        linear_fwd(v, xn1, P->wv, P->bv, N, C, KD);
+        const uint16_t *xb = to_bf16(m, xn1, NC);
+        linear_fwd(m, q, 0, xn1, xb, P->wq, P->bq, N, C, QD);
+        linear_fwd(m, k, 0, xn1, xb, P->wk, P->bk, N, C, KD);
+        linear_fwd(m, v, 0, xn1, xb, P->wv, P->bv, N, C, KD);
         if (c->qk_norm) { /* per-head RMSNorm before RoPE; rows of hd floats */
             float *qpre = a->qpre + ln * QD, *kpre = a->kpre + ln * KD;
             memcpy(qpre, q, (size_t)N * QD * sizeof(float));
@@ -736,23 +1035,24 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         }
         AttJob job = {.m = m, .bwd = 0, .q = q, .k = k, .v = v, .att = att, .lse = lse,
                       .seq_start = seq_start, .n_items = n_seqs * KV};
+        att_bf16(m, &job, N, NULL);
         att_run(&job);
         memcpy(xmid, x, NC * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, QD, 1.0f, att, QD, P->wo, QD,
-                    1.0f, xmid, C);
+        linear_fwd(m, xmid, 1, att, to_bf16(m, att, (size_t)N * QD), P->wo, NULL, N, QD, C);
         rmsnorm_fwd(xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps);
-        linear_fwd(g, xn2, P->wgate, NULL, N, C, F);
-        linear_fwd(u, xn2, P->wup, NULL, N, C, F);
-        af_kernels()->silu_mul(hh, g, u, (size_t)N * F);
+        xb = to_bf16(m, xn2, NC);
+        linear_fwd(m, g, 0, xn2, xb, P->wgate, NULL, N, C, F);
+        linear_fwd(m, u, 0, xn2, xb, P->wup, NULL, N, C, F);
+        RowJob sj = {.m = m, .h = hh, .g = g, .u = u};
+        par_range(m, (size_t)N * F, 64, 1 << 14, silu_fwd_range, &sj);
         memcpy(xnext, xmid, NC * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, C, F, 1.0f, hh, F, P->wdown, F,
-                    1.0f, xnext, C);
+        linear_fwd(m, xnext, 1, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, NULL, N, F, C);
     }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
     rmsnorm_fwd(a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps);
 
     float invT = 1.0f / temperature;
-    if (a->lm_block) { /* large vocabulary: only the used rows, a block at a time */
+    if (a->lm_block) { /* large vocabulary: only the used rows, a block at a time (fp32 products) */
         for (int s = 0; s < n_seqs; s++) {
             for (int i = seq_start[s]; i < seq_start[s + 1]; i++) {
                 if (logp_out) logp_out[i] = 0;
@@ -763,40 +1063,17 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         m->fwd_valid = 1;
         return 0;
     }
-    linear_fwd(a->logits, a->xnf, m->p.lm_head, NULL, N, C, V);
-    for (int s = 0; s < n_seqs; s++) {
-        int s0 = seq_start[s], s1 = seq_start[s + 1];
-        if (logp_out) logp_out[s0] = 0;
-        if (entropy_out) entropy_out[s0] = 0;
-        for (int i = s0 + 1; i < s1; i++)
-            lm_row(a->logits + (size_t)(i - 1) * V, V, tokens[i], invT, a->S, &a->lse_out[i - 1],
-                   logp_out ? &logp_out[i] : NULL, entropy_out ? &entropy_out[i] : NULL);
-    }
+    linear_fwd(m, a->logits, 0, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, NULL, N, C, V);
+    if (m->mm_rc) return m->mm_rc;
+
+    RowJob lj = {.m = m, .invT = invT, .logp = logp_out, .ent = entropy_out};
+    par_range(m, (size_t)N, 1, 16, lm_fwd_range, &lj);
     m->fwd_valid = 1;
     return 0;
 }
 
 /* ------------------------------------------------------------------ backward */
 
-/* For one row: d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T times
- * w = dlogp[i], plus d H_i / d logits_{i-1} = -p (log p + H_i) / T times we = dent[i]
- * (p = softmax(z/T)); z the logits, lse the forward's log-sum-exp; dz (V); lp: scratch
- * of V floats, used when we != 0. */
-static void lm_row_grad(float *dz, float *lp, const float *z, int V, int32_t tok, float w, float we, float invT,
-                        float lse) {
-    for (int j = 0; j < V; j++) dz[j] = z[j] * invT - lse;
-    if (we == 0) {
-        af_vexpf(dz, dz, (size_t)V);
-        for (int j = 0; j < V; j++) dz[j] *= -w * invT;
-    } else {
-        memcpy(lp, dz, (size_t)V * sizeof(float));
-        af_vexpf(dz, dz, (size_t)V);
-        double h = 0;
-        for (int j = 0; j < V; j++) h -= (double)dz[j] * (double)lp[j];
-        for (int j = 0; j < V; j++) dz[j] *= -(w + we * (lp[j] + (float)h)) * invT;
-    }
-    dz[tok] += w * invT;
-}
 
 /* The block path of the LM head's backward: the rows of nonzero weight, lm_rows at a
  * time, their logits recomputed from the saved final-norm outputs. Sets a->dxn. */
@@ -815,7 +1092,7 @@ static int lm_backward_blocks(AfModel *m, const float *dlogp, const float *dent)
             lm_row_grad(a->dlogits + (size_t)j * V, a->S, a->logits + (size_t)j * V, V, a->tokens[i], dlogp[i],
                         dent ? dent[i] : 0.0f, invT, a->lse_out[i - 1]);
         }
-        linear_bwd(a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, m->p.lm_head, k, C, V);
+        linear_bwd(m, a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, NULL, m->p.lm_head, k, C, V); /* fp32 */
         for (int j = 0; j < k; j++)
             memcpy(a->dxn + (size_t)a->lm_idx[j] * C, a->lm_dx + (size_t)j * C, (size_t)C * sizeof(float));
     }
@@ -835,22 +1112,16 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
     float invT = 1.0f / a->temperature;
 
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
+    m->mm_rc = 0;
+    size_t NC = (size_t)N * C;
     if (a->lm_block) {
         int rc = lm_backward_blocks(m, dlogp, dent);
         if (rc) return rc;
     } else { /* all rows at once */
-        for (int s = 0; s < a->n_seqs; s++) {
-            int s0 = a->seq_start[s], s1 = a->seq_start[s + 1];
-            memset(a->dlogits + (size_t)(s1 - 1) * V, 0, (size_t)V * sizeof(float));
-            for (int i = s0 + 1; i < s1; i++) {
-                float *dz = a->dlogits + (size_t)(i - 1) * V;
-                const float we = dent ? dent[i] : 0.0f;
-                if (dlogp[i] == 0 && we == 0) memset(dz, 0, (size_t)V * sizeof(float));
-                else lm_row_grad(dz, a->S, a->logits + (size_t)(i - 1) * V, V, a->tokens[i], dlogp[i], we, invT,
-                                 a->lse_out[i - 1]);
-            }
-        }
-        linear_bwd(a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, m->p.lm_head, N, C, V);
+        RowJob lj = {.m = m, .invT = invT, .dlogp = dlogp, .dent = dent};
+        par_range(m, (size_t)N, 1, 16, lm_bwd_range, &lj);
+        linear_bwd(m, a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, N, C,
+                   V);
     }
     memset(a->dx, 0, (size_t)N * C * sizeof(float));
     rmsnorm_bwd(a->dx, m->g.final_norm, a->dxn, xf, a->rstdf, m->p.final_norm, N, C);
@@ -867,24 +1138,21 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
 
         /* MLP: dx is the gradient w.r.t. this layer's output == d xmid (residual) */
         float *dh = a->dg; /* reuse: dh then dg in place */
-        linear_bwd(dh, 0, G->wdown, NULL, a->dx, hh, P->wdown, N, F, C);
-        for (size_t i = 0; i < (size_t)N * F; i++) a->du[i] = -g[i];
-        af_vexpf(a->du, a->du, (size_t)N * F);
-        for (size_t i = 0; i < (size_t)N * F; i++) {
-            float gi = g[i], sg = 1.0f / (1.0f + a->du[i]), d = dh[i];
-            a->du[i] = d * gi * sg;
-            a->dg[i] = d * u[i] * sg * (1.0f + gi * (1.0f - sg));
-        }
-        linear_bwd(a->dxn, 0, G->wgate, NULL, a->dg, xn2, P->wgate, N, C, F);
-        linear_bwd(a->dxn, 1, G->wup, NULL, a->du, xn2, P->wup, N, C, F);
+        linear_bwd(m, dh, 0, G->wdown, NULL, a->dx, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, N, F, C);
+        RowJob sj = {.m = m, .h = a->dg, .g = g, .u = u, .du = a->du};
+        par_range(m, (size_t)N * F, 64, 1 << 14, silu_bwd_range, &sj);
+        const uint16_t *xb = to_bf16(m, xn2, NC);
+        linear_bwd(m, a->dxn, 0, G->wgate, NULL, a->dg, xn2, xb, P->wgate, N, C, F);
+        linear_bwd(m, a->dxn, 1, G->wup, NULL, a->du, xn2, xb, P->wup, N, C, F);
         rmsnorm_bwd(a->dx, G->mlp_norm, a->dxn, xmid, rstd2, P->mlp_norm, N, C);
 
         /* attention output projection */
-        linear_bwd(a->datt, 0, G->wo, NULL, a->dx, att, P->wo, N, QD, C);
+        linear_bwd(m, a->datt, 0, G->wo, NULL, a->dx, att, to_bf16(m, att, (size_t)N * QD), P->wo, N, QD, C);
         memset(a->dk, 0, (size_t)N * KD * sizeof(float));
         memset(a->dv, 0, (size_t)N * KD * sizeof(float));
         AttJob job = {.m = m, .bwd = 1, .q = q, .k = k, .v = v, .att = att, .lse = lse,
                       .seq_start = a->seq_start, .n_items = a->n_seqs * KV};
+        att_bf16(m, &job, N, a->datt);
         att_run(&job);
         for (int i = 0; i < N; i++) {
             const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;
@@ -900,9 +1168,10 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
             rmsnorm_bwd(dqp, G->q_norm, a->dq, a->qpre + ln * QD, a->rstdq + ln * H, P->q_norm, N * H, hd);
             rmsnorm_bwd(dkp, G->k_norm, a->dk, a->kpre + ln * KD, a->rstdk + ln * KV, P->k_norm, N * KV, hd);
         }
-        linear_bwd(a->dxn, 0, G->wq, G->bq, dqp, xn1, P->wq, N, C, QD);
-        linear_bwd(a->dxn, 1, G->wk, G->bk, dkp, xn1, P->wk, N, C, KD);
-        linear_bwd(a->dxn, 1, G->wv, G->bv, a->dv, xn1, P->wv, N, C, KD);
+        xb = to_bf16(m, xn1, NC);
+        linear_bwd(m, a->dxn, 0, G->wq, G->bq, dqp, xn1, xb, P->wq, N, C, QD);
+        linear_bwd(m, a->dxn, 1, G->wk, G->bk, dkp, xn1, xb, P->wk, N, C, KD);
+        linear_bwd(m, a->dxn, 1, G->wv, G->bv, a->dv, xn1, xb, P->wv, N, C, KD);
         rmsnorm_bwd(a->dx, G->attn_norm, a->dxn, x, rstd1, P->attn_norm, N, C);
     }
     for (int i = 0; i < N; i++) {
@@ -911,5 +1180,5 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
         for (int j = 0; j < C; j++) ge[j] += d[j];
     }
     m->fwd_valid = 0;
-    return 0;
+    return m->mm_rc;
 }

@@ -104,6 +104,13 @@ typedef struct AfModel {
     AfModelActs *acts;        /* NULL when max_tokens == 0 */
     int fwd_valid;            /* a forward ran since the last parameter change/backward */
     struct AfPool *pool;      /* attention workers (common/pool.h), NULL when 1 thread */
+    int compute;              /* AF_COMPUTE_FP32 (af_model_create's) or AF_COMPUTE_BF16 of
+                               * common/matmul_bf16.h: af_model_set_compute */
+    uint16_t *wb;             /* (n_params) bf16 copy of params made by each forward, or NULL */
+    uint16_t *xb, *yb;        /* bf16 scratch (max_tokens, max(C, QD, F)), (max_tokens,
+                               * max(V, C, QD, KD, F)), or NULL */
+    struct AfBf16Mm *mm;      /* bf16 products, or NULL */
+    int mm_rc;                /* first failed bf16 product of the running forward/backward */
 } AfModel;
 
 enum { AF_MODEL_GRADS = 1 }; /* af_model_create flags */
@@ -134,6 +141,22 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name);
  * its next forward/backward after the setting changed). The decode path has its own
  * setting (af_decode_set_threads). Call from one thread, outside a step. */
 void af_model_set_threads(int n);
+
+/* Choose the precision of the learner path's matrix products (the linear layers q/k/v/o,
+ * gate/up/down and LM head: the forward and both backward products; the attention's QK^T,
+ * PV and their three backward products): AF_COMPUTE_FP32 (af_model_create's choice:
+ * OpenBLAS sgemm), AF_COMPUTE_BF16 (bf16 inputs, fp32 accumulation and output,
+ * common/matmul_bf16.h) or AF_COMPUTE_AUTO (bf16 where the CPU has it natively, else fp32,
+ * logged). Master weights, gradients, activations, softmax, norms and the optimizer stay
+ * fp32. In bf16, each forward rounds all parameters to a bf16 copy once (the products'
+ * weights; the backward reuses it) and each product rounds its other inputs (activations,
+ * output gradients, attention probabilities and score gradients); the attention scale
+ * multiplies the fp32 scores after the product. The decode path (common/decode.h) is not
+ * affected. Allocates the bf16 buffers and product contexts here (none in a step).
+ * Returns 0 with m->compute set, AF_ECONFIG (bf16 asked on a CPU without it,
+ * af_compute_resolve), AF_EINVAL, AF_ENOMEM, AF_ENOTIMPL (oneDNN refused). Call outside a
+ * step; invalidates the last forward. */
+int af_model_set_compute(AfModel *m, int compute);
 
 /* Batched learner forward over packed sequences.
  *   tokens:    (N) token ids, sequences concatenated, N = seq_start[n_seqs]

@@ -2,7 +2,7 @@
 # Installs the Debian packages agentflow.c needs. Idempotent and quick when everything
 # is present (one dpkg-query, no apt-get).
 #   ./launch/install-deps.sh          build + run (compiler, CMake, Open MPI, OpenBLAS,
-#                                     protobuf-c, LMDB, libcurl, cJSON, PCRE2, xxHash,
+#                                     protobuf-c, LMDB, libcurl, cJSON, PCRE2, xxHash, oneDNN,
 #                                     python3, gnuplot)
 #   ./launch/install-deps.sh --test   also what the tests and benchmarks use (python3-torch)
 set -euo pipefail
@@ -17,6 +17,7 @@ build_pkgs=(
     libcjson-dev                       # config, JSON I/O
     libpcre2-dev                       # tokenizer pre-tokenizer regexes (Unicode classes, look-ahead)
     libxxhash-dev                      # XXH3 checksum of the weight broadcast
+    libdnnl-dev                        # oneDNN: the learner's bf16 matrix products (AMX, AVX512-BF16)
     python3                            # the sandboxed python tool
     gnuplot-nox                        # metrics plots
     ca-certificates

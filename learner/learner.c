@@ -100,6 +100,8 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     int rc;
     if ((rc = af_model_create(&T->mcfg, cap_tok, cap_seq, AF_MODEL_GRADS, &T->policy_m))) goto fail;
     if (c->algo.kl_coef != 0.0 && (rc = af_model_create(&T->mcfg, cap_tok, cap_seq, 0, &T->ref_m))) goto fail;
+    if ((rc = af_model_set_compute(T->policy_m, c->model.compute))) goto fail; /* model.compute: bf16 products */
+    if (T->ref_m && (rc = af_model_set_compute(T->ref_m, c->model.compute))) goto fail;
     AfAdamWConfig ac = af_adamw_config_default();
     ac.lr = (float)c->algo.lr;
     ac.beta1 = (float)c->algo.adam_beta1;

@@ -118,6 +118,10 @@ class Model:
         h = x.shape[-1] // 2
         return torch.cat([-x[..., h:], x[..., :h]], -1)
 
+    def attend(self, q, k, v, mask):
+        """Causal attention of q, k, v (B, H, T, hd) under the additive mask (T, T)."""
+        return torch.softmax(q @ k.transpose(-1, -2) / self.hd ** 0.5 + mask, -1) @ v
+
     def logits(self, tokens):
         """tokens: LongTensor (B, T) -> logits (B, T, V); sequences unpadded, same length."""
         p, B, T = self.p, tokens.shape[0], tokens.shape[1]
@@ -143,7 +147,7 @@ class Model:
             g = self.H // self.KV
             k = k.repeat_interleave(g, dim=1)
             v = v.repeat_interleave(g, dim=1)
-            a = torch.softmax(q @ k.transpose(-1, -2) / self.hd ** 0.5 + mask, -1) @ v
+            a = self.attend(q, k, v, mask)
             x = x + lin("self_attn.o_proj", a.transpose(1, 2).reshape(B, T, self.H * self.hd))
             h = self.rms(x, p[pre + "post_attention_layernorm.weight"])
             x = x + lin("mlp.down_proj", torch.nn.functional.silu(lin("mlp.gate_proj", h)) * lin("mlp.up_proj", h))

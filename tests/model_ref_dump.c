@@ -1,8 +1,10 @@
 /* Helper for tests/model_ref.py (not a test by itself).
  *   model_ref_dump make DIR KV BIAS TIED   write a tiny model directory (test init)
- *   model_ref_dump run DIR OUT             load DIR, run a fixed learner batch through
+ *   model_ref_dump run DIR OUT [bf16]      load DIR, run a fixed learner batch through
  *       forward, a PPO-clip loss outside the model, backward, gradient clipping and two
- *       AdamW steps; write inputs and every result to the safetensors file OUT.
+ *       AdamW steps; write inputs and every result to the safetensors file OUT. With
+ *       bf16: model.compute=bf16 (exit 77 when the CPU has no native bf16) and clip
+ *       bounds that no ratio reaches (a smooth loss, for tolerance comparisons).
  *   model_ref_dump decode DIR P TOK...    load DIR into the KV-cache decoder, prefill the
  *       first P tokens, feed the others one at a time, and print {"logprobs": [...]}:
  *       log p(TOK_i | TOK_<i) for i = P .. n-1 from the decoder's logits.
@@ -15,6 +17,7 @@
 
 #include "common/decode.h"
 #include "common/error.h"
+#include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/safetensors.h"
 #include "learner/adamw.h"
@@ -85,9 +88,14 @@ int main(int argc, char **argv) {
         af_model_destroy(m);
         return rc ? 1 : 0;
     }
-    if (argc != 4 || strcmp(argv[1], "run") != 0) {
-        fprintf(stderr, "usage: model_ref_dump make DIR KV BIAS TIED | run DIR OUT\n");
+    int bf16 = argc == 5 && strcmp(argv[4], "bf16") == 0;
+    if ((argc != 4 && !bf16) || strcmp(argv[1], "run") != 0) {
+        fprintf(stderr, "usage: model_ref_dump make DIR KV BIAS TIED | run DIR OUT [bf16]\n");
         return 2;
+    }
+    if (bf16 && !af_bf16_supported()) {
+        fprintf(stderr, "model_ref_dump: no native bf16 (%s)\n", af_bf16_isa());
+        return 77;
     }
     enum { S = 3 };
     const int lens[S] = {12, 70, 5}, plen[S] = {4, 30, 2};
@@ -98,6 +106,10 @@ int main(int argc, char **argv) {
     int rc = af_model_load_dir(argv[2], N, S, AF_MODEL_GRADS, &m);
     if (rc) {
         fprintf(stderr, "load: %s\n", af_error_detail());
+        return 1;
+    }
+    if (bf16 && (rc = af_model_set_compute(m, AF_COMPUTE_BF16))) {
+        fprintf(stderr, "set_compute: %s\n", af_error_detail());
         return 1;
     }
     const AfModelConfig *c = &m->cfg;
@@ -112,7 +124,9 @@ int main(int argc, char **argv) {
     for (int s = 0; s <= S; s++) ssf[s] = (float)ss[s];
     const float advs[S] = {1.3f, -0.7f, 0.4f};
     for (int s = 0; s < S; s++) plf[s] = (float)plen[s], adv[s] = advs[s];
-    const float T = 0.7f, clip_lo = 0.2f, clip_hi = 0.3f;
+    /* bf16: bounds no ratio reaches, so the loss is smooth and the small log-prob
+     * differences of bf16 products cannot switch a token's gradient on or off */
+    const float T = 0.7f, clip_lo = bf16 ? 0.99f : 0.2f, clip_hi = bf16 ? 100.0f : 0.3f;
     if ((rc = af_model_forward(m, tok, ss, S, T, lp, ent))) {
         fprintf(stderr, "forward: %s\n", af_error_detail());
         return 1;

@@ -8,6 +8,7 @@ af_script_test(test_rl_opt_train python bash ${CMAKE_SOURCE_DIR}/tests/test_rl_o
 af_script_test(test_grpo_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/grpo_ref.py $<TARGET_FILE:test_grpo>)
 af_script_test(test_curriculum_resume mpi bash ${CMAKE_SOURCE_DIR}/tests/test_curriculum_resume.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_train mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train.sh $<TARGET_FILE:agentflow>)
+# rollout.decode_dtype (issue 19): bf16 decode repeatable at 1 rank and at 1 learner + 2 actors.
 af_script_test(test_train_bf16 mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train_bf16.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_eval_cli mpi bash ${CMAKE_SOURCE_DIR}/tests/test_eval_cli.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_async mpi bash ${CMAKE_SOURCE_DIR}/tests/test_async.sh $<TARGET_FILE:agentflow>)
@@ -25,3 +26,8 @@ set_tests_properties(test_observability PROPERTIES SKIP_RETURN_CODE 77)
 af_unit_test(test_progress)
 af_unit_test(test_passk)
 af_unit_test(test_tfevents)
+# model.compute (issue 19): bf16 training repeatable bit for bit, auto's choice logged, the
+# fp32 fallback without native bf16 (AF_BF16=off) equal to fp32; skips the bf16 part
+# without native bf16.
+af_script_test(test_train_compute_bf16 mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train_compute_bf16.sh $<TARGET_FILE:agentflow>)
+set_tests_properties(test_train_compute_bf16 PROPERTIES SKIP_RETURN_CODE 77)

@@ -35,3 +35,16 @@ endforeach()
 af_script_test(test_portable_build unit bash ${CMAKE_SOURCE_DIR}/tests/test_portable_build.sh
   $<TARGET_FILE:agentflow> ${CMAKE_BINARY_DIR} ${AF_NATIVE} "${AF_BASELINE_ARCH}")
 set_tests_properties(test_portable_build PROPERTIES SKIP_RETURN_CODE 77)
+# bf16 learner products (issue 19): rounding, products, the model in bf16 against fp32,
+# repeatability; the fp32 fallback without native bf16 (AF_BF16=off).
+af_unit_test(test_model_bf16)
+set_tests_properties(test_model_bf16 PROPERTIES SKIP_RETURN_CODE 77)
+if(AF_SANITIZE_TESTS)
+  set_tests_properties(test_model_bf16_asan PROPERTIES SKIP_RETURN_CODE 77)
+endif()
+add_test(NAME test_model_bf16_off COMMAND test_model_bf16)
+set_tests_properties(test_model_bf16_off PROPERTIES LABELS unit TIMEOUT 300 ENVIRONMENT "${AF_TEST_ENV};AF_BF16=off")
+# bf16 learner products against PyTorch: emulating the C scheme (tight) and under bf16
+# autocast (what a PyTorch user runs); skipped without native bf16.
+af_script_test(test_model_bf16_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/model_bf16_ref.py)
+set_tests_properties(test_model_bf16_torch PROPERTIES SKIP_RETURN_CODE 77)
