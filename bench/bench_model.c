@@ -6,10 +6,15 @@
  * bf16; against PyTorch's faster bf16 mode, bf16 weights or bf16 autocast, named in the
  * *_mode columns). The *_cpu_ratio columns divide tokens per CPU second of each process
  * instead (meaningful at 1 thread: on a loaded machine a process runs part of the time).
+ * Training is also measured with bf16 matrix products (model.compute=bf16,
+ * common/matmul_bf16.h) against PyTorch under bf16 autocast (bench_model_torch.py --bf16),
+ * where the CPU has native bf16 (else, and with --no-bf16 or --no-train, those cells are
+ * empty). Training figures are medians over the timed steps (after one warm-up step).
  * Prints a table and writes CSV (default bench/results/model.csv).
  *
  *   bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N]
- *               [--no-torch] [--no-train] [--csv PATH]
+ *               [--no-torch] [--no-train] [--no-bf16] [--csv PATH]
+ * --no-train: decode only; --no-bf16: no bf16 training (decode in bf16 is always measured).
  * Wall-clock figures on a shared machine are noisy: compare the ratios within a run. */
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 
 #include "common/decode.h"
 #include "common/error.h"
+#include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/rng.h"
 #include "learner/adamw.h"
@@ -73,7 +79,18 @@ typedef struct {
     double dec1_bf16, dec16_bf16; /* C: bf16 products; PyTorch: its faster bf16 mode */
     char mode1[16], mode16[16];   /* PyTorch: that mode */
     double cpu[4];                /* the four decode figures per CPU second: dec1, dec16, dec1_bf16, dec16_bf16 */
+    double train_bf16_tok_s;      /* bf16 products (C) / bf16 autocast (PyTorch); 0: not run */
 } Figures;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 static double cpu_now(void) { /* CPU seconds of the whole process (all threads) */
     struct timespec ts;
@@ -81,38 +98,69 @@ static double cpu_now(void) { /* CPU seconds of the whole process (all threads) 
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, int train, Figures *f) {
-    int N = bm->n_seqs * bm->seq_len;
-    AfModel *m = NULL;
+/* One warm-up step, then `steps` timed training steps (forward, backward, clip, AdamW) of
+ * bm's batch on m, in m's compute precision; the median step time into *median_s and the
+ * step's FLOPs (3x the forward's) into *flops. */
+static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *median_s, double *flops) {
+    int N = bm->n_seqs * bm->seq_len, rc = 0;
     AfAdamW *opt = NULL;
-    AfDecode *d = NULL;
-    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
-    if (rc) return rc;
-    af_model_init_params(m, 1);
     AfAdamWConfig ac = af_adamw_config_default();
-    if ((rc = af_adamw_create(&ac, m->n_params, &opt))) goto done;
+    if ((rc = af_adamw_create(&ac, m->n_params, &opt))) return rc;
     int32_t *tok = malloc(sizeof(int32_t) * N);
     float *lp = malloc(sizeof(float) * N), *w = malloc(sizeof(float) * N);
     int *ss = malloc(sizeof(int) * (bm->n_seqs + 1));
+    double *dt = malloc(sizeof(double) * (steps + 1));
+    if (!tok || !lp || !w || !ss || !dt) {
+        rc = af_error_set(AF_ENOMEM, "bench_model: training buffers");
+        goto done;
+    }
     AfRng r;
     af_rng_init(&r, 1, AF_RNG_TEST, 0, 0, 0);
     for (int i = 0; i < N; i++) tok[i] = (int32_t)af_rng_below(&r, (uint32_t)bm->cfg.vocab_size), w[i] = 1.0f / N;
     for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
-    double t = 0;
-    for (int it = 0; it <= (train ? steps : -1); it++) {
+    for (int it = 0; it <= steps; it++) {
         double t0 = now();
         af_model_zero_grad(m);
         if ((rc = af_model_forward(m, tok, ss, bm->n_seqs, 1.0f, lp, NULL))) break;
         if ((rc = af_model_backward(m, w))) break;
         af_grad_clip(m->grads, m->n_params, 1.0);
         af_adamw_step(opt, m->params, m->grads);
-        if (it > 0) t += now() - t0; /* step 0 warms up */
+        dt[it] = now() - t0; /* step 0 warms up */
     }
-    double flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
-    f->train_tok_s = train ? (double)N * steps / t : 0;
-    f->train_gflops = train ? flops * steps / t / 1e9 : 0;
-    free(tok), free(lp), free(w), free(ss);
-    if (rc) goto done;
+    if (!rc) *median_s = median(dt + 1, steps), *flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
+done:
+    free(tok), free(lp), free(w), free(ss), free(dt);
+    af_adamw_destroy(opt);
+    return rc;
+}
+
+/* Training with bf16 products (a fresh model, same init): tok/s into f->train_bf16_tok_s. */
+static int bench_c_bf16(const BenchModel *bm, int steps, Figures *f) {
+    int N = bm->n_seqs * bm->seq_len;
+    AfModel *m = NULL;
+    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
+    if (rc) return rc;
+    af_model_init_params(m, 1);
+    double s = 0, flops = 0;
+    if (!(rc = af_model_set_compute(m, AF_COMPUTE_BF16)) && !(rc = train_steps(m, bm, steps, &s, &flops)))
+        f->train_bf16_tok_s = N / s;
+    af_model_destroy(m);
+    return rc;
+}
+
+static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, int train, Figures *f) {
+    int N = bm->n_seqs * bm->seq_len;
+    AfModel *m = NULL;
+    AfDecode *d = NULL;
+    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
+    if (rc) return rc;
+    af_model_init_params(m, 1);
+    if (train) {
+        double t = 0, flops = 0;
+        if ((rc = train_steps(m, bm, steps, &t, &flops))) goto done;
+        f->train_tok_s = (double)N / t;
+        f->train_gflops = flops / t / 1e9;
+    }
     /* decode: prompt of 16 tokens, then dec_tokens sampled tokens per sequence; batch 1
      * and 16, fp32 and bf16 */
     for (int bi = 0; bi < 4 && !rc; bi++) {
@@ -142,17 +190,17 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
     }
 done:
     af_decode_destroy(d);
-    af_adamw_destroy(opt);
     af_model_destroy(m);
     return rc;
 }
 
-static int bench_torch(char model, int threads, int steps, int dec_tokens, int train, Figures *f) {
+static int bench_torch(char model, int threads, int steps, int dec_tokens, int train, int bf16, Figures *f) {
     const char *src = getenv("AF_SOURCE_DIR");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s",
-             threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens, train ? "" : " --no-train");
+             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s%s",
+             threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens, train ? "" : " --no-train",
+             train && bf16 ? " --bf16" : "");
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[1024];
@@ -166,14 +214,15 @@ static int bench_torch(char model, int threads, int steps, int dec_tokens, int t
             got |= 2;
             fprintf(stderr, "bench_model: model %c, %d threads, PyTorch %s", model, threads, line);
         }
+        if (sscanf(line, "TORCH_BF16 train_tok_s=%lf", &f->train_bf16_tok_s) == 1) got |= 4;
     }
     int st = pclose(p);
-    return got == 3 && st == 0 ? 0 : -1;
+    return (got & 3) == 3 && (got & 4 || !(train && bf16)) && st == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
     const char *models = "A,B", *threads_s = "1,2", *csv = "bench/results/model.csv";
-    int steps = 3, dec_tokens = 64, torch = 1, train = 1;
+    int steps = 3, dec_tokens = 64, torch = 1, train = 1, bf16 = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads_s = argv[++i];
@@ -182,14 +231,20 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--csv") == 0 && i + 1 < argc) csv = argv[++i];
         else if (strcmp(argv[i], "--no-torch") == 0) torch = 0;
         else if (strcmp(argv[i], "--no-train") == 0) train = 0;
+        else if (strcmp(argv[i], "--no-bf16") == 0) bf16 = 0;
         else {
             fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] "
-                            "[--no-train] [--csv PATH]\n");
+                            "[--no-train] [--no-bf16] [--csv PATH]\n");
             return 2;
         }
     }
     if (steps < 1) steps = 1;
     if (dec_tokens < 1) dec_tokens = 1;
+    if (!train) bf16 = 0; /* bf16 here is bf16 training: nothing to do without training */
+    if (bf16 && !af_bf16_supported()) {
+        fprintf(stderr, "bench_model: no native bf16 here (%s): the bf16 training cells stay empty\n", af_bf16_isa());
+        bf16 = 0;
+    }
     FILE *out = fopen(csv, "w");
     if (!out) fprintf(stderr, "bench_model: cannot write %s (continuing without CSV)\n", csv);
     if (out)
@@ -197,11 +252,13 @@ int main(int argc, char **argv) {
                      "train_ratio,c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio,"
                      "c_dec1_bf16_tok_s,torch_dec1_bf16_tok_s,torch_dec1_bf16_mode,dec1_bf16_ratio,c_dec16_bf16_tok_s,"
                      "torch_dec16_bf16_tok_s,torch_dec16_bf16_mode,dec16_bf16_ratio,dec1_cpu_ratio,dec16_cpu_ratio,"
-                     "dec1_bf16_cpu_ratio,dec16_bf16_cpu_ratio\n");
-    printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s\n",
+                     "dec1_bf16_cpu_ratio,dec16_bf16_cpu_ratio,c_train_bf16_tok_s,torch_train_bf16_tok_s,train_bf16_ratio,"
+                     "c_bf16_speedup\n");
+    printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %9s "
+           "%9s %6s\n",
            "model", "thr", "sgemmGF", "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1",
            "ratio", "C dec16", "torch d16", "ratio", "C d1 bf16", "torch bf", "ratio", "C d16 bf", "torch bf",
-           "ratio");
+           "ratio", "C bf16 tr", "torch ac", "ratio");
     for (const char *mp = models; *mp; mp++) {
         if (*mp != 'A' && *mp != 'B') continue;
         BenchModel bm = bench_model(*mp);
@@ -212,38 +269,42 @@ int main(int argc, char **argv) {
             double peak = sgemm_gflops();
             Figures c = {0}, t = {0};
             int rc = bench_c(&bm, th, steps, dec_tokens, train, &c);
+            if (!rc && bf16) rc = bench_c_bf16(&bm, steps, &c);
             if (rc) {
                 fprintf(stderr, "bench_model: %s: %s\n", af_strerror(rc), af_error_detail());
                 return 1;
             }
-            if (torch && bench_torch(*mp, th, steps, dec_tokens, train, &t))
+            if (torch && bench_torch(*mp, th, steps, dec_tokens, train, bf16, &t))
                 fprintf(stderr, "bench_model: the PyTorch side failed (model %c, %d threads)\n", *mp, th);
 #define RATIO(a, b) ((b) > 0 ? (a) / (b) : NAN)
             printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f | "
-                   "%9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f\n",
+                   "%9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f | %9.0f %9.0f %6.2f\n",
                    *mp, th, peak, c.train_tok_s, c.train_gflops, 100 * c.train_gflops / peak, t.train_tok_s,
                    RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                    RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
                    RATIO(c.dec16_tok_s, t.dec16_tok_s), c.dec1_bf16, t.dec1_bf16, RATIO(c.dec1_bf16, t.dec1_bf16),
-                   c.dec16_bf16, t.dec16_bf16, RATIO(c.dec16_bf16, t.dec16_bf16));
+                   c.dec16_bf16, t.dec16_bf16, RATIO(c.dec16_bf16, t.dec16_bf16), c.train_bf16_tok_s, t.train_bf16_tok_s,
+                   RATIO(c.train_bf16_tok_s, t.train_bf16_tok_s));
             fflush(stdout);
             if (out)
                 fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%s,%.3f,%.2f,%.2f,%s,%.3f,"
-                             "%.3f,%.3f,%.3f,%.3f\n",
+                             "%.3f,%.3f,%.3f,%.3f,%.1f,%.1f,%.3f,%.3f\n",
                         *mp, th, peak, c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
                         RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                         RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
                         RATIO(c.dec16_tok_s, t.dec16_tok_s), c.dec1_bf16, t.dec1_bf16, t.mode1[0] ? t.mode1 : "-",
                         RATIO(c.dec1_bf16, t.dec1_bf16), c.dec16_bf16, t.dec16_bf16, t.mode16[0] ? t.mode16 : "-",
                         RATIO(c.dec16_bf16, t.dec16_bf16), RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]),
-                        RATIO(c.cpu[2], t.cpu[2]), RATIO(c.cpu[3], t.cpu[3]));
+                        RATIO(c.cpu[2], t.cpu[2]), RATIO(c.cpu[3], t.cpu[3]), c.train_bf16_tok_s, t.train_bf16_tok_s,
+                        RATIO(c.train_bf16_tok_s, t.train_bf16_tok_s),
+                        RATIO(c.train_bf16_tok_s, c.train_bf16_tok_s > 0 ? c.train_tok_s : 0)); /* nan: bf16 not run */
             printf("per CPU second, C / PyTorch: fp32 batch 1 %.2f, batch 16 %.2f; bf16 batch 1 %.2f, batch 16 %.2f\n",
                    RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]), RATIO(c.cpu[2], t.cpu[2]),
                    RATIO(c.cpu[3], t.cpu[3]));
         }
     }
     printf("targets: model B at 2 threads: training ratio >= 1.8 (about 60%% of sgemm); decode ratio >= 2.5 (batch 1), >= 1.8 (batch 16), "
-           "in bf16 against PyTorch's faster bf16 mode\n");
+           "in bf16 against PyTorch's faster bf16 mode; bf16 training >= 2x PyTorch bf16 autocast\n");
     if (out) fclose(out);
     return 0;
 }

@@ -4,15 +4,21 @@ per-token log-probs, backward, grad clip, AdamW) and KV-cache decode, float32, w
 reference model of tests/model_ref.py; and the decode in PyTorch's bf16 modes on a CPU:
 "bf16w" (every weight, the activations and the KV cache in bf16) and "autocast" (fp32
 weights under torch.autocast("cpu", bfloat16)), the faster of which is the reference of
-the C decoder in bf16. Prints two lines:
+the C decoder in bf16. Training figures are medians over the timed steps (after one
+warm-up step). Prints two lines:
 TORCH train_tok_s=.. train_gflops=.. dec1_tok_s=.. dec16_tok_s=.. dec1_cpu=.. dec16_cpu=..
 TORCHBF16 dec1_tok_s=.. dec1_mode=.. dec16_tok_s=.. dec16_mode=.. dec1_cpu=.. dec16_cpu=.. (...)
-(*_cpu: tokens per CPU second of the process, that mode).
-(--no-train: train figures 0). Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to
+(*_cpu: tokens per CPU second of the process, that mode; --no-train: train figures 0),
+and with --bf16 (unless --no-train) a third, the training step under CPU autocast to
+bfloat16 (the matrix products in bf16, fp32 master weights and optimizer: what a PyTorch
+user picks on a CPU with AVX512-BF16/AMX):
+TORCH_BF16 train_tok_s=..
+Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to
 --threads (bench_model does)."""
 import contextlib
 import argparse
 import os
+import statistics
 import sys
 import time
 
@@ -55,7 +61,7 @@ def flops_fwd(m):
     return 2.0 * (L * (B * T * per_tok + att) + B * T * C * V)
 
 
-def train(m, steps):
+def train(m, steps, bf16=False):
     cfg, p = make(m)
     for t in p.values():
         t.requires_grad_(True)
@@ -64,20 +70,22 @@ def train(m, steps):
     g = torch.Generator().manual_seed(2)
     toks = torch.randint(0, m["V"], (m["B"], m["T"]), generator=g)
     w = torch.full((m["B"], m["T"] - 1), 1.0 / (m["B"] * m["T"]))
-    total = 0.0
+    times = []
     for it in range(steps + 1):
         t0 = time.perf_counter()
         opt.zero_grad()
-        z = model.logits(toks)
-        lp = torch.log_softmax(z[:, :-1], -1).gather(2, toks[:, 1:, None])[..., 0]
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with ctx:
+            z = model.logits(toks)
+        lp = torch.log_softmax(z[:, :-1].float(), -1).gather(2, toks[:, 1:, None])[..., 0]
         loss = -(w * lp).sum()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
         opt.step()
         if it > 0:
-            total += time.perf_counter() - t0
-    n = m["B"] * m["T"] * steps
-    return n / total, 3 * flops_fwd(m) * steps / total / 1e9
+            times.append(time.perf_counter() - t0)
+    t = statistics.median(times)
+    return m["B"] * m["T"] / t, 3 * flops_fwd(m) / t / 1e9
 
 
 @torch.no_grad()
@@ -141,6 +149,7 @@ def main():
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--no-train", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="also train under bf16 autocast (not with --no-train)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     m = MODELS[a.model]
@@ -156,7 +165,10 @@ def main():
         detail.append(f"batch {B}: " + ", ".join(f"{k} {v[0]:.2f}" for k, v in r.items()))
     print(f"TORCHBF16 dec1_tok_s={best[1][1][0]:.2f} dec1_mode={best[1][0]} dec16_tok_s={best[16][1][0]:.2f} "
           f"dec16_mode={best[16][0]} dec1_cpu={best[1][1][1]:.2f} dec16_cpu={best[16][1][1]:.2f} "
-          f"({'; '.join(detail)})")
+          f"({'; '.join(detail)})", flush=True)
+    if a.bf16 and not a.no_train:
+        bf_tok_s, _ = train(m, a.steps, bf16=True)
+        print(f"TORCH_BF16 train_tok_s={bf_tok_s:.1f}")
 
 
 if __name__ == "__main__":

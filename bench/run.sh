@@ -4,7 +4,9 @@
 #   bench/run.sh [--long] [--no-build] [--only LIST] [--build-dir DIR]
 #
 #   --long        longer runs (more repetitions; each bench well under a minute without it)
-#   --only LIST   comma-separated subset of: model,decode,hf,wire,bcast,ckpt,report
+#   --only LIST   comma-separated subset of: model,decode,hf,wire,bcast,ckpt,report, and
+#                 train_bf16 (not in the default list: model B at 2 threads against PyTorch
+#                 takes minutes; appends one row to bench/results/model_bf16_train.csv)
 #   --build-dir   where to build (default build-bench; Release, no sanitizers)
 #
 # Every figure is printed next to a reference measured in the same run (PyTorch, memcpy,
@@ -20,7 +22,7 @@ while [ $# -gt 0 ]; do
         --no-build) build=0 ;;
         --only) only=$2; shift ;;
         --build-dir) bdir=$2; shift ;;
-        *) echo "usage: bench/run.sh [--long] [--no-build] [--only model,decode,hf,wire,bcast,ckpt,report] [--build-dir DIR]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--long] [--no-build] [--only model,decode,train_bf16,hf,wire,bcast,ckpt,report] [--build-dir DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -60,6 +62,30 @@ if want decode; then
         --csv bench/results/model_decode.csv
     else run model_decode "$bdir/bench_model" --models B --threads 1 --no-train --decode-tokens 64 \
         --csv bench/results/model_decode.csv; fi
+fi
+if want train_bf16; then
+    # training in fp32 and with bf16 products (model.compute=bf16) against PyTorch fp32 and
+    # bf16 autocast, model B at 2 threads (issue 19's target): the run's row, with the time
+    # and load average at its start, is appended to bench/results/model_bf16_train.csv in
+    # that file's columns (BENCHMARKS.md "Training with bf16 products" tabulates them)
+    started_utc=$(date -u '+%Y-%m-%d %H:%M') load=$(cut -d' ' -f1-3 /proc/loadavg)
+    run model_bf16_train "$bdir/bench_model" --models B --threads 2 --steps 3 --decode-tokens 64 \
+        --csv "$bdir/model_bf16_train.csv"
+    /usr/bin/python3 - "$bdir/model_bf16_train.csv" bench/results/model_bf16_train.csv "$started_utc" "$load" <<'PYEOF'
+import csv, os, sys
+src, dst, utc, load = sys.argv[1:]
+rows = list(csv.DictReader(open(src)))
+head = ["run_utc", "load_average"] + list(rows[0].keys())
+if os.path.exists(dst) and os.path.getsize(dst):
+    head = next(csv.reader(open(dst)))
+new = not os.path.exists(dst) or not os.path.getsize(dst)
+with open(dst, "a", newline="") as f:
+    w = csv.writer(f, lineterminator="\n")
+    if new: w.writerow(head)
+    for r in rows:
+        r.update(run_utc=utc, load_average=load)
+        w.writerow([r.get(c, "") for c in head])
+PYEOF
 fi
 if want hf; then
     # a Qwen2.5-0.5B-shaped model (494M parameters, random weights) in bf16: generated once

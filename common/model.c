@@ -369,14 +369,13 @@ nomem:
     return rc;
 }
 
+static void bf16_free(AfModel *m);
+
 void af_model_destroy(AfModel *m) {
     if (!m) return;
     af_pool_destroy(m->pool);
+    bf16_free(m); /* before acts_free: the attention's bf16 contexts and buffers are in acts */
     acts_free(m->acts);
-    af_bf16mm_destroy(m->mm);
-    free(m->wb);
-    free(m->xb);
-    free(m->yb);
     free(m->tensors);
     free(m->p.layers);
     free(m->g.layers);

@@ -271,6 +271,18 @@ done:
     free(b.tok), free(b.w);
 }
 
+/* A model destroyed while in bf16 mode frees its bf16 contexts and buffers (the attention's
+ * are in its activations): the _asan variant's leak check fails otherwise. */
+static void check_destroy_bf16(void) {
+    AfModelConfig c = af_model_config_default();
+    c.vocab_size = 64, c.d_model = 32, c.n_layers = 1, c.n_heads = 2, c.n_kv_heads = 2, c.d_ff = 64, c.max_seq = 16;
+    AfModel *m = NULL;
+    CHECK(af_model_create(&c, 16, 1, AF_MODEL_GRADS, &m) == 0);
+    if (!m) return;
+    CHECK(af_model_set_compute(m, AF_COMPUTE_BF16) == 0 && m->wb != NULL && m->compute == AF_COMPUTE_BF16);
+    af_model_destroy(m);
+}
+
 int main(void) {
     check_conversion();
     if (!af_bf16_supported()) {
@@ -287,5 +299,6 @@ int main(void) {
     check_products();
     check_model(0);
     check_model(1);
+    check_destroy_bf16();
     TEST_MAIN_END();
 }

@@ -3,4 +3,4 @@
 af_mpi_test(test_weights_mpi NP 1 2 3 4)
 # The benchmarks run (tiny settings) and bench/report.py regenerates a report from their CSV.
 af_script_test(test_bench_smoke mpi bash ${CMAKE_SOURCE_DIR}/tests/test_bench_smoke.sh
-  $<TARGET_FILE:bench_wire> $<TARGET_FILE:bench_bcast> ${CMAKE_SOURCE_DIR})
+  $<TARGET_FILE:bench_wire> $<TARGET_FILE:bench_bcast> ${CMAKE_SOURCE_DIR} $<TARGET_FILE:bench_model>)
