@@ -158,8 +158,7 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
         if (rc) goto fail;
     }
     if (c->algo.dynamic_sampling > 0 && c->algo.max_staleness > 0 && T->world > 1) {
-        rc = af_error_set(AF_ECONFIG, "config: algo.dynamic_sampling needs the synchronous mode (algo.max_staleness = 0): "
-                          "the refill rounds roll out again within the iteration");
+        rc = af_error_set(AF_ECONFIG, "config: algo.dynamic_sampling needs the synchronous mode (algo.max_staleness = 0)");
         goto fail;
     }
     if ((rc = af_gather_create(B, G, (uint32_t)T->lidx, (uint32_t)T->L, &T->gather))) goto fail;
