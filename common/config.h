@@ -104,6 +104,7 @@ typedef struct AfConfig {
         int group_norm;
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
+        int64_t dynamic_sampling; /* extra rollout rounds refilling zero-variance groups, 0 = off */
         int64_t lr_warmup;
         int lr_schedule; /* AfCfgLrSchedule */
         double lr_min;
@@ -311,6 +312,8 @@ typedef struct AfConfig {
       "transcript of actions and results trained as a single response (ablation)")              \
     X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
       "drop groups whose rewards are all equal")                                                \
+    X("algo.dynamic_sampling", algo.dynamic_sampling, INT, 0, 0, 64, "",                       \
+      "dynamic sampling (DAPO): after the rollouts, replace the groups without signal (rewards all equal) by groups of seeded draws of training queries, at most this many extra rounds; 0 = off (the paper); synchronous mode only") \
     X("algo.curriculum", algo.curriculum, ENUM, "none", 0, 0, "none|mastery",                  \
       "training queries: the data stream (none), or mostly the lowest difficulty level whose training pass rate is below algo.curriculum_threshold (mastery; learner/curriculum.h)") \
     X("algo.curriculum_threshold", algo.curriculum_threshold, FLOAT, 0.8, 1e-6, 1.0, "",        \

@@ -83,8 +83,15 @@ static int discard(MPI_Comm world, const MPI_Status *s, AfCollectStats *st) {
 int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, uint32_t iteration,
                          const uint32_t *queries, uint32_t batch, uint32_t group, AfTrajDecoder *dec,
                          AfGather *gather, AfCollectStats *st) {
+    return af_collect_slots(world, rank, learners, n_actors, iteration, queries, NULL, batch, group, dec, gather, st);
+}
+
+/* slots NULL: every slot 0..n_slots-1 */
+int af_collect_slots(MPI_Comm world, int rank, int learners, int n_actors, uint32_t iteration, const uint32_t *queries,
+                     const uint32_t *slots, uint32_t n_slots, uint32_t group, AfTrajDecoder *dec, AfGather *gather,
+                     AfCollectStats *st) {
     AF_ASSERT(rank >= 0 && rank < learners);
-    uint64_t total = (uint64_t)batch * group, next = 0;
+    uint64_t total = (uint64_t)n_slots * group, next = 0;
     int done_told = 0;
     /* Which actor runs a unit never changes its result (episodes depend only on the seed,
      * iteration, query and sample), so leases keep synchronous runs bit-identical. */
@@ -119,7 +126,7 @@ int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, u
             while (n < lease && next < total) {
                 u[n].iteration = iteration;
                 u[n].kind = AF_WORK_UNIT;
-                u[n].slot = (uint32_t)(next / group);
+                u[n].slot = slots ? slots[next / group] : (uint32_t)(next / group);
                 u[n].sample = (uint32_t)(next % group);
                 u[n].query_index = queries[u[n].slot];
                 next++, n++;

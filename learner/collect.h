@@ -28,6 +28,12 @@ typedef struct AfCollectStats {
 int af_collect_iteration(MPI_Comm world, int rank, int learners, int n_actors, uint32_t iteration,
                          const uint32_t *queries, uint32_t batch, uint32_t group, AfTrajDecoder *dec,
                          AfGather *gather, AfCollectStats *stats);
+/* The same for the units of slots[0..n_slots) only (the gather reopened for them:
+ * algo.dynamic_sampling's refill rounds); af_collect_iteration is this with every slot. */
+int af_collect_slots(MPI_Comm world, int rank, int learners, int n_actors, uint32_t iteration, const uint32_t *queries,
+                     const uint32_t *slots, uint32_t n_slots, uint32_t group, AfTrajDecoder *dec, AfGather *gather,
+                     AfCollectStats *stats);
+
 
 /* ---- asynchronous mode (algo.max_staleness = k > 0; protocol in common/protocol.h) ----
  * State kept across iterations: what learner 0 has handed out for the iterations ahead,

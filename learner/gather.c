@@ -58,6 +58,21 @@ void af_gather_begin(AfGather *g, uint32_t iteration, const uint32_t *queries) {
     memcpy(g->queries, queries, sizeof *queries * g->batch);
 }
 
+void af_gather_reopen(AfGather *g, const uint32_t *slots, uint32_t n, const uint32_t *queries) {
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t s = slots[i];
+        if (s >= g->batch) continue;
+        g->queries[s] = queries[i];
+        if (s % g->learners != g->learner) continue;
+        for (uint32_t j = 0; j < g->group; j++) {
+            Agentflow__Trajectory **it = &g->items[(size_t)(s / g->learners) * g->group + j];
+            if (*it) g->held--;
+            af_traj_free(*it);
+            *it = NULL;
+        }
+    }
+}
+
 int af_gather_offer(AfGather *g, const Agentflow__Trajectory *t) {
     uint32_t slot = t->slot;
     if (slot >= g->batch || slot % g->learners != g->learner) {

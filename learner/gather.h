@@ -32,6 +32,11 @@ void af_gather_destroy(AfGather *g);
  * previous iteration held. */
 void af_gather_begin(AfGather *g, uint32_t iteration, const uint32_t *queries);
 
+/* Dynamic sampling: slots[0..n) (ascending or not, each < batch, distinct) take new
+ * queries (queries[i] for slots[i]); the trajectories held for those of them this learner
+ * owns are freed, so it expects their G samples again. Slots out of range are ignored. */
+void af_gather_reopen(AfGather *g, const uint32_t *slots, uint32_t n, const uint32_t *queries);
+
 /* Offer a decoded trajectory (borrowed; it is cloned when accepted). Returns 0 when
  * kept, AF_ERANGE when rejected (counted, detail names the reason), AF_ENOMEM. */
 int af_gather_offer(AfGather *g, const Agentflow__Trajectory *t);

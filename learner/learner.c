@@ -17,6 +17,7 @@
 #include "learner/collect.h"
 #include "learner/curriculum.h"
 #include "learner/data_stream.h"
+#include "learner/dynsamp.h"
 #include "learner/gather.h"
 #include "learner/lr_schedule.h"
 #include "learner/resume.h"
@@ -156,6 +157,10 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
         free(lv);
         if (rc) goto fail;
     }
+    if (c->algo.dynamic_sampling > 0 && c->algo.max_staleness > 0 && T->world > 1) {
+        rc = af_error_set(AF_ECONFIG, "config: algo.dynamic_sampling needs the synchronous mode (algo.max_staleness = 0)");
+        goto fail;
+    }
     if ((rc = af_gather_create(B, G, (uint32_t)T->lidx, (uint32_t)T->L, &T->gather))) goto fail;
     if (c->algo.max_staleness > 0 && T->world > 1 &&
         (rc = af_collect_async_create((uint32_t)c->algo.max_staleness, (uint32_t)c->run.iterations, B, G, T->L, T->lidx,
@@ -206,6 +211,7 @@ void af_learner_freeze_reference(AfLearner *T) {
 void af_learner_metrics_init(const AfLearner *T, AfMetrics *M) {
     memset(M, 0, sizeof *M);
     M->n_tools = T->n_tools;
+    M->dynamic_sampling = T->cfg->algo.dynamic_sampling > 0;
     for (int i = 0; i < T->n_tools; i++) M->tool_names[i] = T->tool_names[i];
 }
 
@@ -637,6 +643,81 @@ static int local_group(AfLearner *T, uint32_t it, uint32_t s, uint32_t G, uint64
     return rc;
 }
 
+/* The local episodes of slots[0..n) (NULL: every slot 0..n-1) of the batch. */
+static int local_rollouts(AfLearner *T, uint32_t it, const uint32_t *slots, uint32_t n, uint32_t G, uint64_t version) {
+    int rc;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t s = slots ? slots[i] : i;
+        if (T->run_local_group && G > 1) { /* the query's G episodes together */
+            if ((rc = local_group(T, it, s, G, version))) return rc;
+            continue;
+        }
+        for (uint32_t g = 0; g < G; g++) {
+            Agentflow__Trajectory *t = NULL;
+            const AfWorkUnit u = {.iteration = it, .slot = s, .query_index = T->queries[s], .sample = g};
+            if ((rc = T->run_local(T->ctx, &u, version, &t))) return rc;
+            if ((rc = local_offer(T, t, &u, version))) return af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ dynamic sampling
+ * algo.dynamic_sampling (learner/dynsamp.h): the gathered groups without signal are
+ * replaced, round by round, by groups of drawn queries rolled out the same way. The
+ * replaced episodes still count in the rollout metrics (every episode run). */
+typedef struct {
+    AfLearner *T;
+    uint32_t it;
+    uint64_t version;
+    AfMetrics *M;
+    AfCollectStats *cs;
+    double *bcast_s;
+} DynSampCtx;
+
+static int dynsamp_mask(void *ctx, uint8_t *no_signal) {
+    DynSampCtx *d = ctx;
+    AfLearner *T = d->T;
+    const uint32_t B = (uint32_t)T->cfg->rollout.batch_queries, G = (uint32_t)T->cfg->rollout.group_size;
+    const Agentflow__Trajectory *grp[256];
+    const Agentflow__Trajectory **g = G <= 256 ? grp : malloc(G * sizeof *g);
+    if (!g) return af_error_set(AF_ENOMEM, "dynamic sampling group of %u", G);
+    memset(no_signal, 0, B);
+    for (uint32_t k = 0; k < af_gather_owned(T->gather); k++) {
+        for (uint32_t j = 0; j < G; j++) g[j] = af_gather_get(T->gather, k, j);
+        no_signal[af_gather_owned_slot(T->gather, k)] = (uint8_t)af_dynsamp_no_signal(g, G);
+    }
+    if (g != grp) free(g);
+    return T->L > 1 ? af_mpi_allreduce(MPI_IN_PLACE, no_signal, (int)B, MPI_UNSIGNED_CHAR, MPI_MAX, T->learners) : 0;
+}
+
+static int dynsamp_rollout(void *ctx, uint32_t round, const uint32_t *slots, const uint32_t *queries, uint32_t n) {
+    DynSampCtx *d = ctx;
+    AfLearner *T = d->T;
+    const uint32_t G = (uint32_t)T->cfg->rollout.group_size;
+    int rc;
+    for (uint32_t i = 0; i < n; i++) /* the replaced episodes were run: they count */
+        if (slots[i] % (uint32_t)T->L == (uint32_t)T->lidx)
+            for (uint32_t j = 0; j < G; j++) {
+                const Agentflow__Trajectory *t = af_gather_get(T->gather, slots[i] / (uint32_t)T->L, j);
+                if (t) af_metrics_add_trajectory(d->M, t);
+            }
+    af_gather_reopen(T->gather, slots, n, queries);
+    AF_LOG_D("iteration %u: dynamic sampling round %u refills %u groups", d->it, round, n);
+    if (T->world == 1) return local_rollouts(T, d->it, slots, n, G, d->version);
+    double bs = 0;
+    if (T->rank == 0 && (rc = af_weights_publish(T->policy, AF_CTRL_RUN, d->it, d->version, T->policy_m->params,
+                                                 T->policy_m->n_params, &bs)))
+        return rc;
+    *d->bcast_s += bs;
+    AfCollectStats cs;
+    memset(&cs, 0, sizeof cs);
+    rc = af_collect_slots(MPI_COMM_WORLD, T->rank, T->L, T->world - T->L, d->it, T->queries, slots, n, G, T->dec,
+                          T->gather, &cs);
+    d->cs->stray += cs.stray, d->cs->wait_s += cs.wait_s;
+    return rc;
+}
+
 /* The curriculum's pass rates take this iteration's episodes, summed over the learners
  * (collective; failed episodes count as reward 0). */
 static int curriculum_observe(AfLearner *T, const Agentflow__Trajectory *const *tr, uint32_t n_own, uint32_t G) {
@@ -677,25 +758,20 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     AfCollectStats cs;
     memset(&cs, 0, sizeof cs);
     if (T->world == 1) {
-        for (uint32_t s = 0; s < B; s++) {
-            if (T->run_local_group && G > 1) { /* the query's G episodes together */
-                rc = local_group(T, it, s, G, version);
-                if (rc) return rc;
-                continue;
-            }
-            for (uint32_t g = 0; g < G; g++) {
-                Agentflow__Trajectory *t = NULL;
-                const AfWorkUnit u = {.iteration = it, .slot = s, .query_index = T->queries[s], .sample = g};
-                if ((rc = T->run_local(T->ctx, &u, version, &t))) return rc;
-                if ((rc = local_offer(T, t, &u, version))) return af_error_wrap(rc, "local rollout slot %u sample %u", s, g);
-            }
-        }
+        if ((rc = local_rollouts(T, it, NULL, B, G, version))) return rc;
     } else if (T->async) {
         if ((rc = af_collect_iteration_async(T->async, MPI_COMM_WORLD, it, batch_of, T, T->dec, T->gather, &cs)))
             return rc;
     } else if ((rc = af_collect_iteration(MPI_COMM_WORLD, T->rank, T->L, T->world - T->L, it, T->queries, B, G, T->dec,
                                           T->gather, &cs))) {
         return rc;
+    }
+    AfDynSampStats dss = {0, 0, 0};
+    if (c->algo.dynamic_sampling > 0) {
+        DynSampCtx d = {T, it, version, M, &cs, &bcast_s};
+        if ((rc = af_dynsamp_run((uint32_t)c->algo.dynamic_sampling, (uint64_t)c->run.seed, it, B, T->lim.num_queries,
+                                 T->queries, dynsamp_mask, dynsamp_rollout, &d, &dss)))
+            return af_error_wrap(rc, "iteration %u dynamic sampling", it);
     }
     double rollout_s = af_time_now() - t0;
     /* 3. the Flow-GRPO step */
@@ -720,6 +796,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     if (T->on_phase) T->on_phase(T->ctx, "learn", it);
     M->g.curriculum_level = T->cur ? af_curriculum_focus(T->cur) : -1;
     M->g.entropy_coef = af_update_entropy_coef(T->upd); /* the weight this step uses */
+    M->g.dynsamp_rounds = dss.rounds, M->g.dynsamp_initial = dss.initial;
     T->opt->cfg.lr = (float)af_lr_schedule_at(&T->lrs, it);
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
     if (rc == 0 && T->cur) rc = curriculum_observe(T, tr, n_own, G);

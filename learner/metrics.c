@@ -127,6 +127,10 @@ int af_metrics_values(const AfMetrics *m, AfMetricValue *out, int cap) {
     AF_PUT("train/entropy_coef", g->entropy_coef);
     AF_PUT("train/groups", s->groups);
     AF_PUT("train/zero_variance_groups", s->zero_variance_groups);
+    if (m->dynamic_sampling) { /* off: the line stays as without the key */
+        AF_PUT("train/dynamic_sampling_rounds", g->dynsamp_rounds);
+        AF_PUT("train/dynamic_sampling_initial_zero_variance", g->dynsamp_initial);
+    }
     AF_PUT("train/skipped_samples", s->skipped);
     AF_PUT("train/logprob_mismatch", ratio(s->mismatch_sum, s->mismatch_tokens));
     AF_PUT("train/logprob_mismatch_max", m->max.mismatch_max);

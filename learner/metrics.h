@@ -12,6 +12,9 @@
  *   train/    loss, pg_loss, kl, clip_fraction, entropy, grad_norm, lr, groups,
  *             zero_variance_groups, skipped_samples (turns, or monolithic transcripts, too
  *             long or malformed to train on), logprob_mismatch, logprob_mismatch_max
+ *             with algo.dynamic_sampling > 0 also dynamic_sampling_rounds (refill rounds
+ *             run) and dynamic_sampling_initial_zero_variance (groups without signal before
+ *             the refills; zero_variance_groups is then the count after them)
  *   perf/     trajectories_per_s, tokens_per_s, learner_tokens_per_s
  *   time/     rollout_s, learn_s, broadcast_s, checkpoint_s, wait_s, iteration_s,
  *             elapsed_s (training seconds of the run, resumes included), unix_s (the
@@ -64,6 +67,8 @@ typedef struct AfMetricGlobal {
     double lr;        /* the optimizer's learning rate this iteration */
     double curriculum_level; /* algo.curriculum's focus level this iteration (-1: none or off) */
     double entropy_coef;     /* the entropy bonus weight this iteration (algo.entropy_coef/_target) */
+    double dynsamp_rounds;   /* algo.dynamic_sampling: refill rounds run this iteration */
+    double dynsamp_initial;  /* ... groups without signal in the batch before any refill (global) */
     double elapsed_s; /* training seconds of the run so far (resumes included) */
     double unix_s;    /* seconds since the epoch when the line is written */
     /* the progress line's ETA (common/progress.h), not in the JSON line */
@@ -73,6 +78,7 @@ typedef struct AfMetricGlobal {
 
 typedef struct AfMetrics {
     int n_tools;
+    int dynamic_sampling; /* algo.dynamic_sampling > 0: the train/dynamic_sampling_* values are reported */
     const char *tool_names[AF_METRICS_MAX_TOOLS]; /* borrowed */
     AfMetricSums sums;
     AfMetricMax max;

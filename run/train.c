@@ -370,6 +370,9 @@ static int setup(Run *R) {
     if (c->algo.carry_moments && c->model.warmstart_steps <= 0)
         return af_error_set(AF_ECONFIG, "config: algo.carry_moments = true needs model.warmstart_steps > 0: the "
                                         "moments carried over are the warm start's, in the same run");
+    if (c->algo.dynamic_sampling > 0 && c->algo.max_staleness > 0 && R->world > 1) /* every rank: exit 2 */
+        return af_error_set(AF_ECONFIG, "config: algo.dynamic_sampling needs the synchronous mode (algo.max_staleness = 0): "
+                                        "the refill rounds roll out again within the iteration");
     if (c->modules.planner.backend != AF_BACKEND_BUILTIN)
         return af_error_set(AF_ECONFIG, "config: modules.planner.backend = %s: train trains the model planner "
                                         "(a served planner runs in rollout)",

@@ -2,6 +2,9 @@
 af_unit_test(test_grpo TIMEOUT 120)
 af_unit_test(test_update)
 af_unit_test(test_curriculum)
+# Issue 18: algo.dynamic_sampling's refill rounds on a hand-made case, and the gather reopened.
+af_unit_test(test_dynsamp)
+af_script_test(test_dynsamp_train mpi bash ${CMAKE_SOURCE_DIR}/tests/test_dynsamp_train.sh $<TARGET_FILE:agentflow>)
 # Issue 18: the RL learning-rate schedule and the warm start's AdamW moments carried over.
 af_unit_test(test_rl_opt)
 af_script_test(test_rl_opt_train python bash ${CMAKE_SOURCE_DIR}/tests/test_rl_opt_train.sh $<TARGET_FILE:agentflow>)
