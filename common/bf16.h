@@ -25,9 +25,9 @@ static inline float af_bf16_to_f32(uint16_t h) {
 static inline uint16_t af_f32_to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1); /* round to nearest, ties to even */
-    return (uint16_t)(u >> 16);
+    const uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16; /* round to nearest, ties to even */
+    /* branch-free, so that the bulk conversion's loop (common/kernels_isa.h) vectorises */
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r); /* a NaN: quiet */
 }
 
 /* Many at once, vectorised: af_f32_to_bf16_n in common/kernels.h (the same bits). */

@@ -372,12 +372,7 @@ static void KN(add)(float *y, const float *x, size_t n) {
  * c10::BFloat16: subnormals kept, a NaN stays a quiet NaN); integer operations only, so
  * every variant gives the same bits (vcvtneps2bf16 would flush subnormals to zero). */
 static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, x + i, 4);
-        uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        y[i] = (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : r);
-    }
+    for (size_t i = 0; i < n; i++) y[i] = af_f32_to_bf16(x[i]);
 }
 
 const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
