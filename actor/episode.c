@@ -46,6 +46,15 @@ void af_trajectory_zero_timings(Agentflow__Trajectory *t) {
 
 static int is_infra(int rc) { return rc == AF_ECURL || rc == AF_ETIMEOUT || rc == AF_EIO; }
 
+/* A call that timed out once the episode's deadline had come (within BUDGET_SLACK_S: a
+ * served call's timeout is clipped to the deadline, af_deadline_clip, and its client may
+ * round it) was cut by the episode's budget: the episode's TIMEOUT, not an infrastructure
+ * failure. A timeout well before the deadline is the backend's (INFRA_FAILED). */
+#define BUDGET_SLACK_S 0.05
+static int cut_by_budget(double deadline, int rc) {
+    return rc == AF_ETIMEOUT && deadline > 0 && af_mono_now() >= deadline - BUDGET_SLACK_S;
+}
+
 /* strdup into a protobuf string field */
 static int setstr(char **field, const char *s) {
     char *c = strdup(s ? s : "");
@@ -139,6 +148,7 @@ struct AfEpisode {
     AfRng rng;
     AfModuleEpisode calls; /* module backends seed and record their calls by it (actor/modules.h) */
     int infra, timed_out;
+    int cut;           /* a call was cut by the episode's budget: TIMEOUT (detail says which) */
     uint32_t turn;     /* of the pending request */
     int pending;       /* a planner request is waiting: in */
     int done;          /* tr is complete */
@@ -186,7 +196,9 @@ static int episode_end(AfEpisode *e) {
     int rc;
     tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
     float reward = 0.0f;
-    if (!e->infra && e->timed_out && e->tools_s + e->modules_s >= e->planner_s) {
+    if (e->cut) {
+        tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT; /* e->detail names the call */
+    } else if (!e->infra && e->timed_out && e->tools_s + e->modules_s >= e->planner_s) {
         char buf[200];
         snprintf(buf, sizeof buf, "episode budget %.3gs exceeded after %zu turns (planner %.3gs, tools %.3gs, modules %.3gs)",
                  cfg->episode_timeout_s, tr->n_turns, e->planner_s, e->tools_s, e->modules_s);
@@ -201,9 +213,12 @@ static int episode_end(AfEpisode *e) {
         e->modules_s += now_s() - t0;
         if (rc && is_infra(rc)) {
             char buf[300];
-            snprintf(buf, sizeof buf, "%s: %s", e->answer ? "judge" : "generator", af_error_detail());
+            const int cut = cut_by_budget(e->deadline, rc);
+            snprintf(buf, sizeof buf, "%s%s: %s", cut ? "episode budget: " : "", e->answer ? "judge" : "generator",
+                     af_error_detail());
             if ((rc = setstr(&e->detail, buf))) return rc;
-            tr->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
+            tr->status = cut ? AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT
+                             : AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED;
             reward = 0.0f;
         } else if (rc) {
             return rc;
@@ -296,7 +311,9 @@ static int episode_after_act(AfEpisode *e, int rc, size_t na) {
     e->planner_s += tp->planner_s;
     if (rc && is_infra(rc)) { /* a served planner (openai backend) failed: not the policy's fault */
         char buf[300];
-        snprintf(buf, sizeof buf, "turn %u: planner (%s): %s", turn + 1, planner->name, af_error_detail());
+        const int cut = cut_by_budget(e->deadline, rc);
+        snprintf(buf, sizeof buf, "%sturn %u: planner (%s): %s", cut ? "episode budget: " : "", turn + 1, planner->name,
+                 af_error_detail());
         rc = 0;
         if ((rc = setstr(&e->detail, buf)) || (rc = setstr(&tp->action_text, "")) || (rc = setstr(&tp->sub_goal, "")) ||
             (rc = setstr(&tp->tool, "")) || (rc = setstr(&tp->argument, "")) || (rc = setstr(&tp->result, buf)))
@@ -304,7 +321,8 @@ static int episode_after_act(AfEpisode *e, int rc, size_t na) {
         tp->tool_status = AGENTFLOW__TOOL_STATUS__TOOL_STATUS_INFRA_ERROR;
         free(e->prompt);
         e->prompt = NULL;
-        e->infra = 1;
+        if (cut) e->cut = 1;
+        else e->infra = 1;
         return episode_end(e);
     }
     if (rc) return rc;
@@ -353,12 +371,15 @@ static int episode_after_act(AfEpisode *e, int rc, size_t na) {
     af_action_clear(&act);
     double exec_s = now_s() - t0;
     if (rc && is_infra(rc)) {
-        e->infra = 1;
+        const int cut = cut_by_budget(e->deadline, rc);
+        if (cut) e->cut = 1;
+        else e->infra = 1;
         rc = 0;
         char buf[300];
-        snprintf(buf, sizeof buf, "turn %u: executor (%s): %s", turn + 1, modules->executor->backend, af_error_detail());
+        snprintf(buf, sizeof buf, "%sturn %u: executor (%s): %s", cut ? "episode budget: " : "", turn + 1,
+                 modules->executor->backend, af_error_detail());
         if ((rc = setstr(&e->detail, buf))) return rc;
-        if ((rc = af_turn_record_set(rec, "", "", "", AF_TOOL_INFRA_ERROR, buf))) return rc;
+        if ((rc = af_turn_record_set(rec, "", "", "", cut ? AF_TOOL_TIMEOUT : AF_TOOL_INFRA_ERROR, buf))) return rc;
     } else if (rc) {
         return rc;
     }
@@ -376,7 +397,7 @@ static int episode_after_act(AfEpisode *e, int rc, size_t na) {
         if ((rc = setstr(&e->detail, buf))) return rc;
     }
     if ((rc = af_memory_append(mem, rec))) return rc;
-    if (e->infra) return episode_end(e);
+    if (e->infra || e->cut) return episode_end(e);
 
     /* verifier */
     int stop = 0;
@@ -385,9 +406,12 @@ static int episode_after_act(AfEpisode *e, int rc, size_t na) {
     e->modules_s += now_s() - t0;
     if (rc && is_infra(rc)) {
         char buf[300];
-        snprintf(buf, sizeof buf, "turn %u: verifier (%s): %s", turn + 1, modules->verifier->backend, af_error_detail());
+        const int cut = cut_by_budget(e->deadline, rc);
+        snprintf(buf, sizeof buf, "%sturn %u: verifier (%s): %s", cut ? "episode budget: " : "", turn + 1,
+                 modules->verifier->backend, af_error_detail());
         if ((rc = setstr(&e->detail, buf))) return rc;
-        e->infra = 1;
+        if (cut) e->cut = 1;
+        else e->infra = 1;
         return episode_end(e);
     }
     if (rc) return rc;

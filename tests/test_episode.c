@@ -11,7 +11,8 @@
  *  - a tool whose backend is down ends the episode INFRA_FAILED at that turn;
  *  - the whole-episode budget: when the tools use it up the episode ends TIMEOUT (reward 0,
  *    no answer); when the planner itself is slow the episode stops taking turns and ends
- *    normally with the generator and judge.
+ *    normally with the generator and judge; a module call cut by the budget ends it TIMEOUT
+ *    (a module timing out with budget left: INFRA_FAILED).
  * No assertion here depends on how fast the machine is: the sleeps only decide which side
  * of the budget the time goes to. */
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "actor/episode.h"
 #include "actor/planner.h"
+#include "common/deadline.h"
 #include "common/error.h"
 #include "env/python_tool.h"
 #include "tests/test_util.h"
@@ -303,6 +305,59 @@ static void test_budgets(void) {
         CHECK(t->reward == 0.0f);
         af_trajectory_free(t);
     }
+    af_modules_clear(&m);
+    af_suite_destroy(s);
+}
+
+/* A verifier on a backend that times out: at the thread's deadline (the episode's budget,
+ * as a module on a local model or a served one is cut: actor/modules_model.c), or at once
+ * (its own time limit, with the budget far away). */
+static int at_deadline;
+static int timing_out_verify(AfVerifier *self, const AfItem *item, const AfTurnRecord *mem, size_t n, int *stop) {
+    (void)self, (void)item, (void)mem, (void)n, (void)stop;
+    const double deadline = af_deadline_thread();
+    if (at_deadline && deadline > 0)
+        while (af_mono_now() < deadline) sleep_s(0.005);
+    return af_error_set(AF_ETIMEOUT, "the verifier timed out");
+}
+
+/* A module call cut by the episode's budget ends the episode TIMEOUT (reward 0, no answer,
+ * the detail naming the call), not INFRA_FAILED; a module timing out with budget left is
+ * still INFRA_FAILED. */
+static void test_module_cut_by_budget(void) {
+    AfSuite *s = NULL;
+    CHECK(af_suite_create("game24", NULL, &s) == 0);
+    if (!s) return;
+    AfModules m;
+    CHECK(af_modules_builtin(s, &m) == 0);
+    AfVerifier v = {.backend = "slow", .verify = timing_out_verify};
+    AfVerifier *builtin = m.verifier;
+    m.verifier = &v;
+    AfItem item = {.question = "3 3 8 8", .answer = "", .solution = NULL};
+    AfEpisodeSettings ec;
+    af_episode_settings_default(&ec);
+    AfEpisodeId id = {0};
+    static const char *const text[] = {"calculator 3+3"};
+    Script sc = {.texts = text, .n = 1};
+    for (int cut = 1; cut >= 0; cut--) {
+        AfPlanner p = make_script(&sc);
+        at_deadline = cut;
+        ec.max_turns = 4;
+        ec.episode_timeout_s = cut ? 1 : 60; /* the verifier's call is what the budget cuts (turn 1 starts well within) */
+        Agentflow__Trajectory *t = NULL;
+        CHECK(af_episode_run(s, &m, &p, &item, &ec, &id, &t) == 0);
+        if (!t) continue;
+        CHECK_MSG(t->status == (cut ? AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_TIMEOUT
+                                    : AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_INFRA_FAILED),
+                  "cut %d: status %d (%s)", cut, t->status, t->status_detail ? t->status_detail : "");
+        CHECK_EQ_INT(t->n_turns, 1);
+        CHECK_STR_CONTAINS(t->status_detail, "turn 1: verifier (slow): the verifier timed out");
+        if (cut) CHECK_STR_CONTAINS(t->status_detail, "episode budget");
+        else CHECK(strstr(t->status_detail, "budget") == NULL);
+        CHECK(t->reward == 0.0f && !strcmp(t->answer, ""));
+        af_trajectory_free(t);
+    }
+    m.verifier = builtin;
     af_modules_clear(&m);
     af_suite_destroy(s);
 }
@@ -799,5 +854,6 @@ int main(void) {
     test_state_results();
     test_multihop_refs();
     test_budgets();
+    test_module_cut_by_budget();
     TEST_MAIN_END();
 }
