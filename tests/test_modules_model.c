@@ -33,6 +33,7 @@
 #include "fault_server.h"
 #include "run/world.h"
 #include "test_util.h"
+#include "turns_json.h"
 
 /* ------------------------------------------------------------------ parsers */
 
@@ -323,11 +324,6 @@ static void test_openai_options(void) {
 
 /* ------------------------------------------------------------------ helper mode */
 
-static const char *jstr(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 /* The world of suite with every module on the model in dir, plus the k=v settings. */
 static int model_world(const char *dir, const char *suite, int argc, char **argv, AfWorld **w) {
     AfConfig cfg;
@@ -375,27 +371,20 @@ static int episodes_mode(const char *dir, const char *suite, int n, int argc, ch
 }
 
 static int render_mode(const char *dir, const char *suite, int argc, char **argv) {
-    static char in[1 << 20];
-    size_t n = fread(in, 1, sizeof in - 1, stdin);
-    in[n] = 0;
-    cJSON *req = cJSON_Parse(in);
+    cJSON *req = af_test_read_request();
     AfWorld *w = NULL;
     if (!req || model_world(dir, suite, argc, argv, &w)) {
         cJSON_Delete(req);
         return 1;
     }
-    const cJSON *turns = cJSON_GetObjectItemCaseSensitive(req, "turns"), *t;
-    size_t nt = (size_t)cJSON_GetArraySize(turns), i = 0;
-    AfTurnRecord *rec = calloc(nt + 1, sizeof *rec);
-    cJSON_ArrayForEach(t, turns) {
-        rec[i].sub_goal = (char *)jstr(t, "sub_goal");
-        rec[i].tool = (char *)jstr(t, "tool");
-        rec[i].argument = (char *)jstr(t, "argument");
-        rec[i].result = (char *)jstr(t, "result");
-        rec[i].status = AF_TOOL_OK;
-        i++;
+    size_t nt = 0;
+    AfTurnRecord *rec = af_test_request_turns(req, &nt);
+    if (!rec) {
+        af_world_destroy(w);
+        cJSON_Delete(req);
+        return 1;
     }
-    AfItem item = {.question = (char *)jstr(req, "question"), .answer = (char *)jstr(req, "answer")};
+    AfItem item = {.question = (char *)af_test_jstr(req, "question"), .answer = (char *)af_test_jstr(req, "answer")};
     cJSON *o = cJSON_CreateObject(), *mods = cJSON_AddObjectToObject(o, "modules");
     cJSON_AddNumberToObject(o, "loads", (double)af_module_model_loads());
     char *desc = af_world_describe(w);
@@ -406,7 +395,7 @@ static int render_mode(const char *dir, const char *suite, int argc, char **argv
         const char *system = NULL;
         char *user = NULL, *text = NULL;
         AfTokenIds ids = {0};
-        rc = af_module_prompt(w->suite, m, &item, rec, nt, jstr(req, "text"), &system, &user);
+        rc = af_module_prompt(w->suite, m, &item, rec, nt, af_test_jstr(req, "text"), &system, &user);
         if (!rc) rc = af_module_model_render(w->module_model, system, user, &text, &ids);
         if (!rc) {
             cJSON *x = cJSON_AddObjectToObject(mods, af_module_name(m)), *msgs = cJSON_AddArrayToObject(x, "messages"), *mo;

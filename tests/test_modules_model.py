@@ -31,16 +31,15 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "hf"))
-import model_families as mf  # noqa: E402
 import chat_ref  # noqa: E402
+import tiny_qwen  # noqa: E402
 
 from model_ref import FAILS  # noqa: E402
-from test_score_text import NODE_ENCODE, check, npm_modules, run  # noqa: E402
+from test_score_text import check, run  # noqa: E402
 
 MODULES = ("executor", "verifier", "generator", "judge")
 ALL_MODEL = [a for m in MODULES for a in ("--set", f"modules.{m}.backend=model")]
@@ -50,14 +49,7 @@ QUIET = ["--set", "log.progress=none"]
 def make_model(d, src, seed=5, vocab=None, stop_token=None):
     """A tiny Qwen2.5 model with the real tokenizer. stop_token: an untied model whose
     greedy reply is that token forever (layers add nothing, the head sees only it)."""
-    cfg = mf.tiny("qwen2.5")
-    cfg["max_position_embeddings"] = 2048
-    if vocab:
-        cfg["vocab_size"] = vocab
-    if stop_token is not None:
-        cfg["tie_word_embeddings"] = False
-    params = mf.random_params(cfg, seed)
-    if stop_token is not None:
+    def stop(params):
         for k, v in params.items():
             if k.endswith("o_proj.weight") or k.endswith("down_proj.weight"):
                 v.zero_()
@@ -66,9 +58,8 @@ def make_model(d, src, seed=5, vocab=None, stop_token=None):
         head = params["lm_head.weight"]
         head.zero_()
         head[stop_token, 0] = 50.0
-    mf.write_dir(d, cfg, params, "F32")
-    for fn in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(src, fn), d)
+    tiny_qwen.write_model(d, src, 2048, seed, vocab, untied=stop_token is not None,
+                          edit=stop if stop_token is not None else None)
 
 
 def loads(stderr):
@@ -90,7 +81,7 @@ def lines(stdout):
     return out
 
 
-def check_prompts(helper, nm, d, enc_js):
+def check_prompts(helper, env, d):
     with open(os.path.join(d, "tokenizer_config.json")) as f:
         tcfg = json.load(f)
     reqs = [("game24", {"question": "4 7 8 8", "answer": "", "text": "calculator 4+7 | make 11", "turns": []}),
@@ -100,11 +91,9 @@ def check_prompts(helper, nm, d, enc_js):
                                                            "result": "Dratam Praravi (person): birthplace Torgordra"}]})]
     texts, ours = [], []
     for suite, req in reqs:
-        r = run([helper, "--render", d, suite], json.dumps(req))
-        check(f"render {suite}: every module on the model", r.returncode == 0, r.stderr)
-        if r.returncode:
+        out = tiny_qwen.render(helper, d, suite, req, f"render {suite}: every module on the model")
+        if out is None:
             continue
-        out = json.loads(r.stdout)
         check(f"{suite}: the world loaded the model once for four modules", out["loads"] == 1, out["loads"])
         desc = out["describe"]
         check(f"{suite}: world.json shows backend=model for each module",
@@ -126,12 +115,7 @@ def check_prompts(helper, nm, d, enc_js):
               req["text"] in out["modules"]["executor"]["messages"][1]["content"])
         check(f"{suite}: the judge's prompt holds the candidate answer",
               req["text"] in out["modules"]["judge"]["messages"][1]["content"])
-    js = run(["node", enc_js, nm, d, "0"], json.dumps(texts))
-    check("the JavaScript tokenizer ran", js.returncode == 0, js.stderr)
-    if js.returncode == 0:
-        for i, (want, have) in enumerate(zip(json.loads(js.stdout), ours)):
-            check(f"prompt {i}: ids equal the JavaScript tokenizer's ({len(have)} tokens)", want == have,
-                  (want[:20], have[:20]))
+    env.check_ids(d, texts, ours)
 
 
 def check_rollouts(agentflow, d, stop_d, pad_d):
@@ -293,24 +277,16 @@ def check_mpi_train(agentflow, d, tmp):
 
 
 def main():
-    build = os.environ.get("AF_BUILD_DIR", "build")
-    agentflow = os.environ.get("AF_BIN", os.path.join(build, "agentflow"))
-    helper = os.path.join(build, "test_modules_model")
-    nm, code = npm_modules(build)
-    if nm is None:
-        return code
-    src = os.path.join(nm, "@lenml", "tokenizer-qwen2_5", "models")
-    with tempfile.TemporaryDirectory() as tmp:
-        enc_js = os.path.join(tmp, "enc.mjs")
-        with open(enc_js, "w") as f:
-            f.write(NODE_ENCODE)
+    with tiny_qwen.session() as (env, tmp):
+        build, agentflow, src = env.build, env.agentflow, env.src
+        helper = os.path.join(build, "test_modules_model")
         d = os.path.join(tmp, "qwen")
         make_model(d, src)
         stop_d = os.path.join(tmp, "qwen-stop")
         make_model(stop_d, src, stop_token=45537)  # "ĠSTOP"
         pad_d = os.path.join(tmp, "qwen-pad")
         make_model(pad_d, src, stop_token=151900)  # a padding row of the vocabulary: no token
-        check_prompts(helper, nm, d, enc_js)
+        check_prompts(helper, env, d)
         check_rollouts(agentflow, d, stop_d, pad_d)
         check_helper_episodes(build, d)
         check_bad_config(agentflow, d, tmp, src)

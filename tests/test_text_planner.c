@@ -47,6 +47,7 @@
 #include "learner/update.h"
 #include "run/world.h"
 #include "tests/test_util.h"
+#include "tests/turns_json.h"
 #include "tests/update_testlib.h"
 
 /* ---- parser table ------------------------------------------------------------------ */
@@ -474,17 +475,6 @@ static int demo_mode(const char *dir, const char *suite, int n) {
     return rc ? 1 : 0;
 }
 
-static AfToolStatus status_of(const char *s) {
-    for (int k = 0; k <= AF_TOOL_NO_CALL; k++)
-        if (s && !strcmp(s, af_tool_status_name((AfToolStatus)k))) return (AfToolStatus)k;
-    return AF_TOOL_OK;
-}
-
-static const char *jstr(const cJSON *o, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
 static int make_world(const char *suite, int argc, char **argv, AfWorld **w) {
     AfConfig cfg;
     af_config_defaults(&cfg);
@@ -497,32 +487,24 @@ static int make_world(const char *suite, int argc, char **argv, AfWorld **w) {
 }
 
 static int render_mode(const char *dir, const char *suite) {
-    static char in[1 << 20];
-    size_t n = fread(in, 1, sizeof in - 1, stdin);
-    in[n] = 0;
-    cJSON *req = cJSON_Parse(in);
+    cJSON *req = af_test_read_request();
     AfWorld *w = NULL;
     AfTextCodec *codec = NULL;
-    if (!req || make_world(suite, 0, NULL, &w) || af_text_codec_load(dir, "", &codec)) {
-        fprintf(stderr, "render: %s\n", af_error_detail());
+    size_t nt = 0;
+    AfTurnRecord *rec = NULL;
+    if (!req || make_world(suite, 0, NULL, &w) || af_text_codec_load(dir, "", &codec) ||
+        !(rec = af_test_request_turns(req, &nt))) {
+        fprintf(stderr, "render: %s\n", req ? af_error_detail() : "the request on stdin does not parse");
+        af_text_codec_destroy(codec);
+        af_world_destroy(w);
+        cJSON_Delete(req);
         return 1;
-    }
-    const cJSON *turns = cJSON_GetObjectItemCaseSensitive(req, "turns"), *t;
-    size_t nt = (size_t)cJSON_GetArraySize(turns), i = 0;
-    AfTurnRecord *rec = calloc(nt + 1, sizeof *rec);
-    cJSON_ArrayForEach(t, turns) {
-        rec[i].sub_goal = (char *)jstr(t, "sub_goal");
-        rec[i].tool = (char *)jstr(t, "tool");
-        rec[i].argument = (char *)jstr(t, "argument");
-        rec[i].result = (char *)jstr(t, "result");
-        rec[i].status = status_of(jstr(t, "status"));
-        i++;
     }
     const cJSON *rb = cJSON_GetObjectItemCaseSensitive(req, "result_bytes");
     cJSON *msgs = NULL;
     char *text = NULL;
     AfTokenIds ids = {0};
-    int rc = af_text_prompt_messages(w->suite, jstr(req, "question"), rec, 0, nt, cJSON_IsNumber(rb) ? (size_t)rb->valuedouble : 200,
+    int rc = af_text_prompt_messages(w->suite, af_test_jstr(req, "question"), rec, 0, nt, cJSON_IsNumber(rb) ? (size_t)rb->valuedouble : 200,
                                      &msgs);
     if (!rc) rc = af_text_prompt_encode(codec, msgs, &text, &ids);
     if (!rc) {

@@ -20,40 +20,23 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "hf"))
-import model_families as mf  # noqa: E402
 import chat_ref  # noqa: E402
+import tiny_qwen  # noqa: E402
 
 from model_ref import FAILS  # noqa: E402
-from test_score_text import NODE_ENCODE, check, npm_modules, run  # noqa: E402  the same reference and helpers
-
-
-def make_model(d, src, max_pos, seed=11):
-    cfg = mf.tiny("qwen2.5")
-    cfg["max_position_embeddings"] = max_pos
-    mf.write_dir(d, cfg, mf.random_params(cfg, seed), "F32")
-    for fn in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(os.path.join(src, fn), d)
+from test_score_text import check, run  # noqa: E402  the same reference and helpers
 
 
 def main():
-    build = os.environ.get("AF_BUILD_DIR", "build")
-    agentflow = os.environ.get("AF_BIN", os.path.join(build, "agentflow"))
-    helper = os.path.join(build, "test_text_planner")
-    nm, code = npm_modules(build)
-    if nm is None:
-        return code
-    src = os.path.join(nm, "@lenml", "tokenizer-qwen2_5", "models")
-    with tempfile.TemporaryDirectory() as tmp:
-        enc_js = os.path.join(tmp, "enc.mjs")
-        with open(enc_js, "w") as f:
-            f.write(NODE_ENCODE)
+    with tiny_qwen.session() as (env, tmp):
+        build, agentflow, src = env.build, env.agentflow, env.src
+        helper = os.path.join(build, "test_text_planner")
         d = os.path.join(tmp, "qwen")
-        make_model(d, src, 1024)
+        tiny_qwen.write_model(d, src, 1024)
         with open(os.path.join(d, "tokenizer_config.json")) as f:
             tcfg = json.load(f)
 
@@ -72,23 +55,16 @@ def main():
         ]
         texts, ours = [], []
         for suite, req in requests:
-            r = run([helper, "--render", d, suite], json.dumps(req))
-            check(f"render {suite} {req['question'][:20]!r}", r.returncode == 0, r.stderr)
-            if r.returncode:
+            out = tiny_qwen.render(helper, d, suite, req, f"render {suite} {req['question'][:20]!r}")
+            if out is None:
                 continue
-            out = json.loads(r.stdout)
             ok, text = chat_ref.render(tcfg, {"messages": out["messages"], "add_generation_prompt": True})
             check(f"{suite}: jinja2 renders the messages", ok, text)
             check(f"{suite}: the prompt equals jinja2's rendering", out["text"] == text,
                   (out["text"][:200], text[:200]))
             texts.append(text)
             ours.append(out["ids"])
-        js = run(["node", enc_js, nm, d, "0"], json.dumps(texts))
-        check("the JavaScript tokenizer ran", js.returncode == 0, js.stderr)
-        if js.returncode == 0:
-            for i, (want, have) in enumerate(zip(json.loads(js.stdout), ours)):
-                check(f"prompt {i}: ids equal the JavaScript tokenizer's ({len(have)} tokens)", want == have,
-                      (want[:20], have[:20]))
+        env.check_ids(d, texts, ours)
         if texts:
             print("--- the second prompt, as the model sees it ---\n" + texts[1] + "\n---")
         # a tool result that tries to close the turn stays ordinary text
@@ -219,7 +195,7 @@ def main():
                   "--set", "rollout.top_k=5", "--set", "rollout.top_p=0.9"])
         check("rollout.top_k=5 with top_p=0.9 runs", r3.returncode == 0, r3.stderr)
         small = os.path.join(tmp, "small")
-        make_model(small, src, 256)
+        tiny_qwen.write_model(small, src, 256)
         r = run([agentflow, "rollout", "--suite", "multihop", "--planner", "model", "--model", small, "--n", "2",
                  "--json", "--set", "rollout.max_turns=8"])
         eps = [json.loads(x) for x in r.stdout.splitlines()[:-1]] if r.returncode == 0 else []

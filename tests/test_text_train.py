@@ -25,16 +25,15 @@ builtin modules (step 6: on a local model), multihop (4 training questions, so t
 Exit 77 when npm cannot install the tokenizer files."""
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import model_families as mf  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "hf"))
+import tiny_qwen  # noqa: E402
 from model_ref import FAILS  # noqa: E402
-from test_score_text import NODE_ENCODE, check, npm_modules, run  # noqa: E402
+from test_score_text import check, run  # noqa: E402
 
 COMMON = ["--set", "suite.name=multihop", "--set", "suite.max_train=4", "--set", "suite.max_test=4",
           "--set", "model.max_seq=640", "--set", "rollout.max_turns=3", "--set", "rollout.max_action_tokens=40",
@@ -70,19 +69,10 @@ def nll_lines(log):
 
 
 def main():
-    build = os.environ.get("AF_BUILD_DIR", "build")
-    agentflow = os.environ.get("AF_BIN", os.path.join(build, "agentflow"))
-    nm, code = npm_modules(build)
-    if nm is None:
-        return code
-    src = os.path.join(nm, "@lenml", "tokenizer-qwen2_5", "models")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tiny_qwen.session() as (env, tmp):
+        build, agentflow = env.build, env.agentflow
         hf = os.path.join(tmp, "qwen")
-        cfg = mf.tiny("qwen2.5")
-        cfg["max_position_embeddings"] = 1024
-        mf.write_dir(hf, cfg, mf.random_params(cfg, 11), "F32")
-        for fn in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copy(os.path.join(src, fn), hf)
+        tiny_qwen.write_model(hf, env.src, 1024)
 
         # 0a. the demonstrations: the oracle's actions as text replies, their ids the
         # tokenizer's (the JavaScript one's) followed by <|im_end|>, the prompt the model
@@ -93,12 +83,9 @@ def main():
         turns = [json.loads(x) for x in r.stdout.splitlines()] if r.returncode == 0 else []
         replies = [("Sub-goal: " + t["sub_goal"] + "\n" if t["sub_goal"] else "") + "Tool: " + t["tool"] +
                    ("\nCommand: " + t["argument"] if t["argument"] else "") for t in turns]
-        enc_js = os.path.join(tmp, "enc.mjs")
-        with open(enc_js, "w") as f:
-            f.write(NODE_ENCODE)
-        js = run(["node", enc_js, nm, hf, "0"], json.dumps(replies))
-        check("the JavaScript tokenizer ran", js.returncode == 0, js.stderr[-300:])
-        want = [ids + [151645] for ids in json.loads(js.stdout)] if js.returncode == 0 else []
+        ids, js = env.js_ids(hf, replies)
+        check("the JavaScript tokenizer ran", ids is not None, js.stderr[-300:])
+        want = [x + [151645] for x in ids] if ids is not None else []
         check(f"{len(turns)} demonstrated turns: the reply reads back to the oracle's action "
               "(text = Tool/Command lines, executed ok)", len(turns) >= 6 and
               all(t["text"] == rep and t["status"] == "ok" for t, rep in zip(turns, replies)),
