@@ -111,6 +111,8 @@ static int on_control(AsyncActor *A) {
         A->stop = 1;
         return 0;
     }
+    if (c.command == AF_CTRL_REFILL) /* only dynamic sampling sends it, refused in this mode */
+        return af_error_set(AF_EFORMAT, "actor rank %d: REFILL for iteration %u in asynchronous mode", A->rank, c.iteration);
     if (c.command != AF_CTRL_RUN && c.command != AF_CTRL_EVAL)
         return af_error_set(AF_EFORMAT, "actor: unknown control command %u", c.command);
     double t0 = af_time_now();
@@ -239,20 +241,37 @@ int af_actor_run(const AfActorHooks *h, MPI_Comm world, MPI_Comm policy, int lea
     int rank = 0, rc;
     if (h->max_staleness > 0) return actor_run_async(h, world, policy, learners, scratch_bytes, st);
     MPI_Comm_rank(world, &rank);
+    int held = 0;             /* a RUN's weights are held: */
+    uint32_t held_it = 0;     /* of this iteration */
+    uint64_t version = 0;     /* and this version */
     for (;;) {
         double t0 = af_time_now();
         AfControl c;
         if ((rc = af_mpi_bcast(&c, sizeof c, MPI_BYTE, 0, policy))) return rc;
         if (c.command == AF_CTRL_STOP) return 0;
-        if (c.command != AF_CTRL_RUN && c.command != AF_CTRL_EVAL) return af_error_set(AF_EFORMAT, "actor: unknown control command %u", c.command);
-        size_t count = 0;
-        uint64_t version = 0;
-        rc = af_weights_bcast(h->params, h->n_params, &count, &version, 0, policy, NULL, NULL);
-        if (rc == 0 && count != h->n_params)
-            rc = af_error_set(AF_ERANGE, "actor: received %zu weights, the policy has %zu", count, h->n_params);
-        if (rc) return af_error_wrap(rc, "actor rank %d, iteration %u weights", rank, c.iteration);
-        st->weights_s += af_time_now() - t0;
-        if (h->on_weights) h->on_weights(h->ctx, version);
+        if (c.command == AF_CTRL_REFILL) { /* the same iteration again, on the weights held */
+            if (!held || c.iteration != held_it || c.version != version)
+                return af_error_set(AF_EFORMAT,
+                                    "actor rank %d: REFILL for iteration %u version %llu, but the weights held are %s "
+                                    "iteration %u version %llu",
+                                    rank, c.iteration, (unsigned long long)c.version, held ? "those of" : "none, not even",
+                                    held_it, (unsigned long long)version);
+        } else if (c.command != AF_CTRL_RUN && c.command != AF_CTRL_EVAL) {
+            return af_error_set(AF_EFORMAT, "actor: unknown control command %u", c.command);
+        } else {
+            size_t count = 0;
+            held = 0;
+            rc = af_weights_bcast(h->params, h->n_params, &count, &version, 0, policy, NULL, NULL);
+            if (rc == 0 && count != h->n_params)
+                rc = af_error_set(AF_ERANGE, "actor: received %zu weights, the policy has %zu", count, h->n_params);
+            if (rc == 0 && version != c.version)
+                rc = af_error_set(AF_EFORMAT, "actor: weights of version %llu after a control message naming %llu",
+                                  (unsigned long long)version, (unsigned long long)c.version);
+            if (rc) return af_error_wrap(rc, "actor rank %d, iteration %u weights", rank, c.iteration);
+            st->weights_s += af_time_now() - t0;
+            if (h->on_weights) h->on_weights(h->ctx, version);
+            held = c.command == AF_CTRL_RUN, held_it = c.iteration;
+        }
         if (c.command == AF_CTRL_EVAL) {
             if (!h->run_eval) return af_error_set(AF_ESTATE, "actor rank %d: EVAL without an evaluation hook", rank);
             if ((rc = h->run_eval(h->ctx, version))) return af_error_wrap(rc, "actor rank %d evaluation", rank);

@@ -1,7 +1,9 @@
 /* The actor rank's main loop (protocol in common/protocol.h): receive the control
  * message and the weights of each iteration, then pull work units from learner 0, run
  * each episode and send its trajectory to the owning learner, until told DONE; stop on
- * STOP. The episode itself is a callback, so the loop knows nothing of suites or models. */
+ * STOP. A REFILL (dynamic sampling's next round of the same iteration) pulls work again
+ * on the weights held, none being sent; one naming another iteration or version than
+ * the last RUN's is refused (AF_EFORMAT). The episode itself is a callback, so the loop knows nothing of suites or models. */
 #ifndef AF_ACTOR_ACTOR_LOOP_H
 #define AF_ACTOR_ACTOR_LOOP_H
 

@@ -41,14 +41,18 @@ enum {
 
 /* RUN: weights follow, then work units. EVAL: weights follow, then every policy rank
  * evaluates its share of the test split and the sums are reduced onto learner 0.
- * STOP: the run is over. */
-typedef enum { AF_CTRL_RUN = 1, AF_CTRL_STOP = 2, AF_CTRL_EVAL = 3 } AfControlCommand;
+ * STOP: the run is over. REFILL (synchronous mode only; algo.dynamic_sampling's refill
+ * rounds, learner/dynsamp.h): more work units of the same iteration at the same policy
+ * version, and no weights follow: the actor keeps the weights of the iteration's RUN. Its
+ * iteration and version must be those of the last RUN the actor received, or the actor
+ * refuses it (AF_EFORMAT): a refill can never run on other weights than it names. */
+typedef enum { AF_CTRL_RUN = 1, AF_CTRL_STOP = 2, AF_CTRL_EVAL = 3, AF_CTRL_REFILL = 4 } AfControlCommand;
 
 /* Broadcast by learner 0 at the start of every iteration (and once with STOP). */
 typedef struct AfControl {
     uint32_t command;   /* AfControlCommand */
     uint32_t iteration; /* iteration about to run */
-    uint64_t version;   /* policy version of the weights that follow */
+    uint64_t version;   /* policy version of the weights that follow (REFILL: of the weights held) */
 } AfControl;
 
 /* WAIT (asynchronous mode only): no unit within the staleness bound for the weights this

@@ -91,7 +91,8 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
 /* Learner 0's side of the per-iteration publish on the policy communicator (learner 0 =
  * its rank 0, plus every actor; common/protocol.h): the AfControl {command, iteration,
  * version} as one broadcast, then, for AF_CTRL_RUN and AF_CTRL_EVAL, the weights with
- * af_weights_bcast from rank 0. Actors receive both in actor/actor_loop.c. Collective
+ * af_weights_bcast from rank 0 (AF_CTRL_STOP and AF_CTRL_REFILL: the control message
+ * only; params may then be NULL). Actors receive both in actor/actor_loop.c. Collective
  * over `policy`; *seconds (may be NULL) gets the wall time. Returns 0 or the errors of
  * af_weights_bcast. */
 int af_weights_publish(MPI_Comm policy, uint32_t command, uint32_t iteration, uint64_t version, float *params,

@@ -705,9 +705,8 @@ static int dynsamp_rollout(void *ctx, uint32_t round, const uint32_t *slots, con
     af_gather_reopen(T->gather, slots, n, queries);
     AF_LOG_D("iteration %u: dynamic sampling round %u refills %u groups", d->it, round, n);
     if (T->world == 1) return local_rollouts(T, d->it, slots, n, G, d->version);
-    double bs = 0;
-    if (T->rank == 0 && (rc = af_weights_publish(T->policy, AF_CTRL_RUN, d->it, d->version, T->policy_m->params,
-                                                 T->policy_m->n_params, &bs)))
+    double bs = 0; /* the weights have not changed since the iteration's RUN: a control message only */
+    if (T->rank == 0 && (rc = af_weights_publish(T->policy, AF_CTRL_REFILL, d->it, d->version, NULL, 0, &bs)))
         return rc;
     *d->bcast_s += bs;
     AfCollectStats cs;

@@ -10,6 +10,9 @@
  *    after each, the next broadcast on the same communicator still round-trips (the
  *    collective stayed matched);
  *  - the learner-0 side af_weights_publish, received the way af_actor_run receives it;
+ *  - dynamic sampling's REFILL through af_actor_run: no weights travel (the actors keep the
+ *    RUN's bits although learner 0's buffer changed), a REFILL naming another version or
+ *    coming before any RUN is refused with AF_EFORMAT;
  *  - receivers that join late and unevenly (as asynchronous actors do, between episodes)
  *    over several versions published back to back, each compared bit for bit;
  * and all of it under each transport (common/weights_shm.h), on its own duplicate of
@@ -23,6 +26,7 @@
  * (where shm is refused with AF_ERANGE), a second attach is AF_ESTATE. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <xxhash.h>
@@ -260,6 +264,88 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     }
 }
 
+/* ------------------------------------------------------------------ REFILL through the actor loop */
+
+static int weights_calls; /* on_weights calls on this rank */
+static void count_weights(void *ctx, uint64_t version) { (void)ctx, (void)version, weights_calls++; }
+static int no_episode(void *ctx, const AfWorkUnit *u, uint64_t version, Agentflow__Trajectory **out) {
+    (void)ctx, (void)u, (void)version, (void)out;
+    return af_error_set(AF_ESTATE, "no episode expected");
+}
+
+/* Learner 0 answers one work request of every actor with DONE for iteration it. An actor
+ * that stopped asking (it refused a control message it should take) fails the check after
+ * 10 s instead of hanging the test. */
+static void serve_done(MPI_Comm comm, int size, uint32_t it) {
+    for (int a = 1; a < size; a++) {
+        AfWorkRequest wr;
+        MPI_Status st;
+        int flag = 0;
+        for (double t0 = af_time_now(); !flag && af_time_now() - t0 < 10;) {
+            MPI_Iprobe(MPI_ANY_SOURCE, AF_TAG_WORK_REQ, comm, &flag, &st);
+            if (!flag) nanosleep(&(struct timespec){0, 1000000L}, NULL);
+        }
+        CHECK_MSG(flag, "iteration %u: %d of %d actors asked for work within 10 s", it, a - 1, size - 1);
+        if (!flag) return;
+        CHECK_EQ_INT(MPI_Recv(&wr, sizeof wr, MPI_BYTE, st.MPI_SOURCE, AF_TAG_WORK_REQ, comm, &st), MPI_SUCCESS);
+        AfWorkUnit u = {.kind = AF_WORK_DONE, .iteration = it, .lease = 1};
+        CHECK_EQ_INT(MPI_Send(&u, sizeof u, MPI_BYTE, st.MPI_SOURCE, AF_TAG_WORK, comm), MPI_SUCCESS);
+    }
+}
+
+/* Dynamic sampling's refill rounds (common/protocol.h AF_CTRL_REFILL) as actors take them:
+ * a REFILL carries no weights (learner 0 publishes it with its buffer changed meanwhile;
+ * the actors keep the RUN's bits, call on_weights once, and the collectives stay matched
+ * up to STOP); a REFILL naming another version than the RUN's, or coming before any RUN,
+ * is refused with AF_EFORMAT on every actor. Rank 0 plays learner 0 (1 learner). */
+static void test_refill(const AfMpi *m) {
+    if (m->size < 2) return;
+    const size_t n = 300000; /* 1.2 MB: summed on the helper thread, several shared-memory pieces */
+    float *buf = malloc(n * sizeof(float));
+    char scratch[256];
+    for (int bad = 0; bad < 3; bad++) { /* 0: RUN, REFILL, REFILL, STOP; 1: REFILL of another version; 2: REFILL first */
+        MPI_Comm comm;
+        CHECK_EQ_INT(MPI_Comm_dup(MPI_COMM_WORLD, &comm), MPI_SUCCESS);
+        CHECK_EQ_INT(af_weights_transport_attach(comm, NULL, NULL), 0);
+        weights_calls = 0;
+        if (m->rank == 0) {
+            fill(buf, n, 13);
+            if (bad < 2) {
+                CHECK_EQ_INT(af_weights_publish(comm, AF_CTRL_RUN, 5, 13, buf, n, NULL), 0);
+                serve_done(comm, m->size, 5);
+            }
+            fill(buf, n, 99); /* what a REFILL would carry if it carried weights */
+            CHECK_EQ_INT(af_weights_publish(comm, AF_CTRL_REFILL, 5, bad == 1 ? 12 : 13, buf, n, NULL), 0);
+            if (bad == 0) {
+                serve_done(comm, m->size, 5);
+                CHECK_EQ_INT(af_weights_publish(comm, AF_CTRL_REFILL, 5, 13, NULL, 0, NULL), 0);
+                serve_done(comm, m->size, 5);
+                CHECK_EQ_INT(af_weights_publish(comm, AF_CTRL_STOP, 0, 0, NULL, 0, NULL), 0);
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) buf[i] = -1.0f;
+            AfActorHooks h = {.params = buf, .n_params = n, .run_episode = no_episode, .on_weights = count_weights};
+            AfActorStats st;
+            memset(&st, 0, sizeof st);
+            int rc = af_actor_run(&h, comm, comm, 1, scratch, sizeof scratch, &st);
+            if (bad == 0) {
+                CHECK_MSG(rc == 0, "refill: %s", rc ? af_error_detail() : "");
+                CHECK_EQ_INT(weights_calls, 1);
+                CHECK_MSG(holds(buf, n, 13), "rank %d: the REFILL changed the weights", m->rank);
+            } else {
+                CHECK_EQ_INT(rc, AF_EFORMAT);
+                CHECK_STR_CONTAINS(af_error_detail(), bad == 1 ? "REFILL for iteration 5 version 12, but the weights held "
+                                                                 "are those of iteration 5 version 13"
+                                                               : "REFILL for iteration 5 version 13, but the weights held "
+                                                                 "are none");
+                CHECK_EQ_INT(weights_calls, bad == 1 ? 1 : 0);
+            }
+        }
+        MPI_Comm_free(&comm);
+    }
+    free(buf);
+}
+
 int main(int argc, char **argv) {
     AfMpi m;
     if (af_mpi_init(&argc, &argv, &m)) {
@@ -320,6 +406,8 @@ int main(int argc, char **argv) {
         MPI_Comm_free(&comm);
         CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &old_lim), 0);
     }
+
+    test_refill(&m);
 
     int failed = af_test_failures, any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
