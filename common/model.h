@@ -109,7 +109,6 @@ typedef struct AfModel {
     uint16_t *wb;             /* (n_params) bf16 copy of params made by each forward, or NULL */
     uint16_t *xb, *yb;        /* bf16 scratch (max_tokens, max(C, QD, F)), (max_tokens,
                                * max(V, C, QD, KD, F)), or NULL */
-    struct AfBf16Mm *mm;      /* bf16 products, or NULL */
     int mm_rc;                /* first failed bf16 product of the running forward/backward */
 } AfModel;
 
