@@ -136,8 +136,9 @@ void af_model_copy_params(AfModel *dst, const AfModel *src);
 const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name);
 
 /* Set the number of threads of the learner path (>= 1), process-wide: OpenBLAS threads
- * for the large products, and up to 8 attention workers (a pool each model starts at
- * its next forward/backward after the setting changed). The decode path has its own
+ * for the large fp32 products, and up to 8 workers (a pool each model starts at its next
+ * forward/backward after the setting changed) for the attention, the norms, RoPE, the
+ * element-wise work and (bf16) the chunks of the bf16 products. The decode path has its own
  * setting (af_decode_set_threads). Call from one thread, outside a step. */
 void af_model_set_threads(int n);
 
