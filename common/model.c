@@ -422,6 +422,8 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name) {
     return NULL;
 }
 
+int af_model_threads(void) { return g_threads; }
+
 void af_model_set_threads(int n) {
     g_threads = n < 1 ? 1 : n;
     openblas_set_num_threads(g_threads);

@@ -141,6 +141,8 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name);
  * element-wise work and (bf16) the chunks of the bf16 products. The decode path has its own
  * setting (af_decode_set_threads). Call from one thread, outside a step. */
 void af_model_set_threads(int n);
+/* That setting (1 before any call): the optimizer (learner/adamw.h) follows it. */
+int af_model_threads(void);
 
 /* Choose the precision of the learner path's matrix products (the linear layers q/k/v/o,
  * gate/up/down and LM head: the forward and both backward products; the attention's QK^T,
