@@ -584,7 +584,7 @@ static const uint16_t *to_bf16(AfModel *m, const float *x, size_t n) {
 static const uint16_t *wbf(const AfModel *m, const float *w) { return m->wb + (w - m->params); }
 
 /* The bf16 products of the linear layers are split into fixed chunks of MM_CHUNK rows of
- * the output (or columns, when it has more columns than rows), each a single-threaded
+ * the output (or columns: see mm_bf16), each a single-threaded
  * oneDNN product on its thread's context, spread over the model's threads (contiguous
  * runs of chunks). The chunks do not depend on the thread count, so neither do the bits;
  * and no OpenMP team runs, whose threads would spin-wait after each product and compete
@@ -625,7 +625,12 @@ static void mm_collect(AfModel *m) {
 static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
                     int ldb, int beta, float *C, int ldc) {
     if (m->mm_rc) return;
-    int split_n = N > M, dim = split_n ? N : M;
+    /* the longer side, unless only the other is a whole number of chunks (the weight
+     * gradients of gate/up/down: 1408 x 512 split in two halves of 512, not 5.5 chunks) */
+    int split_n = N > M;
+    if ((split_n ? N : M) % MM_CHUNK && (split_n ? M : N) % MM_CHUNK == 0 && (split_n ? M : N) >= 2 * MM_CHUNK)
+        split_n = !split_n;
+    int dim = split_n ? N : M;
     MmJob j = {.m = m, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .beta = beta,
                .split_n = split_n, .n_chunks = (dim + MM_CHUNK - 1) / MM_CHUNK, .A = A, .B = B, .C = C};
     memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
