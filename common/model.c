@@ -66,8 +66,9 @@ struct AfModelActs {
     float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
     size_t scratch_floats; /* max(ATT_BLOCK * max_seq, V) */
     /* bf16 attention products (m->compute == AF_COMPUTE_BF16; NULL otherwise) */
-    struct AfBf16Mm *att_mm[AF_ATT_THREADS]; /* one per attention thread: primitives are
-                                              * not run concurrently */
+    struct AfBf16Mm *att_mm[AF_ATT_THREADS]; /* one per thread of the model (the linear
+                                              * layers' and the attention's products):
+                                              * primitives are not run concurrently */
     uint16_t *qkvb;   /* (N, 2 QD + 2 KD): the layer's q, k, v and (backward) dO in bf16 */
     uint16_t *pb;     /* (AF_ATT_THREADS, 2 * ATT_BLOCK * max_T): P and dS blocks in bf16 */
     int att_rc[AF_ATT_THREADS]; /* first failed product of each thread */
@@ -421,6 +422,8 @@ const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name) {
     return NULL;
 }
 
+int af_model_threads(void) { return g_threads; }
+
 void af_model_set_threads(int n) {
     g_threads = n < 1 ? 1 : n;
     openblas_set_num_threads(g_threads);
@@ -433,11 +436,10 @@ static void bf16_free(AfModel *m) {
         free(m->acts->qkvb), free(m->acts->pb);
         m->acts->qkvb = m->acts->pb = NULL;
     }
-    af_bf16mm_destroy(m->mm);
     free(m->wb);
     free(m->xb);
     free(m->yb);
-    m->mm = NULL, m->wb = m->xb = m->yb = NULL;
+    m->wb = m->xb = m->yb = NULL;
     m->compute = AF_COMPUTE_FP32;
 }
 
@@ -459,7 +461,6 @@ int af_model_set_compute(AfModel *m, int compute) {
     /* their outputs' gradients (the LM head in blocks, for a large vocabulary, stays fp32) */
     size_t yw = MAX2(MAX2(xw, KD), a->lm_block ? 0 : (size_t)c->vocab_size);
 #undef MAX2
-    if ((rc = af_bf16mm_create(&m->mm))) return rc;
     for (int i = 0; i < AF_ATT_THREADS; i++)
         if ((rc = af_bf16mm_create(&a->att_mm[i]))) {
             bf16_free(m);
@@ -527,15 +528,29 @@ static void range_part(void *c, int tid, int nt) {
     if (lo < hi) r->fn(r->ctx, lo, hi, tid);
 }
 
-/* fn over [0, n) in ranges (multiples of `align`) on the pool; serially below min_n. */
-static void par_range(AfModel *m, size_t n, size_t align, size_t min_n, RangeFn fn, void *ctx) {
+/* Threads of the model's parallel regions (1: serial). */
+static int par_threads(AfModel *m) {
     pool_ensure(m);
-    if (!m->pool || n < min_n) {
+    return m->pool ? af_pool_threads(m->pool) : 1;
+}
+
+/* fn(ctx, tid, nt) on the model's threads (serially on this one when it has none). */
+static void par_run(AfModel *m, void (*fn)(void *ctx, int tid, int nt), void *ctx) {
+    if (par_threads(m) < 2)
+        fn(ctx, 0, 1);
+    else
+        af_pool_run(m->pool, fn, ctx);
+}
+
+/* fn over [0, n) in ranges (multiples of `align`) on the model's threads; serially below
+ * min_n. */
+static void par_range(AfModel *m, size_t n, size_t align, size_t min_n, RangeFn fn, void *ctx) {
+    if (n < min_n || par_threads(m) < 2) {
         fn(ctx, 0, n, 0);
         return;
     }
     RangeJob r = {fn, ctx, n, align};
-    af_pool_run(m->pool, range_part, &r);
+    par_run(m, range_part, &r);
 }
 
 typedef struct {
@@ -568,9 +583,62 @@ static const uint16_t *to_bf16(AfModel *m, const float *x, size_t n) {
 
 static const uint16_t *wbf(const AfModel *m, const float *w) { return m->wb + (w - m->params); }
 
+/* The bf16 products of the linear layers are split into fixed chunks of MM_CHUNK rows of
+ * the output (or columns: see mm_bf16), each a single-threaded
+ * oneDNN product on its thread's context, spread over the model's threads (contiguous
+ * runs of chunks). The chunks do not depend on the thread count, so neither do the bits;
+ * and no OpenMP team runs, whose threads would spin-wait after each product and compete
+ * with the model's threads for the cores. */
+#define MM_CHUNK 256
+
+typedef struct {
+    AfModel *m;
+    int ta, tb, M, N, K, lda, ldb, ldc, beta, split_n, n_chunks;
+    const uint16_t *A, *B;
+    float *C;
+} MmJob;
+
+static void mm_part(void *c, int tid, int nt) {
+    const MmJob *j = c;
+    AfModelActs *a = j->m->acts;
+    af_bf16mm_set_threads(1);
+    for (int ci = j->n_chunks * tid / nt; ci < j->n_chunks * (tid + 1) / nt && !a->att_rc[tid]; ci++) {
+        int lo = ci * MM_CHUNK, len = (j->split_n ? j->N : j->M) - lo;
+        if (len > MM_CHUNK) len = MM_CHUNK;
+        if (j->split_n)
+            a->att_rc[tid] = af_bf16mm_run(a->att_mm[tid], j->ta, j->tb, j->M, len, j->K, j->A, j->lda,
+                                           j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb, j->beta,
+                                           j->C + lo, j->ldc);
+        else
+            a->att_rc[tid] = af_bf16mm_run(a->att_mm[tid], j->ta, j->tb, len, j->N, j->K,
+                                           j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B, j->ldb,
+                                           j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
+    }
+}
+
+/* The failures of the threads' products into m->mm_rc (the first one). */
+static void mm_collect(AfModel *m) {
+    for (int i = 0; i < AF_ATT_THREADS && !m->mm_rc; i++) m->mm_rc = m->acts->att_rc[i];
+    af_bf16mm_set_threads(g_threads);
+}
+
 static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
                     int ldb, int beta, float *C, int ldc) {
-    if (!m->mm_rc) m->mm_rc = af_bf16mm_run(m->mm, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (m->mm_rc) return;
+    /* the longer side, unless only the other is a whole number of chunks (the weight
+     * gradients of gate/up/down: 1408 x 512 split in two halves of 512, not 5.5 chunks) */
+    int split_n = N > M;
+    if ((split_n ? N : M) % MM_CHUNK && (split_n ? M : N) % MM_CHUNK == 0 && (split_n ? M : N) >= 2 * MM_CHUNK)
+        split_n = !split_n;
+    int dim = split_n ? N : M;
+    MmJob j = {.m = m, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .beta = beta,
+               .split_n = split_n, .n_chunks = (dim + MM_CHUNK - 1) / MM_CHUNK, .A = A, .B = B, .C = C};
+    memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
+    if (j.n_chunks < 2)
+        mm_part(&j, 0, 1);
+    else
+        par_run(m, mm_part, &j);
+    mm_collect(m);
 }
 
 /* y = x W^T (+ y when acc) (+ b): x (n, in), W (out, in), y (n, out); xb: x in bf16 (bf16
@@ -605,30 +673,95 @@ static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db
             for (int o = 0; o < out; o++) db[o] += dy[(size_t)i * out + o];
 }
 
-static void rmsnorm_fwd(float *y, float *rstd, const float *x, const float *w, int n, int C,
-                        float eps) {
-    af_kernels()->rmsnorm(y, rstd, x, w, n, C, eps);
+/* RMSNorm and RoPE, split over the model's threads by rows (forward, dx, RoPE) and by
+ * columns (the weight gradient: each column summed over the rows in row order), so each
+ * output is computed by the same operations, in the same order, whatever the split. */
+typedef struct {
+    float *y, *rstd, *dx, *dw;
+    const float *x, *w, *dy, *rs;
+    uint16_t *yb; /* forward: y in bf16 too, or NULL */
+    int n, C;
+    float eps;
+} NormJob;
+
+static void norm_fwd_rows(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const NormJob *j = c;
+    size_t C = (size_t)j->C;
+    af_kernels()->rmsnorm(j->y + lo * C, j->rstd + lo, j->x + lo * C, j->w, (int)(hi - lo), j->C, j->eps);
+    if (j->yb) af_f32_to_bf16_n(j->yb + lo * C, j->y + lo * C, (hi - lo) * C); /* while in cache */
 }
 
-/* dx += d(rmsnorm)/dx^T dy; dw += sum dy * x * rstd */
-static void rmsnorm_bwd(float *dx, float *dw, const float *dy, const float *x, const float *rstd,
-                        const float *w, int n, int C) {
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * C, *dyi = dy + (size_t)i * C;
-        float r = rstd[i], dot = 0;
-        for (int j = 0; j < C; j++) dot += dyi[j] * w[j] * xi[j];
+/* y = rmsnorm(x) w, rstd = 1 / rms per row; with round (bf16 mode) y is also rounded into
+ * m->xb, which is returned (else NULL): the products' input. */
+static const uint16_t *rmsnorm_fwd(AfModel *m, float *y, float *rstd, const float *x, const float *w, int n, int C,
+                                   float eps, int round) {
+    uint16_t *yb = round && m->compute == AF_COMPUTE_BF16 ? m->xb : NULL;
+    NormJob j = {.y = y, .rstd = rstd, .x = x, .w = w, .yb = yb, .n = n, .C = C, .eps = eps};
+    par_range(m, (size_t)n, 1, 64, norm_fwd_rows, &j);
+    return yb;
+}
+
+static void norm_bwd_rows(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const NormJob *j = c;
+    const int C = j->C;
+    const float *w = j->w;
+    for (size_t i = lo; i < hi; i++) {
+        const float *xi = j->x + i * C, *dyi = j->dy + i * C;
+        float r = j->rs[i], dot = 0;
+        for (int jj = 0; jj < C; jj++) dot += dyi[jj] * w[jj] * xi[jj];
         float c2 = dot * r * r * r / C;
-        float *dxi = dx + (size_t)i * C;
-        for (int j = 0; j < C; j++) {
-            dxi[j] += dyi[j] * w[j] * r - xi[j] * c2;
-            dw[j] += dyi[j] * xi[j] * r;
-        }
+        float *dxi = j->dx + i * C;
+        for (int jj = 0; jj < C; jj++) dxi[jj] += dyi[jj] * w[jj] * r - xi[jj] * c2;
     }
 }
 
-/* Rotate-half RoPE on `nh` heads of one row, in place; inverse=1 applies the transpose. */
-static void rope_row(float *x, int nh, int hd, const float *cs, const float *sn, int inverse) {
-    af_kernels()->rope(x, nh, hd, cs, sn, inverse);
+static void norm_bwd_cols(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const NormJob *j = c;
+    const size_t C = (size_t)j->C;
+    float *dw = j->dw;
+    for (int i = 0; i < j->n; i++) {
+        const float *xi = j->x + i * C, *dyi = j->dy + i * C;
+        float r = j->rs[i];
+        for (size_t jj = lo; jj < hi; jj++) dw[jj] += dyi[jj] * xi[jj] * r;
+    }
+}
+
+/* dx += d(rmsnorm)/dx^T dy; dw += sum dy * x * rstd */
+static void rmsnorm_bwd(AfModel *m, float *dx, float *dw, const float *dy, const float *x, const float *rstd,
+                        const float *w, int n, int C) {
+    NormJob j = {.dx = dx, .dw = dw, .dy = dy, .x = x, .rs = rstd, .w = w, .n = n, .C = C};
+    par_range(m, (size_t)n, 1, 64, norm_bwd_rows, &j);
+    par_range(m, (size_t)C, 16, (size_t)C * n >= (1 << 14) ? 32 : (size_t)C + 1, norm_bwd_cols, &j);
+}
+
+typedef struct {
+    float *q, *k; /* rows of QD and KD floats */
+    const int *pos;
+    const float *cos, *sin;
+    int H, KV, hd, inverse;
+} RopeJob;
+
+static void rope_rows(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const RopeJob *j = c;
+    const int half = j->hd / 2;
+    const size_t QD = (size_t)j->H * j->hd, KD = (size_t)j->KV * j->hd;
+    for (size_t i = lo; i < hi; i++) {
+        const float *cs = j->cos + (size_t)j->pos[i] * half, *sn = j->sin + (size_t)j->pos[i] * half;
+        af_kernels()->rope(j->q + i * QD, j->H, j->hd, cs, sn, j->inverse);
+        af_kernels()->rope(j->k + i * KD, j->KV, j->hd, cs, sn, j->inverse);
+    }
+}
+
+/* Rotate-half RoPE of the N rows of q (H heads) and k (KV heads) in place at their
+ * positions; inverse=1 applies the transpose (backward). */
+static void rope_qk(AfModel *m, float *q, float *k, int N, int inverse) {
+    RopeJob j = {.q = q, .k = k, .pos = m->acts->pos, .cos = m->rope_cos, .sin = m->rope_sin, .H = m->cfg.n_heads,
+                 .KV = m->cfg.n_kv_heads, .hd = m->head_dim, .inverse = inverse};
+    par_range(m, (size_t)N, 1, 64, rope_rows, &j);
 }
 
 /* ------------------------------------------------------------------ attention
@@ -767,7 +900,7 @@ static void att_part(void *ctx, int tid, int nt) {
     const AttJob *j = ctx;
     AfModelActs *a = j->m->acts;
     size_t sz = a->scratch_floats;
-    if (j->qb && nt > 1) af_bf16mm_set_threads(1); /* this thread's products (att_run restores) */
+    if (j->qb) af_bf16mm_set_threads(1); /* single-threaded products (att_run restores) */
     for (int it = tid; it < j->n_items; it += nt)
         att_item(j, it, a->S + (size_t)tid * sz, a->dP ? a->dP + (size_t)tid * sz : NULL, tid);
 }
@@ -776,17 +909,15 @@ static void att_part(void *ctx, int tid, int nt) {
  * changed, so a steady-state step starts no threads and allocates nothing). */
 static void att_run(const AttJob *j) {
     AfModel *m = j->m;
-    pool_ensure(m);
     memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
-    if (!m->pool || j->n_items < 2) {
+    if (par_threads(m) < 2 || j->n_items < 2) {
         att_part((void *)j, 0, 1);
     } else {
         openblas_set_num_threads(1);
-        af_pool_run(m->pool, att_part, (void *)j);
+        par_run(m, att_part, (void *)j);
         openblas_set_num_threads(g_threads);
-        if (j->qb) af_bf16mm_set_threads(g_threads);
     }
-    for (int i = 0; i < AF_ATT_THREADS && !m->mm_rc; i++) m->mm_rc = m->acts->att_rc[i];
+    mm_collect(m);
 }
 
 /* bf16 mode: the layer's q, k, v (and dO) rounded into acts->qkvb for the attention. */
@@ -998,7 +1129,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         for (int i = seq_start[s]; i < seq_start[s + 1]; i++) a->pos[i] = i - seq_start[s];
 
     int C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->d_ff;
-    int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
+    int QD = H * hd, KD = KV * hd, V = c->vocab_size;
     size_t NC = (size_t)N * C;
 
     m->mm_rc = 0;
@@ -1015,8 +1146,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         float *g = a->g + ln * F, *u = a->u + ln * F, *hh = a->h + ln * F;
         float *xnext = a->x + (ln + m->max_tokens) * C;
 
-        rmsnorm_fwd(xn1, rstd1, x, P->attn_norm, N, C, c->rms_eps);
-        const uint16_t *xb = to_bf16(m, xn1, NC);
+        const uint16_t *xb = rmsnorm_fwd(m, xn1, rstd1, x, P->attn_norm, N, C, c->rms_eps, 1);
         linear_fwd(m, q, 0, xn1, xb, P->wq, P->bq, N, C, QD);
         linear_fwd(m, k, 0, xn1, xb, P->wk, P->bk, N, C, KD);
         linear_fwd(m, v, 0, xn1, xb, P->wv, P->bv, N, C, KD);
@@ -1024,22 +1154,17 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
             float *qpre = a->qpre + ln * QD, *kpre = a->kpre + ln * KD;
             memcpy(qpre, q, (size_t)N * QD * sizeof(float));
             memcpy(kpre, k, (size_t)N * KD * sizeof(float));
-            rmsnorm_fwd(q, a->rstdq + ln * H, qpre, P->q_norm, N * H, hd, c->rms_eps);
-            rmsnorm_fwd(k, a->rstdk + ln * KV, kpre, P->k_norm, N * KV, hd, c->rms_eps);
+            rmsnorm_fwd(m, q, a->rstdq + ln * H, qpre, P->q_norm, N * H, hd, c->rms_eps, 0);
+            rmsnorm_fwd(m, k, a->rstdk + ln * KV, kpre, P->k_norm, N * KV, hd, c->rms_eps, 0);
         }
-        for (int i = 0; i < N; i++) {
-            const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;
-            rope_row(q + (size_t)i * QD, H, hd, cs, sn, 0);
-            rope_row(k + (size_t)i * KD, KV, hd, cs, sn, 0);
-        }
+        rope_qk(m, q, k, N, 0);
         AttJob job = {.m = m, .bwd = 0, .q = q, .k = k, .v = v, .att = att, .lse = lse,
                       .seq_start = seq_start, .n_items = n_seqs * KV};
         att_bf16(m, &job, N, NULL);
         att_run(&job);
         memcpy(xmid, x, NC * sizeof(float));
         linear_fwd(m, xmid, 1, att, to_bf16(m, att, (size_t)N * QD), P->wo, NULL, N, QD, C);
-        rmsnorm_fwd(xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps);
-        xb = to_bf16(m, xn2, NC);
+        xb = rmsnorm_fwd(m, xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps, 1);
         linear_fwd(m, g, 0, xn2, xb, P->wgate, NULL, N, C, F);
         linear_fwd(m, u, 0, xn2, xb, P->wup, NULL, N, C, F);
         RowJob sj = {.m = m, .h = hh, .g = g, .u = u};
@@ -1048,7 +1173,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         linear_fwd(m, xnext, 1, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, NULL, N, F, C);
     }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
-    rmsnorm_fwd(a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps);
+    const uint16_t *xfb = rmsnorm_fwd(m, a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps, !a->lm_block);
 
     float invT = 1.0f / temperature;
     if (a->lm_block) { /* large vocabulary: only the used rows, a block at a time (fp32 products) */
@@ -1062,7 +1187,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         m->fwd_valid = 1;
         return 0;
     }
-    linear_fwd(m, a->logits, 0, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, NULL, N, C, V);
+    linear_fwd(m, a->logits, 0, a->xnf, xfb, m->p.lm_head, NULL, N, C, V);
     if (m->mm_rc) return m->mm_rc;
 
     RowJob lj = {.m = m, .invT = invT, .logp = logp_out, .ent = entropy_out};
@@ -1107,7 +1232,7 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
     const AfModelConfig *c = &m->cfg;
     AfModelActs *a = m->acts;
     int N = a->N, C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads;
-    int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
+    int F = c->d_ff, QD = H * hd, KD = KV * hd, V = c->vocab_size;
     float invT = 1.0f / a->temperature;
 
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
@@ -1123,7 +1248,7 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
                    V);
     }
     memset(a->dx, 0, (size_t)N * C * sizeof(float));
-    rmsnorm_bwd(a->dx, m->g.final_norm, a->dxn, xf, a->rstdf, m->p.final_norm, N, C);
+    rmsnorm_bwd(m, a->dx, m->g.final_norm, a->dxn, xf, a->rstdf, m->p.final_norm, N, C);
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const AfLayerParams *P = &m->p.layers[l];
@@ -1143,7 +1268,7 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
         const uint16_t *xb = to_bf16(m, xn2, NC);
         linear_bwd(m, a->dxn, 0, G->wgate, NULL, a->dg, xn2, xb, P->wgate, N, C, F);
         linear_bwd(m, a->dxn, 1, G->wup, NULL, a->du, xn2, xb, P->wup, N, C, F);
-        rmsnorm_bwd(a->dx, G->mlp_norm, a->dxn, xmid, rstd2, P->mlp_norm, N, C);
+        rmsnorm_bwd(m, a->dx, G->mlp_norm, a->dxn, xmid, rstd2, P->mlp_norm, N, C);
 
         /* attention output projection */
         linear_bwd(m, a->datt, 0, G->wo, NULL, a->dx, att, to_bf16(m, att, (size_t)N * QD), P->wo, N, QD, C);
@@ -1153,25 +1278,21 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
                       .seq_start = a->seq_start, .n_items = a->n_seqs * KV};
         att_bf16(m, &job, N, a->datt);
         att_run(&job);
-        for (int i = 0; i < N; i++) {
-            const float *cs = m->rope_cos + (size_t)a->pos[i] * half, *sn = m->rope_sin + (size_t)a->pos[i] * half;
-            rope_row(a->dq + (size_t)i * QD, H, hd, cs, sn, 1);
-            rope_row(a->dk + (size_t)i * KD, KV, hd, cs, sn, 1);
-        }
+        rope_qk(m, a->dq, a->dk, N, 1);
         float *dqp = a->dq, *dkp = a->dk;
         if (c->qk_norm) { /* datt is free once the attention backward ran */
             dqp = a->datt;
             dkp = a->dkpre;
             memset(dqp, 0, (size_t)N * QD * sizeof(float));
             memset(dkp, 0, (size_t)N * KD * sizeof(float));
-            rmsnorm_bwd(dqp, G->q_norm, a->dq, a->qpre + ln * QD, a->rstdq + ln * H, P->q_norm, N * H, hd);
-            rmsnorm_bwd(dkp, G->k_norm, a->dk, a->kpre + ln * KD, a->rstdk + ln * KV, P->k_norm, N * KV, hd);
+            rmsnorm_bwd(m, dqp, G->q_norm, a->dq, a->qpre + ln * QD, a->rstdq + ln * H, P->q_norm, N * H, hd);
+            rmsnorm_bwd(m, dkp, G->k_norm, a->dk, a->kpre + ln * KD, a->rstdk + ln * KV, P->k_norm, N * KV, hd);
         }
         xb = to_bf16(m, xn1, NC);
         linear_bwd(m, a->dxn, 0, G->wq, G->bq, dqp, xn1, xb, P->wq, N, C, QD);
         linear_bwd(m, a->dxn, 1, G->wk, G->bk, dkp, xn1, xb, P->wk, N, C, KD);
         linear_bwd(m, a->dxn, 1, G->wv, G->bv, a->dv, xn1, xb, P->wv, N, C, KD);
-        rmsnorm_bwd(a->dx, G->attn_norm, a->dxn, x, rstd1, P->attn_norm, N, C);
+        rmsnorm_bwd(m, a->dx, G->attn_norm, a->dxn, x, rstd1, P->attn_norm, N, C);
     }
     for (int i = 0; i < N; i++) {
         float *ge = m->g.embed + (size_t)a->tokens[i] * C;

@@ -109,7 +109,6 @@ typedef struct AfModel {
     uint16_t *wb;             /* (n_params) bf16 copy of params made by each forward, or NULL */
     uint16_t *xb, *yb;        /* bf16 scratch (max_tokens, max(C, QD, F)), (max_tokens,
                                * max(V, C, QD, KD, F)), or NULL */
-    struct AfBf16Mm *mm;      /* bf16 products, or NULL */
     int mm_rc;                /* first failed bf16 product of the running forward/backward */
 } AfModel;
 
@@ -137,10 +136,13 @@ void af_model_copy_params(AfModel *dst, const AfModel *src);
 const AfTensorInfo *af_model_find_tensor(const AfModel *m, const char *name);
 
 /* Set the number of threads of the learner path (>= 1), process-wide: OpenBLAS threads
- * for the large products, and up to 8 attention workers (a pool each model starts at
- * its next forward/backward after the setting changed). The decode path has its own
+ * for the large fp32 products, and up to 8 workers (a pool each model starts at its next
+ * forward/backward after the setting changed) for the attention, the norms, RoPE, the
+ * element-wise work and (bf16) the chunks of the bf16 products. The decode path has its own
  * setting (af_decode_set_threads). Call from one thread, outside a step. */
 void af_model_set_threads(int n);
+/* That setting (1 before any call): the optimizer (learner/adamw.h) follows it. */
+int af_model_threads(void);
 
 /* Choose the precision of the learner path's matrix products (the linear layers q/k/v/o,
  * gate/up/down and LM head: the forward and both backward products; the attention's QK^T,

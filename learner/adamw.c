@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/model.h"
+#include "common/pool.h"
 
 AfAdamWConfig af_adamw_config_default(void) {
     AfAdamWConfig c = {.lr = 1e-6f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
@@ -43,6 +45,7 @@ int af_adamw_create(const AfAdamWConfig *cfg, size_t n, AfAdamW **out) {
 
 void af_adamw_destroy(AfAdamW *o) {
     if (!o) return;
+    af_pool_destroy(o->pool);
     free(o->m);
     free(o->v);
     free(o);
@@ -59,18 +62,45 @@ double af_grad_clip(float *grads, size_t n, double max_norm) {
     return norm;
 }
 
-void af_adamw_step(AfAdamW *o, float *params, const float *grads) {
-    o->step++;
+/* Elements [lo, hi) of one step: each element's operations do not depend on the split. */
+static void step_range(AfAdamW *o, float *params, const float *grads, size_t lo, size_t hi, float bc1, float bc2) {
     const float b1 = o->cfg.beta1, b2 = o->cfg.beta2, lr = o->cfg.lr, wd = o->cfg.weight_decay;
-    const float bc1 = (float)(1.0 - pow(b1, (double)o->step));
-    const float bc2 = (float)(1.0 - pow(b2, (double)o->step));
     const float eps = o->cfg.eps;
     float *m = o->m, *v = o->v;
-    for (size_t i = 0; i < o->n; i++) {
+    for (size_t i = lo; i < hi; i++) {
         float g = grads[i];
         m[i] = b1 * m[i] + (1.0f - b1) * g;
         v[i] = b2 * v[i] + (1.0f - b2) * g * g;
         float mh = m[i] / bc1, vh = v[i] / bc2;
         params[i] -= lr * (mh / (sqrtf(vh) + eps) + wd * params[i]);
     }
+}
+
+typedef struct {
+    AfAdamW *o;
+    float *params;
+    const float *grads;
+    float bc1, bc2;
+} StepJob;
+
+static void step_part(void *c, int tid, int nt) {
+    const StepJob *j = c;
+    size_t n = j->o->n, per = ((n + (size_t)nt - 1) / (size_t)nt + 15) / 16 * 16;
+    size_t lo = per * (size_t)tid, hi = lo + per < n ? lo + per : n;
+    if (lo < hi) step_range(j->o, j->params, j->grads, lo, hi, j->bc1, j->bc2);
+}
+
+void af_adamw_step(AfAdamW *o, float *params, const float *grads) {
+    o->step++;
+    StepJob j = {o, params, grads, (float)(1.0 - pow(o->cfg.beta1, (double)o->step)),
+                 (float)(1.0 - pow(o->cfg.beta2, (double)o->step))};
+    int nt = af_model_threads();
+    if (nt > 1 && o->n >= ((size_t)1 << 16) && af_pool_threads(o->pool) != nt) {
+        af_pool_destroy(o->pool);
+        if (af_pool_create(nt, &o->pool)) o->pool = NULL; /* serially */
+    }
+    if (nt > 1 && o->n >= ((size_t)1 << 16) && o->pool)
+        af_pool_run(o->pool, step_part, &j);
+    else
+        step_range(o, params, grads, 0, o->n, j.bc1, j.bc2);
 }

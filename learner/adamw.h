@@ -19,6 +19,7 @@ typedef struct AfAdamW {
     size_t n;        /* elements per buffer */
     float *m, *v;    /* (n) first and second moments, 64-byte aligned, owned */
     int64_t step;    /* steps taken (bias correction uses step after increment) */
+    struct AfPool *pool; /* the step's threads (af_model_threads), or NULL */
 } AfAdamW;
 
 /* Defaults: lr 1e-6, betas (0.9, 0.999), eps 1e-8, weight decay 0.01. */
@@ -34,7 +35,9 @@ void af_adamw_destroy(AfAdamW *o);
  * before clipping (NaN/Inf propagate so the caller can skip the step). */
 double af_grad_clip(float *grads, size_t n, double max_norm);
 
-/* One AdamW step: p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p). */
+/* One AdamW step: p -= lr * (mhat / (sqrt(vhat) + eps) + wd * p). Split over the
+ * learner's threads (af_model_threads: a pool the optimizer starts at its first step
+ * after the setting changed) by element ranges: the same bits at every thread count. */
 void af_adamw_step(AfAdamW *o, float *params, const float *grads);
 
 #endif

@@ -14,7 +14,9 @@
  *    gradient tensor with cosine > 0.999 and relative L2 error < 5e-2, not bit-identical
  *    to fp32 (the bf16 path ran), the same bits twice in a row at 1 and at 2 threads, and
  *    fp32's bits again after switching back; fp32 gives the same bits at 1, 2 and 3
- *    threads (the work split over the model's threads).
+ *    threads (the work split over the model's threads); so does bf16 on a batch of 597
+ *    tokens and d_model 256 (the products in several fixed chunks; before the chunking,
+ *    oneDNN's 2-thread products gave other gradient bits than 1 thread at this size).
  * Exit 77 (skip) when the CPU lacks native bf16 and AF_BF16 is not "off". */
 #include <math.h>
 #include <stdio.h>
@@ -283,6 +285,41 @@ static void check_destroy_bf16(void) {
     af_model_destroy(m);
 }
 
+/* bf16 at 1, 2 and 3 threads: the same bits (the linear layers' products run as fixed
+ * chunks of output rows or columns whatever the thread count; RMSNorm, RoPE and the
+ * element-wise work split so that each output has the same operations). A batch of 597
+ * tokens so that the products have several chunks and every split really runs. */
+static void check_threads(void) {
+    Batch b = make_batch(0);
+    free(b.tok), free(b.w);
+    b.c.max_seq = 512, b.c.d_model = 256, b.c.d_ff = 704, b.c.vocab_size = 1024;
+    const int lens[3] = {300, 260, 37};
+    for (int s = 0; s < 3; s++) b.ss[s + 1] = b.ss[s] + lens[s];
+    b.N = b.ss[3];
+    b.tok = malloc(sizeof(int32_t) * b.N);
+    b.w = malloc(sizeof(float) * b.N);
+    fill_tokens(b.tok, b.N, b.c.vocab_size, 9, 0);
+    for (int i = 0; i < b.N; i++) b.w[i] = (float)((i % 7) - 3) / b.N;
+    AfModel *h = make_model(&b, AF_COMPUTE_BF16, 0);
+    float *l1 = malloc(sizeof(float) * b.N), *l2 = malloc(sizeof(float) * b.N);
+    float *g1 = h ? malloc(sizeof(float) * h->n_params) : NULL;
+    if (!h || !l1 || !l2 || !g1) goto done;
+    af_model_set_threads(1);
+    CHECK(isfinite(run(h, &b, l1)));
+    memcpy(g1, h->grads, sizeof(float) * h->n_params);
+    for (int th = 2; th <= 3; th++) {
+        af_model_set_threads(th);
+        CHECK(isfinite(run(h, &b, l2)));
+        CHECK(memcmp(l1, l2, sizeof(float) * b.N) == 0);
+        CHECK(memcmp(g1, h->grads, sizeof(float) * h->n_params) == 0);
+    }
+    af_model_set_threads(1);
+done:
+    free(l1), free(l2), free(g1);
+    af_model_destroy(h);
+    free(b.tok), free(b.w);
+}
+
 int main(void) {
     check_conversion();
     if (!af_bf16_supported()) {
@@ -299,6 +336,7 @@ int main(void) {
     check_products();
     check_model(0);
     check_model(1);
+    check_threads();
     check_destroy_bf16();
     TEST_MAIN_END();
 }

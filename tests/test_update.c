@@ -10,7 +10,8 @@
  *  - algo.entropy_coef: a step with a large entropy bonus raises the entropy of the action
  *    tokens' distributions, one without it does not raise it as much;
  *  - algo.entropy_target: the weight moves by entropy_coef_lr * (target - measured entropy)
- *    after a step, clamped at 0. */
+ *    after a step, clamped at 0;
+ *  - AdamW (learner/adamw.h) at 1, 2 and 3 threads: the bits of a scalar reference loop. */
 #include <math.h>
 #include <stdio.h>
 #include <mpi.h>
@@ -80,8 +81,50 @@ static AfUpdateStats step_ent(AfModel *m, AfAdamW *opt, int monolithic, Agentflo
     return st;
 }
 
+/* AdamW split over the learner's threads (af_model_set_threads) and vectorised: at 1, 2
+ * and 3 threads, three steps give the bits of the textbook scalar loop written here. */
+static void check_adamw_threads(void) {
+    enum { N = 200003, STEPS = 3 };
+    AfAdamWConfig ac = af_adamw_config_default();
+    ac.lr = 1e-3f;
+    float *g = malloc(sizeof(float) * N), *p0 = malloc(sizeof(float) * N), *p = malloc(sizeof(float) * N);
+    float *rp = malloc(sizeof(float) * N), *rm = calloc(N, sizeof(float)), *rv = calloc(N, sizeof(float));
+    CHECK(g && p0 && p && rp && rm && rv);
+    if (!g || !p0 || !p || !rp || !rm || !rv) goto done;
+    for (int i = 0; i < N; i++) g[i] = (float)((i * 7919) % 2001 - 1000) * 1e-4f, p0[i] = (float)(i % 97) * 1e-2f - 0.5f;
+    memcpy(rp, p0, sizeof(float) * N);
+    for (int s = 1; s <= STEPS; s++) {
+        float bc1 = (float)(1.0 - pow(ac.beta1, s)), bc2 = (float)(1.0 - pow(ac.beta2, s));
+        for (int i = 0; i < N; i++) {
+            float gi = g[i] * (float)s;
+            rm[i] = ac.beta1 * rm[i] + (1.0f - ac.beta1) * gi;
+            rv[i] = ac.beta2 * rv[i] + (1.0f - ac.beta2) * gi * gi;
+            float mh = rm[i] / bc1, vh = rv[i] / bc2;
+            rp[i] -= ac.lr * (mh / (sqrtf(vh) + ac.eps) + ac.weight_decay * rp[i]);
+        }
+    }
+    for (int th = 1; th <= 3; th++) {
+        af_model_set_threads(th);
+        AfAdamW *o = NULL;
+        CHECK(af_adamw_create(&ac, N, &o) == 0);
+        if (!o) continue;
+        memcpy(p, p0, sizeof(float) * N);
+        for (int s = 1; s <= STEPS; s++) {
+            float *gs = rm; /* scratch: the step's gradient (rm is no longer needed) */
+            for (int i = 0; i < N; i++) gs[i] = g[i] * (float)s;
+            af_adamw_step(o, p, gs);
+        }
+        CHECK_MSG(memcmp(p, rp, sizeof(float) * N) == 0, "AdamW at %d threads: other bits than the scalar loop", th);
+        af_adamw_destroy(o);
+    }
+    af_model_set_threads(1);
+done:
+    free(g), free(p0), free(p), free(rp), free(rm), free(rv);
+}
+
 int main(int argc, char **argv) {
     MPI_Init(&argc, &argv);
+    check_adamw_threads();
     AfModelConfig c = tiny_config(2, 0, 0);
     AfModel *m = NULL;
     AfAdamW *opt = NULL;
