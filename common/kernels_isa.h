@@ -375,6 +375,149 @@ static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = af_f32_to_bf16(x[i]);
 }
 
+/* ------------------------------------------------------------------ attention over the cache
+ * One query row against nk cached positions, every head (kernels.h, attn_row): the float
+ * operations of the decoder's composition (af_matmul_inv's dot products, then a scale,
+ * the max, the exp, a sum in position order, and one product-then-sum update of the
+ * output per position), arranged so that vectors hold several positions or output
+ * columns at once. */
+#define attn_scores KN(attn_scores)
+#define attn_out KN(attn_out)
+#define hsum8x8 KN(hsum8x8)
+
+#if defined(__AVX2__) && defined(__FMA__)
+/* [v_hsum(a[0]), ..., v_hsum(a[7])]: v_hsum's additions, ((t0+t1)+(t2+t3))+((t4+t5)+(t6+t7)),
+ * for eight accumulators at once (vhaddps adds adjacent lanes; a sum's two operands may
+ * come in either order, float addition being commutative). */
+static inline __m256 hsum8x8(const __m256 *a) {
+    __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
+    __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
+    __m256 g0 = _mm256_hadd_ps(h01, h23), g1 = _mm256_hadd_ps(h45, h67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+#endif
+
+/* s[j] = scale * (q . K[j]) for j < nk: the dot product of af_matmul_inv (8-lane FMA chain
+ * over k, v_hsum, fma tail), then one float product. */
+static void attn_scores(float *s, const float *q, const float *K, int ld, int hd, int nk, float scale) {
+    int j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    const int k8 = hd - hd % 8;
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (; j + 8 <= nk; j += 8) {
+        __m256 acc[8];
+        for (int o = 0; o < 8; o++) acc[o] = _mm256_setzero_ps();
+        for (int k = 0; k < k8; k += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + k);
+            for (int o = 0; o < 8; o++)
+                acc[o] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(K + (size_t)(j + o) * ld + k), acc[o]);
+        }
+        __m256 r = hsum8x8(acc);
+        if (k8 < hd) {
+            float t[8];
+            _mm256_storeu_ps(t, r);
+            for (int o = 0; o < 8; o++)
+                for (int kk = k8; kk < hd; kk++) t[o] = fmaf(q[kk], K[(size_t)(j + o) * ld + kk], t[o]);
+            r = _mm256_loadu_ps(t);
+        }
+        _mm256_storeu_ps(s + j, _mm256_mul_ps(r, vs));
+    }
+#endif
+    for (; j + 8 <= nk; j += 8) {
+        micro(1, 8, s + j, 1, q, hd, K + (size_t)j * ld, ld, NULL, hd);
+        for (int o = 0; o < 8; o++) s[j + o] *= scale;
+    }
+    for (; j < nk; j++) {
+        micro(1, 1, s + j, 1, q, hd, K + (size_t)j * ld, ld, NULL, hd);
+        s[j] *= scale;
+    }
+}
+
+/* o[v*8 .. v*8+8) for v < NV = 0, then for j < nk in order += p[v][j] * x[v][j*ld ..]
+ * (a product, then a sum), NV 8-float columns at once. */
+static inline __attribute__((always_inline)) void attn_out(int NV, float *o, const float *const *p,
+                                                           const float *const *x, int ld, int nk) {
+    Vec8 acc[8];
+    for (int v = 0; v < NV; v++) acc[v] = v_zero();
+    for (int j = 0; j < nk; j++)
+        for (int v = 0; v < NV; v++) {
+#if defined(__AVX2__) && defined(__FMA__)
+            acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(_mm256_set1_ps(p[v][j]),
+                                                         _mm256_loadu_ps(x[v] + (size_t)j * ld)));
+#else
+            for (int i = 0; i < 8; i++) acc[v].f[i] += p[v][j] * x[v][(size_t)j * ld + i];
+#endif
+        }
+    for (int v = 0; v < NV; v++) v_store(o + 8 * v, acc[v]);
+}
+
+static void KN(attn_row)(float *o, const float *q, const float *K, const float *V, int ld, int H, int grp,
+                         int hd, int nk, float scale, float *sc) {
+    for (int h = 0; h < H; h++) {
+        float *s = sc + (size_t)h * nk;
+        attn_scores(s, q + (size_t)h * hd, K + (size_t)(h / grp) * hd, ld, hd, nk, scale);
+        float mx = -INFINITY;
+        int j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+        /* vmaxps(a, b) is a > b ? a : b lane by lane, the scalar rule below (NaN never
+         * taken); the maximum's value is unique up to the sign of a zero, which
+         * s[j] - mx then exp cannot tell apart (exp(+-0) = 1) */
+        __m256 vm = _mm256_set1_ps(-INFINITY);
+        for (; j + 8 <= nk; j += 8) vm = _mm256_max_ps(_mm256_loadu_ps(s + j), vm);
+        float t[8];
+        _mm256_storeu_ps(t, vm);
+        for (int i = 0; i < 8; i++) mx = t[i] > mx ? t[i] : mx;
+#endif
+        for (; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
+        for (j = 0; j < nk; j++) s[j] -= mx;
+        KN(vexpf)(s, s, (size_t)nk);
+    }
+    /* the sums in position order, four heads' chains side by side; then p = e * (1/sum) */
+    for (int h0 = 0; h0 < H; h0 += 4) {
+        const int nh = H - h0 < 4 ? H - h0 : 4;
+        float sum[4] = {0, 0, 0, 0};
+        const float *s = sc + (size_t)h0 * nk;
+        if (nh == 4)
+            for (int j = 0; j < nk; j++) {
+                sum[0] += s[j];
+                sum[1] += s[nk + j];
+                sum[2] += s[2 * nk + j];
+                sum[3] += s[3 * nk + j];
+            }
+        else
+            for (int t = 0; t < nh; t++)
+                for (int j = 0; j < nk; j++) sum[t] += s[(size_t)t * nk + j];
+        for (int t = 0; t < nh; t++) {
+            const float inv = 1.0f / sum[t];
+            float *e = sc + (size_t)(h0 + t) * nk;
+            for (int j = 0; j < nk; j++) e[j] *= inv;
+        }
+    }
+    if (hd % 8) { /* heads not a whole number of vectors: column by column */
+        for (int h = 0; h < H; h++) {
+            float *oh = o + (size_t)h * hd;
+            const float *p = sc + (size_t)h * nk, *x = V + (size_t)(h / grp) * hd;
+            memset(oh, 0, (size_t)hd * sizeof(float));
+            for (int j = 0; j < nk; j++)
+                for (int i = 0; i < hd; i++) oh[i] += p[j] * x[(size_t)j * ld + i];
+        }
+        return;
+    }
+    const int nv = H * hd / 8;
+    const float *pv[8], *xv[8];
+    for (int v0 = 0; v0 < nv; v0 += 8) {
+        const int n = nv - v0 < 8 ? nv - v0 : 8;
+        for (int v = 0; v < n; v++) {
+            const int c = 8 * (v0 + v), h = c / hd;
+            pv[v] = sc + (size_t)h * nk;
+            xv[v] = V + (size_t)(h / grp) * hd + (c - h * hd);
+        }
+        if (n == 8) attn_out(8, o + 8 * v0, pv, xv, ld, nk);
+        else
+            for (int v = 0; v < n; v++) attn_out(1, o + 8 * (v0 + v), pv + v, xv + v, ld, nk);
+    }
+}
+
 const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .matmul_inv = KN(matmul_inv),
     .matmul_inv_bf16 = KN(matmul_inv_bf16),
@@ -385,4 +528,5 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .axpy = KN(axpy),
     .add = KN(add),
     .f32_to_bf16 = KN(f32_to_bf16),
+    .attn_row = KN(attn_row),
 };
