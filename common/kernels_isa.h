@@ -29,6 +29,8 @@
 #define v_store KN(v_store)
 #define v_hsum KN(v_hsum)
 #define micro KN(micro)
+#define hsum8x8 KN(hsum8x8)
+#define micro_pairs KN(micro_pairs)
 #define exp_scalar KN(exp_scalar)
 #define bf_daz KN(bf_daz)
 #define ftz KN(ftz)
@@ -58,6 +60,18 @@ static inline float v_hsum(Vec8 v) {
     return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+/* [v_hsum(a[0]), ..., v_hsum(a[7])]: v_hsum's additions, ((t0+t1)+(t2+t3))+((t4+t5)+(t6+t7)),
+ * for eight accumulators at once (vhaddps adds adjacent lanes; a sum's two operands may
+ * come in either order, float addition being commutative). */
+static inline __m256 hsum8x8(const __m256 *a) {
+    __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
+    __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
+    __m256 g0 = _mm256_hadd_ps(h01, h23), g1 = _mm256_hadd_ps(h45, h67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+#endif
+
 /* NR rows x NO outputs micro-kernel; NR, NO are compile-time constants after inlining. */
 static inline __attribute__((always_inline)) void micro(int NR, int NO, float *y, int ldy,
                                                         const float *x, int ldx, const float *w,
@@ -74,6 +88,25 @@ static inline __attribute__((always_inline)) void micro(int NR, int NO, float *y
             for (int o = 0; o < NO; o++) acc[r][o] = v_fma(xv, wv[o], acc[r][o]);
         }
     }
+#if defined(__AVX2__) && defined(__FMA__)
+    if (NR * NO >= 8) { /* the horizontal sums eight accumulators at a time, v_hsum's order */
+        Vec8 flat[16];
+        float sums[16];
+        for (int r = 0; r < NR; r++)
+            for (int o = 0; o < NO; o++) flat[r * NO + o] = acc[r][o];
+        for (int i = NR * NO; i < 16; i++) flat[i] = v_zero();
+        for (int i = 0; i < NR * NO; i += 8) v_store(sums + i, hsum8x8(flat + i));
+        for (int r = 0; r < NR; r++)
+            for (int o = 0; o < NO; o++) {
+                float s = sums[r * NO + o];
+                for (int kk = k; kk < in; kk++)
+                    s = fmaf(x[(size_t)r * ldx + kk], w[(size_t)o * ldw + kk], s);
+                if (b) s += b[o];
+                y[(size_t)r * ldy + o] = s;
+            }
+        return;
+    }
+#endif
     for (int r = 0; r < NR; r++)
         for (int o = 0; o < NO; o++) {
             float s = v_hsum(acc[r][o]);
@@ -84,9 +117,61 @@ static inline __attribute__((always_inline)) void micro(int NR, int NO, float *y
         }
 }
 
+#if defined(__AVX512F__)
+/* Rows r..r+3 x outputs o..o+7 with 16-lane vectors, each holding two rows' 8-lane
+ * accumulators of one output ([row r | row r+1], then [r+2 | r+3]): lane by lane the
+ * FMA chain of micro, then its horizontal sums (hsum8x8 on the halves), fma tail and
+ * bias; the same bits as micro(4, 8), two accumulators per instruction. */
+static inline __attribute__((always_inline)) void micro_pairs(float *y, int ldy, const float *x, int ldx,
+                                                              const float *w, int ldw, const float *b, int in) {
+    __m512 acc[2][8];
+    for (int p = 0; p < 2; p++)
+        for (int o = 0; o < 8; o++) acc[p][o] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= in; k += 8) {
+        __m512 xv[2];
+        for (int p = 0; p < 2; p++)
+            xv[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(x + (size_t)(2 * p) * ldx + k)),
+                                       _mm256_loadu_ps(x + (size_t)(2 * p + 1) * ldx + k), 1);
+        for (int o = 0; o < 8; o++) {
+            const __m512 wv = _mm512_broadcast_f32x8(_mm256_loadu_ps(w + (size_t)o * ldw + k));
+            for (int p = 0; p < 2; p++) acc[p][o] = _mm512_fmadd_ps(xv[p], wv, acc[p][o]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        __m256 half[8];
+        for (int o = 0; o < 8; o++)
+            half[o] = r % 2 ? _mm512_extractf32x8_ps(acc[r / 2][o], 1) : _mm512_castps512_ps256(acc[r / 2][o]);
+        float sums[8];
+        _mm256_storeu_ps(sums, hsum8x8(half));
+        for (int o = 0; o < 8; o++) {
+            float s = sums[o];
+            for (int kk = k; kk < in; kk++) s = fmaf(x[(size_t)r * ldx + kk], w[(size_t)o * ldw + kk], s);
+            if (b) s += b[o];
+            y[(size_t)r * ldy + o] = s;
+        }
+    }
+}
+#endif
+
 static void KN(matmul_inv)(float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
                            const float *b, int rows, int in, int out) {
     int r4 = rows - rows % 4;
+#if defined(__AVX512F__)
+    { /* 4-row x 8-output tiles in 16-lane vectors, the rest of the outputs below */
+        const int o8 = out - out % 8;
+        for (int o = 0; o < o8; o += 8)
+            for (int r = 0; r < r4; r += 4)
+                micro_pairs(y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
+                            b ? b + o : NULL, in);
+        y += o8, w += (size_t)o8 * ldw, out -= o8;
+        if (b) b += o8;
+        for (int r = r4; r < rows; r++) /* the rows past the tiles: their first o8 outputs */
+            for (int o = -o8; o < 0; o += 8)
+                micro(1, 8, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (ptrdiff_t)o * ldw, ldw,
+                      b ? b + o : NULL, in);
+    }
+#endif
     /* 4-row tiles: walk output blocks outermost so a block of weight rows stays in L1
      * while every row tile passes over it. */
     int o3 = out - out % 3;
@@ -383,19 +468,7 @@ static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
  * columns at once. */
 #define attn_scores KN(attn_scores)
 #define attn_out KN(attn_out)
-#define hsum8x8 KN(hsum8x8)
 
-#if defined(__AVX2__) && defined(__FMA__)
-/* [v_hsum(a[0]), ..., v_hsum(a[7])]: v_hsum's additions, ((t0+t1)+(t2+t3))+((t4+t5)+(t6+t7)),
- * for eight accumulators at once (vhaddps adds adjacent lanes; a sum's two operands may
- * come in either order, float addition being commutative). */
-static inline __m256 hsum8x8(const __m256 *a) {
-    __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
-    __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
-    __m256 g0 = _mm256_hadd_ps(h01, h23), g1 = _mm256_hadd_ps(h45, h67);
-    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
-}
-#endif
 
 /* s[j] = scale * (q . K[j]) for j < nk: the dot product of af_matmul_inv (8-lane FMA chain
  * over k, v_hsum, fma tail), then one float product. */

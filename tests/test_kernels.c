@@ -3,7 +3,8 @@
  *    AF_KERNELS=baseline), else the best variant the CPU supports; unknown names are
  *    refused;
  *  - every variant the CPU supports gives the same bits as the baseline on every kernel
- *    (matrix products with row/column/k tails and a bias, exp over its special values,
+ *    (matrix products with row/column/k tails and a bias, the avx512 variants' 4 x 8 tiles
+ *    in 16-lane vectors and their vectorised horizontal sums included, exp over its special values,
  *    RMSNorm, RoPE both ways, SwiGLU, axpy, add, the decoder's attention row), and the
  *    matrix product is within 1e-5 relative of a double-precision reference;
  *  - the attention row (attn_row) gives, under every variant, the bits of the composition
