@@ -468,6 +468,7 @@ static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
  * columns at once. */
 #define attn_scores KN(attn_scores)
 #define attn_out KN(attn_out)
+#define attn_out16 KN(attn_out16)
 
 
 /* s[j] = scale * (q . K[j]) for j < nk: the dot product of af_matmul_inv (8-lane FMA chain
@@ -524,6 +525,29 @@ static inline __attribute__((always_inline)) void attn_out(int NV, float *o, con
     for (int v = 0; v < NV; v++) v_store(o + 8 * v, acc[v]);
 }
 
+#if defined(__AVX512F__)
+/* attn_out for NH heads of HV 16-float vectors each (NH * HV <= 8): head t's columns at
+ * o + t*hd, its weights p + t*nk, its value rows x[t] + j*ld; elementwise, so the bits
+ * are those of any vector width. */
+static inline __attribute__((always_inline)) void attn_out16(int NH, int HV, float *o, int hd, const float *p, int nk,
+                                                             const float *const *x, int ld) {
+    __m512 acc[8];
+    const float *xr[8];
+    for (int t = 0; t < NH; t++) xr[t] = x[t];
+    for (int v = 0; v < NH * HV; v++) acc[v] = _mm512_setzero_ps();
+    for (int j = 0; j < nk; j++) {
+        for (int t = 0; t < NH; t++) {
+            const __m512 pv = _mm512_set1_ps(p[(size_t)t * nk + j]);
+            for (int v = 0; v < HV; v++)
+                acc[t * HV + v] = _mm512_add_ps(acc[t * HV + v], _mm512_mul_ps(pv, _mm512_loadu_ps(xr[t] + 16 * v)));
+            xr[t] += ld;
+        }
+    }
+    for (int t = 0; t < NH; t++)
+        for (int v = 0; v < HV; v++) _mm512_storeu_ps(o + (size_t)t * hd + 16 * v, acc[t * HV + v]);
+}
+#endif
+
 static void KN(attn_row)(float *o, const float *q, const float *K, const float *V, int ld, int H, int grp,
                          int hd, int nk, float scale, float *sc) {
     for (int h = 0; h < H; h++) {
@@ -576,6 +600,31 @@ static void KN(attn_row)(float *o, const float *q, const float *K, const float *
         }
         return;
     }
+#if defined(__AVX512F__)
+    if (hd == 16 || hd == 32 || hd == 64 || hd % 128 == 0) {
+        const int hv = hd / 16 < 8 ? hd / 16 : 8, nh = 8 / hv; /* heads per call, vectors per head */
+        const float *xh[8];
+        for (int h0 = 0; h0 < H; h0 += nh) {
+            const int n = H - h0 < nh ? H - h0 : nh;
+            for (int c = 0; c < hd; c += 16 * hv) { /* column blocks of a head wider than 128 */
+                for (int t = 0; t < n; t++) xh[t] = V + (size_t)((h0 + t) / grp) * hd + c;
+                float *oc = o + (size_t)h0 * hd + c;
+                const float *p = sc + (size_t)h0 * nk;
+                if (n == nh && hv == 2) attn_out16(4, 2, oc, hd, p, nk, xh, ld);
+                else if (n == nh && hv == 4) attn_out16(2, 4, oc, hd, p, nk, xh, ld);
+                else if (hv == 8) attn_out16(1, 8, oc, hd, p, nk, xh, ld);
+                else if (n == nh && hv == 1) attn_out16(8, 1, oc, hd, p, nk, xh, ld);
+                else
+                    for (int t = 0; t < n; t++)
+                        for (int v = 0; v < hv; v++) {
+                            const float *xv = xh[t] + 16 * v;
+                            attn_out16(1, 1, oc + (size_t)t * hd + 16 * v, hd, p + (size_t)t * nk, nk, &xv, ld);
+                        }
+            }
+        }
+        return;
+    }
+#endif
     const int nv = H * hd / 8;
     const float *pv[8], *xv[8];
     for (int v0 = 0; v0 < nv; v0 += 8) {

@@ -114,7 +114,8 @@ static size_t run_attn(float *out) {
     /* H, KV, hd, nk */
     const int shapes[][4] = {{4, 4, 32, 1},  {4, 4, 32, 7},   {4, 4, 32, 8},  {4, 4, 32, 384}, {2, 1, 64, 45},
                              {3, 3, 12, 19}, {6, 2, 16, 130}, {1, 1, 4, 9},   {5, 5, 8, 33},   {14, 2, 64, 70},
-                             {4, 2, 20, 17}, {2, 2, 32, 24}};
+                             {4, 2, 20, 17}, {2, 2, 32, 24}, {8, 8, 16, 50},  {2, 2, 128, 20}, {1, 1, 256, 9},
+                             {9, 3, 16, 11}};
     size_t diff = 0, total = 0;
     for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
         const int H = shapes[t][0], KV = shapes[t][1], hd = shapes[t][2], nk = shapes[t][3], grp = H / KV;
