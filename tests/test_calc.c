@@ -111,7 +111,7 @@ static void check_rational_ops(void) {
     AfRng rng;
     af_rng_init(&rng, 7, AF_RNG_ENV, 0, 1, 0);
     int fails = 0, ranges = 0;
-    for (int it = 0; it < 100000; it++) {
+    for (int it = 0; it < 40000; it++) {
         const AfRational a = rand_rat(&rng), b = af_rng_below(&rng, 8) ? rand_rat(&rng) : af_rat_int(0);
         AfRational got[4], want[4];
         int rg[4], rw[4];
@@ -130,6 +130,7 @@ static void check_rational_ops(void) {
     }
     CHECK_MSG(fails == 0, "%d rational results differ from the 128-bit reference", fails);
     CHECK(ranges > 1000); /* the overflow side was exercised */
+    fprintf(stderr, "rationals: %d of %d results overflow\n", ranges, 4 * 40000);
     AfRational c;
     CHECK(af_rat_div(af_rat_int(3), (AfRational){-4, 7}, &c) == 0 && c.num == -21 && c.den == 4);
     CHECK(af_rat_div(af_rat_int(3), (AfRational){INT64_MIN, 1}, &c) == AF_ERANGE);
@@ -154,7 +155,7 @@ static void check_solver_paths(void) {
     af_rng_init(&rng, 3, AF_RNG_ENV, 0, 1, 0);
     int found = 0;
     differ = 0;
-    for (int it = 0; it < 30; it++) {
+    for (int it = 0; it < 16; it++) {
         int64_t nums[5];
         for (int i = 0; i < 5; i++) nums[i] = 1 + af_rng_below(&rng, 99);
         const AfRational target = af_rat_int(1 + af_rng_below(&rng, 999));
@@ -162,7 +163,8 @@ static void check_solver_paths(void) {
         found += fast;
         differ += fast != af_numbers_solve_ints(nums, 5, target, steps);
     }
-    CHECK_MSG(differ == 0 && found > 0 && found < 30, "5 numbers: %d found, %d differ", found, differ);
+    CHECK_MSG(differ == 0 && found > 0 && found < 16, "5 numbers: %d found, %d differ", found, differ);
+    fprintf(stderr, "solver: %d of 16 five-number puzzles solvable\n", found);
 }
 
 int main(int argc, char **argv) {
