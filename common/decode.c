@@ -13,7 +13,6 @@
 #include "common/pool.h"
 
 #define PREFILL_CHUNK 64
-#define SCORE_ROWS 16 /* rows of one slot whose attention scores are one product */
 #define AF_DECODE_CHUNK_SLOTS 64 /* slots af_decode_prefill_many puts in one chunk at most */
 
 /* One layer's matrices in bf16 (pointers into AfDecode.wbuf), shapes as in AfLayerParams. */
@@ -42,7 +41,7 @@ struct AfDecode {
     float *k, *v;      /* (R, KD) */
     float *g, *u, *e;  /* (R, F) */
     float *lg;         /* (R, V) */
-    float *sc;         /* (SCORE_ROWS, max_len) attention scores */
+    float *sc;         /* (n_heads, max_len) attention scores of one row */
     double *prob;      /* (V) */
     int *idx, *tmp;    /* (V) sort scratch */
     int *seen;         /* (max_slots) duplicate check */
@@ -111,7 +110,7 @@ int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **ou
     d->u = falloc(R * F);
     d->e = falloc(R * F);
     d->lg = falloc(R * V);
-    d->sc = falloc((size_t)SCORE_ROWS * max_len);
+    d->sc = falloc((size_t)m->cfg.n_heads * max_len);
     if (!d->len || !d->has_logits || !d->seen || !d->fslots || !d->ftoks || !d->off || !d->rtok || !d->row_slot || !d->row_pos || !d->idx ||
         !d->tmp || !d->prob || !d->kc || !d->vc || !d->logits || !d->x || !d->xn || !d->q ||
         !d->att || !d->k || !d->v || !d->g || !d->u || !d->e || !d->lg || !d->sc) {
@@ -300,6 +299,7 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
     int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2, grp = H / KV;
     size_t slot_stride = (size_t)c->n_layers * d->max_len * KD;
     float scale = 1.0f / sqrtf((float)hd);
+    const AfKernelTable *kt = af_kernels();
 
     for (int r = 0; r < n; r++)
         memcpy(d->x + (size_t)r * C, m->p.embed + (size_t)tok[r] * C, (size_t)C * sizeof(float));
@@ -323,42 +323,12 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
             memcpy(d->kc + off, d->k + (size_t)r * KD, (size_t)KD * sizeof(float));
             memcpy(d->vc + off, d->v + (size_t)r * KD, (size_t)KD * sizeof(float));
         }
-        /* Rows of one slot at consecutive positions (a prefill) get their scores from one
-         * product, up to SCORE_ROWS at a time: an output's bits do not depend on the
-         * number of rows or outputs of the product, so each row's scores are those of a
-         * product of its own, and the rest of a row's attention is computed alone. */
-        for (int r0 = 0; r0 < n;) {
-            int r1 = r0 + 1;
-            while (r1 < n && r1 - r0 < SCORE_ROWS && d->row_slot[r1] == d->row_slot[r0] &&
-                   d->row_pos[r1] == d->row_pos[r1 - 1] + 1)
-                r1++;
-            const int nk_max = d->row_pos[r1 - 1] + 1;
-            const float *K = d->kc + d->row_slot[r0] * slot_stride + (size_t)l * d->max_len * KD;
-            const float *Vc = d->vc + d->row_slot[r0] * slot_stride + (size_t)l * d->max_len * KD;
-            for (int h = 0; h < H; h++) {
-                int kvh = h / grp;
-                af_matmul_inv(d->sc, d->max_len, d->q + (size_t)r0 * QD + h * hd, QD, K + kvh * hd, KD, NULL, r1 - r0,
-                              hd, nk_max);
-                for (int r = r0; r < r1; r++) {
-                    const int nk = d->row_pos[r] + 1;
-                    float *sc = d->sc + (size_t)(r - r0) * d->max_len;
-                    float mx = -INFINITY;
-                    for (int j = 0; j < nk; j++) {
-                        sc[j] *= scale;
-                        mx = sc[j] > mx ? sc[j] : mx;
-                    }
-                    for (int j = 0; j < nk; j++) sc[j] -= mx;
-                    af_vexpf(sc, sc, (size_t)nk);
-                    float sum = 0;
-                    for (int j = 0; j < nk; j++) sum += sc[j];
-                    float inv = 1.0f / sum;
-                    float *o = d->att + (size_t)r * QD + h * hd;
-                    memset(o, 0, (size_t)hd * sizeof(float));
-                    for (int j = 0; j < nk; j++)
-                        af_kernels()->axpy(o, sc[j] * inv, Vc + (size_t)j * KD + kvh * hd, (size_t)hd);
-                }
-            }
-            r0 = r1;
+        /* Each row's attention over its slot's cache, all heads in one call (kernels.h:
+         * attn_row); a row's output depends on its q and the cache only. */
+        for (int r = 0; r < n; r++) {
+            const size_t base = d->row_slot[r] * slot_stride + (size_t)l * d->max_len * KD;
+            kt->attn_row(d->att + (size_t)r * QD, d->q + (size_t)r * QD, d->kc + base, d->vc + base, KD, H, grp,
+                         hd, d->row_pos[r] + 1, scale, d->sc);
         }
         /* x += att Wo^T ; the invariant product then an elementwise add */
         mm(d, d->xn, C, d->att, QD, P->wo, B->wo, QD, NULL, n, QD, C);

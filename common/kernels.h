@@ -31,6 +31,18 @@ typedef struct AfKernelTable {
     void (*axpy)(float *y, float a, const float *x, size_t n);
     void (*add)(float *y, const float *x, size_t n);
     void (*f32_to_bf16)(uint16_t *y, const float *x, size_t n);
+    /* Attention of one query row over nk >= 1 cached positions, all H heads (the
+     * decoder's, common/decode.c). Head h reads q + h*hd and the cache's kv head h / grp
+     * (row j of K and V at + j*ld, the head at + (h/grp)*hd) and writes o + h*hd:
+     *   s[j] = (q_h . K[j]) * scale, the dot product being af_matmul_inv's output;
+     *   m = max of s (a later s[j] replaces m only when s[j] > m); e[j] = exp(s[j] - m)
+     *   as af_vexpf; sum = e[0] + e[1] + ... in position order; inv = 1 / sum;
+     *   o_h = 0, then for each j in order o_h[i] += (e[j] * inv) * V[j][i] (not fused).
+     * Every variant performs exactly these float operations (tests/test_kernels.c checks
+     * the bits against that composition), so a row's output depends only on its q and its
+     * slot's cache. sc: scratch of H * nk floats. Single-threaded; no allocation. */
+    void (*attn_row)(float *o, const float *q, const float *K, const float *V, int ld, int H, int grp, int hd,
+                     int nk, float scale, float *sc);
 } AfKernelTable;
 
 /* The chosen table (chosen and logged at the first call; thread-safe). */

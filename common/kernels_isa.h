@@ -29,6 +29,8 @@
 #define v_store KN(v_store)
 #define v_hsum KN(v_hsum)
 #define micro KN(micro)
+#define hsum8x8 KN(hsum8x8)
+#define micro_pairs KN(micro_pairs)
 #define exp_scalar KN(exp_scalar)
 #define bf_daz KN(bf_daz)
 #define ftz KN(ftz)
@@ -58,6 +60,18 @@ static inline float v_hsum(Vec8 v) {
     return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
 }
 
+#if defined(__AVX2__) && defined(__FMA__)
+/* [v_hsum(a[0]), ..., v_hsum(a[7])]: v_hsum's additions, ((t0+t1)+(t2+t3))+((t4+t5)+(t6+t7)),
+ * for eight accumulators at once (vhaddps adds adjacent lanes; a sum's two operands may
+ * come in either order, float addition being commutative). */
+static inline __m256 hsum8x8(const __m256 *a) {
+    __m256 h01 = _mm256_hadd_ps(a[0], a[1]), h23 = _mm256_hadd_ps(a[2], a[3]);
+    __m256 h45 = _mm256_hadd_ps(a[4], a[5]), h67 = _mm256_hadd_ps(a[6], a[7]);
+    __m256 g0 = _mm256_hadd_ps(h01, h23), g1 = _mm256_hadd_ps(h45, h67);
+    return _mm256_add_ps(_mm256_permute2f128_ps(g0, g1, 0x20), _mm256_permute2f128_ps(g0, g1, 0x31));
+}
+#endif
+
 /* NR rows x NO outputs micro-kernel; NR, NO are compile-time constants after inlining. */
 static inline __attribute__((always_inline)) void micro(int NR, int NO, float *y, int ldy,
                                                         const float *x, int ldx, const float *w,
@@ -74,6 +88,25 @@ static inline __attribute__((always_inline)) void micro(int NR, int NO, float *y
             for (int o = 0; o < NO; o++) acc[r][o] = v_fma(xv, wv[o], acc[r][o]);
         }
     }
+#if defined(__AVX2__) && defined(__FMA__)
+    if (NR * NO >= 8) { /* the horizontal sums eight accumulators at a time, v_hsum's order */
+        Vec8 flat[16];
+        float sums[16];
+        for (int r = 0; r < NR; r++)
+            for (int o = 0; o < NO; o++) flat[r * NO + o] = acc[r][o];
+        for (int i = NR * NO; i < 16; i++) flat[i] = v_zero();
+        for (int i = 0; i < NR * NO; i += 8) v_store(sums + i, hsum8x8(flat + i));
+        for (int r = 0; r < NR; r++)
+            for (int o = 0; o < NO; o++) {
+                float s = sums[r * NO + o];
+                for (int kk = k; kk < in; kk++)
+                    s = fmaf(x[(size_t)r * ldx + kk], w[(size_t)o * ldw + kk], s);
+                if (b) s += b[o];
+                y[(size_t)r * ldy + o] = s;
+            }
+        return;
+    }
+#endif
     for (int r = 0; r < NR; r++)
         for (int o = 0; o < NO; o++) {
             float s = v_hsum(acc[r][o]);
@@ -84,9 +117,61 @@ static inline __attribute__((always_inline)) void micro(int NR, int NO, float *y
         }
 }
 
+#if defined(__AVX512F__)
+/* Rows r..r+3 x outputs o..o+7 with 16-lane vectors, each holding two rows' 8-lane
+ * accumulators of one output ([row r | row r+1], then [r+2 | r+3]): lane by lane the
+ * FMA chain of micro, then its horizontal sums (hsum8x8 on the halves), fma tail and
+ * bias; the same bits as micro(4, 8), two accumulators per instruction. */
+static inline __attribute__((always_inline)) void micro_pairs(float *y, int ldy, const float *x, int ldx,
+                                                              const float *w, int ldw, const float *b, int in) {
+    __m512 acc[2][8];
+    for (int p = 0; p < 2; p++)
+        for (int o = 0; o < 8; o++) acc[p][o] = _mm512_setzero_ps();
+    int k = 0;
+    for (; k + 8 <= in; k += 8) {
+        __m512 xv[2];
+        for (int p = 0; p < 2; p++)
+            xv[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(x + (size_t)(2 * p) * ldx + k)),
+                                       _mm256_loadu_ps(x + (size_t)(2 * p + 1) * ldx + k), 1);
+        for (int o = 0; o < 8; o++) {
+            const __m512 wv = _mm512_broadcast_f32x8(_mm256_loadu_ps(w + (size_t)o * ldw + k));
+            for (int p = 0; p < 2; p++) acc[p][o] = _mm512_fmadd_ps(xv[p], wv, acc[p][o]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        __m256 half[8];
+        for (int o = 0; o < 8; o++)
+            half[o] = r % 2 ? _mm512_extractf32x8_ps(acc[r / 2][o], 1) : _mm512_castps512_ps256(acc[r / 2][o]);
+        float sums[8];
+        _mm256_storeu_ps(sums, hsum8x8(half));
+        for (int o = 0; o < 8; o++) {
+            float s = sums[o];
+            for (int kk = k; kk < in; kk++) s = fmaf(x[(size_t)r * ldx + kk], w[(size_t)o * ldw + kk], s);
+            if (b) s += b[o];
+            y[(size_t)r * ldy + o] = s;
+        }
+    }
+}
+#endif
+
 static void KN(matmul_inv)(float *y, int ldy, const float *x, int ldx, const float *w, int ldw,
                            const float *b, int rows, int in, int out) {
     int r4 = rows - rows % 4;
+#if defined(__AVX512F__)
+    { /* 4-row x 8-output tiles in 16-lane vectors, the rest of the outputs below */
+        const int o8 = out - out % 8;
+        for (int o = 0; o < o8; o += 8)
+            for (int r = 0; r < r4; r += 4)
+                micro_pairs(y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
+                            b ? b + o : NULL, in);
+        y += o8, w += (size_t)o8 * ldw, out -= o8;
+        if (b) b += o8;
+        for (int r = r4; r < rows; r++) /* the rows past the tiles: their first o8 outputs */
+            for (int o = -o8; o < 0; o += 8)
+                micro(1, 8, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (ptrdiff_t)o * ldw, ldw,
+                      b ? b + o : NULL, in);
+    }
+#endif
     /* 4-row tiles: walk output blocks outermost so a block of weight rows stays in L1
      * while every row tile passes over it. */
     int o3 = out - out % 3;
@@ -375,6 +460,186 @@ static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = af_f32_to_bf16(x[i]);
 }
 
+/* ------------------------------------------------------------------ attention over the cache
+ * One query row against nk cached positions, every head (kernels.h, attn_row): the float
+ * operations of the decoder's composition (af_matmul_inv's dot products, then a scale,
+ * the max, the exp, a sum in position order, and one product-then-sum update of the
+ * output per position), arranged so that vectors hold several positions or output
+ * columns at once. */
+#define attn_scores KN(attn_scores)
+#define attn_out KN(attn_out)
+#define attn_out16 KN(attn_out16)
+
+
+/* s[j] = scale * (q . K[j]) for j < nk: the dot product of af_matmul_inv (8-lane FMA chain
+ * over k, v_hsum, fma tail), then one float product. */
+static void attn_scores(float *s, const float *q, const float *K, int ld, int hd, int nk, float scale) {
+    int j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    const int k8 = hd - hd % 8;
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (; j + 8 <= nk; j += 8) {
+        __m256 acc[8];
+        for (int o = 0; o < 8; o++) acc[o] = _mm256_setzero_ps();
+        for (int k = 0; k < k8; k += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + k);
+            for (int o = 0; o < 8; o++)
+                acc[o] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(K + (size_t)(j + o) * ld + k), acc[o]);
+        }
+        __m256 r = hsum8x8(acc);
+        if (k8 < hd) {
+            float t[8];
+            _mm256_storeu_ps(t, r);
+            for (int o = 0; o < 8; o++)
+                for (int kk = k8; kk < hd; kk++) t[o] = fmaf(q[kk], K[(size_t)(j + o) * ld + kk], t[o]);
+            r = _mm256_loadu_ps(t);
+        }
+        _mm256_storeu_ps(s + j, _mm256_mul_ps(r, vs));
+    }
+#endif
+    for (; j + 8 <= nk; j += 8) {
+        micro(1, 8, s + j, 1, q, hd, K + (size_t)j * ld, ld, NULL, hd);
+        for (int o = 0; o < 8; o++) s[j + o] *= scale;
+    }
+    for (; j < nk; j++) {
+        micro(1, 1, s + j, 1, q, hd, K + (size_t)j * ld, ld, NULL, hd);
+        s[j] *= scale;
+    }
+}
+
+/* o[v*8 .. v*8+8) for v < NV = 0, then for j < nk in order += p[v][j] * x[v][j*ld ..]
+ * (a product, then a sum), NV 8-float columns at once. */
+static inline __attribute__((always_inline)) void attn_out(int NV, float *o, const float *const *p,
+                                                           const float *const *x, int ld, int nk) {
+    Vec8 acc[8];
+    for (int v = 0; v < NV; v++) acc[v] = v_zero();
+    for (int j = 0; j < nk; j++)
+        for (int v = 0; v < NV; v++) {
+#if defined(__AVX2__) && defined(__FMA__)
+            acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(_mm256_set1_ps(p[v][j]),
+                                                         _mm256_loadu_ps(x[v] + (size_t)j * ld)));
+#else
+            for (int i = 0; i < 8; i++) acc[v].f[i] += p[v][j] * x[v][(size_t)j * ld + i];
+#endif
+        }
+    for (int v = 0; v < NV; v++) v_store(o + 8 * v, acc[v]);
+}
+
+#if defined(__AVX512F__)
+/* attn_out for NH heads of HV 16-float vectors each (NH * HV <= 8): head t's columns at
+ * o + t*hd, its weights p + t*nk, its value rows x[t] + j*ld; elementwise, so the bits
+ * are those of any vector width. */
+static inline __attribute__((always_inline)) void attn_out16(int NH, int HV, float *o, int hd, const float *p, int nk,
+                                                             const float *const *x, int ld) {
+    __m512 acc[8];
+    const float *xr[8];
+    for (int t = 0; t < NH; t++) xr[t] = x[t];
+    for (int v = 0; v < NH * HV; v++) acc[v] = _mm512_setzero_ps();
+    for (int j = 0; j < nk; j++) {
+        for (int t = 0; t < NH; t++) {
+            const __m512 pv = _mm512_set1_ps(p[(size_t)t * nk + j]);
+            for (int v = 0; v < HV; v++)
+                acc[t * HV + v] = _mm512_add_ps(acc[t * HV + v], _mm512_mul_ps(pv, _mm512_loadu_ps(xr[t] + 16 * v)));
+            xr[t] += ld;
+        }
+    }
+    for (int t = 0; t < NH; t++)
+        for (int v = 0; v < HV; v++) _mm512_storeu_ps(o + (size_t)t * hd + 16 * v, acc[t * HV + v]);
+}
+#endif
+
+static void KN(attn_row)(float *o, const float *q, const float *K, const float *V, int ld, int H, int grp,
+                         int hd, int nk, float scale, float *sc) {
+    for (int h = 0; h < H; h++) {
+        float *s = sc + (size_t)h * nk;
+        attn_scores(s, q + (size_t)h * hd, K + (size_t)(h / grp) * hd, ld, hd, nk, scale);
+        float mx = -INFINITY;
+        int j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+        /* vmaxps(a, b) is a > b ? a : b lane by lane, the scalar rule below (NaN never
+         * taken); the maximum's value is unique up to the sign of a zero, which
+         * s[j] - mx then exp cannot tell apart (exp(+-0) = 1) */
+        __m256 vm = _mm256_set1_ps(-INFINITY);
+        for (; j + 8 <= nk; j += 8) vm = _mm256_max_ps(_mm256_loadu_ps(s + j), vm);
+        float t[8];
+        _mm256_storeu_ps(t, vm);
+        for (int i = 0; i < 8; i++) mx = t[i] > mx ? t[i] : mx;
+#endif
+        for (; j < nk; j++) mx = s[j] > mx ? s[j] : mx;
+        for (j = 0; j < nk; j++) s[j] -= mx;
+        KN(vexpf)(s, s, (size_t)nk);
+    }
+    /* the sums in position order, four heads' chains side by side; then p = e * (1/sum) */
+    for (int h0 = 0; h0 < H; h0 += 4) {
+        const int nh = H - h0 < 4 ? H - h0 : 4;
+        float sum[4] = {0, 0, 0, 0};
+        const float *s = sc + (size_t)h0 * nk;
+        if (nh == 4)
+            for (int j = 0; j < nk; j++) {
+                sum[0] += s[j];
+                sum[1] += s[nk + j];
+                sum[2] += s[2 * nk + j];
+                sum[3] += s[3 * nk + j];
+            }
+        else
+            for (int t = 0; t < nh; t++)
+                for (int j = 0; j < nk; j++) sum[t] += s[(size_t)t * nk + j];
+        for (int t = 0; t < nh; t++) {
+            const float inv = 1.0f / sum[t];
+            float *e = sc + (size_t)(h0 + t) * nk;
+            for (int j = 0; j < nk; j++) e[j] *= inv;
+        }
+    }
+    if (hd % 8) { /* heads not a whole number of vectors: column by column */
+        for (int h = 0; h < H; h++) {
+            float *oh = o + (size_t)h * hd;
+            const float *p = sc + (size_t)h * nk, *x = V + (size_t)(h / grp) * hd;
+            memset(oh, 0, (size_t)hd * sizeof(float));
+            for (int j = 0; j < nk; j++)
+                for (int i = 0; i < hd; i++) oh[i] += p[j] * x[(size_t)j * ld + i];
+        }
+        return;
+    }
+#if defined(__AVX512F__)
+    if (hd == 16 || hd == 32 || hd == 64 || hd % 128 == 0) {
+        const int hv = hd / 16 < 8 ? hd / 16 : 8, nh = 8 / hv; /* heads per call, vectors per head */
+        const float *xh[8];
+        for (int h0 = 0; h0 < H; h0 += nh) {
+            const int n = H - h0 < nh ? H - h0 : nh;
+            for (int c = 0; c < hd; c += 16 * hv) { /* column blocks of a head wider than 128 */
+                for (int t = 0; t < n; t++) xh[t] = V + (size_t)((h0 + t) / grp) * hd + c;
+                float *oc = o + (size_t)h0 * hd + c;
+                const float *p = sc + (size_t)h0 * nk;
+                if (n == nh && hv == 2) attn_out16(4, 2, oc, hd, p, nk, xh, ld);
+                else if (n == nh && hv == 4) attn_out16(2, 4, oc, hd, p, nk, xh, ld);
+                else if (hv == 8) attn_out16(1, 8, oc, hd, p, nk, xh, ld);
+                else if (n == nh && hv == 1) attn_out16(8, 1, oc, hd, p, nk, xh, ld);
+                else
+                    for (int t = 0; t < n; t++)
+                        for (int v = 0; v < hv; v++) {
+                            const float *xv = xh[t] + 16 * v;
+                            attn_out16(1, 1, oc + (size_t)t * hd + 16 * v, hd, p + (size_t)t * nk, nk, &xv, ld);
+                        }
+            }
+        }
+        return;
+    }
+#endif
+    const int nv = H * hd / 8;
+    const float *pv[8], *xv[8];
+    for (int v0 = 0; v0 < nv; v0 += 8) {
+        const int n = nv - v0 < 8 ? nv - v0 : 8;
+        for (int v = 0; v < n; v++) {
+            const int c = 8 * (v0 + v), h = c / hd;
+            pv[v] = sc + (size_t)h * nk;
+            xv[v] = V + (size_t)(h / grp) * hd + (c - h * hd);
+        }
+        if (n == 8) attn_out(8, o + 8 * v0, pv, xv, ld, nk);
+        else
+            for (int v = 0; v < n; v++) attn_out(1, o + 8 * (v0 + v), pv + v, xv + v, ld, nk);
+    }
+}
+
 const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .matmul_inv = KN(matmul_inv),
     .matmul_inv_bf16 = KN(matmul_inv_bf16),
@@ -385,4 +650,5 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .axpy = KN(axpy),
     .add = KN(add),
     .f32_to_bf16 = KN(f32_to_bf16),
+    .attn_row = KN(attn_row),
 };

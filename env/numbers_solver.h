@@ -29,7 +29,8 @@ int af_numbers_apply(char op, AfRational a, AfRational b, AfRational *r);
 int af_numbers_step(const AfNumAtom *atoms, int k, int s, const char *ref, AfNumAtom *next, char *text);
 
 /* Whether the state atoms[0..k) can reach target; with steps non-NULL the first solution
- * in search order fills steps[step .. step + k - 2], the results named "#(step + 1)"... */
+ * in search order fills steps[step .. step + k - 2], the results named "#(step + 1)"...
+ * With steps NULL only the values are searched (no names or text formatted). */
 int af_numbers_solve(AfNumAtom *atoms, int k, AfRational target, int step, char (*steps)[AF_NUMBERS_STEP_LEN]);
 
 /* The same from the question's numbers nums[0..n) (n <= AF_NUMBERS_MAX), named "$1".."$n". */

@@ -27,6 +27,10 @@ struct AfVocab {
     uint32_t size;
     uint32_t order[N_PIECES]; /* piece indices sorted by length, longest first */
     size_t len[N_PIECES];
+    /* the same order grouped by first byte: pieces starting with byte c are
+     * by_first[first_at[c] .. first_at[c + 1]) */
+    uint32_t by_first[N_PIECES];
+    uint32_t first_at[257];
 };
 
 static AfVocab g_vocab;
@@ -51,6 +55,13 @@ static void vocab_init(AfVocab *v) {
         }
         v->order[j] = x;
     }
+    uint32_t k = 0;
+    for (unsigned c = 0; c < 256; c++) {
+        v->first_at[c] = k;
+        for (uint32_t i = 0; i < N_PIECES; i++)
+            if ((unsigned char)kPieces[v->order[i]][0] == c) v->by_first[k++] = v->order[i];
+    }
+    v->first_at[256] = k;
     v->size = N_BASE + (uint32_t)N_PIECES;
 }
 
@@ -73,9 +84,12 @@ const char *af_vocab_piece(const AfVocab *v, uint32_t id) {
     return kPieces[id - N_BASE];
 }
 
+/* The longest piece (the lowest id among equals) that text s starts with; only pieces
+ * with s's first byte can match. */
 static uint32_t next_token(const AfVocab *v, const char *s, size_t *adv) {
-    for (uint32_t k = 0; k < N_PIECES; k++) {
-        uint32_t i = v->order[k];
+    const unsigned char c0 = (unsigned char)*s;
+    for (uint32_t k = v->first_at[c0]; k < v->first_at[c0 + 1]; k++) {
+        uint32_t i = v->by_first[k];
         if (strncmp(s, kPieces[i], v->len[i]) == 0) {
             *adv = v->len[i];
             return N_BASE + i;

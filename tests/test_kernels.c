@@ -3,9 +3,14 @@
  *    AF_KERNELS=baseline), else the best variant the CPU supports; unknown names are
  *    refused;
  *  - every variant the CPU supports gives the same bits as the baseline on every kernel
- *    (matrix products with row/column/k tails and a bias, exp over its special values,
- *    RMSNorm, RoPE both ways, SwiGLU, axpy, add), and the matrix product is within 1e-5
- *    relative of a double-precision reference;
+ *    (matrix products with row/column/k tails and a bias, the avx512 variants' 4 x 8 tiles
+ *    in 16-lane vectors and their vectorised horizontal sums included, exp over its special values,
+ *    RMSNorm, RoPE both ways, SwiGLU, axpy, add, the decoder's attention row), and the
+ *    matrix product is within 1e-5 relative of a double-precision reference;
+ *  - the attention row (attn_row) gives, under every variant, the bits of the composition
+ *    it is defined as (the matrix product, scalar softmax steps and axpy), on head sizes
+ *    with k tails, grouped kv heads, position counts 1..384 with every tail mod 8, peaked
+ *    softmaxes, zero scores, negative-zero values and a NaN;
  *  - the bf16 product (af_matmul_inv_bf16) gives the same bits under every variant, the
  *    avx512bf16 one executing vdpbf16ps and the others emulating it, on random data with
  *    k tails (mod 32) and on hand-made lanes that hit bf16 denormals (read as 0),
@@ -99,6 +104,65 @@ static size_t run_bf16(float *out) {
     return pos;
 }
 
+/* attn_row against the composition it is defined as (the decoder's code before the kernel:
+ * af_matmul_inv's scores, scalar scale/max/exp/sum, the axpy kernel), bit for bit, on
+ * head sizes with and without k tails, grouped kv heads, every position-count tail and
+ * caches with large scores, exact zeros and a NaN; returns floats written. */
+static size_t run_attn(float *out) {
+    const AfKernelTable *k = af_kernels();
+    size_t pos = 0;
+    /* H, KV, hd, nk */
+    const int shapes[][4] = {{4, 4, 32, 1},  {4, 4, 32, 7},   {4, 4, 32, 8},  {4, 4, 32, 384}, {2, 1, 64, 45},
+                             {3, 3, 12, 19}, {6, 2, 16, 130}, {1, 1, 4, 9},   {5, 5, 8, 33},   {14, 2, 64, 70},
+                             {4, 2, 20, 17}, {2, 2, 32, 24}, {8, 8, 16, 50},  {2, 2, 128, 20}, {1, 1, 256, 9},
+                             {9, 3, 16, 11}};
+    size_t diff = 0, total = 0;
+    for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+        const int H = shapes[t][0], KV = shapes[t][1], hd = shapes[t][2], nk = shapes[t][3], grp = H / KV;
+        const int ld = KV * hd + (t % 2) * 8; /* a cache row wider than its heads, sometimes */
+        float *q = malloc(sizeof(float) * H * hd), *K = malloc(sizeof(float) * nk * ld);
+        float *V = malloc(sizeof(float) * nk * ld), *sc = malloc(sizeof(float) * H * nk);
+        float *o = malloc(sizeof(float) * H * hd), *want = malloc(sizeof(float) * H * hd);
+        float *s = malloc(sizeof(float) * nk);
+        const float amp = t % 3 == 2 ? 6.0f : 1.0f; /* peaked softmaxes: exp underflows to 0 */
+        for (int i = 0; i < H * hd; i++) q[i] = frand(-amp, amp);
+        for (int i = 0; i < nk * ld; i++) K[i] = frand(-amp, amp), V[i] = frand(-1, 1);
+        if (t == 3) { /* zero scores (a zero key) and a zero value column */
+            for (int i = 0; i < ld; i++) K[5 * ld + i] = 0, V[i] = 0;
+            for (int j = 0; j < nk; j++) V[(size_t)j * ld + 3] = -0.0f;
+        }
+        if (t == 11) K[3 * ld + 1] = NAN; /* a NaN score: NaN out, as the composition */
+        const float scale = 1.0f / sqrtf((float)hd);
+        for (int h = 0; h < H; h++) {
+            const int kvh = h / grp;
+            k->matmul_inv(s, nk, q + h * hd, hd, K + kvh * hd, ld, NULL, 1, hd, nk);
+            float mx = -INFINITY;
+            for (int j = 0; j < nk; j++) {
+                s[j] *= scale;
+                mx = s[j] > mx ? s[j] : mx;
+            }
+            for (int j = 0; j < nk; j++) s[j] -= mx;
+            k->vexpf(s, s, (size_t)nk);
+            float sum = 0;
+            for (int j = 0; j < nk; j++) sum += s[j];
+            float inv = 1.0f / sum;
+            float *w = want + h * hd;
+            memset(w, 0, sizeof(float) * hd);
+            for (int j = 0; j < nk; j++) k->axpy(w, s[j] * inv, V + (size_t)j * ld + kvh * hd, (size_t)hd);
+        }
+        memset(o, 0xff, sizeof(float) * H * hd);
+        k->attn_row(o, q, K, V, ld, H, grp, hd, nk, scale, sc);
+        for (int i = 0; i < H * hd; i++) diff += memcmp(&o[i], &want[i], sizeof(float)) != 0;
+        total += (size_t)H * hd;
+        memcpy(out + pos, o, sizeof(float) * H * hd);
+        pos += (size_t)H * hd;
+        free(q), free(K), free(V), free(sc), free(o), free(want), free(s);
+    }
+    CHECK_MSG(diff == 0, "%s: %zu of %zu attention outputs differ from the composition's bits", af_kernels_name(),
+              diff, total);
+    return pos;
+}
+
 /* One run of every kernel on fixed inputs; outputs appended to out (returns floats written). */
 static size_t run_kernels(float *out) {
     const AfKernelTable *k = af_kernels();
@@ -159,6 +223,7 @@ static size_t run_kernels(float *out) {
     k->axpy(out + pos, 0.37f, u, (size_t)n * C);
     k->add(out + pos, g, (size_t)n * C);
     pos += (size_t)n * C;
+    pos += run_attn(out + pos);
     return pos;
 }
 

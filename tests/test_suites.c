@@ -9,6 +9,7 @@
 #include "actor/episode.h"
 #include "common/error.h"
 #include "env/suite.h"
+#include "env/vocab.h"
 #include "test_util.h"
 
 static int pack(Agentflow__Trajectory *t, uint8_t **buf, size_t *len) {
@@ -145,7 +146,63 @@ static void check_splits(const char *name) {
     af_suite_destroy(c);
 }
 
+/* af_vocab_encode against the definition it implements, written out here: at each
+ * position the longest piece the text starts with (the lowest id among equal lengths),
+ * else one character; on random texts made of pieces, characters and bytes. */
+static uint32_t ref_next(const AfVocab *v, const char *s, size_t *adv) {
+    uint32_t best = 0;
+    size_t best_len = 0;
+    for (uint32_t id = 100; id < af_vocab_size(v); id++) {
+        const char *p = af_vocab_piece(v, id);
+        const size_t l = strlen(p);
+        if (l > best_len && !strncmp(s, p, l)) best = id, best_len = l;
+    }
+    if (best_len) {
+        *adv = best_len;
+        return best;
+    }
+    const unsigned char c = (unsigned char)*s;
+    *adv = 1;
+    return c == '\n' ? 4 : c >= 32 && c <= 126 ? 5 + (uint32_t)(c - 32) : AF_TOK_UNK;
+}
+
+static void check_vocab_encode(void) {
+    const AfVocab *v = af_vocab_default();
+    uint64_t st = 12345;
+    int differ = 0;
+    for (int it = 0; it < 2000; it++) {
+        char text[512];
+        size_t len = 0;
+        while (len < 400) {
+            st ^= st << 13, st ^= st >> 7, st ^= st << 17;
+            const char *p;
+            char one[2] = {0, 0};
+            if (st % 3 == 0) p = af_vocab_piece(v, 100 + (uint32_t)((st >> 8) % (af_vocab_size(v) - 100)));
+            else {
+                one[0] = (char)(st % 7 == 1 ? 1 + (st >> 20) % 255 : 32 + (st >> 20) % 95);
+                p = one;
+            }
+            const size_t l = strlen(p);
+            memcpy(text + len, p, l);
+            len += l;
+        }
+        text[len] = '\0';
+        uint32_t got[512];
+        size_t n = 0, k = 0;
+        CHECK(af_vocab_encode(v, text, got, 512, &n) == 0);
+        for (const char *s = text; *s; k++) {
+            size_t adv;
+            const uint32_t id = ref_next(v, s, &adv);
+            differ += k >= n || got[k] != id;
+            s += adv;
+        }
+        differ += k != n;
+    }
+    CHECK_MSG(differ == 0, "vocab encode: %d ids differ from the longest-match reference", differ);
+}
+
 int main(void) {
+    check_vocab_encode();
     const char *const *names = af_suite_names();
     AfPlanner *oracle = NULL, *rnd = NULL;
     CHECK(af_planner_oracle_create(&oracle) == 0);
