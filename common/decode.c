@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/bf16.h"
 #include "common/error.h"
@@ -51,6 +52,20 @@ struct AfDecode {
     int32_t *rtok;     /* (max_rows) af_decode_prefill_many's chunk of tokens */
     int *off;          /* (max_slots) its progress per listed slot */
 };
+
+/* The bf16 weight copy, which every decode step streams once from memory: 2 MiB aligned
+ * and marked for transparent huge pages (where the kernel offers them, madvise mode
+ * included), so that the stream does not miss the TLB every 4 KiB (bench_hf_model: the
+ * 0.5B shape's LM head read 11.2 -> 14.3 GB per CPU second). Freed with free(). */
+#define WEIGHTS_ALIGN ((size_t)2 << 20)
+static uint16_t *weights_alloc(size_t n) {
+    size_t bytes = (n * sizeof(uint16_t) + WEIGHTS_ALIGN - 1) / WEIGHTS_ALIGN * WEIGHTS_ALIGN;
+    void *p = aligned_alloc(WEIGHTS_ALIGN, bytes);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+#endif
+    return p;
+}
 
 static void *falloc(size_t n) {
     size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
@@ -240,7 +255,7 @@ int af_decode_set_dtype(AfDecode *d, AfDecodeDtype dtype) {
         size_t per_layer = 2 * QD * C + 2 * KD * C + 3 * F * C, total = per_layer * c->n_layers + V * C;
         size_t widest = C > QD ? C : QD;
         widest = widest > F ? widest : F;
-        d->wbuf = aligned_alloc(64, (total * sizeof(uint16_t) + 63) / 64 * 64);
+        d->wbuf = weights_alloc(total);
         d->wl = calloc((size_t)c->n_layers, sizeof *d->wl);
         d->xb = calloc((size_t)d->max_rows * widest, sizeof(uint16_t));
         if (!d->wbuf || !d->wl || !d->xb) {
