@@ -185,19 +185,24 @@ static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, flo
             for (int o = 0; o < NO; o++) acc[r][o] = _mm512_dpbf16_ps(acc[r][o], xv, wv[o]);
         }
     }
+    if (NO == 2 && NR % 2 == 0) { /* two rows' pairs of sums at once: each 32-bit lane of hsum4_bf is one
+                                    * accumulator's sum, alone */
+        for (int r = 0; r < NR; r += 2) {
+            float t[4];
+            _mm_storeu_ps(t, hsum4_bf(acc[r][0], acc[r][1], acc[r + 1][0], acc[r + 1][1]));
+            float *y0 = y + (size_t)r * ldy, *y1 = y0 + ldy;
+            y0[0] = b ? t[0] + b[0] : t[0];
+            y0[1] = b ? t[1] + b[1] : t[1];
+            y1[0] = b ? t[2] + b[0] : t[2];
+            y1[1] = b ? t[3] + b[1] : t[3];
+        }
+        return;
+    }
     for (int r = 0; r < NR; r++) {
         float *yr = y + (size_t)r * ldy;
         if (NO == 1) {
             float v = _mm_cvtss_f32(hsum4_bf(acc[r][0], acc[r][0], acc[r][0], acc[r][0]));
             yr[0] = b ? v + b[0] : v;
-            continue;
-        }
-        if (NO == 2) { /* each 32-bit lane of hsum4_bf is one accumulator's sum, alone */
-            __m128 v = hsum4_bf(acc[r][0], acc[r][1], acc[r][0], acc[r][1]);
-            float t[4];
-            _mm_storeu_ps(t, v);
-            yr[0] = b ? t[0] + b[0] : t[0];
-            yr[1] = b ? t[1] + b[1] : t[1];
             continue;
         }
         for (int o = 0; o + 4 <= NO; o += 4) {
