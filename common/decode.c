@@ -195,6 +195,7 @@ static void mm_part(void *ctx, int tid, int nt) {
  * copies (the rows of x rounded to bf16 once, into d->xb), in one pool region (the
  * threads split each product's outputs). */
 static void mm_n(AfDecode *d, const float *x, int ldx, int rows, int in, int n, const MMOut *o) {
+    AF_ASSERT(n >= 1 && n <= MM_MAX);
     MMJob j = {.x = x, .ldx = ldx, .rows = rows, .in = in, .n = n};
     double macs = 0;
     for (int p = 0; p < n; p++) j.o[p] = o[p], macs += (double)rows * in * o[p].out;
