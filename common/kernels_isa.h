@@ -240,19 +240,21 @@ static inline __m128 hsum4_bf(__m512 a, __m512 b, __m512 c, __m512 d) {
         _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), s1));
 }
 
-/* NR rows x NO outputs with vdpbf16ps; the k tail is a masked (zero-filled) load. */
+/* NR rows x NO outputs with vdpbf16ps; the k tail is a masked (zero-filled) load. pf, when
+ * set, is where the weight rows of the next block start (NO rows, stride ldw): the tile
+ * prefetches them into L2 as it streams its own (memory-bound at few rows; the hardware
+ * prefetcher alone leaves most of the bandwidth unused). */
 static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, float *y, int ldy, const uint16_t *x,
-                                                             int ldx, const uint16_t *w, int ldw, const float *b,
-                                                             int in) {
-    __m512 acc[4][8];
+                                                             int ldx, const uint16_t *w, int ldw, const uint16_t *pf,
+                                                             const float *b, int in) {
+    __m512 acc[8][8];
     for (int r = 0; r < NR; r++)
         for (int o = 0; o < NO; o++) acc[r][o] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 32 <= in; k += 32) {
         __m512bh wv[8];
-        /* the next tile's weight rows into L2 (past the last row too: a prefetch never
-         * faults); memory-bound at few rows */
-        for (int o = 0; o < NO; o++) _mm_prefetch((const char *)(w + (size_t)(o + NO) * ldw + k), _MM_HINT_T1);
+        if (pf)
+            for (int o = 0; o < NO; o++) _mm_prefetch((const char *)(pf + (size_t)o * ldw + k), _MM_HINT_T1);
         for (int o = 0; o < NO; o++) wv[o] = (__m512bh)_mm512_loadu_si512(w + (size_t)o * ldw + k);
         for (int r = 0; r < NR; r++) {
             __m512bh xv = (__m512bh)_mm512_loadu_si512(x + (size_t)r * ldx + k);
@@ -267,6 +269,19 @@ static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, flo
             __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + (size_t)r * ldx + k);
             for (int o = 0; o < NO; o++) acc[r][o] = _mm512_dpbf16_ps(acc[r][o], xv, wv[o]);
         }
+    }
+    if (NO == 2 && NR % 2 == 0) { /* two rows' pairs of sums at once: each 32-bit lane of hsum4_bf is one
+                                    * accumulator's sum, alone */
+        for (int r = 0; r < NR; r += 2) {
+            float t[4];
+            _mm_storeu_ps(t, hsum4_bf(acc[r][0], acc[r][1], acc[r + 1][0], acc[r + 1][1]));
+            float *y0 = y + (size_t)r * ldy, *y1 = y0 + ldy;
+            y0[0] = b ? t[0] + b[0] : t[0];
+            y0[1] = b ? t[1] + b[1] : t[1];
+            y1[0] = b ? t[2] + b[0] : t[2];
+            y1[1] = b ? t[3] + b[1] : t[3];
+        }
+        return;
     }
     for (int r = 0; r < NR; r++) {
         float *yr = y + (size_t)r * ldy;
@@ -283,25 +298,40 @@ static inline __attribute__((always_inline)) void micro_bf16(int NR, int NO, flo
     }
 }
 
+/* Blocks of 8 outputs (weight rows); every row of x passes over a block before the next
+ * (8-row tiles of 8 x 2, then 4 x 4, then single rows 1 x 8), so a product reads each
+ * weight from memory once whatever the number of rows, and the block's rows, fetched by
+ * the first tile, are in L1/L2 for the others. The first tile of a block prefetches the
+ * next block. Tiling changes speed only: each output is the same vdpbf16ps chain. */
 static void KN(matmul_inv_bf16)(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
                                 const float *b, int rows, int in, int out) {
-    int r4 = rows - rows % 4, o4 = out - out % 4;
-    for (int o = 0; o < o4; o += 4) /* weight rows stay in L1 while the row tiles pass */
-        for (int r = 0; r < r4; r += 4)
-            micro_bf16(4, 4, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
-                       b ? b + o : NULL, in);
-    for (int o = o4; o < out; o++)
-        for (int r = 0; r < r4; r += 4)
-            micro_bf16(4, 1, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
-                       b ? b + o : NULL, in);
-    for (int r = r4; r < rows; r++) {
-        int o8 = out - out % 8;
-        for (int o = 0; o < o8; o += 8)
-            micro_bf16(1, 8, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
-                       b ? b + o : NULL, in);
-        for (int o = o8; o < out; o++)
-            micro_bf16(1, 1, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, w + (size_t)o * ldw, ldw,
-                       b ? b + o : NULL, in);
+    const int o8 = out - out % 8;
+    for (int o = 0; o < o8; o += 8) {
+        const uint16_t *wo = w + (size_t)o * ldw, *next = o + 8 < o8 ? wo + (size_t)8 * ldw : NULL;
+        const float *bo = b ? b + o : NULL;
+        int r = 0;
+        for (; r + 8 <= rows; r += 8)
+            for (int j = 0; j < 8; j += 2)
+                micro_bf16(8, 2, y + (size_t)r * ldy + o + j, ldy, x + (size_t)r * ldx, ldx, wo + (size_t)j * ldw,
+                           ldw, r == 0 && next ? next + (size_t)j * ldw : NULL, bo ? bo + j : NULL, in);
+        for (; r + 4 <= rows; r += 4)
+            for (int j = 0; j < 8; j += 4)
+                micro_bf16(4, 4, y + (size_t)r * ldy + o + j, ldy, x + (size_t)r * ldx, ldx, wo + (size_t)j * ldw,
+                           ldw, r == 0 && next ? next + (size_t)j * ldw : NULL, bo ? bo + j : NULL, in);
+        for (; r < rows; r++)
+            micro_bf16(1, 8, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, wo, ldw, r == 0 ? next : NULL,
+                       bo, in);
+    }
+    for (int o = o8; o < out; o++) { /* the last out % 8 outputs one at a time */
+        const uint16_t *wo = w + (size_t)o * ldw;
+        const float *bo = b ? b + o : NULL;
+        int r = 0;
+        for (; r + 8 <= rows; r += 8)
+            micro_bf16(8, 1, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, wo, ldw, NULL, bo, in);
+        for (; r + 4 <= rows; r += 4)
+            micro_bf16(4, 1, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, wo, ldw, NULL, bo, in);
+        for (; r < rows; r++)
+            micro_bf16(1, 1, y + (size_t)r * ldy + o, ldy, x + (size_t)r * ldx, ldx, wo, ldw, NULL, bo, in);
     }
 }
 #else

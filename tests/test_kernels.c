@@ -50,7 +50,10 @@ static uint16_t bf_pow2(int e) { return (uint16_t)((e + 127) << 7); }
 static size_t run_bf16(float *out) {
     const AfKernelTable *k = af_kernels();
     size_t pos = 0;
-    const int shapes[][3] = {{1, 37, 29}, {4, 32, 64}, {9, 70, 130}, {5, 1, 3}, {1, 96, 17}, {6, 33, 9}};
+    /* rows past 8 and 16 (8 x 2 tiles, then 4 x 4, then single rows in one block of 8
+     * outputs), outputs past a multiple of 8 */
+    const int shapes[][3] = {{1, 37, 29}, {4, 32, 64}, {9, 70, 130}, {5, 1, 3}, {1, 96, 17}, {6, 33, 9},
+                             {8, 64, 16}, {13, 45, 21}, {19, 100, 26}, {16, 31, 8}};
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         int rows = shapes[s][0], in = shapes[s][1], o = shapes[s][2];
         uint16_t *x = malloc(sizeof(uint16_t) * rows * in), *w = malloc(sizeof(uint16_t) * o * in);

@@ -1,2 +1,2 @@
-# 2026-12-02 05:53 UTC, load average 21.40 23.37 24.16
+# 2026-12-02 08:07 UTC, load average 13.51 15.20 14.18
 build/bench_hf_model run build/hf_qwen25 --csv bench/results/hf_model.csv

@@ -1,6 +1,7 @@
 # Tests of the planner model (issue 3): gradients, decode, safetensors, PyTorch reference.
 af_unit_test(test_model_grad)
 af_unit_test(test_model_decode)
+af_unit_test(test_pool)
 af_unit_test(test_model_st)
 # PyTorch reference (tests/model_ref.py drives the helper model_ref_dump and `agentflow score`).
 add_executable(model_ref_dump ${CMAKE_SOURCE_DIR}/tests/model_ref_dump.c)
