@@ -95,6 +95,12 @@ static inline __attribute__((always_inline)) void micro(int NR, int NO, float *y
         for (int r = 0; r < NR; r++)
             for (int o = 0; o < NO; o++) flat[r * NO + o] = acc[r][o];
         for (int i = NR * NO; i < 16; i++) flat[i] = v_zero();
+        if (NR == 1 && NO == 8 && k == in) { /* one row's 8 outputs: bias and store as vectors */
+            Vec8 sum = hsum8x8(flat);
+            if (b) sum = _mm256_add_ps(sum, _mm256_loadu_ps(b));
+            v_store(y, sum);
+            return;
+        }
         for (int i = 0; i < NR * NO; i += 8) v_store(sums + i, hsum8x8(flat + i));
         for (int r = 0; r < NR; r++)
             for (int o = 0; o < NO; o++) {
@@ -142,8 +148,14 @@ static inline __attribute__((always_inline)) void micro_pairs(float *y, int ldy,
         __m256 half[8];
         for (int o = 0; o < 8; o++)
             half[o] = r % 2 ? _mm512_extractf32x8_ps(acc[r / 2][o], 1) : _mm512_castps512_ps256(acc[r / 2][o]);
+        __m256 sum = hsum8x8(half);
+        if (k == in) { /* no k tail: the bias added lane by lane, the row's 8 outputs stored */
+            if (b) sum = _mm256_add_ps(sum, _mm256_loadu_ps(b));
+            _mm256_storeu_ps(y + (size_t)r * ldy, sum);
+            continue;
+        }
         float sums[8];
-        _mm256_storeu_ps(sums, hsum8x8(half));
+        _mm256_storeu_ps(sums, sum);
         for (int o = 0; o < 8; o++) {
             float s = sums[o];
             for (int kk = k; kk < in; kk++) s = fmaf(x[(size_t)r * ldx + kk], w[(size_t)o * ldw + kk], s);
