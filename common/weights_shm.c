@@ -13,6 +13,7 @@
 #endif
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/mpi_env.h"
 
 #define LINE 64          /* bytes: one counter per cache line, no false sharing */
@@ -206,18 +207,29 @@ uint64_t af_weights_shm_next(AfWeightsShm *s, size_t pieces) {
 
 /* Polls `ctr` until it reaches `want`: yields the core between polls, and after 20 ms
  * without it sleeps (50 us doubling to 1 ms) so that a waiting rank does not steal the
- * core of the one it waits for (more ranks than cores). */
-static void wait_at_least(_Atomic uint64_t *ctr, uint64_t want) {
+ * core of the one it waits for (more ranks than cores). A hand-off never takes long once
+ * the header has arrived (its peer is working on this very call), so a wait past
+ * STUCK_WARN_S is logged once, naming the counter and both values: a peer that stopped
+ * taking part (a bug) then shows in the log instead of as a silent hang. */
+#define STUCK_WARN_S 30.0
+static void wait_at_least(const AfWeightsShm *s, _Atomic uint64_t *ctr, uint64_t want, const char *what) {
     if (atomic_load_explicit(ctr, memory_order_acquire) >= want) return;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long sleep_ns = 50000;
-    while (atomic_load_explicit(ctr, memory_order_acquire) < want) {
+    int warned = 0;
+    uint64_t v;
+    while ((v = atomic_load_explicit(ctr, memory_order_acquire)) < want) {
         clock_gettime(CLOCK_MONOTONIC, &now);
         double dt = (double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec);
         if (dt < 20e-3) {
             sched_yield();
             continue;
+        }
+        if (!warned && dt > STUCK_WARN_S) {
+            warned = 1;
+            af_log(AF_LOG_WARN, "weights shm: node rank %d of %d has waited %.0f s for %s to reach %llu (it is at %llu)",
+                   s->node_rank, s->node_size, dt, what, (unsigned long long)want, (unsigned long long)v);
         }
         struct timespec ts = {0, sleep_ns};
         nanosleep(&ts, NULL);
@@ -226,7 +238,7 @@ static void wait_at_least(_Atomic uint64_t *ctr, uint64_t want) {
 }
 
 const void *af_weights_shm_peek(AfWeightsShm *s, uint64_t seq) {
-    wait_at_least(written_ctr(s), seq + 1);
+    wait_at_least(s, written_ctr(s), seq + 1, "the written-pieces counter");
     return slot_ptr(s, seq);
 }
 
@@ -237,7 +249,7 @@ void af_weights_shm_release(AfWeightsShm *s, uint64_t seq) {
 void *af_weights_shm_claim(AfWeightsShm *s, uint64_t seq) {
     if (seq >= (uint64_t)s->slots) /* the slot's previous piece, seq - slots, must be read by every peer */
         for (int j = 0; j < s->node_size; j++)
-            if (j != s->node_rank) wait_at_least(done_ctr(s, j), seq + 1 - (uint64_t)s->slots);
+            if (j != s->node_rank) wait_at_least(s, done_ctr(s, j), seq + 1 - (uint64_t)s->slots, "a peer's done counter");
     return slot_ptr(s, seq);
 }
 

@@ -24,11 +24,15 @@
  * the ranks whose bytes came through that ring. Attaching: auto picks shm when ranks share
  * a node, falls back to MPI broadcasts under a file size limit below the shared segment
  * (where shm is refused with AF_ERANGE), a second attach is AF_ESTATE. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "actor/actor_loop.h"
@@ -38,6 +42,41 @@
 #include "common/weights.h"
 #include "common/weights_shm.h"
 #include "test_util.h"
+
+/* Watchdog: a rank still running WATCHDOG_S after it started (ctest's TIMEOUT is 120 s;
+ * the whole test takes seconds; AF_TEST_WATCHDOG_S overrides it) prints the step it is in
+ * and aborts the main thread (SIGABRT: Open MPI's handler prints its stack), so a hang
+ * fails before the TIMEOUT, takes the job down (mpirun ends every rank when one dies) and
+ * names its place. */
+#define WATCHDOG_S 100
+static pthread_mutex_t step_mu = PTHREAD_MUTEX_INITIALIZER;
+static char step_now[200] = "start";
+static int step_rank = -1;
+static pthread_t main_thread;
+
+static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void step(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&step_mu);
+    vsnprintf(step_now, sizeof step_now, fmt, ap);
+    pthread_mutex_unlock(&step_mu);
+    va_end(ap);
+}
+
+static void *watchdog(void *arg) {
+    (void)arg;
+    const char *e = getenv("AF_TEST_WATCHDOG_S"); /* to see it fire */
+    const int secs = e && atoi(e) > 0 ? atoi(e) : WATCHDOG_S;
+    sleep((unsigned)secs);
+    pthread_mutex_lock(&step_mu);
+    fprintf(stderr, "test_weights_mpi rank %d: watchdog: still running after %d s, in: %s\n", step_rank, secs, step_now);
+    pthread_mutex_unlock(&step_mu);
+    pthread_kill(main_thread, SIGABRT); /* Open MPI's handler prints the stuck thread's stack */
+    sleep(5);
+    abort();
+    return NULL;
+}
 
 static float value(size_t i, uint64_t version) { return (float)((i * 2654435761u + version * 97u) % 100003u) * 0.001f - 50.0f; }
 
@@ -102,16 +141,24 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     for (size_t a = 0; a < sizeof counts / sizeof *counts; a++)
         for (size_t b = 0; b < sizeof chunks / sizeof *chunks; b++)
             for (size_t c = 0; c < sizeof depths / sizeof *depths; c++) {
-                if (chunks[b] == 1 && counts[a] > 1000) continue; /* 10007 one-float messages: slow, nothing new */
+                /* 1000 one-float or 157 64-float messages add nothing to 199 of them but
+                 * rank-to-rank hand-offs, each a wait for the other rank's time slice on a
+                 * busy machine */
+                if ((chunks[b] == 1 && counts[a] >= 1000) || (chunks[b] == 64 && counts[a] > 1000)) continue;
+                step("%s: round trip n %zu chunk %zu depth %d", md->name, counts[a], chunks[b], depths[c]);
                 round_trip(comm, m.rank, (int)(version % (uint64_t)m.size), counts[a], chunks[b], depths[c], version);
                 version++;
             }
-    /* default chunking, more than one default chunk */
-    round_trip(comm, m.rank, last, AF_WEIGHTS_DEFAULT_CHUNK_ELEMS * 2 + 5, 0, 0, 4242);
+    /* default chunking, more than one default chunk (the MPI transport's chunks; in pieces
+     * of the default size under shm; not with small pieces: 1049 of them, nothing new) */
+    step("%s: default chunking", md->name);
+    if (piece == AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS)
+        round_trip(comm, m.rank, last, AF_WEIGHTS_DEFAULT_CHUNK_ELEMS * 2 + 5, 0, 0, 4242);
 
     /* corrupted checksum, each kind: receivers detect it; the next broadcast still works */
     for (int k = 0; k < 2; k++) {
         const int kind = k ? AF_WEIGHTS_CHECKSUM_XXH64 : 0;
+        step("%s: corrupted checksum, kind %d", md->name, kind);
         const size_t n = 400000; /* 1.6 MB: summed on the helper thread */
         float *buf = malloc(n * sizeof(float));
         if (m.rank == 0) fill(buf, n, 9);
@@ -139,6 +186,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
      * corrupted in transit */
     {
         for (int big = 0; big < 2; big++) { /* inline and helper-thread summing */
+        step("%s: one float off, big %d", md->name, big);
         const size_t n = big ? 300001 : 3001;
         float *buf = malloc(n * sizeof(float)), *alt = malloc(n * sizeof(float));
         fill(buf, n, 14);
@@ -166,6 +214,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         size_t count = n;
         uint64_t v = 15;
         AfWeightsOpts o = {.chunk_elems = 300, .depth = 2, .checksum_kind = 7};
+        step("%s: unknown checksum kind", md->name);
         int rc = af_weights_bcast(buf, n, &count, &v, 0, comm, &o, NULL);
         if (m.rank == 0) CHECK_EQ_INT(rc, 0);
         else {
@@ -188,6 +237,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         size_t count = n;
         uint64_t v = 11;
         AfWeightsOpts o = {.chunk_elems = 512, .depth = 4};
+        step("%s: receiver without room", md->name);
         int rc = af_weights_bcast(buf, m.rank == last ? n : cap, &count, &v, last, comm, &o, NULL);
         if (m.rank == last) CHECK_EQ_INT(rc, 0);
         else {
@@ -205,6 +255,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         const size_t n = 9000;
         float *buf = malloc(n * sizeof(float));
         double secs = -1;
+        step("%s: publish", md->name);
         if (m.rank == 0) {
             fill(buf, n, 13);
             CHECK_EQ_INT(af_weights_publish(comm, AF_CTRL_RUN, 5, 13, buf, n, &secs), 0);
@@ -229,6 +280,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     /* a piece corrupted in the root's ring: detected by exactly the ranks it reached */
     for (int root = 0; root < m.size; root += m.size > 1 ? m.size - 1 : 1) {
         const size_t n = 2 * piece + 17; /* three pieces */
+        step("%s: piece corrupted in the ring, root %d", md->name, root);
         float *buf = malloc(n * sizeof(float));
         if (m.rank == root) fill(buf, n, 21);
         size_t count = n;
@@ -249,6 +301,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         float *buf = malloc(n * sizeof(float));
         for (uint64_t ver = 30; ver < 36; ver++) {
             const int root = (int)(ver % (uint64_t)m.size);
+            step("%s: late receivers, v%llu", md->name, (unsigned long long)ver);
             if (m.rank == root) fill(buf, n, ver);
             else {
                 struct timespec ts = {0, (long)((m.rank * 7 + (int)ver * 3) % 11) * 1000000L};
@@ -305,6 +358,7 @@ static void test_refill(const AfMpi *m) {
     char scratch[256];
     for (int bad = 0; bad < 3; bad++) { /* 0: RUN, REFILL, REFILL, STOP; 1: REFILL of another version; 2: REFILL first */
         MPI_Comm comm;
+        step("refill, case %d", bad);
         CHECK_EQ_INT(MPI_Comm_dup(MPI_COMM_WORLD, &comm), MPI_SUCCESS);
         CHECK_EQ_INT(af_weights_transport_attach(comm, NULL, NULL), 0);
         weights_calls = 0;
@@ -352,6 +406,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "af_mpi_init: %s\n", af_error_detail());
         return 1;
     }
+    step_rank = m.rank;
+    main_thread = pthread_self();
+    pthread_t wd;
+    if (pthread_create(&wd, NULL, watchdog, NULL) == 0) pthread_detach(wd);
     const Mode modes[] = {
         {"bcast", {.method = AF_WEIGHTS_TRANSPORT_BCAST}},
         {"shm", {.method = AF_WEIGHTS_TRANSPORT_SHM}},
@@ -361,16 +419,19 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof modes / sizeof *modes; i++) {
         MPI_Comm comm;
         int chosen = -1;
+        step("%s: attach", modes[i].name);
         CHECK_EQ_INT(MPI_Comm_dup(MPI_COMM_WORLD, &comm), MPI_SUCCESS);
         int rc = af_weights_transport_attach(comm, &modes[i].t, &chosen);
         CHECK_MSG(rc == 0, "attach %s: %s", modes[i].name, af_error_detail());
         CHECK_EQ_INT(chosen, modes[i].t.method);
         CHECK(af_weights_shm_get(comm) ? chosen == AF_WEIGHTS_TRANSPORT_SHM : chosen == AF_WEIGHTS_TRANSPORT_BCAST);
         if (rc == 0) suite(comm, &modes[i], chosen);
+        step("%s: MPI_Comm_free", modes[i].name);
         MPI_Comm_free(&comm); /* frees the shared window (attribute delete callback) */
     }
     /* auto: shared memory when ranks share a node, MPI broadcasts otherwise; a second
      * attach is refused */
+    step("auto transport");
     {
         MPI_Comm comm;
         int chosen = -1;
@@ -387,6 +448,7 @@ int main(int argc, char **argv) {
     }
     /* under a file size limit below the shared segment (Open MPI backs it with a file;
      * creating it would raise SIGXFSZ): auto falls back to MPI broadcasts, shm refuses */
+    step("file size limit");
     {
         struct rlimit old_lim, lim;
         CHECK_EQ_INT(getrlimit(RLIMIT_FSIZE, &old_lim), 0);
@@ -410,6 +472,7 @@ int main(int argc, char **argv) {
     test_refill(&m);
 
     int failed = af_test_failures, any = 0;
+    step("final reduction and MPI_Finalize");
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     af_mpi_finalize(&m);
     if (any && !af_test_failures) af_test_failures = 1; /* another rank failed */

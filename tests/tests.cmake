@@ -1,8 +1,12 @@
 # AF_SLURM_CHECK=0: tests run inside a SLURM allocation start singletons on purpose.
+# OMPI_MCA_hwloc_base_binding_policy=none: mpirun would bind each rank of a 2-rank job to
+# a core of its own (its default up to 2 ranks), so a rank could not leave a core that a
+# busy process shares; a test of many rank-to-rank hand-offs (test_weights_mpi) then took
+# 99-130 s instead of 3-7 s and overran its TIMEOUT, which looked like a hang.
 # Test registration. Labels: unit (fast, single process), asan (unit tests against the
 # sanitized library), mpi (under mpirun at several rank counts), python (PyTorch
 # reference, /usr/bin/python3), cli (the agentflow program end to end).
-set(AF_TEST_ENV "AF_SLURM_CHECK=0;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OPENBLAS_NUM_THREADS=1;AF_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+set(AF_TEST_ENV "AF_SLURM_CHECK=0;OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1;OMPI_MCA_hwloc_base_binding_policy=none;OPENBLAS_NUM_THREADS=1;AF_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 
 # af_unit_test(name [TIMEOUT s]): tests/<name>.c, run plain and (if enabled) sanitized.
 function(af_unit_test name)
