@@ -15,7 +15,9 @@
  * Bits: oneDNN's matmul reduces in a fixed order for a given shape, layout and thread
  * count (no atomics), so the same inputs give the same bits run after run and on every
  * rank with the same thread count and CPU; another thread count or another CPU (AMX vs
- * AVX512-BF16) may change the last bits (tests/test_model_bf16.c checks repeatability). */
+ * AVX512-BF16) may change the last bits (tests/test_model_bf16.c checks repeatability).
+ * The learner (common/model.c) runs every product single-threaded on fixed chunks, so
+ * its bits do not depend on its thread count. */
 #ifndef AF_COMMON_MATMUL_BF16_H
 #define AF_COMMON_MATMUL_BF16_H
 

@@ -103,7 +103,7 @@ typedef struct AfModel {
     int max_seqs;             /* capacity of one learner batch, sequences */
     AfModelActs *acts;        /* NULL when max_tokens == 0 */
     int fwd_valid;            /* a forward ran since the last parameter change/backward */
-    struct AfPool *pool;      /* attention workers (common/pool.h), NULL when 1 thread */
+    struct AfPool *pool;      /* the learner path's workers (common/pool.h), NULL when 1 thread */
     int compute;              /* AF_COMPUTE_FP32 (af_model_create's) or AF_COMPUTE_BF16 of
                                * common/matmul_bf16.h: af_model_set_compute */
     uint16_t *wb;             /* (n_params) bf16 copy of params made by each forward, or NULL */
