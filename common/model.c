@@ -817,19 +817,44 @@ static void att_bf16(AfModel *m, AttJob *j, int N, const float *dO) {
 /* ------------------------------------------------------------------ LM head softmax, SwiGLU */
 
 /* Log-prob of tok and entropy under softmax(z / T) of one logits row z (V); e: scratch
- * (V). Sets *lse to the log-sum-exp. */
-static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp, float *ent) {
+ * (V). Sets *lse to the log-sum-exp. LANES (a constant after inlining) is the number of
+ * partial sums of the two double sums: 1 sums in index order (the all-rows path: its bits
+ * unchanged), 8 in eight interleaved partial sums added at the end (the large-vocabulary
+ * block path: vectorised; the same sums up to double rounding). */
+static inline void lm_row_lanes(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp,
+                                float *ent, const int LANES) {
     float mx = -INFINITY;
     /* as in af_decode_sample: round z / T to float, then subtract mx in a separate
      * loop (no FMA contraction), so the argmax's term is exactly 1 and logp <= 0 */
-    for (int j = 0; j < V; j++) {
+    int j = 0;
+    if (LANES > 1) { /* the same maximum (bar the sign of a zero) in 16 lanes */
+        float ml[16];
+        for (int l = 0; l < 16; l++) ml[l] = -INFINITY;
+        for (; j + 16 <= V; j += 16)
+            for (int l = 0; l < 16; l++) {
+                e[j + l] = z[j + l] * invT;
+                ml[l] = e[j + l] > ml[l] ? e[j + l] : ml[l];
+            }
+        for (int l = 0; l < 16; l++) mx = ml[l] > mx ? ml[l] : mx;
+    }
+    for (; j < V; j++) {
         e[j] = z[j] * invT;
         mx = e[j] > mx ? e[j] : mx;
     }
-    for (int j = 0; j < V; j++) e[j] -= mx;
+    for (j = 0; j < V; j++) e[j] -= mx;
     af_vexpf(e, e, (size_t)V);
     double sum = 0, ez = 0;
-    for (int j = 0; j < V; j++) {
+    j = 0;
+    if (LANES > 1) {
+        double sl[8] = {0}, zl[8] = {0};
+        for (; j + 8 <= V; j += 8)
+            for (int l = 0; l < 8; l++) {
+                sl[l] += e[j + l];
+                zl[l] += (double)e[j + l] * (double)(z[j + l] * invT);
+            }
+        for (int l = 0; l < 8; l++) sum += sl[l], ez += zl[l];
+    }
+    for (; j < V; j++) {
         sum += e[j];
         ez += (double)e[j] * (double)(z[j] * invT);
     }
@@ -837,6 +862,14 @@ static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, flo
     *lse = (float)lse_d;
     if (logp) *logp = af_logp_from_lse(z[tok] * invT, lse_d);
     if (ent) *ent = (float)(lse_d - ez / sum);
+}
+
+static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp, float *ent) {
+    lm_row_lanes(z, V, tok, invT, e, lse, logp, ent, 1);
+}
+
+static void lm_row8(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp, float *ent) {
+    lm_row_lanes(z, V, tok, invT, e, lse, logp, ent, 8);
 }
 
 /* For one row: d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T times
@@ -958,7 +991,7 @@ static void lm_block_fwd_range(void *c, size_t lo, size_t hi, int tid) {
     float *e = a->S + (size_t)tid * a->scratch_floats; /* scratch row of V floats */
     for (size_t r = lo; r < hi; r++) {
         const int i = a->lm_idx[r] + 1;
-        lm_row(a->logits + r * V, V, a->tokens[i], j->invT, e, &a->lse_out[i - 1], j->logp ? &j->logp[i] : NULL,
+        lm_row8(a->logits + r * V, V, a->tokens[i], j->invT, e, &a->lse_out[i - 1], j->logp ? &j->logp[i] : NULL,
                j->ent ? &j->ent[i] : NULL);
     }
 }
