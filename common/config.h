@@ -82,6 +82,7 @@ typedef struct AfConfig {
         int warmstart_planner; /* AfWarmstartPlanner */
         int64_t threads;
         int compute; /* AF_COMPUTE_* of common/matmul_bf16.h (fp32|bf16|auto, same order) */
+        int64_t warmstart_save_every;
     } model;
     struct {
         int64_t batch_queries, group_size, max_turns, max_action_tokens, result_chars;
@@ -241,6 +242,8 @@ typedef struct AfConfig {
       "episodes per warm-start step")                                                           \
     X("model.warmstart_lr", model.warmstart_lr, FLOAT, 3e-3, 1e-7, 1.0, "",                    \
       "peak warm-start learning rate (20-step linear warm-up, cosine decay to 10%)")           \
+    X("model.warmstart_save_every", model.warmstart_save_every, INT, 0, 0, 1000000, "",        \
+      "warm start: every N steps (before the last) write the planner so far to RUN_DIR/warmstart-step-S, a model directory for eval --model (a warm start's learning curve); 0 = never") \
     X("model.threads", model.threads, INT, 1, 1, 256, "", "OpenBLAS threads per rank")         \
     X("model.compute", model.compute, ENUM, "fp32", 0, 0, "fp32|bf16|auto",                     \
       "precision of the learner's matrix products (linear layers and attention): fp32; bf16 (bf16 inputs, fp32 accumulation and master weights: AMX or AVX512-BF16, refused on a CPU without them); auto (bf16 where the CPU has it, else fp32; the bits then depend on the CPU). Decoding stays fp32") \

@@ -20,11 +20,11 @@
 static int g_threads = 1; /* af_model_set_threads */
 /* af_model_set_lm_budget: the LM head's full (N, V) buffers up to this many floats each,
  * else blocks of this many */
-static size_t g_lm_full_max = (size_t)1 << 26, g_lm_block = (size_t)1 << 23;
+static size_t g_lm_full_max = (size_t)1 << 26, g_lm_block = (size_t)1 << 26;
 
 void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats) {
     g_lm_full_max = full_max_floats ? full_max_floats : (size_t)1 << 26;
-    g_lm_block = block_floats ? block_floats : (size_t)1 << 23;
+    g_lm_block = block_floats ? block_floats : (size_t)1 << 26;
 }
 
 struct AfModelActs {
@@ -55,6 +55,9 @@ struct AfModelActs {
     int lm_rows;      /* rows of logits/dlogits: max_tokens, or a block (large vocabulary) */
     int lm_block;     /* 1: the LM head runs in blocks of gathered rows (see af_model_set_lm_budget) */
     int *lm_idx;      /* (lm_rows) block path: the rows gathered */
+    int lm_kept;      /* block path: rows of the forward's last block whose logits are still in
+                       * `logits` (lm_idx, lm_x hold them), 0 when none */
+    int *lm_all;      /* (max_tokens) block path, backward: every row it uses, in order */
     float *lm_x;      /* (lm_rows, C) block path: their final-norm outputs */
     float *lm_dx;     /* (lm_rows, C) block path: their input gradients */
     /* backward scratch */
@@ -62,7 +65,7 @@ struct AfModelActs {
     float *dq, *dk, *dv, *datt; /* (N, QD), (N, KD), (N, KD), (N, QD) */
     float *dkpre;     /* (N, KD) gradient before the k norm (qk_norm only; q uses datt) */
     float *dg, *du;   /* (N, F) */
-    float *dlogits;   /* (lm_rows, V) */
+    float *dlogits;   /* (lm_rows, V); == logits on the block path (computed in place) */
     float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
     size_t scratch_floats; /* max(ATT_BLOCK * max_seq, V) */
     /* bf16 attention products (m->compute == AF_COMPUTE_BF16; NULL otherwise) */
@@ -224,11 +227,13 @@ static void acts_free(AfModelActs *a) {
     float **fs[] = {&a->x, &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse, &a->xmid,
                     &a->xn2, &a->rstd2, &a->g, &a->u, &a->h, &a->xnf, &a->rstdf, &a->logits,
                     &a->lse_out, &a->dx, &a->dxn, &a->dq, &a->dk, &a->dv, &a->datt, &a->dg,
-                    &a->du, &a->dlogits, &a->S, &a->dP, &a->qpre, &a->kpre, &a->rstdq,
+                    &a->du, &a->S, &a->dP, &a->qpre, &a->kpre, &a->rstdq,
                     &a->rstdk, &a->dkpre, &a->lm_x, &a->lm_dx};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(*fs[i]);
     free(a->seq_start);
+    if (a->dlogits != a->logits) free(a->dlogits);
     free(a->lm_idx);
+    free(a->lm_all);
     free(a->pos);
     free(a->tokens);
     free(a);
@@ -278,6 +283,7 @@ static int acts_alloc(AfModel *m, int grads) {
         a->lm_rows = (int)(r < 1 ? 1 : r > N ? N : r);
         a->lm_block = 1;
         ok = ok && (a->lm_idx = calloc((size_t)a->lm_rows, sizeof(int))) != NULL;
+        ok = ok && (!grads || (a->lm_all = calloc(N, sizeof(int))) != NULL);
         A(lm_x, (size_t)a->lm_rows * C);
         if (grads) A(lm_dx, (size_t)a->lm_rows * C);
     }
@@ -295,7 +301,10 @@ static int acts_alloc(AfModel *m, int grads) {
         A(datt, N * QD);
         A(dg, N * F);
         A(du, N * F);
-        A(dlogits, (size_t)a->lm_rows * V);
+        if (a->lm_block)
+            a->dlogits = a->logits; /* the block path's backward overwrites the logits */
+        else
+            A(dlogits, (size_t)a->lm_rows * V);
         A(dP, AF_ATT_THREADS * a->scratch_floats);
     }
 #undef A
@@ -458,8 +467,9 @@ int af_model_set_compute(AfModel *m, int compute) {
 #define MAX2(x, y) ((x) > (y) ? (x) : (y))
     size_t xw = MAX2(MAX2((size_t)c->d_model, QD), (size_t)c->d_ff); /* inputs of the products */
     AfModelActs *a = m->acts;
-    /* their outputs' gradients (the LM head in blocks, for a large vocabulary, stays fp32) */
+    /* their outputs' gradients (the LM head in blocks, for a large vocabulary: one block) */
     size_t yw = MAX2(MAX2(xw, KD), a->lm_block ? 0 : (size_t)c->vocab_size);
+    size_t yn = MAX2(N * yw, a->lm_block ? (size_t)a->lm_rows * (size_t)c->vocab_size : 0);
 #undef MAX2
     for (int i = 0; i < AF_ATT_THREADS; i++)
         if ((rc = af_bf16mm_create(&a->att_mm[i]))) {
@@ -469,7 +479,7 @@ int af_model_set_compute(AfModel *m, int compute) {
     size_t max_T = (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
     m->wb = alloc_floats((m->n_params + 1) / 2);
     m->xb = alloc_floats((N * xw + 1) / 2);
-    m->yb = m->grads ? alloc_floats((N * yw + 1) / 2) : NULL;
+    m->yb = m->grads ? alloc_floats((yn + 1) / 2) : NULL;
     a->qkvb = alloc_floats(N * (QD + KD)); /* (2 QD + 2 KD) bf16 per token */
     a->pb = alloc_floats((size_t)AF_ATT_THREADS * ATT_BLOCK * max_T);
     if (!m->wb || !m->xb || (m->grads && !m->yb) || !a->qkvb || !a->pb) {
@@ -938,19 +948,44 @@ static void att_bf16(AfModel *m, AttJob *j, int N, const float *dO) {
 /* ------------------------------------------------------------------ LM head softmax, SwiGLU */
 
 /* Log-prob of tok and entropy under softmax(z / T) of one logits row z (V); e: scratch
- * (V). Sets *lse to the log-sum-exp. */
-static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp, float *ent) {
+ * (V). Sets *lse to the log-sum-exp. LANES (a constant after inlining) is the number of
+ * partial sums of the two double sums: 1 sums in index order (the all-rows path: its bits
+ * unchanged), 8 in eight interleaved partial sums added at the end (the large-vocabulary
+ * block path: vectorised; the same sums up to double rounding). */
+static inline void lm_row_lanes(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp,
+                                float *ent, const int LANES) {
     float mx = -INFINITY;
     /* as in af_decode_sample: round z / T to float, then subtract mx in a separate
      * loop (no FMA contraction), so the argmax's term is exactly 1 and logp <= 0 */
-    for (int j = 0; j < V; j++) {
+    int j = 0;
+    if (LANES > 1) { /* the same maximum (bar the sign of a zero) in 16 lanes */
+        float ml[16];
+        for (int l = 0; l < 16; l++) ml[l] = -INFINITY;
+        for (; j + 16 <= V; j += 16)
+            for (int l = 0; l < 16; l++) {
+                e[j + l] = z[j + l] * invT;
+                ml[l] = e[j + l] > ml[l] ? e[j + l] : ml[l];
+            }
+        for (int l = 0; l < 16; l++) mx = ml[l] > mx ? ml[l] : mx;
+    }
+    for (; j < V; j++) {
         e[j] = z[j] * invT;
         mx = e[j] > mx ? e[j] : mx;
     }
-    for (int j = 0; j < V; j++) e[j] -= mx;
+    for (j = 0; j < V; j++) e[j] -= mx;
     af_vexpf(e, e, (size_t)V);
     double sum = 0, ez = 0;
-    for (int j = 0; j < V; j++) {
+    j = 0;
+    if (LANES > 1) {
+        double sl[8] = {0}, zl[8] = {0};
+        for (; j + 8 <= V; j += 8)
+            for (int l = 0; l < 8; l++) {
+                sl[l] += e[j + l];
+                zl[l] += (double)e[j + l] * (double)(z[j + l] * invT);
+            }
+        for (int l = 0; l < 8; l++) sum += sl[l], ez += zl[l];
+    }
+    for (; j < V; j++) {
         sum += e[j];
         ez += (double)e[j] * (double)(z[j] * invT);
     }
@@ -958,6 +993,14 @@ static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, flo
     *lse = (float)lse_d;
     if (logp) *logp = af_logp_from_lse(z[tok] * invT, lse_d);
     if (ent) *ent = (float)(lse_d - ez / sum);
+}
+
+static void lm_row(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp, float *ent) {
+    lm_row_lanes(z, V, tok, invT, e, lse, logp, ent, 1);
+}
+
+static void lm_row8(const float *z, int V, int32_t tok, float invT, float *e, float *lse, float *logp, float *ent) {
+    lm_row_lanes(z, V, tok, invT, e, lse, logp, ent, 8);
 }
 
 /* For one row: d logp_i / d logits_{i-1} = (onehot(tok_i) - softmax(z/T)) / T times
@@ -1058,34 +1101,50 @@ static int lm_row_used(const AfModelActs *a, int p, const uint8_t *need) {
     return p + 1 < a->N && a->pos[p + 1] != 0 && (!need || need[p + 1]);
 }
 
-/* The block path of the LM head: gathers the next lm_rows used rows from *p on (with
- * need: wanted; with w: of nonzero weight w[p + 1] or, with w2, w2[p + 1]) into lm_idx /
- * lm_x and computes their logits. Returns the rows gathered (0: none left). */
-static int lm_block_next(AfModel *m, int *p, const uint8_t *need, const float *w, const float *w2) {
+/* The block path of the LM head: the logits of the k rows rows[0..k) (k <= lm_rows), their
+ * final-norm outputs gathered into lm_x, the rows into lm_idx. */
+static void lm_block_logits(AfModel *m, const int *rows, int k) {
     AfModelActs *a = m->acts;
-    const int C = m->cfg.d_model, N = a->N;
-    int k = 0;
-    for (; *p < N && k < a->lm_rows; (*p)++) {
-        if (!lm_row_used(a, *p, need) || (w && w[*p + 1] == 0 && !(w2 && w2[*p + 1] != 0))) continue;
-        a->lm_idx[k] = *p;
-        memcpy(a->lm_x + (size_t)k * C, a->xnf + (size_t)*p * C, (size_t)C * sizeof(float));
-        k++;
+    const int C = m->cfg.d_model;
+    for (int j = 0; j < k; j++) {
+        a->lm_idx[j] = rows[j];
+        memcpy(a->lm_x + (size_t)j * C, a->xnf + (size_t)rows[j] * C, (size_t)C * sizeof(float));
     }
-    if (k) linear_fwd(m, a->logits, 0, a->lm_x, NULL, m->p.lm_head, NULL, k, C, m->cfg.vocab_size); /* fp32 */
-    return k;
+    linear_fwd(m, a->logits, 0, a->lm_x, to_bf16(m, a->lm_x, (size_t)k * C), m->p.lm_head, NULL, k, C,
+               m->cfg.vocab_size);
 }
 
-/* The block path of the LM head's forward: the used rows, lm_rows at a time. */
+/* Rows lo..hi-1 of a block: log-probs, entropies and lse_out of the rows lm_idx[lo..hi). */
+static void lm_block_fwd_range(void *c, size_t lo, size_t hi, int tid) {
+    const RowJob *j = c;
+    AfModelActs *a = j->m->acts;
+    const int V = j->m->cfg.vocab_size;
+    float *e = a->S + (size_t)tid * a->scratch_floats; /* scratch row of V floats */
+    for (size_t r = lo; r < hi; r++) {
+        const int i = a->lm_idx[r] + 1;
+        lm_row8(a->logits + r * V, V, a->tokens[i], j->invT, e, &a->lse_out[i - 1], j->logp ? &j->logp[i] : NULL,
+               j->ent ? &j->ent[i] : NULL);
+    }
+}
+
+/* The block path of the LM head's forward: the used rows, lm_rows at a time (the rows
+ * split over the attention workers). The last block's logits stay (lm_kept) for a
+ * backward over the same rows. */
 static void lm_forward_blocks(AfModel *m, const uint8_t *need, float invT, float *logp_out, float *entropy_out) {
     AfModelActs *a = m->acts;
-    const int V = m->cfg.vocab_size;
+    RowJob lj = {.m = m, .invT = invT, .logp = logp_out, .ent = entropy_out};
+    int *rows = a->lm_all ? a->lm_all : a->lm_idx, n = 0;
+    a->lm_kept = 0;
     for (int p = 0; p < a->N; p++) a->lse_out[p] = NAN;
-    for (int p = 0, k; (k = lm_block_next(m, &p, need, NULL, NULL)) > 0;)
-        for (int j = 0; j < k; j++) {
-            const int i = a->lm_idx[j] + 1;
-            lm_row(a->logits + (size_t)j * V, V, a->tokens[i], invT, a->S, &a->lse_out[i - 1],
-                   logp_out ? &logp_out[i] : NULL, entropy_out ? &entropy_out[i] : NULL);
+    for (int p = 0; p < a->N; p++) {
+        if (lm_row_used(a, p, need)) rows[n++] = p;
+        if (n == a->lm_rows || (n > 0 && p == a->N - 1)) {
+            lm_block_logits(m, rows, n);
+            par_range(m, (size_t)n, 1, 2, lm_block_fwd_range, &lj);
+            a->lm_kept = n;
+            n = 0;
         }
+    }
 }
 
 int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
@@ -1176,7 +1235,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
     const uint16_t *xfb = rmsnorm_fwd(m, a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps, !a->lm_block);
 
     float invT = 1.0f / temperature;
-    if (a->lm_block) { /* large vocabulary: only the used rows, a block at a time (fp32 products) */
+    if (a->lm_block) { /* large vocabulary: only the used rows, a block at a time */
         for (int s = 0; s < n_seqs; s++) {
             for (int i = seq_start[s]; i < seq_start[s + 1]; i++) {
                 if (logp_out) logp_out[i] = 0;
@@ -1184,6 +1243,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
             }
         }
         lm_forward_blocks(m, need, invT, logp_out, entropy_out);
+        if (m->mm_rc) return m->mm_rc;
         m->fwd_valid = 1;
         return 0;
     }
@@ -1199,27 +1259,48 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
 /* ------------------------------------------------------------------ backward */
 
 
+/* Rows lo..hi-1 of a block: their logits turned into the gradient, in place. */
+static void lm_block_bwd_range(void *c, size_t lo, size_t hi, int tid) {
+    const RowJob *j = c;
+    AfModelActs *a = j->m->acts;
+    const int V = j->m->cfg.vocab_size;
+    float *lp = a->S + (size_t)tid * a->scratch_floats; /* scratch row of V floats */
+    for (size_t r = lo; r < hi; r++) {
+        const int i = a->lm_idx[r] + 1;
+        float *z = a->logits + r * V;
+        lm_row_grad(z, lp, z, V, a->tokens[i], j->dlogp[i], j->dent ? j->dent[i] : 0.0f, j->invT, a->lse_out[i - 1]);
+    }
+}
+
 /* The block path of the LM head's backward: the rows of nonzero weight, lm_rows at a
- * time, their logits recomputed from the saved final-norm outputs. Sets a->dxn. */
+ * time, last block first: its logits are the forward's when it holds the same rows
+ * (lm_kept), else they are recomputed from the saved final-norm outputs; the gradient
+ * is computed in place over them. Sets a->dxn. */
 static int lm_backward_blocks(AfModel *m, const float *dlogp, const float *dent) {
     AfModelActs *a = m->acts;
     const int C = m->cfg.d_model, V = m->cfg.vocab_size, N = a->N;
-    const float invT = 1.0f / a->temperature;
+    RowJob lj = {.m = m, .invT = 1.0f / a->temperature, .dlogp = dlogp, .dent = dent};
     memset(a->dxn, 0, (size_t)N * C * sizeof(float));
-    for (int p = 0; p < N; p++)
-        if (lm_row_used(a, p, NULL) && (dlogp[p + 1] != 0 || (dent && dent[p + 1] != 0)) && isnan(a->lse_out[p]))
+    int n = 0;
+    for (int p = 0; p < N; p++) {
+        if (!lm_row_used(a, p, NULL) || (dlogp[p + 1] == 0 && !(dent && dent[p + 1] != 0))) continue;
+        if (isnan(a->lse_out[p]))
             return af_error_set(AF_ESTATE, "af_model_backward: token %d has a weight but its log-prob was not "
                                            "computed by the forward (need)", p + 1);
-    for (int p = 0, k; (k = lm_block_next(m, &p, NULL, dlogp, dent)) > 0;) {
-        for (int j = 0; j < k; j++) {
-            const int i = a->lm_idx[j] + 1;
-            lm_row_grad(a->dlogits + (size_t)j * V, a->S, a->logits + (size_t)j * V, V, a->tokens[i], dlogp[i],
-                        dent ? dent[i] : 0.0f, invT, a->lse_out[i - 1]);
-        }
-        linear_bwd(m, a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, NULL, m->p.lm_head, k, C, V); /* fp32 */
+        a->lm_all[n++] = p;
+    }
+    for (int b = (n + a->lm_rows - 1) / a->lm_rows - 1; b >= 0; b--) {
+        const int *rows = a->lm_all + (size_t)b * a->lm_rows;
+        const int k = n - b * a->lm_rows < a->lm_rows ? n - b * a->lm_rows : a->lm_rows;
+        if (!(a->lm_kept == k && !memcmp(a->lm_idx, rows, (size_t)k * sizeof(int)))) lm_block_logits(m, rows, k);
+        a->lm_kept = 0;
+        par_range(m, (size_t)k, 1, 2, lm_block_bwd_range, &lj);
+        linear_bwd(m, a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, to_bf16(m, a->lm_x, (size_t)k * C),
+                   m->p.lm_head, k, C, V);
         for (int j = 0; j < k; j++)
             memcpy(a->dxn + (size_t)a->lm_idx[j] * C, a->lm_dx + (size_t)j * C, (size_t)C * sizeof(float));
     }
+    a->lm_kept = 0;
     return 0;
 }
 

@@ -185,12 +185,16 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
 
 /* The LM head's memory, process-wide, for models created after the call: a model whose
  * (max_tokens, V) logits exceed full_max_floats (default 2^26: 256 MiB) keeps only a block
- * of block_floats / V gathered rows (default 2^23 floats: 32 MiB) for the logits and for
- * their gradient, computes in forward only the rows used (af_model_forward_need), and in
- * backward recomputes the logits of the rows of nonzero weight, a block at a time: an
- * extra LM-head product over those rows instead of two (N, V) buffers (about 10 GB for
- * a 151,936-token vocabulary and 8,192 tokens). 0 restores a default. Tests use small
- * values to run the block path on a small vocabulary. */
+ * of block_floats / V gathered rows (default 2^26 floats: 256 MiB, 441 rows of a
+ * 151,936-token vocabulary) for the logits, whose gradient is computed in place over
+ * them; it computes in forward only the rows used (af_model_forward_need), and in
+ * backward takes the rows of nonzero weight a block at a time, last block first: the
+ * forward's last block when it holds the same rows (a backward over the rows the forward
+ * computed, all in one block: no second LM-head product), else the logits recomputed
+ * (an extra product over those rows instead of two (N, V) buffers: about 10 GB for a
+ * 151,936-token vocabulary and 8,192 tokens). The rows of a block are split over the
+ * model's threads (af_model_set_threads). 0 restores a default. Tests use small values
+ * to run the block path on a small vocabulary. */
 void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats);
 
 /* Logits of the last forward: (N, V) row i predicts the token after tokens[i],

@@ -344,12 +344,27 @@ static int save_planner(const Run *R, const char *dir) {
     return rc;
 }
 
+/* model.warmstart_save_every: learner 0 writes the planner of warm-start step `step`
+ * (not the last: RUN_DIR/warmstart holds that) to RUN_DIR/warmstart-step-STEP. */
+static int warm_start_snapshot(void *ctx, int step, int steps) {
+    const Run *R = ctx;
+    const int64_t every = R->cfg->model.warmstart_save_every;
+    if (R->rank != 0 || every <= 0 || step % every != 0 || step >= steps) return 0;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/warmstart-step-%d", R->run_dir, step);
+    int rc = save_planner(R, dir);
+    if (rc) return af_error_wrap(rc, "saving the planner of warm-start step %d", step);
+    af_log(AF_LOG_INFO, "warm start step %d: planner written to %s (%.1f s since the run started)", step, dir,
+           af_time_now() - R->t_start);
+    return 0;
+}
+
 /* Learners after set-up: the warm start (new runs), then the reference planner. */
 static int warm_start(Run *R) {
     const AfConfig *c = R->cfg;
     int rc = 0;
     if (!R->resume && (rc = af_warmstart_run(R->w, af_learner_update(R->learner), af_learner_adamw(R->learner),
-                                             R->rank, R->L, R->learners)))
+                                             R->rank, R->L, R->learners, warm_start_snapshot, R)))
         return rc;
     af_learner_freeze_reference(R->learner);
     if (R->rank == 0 && !R->resume && c->model.warmstart_steps > 0) { /* reusable with model.init_from */

@@ -32,7 +32,8 @@ static int demonstrator(const AfWorld *w, AfPlanner **out) {
     return af_planner_oracle_create(out);
 }
 
-int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, int L, MPI_Comm learners) {
+int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, int L, MPI_Comm learners,
+                     AfWarmstartHook hook, void *hook_ctx) {
     const AfConfig *c = &w->cfg;
     const int steps = (int)c->model.warmstart_steps, nb = (int)c->model.warmstart_batch;
     if (steps <= 0) return 0;
@@ -75,6 +76,7 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
         if (rc == 0) rc = af_update_bc_step(upd, (const Agentflow__Trajectory *const *)tr, mine, &loss);
         update_s += af_time_now() - tu;
         for (int i = 0; i < mine; i++) af_trajectory_free(tr[i]), tr[i] = NULL;
+        if (rc == 0 && hook) rc = hook(hook_ctx, s + 1, steps);
         if (rc == 0 && (s % 50 == 0 || s == steps - 1)) {
             char eta[32];
             af_progress_duration(af_progress_eta(s + 1, steps, af_time_now() - t0), eta, sizeof eta);

@@ -30,9 +30,15 @@
  * a training iteration's (training iterations stay below 2^31). */
 #define AF_WARMSTART_ITERATION 0x80000000u
 
-/* Runs model.warmstart_steps steps on learner lidx of L (collective over `learners`).
- * Returns 0, or the first error (a failed demonstration on any learner stops all). */
-int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, int L, MPI_Comm learners);
+/* Called on every learner after warm-start step `step` (1-based) of `steps` has updated
+ * the planner; a nonzero return stops the warm start with that error. */
+typedef int (*AfWarmstartHook)(void *ctx, int step, int steps);
+
+/* Runs model.warmstart_steps steps on learner lidx of L (collective over `learners`),
+ * calling hook (or NULL) after each. Returns 0, or the first error (a failed
+ * demonstration on any learner stops all). */
+int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, int L, MPI_Comm learners,
+                     AfWarmstartHook hook, void *hook_ctx);
 
 /* The end of the warm start: the learning rate becomes rl_lr; unless carry_moments, both
  * moments are zeroed and the step count reset (Adam's bias correction starts again). */

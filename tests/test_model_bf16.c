@@ -16,7 +16,9 @@
  *    fp32's bits again after switching back; fp32 gives the same bits at 1, 2 and 3
  *    threads (the work split over the model's threads); so does bf16 on a batch of 597
  *    tokens and d_model 256 (the products in several fixed chunks; before the chunking,
- *    oneDNN's 2-thread products gave other gradient bits than 1 thread at this size).
+ *    oneDNN's 2-thread products gave other gradient bits than 1 thread at this size); the
+ *    LM head in blocks (a large vocabulary's path) in bf16 against all rows at once in
+ *    bf16 (check_lm_blocks_bf16).
  * Exit 77 (skip) when the CPU lacks native bf16 and AF_BF16 is not "off". */
 #include <math.h>
 #include <stdio.h>
@@ -273,6 +275,43 @@ done:
     free(b.tok), free(b.w);
 }
 
+/* The LM head in blocks (a large vocabulary's path, af_model_set_lm_budget: blocks of 40
+ * rows here, the last one reused by the backward) in bf16 against all rows at once in
+ * bf16 on the same weights: log-probs within 1e-5, the loss within 1e-5 relative, every
+ * gradient within 1e-3 of the largest (the same rounded inputs; only the products' shapes
+ * differ); and not the bits of the blocks in fp32 (the blocks' products ran in bf16). */
+static void check_lm_blocks_bf16(void) {
+    Batch b = make_batch(0);
+    AfModel *full = make_model(&b, AF_COMPUTE_BF16, 0), *blk32 = NULL, *blk = NULL;
+    af_model_set_lm_budget(1, (size_t)b.c.vocab_size * 40);
+    blk = make_model(&b, AF_COMPUTE_BF16, 0);
+    blk32 = make_model(&b, AF_COMPUTE_FP32, 0);
+    af_model_set_lm_budget(0, 0);
+    float *lf = malloc(sizeof(float) * b.N), *lb = malloc(sizeof(float) * b.N), *l32 = malloc(sizeof(float) * b.N);
+    if (!full || !blk || !blk32 || !lf || !lb || !l32) goto done;
+    CHECK(af_model_logits(blk) == NULL && af_model_logits(full) != NULL);
+    double Lf = run(full, &b, lf), Lb = run(blk, &b, lb);
+    run(blk32, &b, l32);
+    double dmax = 0, d32 = 0, gmax = 0, gd = 0;
+    for (int i = 0; i < b.N; i++) {
+        dmax = fmax(dmax, fabs((double)lf[i] - lb[i]));
+        d32 = fmax(d32, fabs((double)l32[i] - lb[i]));
+    }
+    for (size_t j = 0; j < full->n_params; j++) {
+        gmax = fmax(gmax, fabs(full->grads[j]));
+        gd = fmax(gd, fabs((double)full->grads[j] - blk->grads[j]));
+    }
+    printf("LM head in blocks, bf16 vs all rows bf16: max |dlogp| %.3g, loss rel %.2g, gradient %.3g of %.3g; "
+           "vs blocks fp32: max |dlogp| %.3g\n", dmax, fabs(Lb - Lf) / fabs(Lf), gd, gmax, d32);
+    CHECK(dmax <= 1e-5 && fabs(Lb - Lf) <= 1e-5 * fabs(Lf));
+    CHECK(gmax > 0 && gd <= 1e-3 * gmax);
+    CHECK(d32 > 0);
+done:
+    free(lf), free(lb), free(l32);
+    af_model_destroy(full), af_model_destroy(blk), af_model_destroy(blk32);
+    free(b.tok), free(b.w);
+}
+
 /* A model destroyed while in bf16 mode frees its bf16 contexts and buffers (the attention's
  * are in its activations): the _asan variant's leak check fails otherwise. */
 static void check_destroy_bf16(void) {
@@ -335,6 +374,7 @@ int main(void) {
     printf("bf16 products: %s\n", af_bf16_isa());
     check_products();
     check_model(0);
+    check_lm_blocks_bf16();
     check_model(1);
     check_threads();
     check_destroy_bf16();

@@ -110,17 +110,36 @@ static void check_config_ent(int kv, int bias, int tied, int with_ent) {
     af_model_destroy(m);
 }
 
-/* The LM head in blocks (af_model_set_lm_budget, as for a ~150k-token vocabulary) against
- * all rows at once on the same model: log-probs, entropies and every gradient; the need
- * mask (rows not wanted are 0; a weight on one is refused); no logits exposed. */
-static void check_lm_blocks(int tied) {
+/* Max |a - b| over the gradients of two models of one config; *amax: max |a|. */
+static double grad_diff(const AfModel *a, const AfModel *b, double *amax) {
+    double d = 0, g = 0;
+    for (size_t j = 0; j < a->n_params; j++) {
+        g = fmax(g, fabs(a->grads[j]));
+        d = fmax(d, fabs((double)a->grads[j] - b->grads[j]));
+    }
+    *amax = g;
+    return d;
+}
+
+static int is_first(const int *ss, int i) {
+    for (int s = 0; s <= NSEQ; s++)
+        if (ss[s] == i) return 1;
+    return 0;
+}
+
+/* The LM head in blocks of `rows` rows (af_model_set_lm_budget, as for a ~150k-token
+ * vocabulary) against all rows at once on the same model: log-probs, entropies and every
+ * gradient; the need mask (rows not wanted are 0; a weight on one is refused); no logits
+ * exposed. The first backward takes fewer rows than the forward computed (its last block
+ * recomputed), the second the same rows (the forward's last block reused). */
+static void check_lm_blocks(int tied, int rows) {
     AfModelConfig c = tiny_config(2, 1, tied);
     int ss[NSEQ + 1] = {0};
     for (int s = 0; s < NSEQ; s++) ss[s + 1] = ss[s] + LENS[s];
     const int N = ss[NSEQ];
     AfModel *full = NULL, *blk = NULL;
     CHECK(af_model_create(&c, N, NSEQ, AF_MODEL_GRADS, &full) == 0);
-    af_model_set_lm_budget(1, (size_t)c.vocab_size * 5); /* blocks of 5 rows */
+    af_model_set_lm_budget(1, (size_t)c.vocab_size * (size_t)rows);
     CHECK(af_model_create(&c, N, NSEQ, AF_MODEL_GRADS, &blk) == 0);
     af_model_set_lm_budget(0, 0);
     if (!full || !blk) return;
@@ -148,11 +167,7 @@ static void check_lm_blocks(int tied) {
     af_model_zero_grad(blk);
     CHECK(af_model_backward(full, w) == 0);
     CHECK(af_model_backward(blk, w) == 0);
-    double gmax = 0, gd = 0;
-    for (size_t j = 0; j < full->n_params; j++) {
-        gmax = fmax(gmax, fabs(full->grads[j]));
-        gd = fmax(gd, fabs((double)full->grads[j] - blk->grads[j]));
-    }
+    double gmax = 0, gd = grad_diff(full, blk, &gmax);
     CHECK_MSG(gmax > 0 && gd <= 1e-5 * gmax, "blocks vs all rows: gradient %.3g of %.3g", gd, gmax);
     /* the need mask: only the wanted rows computed, the others 0; the gradient the same */
     CHECK(af_model_forward_need(blk, tok, ss, NSEQ, 0.8f, need, lp[1], NULL) == 0);
@@ -169,12 +184,29 @@ static void check_lm_blocks(int tied) {
     gd = 0;
     for (size_t j = 0; j < full->n_params; j++) gd = fmax(gd, fabs((double)full->grads[j] - blk->grads[j]));
     CHECK_MSG(gd <= 1e-5 * gmax, "need mask: gradient %.3g of %.3g", gd, gmax);
+    /* a backward whose last block has as many rows as the forward's last block but not
+     * the same ones (blocks of 5: the forward's 76 rows end in a block of 1, the
+     * backward's 71 too, another row): recomputed, not reused */
+    {
+        int nf = 0, k = 0;
+        for (int i = 1; i < N; i++) nf += !is_first(ss, i);
+        for (int i = 1; i < N; i++)
+            if (!is_first(ss, i)) w[i] = k < 4 || k == nf - 1 ? 0.0f : 0.5f + 0.01f * (float)i, k++;
+        CHECK(af_model_forward(full, tok, ss, NSEQ, 0.8f, lp[0], NULL) == 0);
+        CHECK(af_model_forward(blk, tok, ss, NSEQ, 0.8f, lp[1], NULL) == 0);
+        af_model_zero_grad(full);
+        af_model_zero_grad(blk);
+        CHECK(af_model_backward(full, w) == 0);
+        CHECK(af_model_backward(blk, w) == 0);
+        double g2 = 0, d2 = grad_diff(full, blk, &g2);
+        CHECK_MSG(g2 > 0 && d2 <= 1e-5 * g2, "last block of other rows: gradient %.3g of %.3g", d2, g2);
+    }
     /* a weight on a row the forward did not compute is refused */
     memset(need, 0, (size_t)N);
     CHECK(af_model_forward_need(blk, tok, ss, NSEQ, 0.8f, need, lp[1], NULL) == 0);
     CHECK(af_model_backward(blk, w) == AF_ESTATE);
-    fprintf(stderr, "LM head in blocks (tied %d): log-prob %.2g, entropy %.2g, gradient %.2g of %.2g\n", tied, dl, de,
-            gd, gmax);
+    fprintf(stderr, "LM head in blocks of %d rows (tied %d): log-prob %.2g, entropy %.2g, gradient %.2g of %.2g\n",
+            rows, tied, dl, de, gd, gmax);
     for (int k = 0; k < 2; k++) free(lp[k]), free(ent[k]);
     free(tok);
     free(w);
@@ -197,8 +229,13 @@ int main(void) {
     check_config(2, 0, 1);
     check_config(1, 1, 0);
     g_qwen3_llama3 = 0;
-    check_lm_blocks(0);
-    check_lm_blocks(1);
+    check_lm_blocks(0, 5);
+    check_lm_blocks(1, 5);
+    check_lm_blocks(1, 1000); /* one block: the forward's logits serve the backward */
+    af_model_set_threads(2);  /* a block's rows split over two threads */
+    check_lm_blocks(1, 5);
+    check_lm_blocks(0, 1000);
+    af_model_set_threads(1);
     af_model_set_lm_budget(1, 37 * 3); /* the finite differences through the LM head in blocks */
     check_config(2, 1, 1);
     check_config(4, 0, 0);

@@ -9,6 +9,7 @@ builtin modules (step 6: on a local model), multihop (4 training questions, so t
      `train --init-from HFDIR` with the oracle's text warm start on one rank: the
      planner's shape is HFDIR's (world.json: vocabulary 151,936, text), the action NLL
      falls below 0.1; RUN_DIR/planner and RUN_DIR/warmstart hold the tokenizer files;
+     model.warmstart_save_every writes the planner of step 20 of 30 (RUN_DIR/warmstart-step-20);
   1. from that planner, 2 more warm-start steps and 3 Flow-GRPO iterations on 2 learners
      + 1 actor (run A): steps taken (groups with reward variance), nothing rejected;
   2. the same run stopped after 2 iterations and resumed to 3 with its model.init_from
@@ -103,7 +104,8 @@ def main():
 
         # 0. the text warm start on one rank
         w = os.path.join(tmp, "W")
-        r = run([agentflow, "train", "--run-dir", w, "--init-from", hf, *COMMON, *WARM])
+        r = run([agentflow, "train", "--run-dir", w, "--init-from", hf, *COMMON, *WARM,
+                 "--set", "model.warmstart_save_every=20"])
         check("train --init-from HFDIR, warm start only: exit 0", r.returncode == 0, r.stderr[-1500:])
         if r.returncode:
             return 1
@@ -119,6 +121,15 @@ def main():
                          (warm, ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"))):
             missing = [x for x in files if not os.path.exists(os.path.join(d, x))]
             check(f"{os.path.basename(d)}/ holds {', '.join(files)}", not missing, missing)
+        # model.warmstart_save_every=20 of 30 steps: the planner of step 20, not of step 30
+        snap = os.path.join(w, "warmstart-step-20")
+        snaps = sorted(x for x in os.listdir(w) if x.startswith("warmstart-step-"))
+        with open(os.path.join(snap, "model.safetensors"), "rb") as f1, \
+                open(os.path.join(warm, "model.safetensors"), "rb") as f2:
+            differs = f1.read() != f2.read()
+        check("model.warmstart_save_every=20: RUN_DIR/warmstart-step-20 only, with the tokenizer files, another "
+              "planner than the last step's", snaps == ["warmstart-step-20"] and differs
+              and os.path.exists(os.path.join(snap, "tokenizer.json")), snaps)
 
         # 1. run A on 2 learners + 1 actor from the warm-started planner in text
         a, b = os.path.join(tmp, "A"), os.path.join(tmp, "B")
