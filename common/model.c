@@ -19,12 +19,18 @@
 
 static int g_threads = 1; /* af_model_set_threads */
 /* af_model_set_lm_budget: the LM head's full (N, V) buffers up to this many floats each,
- * else blocks of this many */
-static size_t g_lm_full_max = (size_t)1 << 26, g_lm_block = (size_t)1 << 26;
+ * else blocks of this many (af_model_set_lm_fwd_block: of this many for a model without
+ * gradients) */
+#define LM_FWD_BLOCK_DEFAULT ((size_t)1 << 22)
+static size_t g_lm_full_max = (size_t)1 << 26, g_lm_block = (size_t)1 << 26, g_lm_fwd_block = LM_FWD_BLOCK_DEFAULT;
 
 void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats) {
     g_lm_full_max = full_max_floats ? full_max_floats : (size_t)1 << 26;
     g_lm_block = block_floats ? block_floats : (size_t)1 << 26;
+}
+
+void af_model_set_lm_fwd_block(size_t block_floats) {
+    g_lm_fwd_block = block_floats ? block_floats : LM_FWD_BLOCK_DEFAULT;
 }
 
 struct AfModelActs {
@@ -50,15 +56,22 @@ struct AfModelActs {
     float *g, *u, *h; /* (L, N, F) gate, up, silu(gate) * up */
     float *xnf;       /* (N, C) */
     float *rstdf;     /* (N) */
-    float *logits;    /* (lm_rows, V): all N rows, or one block of the large-vocabulary path */
+    float *logits;    /* (lm_rows, V): all N rows; on the large-vocabulary path one block,
+                       * (lm_cap, V), allocated at the first block and grown to the largest */
     float *lse_out;   /* (N) log-sum-exp of logits[i] / temperature (NAN: row not computed) */
     int lm_rows;      /* rows of logits/dlogits: max_tokens, or a block (large vocabulary) */
     int lm_block;     /* 1: the LM head runs in blocks of gathered rows (see af_model_set_lm_budget) */
-    int *lm_idx;      /* (lm_rows) block path: the rows gathered */
+    int lm_rows_grad; /* block path: af_model_set_lm_budget's rows (== lm_rows with gradients;
+                       * without, lm_forward_blocks keeps its one-row blocks, see there) */
+    int lm_cap;       /* block path: rows allocated in logits (<= lm_rows + 1; 0 before the first block) */
+    uint16_t *lm_yb;  /* (lm_cap, V) block path, bf16 backward: the block's gradient in bf16
+                       * (in place of m->yb, sized for the other products), grown like logits */
+    size_t lm_yb_cap; /* elements allocated in lm_yb */
+    int *lm_idx;      /* (lm_rows + 1) block path: the rows gathered */
     int lm_kept;      /* block path: rows of the forward's last block whose logits are still in
                        * `logits` (lm_idx, lm_x hold them), 0 when none */
-    int *lm_all;      /* (max_tokens) block path, backward: every row it uses, in order */
-    float *lm_x;      /* (lm_rows, C) block path: their final-norm outputs */
+    int *lm_all;      /* (max_tokens) block path: every row the forward/backward uses, in order */
+    float *lm_x;      /* (lm_rows + 1, C) block path: their final-norm outputs */
     float *lm_dx;     /* (lm_rows, C) block path: their input gradients */
     /* backward scratch */
     float *dx, *dxn;  /* (N, C) */
@@ -234,6 +247,7 @@ static void acts_free(AfModelActs *a) {
     if (a->dlogits != a->logits) free(a->dlogits);
     free(a->lm_idx);
     free(a->lm_all);
+    free(a->lm_yb);
     free(a->pos);
     free(a->tokens);
     free(a);
@@ -276,18 +290,23 @@ static int acts_alloc(AfModel *m, int grads) {
     A(xnf, N * C);
     A(rstdf, N);
     /* the LM head: all rows at once, unless that exceeds the budget (a vocabulary of
-     * ~150k tokens): then blocks of lm_rows gathered rows, recomputed in backward */
+     * ~150k tokens): then blocks of lm_rows gathered rows, recomputed in backward, the
+     * block's logits allocated by the first block (lm_block_reserve): a model without
+     * gradients takes smaller blocks (g_lm_fwd_block: its rows' results do not depend on
+     * the block, and it keeps no block for a backward) */
     a->lm_rows = (int)N;
     if (N * V > g_lm_full_max) {
-        size_t r = g_lm_block / V;
-        a->lm_rows = (int)(r < 1 ? 1 : r > N ? N : r);
+        size_t r = g_lm_block / V, rf = g_lm_fwd_block / V;
+        a->lm_rows_grad = (int)(r < 1 ? 1 : r > N ? N : r);
+        a->lm_rows = grads || rf >= (size_t)a->lm_rows_grad ? a->lm_rows_grad : rf < 2 ? 2 : (int)rf;
         a->lm_block = 1;
-        ok = ok && (a->lm_idx = calloc((size_t)a->lm_rows, sizeof(int))) != NULL;
-        ok = ok && (!grads || (a->lm_all = calloc(N, sizeof(int))) != NULL);
-        A(lm_x, (size_t)a->lm_rows * C);
+        ok = ok && (a->lm_idx = calloc((size_t)a->lm_rows + 1, sizeof(int))) != NULL;
+        ok = ok && (a->lm_all = calloc(N, sizeof(int))) != NULL;
+        A(lm_x, ((size_t)a->lm_rows + 1) * C);
         if (grads) A(lm_dx, (size_t)a->lm_rows * C);
+    } else {
+        A(logits, (size_t)a->lm_rows * V);
     }
-    A(logits, (size_t)a->lm_rows * V);
     A(lse_out, N);
     size_t max_T = (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
     a->scratch_floats = (size_t)ATT_BLOCK * max_T > V ? (size_t)ATT_BLOCK * max_T : V;
@@ -301,9 +320,7 @@ static int acts_alloc(AfModel *m, int grads) {
         A(datt, N * QD);
         A(dg, N * F);
         A(du, N * F);
-        if (a->lm_block)
-            a->dlogits = a->logits; /* the block path's backward overwrites the logits */
-        else
+        if (!a->lm_block) /* the block path's backward overwrites the logits (lm_block_reserve) */
             A(dlogits, (size_t)a->lm_rows * V);
         A(dP, AF_ATT_THREADS * a->scratch_floats);
     }
@@ -467,9 +484,9 @@ int af_model_set_compute(AfModel *m, int compute) {
 #define MAX2(x, y) ((x) > (y) ? (x) : (y))
     size_t xw = MAX2(MAX2((size_t)c->d_model, QD), (size_t)c->d_ff); /* inputs of the products */
     AfModelActs *a = m->acts;
-    /* their outputs' gradients (the LM head in blocks, for a large vocabulary: one block) */
+    /* their outputs' gradients (the LM head in blocks, for a large vocabulary: a->lm_yb) */
     size_t yw = MAX2(MAX2(xw, KD), a->lm_block ? 0 : (size_t)c->vocab_size);
-    size_t yn = MAX2(N * yw, a->lm_block ? (size_t)a->lm_rows * (size_t)c->vocab_size : 0);
+    size_t yn = N * yw;
 #undef MAX2
     for (int i = 0; i < AF_ATT_THREADS; i++)
         if ((rc = af_bf16mm_create(&a->att_mm[i]))) {
@@ -1101,17 +1118,40 @@ static int lm_row_used(const AfModelActs *a, int p, const uint8_t *need) {
     return p + 1 < a->N && a->pos[p + 1] != 0 && (!need || need[p + 1]);
 }
 
-/* The block path of the LM head: the logits of the k rows rows[0..k) (k <= lm_rows), their
- * final-norm outputs gathered into lm_x, the rows into lm_idx. */
-static void lm_block_logits(AfModel *m, const int *rows, int k) {
+/* The block path's logits (and gradient, in place) for k rows: allocated at the first
+ * block, grown (not kept: a new block follows) when a block has more rows than any before,
+ * so that a batch of few used rows holds few rows of V floats. Returns 0, AF_ENOMEM. */
+static int lm_block_reserve(AfModel *m, int k) {
+    AfModelActs *a = m->acts;
+    if (k <= a->lm_cap) return 0;
+    free(a->logits);
+    a->logits = a->dlogits = NULL;
+    a->lm_cap = 0;
+    a->lm_kept = 0;
+    size_t n = (size_t)k * (size_t)m->cfg.vocab_size;
+    void *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64); /* written before read */
+    if (!p)
+        return af_error_set(AF_ENOMEM, "af_model: out of memory for an LM-head block of %d rows (%zu floats)", k, n);
+    a->logits = p;
+    if (m->grads) a->dlogits = a->logits; /* computed in place */
+    a->lm_cap = k;
+    return 0;
+}
+
+/* The block path of the LM head: the logits of the k rows rows[0..k) (k <= lm_rows + 1), their
+ * final-norm outputs gathered into lm_x, the rows into lm_idx. Returns 0, AF_ENOMEM. */
+static int lm_block_logits(AfModel *m, const int *rows, int k) {
     AfModelActs *a = m->acts;
     const int C = m->cfg.d_model;
+    int rc = lm_block_reserve(m, k);
+    if (rc) return rc;
     for (int j = 0; j < k; j++) {
         a->lm_idx[j] = rows[j];
         memcpy(a->lm_x + (size_t)j * C, a->xnf + (size_t)rows[j] * C, (size_t)C * sizeof(float));
     }
     linear_fwd(m, a->logits, 0, a->lm_x, to_bf16(m, a->lm_x, (size_t)k * C), m->p.lm_head, NULL, k, C,
                m->cfg.vocab_size);
+    return 0;
 }
 
 /* Rows lo..hi-1 of a block: log-probs, entropies and lse_out of the rows lm_idx[lo..hi). */
@@ -1129,22 +1169,36 @@ static void lm_block_fwd_range(void *c, size_t lo, size_t hi, int tid) {
 
 /* The block path of the LM head's forward: the used rows, lm_rows at a time (the rows
  * split over the attention workers). The last block's logits stay (lm_kept) for a
- * backward over the same rows. */
-static void lm_forward_blocks(AfModel *m, const uint8_t *need, float invT, float *logp_out, float *entropy_out) {
+ * backward over the same rows. A row's bits do not depend on its block's other rows,
+ * except that oneDNN's bf16 product of a single row rounds differently from one of
+ * several: a model without gradients whose blocks are smaller than lm_rows_grad (the
+ * blocks of a model with gradients, which it must match bit for bit) takes the last row
+ * alone exactly when lm_rows_grad blocks would (their last block of one row), and no
+ * other block of one row (a remainder of one joins the block before: lm_rows + 1 rows).
+ * Returns 0, AF_ENOMEM. */
+static int lm_forward_blocks(AfModel *m, const uint8_t *need, float invT, float *logp_out, float *entropy_out) {
     AfModelActs *a = m->acts;
     RowJob lj = {.m = m, .invT = invT, .logp = logp_out, .ent = entropy_out};
-    int *rows = a->lm_all ? a->lm_all : a->lm_idx, n = 0;
+    int n = 0;
     a->lm_kept = 0;
-    for (int p = 0; p < a->N; p++) a->lse_out[p] = NAN;
     for (int p = 0; p < a->N; p++) {
-        if (lm_row_used(a, p, need)) rows[n++] = p;
-        if (n == a->lm_rows || (n > 0 && p == a->N - 1)) {
-            lm_block_logits(m, rows, n);
-            par_range(m, (size_t)n, 1, 2, lm_block_fwd_range, &lj);
-            a->lm_kept = n;
-            n = 0;
-        }
+        a->lse_out[p] = NAN;
+        if (lm_row_used(a, p, need)) a->lm_all[n++] = p;
     }
+    const int R = a->lm_rows, small = R < a->lm_rows_grad;
+    const int body = small && n > 0 && (n - 1) % a->lm_rows_grad == 0 ? n - 1 : n; /* rows before a lone last one */
+    for (int lo = 0, k; lo < n; lo += k) {
+        k = n - lo < R ? n - lo : R;
+        if (small) {
+            k = lo >= body ? 1 : body - lo < R ? body - lo : R;
+            if (body - lo - k == 1) k++;
+        }
+        int rc = lm_block_logits(m, a->lm_all + lo, k);
+        if (rc) return rc;
+        par_range(m, (size_t)k, 1, 2, lm_block_fwd_range, &lj);
+        a->lm_kept = k;
+    }
+    return 0;
 }
 
 int af_model_forward(AfModel *m, const int32_t *tokens, const int *seq_start, int n_seqs,
@@ -1242,7 +1296,8 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
                 if (entropy_out) entropy_out[i] = 0;
             }
         }
-        lm_forward_blocks(m, need, invT, logp_out, entropy_out);
+        int rc = lm_forward_blocks(m, need, invT, logp_out, entropy_out);
+        if (rc) return rc;
         if (m->mm_rc) return m->mm_rc;
         m->fwd_valid = 1;
         return 0;
@@ -1292,11 +1347,28 @@ static int lm_backward_blocks(AfModel *m, const float *dlogp, const float *dent)
     for (int b = (n + a->lm_rows - 1) / a->lm_rows - 1; b >= 0; b--) {
         const int *rows = a->lm_all + (size_t)b * a->lm_rows;
         const int k = n - b * a->lm_rows < a->lm_rows ? n - b * a->lm_rows : a->lm_rows;
-        if (!(a->lm_kept == k && !memcmp(a->lm_idx, rows, (size_t)k * sizeof(int)))) lm_block_logits(m, rows, k);
+        if (!(a->lm_kept == k && !memcmp(a->lm_idx, rows, (size_t)k * sizeof(int)))) {
+            int rc = lm_block_logits(m, rows, k);
+            if (rc) return rc;
+        }
         a->lm_kept = 0;
         par_range(m, (size_t)k, 1, 2, lm_block_bwd_range, &lj);
-        linear_bwd(m, a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, to_bf16(m, a->lm_x, (size_t)k * C),
-                   m->p.lm_head, k, C, V);
+        const uint16_t *xb = to_bf16(m, a->lm_x, (size_t)k * C);
+        uint16_t *yb = m->yb;
+        if (xb) { /* the block's gradient in bf16 goes to lm_yb, grown to the block's rows */
+            size_t need = (size_t)k * (size_t)V;
+            if (need > a->lm_yb_cap) {
+                free(a->lm_yb);
+                a->lm_yb_cap = 0;
+                if (!(a->lm_yb = aligned_alloc(64, (need * sizeof(uint16_t) + 63) / 64 * 64)))
+                    return af_error_set(AF_ENOMEM, "af_model_backward: out of memory for an LM-head block of %d "
+                                                   "rows in bf16", k);
+                a->lm_yb_cap = need;
+            }
+            m->yb = a->lm_yb;
+        }
+        linear_bwd(m, a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, xb, m->p.lm_head, k, C, V);
+        m->yb = yb;
         for (int j = 0; j < k; j++)
             memcpy(a->dxn + (size_t)a->lm_idx[j] * C, a->lm_dx + (size_t)j * C, (size_t)C * sizeof(float));
     }

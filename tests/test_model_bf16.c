@@ -30,6 +30,7 @@
 #include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/safetensors.h"
+#include "tests/lm_block_testlib.h"
 #include "tests/model_testlib.h"
 #include "tests/test_util.h"
 
@@ -375,6 +376,10 @@ int main(void) {
     check_products();
     check_model(0);
     check_lm_blocks_bf16();
+    check_lm_block_bits(AF_COMPUTE_BF16); /* a row's bits whatever its block; the grown block */
+    af_model_set_threads(2);
+    check_lm_block_bits(AF_COMPUTE_BF16);
+    af_model_set_threads(1);
     check_model(1);
     check_threads();
     check_destroy_bf16();

@@ -9,6 +9,7 @@
 
 #include "common/error.h"
 #include "common/model.h"
+#include "tests/lm_block_testlib.h"
 #include "tests/model_testlib.h"
 #include "tests/test_util.h"
 
@@ -235,7 +236,9 @@ int main(void) {
     af_model_set_threads(2);  /* a block's rows split over two threads */
     check_lm_blocks(1, 5);
     check_lm_blocks(0, 1000);
+    check_lm_block_bits(AF_COMPUTE_FP32); /* a row's bits whatever its block; the grown block */
     af_model_set_threads(1);
+    check_lm_block_bits(AF_COMPUTE_FP32);
     af_model_set_lm_budget(1, 37 * 3); /* the finite differences through the LM head in blocks */
     check_config(2, 1, 1);
     check_config(4, 0, 0);
