@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +20,29 @@
 
 static int g_threads = 1; /* af_model_set_threads */
 /* af_model_set_lm_budget: the LM head's full (N, V) buffers up to this many floats each,
- * else blocks of this many (af_model_set_lm_fwd_block: of this many for a model without
- * gradients) */
-#define LM_FWD_BLOCK_DEFAULT ((size_t)1 << 22)
-static size_t g_lm_full_max = (size_t)1 << 26, g_lm_block = (size_t)1 << 26, g_lm_fwd_block = LM_FWD_BLOCK_DEFAULT;
+ * else blocks of this many */
+static size_t g_lm_full_max = (size_t)1 << 26, g_lm_block = (size_t)1 << 26;
 
 void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats) {
     g_lm_full_max = full_max_floats ? full_max_floats : (size_t)1 << 26;
     g_lm_block = block_floats ? block_floats : (size_t)1 << 26;
 }
 
-void af_model_set_lm_fwd_block(size_t block_floats) {
-    g_lm_fwd_block = block_floats ? block_floats : LM_FWD_BLOCK_DEFAULT;
-}
+/* The block path's logits, one buffer for every model of the process on that path (a
+ * learner's policy and its frozen reference planner run their LM heads one after the
+ * other, never at once): allocated by the first block at its rows, grown by a larger block
+ * (its content not kept), freed with the last such model. A model's forward or backward
+ * holds `mu` while it runs its blocks (models on other threads wait); `owner` is the
+ * activations whose block the buffer holds, so that a backward reuses its forward's last
+ * block only if no other model's block has replaced it since (else it recomputes it: the
+ * same product of the same rows, the same bits). */
+static struct {
+    pthread_mutex_t mu;
+    float *buf;                 /* (floats) */
+    size_t floats;              /* allocated in buf */
+    const AfModelActs *owner;   /* whose block buf holds, or NULL */
+    int users;                  /* activations on the block path */
+} g_lmb = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, 0};
 
 struct AfModelActs {
     int N, n_seqs;
@@ -56,22 +67,20 @@ struct AfModelActs {
     float *g, *u, *h; /* (L, N, F) gate, up, silu(gate) * up */
     float *xnf;       /* (N, C) */
     float *rstdf;     /* (N) */
-    float *logits;    /* (lm_rows, V): all N rows; on the large-vocabulary path one block,
-                       * (lm_cap, V), allocated at the first block and grown to the largest */
+    float *logits;    /* (lm_rows, V): all N rows; on the large-vocabulary path g_lmb.buf while
+                       * the model runs its blocks (shared, see there), else not used */
     float *lse_out;   /* (N) log-sum-exp of logits[i] / temperature (NAN: row not computed) */
     int lm_rows;      /* rows of logits/dlogits: max_tokens, or a block (large vocabulary) */
     int lm_block;     /* 1: the LM head runs in blocks of gathered rows (see af_model_set_lm_budget) */
-    int lm_rows_grad; /* block path: af_model_set_lm_budget's rows (== lm_rows with gradients;
-                       * without, lm_forward_blocks keeps its one-row blocks, see there) */
-    int lm_cap;       /* block path: rows allocated in logits (<= lm_rows + 1; 0 before the first block) */
-    uint16_t *lm_yb;  /* (lm_cap, V) block path, bf16 backward: the block's gradient in bf16
-                       * (in place of m->yb, sized for the other products), grown like logits */
+    uint16_t *lm_yb;  /* (rows, V) block path, bf16 backward: the block's gradient in bf16 (in
+                       * place of m->yb, sized for the other products), allocated at the first
+                       * block's rows and grown by a larger one */
     size_t lm_yb_cap; /* elements allocated in lm_yb */
-    int *lm_idx;      /* (lm_rows + 1) block path: the rows gathered */
+    int *lm_idx;      /* (lm_rows) block path: the rows gathered */
     int lm_kept;      /* block path: rows of the forward's last block whose logits are still in
                        * `logits` (lm_idx, lm_x hold them), 0 when none */
-    int *lm_all;      /* (max_tokens) block path: every row the forward/backward uses, in order */
-    float *lm_x;      /* (lm_rows + 1, C) block path: their final-norm outputs */
+    int *lm_all;      /* (max_tokens) block path, backward: every row it uses, in order */
+    float *lm_x;      /* (lm_rows, C) block path: their final-norm outputs */
     float *lm_dx;     /* (lm_rows, C) block path: their input gradients */
     /* backward scratch */
     float *dx, *dxn;  /* (N, C) */
@@ -237,6 +246,13 @@ static void bind_view(const AfModel *m, float *base, AfParamView *v) {
 
 static void acts_free(AfModelActs *a) {
     if (!a) return;
+    if (a->lm_block) { /* the block path's logits are g_lmb's */
+        pthread_mutex_lock(&g_lmb.mu);
+        if (g_lmb.owner == a) g_lmb.owner = NULL;
+        if (--g_lmb.users == 0) free(g_lmb.buf), g_lmb.buf = NULL, g_lmb.floats = 0;
+        pthread_mutex_unlock(&g_lmb.mu);
+        a->logits = a->dlogits = NULL;
+    }
     float **fs[] = {&a->x, &a->xn1, &a->rstd1, &a->q, &a->k, &a->v, &a->att, &a->lse, &a->xmid,
                     &a->xn2, &a->rstd2, &a->g, &a->u, &a->h, &a->xnf, &a->rstdf, &a->logits,
                     &a->lse_out, &a->dx, &a->dxn, &a->dq, &a->dk, &a->dv, &a->datt, &a->dg,
@@ -291,18 +307,18 @@ static int acts_alloc(AfModel *m, int grads) {
     A(rstdf, N);
     /* the LM head: all rows at once, unless that exceeds the budget (a vocabulary of
      * ~150k tokens): then blocks of lm_rows gathered rows, recomputed in backward, the
-     * block's logits allocated by the first block (lm_block_reserve): a model without
-     * gradients takes smaller blocks (g_lm_fwd_block: its rows' results do not depend on
-     * the block, and it keeps no block for a backward) */
+     * block's logits in the process's shared buffer (g_lmb, lm_block_reserve) */
     a->lm_rows = (int)N;
     if (N * V > g_lm_full_max) {
-        size_t r = g_lm_block / V, rf = g_lm_fwd_block / V;
-        a->lm_rows_grad = (int)(r < 1 ? 1 : r > N ? N : r);
-        a->lm_rows = grads || rf >= (size_t)a->lm_rows_grad ? a->lm_rows_grad : rf < 2 ? 2 : (int)rf;
+        size_t r = g_lm_block / V;
+        a->lm_rows = (int)(r < 1 ? 1 : r > N ? N : r);
         a->lm_block = 1;
-        ok = ok && (a->lm_idx = calloc((size_t)a->lm_rows + 1, sizeof(int))) != NULL;
-        ok = ok && (a->lm_all = calloc(N, sizeof(int))) != NULL;
-        A(lm_x, ((size_t)a->lm_rows + 1) * C);
+        pthread_mutex_lock(&g_lmb.mu);
+        g_lmb.users++;
+        pthread_mutex_unlock(&g_lmb.mu);
+        ok = ok && (a->lm_idx = calloc((size_t)a->lm_rows, sizeof(int))) != NULL;
+        ok = ok && (!grads || (a->lm_all = calloc(N, sizeof(int))) != NULL);
+        A(lm_x, (size_t)a->lm_rows * C);
         if (grads) A(lm_dx, (size_t)a->lm_rows * C);
     } else {
         A(logits, (size_t)a->lm_rows * V);
@@ -1118,27 +1134,38 @@ static int lm_row_used(const AfModelActs *a, int p, const uint8_t *need) {
     return p + 1 < a->N && a->pos[p + 1] != 0 && (!need || need[p + 1]);
 }
 
-/* The block path's logits (and gradient, in place) for k rows: allocated at the first
- * block, grown (not kept: a new block follows) when a block has more rows than any before,
- * so that a batch of few used rows holds few rows of V floats. Returns 0, AF_ENOMEM. */
+/* The block path's blocks run between lm_blocks_begin and lm_blocks_end (g_lmb.mu held):
+ * a->logits (and a->dlogits, the gradient computed in place) point at the shared buffer. */
+static void lm_blocks_begin(AfModel *m) {
+    pthread_mutex_lock(&g_lmb.mu);
+    m->acts->logits = m->acts->dlogits = g_lmb.buf;
+}
+
+static void lm_blocks_end(AfModel *m) {
+    m->acts->logits = m->acts->dlogits = NULL;
+    pthread_mutex_unlock(&g_lmb.mu);
+}
+
+/* The shared buffer for a block of k rows of this model (grown, its content not kept: a
+ * new block is computed into it), and this model its owner. Returns 0, AF_ENOMEM. */
 static int lm_block_reserve(AfModel *m, int k) {
     AfModelActs *a = m->acts;
-    if (k <= a->lm_cap) return 0;
-    free(a->logits);
-    a->logits = a->dlogits = NULL;
-    a->lm_cap = 0;
-    a->lm_kept = 0;
     size_t n = (size_t)k * (size_t)m->cfg.vocab_size;
-    void *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64); /* written before read */
-    if (!p)
-        return af_error_set(AF_ENOMEM, "af_model: out of memory for an LM-head block of %d rows (%zu floats)", k, n);
-    a->logits = p;
-    if (m->grads) a->dlogits = a->logits; /* computed in place */
-    a->lm_cap = k;
+    g_lmb.owner = a;
+    if (n > g_lmb.floats) {
+        free(g_lmb.buf);
+        g_lmb.floats = 0;
+        g_lmb.owner = NULL;
+        a->logits = a->dlogits = g_lmb.buf = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64); /* written first */
+        if (!g_lmb.buf)
+            return af_error_set(AF_ENOMEM, "af_model: out of memory for an LM-head block of %d rows (%zu floats)", k, n);
+        g_lmb.floats = n;
+        g_lmb.owner = a;
+    }
     return 0;
 }
 
-/* The block path of the LM head: the logits of the k rows rows[0..k) (k <= lm_rows + 1), their
+/* The block path of the LM head: the logits of the k rows rows[0..k) (k <= lm_rows), their
  * final-norm outputs gathered into lm_x, the rows into lm_idx. Returns 0, AF_ENOMEM. */
 static int lm_block_logits(AfModel *m, const int *rows, int k) {
     AfModelActs *a = m->acts;
@@ -1169,34 +1196,22 @@ static void lm_block_fwd_range(void *c, size_t lo, size_t hi, int tid) {
 
 /* The block path of the LM head's forward: the used rows, lm_rows at a time (the rows
  * split over the attention workers). The last block's logits stay (lm_kept) for a
- * backward over the same rows. A row's bits do not depend on its block's other rows,
- * except that oneDNN's bf16 product of a single row rounds differently from one of
- * several: a model without gradients whose blocks are smaller than lm_rows_grad (the
- * blocks of a model with gradients, which it must match bit for bit) takes the last row
- * alone exactly when lm_rows_grad blocks would (their last block of one row), and no
- * other block of one row (a remainder of one joins the block before: lm_rows + 1 rows).
- * Returns 0, AF_ENOMEM. */
+ * backward over the same rows. Returns 0, AF_ENOMEM. */
 static int lm_forward_blocks(AfModel *m, const uint8_t *need, float invT, float *logp_out, float *entropy_out) {
     AfModelActs *a = m->acts;
     RowJob lj = {.m = m, .invT = invT, .logp = logp_out, .ent = entropy_out};
-    int n = 0;
+    int *rows = a->lm_all ? a->lm_all : a->lm_idx, n = 0;
     a->lm_kept = 0;
+    for (int p = 0; p < a->N; p++) a->lse_out[p] = NAN;
     for (int p = 0; p < a->N; p++) {
-        a->lse_out[p] = NAN;
-        if (lm_row_used(a, p, need)) a->lm_all[n++] = p;
-    }
-    const int R = a->lm_rows, small = R < a->lm_rows_grad;
-    const int body = small && n > 0 && (n - 1) % a->lm_rows_grad == 0 ? n - 1 : n; /* rows before a lone last one */
-    for (int lo = 0, k; lo < n; lo += k) {
-        k = n - lo < R ? n - lo : R;
-        if (small) {
-            k = lo >= body ? 1 : body - lo < R ? body - lo : R;
-            if (body - lo - k == 1) k++;
+        if (lm_row_used(a, p, need)) rows[n++] = p;
+        if (n == a->lm_rows || (n > 0 && p == a->N - 1)) {
+            int rc = lm_block_logits(m, rows, n);
+            if (rc) return rc;
+            par_range(m, (size_t)n, 1, 2, lm_block_fwd_range, &lj);
+            a->lm_kept = n;
+            n = 0;
         }
-        int rc = lm_block_logits(m, a->lm_all + lo, k);
-        if (rc) return rc;
-        par_range(m, (size_t)k, 1, 2, lm_block_fwd_range, &lj);
-        a->lm_kept = k;
     }
     return 0;
 }
@@ -1296,7 +1311,9 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
                 if (entropy_out) entropy_out[i] = 0;
             }
         }
+        lm_blocks_begin(m);
         int rc = lm_forward_blocks(m, need, invT, logp_out, entropy_out);
+        lm_blocks_end(m);
         if (rc) return rc;
         if (m->mm_rc) return m->mm_rc;
         m->fwd_valid = 1;
@@ -1347,7 +1364,7 @@ static int lm_backward_blocks(AfModel *m, const float *dlogp, const float *dent)
     for (int b = (n + a->lm_rows - 1) / a->lm_rows - 1; b >= 0; b--) {
         const int *rows = a->lm_all + (size_t)b * a->lm_rows;
         const int k = n - b * a->lm_rows < a->lm_rows ? n - b * a->lm_rows : a->lm_rows;
-        if (!(a->lm_kept == k && !memcmp(a->lm_idx, rows, (size_t)k * sizeof(int)))) {
+        if (!(a->lm_kept == k && g_lmb.owner == a && !memcmp(a->lm_idx, rows, (size_t)k * sizeof(int)))) {
             int rc = lm_block_logits(m, rows, k);
             if (rc) return rc;
         }
@@ -1392,7 +1409,9 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
     m->mm_rc = 0;
     size_t NC = (size_t)N * C;
     if (a->lm_block) {
+        lm_blocks_begin(m);
         int rc = lm_backward_blocks(m, dlogp, dent);
+        lm_blocks_end(m);
         if (rc) return rc;
     } else { /* all rows at once */
         RowJob lj = {.m = m, .invT = invT, .dlogp = dlogp, .dent = dent};

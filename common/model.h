@@ -194,22 +194,17 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
  * (an extra product over those rows instead of two (N, V) buffers: about 10 GB for a
  * 151,936-token vocabulary and 8,192 tokens). The rows of a block are split over the
  * model's threads (af_model_set_threads). 0 restores a default. Tests use small values
- * to run the block path on a small vocabulary. The block's buffer is allocated by the
- * first forward or backward that runs the LM head in blocks, at the rows of that block,
- * and grown (once per larger block, never shrunk) when a later block has more rows: a
- * batch of 40 used rows holds 40 rows of V floats, not block_floats (the forward or
- * backward then returns AF_ENOMEM if that allocation fails). The block size sets which
- * rows share a product, hence the bits of the LM head's weight gradient (a sum over rows);
- * the log-probs and entropies of a row do not depend on it. */
+ * to run the block path on a small vocabulary. The block's logits live in one buffer shared
+ * by every model of the process on this path (a learner's policy and its frozen reference
+ * planner run their LM heads one after the other), allocated by the first block at its
+ * rows and grown (never shrunk) by a larger block, freed with the last such model: a
+ * batch of 40 used rows holds 40 rows of V floats, and a model without gradients no block
+ * of its own. A forward or backward holds the buffer while it runs its blocks (models
+ * used on other threads wait for it) and returns AF_ENOMEM if growing it fails; a backward
+ * reuses its forward's last block only if no other model's block replaced it since (else
+ * it recomputes it: the same bits). The bf16 copy of a block's gradient (model.compute
+ * bf16) is the model's own, allocated and grown the same way. */
 void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats);
-
-/* The LM head's block for models created after the call without AF_MODEL_GRADS (the
- * frozen reference planner, forward-only scoring): block_floats / V rows (default 2^22
- * floats: 16 MiB, 27 rows of a 151,936-token vocabulary) in place of af_model_set_lm_budget's
- * block_floats. Such a model keeps no block for a backward and its rows' log-probs and
- * entropies are the same bits with any block size, so a small block costs only memory
- * traffic (the head is streamed once per block). 0 restores the default. */
-void af_model_set_lm_fwd_block(size_t block_floats);
 
 /* Logits of the last forward: (N, V) row i predicts the token after tokens[i],
  * before the temperature is applied. Valid until the next forward/backward. NULL when
