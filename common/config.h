@@ -107,6 +107,7 @@ typedef struct AfConfig {
         int drop_zero_variance;
         int64_t dynamic_sampling; /* extra rollout rounds refilling zero-variance groups, 0 = off */
         int64_t lr_warmup;
+        int64_t ref_reset_every; /* iterations between resets of the KL reference to the policy, 0 = frozen */
         int lr_schedule; /* AfCfgLrSchedule */
         double lr_min;
         int carry_moments;
@@ -293,6 +294,8 @@ typedef struct AfConfig {
     X("algo.dual_clip", algo.dual_clip, FLOAT, 3.0, 0.0, 1e9, "",                               \
       "dual-clip bound c for negative advantages (> 1; 0 disables)")                                              \
     X("algo.kl_coef", algo.kl_coef, FLOAT, 0.001, 0.0, 100.0, "", "beta of the k3 KL term")    \
+    X("algo.ref_reset_every", algo.ref_reset_every, INT, 0, 0, 100000000, "",                 \
+      "KL reference that follows the policy: at the start of every N-th RL iteration it becomes the current policy (needs algo.kl_coef > 0, N a multiple of run.checkpoint_every and at most run.keep_checkpoints of them); 0 = the frozen warm-started planner (the paper)") \
     X("algo.entropy_coef", algo.entropy_coef, FLOAT, 0.0, 0.0, 100.0, "",                      \
       "weight of the entropy bonus in the loss (aggregated like the loss), 0 = none (paper)")   \
     X("algo.entropy_target", algo.entropy_target, FLOAT, 0.0, 0.0, 100.0, "",                  \

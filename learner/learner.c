@@ -71,6 +71,29 @@ struct AfLearner {
 static AfAdvStats adv_stats(int v) { return v == AF_CFG_ADV_TURN ? AF_ADV_STATS_TURN : AF_ADV_STATS_TRAJ; }
 static AfLossAgg loss_agg(int v) { return v == AF_CFG_AGG_TOKEN_MEAN ? AF_LOSS_AGG_TOKEN_MEAN : AF_LOSS_AGG_PAPER; }
 
+/* algo.ref_reset_every = K: the KL reference becomes the policy at the start of iterations
+ * K, 2K, ... The checkpoint store keeps the first reference only, so a resume at step s
+ * rebuilds the one in force from the parameters of checkpoint K * floor((s - 1) / K)
+ * (ref_reset_resume): K must be a multiple of run.checkpoint_every and the store must
+ * still hold that checkpoint (K <= run.keep_checkpoints * run.checkpoint_every). */
+static int ref_reset_check(const AfConfig *c) {
+    const int64_t K = c->algo.ref_reset_every, every = c->run.checkpoint_every;
+    if (c->algo.kl_coef == 0.0)
+        return af_error_set(AF_ECONFIG, "config: algo.ref_reset_every = %lld needs algo.kl_coef > 0 (without a KL term "
+                            "there is no reference)", (long long)K);
+    if (every > 0 && (K % every != 0 || K > every * c->run.keep_checkpoints))
+        return af_error_set(AF_ECONFIG, "config: algo.ref_reset_every = %lld must be a multiple of run.checkpoint_every "
+                            "(%lld) and at most run.keep_checkpoints * run.checkpoint_every (%lld), so that a resume "
+                            "finds the checkpoint whose weights are the reference", (long long)K, (long long)every,
+                            (long long)(every * c->run.keep_checkpoints));
+    return 0;
+}
+
+/* 1 if the reference becomes the policy at the start of iteration `it`. */
+static int ref_reset_due(const AfConfig *c, uint32_t it) {
+    return c->algo.ref_reset_every > 0 && it > 0 && it % (uint64_t)c->algo.ref_reset_every == 0;
+}
+
 int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     *out = NULL;
     AfLearner *T = calloc(1, sizeof *T);
@@ -157,6 +180,7 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
         free(lv);
         if (rc) goto fail;
     }
+    if (c->algo.ref_reset_every > 0 && (rc = ref_reset_check(c))) goto fail;
     if (c->algo.dynamic_sampling > 0 && c->algo.max_staleness > 0 && T->world > 1) {
         rc = af_error_set(AF_ECONFIG, "config: algo.dynamic_sampling needs the synchronous mode (algo.max_staleness = 0)");
         goto fail;
@@ -298,6 +322,16 @@ static int ckpt_load_resume(AfLearner *T) {
                              T->resume == AF_RESUME_LATEST ? " (--resume=latest-valid falls back to an older one)" : "");
     }
     T->opt->step = (int64_t)meta.adam_step;
+    if (T->ref_m && T->cfg->algo.ref_reset_every > 0 && step > 0) { /* the reference of the last reset before `step` */
+        const uint64_t K = (uint64_t)T->cfg->algo.ref_reset_every, r = (step - 1) / K * K;
+        if (r > 0 && (rc = af_ckpt_load(T->ckpt, r, &T->mcfg, T->policy_m->n_params, T->ref_m->params, NULL, NULL, NULL,
+                                        NULL))) {
+            af_ckpt_meta_clear(&meta);
+            return af_error_wrap(rc, "--resume from checkpoint step %llu: algo.ref_reset_every = %llu: the reference is the "
+                                 "policy of checkpoint step %llu", (unsigned long long)step, (unsigned long long)K,
+                                 (unsigned long long)r);
+        }
+    }
     double rate[AF_CURRICULUM_MAX_LEVELS] = {0};
     int n_rate = 0, have_ent = 0;
     for (int i = 0; i < meta.n_counters; i++) {
@@ -414,7 +448,10 @@ static int ckpt_write(AfLearner *T, uint32_t step) {
                      .params = T->policy_m->params,
                      .adam_m = T->opt->m,
                      .adam_v = T->opt->v,
-                     .ref_params = T->ref_m ? T->ref_m->params : NULL,
+                     /* the store keeps the first reference; a reset one is rebuilt on resume */
+                     .ref_params = T->ref_m && (T->cfg->algo.ref_reset_every <= 0 || step <= (uint64_t)T->cfg->algo.ref_reset_every)
+                                       ? T->ref_m->params
+                                       : NULL,
                      .adam_step = (uint64_t)T->opt->step,
                      .data_position = (uint64_t)step * (uint64_t)T->cfg->rollout.batch_queries,
                      .counters = ctr,
@@ -742,6 +779,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     if (T->cur) af_curriculum_batch(T->cur, it, T->queries);
     else af_data_stream_batch(T->ds, it, T->queries);
     af_metrics_reset(M, it, version);
+    if (T->ref_m && ref_reset_due(c, it)) af_model_copy_params(T->ref_m, T->policy_m); /* algo.ref_reset_every */
     /* 1. weights out */
     if (T->rank == 0 && T->world > 1 &&
         (rc = af_weights_publish(T->policy, AF_CTRL_RUN, it, version, T->policy_m->params, T->policy_m->n_params,

@@ -13,6 +13,7 @@
 #   easy_game24 FILE              six game24 puzzles random valid steps solve 6-10% of the time
 #   tiny_game24                   easy_game24 $T/easy.jsonl, and TINY_GAME24: the --set options of the
 #                                 training tests' tiny planner on it (seed 7, log.level warn)
+#   tiny_rl, tiny_rl_train DIR ...  TINY_RL: TINY_GAME24 warm-started, a KL term; train into $T/DIR
 #   metrics_strip FILE            a metrics.jsonl without its timing fields (*_s, *_per_s), keys sorted
 #   same_run LABEL REF DIR        DIR's run equals REF's: $N metrics lines, metrics (stripped)
 #                                 and final weights bit for bit (REF, DIR under $T)
@@ -105,6 +106,17 @@ tiny_game24() {
         --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=warn
         --set log.progress=none --set run.seed=7)
 }
+
+# The RL-key tests' run (issue 18): TINY_RL, TINY_GAME24 warm-started on the oracle with a strong
+# KL term and a checkpoint every 2 iterations; `tiny_rl_train DIR --set ...` trains into $T/DIR,
+# appending its output to $T/DIR.log.
+tiny_rl() {
+    tiny_game24
+    TINY_RL=("${TINY_GAME24[@]}" --set rollout.group_size=4 --set model.warmstart_steps=20 --set model.warmstart_batch=8
+        --set model.warmstart_planner=oracle --set algo.drop_zero_variance=false --set algo.kl_coef=0.5
+        --set run.checkpoint_every=2)
+}
+tiny_rl_train() { local d=$1; shift; "$AF" train --run-dir "$T/$d" "${TINY_RL[@]}" "$@" >>"$T/$d.log" 2>&1; }
 
 metrics_strip() {
     "$PY" - "$1" <<'PYEOF'

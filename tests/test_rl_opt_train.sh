@@ -11,11 +11,8 @@
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
 
-tiny_game24
-COMMON=("${TINY_GAME24[@]}" --set rollout.group_size=4 --set model.warmstart_steps=20 --set model.warmstart_batch=8
-        --set model.warmstart_planner=oracle --set algo.drop_zero_variance=false --set algo.kl_coef=0.5
-        --set run.checkpoint_every=2)
-train() { local d=$1; shift; "$AF" train --run-dir "$T/$d" "${COMMON[@]}" "$@" >> "$T/$d.log" 2>&1; }
+tiny_rl
+train() { tiny_rl_train "$@"; }
 field() { # run key: the key of every metrics line, one per line
     $PY -c 'import json,sys
 for l in open(sys.argv[1]): print(repr(json.loads(l)[sys.argv[2]]))' "$T/$1/metrics.jsonl" "$2"
@@ -50,7 +47,7 @@ check "carry_moments changes the weights" \
     "! cmp -s '$T/const/model/model.safetensors' '$T/carry/model/model.safetensors'"
 check "the warm-started planners are the same" \
     "cmp -s '$T/const/warmstart/model.safetensors' '$T/carry/warmstart/model.safetensors'"
-expect_rc 2 "algo.carry_moments" "$AF" train --run-dir "$T/refused" "${COMMON[@]}" --set run.iterations=1 \
+expect_rc 2 "algo.carry_moments" "$AF" train --run-dir "$T/refused" "${TINY_RL[@]}" --set run.iterations=1 \
     --set model.warmstart_steps=0 --set algo.carry_moments=true
 
 # 3. resume equality with every key on

@@ -8,6 +8,8 @@ af_script_test(test_dynsamp_train mpi bash ${CMAKE_SOURCE_DIR}/tests/test_dynsam
 # Issue 18: the RL learning-rate schedule and the warm start's AdamW moments carried over.
 af_unit_test(test_rl_opt)
 af_script_test(test_rl_opt_train python bash ${CMAKE_SOURCE_DIR}/tests/test_rl_opt_train.sh $<TARGET_FILE:agentflow>)
+# Issue 18: algo.ref_reset_every (the KL reference follows the policy; resume rebuilds it).
+af_script_test(test_ref_reset_train python bash ${CMAKE_SOURCE_DIR}/tests/test_ref_reset_train.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_grpo_torch python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/grpo_ref.py $<TARGET_FILE:test_grpo>)
 af_script_test(test_curriculum_resume mpi bash ${CMAKE_SOURCE_DIR}/tests/test_curriculum_resume.sh $<TARGET_FILE:agentflow>)
 af_script_test(test_train mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train.sh $<TARGET_FILE:agentflow>)
