@@ -129,6 +129,16 @@ static void print_episode(const Agentflow__Trajectory *t, uint64_t episode, int 
     else putchar('\n');
 }
 
+/* A new object appended to arr; NULL (nothing leaked) when either step fails. */
+static cJSON *array_push_object(cJSON *arr) {
+    cJSON *j = cJSON_CreateObject();
+    if (j && !cJSON_AddItemToArray(arr, j)) {
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    return j;
+}
+
 /* One JSON line per episode. Wall times are left out, so that the same seed prints the
  * same bytes. Returns 0 or AF_ENOMEM. */
 static int print_json(const Agentflow__Trajectory *t, uint64_t episode) {
@@ -139,12 +149,8 @@ static int print_json(const Agentflow__Trajectory *t, uint64_t episode) {
              (turns = cJSON_AddArrayToObject(o, "turns"));
     for (size_t i = 0; ok && i < t->n_turns; i++) {
         const Agentflow__Turn *u = t->turns[i];
-        cJSON *j = cJSON_CreateObject();
-        ok = j && cJSON_AddItemToArray(turns, j);
-        if (!ok) {
-            cJSON_Delete(j);
-            break;
-        }
+        cJSON *j = array_push_object(turns);
+        if (!(ok = j != NULL)) break;
         double lp = 0;
         for (size_t k = 0; k < u->n_behaviour_logprobs; k++) lp += u->behaviour_logprobs[k];
         cJSON *ids = cJSON_CreateArray();
@@ -172,12 +178,8 @@ static int print_json(const Agentflow__Trajectory *t, uint64_t episode) {
     if (ok && t->n_module_calls && !calls) ok = 0;
     for (size_t i = 0; ok && i < t->n_module_calls; i++) {
         const Agentflow__ModuleCall *m = t->module_calls[i];
-        cJSON *j = cJSON_CreateObject();
-        ok = j && cJSON_AddItemToArray(calls, j);
-        if (!ok) {
-            cJSON_Delete(j);
-            break;
-        }
+        cJSON *j = array_push_object(calls);
+        if (!(ok = j != NULL)) break;
         ok = cJSON_AddStringToObject(j, "module", m->module) && cJSON_AddNumberToObject(j, "turn", m->turn) &&
              cJSON_AddNumberToObject(j, "logprob", m->logprob) && cJSON_AddNumberToObject(j, "tokens", m->tokens);
     }
