@@ -1,9 +1,12 @@
 /* Kernel dispatch (kernels.h): the variant is chosen once, from AF_KERNELS and the CPU. */
 #include "common/kernels.h"
 
+#include <cblas.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -48,6 +51,60 @@ static const char *best(void) {
                                             : "baseline";
 }
 
+/* OpenBLAS picks its kernels (its "core") when the library loads, from the CPU model.
+ * Debian's 0.3.21 does not know newer models (e.g. family 6 model 207, Emerald Rapids, as
+ * some cloud VMs report it) and falls back to Prescott: SSE3 kernels that run several
+ * times slower, and whose products change their bits with the thread count, which the
+ * model's determinism relies on not happening. OpenBLAS reads OPENBLAS_CORETYPE only at
+ * load, before main, so when the core it chose is such a fallback on a CPU with AVX2 or
+ * AVX-512, the process sets OPENBLAS_CORETYPE to the core matching the CPU's features and
+ * executes itself again (before main: no thread, file or MPI state exists yet). A user's
+ * own OPENBLAS_CORETYPE is never overridden. glibc passes argc/argv/envp to constructors. */
+const char *af_blas_core_for_cpu(const char *core) {
+    static const char *const fallbacks[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Atom",
+                                            "Katmai", "Coppermine", "Northwood", "Banias", "Athlon", "Opteron",
+                                            "Opteron(SSE3)", "Barcelona", "Sandybridge", "Unknown"};
+    int fallback = 0;
+    for (size_t i = 0; i < sizeof fallbacks / sizeof fallbacks[0]; i++)
+        if (!strcmp(core, fallbacks[i])) fallback = 1;
+    if (!fallback) return NULL;
+    if (af_kernels_supported("avx512bf16")) return "Cooperlake";
+    if (af_kernels_supported("avx512")) return "SkylakeX";
+    if (af_kernels_supported("avx2")) return "Haswell";
+    return NULL;
+}
+
+static char g_blas_note[160];
+
+__attribute__((constructor)) static void blas_core_fix(int argc, char **argv, char **envp) {
+    (void)argc;
+    (void)envp;
+    const char *core = openblas_get_corename();
+    if (!core) return;
+    const char *asked = getenv("AF_OPENBLAS_CORE_WAS");
+    if (asked) { /* the second image: say what happened once the log is up */
+        snprintf(g_blas_note, sizeof g_blas_note, "OpenBLAS core %s (OPENBLAS_CORETYPE set by agentflow: OpenBLAS chose %s for this CPU)",
+                 core, asked);
+        unsetenv("AF_OPENBLAS_CORE_WAS");
+        return;
+    }
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *want = af_blas_core_for_cpu(core);
+    if (!want || !argv || !argv[0]) return;
+    if (setenv("OPENBLAS_CORETYPE", want, 1) || setenv("AF_OPENBLAS_CORE_WAS", core, 1)) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed: keep OpenBLAS's choice and say so */
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("AF_OPENBLAS_CORE_WAS");
+    snprintf(g_blas_note, sizeof g_blas_note, "OpenBLAS core %s (a fallback for this CPU; re-executing with OPENBLAS_CORETYPE=%s failed)",
+             core, want);
+}
+
+const char *af_blas_core_note(void) {
+    if (!g_blas_note[0]) snprintf(g_blas_note, sizeof g_blas_note, "OpenBLAS core %s", openblas_get_corename());
+    return g_blas_note;
+}
+
 static void choose(void) {
     const char *want = getenv("AF_KERNELS");
     const char *pick = best();
@@ -60,7 +117,7 @@ static void choose(void) {
             pick = want;
     }
     set_table(pick);
-    af_log(AF_LOG_INFO, "kernels: %s%s", g_name, want && *want ? " (AF_KERNELS)" : "");
+    af_log(AF_LOG_INFO, "kernels: %s%s; %s", g_name, want && *want ? " (AF_KERNELS)" : "", af_blas_core_note());
 }
 
 const AfKernelTable *af_kernels(void) {

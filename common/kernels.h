@@ -56,6 +56,15 @@ const char *af_kernels_name(void);
  * it (the choice is then unchanged). Not to be called while kernels run. */
 int af_kernels_select(const char *name);
 
+/* The OpenBLAS core in use, and whether the process set OPENBLAS_CORETYPE because OpenBLAS
+ * fell back to a core older than the CPU (kernels.c). Logged with the kernels. */
+const char *af_blas_core_note(void);
+
+/* The OPENBLAS_CORETYPE the process sets when OpenBLAS chose `core`: NULL when `core` is
+ * not a fallback (or the CPU has no AVX2), else "Cooperlake", "SkylakeX" or "Haswell"
+ * after the CPU's features. */
+const char *af_blas_core_for_cpu(const char *core);
+
 /* 1 if this CPU can run the named variant. */
 int af_kernels_supported(const char *name);
 

@@ -20,6 +20,7 @@
  *    the bits it gets among 9);
  *  - the model's forward (log-probs, entropies), backward (gradients) and the KV-cache
  *    decoder (logits) give the same bits under each variant. */
+#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -288,6 +289,22 @@ int main(void) {
     CHECK_STR_CONTAINS(af_error_detail(), "unknown variant");
     CHECK_EQ_INT(af_kernels_select(first), 0);
     CHECK(af_kernels_supported("baseline"));
+
+    /* OpenBLAS's core: a fallback (Prescott for a CPU model 0.3.21 does not know) is
+     * replaced by the core of the CPU's features; a real core is kept */
+    const char *want = af_kernels_supported("avx512bf16") ? "Cooperlake"
+                       : af_kernels_supported("avx512")   ? "SkylakeX"
+                       : af_kernels_supported("avx2")     ? "Haswell"
+                                                          : NULL;
+    const char *fix = af_blas_core_for_cpu("Prescott");
+    CHECK_MSG(want ? fix && !strcmp(fix, want) : fix == NULL, "Prescott -> %s", fix ? fix : "(kept)");
+    CHECK(af_blas_core_for_cpu("SkylakeX") == NULL && af_blas_core_for_cpu("Zen") == NULL &&
+          af_blas_core_for_cpu("Haswell") == NULL && af_blas_core_for_cpu("Cooperlake") == NULL);
+    /* in this process OpenBLAS runs on a core that is not a fallback for this CPU (unless
+     * the user chose one with OPENBLAS_CORETYPE) */
+    const char *core = openblas_get_corename();
+    CHECK_MSG(af_blas_core_for_cpu(core) == NULL || getenv("OPENBLAS_CORETYPE"), "%s", af_blas_core_note());
+    printf("  %s\n", af_blas_core_note());
 
     enum { CAP = 1 << 16 };
     float *ref = malloc(CAP * sizeof(float)), *got = malloc(CAP * sizeof(float));
