@@ -64,7 +64,7 @@ typedef struct AfConfig {
     struct {
         int name; /* AfSuiteKind */
         double test_fraction;
-        int64_t max_train, max_test, hops, entities, attempts, retries;
+        int64_t max_train, max_test, hops, entities, attempts, retries, min_hops, max_hops, distractors;
         int view; /* AfSuiteView */
     } suite;
     struct {
@@ -203,7 +203,13 @@ typedef struct AfConfig {
     X("suite.max_train", suite.max_train, INT, 0, 0, 100000000, "",                            \
       "cap on training questions, 0 = all")                                                     \
     X("suite.max_test", suite.max_test, INT, 0, 0, 100000000, "", "cap on test questions, 0 = all") \
-    X("suite.hops", suite.hops, INT, 3, 2, 4, "", "reserved: multihop mixes 2-4 hop questions, another value is refused (use data.train/data.test)")     \
+    X("suite.hops", suite.hops, INT, 3, 2, 4, "", "reserved: another value is refused (multihop's hops are suite.min_hops..suite.max_hops)")     \
+    X("suite.min_hops", suite.min_hops, INT, 2, 2, 8, "",                                       \
+      "multihop: fewest hops of a generated question (uniform over min_hops..max_hops)")        \
+    X("suite.max_hops", suite.max_hops, INT, 4, 2, 8, "",                                       \
+      "multihop: most hops of a generated question; a long-horizon variant is e.g. 5..6 (set rollout.max_turns >= max_hops)") \
+    X("suite.distractors", suite.distractors, INT, 0, 0, 6, "",                                 \
+      "multihop: relations on every entity that no question asks (rival, partner, mentor, neighbour, sponsor, twin, to random entities): longer search results, followable dead ends") \
     X("suite.entities", suite.entities, INT, 400, 16, 1000000, "",                              \
       "reserved: the multihop world size is fixed, another value is refused")                                              \
     X("suite.attempts", suite.attempts, INT, 1, 1, 16, "",                                      \

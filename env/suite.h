@@ -75,6 +75,8 @@ typedef struct AfSuiteOptions {
                                      error naming file:line (the planner's context less
                                      AF_SUITE_PROMPT_RESERVE, see af_suite_question_tokens) */
     const struct AfTaskOptions *task; /* suite "task": its judge and tools (env/suite_task.h); NULL elsewhere */
+    uint32_t min_hops, max_hops; /* multihop: hops per generated question (0 = 2 and 4) */
+    uint32_t distractors;        /* multihop: relations per entity that no question asks (0..6) */
 } AfSuiteOptions;
 
 /* Tokens of a planner's context kept for the prompt around the question (BOS, the "Q:",

@@ -1,5 +1,7 @@
 /* multihop: a generated world of entities and typed relations in an LMDB store, reached
- * only through the `search` tool; 2-4-hop questions (grammar in env/suites.h). */
+ * only through the `search` tool; 2-4-hop questions by default, suite.min_hops..max_hops
+ * (up to 8) for long horizons, and suite.distractors relations per entity that no
+ * question asks (grammar in env/suites.h). */
 #include <ctype.h>
 #include <errno.h>
 #include <lmdb.h>
@@ -14,31 +16,42 @@
 #include "env/suites.h"
 
 enum { T_COUNTRY, T_CITY, T_PERSON, T_FILM, T_COMPANY, N_TYPES };
-enum { R_CAPITAL, R_COUNTRY, R_BIRTHPLACE, R_MOTHER, R_DIRECTOR, R_FOUNDER, R_HEADQUARTERS, N_RELS };
+/* R_MAYOR (a city's mayor, a person) exists only in long-horizon worlds (max_hops > 4): it
+ * closes the city -> person cycle that 5-8-hop questions need. */
+enum { R_CAPITAL, R_COUNTRY, R_BIRTHPLACE, R_MOTHER, R_DIRECTOR, R_FOUNDER, R_HEADQUARTERS, R_MAYOR, N_RELS };
+/* distractor relations (suite.distractors = k: the first k, on every entity, to a random
+ * entity): in search results and followable by "#k REL", never asked */
+enum { N_DISTRACTORS = 6, N_REL_ALL = N_RELS + N_DISTRACTORS };
+#define REL_BIT(r) (1u << (r))
+#define RELS_CLASSIC (REL_BIT(R_MAYOR) - 1u) /* the 2-4-hop world's relations */
 
 static const char *const kTypeName[N_TYPES] = {"country", "city", "person", "film", "company"};
-static const char *const kRelName[N_RELS] = {"capital", "country", "birthplace", "mother", "director", "founder", "headquarters"};
+static const char *const kRelName[N_REL_ALL] = {"capital", "country", "birthplace", "mother", "director",
+                                                "founder", "headquarters", "mayor", "rival", "partner",
+                                                "mentor", "neighbour", "sponsor", "twin"};
 /* which relations each type has, in rendering order */
 static const int kTypeRels[N_TYPES][3] = {
-    {R_CAPITAL, -1, -1}, {R_COUNTRY, -1, -1}, {R_BIRTHPLACE, R_MOTHER, -1}, {R_DIRECTOR, -1, -1},
+    {R_CAPITAL, -1, -1}, {R_COUNTRY, R_MAYOR, -1}, {R_BIRTHPLACE, R_MOTHER, -1}, {R_DIRECTOR, -1, -1},
     {R_FOUNDER, R_HEADQUARTERS, -1}};
 static const int kCount[N_TYPES] = {8, 32, 240, 100, 80};
 
 #define MAX_NAME 48
 #define N_ENT_MAX 460
-#define MAX_HOPS 4
+#define MAX_HOPS 8
 
 typedef struct {
     int type;
     char name[MAX_NAME];
-    int rel[N_RELS]; /* target entity index or -1 */
+    int rel[N_REL_ALL]; /* target entity index or -1 */
 } Entity;
 
 typedef struct {
     MDB_env *env;
     MDB_dbi dbi;
     char dir[512];
-    int own_dir; /* remove the directory on destroy */
+    int own_dir;   /* remove the directory on destroy */
+    uint32_t asked; /* REL_BIT mask of the relations a question may ask */
+    uint32_t named; /* ... and a "#k REL" reference may name: asked + the distractors */
 } Store;
 
 /* ------------------------------------------------------------------ names */
@@ -80,7 +93,7 @@ static void lower(const char *in, char *out, size_t cap) {
 
 /* ------------------------------------------------------------------ world */
 
-static int gen_world(uint64_t seed, Entity *ents, int *n_out) {
+static int gen_world(uint64_t seed, int mayors, int distractors, Entity *ents, int *n_out) {
     AfRng rng;
     af_rng_init(&rng, seed, AF_RNG_ENV, 0, 4, 0);
     AfStrSet *names = NULL;
@@ -92,7 +105,7 @@ static int gen_world(uint64_t seed, Entity *ents, int *n_out) {
         for (int i = 0; i < kCount[t]; i++, n++) {
             Entity *e = &ents[n];
             e->type = t;
-            for (int r = 0; r < N_RELS; r++) e->rel[r] = -1;
+            for (int r = 0; r < N_REL_ALL; r++) e->rel[r] = -1;
             char low[MAX_NAME];
             do {
                 make_name(&rng, t, e->name, sizeof e->name);
@@ -117,13 +130,28 @@ static int gen_world(uint64_t seed, Entity *ents, int *n_out) {
         ents[first[T_COMPANY] + i].rel[R_HEADQUARTERS] = PICK(T_CITY);
     }
 #undef PICK
+    if (mayors) { /* a stream of its own: the 2-4-hop world keeps its draws */
+        AfRng mrng;
+        af_rng_init(&mrng, seed, AF_RNG_ENV, 3, 4, 0);
+        for (int i = 0; i < kCount[T_CITY]; i++)
+            ents[first[T_CITY] + i].rel[R_MAYOR] = first[T_PERSON] + (int)af_rng_below(&mrng, (uint32_t)kCount[T_PERSON]);
+    }
+    if (distractors > 0) { /* likewise */
+        AfRng drng;
+        af_rng_init(&drng, seed, AF_RNG_ENV, 2, 4, 0);
+        for (int i = 0; i < n; i++)
+            for (int d = 0; d < distractors; d++) {
+                int j = (int)af_rng_below(&drng, (uint32_t)(n - 1));
+                ents[i].rel[N_RELS + d] = j >= i ? j + 1 : j; /* anyone but itself */
+            }
+    }
     *n_out = n;
 out:
     af_strset_destroy(names);
     return rc;
 }
 
-static size_t render_facts(const Entity *ents, int i, char *buf, size_t cap) {
+static size_t render_facts(const Entity *ents, int i, int distractors, char *buf, size_t cap) {
     const Entity *e = &ents[i];
     size_t len = (size_t)snprintf(buf, cap, "%s (%s):", e->name, kTypeName[e->type]);
     int first = 1;
@@ -133,12 +161,17 @@ static size_t render_facts(const Entity *ents, int i, char *buf, size_t cap) {
         len += (size_t)snprintf(buf + len, cap - len, "%s %s %s", first ? "" : ";", kRelName[r], ents[e->rel[r]].name);
         first = 0;
     }
+    for (int d = 0; d < distractors; d++) {
+        int r = N_RELS + d;
+        len += (size_t)snprintf(buf + len, cap - len, "%s %s %s", first ? "" : ";", kRelName[r], ents[e->rel[r]].name);
+        first = 0;
+    }
     return len;
 }
 
 /* ------------------------------------------------------------------ LMDB store */
 
-static int store_open(Store *st, const char *db_dir, const Entity *ents, int n) {
+static int store_open(Store *st, const char *db_dir, const Entity *ents, int n, int distractors) {
     int rc, mrc;
     MDB_txn *txn = NULL;
     if (db_dir) {
@@ -158,9 +191,9 @@ static int store_open(Store *st, const char *db_dir, const Entity *ents, int n) 
     if ((mrc = mdb_dbi_open(txn, NULL, 0, &st->dbi))) goto lmdb_fail;
     if ((mrc = mdb_drop(txn, st->dbi, 0))) goto lmdb_fail; /* overwrite an older world */
     for (int i = 0; i < n; i++) {
-        char key[MAX_NAME], val[256];
+        char key[MAX_NAME], val[1024];
         lower(ents[i].name, key, sizeof key);
-        size_t vlen = render_facts(ents, i, val, sizeof val);
+        size_t vlen = render_facts(ents, i, distractors, val, sizeof val);
         MDB_val k = {strlen(key), key}, v = {vlen, val};
         if ((mrc = mdb_put(txn, st->dbi, &k, &v, 0))) goto lmdb_fail;
     }
@@ -225,14 +258,16 @@ typedef struct {
     char subject[MAX_NAME];
 } Question;
 
-static int rel_by_name(const char *s, size_t len) {
-    for (int r = 0; r < N_RELS; r++)
+/* The relation named s[0..len) among those in `mask` (REL_BIT), or -1. */
+static int rel_by_name(const char *s, size_t len, uint32_t mask) {
+    for (int r = 0; r < N_REL_ALL; r++)
+        if (mask & REL_BIT(r))
         if (strlen(kRelName[r]) == len && !strncmp(s, kRelName[r], len)) return r;
     return -1;
 }
 
 /* "What is the Rk of the ... of the R2 of the R1 of NAME?" */
-static int question_parse(const char *q, Question *out, char *why, size_t cap) {
+static int question_parse(const char *q, uint32_t asked, Question *out, char *why, size_t cap) {
     static const char pre[] = "What is the ";
     memset(out, 0, sizeof *out);
     size_t len = strlen(q);
@@ -246,7 +281,7 @@ static int question_parse(const char *q, Question *out, char *why, size_t cap) {
     for (;;) {
         const char *sp = p;
         while (sp < end && *sp >= 'a' && *sp <= 'z') sp++;
-        int r = rel_by_name(p, (size_t)(sp - p));
+        int r = rel_by_name(p, (size_t)(sp - p), asked);
         if (r < 0) {
             snprintf(why, cap, "field \"question\": unknown relation '%.*s'", (int)(sp - p), p);
             return -1;
@@ -256,7 +291,7 @@ static int question_parse(const char *q, Question *out, char *why, size_t cap) {
             return -1;
         }
         outer[k++] = r;
-        if (!strncmp(sp, " of the ", 8) && rel_by_name(sp + 8, strcspn(sp + 8, " ?")) >= 0) {
+        if (!strncmp(sp, " of the ", 8) && rel_by_name(sp + 8, strcspn(sp + 8, " ?"), asked) >= 0) {
             p = sp + 8;
             continue;
         }
@@ -330,8 +365,8 @@ static int resolve(const Question *qq, const AfTurnRecord *mem, size_t n, char *
 /* The search argument with its reference expanded: "$1" is the question's entity, "#k REL"
  * the entity that turn k's search result names under relation REL; anything else is a
  * name as written. 0, or -1 with the reason in why. */
-static int expand_name(const AfItem *item, const AfTurnRecord *mem, size_t n, const char *arg, char *name, size_t cap,
-                       char *why, size_t wcap) {
+static int expand_name(const AfItem *item, const AfTurnRecord *mem, size_t n, const Store *st, const char *arg,
+                       char *name, size_t cap, char *why, size_t wcap) {
     while (isspace((unsigned char)*arg)) arg++;
     size_t len = strlen(arg);
     while (len && isspace((unsigned char)arg[len - 1])) len--;
@@ -342,7 +377,7 @@ static int expand_name(const AfItem *item, const AfTurnRecord *mem, size_t n, co
             snprintf(why, wcap, "'%.*s': the only question reference is $1", (int)(len < 40 ? len : 40), arg);
             return -1;
         }
-        if (question_parse(item->question, &qq, qwhy, sizeof qwhy)) {
+        if (question_parse(item->question, st->asked, &qq, qwhy, sizeof qwhy)) {
             snprintf(why, wcap, "'$1': %s", qwhy);
             return -1;
         }
@@ -360,7 +395,7 @@ static int expand_name(const AfItem *item, const AfTurnRecord *mem, size_t n, co
     const char *r = p;
     while (*r == ' ') r++;
     size_t rl = (size_t)(arg + len - r);
-    int rel = rel_by_name(r, rl);
+    int rel = rel_by_name(r, rl, st->named);
     if (!digits || k < 1 || k > n || r == p || rel < 0) {
         snprintf(why, wcap, "'%.*s': expected '#k RELATION' with k an earlier turn (1..%zu)", (int)(len < 40 ? len : 40), arg, n);
         return -1;
@@ -380,10 +415,13 @@ static int expand_name(const AfItem *item, const AfTurnRecord *mem, size_t n, co
     return 0;
 }
 
+/* The suite's store: the search tool's context once the tool holds it, else the suite's. */
+static Store *store_of(const AfSuite *s) { return s->n_tools ? s->tools[0]->ctx : s->ctx; }
+
 static int mh_check(void *ctx, const AfItem *item, char *why, size_t cap) {
-    (void)ctx;
+    const Store *st = ctx;
     Question qq;
-    if (question_parse(item->question, &qq, why, cap)) return -1;
+    if (question_parse(item->question, st->asked, &qq, why, cap)) return -1;
     if (!item->answer[0]) {
         snprintf(why, cap, "field \"answer\": missing (the entity name)");
         return -1;
@@ -392,8 +430,7 @@ static int mh_check(void *ctx, const AfItem *item, char *why, size_t cap) {
 }
 
 static int mh_check_op(const AfSuite *s, const AfItem *item, char *why, size_t cap) {
-    (void)s;
-    return mh_check(NULL, item, why, cap);
+    return mh_check(store_of(s), item, why, cap);
 }
 
 static int mh_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n,
@@ -409,7 +446,7 @@ static int mh_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *
     int stop = !strcmp(a.tool, "stop");
     rc = af_turn_record_set(out, a.tool, a.argument, a.sub_goal, stop ? AF_TOOL_NO_CALL : AF_TOOL_BAD_ACTION, "");
     if (!rc && !stop && !strcmp(a.tool, "search")) {
-        if (expand_name(item, mem, n, a.argument, name, sizeof name, why, sizeof why)) {
+        if (expand_name(item, mem, n, store_of(s), a.argument, name, sizeof name, why, sizeof why)) {
             snprintf(msg, sizeof msg, "bad action: %s", why);
             free(out->result);
             out->result = strdup(msg);
@@ -426,20 +463,18 @@ static int mh_execute(const AfSuite *s, const AfItem *item, const AfTurnRecord *
 }
 
 static int mh_verify(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, int *stop) {
-    (void)s;
     char why[128], cur[MAX_NAME];
     Question qq;
     *stop = n > 0 && mem[n - 1].status == AF_TOOL_NO_CALL;
-    if (!*stop && question_parse(item->question, &qq, why, sizeof why) == 0)
+    if (!*stop && question_parse(item->question, store_of(s)->asked, &qq, why, sizeof why) == 0)
         *stop = resolve(&qq, mem, n, cur, sizeof cur) == qq.hops;
     return 0;
 }
 
 static int mh_generate(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **answer) {
-    (void)s;
     char why[128], cur[MAX_NAME];
     Question qq;
-    int ok = question_parse(item->question, &qq, why, sizeof why) == 0 && resolve(&qq, mem, n, cur, sizeof cur) == qq.hops;
+    int ok = question_parse(item->question, store_of(s)->asked, &qq, why, sizeof why) == 0 && resolve(&qq, mem, n, cur, sizeof cur) == qq.hops;
     *answer = strdup(ok ? cur : "");
     return *answer ? 0 : af_error_set(AF_ENOMEM, "answer");
 }
@@ -451,11 +486,10 @@ static int mh_judge(const AfSuite *s, const AfItem *item, const char *answer, fl
 }
 
 static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
-    (void)s;
     char why[128], cur[MAX_NAME], buf[MAX_NAME + 16];
     size_t turn_of[MAX_HOPS];
     Question qq;
-    if (question_parse(item->question, &qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
+    if (question_parse(item->question, store_of(s)->asked, &qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
     int h = resolve_turns(&qq, mem, n, cur, sizeof cur, turn_of);
     if (h == qq.hops) snprintf(buf, sizeof buf, "stop");
     else if (h == 0) snprintf(buf, sizeof buf, "search $1");
@@ -468,7 +502,6 @@ static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *m
  * ("$1") and every value in successful search results ("#k RELATION"). */
 static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                      char **action) {
-    (void)s;
     (void)item;
     char cand[64][48], buf[64];
     int nc = 0;
@@ -482,7 +515,7 @@ static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *m
             const char *e = strstr(p, "; ");
             size_t seg = e ? (size_t)(e - p) : strlen(p);
             const char *sp = memchr(p, ' ', seg);
-            if (sp && rel_by_name(p, (size_t)(sp - p)) >= 0)
+            if (sp && rel_by_name(p, (size_t)(sp - p), store_of(s)->named) >= 0)
                 snprintf(cand[nc++], sizeof cand[0], "#%zu %.*s", k + 1, (int)(sp - p), p);
             if (!e) break;
             p = e + 2;
@@ -494,15 +527,14 @@ static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *m
 }
 
 static int mh_difficulty(const AfSuite *s, const AfItem *item) {
-    (void)s;
     char why[128];
     Question qq;
-    return question_parse(item->question, &qq, why, sizeof why) ? 0 : qq.hops - 2;
+    return question_parse(item->question, store_of(s)->asked, &qq, why, sizeof why) ? 0 : qq.hops - 2;
 }
 
 static void mh_destroy(AfSuite *s) {
     AfTool *t = s->n_tools ? s->tools[0] : NULL;
-    Store *st = t ? t->ctx : s->ctx;
+    Store *st = store_of(s);
     if (st) {
         store_close(st);
         free(st);
@@ -523,9 +555,9 @@ static const AfSuiteOps kMhOps = {
     .difficulty = mh_difficulty,
 };
 
-/* One question from subject i with 2..4 hops; 0 if the walk got stuck. */
-static int walk(AfRng *rng, const Entity *ents, int i, Question *qq, int *answer) {
-    int hops = 2 + (int)af_rng_below(rng, 3), cur = i, prev = -1;
+/* One question from subject i with min_hops..max_hops hops; 0 if the walk got stuck. */
+static int walk(AfRng *rng, const Entity *ents, int i, int min_hops, int max_hops, Question *qq, int *answer) {
+    int hops = min_hops + (int)af_rng_below(rng, (uint32_t)(max_hops - min_hops + 1)), cur = i, prev = -1;
     for (int h = 0; h < hops; h++) {
         int opts[3], no = 0;
         for (int k = 0; k < 3; k++) {
@@ -546,7 +578,7 @@ static int walk(AfRng *rng, const Entity *ents, int i, Question *qq, int *answer
     return 1;
 }
 
-static int gen_questions(AfSuite *s, const AfSuiteOptions *o, const Entity *ents, int n) {
+static int gen_questions(AfSuite *s, const AfSuiteOptions *o, int min_hops, int max_hops, const Entity *ents, int n) {
     uint32_t want[2] = {o->train_size ? o->train_size : 1500, o->test_size ? o->test_size : 300};
     uint32_t idx[N_ENT_MAX], m = 0;
     for (int i = 0; i < n; i++)
@@ -570,7 +602,7 @@ static int gen_questions(AfSuite *s, const AfSuiteOptions *o, const Entity *ents
             uint32_t subj = idx[lo + af_rng_below(&rng, hi - lo)];
             Question qq;
             int ans;
-            if (!walk(&rng, ents, (int)subj, &qq, &ans)) continue;
+            if (!walk(&rng, ents, (int)subj, min_hops, max_hops, &qq, &ans)) continue;
             question_render(&qq, q, sizeof q);
             rc = af_strset_add(seen, q);
             if (rc < 0) break;
@@ -596,9 +628,16 @@ int af_suite_multihop_create(const AfSuiteOptions *opts, AfSuite **out) {
     if (opts && (opts->attempts > 1 || opts->retries > 0))
         return af_error_set(AF_ECONFIG, "suite multihop: attempts = %u, retries = %u, but only game24 and countdown start over",
                             opts->attempts, opts->retries);
+    int min_hops = opts && opts->min_hops ? (int)opts->min_hops : 2, max_hops = opts && opts->max_hops ? (int)opts->max_hops : 4;
+    int distractors = opts ? (int)opts->distractors : 0;
+    if (min_hops < 2 || max_hops > MAX_HOPS || min_hops > max_hops)
+        return af_error_set(AF_ECONFIG, "suite multihop: min_hops = %d, max_hops = %d: need 2 <= min_hops <= max_hops <= %d",
+                            min_hops, max_hops, MAX_HOPS);
+    if (distractors > N_DISTRACTORS)
+        return af_error_set(AF_ECONFIG, "suite multihop: distractors = %d: at most %d", distractors, N_DISTRACTORS);
     int rc = af_suite_alloc("multihop", &kMhOps, 1, &s);
     if (rc) return rc;
-    s->max_turns = MAX_HOPS;
+    s->max_turns = max_hops;
     ents = calloc(N_ENT_MAX, sizeof *ents);
     st = calloc(1, sizeof *st);
     AfTool *t = calloc(1, sizeof *t);
@@ -615,10 +654,12 @@ int af_suite_multihop_create(const AfSuiteOptions *opts, AfSuite **out) {
     t->ctx = st;
     s->tools[0] = t;
     s->n_tools = 1;
-    if ((rc = gen_world(opts->seed, ents, &n))) goto fail;
-    if ((rc = store_open(st, opts->db_dir, ents, n))) goto fail;
-    if ((rc = gen_questions(s, opts, ents, n))) goto fail;
-    if ((rc = af_suite_load_splits(s, opts, mh_check, NULL))) goto fail;
+    st->asked = max_hops > 4 ? RELS_CLASSIC | REL_BIT(R_MAYOR) : RELS_CLASSIC;
+    st->named = st->asked | (((1u << distractors) - 1u) << N_RELS);
+    if ((rc = gen_world(opts->seed, max_hops > 4, distractors, ents, &n))) goto fail;
+    if ((rc = store_open(st, opts->db_dir, ents, n, distractors))) goto fail;
+    if ((rc = gen_questions(s, opts, min_hops, max_hops, ents, n))) goto fail;
+    if ((rc = af_suite_load_splits(s, opts, mh_check, st))) goto fail;
     free(ents);
     *out = s;
     return 0;

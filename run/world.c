@@ -46,8 +46,18 @@ static int refuse_suite_keys(const AfConfig *cfg) {
         return af_error_set(AF_ECONFIG, "config: suite.test_fraction = %g: the built-in splits are fixed "
                                         "(use suite.max_test or data.test)", cfg->suite.test_fraction);
     if (cfg->suite.hops != def.suite.hops)
-        return af_error_set(AF_ECONFIG, "config: suite.hops = %lld: multihop mixes 2-4 hop questions "
-                                        "(use data.train/data.test)", (long long)cfg->suite.hops);
+        return af_error_set(AF_ECONFIG, "config: suite.hops = %lld: reserved; multihop's hops are "
+                                        "suite.min_hops..suite.max_hops", (long long)cfg->suite.hops);
+    if (cfg->suite.name != AF_SUITE_MULTIHOP) {
+        const char *key = cfg->suite.min_hops != def.suite.min_hops         ? "suite.min_hops"
+                          : cfg->suite.max_hops != def.suite.max_hops       ? "suite.max_hops"
+                          : cfg->suite.distractors != def.suite.distractors ? "suite.distractors"
+                                                                            : NULL;
+        if (key) return af_error_set(AF_ECONFIG, "config: %s is set, but only the multihop suite has hops and relations", key);
+    }
+    if (cfg->suite.min_hops > cfg->suite.max_hops)
+        return af_error_set(AF_ECONFIG, "config: suite.min_hops = %lld > suite.max_hops = %lld",
+                            (long long)cfg->suite.min_hops, (long long)cfg->suite.max_hops);
     if (cfg->suite.entities != def.suite.entities)
         return af_error_set(AF_ECONFIG, "config: suite.entities = %lld: the multihop world size is fixed",
                             (long long)cfg->suite.entities);
@@ -201,6 +211,9 @@ static void suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
     o->attempts = (uint32_t)cfg->suite.attempts;
     o->retries = (uint32_t)cfg->suite.retries;
     o->state_view = cfg->suite.view == AF_VIEW_STATE;
+    o->min_hops = (uint32_t)cfg->suite.min_hops;
+    o->max_hops = (uint32_t)cfg->suite.max_hops;
+    o->distractors = (uint32_t)cfg->suite.distractors;
     o->max_question_tokens = af_suite_question_tokens((uint32_t)cfg->model.max_seq);
 }
 

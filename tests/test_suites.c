@@ -201,6 +201,84 @@ static void check_vocab_encode(void) {
     CHECK_MSG(differ == 0, "vocab encode: %d ids differ from the longest-match reference", differ);
 }
 
+/* multihop's long-horizon world (suite.min_hops/max_hops/distractors): every question
+ * has min..max hops, none asks a distractor, the oracle solves them all in max_hops turns,
+ * the search results carry the distractor relations and a "#k REL" reference may follow
+ * one; the 2-4-hop world has neither mayors nor distractors; bad ranges are refused. */
+static void check_long_horizon(AfPlanner *oracle, AfPlanner *rnd) {
+    static const char *const dnames[] = {"rival", "partner", "mentor"};
+    AfSuiteOptions o;
+    af_suite_options_default(&o);
+    o.min_hops = 5, o.max_hops = 6, o.distractors = 3;
+    AfSuite *s = NULL;
+    CHECK_MSG(af_suite_create("multihop", &o, &s) == 0, "%s", af_error_detail());
+    if (!s) return;
+    CHECK_EQ_INT(s->max_turns, 6);
+    int hist[9] = {0};
+    for (int sp = 0; sp < 2; sp++) {
+        const AfDataset *ds = af_suite_split(s, (AfSplit)sp);
+        CHECK(ds->n > 0);
+        for (size_t i = 0; i < ds->n; i++) {
+            const char *q = ds->items[i].question;
+            int hops = 1;
+            for (const char *p = strstr(q, " of the "); p; p = strstr(p + 1, " of the ")) hops++;
+            CHECK_MSG(hops >= 5 && hops <= 6, "\"%s\": %d hops", q, hops);
+            if (hops >= 0 && hops <= 8) hist[hops]++;
+            for (int d = 0; d < 3; d++) CHECK_MSG(!strstr(q, dnames[d]), "\"%s\" asks a distractor", q);
+            CHECK_EQ_INT(af_suite_difficulty(s, &ds->items[i]), hops - 2);
+        }
+    }
+    CHECK(hist[5] > 0 && hist[6] > 0);
+    AfModules mods;
+    CHECK(af_modules_builtin(s, &mods) == 0);
+    int calls = 0;
+    double acc = run_split(s, &mods, oracle, AF_SPLIT_TEST, 6, &calls);
+    CHECK_MSG(acc == 1.0, "long-horizon multihop: oracle %.4f", acc);
+    double acc_r = run_split(s, &mods, rnd, AF_SPLIT_TEST, 6, &calls);
+    fprintf(stderr, "multihop 5-6 hops, 3 distractors: hops 5/6 = %d/%d, oracle %.4f, random-valid %.4f\n", hist[5],
+            hist[6], acc, acc_r);
+    CHECK(acc_r < 0.1);
+    /* one search: the result lists the distractors; "#1 rival" follows one */
+    const AfItem *it = &af_suite_split(s, AF_SPLIT_TEST)->items[0];
+    AfTurnRecord mem[2] = {{0}};
+    CHECK(s->ops->execute(s, it, mem, 0, "search $1", 5.0, &mem[0]) == 0);
+    CHECK_EQ_INT(mem[0].status, AF_TOOL_OK);
+    for (int d = 0; d < 3; d++) CHECK_MSG(strstr(mem[0].result, dnames[d]), "%s", mem[0].result);
+    CHECK(!strstr(mem[0].result, "neighbour"));
+    CHECK(s->ops->execute(s, it, mem, 1, "search #1 rival", 5.0, &mem[1]) == 0);
+    CHECK_MSG(mem[1].status == AF_TOOL_OK, "%s", mem[1].result);
+    af_turn_record_clear(&mem[1]);
+    CHECK(s->ops->execute(s, it, mem, 1, "search #1 neighbour", 5.0, &mem[1]) == 0); /* not in this world */
+    CHECK_MSG(mem[1].status != AF_TOOL_OK && strstr(mem[1].result, "#k RELATION"), "%s", mem[1].result);
+    af_turn_record_clear(&mem[1]);
+    af_turn_record_clear(&mem[0]);
+    af_modules_clear(&mods);
+    af_suite_destroy(s);
+
+    /* the default world: no mayor, no distractor in any result */
+    af_suite_options_default(&o);
+    CHECK(af_suite_create("multihop", &o, &s) == 0);
+    if (s) {
+        const AfDataset *ds = af_suite_split(s, AF_SPLIT_TRAIN);
+        for (size_t i = 0; i < ds->n; i++) CHECK(!strstr(ds->items[i].question, "mayor"));
+        AfTurnRecord r = {0};
+        CHECK(s->ops->execute(s, &ds->items[0], &r, 0, "search $1", 5.0, &r) == 0);
+        CHECK_MSG(!strstr(r.result, "mayor") && !strstr(r.result, "rival"), "%s", r.result);
+        af_turn_record_clear(&r);
+        af_suite_destroy(s);
+    }
+    /* refused ranges */
+    const uint32_t bad[][3] = {{5, 4, 0}, {2, 9, 0}, {1, 4, 0}, {2, 4, 7}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        af_suite_options_default(&o);
+        o.min_hops = bad[k][0], o.max_hops = bad[k][1], o.distractors = bad[k][2];
+        s = NULL;
+        CHECK_EQ_INT(af_suite_create("multihop", &o, &s), AF_ECONFIG);
+        CHECK(s == NULL);
+        CHECK_STR_CONTAINS(af_error_detail(), bad[k][2] ? "distractors" : "min_hops");
+    }
+}
+
 int main(void) {
     check_vocab_encode();
     const char *const *names = af_suite_names();
@@ -229,6 +307,7 @@ int main(void) {
         af_suite_destroy(s);
         check_splits(names[k]);
     }
+    check_long_horizon(oracle, rnd);
     af_planner_destroy(oracle);
     af_planner_destroy(rnd);
     TEST_MAIN_END();

@@ -71,6 +71,11 @@ for kv in suite.hops=2 suite.entities=100 suite.test_fraction=0.3 modules.planne
     expect_rc 2 "${kv%%=*}" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 --set "$kv"
     expect_rc 2 "${kv%%=*}" "$AF" eval --run-dir "$T/w-default" --n 1 --set "$kv"
 done
+# multihop's hop range: min above max, and the keys on a suite without hops
+expect_rc 2 "suite.min_hops = 5 > suite.max_hops = 4" "$AF" train --run-dir "$T/refused" "${TINY[@]}" \
+    --set run.iterations=0 --set suite.name=multihop --set suite.min_hops=5
+expect_rc 2 "suite.distractors" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
+    --set suite.name=arith --set suite.distractors=2
 expect_rc 2 "tools.python" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
     --set tools.python.enabled=true --set tools.python.interpreter=/nonexistent
 expect_rc 2 "AF_UNSET_KEY" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
