@@ -44,9 +44,14 @@ if(TARGET test_amx_asan)
 endif()
 add_test(NAME test_amx_tiles COMMAND test_amx)
 set_tests_properties(test_amx_tiles PROPERTIES LABELS unit TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${AF_TEST_ENV};AF_AMX=on")
+# The decoder's checks and the PyTorch comparison on the packed path (AF_AMX=on is the
+# vdpbf16ps path again, with a warning, on a CPU without AMX).
 foreach(mode emulate on)
   add_test(NAME test_model_decode_amx_${mode} COMMAND test_model_decode)
   set_tests_properties(test_model_decode_amx_${mode} PROPERTIES LABELS unit TIMEOUT 300 ENVIRONMENT "${AF_TEST_ENV};AF_AMX=${mode}")
+  af_script_test(test_decode_bf16_torch_amx_${mode} python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/decode_bf16_ref.py)
+  set_tests_properties(test_decode_bf16_torch_amx_${mode} PROPERTIES ENVIRONMENT
+    "${AF_TEST_ENV};AF_BIN=$<TARGET_FILE:agentflow>;AF_BUILD_DIR=${CMAKE_BINARY_DIR};AF_AMX=${mode}")
 endforeach()
 af_script_test(test_portable_build unit bash ${CMAKE_SOURCE_DIR}/tests/test_portable_build.sh
   $<TARGET_FILE:agentflow> ${CMAKE_BINARY_DIR} ${AF_NATIVE} "${AF_BASELINE_ARCH}")
