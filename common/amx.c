@@ -17,6 +17,7 @@
 
 #include "common/bf16.h"
 #include "common/error.h"
+#include "common/kernels.h"
 #include "common/log.h"
 
 int af_amx_cpu_has(void) {
@@ -90,17 +91,22 @@ size_t af_amx_packed_elems(int in, int out) {
 }
 
 void af_amx_pack(uint16_t *wp, const float *w, int in, int out) {
-    const int KC = (in + 31) / 32;
-    for (int ob = 0; ob < (out + 15) / 16; ob++)
+    const int KC = (in + 31) / 32, kp = KC * 32;
+    /* 16 rows rounded at once (af_f32_to_bf16_n: af_f32_to_bf16's bits), zero-padded to
+     * kp; then each chunk's pairs of k are 32-bit words, transposed 16 x 16 */
+    uint16_t *t = calloc((size_t)16 * kp, sizeof(uint16_t));
+    AF_ASSERT(t != NULL);
+    for (int ob = 0; ob < (out + 15) / 16; ob++) {
+        const int nr = out - ob * 16 < 16 ? out - ob * 16 : 16;
+        if (nr < 16) memset(t, 0, (size_t)16 * kp * sizeof(uint16_t));
+        for (int n = 0; n < nr; n++) af_f32_to_bf16_n(t + (size_t)n * kp, w + (size_t)(ob * 16 + n) * in, (size_t)in);
         for (int kc = 0; kc < KC; kc++) {
             uint16_t *blk = wp + ((size_t)ob * KC + kc) * 512;
             for (int p = 0; p < 16; p++)
-                for (int n = 0; n < 16; n++)
-                    for (int e = 0; e < 2; e++) {
-                        const int o = ob * 16 + n, k = kc * 32 + 2 * p + e;
-                        blk[(p * 16 + n) * 2 + e] = o < out && k < in ? af_f32_to_bf16(w[(size_t)o * in + k]) : 0;
-                    }
+                for (int n = 0; n < 16; n++) memcpy(blk + (p * 16 + n) * 2, t + (size_t)n * kp + kc * 32 + 2 * p, 4);
         }
+    }
+    free(t);
 }
 
 /* ------------------------------------------------------------------ the scalar model

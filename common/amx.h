@@ -42,7 +42,7 @@ size_t af_amx_packed_elems(int in, int out);
 /* Pack the fp32 (out, in) matrix w (rows `in` apart) into wp, each weight rounded to bf16
  * as af_f32_to_bf16 (common/bf16.h): element (o, k) at block o/16, chunk k/32, then
  * [(k%32)/2][o%16][k%2]. Outputs o0.. of the matrix start at wp + (o0/16) * ceil(in/32) * 512
- * (o0 a multiple of 16). */
+ * (o0 a multiple of 16). Allocates a scratch of 16 rows (aborts if out of memory). */
 void af_amx_pack(uint16_t *wp, const float *w, int in, int out);
 
 /* y[r*ldy + o] = sum_k x[r*ldx + k] w[o][k] (+ b[o]) for r < rows, o < out, x bf16 and w
