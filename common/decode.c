@@ -230,6 +230,20 @@ int af_decode_set_threads(AfDecode *d, int n, long min_split) {
     return af_pool_create(n, &d->pool);
 }
 
+/* A layer's seven matrices in Bf16Layer's order: inputs and outputs of each. */
+static void layer_shapes(const AfModel *m, size_t ins[7], size_t outs[7]) {
+    const size_t C = (size_t)m->cfg.d_model, QD = (size_t)m->cfg.n_heads * m->head_dim;
+    const size_t KD = (size_t)m->cfg.n_kv_heads * m->head_dim, F = (size_t)m->cfg.d_ff;
+    const size_t i[7] = {C, C, C, QD, C, C, F}, o[7] = {QD, KD, KD, C, F, F, C};
+    memcpy(ins, i, sizeof i), memcpy(outs, o, sizeof o);
+}
+
+/* Elements of one matrix's copy: row-major, or packed in tile blocks (AF_AMX: out rounded
+ * up to 16, in to 32). */
+static size_t copy_elems(int amx, size_t in, size_t out) {
+    return amx ? af_amx_packed_elems((int)in, (int)out) : in * out;
+}
+
 /* The bf16 copy: every matrix the products read, converted from the model's fp32
  * parameters (one pass over them; split over the decoder's threads). */
 typedef struct {
@@ -240,8 +254,9 @@ static void sync_part(void *ctx, int tid, int nt) {
     AfDecode *d = ((SyncJob *)ctx)->d;
     const AfModel *m = d->m;
     const AfModelConfig *c = &m->cfg;
-    size_t C = (size_t)c->d_model, QD = (size_t)c->n_heads * m->head_dim;
-    size_t KD = (size_t)c->n_kv_heads * m->head_dim, F = (size_t)c->d_ff;
+    const size_t C = (size_t)c->d_model;
+    size_t ins[7], outs[7];
+    layer_shapes(m, ins, outs);
     /* tensor t of the list goes to thread t % nt */
     int t = 0;
     for (int l = 0; l < c->n_layers; l++) {
@@ -249,7 +264,6 @@ static void sync_part(void *ctx, int tid, int nt) {
         const Bf16Layer *B = &d->wl[l];
         const float *src[7] = {P->wq, P->wk, P->wv, P->wo, P->wgate, P->wup, P->wdown};
         uint16_t *dst[7] = {B->wq, B->wk, B->wv, B->wo, B->wgate, B->wup, B->wdown};
-        const size_t ins[7] = {C, C, C, QD, C, C, F}, outs[7] = {QD, KD, KD, C, F, F, C};
         for (int i = 0; i < 7; i++, t++) {
             if (t % nt != tid) continue;
             if (d->amx) af_amx_pack(dst[i], src[i], (int)ins[i], (int)outs[i]);
@@ -289,21 +303,12 @@ int af_decode_set_dtype(AfDecode *d, AfDecodeDtype dtype) {
         const AfModel *m = d->m;
         const AfModelConfig *c = &m->cfg;
         size_t C = (size_t)c->d_model, QD = (size_t)c->n_heads * m->head_dim;
-        size_t KD = (size_t)c->n_kv_heads * m->head_dim, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
-        /* AF_AMX (common/amx.h): each matrix packed in tile blocks (out rounded up to 16, in
-         * to 32), else row-major */
-        const int amx = af_amx_mode() != AF_AMX_OFF;
-        const size_t sz[8] = {amx ? af_amx_packed_elems((int)C, (int)QD) : QD * C,
-                              amx ? af_amx_packed_elems((int)C, (int)KD) : KD * C,
-                              amx ? af_amx_packed_elems((int)C, (int)KD) : KD * C,
-                              amx ? af_amx_packed_elems((int)QD, (int)C) : C * QD,
-                              amx ? af_amx_packed_elems((int)C, (int)F) : F * C,
-                              amx ? af_amx_packed_elems((int)C, (int)F) : F * C,
-                              amx ? af_amx_packed_elems((int)F, (int)C) : C * F,
-                              amx ? af_amx_packed_elems((int)C, (int)V) : V * C};
-        size_t per_layer = 0;
-        for (int i = 0; i < 7; i++) per_layer += sz[i];
-        size_t total = per_layer * c->n_layers + sz[7];
+        size_t F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+        const int amx = af_amx_mode() != AF_AMX_OFF; /* AF_AMX (common/amx.h) */
+        size_t ins[7], outs[7], sz[7], per_layer = 0;
+        layer_shapes(m, ins, outs);
+        for (int i = 0; i < 7; i++) per_layer += sz[i] = copy_elems(amx, ins[i], outs[i]);
+        size_t total = per_layer * c->n_layers + copy_elems(amx, C, V);
         size_t widest = C > QD ? C : QD;
         widest = widest > F ? widest : F;
         d->wbuf = weights_alloc(total);
