@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "common/amx.h"
 #include "common/bf16.h"
 #include "common/error.h"
 #include "common/kernels.h"
@@ -16,7 +17,8 @@
 #define PREFILL_CHUNK 64
 #define AF_DECODE_CHUNK_SLOTS 64 /* slots af_decode_prefill_many puts in one chunk at most */
 
-/* One layer's matrices in bf16 (pointers into AfDecode.wbuf), shapes as in AfLayerParams. */
+/* One layer's matrices in bf16 (pointers into AfDecode.wbuf), shapes as in AfLayerParams,
+ * or packed in AMX tile blocks (common/amx.h) when AfDecode.amx is set. */
 typedef struct {
     uint16_t *wq, *wk, *wv, *wo, *wgate, *wup, *wdown;
 } Bf16Layer;
@@ -24,6 +26,7 @@ typedef struct {
 struct AfDecode {
     const AfModel *m;
     int bf16;          /* 1: the products read the bf16 copy below */
+    int amx;           /* 1: that copy is packed in tile blocks, the products run af_amx_matmul */
     uint16_t *wbuf;    /* the bf16 copy of every matrix (NULL in fp32) */
     Bf16Layer *wl;     /* (n_layers) */
     uint16_t *wlm;     /* (V, C) the LM head's copy */
@@ -166,6 +169,7 @@ typedef struct {
 typedef struct {
     const float *x;    /* (rows, ldx) */
     const uint16_t *xb; /* (rows, in) x rounded to bf16, or NULL (fp32) */
+    int amx;            /* the bf16 weights packed in tile blocks (AfDecode.amx) */
     int ldx, rows, in, n;
     MMOut o[MM_MAX];
 } MMJob;
@@ -178,10 +182,13 @@ static void mm_part(void *ctx, int tid, int nt) {
     for (int p = 0; p < j->n; p++) {
         const MMOut *o = &j->o[p];
         int chunk = (o->out + nt - 1) / nt;
-        chunk = (chunk + 23) / 24 * 24;
+        chunk = j->amx ? (chunk + 15) / 16 * 16 : (chunk + 23) / 24 * 24; /* tile blocks of 16 outputs */
         int o0 = tid * chunk, o1 = o0 + chunk < o->out ? o0 + chunk : o->out;
         if (o0 >= o1) continue;
-        if (j->xb)
+        if (j->amx)
+            af_amx_matmul(o->y + o0, o->ldy, j->xb, j->in, o->wb + af_amx_packed_elems(j->in, o0),
+                          o->b ? o->b + o0 : NULL, j->rows, j->in, o1 - o0);
+        else if (j->xb)
             af_matmul_inv_bf16(o->y + o0, o->ldy, j->xb, j->in, o->wb + (size_t)o0 * j->in, j->in,
                                o->b ? o->b + o0 : NULL, j->rows, j->in, o1 - o0);
         else
@@ -201,6 +208,7 @@ static void mm_n(AfDecode *d, const float *x, int ldx, int rows, int in, int n, 
     if (d->bf16) {
         for (int r = 0; r < rows; r++) af_f32_to_bf16_n(d->xb + (size_t)r * in, x + (size_t)r * ldx, (size_t)in);
         j.xb = d->xb;
+        j.amx = d->amx;
     }
     if (!d->pool || macs < d->min_split) mm_part(&j, 0, 1);
     else af_pool_run(d->pool, mm_part, &j);
@@ -222,6 +230,20 @@ int af_decode_set_threads(AfDecode *d, int n, long min_split) {
     return af_pool_create(n, &d->pool);
 }
 
+/* A layer's seven matrices in Bf16Layer's order: inputs and outputs of each. */
+static void layer_shapes(const AfModel *m, size_t ins[7], size_t outs[7]) {
+    const size_t C = (size_t)m->cfg.d_model, QD = (size_t)m->cfg.n_heads * m->head_dim;
+    const size_t KD = (size_t)m->cfg.n_kv_heads * m->head_dim, F = (size_t)m->cfg.d_ff;
+    const size_t i[7] = {C, C, C, QD, C, C, F}, o[7] = {QD, KD, KD, C, F, F, C};
+    memcpy(ins, i, sizeof i), memcpy(outs, o, sizeof o);
+}
+
+/* Elements of one matrix's copy: row-major, or packed in tile blocks (AF_AMX: out rounded
+ * up to 16, in to 32). */
+static size_t copy_elems(int amx, size_t in, size_t out) {
+    return amx ? af_amx_packed_elems((int)in, (int)out) : in * out;
+}
+
 /* The bf16 copy: every matrix the products read, converted from the model's fp32
  * parameters (one pass over them; split over the decoder's threads). */
 typedef struct {
@@ -232,8 +254,9 @@ static void sync_part(void *ctx, int tid, int nt) {
     AfDecode *d = ((SyncJob *)ctx)->d;
     const AfModel *m = d->m;
     const AfModelConfig *c = &m->cfg;
-    size_t C = (size_t)c->d_model, QD = (size_t)c->n_heads * m->head_dim;
-    size_t KD = (size_t)c->n_kv_heads * m->head_dim, F = (size_t)c->d_ff;
+    const size_t C = (size_t)c->d_model;
+    size_t ins[7], outs[7];
+    layer_shapes(m, ins, outs);
     /* tensor t of the list goes to thread t % nt */
     int t = 0;
     for (int l = 0; l < c->n_layers; l++) {
@@ -241,13 +264,21 @@ static void sync_part(void *ctx, int tid, int nt) {
         const Bf16Layer *B = &d->wl[l];
         const float *src[7] = {P->wq, P->wk, P->wv, P->wo, P->wgate, P->wup, P->wdown};
         uint16_t *dst[7] = {B->wq, B->wk, B->wv, B->wo, B->wgate, B->wup, B->wdown};
-        size_t n[7] = {QD * C, KD * C, KD * C, C * QD, F * C, F * C, C * F};
-        for (int i = 0; i < 7; i++, t++)
-            if (t % nt == tid) af_f32_to_bf16_n(dst[i], src[i], n[i]);
+        for (int i = 0; i < 7; i++, t++) {
+            if (t % nt != tid) continue;
+            if (d->amx) af_amx_pack(dst[i], src[i], (int)ins[i], (int)outs[i]);
+            else af_f32_to_bf16_n(dst[i], src[i], ins[i] * outs[i]);
+        }
     }
-    /* the LM head, the largest tensor, in nt slices */
-    size_t V = (size_t)c->vocab_size, per = (V + nt - 1) / nt, r0 = per * tid, r1 = r0 + per < V ? r0 + per : V;
-    if (r0 < r1) af_f32_to_bf16_n(d->wlm + r0 * C, m->p.lm_head + r0 * C, (r1 - r0) * C);
+    /* the LM head, the largest tensor, in nt slices (whole tile blocks of 16 rows) */
+    size_t V = (size_t)c->vocab_size, per = (V + nt - 1) / nt;
+    if (d->amx) per = (per + 15) / 16 * 16;
+    size_t r0 = per * tid, r1 = r0 + per < V ? r0 + per : V;
+    if (r0 >= r1) return;
+    if (d->amx)
+        af_amx_pack(d->wlm + af_amx_packed_elems((int)C, (int)r0), m->p.lm_head + r0 * C, (int)C, (int)(r1 - r0));
+    else
+        af_f32_to_bf16_n(d->wlm + r0 * C, m->p.lm_head + r0 * C, (r1 - r0) * C);
 }
 
 int af_decode_sync_weights(AfDecode *d) {
@@ -265,15 +296,19 @@ int af_decode_set_dtype(AfDecode *d, AfDecodeDtype dtype) {
     if (!want) {
         free(d->wbuf), free(d->wl), free(d->xb);
         d->wbuf = NULL, d->wl = NULL, d->xb = NULL, d->wlm = NULL;
-        d->bf16 = 0;
+        d->bf16 = d->amx = 0;
         return 0;
     }
     if (!d->bf16) {
         const AfModel *m = d->m;
         const AfModelConfig *c = &m->cfg;
         size_t C = (size_t)c->d_model, QD = (size_t)c->n_heads * m->head_dim;
-        size_t KD = (size_t)c->n_kv_heads * m->head_dim, F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
-        size_t per_layer = 2 * QD * C + 2 * KD * C + 3 * F * C, total = per_layer * c->n_layers + V * C;
+        size_t F = (size_t)c->d_ff, V = (size_t)c->vocab_size;
+        const int amx = af_amx_mode() != AF_AMX_OFF; /* AF_AMX (common/amx.h) */
+        size_t ins[7], outs[7], sz[7], per_layer = 0;
+        layer_shapes(m, ins, outs);
+        for (int i = 0; i < 7; i++) per_layer += sz[i] = copy_elems(amx, ins[i], outs[i]);
+        size_t total = per_layer * c->n_layers + copy_elems(amx, C, V);
         size_t widest = C > QD ? C : QD;
         widest = widest > F ? widest : F;
         d->wbuf = weights_alloc(total);
@@ -288,17 +323,18 @@ int af_decode_set_dtype(AfDecode *d, AfDecodeDtype dtype) {
         uint16_t *p = d->wbuf;
         for (int l = 0; l < c->n_layers; l++) {
             Bf16Layer *B = &d->wl[l];
-            B->wq = p, p += QD * C;
-            B->wk = p, p += KD * C;
-            B->wv = p, p += KD * C;
-            B->wo = p, p += C * QD;
-            B->wgate = p, p += F * C;
-            B->wup = p, p += F * C;
-            B->wdown = p, p += C * F;
+            B->wq = p, p += sz[0];
+            B->wk = p, p += sz[1];
+            B->wv = p, p += sz[2];
+            B->wo = p, p += sz[3];
+            B->wgate = p, p += sz[4];
+            B->wup = p, p += sz[5];
+            B->wdown = p, p += sz[6];
         }
         d->wlm = p;
         d->bf16 = 1;
-        if (!af_kernels_bf16_native())
+        d->amx = amx;
+        if (!amx && !af_kernels_bf16_native())
             af_log(AF_LOG_WARN, "decode in bf16 on kernels %s: emulated (the bits of AVX512-BF16, many times slower "
                                 "than fp32)", af_kernels_name());
     }

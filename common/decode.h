@@ -24,7 +24,9 @@
  * fp32. Everything else stays fp32: the embedding rows, norms, RoPE, the KV cache and
  * attention, residuals, SiLU, softmax and sampling. Batch invariance, prefill = feeding
  * token by token, and the independence of the thread count hold as in fp32, and the bits
- * are the same on every kernel variant (kernels.h). */
+ * are the same on every kernel variant (kernels.h). Exception, opt-in: with AF_AMX=on on a
+ * CPU with AMX-BF16 (common/amx.h) the copy is packed in tile blocks and the products run
+ * on the tiles: invariance holds on that machine, the bits differ from other CPUs'. */
 #ifndef AF_COMMON_DECODE_H
 #define AF_COMMON_DECODE_H
 

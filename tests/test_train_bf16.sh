@@ -7,10 +7,15 @@
 #  - bf16 is in effect: the run differs from fp32, and the learner's fp32 recomputation
 #    of the behaviour log-probs shows a mismatch above fp32's (reported; measured max 0.105,
 #    mean 0.0031 on this warm-started tiny planner) below max 0.5 / mean 0.02;
-#  - auto is bf16 exactly where the CPU has AVX512-BF16.
+#  - auto is bf16 exactly where the CPU has AVX512-BF16;
+#  - the AMX tile path (AF_AMX, common/amx.h) on the packed weights, emulated on any CPU
+#    (AF_AMX=emulate) and on the tiles where the CPU has AMX-BF16 (AF_AMX=on): the same
+#    run at 1 rank and at 1 learner + 2 actors, other bits than vdpbf16ps's, the log-prob
+#    mismatch within the same bounds.
 # usage: test_train_bf16.sh AGENTFLOW_BINARY
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
+unset AF_AMX # the vdpbf16ps path unless a run below asks for the tiles
 
 tiny_game24
 COMMON=("${TINY_GAME24[@]}" --set log.level=info) # info: the decode dtype's log line
@@ -45,7 +50,8 @@ check "bf16 logged as the decode dtype" "grep -q 'planner decode: bf16 (rollout.
 check "bf16 twice: identical metrics and weights" "same bf16a bf16b"
 check "bf16 at 1 rank == 1 learner + 2 actors" "same bf16a bf16np3"
 check "bf16 differs from fp32" "! same bf16a fp32"
-$PY - "$T/bf16a/metrics.jsonl" "$T/fp32/metrics.jsonl" > "$T/mismatch.txt" <<'PYEOF'
+mismatch() { # run: the bf16 run's mismatch against fp32's, "ok" last when within bounds
+$PY - "$T/$1/metrics.jsonl" "$T/fp32/metrics.jsonl" <<'PYEOF'
 import json, sys
 def worst(path, key):
     return max(json.loads(l)[key] for l in open(path))
@@ -55,6 +61,8 @@ print(f"logprob mismatch (learner fp32 recompute vs behaviour): bf16 decode max 
       f"fp32 decode max {f:.3g} mean {fm:.3g}")
 print("ok" if f < 1e-3 and f < b < 0.5 and bm < 0.02 else "BAD")
 PYEOF
+}
+mismatch bf16a > "$T/mismatch.txt"
 cat "$T/mismatch.txt"
 check "bf16 log-prob mismatch above fp32's, max below 0.5, mean below 0.02" "tail -1 '$T/mismatch.txt' | grep -qx ok"
 if grep -q 'kernels avx512bf16' "$T/bf16a.log"; then
@@ -67,4 +75,19 @@ else
     run auto 1 auto
     check "auto == fp32 on this CPU" "same fp32 auto"
 fi
+for mode in emulate on; do
+    AF_AMX=$mode run amx$mode 1 bf16
+    if [ $mode = on ] && ! grep -q 'bf16 decode products: AMX tiles (AF_AMX=on' "$T/amx$mode.log"; then
+        echo "skip: no AMX tiles on this CPU or kernel ($(grep -o 'AF_AMX=on: [^;]*' "$T/amx$mode.log" | head -1))"
+        continue
+    fi
+    AF_AMX=$mode run amx${mode}np3 3 bf16
+    check "AF_AMX=$mode: logged" "grep -q 'bf16 decode products: AMX tiles' '$T/amx$mode.log'"
+    check "AF_AMX=$mode: 1 rank == 1 learner + 2 actors" "same amx$mode amx${mode}np3"
+    check "AF_AMX=$mode: other bits than vdpbf16ps" "! same amx$mode bf16a"
+    mismatch amx$mode > "$T/mismatch_$mode.txt"
+    cat "$T/mismatch_$mode.txt"
+    check "AF_AMX=$mode: log-prob mismatch above fp32's, max below 0.5, mean below 0.02" \
+        "tail -1 '$T/mismatch_$mode.txt' | grep -qx ok"
+done
 finish

@@ -33,6 +33,26 @@ foreach(t test_model_decode test_model_grad)
   add_test(NAME ${t}_kernels_baseline COMMAND ${t})
   set_tests_properties(${t}_kernels_baseline PROPERTIES LABELS unit TIMEOUT 300 ENVIRONMENT "${AF_TEST_ENV};AF_KERNELS=baseline")
 endforeach()
+# AMX tile products of the bf16 decoder (AF_AMX, common/amx.h): the packed layout and the
+# SDM's bits in emulation, the decoder's invariance checks on the packed path (emulated), and
+# on a CPU with AMX-BF16 the tile unit itself (test_amx_tiles skips elsewhere).
+af_unit_test(test_amx)
+set_tests_properties(test_amx PROPERTIES ENVIRONMENT "${AF_TEST_ENV};AF_AMX=emulate")
+if(TARGET test_amx_asan)
+  set_tests_properties(test_amx_asan PROPERTIES ENVIRONMENT
+    "${AF_TEST_ENV};AF_AMX=emulate;ASAN_OPTIONS=detect_leaks=1:abort_on_error=0;LSAN_OPTIONS=suppressions=${CMAKE_SOURCE_DIR}/tests/lsan.supp;UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+endif()
+add_test(NAME test_amx_tiles COMMAND test_amx)
+set_tests_properties(test_amx_tiles PROPERTIES LABELS unit TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${AF_TEST_ENV};AF_AMX=on")
+# The decoder's checks and the PyTorch comparison on the packed path (AF_AMX=on is the
+# vdpbf16ps path again, with a warning, on a CPU without AMX).
+foreach(mode emulate on)
+  add_test(NAME test_model_decode_amx_${mode} COMMAND test_model_decode)
+  set_tests_properties(test_model_decode_amx_${mode} PROPERTIES LABELS unit TIMEOUT 300 ENVIRONMENT "${AF_TEST_ENV};AF_AMX=${mode}")
+  af_script_test(test_decode_bf16_torch_amx_${mode} python /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/decode_bf16_ref.py)
+  set_tests_properties(test_decode_bf16_torch_amx_${mode} PROPERTIES ENVIRONMENT
+    "${AF_TEST_ENV};AF_BIN=$<TARGET_FILE:agentflow>;AF_BUILD_DIR=${CMAKE_BINARY_DIR};AF_AMX=${mode}")
+endforeach()
 af_script_test(test_portable_build unit bash ${CMAKE_SOURCE_DIR}/tests/test_portable_build.sh
   $<TARGET_FILE:agentflow> ${CMAKE_BINARY_DIR} ${AF_NATIVE} "${AF_BASELINE_ARCH}")
 set_tests_properties(test_portable_build PROPERTIES SKIP_RETURN_CODE 77)
