@@ -105,6 +105,7 @@ typedef struct AfConfig {
         int group_norm;
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
+        double neg_adv_scale; /* factor on negative advantages, 1 = the paper */
         int64_t dynamic_sampling; /* extra rollout rounds refilling zero-variance groups, 0 = off */
         int64_t lr_warmup;
         int64_t ref_reset_every; /* iterations between resets of the KL reference to the policy, 0 = frozen */
@@ -324,6 +325,8 @@ typedef struct AfConfig {
       "transcript of actions and results trained as a single response (ablation)")              \
     X("algo.drop_zero_variance", algo.drop_zero_variance, BOOL, 1, 0, 0, "",                    \
       "drop groups whose rewards are all equal")                                                \
+    X("algo.neg_adv_scale", algo.neg_adv_scale, FLOAT, 1.0, 0.0, 1.0, "",                       \
+      "factor on negative advantages (trajectories below their group's mean): 1 = symmetric GRPO (the paper), 0 = learn from the above-mean trajectories only") \
     X("algo.dynamic_sampling", algo.dynamic_sampling, INT, 0, 0, 64, "",                       \
       "dynamic sampling (DAPO): after the rollouts, replace the groups without signal (rewards all equal) by groups of seeded draws of training queries, at most this many extra rounds; 0 = off (the paper); synchronous mode only") \
     X("algo.curriculum", algo.curriculum, ENUM, "none", 0, 0, "none|mastery",                  \

@@ -13,6 +13,7 @@ void af_grpo_adv_options_default(AfAdvOptions *o) {
     o->drop_zero_variance = 1;
     o->final_turn_only = 0;
     o->last_try_credit = 0;
+    o->neg_scale = 1.0;
     o->eps = 1e-6;
 }
 
@@ -28,6 +29,8 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
         return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_stats = turn needs n_turns");
     if (!(opt->eps >= 0.0))
         return af_error_set(AF_EINVAL, "grpo advantages: eps %g < 0", opt->eps);
+    if (!(opt->neg_scale >= 0.0 && opt->neg_scale <= 1.0))
+        return af_error_set(AF_EINVAL, "grpo advantages: algo.neg_adv_scale %g outside [0, 1]", opt->neg_scale);
 
     AfAdvGroupStats st = {0};
     double wsum = 0.0, sum = 0.0;
@@ -82,6 +85,7 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
         }
         double a = (double)rewards[i] - st.mean;
         if (opt->normalize_std) a /= st.std + opt->eps;
+        if (a < 0.0) a *= opt->neg_scale;
         adv[i] = (float)a;
     }
     if (stats) *stats = st;

@@ -46,6 +46,8 @@ typedef struct {
     int last_try_credit;    /* 1: a positive A is not broadcast to the turns of tries before the
                                last (game24/countdown attempts: they failed); a negative one is.
                                Default 0 */
+    double neg_scale;       /* algo.neg_adv_scale: a negative A is multiplied by it (after the
+                               normalisation); default 1 (the paper), 0 = positive advantages only */
     double eps;             /* default 1e-6 */
 } AfAdvOptions;
 

@@ -247,6 +247,73 @@ static void test_token_kl(void) {
     CHECK_NEAR(g, 0.0, 0);
 }
 
+/* The default loss options without the KL term (rho = 1 batches: each token's loss is -A). */
+static AfLossOptions no_kl_options(void) {
+    AfLossOptions o;
+    af_grpo_loss_options_default(&o);
+    o.kl_coef = 0.0;
+    return o;
+}
+
+/* algo.neg_adv_scale on the arith case: one success in a group of 8. The failures' advantage
+ * is scaled, the success's is not, every member still counts (G of the loss stays 8), and
+ * with scale 0 the loss puts no gradient on a failure's tokens and the success's gradient is
+ * the default's. */
+static void test_adv_neg_scale(void) {
+    AfAdvOptions o;
+    af_grpo_adv_options_default(&o);
+    CHECK(o.neg_scale == 1.0);
+    float r[8] = {1, 0, 0, 0, 0, 0, 0, 0}, a1[8], a0[8], ah[8];
+    uint8_t st[8] = {0}, use[8];
+    AfAdvGroupStats gs;
+    /* mean 1/8; sample std = sqrt((0.875^2 + 7 * 0.125^2) / 7) = sqrt(1/8) */
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, r, st, NULL, a1, use, &gs), 0);
+    const double sd = sqrt(0.125) + EPS;
+    CHECK_NEAR(a1[0], 0.875 / sd, 1e-6);
+    CHECK_NEAR(a1[5], -0.125 / sd, 1e-7);
+    o.neg_scale = 0.0;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, r, st, NULL, a0, use, &gs), 0);
+    CHECK(a0[0] == a1[0]);
+    for (int i = 1; i < 8; i++) CHECK(a0[i] == 0.0f && use[i] == 1);
+    o.neg_scale = 0.5;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, r, st, NULL, ah, use, &gs), 0);
+    CHECK(ah[0] == a1[0]);
+    CHECK_NEAR(ah[3], -0.0625 / sd, 1e-7);
+    /* a reward below the others only: {0, 1, 1, ...}: the one negative member is scaled */
+    float r2[4] = {0, 1, 1, 1}, b2[4];
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 4, r2, st, NULL, b2, use, &gs), 0);
+    CHECK_NEAR(b2[0], 0.5 * (-0.75 / (0.5 + EPS)), 1e-7);
+    CHECK_NEAR(b2[1], 0.25 / (0.5 + EPS), 1e-7);
+    /* bad values are refused, naming the key */
+    double bad[3] = {-0.1, 1.5, NAN};
+    for (int k = 0; k < 3; k++) {
+        o.neg_scale = bad[k];
+        CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, r, st, NULL, a0, use, &gs), AF_EINVAL);
+        CHECK_STR_CONTAINS(af_error_detail(), "algo.neg_adv_scale");
+    }
+    /* the loss on the hand-made batch: 8 one-turn trajectories of 3 tokens, rho = 1, no KL */
+    int off[9], id[8];
+    float lp[24], g1[24], g0[24];
+    for (int i = 0; i <= 8; i++) off[i] = 3 * i;
+    for (int i = 0; i < 8; i++) id[i] = i;
+    for (int i = 0; i < 24; i++) lp[i] = -0.05f * (float)(i + 1);
+    AfGrpoBatch b = {.n_samples = 8, .tok_offset = off, .traj_id = id, .adv = a1, .mask = NULL,
+                     .logp = lp, .old_logp = lp, .ref_logp = NULL};
+    AfLossOptions lo = no_kl_options();
+    AfLossStats ls;
+    CHECK_EQ_INT(af_grpo_loss(&lo, &b, g1, &ls), 0);
+    b.adv = a0;
+    CHECK_EQ_INT(af_grpo_loss(&lo, &b, g0, &ls), 0);
+    for (int j = 0; j < 3; j++) { /* the success: -A / (G * T * n) = -A / 24 either way */
+        CHECK_NEAR(g1[j], -a1[0] / 24.0, 1e-8);
+        CHECK(g0[j] == g1[j]);
+    }
+    for (int j = 3; j < 24; j++) { /* the failures: pushed down by default, untouched with 0 */
+        CHECK(g1[j] > 0.0f);
+        CHECK(g0[j] == 0.0f);
+    }
+}
+
 /* ------------------------------------------------------------------ aggregation */
 
 static void test_aggregation(void) {
@@ -261,9 +328,7 @@ static void test_aggregation(void) {
     lp[7] = NAN; /* masked tokens are never read as inputs */
     AfGrpoBatch b = {.n_samples = 4, .tok_offset = off, .traj_id = id, .adv = adv, .mask = mask,
                      .logp = lp, .old_logp = old, .ref_logp = NULL};
-    AfLossOptions o;
-    af_grpo_loss_options_default(&o);
-    o.kl_coef = 0.0;
+    AfLossOptions o = no_kl_options();
     AfLossStats st;
     /* paper: G = 2. traj 0: T = 2, turn means -1 and -1 -> -1; traj 1: 0.5.
      * L = (-1 + 0.5) / 2 = -0.25.  dL/dlogp: traj 0 turn 0: -1/(2*2*2) = -0.125,
@@ -610,6 +675,7 @@ int main(int argc, char **argv) {
     test_adv_traj();
     test_adv_turn();
     test_adv_zero_variance();
+    test_adv_neg_scale();
     test_token_clipping();
     test_token_kl();
     test_aggregation();
