@@ -17,8 +17,10 @@
  * Prints a table and writes CSV (default bench/results/model.csv).
  *
  *   bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N]
- *               [--no-torch] [--no-train] [--no-bf16] [--csv PATH]
- * --no-train: decode only; --no-bf16: no bf16 training (decode in bf16 is always measured).
+ *               [--no-torch] [--no-train] [--no-bf16] [--bf16-train-only] [--csv PATH]
+ * --no-train: decode only; --no-bf16: no bf16 training (decode in bf16 is always measured);
+ * --bf16-train-only: only the bf16 training cells (C bf16 and bf16-fma, PyTorch autocast),
+ * the rest empty (a shorter run for before/after comparisons on a loaded machine).
  * Wall-clock figures on a shared machine are noisy: compare the ratios within a run. */
 #include <math.h>
 #include <stdio.h>
@@ -211,13 +213,13 @@ done:
     return rc;
 }
 
-static int bench_torch(char model, int threads, int steps, int dec_tokens, int train, int bf16, Figures *f) {
+static int bench_torch(char model, int threads, int steps, int dec_tokens, int train, int bf16, int bf16_only, Figures *f) {
     const char *src = getenv("AF_SOURCE_DIR");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s%s",
+             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s%s%s",
              threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens, train ? "" : " --no-train",
-             train && bf16 ? " --bf16" : "");
+             train && bf16 ? " --bf16" : "", bf16_only ? " --bf16-train-only" : "");
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[1024];
@@ -235,12 +237,13 @@ static int bench_torch(char model, int threads, int steps, int dec_tokens, int t
             got |= 4;
     }
     int st = pclose(p);
+    if (bf16_only) got |= 3; /* no fp32 or decode lines */
     return (got & 3) == 3 && (got & 4 || !(train && bf16)) && st == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
     const char *models = "A,B", *threads_s = "1,2", *csv = "bench/results/model.csv";
-    int steps = 3, dec_tokens = 64, torch = 1, train = 1, bf16 = 1;
+    int steps = 3, dec_tokens = 64, torch = 1, train = 1, bf16 = 1, bf16_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads_s = argv[++i];
@@ -250,9 +253,10 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--no-torch") == 0) torch = 0;
         else if (strcmp(argv[i], "--no-train") == 0) train = 0;
         else if (strcmp(argv[i], "--no-bf16") == 0) bf16 = 0;
+        else if (strcmp(argv[i], "--bf16-train-only") == 0) bf16_only = 1;
         else {
             fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] "
-                            "[--no-train] [--no-bf16] [--csv PATH]\n");
+                            "[--no-train] [--no-bf16] [--bf16-train-only] [--csv PATH]\n");
             return 2;
         }
     }
@@ -287,13 +291,13 @@ int main(int argc, char **argv) {
             af_model_set_threads(th);
             double peak = sgemm_gflops();
             Figures c = {0}, t = {0};
-            int rc = bench_c(&bm, th, steps, dec_tokens, train, &c);
+            int rc = bf16_only ? 0 : bench_c(&bm, th, steps, dec_tokens, train, &c);
             if (!rc && bf16) rc = bench_c_bf16(&bm, steps, &c);
             if (rc) {
                 fprintf(stderr, "bench_model: %s: %s\n", af_strerror(rc), af_error_detail());
                 return 1;
             }
-            if (torch && bench_torch(*mp, th, steps, dec_tokens, train, bf16, &t))
+            if (torch && bench_torch(*mp, th, steps, dec_tokens, train, bf16, bf16_only, &t))
                 fprintf(stderr, "bench_model: the PyTorch side failed (model %c, %d threads)\n", *mp, th);
 #define RATIO(a, b) ((b) > 0 ? (a) / (b) : NAN)
             printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f | "

@@ -151,9 +151,14 @@ def main():
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--no-train", action="store_true")
     ap.add_argument("--bf16", action="store_true", help="also train under bf16 autocast (not with --no-train)")
+    ap.add_argument("--bf16-train-only", action="store_true", help="only the bf16 autocast training line")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     m = MODELS[a.model]
+    if a.bf16_train_only:
+        bf_tok_s, _, bf_cpu = train(m, a.steps, bf16=True)
+        print(f"TORCH_BF16 train_tok_s={bf_tok_s:.1f} train_cpu_tok_s={bf_cpu:.1f}")
+        return
     tok_s, gf, _ = (0.0, 0.0, 0.0) if a.no_train else train(m, a.steps)
     d1, d1c = decode(m, 1, a.decode_tokens)
     d16, d16c = decode(m, 16, a.decode_tokens)
