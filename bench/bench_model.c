@@ -9,12 +9,18 @@
  * Training is also measured with bf16 matrix products (model.compute=bf16,
  * common/matmul_bf16.h) against PyTorch under bf16 autocast (bench_model_torch.py --bf16),
  * where the CPU has native bf16 (else, and with --no-bf16 or --no-train, those cells are
- * empty). Training figures are medians over the timed steps (after one warm-up step).
+ * empty), and with model.compute=bf16-fma (the same rounded inputs on the fp32 FMA units;
+ * its own columns, against the same autocast figure). The bf16 training figures are also
+ * given per CPU second of the process (tokens / CPU seconds of the timed steps, all
+ * threads; PyTorch's the same way), which a loaded machine distorts less than wall time.
+ * Training figures are medians over the timed steps (after one warm-up step).
  * Prints a table and writes CSV (default bench/results/model.csv).
  *
  *   bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N]
- *               [--no-torch] [--no-train] [--no-bf16] [--csv PATH]
- * --no-train: decode only; --no-bf16: no bf16 training (decode in bf16 is always measured).
+ *               [--no-torch] [--no-train] [--no-bf16] [--bf16-train-only] [--csv PATH]
+ * --no-train: decode only; --no-bf16: no bf16 training (decode in bf16 is always measured);
+ * --bf16-train-only: only the bf16 training cells (C bf16 and bf16-fma, PyTorch autocast),
+ * the rest empty (a shorter run for before/after comparisons on a loaded machine).
  * Wall-clock figures on a shared machine are noisy: compare the ratios within a run. */
 #include <math.h>
 #include <stdio.h>
@@ -80,6 +86,8 @@ typedef struct {
     char mode1[16], mode16[16];   /* PyTorch: that mode */
     double cpu[4];                /* the four decode figures per CPU second: dec1, dec16, dec1_bf16, dec16_bf16 */
     double train_bf16_tok_s;      /* bf16 products (C) / bf16 autocast (PyTorch); 0: not run */
+    double train_bf16fma_tok_s;   /* C: model.compute=bf16-fma; 0: not run */
+    double train_bf16_cpu, train_bf16fma_cpu; /* the two above per CPU second (PyTorch: autocast) */
 } Figures;
 
 static int cmp_double(const void *a, const void *b) {
@@ -99,9 +107,10 @@ static double cpu_now(void) { /* CPU seconds of the whole process (all threads) 
 }
 
 /* One warm-up step, then `steps` timed training steps (forward, backward, clip, AdamW) of
- * bm's batch on m, in m's compute precision; the median step time into *median_s and the
- * step's FLOPs (3x the forward's) into *flops. */
-static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *median_s, double *flops) {
+ * bm's batch on m, in m's compute precision; the median step time into *median_s, the
+ * mean CPU seconds of a timed step (the whole process) into *cpu_s and the step's FLOPs
+ * (3x the forward's) into *flops. */
+static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *median_s, double *cpu_s, double *flops) {
     int N = bm->n_seqs * bm->seq_len, rc = 0;
     AfAdamW *opt = NULL;
     AfAdamWConfig ac = af_adamw_config_default();
@@ -118,7 +127,9 @@ static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *medi
     af_rng_init(&r, 1, AF_RNG_TEST, 0, 0, 0);
     for (int i = 0; i < N; i++) tok[i] = (int32_t)af_rng_below(&r, (uint32_t)bm->cfg.vocab_size), w[i] = 1.0f / N;
     for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
+    double c0 = 0;
     for (int it = 0; it <= steps; it++) {
+        if (it == 1) c0 = cpu_now();
         double t0 = now();
         af_model_zero_grad(m);
         if ((rc = af_model_forward(m, tok, ss, bm->n_seqs, 1.0f, lp, NULL))) break;
@@ -127,24 +138,32 @@ static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *medi
         af_adamw_step(opt, m->params, m->grads);
         dt[it] = now() - t0; /* step 0 warms up */
     }
-    if (!rc) *median_s = median(dt + 1, steps), *flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
+    if (!rc) {
+        *cpu_s = (cpu_now() - c0) / steps;
+        *median_s = median(dt + 1, steps), *flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
+    }
 done:
     free(tok), free(lp), free(w), free(ss), free(dt);
     af_adamw_destroy(opt);
     return rc;
 }
 
-/* Training with bf16 products (a fresh model, same init): tok/s into f->train_bf16_tok_s. */
+/* Training with bf16 products, then with bf16-fma (a fresh model each, same init): tok/s
+ * and tok per CPU second into f. */
 static int bench_c_bf16(const BenchModel *bm, int steps, Figures *f) {
-    int N = bm->n_seqs * bm->seq_len;
-    AfModel *m = NULL;
-    int rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m);
-    if (rc) return rc;
-    af_model_init_params(m, 1);
-    double s = 0, flops = 0;
-    if (!(rc = af_model_set_compute(m, AF_COMPUTE_BF16)) && !(rc = train_steps(m, bm, steps, &s, &flops)))
-        f->train_bf16_tok_s = N / s;
-    af_model_destroy(m);
+    int N = bm->n_seqs * bm->seq_len, rc = 0;
+    for (int fma = 0; fma < 2 && !rc; fma++) {
+        AfModel *m = NULL;
+        if ((rc = af_model_create(&bm->cfg, N, bm->n_seqs, AF_MODEL_GRADS, &m))) return rc;
+        af_model_init_params(m, 1);
+        double s = 0, cpu = 0, flops = 0;
+        if (!(rc = af_model_set_compute(m, fma ? AF_COMPUTE_BF16_FMA : AF_COMPUTE_BF16)) &&
+            !(rc = train_steps(m, bm, steps, &s, &cpu, &flops))) {
+            *(fma ? &f->train_bf16fma_tok_s : &f->train_bf16_tok_s) = N / s;
+            *(fma ? &f->train_bf16fma_cpu : &f->train_bf16_cpu) = N / cpu;
+        }
+        af_model_destroy(m);
+    }
     return rc;
 }
 
@@ -156,8 +175,8 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
     if (rc) return rc;
     af_model_init_params(m, 1);
     if (train) {
-        double t = 0, flops = 0;
-        if ((rc = train_steps(m, bm, steps, &t, &flops))) goto done;
+        double t = 0, cpu = 0, flops = 0;
+        if ((rc = train_steps(m, bm, steps, &t, &cpu, &flops))) goto done;
         f->train_tok_s = (double)N / t;
         f->train_gflops = flops / t / 1e9;
     }
@@ -194,13 +213,13 @@ done:
     return rc;
 }
 
-static int bench_torch(char model, int threads, int steps, int dec_tokens, int train, int bf16, Figures *f) {
+static int bench_torch(char model, int threads, int steps, int dec_tokens, int train, int bf16, int bf16_only, Figures *f) {
     const char *src = getenv("AF_SOURCE_DIR");
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s%s",
+             "OPENBLAS_NUM_THREADS=%d OMP_NUM_THREADS=%d MKL_NUM_THREADS=%d /usr/bin/python3 %s/bench/bench_model_torch.py --model %c --threads %d --steps %d --decode-tokens %d%s%s%s",
              threads, threads, threads, src ? src : ".", model, threads, steps, dec_tokens, train ? "" : " --no-train",
-             train && bf16 ? " --bf16" : "");
+             train && bf16 ? " --bf16" : "", bf16_only ? " --bf16-train-only" : "");
     FILE *p = popen(cmd, "r");
     if (!p) return -1;
     char line[1024];
@@ -214,15 +233,17 @@ static int bench_torch(char model, int threads, int steps, int dec_tokens, int t
             got |= 2;
             fprintf(stderr, "bench_model: model %c, %d threads, PyTorch %s", model, threads, line);
         }
-        if (sscanf(line, "TORCH_BF16 train_tok_s=%lf", &f->train_bf16_tok_s) == 1) got |= 4;
+        if (sscanf(line, "TORCH_BF16 train_tok_s=%lf train_cpu_tok_s=%lf", &f->train_bf16_tok_s, &f->train_bf16_cpu) == 2)
+            got |= 4;
     }
     int st = pclose(p);
+    if (bf16_only) got |= 3; /* no fp32 or decode lines */
     return (got & 3) == 3 && (got & 4 || !(train && bf16)) && st == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
     const char *models = "A,B", *threads_s = "1,2", *csv = "bench/results/model.csv";
-    int steps = 3, dec_tokens = 64, torch = 1, train = 1, bf16 = 1;
+    int steps = 3, dec_tokens = 64, torch = 1, train = 1, bf16 = 1, bf16_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--models") == 0 && i + 1 < argc) models = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads_s = argv[++i];
@@ -232,9 +253,10 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--no-torch") == 0) torch = 0;
         else if (strcmp(argv[i], "--no-train") == 0) train = 0;
         else if (strcmp(argv[i], "--no-bf16") == 0) bf16 = 0;
+        else if (strcmp(argv[i], "--bf16-train-only") == 0) bf16_only = 1;
         else {
             fprintf(stderr, "usage: bench_model [--models A,B] [--threads 1,2] [--steps N] [--decode-tokens N] [--no-torch] "
-                            "[--no-train] [--no-bf16] [--csv PATH]\n");
+                            "[--no-train] [--no-bf16] [--bf16-train-only] [--csv PATH]\n");
             return 2;
         }
     }
@@ -253,7 +275,8 @@ int main(int argc, char **argv) {
                      "c_dec1_bf16_tok_s,torch_dec1_bf16_tok_s,torch_dec1_bf16_mode,dec1_bf16_ratio,c_dec16_bf16_tok_s,"
                      "torch_dec16_bf16_tok_s,torch_dec16_bf16_mode,dec16_bf16_ratio,dec1_cpu_ratio,dec16_cpu_ratio,"
                      "dec1_bf16_cpu_ratio,dec16_bf16_cpu_ratio,c_train_bf16_tok_s,torch_train_bf16_tok_s,train_bf16_ratio,"
-                     "c_bf16_speedup\n");
+                     "c_bf16_speedup,c_train_bf16fma_tok_s,train_bf16fma_ratio,c_train_bf16_cpu_tok_s,"
+                     "c_train_bf16fma_cpu_tok_s,torch_train_bf16_cpu_tok_s,train_bf16_cpu_ratio,train_bf16fma_cpu_ratio\n");
     printf("%-5s %-3s %8s | %10s %8s %6s | %10s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %9s %9s %6s | %9s "
            "%9s %6s\n",
            "model", "thr", "sgemmGF", "C tok/s", "C GF/s", "%peak", "torch tok/s", "ratio", "C dec1", "torch d1",
@@ -268,13 +291,13 @@ int main(int argc, char **argv) {
             af_model_set_threads(th);
             double peak = sgemm_gflops();
             Figures c = {0}, t = {0};
-            int rc = bench_c(&bm, th, steps, dec_tokens, train, &c);
+            int rc = bf16_only ? 0 : bench_c(&bm, th, steps, dec_tokens, train, &c);
             if (!rc && bf16) rc = bench_c_bf16(&bm, steps, &c);
             if (rc) {
                 fprintf(stderr, "bench_model: %s: %s\n", af_strerror(rc), af_error_detail());
                 return 1;
             }
-            if (torch && bench_torch(*mp, th, steps, dec_tokens, train, bf16, &t))
+            if (torch && bench_torch(*mp, th, steps, dec_tokens, train, bf16, bf16_only, &t))
                 fprintf(stderr, "bench_model: the PyTorch side failed (model %c, %d threads)\n", *mp, th);
 #define RATIO(a, b) ((b) > 0 ? (a) / (b) : NAN)
             printf("%-5c %-3d %8.1f | %10.0f %8.1f %5.0f%% | %10.0f %6.2f | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f | "
@@ -288,7 +311,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
             if (out)
                 fprintf(out, "%c,%d,%.2f,%.1f,%.2f,%.3f,%.1f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%.3f,%.2f,%.2f,%s,%.3f,%.2f,%.2f,%s,%.3f,"
-                             "%.3f,%.3f,%.3f,%.3f,%.1f,%.1f,%.3f,%.3f\n",
+                             "%.3f,%.3f,%.3f,%.3f,%.1f,%.1f,%.3f,%.3f,%.1f,%.3f,%.1f,%.1f,%.1f,%.3f,%.3f\n",
                         *mp, th, peak, c.train_tok_s, c.train_gflops, c.train_gflops / peak, t.train_tok_s,
                         RATIO(c.train_tok_s, t.train_tok_s), c.dec1_tok_s, t.dec1_tok_s,
                         RATIO(c.dec1_tok_s, t.dec1_tok_s), c.dec16_tok_s, t.dec16_tok_s,
@@ -297,7 +320,16 @@ int main(int argc, char **argv) {
                         RATIO(c.dec16_bf16, t.dec16_bf16), RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]),
                         RATIO(c.cpu[2], t.cpu[2]), RATIO(c.cpu[3], t.cpu[3]), c.train_bf16_tok_s, t.train_bf16_tok_s,
                         RATIO(c.train_bf16_tok_s, t.train_bf16_tok_s),
-                        RATIO(c.train_bf16_tok_s, c.train_bf16_tok_s > 0 ? c.train_tok_s : 0)); /* nan: bf16 not run */
+                        RATIO(c.train_bf16_tok_s, c.train_bf16_tok_s > 0 ? c.train_tok_s : 0), /* nan: bf16 not run */
+                        c.train_bf16fma_tok_s, RATIO(c.train_bf16fma_tok_s, t.train_bf16_tok_s), c.train_bf16_cpu,
+                        c.train_bf16fma_cpu, t.train_bf16_cpu, RATIO(c.train_bf16_cpu, t.train_bf16_cpu),
+                        RATIO(c.train_bf16fma_cpu, t.train_bf16_cpu));
+            if (c.train_bf16_tok_s > 0)
+                printf("bf16 training, C / PyTorch autocast: bf16 %.2f, bf16-fma %.2f (wall); per CPU second: bf16 %.2f, "
+                       "bf16-fma %.2f (C bf16 %.0f, bf16-fma %.0f, autocast %.0f tok per CPU second)\n",
+                       RATIO(c.train_bf16_tok_s, t.train_bf16_tok_s), RATIO(c.train_bf16fma_tok_s, t.train_bf16_tok_s),
+                       RATIO(c.train_bf16_cpu, t.train_bf16_cpu), RATIO(c.train_bf16fma_cpu, t.train_bf16_cpu),
+                       c.train_bf16_cpu, c.train_bf16fma_cpu, t.train_bf16_cpu);
             printf("per CPU second, C / PyTorch: fp32 batch 1 %.2f, batch 16 %.2f; bf16 batch 1 %.2f, batch 16 %.2f\n",
                    RATIO(c.cpu[0], t.cpu[0]), RATIO(c.cpu[1], t.cpu[1]), RATIO(c.cpu[2], t.cpu[2]),
                    RATIO(c.cpu[3], t.cpu[3]));

@@ -70,9 +70,9 @@ def train(m, steps, bf16=False):
     g = torch.Generator().manual_seed(2)
     toks = torch.randint(0, m["V"], (m["B"], m["T"]), generator=g)
     w = torch.full((m["B"], m["T"] - 1), 1.0 / (m["B"] * m["T"]))
-    times = []
+    times, cpu = [], 0.0
     for it in range(steps + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with ctx:
@@ -84,8 +84,9 @@ def train(m, steps, bf16=False):
         opt.step()
         if it > 0:
             times.append(time.perf_counter() - t0)
+            cpu += time.process_time() - c0
     t = statistics.median(times)
-    return m["B"] * m["T"] / t, 3 * flops_fwd(m) / t / 1e9
+    return m["B"] * m["T"] / t, 3 * flops_fwd(m) / t / 1e9, m["B"] * m["T"] * steps / cpu
 
 
 @torch.no_grad()
@@ -150,10 +151,15 @@ def main():
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--no-train", action="store_true")
     ap.add_argument("--bf16", action="store_true", help="also train under bf16 autocast (not with --no-train)")
+    ap.add_argument("--bf16-train-only", action="store_true", help="only the bf16 autocast training line")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     m = MODELS[a.model]
-    tok_s, gf = (0.0, 0.0) if a.no_train else train(m, a.steps)
+    if a.bf16_train_only:
+        bf_tok_s, _, bf_cpu = train(m, a.steps, bf16=True)
+        print(f"TORCH_BF16 train_tok_s={bf_tok_s:.1f} train_cpu_tok_s={bf_cpu:.1f}")
+        return
+    tok_s, gf, _ = (0.0, 0.0, 0.0) if a.no_train else train(m, a.steps)
     d1, d1c = decode(m, 1, a.decode_tokens)
     d16, d16c = decode(m, 16, a.decode_tokens)
     print(f"TORCH train_tok_s={tok_s:.1f} train_gflops={gf:.2f} dec1_tok_s={d1:.2f} dec16_tok_s={d16:.2f} "
@@ -167,8 +173,8 @@ def main():
           f"dec16_mode={best[16][0]} dec1_cpu={best[1][1][1]:.2f} dec16_cpu={best[16][1][1]:.2f} "
           f"({'; '.join(detail)})", flush=True)
     if a.bf16 and not a.no_train:
-        bf_tok_s, _ = train(m, a.steps, bf16=True)
-        print(f"TORCH_BF16 train_tok_s={bf_tok_s:.1f}")
+        bf_tok_s, _, bf_cpu = train(m, a.steps, bf16=True)
+        print(f"TORCH_BF16 train_tok_s={bf_tok_s:.1f} train_cpu_tok_s={bf_cpu:.1f}")
 
 
 if __name__ == "__main__":

@@ -253,8 +253,8 @@ typedef struct AfConfig {
     X("model.warmstart_save_every", model.warmstart_save_every, INT, 0, 0, 1000000, "",        \
       "warm start: every N steps (before the last) write the planner so far to RUN_DIR/warmstart-step-S, a model directory for eval --model (a warm start's learning curve); 0 = never") \
     X("model.threads", model.threads, INT, 1, 1, 256, "", "OpenBLAS threads per rank")         \
-    X("model.compute", model.compute, ENUM, "fp32", 0, 0, "fp32|bf16|auto",                     \
-      "precision of the learner's matrix products (linear layers and attention): fp32; bf16 (bf16 inputs, fp32 accumulation and master weights: AMX or AVX512-BF16, refused on a CPU without them); auto (bf16 where the CPU has it, else fp32; the bits then depend on the CPU). Decoding stays fp32") \
+    X("model.compute", model.compute, ENUM, "fp32", 0, 0, "fp32|bf16|auto|bf16-fma",            \
+      "precision of the learner's matrix products (linear layers and attention): fp32; bf16 (bf16 inputs, fp32 accumulation and master weights: AMX or AVX512-BF16, refused on a CPU without them); auto (bf16 where the CPU has it, else fp32; the bits then depend on the CPU); bf16-fma (bf16's rounding of the inputs, the products on the fp32 FMA units: about twice bf16's speed on a CPU without AMX, any CPU; its own bits). Decoding stays fp32") \
     X("rollout.batch_queries", rollout.batch_queries, INT, 16, 1, 1000000, "",                 \
       "queries per iteration (B)")                                                              \
     X("rollout.group_size", rollout.group_size, INT, 8, 1, 1024, "", "episodes per query (G)") \

@@ -161,6 +161,8 @@ void af_vexpf(float *y, const float *x, size_t n) { af_kernels()->vexpf(y, x, n)
 
 void af_f32_to_bf16_n(uint16_t *y, const float *x, size_t n) { af_kernels()->f32_to_bf16(y, x, n); }
 
+void af_f32_round_bf16_n(float *y, const float *x, size_t n) { af_kernels()->f32_round_bf16(y, x, n); }
+
 float af_logp_from_lse(float y, double lse) {
     double lp = (double)y - lse;
     return lp > 0.0 ? 0.0f : (float)lp; /* NaN stays NaN: the learner's finiteness check sees it */

@@ -31,6 +31,7 @@ typedef struct AfKernelTable {
     void (*axpy)(float *y, float a, const float *x, size_t n);
     void (*add)(float *y, const float *x, size_t n);
     void (*f32_to_bf16)(uint16_t *y, const float *x, size_t n);
+    void (*f32_round_bf16)(float *y, const float *x, size_t n);
     /* Attention of one query row over nk >= 1 cached positions, all H heads (the
      * decoder's, common/decode.c). Head h reads q + h*hd and the cache's kv head h / grp
      * (row j of K and V at + j*ld, the head at + (h/grp)*hd) and writes o + h*hd:
@@ -105,6 +106,12 @@ void af_vexpf(float *y, const float *x, size_t n);
  * kept, not flushed; a NaN stays NaN). The one bulk conversion of the project: the
  * learner's bf16 products (common/matmul_bf16.h) and the decoder's bf16 weights use it. */
 void af_f32_to_bf16_n(uint16_t *y, const float *x, size_t n);
+
+/* y[i] = x[i] rounded to bf16 and widened back to float (af_bf16_to_f32 of
+ * af_f32_to_bf16: the same rounding, the low 16 bits zero; y may equal x). The operands of
+ * the learner's bf16 products on the fp32 FMA units (model.compute=bf16-fma,
+ * common/matmul_bf16.h). */
+void af_f32_round_bf16_n(float *y, const float *x, size_t n);
 
 /* The log-probability of a token whose scaled logit is y = z / T (rounded to float) under
  * a softmax with log-sum-exp lse (double): y - lse, never above 0. Rounding (a float

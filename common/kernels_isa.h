@@ -502,6 +502,11 @@ static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = af_f32_to_bf16(x[i]);
 }
 
+/* af_bf16_to_f32(af_f32_to_bf16(x[i])): the same integer operations, widened in place. */
+static void KN(f32_round_bf16)(float *y, const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = af_bf16_to_f32(af_f32_to_bf16(x[i]));
+}
+
 /* ------------------------------------------------------------------ attention over the cache
  * One query row against nk cached positions, every head (kernels.h, attn_row): the float
  * operations of the decoder's composition (af_matmul_inv's dot products, then a scale,
@@ -692,5 +697,6 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .axpy = KN(axpy),
     .add = KN(add),
     .f32_to_bf16 = KN(f32_to_bf16),
+    .f32_round_bf16 = KN(f32_round_bf16),
     .attn_row = KN(attn_row),
 };

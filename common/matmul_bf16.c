@@ -16,7 +16,7 @@
 
 typedef struct {
     int used;
-    int trans_a, trans_b, M, N, K, lda, ldb, ldc, beta, threads; /* the key */
+    int f32, trans_a, trans_b, M, N, K, lda, ldb, ldc, beta, threads; /* the key (f32: fp32 operands) */
     dnnl_primitive_t prim;
     dnnl_memory_t a, b, c; /* bound to the caller's buffers at each run */
 } MmEntry;
@@ -25,7 +25,9 @@ struct AfBf16Mm {
     dnnl_engine_t eng;
     dnnl_stream_t stream;
     MmEntry e[MM_CACHE];
-    int next; /* the entry replaced when all are used */
+    int next;       /* the entry replaced when all are used */
+    float *dst;     /* af_bf16mm_run_f32: a dense destination for a strided C (see there) */
+    size_t dst_cap; /* floats allocated in dst */
 };
 
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
@@ -65,7 +67,11 @@ const char *af_bf16_isa(void) {
 }
 
 const char *af_compute_name(int compute) {
-    return compute == AF_COMPUTE_FP32 ? "fp32" : compute == AF_COMPUTE_BF16 ? "bf16" : compute == AF_COMPUTE_AUTO ? "auto" : "?";
+    return compute == AF_COMPUTE_FP32       ? "fp32"
+           : compute == AF_COMPUTE_BF16     ? "bf16"
+           : compute == AF_COMPUTE_AUTO     ? "auto"
+           : compute == AF_COMPUTE_BF16_FMA ? "bf16-fma"
+                                            : "?";
 }
 
 static pthread_once_t g_log_once = PTHREAD_ONCE_INIT;
@@ -89,7 +95,8 @@ int af_compute_resolve(int want, int *out) {
                                 af_bf16_isa());
         *out = AF_COMPUTE_BF16;
         return 0;
-    default: return af_error_set(AF_EINVAL, "model.compute: unknown value %d (fp32|bf16|auto)", want);
+    case AF_COMPUTE_BF16_FMA: *out = AF_COMPUTE_BF16_FMA; return 0; /* oneDNN's fp32 products: any CPU */
+    default: return af_error_set(AF_EINVAL, "model.compute: unknown value %d (fp32|bf16|auto|bf16-fma)", want);
     }
 }
 
@@ -106,9 +113,7 @@ static void entry_clear(MmEntry *e) {
     memset(e, 0, sizeof *e);
 }
 
-int af_bf16mm_create(AfBf16Mm **out) {
-    *out = NULL;
-    if (!af_bf16_supported()) return af_error_set(AF_ESTATE, "bf16 products: %s", af_bf16_isa());
+static int create(AfBf16Mm **out) {
     AfBf16Mm *g = calloc(1, sizeof *g);
     if (!g) return af_error_set(AF_ENOMEM, "bf16 products: out of memory");
     dnnl_status_t st = dnnl_engine_create(&g->eng, dnnl_cpu, 0);
@@ -122,11 +127,23 @@ int af_bf16mm_create(AfBf16Mm **out) {
     return 0;
 }
 
+int af_bf16mm_create(AfBf16Mm **out) {
+    *out = NULL;
+    if (!af_bf16_supported()) return af_error_set(AF_ESTATE, "bf16 products: %s", af_bf16_isa());
+    return create(out);
+}
+
+int af_bf16mm_create_fma(AfBf16Mm **out) {
+    *out = NULL;
+    return create(out);
+}
+
 void af_bf16mm_destroy(AfBf16Mm *g) {
     if (!g) return;
     for (int i = 0; i < MM_CACHE; i++) entry_clear(&g->e[i]);
     if (g->stream) dnnl_stream_destroy(g->stream);
     if (g->eng) dnnl_engine_destroy(g->eng);
+    free(g->dst);
     free(g);
 }
 
@@ -144,8 +161,9 @@ static int entry_make(AfBf16Mm *g, MmEntry *e) {
     dnnl_primitive_desc_t pd = NULL;
     dnnl_matmul_desc_t md;
     const char *what = "memory descriptors";
-    dnnl_status_t st = dnnl_memory_desc_init_by_strides(&ad, 2, adims, dnnl_bf16, as);
-    if (st == dnnl_success) st = dnnl_memory_desc_init_by_strides(&bd, 2, bdims, dnnl_bf16, bs);
+    dnnl_data_type_t dt = e->f32 ? dnnl_f32 : dnnl_bf16;
+    dnnl_status_t st = dnnl_memory_desc_init_by_strides(&ad, 2, adims, dt, as);
+    if (st == dnnl_success) st = dnnl_memory_desc_init_by_strides(&bd, 2, bdims, dt, bs);
     if (st == dnnl_success) st = dnnl_memory_desc_init_by_strides(&cd, 2, cdims, dnnl_f32, cs);
     if (st == dnnl_success) what = "matmul descriptor", st = dnnl_matmul_desc_init(&md, &ad, &bd, NULL, &cd);
     if (st == dnnl_success) what = "attributes", st = dnnl_primitive_attr_create(&attr);
@@ -164,7 +182,7 @@ static int entry_make(AfBf16Mm *g, MmEntry *e) {
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (st != dnnl_success) {
         int rc = dnnl_fail(st, what);
-        af_error_wrap(rc, "bf16 product %dx%dx%d", e->M, e->N, e->K);
+        af_error_wrap(rc, "%s product %dx%dx%d", e->f32 ? "bf16-fma" : "bf16", e->M, e->N, e->K);
         entry_clear(e);
         return rc;
     }
@@ -172,17 +190,17 @@ static int entry_make(AfBf16Mm *g, MmEntry *e) {
     return 0;
 }
 
-int af_bf16mm_run(AfBf16Mm *g, int trans_a, int trans_b, int M, int N, int K, const uint16_t *A, int lda,
-                  const uint16_t *B, int ldb, int beta, float *C, int ldc) {
+static int run(AfBf16Mm *g, int f32, int trans_a, int trans_b, int M, int N, int K, const void *A, int lda,
+               const void *B, int ldb, int beta, float *C, int ldc) {
     if (M < 1 || N < 1 || K < 1 || lda < (trans_a ? M : K) || ldb < (trans_b ? K : N) || ldc < N || (beta != 0 && beta != 1))
         return af_error_set(AF_EINVAL, "bf16 product: bad shape M %d N %d K %d lda %d ldb %d ldc %d beta %d", M, N, K,
                             lda, ldb, ldc, beta);
-    MmEntry key = {.used = 1, .trans_a = !!trans_a, .trans_b = !!trans_b, .M = M, .N = N, .K = K, .lda = lda,
+    MmEntry key = {.used = 1, .f32 = f32, .trans_a = !!trans_a, .trans_b = !!trans_b, .M = M, .N = N, .K = K, .lda = lda,
                    .ldb = ldb, .ldc = ldc, .beta = beta, .threads = omp_get_max_threads()};
     MmEntry *e = NULL;
     for (int i = 0; i < MM_CACHE && !e; i++) {
         MmEntry *c = &g->e[i];
-        if (c->used && c->trans_a == key.trans_a && c->trans_b == key.trans_b && c->M == M && c->N == N && c->K == K &&
+        if (c->used && c->f32 == f32 && c->trans_a == key.trans_a && c->trans_b == key.trans_b && c->M == M && c->N == N && c->K == K &&
             c->lda == lda && c->ldb == ldb && c->ldc == ldc && c->beta == beta && c->threads == key.threads)
             e = c;
     }
@@ -208,4 +226,39 @@ int af_bf16mm_run(AfBf16Mm *g, int trans_a, int trans_b, int M, int N, int K, co
     }
     if (st == dnnl_success) st = dnnl_stream_wait(g->stream);
     return st == dnnl_success ? 0 : dnnl_fail(st, "matmul execution");
+}
+
+int af_bf16mm_run(AfBf16Mm *g, int trans_a, int trans_b, int M, int N, int K, const uint16_t *A, int lda,
+                  const uint16_t *B, int ldb, int beta, float *C, int ldc) {
+    return run(g, 0, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* A strided destination (ldc > N: a block of columns, a head's slice) makes oneDNN's fp32
+ * matmul take its gemm-based implementation, whose sums for a row depend on M (the LM
+ * head's blocks of rows would change a row's bits); the brgemm one it takes for a dense
+ * destination computes each row the same way whatever M. So such a product runs into the
+ * context's dense buffer (grown once to the largest) and is copied into C, or added to C
+ * with beta 1 (the product rounded to fp32, then the sum rounded: what the sum post-op
+ * does). */
+int af_bf16mm_run_f32(AfBf16Mm *g, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb, int beta, float *C, int ldc) {
+    if (ldc <= N || M < 1 || N < 1) return run(g, 1, trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    size_t need = (size_t)M * (size_t)N;
+    if (need > g->dst_cap) {
+        float *d = aligned_alloc(64, (need * sizeof(float) + 63) / 64 * 64);
+        if (!d) return af_error_set(AF_ENOMEM, "bf16-fma product: out of memory for a %dx%d destination", M, N);
+        free(g->dst);
+        g->dst = d, g->dst_cap = need;
+    }
+    int rc = run(g, 1, trans_a, trans_b, M, N, K, A, lda, B, ldb, 0, g->dst, N);
+    if (rc) return rc;
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        const float *d = g->dst + (size_t)i * N;
+        if (beta)
+            for (int j = 0; j < N; j++) c[j] += d[j];
+        else
+            memcpy(c, d, (size_t)N * sizeof(float));
+    }
+    return 0;
 }

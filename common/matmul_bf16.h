@@ -23,10 +23,19 @@
 
 #include <stdint.h>
 
-/* model.compute: the precision of the learner's matrix products. */
-enum { AF_COMPUTE_FP32 = 0, AF_COMPUTE_BF16 = 1, AF_COMPUTE_AUTO = 2 };
+/* model.compute: the precision of the learner's matrix products. AF_COMPUTE_BF16_FMA:
+ * the same bf16 numbers as AF_COMPUTE_BF16 (inputs rounded to bf16, exact products, fp32
+ * accumulation), computed on the fp32 FMA units: the operands are kept as fp32 values
+ * rounded to bf16 (af_f32_round_bf16_n, common/kernels.h), whose products fp32 holds
+ * exactly, and multiplied by oneDNN's fp32 matmul. On a CPU without AMX that is about
+ * twice as fast as vdpbf16ps (measured on a Xeon with AVX512-BF16 and AVX-512 FMA, no AMX
+ * exposed: one vdpbf16ps (32 multiply-adds) per 2 cycles against two 16-lane FMAs per
+ * cycle; BENCHMARKS.md), at twice the operands' bytes. Any CPU (no bf16 instruction is
+ * needed). The sums' order and rounding differ from AF_COMPUTE_BF16's, so its bits are
+ * its own. */
+enum { AF_COMPUTE_FP32 = 0, AF_COMPUTE_BF16 = 1, AF_COMPUTE_AUTO = 2, AF_COMPUTE_BF16_FMA = 3 };
 
-/* "fp32", "bf16" or "auto" (anything else: "?"). */
+/* "fp32", "bf16", "auto" or "bf16-fma" (anything else: "?"). */
 const char *af_compute_name(int compute);
 
 /* 1 if this process computes bf16 products natively (see above). The first call asks
@@ -38,16 +47,19 @@ int af_bf16_supported(void);
 const char *af_bf16_isa(void);
 
 /* The precision to use for `want`: AF_COMPUTE_AUTO gives BF16 when af_bf16_supported()
- * and FP32 otherwise (logged once at info level with the reason); FP32 stays FP32; BF16
- * on a CPU without native bf16 fails with AF_ECONFIG naming the reason (`auto` is the
- * portable choice). Returns 0 with *out set, AF_ECONFIG, AF_EINVAL (unknown `want`). */
+ * and FP32 otherwise (logged once at info level with the reason); FP32 and BF16_FMA stay
+ * themselves; BF16 on a CPU without native bf16 fails with AF_ECONFIG naming the reason
+ * (`auto` is the portable choice). Returns 0 with *out set, AF_ECONFIG, AF_EINVAL
+ * (unknown `want`). */
 int af_compute_resolve(int want, int *out);
 
 typedef struct AfBf16Mm AfBf16Mm; /* an engine, a stream and the primitives made so far */
 
 /* Create a product context. Returns 0, AF_ESTATE (no native bf16), AF_ENOMEM or
- * AF_ENOTIMPL (oneDNN refused, with its status in the detail). Owned by the caller. */
+ * AF_ENOTIMPL (oneDNN refused, with its status in the detail). Owned by the caller.
+ * af_bf16mm_create_fma: a context for af_bf16mm_run_f32 only, on any CPU. */
 int af_bf16mm_create(AfBf16Mm **out);
+int af_bf16mm_create_fma(AfBf16Mm **out);
 void af_bf16mm_destroy(AfBf16Mm *g);
 
 /* C = op(A) op(B) + beta * C with beta 0 or 1, all row-major:
@@ -61,6 +73,12 @@ void af_bf16mm_destroy(AfBf16Mm *g);
  * small), AF_ENOMEM or AF_ENOTIMPL (oneDNN refused the shape). */
 int af_bf16mm_run(AfBf16Mm *g, int trans_a, int trans_b, int M, int N, int K, const uint16_t *A, int lda,
                   const uint16_t *B, int ldb, int beta, float *C, int ldc);
+
+/* The same contract with fp32 operands (AF_COMPUTE_BF16_FMA: values the caller rounded to
+ * bf16, so the products are exact and only the fp32 sums round), on oneDNN's fp32 matmul;
+ * the primitives are kept apart from the bf16 ones. */
+int af_bf16mm_run_f32(AfBf16Mm *g, int trans_a, int trans_b, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb, int beta, float *C, int ldc);
 
 /* Threads of the products of this thread (OpenMP's omp_set_num_threads, >= 1). */
 void af_bf16mm_set_threads(int n);

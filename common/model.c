@@ -72,7 +72,7 @@ struct AfModelActs {
     float *lse_out;   /* (N) log-sum-exp of logits[i] / temperature (NAN: row not computed) */
     int lm_rows;      /* rows of logits/dlogits: max_tokens, or a block (large vocabulary) */
     int lm_block;     /* 1: the LM head runs in blocks of gathered rows (see af_model_set_lm_budget) */
-    uint16_t *lm_yb;  /* (rows, V) block path, bf16 backward: the block's gradient in bf16 (in
+    void *lm_yb;      /* (rows, V) block path, bf16 backward: the block's gradient in bf16 (in
                        * place of m->yb, sized for the other products), allocated at the first
                        * block's rows and grown by a larger one */
     size_t lm_yb_cap; /* elements allocated in lm_yb */
@@ -94,8 +94,8 @@ struct AfModelActs {
     struct AfBf16Mm *att_mm[AF_ATT_THREADS]; /* one per thread of the model (the linear
                                               * layers' and the attention's products):
                                               * primitives are not run concurrently */
-    uint16_t *qkvb;   /* (N, 2 QD + 2 KD): the layer's q, k, v and (backward) dO in bf16 */
-    uint16_t *pb;     /* (AF_ATT_THREADS, 2 * ATT_BLOCK * max_T): P and dS blocks in bf16 */
+    void *qkvb;       /* (N, 2 QD + 2 KD): the layer's q, k, v and (backward) dO in bf16 */
+    void *pb;         /* (AF_ATT_THREADS, 2 * ATT_BLOCK * max_T): P and dS blocks in bf16 */
     int att_rc[AF_ATT_THREADS]; /* first failed product of each thread */
 };
 
@@ -475,24 +475,29 @@ void af_model_set_threads(int n) {
 static void bf16_free(AfModel *m) {
     if (m->acts) {
         for (int i = 0; i < AF_ATT_THREADS; i++) af_bf16mm_destroy(m->acts->att_mm[i]), m->acts->att_mm[i] = NULL;
-        free(m->acts->qkvb), free(m->acts->pb);
-        m->acts->qkvb = m->acts->pb = NULL;
+        free(m->acts->qkvb), free(m->acts->pb), free(m->acts->lm_yb);
+        m->acts->qkvb = m->acts->pb = m->acts->lm_yb = NULL;
+        m->acts->lm_yb_cap = 0; /* its operands' size follows m->mm_fma */
     }
     free(m->wb);
     free(m->xb);
     free(m->yb);
     m->wb = m->xb = m->yb = NULL;
     m->compute = AF_COMPUTE_FP32;
+    m->mm_fma = 0;
 }
 
 int af_model_set_compute(AfModel *m, int compute) {
     int want, rc = af_compute_resolve(compute, &want);
     if (rc) return rc;
     m->fwd_valid = 0;
-    if (want == m->compute) return 0;
+    int fma = want == AF_COMPUTE_BF16_FMA;
+    if (fma) want = AF_COMPUTE_BF16;
+    if (want == m->compute && fma == m->mm_fma) return 0;
     bf16_free(m);
     if (want == AF_COMPUTE_FP32 || !m->acts) {
         m->compute = want; /* no learner batch: nothing runs the products */
+        m->mm_fma = fma;
         return 0;
     }
     const AfModelConfig *c = &m->cfg;
@@ -505,21 +510,24 @@ int af_model_set_compute(AfModel *m, int compute) {
     size_t yn = N * yw;
 #undef MAX2
     for (int i = 0; i < AF_ATT_THREADS; i++)
-        if ((rc = af_bf16mm_create(&a->att_mm[i]))) {
+        if ((rc = fma ? af_bf16mm_create_fma(&a->att_mm[i]) : af_bf16mm_create(&a->att_mm[i]))) {
             bf16_free(m);
             return rc;
         }
     size_t max_T = (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
-    m->wb = alloc_floats((m->n_params + 1) / 2);
-    m->xb = alloc_floats((N * xw + 1) / 2);
-    m->yb = m->grads ? alloc_floats((yn + 1) / 2) : NULL;
-    a->qkvb = alloc_floats(N * (QD + KD)); /* (2 QD + 2 KD) bf16 per token */
-    a->pb = alloc_floats((size_t)AF_ATT_THREADS * ATT_BLOCK * max_T);
+#define OP_FLOATS(n) (fma ? (n) : ((n) + 1) / 2) /* floats holding n operands */
+    m->wb = alloc_floats(OP_FLOATS(m->n_params));
+    m->xb = alloc_floats(OP_FLOATS(N * xw));
+    m->yb = m->grads ? alloc_floats(OP_FLOATS(yn)) : NULL;
+    a->qkvb = alloc_floats(OP_FLOATS(N * (2 * QD + 2 * KD)));
+    a->pb = alloc_floats(OP_FLOATS((size_t)AF_ATT_THREADS * 2 * ATT_BLOCK * max_T));
+#undef OP_FLOATS
     if (!m->wb || !m->xb || (m->grads && !m->yb) || !a->qkvb || !a->pb) {
         bf16_free(m);
         return af_error_set(AF_ENOMEM, "af_model_set_compute: out of memory for the bf16 copies (%zu parameters)", m->n_params);
     }
     m->compute = want;
+    m->mm_fma = fma;
     return 0;
 }
 
@@ -596,20 +604,34 @@ static void par_range(AfModel *m, size_t n, size_t align, size_t min_n, RangeFn 
     par_run(m, range_part, &r);
 }
 
+/* The products' operands: bf16 (uint16_t), or with fma (m->mm_fma) fp32 values rounded to
+ * bf16. op_at: operand i of the array p. op_round: operands i.. of y = x[0..n) rounded. */
+static inline const void *op_at(const void *p, size_t i, int fma) {
+    return (const char *)p + i * (fma ? sizeof(float) : sizeof(uint16_t));
+}
+
+static inline void op_round(void *y, size_t i, const float *x, size_t n, int fma) {
+    if (fma)
+        af_f32_round_bf16_n((float *)y + i, x, n);
+    else
+        af_f32_to_bf16_n((uint16_t *)y + i, x, n);
+}
+
 typedef struct {
-    uint16_t *y;
+    void *y;
     const float *x;
+    int fma;
 } CvtJob;
 
 static void cvt_range(void *c, size_t lo, size_t hi, int tid) {
     (void)tid;
     const CvtJob *j = c;
-    af_f32_to_bf16_n(j->y + lo, j->x + lo, hi - lo);
+    op_round(j->y, lo, j->x + lo, hi - lo, j->fma);
 }
 
 /* y = bf16(x), n elements, split over the pool. */
-static void cvt_bf16(AfModel *m, uint16_t *y, const float *x, size_t n) {
-    CvtJob j = {y, x};
+static void cvt_bf16(AfModel *m, void *y, const float *x, size_t n) {
+    CvtJob j = {y, x, m->mm_fma};
     par_range(m, n, 64, 1 << 16, cvt_range, &j);
 }
 
@@ -618,13 +640,13 @@ static void cvt_bf16(AfModel *m, uint16_t *y, const float *x, size_t n) {
  * weights come from m->wb (the forward's bf16 copy, at the parameters' offsets) and dy is
  * rounded into m->yb; oneDNN accumulates in fp32. A failed bf16 product sets m->mm_rc,
  * which the forward/backward return. */
-static const uint16_t *to_bf16(AfModel *m, const float *x, size_t n) {
+static const void *to_bf16(AfModel *m, const float *x, size_t n) {
     if (m->compute != AF_COMPUTE_BF16) return NULL;
     cvt_bf16(m, m->xb, x, n);
     return m->xb;
 }
 
-static const uint16_t *wbf(const AfModel *m, const float *w) { return m->wb + (w - m->params); }
+static const void *wbf(const AfModel *m, const float *w) { return op_at(m->wb, (size_t)(w - m->params), m->mm_fma); }
 
 /* The bf16 products of the linear layers are split into fixed chunks of MM_CHUNK rows of
  * the output (or columns: see mm_bf16), each a single-threaded
@@ -637,25 +659,33 @@ static const uint16_t *wbf(const AfModel *m, const float *w) { return m->wb + (w
 typedef struct {
     AfModel *m;
     int ta, tb, M, N, K, lda, ldb, ldc, beta, split_n, n_chunks;
-    const uint16_t *A, *B;
+    const void *A, *B;
     float *C;
 } MmJob;
+
+/* One product on thread tid's context: bf16 or (fma) fp32 operands. */
+static int mm_one(AfModelActs *a, int tid, int fma, int ta, int tb, int M, int N, int K, const void *A, int lda,
+                  const void *B, int ldb, int beta, float *C, int ldc) {
+    return fma ? af_bf16mm_run_f32(a->att_mm[tid], ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)
+               : af_bf16mm_run(a->att_mm[tid], ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
 
 static void mm_part(void *c, int tid, int nt) {
     const MmJob *j = c;
     AfModelActs *a = j->m->acts;
+    int fma = j->m->mm_fma;
     af_bf16mm_set_threads(1);
     for (int ci = j->n_chunks * tid / nt; ci < j->n_chunks * (tid + 1) / nt && !a->att_rc[tid]; ci++) {
         int lo = ci * MM_CHUNK, len = (j->split_n ? j->N : j->M) - lo;
         if (len > MM_CHUNK) len = MM_CHUNK;
         if (j->split_n)
-            a->att_rc[tid] = af_bf16mm_run(a->att_mm[tid], j->ta, j->tb, j->M, len, j->K, j->A, j->lda,
-                                           j->B + (j->tb ? (size_t)lo * j->ldb : (size_t)lo), j->ldb, j->beta,
-                                           j->C + lo, j->ldc);
+            a->att_rc[tid] = mm_one(a, tid, fma, j->ta, j->tb, j->M, len, j->K, j->A, j->lda,
+                                    op_at(j->B, j->tb ? (size_t)lo * j->ldb : (size_t)lo, fma), j->ldb, j->beta,
+                                    j->C + lo, j->ldc);
         else
-            a->att_rc[tid] = af_bf16mm_run(a->att_mm[tid], j->ta, j->tb, len, j->N, j->K,
-                                           j->A + (j->ta ? (size_t)lo : (size_t)lo * j->lda), j->lda, j->B, j->ldb,
-                                           j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
+            a->att_rc[tid] = mm_one(a, tid, fma, j->ta, j->tb, len, j->N, j->K,
+                                    op_at(j->A, j->ta ? (size_t)lo : (size_t)lo * j->lda, fma), j->lda, j->B,
+                                    j->ldb, j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
     }
 }
 
@@ -665,7 +695,7 @@ static void mm_collect(AfModel *m) {
     af_bf16mm_set_threads(g_threads);
 }
 
-static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda, const uint16_t *B,
+static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const void *A, int lda, const void *B,
                     int ldb, int beta, float *C, int ldc) {
     if (m->mm_rc) return;
     /* the longer side, unless only the other is a whole number of chunks (the weight
@@ -686,7 +716,7 @@ static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const uint1
 
 /* y = x W^T (+ y when acc) (+ b): x (n, in), W (out, in), y (n, out); xb: x in bf16 (bf16
  * mode) or NULL. */
-static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const uint16_t *xb, const float *w,
+static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const void *xb, const float *w,
                        const float *b, int n, int in, int out) {
     if (xb)
         mm_bf16(m, 0, 1, n, out, in, xb, in, wbf(m, w), in, acc, y, out);
@@ -700,7 +730,7 @@ static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const uint
 
 /* dx (+)= dy W; dW += dy^T x; db += sum rows dy. xb: x in bf16 (bf16 mode) or NULL. */
 static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db, const float *dy, const float *x,
-                       const uint16_t *xb, const float *w, int n, int in, int out) {
+                       const void *xb, const float *w, int n, int in, int out) {
     if (xb) {
         cvt_bf16(m, m->yb, dy, (size_t)n * out);
         if (dx) mm_bf16(m, 0, 0, n, in, out, m->yb, out, wbf(m, w), in, accum_dx, dx, in);
@@ -722,8 +752,8 @@ static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db
 typedef struct {
     float *y, *rstd, *dx, *dw;
     const float *x, *w, *dy, *rs;
-    uint16_t *yb; /* forward: y in bf16 too, or NULL */
-    int n, C;
+    void *yb; /* forward: y in bf16 too, or NULL */
+    int n, C, fma;
     float eps;
 } NormJob;
 
@@ -732,15 +762,15 @@ static void norm_fwd_rows(void *c, size_t lo, size_t hi, int tid) {
     const NormJob *j = c;
     size_t C = (size_t)j->C;
     af_kernels()->rmsnorm(j->y + lo * C, j->rstd + lo, j->x + lo * C, j->w, (int)(hi - lo), j->C, j->eps);
-    if (j->yb) af_f32_to_bf16_n(j->yb + lo * C, j->y + lo * C, (hi - lo) * C); /* while in cache */
+    if (j->yb) op_round(j->yb, lo * C, j->y + lo * C, (hi - lo) * C, j->fma); /* while in cache */
 }
 
 /* y = rmsnorm(x) w, rstd = 1 / rms per row; with round (bf16 mode) y is also rounded into
  * m->xb, which is returned (else NULL): the products' input. */
-static const uint16_t *rmsnorm_fwd(AfModel *m, float *y, float *rstd, const float *x, const float *w, int n, int C,
-                                   float eps, int round) {
-    uint16_t *yb = round && m->compute == AF_COMPUTE_BF16 ? m->xb : NULL;
-    NormJob j = {.y = y, .rstd = rstd, .x = x, .w = w, .yb = yb, .n = n, .C = C, .eps = eps};
+static const void *rmsnorm_fwd(AfModel *m, float *y, float *rstd, const float *x, const float *w, int n, int C,
+                               float eps, int round) {
+    void *yb = round && m->compute == AF_COMPUTE_BF16 ? m->xb : NULL;
+    NormJob j = {.y = y, .rstd = rstd, .x = x, .w = w, .yb = yb, .n = n, .C = C, .eps = eps, .fma = m->mm_fma};
     par_range(m, (size_t)n, 1, 64, norm_fwd_rows, &j);
     return yb;
 }
@@ -821,14 +851,14 @@ typedef struct {
     const int *seq_start;
     int n_items;
     /* bf16 mode: q, k, v and (backward) dO = datt in bf16, same layouts; NULL in fp32 */
-    const uint16_t *qb, *kb, *vb, *dob;
+    const void *qb, *kb, *vb, *dob;
 } AttJob;
 
 /* A bf16 attention product on thread tid's context (its failure kept for att_run). */
-static void att_mm(const AttJob *j, int tid, int ta, int tb, int M, int N, int K, const uint16_t *A, int lda,
-                   const uint16_t *B, int ldb, int beta, float *C, int ldc) {
+static void att_mm(const AttJob *j, int tid, int ta, int tb, int M, int N, int K, const void *A, int lda,
+                   const void *B, int ldb, int beta, float *C, int ldc) {
     AfModelActs *a = j->m->acts;
-    if (!a->att_rc[tid]) a->att_rc[tid] = af_bf16mm_run(a->att_mm[tid], ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (!a->att_rc[tid]) a->att_rc[tid] = mm_one(a, tid, j->m->mm_fma, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* One item. bf16 (j->qb): the five products take bf16 inputs (P and dS rounded per block
@@ -846,11 +876,12 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
     const float *Kh = j->k + (size_t)s0 * KD + kvh * hd;
     const float *Vh = j->v + (size_t)s0 * KD + kvh * hd;
     float *lse = j->lse;
-    int bf = j->qb != NULL;
-    const uint16_t *Kb = bf ? j->kb + (size_t)s0 * KD + kvh * hd : NULL;
-    const uint16_t *Vb = bf ? j->vb + (size_t)s0 * KD + kvh * hd : NULL;
+    int bf = j->qb != NULL, fma = m->mm_fma;
+    const void *Kb = bf ? op_at(j->kb, (size_t)s0 * KD + kvh * hd, fma) : NULL;
+    const void *Vb = bf ? op_at(j->vb, (size_t)s0 * KD + kvh * hd, fma) : NULL;
     size_t pstride = (size_t)ATT_BLOCK * (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
-    uint16_t *Pb = bf ? a->pb + (size_t)tid * 2 * pstride : NULL, *dSb = bf ? Pb + pstride : NULL;
+    void *Pb = bf ? (void *)op_at(a->pb, (size_t)tid * 2 * pstride, fma) : NULL;
+    void *dSb = bf ? (void *)op_at(Pb, pstride, fma) : NULL;
     for (int h = kvh * grp; h < (kvh + 1) * grp; h++) {
         const float *Qh = j->q + (size_t)s0 * QD + h * hd;
         if (!j->bwd) {
@@ -858,7 +889,8 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
             for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
                 int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
                 if (bf)
-                    att_mm(j, tid, 0, 1, nb, nk, hd, j->qb + (size_t)(s0 + i0) * QD + h * hd, QD, Kb, KD, 0, S, nk);
+                    att_mm(j, tid, 0, 1, nb, nk, hd, op_at(j->qb, (size_t)(s0 + i0) * QD + h * hd, fma), QD, Kb, KD, 0,
+                           S, nk);
                 else
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
                                 Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
@@ -879,7 +911,7 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
                     lse[(size_t)(s0 + i0 + r) * H + h] = mx + logf(sum);
                 }
                 if (bf) {
-                    af_f32_to_bf16_n(Pb, S, (size_t)nb * nk);
+                    op_round(Pb, 0, S, (size_t)nb * nk, fma);
                     att_mm(j, tid, 0, 0, nb, hd, nk, Pb, nk, Vb, KD, 0, Oh + (size_t)i0 * QD, QD);
                 } else {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
@@ -895,8 +927,8 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
         float *dVh = a->dv + (size_t)s0 * KD + kvh * hd;
         for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
             int nb = T - i0 < ATT_BLOCK ? T - i0 : ATT_BLOCK, nk = i0 + nb;
-            const uint16_t *Qb = bf ? j->qb + (size_t)(s0 + i0) * QD + h * hd : NULL;
-            const uint16_t *dOb = bf ? j->dob + (size_t)(s0 + i0) * QD + h * hd : NULL;
+            const void *Qb = bf ? op_at(j->qb, (size_t)(s0 + i0) * QD + h * hd, fma) : NULL;
+            const void *dOb = bf ? op_at(j->dob, (size_t)(s0 + i0) * QD + h * hd, fma) : NULL;
             if (bf) {
                 att_mm(j, tid, 0, 1, nb, nk, hd, Qb, QD, Kb, KD, 0, S, nk);
                 att_mm(j, tid, 0, 1, nb, nk, hd, dOb, QD, Vb, KD, 0, dP, nk);
@@ -922,8 +954,8 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
             }
             /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
             if (bf) {
-                af_f32_to_bf16_n(Pb, S, (size_t)nb * nk);
-                af_f32_to_bf16_n(dSb, dP, (size_t)nb * nk);
+                op_round(Pb, 0, S, (size_t)nb * nk, fma);
+                op_round(dSb, 0, dP, (size_t)nb * nk, fma);
                 att_mm(j, tid, 1, 0, nk, hd, nb, Pb, nk, dOb, QD, 1, dVh, KD);
                 att_mm(j, tid, 0, 0, nb, hd, nk, dSb, nk, Kb, KD, 0, dQh + (size_t)i0 * QD, QD);
                 att_mm(j, tid, 1, 0, nk, hd, nb, dSb, nk, Qb, QD, 1, dKh, KD);
@@ -967,14 +999,15 @@ static void att_run(const AttJob *j) {
 static void att_bf16(AfModel *m, AttJob *j, int N, const float *dO) {
     if (m->compute != AF_COMPUTE_BF16) return;
     int QD = m->cfg.n_heads * m->head_dim, KD = m->cfg.n_kv_heads * m->head_dim;
-    uint16_t *b = m->acts->qkvb;
+    void *b = m->acts->qkvb;
+    int fma = m->mm_fma;
+    j->qb = b, j->kb = op_at(b, (size_t)N * QD, fma), j->vb = op_at(b, (size_t)N * (QD + KD), fma);
     cvt_bf16(m, b, j->q, (size_t)N * QD);
-    cvt_bf16(m, b + (size_t)N * QD, j->k, (size_t)N * KD);
-    cvt_bf16(m, b + (size_t)N * (QD + KD), j->v, (size_t)N * KD);
-    j->qb = b, j->kb = b + (size_t)N * QD, j->vb = b + (size_t)N * (QD + KD);
+    cvt_bf16(m, (void *)j->kb, j->k, (size_t)N * KD);
+    cvt_bf16(m, (void *)j->vb, j->v, (size_t)N * KD);
     if (dO) {
-        cvt_bf16(m, b + (size_t)N * (QD + 2 * KD), dO, (size_t)N * QD);
-        j->dob = b + (size_t)N * (QD + 2 * KD);
+        j->dob = op_at(b, (size_t)N * (QD + 2 * KD), fma);
+        cvt_bf16(m, (void *)j->dob, dO, (size_t)N * QD);
     }
 }
 
@@ -1274,7 +1307,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         float *g = a->g + ln * F, *u = a->u + ln * F, *hh = a->h + ln * F;
         float *xnext = a->x + (ln + m->max_tokens) * C;
 
-        const uint16_t *xb = rmsnorm_fwd(m, xn1, rstd1, x, P->attn_norm, N, C, c->rms_eps, 1);
+        const void *xb = rmsnorm_fwd(m, xn1, rstd1, x, P->attn_norm, N, C, c->rms_eps, 1);
         linear_fwd(m, q, 0, xn1, xb, P->wq, P->bq, N, C, QD);
         linear_fwd(m, k, 0, xn1, xb, P->wk, P->bk, N, C, KD);
         linear_fwd(m, v, 0, xn1, xb, P->wv, P->bv, N, C, KD);
@@ -1301,7 +1334,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         linear_fwd(m, xnext, 1, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, NULL, N, F, C);
     }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
-    const uint16_t *xfb = rmsnorm_fwd(m, a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps, !a->lm_block);
+    const void *xfb = rmsnorm_fwd(m, a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps, !a->lm_block);
 
     float invT = 1.0f / temperature;
     if (a->lm_block) { /* large vocabulary: only the used rows, a block at a time */
@@ -1370,14 +1403,14 @@ static int lm_backward_blocks(AfModel *m, const float *dlogp, const float *dent)
         }
         a->lm_kept = 0;
         par_range(m, (size_t)k, 1, 2, lm_block_bwd_range, &lj);
-        const uint16_t *xb = to_bf16(m, a->lm_x, (size_t)k * C);
-        uint16_t *yb = m->yb;
+        const void *xb = to_bf16(m, a->lm_x, (size_t)k * C);
+        void *yb = m->yb;
         if (xb) { /* the block's gradient in bf16 goes to lm_yb, grown to the block's rows */
             size_t need = (size_t)k * (size_t)V;
             if (need > a->lm_yb_cap) {
                 free(a->lm_yb);
                 a->lm_yb_cap = 0;
-                if (!(a->lm_yb = aligned_alloc(64, (need * sizeof(uint16_t) + 63) / 64 * 64)))
+                if (!(a->lm_yb = aligned_alloc(64, (need * (m->mm_fma ? sizeof(float) : sizeof(uint16_t)) + 63) / 64 * 64)))
                     return af_error_set(AF_ENOMEM, "af_model_backward: out of memory for an LM-head block of %d "
                                                    "rows in bf16", k);
                 a->lm_yb_cap = need;
@@ -1437,7 +1470,7 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
         linear_bwd(m, dh, 0, G->wdown, NULL, a->dx, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, N, F, C);
         RowJob sj = {.m = m, .h = a->dg, .g = g, .u = u, .du = a->du};
         par_range(m, (size_t)N * F, 64, 1 << 14, silu_bwd_range, &sj);
-        const uint16_t *xb = to_bf16(m, xn2, NC);
+        const void *xb = to_bf16(m, xn2, NC);
         linear_bwd(m, a->dxn, 0, G->wgate, NULL, a->dg, xn2, xb, P->wgate, N, C, F);
         linear_bwd(m, a->dxn, 1, G->wup, NULL, a->du, xn2, xb, P->wup, N, C, F);
         rmsnorm_bwd(m, a->dx, G->mlp_norm, a->dxn, xmid, rstd2, P->mlp_norm, N, C);

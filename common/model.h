@@ -106,8 +106,11 @@ typedef struct AfModel {
     struct AfPool *pool;      /* the learner path's workers (common/pool.h), NULL when 1 thread */
     int compute;              /* AF_COMPUTE_FP32 (af_model_create's) or AF_COMPUTE_BF16 of
                                * common/matmul_bf16.h: af_model_set_compute */
-    uint16_t *wb;             /* (n_params) bf16 copy of params made by each forward, or NULL */
-    uint16_t *xb, *yb;        /* bf16 scratch (max_tokens, max(C, QD, F)), (max_tokens,
+    int mm_fma;               /* AF_COMPUTE_BF16 set as AF_COMPUTE_BF16_FMA: the products' operands
+                               * (wb, xb, yb and the attention's) are fp32 values rounded to bf16,
+                               * multiplied on the fp32 units; else bf16 (uint16_t) */
+    void *wb;                 /* (n_params) bf16 copy of params made by each forward, or NULL */
+    void *xb, *yb;            /* bf16 scratch (max_tokens, max(C, QD, F)), (max_tokens,
                                * max(V, C, QD, KD, F)), or NULL */
     int mm_rc;                /* first failed bf16 product of the running forward/backward */
 } AfModel;
@@ -148,8 +151,9 @@ int af_model_threads(void);
  * gate/up/down and LM head: the forward and both backward products; the attention's QK^T,
  * PV and their three backward products): AF_COMPUTE_FP32 (af_model_create's choice:
  * OpenBLAS sgemm), AF_COMPUTE_BF16 (bf16 inputs, fp32 accumulation and output,
- * common/matmul_bf16.h) or AF_COMPUTE_AUTO (bf16 where the CPU has it natively, else fp32,
- * logged). Master weights, gradients, activations, softmax, norms and the optimizer stay
+ * common/matmul_bf16.h), AF_COMPUTE_AUTO (bf16 where the CPU has it natively, else fp32,
+ * logged) or AF_COMPUTE_BF16_FMA (the same bf16 rounding of the inputs, the products on
+ * the fp32 units: m->compute is then AF_COMPUTE_BF16 with m->mm_fma set). Master weights, gradients, activations, softmax, norms and the optimizer stay
  * fp32. In bf16, each forward rounds all parameters to a bf16 copy once (the products'
  * weights; the backward reuses it) and each product rounds its other inputs (activations,
  * output gradients, attention probabilities and score gradients); the attention scale

@@ -107,7 +107,7 @@ static void check_lm_block_bits(int compute) {
     for (size_t j = 0; j < fresh->n_params; j++) gmax = fmax(gmax, fabs(fresh->grads[j]));
     CHECK(gmax > 0);
     fprintf(stderr, "LM-head block bits (%s): blocks of 7, 13, all rows: same log-probs/entropies; grown and "
-            "shared buffer: same gradient (max |g| %.3g)\n", compute == AF_COMPUTE_BF16 ? "bf16" : "fp32", gmax);
+            "shared buffer: same gradient (max |g| %.3g)\n", af_compute_name(compute), gmax);
 done:
     af_model_destroy(grow), af_model_destroy(ref), af_model_destroy(grads7), af_model_destroy(fwd13);
     af_model_destroy(fresh);

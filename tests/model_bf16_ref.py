@@ -19,7 +19,10 @@ bounds no ratio reaches so that it is smooth), in two ways:
    0.05 * |fp32 loss| + 2 * |autocast - fp32 loss|; every gradient tensor with cosine >=
    0.98, and C's relative L2 distance to torch fp32 at most 2x autocast's + 0.05.
 The C bf16 run must also differ from the C fp32 run (the bf16 path ran).
-Exits 77 when the CPU has no native bf16 (model_ref_dump run ... bf16 exits 77)."""
+All of it for model.compute=bf16 and for model.compute=bf16-fma (the same rounded inputs,
+the products on the fp32 units: the same emulation, only the sums' order differs).
+bf16 is skipped when the CPU has no native bf16 (model_ref_dump run ... bf16 exits 77);
+bf16-fma runs on any CPU."""
 import os
 import subprocess
 import sys
@@ -149,6 +152,60 @@ def rel(a, b):
     return float((a - b).norm() / b.norm().clamp_min(1e-300))
 
 
+SKIPPED = []
+
+
+def compare(dump, d, ob, of, mode, label):
+    """The C run in `mode` (bf16 or bf16-fma) of model dir d against torch; of: C fp32's."""
+    r = subprocess.run([dump, "run", d, ob, mode])
+    if r.returncode == 77:
+        SKIPPED.append(mode)
+        return
+    if r.returncode != 0:
+        FAILS.append(f"{label}: model_ref_dump run {mode} exited {r.returncode}")
+        return
+    cfg, params = load_dir(d)
+    o, o32 = read_safetensors(ob), read_safetensors(of)
+    # torch on the bf16 run's batch (its old log-probs come from the C bf16 forward)
+    lp_ac, loss_ac, g_ac = torch_batch(cfg, params, o, "autocast")
+    lp_32, loss_32, g_32 = torch_batch(cfg, params, o, "fp32")
+    lp_em, loss_em, g_em = torch_batch(cfg, params, o, "emulated")
+    lp_c = c_logp(o)
+    loss_c = float(o["loss"][0])
+    d_em = float((lp_c - lp_em).abs().max())
+    check(f"{label}: log-probs C bf16 vs torch emulating it", d_em <= 1e-4, f"max diff {d_em:.3g}")
+    check(f"{label}: loss C bf16 vs torch emulating it", abs(loss_c - loss_em) <= 1e-5 * abs(loss_em),
+          f"{loss_c:.7g} vs {loss_em:.7g}")
+    gc = {n: o["grad." + n].reshape(g_em[n].shape) for n in params}
+    worst = min((cos(gc[n], g_em[n]), n) for n in params)
+    worst_r = max((rel(gc[n], g_em[n]), n) for n in params)
+    check(f"{label}: gradients C bf16 vs torch emulating it", worst[0] >= 0.99999 and worst_r[0] <= 1e-4,
+          f"worst cosine {worst[0]:.6f} ({worst[1]}), worst rel L2 {worst_r[0]:.3g} ({worst_r[1]})")
+    d_c = float((lp_c - lp_ac).abs().max())
+    d_ref = float((lp_ac - lp_32).abs().max())
+    d_c32 = float((lp_c - lp_32).abs().max())
+    check(f"{label}: log-probs C bf16 vs torch autocast", d_c <= 2 * d_ref + 0.02,
+          f"max diff {d_c:.3g} (autocast vs fp32 {d_ref:.3g}, C bf16 vs torch fp32 {d_c32:.3g})")
+    check(f"{label}: loss C bf16 vs torch autocast",
+          abs(loss_c - loss_ac) <= 0.05 * abs(loss_32) + 2 * abs(loss_ac - loss_32),
+          f"{loss_c:.6g} vs {loss_ac:.6g} (torch fp32 {loss_32:.6g})")
+    worst_cos, worst_rel, worst_ac_rel, worst_name = 1.0, 0.0, 0.0, ""
+    bad = []
+    for n in params:
+        c = cos(gc[n], g_ac[n])
+        r_c, r_ac = rel(gc[n], g_32[n]), rel(g_ac[n], g_32[n])
+        if c < worst_cos:
+            worst_cos, worst_name = c, n
+        worst_rel, worst_ac_rel = max(worst_rel, r_c), max(worst_ac_rel, r_ac)
+        if not (c >= 0.98 and r_c <= 2 * r_ac + 0.05):
+            bad.append(f"{n}: cosine {c:.5f}, rel L2 to fp32 {r_c:.3g} (autocast {r_ac:.3g})")
+    check(f"{label}: gradients C bf16 vs torch autocast", not bad,
+          f"worst cosine {worst_cos:.5f} ({worst_name}); rel L2 to torch fp32: C bf16 {worst_rel:.3g}, "
+          f"autocast {worst_ac_rel:.3g}" + ("; " + "; ".join(bad[:4]) if bad else ""))
+    check(f"{label}: C bf16 differs from C fp32", not torch.equal(o["logp"], o32["logp"]),
+          f"max |dlogp| {float((o['logp'] - o32['logp']).abs().max()):.3g}")
+
+
 def main():
     build = os.environ.get("AF_BUILD_DIR", "build")
     dump = os.path.join(build, "model_ref_dump")
@@ -158,58 +215,15 @@ def main():
             label = f"kv={kv} bias={bias} tied={tied}"
             d = os.path.join(tmp, f"c_{kv}{bias}{tied}")
             subprocess.run([dump, "make", d, str(kv), str(bias), str(tied)], check=True)
-            ob, of = os.path.join(tmp, "bf16.safetensors"), os.path.join(tmp, "fp32.safetensors")
-            r = subprocess.run([dump, "run", d, ob, "bf16"])
-            if r.returncode == 77:
-                print("SKIP: no native bf16 on this CPU")
-                return 77
-            if r.returncode != 0:
-                FAILS.append(f"{label}: model_ref_dump run bf16 exited {r.returncode}")
-                continue
+            of = os.path.join(tmp, "fp32.safetensors")
             subprocess.run([dump, "run", d, of], check=True)
-            cfg, params = load_dir(d)
-            o, o32 = read_safetensors(ob), read_safetensors(of)
-            # torch on the bf16 run's batch (its old log-probs come from the C bf16 forward)
-            lp_ac, loss_ac, g_ac = torch_batch(cfg, params, o, "autocast")
-            lp_32, loss_32, g_32 = torch_batch(cfg, params, o, "fp32")
-            lp_em, loss_em, g_em = torch_batch(cfg, params, o, "emulated")
-            lp_c = c_logp(o)
-            loss_c = float(o["loss"][0])
-            d_em = float((lp_c - lp_em).abs().max())
-            check(f"{label}: log-probs C bf16 vs torch emulating it", d_em <= 1e-4, f"max diff {d_em:.3g}")
-            check(f"{label}: loss C bf16 vs torch emulating it", abs(loss_c - loss_em) <= 1e-5 * abs(loss_em),
-                  f"{loss_c:.7g} vs {loss_em:.7g}")
-            gc = {n: o["grad." + n].reshape(g_em[n].shape) for n in params}
-            worst = min((cos(gc[n], g_em[n]), n) for n in params)
-            worst_r = max((rel(gc[n], g_em[n]), n) for n in params)
-            check(f"{label}: gradients C bf16 vs torch emulating it", worst[0] >= 0.99999 and worst_r[0] <= 1e-4,
-                  f"worst cosine {worst[0]:.6f} ({worst[1]}), worst rel L2 {worst_r[0]:.3g} ({worst_r[1]})")
-            d_c = float((lp_c - lp_ac).abs().max())
-            d_ref = float((lp_ac - lp_32).abs().max())
-            d_c32 = float((lp_c - lp_32).abs().max())
-            check(f"{label}: log-probs C bf16 vs torch autocast", d_c <= 2 * d_ref + 0.02,
-                  f"max diff {d_c:.3g} (autocast vs fp32 {d_ref:.3g}, C bf16 vs torch fp32 {d_c32:.3g})")
-            check(f"{label}: loss C bf16 vs torch autocast",
-                  abs(loss_c - loss_ac) <= 0.05 * abs(loss_32) + 2 * abs(loss_ac - loss_32),
-                  f"{loss_c:.6g} vs {loss_ac:.6g} (torch fp32 {loss_32:.6g})")
-            worst_cos, worst_rel, worst_ac_rel, worst_name = 1.0, 0.0, 0.0, ""
-            bad = []
-            for n in params:
-                c = cos(gc[n], g_ac[n])
-                r_c, r_ac = rel(gc[n], g_32[n]), rel(g_ac[n], g_32[n])
-                if c < worst_cos:
-                    worst_cos, worst_name = c, n
-                worst_rel, worst_ac_rel = max(worst_rel, r_c), max(worst_ac_rel, r_ac)
-                if not (c >= 0.98 and r_c <= 2 * r_ac + 0.05):
-                    bad.append(f"{n}: cosine {c:.5f}, rel L2 to fp32 {r_c:.3g} (autocast {r_ac:.3g})")
-            check(f"{label}: gradients C bf16 vs torch autocast", not bad,
-                  f"worst cosine {worst_cos:.5f} ({worst_name}); rel L2 to torch fp32: C bf16 {worst_rel:.3g}, "
-                  f"autocast {worst_ac_rel:.3g}" + ("; " + "; ".join(bad[:4]) if bad else ""))
-            check(f"{label}: C bf16 differs from C fp32", not torch.equal(o["logp"], o32["logp"]),
-                  f"max |dlogp| {float((o['logp'] - o32['logp']).abs().max()):.3g}")
+            for mode in ("bf16", "bf16-fma"):
+                compare(dump, d, os.path.join(tmp, mode + ".safetensors"), of, mode, f"{label} {mode}")
     if FAILS:
         print(f"model_bf16_ref.py: {len(FAILS)} failed: {FAILS}", file=sys.stderr)
         return 1
+    if SKIPPED:
+        print(f"SKIP (no native bf16 on this CPU): {sorted(set(SKIPPED))}")
     print("model_bf16_ref.py: all comparisons passed")
     return 0
 

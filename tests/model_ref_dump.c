@@ -3,7 +3,8 @@
  *   model_ref_dump run DIR OUT [bf16]      load DIR, run a fixed learner batch through
  *       forward, a PPO-clip loss outside the model, backward, gradient clipping and two
  *       AdamW steps; write inputs and every result to the safetensors file OUT. With
- *       bf16: model.compute=bf16 (exit 77 when the CPU has no native bf16) and clip
+ *       bf16: model.compute=bf16 (exit 77 when the CPU has no native bf16; bf16-fma:
+ *       model.compute=bf16-fma, on any CPU) and clip
  *       bounds that no ratio reaches (a smooth loss, for tolerance comparisons).
  *   model_ref_dump decode DIR P TOK...    load DIR into the KV-cache decoder, prefill the
  *       first P tokens, feed the others one at a time, and print {"logprobs": [...]}:
@@ -88,12 +89,13 @@ int main(int argc, char **argv) {
         af_model_destroy(m);
         return rc ? 1 : 0;
     }
-    int bf16 = argc == 5 && strcmp(argv[4], "bf16") == 0;
+    int fma = argc == 5 && strcmp(argv[4], "bf16-fma") == 0;
+    int bf16 = (argc == 5 && strcmp(argv[4], "bf16") == 0) || fma;
     if ((argc != 4 && !bf16) || strcmp(argv[1], "run") != 0) {
-        fprintf(stderr, "usage: model_ref_dump make DIR KV BIAS TIED | run DIR OUT [bf16]\n");
+        fprintf(stderr, "usage: model_ref_dump make DIR KV BIAS TIED | run DIR OUT [bf16|bf16-fma]\n");
         return 2;
     }
-    if (bf16 && !af_bf16_supported()) {
+    if (bf16 && !fma && !af_bf16_supported()) {
         fprintf(stderr, "model_ref_dump: no native bf16 (%s)\n", af_bf16_isa());
         return 77;
     }
@@ -108,7 +110,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "load: %s\n", af_error_detail());
         return 1;
     }
-    if (bf16 && (rc = af_model_set_compute(m, AF_COMPUTE_BF16))) {
+    if (bf16 && (rc = af_model_set_compute(m, fma ? AF_COMPUTE_BF16_FMA : AF_COMPUTE_BF16))) {
         fprintf(stderr, "set_compute: %s\n", af_error_detail());
         return 1;
     }

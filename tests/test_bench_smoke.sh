@@ -7,7 +7,8 @@
 # those numbers, keeps the hand-written text, and says "not run" for what is missing.
 # bench_model (model A, one timed step, no PyTorch side) writes every column of both bf16
 # measurements (decode and training), in bf16 training where the CPU has native bf16,
-# with --no-bf16 not, and report.py's model table carries them.
+# with --no-bf16 not (bf16 and bf16-fma, tokens/s and per CPU second), and report.py's
+# model table carries them.
 # usage: test_bench_smoke.sh BENCH_WIRE BENCH_BCAST SOURCE_DIR BENCH_MODEL
 WIRE=$1 BCAST=$2 MODEL=$4
 . "$(dirname "$0")/lib.sh" ""
@@ -71,7 +72,9 @@ want = ('model,threads,sgemm_gflops,c_train_tok_s,c_train_gflops,c_frac_sgemm,to
         'c_dec1_tok_s,torch_dec1_tok_s,dec1_ratio,c_dec16_tok_s,torch_dec16_tok_s,dec16_ratio,c_dec1_bf16_tok_s,'
         'torch_dec1_bf16_tok_s,torch_dec1_bf16_mode,dec1_bf16_ratio,c_dec16_bf16_tok_s,torch_dec16_bf16_tok_s,'
         'torch_dec16_bf16_mode,dec16_bf16_ratio,dec1_cpu_ratio,dec16_cpu_ratio,dec1_bf16_cpu_ratio,'
-        'dec16_bf16_cpu_ratio,c_train_bf16_tok_s,torch_train_bf16_tok_s,train_bf16_ratio,c_bf16_speedup').split(',')
+        'dec16_bf16_cpu_ratio,c_train_bf16_tok_s,torch_train_bf16_tok_s,train_bf16_ratio,c_bf16_speedup,'
+        'c_train_bf16fma_tok_s,train_bf16fma_ratio,c_train_bf16_cpu_tok_s,c_train_bf16fma_cpu_tok_s,'
+        'torch_train_bf16_cpu_tok_s,train_bf16_cpu_ratio,train_bf16fma_cpu_ratio').split(',')
 bad = []
 nobf = sys.argv[3] == '1'
 for path, bf16 in ((sys.argv[1], not nobf), (sys.argv[2], False)):
@@ -81,15 +84,18 @@ for path, bf16 in ((sys.argv[1], not nobf), (sys.argv[2], False)):
     r = {k: (v if k.endswith('_mode') else float(v)) for k, v in rows[0].items() if k != 'model'}
     for k in ('c_train_tok_s', 'c_train_gflops', 'c_dec1_tok_s', 'c_dec16_tok_s', 'c_dec1_bf16_tok_s', 'c_dec16_bf16_tok_s'):
         if not r[k] > 0: bad.append('%s: %s %g' % (path, k, r[k]))
-    for k in ('torch_train_tok_s', 'torch_train_bf16_tok_s', 'torch_dec1_bf16_tok_s'):   # --no-torch
+    for k in ('torch_train_tok_s', 'torch_train_bf16_tok_s', 'torch_dec1_bf16_tok_s', 'torch_train_bf16_cpu_tok_s'):   # --no-torch
         if r[k] != 0: bad.append('%s: %s %g without PyTorch' % (path, k, r[k]))
-    for k in ('train_ratio', 'train_bf16_ratio', 'dec16_bf16_ratio', 'dec16_bf16_cpu_ratio'):
+    for k in ('train_ratio', 'train_bf16_ratio', 'dec16_bf16_ratio', 'dec16_bf16_cpu_ratio', 'train_bf16fma_ratio',
+              'train_bf16_cpu_ratio', 'train_bf16fma_cpu_ratio'):
         if not math.isnan(r[k]): bad.append('%s: %s %g without PyTorch' % (path, k, r[k]))
     if bf16:
         sp = r['c_train_bf16_tok_s'] / r['c_train_tok_s']
         if not (r['c_train_bf16_tok_s'] > 0 and abs(r['c_bf16_speedup'] - sp) <= 0.01 * sp):
             bad.append('%s: bf16 training %g tok/s, speedup %g vs %g' % (path, r['c_train_bf16_tok_s'], r['c_bf16_speedup'], sp))
-    elif r['c_train_bf16_tok_s'] != 0 or not math.isnan(r['c_bf16_speedup']):
+        for k in ('c_train_bf16fma_tok_s', 'c_train_bf16_cpu_tok_s', 'c_train_bf16fma_cpu_tok_s'):
+            if not r[k] > 0: bad.append('%s: %s %g' % (path, k, r[k]))
+    elif any(r[k] != 0 for k in ('c_train_bf16_tok_s', 'c_train_bf16fma_tok_s', 'c_train_bf16_cpu_tok_s')) or not math.isnan(r['c_bf16_speedup']):
         bad.append('%s: bf16 training not asked for, yet %g tok/s, speedup %g' % (path, r['c_train_bf16_tok_s'], r['c_bf16_speedup']))
 if bad: print('\n'.join('     ' + b for b in bad))
 sys.exit(1 if bad else 0)
@@ -107,6 +113,6 @@ pub=$("$PY" -c "import csv,sys; r=[r for r in csv.DictReader(open(sys.argv[1])) 
 check "the bcast table shows the CSV's publish ratio ($pub x memcpy)" "grep '| A | .* | 2 | publish |' '$T/B.md' | grep -qF '| $pub |'"
 check "broadcast target evaluated" "grep -q 'Weight broadcast <= 1.5x memcpy at 2 ranks, model A' '$T/B.md'"
 check "missing parts say not run" "grep -q 'not run' '$T/B.md'"
-check "the model table carries the bf16 training columns" "grep -q '^| model | threads | .* | c_dec16_bf16_tok_s | .* | c_train_bf16_tok_s | torch_train_bf16_tok_s | train_bf16_ratio | c_bf16_speedup |$' '$T/B.md'"
+check "the model table carries the bf16 training columns" "grep -q '^| model | threads | .* | c_dec16_bf16_tok_s | .* | c_train_bf16_tok_s | torch_train_bf16_tok_s | train_bf16_ratio | c_bf16_speedup | c_train_bf16fma_tok_s | train_bf16fma_ratio | .* | train_bf16fma_cpu_ratio |$' '$T/B.md'"
 [ "$fail" = 0 ] || tail -20 "$T"/*.log
 finish

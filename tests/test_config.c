@@ -99,7 +99,7 @@ static void test_enums(void) {
         {"run.weights_transport", AF_WEIGHTS_TRANSPORT_BCAST, "bcast"},
         {"run.weights_transport", AF_WEIGHTS_TRANSPORT_SHM, "shm"},
         {"model.compute", AF_COMPUTE_FP32, "fp32"},         {"model.compute", AF_COMPUTE_BF16, "bf16"},
-        {"model.compute", AF_COMPUTE_AUTO, "auto"},
+        {"model.compute", AF_COMPUTE_AUTO, "auto"},         {"model.compute", AF_COMPUTE_BF16_FMA, "bf16-fma"},
     };
     for (size_t i = 0; i < sizeof e / sizeof e[0]; i++) {
         CHECK_MSG(!strcmp(af_config_choice_name(e[i].path, e[i].value), e[i].name), "%s %d", e[i].path, e[i].value);

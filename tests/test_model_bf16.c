@@ -18,13 +18,20 @@
  *    tokens and d_model 256 (the products in several fixed chunks; before the chunking,
  *    oneDNN's 2-thread products gave other gradient bits than 1 thread at this size); the
  *    LM head in blocks (a large vocabulary's path) in bf16 against all rows at once in
- *    bf16 (check_lm_blocks_bf16).
- * Exit 77 (skip) when the CPU lacks native bf16 and AF_BF16 is not "off". */
+ *    bf16 (check_lm_blocks_bf16);
+ *  - model.compute=bf16-fma (the same rounded inputs, fp32 operands on oneDNN's fp32
+ *    products; any CPU, so also run without native bf16): af_bf16mm_run_f32 within the
+ *    same 1e-5 of the double product of the rounded inputs, and every model check above
+ *    (tolerances against fp32, repeatability, the same bits at 1, 2 and 3 threads, the LM
+ *    head in blocks) with bf16-fma in place of bf16.
+ * Exit 77 (skip) when the CPU lacks native bf16 and AF_BF16 is not "off" (after the
+ * bf16-fma checks). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bf16.h"
 #include "common/error.h"
 #include "common/kernels.h"
 #include "common/matmul_bf16.h"
@@ -143,6 +150,7 @@ static void check_fallback(void) {
     CHECK(af_compute_resolve(AF_COMPUTE_AUTO, &got) == 0 && got == AF_COMPUTE_FP32);
     CHECK(af_compute_resolve(AF_COMPUTE_BF16, &got) == AF_ECONFIG);
     CHECK(af_compute_resolve(7, &got) == AF_EINVAL);
+    CHECK(af_compute_resolve(AF_COMPUTE_BF16_FMA, &got) == 0 && got == AF_COMPUTE_BF16_FMA);
     AfBf16Mm *mm = NULL;
     CHECK(af_bf16mm_create(&mm) == AF_ESTATE && mm == NULL);
     Batch b = make_batch(0);
@@ -161,10 +169,11 @@ static void check_fallback(void) {
     free(b.tok), free(b.w);
 }
 
-/* af_bf16mm_run against double products of the rounded inputs. */
-static void check_products(void) {
+/* af_bf16mm_run (fma: af_bf16mm_run_f32 on the rounded inputs widened to fp32) against
+ * double products of the rounded inputs. */
+static void check_products(int fma) {
     AfBf16Mm *g = NULL;
-    CHECK(af_bf16mm_create(&g) == 0);
+    CHECK((fma ? af_bf16mm_create_fma(&g) : af_bf16mm_create(&g)) == 0);
     if (!g) return;
     const int shapes[][3] = {{7, 13, 29}, {64, 48, 96}, {1, 70, 33}, {130, 5, 257}};
     int rounded_visible = 0;
@@ -177,12 +186,19 @@ static void check_products(void) {
                     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
                     float *af = malloc(na * 4), *bf = malloc(nb * 4), *c = malloc(nc * 4), *c0 = malloc(nc * 4);
                     uint16_t *a16 = malloc(na * 2), *b16 = malloc(nb * 2);
+                    float *ar = malloc(na * 4), *br = malloc(nb * 4);
                     for (size_t i = 0; i < na; i++) af[i] = frand(-1, 1);
                     for (size_t i = 0; i < nb; i++) bf[i] = frand(-1, 1);
                     for (size_t i = 0; i < nc; i++) c[i] = c0[i] = frand(-1, 1);
                     af_f32_to_bf16_n(a16, af, na);
                     af_f32_to_bf16_n(b16, bf, nb);
-                    CHECK(af_bf16mm_run(g, ta, tb, M, N, K, a16, lda, b16, ldb, beta, c, ldc) == 0);
+                    af_f32_round_bf16_n(ar, af, na);
+                    af_f32_round_bf16_n(br, bf, nb);
+                    for (size_t i = 0; i < na; i++) CHECK(ar[i] == af_bf16_to_f32(a16[i]));
+                    if (fma)
+                        CHECK(af_bf16mm_run_f32(g, ta, tb, M, N, K, ar, lda, br, ldb, beta, c, ldc) == 0);
+                    else
+                        CHECK(af_bf16mm_run(g, ta, tb, M, N, K, a16, lda, b16, ldb, beta, c, ldc) == 0);
                     int bad = 0;
                     for (int i = 0; i < M; i++) {
                         for (int j = 0; j < N; j++) {
@@ -199,9 +215,11 @@ static void check_products(void) {
                         }
                         for (int j = N; j < ldc; j++) bad += c[(size_t)i * ldc + j] != c0[(size_t)i * ldc + j];
                     }
-                    if (bad) fprintf(stderr, "bf16 product %dx%dx%d ta %d tb %d beta %d: %d bad\n", M, N, K, ta, tb, beta, bad);
+                    if (bad)
+                        fprintf(stderr, "%s product %dx%dx%d ta %d tb %d beta %d: %d bad\n", fma ? "bf16-fma" : "bf16",
+                                M, N, K, ta, tb, beta, bad);
                     CHECK(bad == 0);
-                    free(af), free(bf), free(c), free(c0), free(a16), free(b16);
+                    free(af), free(bf), free(c), free(c0), free(a16), free(b16), free(ar), free(br);
                 }
     CHECK(rounded_visible > 100);
     CHECK(af_bf16mm_run(g, 0, 0, 0, 4, 4, NULL, 4, NULL, 4, 0, NULL, 4) == AF_EINVAL);
@@ -219,11 +237,11 @@ static double cosine(const float *a, const float *b, size_t n, double *rel_l2) {
     return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
-static void check_model(int family) {
+static void check_model(int family, int compute) {
     Batch b = make_batch(family);
-    AfModel *f = make_model(&b, AF_COMPUTE_FP32, family), *h = make_model(&b, AF_COMPUTE_BF16, family);
+    AfModel *f = make_model(&b, AF_COMPUTE_FP32, family), *h = make_model(&b, compute, family);
     if (!f || !h) goto done;
-    CHECK(h->compute == AF_COMPUTE_BF16);
+    CHECK(h->compute == AF_COMPUTE_BF16 && h->mm_fma == (compute == AF_COMPUTE_BF16_FMA));
     float *lf = malloc(sizeof(float) * b.N), *lh = malloc(sizeof(float) * b.N), *l2 = malloc(sizeof(float) * b.N);
     float *g1 = malloc(sizeof(float) * h->n_params), *gf = malloc(sizeof(float) * f->n_params);
     double Lf = run(f, &b, lf), Lh = run(h, &b, lh);
@@ -238,8 +256,8 @@ static void check_model(int family) {
         if (cs < worst_cos) worst_cos = cs, worst_name = ti->name;
         worst_rel = fmax(worst_rel, rel);
     }
-    printf("%s: bf16 vs fp32: max |dlogp| %.3g, loss %.6g vs %.6g (rel %.2g), worst grad cosine %.6f (%s), worst rel L2 %.3g\n",
-           family ? "tiny qwen3/llama3 knobs" : "small model", dmax, Lh, Lf, fabs(Lh - Lf) / fabs(Lf), worst_cos,
+    printf("%s: %s vs fp32: max |dlogp| %.3g, loss %.6g vs %.6g (rel %.2g), worst grad cosine %.6f (%s), worst rel L2 %.3g\n",
+           family ? "tiny qwen3/llama3 knobs" : "small model", af_compute_name(compute), dmax, Lh, Lf, fabs(Lh - Lf) / fabs(Lf), worst_cos,
            worst_name, worst_rel);
     /* the tiny model's weights (std 0.3) give large logits, so larger absolute errors */
     CHECK(dmax <= (family ? 1e-1 : 1e-2));
@@ -281,11 +299,11 @@ done:
  * bf16 on the same weights: log-probs within 1e-5, the loss within 1e-5 relative, every
  * gradient within 1e-3 of the largest (the same rounded inputs; only the products' shapes
  * differ); and not the bits of the blocks in fp32 (the blocks' products ran in bf16). */
-static void check_lm_blocks_bf16(void) {
+static void check_lm_blocks_bf16(int compute) {
     Batch b = make_batch(0);
-    AfModel *full = make_model(&b, AF_COMPUTE_BF16, 0), *blk32 = NULL, *blk = NULL;
+    AfModel *full = make_model(&b, compute, 0), *blk32 = NULL, *blk = NULL;
     af_model_set_lm_budget(1, (size_t)b.c.vocab_size * 40);
-    blk = make_model(&b, AF_COMPUTE_BF16, 0);
+    blk = make_model(&b, compute, 0);
     blk32 = make_model(&b, AF_COMPUTE_FP32, 0);
     af_model_set_lm_budget(0, 0);
     float *lf = malloc(sizeof(float) * b.N), *lb = malloc(sizeof(float) * b.N), *l32 = malloc(sizeof(float) * b.N);
@@ -302,8 +320,8 @@ static void check_lm_blocks_bf16(void) {
         gmax = fmax(gmax, fabs(full->grads[j]));
         gd = fmax(gd, fabs((double)full->grads[j] - blk->grads[j]));
     }
-    printf("LM head in blocks, bf16 vs all rows bf16: max |dlogp| %.3g, loss rel %.2g, gradient %.3g of %.3g; "
-           "vs blocks fp32: max |dlogp| %.3g\n", dmax, fabs(Lb - Lf) / fabs(Lf), gd, gmax, d32);
+    printf("LM head in blocks, %s vs all rows: max |dlogp| %.3g, loss rel %.2g, gradient %.3g of %.3g; "
+           "vs blocks fp32: max |dlogp| %.3g\n", af_compute_name(compute), dmax, fabs(Lb - Lf) / fabs(Lf), gd, gmax, d32);
     CHECK(dmax <= 1e-5 && fabs(Lb - Lf) <= 1e-5 * fabs(Lf));
     CHECK(gmax > 0 && gd <= 1e-3 * gmax);
     CHECK(d32 > 0);
@@ -315,13 +333,13 @@ done:
 
 /* A model destroyed while in bf16 mode frees its bf16 contexts and buffers (the attention's
  * are in its activations): the _asan variant's leak check fails otherwise. */
-static void check_destroy_bf16(void) {
+static void check_destroy_bf16(int compute) {
     AfModelConfig c = af_model_config_default();
     c.vocab_size = 64, c.d_model = 32, c.n_layers = 1, c.n_heads = 2, c.n_kv_heads = 2, c.d_ff = 64, c.max_seq = 16;
     AfModel *m = NULL;
     CHECK(af_model_create(&c, 16, 1, AF_MODEL_GRADS, &m) == 0);
     if (!m) return;
-    CHECK(af_model_set_compute(m, AF_COMPUTE_BF16) == 0 && m->wb != NULL && m->compute == AF_COMPUTE_BF16);
+    CHECK(af_model_set_compute(m, compute) == 0 && m->wb != NULL && m->compute == AF_COMPUTE_BF16);
     af_model_destroy(m);
 }
 
@@ -329,7 +347,7 @@ static void check_destroy_bf16(void) {
  * chunks of output rows or columns whatever the thread count; RMSNorm, RoPE and the
  * element-wise work split so that each output has the same operations). A batch of 597
  * tokens so that the products have several chunks and every split really runs. */
-static void check_threads(void) {
+static void check_threads(int compute) {
     Batch b = make_batch(0);
     free(b.tok), free(b.w);
     b.c.max_seq = 512, b.c.d_model = 256, b.c.d_ff = 704, b.c.vocab_size = 1024;
@@ -340,7 +358,7 @@ static void check_threads(void) {
     b.w = malloc(sizeof(float) * b.N);
     fill_tokens(b.tok, b.N, b.c.vocab_size, 9, 0);
     for (int i = 0; i < b.N; i++) b.w[i] = (float)((i % 7) - 3) / b.N;
-    AfModel *h = make_model(&b, AF_COMPUTE_BF16, 0);
+    AfModel *h = make_model(&b, compute, 0);
     float *l1 = malloc(sizeof(float) * b.N), *l2 = malloc(sizeof(float) * b.N);
     float *g1 = h ? malloc(sizeof(float) * h->n_params) : NULL;
     if (!h || !l1 || !l2 || !g1) goto done;
@@ -360,11 +378,26 @@ done:
     free(b.tok), free(b.w);
 }
 
+/* The model checks of one bf16 mode (AF_COMPUTE_BF16 or AF_COMPUTE_BF16_FMA). */
+static void check_mode(int compute) {
+    check_products(compute == AF_COMPUTE_BF16_FMA);
+    check_model(0, compute);
+    check_lm_blocks_bf16(compute);
+    check_lm_block_bits(compute); /* a row's bits whatever its block; the grown block */
+    af_model_set_threads(2);
+    check_lm_block_bits(compute);
+    af_model_set_threads(1);
+    check_model(1, compute);
+    check_threads(compute);
+    check_destroy_bf16(compute);
+}
+
 int main(void) {
     check_conversion();
     if (!af_bf16_supported()) {
-        printf("no native bf16 (%s): checking the fp32 fallback\n", af_bf16_isa());
+        printf("no native bf16 (%s): checking the fp32 fallback and bf16-fma\n", af_bf16_isa());
         check_fallback();
+        check_mode(AF_COMPUTE_BF16_FMA);
         const char *env = getenv("AF_BF16");
         if (!(env && !strcmp(env, "off")) && !af_test_failures) {
             printf("SKIP: this CPU has no native bf16\n");
@@ -373,15 +406,7 @@ int main(void) {
         TEST_MAIN_END();
     }
     printf("bf16 products: %s\n", af_bf16_isa());
-    check_products();
-    check_model(0);
-    check_lm_blocks_bf16();
-    check_lm_block_bits(AF_COMPUTE_BF16); /* a row's bits whatever its block; the grown block */
-    af_model_set_threads(2);
-    check_lm_block_bits(AF_COMPUTE_BF16);
-    af_model_set_threads(1);
-    check_model(1);
-    check_threads();
-    check_destroy_bf16();
+    check_mode(AF_COMPUTE_BF16);
+    check_mode(AF_COMPUTE_BF16_FMA);
     TEST_MAIN_END();
 }

@@ -6,7 +6,9 @@
 #  - with native bf16: a short train (warm start + 2 RL iterations, 1 learner + 1 actor,
 #    model.threads=2) with model.compute=bf16 twice gives identical metrics (timings
 #    aside) and weights, different from the fp32 run's (the bf16 products ran); auto
-#    equals bf16 here and logs its choice.
+#    equals bf16 here and logs its choice;
+#  - model.compute=bf16-fma (the same bf16 inputs, products on the fp32 units) on any CPU
+#    (run with AF_BF16=off): twice the same metrics and weights, not the fp32 run's.
 # Exit 77 (skip) for the second part when the CPU has no native bf16.
 # usage: test_train_compute_bf16.sh AGENTFLOW_BINARY
 . "$(dirname "$0")/lib.sh"
@@ -39,6 +41,13 @@ check "auto without bf16: logs the fp32 choice" "grep -q 'model.compute=auto: fp
 check "auto without bf16 == fp32 (metrics, weights)" "same fp32 autooff"
 expect_rc 2 "model.compute=bf16: no native bf16 products here (AF_BF16=off)" \
     env AF_BF16=off "$AF" train --run-dir "$T/refused" "${COMMON[@]}" --set model.compute=bf16
+# bf16-fma (bf16 inputs on the fp32 units) runs on any CPU: twice the same, not fp32's
+run fmaa bf16-fma
+run fmab bf16-fma
+check "bf16-fma run: 2 metrics lines" "[ \$(wc -l < '$T/fmaa/metrics.jsonl') -eq 2 ]"
+check "bf16-fma twice: identical metrics and weights" "same fmaa fmab"
+check "bf16-fma weights differ from fp32's (the rounded inputs)" \
+    "! cmp -s '$T/fp32/model/model.safetensors' '$T/fmaa/model/model.safetensors'"
 unset AF_BF16
 
 # 2. bf16 (skipped without native bf16)
