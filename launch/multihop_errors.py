@@ -74,8 +74,8 @@ def classify(e):
             return "wrong index", "turn %d: #%d" % (i + 1, k)
         prev = ts[k - 1]["result"] if 0 < k <= i else ""
         if rel in listed(prev):
-            return "branch", "%s -> %s" % (rs[i - 1], rel)
-        return "unlisted", "%s -> %s" % (rs[i - 1], rel)
+            return "branch", "turn %d: %s -> %s" % (i + 1, rs[i - 1], rel)
+        return "unlisted", "turn %d: %s -> %s" % (i + 1, rs[i - 1], rel)
     return "answer", "%r vs gold %r" % (e.get("answer", ""), e.get("gold", ""))
 
 
@@ -126,7 +126,7 @@ def main():
         if c != "correct":
             print("| %s | %d | %.1f%% |" % (c, k, 100.0 * k / wrong if wrong else 0))
     if det:
-        print("\n| class | expected -> chosen | episodes |\n|---|---|---|")
+        print("\n| class | turn: expected -> chosen | episodes |\n|---|---|---|")
         for (c, d), k in det.most_common():
             print("| %s | %s | %d |" % (c, d or "-", k))
 
