@@ -11,7 +11,7 @@ oracle's walk, and the first place it leaves that walk put in one class:
   wrong index      "#k rel" with the right relation but another turn number k
   branch           the wrong relation, one the previous result lists (at a person: birthplace
                    where the question asks the mother, or the reverse); "expected -> chosen"
-                   is counted separately
+                   is counted separately, with the turn
   unlisted         a relation the previous result does not list
   name             a command that is not a placeholder: a copied entity name, right or mis-copied
   turns            the walk was right but the turns ran out before its end
