@@ -151,18 +151,16 @@ out:
     return rc;
 }
 
-static size_t render_facts(const Entity *ents, int i, int distractors, char *buf, size_t cap) {
+static size_t render_facts(const Entity *ents, int i, char *buf, size_t cap) {
     const Entity *e = &ents[i];
     size_t len = (size_t)snprintf(buf, cap, "%s (%s):", e->name, kTypeName[e->type]);
-    int first = 1;
-    for (int k = 0; k < 3 && kTypeRels[e->type][k] >= 0; k++) {
-        int r = kTypeRels[e->type][k];
+    /* the type's relations, then the distractors; a relation this world lacks is -1 */
+    int order[3 + N_DISTRACTORS], no = 0, first = 1;
+    for (int k = 0; k < 3 && kTypeRels[e->type][k] >= 0; k++) order[no++] = kTypeRels[e->type][k];
+    for (int r = N_RELS; r < N_REL_ALL; r++) order[no++] = r;
+    for (int k = 0; k < no; k++) {
+        int r = order[k];
         if (e->rel[r] < 0) continue;
-        len += (size_t)snprintf(buf + len, cap - len, "%s %s %s", first ? "" : ";", kRelName[r], ents[e->rel[r]].name);
-        first = 0;
-    }
-    for (int d = 0; d < distractors; d++) {
-        int r = N_RELS + d;
         len += (size_t)snprintf(buf + len, cap - len, "%s %s %s", first ? "" : ";", kRelName[r], ents[e->rel[r]].name);
         first = 0;
     }
@@ -171,7 +169,7 @@ static size_t render_facts(const Entity *ents, int i, int distractors, char *buf
 
 /* ------------------------------------------------------------------ LMDB store */
 
-static int store_open(Store *st, const char *db_dir, const Entity *ents, int n, int distractors) {
+static int store_open(Store *st, const char *db_dir, const Entity *ents, int n) {
     int rc, mrc;
     MDB_txn *txn = NULL;
     if (db_dir) {
@@ -193,7 +191,7 @@ static int store_open(Store *st, const char *db_dir, const Entity *ents, int n, 
     for (int i = 0; i < n; i++) {
         char key[MAX_NAME], val[1024];
         lower(ents[i].name, key, sizeof key);
-        size_t vlen = render_facts(ents, i, distractors, val, sizeof val);
+        size_t vlen = render_facts(ents, i, val, sizeof val);
         MDB_val k = {strlen(key), key}, v = {vlen, val};
         if ((mrc = mdb_put(txn, st->dbi, &k, &v, 0))) goto lmdb_fail;
     }
@@ -261,8 +259,7 @@ typedef struct {
 /* The relation named s[0..len) among those in `mask` (REL_BIT), or -1. */
 static int rel_by_name(const char *s, size_t len, uint32_t mask) {
     for (int r = 0; r < N_REL_ALL; r++)
-        if (mask & REL_BIT(r))
-        if (strlen(kRelName[r]) == len && !strncmp(s, kRelName[r], len)) return r;
+        if ((mask & REL_BIT(r)) && strlen(kRelName[r]) == len && !strncmp(s, kRelName[r], len)) return r;
     return -1;
 }
 
@@ -657,7 +654,7 @@ int af_suite_multihop_create(const AfSuiteOptions *opts, AfSuite **out) {
     st->asked = max_hops > 4 ? RELS_CLASSIC | REL_BIT(R_MAYOR) : RELS_CLASSIC;
     st->named = st->asked | (((1u << distractors) - 1u) << N_RELS);
     if ((rc = gen_world(opts->seed, max_hops > 4, distractors, ents, &n))) goto fail;
-    if ((rc = store_open(st, opts->db_dir, ents, n, distractors))) goto fail;
+    if ((rc = store_open(st, opts->db_dir, ents, n))) goto fail;
     if ((rc = gen_questions(s, opts, min_hops, max_hops, ents, n))) goto fail;
     if ((rc = af_suite_load_splits(s, opts, mh_check, st))) goto fail;
     free(ents);
