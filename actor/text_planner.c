@@ -543,6 +543,7 @@ typedef struct {
     uint32_t end;      /* the end-of-sequence id every reply ends with */
     uint32_t *scratch; /* (AF_DEMO_TOKENS) the inner planner's suite-vocabulary ids */
     float *lp;
+    int plan;          /* the Sub-goal line from the suite's plan op (model.warmstart_subgoal=plan) */
 } TextDemo;
 
 enum { AF_DEMO_TOKENS = 4096 };
@@ -562,7 +563,15 @@ static int demo_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint3
         rc = af_error_set(AF_EFORMAT, "demonstration \"%.80s\" does not read as an action: %s", suite_text, why);
     free(suite_text);
     if (rc) return rc;
-    rc = af_text_reply_render(a.tool, a.argument, a.sub_goal, &reply);
+    char *plan = NULL;
+    if (d->plan) {
+        if (!in->suite->ops->plan)
+            rc = af_error_set(AF_ECONFIG, "model.warmstart_subgoal = plan: suite %s has no plan", in->suite->name);
+        else
+            rc = in->suite->ops->plan(in->suite, in->item, in->memory, in->n_memory, &plan);
+    }
+    if (rc == 0) rc = af_text_reply_render(a.tool, a.argument, plan ? plan : a.sub_goal, &reply);
+    free(plan);
     af_action_clear(&a);
     if (rc) return rc;
     AfTokenIds ids = {0};
@@ -597,7 +606,7 @@ static void demo_destroy(AfPlanner *self) {
     free(d);
 }
 
-int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, AfPlanner **out) {
+int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, int plan, AfPlanner **out) {
     *out = NULL;
     const AfTokenizerSpecials *sp = af_tokenizer_specials(codec->tok);
     if (!sp || sp->n_eos == 0)
@@ -618,6 +627,7 @@ int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, AfPlanner 
     d->inner = inner;
     d->codec = codec;
     d->end = sp->eos_ids[0];
+    d->plan = plan;
     p->name = inner->name;
     p->temperature = inner->temperature;
     p->act = demo_act;

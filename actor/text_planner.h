@@ -97,9 +97,11 @@ int af_text_reply_render(const char *tool, const char *argument, const char *sub
  * ordinary), followed by the first end-of-sequence id (the tokenizer's eos_token), with
  * log-probs 0; cut at max_tokens like a sampler. Prompts and reading are those of the
  * model planner in text (af_text_prompt, af_text_read), so its trajectories hold the ids
- * a planner in text is trained on. Borrows inner and codec (they must outlive it).
+ * a planner in text is trained on. With plan, the Sub-goal line is the suite's plan for
+ * the turn (AfSuiteOps.plan; model.warmstart_subgoal=plan) instead of inner's sub-goal.
+ * Borrows inner and codec (they must outlive it).
  * Returns 0, AF_ECONFIG (the tokenizer has no end-of-sequence id), AF_ENOMEM. */
-int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, AfPlanner **out);
+int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, int plan, AfPlanner **out);
 
 /* Generated text -> action, tolerantly:
  *   1. key lines, in any order and case, each "Key: value" (or "Key = value"), with

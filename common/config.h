@@ -29,6 +29,7 @@ typedef enum { AF_BACKEND_BUILTIN = 0, AF_BACKEND_OPENAI = 1, AF_BACKEND_MODEL =
 typedef enum { AF_SUITE_GAME24 = 0, AF_SUITE_COUNTDOWN = 1, AF_SUITE_MULTIHOP = 2, AF_SUITE_ARITH = 3, AF_SUITE_TASK = 4 } AfSuiteKind;
 typedef enum { AF_VIEW_TRY = 0, AF_VIEW_STATE = 1 } AfSuiteView;
 typedef enum { AF_WARMSTART_RANDOM = 0, AF_WARMSTART_ORACLE = 1 } AfWarmstartPlanner;
+typedef enum { AF_SUBGOAL_NONE = 0, AF_SUBGOAL_PLAN = 1 } AfWarmstartSubgoal;
 typedef enum { AF_CFG_ADV_TRAJECTORY = 0, AF_CFG_ADV_TURN = 1 } AfCfgAdvStats;
 typedef enum { AF_CFG_AGG_PAPER = 0, AF_CFG_AGG_TOKEN_MEAN = 1 } AfCfgLossAgg;
 typedef enum { AF_REWARD_TURNS_ALL = 0, AF_REWARD_TURNS_FINAL = 1, AF_REWARD_TURNS_LAST_TRY = 2 } AfRewardTurns;
@@ -80,6 +81,7 @@ typedef struct AfConfig {
         int qkv_bias, tied_embeddings;
         char init_from[AF_CFG_STR_MAX];
         int warmstart_planner; /* AfWarmstartPlanner */
+        int warmstart_subgoal; /* AfWarmstartSubgoal */
         int64_t threads;
         int compute; /* AF_COMPUTE_* of common/matmul_bf16.h (fp32|bf16|auto, same order) */
         int64_t warmstart_save_every;
@@ -244,6 +246,8 @@ typedef struct AfConfig {
       "warm start: behaviour-cloning steps on training-split episodes of model.warmstart_planner before RL") \
     X("model.warmstart_planner", model.warmstart_planner, ENUM, "random", 0, 0, "random|oracle", \
       "warm-start demonstrations: random (random valid actions, the format only, no solutions) or oracle (the suite's solver on training questions: supervised fine-tuning)") \
+    X("model.warmstart_subgoal", model.warmstart_subgoal, ENUM, "none", 0, 0, "none|plan",      \
+      "oracle warm start of a planner in text: the demonstrations' Sub-goal line, none (no such line) or plan (multihop: the chain still to walk, the next search first, e.g. \"#1 director > mother > birthplace\"; the memory shows it to the next turn)") \
     X("model.warmstart_explore", model.warmstart_explore, FLOAT, 0.0, 0.0, 1.0, "",             \
       "oracle warm start, game24/countdown: probability that a demonstration turn takes a random step that keeps the puzzle solvable (with suite.attempts or suite.retries: any step) instead of the oracle's; such turns are not trained on, the oracle's turns after them are (more sub-games seen)") \
     X("model.warmstart_batch", model.warmstart_batch, INT, 32, 1, 100000, "",                  \

@@ -131,6 +131,12 @@ typedef struct AfSuiteOps {
      * below AF_SUITE_LEVELS (multihop: hops - 2; arith: the question's integers - 2), for
      * a training curriculum (algo.curriculum). Never fails: an unparsable item is 0. */
     int (*difficulty)(const AfSuite *s, const AfItem *item);
+    /* Optional (NULL: the suite has none): the oracle's plan for its next action, as a
+     * sub-goal (malloc'd; *subgoal NULL where the next action needs none, e.g. "stop"),
+     * for the Sub-goal line of a planner in text's demonstrations
+     * (model.warmstart_subgoal=plan). multihop: the chain still to walk, the next search
+     * first ("#1 director > mother > birthplace"). AF_ENOTFOUND as oracle. */
+    int (*plan)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **subgoal);
 } AfSuiteOps;
 
 enum { AF_SUITE_LEVELS = 8 }; /* difficulty levels 0..AF_SUITE_LEVELS-1 */

@@ -495,6 +495,25 @@ static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *m
     return *action ? 0 : af_error_set(AF_ENOMEM, "oracle action");
 }
 
+/* "$1 > R1 > R2 > ... > Rk" before the subject is searched, then "#t Rh > R(h+1) > ... > Rk"
+ * (the oracle's next search first, then the relations after it, innermost first): each
+ * plan is the one before with its first step done, so a planner that writes it copies
+ * the previous turn's plan from memory instead of finding its place in the question. */
+static int mh_plan(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **subgoal) {
+    char why[128], cur[MAX_NAME], buf[MAX_HOPS * 24];
+    size_t turn_of[MAX_HOPS], len;
+    Question qq;
+    *subgoal = NULL;
+    if (question_parse(item->question, store_of(s)->asked, &qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
+    int h = resolve_turns(&qq, mem, n, cur, sizeof cur, turn_of);
+    if (h == qq.hops) return 0;
+    if (h == 0) len = (size_t)snprintf(buf, sizeof buf, "$1 > %s", kRelName[qq.rels[0]]);
+    else len = (size_t)snprintf(buf, sizeof buf, "#%zu %s", turn_of[h - 1] + 1, kRelName[qq.rels[h - 1]]);
+    for (int i = h > 0 ? h : 1; i < qq.hops; i++) len += (size_t)snprintf(buf + len, sizeof buf - len, " > %s", kRelName[qq.rels[i]]);
+    *subgoal = strdup(buf);
+    return *subgoal ? 0 : af_error_set(AF_ENOMEM, "oracle plan");
+}
+
 /* Uniform over the names visible so far, written as references: the question's subject
  * ("$1") and every value in successful search results ("#k RELATION"). */
 static int mh_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
@@ -546,6 +565,7 @@ static const AfSuiteOps kMhOps = {
     .generate = mh_generate,
     .judge = mh_judge,
     .oracle = mh_oracle,
+    .plan = mh_plan,
     .random_action = mh_random,
     .destroy = mh_destroy,
     .check = mh_check_op,

@@ -43,7 +43,7 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
     int rc = !tr ? af_error_set(AF_ENOMEM, "warm start") : demonstrator(w, &demo);
     if (rc == 0 && w->text_dir[0]) { /* a planner in text: the demonstrations as its replies */
         if ((rc = af_text_codec_load(w->text_dir, c->rollout.stop, &codec)) == 0)
-            rc = af_planner_text_demo_create(demo, codec, &text_demo);
+            rc = af_planner_text_demo_create(demo, codec, c->model.warmstart_subgoal == AF_SUBGOAL_PLAN, &text_demo);
     }
     player = text_demo ? text_demo : demo;
     const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TRAIN);

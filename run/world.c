@@ -290,6 +290,17 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
                           text);
         goto fail;
     }
+    if (cfg->model.warmstart_subgoal == AF_SUBGOAL_PLAN) { /* the plan is a reply line of the oracle's text demonstrations */
+        const char *why = !text                                                 ? "a planner in text (model.init_from with a tokenizer.json)"
+                          : cfg->model.warmstart_planner != AF_WARMSTART_ORACLE ? "model.warmstart_planner = oracle"
+                          : cfg->model.warmstart_explore > 0.0                  ? "model.warmstart_explore = 0 (an explored step has no plan)"
+                          : !w->suite->ops->plan                                ? "a suite with a plan (multihop)"
+                                                                                : NULL;
+        if (why) {
+            rc = af_error_set(AF_ECONFIG, "config: model.warmstart_subgoal = plan needs %s", why);
+            goto fail;
+        }
+    }
     if (cfg->suite.name == AF_SUITE_TASK && cfg->model.warmstart_steps > 0 &&
         cfg->model.warmstart_planner == AF_WARMSTART_ORACLE) { /* the oracle replays each line's "trace" */
         const AfDataset *tr = w->suite->split[AF_SPLIT_TRAIN];

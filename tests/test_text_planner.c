@@ -21,8 +21,9 @@
  *                        through encode + the learner's decoder; one JSON line per turn:
  *                        {"episode", "prompt", "action", "logprobs", "text", "tool",
  *                        "status", "detail"}.
- *   --demo DIR SUITE N   N oracle warm-start episodes shown as text replies
- *                        (af_planner_text_demo_create): one JSON line per turn.
+ *   --demo DIR SUITE N [KEY=VALUE...]  N oracle warm-start episodes shown as text replies
+ *                        (af_planner_text_demo_create; model.warmstart_subgoal=plan: the
+ *                        suite's plan as the Sub-goal line): one JSON line per turn.
  *   --learner DIR SUITE G [KEY=VALUE...]  G samples of one question, then the learner's
  *                        step over them: {"mismatch_max", "mismatch_mean", "tokens", ...},
  *                        the learner's recomputed log-probs against the behaviour ones. */
@@ -428,8 +429,8 @@ static void test_reply_roundtrip(void) {
 /* N warm-start episodes (training split, query k) of the oracle shown as text replies
  * (af_planner_text_demo_create), in the world of a planner in text DIR: one JSON line per
  * turn {"episode", "reward", "query", "prompt", "action", "text", "tool", "argument",
- * "sub_goal", "status"}. */
-static int demo_mode(const char *dir, const char *suite, int n) {
+ * "sub_goal", "result", "status"}. */
+static int demo_mode(const char *dir, const char *suite, int n, int argc, char **argv) {
     AfConfig cfg;
     af_config_defaults(&cfg);
     char set[600];
@@ -438,10 +439,11 @@ static int demo_mode(const char *dir, const char *suite, int n) {
     AfPlanner *oracle = NULL, *demo = NULL;
     AfTextCodec *codec = NULL;
     int rc = af_config_apply_set(&cfg, set);
+    for (int i = 0; i < argc && !rc; i++) rc = af_config_apply_set(&cfg, argv[i]);
     if (!rc) rc = af_world_create_in(&cfg, dir, 0, &w);
     if (!rc) rc = af_planner_oracle_create(&oracle);
     if (!rc) rc = af_text_codec_load(w->text_dir, "", &codec);
-    if (!rc) rc = af_planner_text_demo_create(oracle, codec, &demo);
+    if (!rc) rc = af_planner_text_demo_create(oracle, codec, cfg.model.warmstart_subgoal == AF_SUBGOAL_PLAN, &demo);
     const AfDataset *ds = rc ? NULL : af_suite_split(w->suite, AF_SPLIT_TRAIN);
     for (int e = 0; e < n && !rc; e++) {
         AfEpisodeId id = {.iteration = 0x80000000u, .query_index = (uint32_t)e};
@@ -459,6 +461,7 @@ static int demo_mode(const char *dir, const char *suite, int n) {
             cJSON_AddStringToObject(o, "tool", u->tool);
             cJSON_AddStringToObject(o, "argument", u->argument);
             cJSON_AddStringToObject(o, "sub_goal", u->sub_goal);
+            cJSON_AddStringToObject(o, "result", u->result);
             cJSON_AddStringToObject(o, "status", af_tool_status_name((AfToolStatus)u->tool_status));
             char *str = cJSON_PrintUnformatted(o);
             puts(str);
@@ -686,7 +689,7 @@ static int learner_mode(const char *dir, const char *suite, int G, int argc, cha
 int main(int argc, char **argv) {
     if (argc >= 5 && !strcmp(argv[1], "--learner")) return learner_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     if (argc == 4 && !strcmp(argv[1], "--render")) return render_mode(argv[2], argv[3]);
-    if (argc == 5 && !strcmp(argv[1], "--demo")) return demo_mode(argv[2], argv[3], atoi(argv[4]));
+    if (argc >= 5 && !strcmp(argv[1], "--demo")) return demo_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     if (argc >= 5 && !strcmp(argv[1], "--episodes")) return episodes_mode(argv[2], argv[3], atoi(argv[4]), argc - 5, argv + 5);
     test_parse();
     test_stop();

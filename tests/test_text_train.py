@@ -102,6 +102,36 @@ def main():
                   "and the JavaScript tokenizer by test_text_planner_hf)",
                   q.returncode == 0 and json.loads(q.stdout)["ids"] == first["prompt"], q.stderr[-300:])
 
+        # 0b. model.warmstart_subgoal=plan: each demonstrated reply's Sub-goal line is the
+        # chain still to walk, the next search first (computed here from the question), it
+        # reads back, and the next turn's prompt shows it in the memory (the renderer's ids)
+        r = run([helper, "--demo", hf, "multihop", "3", "model.warmstart_planner=oracle", "model.warmstart_subgoal=plan"])
+        check("planned demonstrations: exit 0", r.returncode == 0, r.stderr[-800:])
+        pturns = [json.loads(x) for x in r.stdout.splitlines()] if r.returncode == 0 else []
+
+        def plan(question, j):  # "What is the Rk of the ... of the R1 of NAME?" -> turn j's plan
+            rels = question[len("What is the "):].split(" of ")[:-1]
+            rels = [x[4:] if x.startswith("the ") else x for x in rels][::-1]  # innermost first
+            return " > ".join(["$1"] + rels) if j == 0 else " > ".join([f"#{j} {rels[j - 1]}"] + rels[j:])
+        want_plan, k = [], 0
+        for i, t in enumerate(pturns):
+            k = k + 1 if i and pturns[i - 1]["episode"] == t["episode"] else 0
+            want_plan.append(plan(t["query"], k))
+        check(f"{len(pturns)} planned turns: Sub-goal = the chain still to walk (e.g. {want_plan[1:2]})",
+              len(pturns) == len(turns) and [t["sub_goal"] for t in pturns] == want_plan,
+              [(t["sub_goal"], w_) for t, w_ in zip(pturns, want_plan)][:3])
+        check("planned turns: the same tools, commands and rewards as without the plan",
+              [(t["tool"], t["argument"], t["reward"]) for t in pturns] == [(t["tool"], t["argument"], t["reward"]) for t in turns])
+        second = [i for i, t in enumerate(pturns) if i and pturns[i - 1]["episode"] == t["episode"]][:1]
+        if second:
+            a, b = pturns[second[0] - 1], pturns[second[0]]
+            mem = {"question": a["query"], "turns": [{"sub_goal": a["sub_goal"], "tool": a["tool"], "argument": a["argument"],
+                                                      "result": a["result"], "status": a["status"]}]}
+            q = run([helper, "--render", hf, "multihop"], json.dumps(mem))
+            check("the second turn's prompt is the renderer's with the first turn's plan in the memory",
+                  q.returncode == 0 and json.loads(q.stdout)["ids"] == b["prompt"] and
+                  ("Sub-goal: " + a["sub_goal"]) in json.loads(q.stdout)["text"], q.stderr[-300:])
+
         # 0. the text warm start on one rank
         w = os.path.join(tmp, "W")
         r = run([agentflow, "train", "--run-dir", w, "--init-from", hf, *COMMON, *WARM,

@@ -76,6 +76,9 @@ expect_rc 2 "suite.min_hops = 5 > suite.max_hops = 4" "$AF" train --run-dir "$T/
     --set run.iterations=0 --set suite.name=multihop --set suite.min_hops=5
 expect_rc 2 "suite.distractors" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
     --set suite.name=arith --set suite.distractors=2
+# the planned sub-goal: only for an oracle text warm start on a suite with a plan
+expect_rc 2 "model.warmstart_subgoal = plan needs a planner in text" "$AF" train --run-dir "$T/refused" "${TINY[@]}" \
+    --set run.iterations=0 --set suite.name=multihop --set model.warmstart_subgoal=plan
 expect_rc 2 "tools.python" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
     --set tools.python.enabled=true --set tools.python.interpreter=/nonexistent
 expect_rc 2 "AF_UNSET_KEY" "$AF" train --run-dir "$T/refused" "${TINY[@]}" --set run.iterations=0 \
