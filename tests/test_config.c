@@ -76,6 +76,8 @@ static void test_enums(void) {
         {"suite.view", AF_VIEW_TRY, "try"},                 {"suite.view", AF_VIEW_STATE, "state"},
         {"model.warmstart_planner", AF_WARMSTART_RANDOM, "random"},
         {"model.warmstart_planner", AF_WARMSTART_ORACLE, "oracle"},
+        {"model.warmstart_subgoal", AF_SUBGOAL_NONE, "none"},
+        {"model.warmstart_subgoal", AF_SUBGOAL_PLAN, "plan"},
         {"algo.adv_stats", AF_CFG_ADV_TRAJECTORY, "trajectory"}, {"algo.adv_stats", AF_CFG_ADV_TURN, "turn"},
         {"algo.loss_agg", AF_CFG_AGG_PAPER, "paper"},       {"algo.loss_agg", AF_CFG_AGG_TOKEN_MEAN, "token_mean"},
         {"algo.reward_turns", AF_REWARD_TURNS_ALL, "all"},  {"algo.reward_turns", AF_REWARD_TURNS_FINAL, "final"},
