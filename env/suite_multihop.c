@@ -482,34 +482,42 @@ static int mh_judge(const AfSuite *s, const AfItem *item, const char *answer, fl
     return 0;
 }
 
-static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
-    char why[128], cur[MAX_NAME], buf[MAX_NAME + 16];
+/* Where the oracle stands on item after mem[0..n): the question, the hops resolved (*h)
+ * and, while *h < hops, the argument of its next search in step ("$1", then "#t R"). */
+static int oracle_next(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, Question *qq, int *h,
+                       char *step, size_t cap) {
+    char why[128], cur[MAX_NAME];
     size_t turn_of[MAX_HOPS];
+    if (question_parse(item->question, store_of(s)->asked, qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
+    *h = resolve_turns(qq, mem, n, cur, sizeof cur, turn_of);
+    if (*h == 0) snprintf(step, cap, "$1");
+    else if (*h < qq->hops) snprintf(step, cap, "#%zu %s", turn_of[*h - 1] + 1, kRelName[qq->rels[*h - 1]]);
+    return 0;
+}
+
+static int mh_oracle(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **action) {
+    char step[MAX_NAME], buf[MAX_NAME + 16];
     Question qq;
-    if (question_parse(item->question, store_of(s)->asked, &qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
-    int h = resolve_turns(&qq, mem, n, cur, sizeof cur, turn_of);
+    int h = 0, rc = oracle_next(s, item, mem, n, &qq, &h, step, sizeof step);
+    if (rc) return rc;
     if (h == qq.hops) snprintf(buf, sizeof buf, "stop");
-    else if (h == 0) snprintf(buf, sizeof buf, "search $1");
-    else snprintf(buf, sizeof buf, "search #%zu %s", turn_of[h - 1] + 1, kRelName[qq.rels[h - 1]]);
+    else snprintf(buf, sizeof buf, "search %s", step);
     *action = strdup(buf);
     return *action ? 0 : af_error_set(AF_ENOMEM, "oracle action");
 }
 
-/* "$1 > R1 > R2 > ... > Rk" before the subject is searched, then "#t Rh > R(h+1) > ... > Rk"
- * (the oracle's next search first, then the relations after it, innermost first): each
- * plan is the one before with its first step done, so a planner that writes it copies
- * the previous turn's plan from memory instead of finding its place in the question. */
+/* The oracle's next search, then the relations after it, innermost first: "$1 > R1 > ... > Rk"
+ * before the subject is searched, then "#t Rh > R(h+1) > ... > Rk". Each plan is the one
+ * before with its first step done, so a planner that writes it copies the previous turn's
+ * plan from memory instead of finding its place in the question. */
 static int mh_plan(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char **subgoal) {
-    char why[128], cur[MAX_NAME], buf[MAX_HOPS * 24];
-    size_t turn_of[MAX_HOPS], len;
+    char step[MAX_NAME], buf[MAX_NAME + MAX_HOPS * 24];
     Question qq;
+    int h = 0, rc = oracle_next(s, item, mem, n, &qq, &h, step, sizeof step);
     *subgoal = NULL;
-    if (question_parse(item->question, store_of(s)->asked, &qq, why, sizeof why)) return af_error_set(AF_ENOTFOUND, "multihop oracle: %s", why);
-    int h = resolve_turns(&qq, mem, n, cur, sizeof cur, turn_of);
-    if (h == qq.hops) return 0;
-    if (h == 0) len = (size_t)snprintf(buf, sizeof buf, "$1 > %s", kRelName[qq.rels[0]]);
-    else len = (size_t)snprintf(buf, sizeof buf, "#%zu %s", turn_of[h - 1] + 1, kRelName[qq.rels[h - 1]]);
-    for (int i = h > 0 ? h : 1; i < qq.hops; i++) len += (size_t)snprintf(buf + len, sizeof buf - len, " > %s", kRelName[qq.rels[i]]);
+    if (rc || h == qq.hops) return rc;
+    size_t len = (size_t)snprintf(buf, sizeof buf, "%s", step);
+    for (int i = h; i < qq.hops; i++) len += (size_t)snprintf(buf + len, sizeof buf - len, " > %s", kRelName[qq.rels[i]]);
     *subgoal = strdup(buf);
     return *subgoal ? 0 : af_error_set(AF_ENOMEM, "oracle plan");
 }
