@@ -153,6 +153,7 @@ struct AfEpisode {
     int pending;       /* a planner request is waiting: in */
     int done;          /* tr is complete */
     AfPlannerInput in;
+    uint32_t *forced;  /* (max_action_tokens) an exploring turn's action (explore_random) */
     int act_rc;        /* what the planner answered (af_episode_deliver) */
     size_t act_n;
 };
@@ -293,6 +294,20 @@ static int episode_next_turn(AfEpisode *e) {
     e->in = (AfPlannerInput){.suite = e->suite, .item = e->item, .memory = e->mem->turns, .n_memory = e->mem->n,
                              .turn = turn, .prompt_text = e->prompt, .prompt_tokens = tp->prompt_tokens,
                              .n_prompt = tp->n_prompt_tokens};
+    /* exploring (rollout.explore_random): one draw per turn, then the random planner's
+     * action from the same stream, which the planner scores instead of sampling */
+    if (cfg->explore_random > 0.0 && af_rng_uniform(&e->rng) < cfg->explore_random) {
+        char *text = NULL;
+        size_t nf = 0;
+        if ((rc = af_planner_random_text(&e->in, &e->rng, &text))) return rc;
+        rc = planner->encode_action(planner, e->suite, text, e->forced, cfg->max_action_tokens, &nf);
+        if (rc) rc = af_error_wrap(rc, "turn %u: exploring action \"%.80s\"", turn + 1, text);
+        free(text);
+        if (rc) return rc;
+        e->in.forced = e->forced;
+        e->in.n_forced = nf;
+        tp->explored = 1;
+    }
     e->pending = 1;
     return 0;
 }
@@ -429,6 +444,7 @@ void af_episode_destroy(AfEpisode *e) {
     free(e->transcript);
     free(e->answer);
     free(e->detail);
+    free(e->forced);
     af_memory_destroy(e->mem);
     af_trajectory_free(e->tr);
     free(e);
@@ -464,6 +480,11 @@ int af_episode_begin(const AfSuite *suite, const AfModules *modules, AfPlanner *
         return af_error_set(AF_EINVAL, "episode: sample_index %u > %u", id->sample_index, AF_RNG_MAX_SAMPLE);
     if (planner->prompt && cfg->monolithic)
         return af_error_set(AF_EINVAL, "episode: a planner in text does not support algo.policy=monolithic");
+    if (!(cfg->explore_random >= 0.0 && cfg->explore_random <= 1.0))
+        return af_error_set(AF_EINVAL, "episode: explore_random must be in [0, 1], got %g", cfg->explore_random);
+    if (cfg->explore_random > 0.0 && !planner->encode_action)
+        return af_error_set(AF_EINVAL, "episode: rollout.explore_random needs a planner that scores actions (a model "
+                                       "planner); the %s planner cannot", planner->name);
     AfEpisode *e = calloc(1, sizeof *e);
     if (!e || !(e->tr = malloc(sizeof *e->tr))) {
         free(e);
@@ -471,6 +492,10 @@ int af_episode_begin(const AfSuite *suite, const AfModules *modules, AfPlanner *
     }
     agentflow__trajectory__init(e->tr);
     e->suite = suite, e->modules = modules, e->planner = planner, e->item = item, e->cfg = cfg, e->id = *id;
+    if (cfg->explore_random > 0.0 && !(e->forced = malloc(cfg->max_action_tokens * sizeof *e->forced))) {
+        af_episode_destroy(e);
+        return af_error_set(AF_ENOMEM, "exploring action buffer");
+    }
     e->t_start = now_s();
     e->calls = (AfModuleEpisode){.seed = cfg->seed, .iteration = id->iteration, .query_index = id->query_index,
                                  .sample_index = id->sample_index};

@@ -42,6 +42,10 @@ typedef struct AfEpisodeSettings {
     uint64_t seed;              /* run seed, the AF_RNG_SAMPLE stream key (run.seed) */
     int monolithic;             /* the planner sees one growing transcript instead of the
                                    memory (algo.policy=monolithic; actor/memory.h) */
+    double explore_random;      /* probability that a turn's action is the random planner's,
+                                   scored by the planner (rollout.explore_random, training
+                                   rollouts only: from_config leaves it 0); > 0 draws one
+                                   af_rng_uniform per turn, and needs planner->encode_action */
 } AfEpisodeSettings;
 
 /* Which episode this is: stamped once per episode, recorded in the trajectory. The first

@@ -32,22 +32,27 @@ static int oracle_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uin
 /* Uniformly random valid actions: the suite's own, or, with tools added to the suite
  * (python, http), each added tool that shows an example as likely as the suite's whole
  * action space (no draw is made without added tools). */
-static int random_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
-                      size_t max_tokens, size_t *n) {
-    (void)self;
-    char *text = NULL;
+int af_planner_random_text(const AfPlannerInput *in, AfRng *rng, char **text) {
     const AfSuite *s = in->suite;
+    *text = NULL;
     if (s->n_extra_tools > 0) {
         const uint32_t pick = af_rng_below(rng, (uint32_t)s->n_extra_tools + 1);
         const AfTool *t = pick < s->n_extra_tools ? s->tools[s->n_tools - s->n_extra_tools + pick] : NULL;
         if (t && t->example) {
             size_t len = strlen(t->name) + strlen(t->example) + 2;
-            if (!(text = malloc(len))) return af_error_set(AF_ENOMEM, "random action");
-            snprintf(text, len, "%s %s", t->name, t->example);
-            return emit(in, text, tokens, logprobs, max_tokens, n);
+            if (!(*text = malloc(len))) return af_error_set(AF_ENOMEM, "random action");
+            snprintf(*text, len, "%s %s", t->name, t->example);
+            return 0;
         }
     }
-    int rc = s->ops->random_action(s, in->item, in->memory, in->n_memory, rng, &text);
+    return s->ops->random_action(s, in->item, in->memory, in->n_memory, rng, text);
+}
+
+static int random_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint32_t *tokens, float *logprobs,
+                      size_t max_tokens, size_t *n) {
+    (void)self;
+    char *text = NULL;
+    int rc = af_planner_random_text(in, rng, &text);
     if (rc) return rc;
     return emit(in, text, tokens, logprobs, max_tokens, n);
 }

@@ -26,6 +26,12 @@ typedef struct AfPlannerInput {
     const char *prompt_text;     /* af_prompt_render() output */
     const uint32_t *prompt_tokens; /* (n_prompt) AF_TOK_BOS then encode(prompt_text) */
     size_t n_prompt;
+    /* An exploring turn (rollout.explore_random): the action is these n_forced tokens
+     * (planner->encode_action's, at most max_tokens), not a sample. A planner that can
+     * score (encode_action set) writes them as its action with their log-probs under its
+     * own sampling distribution and draws nothing from the rng; NULL: sample as usual. */
+    const uint32_t *forced;
+    size_t n_forced;
 } AfPlannerInput;
 
 typedef struct AfPlanner AfPlanner;
@@ -66,6 +72,13 @@ struct AfPlanner {
     int (*act_group)(AfPlanner *self, size_t n, const AfPlannerInput *in, const size_t *slots, AfRng *const *rngs,
                      uint32_t *const *tokens, float *const *logprobs, size_t max_tokens, size_t *n_out);
     size_t group; /* episodes act_group takes at once (>= 2 when it is set) */
+    /* Optional (NULL: the planner cannot explore, rollout.explore_random is refused): an
+     * action in the suite's text ("calculator $1*$2") as the tokens the planner would
+     * write for it, end of action included, at most max_tokens (cut like a sampler):
+     * the suite vocabulary's ids, or a planner in text's reply. Returns 0, AF_EFORMAT
+     * (the text is not an action), AF_ENOMEM. */
+    int (*encode_action)(AfPlanner *self, const AfSuite *suite, const char *action, uint32_t *tokens,
+                         size_t max_tokens, size_t *n);
 };
 
 /* Reference planners. oracle: the suite's oracle action (solves every solvable item;
@@ -73,6 +86,11 @@ struct AfPlanner {
  * uniformly random valid action from the suite. Both return 0 or AF_ENOMEM. */
 int af_planner_oracle_create(AfPlanner **out);
 int af_planner_random_create(AfPlanner **out);
+
+/* The random planner's action for in, as text (*text malloc'd): a uniformly random valid
+ * action of the suite, or of a tool added to it (as the random planner draws). Returns
+ * 0, the suite's error, or AF_ENOMEM. */
+int af_planner_random_text(const AfPlannerInput *in, AfRng *rng, char **text);
 
 /* Warm-start demonstrations that visit more states than the oracle's canonical
  * solutions: each turn, with probability p, the suite's explore action (a random step

@@ -29,6 +29,8 @@ typedef struct {
     int32_t *gtok, *stok;              /* (group) each episode's last token; those of one step */
     float *glp, *slp;                  /* (group) their log-probs */
     AfBytes *gtext;                    /* (group) each action decoded so far (stop strings) */
+    int *fslot;                        /* (group) the forced (exploring) requests fed this step */
+    int32_t *ftok;                     /* (group) their tokens */
     AfPlannerModelStats stats;
     uint64_t version;   /* of the weights in the decoder's bf16 copy; AF_PLANNER_WEIGHTS_NEW: unknown */
 } ModelPlanner;
@@ -95,6 +97,7 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
                                     j, in[i].prompt_tokens[j], vocab);
             p[j] = (int32_t)in[i].prompt_tokens[j];
         }
+        if (in[i].forced && in[i].n_forced == 0) return af_error_set(AF_EINVAL, "model planner: an empty forced action");
         mp->gbudget[i] = budget;
         mp->gk[i] = 0;
         mp->gtext[i].len = 0;
@@ -156,12 +159,24 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
         mp->stats.prefilled_tokens += (uint64_t)mp->glen[a];
     }
     if (rc == 0 && na > 0) rc = af_decode_prefill_many(mp->dec, na, mp->gslot, mp->gptr, mp->glen);
+    /* A forced (exploring) request writes its given tokens, each scored from the logits
+     * before it is fed, and draws nothing; it ends at its end of action, at the budget, or
+     * when its tokens run out (an action cut at max_tokens). */
+    const float temp = mp->sampler.temperature;
     int left = na;
     while (rc == 0 && left > 0) {
-        int ns = 0;
+        int ns = 0, nf = 0;
         for (int a = 0; a < left && rc == 0; a++) {
             const int i = mp->gidx[a], s = (int)slots[i];
-            if (mp->gk[i] + 1 < mp->gbudget[i]) {
+            const int more = mp->gk[i] + 1 < mp->gbudget[i];
+            if (in[i].forced) {
+                mp->gtok[i] = (int32_t)in[i].forced[mp->gk[i]];
+                rc = af_decode_score(mp->dec, s, temp, mp->gtok[i], &mp->glp[i]);
+                if (more && mp->gk[i] + 1 < in[i].n_forced) {
+                    mp->fslot[nf] = s;
+                    mp->ftok[nf++] = mp->gtok[i];
+                }
+            } else if (more) {
                 mp->gstep[ns] = s;
                 mp->srng[ns++] = mp->grng[i];
             } else {
@@ -169,12 +184,13 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
             }
         }
         if (rc == 0 && ns > 0) rc = af_decode_step(mp->dec, ns, mp->gstep, mp->gsamp, mp->srng, mp->stok, mp->slp);
+        if (rc == 0 && nf > 0) rc = af_decode_feed(mp->dec, nf, mp->fslot, mp->ftok);
         if (rc) break;
         mp->stats.steps++;
         int kept = 0;
         for (int a = 0, j = 0; a < left; a++) {
             const int i = mp->gidx[a];
-            if (mp->gk[i] + 1 < mp->gbudget[i]) { /* stepped: the step's order is the list's */
+            if (!in[i].forced && mp->gk[i] + 1 < mp->gbudget[i]) { /* stepped: the step's order is the list's */
                 mp->grng[i] = mp->srng[j];
                 mp->gtok[i] = mp->stok[j];
                 mp->glp[i] = mp->slp[j++];
@@ -184,6 +200,7 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
             logprobs[i][k] = mp->glp[i];
             int stop = 0;
             if ((rc = ends_action(mp, &mp->gtext[i], mp->gtok[i], &stop))) break;
+            if (in[i].forced && mp->gk[i] >= in[i].n_forced) stop = 1;
             if (!stop && mp->gk[i] < mp->gbudget[i]) mp->gidx[kept++] = i;
         }
         left = kept;
@@ -226,6 +243,28 @@ static int text_prompt(AfPlanner *self, const AfSuite *suite, const char *questi
     return af_text_prompt(((ModelPlanner *)self->ctx)->codec, suite, question, turns, first, n, result_bytes, text, ids);
 }
 
+static int model_encode_action(AfPlanner *self, const AfSuite *suite, const char *action, uint32_t *tokens,
+                               size_t max_tokens, size_t *n) {
+    ModelPlanner *mp = self->ctx;
+    *n = 0;
+    if (max_tokens == 0) return af_error_set(AF_EINVAL, "model planner: no room for an action");
+    if (!mp->codec) { /* the suite vocabulary: its ids, then the end of action (cut like a sampler) */
+        size_t k = 0;
+        const int rc = af_vocab_encode(suite->vocab, action, tokens, max_tokens, &k);
+        if (rc == 0 && k < max_tokens) tokens[k++] = AF_TOK_EOS;
+        *n = k < max_tokens ? k : max_tokens;
+        return 0;
+    }
+    AfTokenIds ids = {0};
+    int rc = af_text_action_ids(mp->codec, action, &ids);
+    if (rc) return rc;
+    const size_t k = ids.n < max_tokens ? ids.n : max_tokens;
+    memcpy(tokens, ids.ids, k * sizeof *tokens);
+    *n = k;
+    af_token_ids_free(&ids);
+    return 0;
+}
+
 static int text_read(AfPlanner *self, const uint32_t *ids, size_t n, char **text, AfAction *action, char *why,
                      size_t cap) {
     return af_text_read(((ModelPlanner *)self->ctx)->codec, ids, n, text, action, why, cap);
@@ -242,13 +281,16 @@ typedef struct {
     int32_t *gtok, *stok;
     float *glp, *slp;
     AfBytes *gtext;
+    int *fslot;
+    int32_t *ftok;
 } GroupBufs;
 
 static void bufs_free(GroupBufs *g, int n) {
     if (g->gtext)
         for (int i = 0; i < n; i++) af_bytes_free(&g->gtext[i]);
     void *ps[] = {g->held, g->gprompt, g->gptr, g->held_len, g->glen, g->gslot, g->gidx, g->gstep, g->gstart,
-                  g->gbudget, g->gk, g->grng, g->srng, g->gsamp, g->gtok, g->stok, g->glp, g->slp, g->gtext};
+                  g->gbudget, g->gk, g->grng, g->srng, g->gsamp, g->gtok, g->stok, g->glp, g->slp, g->gtext,
+                  g->fslot, g->ftok};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) free(ps[i]);
     memset(g, 0, sizeof *g);
 }
@@ -275,9 +317,11 @@ static int bufs_alloc(GroupBufs *g, int n, int max_seq) {
     g->glp = calloc(G, sizeof *g->glp);
     g->slp = calloc(G, sizeof *g->slp);
     g->gtext = calloc(G, sizeof *g->gtext);
+    g->fslot = calloc(G, sizeof *g->fslot);
+    g->ftok = calloc(G, sizeof *g->ftok);
     if (!g->held || !g->gprompt || !g->gptr || !g->held_len || !g->glen || !g->gslot || !g->gidx || !g->gstep ||
         !g->gstart || !g->gbudget || !g->gk || !g->grng || !g->srng || !g->gsamp || !g->gtok || !g->stok || !g->glp ||
-        !g->slp || !g->gtext) {
+        !g->slp || !g->gtext || !g->fslot || !g->ftok) {
         bufs_free(g, n);
         return af_error_set(AF_ENOMEM, "model planner: buffers of a group of %d", n);
     }
@@ -287,7 +331,7 @@ static int bufs_alloc(GroupBufs *g, int n, int max_seq) {
 static void bufs_get(const ModelPlanner *mp, GroupBufs *g) {
     *g = (GroupBufs){mp->held, mp->gprompt, mp->gptr, mp->held_len, mp->glen, mp->gslot, mp->gidx, mp->gstep,
                      mp->gstart, mp->gbudget, mp->gk, mp->grng, mp->srng, mp->gsamp, mp->gtok, mp->stok, mp->glp,
-                     mp->slp, mp->gtext};
+                     mp->slp, mp->gtext, mp->fslot, mp->ftok};
 }
 
 static void bufs_set(ModelPlanner *mp, const GroupBufs *g) {
@@ -295,6 +339,7 @@ static void bufs_set(ModelPlanner *mp, const GroupBufs *g) {
     mp->glen = g->glen, mp->gslot = g->gslot, mp->gidx = g->gidx, mp->gstep = g->gstep, mp->gstart = g->gstart;
     mp->gbudget = g->gbudget, mp->gk = g->gk, mp->grng = g->grng, mp->srng = g->srng, mp->gsamp = g->gsamp;
     mp->gtok = g->gtok, mp->stok = g->stok, mp->glp = g->glp, mp->slp = g->slp, mp->gtext = g->gtext;
+    mp->fslot = g->fslot, mp->ftok = g->ftok;
 }
 
 /* A decoder and buffers for n slots, replacing the planner's (left as they were on an
@@ -360,6 +405,7 @@ int af_planner_model_create(const AfModel *model, const AfSampler *s, AfPlanner 
     p->context = (size_t)model->cfg.max_seq;
     p->temperature = s->temperature > 0.0f ? s->temperature : 1.0f;
     p->act = model_act;
+    p->encode_action = model_encode_action;
     p->destroy = model_destroy;
     p->ctx = mp;
     *out = p;

@@ -537,10 +537,37 @@ int af_text_reply_render(const char *tool, const char *argument, const char *sub
     return 0;
 }
 
+/* The reply's ids for action a (sub_goal: its Sub-goal line instead of a's, or NULL), the
+ * tokenizer's first end-of-sequence id after it. */
+static int reply_ids(const AfTextCodec *c, const AfAction *a, const char *sub_goal, AfTokenIds *ids) {
+    const AfTokenizerSpecials *sp = af_tokenizer_specials(c->tok);
+    if (!sp || sp->n_eos == 0)
+        return af_error_set(AF_ECONFIG, "planner in text: the tokenizer names no end-of-sequence token (eos_token), "
+                                        "so a reply cannot end");
+    char *reply = NULL;
+    int rc = af_text_reply_render(a->tool, a->argument, sub_goal ? sub_goal : a->sub_goal, &reply);
+    if (rc) return rc;
+    rc = af_tokenizer_encode_flags(c->tok, reply, strlen(reply), AF_ENCODE_ORDINARY, ids);
+    if (rc == 0 && (rc = af_token_ids_push(ids, sp->eos_ids[0]))) rc = af_error_set(AF_ENOMEM, "reply ids");
+    free(reply);
+    if (rc) af_token_ids_free(ids);
+    return rc;
+}
+
+int af_text_action_ids(const AfTextCodec *c, const char *action, AfTokenIds *ids) {
+    AfAction a;
+    char why[160] = "";
+    int rc = af_text_action_parse(action, strlen(action), &a, why, sizeof why);
+    if (rc == AF_EINVAL) return af_error_set(AF_EFORMAT, "\"%.80s\" does not read as an action: %s", action, why);
+    if (rc) return rc;
+    rc = reply_ids(c, &a, NULL, ids);
+    af_action_clear(&a);
+    return rc;
+}
+
 typedef struct {
     AfPlanner *inner;
     AfTextCodec *codec;
-    uint32_t end;      /* the end-of-sequence id every reply ends with */
     uint32_t *scratch; /* (AF_DEMO_TOKENS) the inner planner's suite-vocabulary ids */
     float *lp;
     int plan;          /* the Sub-goal line from the suite's plan op (model.warmstart_subgoal=plan) */
@@ -555,7 +582,7 @@ static int demo_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint3
     *n = 0;
     int rc = d->inner->act(d->inner, in, rng, d->scratch, d->lp, AF_DEMO_TOKENS, &k);
     if (rc) return rc;
-    char *suite_text = NULL, *reply = NULL, why[160] = "";
+    char *suite_text = NULL, why[160] = "";
     if ((rc = af_vocab_decode(in->suite->vocab, d->scratch, k, &suite_text))) return rc;
     AfAction a;
     rc = af_text_action_parse(suite_text, strlen(suite_text), &a, why, sizeof why);
@@ -570,14 +597,10 @@ static int demo_act(AfPlanner *self, const AfPlannerInput *in, AfRng *rng, uint3
         else
             rc = in->suite->ops->plan(in->suite, in->item, in->memory, in->n_memory, &plan);
     }
-    if (rc == 0) rc = af_text_reply_render(a.tool, a.argument, plan ? plan : a.sub_goal, &reply);
+    AfTokenIds ids = {0};
+    if (rc == 0) rc = reply_ids(d->codec, &a, plan, &ids);
     free(plan);
     af_action_clear(&a);
-    if (rc) return rc;
-    AfTokenIds ids = {0};
-    rc = af_tokenizer_encode_flags(d->codec->tok, reply, strlen(reply), AF_ENCODE_ORDINARY, &ids);
-    if (rc == 0 && (rc = af_token_ids_push(&ids, d->end))) rc = af_error_set(AF_ENOMEM, "demonstration");
-    free(reply);
     if (rc == 0) {
         k = ids.n < max_tokens ? ids.n : max_tokens; /* cut off like a sampler would be */
         memcpy(tokens, ids.ids, k * sizeof *tokens);
@@ -626,7 +649,6 @@ int af_planner_text_demo_create(AfPlanner *inner, AfTextCodec *codec, int plan, 
     }
     d->inner = inner;
     d->codec = codec;
-    d->end = sp->eos_ids[0];
     d->plan = plan;
     p->name = inner->name;
     p->temperature = inner->temperature;

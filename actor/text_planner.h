@@ -90,6 +90,13 @@ int af_text_read(const AfTextCodec *c, const uint32_t *ids, size_t n, char **tex
  * malloc'd. Returns 0 or AF_ENOMEM. */
 int af_text_reply_render(const char *tool, const char *argument, const char *sub_goal, char **out);
 
+/* An action in the suite's grammar ("TOOL ARGUMENT | SUB-GOAL") as the ids of the reply a
+ * planner in text writes for it: af_text_reply_render's reply encoded with the tokenizer
+ * (contents ordinary), then the first end-of-sequence id (the ids of the demonstrations
+ * below). Returns 0, AF_EFORMAT (not an action), AF_ECONFIG (no end-of-sequence id),
+ * AF_ENOMEM; *ids the caller frees (af_token_ids_free). */
+int af_text_action_ids(const AfTextCodec *c, const char *action, AfTokenIds *ids);
+
 /* A demonstrating planner in text (the warm start of a planner in text, run/warmstart.h):
  * each turn `inner` (oracle, explorer or random: planners on the suite vocabulary) chooses
  * the action; its text, read with the suite grammar ("TOOL ARGUMENT | SUB-GOAL"), is

@@ -651,22 +651,16 @@ static int draw_prefix(const int *idx, int n, const double *prob, double need, d
     return idx[k - 1];
 }
 
-int af_sample_logits(const float *z, int V, const AfSampler *s, AfRng *rng, AfSampleScratch *sc, int32_t *token,
-                     float *logp) {
-    int greedy = !(s->temperature > 0);
-    if (!greedy && !(s->top_p > 0 && s->top_p <= 1))
-        return af_error_set(AF_EINVAL, "af_decode_sample: top_p must be in (0, 1], got %g", s->top_p);
-    if (s->top_k < 0) return af_error_set(AF_EINVAL, "af_decode_sample: top_k must be >= 0, got %d", s->top_k);
-    float invT = greedy ? 1.0f : 1.0f / s->temperature;
+/* log sum_j exp(z[j] * invT), with ef[j] = exp(z[j] * invT - max) (*sum: their sum) and
+ * *arg the argmax (lowest id on ties): the sampler's and the scorer's one computation. */
+static double scaled_lse(const float *z, int V, float invT, float *ef, int *arg, double *sum) {
     float mx = -INFINITY;
-    int arg = 0;
-    float *ef = sc->ef;
-    double *prob = sc->prob;
+    *arg = 0;
     for (int j = 0; j < V; j++) {
         ef[j] = z[j] * invT;
         if (ef[j] > mx) {
             mx = ef[j];
-            arg = j;
+            *arg = j;
         }
     }
     /* The scaled logits are rounded to float before mx is subtracted (a separate loop, so
@@ -674,12 +668,44 @@ int af_sample_logits(const float *z, int V, const AfSampler *s, AfRng *rng, AfSa
      * exp(0) = 1, the sum is >= 1 and every log-prob <= 0 (af_logp_from_lse). */
     for (int j = 0; j < V; j++) ef[j] -= mx;
     af_vexpf(ef, ef, (size_t)V);
+    double acc = 0;
+    for (int j = 0; j < V; j++) acc += ef[j];
+    *sum = acc;
+    return mx + log(acc);
+}
+
+int af_logits_logprob(const float *z, int V, float temperature, float *ef, int32_t token, float *logp) {
+    if (token < 0 || token >= V)
+        return af_error_set(AF_EINVAL, "scoring an action: token %d outside the vocabulary of %d", (int)token, V);
+    const float invT = temperature > 0 ? 1.0f / temperature : 1.0f;
+    int arg;
+    double sum;
+    const double lse = scaled_lse(z, V, invT, ef, &arg, &sum);
+    *logp = af_logp_from_lse(z[token] * invT, lse);
+    return 0;
+}
+
+int af_decode_score(AfDecode *d, int slot, float temperature, int32_t token, float *logp) {
+    if (slot < 0 || slot >= d->max_slots)
+        return af_error_set(AF_EINVAL, "af_decode_score: slot %d outside 0..%d", slot, d->max_slots - 1);
+    if (!d->has_logits[slot]) return af_error_set(AF_EINVAL, "af_decode_score: slot %d is empty", slot);
+    const int V = d->m->cfg.vocab_size;
+    return af_logits_logprob(d->logits + (size_t)slot * V, V, temperature, d->lg, token, logp);
+}
+
+int af_sample_logits(const float *z, int V, const AfSampler *s, AfRng *rng, AfSampleScratch *sc, int32_t *token,
+                     float *logp) {
+    int greedy = !(s->temperature > 0);
+    if (!greedy && !(s->top_p > 0 && s->top_p <= 1))
+        return af_error_set(AF_EINVAL, "af_decode_sample: top_p must be in (0, 1], got %g", s->top_p);
+    if (s->top_k < 0) return af_error_set(AF_EINVAL, "af_decode_sample: top_k must be >= 0, got %d", s->top_k);
+    float invT = greedy ? 1.0f : 1.0f / s->temperature;
+    int arg = 0;
     double sum = 0;
-    for (int j = 0; j < V; j++) {
-        prob[j] = ef[j];
-        sum += ef[j];
-    }
-    double lse = mx + log(sum);
+    const double lse = scaled_lse(z, V, invT, sc->ef, &arg, &sum);
+    float *ef = sc->ef;
+    double *prob = sc->prob;
+    for (int j = 0; j < V; j++) prob[j] = ef[j];
     int tok = arg;
     if (!greedy) {
         double u = af_rng_uniform(rng);

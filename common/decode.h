@@ -145,6 +145,15 @@ typedef struct AfSampleScratch {
 int af_sample_logits(const float *z, int V, const AfSampler *s, AfRng *rng, AfSampleScratch *sc, int32_t *token,
                      float *logp);
 
+/* The log-prob af_decode_sample would record had it drawn `token` from the slot's
+ * current logits at `temperature` (<= 0: 1): log softmax(logits / T)[token] over the full
+ * vocabulary, bit for bit the sampler's; nothing is drawn. For actions the planner did
+ * not sample (rollout.explore_random). Returns 0 or AF_EINVAL (slot empty, token outside
+ * the vocabulary). af_logits_logprob: the same on a logit vector z[0..V) with V floats
+ * of scratch. */
+int af_decode_score(AfDecode *d, int slot, float temperature, int32_t token, float *logp);
+int af_logits_logprob(const float *z, int V, float temperature, float *ef, int32_t token, float *logp);
+
 /* One decode step for `n` slots: sample each slot's next token (as af_decode_sample, with
  * samplers[i] and rngs[i]), write it to tokens[i] and its log-prob to logps[i], then feed
  * the sampled tokens. A slot whose cache is full is sampled but not fed (the caller

@@ -237,6 +237,7 @@ void af_learner_metrics_init(const AfLearner *T, AfMetrics *M) {
     memset(M, 0, sizeof *M);
     M->n_tools = T->n_tools;
     M->dynamic_sampling = T->cfg->algo.dynamic_sampling > 0;
+    M->explore = T->cfg->rollout.explore_random > 0;
     for (int i = 0; i < T->n_tools; i++) M->tool_names[i] = T->tool_names[i];
 }
 

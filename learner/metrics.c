@@ -37,6 +37,11 @@ void af_metrics_add_trajectory(AfMetrics *m, const Agentflow__Trajectory *t) {
     s->reward_sum += t->reward;
     s->correct += t->reward >= 1.0f;
     s->turns += (double)t->n_turns;
+    int explored = 0;
+    for (size_t i = 0; i < t->n_turns; i++) explored += t->turns[i]->explored != 0;
+    s->explored_turns += explored;
+    s->explored_episodes += explored > 0;
+    s->explored_correct += explored > 0 && t->reward >= 1.0f;
     for (size_t i = 0; i < t->n_turns; i++) {
         const Agentflow__Turn *u = t->turns[i];
         s->action_tokens += (double)u->n_action_tokens;
@@ -109,6 +114,11 @@ int af_metrics_values(const AfMetrics *m, AfMetricValue *out, int cap) {
     AF_PUT("rollout/response_length_max", s->turns > 0 ? m->max.response_max : 0.0);
     AF_PUT("rollout/tokens_per_turn", ratio(s->prompt_tokens + s->action_tokens, s->turns));
     AF_PUT("rollout/tool_success_rate", calls > 0 ? (calls - errors) / calls : NAN);
+    if (m->explore) { /* off: the line stays as without the key */
+        AF_PUT("rollout/explored_turns", ratio(s->explored_turns, s->turns));
+        AF_PUT("rollout/explored_episodes", s->explored_episodes);
+        AF_PUT("rollout/explored_correct", s->explored_correct);
+    }
     for (int i = 0; i < m->n_tools; i++) {
         char key[96];
         snprintf(key, sizeof key, "rollout/tool_%.60s_calls", m->tool_names[i]);

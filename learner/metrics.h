@@ -12,6 +12,9 @@
  *   train/    loss, pg_loss, kl, clip_fraction, entropy, grad_norm, lr, groups,
  *             zero_variance_groups, skipped_samples (turns, or monolithic transcripts, too
  *             long or malformed to train on), logprob_mismatch, logprob_mismatch_max
+ *             with rollout.explore_random > 0 also explored_turns (share of the turns whose
+ *             action was the suite's random one), explored_episodes (trajectories with such
+ *             a turn) and explored_correct (of them, those with reward >= 1)
  *             with algo.dynamic_sampling > 0 also dynamic_sampling_rounds (refill rounds
  *             run) and dynamic_sampling_initial_zero_variance (groups without signal before
  *             the refills; zero_variance_groups is then the count after them)
@@ -49,6 +52,8 @@ typedef struct AfMetricSums {
     double staleness; /* sum over trajectories of iteration - policy_version (asynchronous mode) */
     double mismatch_sum, mismatch_tokens, entropy_sum; /* entropy over the same measured tokens */
     double tool_calls[AF_METRICS_MAX_TOOLS], tool_errors[AF_METRICS_MAX_TOOLS];
+    double explored_turns;    /* turns of OK trajectories whose action explored (rollout.explore_random) */
+    double explored_episodes, explored_correct; /* OK trajectories with an explored turn; of them reward >= 1 */
 } AfMetricSums;
 
 /* Max-reduced values. */
@@ -79,6 +84,7 @@ typedef struct AfMetricGlobal {
 typedef struct AfMetrics {
     int n_tools;
     int dynamic_sampling; /* algo.dynamic_sampling > 0: the train/dynamic_sampling_* values are reported */
+    int explore;          /* rollout.explore_random > 0: the rollout/explored_* values are reported */
     const char *tool_names[AF_METRICS_MAX_TOOLS]; /* borrowed */
     AfMetricSums sums;
     AfMetricMax max;
@@ -98,7 +104,7 @@ typedef struct AfMetricValue {
     double value;
 } AfMetricValue;
 
-#define AF_METRICS_MAX_VALUES (48 + 2 * AF_METRICS_MAX_TOOLS)
+#define AF_METRICS_MAX_VALUES (56 + 2 * AF_METRICS_MAX_TOOLS)
 
 /* The family metrics (the list above) into out[0..cap); returns the count, or -1 if cap
  * is too small (AF_METRICS_MAX_VALUES always suffices). Learner 0 after the reduce. */

@@ -107,7 +107,7 @@ static int train_episode(Run *R, const AfWorkUnit *u, uint64_t version, Agentflo
     const double t0 = af_time_now();
     int rc = af_planner_model_weights(R->planner, version); /* a bf16 decoder copies new weights once */
     if (rc) return rc;
-    rc = af_world_episode(R->w, R->planner, &ds->items[u->query_index], &id, &t);
+    rc = af_world_train_episode(R->w, R->planner, &ds->items[u->query_index], &id, &t);
     return accept_episode(R, u, rc, rc ? af_error_detail() : "", t, af_time_now() - t0, out);
 }
 
@@ -131,7 +131,7 @@ static int train_group(Run *R, const AfWorkUnit *u, size_t n, uint64_t version, 
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = failed_traj("injected fault (AF_FAULT_FAIL_ROLLOUTS)", R->w->suite->name, &out[i]);
     } else if ((rc = af_planner_model_weights(R->planner, version)) == 0) { /* a bf16 decoder copies new weights once */
-        af_world_episode_group(R->w, R->planner, items, ids, n, t, rcs, details);
+        af_world_train_episode_group(R->w, R->planner, items, ids, n, t, rcs, details);
         for (size_t i = 0; i < n; i++) {
             const double episode_s = t[i] ? t[i]->episode_s : 0;
             if (rc == 0) rc = accept_episode(R, &u[i], rcs[i], details[i], t[i], episode_s, &out[i]);

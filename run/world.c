@@ -320,6 +320,8 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
     if ((rc = make_modules(w, cfg))) goto fail;
 
     af_episode_settings_from_config(cfg, &w->episode);
+    w->train_episode = w->episode;
+    w->train_episode.explore_random = cfg->rollout.explore_random;
     *out = w;
     return 0;
 fail:
@@ -359,6 +361,17 @@ int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, c
 int af_world_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items, const AfEpisodeId *ids,
                            size_t n, Agentflow__Trajectory **out, int *rcs, char (*details)[AF_EPISODE_DETAIL]) {
     return af_episode_run_group(w->suite, &w->modules, planner, items, &w->episode, ids, n, out, rcs, details);
+}
+
+int af_world_train_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
+                           Agentflow__Trajectory **out) {
+    return af_episode_run(w->suite, &w->modules, planner, item, &w->train_episode, id, out);
+}
+
+int af_world_train_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items,
+                                 const AfEpisodeId *ids, size_t n, Agentflow__Trajectory **out, int *rcs,
+                                 char (*details)[AF_EPISODE_DETAIL]) {
+    return af_episode_run_group(w->suite, &w->modules, planner, items, &w->train_episode, ids, n, out, rcs, details);
 }
 
 int af_world_planner_group(const AfWorld *w, AfPlanner *planner, int n) {

@@ -41,7 +41,8 @@ typedef struct AfWorld {
     AfSuite *suite;             /* owned: splits (capped), vocabulary, tools (extra tools included) */
     AfModules modules;          /* owned: executor, verifier, generator, judge */
     AfModuleModel *module_model; /* owned: the modules' local model, NULL when none has backend=model */
-    AfEpisodeSettings episode;  /* how every episode is played */
+    AfEpisodeSettings episode;  /* how every episode is played (evaluation, warm start) */
+    AfEpisodeSettings train_episode; /* training rollouts: episode, and rollout.explore_random */
     AfModelConfig model;        /* the planner's shape: model.* with the suite's vocabulary, or a
                                  * planner in text's (text_dir's config.json) */
     AfConfig cfg;               /* copy of the configuration it was built from */
@@ -131,6 +132,14 @@ int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, c
  * settings (actor/episode.h; out, rcs and details as there). Returns 0. */
 int af_world_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items, const AfEpisodeId *ids,
                            size_t n, Agentflow__Trajectory **out, int *rcs, char (*details)[AF_EPISODE_DETAIL]);
+
+/* The same two with the training rollouts' settings (train_episode: rollout.explore_random
+ * applies). */
+int af_world_train_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
+                           Agentflow__Trajectory **out);
+int af_world_train_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items,
+                                 const AfEpisodeId *ids, size_t n, Agentflow__Trajectory **out, int *rcs,
+                                 char (*details)[AF_EPISODE_DETAIL]);
 
 /* Group decoding for a model planner as the configuration says: with rollout.group_decode
  * the planner takes up to n episodes at once (af_planner_model_set_group), otherwise one.

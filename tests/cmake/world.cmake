@@ -7,6 +7,11 @@ af_unit_test(test_world TIMEOUT 300)
 # cut caches, and episodes one at a time, in groups and from an empty cache every turn,
 # byte for byte.
 af_unit_test(test_group_decode TIMEOUT 300)
+# Exploring turns (rollout.explore_random, issue 18): the episode stream replayed by hand
+# (each explored action is the random planner's), behaviour log-probs against the
+# learner's forward, group decoding with explored and sampled episodes byte for byte,
+# evaluation never exploring, refusal without a scoring planner, the metrics.
+af_unit_test(test_explore TIMEOUT 120)
 af_script_test(test_rollout_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_rollout_cli.sh)
 af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.sh $<TARGET_FILE:agentflow>)
 # The planner in text (issue 17 part 1): the tolerant action parser, stop strings, top-k /
