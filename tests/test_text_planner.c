@@ -14,7 +14,8 @@
  * tokenizer):
  *   --render DIR SUITE   stdin {"question", "turns": [{sub_goal, tool, argument, result,
  *                        status}], "result_bytes"} -> {"messages", "text", "ids"}
- *   --episodes DIR SUITE N [KEY=VALUE...]  N (<= 64) episodes of the text planner (config
+ *   --episodes DIR SUITE N [KEY=VALUE...]  N (<= 64) training episodes (rollout.explore_random
+ *                                      applies) of the text planner (config
  *                        --set pairs; with rollout.group_decode, the default, decoded as
  *                        one group, else one at a time), each validated by the learner's trajectory limits from
  *                        the model (vocabulary, max_seq, max_action_tokens) and sent
@@ -577,13 +578,13 @@ static int episodes_mode(const char *dir, const char *suite, int n, int argc, ch
             ids[e] = (AfEpisodeId){.query_index = (uint32_t)e};
         }
         if ((rc = af_world_planner_group(w, planner, n))) fprintf(stderr, "episodes: %s\n", af_error_detail());
-        if (!rc) af_world_episode_group(w, planner, items, ids, (size_t)n, ts, rcs, details);
+        if (!rc) af_world_train_episode_group(w, planner, items, ids, (size_t)n, ts, rcs, details);
         for (int e = 0; e < n && !rc; e++)
             if ((rc = rcs[e])) fprintf(stderr, "episode %d: %s\n", e, details[e]);
     } else {
         for (int e = 0; e < n && !rc; e++) {
             AfEpisodeId id = {.query_index = (uint32_t)e};
-            if ((rc = af_world_episode(w, planner, &ds->items[e % ds->n], &id, &ts[e])))
+            if ((rc = af_world_train_episode(w, planner, &ds->items[e % ds->n], &id, &ts[e])))
                 fprintf(stderr, "episode %d: %s\n", e, af_error_detail());
         }
     }
@@ -620,6 +621,7 @@ static int episodes_mode(const char *dir, const char *suite, int n, int argc, ch
             cJSON_AddStringToObject(o, "result", u->result);
             cJSON_AddStringToObject(o, "status", af_tool_status_name((AfToolStatus)u->tool_status));
             cJSON_AddStringToObject(o, "detail", t->status_detail ? t->status_detail : "");
+            cJSON_AddBoolToObject(o, "explored", u->explored);
             char *str = cJSON_PrintUnformatted(o);
             puts(str);
             free(str);

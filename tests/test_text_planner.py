@@ -11,6 +11,8 @@ model and the real Qwen2.5 tokenizer and chat template (npm, tests/hf/install_np
     log-prob is <= 0 and equals `agentflow score` (the learner's forward) within 1e-4;
     the learner's step (af_update_run) over a group reports logprob_mismatch_max <= 1e-4;
   - episodes decoded as one group (rollout.group_decode) equal those decoded one at a time;
+  - exploring turns (rollout.explore_random): the random action as the reply the prompt asks
+    for, its log-probs equal to `agentflow score`'s;
   - rollout.stop ends a reply at the token that completes a stop string, rollout.top_k=1
     samples the greedy reply, and a context too small for the next turn ends the episode
     with status ok (judged), not a crash or INFRA_FAILED.
@@ -130,6 +132,32 @@ def main():
             rq = run([helper, "--render", d, "game24"], json.dumps({"question": h["query"], "turns": []}))
             check(f"episode {h['episode']}: its first prompt is the rendered prompt of its question",
                   first and rq.returncode == 0 and first[0]["prompt"] == json.loads(rq.stdout)["ids"], rq.stderr)
+
+        # exploring turns (rollout.explore_random): the random planner's action written as the
+        # reply the prompt asks for, scored by the model: log-probs equal the learner's forward
+        r = run([helper, "--episodes", d, "arith", "4", "rollout.max_turns=2", "rollout.explore_random=0.5"])
+        check("exploring episodes: ran", r.returncode == 0, r.stderr)
+        rows = [json.loads(x) for x in r.stdout.splitlines()] if r.returncode == 0 else []
+        heads = [x for x in rows if "valid" in x]
+        turns = [x for x in rows if "prompt" in x]
+        ex = [t for t in turns if t.get("explored")]
+        check("every turn says whether it explored", all("explored" in t for t in turns), [t for t in turns if "explored" not in t][:1])
+        check(f"exploring episodes: valid on the wire, {len(ex)} of {len(turns)} turns explored",
+              heads and all(h["valid"] and h["wire"] for h in heads) and ex and len(ex) < len(turns), heads)
+        check("an explored turn is the reply of a calculator call over the question's numbers",
+              all(t["tool"] == "calculator" and t["status"] != "bad_action" and t["text"].startswith("Tool: calculator\nCommand: ")
+                  and "$1" in t["argument"] for t in ex), [t["text"] for t in ex])
+        worst = 0.0
+        for t in ex:
+            s = run([agentflow, "score", "--model", d, "--tokens", " ".join(map(str, t["prompt"] + t["action"]))])
+            if s.returncode:
+                check("score ran", False, s.stderr)
+                continue
+            lps = json.loads(s.stdout)["logprobs"]
+            mine = lps[len(lps) - len(t["action"]):]
+            worst = max([worst] + [abs(a - b) for a, b in zip(mine, t["logprobs"])])
+        check(f"explored log-probs equal the learner's recomputation (worst {worst:.2g}, tolerance 1e-4)",
+              ex and worst <= 1e-4, worst)
 
         # the learner's own step (af_update_run) recomputes the behaviour log-probs: logprob_mismatch
         r = run([helper, "--learner", d, "game24", "4", "rollout.max_turns=2", "rollout.temperature=0.7",
