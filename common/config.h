@@ -109,6 +109,7 @@ typedef struct AfConfig {
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
         double neg_adv_scale; /* factor on negative advantages, 1 = the paper */
+        double explore_neg_scale; /* further factor on negative advantages of explored turns */
         int64_t dynamic_sampling; /* extra rollout rounds refilling zero-variance groups, 0 = off */
         int64_t lr_warmup;
         int64_t ref_reset_every; /* iterations between resets of the KL reference to the policy, 0 = frozen */
@@ -334,6 +335,8 @@ typedef struct AfConfig {
       "drop groups whose rewards are all equal")                                                \
     X("algo.neg_adv_scale", algo.neg_adv_scale, FLOAT, 1.0, 0.0, 1.0, "",                       \
       "factor on negative advantages (trajectories below their group's mean): 1 = symmetric GRPO (the paper), 0 = learn from the above-mean trajectories only") \
+    X("algo.explore_neg_scale", algo.explore_neg_scale, FLOAT, 1.0, 0.0, 1.0, "",              \
+      "further factor on the negative advantage of a turn whose action explored (rollout.explore_random; algo.policy=monolithic: of a transcript with such a turn): 1 = as a sampled turn, 0 = explored actions only reinforce (a failed random action says little of the policy's own choices)") \
     X("algo.dynamic_sampling", algo.dynamic_sampling, INT, 0, 0, 64, "",                       \
       "dynamic sampling (DAPO): after the rollouts, replace the groups without signal (rewards all equal) by groups of seeded draws of training queries, at most this many extra rounds; 0 = off (the paper); synchronous mode only") \
     X("algo.curriculum", algo.curriculum, ENUM, "none", 0, 0, "none|mastery",                  \

@@ -14,6 +14,7 @@ void af_grpo_adv_options_default(AfAdvOptions *o) {
     o->final_turn_only = 0;
     o->last_try_credit = 0;
     o->neg_scale = 1.0;
+    o->explored_neg_scale = 1.0;
     o->eps = 1e-6;
 }
 
@@ -31,6 +32,8 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
         return af_error_set(AF_EINVAL, "grpo advantages: eps %g < 0", opt->eps);
     if (!(opt->neg_scale >= 0.0 && opt->neg_scale <= 1.0))
         return af_error_set(AF_EINVAL, "grpo advantages: algo.neg_adv_scale %g outside [0, 1]", opt->neg_scale);
+    if (!(opt->explored_neg_scale >= 0.0 && opt->explored_neg_scale <= 1.0))
+        return af_error_set(AF_EINVAL, "grpo advantages: algo.explore_neg_scale %g outside [0, 1]", opt->explored_neg_scale);
 
     AfAdvGroupStats st = {0};
     double wsum = 0.0, sum = 0.0;
@@ -97,6 +100,11 @@ float af_grpo_turn_advantage(const AfAdvOptions *opt, float traj_adv, int turn, 
     if (opt->final_turn_only && turn != n_turns - 1) return 0.0f;
     if (opt->last_try_credit && try_index < last_try && traj_adv > 0.0f) return 0.0f;
     return traj_adv;
+}
+
+float af_grpo_explored_advantage(const AfAdvOptions *opt, float turn_adv, int explored) {
+    if (explored && turn_adv < 0.0f) return (float)((double)turn_adv * opt->explored_neg_scale);
+    return turn_adv;
 }
 
 /* ------------------------------------------------------------------ loss */

@@ -48,6 +48,9 @@ typedef struct {
                                Default 0 */
     double neg_scale;       /* algo.neg_adv_scale: a negative A is multiplied by it (after the
                                normalisation); default 1 (the paper), 0 = positive advantages only */
+    double explored_neg_scale; /* algo.explore_neg_scale: a negative advantage of an explored
+                               turn (rollout.explore_random) is further multiplied by it;
+                               default 1 (as a sampled turn) */
     double eps;             /* default 1e-6 */
 } AfAdvOptions;
 
@@ -87,6 +90,11 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
  * for a turn of an earlier try when traj_adv > 0. */
 float af_grpo_turn_advantage(const AfAdvOptions *opt, float traj_adv, int turn, int n_turns, int try_index,
                              int last_try);
+
+/* The advantage of a turn that carries turn_adv (af_grpo_turn_advantage) once it is known
+ * whether its action explored (rollout.explore_random): a negative one of an explored turn
+ * times explored_neg_scale, anything else unchanged. */
+float af_grpo_explored_advantage(const AfAdvOptions *opt, float turn_adv, int explored);
 
 /* ------------------------------------------------------------------ loss */
 

@@ -192,8 +192,11 @@ static int add_turns(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int 
         }
         if ((rc = reserve(u, np + na, na))) return rc;
         Sample *s = new_sample(u, np + na, traj, mb,
-                               adv_opt ? af_grpo_turn_advantage(adv_opt, traj_adv, (int)k, (int)t->n_turns,
-                                                                 (int)tu->try_index, last_try)
+                               adv_opt ? af_grpo_explored_advantage(
+                                             adv_opt,
+                                             af_grpo_turn_advantage(adv_opt, traj_adv, (int)k, (int)t->n_turns,
+                                                                    (int)tu->try_index, last_try),
+                                             tu->explored)
                                        : 0.0f);
         if ((rc = push_tokens(u, t, k, "prompt", tu->prompt_tokens, np)) ||
             (rc = push_tokens(u, t, k, "action", tu->action_tokens, na)) || (rc = push_action(u, t, k, np)))
@@ -253,7 +256,11 @@ static int add_transcript(AfUpdate *u, const Agentflow__Trajectory *t, int traj,
 
 static int add_traj(AfUpdate *u, const Agentflow__Trajectory *t, int traj, int mb, const AfAdvOptions *adv_opt,
                     float traj_adv, AfUpdateStats *st) {
-    if (u->cfg.monolithic) return add_transcript(u, t, traj, mb, adv_opt ? traj_adv : 0.0f, st);
+    if (u->cfg.monolithic) {
+        int explored = 0;
+        for (size_t k = 0; k < t->n_turns; k++) explored |= t->turns[k]->explored != 0;
+        return add_transcript(u, t, traj, mb, adv_opt ? af_grpo_explored_advantage(adv_opt, traj_adv, explored) : 0.0f, st);
+    }
     return add_turns(u, t, traj, mb, adv_opt, traj_adv, st);
 }
 

@@ -291,6 +291,17 @@ static void test_adv_neg_scale(void) {
         CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, r, st, NULL, a0, use, &gs), AF_EINVAL);
         CHECK_STR_CONTAINS(af_error_detail(), "algo.neg_adv_scale");
     }
+    /* algo.explore_neg_scale: only a negative advantage of an explored turn is scaled */
+    o.neg_scale = 1.0;
+    CHECK(o.explored_neg_scale == 1.0);
+    o.explored_neg_scale = 0.25;
+    CHECK(af_grpo_explored_advantage(&o, -0.8f, 1) == -0.2f);
+    CHECK(af_grpo_explored_advantage(&o, -0.8f, 0) == -0.8f);
+    CHECK(af_grpo_explored_advantage(&o, 0.8f, 1) == 0.8f);
+    o.explored_neg_scale = 1.5;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, r, st, NULL, a0, use, &gs), AF_EINVAL);
+    CHECK_STR_CONTAINS(af_error_detail(), "algo.explore_neg_scale");
+    o.explored_neg_scale = 1.0;
     /* the loss on the hand-made batch: 8 one-turn trajectories of 3 tokens, rho = 1, no KL */
     int off[9], id[8];
     float lp[24], g1[24], g0[24];

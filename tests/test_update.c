@@ -11,6 +11,10 @@
  *    tokens' distributions, one without it does not raise it as much;
  *  - algo.entropy_target: the weight moves by entropy_coef_lr * (target - measured entropy)
  *    after a step, clamped at 0;
+ *  - algo.explore_neg_scale on a group of a success and a failure whose turns explored:
+ *    0 gives the bits of a step without the failure's negative advantage
+ *    (algo.neg_adv_scale 0), 1 the default's; it leaves unexplored turns alone, and with
+ *    one explored turn of two it is neither (both policies);
  *  - AdamW (learner/adamw.h) at 1, 2 and 3 threads: the bits of a scalar reference loop. */
 #include <math.h>
 #include <stdio.h>
@@ -81,6 +85,60 @@ static AfUpdateStats step_ent(AfModel *m, AfAdamW *opt, int monolithic, Agentflo
     return st;
 }
 
+/* The weights after one step over group g (fresh AdamW, learning rate 0.02) with the given
+ * advantage scales; the model's weights are restored. malloc'd. */
+static float *weights_after(AfModel *m, Agentflow__Trajectory **g, int monolithic, double neg_scale,
+                            double explored_neg_scale) {
+    AfUpdateConfig uc;
+    af_test_update_config(&uc, 1.0f, 1e-3);
+    uc.monolithic = monolithic;
+    uc.adv.neg_scale = neg_scale;
+    uc.adv.explored_neg_scale = explored_neg_scale;
+    AfAdamWConfig ac = af_adamw_config_default();
+    ac.lr = 0.02f;
+    AfAdamW *opt = NULL;
+    AfUpdate *u = NULL;
+    float *saved = malloc(m->n_params * sizeof *saved), *out = malloc(m->n_params * sizeof *out);
+    memcpy(saved, m->params, m->n_params * sizeof *saved);
+    AfUpdateStats st;
+    const uint32_t slot = 0;
+    CHECK(af_adamw_create(&ac, m->n_params, &opt) == 0);
+    CHECK(af_update_create(&uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0);
+    if (u) CHECK_MSG(af_update_run(u, (const Agentflow__Trajectory *const *)g, &slot, 1, 1, 2, &st) == 0, "%s",
+                     af_error_detail());
+    memcpy(out, m->params, m->n_params * sizeof *out);
+    memcpy(m->params, saved, m->n_params * sizeof *saved);
+    m->fwd_valid = 0;
+    af_update_destroy(u);
+    af_adamw_destroy(opt);
+    free(saved);
+    return out;
+}
+
+static void check_explore_neg_scale(AfModel *m) {
+    Agentflow__Trajectory *g[2] = {af_test_two_turn_traj(m, 0, 0.0f, 11), af_test_two_turn_traj(m, 1, 1.0f, 11)};
+    const size_t bytes = m->n_params * sizeof(float);
+    for (int mono = 0; mono < 2; mono++) {
+        g[0]->turns[0]->explored = g[0]->turns[1]->explored = 1; /* the failure explored */
+        float *def = weights_after(m, g, mono, 1.0, 1.0), *zero = weights_after(m, g, mono, 1.0, 0.0);
+        float *half = weights_after(m, g, mono, 1.0, 0.5), *noneg = weights_after(m, g, mono, 0.0, 1.0);
+        CHECK_MSG(!memcmp(zero, noneg, bytes), "policy %d: explore_neg_scale 0 = no negative advantage", mono);
+        CHECK_MSG(memcmp(def, zero, bytes) && memcmp(half, zero, bytes) && memcmp(half, def, bytes),
+                  "policy %d: the scale changes the step", mono);
+        g[0]->turns[0]->explored = g[0]->turns[1]->explored = 0; /* not explored: the scale does nothing */
+        float *plain0 = weights_after(m, g, mono, 1.0, 0.0);
+        CHECK_MSG(!memcmp(plain0, def, bytes), "policy %d: sampled turns keep their advantage", mono);
+        g[0]->turns[1]->explored = 1; /* one of two turns */
+        float *one = weights_after(m, g, mono, 1.0, 0.0);
+        CHECK_MSG(mono ? !memcmp(one, zero, bytes) /* a transcript with an explored turn */
+                       : memcmp(one, zero, bytes) && memcmp(one, def, bytes),
+                  "policy %d: one explored turn of two", mono);
+        g[0]->turns[1]->explored = 0;
+        free(def), free(zero), free(half), free(noneg), free(plain0), free(one);
+    }
+    for (int i = 0; i < 2; i++) protobuf_c_message_free_unpacked(&g[i]->base, NULL);
+}
+
 /* AdamW split over the learner's threads (af_model_set_threads) and vectorised: at 1, 2
  * and 3 threads, three steps give the bits of the textbook scalar loop written here. */
 static void check_adamw_threads(void) {
@@ -136,6 +194,7 @@ int main(int argc, char **argv) {
         TEST_MAIN_END();
     }
     fill_params(m, 5, 0.3);
+    check_explore_neg_scale(m);
     Agentflow__Trajectory *g[2] = {af_test_two_turn_traj(m, 0, 0.0f, 9), af_test_two_turn_traj(m, 1, 1.0f, 9)};
 
     AfUpdateStats mem = step(m, opt, 0, g), mono = step(m, opt, 1, g);
