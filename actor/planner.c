@@ -7,15 +7,19 @@
 
 #include "common/error.h"
 
-static int emit(const AfPlannerInput *in, char *text, uint32_t *tokens, float *logprobs, size_t max_tokens,
-                size_t *n) {
+void af_planner_encode_action(const AfVocab *vocab, const char *text, uint32_t *tokens, size_t max_tokens, size_t *n) {
     size_t k;
-    int rc = af_vocab_encode(in->suite->vocab, text, tokens, max_tokens, &k);
-    free(text);
+    int rc = af_vocab_encode(vocab, text, tokens, max_tokens, &k);
     if (rc == 0 && k < max_tokens) tokens[k++] = AF_TOK_EOS;
     if (k > max_tokens) k = max_tokens; /* cut off like a sampler would be */
-    for (size_t i = 0; i < k; i++) logprobs[i] = 0.0f;
     *n = k;
+}
+
+static int emit(const AfPlannerInput *in, char *text, uint32_t *tokens, float *logprobs, size_t max_tokens,
+                size_t *n) {
+    af_planner_encode_action(in->suite->vocab, text, tokens, max_tokens, n);
+    free(text);
+    for (size_t i = 0; i < *n; i++) logprobs[i] = 0.0f;
     return 0;
 }
 

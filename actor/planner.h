@@ -87,6 +87,10 @@ struct AfPlanner {
 int af_planner_oracle_create(AfPlanner **out);
 int af_planner_random_create(AfPlanner **out);
 
+/* An action's text in the suite vocabulary as a planner writes it: its ids, then AF_TOK_EOS,
+ * at most max_tokens (cut like a sampler; no EOS when the ids fill the budget). */
+void af_planner_encode_action(const AfVocab *vocab, const char *text, uint32_t *tokens, size_t max_tokens, size_t *n);
+
 /* The random planner's action for in, as text (*text malloc'd): a uniformly random valid
  * action of the suite, or of a tool added to it (as the random planner draws). Returns
  * 0, the suite's error, or AF_ENOMEM. */

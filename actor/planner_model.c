@@ -248,11 +248,8 @@ static int model_encode_action(AfPlanner *self, const AfSuite *suite, const char
     ModelPlanner *mp = self->ctx;
     *n = 0;
     if (max_tokens == 0) return af_error_set(AF_EINVAL, "model planner: no room for an action");
-    if (!mp->codec) { /* the suite vocabulary: its ids, then the end of action (cut like a sampler) */
-        size_t k = 0;
-        const int rc = af_vocab_encode(suite->vocab, action, tokens, max_tokens, &k);
-        if (rc == 0 && k < max_tokens) tokens[k++] = AF_TOK_EOS;
-        *n = k < max_tokens ? k : max_tokens;
+    if (!mp->codec) { /* the suite vocabulary: as the reference planners write it */
+        af_planner_encode_action(suite->vocab, action, tokens, max_tokens, n);
         return 0;
     }
     AfTokenIds ids = {0};

@@ -38,12 +38,9 @@ void af_metrics_add_trajectory(AfMetrics *m, const Agentflow__Trajectory *t) {
     s->correct += t->reward >= 1.0f;
     s->turns += (double)t->n_turns;
     int explored = 0;
-    for (size_t i = 0; i < t->n_turns; i++) explored += t->turns[i]->explored != 0;
-    s->explored_turns += explored;
-    s->explored_episodes += explored > 0;
-    s->explored_correct += explored > 0 && t->reward >= 1.0f;
     for (size_t i = 0; i < t->n_turns; i++) {
         const Agentflow__Turn *u = t->turns[i];
+        explored += u->explored != 0;
         s->action_tokens += (double)u->n_action_tokens;
         s->prompt_tokens += (double)u->n_prompt_tokens;
         if ((double)u->n_action_tokens > m->max.response_max) m->max.response_max = (double)u->n_action_tokens;
@@ -54,6 +51,9 @@ void af_metrics_add_trajectory(AfMetrics *m, const Agentflow__Trajectory *t) {
         s->tool_calls[k] += 1;
         s->tool_errors[k] += u->tool_status != AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK;
     }
+    s->explored_turns += explored;
+    s->explored_episodes += explored > 0;
+    s->explored_correct += explored > 0 && t->reward >= 1.0f;
 }
 
 int af_metrics_reduce(AfMetrics *m, MPI_Comm comm) {

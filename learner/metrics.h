@@ -8,13 +8,13 @@
  *             staleness_mean, response_length_mean/min/max (action tokens per turn),
  *             tokens_per_turn (prompt + action tokens per turn), tool_success_rate (calls
  *             that returned OK over all tool calls; null without calls),
- *             tool_<name>_calls, tool_<name>_errors
+ *             tool_<name>_calls, tool_<name>_errors; with rollout.explore_random > 0 also
+ *             explored_turns (share of the turns whose action was the suite's random one),
+ *             explored_episodes (trajectories with such a turn) and explored_correct (of
+ *             them, those with reward >= 1)
  *   train/    loss, pg_loss, kl, clip_fraction, entropy, grad_norm, lr, groups,
  *             zero_variance_groups, skipped_samples (turns, or monolithic transcripts, too
  *             long or malformed to train on), logprob_mismatch, logprob_mismatch_max
- *             with rollout.explore_random > 0 also explored_turns (share of the turns whose
- *             action was the suite's random one), explored_episodes (trajectories with such
- *             a turn) and explored_correct (of them, those with reward >= 1)
  *             with algo.dynamic_sampling > 0 also dynamic_sampling_rounds (refill rounds
  *             run) and dynamic_sampling_initial_zero_variance (groups without signal before
  *             the refills; zero_variance_groups is then the count after them)

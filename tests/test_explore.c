@@ -190,6 +190,40 @@ static int make(const char *const *sets, size_t n_sets, AfWorld **w, AfModel **m
     return 0;
 }
 
+/* A world of the configuration sets[0..n), its model and planner: the training episodes one
+ * at a time, handed to check(world, runs, ctx); what = the variant, for a failed set-up. */
+static void with_variant(const char *const *sets, size_t n, const AfSampler *s, const char *what,
+                         void (*check)(const AfWorld *, Runs *, const void *), const void *ctx) {
+    AfWorld *w = NULL;
+    AfModel *m = NULL;
+    AfPlanner *p = NULL;
+    if (make(sets, n, &w, &m) == 0 && af_planner_model_create(m, s, &p) == 0) {
+        Runs r;
+        run_all(w, p, 0, 1, &r);
+        check(w, &r, ctx);
+        runs_free(&r);
+    } else {
+        CHECK_MSG(0, "%s world: %s", what, af_error_detail());
+    }
+    af_planner_destroy(p);
+    af_model_destroy(m);
+    af_world_destroy(w);
+}
+
+/* explore_random 0 (the default) in training gives evaluation's bits (ctx: those runs) */
+static void check_default(const AfWorld *w, Runs *r, const void *ev) {
+    (void)w;
+    check_same(ev, r, "explore_random 0 (training) vs evaluation");
+    CHECK(r->explored == 0);
+}
+
+/* p = 1: every turn explores, each the random planner's */
+static void check_all(const AfWorld *w, Runs *r, const void *ctx) {
+    (void)ctx;
+    CHECK_MSG(r->explored == r->turns && r->turns > 0, "p = 1: %zu of %zu turns explored", r->explored, r->turns);
+    check_stream(w, r, 1.0);
+}
+
 static void test_episodes(void) {
     const char *base[] = {"suite.name=arith", "rollout.max_turns=3", "rollout.temperature=0.9", "rollout.max_action_tokens=16",
                           "model.d_model=32", "model.n_layers=1", "model.n_heads=2", "model.n_kv_heads=1",
@@ -224,45 +258,12 @@ static void test_episodes(void) {
     CHECK_MSG(ev.explored == 0, "evaluation explored %zu turns", ev.explored);
     runs_free(&r1), runs_free(&r3), runs_free(&r4), runs_free(&r8);
     /* the default (0) against evaluation's settings of the same world: the same bits */
-    {
-        AfWorld *w0 = NULL;
-        AfModel *m0 = NULL;
-        AfPlanner *p0 = NULL;
-        if (make(base, nb - 1, &w0, &m0) == 0 && af_planner_model_create(m0, &s, &p0) == 0) {
-            Runs d0;
-            run_all(w0, p0, 0, 1, &d0);
-            check_same(&ev, &d0, "explore_random 0 (training) vs evaluation");
-            CHECK(d0.explored == 0);
-            runs_free(&d0);
-        } else {
-            CHECK_MSG(0, "default world: %s", af_error_detail());
-        }
-        af_planner_destroy(p0);
-        af_model_destroy(m0);
-        af_world_destroy(w0);
-    }
+    with_variant(base, nb - 1, &s, "default", check_default, &ev);
     runs_free(&ev);
-    /* p = 1: every turn */
-    {
-        AfWorld *w1 = NULL;
-        AfModel *m1 = NULL;
-        AfPlanner *p1 = NULL;
-        const char *all[sizeof base / sizeof *base];
-        memcpy(all, base, sizeof base);
-        all[nb - 1] = "rollout.explore_random=1";
-        if (make(all, nb, &w1, &m1) == 0 && af_planner_model_create(m1, &s, &p1) == 0) {
-            Runs a;
-            run_all(w1, p1, 0, 1, &a);
-            CHECK_MSG(a.explored == a.turns && a.turns > 0, "p = 1: %zu of %zu turns explored", a.explored, a.turns);
-            check_stream(w1, &a, 1.0);
-            runs_free(&a);
-        } else {
-            CHECK_MSG(0, "p = 1 world: %s", af_error_detail());
-        }
-        af_planner_destroy(p1);
-        af_model_destroy(m1);
-        af_world_destroy(w1);
-    }
+    const char *all[sizeof base / sizeof *base];
+    memcpy(all, base, sizeof base);
+    all[nb - 1] = "rollout.explore_random=1";
+    with_variant(all, nb, &s, "p = 1", check_all, NULL);
 done:
     af_planner_destroy(grp);
     af_planner_destroy(one);
