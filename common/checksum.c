@@ -1,7 +1,13 @@
-/* XXH64 (xxHash 64-bit), one-shot and streaming, written from the published algorithm. */
+/* XXH64 (xxHash 64-bit), one-shot and streaming, written from the published algorithm;
+ * FL8 (checksum.h), its lane update in the dispatched kernels. */
 #include "common/checksum.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "common/kernels.h"
 
 #define P1 0x9E3779B185EBCA87ULL
 #define P2 0xC2B2AE3D27D4EB4FULL
@@ -143,4 +149,73 @@ uint64_t af_checksum64_digest(const AfChecksum64State *s) {
     uint64_t h = s->total >= 32 ? converge(s->v) : s->seed + P5;
     h += s->total;
     return finish(h, s->buf, s->buf_len);
+}
+
+/* ------------------------------------------------------------------ FL8 (checksum.h) */
+
+void af_fl8_reset(AfFl8State *s) { memset(s, 0, sizeof *s); }
+
+/* The definition's lane update for whole words of a block that starts at a lane-0 word. */
+static void fl8_words(uint64_t st[32], const uint8_t *p, size_t nwords) {
+    for (size_t i = 0; i < nwords; i++) {
+        const uint8_t *q = p + 4 * i;
+        uint64_t w = (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
+        st[i] += w;
+        st[8 + i] += st[i];
+        st[16 + i] += st[8 + i];
+        st[24 + i] += st[16 + i];
+    }
+}
+
+/* Feed src (copying it to dst first when dst is set; mode as in kernels.h). */
+static void fl8_feed(AfFl8State *s, uint8_t *dst, const uint8_t *src, size_t bytes, int stream) {
+    if (bytes == 0) return;
+    s->total += bytes;
+    if (s->buf_len) { /* complete the partial block */
+        size_t fill = 32 - s->buf_len < bytes ? 32 - s->buf_len : bytes;
+        memcpy(s->buf + s->buf_len, src, fill);
+        if (dst) memcpy(dst, src, fill), dst += fill;
+        src += fill, bytes -= fill;
+        s->buf_len += (uint32_t)fill;
+        if (s->buf_len < 32) return;
+        fl8_words(s->st, s->buf, 8);
+        s->buf_len = 0;
+    }
+    size_t nb = bytes / 32;
+    if (nb) {
+        int mode = !dst ? 0 : stream && ((uintptr_t)dst & 15) == 0 ? 2 : 1;
+        af_kernels()->fl8_blocks(s->st, dst, src, nb, mode);
+#if defined(__SSE2__)
+        if (mode == 2) _mm_sfence(); /* the streamed stores are visible before what follows */
+#endif
+        src += nb * 32, bytes -= nb * 32;
+        if (dst) dst += nb * 32;
+    }
+    if (bytes) {
+        memcpy(s->buf, src, bytes);
+        if (dst) memcpy(dst, src, bytes);
+        s->buf_len = (uint32_t)bytes;
+    }
+}
+
+void af_fl8_update(AfFl8State *s, const void *data, size_t bytes) { fl8_feed(s, NULL, data, bytes, 0); }
+
+void af_fl8_copy(AfFl8State *s, void *dst, const void *src, size_t bytes, int stream) {
+    fl8_feed(s, dst, src, bytes, stream);
+}
+
+uint64_t af_fl8_digest(const AfFl8State *s) {
+    uint64_t st[32];
+    memcpy(st, s->st, sizeof st);
+    if (s->buf_len) { /* the last words, zero-padded */
+        uint8_t pad[32] = {0};
+        memcpy(pad, s->buf, s->buf_len);
+        fl8_words(st, pad, (s->buf_len + 3) / 4);
+    }
+    uint8_t out[33 * 8];
+    for (int i = 0; i < 33; i++) {
+        uint64_t v = i < 32 ? st[i] : s->total;
+        for (int b = 0; b < 8; b++) out[8 * i + b] = (uint8_t)(v >> (8 * b));
+    }
+    return af_checksum64(out, sizeof out, 0);
 }

@@ -44,6 +44,10 @@ typedef struct AfKernelTable {
      * slot's cache. sc: scratch of H * nk floats. Single-threaded; no allocation. */
     void (*attn_row)(float *o, const float *q, const float *K, const float *V, int ld, int H, int grp, int hd,
                      int nk, float scale, float *sc);
+    /* The FL8 checksum's lane update over n blocks of 32 bytes, fused with a copy (mode 0:
+     * none, 1: stores, 2: non-temporal stores to a 16-byte aligned dst, unfenced); see
+     * common/checksum.h. Every variant leaves the same state. */
+    void (*fl8_blocks)(uint64_t *st, void *dst, const void *src, size_t n, int mode);
 } AfKernelTable;
 
 /* The chosen table (chosen and logged at the first call; thread-safe). */

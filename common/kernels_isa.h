@@ -17,6 +17,9 @@
 
 #include "common/bf16.h"
 #include "common/kernels.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define AF_KCAT2(a, b) a##b
 #define AF_KCAT(a, b) AF_KCAT2(a, b)
@@ -38,6 +41,7 @@
 #define lanes_bf16 KN(lanes_bf16)
 #define micro_bf16 KN(micro_bf16)
 #define hsum4_bf KN(hsum4_bf)
+#define fl8_store KN(fl8_store)
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -687,6 +691,80 @@ static void KN(attn_row)(float *o, const float *q, const float *K, const float *
     }
 }
 
+/* ------------------------------------------------------------------ FL8 checksum blocks
+ * The lane update of the FL8 checksum (common/checksum.h) over n blocks of 32 bytes, fused
+ * with a copy: block j holds eight little-endian 32-bit words w0..w7, and lane i takes word
+ * wi: a[i] += wi; b[i] += a[i]; c[i] += b[i]; d[i] += c[i] (mod 2^64). st = a[0..7],
+ * b[0..7], c[0..7], d[0..7]. mode 0 sums only (dst unused), 1 also copies the blocks to
+ * dst, 2 copies them with non-temporal stores (dst 16-byte aligned; the caller fences).
+ * Integer sums: every variant gives the same state. */
+#if defined(__AVX2__)
+/* One block's copy: non-temporal (mode 2: two 16-byte halves, dst 16-byte aligned) or plain. */
+static inline void fl8_store(unsigned char *d, __m256i v, int mode) {
+    if (mode == 2) {
+        _mm_stream_si128((__m128i *)(void *)d, _mm256_castsi256_si128(v));
+        _mm_stream_si128((__m128i *)(void *)(d + 16), _mm256_extracti128_si256(v, 1));
+    } else {
+        _mm256_storeu_si256((__m256i *)(void *)d, v);
+    }
+}
+#endif
+static void KN(fl8_blocks)(uint64_t *st, void *dst, const void *src, size_t n, int mode) {
+    const unsigned char *s = src;
+    unsigned char *d = dst;
+#if defined(__AVX512F__)
+    __m512i a = _mm512_loadu_si512(st), b = _mm512_loadu_si512(st + 8), c = _mm512_loadu_si512(st + 16),
+            e = _mm512_loadu_si512(st + 24);
+    for (size_t j = 0; j < n; j++, s += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)s);
+        if (mode) fl8_store(d, v, mode), d += 32;
+        a = _mm512_add_epi64(a, _mm512_cvtepu32_epi64(v));
+        b = _mm512_add_epi64(b, a);
+        c = _mm512_add_epi64(c, b);
+        e = _mm512_add_epi64(e, c);
+    }
+    _mm512_storeu_si512(st, a), _mm512_storeu_si512(st + 8, b), _mm512_storeu_si512(st + 16, c);
+    _mm512_storeu_si512(st + 24, e);
+#elif defined(__AVX2__)
+    __m256i a0 = _mm256_loadu_si256((const __m256i *)(const void *)st), a1 = _mm256_loadu_si256((const __m256i *)(const void *)(st + 4));
+    __m256i b0 = _mm256_loadu_si256((const __m256i *)(const void *)(st + 8)), b1 = _mm256_loadu_si256((const __m256i *)(const void *)(st + 12));
+    __m256i c0 = _mm256_loadu_si256((const __m256i *)(const void *)(st + 16)), c1 = _mm256_loadu_si256((const __m256i *)(const void *)(st + 20));
+    __m256i e0 = _mm256_loadu_si256((const __m256i *)(const void *)(st + 24)), e1 = _mm256_loadu_si256((const __m256i *)(const void *)(st + 28));
+    for (size_t j = 0; j < n; j++, s += 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)s);
+        if (mode) fl8_store(d, v, mode), d += 32;
+        a0 = _mm256_add_epi64(a0, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(v)));
+        a1 = _mm256_add_epi64(a1, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(v, 1)));
+        b0 = _mm256_add_epi64(b0, a0), b1 = _mm256_add_epi64(b1, a1);
+        c0 = _mm256_add_epi64(c0, b0), c1 = _mm256_add_epi64(c1, b1);
+        e0 = _mm256_add_epi64(e0, c0), e1 = _mm256_add_epi64(e1, c1);
+    }
+    _mm256_storeu_si256((__m256i *)(void *)st, a0), _mm256_storeu_si256((__m256i *)(void *)(st + 4), a1);
+    _mm256_storeu_si256((__m256i *)(void *)(st + 8), b0), _mm256_storeu_si256((__m256i *)(void *)(st + 12), b1);
+    _mm256_storeu_si256((__m256i *)(void *)(st + 16), c0), _mm256_storeu_si256((__m256i *)(void *)(st + 20), c1);
+    _mm256_storeu_si256((__m256i *)(void *)(st + 24), e0), _mm256_storeu_si256((__m256i *)(void *)(st + 28), e1);
+#else
+    for (size_t j = 0; j < n; j++, s += 32) {
+#if defined(__SSE2__)
+        if (mode == 2) {
+            _mm_stream_si128((__m128i *)(void *)d, _mm_loadu_si128((const __m128i *)(const void *)s));
+            _mm_stream_si128((__m128i *)(void *)(d + 16), _mm_loadu_si128((const __m128i *)(const void *)(s + 16)));
+            d += 32;
+        } else
+#endif
+        if (mode) memcpy(d, s, 32), d += 32;
+        for (int i = 0; i < 8; i++) {
+            const unsigned char *q = s + 4 * i;
+            uint64_t w = (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24;
+            st[i] += w;
+            st[8 + i] += st[i];
+            st[16 + i] += st[8 + i];
+            st[24 + i] += st[16 + i];
+        }
+    }
+#endif
+}
+
 const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .matmul_inv = KN(matmul_inv),
     .matmul_inv_bf16 = KN(matmul_inv_bf16),
@@ -699,4 +777,5 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .f32_to_bf16 = KN(f32_to_bf16),
     .f32_round_bf16 = KN(f32_round_bf16),
     .attn_row = KN(attn_row),
+    .fl8_blocks = KN(fl8_blocks),
 };

@@ -21,15 +21,17 @@
 
 /* The trailer's checksum, of the kind the header names. */
 typedef struct {
-    int kind; /* AF_WEIGHTS_CHECKSUM_XXH64 or _XXH3 */
+    int kind; /* AF_WEIGHTS_CHECKSUM_XXH64, _XXH3 or _FL8 */
     AfChecksum64State x64;
     XXH3_state_t *x3;
+    AfFl8State fl8;
 } PayloadSum;
 
 static int sum_init(PayloadSum *s, int kind) {
     s->kind = kind;
     s->x3 = NULL;
     af_checksum64_reset(&s->x64, 0);
+    af_fl8_reset(&s->fl8);
     if (kind != AF_WEIGHTS_CHECKSUM_XXH3) return 0;
     s->x3 = XXH3_createState();
     if (!s->x3 || XXH3_64bits_reset(s->x3) != XXH_OK) {
@@ -40,10 +42,25 @@ static int sum_init(PayloadSum *s, int kind) {
     return 0;
 }
 static void sum_update(PayloadSum *s, const void *p, size_t bytes) {
-    if (s->x3) XXH3_64bits_update_dispatch(s->x3, p, bytes); /* the widest vectors this CPU has */
+    if (s->kind == AF_WEIGHTS_CHECKSUM_FL8) af_fl8_update(&s->fl8, p, bytes);
+    else if (s->x3) XXH3_64bits_update_dispatch(s->x3, p, bytes); /* the widest vectors this CPU has */
     else af_checksum64_update(&s->x64, p, bytes);
 }
-static uint64_t sum_digest(const PayloadSum *s) { return s->x3 ? XXH3_64bits_digest(s->x3) : af_checksum64_digest(&s->x64); }
+/* Copy src to dst and sum src: in the copy's own pass for FL8, else a copy then a pass
+ * over the (cached) source. stream: dst is not read soon (non-temporal stores). */
+static void sum_copy(PayloadSum *s, void *dst, const void *src, size_t bytes, int stream) {
+    if (s->kind == AF_WEIGHTS_CHECKSUM_FL8) {
+        af_fl8_copy(&s->fl8, dst, src, bytes, stream);
+        return;
+    }
+    sum_update(s, src, bytes);
+    if (stream) af_weights_shm_copy_out(dst, src, bytes);
+    else memcpy(dst, src, bytes);
+}
+static uint64_t sum_digest(const PayloadSum *s) {
+    if (s->kind == AF_WEIGHTS_CHECKSUM_FL8) return af_fl8_digest(&s->fl8);
+    return s->x3 ? XXH3_64bits_digest(s->x3) : af_checksum64_digest(&s->x64);
+}
 static void sum_free(PayloadSum *s) {
     XXH3_freeState(s->x3);
     s->x3 = NULL;
@@ -138,7 +155,9 @@ static void sum_worker_finish(SumWorker *w) {
     w->started = 0;
 }
 
-static const char *sum_name(int kind) { return kind == AF_WEIGHTS_CHECKSUM_XXH3 ? "XXH3-64" : "XXH64"; }
+static const char *sum_name(int kind) {
+    return kind == AF_WEIGHTS_CHECKSUM_FL8 ? "FL8" : kind == AF_WEIGHTS_CHECKSUM_XXH3 ? "XXH3-64" : "XXH64";
+}
 
 /* protobuf-c allocator over a small stack arena: unpacking a WeightsHeader needs one
  * struct and no more. */
@@ -194,10 +213,10 @@ static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is
     for (size_t k = 0; k < pieces && rc == 0; k++) {
         size_t off = k * r.slot_elems, m = n - off < r.slot_elems ? n - off : r.slot_elems, bytes = m * sizeof(float);
         float *p = no_room ? scratch : buf + off;
-        if (r.reader) { /* sum the ring's piece (in cache), then stream it into buf */
+        if (r.reader) { /* stream the ring's piece (in cache) into buf, summing it on the way */
             const void *slot = af_weights_shm_peek(shm, seq0 + k);
-            if (!no_room) sum_update(sum, slot, bytes);
-            if (!no_room || r.leaders) af_weights_shm_copy_out(p, slot, bytes);
+            if (!no_room) sum_copy(sum, p, slot, bytes, 1);
+            else if (r.leaders) af_weights_shm_copy_out(p, slot, bytes);
             af_weights_shm_release(shm, seq0 + k);
         }
         if (r.leaders) {
@@ -209,9 +228,12 @@ static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is
         if (!is_root && !no_room && !r.reader) sum_update(sum, p, bytes); /* off the wire: still in cache */
         if (r.writer) {
             unsigned char *slot = af_weights_shm_claim(shm, seq0 + k);
-            memcpy(slot, p, bytes);
+            const int fused = is_root && sum->kind == AF_WEIGHTS_CHECKSUM_FL8; /* the root sums in its copy */
+            if (fused) sum_copy(sum, slot, p, bytes, 0);
+            else memcpy(slot, p, bytes);
             if (is_root && opts && opts->corrupt_piece == k + 1 && bytes) slot[0] ^= 0x01; /* fault injection */
             af_weights_shm_publish(shm, seq0 + k);
+            if (fused) continue;
         }
         if (is_root) {
             double t = af_time_now();
@@ -240,7 +262,7 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
     memset(hbytes, 0, sizeof hbytes);
     uint64_t want_sum = 0;
     size_t n = 0, chunk = 0;
-    int kind = AF_WEIGHTS_CHECKSUM_XXH3, unknown_kind = 0;
+    int kind = AF_WEIGHTS_CHECKSUM_FL8, unknown_kind = 0;
     PayloadSum sum = {0};
     double t = af_time_now();
     if (is_root) {
@@ -285,6 +307,8 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
             kind = AF_WEIGHTS_CHECKSUM_XXH64;
         else if (h->checksum_kind == AGENTFLOW__CHECKSUM_KIND__CHECKSUM_XXH3_64)
             kind = AF_WEIGHTS_CHECKSUM_XXH3;
+        else if (h->checksum_kind == AGENTFLOW__CHECKSUM_KIND__CHECKSUM_FL8)
+            kind = AF_WEIGHTS_CHECKSUM_FL8;
         else
             unknown_kind = (int)h->checksum_kind; /* follow the payload into scratch, then refuse */
         *version = h->version;
@@ -350,9 +374,9 @@ trailer:;
     if (unknown_kind)
         return af_error_set(AF_EFORMAT,
                             "weights v%llu from rank %d: checksum kind %d is unknown to this build (it knows %d = "
-                            "XXH64 and %d = XXH3-64): sender and receiver binaries differ; payload discarded",
+                            "XXH64, %d = XXH3-64 and %d = FL8): sender and receiver binaries differ; payload discarded",
                             (unsigned long long)*version, root, unknown_kind, AF_WEIGHTS_CHECKSUM_XXH64,
-                            AF_WEIGHTS_CHECKSUM_XXH3);
+                            AF_WEIGHTS_CHECKSUM_XXH3, AF_WEIGHTS_CHECKSUM_FL8);
     if (no_room)
         return af_error_set(AF_ERANGE, "weights v%llu: %zu elements do not fit the receiver's %zu",
                             (unsigned long long)*version, n, capacity);

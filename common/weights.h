@@ -8,10 +8,12 @@
  *   2. payload: ceil(count / chunk_elems) broadcasts of chunk_elems MPI_FLOAT elements
  *      each (the last one shorter), in buffer order, issued as MPI_Ibcast with up to
  *      `depth` in flight.
- *   3. trailer: one MPI_UINT64_T, the checksum (seed 0) of the count*4 payload bytes, of
- *      the header's checksum_kind: XXH3-64 (CHECKSUM_XXH3_64, libxxhash's XXH3_64bits;
- *      what this build sends) or XXH64 (CHECKSUM_XXH64, or UNSET from a sender built
- *      before the field existed; still accepted). A receiver given any other kind takes
+ *   3. trailer: one MPI_UINT64_T, the checksum of the count*4 payload bytes, of the
+ *      header's checksum_kind: FL8 (CHECKSUM_FL8, common/checksum.h; what this build sends:
+ *      it is computed inside the copies the shared-memory transport makes, so it costs no
+ *      pass of its own), XXH3-64 (CHECKSUM_XXH3_64, libxxhash's XXH3_64bits, seed 0; what
+ *      builds before FL8 sent) or XXH64 (CHECKSUM_XXH64, or UNSET from a sender built
+ *      before the field existed). All three are accepted. A receiver given any other kind takes
  *      the payload into a scratch ring (the collective stays matched, its buffer is left
  *      untouched) and refuses it with AF_EFORMAT naming the kind.
  * One message per chunk of the flat parameter buffer, never one protobuf per tensor.
@@ -19,8 +21,8 @@
  * still in cache), so neither side makes a separate pass over the buffer; receivers
  * report a mismatch with the trailer as AF_ECHECKSUM. For payloads of 1 MiB and more the
  * summing runs on a helper thread per call, one chunk behind the broadcasts, so the
- * calling thread keeps driving MPI progress; XXH3 uses libxxhash's run-time dispatch
- * (AVX-512, AVX2 or SSE2; the value is the same). (The checksum used to lead in the
+ * calling thread keeps driving MPI progress; FL8 uses the dispatched kernels and XXH3
+ * libxxhash's run-time dispatch (AVX-512, AVX2 or SSE2; the value is the same). (The checksum used to lead in the
  * header, which put a full pass over the buffer on the root before anything was sent.)
  *
  * Transport: on a communicator with the shared-memory transport attached
@@ -48,12 +50,13 @@
 /* Checksum kinds: the values of agentflow.ChecksumKind on the wire. */
 #define AF_WEIGHTS_CHECKSUM_XXH64 1
 #define AF_WEIGHTS_CHECKSUM_XXH3 2
+#define AF_WEIGHTS_CHECKSUM_FL8 3
 
 typedef struct AfWeightsOpts {
     size_t chunk_elems; /* elements per chunk message (root's choice; receivers follow the header); 0 = default */
     int depth;          /* chunk broadcasts in flight, >= 1; 0 = default. Must agree on every rank */
     uint64_t checksum_xor; /* fault injection for tests: the root XORs the checksum it sends; 0 normally */
-    int checksum_kind;     /* root: the kind it sends (AF_WEIGHTS_CHECKSUM_*); 0 = XXH3. Tests may name a
+    int checksum_kind;     /* root: the kind it sends (AF_WEIGHTS_CHECKSUM_*); 0 = FL8. Tests may name a
                             * kind receivers do not know (they refuse it) */
     size_t corrupt_piece;  /* fault injection for tests, shared-memory transport: the root flips one bit of
                             * piece corrupt_piece (1-based) in its node's ring after summing it; 0 normally */

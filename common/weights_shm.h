@@ -22,12 +22,16 @@
  * so a rank still decoding with the previous version (asynchronous mode) is never
  * disturbed: the shared ring only holds pieces in flight. Waits poll with sched_yield,
  * then sleep (50 us .. 1 ms) after 20 ms without progress.
- * Integrity: the root sums its buffer once (each piece right after writing it, in cache);
- * a reader sums each piece in the ring right before copying it out (in cache; the copy
- * streams past the cache into its buffer), another node's leader each piece as it comes
- * off the wire; each compares with the trailer, as over MPI: corruption in the ring, in a
- * relay or on the wire is reported as AF_ECHECKSUM. (What a reader's own copy might do
- * to the bytes after the sum is not covered.)
+ * Integrity: the root sums its buffer once, a reader each piece of the ring, another
+ * node's leader each piece as it comes off the wire; each compares with the trailer, as
+ * over MPI: corruption in the ring, in a relay or on the wire is reported as
+ * AF_ECHECKSUM. With the FL8 checksum (the default, common/checksum.h) the sums are taken
+ * inside the copies: the root sums the words it loads to write a piece into the ring,
+ * a reader the words it loads from the ring to stream them into its buffer, so neither
+ * makes a pass of its own. With XXH3-64 or XXH64 (a sender asking for them) the root sums
+ * each piece right after writing it and a reader right before copying it out, both in
+ * cache. (What a reader's stores might do to the bytes after it loaded them is not
+ * covered.)
  *
  * The cached state is freed by the communicator's attribute delete callback, i.e. by
  * MPI_Comm_free of comm (collective, as the window's free needs). */
@@ -41,8 +45,8 @@
 /* run.weights_transport: the values are the positions in "auto|bcast|shm". */
 typedef enum { AF_WEIGHTS_TRANSPORT_AUTO = 0, AF_WEIGHTS_TRANSPORT_BCAST = 1, AF_WEIGHTS_TRANSPORT_SHM = 2 } AfWeightsTransport;
 
-#define AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS ((size_t)1 << 18) /* 1 MiB of floats: a piece stays in cache */
-#define AF_WEIGHTS_SHM_DEFAULT_SLOTS 16 /* 16 MiB per node: absorbs a reader descheduled for a few ms (bench_bcast) */
+#define AF_WEIGHTS_SHM_DEFAULT_SLOT_ELEMS ((size_t)1 << 15) /* 128 KiB of floats: a piece stays in L2 (bench_bcast) */
+#define AF_WEIGHTS_SHM_DEFAULT_SLOTS 64 /* 8 MiB per node: absorbs a reader descheduled for a few ms */
 
 typedef struct AfWeightsTransportOpts {
     int method;        /* AfWeightsTransport; must agree on every rank */

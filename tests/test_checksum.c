@@ -1,9 +1,15 @@
 /* XXH64 against vectors from the reference implementation (tests/gen_xxh64_vectors.py,
- * python3-xxhash), and the streaming form against the one-shot form on random splits. */
+ * python3-xxhash), and the streaming form against the one-shot form on random splits.
+ * FL8 (checksum.h) against its definition, written out here word by word, under every
+ * kernel variant this CPU runs: one-shot, random splits, fused copies (regular and
+ * non-temporal stores, aligned and misaligned destinations); and what it must notice: any
+ * one-bit change, two words swapped, two pieces swapped, the length. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/checksum.h"
+#include "common/kernels.h"
 #include "common/rng.h"
 #include "test_util.h"
 
@@ -78,6 +84,115 @@ static const struct {
 
 static uint8_t pattern_byte(size_t i) { return (uint8_t)(((i * 131 + 7) ^ (i >> 8)) & 0xFF); }
 
+/* FL8 by its definition (checksum.h), independent of the library's code. */
+static uint64_t fl8_ref(const uint8_t *p, size_t len) {
+    uint64_t a[8] = {0}, b[8] = {0}, c[8] = {0}, d[8] = {0};
+    for (size_t k = 0; 4 * k < len; k++) {
+        uint64_t w = 0;
+        for (int j = 0; j < 4; j++)
+            if (4 * k + j < len) w |= (uint64_t)p[4 * k + j] << (8 * j);
+        int i = (int)(k % 8);
+        a[i] += w, b[i] += a[i], c[i] += b[i], d[i] += c[i];
+    }
+    uint8_t out[264];
+    for (int i = 0; i < 33; i++) {
+        uint64_t v = i < 8 ? a[i] : i < 16 ? b[i - 8] : i < 24 ? c[i - 16] : i < 32 ? d[i - 24] : (uint64_t)len;
+        for (int j = 0; j < 8; j++) out[8 * i + j] = (uint8_t)(v >> (8 * j));
+    }
+    return af_checksum64(out, sizeof out, 0);
+}
+
+static uint64_t fl8_one(const void *p, size_t len) {
+    AfFl8State s;
+    af_fl8_reset(&s);
+    af_fl8_update(&s, p, len);
+    return af_fl8_digest(&s);
+}
+
+static void check_fl8(const uint8_t *buf, size_t maxlen) {
+    static const char *variants[] = {"baseline", "avx2", "avx512", "avx512bf16"};
+    uint8_t *dst = malloc(maxlen + 64);
+    AfRng r;
+    af_rng_init(&r, 7, AF_RNG_TEST, 0, 0, 0);
+    for (int v = 0; v < 4; v++) {
+        if (af_kernels_select(variants[v]) != 0) continue; /* not on this CPU */
+        for (int trial = 0; trial < 120; trial++) {
+            size_t len = trial < 70 ? (size_t)trial : af_rng_u32(&r) % maxlen;
+            const uint64_t want = fl8_ref(buf, len);
+            CHECK_MSG(fl8_one(buf, len) == want, "%s: one-shot len %zu", variants[v], len);
+            /* random splits, alternating plain feeds and fused copies */
+            const size_t off = (size_t[]){0, 4, 16, 32, 12}[trial % 5];
+            const int stream = trial % 2;
+            AfFl8State s;
+            af_fl8_reset(&s);
+            memset(dst, 0xee, maxlen + 64);
+            size_t pos = 0;
+            while (pos < len) {
+                size_t piece = af_rng_u32(&r) % (trial % 3 == 0 ? 40 : 70000);
+                if (piece > len - pos) piece = len - pos;
+                if (af_rng_u32(&r) % 3 == 0) {
+                    af_fl8_update(&s, buf + pos, piece);
+                    memcpy(dst + off + pos, buf + pos, piece);
+                } else {
+                    af_fl8_copy(&s, dst + off + pos, buf + pos, piece, stream);
+                }
+                pos += piece;
+                if (af_rng_u32(&r) % 5 == 0) /* digest mid-stream must not disturb the state */
+                    CHECK(af_fl8_digest(&s) == fl8_ref(buf, pos));
+            }
+            CHECK_MSG(af_fl8_digest(&s) == want, "%s: split len %zu off %zu stream %d", variants[v], len, off, stream);
+            CHECK_MSG(memcmp(dst + off, buf, len) == 0, "%s: copy len %zu off %zu stream %d", variants[v], len, off,
+                      stream);
+            CHECK(dst[off + len] == 0xee && (off == 0 || dst[off - 1] == 0xee)); /* nothing written outside */
+        }
+    }
+    CHECK_EQ_INT(af_kernels_select("auto"), 0);
+    free(dst);
+}
+
+/* What FL8 must notice, on a buffer of floats like the weights it guards. */
+static void check_fl8_detects(size_t n) {
+    float *w = malloc(n * sizeof(float));
+    AfRng r;
+    af_rng_init(&r, 8, AF_RNG_TEST, 0, 0, 0);
+    for (size_t i = 0; i < n; i++) w[i] = (float)((int)(af_rng_u32(&r) % 2001) - 1000) * 1e-3f;
+    const size_t bytes = n * sizeof(float);
+    const uint64_t base = fl8_one(w, bytes);
+    uint8_t *p = (uint8_t *)w;
+    for (int t = 0; t < 300; t++) { /* one bit anywhere */
+        size_t at = af_rng_u32(&r) % bytes;
+        int bit = (int)(af_rng_u32(&r) % 8);
+        p[at] ^= (uint8_t)(1u << bit);
+        CHECK_MSG(fl8_one(w, bytes) != base, "bit %d of byte %zu", bit, at);
+        p[at] ^= (uint8_t)(1u << bit);
+    }
+    for (int t = 0; t < 100; t++) { /* two different words swapped, in the same lane or not */
+        size_t i = af_rng_u32(&r) % n, j = t % 2 ? (i + 8 * (1 + af_rng_u32(&r) % 100)) % n : af_rng_u32(&r) % n;
+        if (w[i] == w[j]) continue;
+        float x = w[i];
+        w[i] = w[j], w[j] = x;
+        CHECK_MSG(fl8_one(w, bytes) != base, "words %zu and %zu swapped", i, j);
+        w[j] = w[i], w[i] = x;
+    }
+    { /* two pieces of 128 KiB swapped (a ring slot taken out of order) */
+        const size_t piece = 32768;
+        float *tmp = malloc(piece * sizeof(float));
+        memcpy(tmp, w, piece * sizeof(float));
+        memcpy(w, w + piece, piece * sizeof(float));
+        memcpy(w + piece, tmp, piece * sizeof(float));
+        CHECK(fl8_one(w, bytes) != base);
+        memcpy(w + piece, w, piece * sizeof(float));
+        memcpy(w, tmp, piece * sizeof(float));
+        free(tmp);
+        CHECK(fl8_one(w, bytes) == base);
+    }
+    /* the length counts: trailing zeros are not invisible */
+    const uint8_t zeros[8] = {0};
+    CHECK(fl8_one(zeros, 0) != fl8_one(zeros, 4) && fl8_one(zeros, 4) != fl8_one(zeros, 8));
+    CHECK(fl8_one(zeros, 3) != fl8_one(zeros, 4));
+    free(w);
+}
+
 int main(void) {
     enum { MAXLEN = 1 << 16 };
     uint8_t *buf = malloc(MAXLEN + 8);
@@ -124,5 +239,12 @@ int main(void) {
     buf[MAXLEN / 2] ^= 0x10;
     CHECK(af_checksum64(buf, MAXLEN, 0) != before);
     free(buf);
+
+    const size_t flen = 300007;
+    uint8_t *fbuf = malloc(flen);
+    for (size_t i = 0; i < flen; i++) fbuf[i] = pattern_byte(i * 7 + 3);
+    check_fl8(fbuf, flen);
+    free(fbuf);
+    check_fl8_detects(100000);
     TEST_MAIN_END();
 }

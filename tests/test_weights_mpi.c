@@ -3,8 +3,8 @@
  *    including the default chunking with more than one default chunk: every receiver
  *    holds the root's bytes exactly, with the root's count and version;
  *  - a corrupted checksum (opts->checksum_xor) gives AF_ECHECKSUM on every receiver and 0
- *    on the root, for the default kind (XXH3-64) and for XXH64 (still accepted: what
- *    senders before the checksum_kind field sent); one corrupted payload float (not the
+ *    on the root, for the default kind (FL8), for XXH3-64 and for XXH64 (still accepted:
+ *    what earlier senders sent); one corrupted payload float (not the
  *    trailer) is detected too; a checksum kind receivers do not know gives AF_EFORMAT
  *    naming it, their buffer untouched; and a receiver without room gives AF_ERANGE with its buffer untouched;
  *    after each, the next broadcast on the same communicator still round-trips (the
@@ -36,6 +36,7 @@
 #include <xxhash.h>
 
 #include "actor/actor_loop.h"
+#include "common/checksum.h"
 #include "common/error.h"
 #include "common/mpi_env.h"
 #include "common/protocol.h"
@@ -128,6 +129,13 @@ static int through_root_ring(const Mode *md, int chosen, int rank, int root, int
     return !root_is_leader;
 }
 
+static uint64_t fl8_of(const void *p, size_t bytes) {
+    AfFl8State st;
+    af_fl8_reset(&st);
+    af_fl8_update(&st, p, bytes);
+    return af_fl8_digest(&st);
+}
+
 static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     AfMpi m;
     MPI_Comm_rank(comm, &m.rank);
@@ -156,8 +164,10 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         round_trip(comm, m.rank, last, AF_WEIGHTS_DEFAULT_CHUNK_ELEMS * 2 + 5, 0, 0, 4242);
 
     /* corrupted checksum, each kind: receivers detect it; the next broadcast still works */
-    for (int k = 0; k < 2; k++) {
-        const int kind = k ? AF_WEIGHTS_CHECKSUM_XXH64 : 0;
+    for (int k = 0; k < 3; k++) {
+        static const int kinds[3] = {0, AF_WEIGHTS_CHECKSUM_XXH3, AF_WEIGHTS_CHECKSUM_XXH64};
+        static const char *names[3] = {"payload FL8", "payload XXH3-64", "payload XXH64"};
+        const int kind = kinds[k];
         step("%s: corrupted checksum, kind %d", md->name, kind);
         const size_t n = 400000; /* 1.6 MB: summed on the helper thread */
         float *buf = malloc(n * sizeof(float));
@@ -169,10 +179,10 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         if (m.rank == 0) CHECK_EQ_INT(rc, 0);
         else {
             CHECK_EQ_INT(rc, AF_ECHECKSUM);
-            CHECK_STR_CONTAINS(af_error_detail(), k ? "payload XXH64" : "payload XXH3-64");
+            CHECK_STR_CONTAINS(af_error_detail(), names[k]);
             CHECK_EQ_INT(v, 9); /* the version is still reported */
         }
-        o.checksum_xor = 0; /* an uncorrupted XXH64 broadcast round-trips */
+        o.checksum_xor = 0; /* an uncorrupted broadcast of this kind round-trips */
         if (m.rank == 0) fill(buf, n, 9);
         else buf[0] = -1.0f;
         CHECK_EQ_INT(af_weights_bcast(buf, n, &count, &v, 0, comm, &o, NULL), 0);
@@ -182,8 +192,8 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     }
     /* a payload one float off what the trailer covers: the root sends the trailer of a
      * buffer that differs from the one it broadcasts in one float (through checksum_xor,
-     * the XOR of the two XXH3-64 values), which is what a receiver sees when a float is
-     * corrupted in transit */
+     * the XOR of the two FL8 values: the default kind), which is what a receiver sees
+     * when a float is corrupted in transit */
     {
         for (int big = 0; big < 2; big++) { /* inline and helper-thread summing */
         step("%s: one float off, big %d", md->name, big);
@@ -192,7 +202,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         fill(buf, n, 14);
         fill(alt, n, 14);
         alt[n / 2] += 1.0f;
-        uint64_t flip = XXH3_64bits(buf, n * sizeof(float)) ^ XXH3_64bits(alt, n * sizeof(float));
+        uint64_t flip = fl8_of(buf, n * sizeof(float)) ^ fl8_of(alt, n * sizeof(float));
         CHECK(flip != 0);
         size_t count = n;
         uint64_t v = 14;
