@@ -277,6 +277,9 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
         h.dtype = AGENTFLOW__DTYPE__DTYPE_F32;
         h.checksum = 0; /* travels in the trailer */
         h.chunk_elems = chunk;
+        /* FL8 where the payload is copied through a node's ring (summed inside the copies);
+         * over MPI messages there is no copy to sum in, and XXH3 is the faster pass */
+        kind = af_weights_shm_get(comm) ? AF_WEIGHTS_CHECKSUM_FL8 : AF_WEIGHTS_CHECKSUM_XXH3;
         if (opts && opts->checksum_kind) kind = opts->checksum_kind;
         h.checksum_kind = (Agentflow__ChecksumKind)kind;
         size_t len = agentflow__weights_header__get_packed_size(&h);

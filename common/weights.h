@@ -9,11 +9,13 @@
  *      each (the last one shorter), in buffer order, issued as MPI_Ibcast with up to
  *      `depth` in flight.
  *   3. trailer: one MPI_UINT64_T, the checksum of the count*4 payload bytes, of the
- *      header's checksum_kind: FL8 (CHECKSUM_FL8, common/checksum.h; what this build sends:
- *      it is computed inside the copies the shared-memory transport makes, so it costs no
- *      pass of its own), XXH3-64 (CHECKSUM_XXH3_64, libxxhash's XXH3_64bits, seed 0; what
- *      builds before FL8 sent) or XXH64 (CHECKSUM_XXH64, or UNSET from a sender built
- *      before the field existed). All three are accepted. A receiver given any other kind takes
+ *      header's checksum_kind: FL8 (CHECKSUM_FL8, common/checksum.h; what this build sends
+ *      under the shared-memory transport: it is computed inside the copies that transport
+ *      makes, so it costs no pass of its own), XXH3-64 (CHECKSUM_XXH3_64, libxxhash's
+ *      XXH3_64bits, seed 0; what this build sends over MPI broadcasts, where a summing
+ *      pass is needed anyway and XXH3's is the faster) or XXH64 (CHECKSUM_XXH64, or UNSET
+ *      from a sender built before the field existed). All three are accepted whatever the
+ *      transport. A receiver given any other kind takes
  *      the payload into a scratch ring (the collective stays matched, its buffer is left
  *      untouched) and refuses it with AF_EFORMAT naming the kind.
  * One message per chunk of the flat parameter buffer, never one protobuf per tensor.
@@ -56,7 +58,7 @@ typedef struct AfWeightsOpts {
     size_t chunk_elems; /* elements per chunk message (root's choice; receivers follow the header); 0 = default */
     int depth;          /* chunk broadcasts in flight, >= 1; 0 = default. Must agree on every rank */
     uint64_t checksum_xor; /* fault injection for tests: the root XORs the checksum it sends; 0 normally */
-    int checksum_kind;     /* root: the kind it sends (AF_WEIGHTS_CHECKSUM_*); 0 = FL8. Tests may name a
+    int checksum_kind;     /* root: the kind it sends (AF_WEIGHTS_CHECKSUM_*); 0 = FL8 under shm, else XXH3. Tests may name a
                             * kind receivers do not know (they refuse it) */
     size_t corrupt_piece;  /* fault injection for tests, shared-memory transport: the root flips one bit of
                             * piece corrupt_piece (1-based) in its node's ring after summing it; 0 normally */

@@ -3,7 +3,8 @@
  *    including the default chunking with more than one default chunk: every receiver
  *    holds the root's bytes exactly, with the root's count and version;
  *  - a corrupted checksum (opts->checksum_xor) gives AF_ECHECKSUM on every receiver and 0
- *    on the root, for the default kind (FL8), for XXH3-64 and for XXH64 (still accepted:
+ *    on the root, for the default kind (FL8 under shm, XXH3-64 over MPI), for XXH3-64 and
+ *    for XXH64 (still accepted:
  *    what earlier senders sent); one corrupted payload float (not the
  *    trailer) is detected too; a checksum kind receivers do not know gives AF_EFORMAT
  *    naming it, their buffer untouched; and a receiver without room gives AF_ERANGE with its buffer untouched;
@@ -33,6 +34,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 #include <xxhash.h>
 
 #include "actor/actor_loop.h"
@@ -166,7 +168,8 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     /* corrupted checksum, each kind: receivers detect it; the next broadcast still works */
     for (int k = 0; k < 3; k++) {
         static const int kinds[3] = {0, AF_WEIGHTS_CHECKSUM_XXH3, AF_WEIGHTS_CHECKSUM_XXH64};
-        static const char *names[3] = {"payload FL8", "payload XXH3-64", "payload XXH64"};
+        const char *names[3] = {chosen == AF_WEIGHTS_TRANSPORT_SHM ? "payload FL8" : "payload XXH3-64",
+                                "payload XXH3-64", "payload XXH64"}; /* the default kind follows the transport */
         const int kind = kinds[k];
         step("%s: corrupted checksum, kind %d", md->name, kind);
         const size_t n = 400000; /* 1.6 MB: summed on the helper thread */
@@ -192,7 +195,7 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
     }
     /* a payload one float off what the trailer covers: the root sends the trailer of a
      * buffer that differs from the one it broadcasts in one float (through checksum_xor,
-     * the XOR of the two FL8 values: the default kind), which is what a receiver sees
+     * the XOR of the two values of the default kind), which is what a receiver sees
      * when a float is corrupted in transit */
     {
         for (int big = 0; big < 2; big++) { /* inline and helper-thread summing */
@@ -202,7 +205,9 @@ static void suite(MPI_Comm comm, const Mode *md, int chosen) {
         fill(buf, n, 14);
         fill(alt, n, 14);
         alt[n / 2] += 1.0f;
-        uint64_t flip = fl8_of(buf, n * sizeof(float)) ^ fl8_of(alt, n * sizeof(float));
+        uint64_t flip = chosen == AF_WEIGHTS_TRANSPORT_SHM
+                            ? fl8_of(buf, n * sizeof(float)) ^ fl8_of(alt, n * sizeof(float))
+                            : XXH3_64bits(buf, n * sizeof(float)) ^ XXH3_64bits(alt, n * sizeof(float));
         CHECK(flip != 0);
         size_t count = n;
         uint64_t v = 14;
