@@ -45,7 +45,7 @@ struct AfDecode {
     float *k, *v;      /* (R, KD) */
     float *g, *u, *e;  /* (R, F) */
     float *lg;         /* (R, V) */
-    float *sc;         /* (n_heads, max_len) attention scores of one row */
+    float *sc;         /* (threads, n_heads, max_len) attention scores of one row per thread */
     double *prob;      /* (V) */
     int *idx, *tmp;    /* (V) sort scratch */
     int *seen;         /* (max_slots) duplicate check */
@@ -226,6 +226,11 @@ int af_decode_set_threads(AfDecode *d, int n, long min_split) {
     d->min_split = min_split < 0 ? 0 : (double)min_split;
     af_pool_destroy(d->pool);
     d->pool = NULL;
+    /* one row's attention scores per thread (attn_rows) */
+    float *sc = falloc((size_t)n * d->m->cfg.n_heads * d->max_len);
+    if (!sc) return af_error_set(AF_ENOMEM, "af_decode_set_threads: attention scratch for %d threads", n);
+    free(d->sc);
+    d->sc = sc;
     if (n == 1) return 0;
     return af_pool_create(n, &d->pool);
 }
@@ -365,14 +370,45 @@ static void rope_heads(float *x, int nh, int hd, const float *cs, const float *s
 /* Feeds n rows; computes the logits of rows first..n-1 only (a prefill needs its last
  * row's: with a 150k vocabulary the LM head is most of a row's work). A row's logits do
  * not depend on which other rows are computed (the products are batch-invariant). */
+/* Each row's attention over its slot's cache in layer l, all heads in one call (kernels.h:
+ * attn_row); a row's output depends on its q and the cache only, so the rows are split
+ * over the pool (contiguous ranges, each thread with its own score scratch) when their
+ * multiply-adds reach min_split, with the same bits as on one thread. */
+typedef struct {
+    AfDecode *d;
+    int l, n;
+} AttnJob;
+
+static void attn_part(void *ctx, int tid, int nt) {
+    const AttnJob *j = ctx;
+    AfDecode *d = j->d;
+    const AfModel *m = d->m;
+    const int hd = m->head_dim, H = m->cfg.n_heads, KV = m->cfg.n_kv_heads, QD = H * hd, KD = KV * hd;
+    const size_t slot_stride = (size_t)m->cfg.n_layers * d->max_len * KD;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = d->sc + (size_t)tid * H * d->max_len;
+    const int per = (j->n + nt - 1) / nt, r0 = tid * per, r1 = r0 + per < j->n ? r0 + per : j->n;
+    for (int r = r0; r < r1; r++) {
+        const size_t base = d->row_slot[r] * slot_stride + (size_t)j->l * d->max_len * KD;
+        af_kernels()->attn_row(d->att + (size_t)r * QD, d->q + (size_t)r * QD, d->kc + base, d->vc + base, KD, H,
+                               H / KV, hd, d->row_pos[r] + 1, scale, sc);
+    }
+}
+
+static void attn_rows(AfDecode *d, int l, int n) {
+    AttnJob j = {.d = d, .l = l, .n = n};
+    double macs = 0;
+    for (int r = 0; r < n; r++) macs += 2.0 * (d->row_pos[r] + 1) * d->m->cfg.n_heads * d->m->head_dim;
+    if (!d->pool || n < 2 || macs < d->min_split) attn_part(&j, 0, 1);
+    else af_pool_run(d->pool, attn_part, &j);
+}
+
 static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
     const AfModel *m = d->m;
     const AfModelConfig *c = &m->cfg;
     int C = c->d_model, hd = m->head_dim, H = c->n_heads, KV = c->n_kv_heads, F = c->d_ff;
-    int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2, grp = H / KV;
+    int QD = H * hd, KD = KV * hd, V = c->vocab_size, half = hd / 2;
     size_t slot_stride = (size_t)c->n_layers * d->max_len * KD;
-    float scale = 1.0f / sqrtf((float)hd);
-    const AfKernelTable *kt = af_kernels();
 
     for (int r = 0; r < n; r++)
         memcpy(d->x + (size_t)r * C, m->p.embed + (size_t)tok[r] * C, (size_t)C * sizeof(float));
@@ -397,13 +433,7 @@ static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
             memcpy(d->kc + off, d->k + (size_t)r * KD, (size_t)KD * sizeof(float));
             memcpy(d->vc + off, d->v + (size_t)r * KD, (size_t)KD * sizeof(float));
         }
-        /* Each row's attention over its slot's cache, all heads in one call (kernels.h:
-         * attn_row); a row's output depends on its q and the cache only. */
-        for (int r = 0; r < n; r++) {
-            const size_t base = d->row_slot[r] * slot_stride + (size_t)l * d->max_len * KD;
-            kt->attn_row(d->att + (size_t)r * QD, d->q + (size_t)r * QD, d->kc + base, d->vc + base, KD, H, grp,
-                         hd, d->row_pos[r] + 1, scale, d->sc);
-        }
+        attn_rows(d, l, n);
         /* x += att Wo^T ; the invariant product then an elementwise add */
         mm(d, d->xn, C, d->att, QD, P->wo, B->wo, NULL, n, QD, C);
         af_kernels()->add(d->x, d->xn, (size_t)n * C);

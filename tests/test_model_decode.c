@@ -214,6 +214,12 @@ static void check_decoder(AfDecodeDtype dt) {
         run_batch(m, d, 3, slots3, ps3, rid3, all3, g3b);
     }
     CHECK_MSG(memcmp(g3, g3b, sizeof g3) == 0, "3 decode threads changed a batch's bits");
+    { /* the batch of 16 on 2 threads: products and the rows' attention split (min_split 0) */
+        Gen g16b[16];
+        CHECK(af_decode_set_threads(d, 2, 0) == 0);
+        run_batch(m, d, 16, slots, ps, rid, all, g16b);
+        CHECK_MSG(memcmp(g16, g16b, sizeof g16) == 0, "%s: 2 decode threads changed a batch of 16's bits", dname);
+    }
     CHECK(af_decode_set_threads(d, 1, 0) == 0);
     CHECK(af_decode_set_threads(d, 0, 0) == AF_EINVAL);
     af_model_set_threads(1);
