@@ -49,11 +49,12 @@ typedef struct AfSampler {
 int af_decode_create(const AfModel *m, int max_slots, int max_len, AfDecode **out);
 void af_decode_destroy(AfDecode *d);
 
-/* Use `n` threads (1..64) for the matrix products of feed/prefill (a persistent pool;
- * 1 = no extra threads, the default). Products with fewer than `min_split`
- * multiply-adds stay on the calling thread (AF_DECODE_MIN_SPLIT is a good value; 0
- * splits everything, for tests). Results are bit-identical for every n: threads split
- * the outputs of each product, and an output's bits never depend on the split.
+/* Use `n` threads (1..64) for the matrix products and the rows' attention of
+ * feed/prefill (a persistent pool; 1 = no extra threads, the default). Products (and a
+ * layer's attention over all rows) with fewer than `min_split` multiply-adds stay on the
+ * calling thread (AF_DECODE_MIN_SPLIT is a good value; 0 splits everything, for tests).
+ * Results are bit-identical for every n: threads split the outputs of each product and
+ * the rows of the attention, and an output's bits never depend on the split.
  * Returns 0, AF_EINVAL, AF_ENOMEM. Not to be called during a feed. */
 #define AF_DECODE_MIN_SPLIT 65536L
 int af_decode_set_threads(AfDecode *d, int n, long min_split);
