@@ -367,9 +367,6 @@ static void rope_heads(float *x, int nh, int hd, const float *cs, const float *s
 /* Run n rows (row r = token tok[r] of slot row_slot[r] at position row_pos[r]) through
  * the model. Rows of one slot must come in increasing consecutive positions. Writes
  * the K/V cache and, for each row flagged in want_logits (or all if NULL), lg[r]. */
-/* Feeds n rows; computes the logits of rows first..n-1 only (a prefill needs its last
- * row's: with a 150k vocabulary the LM head is most of a row's work). A row's logits do
- * not depend on which other rows are computed (the products are batch-invariant). */
 /* Each row's attention over its slot's cache in layer l, all heads in one call (kernels.h:
  * attn_row); a row's output depends on its q and the cache only, so the rows are split
  * over the pool (contiguous ranges, each thread with its own score scratch) when their
@@ -403,6 +400,9 @@ static void attn_rows(AfDecode *d, int l, int n) {
     else af_pool_run(d->pool, attn_part, &j);
 }
 
+/* Feeds n rows; computes the logits of rows first..n-1 only (a prefill needs its last
+ * row's: with a 150k vocabulary the LM head is most of a row's work). A row's logits do
+ * not depend on which other rows are computed (the products are batch-invariant). */
 static void forward_rows(AfDecode *d, int n, const int32_t *tok, int first) {
     const AfModel *m = d->m;
     const AfModelConfig *c = &m->cfg;

@@ -213,6 +213,8 @@ static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is
     for (size_t k = 0; k < pieces && rc == 0; k++) {
         size_t off = k * r.slot_elems, m = n - off < r.slot_elems ? n - off : r.slot_elems, bytes = m * sizeof(float);
         float *p = no_room ? scratch : buf + off;
+        /* the root writing the ring sums FL8 in its copy; otherwise it sums the piece after */
+        const int fused = is_root && r.writer && sum->kind == AF_WEIGHTS_CHECKSUM_FL8;
         if (r.reader) { /* stream the ring's piece (in cache) into buf, summing it on the way */
             const void *slot = af_weights_shm_peek(shm, seq0 + k);
             if (!no_room) sum_copy(sum, p, slot, bytes, 1);
@@ -228,14 +230,12 @@ static int shm_payload(AfWeightsShm *shm, float *buf, size_t n, int root, int is
         if (!is_root && !no_room && !r.reader) sum_update(sum, p, bytes); /* off the wire: still in cache */
         if (r.writer) {
             unsigned char *slot = af_weights_shm_claim(shm, seq0 + k);
-            const int fused = is_root && sum->kind == AF_WEIGHTS_CHECKSUM_FL8; /* the root sums in its copy */
             if (fused) sum_copy(sum, slot, p, bytes, 0);
             else memcpy(slot, p, bytes);
             if (is_root && opts && opts->corrupt_piece == k + 1 && bytes) slot[0] ^= 0x01; /* fault injection */
             af_weights_shm_publish(shm, seq0 + k);
-            if (fused) continue;
         }
-        if (is_root) {
+        if (is_root && !fused) {
             double t = af_time_now();
             sum_update(sum, p, bytes); /* just copied: in cache */
             tm->checksum_s += af_time_now() - t;
@@ -262,7 +262,7 @@ int af_weights_bcast(float *buf, size_t capacity, size_t *count, uint64_t *versi
     memset(hbytes, 0, sizeof hbytes);
     uint64_t want_sum = 0;
     size_t n = 0, chunk = 0;
-    int kind = AF_WEIGHTS_CHECKSUM_FL8, unknown_kind = 0;
+    int kind = 0, unknown_kind = 0; /* kind: the root's choice below, or the header's on a receiver */
     PayloadSum sum = {0};
     double t = af_time_now();
     if (is_root) {
