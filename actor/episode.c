@@ -18,6 +18,7 @@ void af_episode_settings_from_config(const AfConfig *cfg, AfEpisodeSettings *s) 
     s->episode_timeout_s = cfg->rollout.episode_timeout_s;
     s->tool_timeout_s = cfg->rollout.tool_timeout_s;
     s->result_bytes = (size_t)cfg->rollout.result_chars;
+    s->memory_results = (size_t)cfg->rollout.memory_results;
     s->max_action_tokens = (uint32_t)cfg->rollout.max_action_tokens;
     s->seed = (uint64_t)cfg->run.seed;
     s->monolithic = cfg->algo.policy == AF_POLICY_MONOLITHIC;
@@ -93,9 +94,13 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
     int rc;
     if (!cfg->monolithic) {
         const size_t first = suite->ops->view_start ? suite->ops->view_start(suite, item, mem->turns, mem->n) : 0;
+        AfTurnRecord *view = NULL; /* rollout.memory_results: older results as their status */
+        if ((rc = af_memory_view(mem->turns, first, mem->n, cfg->memory_results, &view))) return rc;
+        const AfTurnRecord *turns = view ? view : mem->turns;
         if (planner->prompt) { /* a planner in text: its chat template and tokenizer */
             AfTokenIds ids = {0};
-            rc = planner->prompt(planner, suite, item->question, mem->turns, first, mem->n, cfg->result_bytes, text, &ids);
+            rc = planner->prompt(planner, suite, item->question, turns, first, mem->n, cfg->result_bytes, text, &ids);
+            free(view);
             if (rc) {
                 af_token_ids_free(&ids);
                 return rc;
@@ -104,8 +109,9 @@ static int turn_prompt(const AfSuite *suite, const AfItem *item, const AfMemory 
             tp->n_prompt_tokens = ids.n;
             return 0;
         }
-        if ((rc = af_prompt_render(suite, item->question, mem->turns, first, mem->n, cfg->result_bytes, text)))
-            return rc;
+        rc = af_prompt_render(suite, item->question, turns, first, mem->n, cfg->result_bytes, text);
+        free(view);
+        if (rc) return rc;
         return encode_prompt(suite, NULL, *text, tp);
     }
     if (!prev) {

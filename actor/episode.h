@@ -38,6 +38,8 @@ typedef struct AfEpisodeSettings {
     double tool_timeout_s;      /* per tool call (rollout.tool_timeout_s), cut to what the
                                    budget leaves */
     size_t result_bytes;        /* bytes of each result shown in the prompt (rollout.result_chars) */
+    size_t memory_results;      /* memory policy: results of only the last K turns shown, the
+                                   earlier ones as their status; 0 = all (rollout.memory_results) */
     uint32_t max_action_tokens; /* action length cap in tokens, EOS included (rollout.max_action_tokens) */
     uint64_t seed;              /* run seed, the AF_RNG_SAMPLE stream key (run.seed) */
     int monolithic;             /* the planner sees one growing transcript instead of the

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "env/tool.h"
 
 int af_memory_create(size_t cap, AfMemory **out) {
     AfMemory *m = calloc(1, sizeof *m);
@@ -108,6 +109,17 @@ static void render_turns(Buf *b, const AfTurnRecord *t, size_t first, size_t n, 
         put(b, t[i].result, strlen(t[i].result), result_bytes);
         newline(b);
     }
+}
+
+int af_memory_view(const AfTurnRecord *turns, size_t first, size_t n, size_t recent, AfTurnRecord **out) {
+    *out = NULL;
+    if (recent == 0 || n <= first || n - first <= recent) return 0;
+    AfTurnRecord *v = malloc(n * sizeof *v);
+    if (!v) return af_error_set(AF_ENOMEM, "memory view");
+    memcpy(v, turns, n * sizeof *v);
+    for (size_t i = first; i < n - recent; i++) v[i].result = (char *)af_tool_status_name(v[i].status);
+    *out = v;
+    return 0;
 }
 
 int af_memory_render(const AfTurnRecord *turns, size_t n, size_t result_bytes, char **out) {

@@ -11,7 +11,10 @@
  * control bytes inside fields render as spaces; each result is cut to result_bytes bytes
  * followed by "..." when longer (the full result stays in the record and the
  * trajectory). With result_bytes = R, max_turns = K and action length <= L bytes, the
- * prompt is at most len(question) + tools + K * (L + R + 16) + 16 bytes.
+ * prompt is at most len(question) + tools + K * (L + R + 16) + 16 bytes. With
+ * rollout.memory_results = r > 0 (af_memory_view) the turns before the last r show their
+ * tool's status name instead of the result, so the prompt stays near
+ * len(question) + tools + K * (L + 28) + r * R bytes.
  *
  * The monolithic policy (algo.policy=monolithic, an ablation: the tool-integrated-RL
  * style the paper argues against) has no memory: its context is one growing transcript,
@@ -39,6 +42,14 @@ void af_memory_reset(AfMemory *m);   /* clears the records, keeps the storage */
 /* Appends *rec, taking ownership of its strings (*rec is zeroed). 0 or AF_ENOMEM (then
  * *rec is left untouched and still owned by the caller). */
 int af_memory_append(AfMemory *m, AfTurnRecord *rec);
+
+/* The memory a bounded prompt shows (rollout.memory_results = recent > 0): when turns[first..n)
+ * hold more than recent turns, *out is a malloc'd copy of turns[0..n) whose records before
+ * n - recent keep their action and carry the tool's status name (af_tool_status_name: "ok",
+ * "bad_action", ...) as their result; the copy shares every string with turns, so it is
+ * freed with free() alone, never record by record. Otherwise (recent 0, or few turns)
+ * *out is NULL and the memory shows as it is. 0 or AF_ENOMEM. */
+int af_memory_view(const AfTurnRecord *turns, size_t first, size_t n, size_t recent, AfTurnRecord **out);
 
 /* Renders the memory lines only (malloc'd, caller frees). 0 or AF_ENOMEM. */
 int af_memory_render(const AfTurnRecord *turns, size_t n, size_t result_bytes, char **out);

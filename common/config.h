@@ -88,6 +88,7 @@ typedef struct AfConfig {
     } model;
     struct {
         int64_t batch_queries, group_size, max_turns, max_action_tokens, result_chars;
+        int64_t memory_results; /* turns whose results the memory prompt shows, 0 = all */
         double temperature, top_p, episode_timeout_s, tool_timeout_s, slow_fraction, slow_factor;
         int64_t top_k;
         char stop[AF_CFG_STR_MAX];
@@ -269,6 +270,8 @@ typedef struct AfConfig {
       "tokens the planner may generate per turn")                                               \
     X("rollout.result_chars", rollout.result_chars, INT, 200, 16, 1000000, "",                  \
       "bytes of each tool result the planner sees in memory")                                  \
+    X("rollout.memory_results", rollout.memory_results, INT, 0, 0, AF_MAX_TURNS, "",            \
+      "memory policy: the planner's prompt shows the tool results of only the last K turns; an earlier turn keeps its action and, in place of its result, the tool's status (ok, bad_action, tool_error, ...): a memory that stays bounded as the turns grow, where the monolithic transcript keeps every result; 0 = every turn's result (the default)") \
     X("rollout.temperature", rollout.temperature, FLOAT, 1.0, 0.01, 10.0, "",                  \
       "sampling temperature (also the training temperature)")                                  \
     X("rollout.top_p", rollout.top_p, FLOAT, 1.0, 0.01, 1.0, "", "nucleus sampling mass")      \

@@ -290,6 +290,13 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
                           text);
         goto fail;
     }
+    if (cfg->algo.policy == AF_POLICY_MONOLITHIC && cfg->rollout.memory_results > 0) {
+        rc = af_error_set(AF_ECONFIG,
+                          "config: rollout.memory_results = %lld: it bounds the memory policy's prompt, and "
+                          "algo.policy = monolithic has no memory (its transcript keeps every result)",
+                          (long long)cfg->rollout.memory_results);
+        goto fail;
+    }
     if (cfg->model.warmstart_subgoal == AF_SUBGOAL_PLAN) { /* the plan is a reply line of the oracle's text demonstrations */
         const char *why = !text                                                 ? "a planner in text (model.init_from with a tokenizer.json)"
                           : cfg->model.warmstart_planner != AF_WARMSTART_ORACLE ? "model.warmstart_planner = oracle"
@@ -612,6 +619,7 @@ char *af_world_describe(const AfWorld *w) {
         cJSON_AddNumberToObject(x, "episode_timeout_s", e->episode_timeout_s);
         cJSON_AddNumberToObject(x, "tool_timeout_s", e->tool_timeout_s);
         cJSON_AddNumberToObject(x, "result_bytes", (double)e->result_bytes);
+        cJSON_AddNumberToObject(x, "memory_results", (double)e->memory_results);
         cJSON_AddNumberToObject(x, "max_action_tokens", e->max_action_tokens);
         cJSON_AddStringToObject(x, "policy", e->monolithic ? "monolithic" : "memory");
     }

@@ -450,6 +450,75 @@ static void test_multihop_refs(void) {
     fixture_close(&f);
 }
 
+/* rollout.memory_results = K: the planner's prompt shows the results of the last K turns
+ * only; an earlier turn keeps its line with its tool's status name in place of the result
+ * (a bad action's "bad_action" too). The episode's own records keep every result. Turns
+ * here: the oracle's first search, a bad reference, the oracle's second search, a bad
+ * relation; the prompt of turn 4 and 5 is written out in full. */
+static char *turn_prompt_text(const AfSuite *s, const Agentflow__Trajectory *t, size_t i);
+
+static void test_memory_results(void) {
+    Fixture f;
+    if (!fixture_open(&f, "multihop", 5)) return;
+    const AfDataset *ds = af_suite_split(f.s, AF_SPLIT_TEST);
+    const AfItem *item = NULL; /* a question of 3 hops or more: the verifier lets 5 turns run */
+    for (size_t q = 0; q < ds->n && !item; q++) {
+        size_t of = 0;
+        for (const char *c = ds->items[q].question; (c = strstr(c, " of ")); c++) of++;
+        if (of >= 3) item = &ds->items[q];
+    }
+    CHECK(item != NULL);
+    if (!item) {
+        fixture_close(&f);
+        return;
+    }
+    Agentflow__Trajectory *t = oracle_episode(&f, item);
+    char a1[160] = "", a2[160] = "";
+    if (t) {
+        CHECK(t->n_turns >= 2);
+        snprintf(a1, sizeof a1, "%s", t->turns[0]->action_text);
+        if (t->n_turns >= 2) snprintf(a2, sizeof a2, "%s", t->turns[1]->action_text);
+        af_trajectory_free(t);
+    }
+    const char *const texts[] = {a1, "search #9 mother", a2, "search #3 nonsense"};
+    for (size_t k = 0; k <= 2; k++) {
+        Script sc = {.texts = texts, .n = 4};
+        AfPlanner p = make_script(&sc);
+        f.ec.max_turns = 5;
+        f.ec.memory_results = k;
+        t = NULL;
+        CHECK_MSG(af_episode_run(f.s, &f.m, &p, item, &f.ec, &f.id, &t) == 0, "%s", af_error_detail());
+        if (!t) continue;
+        CHECK_MSG(t->n_turns == 5, "%zu turns", t->n_turns);
+        if (t->n_turns != 5) {
+            af_trajectory_free(t);
+            continue;
+        }
+        CHECK(t->turns[0]->tool_status == AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK);
+        CHECK(t->turns[1]->tool_status == AGENTFLOW__TOOL_STATUS__TOOL_STATUS_BAD_ACTION);
+        CHECK(t->turns[2]->tool_status == AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK);
+        for (size_t i = 0; i < 4; i++) CHECK(strlen(t->turns[i]->result) < f.ec.result_bytes);
+        /* turn j + 1's prompt: turns 1..j, results of the last k only (k = 0: all) */
+        for (size_t j = 3; j <= 4; j++) {
+            char want[4096];
+            int len = snprintf(want, sizeof want, "Q: %s\nT: search stop\nM:\n", item->question);
+            for (size_t i = 0; i < j; i++) {
+                const int shown = k == 0 || i + k >= j;
+                const char *r = shown ? t->turns[i]->result : (i == 1 || i == 3) ? "bad_action" : "ok";
+                len += snprintf(want + len, sizeof want - (size_t)len, "%zu %s -> %s\n", i + 1, texts[i], r);
+            }
+            snprintf(want + len, sizeof want - (size_t)len, "A:");
+            char *text = turn_prompt_text(f.s, t, j);
+            CHECK_MSG(text && !strcmp(text, want), "memory_results %zu, turn %zu prompt:\n%s\nwant:\n%s", k, j + 1,
+                      text ? text : "", want);
+            free(text);
+        }
+        af_trajectory_free(t);
+    }
+    f.ec.memory_results = 0;
+    fixture_close(&f);
+}
+
 /* algo.policy=monolithic: turn 1's prompt is the transcript head (no memory section);
  * every later prompt is the previous prompt + its action tokens exactly as sampled + the
  * result tail, so the last turn's prompt + action is one sequence holding every turn. The
@@ -853,6 +922,7 @@ int main(void) {
     test_monolithic_transcript();
     test_state_results();
     test_multihop_refs();
+    test_memory_results();
     test_budgets();
     test_module_cut_by_budget();
     TEST_MAIN_END();

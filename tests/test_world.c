@@ -151,6 +151,8 @@ static void test_bad_config(void) {
     expect_bad((const char *[]){"modules.generator.backend=openai", "modules.generator.model=m",
                                 "modules.generator.api_key_env=AF_WORLD_UNSET_KEY", NULL},
                AF_ECONFIG, "AF_WORLD_UNSET_KEY");
+    expect_bad((const char *[]){"algo.policy=monolithic", "rollout.memory_results=2", NULL}, AF_ECONFIG,
+               "rollout.memory_results");
     expect_bad((const char *[]){"tools.http.url=ftp://127.0.0.1/x", NULL}, AF_ECONFIG, "tools.http.url");
     expect_bad((const char *[]){"tools.http.url=http://example.com/x", NULL}, AF_ECONFIG, "tools.http.allow_hosts");
     expect_bad((const char *[]){"tools.http.url=http://127.0.0.1:9/x", "tools.http.allow_hosts=", NULL}, AF_ECONFIG,
