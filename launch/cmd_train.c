@@ -205,9 +205,14 @@ int af_cmd_train(int argc, char **argv) {
         goto done;
     }
     if (mpi.rank == 0) {
-        if (res.eval_before >= 0)
-            AF_LOG_I("held-out greedy accuracy: %.4f before training, %.4f after %d iterations", res.eval_before,
-                     res.eval_after, res.iterations_done);
+        const int end = res.start_iteration + res.iterations_done;
+        char before[64] = "", when[96] = "";
+        if (res.eval_before >= 0) snprintf(before, sizeof before, "%.4f before training, ", res.eval_before);
+        if (res.eval_after_iteration >= 0 && res.eval_after_iteration != end) /* a signal: no final evaluation */
+            snprintf(when, sizeof when, " (the last evaluation; the run stopped after iteration %d)", end);
+        if (res.eval_after >= 0 && res.eval_after_iteration >= 0)
+            AF_LOG_I("held-out greedy accuracy: %s%.4f after iteration %d%s", before, res.eval_after,
+                     res.eval_after_iteration, when);
         AF_LOG_I("done: %d iterations from iteration %d%s; metrics in %s/metrics.jsonl", res.iterations_done,
                  res.start_iteration,
                  res.stopped_by_signal ? " (stopped by a signal, checkpoint written)"

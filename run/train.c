@@ -496,9 +496,10 @@ static int run_learner(Run *R, AfTrainResult *res, double t_start) {
             return R->rank == 0 ? af_error_set(lrc, "%s; stopping (the last checkpoint is intact)", why)
                                 : af_error_set(AF_EIO, "learner 0 could not write its logs (see its message)");
         }
-        if (!any_sig && R->rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters &&
-            (rc = evaluate(R, it + 1, it + 1, &res->eval_after)))
-            return rc;
+        if (!any_sig && R->rank == 0 && every > 0 && (it + 1) % every == 0 && it + 1 < iters) {
+            if ((rc = evaluate(R, it + 1, it + 1, &res->eval_after))) return rc;
+            res->eval_after_iteration = (int)(it + 1);
+        }
         /* checkpoint: every run.checkpoint_every iterations, after the last, and when a
          * preemption signal came (SLURM's warning: save, then exit) or the time limit */
         if (any_sig || it + 1 == iters || (ck_every > 0 && (it + 1) % ck_every == 0)) {
@@ -522,9 +523,13 @@ static int run_learner(Run *R, AfTrainResult *res, double t_start) {
     /* asynchronous mode: receive what was handed out for iterations that will not run */
     if ((rc = af_learner_drain(R->learner))) return rc;
     /* a preempted run has little time left: no final evaluation */
-    if (R->rank == 0 && every > 0 && res->iterations_done == 0) res->eval_after = res->eval_before;
-    else if (R->rank == 0 && every > 0 && !res->stopped_by_signal && (rc = evaluate(R, done, done, &res->eval_after)))
-        return rc;
+    if (R->rank == 0 && every > 0 && res->iterations_done == 0) {
+        res->eval_after = res->eval_before;
+        res->eval_after_iteration = res->eval_before >= 0 ? (int)start : -1;
+    } else if (R->rank == 0 && every > 0 && !res->stopped_by_signal) {
+        if ((rc = evaluate(R, done, done, &res->eval_after))) return rc;
+        res->eval_after_iteration = (int)done;
+    }
     const char *why = "";
     if (R->rank == 0 && (rc = af_learner_log_error(R->learner, &why))) { /* the final metrics or eval line */
         res->clean_stop = 1;
@@ -558,6 +563,7 @@ int af_train_run_resume(const AfConfig *cfg, const char *run_dir, const AfMpi *m
     R.learners = R.policy = MPI_COMM_NULL;
     memset(res, 0, sizeof *res);
     res->eval_before = res->eval_after = -1;
+    res->eval_after_iteration = -1;
     int rc = setup(&R);
     /* agree on set-up success everywhere, so no rank waits for a peer that gave up */
     int bad = rc != 0, any = 0;

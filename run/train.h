@@ -54,7 +54,10 @@ typedef struct AfTrainResult {
     int stopped_by_signal;   /* 1 if a signal ended the run early */
     int stopped_by_time;     /* 1 if run.time_limit_s ended the run early */
     double eval_before;      /* greedy held-out accuracy before training (-1 if not measured) */
-    double eval_after;       /* ... after the last iteration (-1 if not measured) */
+    double eval_after;       /* ... at the last evaluation (-1 if not measured): after the last
+                                iteration, or, when a signal stopped the run (no final
+                                evaluation), the last periodic one */
+    int eval_after_iteration; /* the iteration eval_after was measured after (-1 if none) */
 } AfTrainResult;
 
 /* Run the training described by cfg (already validated) into run_dir (exists). Collective
