@@ -14,6 +14,9 @@ af_unit_test(test_group_decode TIMEOUT 300)
 af_unit_test(test_explore TIMEOUT 120)
 af_script_test(test_rollout_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_rollout_cli.sh)
 af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.sh $<TARGET_FILE:agentflow>)
+# The shipped configurations build their worlds and the oracle solves through them; the
+# long-horizon config's bounded memory against the full memory and the transcript.
+af_script_test(test_configs_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_configs_cli.sh $<TARGET_FILE:agentflow>)
 # The planner in text (issue 17 part 1): the tolerant action parser, stop strings, top-k /
 # top-p on hand-made logits (unit); then a tiny Qwen2.5 model with the real tokenizer
 # (npm): prompts against jinja2 and the JavaScript tokenizer, episodes of every suite,
