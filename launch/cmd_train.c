@@ -210,7 +210,7 @@ int af_cmd_train(int argc, char **argv) {
         if (res.eval_before >= 0) snprintf(before, sizeof before, "%.4f before training, ", res.eval_before);
         if (res.eval_after_iteration >= 0 && res.eval_after_iteration != end) /* a signal: no final evaluation */
             snprintf(when, sizeof when, " (the last evaluation; the run stopped after iteration %d)", end);
-        if (res.eval_after >= 0 && res.eval_after_iteration >= 0)
+        if (res.eval_after_iteration >= 0) /* set with eval_after */
             AF_LOG_I("held-out greedy accuracy: %s%.4f after iteration %d%s", before, res.eval_after,
                      res.eval_after_iteration, when);
         AF_LOG_I("done: %d iterations from iteration %d%s; metrics in %s/metrics.jsonl", res.iterations_done,
