@@ -5,9 +5,13 @@ Every ARM is a comma-separated list of run directories, one per seed, in the sam
 order as the base arm; each run's RUN/eval.jsonl gives its held-out greedy accuracy at the
 evaluated iterations. For every iteration in --at that all runs of a pair evaluated, the
 table has each arm's accuracy per seed, its mean and standard deviation, and its paired
-difference from the base arm (base minus arm, in points) with the seeds on which the
-base is ahead / level / behind. The spread, for the verdict, is the larger of the two
-arms' sample standard deviations: a mean difference inside it is "within the spread".
+differences from the base arm (base minus arm, in points: their mean and standard
+deviation) with the seeds on which the base is ahead / level / behind. The verdict
+compares the mean difference with two spreads: the seed spread (the larger of the two
+arms' sample standard deviations, which holds what the seeds' data and initialisation
+change in both arms alike) and the paired spread (the standard deviation of the
+differences). "larger than the spread" clears the seed spread, "larger than the paired
+spread only" clears the second alone, otherwise "within the spread".
 
 usage: launch/rl_paired.py --at 250,500,750,1000 --base NAME=R1,R2,R3 NAME=R1,R2,R3 ...
 """
@@ -64,7 +68,7 @@ def main():
     for name, runs in arms:
         if len(runs) != len(bruns):
             sys.exit("rl_paired: arm %s has %d runs, the base %d" % (name, len(runs), len(bruns)))
-    print("| iteration | arm | per seed | mean ± std | paired: %s minus arm | %s ahead / level / behind | verdict |"
+    print("| iteration | arm | per seed | mean ± std | paired: %s minus arm, mean ± std | %s ahead / level / behind | verdict |"
           % (bname, bname))
     print("|---|---|---|---|---|---|---|")
     for it in at:
@@ -80,13 +84,18 @@ def main():
             ax = [x[it] for x in acc]
             am, asd = stats(ax)
             d = [b - x for b, x in zip(bx, ax)]
-            dm = sum(d) / len(d)
+            dm, dsd = stats(d)
             ahead = sum(1 for x in d if x > 1e-9)
             behind = sum(1 for x in d if x < -1e-9)
             spread = max(bs, asd)
-            verdict = "larger than the spread" if abs(dm) > spread else "within the spread"
-            print("| %d | %s | %s | %.1f ± %.1f | %+.1f | %d / %d / %d | %s (%.1f) |"
-                  % (it, name, " / ".join("%.1f" % x for x in ax), am, asd, dm, ahead,
+            if abs(dm) > spread:
+                verdict = "larger than the spread"
+            elif abs(dm) > dsd:
+                verdict = "larger than the paired spread only"
+            else:
+                verdict = "within the spread"
+            print("| %d | %s | %s | %.1f ± %.1f | %+.1f ± %.1f | %d / %d / %d | %s (seed spread %.1f) |"
+                  % (it, name, " / ".join("%.1f" % x for x in ax), am, asd, dm, dsd, ahead,
                      len(d) - ahead - behind, behind, verdict, spread))
 
 

@@ -36,3 +36,6 @@ af_unit_test(test_tfevents)
 # without native bf16.
 af_script_test(test_train_compute_bf16 mpi bash ${CMAKE_SOURCE_DIR}/tests/test_train_compute_bf16.sh $<TARGET_FILE:agentflow>)
 set_tests_properties(test_train_compute_bf16 PROPERTIES SKIP_RETURN_CODE 77)
+# launch/rl_paired.py (the paired ablation tables of RESULTS.md) on hand-made run
+# directories: differences, spreads, verdicts worked out by hand; bad input refused.
+af_script_test(test_rl_paired unit /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/test_rl_paired.py)
