@@ -17,9 +17,10 @@ usage: launch/rl_paired.py --at 250,500,750,1000 --base NAME=R1,R2,R3 NAME=R1,R2
 """
 import argparse
 import json
-import math
 import os
 import sys
+
+from results_report import mean_std  # the sample std of launch/results_report.py's tables
 
 
 def evals(run):
@@ -46,12 +47,6 @@ def arm(spec):
     return name, [r for r in runs.split(",") if r]
 
 
-def stats(xs):
-    m = sum(xs) / len(xs)
-    s = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
-    return m, s
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--at", required=True, help="comma-separated iterations")
@@ -64,10 +59,11 @@ def main():
         sys.exit("rl_paired: --at '%s' is not a list of iterations" % a.at)
     bname, bruns = arm(a.base)
     base = [evals(r) for r in bruns]
-    arms = [arm(s) for s in a.arms]
-    for name, runs in arms:
+    arms = []
+    for name, runs in (arm(s) for s in a.arms):
         if len(runs) != len(bruns):
             sys.exit("rl_paired: arm %s has %d runs, the base %d" % (name, len(runs), len(bruns)))
+        arms.append((name, [evals(r) for r in runs]))
     print("| iteration | arm | per seed | mean ± std | paired: %s minus arm, mean ± std | %s ahead / level / behind | verdict |"
           % (bname, bname))
     print("|---|---|---|---|---|---|---|")
@@ -75,16 +71,15 @@ def main():
         if not all(it in b for b in base):
             continue
         bx = [b[it] for b in base]
-        bm, bs = stats(bx)
+        bm, bs, _ = mean_std(bx)
         print("| %d | %s | %s | %.1f ± %.1f | | | |" % (it, bname, " / ".join("%.1f" % x for x in bx), bm, bs))
-        for name, runs in arms:
-            acc = [evals(r) for r in runs]
+        for name, acc in arms:
             if not all(it in x for x in acc):
                 continue
             ax = [x[it] for x in acc]
-            am, asd = stats(ax)
+            am, asd, _ = mean_std(ax)
             d = [b - x for b, x in zip(bx, ax)]
-            dm, dsd = stats(d)
+            dm, dsd, _ = mean_std(d)
             ahead = sum(1 for x in d if x > 1e-9)
             behind = sum(1 for x in d if x < -1e-9)
             spread = max(bs, asd)

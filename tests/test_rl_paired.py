@@ -49,8 +49,8 @@ def main():
         ]
         assert rows == want, "\n".join(["got:"] + rows + ["want:"] + want)
         # bad input: a missing eval.jsonl, a bad line, an arm of another size, a bad --at
-        r = run("--at", "100", "--base", "base=" + ",".join(b), "A=" + os.path.join(t, "none"))
-        assert r.returncode != 0
+        r = run("--at", "100", "--base", "base=" + ",".join(b), "A=" + ",".join(a[:2] + [os.path.join(t, "none")]))
+        assert r.returncode != 0 and "none: no eval.jsonl" in r.stderr, r.stderr
         r = run("--at", "100", "--base", "base=" + os.path.join(t, "none"), "A=" + a[0])
         assert r.returncode != 0 and "no eval.jsonl" in r.stderr, r.stderr
         with open(os.path.join(a[2], "eval.jsonl"), "a") as f:
