@@ -42,7 +42,6 @@ static const char usage[] =
     "  --results FILE the result of every question as JSONL (with samples_correct under --samples)\n";
 
 /* Sample indices of an episode's random stream stay small (common/rng.h). */
-#define AF_EVAL_MAX_SAMPLES 1024
 
 typedef struct EvalArgs {
     AfCliConfigArgs cfg;
@@ -193,55 +192,26 @@ static int add_result(void *ctx, size_t index, const AfItem *item, const Agentfl
     return rc;
 }
 
-/* Sampled evaluation (--samples K): how many of each question's K episodes were correct
- * (only the rank that ran a question counts it; summed onto rank 0). */
-typedef struct SampleCounts {
-    int *correct; /* (n) */
-} SampleCounts;
-
-static int count_sample(void *ctx, size_t index, const AfItem *item, const Agentflow__Trajectory *t) {
-    (void)item;
-    SampleCounts *sc = ctx;
-    sc->correct[index] += t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK && t->reward >= 1.0f;
-    return 0;
-}
-
 /* K sampled episodes per question (samples 0..K-1 at rollout.temperature); *correct
  * (n) gets each question's count on rank 0. Collective. */
 static int run_samples(const AfWorld *w, AfPlanner *planner, const AfConfig *cfg, AfSplit which, size_t n, int K,
                        int *correct) {
     const AfSampler s = {.temperature = (float)cfg->rollout.temperature, .top_p = (float)cfg->rollout.top_p, .top_k = (int)cfg->rollout.top_k};
     int rc = af_planner_model_set_sampler(planner, &s);
-    if (rc) return rc;
-    int *mine = calloc(n ? n : 1, sizeof *mine);
-    if (!mine) return af_error_set(AF_ENOMEM, "eval: sample counts");
-    SampleCounts sc = {mine};
-    AfEvalTotals tot;
-    char label[64];
-    for (int k = 0; k < K && rc == 0; k++) {
-        snprintf(label, sizeof label, "eval sample %d/%d", k + 1, K);
-        const AfEvalOptions o = {.iteration = 0, .sample = (uint32_t)k, .version = 0, .label = label};
-        rc = af_evaluate_ex(w, planner, which, n, &o, MPI_COMM_WORLD, count_sample, &sc, &tot);
-    }
-    if (rc == 0) rc = af_mpi_check(MPI_Reduce(mine, correct, (int)n, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD), "MPI_Reduce samples");
-    free(mine);
-    return rc;
+    return rc ? rc : af_evaluate_samples(w, planner, which, n, K, MPI_COMM_WORLD, correct);
 }
 
 /* The JSON object of pass@k for k = 1, 2, 4, ... and K, and mean@K (malloc'd text). */
 static char *pass_at_k_json(const int *correct, size_t n, int K, double *mean_at_k) {
+    int ks[AF_EVAL_PASS_KS];
+    double pass[AF_EVAL_PASS_KS];
+    const int m = af_eval_pass_at_ks(correct, n, K, ks, pass, mean_at_k);
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    double mean = 0;
-    for (size_t i = 0; i < n; i++) mean += (double)correct[i] / K;
-    *mean_at_k = n ? mean / (double)n : 0.0;
-    for (int k = 1; k <= K; k = (k == K || 2 * k < K) ? 2 * k : K) {
-        double sum = 0;
-        for (size_t i = 0; i < n; i++) sum += af_eval_pass_at_k(K, correct[i], k);
+    for (int j = 0; j < m; j++) {
         char key[16];
-        snprintf(key, sizeof key, "%d", k);
-        cJSON_AddNumberToObject(o, key, n ? sum / (double)n : 0.0);
-        if (k == K) break;
+        snprintf(key, sizeof key, "%d", ks[j]);
+        cJSON_AddNumberToObject(o, key, pass[j]);
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);

@@ -2,6 +2,7 @@
 #include "run/evaluate.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,4 +99,62 @@ int af_evaluate_ex(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n
         return rc;
     if (pr == 0) memcpy(sum, total, sizeof total);
     return 0;
+}
+
+/* The rank that ran question index counts its sampled episode. */
+static int count_correct(void *ctx, size_t index, const AfItem *item, const Agentflow__Trajectory *t) {
+    (void)item;
+    int *mine = ctx;
+    mine[index] += t->status == AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK && t->reward >= 1.0f;
+    return 0;
+}
+
+int af_evaluate_samples(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n, int K, MPI_Comm comm,
+                        int *correct) {
+    if (K < 1 || K > AF_EVAL_MAX_SAMPLES)
+        return af_error_set(AF_EINVAL, "sampled evaluation: %d samples per question outside 1..%d", K,
+                            AF_EVAL_MAX_SAMPLES);
+    const AfDataset *ds = af_suite_split(w->suite, split);
+    if (n > ds->n) n = ds->n;
+    int pr = 0;
+    if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &pr);
+    if (pr == 0 && !correct && n > 0) return af_error_set(AF_EINVAL, "sampled evaluation: no count array on rank 0");
+    int *mine = calloc(n ? n : 1, sizeof *mine);
+    if (!mine) return af_error_set(AF_ENOMEM, "sampled evaluation: %zu counts", n);
+    int rc = 0;
+    AfEvalTotals tot;
+    char label[64];
+    for (int k = 0; k < K && rc == 0; k++) {
+        snprintf(label, sizeof label, "eval sample %d/%d", k + 1, K);
+        const AfEvalOptions o = {.iteration = 0, .sample = (uint32_t)k, .version = 0, .label = label};
+        rc = af_evaluate_ex(w, planner, split, n, &o, comm, count_correct, mine, &tot);
+    }
+    if (rc == 0) {
+        if (comm == MPI_COMM_NULL) {
+            memcpy(correct, mine, n * sizeof *mine);
+        } else {
+            MPI_Request req;
+            if ((rc = af_mpi_check(MPI_Ireduce(mine, pr == 0 ? correct : NULL, (int)n, MPI_INT, MPI_SUM, 0, comm, &req),
+                                   "MPI_Ireduce sampled evaluation")) == 0)
+                rc = af_mpi_wait(&req, MPI_STATUS_IGNORE);
+        }
+    }
+    free(mine);
+    return rc;
+}
+
+int af_eval_pass_at_ks(const int *correct, size_t n, int K, int *ks, double *pass, double *mean_at_k) {
+    if (mean_at_k) {
+        double mean = 0;
+        for (size_t i = 0; i < n; i++) mean += (double)correct[i] / K;
+        *mean_at_k = n ? mean / (double)n : 0.0;
+    }
+    int m = 0;
+    for (int k = 1; k >= 1 && m < AF_EVAL_PASS_KS; k = 2 * k < K ? 2 * k : (k == K ? 0 : K)) {
+        double sum = 0;
+        for (size_t i = 0; i < n; i++) sum += af_eval_pass_at_k(K, correct[i], k);
+        ks[m] = k;
+        pass[m++] = n ? sum / (double)n : 0.0;
+    }
+    return m;
 }

@@ -45,6 +45,25 @@ int af_evaluate_ex(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n
  * 1 when n - c < k; NAN when k < 1 or k > n or c outside [0, n]. */
 double af_eval_pass_at_k(int n, int c, int k);
 
+/* The most sampled episodes per question an evaluation runs (`eval --samples`,
+ * run.eval_samples). */
+#define AF_EVAL_MAX_SAMPLES 1024
+
+/* K sampled episodes per question of the first n of split (n clipped to the split), with
+ * the planner's current sampler: samples 0..K-1 of iteration 0, version 0, the same
+ * episodes whoever asks (`agentflow eval --samples K` and train's run.eval_samples). On
+ * rank 0 of comm, correct[i] (n entries; may be NULL on other ranks) gets how many of
+ * question i's K episodes were correct (status ok, reward >= 1). Collective over comm;
+ * every rank learns whether any failed, as af_evaluate. */
+int af_evaluate_samples(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n, int K, MPI_Comm comm,
+                        int *correct);
+
+/* pass@k averaged over n questions with correct[i] of K correct, for k = 1, 2, 4, ...
+ * (doubling) and K itself: ks[j] and pass[j] for j < the return value (at most
+ * AF_EVAL_PASS_KS entries); *mean_at_k (may be NULL) gets the mean share correct. */
+#define AF_EVAL_PASS_KS 12
+int af_eval_pass_at_ks(const int *correct, size_t n, int K, int *ks, double *pass, double *mean_at_k);
+
 /* Evaluates the first n questions of split (n is clipped to the split). *sum gets the
  * totals on rank 0 of comm (this rank's own elsewhere). Every rank learns whether any
  * failed, so none waits on a peer that gave up: returns 0, the rank's own error, or

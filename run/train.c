@@ -191,8 +191,11 @@ static int actor_group(void *ctx, const AfWorkUnit *u, size_t n, uint64_t versio
 
 /* ------------------------------------------------------------------ evaluation */
 
-/* Greedy evaluation of the test split, this rank's share over comm (the policy ranks). */
-static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum) {
+/* Greedy evaluation of the test split, this rank's share over comm (the policy ranks),
+ * then with run.eval_samples = K the K sampled episodes per question at the rollouts'
+ * sampler: *correct (the test split's size; rank 0 of comm only, NULL elsewhere) gets
+ * each question's count of correct samples. */
+static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum, int *correct) {
     const AfSampler greedy = {.temperature = 0.0f, .top_p = 1.0f};
     const AfSampler train = {.temperature = (float)R->cfg->rollout.temperature, .top_p = (float)R->cfg->rollout.top_p, .top_k = (int)R->cfg->rollout.top_k};
     int rc = af_planner_model_set_sampler(R->planner, &greedy);
@@ -201,6 +204,8 @@ static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum) {
     const size_t n = af_suite_split(R->w->suite, AF_SPLIT_TEST)->n;
     rc = af_evaluate(R->w, R->planner, AF_SPLIT_TEST, n, EVAL_ITERATION, 0, comm, NULL, NULL, sum);
     int rc2 = af_planner_model_set_sampler(R->planner, &train);
+    if (rc == 0 && rc2 == 0 && R->cfg->run.eval_samples > 0)
+        rc = af_evaluate_samples(R->w, R->planner, AF_SPLIT_TEST, n, (int)R->cfg->run.eval_samples, comm, correct);
     return rc ? rc : rc2;
 }
 
@@ -208,30 +213,52 @@ static int actor_eval(void *ctx, uint64_t version) {
     (void)version;
     Run *R = ctx;
     AfEvalTotals sum;
-    return eval_share(R, R->policy, &sum);
+    return eval_share(R, R->policy, &sum, NULL);
 }
 
-/* Rank 0: publish EVAL + weights, evaluate its own share, write the eval.jsonl line.
- * Returns the accuracy through *acc. */
+/* Rank 0: publish EVAL + weights, evaluate its own share, write the eval.jsonl line
+ * (with run.eval_samples: pass@k and mean@K of the sampled episodes). Returns the
+ * accuracy through *acc. */
 static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *acc) {
     double t0 = af_time_now();
     AfEvalTotals s;
     memset(&s, 0, sizeof s);
+    const size_t n = af_suite_split(R->w->suite, AF_SPLIT_TEST)->n;
+    const int K = (int)R->cfg->run.eval_samples;
+    int *correct = K > 0 ? calloc(n ? n : 1, sizeof *correct) : NULL;
+    if (K > 0 && !correct) return af_error_set(AF_ENOMEM, "evaluation after iteration %u: sample counts", after_iteration);
     int rc = af_learner_publish(R->learner, AF_CTRL_EVAL, after_iteration, version);
-    if (rc == 0) rc = eval_share(R, R->world > 1 ? R->policy : MPI_COMM_NULL, &s);
-    if (rc) return af_error_wrap(rc, "evaluation after iteration %u", after_iteration);
+    if (rc == 0) rc = eval_share(R, R->world > 1 ? R->policy : MPI_COMM_NULL, &s, correct);
+    if (rc) {
+        free(correct);
+        return af_error_wrap(rc, "evaluation after iteration %u", after_iteration);
+    }
     *acc = s.questions > 0 ? s.correct / s.questions : 0.0;
     const double reward = s.questions > 0 ? s.reward / s.questions : 0.0, dt = af_time_now() - t0;
+    char line[1024], extra[512] = "";
+    int ks[AF_EVAL_PASS_KS], m = 0;
+    double pass[AF_EVAL_PASS_KS], mean_at_k = 0;
+    if (K > 0) {
+        m = af_eval_pass_at_ks(correct, n, K, ks, pass, &mean_at_k);
+        size_t o = (size_t)snprintf(extra, sizeof extra, ", \"samples\": %d, \"temperature\": %g, \"pass_at_k\": {", K,
+                                    R->cfg->rollout.temperature);
+        for (int j = 0; j < m && o < sizeof extra; j++)
+            o += (size_t)snprintf(extra + o, sizeof extra - o, "%s\"%d\": %.6f", j ? ", " : "", ks[j], pass[j]);
+        if (o < sizeof extra) snprintf(extra + o, sizeof extra - o, "}, \"mean_at_k\": %.6f", mean_at_k);
+        af_log_progress("eval after %u iterations: pass@1 %.4f, pass@%d %.4f over %d samples per question",
+                        after_iteration, pass[0], ks[m - 1], pass[m - 1], K);
+    }
+    free(correct);
     af_log_progress("eval after %u iterations: held-out greedy accuracy %.4f (%g of %g), reward %.4f, %.1fs",
                     after_iteration, *acc, s.correct, s.questions, reward, dt);
-    char line[512];
     snprintf(line, sizeof line,
              "{\"iteration\": %u, \"policy_version\": %llu, \"split\": \"test\", \"questions\": %.0f, "
-             "\"accuracy\": %.6f, \"reward_mean\": %.6f, \"eval_s\": %.3f}",
-             after_iteration, (unsigned long long)version, s.questions, *acc, reward, dt);
-    static const char *const tags[] = {"eval/accuracy", "eval/reward_mean", "eval/questions", "time/eval_s"};
-    const double vals[] = {*acc, reward, s.questions, dt};
-    af_learner_tb_scalars(R->learner, after_iteration, tags, vals, 4);
+             "\"accuracy\": %.6f, \"reward_mean\": %.6f%s, \"eval_s\": %.3f}",
+             after_iteration, (unsigned long long)version, s.questions, *acc, reward, extra, dt);
+    static const char *const tags[] = {"eval/accuracy", "eval/reward_mean", "eval/questions", "time/eval_s",
+                                       "eval/pass_at_1", "eval/pass_at_samples"};
+    const double vals[] = {*acc, reward, s.questions, dt, m ? pass[0] : 0.0, m ? pass[m - 1] : 0.0};
+    af_learner_tb_scalars(R->learner, after_iteration, tags, vals, m ? 6 : 4);
     return af_learner_log_eval(R->learner, line);
 }
 

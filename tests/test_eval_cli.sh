@@ -4,7 +4,9 @@
 # report is the same at 1 and 3 ranks (questions spread over ranks); --dataset, --n,
 # --max-turns and --split change what is evaluated, and the totals match the per-question
 # results; --samples K gives pass@k and mean@k (against exact fractions), --results the
-# per-question JSONL. usage: test_eval_cli.sh AGENTFLOW_BINARY
+# per-question JSONL; training's run.eval_samples writes the pass@k of the same episodes
+# into eval.jsonl, at 1 rank and spread over 1 learner + 2 actors.
+# usage: test_eval_cli.sh AGENTFLOW_BINARY
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
 
@@ -13,8 +15,8 @@ easy_game24 "$T/easy.jsonl"
     --set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=1 --set model.d_ff=64 \
     --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24 --set rollout.batch_queries=4 \
     --set rollout.group_size=4 --set model.warmstart_steps=300 --set model.warmstart_batch=16 \
-    --set model.warmstart_lr=1e-2 --set run.iterations=2 --set run.eval_every=2 --set log.progress=none \
-    --set log.level=warn > "$T/train.log" 2>&1
+    --set model.warmstart_lr=1e-2 --set run.iterations=2 --set run.eval_every=2 --set run.eval_samples=6 \
+    --set log.progress=none --set log.level=warn > "$T/train.log" 2>&1
 
 expect_rc 0 "usage" "$AF" eval --help
 expect_rc 2 "required" "$AF" eval
@@ -95,5 +97,35 @@ r = [json.loads(l) for l in open('$T/s6.jsonl')]
 assert r == d and len(r) == 24\""
 check "--samples: np 3 report == np 1 report" "[ \"\$(summary '$T/s6.json')\" = \"\$(summary '$T/s6np3.json')\" ]"
 
-if [ $fail -ne 0 ]; then tail -5 "$T"/*.log "$T"/*.err; fi
+# run.eval_samples: training's evaluations carry pass@k of the episodes `eval --samples`
+# runs (samples 0..K-1 of iteration 0's streams): before the first iteration on the warm
+# start, after the last on the final planner; the same with the questions spread over a
+# learner and two actors (the counts are summed onto rank 0)
+"$AF" eval --run-dir "$T/run" --n 40 --samples 6 > "$T/fin6.json" 2> "$T/fin6.err"
+"$AF" eval --model "$T/run/warmstart" --config "$T/run/config.json" --n 40 --samples 6 > "$T/ws6.json" 2> "$T/ws6.err"
+mpirun -np 3 "$AF" train --run-dir "$T/run3" --config "$T/run/config.json" --init-from "$T/run/warmstart" \
+    --set model.warmstart_steps=0 --set run.iterations=0 --set topology.learners=1 > "$T/train3.log" 2>&1
+check "run.eval_samples: eval.jsonl's pass@k equals eval --samples 6 (warm start, final planner, np 3)" "$PY - '$T' <<'PYEOF'
+import json, sys
+t = sys.argv[1]
+lines = [json.loads(l) for l in open(t + '/run/eval.jsonl')]
+assert [l['iteration'] for l in lines] == [0, 2], lines
+for l in lines:
+    assert l['samples'] == 6 and set(l['pass_at_k']) == {'1', '2', '4', '6'}, l
+    assert abs(l['pass_at_k']['1'] - l['mean_at_k']) < 1e-6, l
+    assert all(0 <= v <= 1 for v in l['pass_at_k'].values()), l
+    assert l['pass_at_k']['1'] <= l['pass_at_k']['2'] <= l['pass_at_k']['4'] <= l['pass_at_k']['6'], l
+for line, report in ((lines[0], 'ws6'), (lines[1], 'fin6')):
+    r = json.load(open(t + '/' + report + '.json'))
+    assert r['questions'] == line['questions'] == 40, (r['questions'], line)
+    for k, v in r['pass_at_k'].items():
+        assert abs(line['pass_at_k'][k] - v) < 1e-6, (report, k, line['pass_at_k'][k], v)
+    assert abs(line['mean_at_k'] - r['mean_at_k']) < 1e-6, report
+assert 0 < lines[0]['pass_at_k']['6'], lines[0]  # the warm start solves some
+l3 = json.loads(open(t + '/run3/eval.jsonl').readline())
+assert l3['iteration'] == 0 and l3['pass_at_k'] == lines[0]['pass_at_k'] and l3['accuracy'] == lines[0]['accuracy'], (l3, lines[0])
+PYEOF"
+expect_rc 2 "run.eval_samples" "$AF" train --run-dir "$T/bad" --config "$T/run/config.json" --set run.eval_samples=2000
+
+if [ $fail -ne 0 ]; then tail -n 5 "$T"/*.log "$T"/*.err; fi
 finish
