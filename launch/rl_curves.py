@@ -3,7 +3,8 @@
 before and after Flow-GRPO (RUN/eval.jsonl), the best evaluation, the iterations, and the
 learning curves from RUN/metrics.jsonl averaged over windows of --every iterations:
 sampled reward, policy entropy, KL to the reference, the zero-variance share of the
-groups and the learning rate.
+groups and the learning rate, and pass@K of the evaluations that sampled
+(run.eval_samples = K).
 
 usage: launch/rl_curves.py [--every 25] [--curves] RUN_DIR...
 """
@@ -45,18 +46,21 @@ def main():
         return
     for r in a.runs:
         m = lines(os.path.join(r, "metrics.jsonl"))
-        ev = {e["iteration"]: e["accuracy"] for e in lines(os.path.join(r, "eval.jsonl"))}
+        evs = lines(os.path.join(r, "eval.jsonl"))
+        ev = {e["iteration"]: e["accuracy"] for e in evs}
+        # pass@K (K = run.eval_samples) of the evaluations that sampled
+        pk = {e["iteration"]: e["pass_at_k"][str(e["samples"])] for e in evs if "pass_at_k" in e}
         print("\n%s\n" % os.path.basename(r))
-        print("| iterations | greedy accuracy at the end | sampled reward | entropy | KL | zero-variance share | lr |")
-        print("|---|---|---|---|---|---|---|")
+        print("| iterations | greedy accuracy at the end | pass@K at the end | sampled reward | entropy | KL | zero-variance share | lr |")
+        print("|---|---|---|---|---|---|---|---|")
         for s in range(0, len(m), a.every):
             w = m[s:s + a.every]
             mean = lambda k: sum(x.get(k, 0) or 0 for x in w) / len(w)
             groups = sum(x.get("train/groups", 0) for x in w)
             zv = sum(x.get("train/zero_variance_groups", 0) for x in w)
             end = s + len(w)
-            print("| %d-%d | %s | %.3f | %.3f | %.4f | %.2f | %.2g |" % (
-                s, end - 1, pct(ev.get(end)), mean("rollout/reward_mean"), mean("train/entropy"),
+            print("| %d-%d | %s | %s | %.3f | %.3f | %.4f | %.2f | %.2g |" % (
+                s, end - 1, pct(ev.get(end)), pct(pk.get(end)), mean("rollout/reward_mean"), mean("train/entropy"),
                 mean("train/kl"), zv / groups if groups else 0, mean("train/lr")))
 
 
