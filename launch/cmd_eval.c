@@ -41,8 +41,6 @@ static const char usage[] =
     "                 iteration 0's streams): pass@k (unbiased estimator) and mean@k in the report\n"
     "  --results FILE the result of every question as JSONL (with samples_correct under --samples)\n";
 
-/* Sample indices of an episode's random stream stay small (common/rng.h). */
-
 typedef struct EvalArgs {
     AfCliConfigArgs cfg;
     const char *run_dir, *model_dir, *split, *dataset, *suite;
@@ -201,23 +199,6 @@ static int run_samples(const AfWorld *w, AfPlanner *planner, const AfConfig *cfg
     return rc ? rc : af_evaluate_samples(w, planner, which, n, K, MPI_COMM_WORLD, correct);
 }
 
-/* The JSON object of pass@k for k = 1, 2, 4, ... and K, and mean@K (malloc'd text). */
-static char *pass_at_k_json(const int *correct, size_t n, int K, double *mean_at_k) {
-    int ks[AF_EVAL_PASS_KS];
-    double pass[AF_EVAL_PASS_KS];
-    const int m = af_eval_pass_at_ks(correct, n, K, ks, pass, mean_at_k);
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    for (int j = 0; j < m; j++) {
-        char key[16];
-        snprintf(key, sizeof key, "%d", ks[j]);
-        cJSON_AddNumberToObject(o, key, pass[j]);
-    }
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
-}
-
 /* Rank 0: the report, results in question order (question i ran on rank i % P as its
  * (i / P)-th line), and with --results the same lines as JSONL. correct: the sample
  * counts under --samples, else NULL. */
@@ -246,7 +227,7 @@ static int print_report(const AfWorld *w, const EvalArgs *a, const char *model, 
     free(q);
     if (correct) {
         double mean_at_k = 0;
-        char *pk = pass_at_k_json(correct, n, (int)a->samples, &mean_at_k);
+        char *pk = af_eval_pass_at_k_json(correct, n, (int)a->samples, NULL, &mean_at_k);
         printf("\"samples\": %ld, \"temperature\": %g, \"pass_at_k\": %s, \"mean_at_k\": %.6f, ", a->samples,
                w->cfg.rollout.temperature, pk ? pk : "null", mean_at_k);
         free(pk);

@@ -1,6 +1,7 @@
 /* The evaluator (see evaluate.h). */
 #include "run/evaluate.h"
 
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +144,9 @@ int af_evaluate_samples(const AfWorld *w, AfPlanner *planner, AfSplit split, siz
     return rc;
 }
 
-int af_eval_pass_at_ks(const int *correct, size_t n, int K, int *ks, double *pass, double *mean_at_k) {
+/* pass@k for k = 1, 2, 4, ... and K: ks[j], pass[j] for j < the return value. */
+#define AF_EVAL_PASS_KS 12 /* k up to AF_EVAL_MAX_SAMPLES = 1024: 11 of them */
+static int pass_at_ks(const int *correct, size_t n, int K, int *ks, double *pass, double *mean_at_k) {
     if (mean_at_k) {
         double mean = 0;
         for (size_t i = 0; i < n; i++) mean += (double)correct[i] / K;
@@ -157,4 +160,24 @@ int af_eval_pass_at_ks(const int *correct, size_t n, int K, int *ks, double *pas
         pass[m++] = n ? sum / (double)n : 0.0;
     }
     return m;
+}
+
+char *af_eval_pass_at_k_json(const int *correct, size_t n, int K, double pass_k[2], double *mean_at_k) {
+    int ks[AF_EVAL_PASS_KS];
+    double pass[AF_EVAL_PASS_KS];
+    const int m = pass_at_ks(correct, n, K, ks, pass, mean_at_k);
+    if (pass_k) {
+        pass_k[0] = m ? pass[0] : 0.0;
+        pass_k[1] = m ? pass[m - 1] : 0.0;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    for (int j = 0; j < m; j++) {
+        char key[16];
+        snprintf(key, sizeof key, "%d", ks[j]);
+        cJSON_AddNumberToObject(o, key, pass[j]);
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
 }

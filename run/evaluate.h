@@ -46,7 +46,8 @@ int af_evaluate_ex(const AfWorld *w, AfPlanner *planner, AfSplit split, size_t n
 double af_eval_pass_at_k(int n, int c, int k);
 
 /* The most sampled episodes per question an evaluation runs (`eval --samples`,
- * run.eval_samples). */
+ * run.eval_samples): sample indices of an episode's random stream stay small
+ * (common/rng.h). */
 #define AF_EVAL_MAX_SAMPLES 1024
 
 /* K sampled episodes per question of the first n of split (n clipped to the split), with
@@ -59,10 +60,11 @@ int af_evaluate_samples(const AfWorld *w, AfPlanner *planner, AfSplit split, siz
                         int *correct);
 
 /* pass@k averaged over n questions with correct[i] of K correct, for k = 1, 2, 4, ...
- * (doubling) and K itself: ks[j] and pass[j] for j < the return value (at most
- * AF_EVAL_PASS_KS entries); *mean_at_k (may be NULL) gets the mean share correct. */
-#define AF_EVAL_PASS_KS 12
-int af_eval_pass_at_ks(const int *correct, size_t n, int K, int *ks, double *pass, double *mean_at_k);
+ * (doubling) and K itself, as a JSON object {"1": p1, "2": p2, ..., "K": pK} (malloc'd
+ * text, NULL when out of memory): the one writer of `eval --samples` reports and
+ * eval.jsonl lines. pass_k (may be NULL) gets {pass@1, pass@K}; *mean_at_k (may be NULL)
+ * the mean share of the K episodes correct. */
+char *af_eval_pass_at_k_json(const int *correct, size_t n, int K, double pass_k[2], double *mean_at_k);
 
 /* Evaluates the first n questions of split (n is clipped to the split). *sum gets the
  * totals on rank 0 of comm (this rank's own elsewhere). Every rank learns whether any

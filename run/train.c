@@ -235,18 +235,19 @@ static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *
     }
     *acc = s.questions > 0 ? s.correct / s.questions : 0.0;
     const double reward = s.questions > 0 ? s.reward / s.questions : 0.0, dt = af_time_now() - t0;
-    char line[1024], extra[512] = "";
-    int ks[AF_EVAL_PASS_KS], m = 0;
-    double pass[AF_EVAL_PASS_KS], mean_at_k = 0;
+    char line[1024], extra[640] = "";
+    double pk[2] = {0, 0}, mean_at_k = 0;
     if (K > 0) {
-        m = af_eval_pass_at_ks(correct, n, K, ks, pass, &mean_at_k);
-        size_t o = (size_t)snprintf(extra, sizeof extra, ", \"samples\": %d, \"temperature\": %g, \"pass_at_k\": {", K,
-                                    R->cfg->rollout.temperature);
-        for (int j = 0; j < m && o < sizeof extra; j++)
-            o += (size_t)snprintf(extra + o, sizeof extra - o, "%s\"%d\": %.6f", j ? ", " : "", ks[j], pass[j]);
-        if (o < sizeof extra) snprintf(extra + o, sizeof extra - o, "}, \"mean_at_k\": %.6f", mean_at_k);
+        char *json = af_eval_pass_at_k_json(correct, n, K, pk, &mean_at_k);
+        if (!json) {
+            free(correct);
+            return af_error_set(AF_ENOMEM, "evaluation after iteration %u: pass@k", after_iteration);
+        }
+        snprintf(extra, sizeof extra, ", \"samples\": %d, \"temperature\": %g, \"pass_at_k\": %s, \"mean_at_k\": %.6f", K,
+                 R->cfg->rollout.temperature, json, mean_at_k);
+        free(json);
         af_log_progress("eval after %u iterations: pass@1 %.4f, pass@%d %.4f over %d samples per question",
-                        after_iteration, pass[0], ks[m - 1], pass[m - 1], K);
+                        after_iteration, pk[0], K, pk[1], K);
     }
     free(correct);
     af_log_progress("eval after %u iterations: held-out greedy accuracy %.4f (%g of %g), reward %.4f, %.1fs",
@@ -257,8 +258,8 @@ static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *
              after_iteration, (unsigned long long)version, s.questions, *acc, reward, extra, dt);
     static const char *const tags[] = {"eval/accuracy", "eval/reward_mean", "eval/questions", "time/eval_s",
                                        "eval/pass_at_1", "eval/pass_at_samples"};
-    const double vals[] = {*acc, reward, s.questions, dt, m ? pass[0] : 0.0, m ? pass[m - 1] : 0.0};
-    af_learner_tb_scalars(R->learner, after_iteration, tags, vals, m ? 6 : 4);
+    const double vals[] = {*acc, reward, s.questions, dt, pk[0], pk[1]};
+    af_learner_tb_scalars(R->learner, after_iteration, tags, vals, K > 0 ? 6 : 4);
     return af_learner_log_eval(R->learner, line);
 }
 
