@@ -325,6 +325,15 @@ int af_config_check(const AfConfig *c) {
     if (c->algo.minibatch > c->rollout.batch_queries)
         return af_error_set(AF_ECONFIG, "config: algo.minibatch (%lld queries) exceeds rollout.batch_queries (%lld)",
                             (long long)c->algo.minibatch, (long long)c->rollout.batch_queries);
+    if (c->algo.adv_pass_k == 1)
+        return af_error_set(AF_ECONFIG, "config: algo.adv_pass_k = 1 is the reward itself: use 0 (off) or k >= 2");
+    if (c->algo.adv_pass_k > 0 && c->algo.adv_pass_k >= c->rollout.group_size)
+        return af_error_set(AF_ECONFIG, "config: algo.adv_pass_k (%lld) must be below rollout.group_size (%lld): "
+                            "with k = G every member's k-subset is the whole group and no member differs",
+                            (long long)c->algo.adv_pass_k, (long long)c->rollout.group_size);
+    if (c->algo.adv_pass_k > 0 && c->algo.adv_stats != AF_CFG_ADV_TRAJECTORY)
+        return af_error_set(AF_ECONFIG, "config: algo.adv_pass_k needs algo.adv_stats = trajectory (k-subsets are "
+                            "subsets of trajectories)");
     if (c->algo.dual_clip != 0.0 && !(c->algo.dual_clip > 1.0))
         return af_error_set(AF_ECONFIG, "config: algo.dual_clip must be > 1 (or 0 to disable), got %g", c->algo.dual_clip);
     return 0;

@@ -110,6 +110,7 @@ typedef struct AfConfig {
         int64_t ppo_epochs, minibatch, max_staleness;
         int drop_zero_variance;
         double neg_adv_scale; /* factor on negative advantages, 1 = the paper */
+        int64_t adv_pass_k; /* advantages of the pass@k objective over the group, 0 = off (the paper) */
         double explore_neg_scale; /* further factor on negative advantages of explored turns */
         int64_t dynamic_sampling; /* extra rollout rounds refilling zero-variance groups, 0 = off */
         int64_t lr_warmup;
@@ -340,6 +341,8 @@ typedef struct AfConfig {
       "drop groups whose rewards are all equal")                                                \
     X("algo.neg_adv_scale", algo.neg_adv_scale, FLOAT, 1.0, 0.0, 1.0, "",                       \
       "factor on negative advantages (trajectories below their group's mean): 1 = symmetric GRPO (the paper), 0 = learn from the above-mean trajectories only") \
+    X("algo.adv_pass_k", algo.adv_pass_k, INT, 0, 0, 1023, "",                                \
+      "advantages of the pass@k objective instead of the reward's (k >= 2, below rollout.group_size): a member's advantage is the expected best reward of the k-subsets of its group that hold it, minus that of all k-subsets, over their std; groups most members solve move the policy little, groups few solve move it most; 0 = off (the paper)") \
     X("algo.explore_neg_scale", algo.explore_neg_scale, FLOAT, 1.0, 0.0, 1.0, "",              \
       "further factor on the negative advantage of a turn whose action explored (rollout.explore_random; algo.policy=monolithic: of a transcript with such a turn): 1 = as a sampled turn, 0 = explored actions only reinforce (a failed random action says little of the policy's own choices)") \
     X("algo.dynamic_sampling", algo.dynamic_sampling, INT, 0, 0, 64, "",                       \

@@ -14,8 +14,59 @@ void af_grpo_adv_options_default(AfAdvOptions *o) {
     o->final_turn_only = 0;
     o->last_try_credit = 0;
     o->neg_scale = 1.0;
+    o->pass_k = 0;
     o->explored_neg_scale = 1.0;
     o->eps = 1e-6;
+}
+
+/* C(n, r) in double (exact up to 2^53; the ratios below are what matter). 0 for r outside
+ * [0, n]. */
+static double binom(int n, int r) {
+    if (r < 0 || r > n) return 0.0;
+    if (r > n - r) r = n - r;
+    double v = 1.0;
+    for (int j = 1; j <= r; j++) v = v * (double)(n - r + j) / (double)j;
+    return v;
+}
+
+/* pass@k statistics of grpo.h over the OK members (their rewards in `v`, n of them, sorted
+ * ascending here): Rbar, sigma, and m_i per member (written to `m`, in member order of
+ * `idx`, the members' indices into `rewards`). */
+static void pass_k_stats(int k, const float *rewards, const int *idx, int n, double *v, double *m,
+                         double *rbar, double *sigma) {
+    for (int a = 0; a < n; a++) v[a] = (double)rewards[idx[a]];
+    for (int a = 1; a < n; a++) { /* insertion sort: n is a group, and the order is fixed */
+        double x = v[a];
+        int b = a - 1;
+        for (; b >= 0 && v[b] > x; b--) v[b + 1] = v[b];
+        v[b + 1] = x;
+    }
+    /* the max of a k-subset is the j-th smallest (1-based) with probability C(j-1, k-1) / C(n, k) */
+    double tot = binom(n, k), e1 = 0.0, e2 = 0.0;
+    for (int j = k; j <= n; j++) {
+        double p = binom(j - 1, k - 1) / tot;
+        e1 += p * v[j - 1];
+        e2 += p * v[j - 1] * v[j - 1];
+    }
+    double var = e2 - e1 * e1;
+    *rbar = e1;
+    *sigma = var > 0.0 ? sqrt(var) : 0.0;
+    /* m_i: the others are v without one copy of R_i; a (k-1)-subset of those n - 1 has its
+     * max at their j-th smallest with probability C(j-1, k-2) / C(n-1, k-1) */
+    double tot1 = binom(n - 1, k - 1);
+    for (int a = 0; a < n; a++) {
+        double r = (double)rewards[idx[a]], s = k == 1 ? r : 0.0; /* k = 1: no others */
+        int skipped = 0, j = 0;
+        for (int b = 0; b < n && k > 1; b++) {
+            if (!skipped && v[b] == r) {
+                skipped = 1;
+                continue;
+            }
+            j++;
+            if (j >= k - 1) s += binom(j - 1, k - 2) / tot1 * (v[b] > r ? v[b] : r);
+        }
+        m[a] = s;
+    }
 }
 
 int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *rewards,
@@ -32,6 +83,14 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
         return af_error_set(AF_EINVAL, "grpo advantages: eps %g < 0", opt->eps);
     if (!(opt->neg_scale >= 0.0 && opt->neg_scale <= 1.0))
         return af_error_set(AF_EINVAL, "grpo advantages: algo.neg_adv_scale %g outside [0, 1]", opt->neg_scale);
+    if (opt->pass_k < 0 || opt->pass_k == 1 || opt->pass_k > AF_GRPO_PASS_K_MAX_G - 1)
+        return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k %d: 0 (off) or 2 .. %d", opt->pass_k,
+                            AF_GRPO_PASS_K_MAX_G - 1);
+    if (opt->pass_k && opt->stats != AF_ADV_STATS_TRAJ)
+        return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k needs algo.adv_stats = trajectory");
+    if (opt->pass_k && G > AF_GRPO_PASS_K_MAX_G)
+        return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k with a group of %d (at most %d)", G,
+                            AF_GRPO_PASS_K_MAX_G);
     if (!(opt->explored_neg_scale >= 0.0 && opt->explored_neg_scale <= 1.0))
         return af_error_set(AF_EINVAL, "grpo advantages: algo.explore_neg_scale %g outside [0, 1]", opt->explored_neg_scale);
 
@@ -79,6 +138,22 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
             st.std = sqrt(ss / (wsum - 1.0)); /* sample std, as torch.std */
         }
     }
+    /* pass@k (grpo.h): replaces the statistics and the per-member reward by m_i */
+    double m_of[AF_GRPO_PASS_K_MAX_G];
+    if (opt->pass_k && st.n_ok >= 2 && !st.zero_variance) {
+        int idx[AF_GRPO_PASS_K_MAX_G], n = 0;
+        double v[AF_GRPO_PASS_K_MAX_G], m[AF_GRPO_PASS_K_MAX_G];
+        for (int i = 0; i < G; i++)
+            if (status[i] == AF_GRPO_TRAJ_OK) idx[n++] = i;
+        int k = opt->pass_k < n - 1 ? opt->pass_k : n - 1;
+        pass_k_stats(k, rewards, idx, n, v, m, &st.mean, &st.std);
+        for (int a = 0; a < n; a++) m_of[idx[a]] = m[a];
+        if (v[k - 1] == v[n - 1]) { /* every k-subset has the same best reward */
+            st.zero_variance = 1;
+            st.dropped = opt->drop_zero_variance;
+            for (int a = 0; a < n; a++) m_of[idx[a]] = st.mean; /* A = 0 if kept */
+        }
+    }
     for (int i = 0; i < G; i++) {
         int ok = status[i] == AF_GRPO_TRAJ_OK && !st.dropped;
         use[i] = (uint8_t)ok;
@@ -86,8 +161,10 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
             adv[i] = 0.0f;
             continue;
         }
-        double a = (double)rewards[i] - st.mean;
-        if (opt->normalize_std) a /= st.std + opt->eps;
+        int pk = opt->pass_k && st.n_ok >= 2 && !all_equal;
+        double a = (pk ? m_of[i] : (double)rewards[i]) - st.mean;
+        if (pk && st.zero_variance) a = 0.0;
+        else if (opt->normalize_std) a /= st.std + opt->eps;
         if (a < 0.0) a *= opt->neg_scale;
         adv[i] = (float)a;
     }

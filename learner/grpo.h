@@ -37,6 +37,9 @@ typedef enum {
                               trajectory's reward weighted by its number of turns */
 } AfAdvStats;
 
+/* The largest group algo.adv_pass_k handles (its statistics live on the stack). */
+#define AF_GRPO_PASS_K_MAX_G 1024
+
 typedef struct {
     AfAdvStats stats;       /* algo.adv_stats; default AF_ADV_STATS_TRAJ */
     int normalize_std;      /* 1 (default): divide by (std + eps); 0: A = R - mean (ablation) */
@@ -48,11 +51,30 @@ typedef struct {
                                Default 0 */
     double neg_scale;       /* algo.neg_adv_scale: a negative A is multiplied by it (after the
                                normalisation); default 1 (the paper), 0 = positive advantages only */
+    int pass_k;             /* algo.adv_pass_k: 0 (default, the paper) = off; k >= 2: the advantages
+                               of the pass@k objective (below), trajectory statistics only */
     double explored_neg_scale; /* algo.explore_neg_scale: a negative advantage of an explored
                                turn (rollout.explore_random) is further multiplied by it;
                                default 1 (as a sampled turn) */
     double eps;             /* default 1e-6 */
 } AfAdvOptions;
+
+/* pass@k advantages (pass_k = k >= 2; Chen et al. 2025, "Pass@k Training", generalised from
+ * 0/1 rewards to any reward by taking a subset's reward as its best member's). Over the n OK
+ * members of a group, with k' = min(k, n - 1):
+ *   Rbar  = E[max of a uniformly drawn k'-subset]            (the group's pass@k')
+ *   m_i   = E[max of a uniformly drawn k'-subset holding i]  (= the mean of max(R_i, max of
+ *           a (k'-1)-subset of the others))
+ *   sigma = the std of the max over all k'-subsets (population, as the paper's
+ *           sqrt(Rbar (1 - Rbar)) for 0/1 rewards)
+ *   A_i   = (m_i - Rbar) / (sigma + eps), or m_i - Rbar with normalize_std 0.
+ * The mean of m_i is Rbar, so the A_i sum to 0. With 0/1 rewards and c successes of n:
+ * a success gets (1 - Rbar) / sigma, a failure (1 - Rbar - C(n-c-1, k'-1) / C(n-1, k'-1)) /
+ * sigma: a group most members solve moves the policy little, one few solve moves it most,
+ * and a failure next to a success is pushed down less than in GRPO. The group carries no
+ * signal (zero_variance) when every k'-subset has the same best reward: the k'-th smallest
+ * reward equals the largest. neg_scale applies to the result as usual. In `stats`, mean and
+ * std are Rbar and sigma. */
 
 /* Fill `o` with the defaults above. */
 void af_grpo_adv_options_default(AfAdvOptions *o);

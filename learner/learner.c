@@ -145,6 +145,7 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
     uc.adv.drop_zero_variance = c->algo.drop_zero_variance;
     uc.adv.normalize_std = c->algo.group_norm;
     uc.adv.neg_scale = c->algo.neg_adv_scale;
+    uc.adv.pass_k = (int)c->algo.adv_pass_k;
     uc.adv.explored_neg_scale = c->algo.explore_neg_scale;
     uc.adv.final_turn_only = c->algo.reward_turns == AF_REWARD_TURNS_FINAL;
     uc.adv.last_try_credit = c->algo.reward_turns == AF_REWARD_TURNS_LAST_TRY;

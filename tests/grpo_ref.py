@@ -6,6 +6,7 @@ and compares loss parts and dL/dlogp with the C values. Exits non-zero on any mi
 
 usage: /usr/bin/python3 tests/grpo_ref.py build/test_grpo
 """
+import itertools
 import json
 import os
 import subprocess
@@ -17,10 +18,38 @@ import torch
 torch.set_default_dtype(torch.float64)
 
 
+def pass_k_advantages(case, r, ok):
+    """algo.adv_pass_k by enumeration: every k-subset of the OK members, its reward the best
+    member's; a member's advantage is the mean over the subsets holding it minus the mean over
+    all, over the population std of all (Chen et al. 2025 for 0/1 rewards)."""
+    adv = [0.0] * len(r)
+    use = [0] * len(r)
+    k = min(case["pass_k"], len(ok) - 1)
+    subsets = list(itertools.combinations(ok, k))
+    best = torch.tensor([max(r[i] for i in sub) for sub in subsets])
+    if bool((best == best[0]).all()):  # no k-subset differs: no signal
+        if case["drop_zero_variance"]:
+            return adv, use
+        for i in ok:
+            use[i] = 1
+        return adv, use
+    rbar, sigma = best.mean(), torch.std(best, unbiased=False)
+    for i in ok:
+        held = torch.tensor([b for b, sub in zip(best.tolist(), subsets) if i in sub])
+        a = held.mean() - rbar
+        if case["normalize_std"]:
+            a = a / (sigma + case["eps"])
+        adv[i] = float(torch.tensor(a.item(), dtype=torch.float32))
+        use[i] = 1
+    return adv, use
+
+
 def advantages(case, grp):
     """verl compute_grpo_outcome_advantage over the OK members (trajectory or turn rows)."""
     r = [float(x) for x in grp["rewards"]]
     ok = [i for i, s in enumerate(grp["status"]) if s == 0]
+    if case.get("pass_k", 0) and len(ok) >= 2 and any(r[i] != r[ok[0]] for i in ok):
+        return pass_k_advantages(case, r, ok)
     rows = []
     for i in ok:
         rows += [r[i]] * (grp["n_turns"][i] if case["adv_turn"] else 1)

@@ -238,6 +238,22 @@ static void test_check(void) {
     CHECK_EQ_INT(af_config_apply_set(&c, "algo.minibatch=100000"), 0);
     CHECK_EQ_INT(af_config_check(&c), AF_ECONFIG);
     CHECK_STR_CONTAINS(af_error_detail(), "algo.minibatch");
+    /* algo.adv_pass_k: 0 or 2 .. G - 1, trajectory statistics */
+    const char *bad_pk[][2] = {{"algo.adv_pass_k=1", "algo.adv_pass_k = 1"},
+                               {"algo.adv_pass_k=8", "algo.adv_pass_k (8) must be below rollout.group_size (8)"},
+                               {"algo.adv_stats=turn", "algo.adv_pass_k needs algo.adv_stats = trajectory"}};
+    for (int i = 0; i < 3; i++) {
+        af_config_defaults(&c);
+        CHECK_EQ_INT(af_config_apply_set(&c, "rollout.group_size=8"), 0);
+        if (i == 2) CHECK_EQ_INT(af_config_apply_set(&c, "algo.adv_pass_k=4"), 0);
+        CHECK_EQ_INT(af_config_apply_set(&c, bad_pk[i][0]), 0);
+        CHECK_EQ_INT(af_config_check(&c), AF_ECONFIG);
+        CHECK_STR_CONTAINS(af_error_detail(), bad_pk[i][1]);
+    }
+    af_config_defaults(&c);
+    CHECK_EQ_INT(af_config_apply_set(&c, "rollout.group_size=8"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "algo.adv_pass_k=7"), 0);
+    CHECK_EQ_INT(af_config_check(&c), 0);
 }
 
 static void test_files_and_round_trip(void) {

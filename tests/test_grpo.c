@@ -247,6 +247,127 @@ static void test_token_kl(void) {
     CHECK_NEAR(g, 0.0, 0);
 }
 
+/* algo.adv_pass_k against enumeration: every k-subset of the OK members (a bitmask over them),
+ * its reward the best member's. */
+static void pass_k_brute(int G, const float *r, const uint8_t *st, int k, int normalize, double *adv,
+                         int *signal) {
+    int ok[16], n = 0;
+    for (int i = 0; i < G; i++)
+        if (st[i] == AF_GRPO_TRAJ_OK) ok[n++] = i;
+    if (k > n - 1) k = n - 1;
+    double sum = 0.0, sum2 = 0.0, held[16] = {0}, lo = INFINITY, hi = -INFINITY;
+    int cnt = 0, held_n[16] = {0};
+    for (unsigned mask = 0; mask < (1u << n); mask++) {
+        if (__builtin_popcount(mask) != k) continue;
+        double best = -INFINITY;
+        for (int a = 0; a < n; a++)
+            if (mask >> a & 1u && r[ok[a]] > best) best = r[ok[a]];
+        sum += best, sum2 += best * best, cnt++;
+        lo = best < lo ? best : lo, hi = best > hi ? best : hi;
+        for (int a = 0; a < n; a++)
+            if (mask >> a & 1u) held[a] += best, held_n[a]++;
+    }
+    double mean = sum / cnt, sd = sqrt(fmax(sum2 / cnt - mean * mean, 0.0));
+    *signal = lo != hi;
+    for (int i = 0; i < G; i++) adv[i] = 0.0;
+    for (int a = 0; a < n && *signal; a++) {
+        double v = held[a] / held_n[a] - mean;
+        adv[ok[a]] = normalize ? v / (sd + EPS) : v;
+    }
+}
+
+/* algo.adv_pass_k on hand-made groups: the paper's closed form for 0/1 rewards, what it does
+ * to the weight of solved and unsolved questions against GRPO, groups without signal, and
+ * random groups (rewards 0 / 0.25 / .. / 1, failed members) against enumeration. */
+static void test_adv_pass_k(void) {
+    AfAdvOptions o;
+    af_grpo_adv_options_default(&o);
+    CHECK(o.pass_k == 0);
+    uint8_t st[16] = {0}, use[16];
+    AfAdvGroupStats gs;
+    /* 1 success in 8, k = 4: Rbar = 1 - C(7,4)/C(8,4) = 1/2, sigma = 1/2; the success gets
+     * (1 - Rbar)/sigma = 1, a failure (1 - Rbar - C(6,3)/C(7,3))/sigma = -1/7 */
+    float one[8] = {0, 0, 0, 1, 0, 0, 0, 0}, four[8] = {1, 0, 1, 0, 0, 1, 1, 0};
+    float a1[8], a4[8], g1[8], g4[8];
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, one, st, NULL, g1, use, &gs), 0);
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, four, st, NULL, g4, use, &gs), 0);
+    o.pass_k = 4;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, one, st, NULL, a1, use, &gs), 0);
+    CHECK_NEAR(gs.mean, 0.5, 1e-12);
+    CHECK_NEAR(gs.std, 0.5, 1e-12);
+    CHECK_NEAR(a1[3], 0.5 / (0.5 + EPS), 1e-6);
+    CHECK_NEAR(a1[0], (0.5 - 20.0 / 35.0) / (0.5 + EPS), 1e-6);
+    /* 4 successes in 8: Rbar = 1 - 1/70; +-(1/70)/sigma for a success / a failure */
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, four, st, NULL, a4, use, &gs), 0);
+    double rb = 1.0 - 1.0 / 70.0, sg = sqrt(rb * (1.0 - rb));
+    CHECK_NEAR(gs.mean, rb, 1e-12);
+    CHECK_NEAR(a4[0], (1.0 / 70.0) / (sg + EPS), 1e-6);
+    CHECK_NEAR(a4[1], (1.0 - rb - 1.0 / 35.0) / (sg + EPS), 1e-6);
+    /* the effect: the question solved once in 8 weighs 8x the half-solved one (GRPO: 2.6x),
+     * and a failure beside the lone success is pushed down 2.5x less than by GRPO */
+    CHECK(a1[3] / a4[0] > 8.0 && g1[3] / g4[0] < 2.7);
+    CHECK(fabsf(a1[0]) < 0.41f * fabsf(g1[0]));
+    double s1 = 0.0;
+    for (int i = 0; i < 8; i++) s1 += a1[i];
+    CHECK_NEAR(s1, 0.0, 1e-6);
+    /* no k-subset differs: {0, 1, 1, 1} with k = 3 (every 3-subset holds a 1) */
+    float z[4] = {0, 1, 1, 1}, za[4];
+    o.pass_k = 3;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 4, z, st, NULL, za, use, &gs), 0);
+    CHECK(gs.zero_variance && gs.dropped);
+    for (int i = 0; i < 4; i++) CHECK(za[i] == 0.0f && use[i] == 0);
+    o.drop_zero_variance = 0;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 4, z, st, NULL, za, use, &gs), 0);
+    CHECK(gs.zero_variance && !gs.dropped);
+    for (int i = 0; i < 4; i++) CHECK(za[i] == 0.0f && use[i] == 1);
+    o.drop_zero_variance = 1;
+    /* k = 2 on {0, 0, 1, 1} has signal: one pair in six is {0, 0} */
+    o.pass_k = 2;
+    z[1] = 0.0f;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 4, z, st, NULL, za, use, &gs), 0);
+    CHECK(!gs.zero_variance && za[0] < 0.0f && za[3] > 0.0f);
+    /* random groups against enumeration */
+    AfRng rng;
+    af_rng_init(&rng, 77, AF_RNG_TEST, 0, 0, 0);
+    for (int t = 0; t < 400; t++) {
+        int G = 2 + (int)af_rng_below(&rng, 11);
+        float r[16], a[16];
+        uint8_t s2[16];
+        for (int i = 0; i < G; i++) {
+            r[i] = (float)af_rng_below(&rng, 5) * 0.25f;
+            s2[i] = af_rng_below(&rng, 7) == 0 ? AF_GRPO_TRAJ_FAILED : AF_GRPO_TRAJ_OK;
+        }
+        o.pass_k = 2 + (int)af_rng_below(&rng, 12);
+        o.normalize_std = t % 5 != 4;
+        o.neg_scale = t % 7 == 6 ? 0.5 : 1.0;
+        CHECK_EQ_INT(af_grpo_group_advantages(&o, G, r, s2, NULL, a, use, &gs), 0);
+        int n = 0;
+        for (int i = 0; i < G; i++) n += s2[i] == AF_GRPO_TRAJ_OK;
+        double want[16];
+        int signal = 0;
+        if (n >= 2) pass_k_brute(G, r, s2, o.pass_k, o.normalize_std, want, &signal);
+        if (!signal) {
+            CHECK(gs.dropped);
+            for (int i = 0; i < G; i++) CHECK(a[i] == 0.0f && use[i] == 0);
+            continue;
+        }
+        for (int i = 0; i < G; i++) {
+            double w = want[i] < 0.0 ? want[i] * o.neg_scale : want[i];
+            CHECK_NEAR(a[i], w, 1e-5 * (1.0 + fabs(w)));
+            CHECK(use[i] == (s2[i] == AF_GRPO_TRAJ_OK));
+        }
+    }
+    /* refused, naming the key: k = 1, turn statistics */
+    o.pass_k = 1;
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, one, st, NULL, a1, use, &gs), AF_EINVAL);
+    CHECK_STR_CONTAINS(af_error_detail(), "algo.adv_pass_k");
+    o.pass_k = 4;
+    o.stats = AF_ADV_STATS_TURN;
+    int nt[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    CHECK_EQ_INT(af_grpo_group_advantages(&o, 8, one, st, nt, a1, use, &gs), AF_EINVAL);
+    CHECK_STR_CONTAINS(af_error_detail(), "algo.adv_pass_k");
+}
+
 /* The default loss options without the KL term (rho = 1 batches: each token's loss is -A). */
 static AfLossOptions no_kl_options(void) {
     AfLossOptions o;
@@ -618,13 +739,17 @@ static int dump(const char *path) {
     static float g[8 * 6 * 3 * 6];
     cJSON *root = cJSON_CreateArray();
     int k = 0;
-    for (uint32_t seed = 100; seed < 112; seed++, k++) {
+    for (uint32_t seed = 100; seed < 120; seed++, k++) {
         AfAdvOptions ao;
         af_grpo_adv_options_default(&ao);
         ao.stats = k % 2 ? AF_ADV_STATS_TURN : AF_ADV_STATS_TRAJ;
         ao.drop_zero_variance = k % 4 != 3;
         ao.normalize_std = k % 6 != 5;
         ao.final_turn_only = k == 7;
+        if (k >= 12) { /* algo.adv_pass_k: k 2, 3, 4 (clamped to n - 1 in a small group) */
+            ao.stats = AF_ADV_STATS_TRAJ;
+            ao.pass_k = 2 + k % 3;
+        }
         make_case(&c, seed, &ao);
         AfLossOptions o;
         af_grpo_loss_options_default(&o);
@@ -640,6 +765,7 @@ static int dump(const char *path) {
         cJSON_AddNumberToObject(cs, "drop_zero_variance", ao.drop_zero_variance);
         cJSON_AddNumberToObject(cs, "normalize_std", ao.normalize_std);
         cJSON_AddNumberToObject(cs, "final_turn_only", ao.final_turn_only);
+        cJSON_AddNumberToObject(cs, "pass_k", ao.pass_k);
         cJSON_AddNumberToObject(cs, "eps", ao.eps);
         cJSON_AddNumberToObject(cs, "token_mean", o.agg == AF_LOSS_AGG_TOKEN_MEAN);
         cJSON_AddNumberToObject(cs, "clip_low", o.clip_low);
@@ -687,6 +813,7 @@ int main(int argc, char **argv) {
     test_adv_turn();
     test_adv_zero_variance();
     test_adv_neg_scale();
+    test_adv_pass_k();
     test_token_clipping();
     test_token_kl();
     test_aggregation();
