@@ -65,7 +65,7 @@ typedef struct AfConfig {
     struct {
         int name; /* AfSuiteKind */
         double test_fraction;
-        int64_t max_train, max_test, hops, entities, attempts, retries, min_hops, max_hops, distractors;
+        int64_t max_train, max_test, train_size, hops, entities, attempts, retries, min_hops, max_hops, distractors;
         int view; /* AfSuiteView */
     } suite;
     struct {
@@ -212,6 +212,8 @@ typedef struct AfConfig {
     X("suite.max_train", suite.max_train, INT, 0, 0, 100000000, "",                            \
       "cap on training questions, 0 = all")                                                     \
     X("suite.max_test", suite.max_test, INT, 0, 0, 100000000, "", "cap on test questions, 0 = all") \
+    X("suite.train_size", suite.train_size, INT, 0, 0, 1000000, "",                           \
+      "countdown and arith: training questions generated, 0 = the suite's 2000; the 300 test questions are drawn first, so they stay the same and stay out of the larger training split") \
     X("suite.hops", suite.hops, INT, 3, 2, 4, "", "reserved: another value is refused (multihop's hops are suite.min_hops..suite.max_hops)")     \
     X("suite.min_hops", suite.min_hops, INT, 2, 2, 8, "",                                       \
       "multihop: fewest hops of a generated question (uniform over min_hops..max_hops)")        \

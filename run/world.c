@@ -55,6 +55,12 @@ static int refuse_suite_keys(const AfConfig *cfg) {
                                                                             : NULL;
         if (key) return af_error_set(AF_ECONFIG, "config: %s is set, but only the multihop suite has hops and relations", key);
     }
+    if (cfg->suite.train_size && cfg->suite.name != AF_SUITE_COUNTDOWN && cfg->suite.name != AF_SUITE_ARITH)
+        return af_error_set(AF_ECONFIG, "config: suite.train_size is set, but only countdown and arith generate a training "
+                                        "split of any size (with the same test split)");
+    if (cfg->suite.train_size && cfg->data.train[0])
+        return af_error_set(AF_ECONFIG, "config: suite.train_size is set, but data.train replaces the generated training "
+                                        "split");
     if (cfg->suite.min_hops > cfg->suite.max_hops)
         return af_error_set(AF_ECONFIG, "config: suite.min_hops = %lld > suite.max_hops = %lld",
                             (long long)cfg->suite.min_hops, (long long)cfg->suite.max_hops);
@@ -208,6 +214,7 @@ static void suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
     o->seed = (uint64_t)cfg->run.seed;
     o->train_jsonl = cfg->data.train[0] ? cfg->data.train : NULL;
     o->test_jsonl = cfg->data.test[0] ? cfg->data.test : NULL;
+    o->train_size = (uint32_t)cfg->suite.train_size;
     o->attempts = (uint32_t)cfg->suite.attempts;
     o->retries = (uint32_t)cfg->suite.retries;
     o->state_view = cfg->suite.view == AF_VIEW_STATE;

@@ -153,6 +153,8 @@ static void test_bad_config(void) {
                AF_ECONFIG, "AF_WORLD_UNSET_KEY");
     expect_bad((const char *[]){"algo.policy=monolithic", "rollout.memory_results=2", NULL}, AF_ECONFIG,
                "rollout.memory_results");
+    expect_bad((const char *[]){"suite.name=game24", "suite.train_size=100", NULL}, AF_ECONFIG, "suite.train_size");
+    expect_bad((const char *[]){"suite.train_size=100", "data.train=/tmp/x.jsonl", NULL}, AF_ECONFIG, "suite.train_size");
     expect_bad((const char *[]){"tools.http.url=ftp://127.0.0.1/x", NULL}, AF_ECONFIG, "tools.http.url");
     expect_bad((const char *[]){"tools.http.url=http://example.com/x", NULL}, AF_ECONFIG, "tools.http.allow_hosts");
     expect_bad((const char *[]){"tools.http.url=http://127.0.0.1:9/x", "tools.http.allow_hosts=", NULL}, AF_ECONFIG,
@@ -173,6 +175,44 @@ static void test_bad_config(void) {
 }
 
 /* python and http tools join the suite: listed in the prompt, reached by the executor. */
+/* suite.train_size: a larger generated training split around the same test split, the
+ * suite's own questions first, none of them a test question. */
+static void test_train_size(void) {
+    const char *suites[2] = {"suite.name=countdown", "suite.name=arith"};
+    for (int k = 0; k < 2; k++) {
+        AfConfig cfg;
+        af_config_defaults(&cfg);
+        CHECK(af_config_apply_set(&cfg, suites[k]) == 0);
+        AfWorld *a = NULL, *b = NULL;
+        CHECK(af_world_create(&cfg, &a) == 0);
+        CHECK(af_config_apply_set(&cfg, "suite.train_size=5000") == 0);
+        CHECK(af_world_create(&cfg, &b) == 0);
+        if (!a || !b) {
+            af_world_destroy(a);
+            af_world_destroy(b);
+            continue;
+        }
+        const AfDataset *ta = af_suite_split(a->suite, AF_SPLIT_TRAIN), *tb = af_suite_split(b->suite, AF_SPLIT_TRAIN);
+        const AfDataset *ea = af_suite_split(a->suite, AF_SPLIT_TEST), *eb = af_suite_split(b->suite, AF_SPLIT_TEST);
+        CHECK_EQ_INT(ta->n, 2000);
+        CHECK_EQ_INT(tb->n, 5000);
+        CHECK_EQ_INT(ea->n, 300);
+        CHECK_EQ_INT(eb->n, 300);
+        int same_test = 1, prefix = 1, leaked = 0;
+        for (size_t i = 0; i < ea->n && i < eb->n; i++)
+            same_test &= !strcmp(ea->items[i].question, eb->items[i].question) &&
+                         !strcmp(ea->items[i].answer, eb->items[i].answer);
+        for (size_t i = 0; i < ta->n && i < tb->n; i++) prefix &= !strcmp(ta->items[i].question, tb->items[i].question);
+        for (size_t i = 0; i < tb->n; i++)
+            for (size_t j = 0; j < eb->n; j++) leaked += !strcmp(tb->items[i].question, eb->items[j].question);
+        CHECK_MSG(same_test, "%s: the test split changed with suite.train_size", suites[k]);
+        CHECK_MSG(prefix, "%s: the default training questions are not the first of the larger split", suites[k]);
+        CHECK_EQ_INT(leaked, 0);
+        af_world_destroy(a);
+        af_world_destroy(b);
+    }
+}
+
 static void test_extra_tools(void) {
     AfConfig cfg;
     af_config_defaults(&cfg);
@@ -494,6 +534,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     test_suites_through_world();
     test_bad_config();
+    test_train_size();
     if (fault_server_start(&srv, __FILE__) != 0) {
         CHECK_MSG(0, "cannot start tests/fault_server.py");
         TEST_MAIN_END();
