@@ -148,10 +148,9 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
         int k = opt->pass_k < n - 1 ? opt->pass_k : n - 1;
         pass_k_stats(k, rewards, idx, n, v, m, &st.mean, &st.std);
         for (int a = 0; a < n; a++) m_of[idx[a]] = m[a];
-        if (v[k - 1] == v[n - 1]) { /* every k-subset has the same best reward */
+        if (v[k - 1] == v[n - 1]) { /* every k-subset has the same best reward: A = 0 if kept */
             st.zero_variance = 1;
             st.dropped = opt->drop_zero_variance;
-            for (int a = 0; a < n; a++) m_of[idx[a]] = st.mean; /* A = 0 if kept */
         }
     }
     for (int i = 0; i < G; i++) {
