@@ -29,10 +29,10 @@ static double binom(int n, int r) {
     return v;
 }
 
-/* pass@k statistics of grpo.h over the OK members (their rewards in `v`, n of them, sorted
- * ascending here): Rbar, sigma, and m_i per member (written to `m`, in member order of
- * `idx`, the members' indices into `rewards`). */
-static void pass_k_stats(int k, const float *rewards, const int *idx, int n, double *v, double *m,
+/* pass@k statistics of grpo.h over the n OK members (indices `idx` into `rewards`): Rbar,
+ * sigma, and m_i of member idx[a] into m_of[idx[a]]. `v` and `w` are scratch of n doubles;
+ * v ends sorted ascending. */
+static void pass_k_stats(int k, const float *rewards, const int *idx, int n, double *v, double *w, double *m_of,
                          double *rbar, double *sigma) {
     for (int a = 0; a < n; a++) v[a] = (double)rewards[idx[a]];
     for (int a = 1; a < n; a++) { /* insertion sort: n is a group, and the order is fixed */
@@ -52,8 +52,10 @@ static void pass_k_stats(int k, const float *rewards, const int *idx, int n, dou
     *rbar = e1;
     *sigma = var > 0.0 ? sqrt(var) : 0.0;
     /* m_i: the others are v without one copy of R_i; a (k-1)-subset of those n - 1 has its
-     * max at their j-th smallest with probability C(j-1, k-2) / C(n-1, k-1) */
+     * max at their j-th smallest with probability w[j-1] = C(j-1, k-2) / C(n-1, k-1), the
+     * same for every member */
     double tot1 = binom(n - 1, k - 1);
+    for (int j = 1; j < n; j++) w[j - 1] = binom(j - 1, k - 2) / tot1;
     for (int a = 0; a < n; a++) {
         double r = (double)rewards[idx[a]], s = k == 1 ? r : 0.0; /* k = 1: no others */
         int skipped = 0, j = 0;
@@ -62,10 +64,9 @@ static void pass_k_stats(int k, const float *rewards, const int *idx, int n, dou
                 skipped = 1;
                 continue;
             }
-            j++;
-            if (j >= k - 1) s += binom(j - 1, k - 2) / tot1 * (v[b] > r ? v[b] : r);
+            s += w[j++] * (v[b] > r ? v[b] : r);
         }
-        m[a] = s;
+        m_of[idx[a]] = s;
     }
 }
 
@@ -140,14 +141,14 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
     }
     /* pass@k (grpo.h): replaces the statistics and the per-member reward by m_i */
     double m_of[AF_GRPO_PASS_K_MAX_G];
-    if (opt->pass_k && st.n_ok >= 2 && !st.zero_variance) {
+    const int pk = opt->pass_k && st.n_ok >= 2 && !st.zero_variance;
+    if (pk) {
         int idx[AF_GRPO_PASS_K_MAX_G], n = 0;
-        double v[AF_GRPO_PASS_K_MAX_G], m[AF_GRPO_PASS_K_MAX_G];
+        double v[AF_GRPO_PASS_K_MAX_G], w[AF_GRPO_PASS_K_MAX_G];
         for (int i = 0; i < G; i++)
             if (status[i] == AF_GRPO_TRAJ_OK) idx[n++] = i;
         int k = opt->pass_k < n - 1 ? opt->pass_k : n - 1;
-        pass_k_stats(k, rewards, idx, n, v, m, &st.mean, &st.std);
-        for (int a = 0; a < n; a++) m_of[idx[a]] = m[a];
+        pass_k_stats(k, rewards, idx, n, v, w, m_of, &st.mean, &st.std);
         if (v[k - 1] == v[n - 1]) { /* every k-subset has the same best reward: A = 0 if kept */
             st.zero_variance = 1;
             st.dropped = opt->drop_zero_variance;
@@ -160,7 +161,6 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
             adv[i] = 0.0f;
             continue;
         }
-        int pk = opt->pass_k && st.n_ok >= 2 && !all_equal;
         double a = (pk ? m_of[i] : (double)rewards[i]) - st.mean;
         if (pk && st.zero_variance) a = 0.0;
         else if (opt->normalize_std) a /= st.std + opt->eps;

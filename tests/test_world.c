@@ -174,7 +174,6 @@ static void test_bad_config(void) {
     af_world_destroy(NULL);
 }
 
-/* python and http tools join the suite: listed in the prompt, reached by the executor. */
 /* suite.train_size: a larger generated training split around the same test split, the
  * suite's own questions first, none of them a test question. */
 static void test_train_size(void) {
@@ -213,6 +212,7 @@ static void test_train_size(void) {
     }
 }
 
+/* python and http tools join the suite: listed in the prompt, reached by the executor. */
 static void test_extra_tools(void) {
     AfConfig cfg;
     af_config_defaults(&cfg);
