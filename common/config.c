@@ -334,6 +334,9 @@ int af_config_check(const AfConfig *c) {
     if (c->algo.adv_pass_k > 0 && c->algo.adv_stats != AF_CFG_ADV_TRAJECTORY)
         return af_error_set(AF_ECONFIG, "config: algo.adv_pass_k needs algo.adv_stats = trajectory (k-subsets are "
                             "subsets of trajectories)");
+    if (c->algo.adv_pass_k_until > 0 && c->algo.adv_pass_k == 0)
+        return af_error_set(AF_ECONFIG, "config: algo.adv_pass_k_until (%lld) ends a pass@k phase, but algo.adv_pass_k "
+                            "is 0 (off)", (long long)c->algo.adv_pass_k_until);
     if (c->algo.dual_clip != 0.0 && !(c->algo.dual_clip > 1.0))
         return af_error_set(AF_ECONFIG, "config: algo.dual_clip must be > 1 (or 0 to disable), got %g", c->algo.dual_clip);
     return 0;

@@ -111,6 +111,7 @@ typedef struct AfConfig {
         int drop_zero_variance;
         double neg_adv_scale; /* factor on negative advantages, 1 = the paper */
         int64_t adv_pass_k; /* advantages of the pass@k objective over the group, 0 = off (the paper) */
+        int64_t adv_pass_k_until; /* pass@k advantages before this iteration only, 0 = the whole run */
         double explore_neg_scale; /* further factor on negative advantages of explored turns */
         int64_t dynamic_sampling; /* extra rollout rounds refilling zero-variance groups, 0 = off */
         int64_t lr_warmup;
@@ -345,6 +346,8 @@ typedef struct AfConfig {
       "factor on negative advantages (trajectories below their group's mean): 1 = symmetric GRPO (the paper), 0 = learn from the above-mean trajectories only") \
     X("algo.adv_pass_k", algo.adv_pass_k, INT, 0, 0, 1023, "",                                \
       "advantages of the pass@k objective instead of the reward's (k >= 2, below rollout.group_size): a member's advantage is the expected best reward of the k-subsets of its group that hold it, minus that of all k-subsets, over their std; groups most members solve move the policy little, groups few solve move it most; 0 = off (the paper)") \
+    X("algo.adv_pass_k_until", algo.adv_pass_k_until, INT, 0, 0, 100000000, "",                \
+      "with algo.adv_pass_k: its advantages for the iterations before this one only, the reward's own (pass@1) from it on, a pass@k phase that widens the search followed by a pass@1 phase that turns it into greedy accuracy; 0 = pass@k for the whole run (RESUME)") \
     X("algo.explore_neg_scale", algo.explore_neg_scale, FLOAT, 1.0, 0.0, 1.0, "",              \
       "further factor on the negative advantage of a turn whose action explored (rollout.explore_random; algo.policy=monolithic: of a transcript with such a turn): 1 = as a sampled turn, 0 = explored actions only reinforce (a failed random action says little of the policy's own choices)") \
     X("algo.dynamic_sampling", algo.dynamic_sampling, INT, 0, 0, 64, "",                       \

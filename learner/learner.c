@@ -839,6 +839,11 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     M->g.entropy_coef = af_update_entropy_coef(T->upd); /* the weight this step uses */
     M->g.dynsamp_rounds = dss.rounds, M->g.dynsamp_initial = dss.initial;
     T->opt->cfg.lr = (float)af_lr_schedule_at(&T->lrs, it);
+    if (c->algo.adv_pass_k_until > 0 &&
+        (rc = af_update_set_pass_k(T->upd, (int64_t)it < c->algo.adv_pass_k_until ? (int)c->algo.adv_pass_k : 0))) {
+        free(tr), free(slots);
+        return af_error_wrap(rc, "iteration %u learner step", it);
+    }
     rc = af_update_run(T->upd, tr, slots, (int)n_own, B, G, &us);
     if (rc == 0 && T->cur) rc = curriculum_observe(T, tr, n_own, G);
     free(tr), free(slots);

@@ -91,6 +91,11 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
 double af_update_entropy_coef(const AfUpdate *u);
 int af_update_set_entropy_coef(AfUpdate *u, double coef);
 
+/* The k of the pass@k advantages the next af_update_run uses (0 = the reward's own; a
+ * pass@k phase ending at algo.adv_pass_k_until). AF_EINVAL for k = 1, k too large, or k > 0
+ * without trajectory statistics. */
+int af_update_set_pass_k(AfUpdate *u, int k);
+
 int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out);
 
 #endif

@@ -254,6 +254,12 @@ static void test_check(void) {
     CHECK_EQ_INT(af_config_apply_set(&c, "rollout.group_size=8"), 0);
     CHECK_EQ_INT(af_config_apply_set(&c, "algo.adv_pass_k=7"), 0);
     CHECK_EQ_INT(af_config_check(&c), 0);
+    /* algo.adv_pass_k_until ends a pass@k phase: refused without one */
+    CHECK_EQ_INT(af_config_apply_set(&c, "algo.adv_pass_k_until=500"), 0);
+    CHECK_EQ_INT(af_config_check(&c), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "algo.adv_pass_k=0"), 0);
+    CHECK_EQ_INT(af_config_check(&c), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "algo.adv_pass_k_until (500) ends a pass@k phase");
 }
 
 static void test_files_and_round_trip(void) {

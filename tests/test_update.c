@@ -15,6 +15,8 @@
  *    0 gives the bits of a step without the failure's negative advantage
  *    (algo.neg_adv_scale 0), 1 the default's; it leaves unexplored turns alone, and with
  *    one explored turn of two it is neither (both policies);
+ *  - algo.adv_pass_k_until's switch (af_update_set_pass_k): an update switched between
+ *    pass@2 and pass@1 advantages steps as one created that way, and the two differ;
  *  - AdamW (learner/adamw.h) at 1, 2 and 3 threads: the bits of a scalar reference loop. */
 #include <math.h>
 #include <stdio.h>
@@ -85,15 +87,11 @@ static AfUpdateStats step_ent(AfModel *m, AfAdamW *opt, int monolithic, Agentflo
     return st;
 }
 
-/* The weights after one step over group g (fresh AdamW, learning rate 0.02) with the given
- * advantage scales; the model's weights are restored. malloc'd. */
-static float *weights_after(AfModel *m, Agentflow__Trajectory **g, int monolithic, double neg_scale,
-                            double explored_neg_scale) {
-    AfUpdateConfig uc;
-    af_test_update_config(&uc, 1.0f, 1e-3);
-    uc.monolithic = monolithic;
-    uc.adv.neg_scale = neg_scale;
-    uc.adv.explored_neg_scale = explored_neg_scale;
+/* The weights after one step (fresh AdamW, learning rate 0.02) over the group g of n
+ * trajectories, the update made from uc and, with k_set >= 0, switched to pass@k_set
+ * advantages before the step (algo.adv_pass_k_until's switch); the model's weights are
+ * restored. malloc'd. */
+static float *weights_after_step(AfModel *m, Agentflow__Trajectory **g, int n, const AfUpdateConfig *uc, int k_set) {
     AfAdamWConfig ac = af_adamw_config_default();
     ac.lr = 0.02f;
     AfAdamW *opt = NULL;
@@ -103,9 +101,10 @@ static float *weights_after(AfModel *m, Agentflow__Trajectory **g, int monolithi
     AfUpdateStats st;
     const uint32_t slot = 0;
     CHECK(af_adamw_create(&ac, m->n_params, &opt) == 0);
-    CHECK(af_update_create(&uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0);
-    if (u) CHECK_MSG(af_update_run(u, (const Agentflow__Trajectory *const *)g, &slot, 1, 1, 2, &st) == 0, "%s",
-                     af_error_detail());
+    CHECK(af_update_create(uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0);
+    if (u && k_set >= 0) CHECK_MSG(af_update_set_pass_k(u, k_set) == 0, "%s", af_error_detail());
+    if (u) CHECK_MSG(af_update_run(u, (const Agentflow__Trajectory *const *)g, &slot, 1, 1, (uint32_t)n, &st) == 0,
+                     "%s", af_error_detail());
     memcpy(out, m->params, m->n_params * sizeof *out);
     memcpy(m->params, saved, m->n_params * sizeof *saved);
     m->fwd_valid = 0;
@@ -113,6 +112,25 @@ static float *weights_after(AfModel *m, Agentflow__Trajectory **g, int monolithi
     af_adamw_destroy(opt);
     free(saved);
     return out;
+}
+
+/* ... over a group of two with the given advantage scales. */
+static float *weights_after(AfModel *m, Agentflow__Trajectory **g, int monolithic, double neg_scale,
+                            double explored_neg_scale) {
+    AfUpdateConfig uc;
+    af_test_update_config(&uc, 1.0f, 1e-3);
+    uc.monolithic = monolithic;
+    uc.adv.neg_scale = neg_scale;
+    uc.adv.explored_neg_scale = explored_neg_scale;
+    return weights_after_step(m, g, 2, &uc, -1);
+}
+
+/* ... over a group of n, pass@k advantages at k_create, switched to k_set (-1: not). */
+static float *weights_after_pass_k(AfModel *m, Agentflow__Trajectory **g, int n, int k_create, int k_set) {
+    AfUpdateConfig uc;
+    af_test_update_config(&uc, 1.0f, 1e-3);
+    uc.adv.pass_k = k_create;
+    return weights_after_step(m, g, n, &uc, k_set);
 }
 
 static void check_explore_neg_scale(AfModel *m) {
@@ -137,6 +155,35 @@ static void check_explore_neg_scale(AfModel *m) {
         free(def), free(zero), free(half), free(noneg), free(plain0), free(one);
     }
     for (int i = 0; i < 2; i++) protobuf_c_message_free_unpacked(&g[i]->base, NULL);
+}
+
+/* algo.adv_pass_k_until: af_update_set_pass_k switches an update between pass@k and the
+ * reward's own advantages. On a group of 4 with one success, a switched update takes the
+ * bits of one created that way, pass@2 and pass@1 steps differ, and bad k are refused. */
+static void check_pass_k_switch(AfModel *m) {
+    Agentflow__Trajectory *g[4];
+    for (int i = 0; i < 4; i++) g[i] = af_test_two_turn_traj(m, i, i == 1 ? 1.0f : 0.0f, 12);
+    const size_t bytes = m->n_params * sizeof(float);
+    float *p1 = weights_after_pass_k(m, g, 4, 0, -1), *p2 = weights_after_pass_k(m, g, 4, 2, -1);
+    float *to2 = weights_after_pass_k(m, g, 4, 0, 2), *to1 = weights_after_pass_k(m, g, 4, 2, 0);
+    CHECK_MSG(memcmp(p1, p2, bytes) != 0, "pass@2 and pass@1 advantages give the same step");
+    CHECK_MSG(!memcmp(to2, p2, bytes), "switched on: not the bits of a pass@2 update");
+    CHECK_MSG(!memcmp(to1, p1, bytes), "switched off: not the bits of a pass@1 update");
+    AfUpdateConfig uc;
+    af_test_update_config(&uc, 1.0f, 1e-3);
+    AfAdamW *opt = NULL;
+    AfUpdate *u = NULL;
+    AfAdamWConfig ac = af_adamw_config_default();
+    CHECK(af_adamw_create(&ac, m->n_params, &opt) == 0);
+    CHECK(af_update_create(&uc, m, NULL, opt, MPI_COMM_WORLD, &u) == 0);
+    if (u) {
+        CHECK(af_update_set_pass_k(u, 1) == AF_EINVAL && af_update_set_pass_k(u, -2) == AF_EINVAL);
+        CHECK(af_update_set_pass_k(u, AF_GRPO_PASS_K_MAX_G) == AF_EINVAL);
+    }
+    af_update_destroy(u);
+    af_adamw_destroy(opt);
+    free(p1), free(p2), free(to2), free(to1);
+    for (int i = 0; i < 4; i++) protobuf_c_message_free_unpacked(&g[i]->base, NULL);
 }
 
 /* AdamW split over the learner's threads (af_model_set_threads) and vectorised: at 1, 2
@@ -195,6 +242,7 @@ int main(int argc, char **argv) {
     }
     fill_params(m, 5, 0.3);
     check_explore_neg_scale(m);
+    check_pass_k_switch(m);
     Agentflow__Trajectory *g[2] = {af_test_two_turn_traj(m, 0, 0.0f, 9), af_test_two_turn_traj(m, 1, 1.0f, 9)};
 
     AfUpdateStats mem = step(m, opt, 0, g), mono = step(m, opt, 1, g);
