@@ -44,7 +44,9 @@ static int run_units(const AfActorHooks *h, const AfWorkUnit *us, size_t n, uint
     if (rc) return rc;
     st->episode_s += af_time_now() - te;
     st->episodes += n;
+    const double cpu = af_cpu_seconds();
     for (size_t i = 0; i < n; i++) {
+        t[i]->actor_cpu_s = cpu;
         t[i]->iteration = us[i].iteration;
         t[i]->slot = us[i].slot;
         t[i]->query_index = us[i].query_index;

@@ -56,6 +56,7 @@ typedef struct AfConfig {
         int64_t seed, iterations, checkpoint_every, keep_checkpoints, checkpoint_map_mb, eval_every, eval_samples;
         int store_trajectories;
         double time_limit_s;
+        double cpu_limit_s;
         char checkpoint_dir[AF_CFG_STR_MAX];
         int weights_transport; /* AfWeightsTransport (common/weights_shm.h) */
     } run;
@@ -198,6 +199,8 @@ typedef struct AfConfig {
       "keep every trajectory in RUN_DIR/traj.lmdb (RESUME)")                                    \
     X("run.time_limit_s", run.time_limit_s, FLOAT, 0.0, 0.0, 1e9, "",                           \
       "stop after the iteration that passes this many seconds since start, 0 = no limit (RESUME)") \
+    X("run.cpu_limit_s", run.cpu_limit_s, FLOAT, 0.0, 0.0, 1e9, "",                             \
+      "stop after the iteration that passes this many CPU seconds of the whole job: user + system of every rank's process, the warm start, evaluations and the segments before a resume included (metrics time/cpu_s); a budget in core-seconds for comparing runs on shared machines; 0 = no limit (RESUME)") \
     X("run.eval_every", run.eval_every, INT, 0, 0, 100000000, "",                              \
       "greedy held-out evaluation every N iterations (also before the first and after the last); 0 = never (RESUME)") \
     X("run.eval_samples", run.eval_samples, INT, 0, 0, 1024, "",                               \

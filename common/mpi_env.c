@@ -2,6 +2,8 @@
 #include "common/mpi_env.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "common/error.h"
@@ -43,6 +45,16 @@ double af_time_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double af_cpu_seconds(void) {
+    struct rusage self, kids;
+    if (getrusage(RUSAGE_SELF, &self) != 0) return 0.0;
+    if (getrusage(RUSAGE_CHILDREN, &kids) != 0) memset(&kids, 0, sizeof kids);
+    const struct timeval *tv[4] = {&self.ru_utime, &self.ru_stime, &kids.ru_utime, &kids.ru_stime};
+    double s = 0.0;
+    for (int i = 0; i < 4; i++) s += (double)tv[i]->tv_sec + 1e-6 * (double)tv[i]->tv_usec;
+    return s;
 }
 
 static void backoff_sleep(long *ns) {

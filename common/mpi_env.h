@@ -46,4 +46,8 @@ int af_mpi_allreduce(const void *send, void *recv, int count, MPI_Datatype type,
 /* Seconds since an arbitrary point (MPI_Wtime if up, else CLOCK_MONOTONIC). */
 double af_time_now(void);
 
+/* CPU seconds this process has used: user + system, its own and its waited-for children's
+ * (the sandboxed tool subprocesses). */
+double af_cpu_seconds(void);
+
 #endif

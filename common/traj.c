@@ -186,9 +186,9 @@ int af_traj_validate(const Agentflow__Trajectory *t, const AfTrajLimits *lim, Af
 
     if (!finite_nonneg(t->temperature))
         REJECT(AF_TRAJ_REJECT_VALUE, "temperature: %g is not finite and >= 0", (double)t->temperature);
-    const double tt[4] = {t->episode_s, t->planner_s, t->tools_s, t->modules_s};
-    static const char *const ttn[4] = {"episode_s", "planner_s", "tools_s", "modules_s"};
-    for (int k = 0; k < 4; k++)
+    const double tt[5] = {t->episode_s, t->planner_s, t->tools_s, t->modules_s, t->actor_cpu_s};
+    static const char *const ttn[5] = {"episode_s", "planner_s", "tools_s", "modules_s", "actor_cpu_s"};
+    for (int k = 0; k < 5; k++)
         if (!finite_nonneg(tt[k])) REJECT(AF_TRAJ_REJECT_VALUE, "%s: %g is not finite and >= 0", ttn[k], tt[k]);
     for (size_t i = 0; i < t->n_turns; i++) {
         const Agentflow__Turn *u = t->turns[i];

@@ -217,6 +217,7 @@ int af_cmd_train(int argc, char **argv) {
                  res.start_iteration,
                  res.stopped_by_signal ? " (stopped by a signal, checkpoint written)"
                  : res.stopped_by_time ? " (run.time_limit_s reached, checkpoint written)"
+                 : res.stopped_by_cpu  ? " (run.cpu_limit_s reached, checkpoint written)"
                                        : "",
                  run_dir);
     }

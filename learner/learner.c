@@ -2,6 +2,7 @@
  * learner.h). */
 #include "learner/learner.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ struct AfLearner {
     uint32_t start_it;       /* first iteration this process runs (the resumed step) */
     double ckpt_s;           /* seconds of the last checkpoint write (metrics checkpoint_s) */
     double wall_before;      /* training seconds of the processes before a resume */
+    double cpu_before;       /* CPU seconds of the job's processes before a resume */
+    double cpu_job;          /* CPU seconds of the job so far (metrics time/cpu_s, run.cpu_limit_s) */
+    double *rank_cpu;        /* (world) latest CPU seconds known of each rank's process */
     double t_start;          /* af_time_now() when this process began training */
     char last_metrics[8192]; /* the last metrics line, stored with each checkpoint */
     /* run.store_trajectories: this learner's shard of the trajectory store */
@@ -194,6 +198,10 @@ int af_learner_create(const AfLearnerSetup *s, AfLearner **out) {
                                       T->world - T->L, &T->async)))
         goto fail;
     if ((rc = af_traj_decoder_create(&T->lim, &T->dec))) goto fail;
+    if (!(T->rank_cpu = calloc((size_t)T->world, sizeof *T->rank_cpu))) {
+        rc = af_error_set(AF_ENOMEM, "per-rank CPU seconds");
+        goto fail;
+    }
     if (!(T->queries = malloc(B * sizeof *T->queries))) {
         rc = af_error_set(AF_ENOMEM, "batch");
         goto fail;
@@ -217,6 +225,7 @@ void af_learner_destroy(AfLearner *T) {
     af_collect_async_destroy(T->async);
     af_traj_decoder_destroy(T->dec);
     free(T->queries);
+    free(T->rank_cpu);
     if (T->metrics_f) fclose(T->metrics_f);
     if (T->eval_f) fclose(T->eval_f);
     af_tfevents_close(T->tb);
@@ -342,6 +351,9 @@ static int ckpt_load_resume(AfLearner *T) {
         int l;
         char tail;
         if (strcmp(meta.counters[i].name, "train_wall_s") == 0) T->wall_before = meta.counters[i].value;
+        else if (strcmp(meta.counters[i].name, "train_cpu_s") == 0 && isfinite(meta.counters[i].value) &&
+                 meta.counters[i].value >= 0.0)
+            T->cpu_before = meta.counters[i].value; /* older checkpoints have none: counted from 0 */
         else if (strcmp(meta.counters[i].name, "entropy_coef") == 0 && T->cfg->algo.entropy_target > 0.0)
             rc = af_update_set_entropy_coef(T->upd, meta.counters[i].value), have_ent = 1;
         else if (sscanf(meta.counters[i].name, "curriculum_rate_%d%c", &l, &tail) == 1 && l >= 0 &&
@@ -420,16 +432,39 @@ static int ckpt_begin(AfLearner *T) {
     return 0;
 }
 
+/* An actor's CPU seconds as its trajectory t reports them (the latest, so the largest). */
+static void note_actor_cpu(AfLearner *T, const Agentflow__Trajectory *t) {
+    if (t->actor_rank >= 0 && t->actor_rank < T->world && t->actor_rank != T->rank &&
+        t->actor_cpu_s > T->rank_cpu[t->actor_rank])
+        T->rank_cpu[t->actor_rank] = t->actor_cpu_s;
+}
+
+/* The job's CPU seconds (metrics time/cpu_s, run.cpu_limit_s): the processes' of the
+ * segments before a resume, plus each rank's now: a learner's own, an actor's as its
+ * latest trajectory reported it (to whichever learner owned it; the learners take the
+ * largest of each). Collective over the learners; the same value on every one. */
+static int job_cpu(AfLearner *T, double *out) {
+    T->rank_cpu[T->rank] = af_cpu_seconds();
+    int rc = T->L > 1 ? af_mpi_allreduce(MPI_IN_PLACE, T->rank_cpu, T->world, MPI_DOUBLE, MPI_MAX, T->learners) : 0;
+    if (rc) return af_error_wrap(rc, "the job's CPU seconds");
+    double s = T->cpu_before;
+    for (int r = 0; r < T->world; r++) s += T->rank_cpu[r];
+    T->cpu_job = *out = s;
+    return 0;
+}
+
 /* Learner 0: write checkpoint `step` (iterations completed). */
 static int ckpt_write(AfLearner *T, uint32_t step) {
     double t0 = af_time_now();
     char *config_json = af_config_to_json(T->cfg, 0);
     if (!config_json) return af_error_set(AF_ENOMEM, "checkpoint step %u: config", step);
-    AfCkptCounter ctr[2 + AF_CURRICULUM_MAX_LEVELS];
+    AfCkptCounter ctr[3 + AF_CURRICULUM_MAX_LEVELS];
     memset(ctr, 0, sizeof ctr);
     snprintf(ctr[0].name, sizeof ctr[0].name, "train_wall_s");
     ctr[0].value = T->wall_before + (t0 - T->t_start);
-    int n_ctr = 1;
+    snprintf(ctr[1].name, sizeof ctr[1].name, "train_cpu_s"); /* as of the iteration's metrics line */
+    ctr[1].value = T->cpu_job;
+    int n_ctr = 2;
     if (T->cfg->algo.entropy_target > 0.0) { /* the adapted entropy weight */
         snprintf(ctr[n_ctr].name, sizeof ctr[n_ctr].name, "entropy_coef");
         ctr[n_ctr++].value = af_update_entropy_coef(T->upd);
@@ -829,6 +864,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
         for (uint32_t g = 0; g < G; g++) {
             tr[(size_t)k * G + g] = af_gather_get(T->gather, k, g);
             if (tr[(size_t)k * G + g]) af_metrics_add_trajectory(M, tr[(size_t)k * G + g]);
+            if (tr[(size_t)k * G + g]) note_actor_cpu(T, tr[(size_t)k * G + g]);
         }
     }
     if (af_log_enabled(AF_LOG_DEBUG) && n_own > 0 && tr[0]) log_episode(it, tr[0]);
@@ -869,6 +905,7 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
     M->g.iteration_s = af_time_now() - t_it;
     M->g.lr = T->opt->cfg.lr;
     M->g.elapsed_s = T->wall_before + (af_time_now() - T->t_start);
+    if ((rc = job_cpu(T, &M->g.cpu_s))) return rc;
     M->g.unix_s = af_wall_time();
     eta_of(T, it, M);
     if (T->rank == 0) {

@@ -154,6 +154,7 @@ int af_metrics_values(const AfMetrics *m, AfMetricValue *out, int cap) {
     AF_PUT("time/wait_s", g->wait_s);
     AF_PUT("time/iteration_s", g->iteration_s);
     AF_PUT("time/elapsed_s", g->elapsed_s);
+    AF_PUT("time/cpu_s", g->cpu_s);
     AF_PUT("time/unix_s", g->unix_s);
 #undef AF_PUT
     return n;

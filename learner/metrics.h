@@ -20,7 +20,9 @@
  *             the refills; zero_variance_groups is then the count after them)
  *   perf/     trajectories_per_s, tokens_per_s, learner_tokens_per_s
  *   time/     rollout_s, learn_s, broadcast_s, checkpoint_s, wait_s, iteration_s,
- *             elapsed_s (training seconds of the run, resumes included), unix_s (the
+ *             elapsed_s (training seconds of the run, resumes included), cpu_s (CPU
+ *             seconds of the job's processes so far, user + system, every rank, the warm
+ *             start, evaluations and the segments before a resume included), unix_s (the
  *             line's wall-clock timestamp, seconds since the epoch)
  *
  * The JSON line starts with iteration and policy_version, then (deprecated, kept for one
@@ -75,6 +77,7 @@ typedef struct AfMetricGlobal {
     double dynsamp_rounds;   /* algo.dynamic_sampling: refill rounds run this iteration */
     double dynsamp_initial;  /* ... groups without signal in the batch before any refill (global) */
     double elapsed_s; /* training seconds of the run so far (resumes included) */
+    double cpu_s;     /* CPU seconds of the job so far: every rank, resumes included */
     double unix_s;    /* seconds since the epoch when the line is written */
     /* the progress line's ETA (common/progress.h), not in the JSON line */
     double eta_s, eta_iterations; /* seconds and iterations left; eta_s < 0: unknown */

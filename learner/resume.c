@@ -46,9 +46,8 @@ int af_resume_check_config(const char *stored_json, uint64_t step, const AfConfi
     free(now_json);
     return af_error_set(AF_ECONFIG,
                         "resume: %s is %s, the checkpoint of step %" PRIu64 " was written with %s; only "
-                        "the keys marked RESUME (run.iterations, run.checkpoint_every, run.keep_checkpoints, "
-                        "run.checkpoint_map_mb, run.checkpoint_dir, run.store_trajectories, run.time_limit_s, run.eval_every, run.eval_samples, model.init_from, log.*) "
-                        "may change when a run is resumed",
+                        "the keys marked RESUME in `agentflow train --help-config` (run.iterations, the run's limits, "
+                        "checkpoints and evaluations, log.*, ...) may change when a run is resumed",
                         key, is, step, was);
 }
 

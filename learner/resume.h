@@ -2,11 +2,13 @@
  * internals: the configuration check against the checkpoint's, trimming the JSON-lines
  * logs back to the resume point, and handing the loaded state to the other learners.
  *
- * What may change on resume: the keys whose doc in common/config.h ends in "(RESUME)":
- * run.iterations, run.checkpoint_every, run.keep_checkpoints, run.checkpoint_map_mb,
- * run.store_trajectories, run.time_limit_s, run.eval_every, model.init_from, log.*. Every other key
- * (model shape, suite, seed, algorithm, rollout, topology.learners: a different number
- * of learners would sum gradients in another order) must equal the checkpoint's. */
+ * What may change on resume: the keys whose doc in common/config.h ends in "(RESUME)"
+ * (`agentflow train --help-config` marks them): the run's length and limits
+ * (run.iterations, run.time_limit_s, run.cpu_limit_s), checkpoints, evaluations,
+ * model.init_from, log.*, how weights travel and episodes are batched (the same bits),
+ * and algo.adv_pass_k_until (the end of a pass@k phase). Every other key (model shape,
+ * suite, seed, algorithm, rollout, topology.learners: a different number of learners
+ * would sum gradients in another order) must equal the checkpoint's. */
 #ifndef AF_LEARNER_RESUME_H
 #define AF_LEARNER_RESUME_H
 

@@ -515,6 +515,7 @@ static int run_learner(Run *R, AfTrainResult *res, double t_start) {
         int sig = af_signals_pending() != 0, any_sig = 0;
         /* the time limit is learner 0's clock, shared through the same reduction */
         if (R->rank == 0 && cfg->run.time_limit_s > 0 && af_time_now() - t_start >= cfg->run.time_limit_s) sig |= 2;
+        if (R->rank == 0 && cfg->run.cpu_limit_s > 0 && M.g.cpu_s >= cfg->run.cpu_limit_s) sig |= 8;
         if (R->rank == 0 && af_learner_log_error(R->learner, NULL)) sig |= 4; /* metrics/eval lines cannot be written */
         if ((rc = af_mpi_allreduce(&sig, &any_sig, 1, MPI_INT, MPI_BOR, R->learners))) return rc;
         if (any_sig & 4) { /* no checkpoint of an iteration whose line is missing: a resume redoes it */
@@ -545,6 +546,12 @@ static int run_learner(Run *R, AfTrainResult *res, double t_start) {
             res->stopped_by_time = 1;
             af_log(AF_LOG_INFO, "run.time_limit_s (%g s) reached: checkpoint written, stopping after iteration %u",
                    cfg->run.time_limit_s, it);
+            break;
+        }
+        if (any_sig & 8) {
+            res->stopped_by_cpu = 1;
+            af_log(AF_LOG_INFO, "run.cpu_limit_s (%g CPU s) reached (%.1f): checkpoint written, stopping after iteration %u",
+                   cfg->run.cpu_limit_s, M.g.cpu_s, it);
             break;
         }
     }

@@ -53,6 +53,7 @@ typedef struct AfTrainResult {
                                 caller may exit without MPI_Abort */
     int stopped_by_signal;   /* 1 if a signal ended the run early */
     int stopped_by_time;     /* 1 if run.time_limit_s ended the run early */
+    int stopped_by_cpu;      /* 1 if run.cpu_limit_s ended the run early */
     double eval_before;      /* greedy held-out accuracy before training (-1 if not measured) */
     double eval_after;       /* ... at the last evaluation (-1 if not measured): after the last
                                 iteration, or, when a signal stopped the run (no final

@@ -107,6 +107,50 @@ else
     echo "     (tlim: all $N iterations fit in 0.2 s; resume not exercised)"
 fi
 same_run "time limit + resume" ref1 tlim
+
+# run.cpu_limit_s: the job's CPU seconds (metrics time/cpu_s: every rank, resumes
+# included) end a run with a checkpoint. A limit below one iteration's CPU stops after
+# the first; --resume without it runs to the end with the same bits as ref1, and its
+# time/cpu_s carries the first segment's: at 1 rank, the resumed segment's lines are
+# at least the first segment's figure plus half the second process's CPU (measured from
+# outside, by getrusage of the children); at 3 ranks (1 learner, 2 actors) the last line
+# holds at least 60% of the CPU the two mpirun jobs used (the learner's own share is
+# about 40%: the actors' CPU is counted), and never more than they used.
+cpu_limit_run() { # dir, then the launcher words (none, or mpirun -np 3)
+    $PY - "$AF" "$T/$1" "${@:2}" -- "${COMMON[@]}" <<'PYEOF'
+import json, resource, subprocess, sys
+af, d = sys.argv[1], sys.argv[2]
+sep = sys.argv.index("--")
+pre, common = sys.argv[3:sep], sys.argv[sep + 1:]
+def cpu_of(args):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(d + ".log", "a") as log:
+        subprocess.run(pre + [af, "train", "--run-dir", d] + args, stdout=log, stderr=log, check=False)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+def lines():
+    return [json.loads(l) for l in open(d + "/metrics.jsonl")]
+c1 = cpu_of(common + ["--set", "run.iterations=6", "--set", "run.cpu_limit_s=0.001"])
+m1 = lines()
+if len(m1) != 1 or "run.cpu_limit_s (0.001 CPU s) reached" not in open(d + ".log").read():
+    sys.exit(f"the limit did not stop the run after iteration 0: {len(m1)} lines")
+first = m1[0]["time/cpu_s"]
+c2 = cpu_of(["--resume", "--set", "run.cpu_limit_s=0"])
+m = lines()
+cpu = [x["time/cpu_s"] for x in m]
+if len(m) != 6 or any(b < a for a, b in zip(cpu, cpu[1:])):
+    sys.exit(f"resumed: {len(m)} lines, time/cpu_s {cpu} (not non-decreasing)")
+if not 0 < first <= c1 + 0.02 or cpu[-1] > c1 + c2 + 0.02:
+    sys.exit(f"time/cpu_s above the processes' CPU: {first:.3f} of {c1:.3f}, {cpu[-1]:.3f} of {c1 + c2:.3f}")
+if not pre and cpu[-1] - first < 0.5 * c2:
+    sys.exit(f"1 rank: the resumed segment does not carry the first one's CPU: {cpu}, segments {c1:.3f} + {c2:.3f}")
+if pre and cpu[-1] < 0.6 * (c1 + c2):
+    sys.exit(f"3 ranks: {cpu[-1]:.3f} CPU s of the {c1 + c2:.3f} the jobs used: the actors' are not counted")
+PYEOF
+}
+check "run.cpu_limit_s at 1 rank: stops, resumes, time/cpu_s carried" "cpu_limit_run clim1"
+same_run "cpu limit + resume" ref1 clim1
+check "run.cpu_limit_s at 3 ranks: the actors' CPU counted" "cpu_limit_run clim3 mpirun -np 3"
 # (3 ranks / 2 learners stop + resume: with real rewards below, and after SIGTERM and kill -9)
 
 # ---------------------------------------------------------------- with real rewards

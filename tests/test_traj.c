@@ -21,6 +21,7 @@ static int indep_valid(const Agentflow__Trajectory *t, const AfTrajLimits *lim) 
     if (!(t->temperature >= 0) || isinf(t->temperature)) return 0;
     if (!(t->episode_s >= 0 && t->planner_s >= 0 && t->tools_s >= 0 && t->modules_s >= 0)) return 0;
     if (isinf(t->episode_s) || isinf(t->planner_s) || isinf(t->tools_s) || isinf(t->modules_s)) return 0;
+    if (!(t->actor_cpu_s >= 0) || isinf(t->actor_cpu_s)) return 0;
     if (t->n_turns > lim->max_turns || (t->status == 0 && t->n_turns == 0)) return 0;
     const char *ts[5] = {t->suite, t->query, t->answer, t->gold, t->status_detail};
     for (int k = 0; k < 5; k++)
@@ -167,6 +168,8 @@ static void mutate(Agentflow__Trajectory *t, int which) {
     case 28: /* a try before its turn */
         t->turns[1]->try_index = 2;
         break;
+    case 29: t->actor_cpu_s = -0.5; break;
+    case 30: t->actor_cpu_s = INFINITY; break;
     }
 }
 
@@ -201,6 +204,8 @@ static void test_rejections(void) {
         {"turns", AF_TRAJ_REJECT_SIZE, 26},
         {"turns[2].try_index", AF_TRAJ_REJECT_VALUE, 27},
         {"turns[1].try_index", AF_TRAJ_REJECT_VALUE, 28},
+        {"actor_cpu_s", AF_TRAJ_REJECT_VALUE, 29},
+        {"actor_cpu_s", AF_TRAJ_REJECT_VALUE, 30},
     };
     AfTrajLimits lim = fix_limits(7);
     AfTrajDecoder *d = NULL;
