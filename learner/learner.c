@@ -62,6 +62,7 @@ struct AfLearner {
     double wall_before;      /* training seconds of the processes before a resume */
     double cpu_before;       /* CPU seconds of the job's processes before a resume */
     double cpu_job;          /* CPU seconds of the job so far (metrics time/cpu_s, run.cpu_limit_s) */
+    double cpu_first;        /* cpu_job after this process's first iteration (the ETA's CPU rate) */
     double *rank_cpu;        /* (world) latest CPU seconds known of each rank's process */
     double t_start;          /* af_time_now() when this process began training */
     char last_metrics[8192]; /* the last metrics line, stored with each checkpoint */
@@ -449,6 +450,7 @@ static int job_cpu(AfLearner *T, double *out) {
     if (rc) return af_error_wrap(rc, "the job's CPU seconds");
     double s = T->cpu_before;
     for (int r = 0; r < T->world; r++) s += T->rank_cpu[r];
+    if (T->cpu_job == 0.0) T->cpu_first = s;
     T->cpu_job = *out = s;
     return 0;
 }
@@ -463,7 +465,7 @@ static int ckpt_write(AfLearner *T, uint32_t step) {
     snprintf(ctr[0].name, sizeof ctr[0].name, "train_wall_s");
     ctr[0].value = T->wall_before + (t0 - T->t_start);
     snprintf(ctr[1].name, sizeof ctr[1].name, "train_cpu_s"); /* as of the iteration's metrics line */
-    ctr[1].value = T->cpu_job;
+    ctr[1].value = T->cpu_job > 0 ? T->cpu_job : T->cpu_before + af_cpu_seconds(); /* before any iteration: own */
     int n_ctr = 2;
     if (T->cfg->algo.entropy_target > 0.0) { /* the adapted entropy weight */
         snprintf(ctr[n_ctr].name, sizeof ctr[n_ctr].name, "entropy_coef");
@@ -680,6 +682,15 @@ static void eta_of(const AfLearner *T, uint32_t it, AfMetrics *M) {
     const double now = af_time_now(), per_it = (now - T->t_start) / (double)(it + 1 - T->start_it);
     AfTrainEta e = af_progress_train_eta((uint64_t)it + 1, (uint64_t)T->cfg->run.iterations, per_it,
                                          now - T->run_start, T->cfg->run.time_limit_s);
+    const double cpu_it = it > T->start_it ? (T->cpu_job - T->cpu_first) / (double)(it - T->start_it) : -1.0;
+    if (T->cfg->run.cpu_limit_s > 0) { /* the CPU budget ends it first: as many iterations as it leaves */
+        AfTrainEta c = af_progress_train_eta((uint64_t)it + 1, (uint64_t)T->cfg->run.iterations, cpu_it, T->cpu_job,
+                                             T->cfg->run.cpu_limit_s);
+        if (c.iterations_left < e.iterations_left || (c.by_time && c.iterations_left == 0)) {
+            e.iterations_left = c.iterations_left, e.by_time = 2;
+            e.seconds_left = c.iterations_left == 0 ? 0 : per_it > 0 ? (double)c.iterations_left * per_it : -1;
+        }
+    }
     M->g.eta_s = e.seconds_left;
     M->g.eta_iterations = (double)e.iterations_left;
     M->g.eta_by_time = e.by_time;

@@ -236,10 +236,11 @@ int af_metrics_progress(const AfMetrics *m, uint64_t iterations_total, char *buf
     double ok = s->trajectories - s->failed;
     char eta[32], more[48] = "";
     af_progress_duration(g->eta_s, eta, sizeof eta);
+    const char *lim = g->eta_by_time == 2 ? "CPU limit" : "time limit";
     if (g->eta_by_time && g->eta_iterations > 0)
-        snprintf(more, sizeof more, ", time limit after ~%.0f more", g->eta_iterations);
+        snprintf(more, sizeof more, ", %s after ~%.0f more", lim, g->eta_iterations);
     else if (g->eta_by_time)
-        snprintf(more, sizeof more, ", time limit reached");
+        snprintf(more, sizeof more, ", %s reached", lim);
     /* the ETA up front: a terminal's status line cut to its width keeps it */
     return snprintf(buf, cap,
                     "it %u/%llu (ETA %s%s) v%llu | reward %.3f acc %.3f | loss %+.4f kl %.5f clip %.3f ent %.3f gnorm %.3f | "

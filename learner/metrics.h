@@ -81,7 +81,7 @@ typedef struct AfMetricGlobal {
     double unix_s;    /* seconds since the epoch when the line is written */
     /* the progress line's ETA (common/progress.h), not in the JSON line */
     double eta_s, eta_iterations; /* seconds and iterations left; eta_s < 0: unknown */
-    int eta_by_time;              /* run.time_limit_s ends the run first */
+    int eta_by_time;              /* the run ends first by run.time_limit_s (1) or run.cpu_limit_s (2) */
 } AfMetricGlobal;
 
 typedef struct AfMetrics {
