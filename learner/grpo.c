@@ -70,6 +70,15 @@ static void pass_k_stats(int k, const float *rewards, const int *idx, int n, dou
     }
 }
 
+int af_grpo_pass_k_check(int k, AfAdvStats stats) {
+    if (k < 0 || k == 1 || k > AF_GRPO_PASS_K_MAX_G - 1)
+        return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k %d: 0 (off) or 2 .. %d", k,
+                            AF_GRPO_PASS_K_MAX_G - 1);
+    if (k && stats != AF_ADV_STATS_TRAJ)
+        return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k needs algo.adv_stats = trajectory");
+    return 0;
+}
+
 int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *rewards,
                              const uint8_t *status, const int *n_turns, float *adv,
                              uint8_t *use, AfAdvGroupStats *stats) {
@@ -84,11 +93,8 @@ int af_grpo_group_advantages(const AfAdvOptions *opt, int G, const float *reward
         return af_error_set(AF_EINVAL, "grpo advantages: eps %g < 0", opt->eps);
     if (!(opt->neg_scale >= 0.0 && opt->neg_scale <= 1.0))
         return af_error_set(AF_EINVAL, "grpo advantages: algo.neg_adv_scale %g outside [0, 1]", opt->neg_scale);
-    if (opt->pass_k < 0 || opt->pass_k == 1 || opt->pass_k > AF_GRPO_PASS_K_MAX_G - 1)
-        return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k %d: 0 (off) or 2 .. %d", opt->pass_k,
-                            AF_GRPO_PASS_K_MAX_G - 1);
-    if (opt->pass_k && opt->stats != AF_ADV_STATS_TRAJ)
-        return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k needs algo.adv_stats = trajectory");
+    int rc = af_grpo_pass_k_check(opt->pass_k, opt->stats);
+    if (rc) return rc;
     if (opt->pass_k && G > AF_GRPO_PASS_K_MAX_G)
         return af_error_set(AF_EINVAL, "grpo advantages: algo.adv_pass_k with a group of %d (at most %d)", G,
                             AF_GRPO_PASS_K_MAX_G);

@@ -91,6 +91,10 @@ typedef struct {
     double mean, std;  /* the statistics used (std: sample std, see the file comment) */
 } AfAdvGroupStats;
 
+/* Whether k is a usable algo.adv_pass_k under `stats`: 0 (off), or 2 .. AF_GRPO_PASS_K_MAX_G - 1
+ * with trajectory statistics. Returns 0, or AF_EINVAL with a detail naming the key. */
+int af_grpo_pass_k_check(int k, AfAdvStats stats);
+
 /* Advantages of one group of G trajectories of the same query.
  *   rewards  (G)  outcome rewards R_i (finite)
  *   status   (G)  AF_GRPO_TRAJ_OK or AF_GRPO_TRAJ_FAILED

@@ -682,11 +682,11 @@ static void eta_of(const AfLearner *T, uint32_t it, AfMetrics *M) {
     const double now = af_time_now(), per_it = (now - T->t_start) / (double)(it + 1 - T->start_it);
     AfTrainEta e = af_progress_train_eta((uint64_t)it + 1, (uint64_t)T->cfg->run.iterations, per_it,
                                          now - T->run_start, T->cfg->run.time_limit_s);
-    const double cpu_it = it > T->start_it ? (T->cpu_job - T->cpu_first) / (double)(it - T->start_it) : -1.0;
     if (T->cfg->run.cpu_limit_s > 0) { /* the CPU budget ends it first: as many iterations as it leaves */
+        const double cpu_it = it > T->start_it ? (T->cpu_job - T->cpu_first) / (double)(it - T->start_it) : -1.0;
         AfTrainEta c = af_progress_train_eta((uint64_t)it + 1, (uint64_t)T->cfg->run.iterations, cpu_it, T->cpu_job,
                                              T->cfg->run.cpu_limit_s);
-        if (c.iterations_left < e.iterations_left || (c.by_time && c.iterations_left == 0)) {
+        if (c.iterations_left < e.iterations_left) {
             e.iterations_left = c.iterations_left, e.by_time = 2;
             e.seconds_left = c.iterations_left == 0 ? 0 : per_it > 0 ? (double)c.iterations_left * per_it : -1;
         }
@@ -874,8 +874,10 @@ int af_learner_iteration(AfLearner *T, uint32_t it, AfMetrics *M) {
         slots[k] = af_gather_owned_slot(T->gather, k);
         for (uint32_t g = 0; g < G; g++) {
             tr[(size_t)k * G + g] = af_gather_get(T->gather, k, g);
-            if (tr[(size_t)k * G + g]) af_metrics_add_trajectory(M, tr[(size_t)k * G + g]);
-            if (tr[(size_t)k * G + g]) note_actor_cpu(T, tr[(size_t)k * G + g]);
+            if (tr[(size_t)k * G + g]) {
+                af_metrics_add_trajectory(M, tr[(size_t)k * G + g]);
+                note_actor_cpu(T, tr[(size_t)k * G + g]);
+            }
         }
     }
     if (af_log_enabled(AF_LOG_DEBUG) && n_own > 0 && tr[0]) log_episode(it, tr[0]);

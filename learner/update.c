@@ -511,12 +511,9 @@ int af_update_set_entropy_coef(AfUpdate *u, double coef) {
 }
 
 int af_update_set_pass_k(AfUpdate *u, int k) {
-    if (k < 0 || k == 1 || k > AF_GRPO_PASS_K_MAX_G - 1)
-        return af_error_set(AF_EINVAL, "learner step: algo.adv_pass_k %d: 0 (off) or 2 .. %d", k, AF_GRPO_PASS_K_MAX_G - 1);
-    if (k && u->cfg.adv.stats != AF_ADV_STATS_TRAJ)
-        return af_error_set(AF_EINVAL, "learner step: algo.adv_pass_k needs algo.adv_stats = trajectory");
-    u->cfg.adv.pass_k = k;
-    return 0;
+    int rc = af_grpo_pass_k_check(k, u->cfg.adv.stats);
+    if (rc == 0) u->cfg.adv.pass_k = k;
+    return rc;
 }
 
 int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out) {
