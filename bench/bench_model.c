@@ -37,6 +37,11 @@
 #include "common/rng.h"
 #include "learner/adamw.h"
 
+/* Untimed training steps before the timed ones, on both sides (bench_model_torch.py
+ * --warmup has the same default): PyTorch's autocast step still speeds up over its
+ * first two or three steps. */
+#define AF_BENCH_WARMUP 3
+
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -106,7 +111,7 @@ static double cpu_now(void) { /* CPU seconds of the whole process (all threads) 
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* One warm-up step, then `steps` timed training steps (forward, backward, clip, AdamW) of
+/* AF_BENCH_WARMUP untimed warm-up steps (as bench_model_torch.py's --warmup default), then `steps` timed training steps (forward, backward, clip, AdamW) of
  * bm's batch on m, in m's compute precision; the median step time into *median_s, the
  * mean CPU seconds of a timed step (the whole process) into *cpu_s and the step's FLOPs
  * (3x the forward's) into *flops. */
@@ -128,19 +133,19 @@ static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *medi
     for (int i = 0; i < N; i++) tok[i] = (int32_t)af_rng_below(&r, (uint32_t)bm->cfg.vocab_size), w[i] = 1.0f / N;
     for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
     double c0 = 0;
-    for (int it = 0; it <= steps; it++) {
-        if (it == 1) c0 = cpu_now();
+    for (int it = 0; it < steps + AF_BENCH_WARMUP; it++) {
+        if (it == AF_BENCH_WARMUP) c0 = cpu_now();
         double t0 = now();
         af_model_zero_grad(m);
         if ((rc = af_model_forward(m, tok, ss, bm->n_seqs, 1.0f, lp, NULL))) break;
         if ((rc = af_model_backward(m, w))) break;
         af_grad_clip(m->grads, m->n_params, 1.0);
         af_adamw_step(opt, m->params, m->grads);
-        dt[it] = now() - t0; /* step 0 warms up */
+        if (it >= AF_BENCH_WARMUP) dt[it - AF_BENCH_WARMUP] = now() - t0;
     }
     if (!rc) {
         *cpu_s = (cpu_now() - c0) / steps;
-        *median_s = median(dt + 1, steps), *flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
+        *median_s = median(dt, steps), *flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
     }
 done:
     free(tok), free(lp), free(w), free(ss), free(dt);

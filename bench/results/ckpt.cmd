@@ -1,2 +1,2 @@
-# 2026-11-25 11:35 UTC, load average 5.32 4.38 3.88
+# 2026-12-04 15:36 UTC, load average 1.83 1.42 0.81
 build-bench/bench_ckpt

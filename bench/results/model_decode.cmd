@@ -1,2 +1,2 @@
-# 2026-12-02 08:10 UTC, load average 13.76 14.74 14.18
-build/bench_model --models B --threads 1 --no-train --decode-tokens 64 --csv bench/results/model_decode.csv
+# 2026-12-04 15:32 UTC, load average 1.02 0.95 0.51
+build-bench/bench_model --models B --threads 1 --no-train --decode-tokens 64 --csv bench/results/model_decode.csv

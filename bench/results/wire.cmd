@@ -1,2 +1,2 @@
-# 2026-11-25 11:25 UTC, load average 0.92 1.73 3.50
+# 2026-12-04 15:35 UTC, load average 1.52 1.35 0.78
 build-bench/bench_wire
