@@ -105,6 +105,58 @@ const char *af_blas_core_note(void) {
     return g_blas_note;
 }
 
+/* Whether OpenBLAS's products, on the core in use, give each row of C the same bits
+ * whatever the number of rows in the call and the thread count, at the shape of an LM
+ * head (70 rows, 64 inputs, 3001 outputs): A times W^T and A times W (W's first 64 rows
+ * as a 64 x 64 matrix), whole at 2 threads and at 1, and in blocks of 7 and 13 rows at 1
+ * thread. The model's fp32 path relies on it for bits that do not depend on model.threads
+ * or on the LM head's block size. Debian 0.3.21's Cooperlake and SkylakeX cores have it
+ * at such shapes (not at tiny ones, 37 x 64 x 96, where their small-matrix kernels
+ * run); its Haswell core (also what OPENBLAS_CORETYPE=Haswell gives an AVX-512 CPU) does
+ * not. Computed once (about 200 MFLOP). */
+static int g_rows_invariant = -1;
+static pthread_once_t g_rows_once = PTHREAD_ONCE_INIT;
+
+static void probe_rows(void) {
+    enum { M = 70, K = 64, N = 3001 };
+    float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+    float *c0 = malloc(sizeof(float) * M * N), *c1 = malloc(sizeof(float) * M * N);
+    int threads = openblas_get_num_threads(), same = 1;
+    if (!a || !w || !c0 || !c1) {
+        free(a), free(w), free(c0), free(c1);
+        g_rows_invariant = 0; /* cannot tell: claim nothing */
+        return;
+    }
+    uint32_t x = 12345u;
+    for (int i = 0; i < M * K; i++) x = x * 1664525u + 1013904223u, a[i] = (float)(x >> 8) / 16777216.0f - 0.5f;
+    for (int i = 0; i < N * K; i++) x = x * 1664525u + 1013904223u, w[i] = (float)(x >> 8) / 16777216.0f - 0.5f;
+    for (int t = 0; t < 2 && same; t++) { /* W^T (a linear layer's forward), then W (its dx) */
+        CBLAS_TRANSPOSE tb = t ? CblasNoTrans : CblasTrans;
+        int n = t ? K : N;
+        openblas_set_num_threads(2);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, n, K, 1.0f, a, K, w, K, 0.0f, c0, n);
+        openblas_set_num_threads(1);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, n, K, 1.0f, a, K, w, K, 0.0f, c1, n);
+        same = !memcmp(c0, c1, sizeof(float) * M * n);
+        static const int blocks[] = {7, 13};
+        for (int b = 0; b < 2 && same; b++)
+            for (int r = 0; r < M && same; r += blocks[b]) {
+                int rows = r + blocks[b] <= M ? blocks[b] : M - r;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, rows, n, K, 1.0f, a + (size_t)r * K, K, w, K, 0.0f,
+                            c1 + (size_t)r * n, n);
+                same = !memcmp(c0 + (size_t)r * n, c1 + (size_t)r * n, sizeof(float) * rows * n);
+            }
+    }
+    openblas_set_num_threads(threads);
+    free(a), free(w), free(c0), free(c1);
+    g_rows_invariant = same;
+}
+
+int af_blas_rows_invariant(void) {
+    pthread_once(&g_rows_once, probe_rows);
+    return g_rows_invariant;
+}
+
 static void choose(void) {
     const char *want = getenv("AF_KERNELS");
     const char *pick = best();
@@ -118,6 +170,11 @@ static void choose(void) {
     }
     set_table(pick);
     af_log(AF_LOG_INFO, "kernels: %s%s; %s", g_name, want && *want ? " (AF_KERNELS)" : "", af_blas_core_note());
+    if (!af_blas_rows_invariant())
+        af_log(AF_LOG_WARN, "OpenBLAS core %s: a row's fp32 product bits depend on the rows in the call, so fp32 "
+                            "runs give the same bits only at the same model.threads (and LM-head block size); "
+                            "the Cooperlake or SkylakeX core does not have this (README, \"Build\")",
+               openblas_get_corename());
 }
 
 const AfKernelTable *af_kernels(void) {

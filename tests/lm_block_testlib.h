@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "common/error.h"
+#include "common/kernels.h"
 #include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "tests/model_testlib.h"
@@ -80,10 +83,21 @@ static void check_lm_block_bits(int compute) {
     CHECK(af_model_forward(ref, tok, ss, LMB_NSEQ, 0.7f, lp0, en0) == 0);
     AfModel *same[] = {grads7, fwd13};
     const char *name[] = {"blocks of 7", "blocks of 13 (no gradients)"};
+    /* an fp32 LM head on an OpenBLAS core whose rows' bits depend on the rows in the call
+     * (Haswell's; af_blas_rows_invariant) can give only close values: 1e-5 here */
+    int bits = compute != AF_COMPUTE_FP32 || af_blas_rows_invariant();
+    if (!bits) printf("LM-head blocks (fp32, OpenBLAS core %s): rows' bits depend on the rows in the product; "
+                      "checked within 1e-5\n", openblas_get_corename());
     for (int k = 0; k < 2; k++) {
         CHECK(af_model_forward(same[k], tok, ss, LMB_NSEQ, 0.7f, lp, en) == 0);
-        CHECK_MSG(!memcmp(lp, lp0, N * sizeof(float)) && !memcmp(en, en0, N * sizeof(float)),
-                  "%s: log-probs/entropies differ in bits from one block", name[k]);
+        if (bits) {
+            CHECK_MSG(!memcmp(lp, lp0, N * sizeof(float)) && !memcmp(en, en0, N * sizeof(float)),
+                      "%s: log-probs/entropies differ in bits from one block", name[k]);
+        } else {
+            double d = 0;
+            for (int i = 0; i < N; i++) d = fmax(d, fmax(fabs(lp[i] - lp0[i]), fabs(en[i] - en0[i])));
+            CHECK_MSG(d <= 1e-5, "%s: log-probs/entropies differ by %.3g from one block", name[k], d);
+        }
     }
     /* the grown buffer (3 rows, then 140 from `ref`): `grow` and `fresh` the same bits; then
      * between `fresh`'s forward and backward another model's block replaces its kept last
