@@ -109,8 +109,9 @@ const char *af_blas_core_note(void) {
  * whatever the number of rows in the call and the thread count, at the shape of an LM
  * head (70 rows, 64 inputs, 3001 outputs): A times W^T and A times W (W's first 64 rows
  * as a 64 x 64 matrix), whole at 2 threads and at 1, and in blocks of 7 and 13 rows at 1
- * thread. The model's fp32 path relies on it for bits that do not depend on model.threads
- * or on the LM head's block size. Debian 0.3.21's Cooperlake and SkylakeX cores have it
+ * thread. The model's fp32 path does not depend on it for bits that repeat at any
+ * model.threads (its products run single-threaded on fixed row chunks, model.c mm_f32),
+ * but a row's log-prob then depends on the LM-head block it falls in. Debian 0.3.21's Cooperlake and SkylakeX cores have it
  * at such shapes (not at tiny ones, 37 x 64 x 96, where their small-matrix kernels
  * run); its Haswell core (also what OPENBLAS_CORETYPE=Haswell gives an AVX-512 CPU) does
  * not. Computed once (about 200 MFLOP). */
@@ -171,9 +172,8 @@ static void choose(void) {
     set_table(pick);
     af_log(AF_LOG_INFO, "kernels: %s%s; %s", g_name, want && *want ? " (AF_KERNELS)" : "", af_blas_core_note());
     if (!af_blas_rows_invariant())
-        af_log(AF_LOG_WARN, "OpenBLAS core %s: a row's fp32 product bits depend on the rows in the call, so fp32 "
-                            "runs give the same bits only at the same model.threads (and LM-head block size); "
-                            "the Cooperlake or SkylakeX core does not have this (README, \"Build\")",
+        af_log(AF_LOG_INFO, "OpenBLAS core %s: a row's fp32 product bits depend on the rows in the call (the LM "
+                            "head's block); runs still repeat their bits, at any model.threads (README, \"Build\")",
                openblas_get_corename());
 }
 

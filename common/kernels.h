@@ -67,9 +67,10 @@ const char *af_blas_core_note(void);
 
 /* 1 if OpenBLAS's products on the core in use give each row of the result the same bits
  * whatever the number of rows in the call and OpenBLAS's thread count (probed once on
- * small products, kernels.c); 0 otherwise (Debian 0.3.21's Haswell core). The fp32
- * model's bits are then independent of model.threads and of the LM head's block size
- * only when this is 1. */
+ * products of an LM head's shape, kernels.c); 0 otherwise (Debian 0.3.21's Haswell
+ * core). The fp32 model's bits do not depend on model.threads either way (single-threaded
+ * sgemm on fixed row chunks); a row's log-prob is independent of the LM head's block
+ * size only when this is 1. */
 int af_blas_rows_invariant(void);
 
 /* The OPENBLAS_CORETYPE the process sets when OpenBLAS chose `core`: NULL when `core` is

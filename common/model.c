@@ -658,14 +658,21 @@ static const void *wbf(const AfModel *m, const float *w) { return op_at(m->wb, (
 
 typedef struct {
     AfModel *m;
+    int blas; /* fp32 operands on OpenBLAS's sgemm, one thread per chunk (mm_f32) */
     int ta, tb, M, N, K, lda, ldb, ldc, beta, split_n, n_chunks;
     const void *A, *B;
     float *C;
 } MmJob;
 
-/* One product on thread tid's context: bf16 or (fma) fp32 operands. */
-static int mm_one(AfModelActs *a, int tid, int fma, int ta, int tb, int M, int N, int K, const void *A, int lda,
-                  const void *B, int ldb, int beta, float *C, int ldc) {
+/* One product on thread tid's context: bf16 or (fma) fp32 operands on oneDNN, or (blas)
+ * fp32 operands on OpenBLAS (single-threaded: the caller set its thread count to 1). */
+static int mm_one(AfModelActs *a, int tid, int fma, int blas, int ta, int tb, int M, int N, int K, const void *A,
+                  int lda, const void *B, int ldb, int beta, float *C, int ldc) {
+    if (blas) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A,
+                    lda, B, ldb, beta ? 1.0f : 0.0f, C, ldc);
+        return 0;
+    }
     return fma ? af_bf16mm_run_f32(a->att_mm[tid], ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc)
                : af_bf16mm_run(a->att_mm[tid], ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
@@ -673,17 +680,17 @@ static int mm_one(AfModelActs *a, int tid, int fma, int ta, int tb, int M, int N
 static void mm_part(void *c, int tid, int nt) {
     const MmJob *j = c;
     AfModelActs *a = j->m->acts;
-    int fma = j->m->mm_fma;
+    int fma = j->m->mm_fma || j->blas, blas = j->blas; /* fma: the operands are floats */
     af_bf16mm_set_threads(1);
     for (int ci = j->n_chunks * tid / nt; ci < j->n_chunks * (tid + 1) / nt && !a->att_rc[tid]; ci++) {
         int lo = ci * MM_CHUNK, len = (j->split_n ? j->N : j->M) - lo;
         if (len > MM_CHUNK) len = MM_CHUNK;
         if (j->split_n)
-            a->att_rc[tid] = mm_one(a, tid, fma, j->ta, j->tb, j->M, len, j->K, j->A, j->lda,
+            a->att_rc[tid] = mm_one(a, tid, fma, blas, j->ta, j->tb, j->M, len, j->K, j->A, j->lda,
                                     op_at(j->B, j->tb ? (size_t)lo * j->ldb : (size_t)lo, fma), j->ldb, j->beta,
                                     j->C + lo, j->ldc);
         else
-            a->att_rc[tid] = mm_one(a, tid, fma, j->ta, j->tb, len, j->N, j->K,
+            a->att_rc[tid] = mm_one(a, tid, fma, blas, j->ta, j->tb, len, j->N, j->K,
                                     op_at(j->A, j->ta ? (size_t)lo : (size_t)lo * j->lda, fma), j->lda, j->B,
                                     j->ldb, j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
     }
@@ -695,23 +702,45 @@ static void mm_collect(AfModel *m) {
     af_bf16mm_set_threads(g_threads);
 }
 
-static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const void *A, int lda, const void *B,
-                    int ldb, int beta, float *C, int ldc) {
+static void mm_run(AfModel *m, int blas, int ta, int tb, int M, int N, int K, const void *A, int lda, const void *B,
+                   int ldb, int beta, float *C, int ldc) {
     if (m->mm_rc) return;
     /* the longer side, unless only the other is a whole number of chunks (the weight
      * gradients of gate/up/down: 1408 x 512 split in two halves of 512, not 5.5 chunks) */
     int split_n = N > M;
     if ((split_n ? N : M) % MM_CHUNK && (split_n ? M : N) % MM_CHUNK == 0 && (split_n ? M : N) >= 2 * MM_CHUNK)
         split_n = !split_n;
+    /* sgemm: always chunks of rows, with every column: a chunk's product keeps the shape
+     * of the unchunked one up to MM_CHUNK rows (an LM head's block of a few rows stays one
+     * call over the whole vocabulary, which OpenBLAS's small-matrix kernels, with their own
+     * bits, do not take) */
+    if (blas) split_n = 0;
     int dim = split_n ? N : M;
-    MmJob j = {.m = m, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc, .beta = beta,
-               .split_n = split_n, .n_chunks = (dim + MM_CHUNK - 1) / MM_CHUNK, .A = A, .B = B, .C = C};
+    MmJob j = {.m = m, .blas = blas, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb,
+               .ldc = ldc, .beta = beta, .split_n = split_n, .n_chunks = (dim + MM_CHUNK - 1) / MM_CHUNK,
+               .A = A, .B = B, .C = C};
     memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
+    if (blas) openblas_set_num_threads(1);
     if (j.n_chunks < 2)
         mm_part(&j, 0, 1);
     else
         par_run(m, mm_part, &j);
+    if (blas) openblas_set_num_threads(g_threads);
     mm_collect(m);
+}
+
+static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const void *A, int lda, const void *B,
+                    int ldb, int beta, float *C, int ldc) {
+    mm_run(m, 0, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* An fp32 product of the linear layers on OpenBLAS: fixed chunks of MM_CHUNK output rows
+ * (mm_run), each a single-threaded sgemm, shared by the model's threads. A row's bits then depend on its chunk's shape only, never on
+ * model.threads, whatever OpenBLAS's core does with its own thread split (its Haswell
+ * core changes a row's bits with it; af_blas_rows_invariant). */
+static void mm_f32(AfModel *m, int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                   int beta, float *C, int ldc) {
+    mm_run(m, 1, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* y = x W^T (+ y when acc) (+ b): x (n, in), W (out, in), y (n, out); xb: x in bf16 (bf16
@@ -721,8 +750,7 @@ static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const void
     if (xb)
         mm_bf16(m, 0, 1, n, out, in, xb, in, wbf(m, w), in, acc, y, out);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, w, in, acc ? 1.0f : 0.0f,
-                    y, out);
+        mm_f32(m, 0, 1, n, out, in, x, in, w, in, acc, y, out);
     if (b)
         for (int i = 0; i < n; i++)
             for (int o = 0; o < out; o++) y[(size_t)i * out + o] += b[o];
@@ -736,10 +764,8 @@ static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db
         if (dx) mm_bf16(m, 0, 0, n, in, out, m->yb, out, wbf(m, w), in, accum_dx, dx, in);
         mm_bf16(m, 1, 0, out, in, n, m->yb, out, xb, in, 1, dw, in);
     } else {
-        if (dx)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dy, out, w, in,
-                        accum_dx ? 1.0f : 0.0f, dx, in);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dy, out, x, in, 1.0f, dw, in);
+        if (dx) mm_f32(m, 0, 0, n, in, out, dy, out, w, in, accum_dx, dx, in);
+        mm_f32(m, 1, 0, out, in, n, dy, out, x, in, 1, dw, in);
     }
     if (db)
         for (int i = 0; i < n; i++)
@@ -858,7 +884,7 @@ typedef struct {
 static void att_mm(const AttJob *j, int tid, int ta, int tb, int M, int N, int K, const void *A, int lda,
                    const void *B, int ldb, int beta, float *C, int ldc) {
     AfModelActs *a = j->m->acts;
-    if (!a->att_rc[tid]) a->att_rc[tid] = mm_one(a, tid, j->m->mm_fma, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
+    if (!a->att_rc[tid]) a->att_rc[tid] = mm_one(a, tid, j->m->mm_fma, 0, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* One item. bf16 (j->qb): the five products take bf16 inputs (P and dS rounded per block
@@ -985,13 +1011,12 @@ static void att_part(void *ctx, int tid, int nt) {
 static void att_run(const AttJob *j) {
     AfModel *m = j->m;
     memset(m->acts->att_rc, 0, sizeof m->acts->att_rc);
-    if (par_threads(m) < 2 || j->n_items < 2) {
+    openblas_set_num_threads(1); /* an item's products single-threaded: its bits whatever model.threads */
+    if (par_threads(m) < 2 || j->n_items < 2)
         att_part((void *)j, 0, 1);
-    } else {
-        openblas_set_num_threads(1);
+    else
         par_run(m, att_part, (void *)j);
-        openblas_set_num_threads(g_threads);
-    }
+    openblas_set_num_threads(g_threads);
     mm_collect(m);
 }
 

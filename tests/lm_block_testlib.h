@@ -84,7 +84,8 @@ static void check_lm_block_bits(int compute) {
     AfModel *same[] = {grads7, fwd13};
     const char *name[] = {"blocks of 7", "blocks of 13 (no gradients)"};
     /* an fp32 LM head on an OpenBLAS core whose rows' bits depend on the rows in the call
-     * (Haswell's; af_blas_rows_invariant) can give only close values: 1e-5 here */
+     * (Haswell's; af_blas_rows_invariant) can give only close values across block sizes:
+     * 1e-5 here (a given block size still repeats its bits, checked below) */
     int bits = compute != AF_COMPUTE_FP32 || af_blas_rows_invariant();
     if (!bits) printf("LM-head blocks (fp32, OpenBLAS core %s): rows' bits depend on the rows in the product; "
                       "checked within 1e-5\n", openblas_get_corename());
