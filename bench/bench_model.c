@@ -111,8 +111,8 @@ static double cpu_now(void) { /* CPU seconds of the whole process (all threads) 
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* AF_BENCH_WARMUP untimed warm-up steps (as bench_model_torch.py's --warmup default), then `steps` timed training steps (forward, backward, clip, AdamW) of
- * bm's batch on m, in m's compute precision; the median step time into *median_s, the
+/* AF_BENCH_WARMUP untimed warm-up steps (bench_model_torch.py's --warmup default), then
+ * `steps` timed training steps (forward, backward, clip, AdamW) of bm's batch on m, in m's compute precision; the median step time into *median_s, the
  * mean CPU seconds of a timed step (the whole process) into *cpu_s and the step's FLOPs
  * (3x the forward's) into *flops. */
 static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *median_s, double *cpu_s, double *flops) {

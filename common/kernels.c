@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/model.h"
+#include "common/rng.h"
 
 extern const AfKernelTable af_kernels_base, af_kernels_avx2, af_kernels_avx512, af_kernels_avx512bf16;
 
@@ -105,16 +106,15 @@ const char *af_blas_core_note(void) {
     return g_blas_note;
 }
 
-/* Whether OpenBLAS's products, on the core in use, give each row of C the same bits
- * whatever the number of rows in the call and the thread count, at the shape of an LM
- * head (70 rows, 64 inputs, 3001 outputs): A times W^T and A times W (W's first 64 rows
- * as a 64 x 64 matrix), whole at 2 threads and at 1, and in blocks of 7 and 13 rows at 1
- * thread. The model's fp32 path does not depend on it for bits that repeat at any
- * model.threads (its products run single-threaded on fixed row chunks, model.c mm_f32),
- * but a row's log-prob then depends on the LM-head block it falls in. Debian 0.3.21's Cooperlake and SkylakeX cores have it
- * at such shapes (not at tiny ones, 37 x 64 x 96, where their small-matrix kernels
- * run); its Haswell core (also what OPENBLAS_CORETYPE=Haswell gives an AVX-512 CPU) does
- * not. Computed once (about 200 MFLOP). */
+/* Whether OpenBLAS's sgemm, on the core in use, gives each row of C the same bits whatever
+ * the number of rows in the call, at the shape of an LM head (70 rows, 64 inputs, 3001
+ * outputs): A times W^T and A times W (W's first 64 rows as a 64 x 64 matrix), whole and
+ * in blocks of 7 and 13 rows, single-threaded as the model calls it (model.c mm_f32). The
+ * model's fp32 bits repeat at any model.threads either way; where this is 0 a token's
+ * log-prob depends on the LM-head block it falls in. Debian 0.3.21's Cooperlake and
+ * SkylakeX cores have it at such shapes (not at tiny ones, 37 x 64 x 96, where their
+ * small-matrix kernels run); its Haswell core (also what OPENBLAS_CORETYPE=Haswell gives
+ * an AVX-512 CPU) does not. Computed once, on the first call (tests: lm_block_testlib.h). */
 static int g_rows_invariant = -1;
 static pthread_once_t g_rows_once = PTHREAD_ONCE_INIT;
 
@@ -128,24 +128,22 @@ static void probe_rows(void) {
         g_rows_invariant = 0; /* cannot tell: claim nothing */
         return;
     }
-    uint32_t x = 12345u;
-    for (int i = 0; i < M * K; i++) x = x * 1664525u + 1013904223u, a[i] = (float)(x >> 8) / 16777216.0f - 0.5f;
-    for (int i = 0; i < N * K; i++) x = x * 1664525u + 1013904223u, w[i] = (float)(x >> 8) / 16777216.0f - 0.5f;
+    AfRng r;
+    af_rng_init(&r, 1, AF_RNG_TEST, 0, 0, 0);
+    for (int i = 0; i < M * K; i++) a[i] = af_rng_uniformf(&r) - 0.5f;
+    for (int i = 0; i < N * K; i++) w[i] = af_rng_uniformf(&r) - 0.5f;
+    openblas_set_num_threads(1);
     for (int t = 0; t < 2 && same; t++) { /* W^T (a linear layer's forward), then W (its dx) */
         CBLAS_TRANSPOSE tb = t ? CblasNoTrans : CblasTrans;
         int n = t ? K : N;
-        openblas_set_num_threads(2);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, n, K, 1.0f, a, K, w, K, 0.0f, c0, n);
-        openblas_set_num_threads(1);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, M, n, K, 1.0f, a, K, w, K, 0.0f, c1, n);
-        same = !memcmp(c0, c1, sizeof(float) * M * n);
         static const int blocks[] = {7, 13};
         for (int b = 0; b < 2 && same; b++)
-            for (int r = 0; r < M && same; r += blocks[b]) {
-                int rows = r + blocks[b] <= M ? blocks[b] : M - r;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, rows, n, K, 1.0f, a + (size_t)r * K, K, w, K, 0.0f,
-                            c1 + (size_t)r * n, n);
-                same = !memcmp(c0 + (size_t)r * n, c1 + (size_t)r * n, sizeof(float) * rows * n);
+            for (int r0 = 0; r0 < M && same; r0 += blocks[b]) {
+                int rows = r0 + blocks[b] <= M ? blocks[b] : M - r0;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, tb, rows, n, K, 1.0f, a + (size_t)r0 * K, K, w, K, 0.0f,
+                            c1 + (size_t)r0 * n, n);
+                same = !memcmp(c0 + (size_t)r0 * n, c1 + (size_t)r0 * n, sizeof(float) * rows * n);
             }
     }
     openblas_set_num_threads(threads);
@@ -171,10 +169,6 @@ static void choose(void) {
     }
     set_table(pick);
     af_log(AF_LOG_INFO, "kernels: %s%s; %s", g_name, want && *want ? " (AF_KERNELS)" : "", af_blas_core_note());
-    if (!af_blas_rows_invariant())
-        af_log(AF_LOG_INFO, "OpenBLAS core %s: a row's fp32 product bits depend on the rows in the call (the LM "
-                            "head's block); runs still repeat their bits, at any model.threads (README, \"Build\")",
-               openblas_get_corename());
 }
 
 const AfKernelTable *af_kernels(void) {

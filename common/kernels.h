@@ -65,11 +65,11 @@ int af_kernels_select(const char *name);
  * fell back to a core older than the CPU (kernels.c). Logged with the kernels. */
 const char *af_blas_core_note(void);
 
-/* 1 if OpenBLAS's products on the core in use give each row of the result the same bits
- * whatever the number of rows in the call and OpenBLAS's thread count (probed once on
+/* 1 if OpenBLAS's single-threaded sgemm on the core in use gives each row of the result
+ * the same bits whatever the number of rows in the call (probed on the first call, on
  * products of an LM head's shape, kernels.c); 0 otherwise (Debian 0.3.21's Haswell
  * core). The fp32 model's bits do not depend on model.threads either way (single-threaded
- * sgemm on fixed row chunks); a row's log-prob is independent of the LM head's block
+ * sgemm on fixed row chunks); a token's log-prob is independent of the LM head's block
  * size only when this is 1. */
 int af_blas_rows_invariant(void);
 

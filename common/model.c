@@ -680,18 +680,18 @@ static int mm_one(AfModelActs *a, int tid, int fma, int blas, int ta, int tb, in
 static void mm_part(void *c, int tid, int nt) {
     const MmJob *j = c;
     AfModelActs *a = j->m->acts;
-    int fma = j->m->mm_fma || j->blas, blas = j->blas; /* fma: the operands are floats */
+    int f32 = j->m->mm_fma || j->blas; /* the operands are floats */
     af_bf16mm_set_threads(1);
     for (int ci = j->n_chunks * tid / nt; ci < j->n_chunks * (tid + 1) / nt && !a->att_rc[tid]; ci++) {
         int lo = ci * MM_CHUNK, len = (j->split_n ? j->N : j->M) - lo;
         if (len > MM_CHUNK) len = MM_CHUNK;
         if (j->split_n)
-            a->att_rc[tid] = mm_one(a, tid, fma, blas, j->ta, j->tb, j->M, len, j->K, j->A, j->lda,
-                                    op_at(j->B, j->tb ? (size_t)lo * j->ldb : (size_t)lo, fma), j->ldb, j->beta,
+            a->att_rc[tid] = mm_one(a, tid, j->m->mm_fma, j->blas, j->ta, j->tb, j->M, len, j->K, j->A, j->lda,
+                                    op_at(j->B, j->tb ? (size_t)lo * j->ldb : (size_t)lo, f32), j->ldb, j->beta,
                                     j->C + lo, j->ldc);
         else
-            a->att_rc[tid] = mm_one(a, tid, fma, blas, j->ta, j->tb, len, j->N, j->K,
-                                    op_at(j->A, j->ta ? (size_t)lo : (size_t)lo * j->lda, fma), j->lda, j->B,
+            a->att_rc[tid] = mm_one(a, tid, j->m->mm_fma, j->blas, j->ta, j->tb, len, j->N, j->K,
+                                    op_at(j->A, j->ta ? (size_t)lo : (size_t)lo * j->lda, f32), j->lda, j->B,
                                     j->ldb, j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
     }
 }
@@ -735,9 +735,9 @@ static void mm_bf16(AfModel *m, int ta, int tb, int M, int N, int K, const void 
 }
 
 /* An fp32 product of the linear layers on OpenBLAS: fixed chunks of MM_CHUNK output rows
- * (mm_run), each a single-threaded sgemm, shared by the model's threads. A row's bits then depend on its chunk's shape only, never on
- * model.threads, whatever OpenBLAS's core does with its own thread split (its Haswell
- * core changes a row's bits with it; af_blas_rows_invariant). */
+ * (mm_run), each a single-threaded sgemm, shared by the model's threads. A row's bits
+ * then depend on its chunk's shape only, never on model.threads, whatever OpenBLAS's core
+ * does with its own thread split (its Haswell core changes a row's bits with it). */
 static void mm_f32(AfModel *m, int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                    int beta, float *C, int ldc) {
     mm_run(m, 1, ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc);
