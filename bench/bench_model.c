@@ -35,6 +35,7 @@
 #include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/rng.h"
+#include "bench/bench_shapes.h"
 #include "learner/adamw.h"
 
 /* Untimed training steps before the timed ones, on both sides (bench_model_torch.py
@@ -55,16 +56,8 @@ typedef struct {
 } BenchModel;
 
 static BenchModel bench_model(char which) {
-    BenchModel b = {.name = which, .cfg = af_model_config_default()};
-    b.cfg.max_seq = 1024;
-    if (which == 'A') {
-        b.cfg.vocab_size = 512, b.cfg.d_model = 256, b.cfg.n_layers = 4, b.cfg.n_heads = 4;
-        b.cfg.n_kv_heads = 4, b.cfg.d_ff = 704, b.n_seqs = 16, b.seq_len = 256;
-    } else {
-        b.cfg.vocab_size = 2048, b.cfg.d_model = 512, b.cfg.n_layers = 8, b.cfg.n_heads = 8;
-        b.cfg.n_kv_heads = 8, b.cfg.d_ff = 1408, b.n_seqs = 8, b.seq_len = 512;
-    }
-    return b;
+    AfBenchShape s = af_bench_shape(which);
+    return (BenchModel){.name = which, .cfg = s.cfg, .n_seqs = s.n_seqs, .seq_len = s.seq_len};
 }
 
 /* sgemm GFLOP/s on square-ish shapes typical of the training step. */

@@ -14,6 +14,7 @@ and with --bf16 (unless --no-train) a third, the training step under CPU autocas
 bfloat16 (the matrix products in bf16, fp32 master weights and optimizer: what a PyTorch
 user picks on a CPU with AVX512-BF16/AMX):
 TORCH_BF16 train_tok_s=..
+With --serve fp32|autocast it runs training steps on request instead (see serve()).
 Run with OPENBLAS_NUM_THREADS/OMP_NUM_THREADS set to
 --threads (bench_model does)."""
 import contextlib
@@ -62,7 +63,8 @@ def flops_fwd(m):
     return 2.0 * (L * (B * T * per_tok + att) + B * T * C * V)
 
 
-def train(m, steps, bf16=False, warmup=3):
+def trainer(m, bf16=False):
+    """One training step of model m as a function returning its (wall, CPU) seconds."""
     cfg, p = make(m)
     for t in p.values():
         t.requires_grad_(True)
@@ -71,8 +73,8 @@ def train(m, steps, bf16=False, warmup=3):
     g = torch.Generator().manual_seed(2)
     toks = torch.randint(0, m["V"], (m["B"], m["T"]), generator=g)
     w = torch.full((m["B"], m["T"] - 1), 1.0 / (m["B"] * m["T"]))
-    times, cpu = [], 0.0
-    for it in range(steps + warmup):
+
+    def step():
         t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad()
         ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
@@ -83,11 +85,35 @@ def train(m, steps, bf16=False, warmup=3):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(p.values()), 1.0)
         opt.step()
+        return time.perf_counter() - t0, time.process_time() - c0
+    return step
+
+
+def train(m, steps, bf16=False, warmup=3):
+    step = trainer(m, bf16)
+    times, cpu = [], 0.0
+    for it in range(steps + warmup):
+        dt, dc = step()
         if it >= warmup:
-            times.append(time.perf_counter() - t0)
-            cpu += time.process_time() - c0
+            times.append(dt)
+            cpu += dc
     t = statistics.median(times)
     return m["B"] * m["T"] / t, 3 * flops_fwd(m) / t / 1e9, m["B"] * m["T"] * steps / cpu
+
+
+def serve(m, bf16, warmup):
+    """--serve: the training step on request, for bench/bench_train_paired.c, which
+    alternates it with its own. After the warm-up steps prints READY; then each line
+    STEP on stdin runs one step and prints "STEP <wall s> <CPU s>"; EOF or QUIT ends."""
+    step = trainer(m, bf16)
+    for _ in range(warmup):
+        step()
+    print("READY", flush=True)
+    for line in sys.stdin:
+        if line.strip() != "STEP":
+            break
+        dt, dc = step()
+        print(f"STEP {dt:.6f} {dc:.6f}", flush=True)
 
 
 @torch.no_grad()
@@ -154,9 +180,14 @@ def main():
     ap.add_argument("--no-train", action="store_true")
     ap.add_argument("--bf16", action="store_true", help="also train under bf16 autocast (not with --no-train)")
     ap.add_argument("--bf16-train-only", action="store_true", help="only the bf16 autocast training line")
+    ap.add_argument("--serve", choices=["fp32", "autocast"],
+                    help="training steps on request (stdin STEP), fp32 or under bf16 autocast")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     m = MODELS[a.model]
+    if a.serve:
+        serve(m, a.serve == "autocast", a.warmup)
+        return
     if a.bf16_train_only:
         bf_tok_s, _, bf_cpu = train(m, a.steps, bf16=True, warmup=a.warmup)
         print(f"TORCH_BF16 train_tok_s={bf_tok_s:.1f} train_cpu_tok_s={bf_cpu:.1f}")

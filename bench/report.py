@@ -5,7 +5,7 @@
 
 Each generated part sits between '<!-- BEGIN:name -->' and '<!-- END:name -->' lines and is
 replaced whole; everything outside the markers is hand-written and kept. Parts: machine,
-model, model_decode, hf_model, wire, bcast, ckpt, scaling, async, targets, perfmodel. A missing CSV gives a one-line
+model, model_decode, train_paired, hf_model, wire, bcast, ckpt, scaling, async, targets, perfmodel. A missing CSV gives a one-line
 'not run' note instead of a table. Standard library only."""
 import csv
 import math
@@ -81,6 +81,22 @@ if dec:
                                         "dec16_bf16_cpu_ratio"]) + "\n" + cmds("model_decode")
 else:
     parts["model_decode"] = "not run (bench/run.sh --only decode)\n"
+
+# ------------------------------------------------------------------ training, C and PyTorch alternated
+tp = load("model_train_paired.csv")
+if tp:
+    parts["train_paired"] = table(tp, ["run_utc", "load_average", "model", "threads", "compute", "rounds",
+                                       lambda r: f"**{f(r['ratio_median'])}**", lambda r: f(r["ratio_min"]),
+                                       lambda r: f(r["ratio_max"]), lambda r: f"{r['rounds_met']} of {r['rounds']}",
+                                       lambda r: f(r["c_tok_s"], 0), lambda r: f(r["torch_tok_s"], 0),
+                                       lambda r: f(r["peak_gflops"], 0), lambda r: f(100 * float(r["c_peak_frac"]), 0),
+                                       lambda r: f(100 * float(r["torch_peak_frac"]), 0)],
+                              ["run (UTC)", "load average", "model", "threads", "C compute", "rounds",
+                               "C / PyTorch, median of rounds", "min", "max", "rounds at the target",
+                               "C tok/s", "PyTorch tok/s", "peak GFLOP/s", "C % of peak", "PyTorch % of peak"]) \
+        + "\n" + cmds("model_train_paired")
+else:
+    parts["train_paired"] = "not run (bench/run.sh --only train_paired)\n"
 
 # ------------------------------------------------------------------ real-size HF model
 hf = load("hf_model.csv")
@@ -255,6 +271,18 @@ if sy and ks:
 else:
     t.append("- Asynchronous mode >= 1.3x synchronous with 10% of episodes 5x slower: **not measured** "
              "(bench/scaling.sh was run with --no-async).")
+tpb = [r for r in (tp or []) if r["model"] == "B" and r["threads"] == "2" and r["compute"] == "bf16"]
+if tpb:
+    r = tpb[-1]
+    meds = [float(x["ratio_median"]) for x in tpb]
+    t.append(f"- Training >= 2x PyTorch bf16 autocast, model B at 2 threads, C and PyTorch steps alternated "
+             f"({r['rounds']} rounds, the latest run, {r['run_utc']} UTC): "
+             f"**{'met' if float(r['ratio_median']) >= 2 else 'missed'}**, median {float(r['ratio_median']):.2f}x "
+             f"(rounds {float(r['ratio_min']):.2f}-{float(r['ratio_max']):.2f}x, {r['rounds_met']} of {r['rounds']} "
+             f"at 2x); C at {100 * float(r['c_peak_frac']):.0f}% and PyTorch at {100 * float(r['torch_peak_frac']):.0f}% "
+             f"of the vdpbf16ps peak measured in the run"
+             + (f"; over the {len(tpb)} runs in the CSV the medians are {min(meds):.2f}-{max(meds):.2f}x, "
+                f"met in {sum(m >= 2 for m in meds)}" if len(tpb) > 1 else "") + ".")
 parts["targets"] = "\n".join(t) + "\n"
 
 # ------------------------------------------------------------------ performance model

@@ -6,7 +6,10 @@
 #   --long        longer runs (more repetitions; each bench well under a minute without it)
 #   --only LIST   comma-separated subset of: model,decode,hf,wire,bcast,ckpt,report, and
 #                 train_bf16 (not in the default list: model B at 2 threads against PyTorch
-#                 takes minutes; appends one row to bench/results/model_bf16_train.csv)
+#                 takes minutes; appends one row to bench/results/model_bf16_train.csv), and
+#                 train_paired (not in the default list either: the same training, C bf16 and
+#                 PyTorch autocast alternated step by step; appends one row to
+#                 bench/results/model_train_paired.csv)
 #   --build-dir   where to build (default build-bench; Release, no sanitizers)
 #
 # Every figure is printed next to a reference measured in the same run (PyTorch, memcpy,
@@ -22,7 +25,7 @@ while [ $# -gt 0 ]; do
         --no-build) build=0 ;;
         --only) only=$2; shift ;;
         --build-dir) bdir=$2; shift ;;
-        *) echo "usage: bench/run.sh [--long] [--no-build] [--only model,decode,train_bf16,hf,wire,bcast,ckpt,report] [--build-dir DIR]" >&2; exit 2 ;;
+        *) echo "usage: bench/run.sh [--long] [--no-build] [--only model,decode,train_bf16,train_paired,hf,wire,bcast,ckpt,report] [--build-dir DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -86,6 +89,14 @@ with open(dst, "a", newline="") as f:
         r.update(run_utc=utc, load_average=load)
         w.writerow([r.get(c, "") for c in head])
 PYEOF
+fi
+if want train_paired; then
+    # model B at 2 threads, C bf16 and PyTorch bf16 autocast alternated one step at a time
+    # (12 rounds after 3 warm-up steps each), so both see the same machine: the median of
+    # the per-round ratios, their spread, and each side's share of the bf16 instruction
+    # peak measured in the same run (BENCHMARKS.md "Training, paired step by step")
+    run model_train_paired env AF_SOURCE_DIR="$PWD" "$bdir/bench_train_paired" --model B --threads 2 --rounds 12 \
+        --warmup 3 --csv bench/results/model_train_paired.csv
 fi
 if want hf; then
     # a Qwen2.5-0.5B-shaped model (494M parameters, random weights) in bf16: generated once

@@ -8,9 +8,12 @@
 # bench_model (model A, one timed step, no PyTorch side) writes every column of both bf16
 # measurements (decode and training), in bf16 training where the CPU has native bf16,
 # with --no-bf16 not (bf16 and bf16-fma, tokens/s and per CPU second), and report.py's
-# model table carries them.
-# usage: test_bench_smoke.sh BENCH_WIRE BENCH_BCAST SOURCE_DIR BENCH_MODEL
-WIRE=$1 BCAST=$2 MODEL=$4
+# model table carries them. bench_train_paired (model A, 2 rounds, its PyTorch server)
+# exits 0 and appends a CSV row whose median, min, max and count of rounds at the target
+# follow from the per-round step times it printed; bad arguments and a missing PyTorch
+# server are refused with a message and no row.
+# usage: test_bench_smoke.sh BENCH_WIRE BENCH_BCAST SOURCE_DIR BENCH_MODEL BENCH_TRAIN_PAIRED
+WIRE=$1 BCAST=$2 MODEL=$4 PAIRED=$5
 . "$(dirname "$0")/lib.sh" ""
 SRC=${3:-$SRC}
 mkdir -p "$T/results"
@@ -114,5 +117,37 @@ check "the bcast table shows the CSV's publish ratio ($pub x memcpy)" "grep '| A
 check "broadcast target evaluated" "grep -q 'Weight broadcast <= 1.5x memcpy at 2 ranks, model A' '$T/B.md'"
 check "missing parts say not run" "grep -q 'not run' '$T/B.md'"
 check "the model table carries the bf16 training columns" "grep -q '^| model | threads | .* | c_dec16_bf16_tok_s | .* | c_train_bf16_tok_s | torch_train_bf16_tok_s | train_bf16_ratio | c_bf16_speedup | c_train_bf16fma_tok_s | train_bf16fma_ratio | .* | train_bf16fma_cpu_ratio |$' '$T/B.md'"
+
+# the paired training bench: bf16 against autocast where the CPU has native bf16, else fp32
+pc=bf16; [ "$nobf" = 1 ] && pc=fp32
+AF_SOURCE_DIR="$SRC" OPENBLAS_NUM_THREADS=1 "$PAIRED" --model A --threads 1 --rounds 2 --warmup 0 --compute $pc \
+    --target 1.0 --csv "$T/paired.csv" >"$T/paired.out" 2>"$T/paired.log"
+check "bench_train_paired exits 0 ($pc)" "[ $? -eq 0 ]"
+check "paired.csv: one row whose figures follow from the printed rounds" "$PY - '$T/paired.csv' '$T/paired.log' $pc <<'PYEOF'
+import csv, re, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+rounds = [tuple(map(float, m)) for m in re.findall(r'round \d+: C ([\d.]+) s .* PyTorch ([\d.]+) s .* ratio ([\d.]+)', open(sys.argv[2]).read())]
+bad = []
+if len(rows) != 1: bad.append('%d rows' % len(rows))
+if len(rounds) != 2: bad.append('%d round lines' % len(rounds))
+if not bad:
+    r = rows[0]
+    ratios = [t / c for c, t, _ in rounds]
+    if r['compute'] != sys.argv[3] or r['model'] != 'A' or r['rounds'] != '2': bad.append('keys %s' % r)
+    if abs(float(r['ratio_median']) - statistics.median(ratios)) > 0.01 * statistics.median(ratios): bad.append('median %s vs %s' % (r['ratio_median'], ratios))
+    if not float(r['ratio_min']) <= float(r['ratio_median']) <= float(r['ratio_max']): bad.append('min/median/max')
+    if int(r['rounds_met']) != sum(x >= 1.0 for x in ratios): bad.append('rounds_met %s vs %s' % (r['rounds_met'], ratios))
+    ctok = 4096 / statistics.median([c for c, _, _ in rounds])
+    if abs(float(r['c_tok_s']) - ctok) > 0.01 * ctok: bad.append('c_tok_s %s vs %g' % (r['c_tok_s'], ctok))
+    if not re.match(r'\d{4}-\d\d-\d\d \d\d:\d\d$', r['run_utc']) or len(r['load_average'].split()) != 3: bad.append('time/load %s' % r)
+    if float(r['peak_gflops']) > 0 and not 0 < float(r['c_peak_frac']) < 1.5: bad.append('peak share %s' % r['c_peak_frac'])
+if bad: print('\n'.join('     ' + b for b in bad))
+sys.exit(1 if bad else 0)
+PYEOF"
+"$PAIRED" --model C >"$T/paired_bad.out" 2>&1
+check "bench_train_paired: a bad --model is refused (exit 2, usage)" "[ $? -eq 2 ] && grep -q usage '$T/paired_bad.out'"
+AF_SOURCE_DIR=/nonexistent "$PAIRED" --model A --threads 1 --rounds 1 --warmup 0 --compute fp32 --csv "$T/paired.csv" \
+    >"$T/paired_nopy.out" 2>&1
+check "bench_train_paired: no PyTorch server is an error naming it, and no row" "[ $? -eq 1 ] && grep -q 'PyTorch server' '$T/paired_nopy.out' && [ \$(wc -l < '$T/paired.csv') -eq 2 ]"
 [ "$fail" = 0 ] || tail -20 "$T"/*.log
 finish
