@@ -18,29 +18,8 @@
 #include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/rng.h"
+#include "bench/bench_common.h"
 #include "learner/adamw.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 enum { PH_FWD, PH_BWD, PH_OPT, PH_N };
 
@@ -76,15 +55,15 @@ static int run(int compute, int threads, int steps, int seqs, int len, int act, 
         for (int j = len - act; j < len; j++) need[s * len + j] = 1, n_act++;
     for (int i = 0; i < N; i++) dlogp[i] = need[i] ? -1.0f / (float)n_act : 0.0f;
     for (int it = -1; it < steps && !rc; it++) {
-        double w0 = now(), c0 = cpu_now();
+        double w0 = af_bench_now(), c0 = af_bench_cpu_now();
         af_model_zero_grad(m);
         if ((rc = af_model_forward_need(m, tok, ss, seqs, 1.0f, need, logp, NULL))) break;
-        double w1 = now(), c1 = cpu_now();
+        double w1 = af_bench_now(), c1 = af_bench_cpu_now();
         if ((rc = af_model_backward(m, dlogp))) break;
-        double w2 = now(), c2 = cpu_now();
+        double w2 = af_bench_now(), c2 = af_bench_cpu_now();
         af_grad_clip(m->grads, m->n_params, 1.0);
         af_adamw_step(opt, m->params, m->grads);
-        double w3 = now(), c3 = cpu_now();
+        double w3 = af_bench_now(), c3 = af_bench_cpu_now();
         if (it < 0) continue;
         t[PH_FWD][it] = w1 - w0, t[PH_BWD][it] = w2 - w1, t[PH_OPT][it] = w3 - w2;
         cpu[PH_FWD][it] = c1 - c0, cpu[PH_BWD][it] = c2 - c1, cpu[PH_OPT][it] = c3 - c2;
@@ -93,7 +72,7 @@ static int run(int compute, int threads, int steps, int seqs, int len, int act, 
     static const char *names[PH_N] = {"forward", "backward", "clip+adamw"};
     double tot = 0, tot_cpu = 0;
     for (int p = 0; p < PH_N; p++) {
-        double wm = median(t[p], steps), cm = median(cpu[p], steps);
+        double wm = af_bench_median(t[p], steps), cm = af_bench_median(cpu[p], steps);
         tot += wm, tot_cpu += cm;
         printf("%-5s threads %d  %-10s %8.1f ms wall %8.1f ms cpu\n", compute == AF_COMPUTE_BF16 ? "bf16" : "fp32",
                threads, names[p], 1e3 * wm, 1e3 * cm);

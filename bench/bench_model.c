@@ -35,30 +35,13 @@
 #include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/rng.h"
-#include "bench/bench_shapes.h"
+#include "bench/bench_common.h"
 #include "learner/adamw.h"
 
 /* Untimed training steps before the timed ones, on both sides (bench_model_torch.py
  * --warmup has the same default): PyTorch's autocast step still speeds up over its
  * first two or three steps. */
 #define AF_BENCH_WARMUP 3
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-typedef struct {
-    char name;
-    AfModelConfig cfg;
-    int n_seqs, seq_len;
-} BenchModel;
-
-static BenchModel bench_model(char which) {
-    AfBenchShape s = af_bench_shape(which);
-    return (BenchModel){.name = which, .cfg = s.cfg, .n_seqs = s.n_seqs, .seq_len = s.seq_len};
-}
 
 /* sgemm GFLOP/s on square-ish shapes typical of the training step. */
 static double sgemm_gflops(void) {
@@ -69,9 +52,9 @@ static double sgemm_gflops(void) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
     double best = 0;
     for (int r = 0; r < 3; r++) {
-        double t0 = now();
+        double t0 = af_bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        double g = 2.0 * M * N * K / (now() - t0) / 1e9;
+        double g = 2.0 * M * N * K / (af_bench_now() - t0) / 1e9;
         best = g > best ? g : best;
     }
     free(a), free(b), free(c);
@@ -88,67 +71,38 @@ typedef struct {
     double train_bf16_cpu, train_bf16fma_cpu; /* the two above per CPU second (PyTorch: autocast) */
 } Figures;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-static double cpu_now(void) { /* CPU seconds of the whole process (all threads) */
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* AF_BENCH_WARMUP untimed warm-up steps (bench_model_torch.py's --warmup default), then
  * `steps` timed training steps (forward, backward, clip, AdamW) of bm's batch on m, in m's compute precision; the median step time into *median_s, the
  * mean CPU seconds of a timed step (the whole process) into *cpu_s and the step's FLOPs
  * (3x the forward's) into *flops. */
-static int train_steps(AfModel *m, const BenchModel *bm, int steps, double *median_s, double *cpu_s, double *flops) {
-    int N = bm->n_seqs * bm->seq_len, rc = 0;
-    AfAdamW *opt = NULL;
-    AfAdamWConfig ac = af_adamw_config_default();
-    if ((rc = af_adamw_create(&ac, m->n_params, &opt))) return rc;
-    int32_t *tok = malloc(sizeof(int32_t) * N);
-    float *lp = malloc(sizeof(float) * N), *w = malloc(sizeof(float) * N);
-    int *ss = malloc(sizeof(int) * (bm->n_seqs + 1));
+static int train_steps(AfModel *m, const AfBenchShape *bm, int steps, double *median_s, double *cpu_s, double *flops) {
+    AfBenchTrain t;
+    int rc = af_bench_train_init(&t, m, bm);
+    if (rc) return rc;
     double *dt = malloc(sizeof(double) * (steps + 1));
-    if (!tok || !lp || !w || !ss || !dt) {
-        rc = af_error_set(AF_ENOMEM, "bench_model: training buffers");
-        goto done;
+    if (!dt) {
+        af_bench_train_free(&t);
+        return af_error_set(AF_ENOMEM, "bench_model: step times");
     }
-    AfRng r;
-    af_rng_init(&r, 1, AF_RNG_TEST, 0, 0, 0);
-    for (int i = 0; i < N; i++) tok[i] = (int32_t)af_rng_below(&r, (uint32_t)bm->cfg.vocab_size), w[i] = 1.0f / N;
-    for (int s = 0; s <= bm->n_seqs; s++) ss[s] = s * bm->seq_len;
     double c0 = 0;
     for (int it = 0; it < steps + AF_BENCH_WARMUP; it++) {
-        if (it == AF_BENCH_WARMUP) c0 = cpu_now();
-        double t0 = now();
-        af_model_zero_grad(m);
-        if ((rc = af_model_forward(m, tok, ss, bm->n_seqs, 1.0f, lp, NULL))) break;
-        if ((rc = af_model_backward(m, w))) break;
-        af_grad_clip(m->grads, m->n_params, 1.0);
-        af_adamw_step(opt, m->params, m->grads);
-        if (it >= AF_BENCH_WARMUP) dt[it - AF_BENCH_WARMUP] = now() - t0;
+        if (it == AF_BENCH_WARMUP) c0 = af_bench_cpu_now();
+        double t0 = af_bench_now();
+        if ((rc = af_bench_train_step(&t, m))) break;
+        if (it >= AF_BENCH_WARMUP) dt[it - AF_BENCH_WARMUP] = af_bench_now() - t0;
     }
     if (!rc) {
-        *cpu_s = (cpu_now() - c0) / steps;
-        *median_s = median(dt, steps), *flops = 3.0 * af_model_forward_flops(&bm->cfg, ss, bm->n_seqs);
+        *cpu_s = (af_bench_cpu_now() - c0) / steps;
+        *median_s = af_bench_median(dt, steps), *flops = 3.0 * af_model_forward_flops(&bm->cfg, t.ss, bm->n_seqs);
     }
-done:
-    free(tok), free(lp), free(w), free(ss), free(dt);
-    af_adamw_destroy(opt);
+    free(dt);
+    af_bench_train_free(&t);
     return rc;
 }
 
 /* Training with bf16 products, then with bf16-fma (a fresh model each, same init): tok/s
  * and tok per CPU second into f. */
-static int bench_c_bf16(const BenchModel *bm, int steps, Figures *f) {
+static int bench_c_bf16(const AfBenchShape *bm, int steps, Figures *f) {
     int N = bm->n_seqs * bm->seq_len, rc = 0;
     for (int fma = 0; fma < 2 && !rc; fma++) {
         AfModel *m = NULL;
@@ -165,7 +119,7 @@ static int bench_c_bf16(const BenchModel *bm, int steps, Figures *f) {
     return rc;
 }
 
-static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens, int train, Figures *f) {
+static int bench_c(const AfBenchShape *bm, int threads, int steps, int dec_tokens, int train, Figures *f) {
     int N = bm->n_seqs * bm->seq_len;
     AfModel *m = NULL;
     AfDecode *d = NULL;
@@ -197,10 +151,10 @@ static int bench_c(const BenchModel *bm, int threads, int steps, int dec_tokens,
             for (int i = 0; i < 16; i++) prompt[i] = (int32_t)((b * 31 + i * 7) % bm->cfg.vocab_size);
             af_decode_prefill(d, b, prompt, 16);
         }
-        double t0 = now(), c0 = cpu_now();
+        double t0 = af_bench_now(), c0 = af_bench_cpu_now();
         for (int i = 0; i < dec_tokens && !rc; i++) rc = af_decode_step(d, B, slots, smp, rngs, out, lps);
-        double tok_s = (double)B * dec_tokens / (now() - t0);
-        f->cpu[(B == 16) + 2 * bf16] = (double)B * dec_tokens / (cpu_now() - c0);
+        double tok_s = (double)B * dec_tokens / (af_bench_now() - t0);
+        f->cpu[(B == 16) + 2 * bf16] = (double)B * dec_tokens / (af_bench_cpu_now() - c0);
         *(bf16 ? (B == 16 ? &f->dec16_bf16 : &f->dec1_bf16) : (B == 16 ? &f->dec16_tok_s : &f->dec1_tok_s)) = tok_s;
         af_decode_destroy(d);
         d = NULL;
@@ -282,7 +236,7 @@ int main(int argc, char **argv) {
            "ratio", "C bf16 tr", "torch ac", "ratio");
     for (const char *mp = models; *mp; mp++) {
         if (*mp != 'A' && *mp != 'B') continue;
-        BenchModel bm = bench_model(*mp);
+        AfBenchShape bm = af_bench_shape(*mp);
         for (const char *tp = threads_s; *tp; tp++) {
             if (*tp < '1' || *tp > '9') continue;
             int th = *tp - '0';

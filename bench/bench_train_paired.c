@@ -40,29 +40,8 @@
 #include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "common/rng.h"
-#include "bench/bench_shapes.h"
+#include "bench/bench_common.h"
 #include "learner/adamw.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double *s = malloc(sizeof(double) * (size_t)n);
-    if (!s) return NAN;
-    memcpy(s, v, sizeof(double) * (size_t)n);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double r = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    free(s);
-    return r;
-}
 
 /* ---------------------------------------------------------------- instruction peak */
 #if defined(__x86_64__)
@@ -74,13 +53,13 @@ __attribute__((target("avx512f,avx512bf16"))) static double peak_dpbf16_one(void
     volatile float va = 1.0f, vb = 1e-7f;
     __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(va), _mm512_set1_ps(va));
     __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(vb), _mm512_set1_ps(vb));
-    double t0 = now();
+    double t0 = af_bench_now();
     for (long i = 0; i < PEAK_ITERS / 24; i++) {
 #pragma GCC unroll 24
         for (int j = 0; j < 24; j++) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
         __asm__ volatile("" : "+v"(a), "+v"(b));
     }
-    double dt = now() - t0;
+    double dt = af_bench_now() - t0;
     float s = 0;
     for (int j = 0; j < 24; j++) s += _mm512_reduce_add_ps(acc[j]);
     if (s == 12345.0f) fprintf(stderr, " ");
@@ -92,13 +71,13 @@ __attribute__((target("avx512f"))) static double peak_fma_one(void) {
     for (int j = 0; j < 24; j++) acc[j] = _mm512_set1_ps((float)j * 1e-3f);
     volatile float va = 1.0f, vb = 1e-7f;
     __m512 a = _mm512_set1_ps(va), b = _mm512_set1_ps(vb);
-    double t0 = now();
+    double t0 = af_bench_now();
     for (long i = 0; i < PEAK_ITERS / 24; i++) {
 #pragma GCC unroll 24
         for (int j = 0; j < 24; j++) acc[j] = _mm512_fmadd_ps(a, b, acc[j]);
         __asm__ volatile("" : "+v"(a), "+v"(b));
     }
-    double dt = now() - t0;
+    double dt = af_bench_now() - t0;
     float s = 0;
     for (int j = 0; j < 24; j++) s += _mm512_reduce_add_ps(acc[j]);
     if (s == 12345.0f) fprintf(stderr, " ");
@@ -202,49 +181,11 @@ static int torch_stop(Torch *t) {
 }
 
 /* ---------------------------------------------------------------- C side */
-typedef struct {
-    AfModel *m;
-    AfAdamW *opt;
-    int32_t *tok;
-    float *lp, *w;
-    int *ss;
-    int n_seqs;
-} CTrain;
-
-static int c_start(CTrain *c, const AfBenchShape *s, int compute) {
-    int N = s->n_seqs * s->seq_len, rc;
-    memset(c, 0, sizeof *c);
-    c->n_seqs = s->n_seqs;
-    if ((rc = af_model_create(&s->cfg, N, s->n_seqs, AF_MODEL_GRADS, &c->m))) return rc;
-    af_model_init_params(c->m, 1);
-    if ((rc = af_model_set_compute(c->m, compute))) return rc;
-    AfAdamWConfig ac = af_adamw_config_default();
-    if ((rc = af_adamw_create(&ac, c->m->n_params, &c->opt))) return rc;
-    c->tok = malloc(sizeof(int32_t) * N), c->lp = malloc(sizeof(float) * N), c->w = malloc(sizeof(float) * N);
-    c->ss = malloc(sizeof(int) * (s->n_seqs + 1));
-    if (!c->tok || !c->lp || !c->w || !c->ss) return af_error_set(AF_ENOMEM, "bench_train_paired: training buffers");
-    AfRng r;
-    af_rng_init(&r, 1, AF_RNG_TEST, 0, 0, 0);
-    for (int i = 0; i < N; i++) c->tok[i] = (int32_t)af_rng_below(&r, (uint32_t)s->cfg.vocab_size), c->w[i] = 1.0f / N;
-    for (int i = 0; i <= s->n_seqs; i++) c->ss[i] = i * s->seq_len;
-    return 0;
-}
-
 /* One C step: its wall seconds (negative: failed, *rc set). */
-static double c_step(CTrain *c, int *rc) {
-    double t0 = now();
-    af_model_zero_grad(c->m);
-    if ((*rc = af_model_forward(c->m, c->tok, c->ss, c->n_seqs, 1.0f, c->lp, NULL))) return -1;
-    if ((*rc = af_model_backward(c->m, c->w))) return -1;
-    af_grad_clip(c->m->grads, c->m->n_params, 1.0);
-    af_adamw_step(c->opt, c->m->params, c->m->grads);
-    return now() - t0;
-}
-
-static void c_stop(CTrain *c) {
-    af_adamw_destroy(c->opt);
-    af_model_destroy(c->m);
-    free(c->tok), free(c->lp), free(c->w), free(c->ss);
+static double c_step(AfBenchTrain *t, AfModel *m, int *rc) {
+    double t0 = af_bench_now();
+    if ((*rc = af_bench_train_step(t, m))) return -1;
+    return af_bench_now() - t0;
 }
 
 static void usage(void) {
@@ -290,13 +231,19 @@ int main(int argc, char **argv) {
     const int N = s.n_seqs * s.seq_len;
     af_model_set_threads(threads);
     double peak = instruction_peak(bf16, threads);
-    CTrain c;
-    int rc = c_start(&c, &s, bf16 ? AF_COMPUTE_BF16 : AF_COMPUTE_FP32);
+    AfModel *m = NULL;
+    AfBenchTrain c = {0};
+    int rc = af_model_create(&s.cfg, N, s.n_seqs, AF_MODEL_GRADS, &m);
+    if (!rc) {
+        af_model_init_params(m, 1);
+        if (!(rc = af_model_set_compute(m, bf16 ? AF_COMPUTE_BF16 : AF_COMPUTE_FP32))) rc = af_bench_train_init(&c, m, &s);
+    }
     double flops_tok = rc ? 0 : 3.0 * af_model_forward_flops(&s.cfg, c.ss, s.n_seqs) / N; /* bench_model's count */
-    for (int i = 0; i < warmup && !rc; i++) c_step(&c, &rc);
+    for (int i = 0; i < warmup && !rc; i++) c_step(&c, m, &rc);
     if (rc) {
         fprintf(stderr, "bench_train_paired: C side: %s: %s\n", af_strerror(rc), af_error_detail());
-        c_stop(&c);
+        af_bench_train_free(&c);
+        af_model_destroy(m);
         return 1;
     }
     Torch t = {0};
@@ -304,7 +251,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_train_paired: the PyTorch server (bench/bench_model_torch.py --serve) did not start; "
                         "is /usr/bin/python3 with torch installed, and AF_SOURCE_DIR the source tree?\n");
         torch_stop(&t);
-        c_stop(&c);
+        af_bench_train_free(&c);
+        af_model_destroy(m);
         return 1;
     }
     double *tc = calloc((size_t)rounds, sizeof(double)), *tt = calloc((size_t)rounds, sizeof(double));
@@ -313,7 +261,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds && ok; r++) {
         for (int k = 0; k < 2 && ok; k++) {
             if ((k == 0) == (r % 2 == 0)) {
-                tc[r] = c_step(&c, &rc);
+                tc[r] = c_step(&c, m, &rc);
                 ok = tc[r] > 0;
             } else {
                 tt[r] = torch_step(&t);
@@ -327,7 +275,8 @@ int main(int argc, char **argv) {
         }
     }
     int tst = torch_stop(&t);
-    c_stop(&c);
+    af_bench_train_free(&c);
+    af_model_destroy(m);
     if (!ok) {
         if (rc) fprintf(stderr, "bench_train_paired: C side: %s: %s\n", af_strerror(rc), af_error_detail());
         else fprintf(stderr, "bench_train_paired: %s\n", tc && tt && ratio ? "the PyTorch server failed mid-run" : "out of memory");
@@ -335,13 +284,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (tst) fprintf(stderr, "bench_train_paired: the PyTorch server did not exit cleanly (figures kept)\n");
-    double rmed = median(ratio, rounds), rmin = ratio[0], rmax = ratio[0];
+    double rmed = af_bench_median(ratio, rounds), rmin = ratio[0], rmax = ratio[0];
     int met = 0;
     for (int r = 0; r < rounds; r++) {
         rmin = ratio[r] < rmin ? ratio[r] : rmin, rmax = ratio[r] > rmax ? ratio[r] : rmax;
         met += ratio[r] >= target;
     }
-    double c_tok = N / median(tc, rounds), t_tok = N / median(tt, rounds);
+    double c_tok = N / af_bench_median(tc, rounds), t_tok = N / af_bench_median(tt, rounds);
     const char *ref = bf16 ? "PyTorch bf16 autocast" : "PyTorch fp32";
     printf("model %c, %d threads, C %s / %s, %d alternating rounds after %d warm-up steps each:\n", model, threads,
            bf16 ? "bf16" : "fp32", ref, rounds, warmup);

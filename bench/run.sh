@@ -94,7 +94,7 @@ if want train_paired; then
     # model B at 2 threads, C bf16 and PyTorch bf16 autocast alternated one step at a time
     # (12 rounds after 3 warm-up steps each), so both see the same machine: the median of
     # the per-round ratios, their spread, and each side's share of the bf16 instruction
-    # peak measured in the same run (BENCHMARKS.md "Training, paired step by step")
+    # peak measured in the same run (BENCHMARKS.md "Training, C and PyTorch alternated step by step")
     run model_train_paired env AF_SOURCE_DIR="$PWD" "$bdir/bench_train_paired" --model B --threads 2 --rounds 12 \
         --warmup 3 --csv bench/results/model_train_paired.csv
 fi
