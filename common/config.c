@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/fsutil.h"
@@ -399,6 +400,29 @@ int af_config_save(const AfConfig *cfg, const char *path) {
     int rc = af_write_file_atomic(path, s, n + 1);
     free(s);
     return rc;
+}
+
+/* The file and directory keys, made absolute against the working directory (header). */
+int af_config_absolute_paths(AfConfig *c) {
+    char *paths[] = {c->model.init_from,     c->data.train,          c->data.test,       c->modules.model.dir,
+                     c->tools.search.corpus, c->tools.search.index_dir, c->run.checkpoint_dir};
+    static const char *const names[] = {"model.init_from",     "data.train",             "data.test",
+                                        "modules.model.dir",   "tools.search.corpus",    "tools.search.index_dir",
+                                        "run.checkpoint_dir"};
+    char cwd[AF_CFG_STR_MAX], abs[2 * AF_CFG_STR_MAX + 2];
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        if (!paths[i][0] || paths[i][0] == '/') continue;
+        if (!getcwd(cwd, sizeof cwd))
+            return af_error_set(AF_ECONFIG, "config: %s: cannot read the working directory", names[i]);
+        const char *rel = paths[i];
+        while (rel[0] == '.' && rel[1] == '/') rel += 2; /* ./x -> x */
+        const int n = rel[0] ? snprintf(abs, sizeof abs, "%s/%s", cwd, rel) : snprintf(abs, sizeof abs, "%s", cwd);
+        if (n < 0 || (size_t)n >= AF_CFG_STR_MAX)
+            return af_error_set(AF_ECONFIG, "config: %s: %s made absolute is longer than %d bytes", names[i], paths[i],
+                                AF_CFG_STR_MAX - 1);
+        memcpy(paths[i], abs, (size_t)n + 1);
+    }
+    return 0;
 }
 
 int af_config_resume_conflict(const AfConfig *a, const AfConfig *b, char *key, size_t key_len) {

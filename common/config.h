@@ -447,6 +447,13 @@ char *af_config_to_json(const AfConfig *cfg, int pretty);
 /* Write af_config_to_json(cfg, 1) to `path` atomically (temp file + rename). */
 int af_config_save(const AfConfig *cfg, const char *path);
 
+/* Makes the keys that name files or directories (model.init_from, data.train, data.test,
+ * modules.model.dir, tools.search.corpus, tools.search.index_dir, run.checkpoint_dir)
+ * absolute against the working directory, as they are read: a run records them so, and
+ * its config.json and checkpoints mean the same files from any directory (eval --run-dir,
+ * ckpt export's source, a resume). 0, or AF_ECONFIG naming the key (too long). */
+int af_config_absolute_paths(AfConfig *c);
+
 /* Keys whose value differs between a and b and may not change on resume (those not
  * marked RESUME in their doc). Writes the first differing key to `key` and returns 1,
  * or returns 0 if none differ. */

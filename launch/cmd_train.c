@@ -150,6 +150,10 @@ int af_cmd_train(int argc, char **argv) {
             return af_cli_usage_error(usage, "train", "--init-from path too long");
         strcpy(cfg.model.init_from, init_from);
     }
+    if (af_config_absolute_paths(&cfg)) {
+        fprintf(stderr, "agentflow train: %s\n", af_error_detail());
+        return 2;
+    }
     char default_dir[64];
     snprintf(default_dir, sizeof default_dir, "runs/%s", af_config_choice_name("suite.name", cfg.suite.name));
     if (!run_dir) run_dir = default_dir;

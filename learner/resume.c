@@ -37,6 +37,8 @@ int af_resume_check_config(const char *stored_json, uint64_t step, const AfConfi
         return af_error_set(AF_ECONFIG, "resume: the checkpoint of step %" PRIu64 " holds no configuration", step);
     if (af_config_apply_json(&old, stored_json, "checkpoint config"))
         return af_error_wrap(AF_ECONFIG, "resume: the configuration stored with step %" PRIu64 " does not apply", step);
+    /* a run of an earlier build may have recorded relative paths: they meant the same */
+    if (af_config_absolute_paths(&old)) return af_error_wrap(AF_ECONFIG, "resume: checkpoint of step %" PRIu64, step);
     char key[128];
     if (!af_config_resume_conflict(&old, now, key, sizeof key)) return 0;
     char was[160], is[160];

@@ -318,6 +318,39 @@ static void test_resume_conflict(void) {
     CHECK(strcmp(key, "suite.name") == 0);
 }
 
+/* af_config_absolute_paths: relative file keys gain the working directory ("./" dropped),
+ * absolute and empty ones stay, other strings are not touched, and a result too long for
+ * the key is refused naming it, with the key unchanged. */
+static void test_absolute_paths(void) {
+    AfConfig c;
+    char cwd[AF_CFG_STR_MAX], want[2 * AF_CFG_STR_MAX];
+    CHECK(getcwd(cwd, sizeof cwd) != NULL);
+    af_config_defaults(&c);
+    CHECK_EQ_INT(af_config_apply_set(&c, "data.train=./a/train.jsonl"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "data.test=/abs/test.jsonl"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "model.init_from=warm"), 0);
+    CHECK_EQ_INT(af_config_apply_set(&c, "tools.python.interpreter=python3"), 0);
+    CHECK_EQ_INT(af_config_absolute_paths(&c), 0);
+    snprintf(want, sizeof want, "%s/a/train.jsonl", cwd);
+    CHECK(strcmp(c.data.train, want) == 0);
+    CHECK(strcmp(c.data.test, "/abs/test.jsonl") == 0);
+    snprintf(want, sizeof want, "%s/warm", cwd);
+    CHECK(strcmp(c.model.init_from, want) == 0);
+    CHECK(strcmp(c.tools.python.interpreter, "python3") == 0); /* a command, looked up on PATH */
+    CHECK(c.run.checkpoint_dir[0] == 0 && c.tools.search.corpus[0] == 0);
+    AfConfig again = c; /* idempotent */
+    CHECK_EQ_INT(af_config_absolute_paths(&again), 0);
+    CHECK(memcmp(&again, &c, sizeof c) == 0);
+    char longp[AF_CFG_STR_MAX];
+    memset(longp, 'x', sizeof longp - 1);
+    longp[sizeof longp - 1] = 0;
+    memcpy(c.data.test, longp, sizeof longp); /* relative, and already at the key's limit */
+    af_error_clear();
+    CHECK_EQ_INT(af_config_absolute_paths(&c), AF_ECONFIG);
+    CHECK_STR_CONTAINS(af_error_detail(), "data.test");
+    CHECK(strcmp(c.data.test, longp) == 0);
+}
+
 int main(void) {
     test_defaults();
     test_enums();
@@ -326,5 +359,6 @@ int main(void) {
     test_check();
     test_files_and_round_trip();
     test_resume_conflict();
+    test_absolute_paths();
     TEST_MAIN_END();
 }

@@ -127,5 +127,29 @@ assert l3['iteration'] == 0 and l3['pass_at_k'] == lines[0]['pass_at_k'] and l3[
 PYEOF"
 expect_rc 2 "run.eval_samples" "$AF" train --run-dir "$T/bad" --config "$T/run/config.json" --set run.eval_samples=2000
 
+# a run started with relative paths records them absolute (model.init_from, data.train),
+# so `ckpt export` (which reads model.init_from's config) and a resume work from any
+# directory; a relative --config of the same run resumes from the directory it was made in
+mkdir -p "$T/rel"
+cp "$T/easy.jsonl" "$T/rel/easy-rel.jsonl"
+(cd "$T/rel" && "$AF" train --run-dir relrun --config ../run/config.json --init-from ../run/warmstart \
+    --set data.train=./easy-rel.jsonl --set model.warmstart_steps=0 --set run.iterations=1 --set run.eval_every=0 \
+    --set run.eval_samples=0 > ../rel-train.log 2>&1)
+check "relative paths recorded absolute in RUN_DIR/config.json" "$PY - '$T' <<'PYEOF'
+import json, os, sys
+t = os.path.realpath(sys.argv[1])
+c = json.load(open(t + '/rel/relrun/config.json'))
+assert os.path.realpath(c['model']['init_from']) == t + '/run/warmstart', c['model']['init_from']
+assert os.path.realpath(c['data']['train']) == t + '/rel/easy-rel.jsonl', c['data']['train']
+assert c['data']['test'] == '', c['data']['test']
+PYEOF"
+expect_rc 0 "exported" bash -c "cd / && '$AF' ckpt export --run-dir '$T/rel/relrun' --out '$T/rel-export'"
+expect_rc 0 "" bash -c "cd / && '$AF' train --run-dir '$T/rel/relrun' --resume --set run.iterations=2 --set log.progress=none"
+expect_rc 0 "" bash -c "cd '$T/rel' && '$AF' train --run-dir relrun --config ../run/config.json --resume --init-from ../run/warmstart \
+    --set data.train=easy-rel.jsonl --set model.warmstart_steps=0 --set run.iterations=3 --set run.eval_every=0 \
+    --set run.eval_samples=0 --set log.progress=none"
+expect_rc 2 "data.train" bash -c "cd '$T' && '$AF' train --run-dir rel/relrun --config run/config.json --resume --init-from run/warmstart \
+    --set data.train=easy.jsonl --set model.warmstart_steps=0 --set run.iterations=4 --set run.eval_every=0 --set run.eval_samples=0"
+
 if [ $fail -ne 0 ]; then tail -n 5 "$T"/*.log "$T"/*.err; fi
 finish
