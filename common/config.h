@@ -53,7 +53,8 @@ typedef struct AfModuleConfig {
 
 typedef struct AfConfig {
     struct {
-        int64_t seed, iterations, checkpoint_every, keep_checkpoints, checkpoint_map_mb, eval_every, eval_samples;
+        int64_t seed, iterations, checkpoint_every, keep_checkpoints, checkpoint_map_mb, eval_every, eval_samples,
+            eval_train;
         int store_trajectories;
         double time_limit_s;
         double cpu_limit_s;
@@ -205,6 +206,8 @@ typedef struct AfConfig {
       "greedy held-out evaluation every N iterations (also before the first and after the last); 0 = never (RESUME)") \
     X("run.eval_samples", run.eval_samples, INT, 0, 0, 1024, "",                               \
       "with run.eval_every: also K sampled episodes per held-out question at rollout.temperature (the episodes of `agentflow eval --samples K`), pass@k and mean@K in eval.jsonl; 0 = greedy only (RESUME)") \
+    X("run.eval_train", run.eval_train, INT, 0, 0, 100000000, "",                               \
+      "with run.eval_every: also the greedy accuracy on the first N training questions (all of them when fewer), train_accuracy in eval.jsonl beside the held-out accuracy: the gap between what the planner learned on its questions and what carries over; 0 = off (RESUME)") \
     X("run.weights_transport", run.weights_transport, ENUM, "auto", 0, 0, "auto|bcast|shm",         \
       "how learner 0 sends the weights to the actors: shm = through node-shared memory (one copy per actor; across nodes one MPI broadcast per node), bcast = chunked MPI broadcasts, auto = shm when ranks share a node (RESUME)") \
     X("topology.learners", topology.learners, INT, 1, 1, 4096, "",                              \

@@ -195,7 +195,7 @@ static int actor_group(void *ctx, const AfWorkUnit *u, size_t n, uint64_t versio
  * then with run.eval_samples = K the K sampled episodes per question at the rollouts'
  * sampler: *correct (the test split's size; rank 0 of comm only, NULL elsewhere) gets
  * each question's count of correct samples. */
-static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum, int *correct) {
+static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum, AfEvalTotals *train_sum, int *correct) {
     const AfSampler greedy = {.temperature = 0.0f, .top_p = 1.0f};
     const AfSampler train = {.temperature = (float)R->cfg->rollout.temperature, .top_p = (float)R->cfg->rollout.top_p, .top_k = (int)R->cfg->rollout.top_k};
     int rc = af_planner_model_set_sampler(R->planner, &greedy);
@@ -203,6 +203,11 @@ static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum, int *correct) {
     if (rc) return rc;
     const size_t n = af_suite_split(R->w->suite, AF_SPLIT_TEST)->n;
     rc = af_evaluate(R->w, R->planner, AF_SPLIT_TEST, n, EVAL_ITERATION, 0, comm, NULL, NULL, sum);
+    if (rc == 0 && R->cfg->run.eval_train > 0) { /* the first N training questions, greedy */
+        const size_t nt = af_suite_split(R->w->suite, AF_SPLIT_TRAIN)->n, want = (size_t)R->cfg->run.eval_train;
+        rc = af_evaluate(R->w, R->planner, AF_SPLIT_TRAIN, want < nt ? want : nt, EVAL_ITERATION, 0, comm, NULL, NULL,
+                         train_sum);
+    }
     int rc2 = af_planner_model_set_sampler(R->planner, &train);
     if (rc == 0 && rc2 == 0 && R->cfg->run.eval_samples > 0)
         rc = af_evaluate_samples(R->w, R->planner, AF_SPLIT_TEST, n, (int)R->cfg->run.eval_samples, comm, correct);
@@ -212,8 +217,8 @@ static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum, int *correct) {
 static int actor_eval(void *ctx, uint64_t version) {
     (void)version;
     Run *R = ctx;
-    AfEvalTotals sum;
-    return eval_share(R, R->policy, &sum, NULL);
+    AfEvalTotals sum, train_sum;
+    return eval_share(R, R->policy, &sum, &train_sum, NULL);
 }
 
 /* Rank 0: publish EVAL + weights, evaluate its own share, write the eval.jsonl line
@@ -221,14 +226,15 @@ static int actor_eval(void *ctx, uint64_t version) {
  * accuracy through *acc. */
 static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *acc) {
     double t0 = af_time_now();
-    AfEvalTotals s;
+    AfEvalTotals s, st;
     memset(&s, 0, sizeof s);
+    memset(&st, 0, sizeof st);
     const size_t n = af_suite_split(R->w->suite, AF_SPLIT_TEST)->n;
     const int K = (int)R->cfg->run.eval_samples;
     int *correct = K > 0 ? calloc(n ? n : 1, sizeof *correct) : NULL;
     if (K > 0 && !correct) return af_error_set(AF_ENOMEM, "evaluation after iteration %u: sample counts", after_iteration);
     int rc = af_learner_publish(R->learner, AF_CTRL_EVAL, after_iteration, version);
-    if (rc == 0) rc = eval_share(R, R->world > 1 ? R->policy : MPI_COMM_NULL, &s, correct);
+    if (rc == 0) rc = eval_share(R, R->world > 1 ? R->policy : MPI_COMM_NULL, &s, &st, correct);
     if (rc) {
         free(correct);
         return af_error_wrap(rc, "evaluation after iteration %u", after_iteration);
@@ -250,6 +256,14 @@ static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *
                         after_iteration, pk[0], K, pk[1], K);
     }
     free(correct);
+    const double train_acc = st.questions > 0 ? st.correct / st.questions : 0.0;
+    if (R->cfg->run.eval_train > 0) {
+        const size_t len = strlen(extra);
+        snprintf(extra + len, sizeof extra - len, ", \"train_questions\": %.0f, \"train_accuracy\": %.6f", st.questions,
+                 train_acc);
+        af_log_progress("eval after %u iterations: training questions greedy accuracy %.4f (%g of %g)", after_iteration,
+                        train_acc, st.correct, st.questions);
+    }
     af_log_progress("eval after %u iterations: held-out greedy accuracy %.4f (%g of %g), reward %.4f, %.1fs",
                     after_iteration, *acc, s.correct, s.questions, reward, dt);
     snprintf(line, sizeof line,
@@ -260,6 +274,10 @@ static int evaluate(Run *R, uint32_t after_iteration, uint64_t version, double *
                                        "eval/pass_at_1", "eval/pass_at_samples"};
     const double vals[] = {*acc, reward, s.questions, dt, pk[0], pk[1]};
     af_learner_tb_scalars(R->learner, after_iteration, tags, vals, K > 0 ? 6 : 4);
+    if (R->cfg->run.eval_train > 0) {
+        static const char *const ttags[] = {"eval/train_accuracy"};
+        af_learner_tb_scalars(R->learner, after_iteration, ttags, &train_acc, 1);
+    }
     return af_learner_log_eval(R->learner, line);
 }
 

@@ -5,7 +5,8 @@
 # --max-turns and --split change what is evaluated, and the totals match the per-question
 # results; --samples K gives pass@k and mean@k (against exact fractions), --results the
 # per-question JSONL; training's run.eval_samples writes the pass@k of the same episodes
-# into eval.jsonl, at 1 rank and spread over 1 learner + 2 actors.
+# into eval.jsonl, at 1 rank and spread over 1 learner + 2 actors; run.eval_train the
+# greedy accuracy on training questions; a run's relative paths are recorded absolute.
 # usage: test_eval_cli.sh AGENTFLOW_BINARY
 . "$(dirname "$0")/lib.sh"
 set -euo pipefail
@@ -126,6 +127,40 @@ l3 = json.loads(open(t + '/run3/eval.jsonl').readline())
 assert l3['iteration'] == 0 and l3['pass_at_k'] == lines[0]['pass_at_k'] and l3['accuracy'] == lines[0]['accuracy'], (l3, lines[0])
 PYEOF"
 expect_rc 2 "run.eval_samples" "$AF" train --run-dir "$T/bad" --config "$T/run/config.json" --set run.eval_samples=2000
+
+# run.eval_train: each evaluation also gives the greedy accuracy on the first N training
+# questions (all of them when fewer), the value `eval --split train --n N --greedy` gives
+# for the same planner (warm start, final); turning it on changes no training bit; spread
+# over 1 learner + 2 actors the counts are summed on rank 0
+TR=(--config "$T/run/config.json" --init-from "$T/run/warmstart" --set model.warmstart_steps=0 --set run.eval_samples=0)
+"$AF" train --run-dir "$T/tr" "${TR[@]}" --set run.eval_train=4 > "$T/tr.log" 2>&1
+"$AF" train --run-dir "$T/tr0" "${TR[@]}" > "$T/tr0.log" 2>&1
+mpirun -np 3 "$AF" train --run-dir "$T/tr3" "${TR[@]}" --set run.eval_train=100 --set run.iterations=0 \
+    --set topology.learners=1 > "$T/tr3.log" 2>&1
+"$AF" eval --model "$T/run/warmstart" --config "$T/run/config.json" --split train --n 4 --greedy > "$T/trws.json" 2>/dev/null
+"$AF" eval --run-dir "$T/tr" --split train --n 4 --greedy > "$T/trfin.json" 2>/dev/null
+"$AF" eval --model "$T/run/warmstart" --config "$T/run/config.json" --split train --greedy > "$T/trall.json" 2>/dev/null
+check "run.eval_train: train_accuracy equals eval --split train (warm start, final, np 3); training unchanged" "$PY - '$T' <<'PYEOF'
+import json, sys
+t = sys.argv[1]
+ev = [json.loads(l) for l in open(t + '/tr/eval.jsonl')]
+assert [e['iteration'] for e in ev] == [0, 2], ev
+for e, rep in zip(ev, ('trws', 'trfin')):
+    r = json.load(open(t + '/' + rep + '.json'))
+    assert r['split'] == 'train' and r['questions'] == 4 == e['train_questions'], (r['questions'], e)
+    assert abs(e['train_accuracy'] - r['accuracy']) < 1e-6, (rep, e, r['accuracy'])
+ev0 = [json.loads(l) for l in open(t + '/tr0/eval.jsonl')]
+assert all('train_accuracy' not in e for e in ev0), ev0
+assert [e['accuracy'] for e in ev0] == [e['accuracy'] for e in ev], (ev0, ev)
+skip = lambda k: k.startswith(('time/', 'perf/', 'rollout_s', 'learn_s', 'broadcast_s', 'checkpoint_s', 'wait_s', 'iteration_s', 'trajectories_per_s', 'tokens_per_s', 'learner_tokens_per_s'))
+m = [{k: v for k, v in json.loads(l).items() if not skip(k)} for l in open(t + '/tr/metrics.jsonl')]
+m0 = [{k: v for k, v in json.loads(l).items() if not skip(k)} for l in open(t + '/tr0/metrics.jsonl')]
+assert len(m) == 2 and m == m0, 'training differs with run.eval_train'
+e3 = json.loads(open(t + '/tr3/eval.jsonl').readline())
+ra = json.load(open(t + '/trall.json'))
+assert e3['iteration'] == 0 and e3['train_questions'] == 6 == ra['questions'], (e3, ra['questions'])
+assert abs(e3['train_accuracy'] - ra['accuracy']) < 1e-6, (e3, ra['accuracy'])
+PYEOF"
 
 # a run started with relative paths records them absolute (model.init_from, data.train),
 # so `ckpt export` (which reads model.init_from's config) and a resume work from any
