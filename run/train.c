@@ -192,7 +192,8 @@ static int actor_group(void *ctx, const AfWorkUnit *u, size_t n, uint64_t versio
 /* ------------------------------------------------------------------ evaluation */
 
 /* Greedy evaluation of the test split, this rank's share over comm (the policy ranks),
- * then with run.eval_samples = K the K sampled episodes per question at the rollouts'
+ * with run.eval_train = N also of the first N training questions (*train_sum), then with
+ * run.eval_samples = K the K sampled episodes per question at the rollouts'
  * sampler: *correct (the test split's size; rank 0 of comm only, NULL elsewhere) gets
  * each question's count of correct samples. */
 static int eval_share(Run *R, MPI_Comm comm, AfEvalTotals *sum, AfEvalTotals *train_sum, int *correct) {
