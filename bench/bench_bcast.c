@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "actor/actor_loop.h"
+#include "bench/bench_common.h"
 #include "common/error.h"
 #include "common/model.h"
 #include "common/mpi_env.h"
@@ -40,11 +41,6 @@ static const char *const method_name[M_COUNT] = {"publish", "weights", "weights_
 typedef struct {
     MPI_Comm plain, shm, pub;
 } Comms;
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static size_t model_params(char which) {
     AfModelConfig c = af_model_config_default();
@@ -201,9 +197,8 @@ int main(int argc, char **argv) {
                 double med[M_COUNT], mn[M_COUNT], mxs[M_COUNT];
                 for (int k = 0; k < M_COUNT; k++) {
                     double *v = t + (size_t)k * (size_t)reps;
-                    qsort(v, (size_t)reps, sizeof *v, cmp_double);
+                    med[k] = af_bench_median(v, reps); /* sorts v */
                     mn[k] = v[0], mxs[k] = v[reps - 1];
-                    med[k] = reps % 2 ? v[reps / 2] : 0.5 * (v[reps / 2 - 1] + v[reps / 2]);
                 }
                 printf("model %c: %zu params, %.1f MB, %d ranks, %d reps (chunk %zu elems, depth %d; shm pieces %zu "
                        "elems, %d slots, %d simulated nodes; publish transport %s)\n",

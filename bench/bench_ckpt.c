@@ -25,23 +25,8 @@
 #include "common/checksum.h"
 #include "common/error.h"
 #include "common/model.h"
+#include "bench/bench_common.h"
 #include "learner/ckpt.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* write() the three buffers tensor by tensor (as many writes as the store makes values)
  * into a new file (in_place 0: O_TRUNC, the file system allocates new blocks) or over the
@@ -173,56 +158,56 @@ int main(int argc, char **argv) {
                              .tensors = m->tensors, .n_tensors = m->n_tensors, .n_params = n,
                              .params = m->params, .adam_m = mm, .adam_v = vv, .adam_step = (uint64_t)(r + WARM)};
             m->params[r + WARM] += 1e-3f; /* every checkpoint differs */
-            double t0 = now();
+            double t0 = af_time_now();
             if (af_ckpt_save(st, &sv)) {
                 fprintf(stderr, "bench_ckpt: save: %s\n", af_error_detail());
                 ok = 0;
                 break;
             }
-            double t_save = now() - t0;
-            t0 = now();
+            double t_save = af_time_now() - t0;
+            t0 = af_time_now();
             if (raw_write(raw, m, bufs, 0)) {
                 perror("raw write");
                 ok = 0;
                 break;
             }
-            double t_raw = now() - t0;
-            t0 = now();
+            double t_raw = af_time_now() - t0;
+            t0 = af_time_now();
             if (raw_write(raw, m, bufs, 1)) {
                 perror("raw write");
                 ok = 0;
                 break;
             }
-            double t_raw_inplace = now() - t0;
+            double t_raw_inplace = af_time_now() - t0;
             if (r < 0) {
                 warm[r + WARM] = t_save;
                 continue;
             }
             ts[r] = t_save, tr[r] = t_raw, tri[r] = t_raw_inplace;
-            t0 = now();
+            t0 = af_time_now();
             if (af_ckpt_load(st, AF_CKPT_LATEST, &m->cfg, n, r0, r1, r2, NULL, NULL)) {
                 fprintf(stderr, "bench_ckpt: load: %s\n", af_error_detail());
                 ok = 0;
                 break;
             }
-            tl[r] = now() - t0;
+            tl[r] = af_time_now() - t0;
             if (memcmp(r0, m->params, n * sizeof(float)) || memcmp(r2, vv, n * sizeof(float))) {
                 fprintf(stderr, "bench_ckpt: loaded values differ from the saved ones\n");
                 ok = 0;
                 break;
             }
-            t0 = now();
+            t0 = af_time_now();
             raw_read(raw, m, rbufs, 0);
-            trd[r] = now() - t0;
-            t0 = now();
+            trd[r] = af_time_now() - t0;
+            t0 = af_time_now();
             raw_read(raw, m, rbufs, 1);
-            trh[r] = now() - t0;
+            trh[r] = af_time_now() - t0;
         }
         af_ckpt_close(st);
         if (ok) {
             const char *mode = writemap ? "writemap" : "default";
-            double s = median(ts, reps), w = median(tr, reps), l = median(tl, reps), rd = median(trd, reps),
-                   rh = median(trh, reps), first = median(warm, WARM), wi = median(tri, reps);
+            double s = af_bench_median(ts, reps), w = af_bench_median(tr, reps), l = af_bench_median(tl, reps), rd = af_bench_median(trd, reps),
+                   rh = af_bench_median(trh, reps), first = af_bench_median(warm, WARM), wi = af_bench_median(tri, reps);
             printf("%-8s durable save   %8.3f s %8.1f MiB/s | raw write+fdatasync %8.3f s %8.1f MiB/s | ratio %.2f"
                    " (warm-up saves %.3f s)\n", mode, s, mib / s, w, mib / w, w / s, first);
             printf("%-8s                                    | raw overwrite+fdatasync %6.3f s %8.1f MiB/s | ratio %.2f\n",

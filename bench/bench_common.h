@@ -1,4 +1,4 @@
-/* What the benchmarks share: clocks, the median, the models A and B (bench_model.c,
+/* What the benchmarks share: a CPU clock, the median, the models A and B (bench_model.c,
  * bench_train_paired.c; bench_model_torch.py's MODELS holds the same shapes for PyTorch)
  * and their training step on a fixed batch. */
 #ifndef AF_BENCH_COMMON_H
@@ -10,17 +10,15 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "common/mpi_env.h"
 #include "common/model.h"
 #include "common/rng.h"
 #include "learner/adamw.h"
 
-static inline double af_bench_now(void) { /* wall seconds */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static inline double af_bench_cpu_now(void) { /* CPU seconds of the whole process (all threads) */
+/* Wall seconds: af_time_now (common/mpi_env.h). CPU seconds of this process alone, all its
+ * threads, at nanosecond resolution (af_cpu_seconds would add the waited-for children, the
+ * PyTorch reference processes of bench_model among them): */
+static inline double af_bench_cpu_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;

@@ -38,18 +38,7 @@
 #include "common/model.h"
 #include "common/pool.h"
 #include "common/safetensors.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double cpu_now(void) { /* CPU seconds of the whole process (all threads) */
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench/bench_common.h"
 
 static long vm_kb(const char *key) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -90,12 +79,12 @@ static int gen(const char *dir) {
         fprintf(stderr, "bench_hf_model: %s\n", af_error_detail());
         return 1;
     }
-    double t0 = now();
+    double t0 = af_time_now();
     af_model_init_params(m, 1);
-    double t1 = now();
+    double t1 = af_time_now();
     AfExportOptions o = {.dtype = AF_DT_BF16, .max_shard_bytes = 0, .source_dir = src};
     rc = af_model_export_dir(m, dir, &o);
-    double t2 = now();
+    double t2 = af_time_now();
     if (rc) fprintf(stderr, "bench_hf_model: %s\n", af_error_detail());
     else
         printf("generated %s: %zu parameters (init %.1f s, bf16 export %.1f s)\n", dir, m->n_params, t1 - t0,
@@ -120,9 +109,9 @@ static double memcpy_gbs(double *cpu) {
     double best = 0;
     *cpu = 0;
     for (int r = 0; r < 3; r++) {
-        double t0 = now(), c0 = cpu_now();
+        double t0 = af_time_now(), c0 = af_bench_cpu_now();
         memcpy(b, a, n);
-        double dt = now() - t0, dc = cpu_now() - c0;
+        double dt = af_time_now() - t0, dc = af_bench_cpu_now() - c0;
         double gbs = 2.0 * (double)n / dt / 1e9; /* read + write */
         best = gbs > best ? gbs : best;
         if (dc > 0 && 2.0 * (double)n / dc / 1e9 > *cpu) *cpu = 2.0 * (double)n / dc / 1e9;
@@ -164,10 +153,10 @@ static double read_gbs(int nt, double *cpu) {
     double best = 0;
     *cpu = 0;
     for (int r = 0; r < 3; r++) {
-        double t0 = now(), c0 = cpu_now();
+        double t0 = af_time_now(), c0 = af_bench_cpu_now();
         if (pool) af_pool_run(pool, sum_part, &j);
         else sum_part(&j, 0, 1);
-        double gbs = (double)(n * sizeof *a) / (now() - t0) / 1e9, dc = cpu_now() - c0;
+        double gbs = (double)(n * sizeof *a) / (af_time_now() - t0) / 1e9, dc = af_bench_cpu_now() - c0;
         best = gbs > best ? gbs : best;
         if (dc > 0 && (double)(n * sizeof *a) / dc / 1e9 > *cpu) *cpu = (double)(n * sizeof *a) / dc / 1e9;
     }
@@ -216,13 +205,13 @@ int main(int argc, char **argv) {
         return 2;
     }
     long rss0 = vm_kb("VmRSS:");
-    double t0 = now(), c0 = cpu_now();
+    double t0 = af_time_now(), c0 = af_bench_cpu_now();
     AfModel *m = NULL;
     if (af_model_load_dir(dir, score_n, 1, 0, &m)) {
         fprintf(stderr, "bench_hf_model: %s\n", af_error_detail());
         return 1;
     }
-    double load_s = now() - t0, load_cpu = cpu_now() - c0;
+    double load_s = af_time_now() - t0, load_cpu = af_bench_cpu_now() - c0;
     long hwm_load = vm_kb("VmHWM:");
     const AfModelConfig *c = &m->cfg;
     int32_t *tok = malloc((size_t)(score_n + prompt + ndec + 64) * sizeof *tok); /* + 64: a prompt per slot */
@@ -249,9 +238,9 @@ int main(int argc, char **argv) {
         if (nt < 1) continue;
         af_model_set_threads(nt);
         int ss[2] = {0, score_n};
-        double s0 = now();
+        double s0 = af_time_now();
         rc = af_model_forward(m, tok, ss, 1, 1.0f, lp, NULL);
-        double score_s = now() - s0;
+        double score_s = af_time_now() - s0;
         if (rc) break;
         double rbw_cpu = 0, rbw = read_gbs(nt, &rbw_cpu);
         printf("threads %d: score %d tokens %.2f s (%.1f tokens/s); read bandwidth %.1f GB/s (1 GiB sum; %.1f GB per "
@@ -272,17 +261,17 @@ int main(int argc, char **argv) {
                 AfDecode *d = NULL;
                 if (!rc) rc = af_decode_create(m, B, prompt + ndec + 1, &d);
                 if (!rc) rc = af_decode_set_threads(d, nt, AF_DECODE_MIN_SPLIT);
-                double c0s = now();
+                double c0s = af_time_now();
                 if (!rc) rc = af_decode_set_dtype(d, dt);
-                double copy_s = now() - c0s;
+                double copy_s = af_time_now() - c0s;
                 int bf16 = !rc && af_decode_dtype(d) == AF_DECODE_BF16;
                 int slots[64];
-                double p0 = now();
+                double p0 = af_time_now();
                 for (int b = 0; b < B && !rc; b++) {
                     slots[b] = b;
                     rc = af_decode_prefill(d, b, tok + score_n + b, prompt); /* a different prompt per slot */
                 }
-                double prefill_s = now() - p0;
+                double prefill_s = af_time_now() - p0;
                 AfSampler greedy[64];
                 AfRng rng[64];
                 int32_t next[64];
@@ -291,9 +280,9 @@ int main(int argc, char **argv) {
                     greedy[b] = (AfSampler){.temperature = 0, .top_p = 1};
                     af_rng_init(&rng[b], 1, AF_RNG_TEST, 0, 0, (uint32_t)b);
                 }
-                double d0 = now(), dc0 = cpu_now();
+                double d0 = af_time_now(), dc0 = af_bench_cpu_now();
                 for (int i = 0; i < ndec && !rc; i++) rc = af_decode_step(d, B, slots, greedy, rng, next, logp);
-                double dec_s = now() - d0, dec_cpu = cpu_now() - dc0;
+                double dec_s = af_time_now() - d0, dec_cpu = af_bench_cpu_now() - dc0;
                 af_decode_destroy(d);
                 if (rc) break;
                 const char *dname = bf16 ? "bf16" : "fp32";

@@ -55,15 +55,15 @@ static int run(int compute, int threads, int steps, int seqs, int len, int act, 
         for (int j = len - act; j < len; j++) need[s * len + j] = 1, n_act++;
     for (int i = 0; i < N; i++) dlogp[i] = need[i] ? -1.0f / (float)n_act : 0.0f;
     for (int it = -1; it < steps && !rc; it++) {
-        double w0 = af_bench_now(), c0 = af_bench_cpu_now();
+        double w0 = af_time_now(), c0 = af_bench_cpu_now();
         af_model_zero_grad(m);
         if ((rc = af_model_forward_need(m, tok, ss, seqs, 1.0f, need, logp, NULL))) break;
-        double w1 = af_bench_now(), c1 = af_bench_cpu_now();
+        double w1 = af_time_now(), c1 = af_bench_cpu_now();
         if ((rc = af_model_backward(m, dlogp))) break;
-        double w2 = af_bench_now(), c2 = af_bench_cpu_now();
+        double w2 = af_time_now(), c2 = af_bench_cpu_now();
         af_grad_clip(m->grads, m->n_params, 1.0);
         af_adamw_step(opt, m->params, m->grads);
-        double w3 = af_bench_now(), c3 = af_bench_cpu_now();
+        double w3 = af_time_now(), c3 = af_bench_cpu_now();
         if (it < 0) continue;
         t[PH_FWD][it] = w1 - w0, t[PH_BWD][it] = w2 - w1, t[PH_OPT][it] = w3 - w2;
         cpu[PH_FWD][it] = c1 - c0, cpu[PH_BWD][it] = c2 - c1, cpu[PH_OPT][it] = c3 - c2;

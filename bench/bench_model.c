@@ -52,9 +52,9 @@ static double sgemm_gflops(void) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
     double best = 0;
     for (int r = 0; r < 3; r++) {
-        double t0 = af_bench_now();
+        double t0 = af_time_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f, c, N);
-        double g = 2.0 * M * N * K / (af_bench_now() - t0) / 1e9;
+        double g = 2.0 * M * N * K / (af_time_now() - t0) / 1e9;
         best = g > best ? g : best;
     }
     free(a), free(b), free(c);
@@ -87,9 +87,9 @@ static int train_steps(AfModel *m, const AfBenchShape *bm, int steps, double *me
     double c0 = 0;
     for (int it = 0; it < steps + AF_BENCH_WARMUP; it++) {
         if (it == AF_BENCH_WARMUP) c0 = af_bench_cpu_now();
-        double t0 = af_bench_now();
+        double t0 = af_time_now();
         if ((rc = af_bench_train_step(&t, m))) break;
-        if (it >= AF_BENCH_WARMUP) dt[it - AF_BENCH_WARMUP] = af_bench_now() - t0;
+        if (it >= AF_BENCH_WARMUP) dt[it - AF_BENCH_WARMUP] = af_time_now() - t0;
     }
     if (!rc) {
         *cpu_s = (af_bench_cpu_now() - c0) / steps;
@@ -151,9 +151,9 @@ static int bench_c(const AfBenchShape *bm, int threads, int steps, int dec_token
             for (int i = 0; i < 16; i++) prompt[i] = (int32_t)((b * 31 + i * 7) % bm->cfg.vocab_size);
             af_decode_prefill(d, b, prompt, 16);
         }
-        double t0 = af_bench_now(), c0 = af_bench_cpu_now();
+        double t0 = af_time_now(), c0 = af_bench_cpu_now();
         for (int i = 0; i < dec_tokens && !rc; i++) rc = af_decode_step(d, B, slots, smp, rngs, out, lps);
-        double tok_s = (double)B * dec_tokens / (af_bench_now() - t0);
+        double tok_s = (double)B * dec_tokens / (af_time_now() - t0);
         f->cpu[(B == 16) + 2 * bf16] = (double)B * dec_tokens / (af_bench_cpu_now() - c0);
         *(bf16 ? (B == 16 ? &f->dec16_bf16 : &f->dec1_bf16) : (B == 16 ? &f->dec16_tok_s : &f->dec1_tok_s)) = tok_s;
         af_decode_destroy(d);

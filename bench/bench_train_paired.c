@@ -53,13 +53,13 @@ __attribute__((target("avx512f,avx512bf16"))) static double peak_dpbf16_one(void
     volatile float va = 1.0f, vb = 1e-7f;
     __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(va), _mm512_set1_ps(va));
     __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(vb), _mm512_set1_ps(vb));
-    double t0 = af_bench_now();
+    double t0 = af_time_now();
     for (long i = 0; i < PEAK_ITERS / 24; i++) {
 #pragma GCC unroll 24
         for (int j = 0; j < 24; j++) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
         __asm__ volatile("" : "+v"(a), "+v"(b));
     }
-    double dt = af_bench_now() - t0;
+    double dt = af_time_now() - t0;
     float s = 0;
     for (int j = 0; j < 24; j++) s += _mm512_reduce_add_ps(acc[j]);
     if (s == 12345.0f) fprintf(stderr, " ");
@@ -71,13 +71,13 @@ __attribute__((target("avx512f"))) static double peak_fma_one(void) {
     for (int j = 0; j < 24; j++) acc[j] = _mm512_set1_ps((float)j * 1e-3f);
     volatile float va = 1.0f, vb = 1e-7f;
     __m512 a = _mm512_set1_ps(va), b = _mm512_set1_ps(vb);
-    double t0 = af_bench_now();
+    double t0 = af_time_now();
     for (long i = 0; i < PEAK_ITERS / 24; i++) {
 #pragma GCC unroll 24
         for (int j = 0; j < 24; j++) acc[j] = _mm512_fmadd_ps(a, b, acc[j]);
         __asm__ volatile("" : "+v"(a), "+v"(b));
     }
-    double dt = af_bench_now() - t0;
+    double dt = af_time_now() - t0;
     float s = 0;
     for (int j = 0; j < 24; j++) s += _mm512_reduce_add_ps(acc[j]);
     if (s == 12345.0f) fprintf(stderr, " ");
@@ -183,9 +183,9 @@ static int torch_stop(Torch *t) {
 /* ---------------------------------------------------------------- C side */
 /* One C step: its wall seconds (negative: failed, *rc set). */
 static double c_step(AfBenchTrain *t, AfModel *m, int *rc) {
-    double t0 = af_bench_now();
+    double t0 = af_time_now();
     if ((*rc = af_bench_train_step(t, m))) return -1;
-    return af_bench_now() - t0;
+    return af_time_now() - t0;
 }
 
 static void usage(void) {

@@ -22,6 +22,7 @@
 #include "actor/episode.h"
 #include "actor/modules.h"
 #include "actor/planner_model.h"
+#include "bench/bench_common.h"
 #include "common/error.h"
 #include "common/model.h"
 #include "common/mpi_env.h"
@@ -39,19 +40,13 @@ typedef struct {
     double tokens, turns;
 } Set;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 typedef struct {
     double min, med, max;
 } Stat;
 
 static Stat stat_of(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    Stat s = {v[0], n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]), v[n - 1]};
-    return s;
+    const double med = af_bench_median(v, n); /* sorts v */
+    return (Stat){v[0], med, v[n - 1]};
 }
 
 static void set_count(Set *s) {
