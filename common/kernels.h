@@ -28,6 +28,12 @@ typedef struct AfKernelTable {
     void (*rmsnorm)(float *y, float *rstd, const float *x, const float *w, int n, int C, float eps);
     void (*rope)(float *x, int nh, int hd, const float *cs, const float *sn, int inverse);
     void (*silu_mul)(float *h, const float *g, const float *u, size_t n);
+    /* silu_mul, and h rounded to bf16 (af_f32_to_bf16) into hb. */
+    void (*silu_mul_bf16)(float *h, uint16_t *hb, const float *g, const float *u, size_t n);
+    /* SwiGLU backward, element-wise (common/model.c): s = 1 / (1 + exp(-g)) (exp as
+     * af_vexpf), d = dg[i] on entry (the gradient of h); du = d * g * s; dg = d * u * s *
+     * (1 + g * (1 - s)), each left to right. dgb, dub: NULL, or both rounded to bf16 there. */
+    void (*silu_bwd)(float *dg, float *du, const float *g, const float *u, size_t n, uint16_t *dgb, uint16_t *dub);
     void (*axpy)(float *y, float a, const float *x, size_t n);
     void (*add)(float *y, const float *x, size_t n);
     void (*f32_to_bf16)(uint16_t *y, const float *x, size_t n);
@@ -44,6 +50,23 @@ typedef struct AfKernelTable {
      * slot's cache. sc: scratch of H * nk floats. Single-threaded; no allocation. */
     void (*attn_row)(float *o, const float *q, const float *K, const float *V, int ld, int H, int grp, int hd,
                      int nk, float scale, float *sc);
+    /* The learner's attention softmax over a block of nb query rows (common/model.c). Row r
+     * of S (nk floats) holds the scores of query i0 + r against keys 0..nk-1, of which
+     * keys 0..n-1 count, n = min(i0 + r + 1, nk) (causal). Forward, per row: s = s * scale;
+     * m = the maximum (in 16 lanes); s = exp(s - m) (af_vexpf); sum in 16 lanes (lane l
+     * takes the keys j = l mod 16 in order) closed by a fixed tree; s = s * (1 / sum);
+     * s = 0 past n; lse[r * lse_stride] = m + logf(sum). Backward, per row, with L =
+     * lse[r * lse_stride] and D = O_r . dO_r (hd terms in the same 16 lanes; O_r, dO_r at
+     * r * ld): s = exp(s * s_scale - L) (a product, then a difference); dP = s * (dP - D) *
+     * scale; both 0 past n. (scale and s_scale 1.0f where the scores' product applied the
+     * scale already: a product by 1 is exact.) Pb (and dSb), when not NULL, also receive
+     * the rows' outputs (P, and dP) rounded to bf16 as af_f32_to_bf16_n, nk per row, for the
+     * bf16 products that read them. Every variant performs exactly these float
+     * operations (tests/test_kernels.c). Single-threaded; no allocation. */
+    void (*att_softmax)(float *S, int nb, int nk, int i0, float scale, float *lse, size_t lse_stride, uint16_t *Pb);
+    void (*att_softmax_bwd)(float *S, float *dP, int nb, int nk, int i0, float s_scale, float scale,
+                            const float *lse, size_t lse_stride, const float *O, const float *dO, size_t ld, int hd,
+                            uint16_t *Pb, uint16_t *dSb);
     /* The FL8 checksum's lane update over n blocks of 32 bytes, fused with a copy (mode 0:
      * none, 1: stores, 2: non-temporal stores to a 16-byte aligned dst, unfenced); see
      * common/checksum.h. Every variant leaves the same state. */

@@ -482,11 +482,50 @@ static void KN(rope)(float *x, int nh, int hd, const float *cs, const float *sn,
     }
 }
 
-/* h = g / (1 + exp(-g)) * u, element-wise; h may alias neither g nor u. */
+/* h = g / (1 + exp(-g)) * u, element-wise; h may alias neither g nor u. In blocks of
+ * SILU_BLOCK so that exp's operands stay in L1 (the same operations as whole arrays). */
+#define SILU_BLOCK 512
 static void KN(silu_mul)(float *h, const float *g, const float *u, size_t n) {
-    for (size_t i = 0; i < n; i++) h[i] = -g[i];
-    KN(vexpf)(h, h, n);
-    for (size_t i = 0; i < n; i++) h[i] = g[i] / (1.0f + h[i]) * u[i];
+    for (size_t b = 0; b < n; b += SILU_BLOCK) {
+        const size_t k = n - b < SILU_BLOCK ? n - b : SILU_BLOCK;
+        float *hb = h + b;
+        const float *gb = g + b, *ub = u + b;
+        for (size_t i = 0; i < k; i++) hb[i] = -gb[i];
+        KN(vexpf)(hb, hb, k);
+        for (size_t i = 0; i < k; i++) hb[i] = gb[i] / (1.0f + hb[i]) * ub[i];
+    }
+}
+
+/* silu_mul, and h rounded to bf16 into hb (af_f32_to_bf16) while in cache. */
+static void KN(silu_mul_bf16)(float *h, uint16_t *hb, const float *g, const float *u, size_t n) {
+    for (size_t b = 0; b < n; b += SILU_BLOCK) {
+        const size_t k = n - b < SILU_BLOCK ? n - b : SILU_BLOCK;
+        KN(silu_mul)(h + b, g + b, u + b, k);
+        for (size_t i = 0; i < k; i++) hb[b + i] = af_f32_to_bf16(h[b + i]);
+    }
+}
+
+/* SwiGLU backward, element-wise: with s = 1 / (1 + exp(-g)) and d = dg[i] (dh on entry):
+ * du = d * g * s, dg = d * u * s * (1 + g * (1 - s)); with dgb and dub (not NULL) both also
+ * rounded to bf16 there. */
+static void KN(silu_bwd)(float *dg, float *du, const float *g, const float *u, size_t n, uint16_t *dgb,
+                         uint16_t *dub) {
+    float e[SILU_BLOCK];
+    for (size_t b = 0; b < n; b += SILU_BLOCK) {
+        const size_t k = n - b < SILU_BLOCK ? n - b : SILU_BLOCK;
+        for (size_t i = 0; i < k; i++) e[i] = -g[b + i];
+        KN(vexpf)(e, e, k);
+        for (size_t i = 0; i < k; i++) {
+            const float gi = g[b + i], sg = 1.0f / (1.0f + e[i]), d = dg[b + i];
+            du[b + i] = d * gi * sg;
+            dg[b + i] = d * u[b + i] * sg * (1.0f + gi * (1.0f - sg));
+        }
+        if (dgb)
+            for (size_t i = 0; i < k; i++) {
+                dgb[b + i] = af_f32_to_bf16(dg[b + i]);
+                dub[b + i] = af_f32_to_bf16(du[b + i]);
+            }
+    }
 }
 
 /* y[i] += a * x[i] (a product, then a sum: not fused). */
@@ -509,6 +548,87 @@ static void KN(f32_to_bf16)(uint16_t *y, const float *x, size_t n) {
 /* af_bf16_to_f32(af_f32_to_bf16(x[i])): the same integer operations, widened in place. */
 static void KN(f32_round_bf16)(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = af_bf16_to_f32(af_f32_to_bf16(x[i]));
+}
+
+/* ------------------------------------------------------------------ the learner's attention
+ * Softmax forward and backward of a block of query rows (kernels.h, att_softmax and
+ * att_softmax_bwd). A row's reductions run in 16 lanes (lane l takes the positions
+ * j = l mod 16, in order) closed by hsum16, so every variant performs the same float
+ * operations: the plain loops below are vectorised by the compiler at each variant's
+ * width without changing an operation. */
+
+/* The 16 lanes' maximum of x[0..n) (a later value replaces a lane's when greater, NaN
+ * never taken), then over the lanes in index order. */
+static inline float row_max16(const float *x, int n) {
+    float ml[16];
+    for (int l = 0; l < 16; l++) ml[l] = -INFINITY;
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) ml[l] = x[j + l] > ml[l] ? x[j + l] : ml[l];
+    for (int l = 0; j + l < n; l++) ml[l] = x[j + l] > ml[l] ? x[j + l] : ml[l];
+    float mx = -INFINITY;
+    for (int l = 0; l < 16; l++) mx = ml[l] > mx ? ml[l] : mx;
+    return mx;
+}
+
+/* sum of x[0..n) in 16 lanes, closed by hsum16 */
+static inline float row_sum16(const float *x, int n) {
+    float sl[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) sl[l] += x[j + l];
+    for (int l = 0; j + l < n; l++) sl[l] += x[j + l];
+    return hsum16(sl);
+}
+
+/* sum of a[d] * b[d] for d < n in 16 lanes (a product, then a sum), closed by hsum16 */
+static inline float row_dot16(const float *a, const float *b, int n) {
+    float sl[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) sl[l] += a[j + l] * b[j + l];
+    for (int l = 0; j + l < n; l++) sl[l] += a[j + l] * b[j + l];
+    return hsum16(sl);
+}
+
+static void KN(att_softmax)(float *S, int nb, int nk, int i0, float scale, float *lse, size_t lse_stride,
+                            uint16_t *Pb) {
+    for (int r = 0; r < nb; r++) {
+        float *s = S + (size_t)r * nk;
+        const int n = i0 + r + 1 < nk ? i0 + r + 1 : nk; /* causal: keys 0..i0+r */
+        for (int j = 0; j < n; j++) s[j] *= scale;
+        const float mx = row_max16(s, n);
+        for (int j = 0; j < n; j++) s[j] -= mx;
+        KN(vexpf)(s, s, (size_t)n);
+        const float sum = row_sum16(s, n), inv = 1.0f / sum;
+        for (int j = 0; j < n; j++) s[j] *= inv;
+        for (int j = n; j < nk; j++) s[j] = 0;
+        if (Pb) {
+            uint16_t *pb = Pb + (size_t)r * nk;
+            for (int j = 0; j < nk; j++) pb[j] = af_f32_to_bf16(s[j]);
+        }
+        lse[(size_t)r * lse_stride] = mx + logf(sum);
+    }
+}
+
+static void KN(att_softmax_bwd)(float *S, float *dP, int nb, int nk, int i0, float s_scale, float scale,
+                                const float *lse, size_t lse_stride, const float *O, const float *dO, size_t ld,
+                                int hd, uint16_t *Pb, uint16_t *dSb) {
+    for (int r = 0; r < nb; r++) {
+        float *s = S + (size_t)r * nk, *dp = dP + (size_t)r * nk;
+        const int n = i0 + r + 1 < nk ? i0 + r + 1 : nk;
+        const float L = lse[(size_t)r * lse_stride], D = row_dot16(O + (size_t)r * ld, dO + (size_t)r * ld, hd);
+        for (int j = 0; j < n; j++) s[j] *= s_scale;
+        for (int j = 0; j < n; j++) s[j] -= L;
+        KN(vexpf)(s, s, (size_t)n);
+        for (int j = 0; j < n; j++) dp[j] = s[j] * (dp[j] - D) * scale;
+        for (int j = n; j < nk; j++) s[j] = dp[j] = 0;
+        if (Pb) {
+            uint16_t *pb = Pb + (size_t)r * nk, *db = dSb + (size_t)r * nk;
+            for (int j = 0; j < nk; j++) pb[j] = af_f32_to_bf16(s[j]);
+            for (int j = 0; j < nk; j++) db[j] = af_f32_to_bf16(dp[j]);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ attention over the cache
@@ -772,10 +892,14 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .rmsnorm = KN(rmsnorm),
     .rope = KN(rope),
     .silu_mul = KN(silu_mul),
+    .silu_mul_bf16 = KN(silu_mul_bf16),
+    .silu_bwd = KN(silu_bwd),
     .axpy = KN(axpy),
     .add = KN(add),
     .f32_to_bf16 = KN(f32_to_bf16),
     .f32_round_bf16 = KN(f32_round_bf16),
     .attn_row = KN(attn_row),
+    .att_softmax = KN(att_softmax),
+    .att_softmax_bwd = KN(att_softmax_bwd),
     .fl8_blocks = KN(fl8_blocks),
 };

@@ -95,6 +95,7 @@ struct AfModelActs {
                                               * layers' and the attention's products):
                                               * primitives are not run concurrently */
     void *qkvb;       /* (N, 2 QD + 2 KD): the layer's q, k, v and (backward) dO in bf16 */
+    size_t yb_f;      /* bf16 mode: the operand of m->yb where its (N, F) second part begins */
     void *pb;         /* (AF_ATT_THREADS, 2 * ATT_BLOCK * max_T): P and dS blocks in bf16 */
     int att_rc[AF_ATT_THREADS]; /* first failed product of each thread */
 };
@@ -518,7 +519,8 @@ int af_model_set_compute(AfModel *m, int compute) {
 #define OP_FLOATS(n) (fma ? (n) : ((n) + 1) / 2) /* floats holding n operands */
     m->wb = alloc_floats(OP_FLOATS(m->n_params));
     m->xb = alloc_floats(OP_FLOATS(N * xw));
-    m->yb = m->grads ? alloc_floats(OP_FLOATS(yn)) : NULL;
+    m->yb = m->grads ? alloc_floats(OP_FLOATS(yn + N * (size_t)c->d_ff)) : NULL;
+    a->yb_f = yn;
     a->qkvb = alloc_floats(OP_FLOATS(N * (2 * QD + 2 * KD)));
     a->pb = alloc_floats(OP_FLOATS((size_t)AF_ATT_THREADS * 2 * ATT_BLOCK * max_T));
 #undef OP_FLOATS
@@ -756,13 +758,17 @@ static void linear_fwd(AfModel *m, float *y, int acc, const float *x, const void
             for (int o = 0; o < out; o++) y[(size_t)i * out + o] += b[o];
 }
 
-/* dx (+)= dy W; dW += dy^T x; db += sum rows dy. xb: x in bf16 (bf16 mode) or NULL. */
-static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db, const float *dy, const float *x,
-                       const void *xb, const float *w, int n, int in, int out) {
+/* dx (+)= dy W; dW += dy^T x; db += sum rows dy. xb: x in bf16 (bf16 mode) or NULL; dyb:
+ * dy already in bf16 (bf16 mode), or NULL to round it into m->yb. */
+static void linear_bwd(AfModel *m, float *dx, int accum_dx, float *dw, float *db, const float *dy, const void *dyb,
+                       const float *x, const void *xb, const float *w, int n, int in, int out) {
     if (xb) {
-        cvt_bf16(m, m->yb, dy, (size_t)n * out);
-        if (dx) mm_bf16(m, 0, 0, n, in, out, m->yb, out, wbf(m, w), in, accum_dx, dx, in);
-        mm_bf16(m, 1, 0, out, in, n, m->yb, out, xb, in, 1, dw, in);
+        if (!dyb) {
+            cvt_bf16(m, m->yb, dy, (size_t)n * out);
+            dyb = m->yb;
+        }
+        if (dx) mm_bf16(m, 0, 0, n, in, out, dyb, out, wbf(m, w), in, accum_dx, dx, in);
+        mm_bf16(m, 1, 0, out, in, n, dyb, out, xb, in, 1, dw, in);
     } else {
         if (dx) mm_f32(m, 0, 0, n, in, out, dy, out, w, in, accum_dx, dx, in);
         mm_f32(m, 1, 0, out, in, n, dy, out, x, in, 1, dw, in);
@@ -920,24 +926,10 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
                 else
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
                                 Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
-                for (int r = 0; r < nb; r++) {
-                    float *Sr = S + (size_t)r * nk;
-                    int last = i0 + r; /* causal: keys 0..last */
-                    float mx = -INFINITY;
-                    if (bf)
-                        for (int jj = 0; jj <= last; jj++) Sr[jj] *= scale;
-                    for (int jj = 0; jj <= last; jj++) mx = Sr[jj] > mx ? Sr[jj] : mx;
-                    for (int jj = 0; jj <= last; jj++) Sr[jj] -= mx;
-                    af_vexpf(Sr, Sr, (size_t)last + 1);
-                    float sum = 0;
-                    for (int jj = 0; jj <= last; jj++) sum += Sr[jj];
-                    float inv = 1.0f / sum;
-                    for (int jj = 0; jj <= last; jj++) Sr[jj] *= inv;
-                    for (int jj = last + 1; jj < nk; jj++) Sr[jj] = 0;
-                    lse[(size_t)(s0 + i0 + r) * H + h] = mx + logf(sum);
-                }
+                af_kernels()->att_softmax(S, nb, nk, i0, bf ? scale : 1.0f, lse + (size_t)(s0 + i0) * H + h,
+                                          (size_t)H, bf && !fma ? Pb : NULL);
                 if (bf) {
-                    op_round(Pb, 0, S, (size_t)nb * nk, fma);
+                    if (fma) op_round(Pb, 0, S, (size_t)nb * nk, fma);
                     att_mm(j, tid, 0, 0, nb, hd, nk, Pb, nk, Vb, KD, 0, Oh + (size_t)i0 * QD, QD);
                 } else {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, hd, nk, 1.0f, S, nk,
@@ -964,24 +956,15 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, 1.0f,
                             dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
             }
-            for (int r = 0; r < nb; r++) {
-                int i = i0 + r, last = i;
-                float *Sr = S + (size_t)r * nk, *dPr = dP + (size_t)r * nk;
-                float L = lse[(size_t)(s0 + i) * H + h];
-                const float *o = Oh + (size_t)i * QD, *dO = dOh + (size_t)i * QD;
-                float D = 0;
-                for (int d = 0; d < hd; d++) D += o[d] * dO[d];
-                if (bf)
-                    for (int jj = 0; jj <= last; jj++) Sr[jj] *= scale;
-                for (int jj = 0; jj <= last; jj++) Sr[jj] -= L;
-                af_vexpf(Sr, Sr, (size_t)last + 1);
-                for (int jj = 0; jj <= last; jj++) dPr[jj] = Sr[jj] * (dPr[jj] - D) * scale;
-                for (int jj = last + 1; jj < nk; jj++) Sr[jj] = dPr[jj] = 0;
-            }
+            af_kernels()->att_softmax_bwd(S, dP, nb, nk, i0, bf ? scale : 1.0f, scale, lse + (size_t)(s0 + i0) * H + h,
+                                          (size_t)H, Oh + (size_t)i0 * QD, dOh + (size_t)i0 * QD, (size_t)QD, hd,
+                                          bf && !fma ? Pb : NULL, bf && !fma ? dSb : NULL);
             /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
             if (bf) {
-                op_round(Pb, 0, S, (size_t)nb * nk, fma);
-                op_round(dSb, 0, dP, (size_t)nb * nk, fma);
+                if (fma) {
+                    op_round(Pb, 0, S, (size_t)nb * nk, fma);
+                    op_round(dSb, 0, dP, (size_t)nb * nk, fma);
+                }
                 att_mm(j, tid, 1, 0, nk, hd, nb, Pb, nk, dOb, QD, 1, dVh, KD);
                 att_mm(j, tid, 0, 0, nb, hd, nk, dSb, nk, Kb, KD, 0, dQh + (size_t)i0 * QD, QD);
                 att_mm(j, tid, 1, 0, nk, hd, nb, dSb, nk, Qb, QD, 1, dKh, KD);
@@ -1123,6 +1106,7 @@ typedef struct {
     float *h;              /* SwiGLU: h = silu(g) * u (forward); dh in, dg out (backward) */
     const float *g, *u;
     float *du;
+    uint16_t *hb, *dub;    /* SwiGLU, or NULL: h (forward) or dg (backward) in bf16; du in bf16 */
 } RowJob;
 
 /* Log-probs and entropies of tokens lo..hi-1 (logits row i-1 predicts token i; a first
@@ -1165,7 +1149,10 @@ static void lm_bwd_range(void *c, size_t lo, size_t hi, int tid) {
 static void silu_fwd_range(void *c, size_t lo, size_t hi, int tid) {
     (void)tid;
     const RowJob *j = c;
-    af_kernels()->silu_mul(j->h + lo, j->g + lo, j->u + lo, hi - lo);
+    if (j->hb)
+        af_kernels()->silu_mul_bf16(j->h + lo, j->hb + lo, j->g + lo, j->u + lo, hi - lo);
+    else
+        af_kernels()->silu_mul(j->h + lo, j->g + lo, j->u + lo, hi - lo);
 }
 
 /* SwiGLU backward: dh (in j->h) -> du = dh g s, dg = dh u s (1 + g (1 - s)) (into j->h),
@@ -1173,14 +1160,8 @@ static void silu_fwd_range(void *c, size_t lo, size_t hi, int tid) {
 static void silu_bwd_range(void *c, size_t lo, size_t hi, int tid) {
     (void)tid;
     const RowJob *j = c;
-    float *du = j->du, *dg = j->h;
-    for (size_t i = lo; i < hi; i++) du[i] = -j->g[i];
-    af_vexpf(du + lo, du + lo, hi - lo);
-    for (size_t i = lo; i < hi; i++) {
-        float gi = j->g[i], sg = 1.0f / (1.0f + du[i]), d = dg[i];
-        du[i] = d * gi * sg;
-        dg[i] = d * j->u[i] * sg * (1.0f + gi * (1.0f - sg));
-    }
+    af_kernels()->silu_bwd(j->h + lo, j->du + lo, j->g + lo, j->u + lo, hi - lo, j->hb ? j->hb + lo : NULL,
+                           j->dub ? j->dub + lo : NULL);
 }
 
 /* ------------------------------------------------------------------ forward */
@@ -1353,10 +1334,12 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         xb = rmsnorm_fwd(m, xn2, rstd2, xmid, P->mlp_norm, N, C, c->rms_eps, 1);
         linear_fwd(m, g, 0, xn2, xb, P->wgate, NULL, N, C, F);
         linear_fwd(m, u, 0, xn2, xb, P->wup, NULL, N, C, F);
-        RowJob sj = {.m = m, .h = hh, .g = g, .u = u};
+        /* bf16 (not fma): h is rounded into m->xb by the SwiGLU itself */
+        const int sw16 = m->compute == AF_COMPUTE_BF16 && !m->mm_fma;
+        RowJob sj = {.m = m, .h = hh, .g = g, .u = u, .hb = sw16 ? m->xb : NULL};
         par_range(m, (size_t)N * F, 64, 1 << 14, silu_fwd_range, &sj);
         memcpy(xnext, xmid, NC * sizeof(float));
-        linear_fwd(m, xnext, 1, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, NULL, N, F, C);
+        linear_fwd(m, xnext, 1, hh, sw16 ? m->xb : to_bf16(m, hh, (size_t)N * F), P->wdown, NULL, N, F, C);
     }
     float *xf = a->x + (size_t)c->n_layers * m->max_tokens * C;
     const void *xfb = rmsnorm_fwd(m, a->xnf, a->rstdf, xf, m->p.final_norm, N, C, c->rms_eps, !a->lm_block);
@@ -1442,7 +1425,7 @@ static int lm_backward_blocks(AfModel *m, const float *dlogp, const float *dent)
             }
             m->yb = a->lm_yb;
         }
-        linear_bwd(m, a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, a->lm_x, xb, m->p.lm_head, k, C, V);
+        linear_bwd(m, a->lm_dx, 0, m->g.lm_head, NULL, a->dlogits, NULL, a->lm_x, xb, m->p.lm_head, k, C, V);
         m->yb = yb;
         for (int j = 0; j < k; j++)
             memcpy(a->dxn + (size_t)a->lm_idx[j] * C, a->lm_dx + (size_t)j * C, (size_t)C * sizeof(float));
@@ -1474,7 +1457,7 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
     } else { /* all rows at once */
         RowJob lj = {.m = m, .invT = invT, .dlogp = dlogp, .dent = dent};
         par_range(m, (size_t)N, 1, 16, lm_bwd_range, &lj);
-        linear_bwd(m, a->dxn, 0, m->g.lm_head, NULL, a->dlogits, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, N, C,
+        linear_bwd(m, a->dxn, 0, m->g.lm_head, NULL, a->dlogits, NULL, a->xnf, to_bf16(m, a->xnf, NC), m->p.lm_head, N, C,
                    V);
     }
     memset(a->dx, 0, (size_t)N * C * sizeof(float));
@@ -1492,16 +1475,19 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
 
         /* MLP: dx is the gradient w.r.t. this layer's output == d xmid (residual) */
         float *dh = a->dg; /* reuse: dh then dg in place */
-        linear_bwd(m, dh, 0, G->wdown, NULL, a->dx, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, N, F, C);
-        RowJob sj = {.m = m, .h = a->dg, .g = g, .u = u, .du = a->du};
+        linear_bwd(m, dh, 0, G->wdown, NULL, a->dx, NULL, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, N, F, C);
+        /* bf16 (not fma): the SwiGLU backward rounds dg and du into m->yb's two parts */
+        const int sw16 = m->compute == AF_COMPUTE_BF16 && !m->mm_fma;
+        uint16_t *dgb = sw16 ? m->yb : NULL, *dub = sw16 ? (uint16_t *)m->yb + a->yb_f : NULL;
+        RowJob sj = {.m = m, .h = a->dg, .g = g, .u = u, .du = a->du, .hb = dgb, .dub = dub};
         par_range(m, (size_t)N * F, 64, 1 << 14, silu_bwd_range, &sj);
         const void *xb = to_bf16(m, xn2, NC);
-        linear_bwd(m, a->dxn, 0, G->wgate, NULL, a->dg, xn2, xb, P->wgate, N, C, F);
-        linear_bwd(m, a->dxn, 1, G->wup, NULL, a->du, xn2, xb, P->wup, N, C, F);
+        linear_bwd(m, a->dxn, 0, G->wgate, NULL, a->dg, dgb, xn2, xb, P->wgate, N, C, F);
+        linear_bwd(m, a->dxn, 1, G->wup, NULL, a->du, dub, xn2, xb, P->wup, N, C, F);
         rmsnorm_bwd(m, a->dx, G->mlp_norm, a->dxn, xmid, rstd2, P->mlp_norm, N, C);
 
         /* attention output projection */
-        linear_bwd(m, a->datt, 0, G->wo, NULL, a->dx, att, to_bf16(m, att, (size_t)N * QD), P->wo, N, QD, C);
+        linear_bwd(m, a->datt, 0, G->wo, NULL, a->dx, NULL, att, to_bf16(m, att, (size_t)N * QD), P->wo, N, QD, C);
         memset(a->dk, 0, (size_t)N * KD * sizeof(float));
         memset(a->dv, 0, (size_t)N * KD * sizeof(float));
         AttJob job = {.m = m, .bwd = 1, .q = q, .k = k, .v = v, .att = att, .lse = lse,
@@ -1519,9 +1505,9 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
             rmsnorm_bwd(m, dkp, G->k_norm, a->dk, a->kpre + ln * KD, a->rstdk + ln * KV, P->k_norm, N * KV, hd);
         }
         xb = to_bf16(m, xn1, NC);
-        linear_bwd(m, a->dxn, 0, G->wq, G->bq, dqp, xn1, xb, P->wq, N, C, QD);
-        linear_bwd(m, a->dxn, 1, G->wk, G->bk, dkp, xn1, xb, P->wk, N, C, KD);
-        linear_bwd(m, a->dxn, 1, G->wv, G->bv, a->dv, xn1, xb, P->wv, N, C, KD);
+        linear_bwd(m, a->dxn, 0, G->wq, G->bq, dqp, NULL, xn1, xb, P->wq, N, C, QD);
+        linear_bwd(m, a->dxn, 1, G->wk, G->bk, dkp, NULL, xn1, xb, P->wk, N, C, KD);
+        linear_bwd(m, a->dxn, 1, G->wv, G->bv, a->dv, NULL, xn1, xb, P->wv, N, C, KD);
         rmsnorm_bwd(m, a->dx, G->attn_norm, a->dxn, x, rstd1, P->attn_norm, N, C);
     }
     for (int i = 0; i < N; i++) {

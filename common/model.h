@@ -111,7 +111,8 @@ typedef struct AfModel {
                                * multiplied on the fp32 units; else bf16 (uint16_t) */
     void *wb;                 /* (n_params) bf16 copy of params made by each forward, or NULL */
     void *xb, *yb;            /* bf16 scratch (max_tokens, max(C, QD, F)), (max_tokens,
-                               * max(V, C, QD, KD, F)), or NULL */
+                               * max(V, C, QD, KD, F)) then (max_tokens, F) (the SwiGLU
+                               * backward's second output), or NULL */
     int mm_rc;                /* first failed bf16 product of the running forward/backward */
 } AfModel;
 

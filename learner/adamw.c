@@ -52,12 +52,17 @@ void af_adamw_destroy(AfAdamW *o) {
 }
 
 double af_grad_clip(float *grads, size_t n, double max_norm) {
-    double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * grads[i];
-    double norm = sqrt(ss);
+    /* the squares (exact in double) summed in 8 lanes, lane l taking i = l mod 8 in order,
+     * then the lanes in a fixed tree: vectorised, and the same bits on every run */
+    double sl[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) sl[l] += (double)grads[i + l] * grads[i + l];
+    for (int l = 0; i + (size_t)l < n; l++) sl[l] += (double)grads[i + l] * grads[i + l];
+    double norm = sqrt(((sl[0] + sl[4]) + (sl[2] + sl[6])) + ((sl[1] + sl[5]) + (sl[3] + sl[7])));
     if (max_norm > 0 && norm > max_norm && isfinite(norm)) {
         float s = (float)(max_norm / (norm + 1e-6));
-        for (size_t i = 0; i < n; i++) grads[i] *= s;
+        for (size_t k = 0; k < n; k++) grads[k] *= s;
     }
     return norm;
 }

@@ -30,7 +30,8 @@ AfAdamWConfig af_adamw_config_default(void);
 int af_adamw_create(const AfAdamWConfig *cfg, size_t n, AfAdamW **out);
 void af_adamw_destroy(AfAdamW *o);
 
-/* Global L2 norm of grads (sum of squares in double, fixed order) and, if max_norm > 0
+/* Global L2 norm of grads (squares summed in double in 8 fixed lanes, then a fixed tree:
+ * the same bits on every run) and, if max_norm > 0
  * and the norm exceeds it, scale grads by max_norm / (norm + 1e-6). Returns the norm
  * before clipping (NaN/Inf propagate so the caller can skip the step). */
 double af_grad_clip(float *grads, size_t n, double max_norm);

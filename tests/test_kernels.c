@@ -31,6 +31,7 @@
 #include "common/decode.h"
 #include "common/error.h"
 #include "common/kernels.h"
+#include "common/matmul_bf16.h"
 #include "common/model.h"
 #include "model_testlib.h"
 #include "test_util.h"
@@ -168,6 +169,100 @@ static size_t run_attn(float *out) {
 }
 
 /* One run of every kernel on fixed inputs; outputs appended to out (returns floats written). */
+/* The learner's kernels (common/model.c): the attention softmax forward and backward over
+ * blocks of causal rows, and SwiGLU forward/backward with their bf16 outputs; each checked
+ * against a double-precision composition here, the bf16 outputs against af_f32_to_bf16 of
+ * the fp32 ones bit for bit, and every output appended to out (compared across variants). */
+static size_t run_train(float *out) {
+    const AfKernelTable *k = af_kernels();
+    size_t pos = 0;
+    /* nb, nk, i0 (row r counts keys 0..i0 + r), amplitude */
+    const int shapes[][4] = {{5, 5, 0, 1}, {16, 37, 21, 1}, {64, 200, 136, 8}, {3, 19, 16, 30}, {1, 1, 0, 1},
+                             {7, 33, 26, 2}};
+    for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
+        const int nb = shapes[t][0], nk = shapes[t][1], i0 = shapes[t][2], hd = 20 + (int)t * 7;
+        const float amp = (float)shapes[t][3], scale = t % 2 ? 0.125f : 1.0f;
+        const size_t ld = (size_t)hd + 3, ls = 3; /* O/dO row stride, lse stride */
+        float *S = malloc(sizeof(float) * nb * nk), *S0 = malloc(sizeof(float) * nb * nk);
+        float *dP = malloc(sizeof(float) * nb * nk), *dP0 = malloc(sizeof(float) * nb * nk);
+        float *O = malloc(sizeof(float) * nb * ld), *dO = malloc(sizeof(float) * nb * ld), lse[64 * 3];
+        uint16_t *Pb = malloc(sizeof(uint16_t) * nb * nk), *dSb = malloc(sizeof(uint16_t) * nb * nk);
+        for (int i = 0; i < nb * nk; i++) S0[i] = frand(-amp, amp), dP0[i] = frand(-1, 1);
+        for (size_t i = 0; i < (size_t)nb * ld; i++) O[i] = frand(-1, 1), dO[i] = frand(-1, 1);
+        memcpy(S, S0, sizeof(float) * nb * nk);
+        k->att_softmax(S, nb, nk, i0, scale, lse, ls, t % 2 ? Pb : NULL);
+        for (int r = 0; r < nb; r++) {
+            const int n = i0 + r + 1 < nk ? i0 + r + 1 : nk;
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < n; j++) mx = fmax(mx, (double)(S0[r * nk + j] * scale));
+            for (int j = 0; j < n; j++) sum += exp((double)(S0[r * nk + j] * scale) - mx);
+            CHECK_NEAR(lse[r * ls], mx + log(sum), 2e-6 * (1 + fabs(mx)));
+            for (int j = 0; j < nk; j++) {
+                const double want = j < n ? exp((double)(S0[r * nk + j] * scale) - mx) / sum : 0;
+                CHECK_NEAR(S[r * nk + j], want, 1e-6 * want + 1e-30);
+                if (t % 2) CHECK_EQ_INT(Pb[r * nk + j], af_f32_to_bf16(S[r * nk + j]));
+            }
+            out[pos++] = lse[r * ls];
+        }
+        memcpy(out + pos, S, sizeof(float) * nb * nk), pos += (size_t)nb * nk;
+        /* backward from the forward's lse: the scores again, scaled here (s_scale) or not */
+        memcpy(S, S0, sizeof(float) * nb * nk);
+        memcpy(dP, dP0, sizeof(float) * nb * nk);
+        const float gsc = 0.3f;
+        k->att_softmax_bwd(S, dP, nb, nk, i0, scale, gsc, lse, ls, O, dO, ld, hd, t % 2 ? NULL : Pb, t % 2 ? NULL : dSb);
+        for (int r = 0; r < nb; r++) {
+            const int n = i0 + r + 1 < nk ? i0 + r + 1 : nk;
+            double D = 0, mag = 0;
+            for (int d = 0; d < hd; d++) D += (double)O[r * ld + d] * dO[r * ld + d], mag += fabs(O[r * ld + d] * dO[r * ld + d]);
+            for (int j = 0; j < nk; j++) {
+                const double p = j < n ? exp((double)(S0[r * nk + j] * scale) - lse[r * ls]) : 0;
+                const double ds = p * ((double)dP0[r * nk + j] - D) * gsc;
+                CHECK_NEAR(S[r * nk + j], p, 2e-6 * p + 1e-30);
+                CHECK_NEAR(dP[r * nk + j], ds, 2e-6 * fabs(ds) + 1e-6 * p * mag * gsc + 1e-30);
+                if (!(t % 2)) {
+                    CHECK_EQ_INT(Pb[r * nk + j], af_f32_to_bf16(S[r * nk + j]));
+                    CHECK_EQ_INT(dSb[r * nk + j], af_f32_to_bf16(dP[r * nk + j]));
+                }
+            }
+        }
+        memcpy(out + pos, S, sizeof(float) * nb * nk), pos += (size_t)nb * nk;
+        memcpy(out + pos, dP, sizeof(float) * nb * nk), pos += (size_t)nb * nk;
+        free(S), free(S0), free(dP), free(dP0), free(O), free(dO), free(Pb), free(dSb);
+    }
+    /* SwiGLU: lengths across the 512-element blocks and the vector tails */
+    const size_t lens[] = {1, 17, 512, 1100};
+    for (size_t t = 0; t < sizeof lens / sizeof *lens; t++) {
+        const size_t n = lens[t];
+        float *g = malloc(sizeof(float) * n), *u = malloc(sizeof(float) * n), *h = malloc(sizeof(float) * n);
+        float *h2 = malloc(sizeof(float) * n), *dg = malloc(sizeof(float) * n), *du = malloc(sizeof(float) * n);
+        float *dh = malloc(sizeof(float) * n), *dg2 = malloc(sizeof(float) * n), *du2 = malloc(sizeof(float) * n);
+        uint16_t *hb = malloc(sizeof(uint16_t) * n), *dgb = malloc(sizeof(uint16_t) * n), *dub = malloc(sizeof(uint16_t) * n);
+        for (size_t i = 0; i < n; i++) g[i] = frand(-12, 12), u[i] = frand(-2, 2), dh[i] = frand(-1, 1);
+        k->silu_mul(h, g, u, n);
+        k->silu_mul_bf16(h2, hb, g, u, n);
+        memcpy(dg, dh, sizeof(float) * n);
+        k->silu_bwd(dg, du, g, u, n, NULL, NULL);
+        memcpy(dg2, dh, sizeof(float) * n);
+        k->silu_bwd(dg2, du2, g, u, n, dgb, dub);
+        CHECK(!memcmp(h, h2, sizeof(float) * n) && !memcmp(dg, dg2, sizeof(float) * n) && !memcmp(du, du2, sizeof(float) * n));
+        for (size_t i = 0; i < n; i++) {
+            const double sg = 1 / (1 + exp(-(double)g[i]));
+            CHECK_NEAR(h[i], g[i] * sg * u[i], 1e-6 * fabs(g[i] * sg * u[i]) + 1e-30);
+            CHECK_NEAR(du[i], dh[i] * g[i] * sg, 1e-6 * fabs(dh[i] * g[i] * sg) + 1e-30);
+            const double want = dh[i] * u[i] * sg * (1 + g[i] * (1 - sg));
+            CHECK_NEAR(dg[i], want, 1e-6 * fabs(dh[i] * u[i] * sg) * (1 + fabs(g[i])) + 1e-30);
+            CHECK_EQ_INT(hb[i], af_f32_to_bf16(h[i]));
+            CHECK_EQ_INT(dgb[i], af_f32_to_bf16(dg[i]));
+            CHECK_EQ_INT(dub[i], af_f32_to_bf16(du[i]));
+        }
+        memcpy(out + pos, h, sizeof(float) * n), pos += n;
+        memcpy(out + pos, dg, sizeof(float) * n), pos += n;
+        memcpy(out + pos, du, sizeof(float) * n), pos += n;
+        free(g), free(u), free(h), free(h2), free(dg), free(du), free(dh), free(dg2), free(du2), free(hb), free(dgb), free(dub);
+    }
+    return pos;
+}
+
 static size_t run_kernels(float *out) {
     const AfKernelTable *k = af_kernels();
     size_t pos = 0;
@@ -229,6 +324,7 @@ static size_t run_kernels(float *out) {
     k->add(out + pos, g, (size_t)n * C);
     pos += (size_t)n * C;
     pos += run_attn(out + pos);
+    pos += run_train(out + pos);
     return pos;
 }
 
@@ -255,6 +351,16 @@ static size_t run_model(float *out) {
     memcpy(out + pos, lp, sizeof lp), pos += 30;
     memcpy(out + pos, ent, sizeof ent), pos += 30;
     memcpy(out + pos, m->grads, m->n_params * sizeof(float)), pos += m->n_params;
+    /* the bf16 products' path (its products are oneDNN's, the rest these kernels) */
+    if (af_bf16_supported()) {
+        CHECK_EQ_INT(af_model_set_compute(m, AF_COMPUTE_BF16), 0);
+        CHECK_EQ_INT(af_model_forward(m, tok, seq, 2, 0.8f, lp, ent), 0);
+        af_model_zero_grad(m);
+        CHECK_EQ_INT(af_model_backward(m, dl), 0);
+        memcpy(out + pos, lp, sizeof lp), pos += 30;
+        memcpy(out + pos, m->grads, m->n_params * sizeof(float)), pos += m->n_params;
+        CHECK_EQ_INT(af_model_set_compute(m, AF_COMPUTE_FP32), 0);
+    }
     CHECK_EQ_INT(af_decode_create(m, 2, 64, &d), 0);
     if (d) {
         CHECK_EQ_INT(af_decode_prefill(d, 0, tok, 10), 0);
