@@ -25,7 +25,16 @@ typedef struct AfKernelTable {
     void (*matmul_inv_bf16)(float *y, int ldy, const uint16_t *x, int ldx, const uint16_t *w, int ldw,
                             const float *b, int rows, int in, int out);
     void (*vexpf)(float *y, const float *x, size_t n);
+    /* y = x * r * w per row of C, r = 1 / sqrt(ss / C + eps), ss = the sum of x^2 in 16
+     * lanes (lane l takes j = l mod 16 in order) closed by a fixed tree; rstd[i] = r. */
     void (*rmsnorm)(float *y, float *rstd, const float *x, const float *w, int n, int C, float eps);
+    /* Its backward (common/model.c): per row, dot = sum_j dy_j w_j x_j (the same 16 lanes),
+     * c2 = dot * r * r * r / C, dx_j += dy_j w_j r - x_j c2; and the weight gradient over
+     * columns [lo, hi): dw_j += dy_ij x_ij r_i, rows in order. */
+    void (*rmsnorm_bwd_rows)(float *dx, const float *x, const float *dy, const float *w, const float *rstd, int n,
+                             int C);
+    void (*rmsnorm_bwd_w)(float *dw, const float *x, const float *dy, const float *rstd, int n, size_t C, size_t lo,
+                          size_t hi);
     void (*rope)(float *x, int nh, int hd, const float *cs, const float *sn, int inverse);
     void (*silu_mul)(float *h, const float *g, const float *u, size_t n);
     /* silu_mul, and h rounded to bf16 (af_f32_to_bf16) into hb. */
@@ -56,17 +65,18 @@ typedef struct AfKernelTable {
      * m = the maximum (in 16 lanes); s = exp(s - m) (af_vexpf); sum in 16 lanes (lane l
      * takes the keys j = l mod 16 in order) closed by a fixed tree; s = s * (1 / sum);
      * s = 0 past n; lse[r * lse_stride] = m + logf(sum). Backward, per row, with L =
-     * lse[r * lse_stride] and D = O_r . dO_r (hd terms in the same 16 lanes; O_r, dO_r at
-     * r * ld): s = exp(s * s_scale - L) (a product, then a difference); dP = s * (dP - D) *
-     * scale; both 0 past n. (scale and s_scale 1.0f where the scores' product applied the
-     * scale already: a product by 1 is exact.) Pb (and dSb), when not NULL, also receive
-     * the rows' outputs (P, and dP) rounded to bf16 as af_f32_to_bf16_n, nk per row, for the
-     * bf16 products that read them. Every variant performs exactly these float
-     * operations (tests/test_kernels.c). Single-threaded; no allocation. */
+     * lse[r * stride] and D = dsum[r * stride] (att_dsum's): s = exp(s * s_scale - L) (a
+     * product, then a difference); dP = s * (dP - D) * scale; both 0 past n. (scale and
+     * s_scale 1.0f where the scores' product applied the scale already: a product by 1 is
+     * exact.) Pb (and dSb), when not NULL, also receive the rows' outputs (P, and dP)
+     * rounded to bf16 as af_f32_to_bf16_n, nk per row, for the bf16 products that read
+     * them. att_dsum: D[i] = O_i . dO_i for the rows * H head rows of hd floats (O and dO
+     * contiguous), the hd terms in the same 16 lanes. Every variant performs exactly these
+     * float operations (tests/test_kernels.c). Single-threaded; no allocation. */
     void (*att_softmax)(float *S, int nb, int nk, int i0, float scale, float *lse, size_t lse_stride, uint16_t *Pb);
     void (*att_softmax_bwd)(float *S, float *dP, int nb, int nk, int i0, float s_scale, float scale,
-                            const float *lse, size_t lse_stride, const float *O, const float *dO, size_t ld, int hd,
-                            uint16_t *Pb, uint16_t *dSb);
+                            const float *lse, const float *dsum, size_t stride, uint16_t *Pb, uint16_t *dSb);
+    void (*att_dsum)(float *D, const float *O, const float *dO, size_t rows, int H, int hd);
     /* The FL8 checksum's lane update over n blocks of 32 bytes, fused with a copy (mode 0:
      * none, 1: stores, 2: non-temporal stores to a 16-byte aligned dst, unfenced); see
      * common/checksum.h. Every variant leaves the same state. */

@@ -229,6 +229,40 @@ static inline float hsum16(const float *t) {
     return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
+/* The 16 lanes' maximum of x[0..n) (a later value replaces a lane's when greater, NaN
+ * never taken), then over the lanes in index order. */
+static inline float row_max16(const float *x, int n) {
+    float ml[16];
+    for (int l = 0; l < 16; l++) ml[l] = -INFINITY;
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) ml[l] = x[j + l] > ml[l] ? x[j + l] : ml[l];
+    for (int l = 0; j + l < n; l++) ml[l] = x[j + l] > ml[l] ? x[j + l] : ml[l];
+    float mx = -INFINITY;
+    for (int l = 0; l < 16; l++) mx = ml[l] > mx ? ml[l] : mx;
+    return mx;
+}
+
+/* sum of x[0..n) in 16 lanes, closed by hsum16 */
+static inline float row_sum16(const float *x, int n) {
+    float sl[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) sl[l] += x[j + l];
+    for (int l = 0; j + l < n; l++) sl[l] += x[j + l];
+    return hsum16(sl);
+}
+
+/* sum of a[d] * b[d] for d < n in 16 lanes (a product, then a sum), closed by hsum16 */
+static inline float row_dot16(const float *a, const float *b, int n) {
+    float sl[16] = {0};
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) sl[l] += a[j + l] * b[j + l];
+    for (int l = 0; j + l < n; l++) sl[l] += a[j + l] * b[j + l];
+    return hsum16(sl);
+}
+
 /* The 16 accumulator lanes of one output (the emulation). */
 static inline void lanes_bf16(float *acc, const uint16_t *x, const uint16_t *w, int in) {
     for (int i = 0; i < 16; i++) acc[i] = 0.0f;
@@ -450,16 +484,44 @@ static void KN(vexpf)(float *y, const float *x, size_t n) {
     for (; i < n; i++) y[i] = exp_scalar(x[i]);
 }
 
-/* y = x * rstd * w per row of C; rstd = 1 / sqrt(mean(x^2) + eps), summed in order. */
+/* y = x * rstd * w per row of C; rstd = 1 / sqrt(mean(x^2) + eps), the squares summed in 16 lanes. */
 static void KN(rmsnorm)(float *y, float *rstd, const float *x, const float *w, int n, int C, float eps) {
     for (int i = 0; i < n; i++) {
         const float *xi = x + (size_t)i * C;
-        float ss = 0;
-        for (int j = 0; j < C; j++) ss += xi[j] * xi[j];
+        const float ss = row_dot16(xi, xi, C);
         float r = 1.0f / sqrtf(ss / C + eps);
         if (rstd) rstd[i] = r;
         float *yi = y + (size_t)i * C;
         for (int j = 0; j < C; j++) yi[j] = xi[j] * r * w[j];
+    }
+}
+
+/* RMSNorm backward (common/model.c), rows i < n: dot = sum_j dy_j w_j x_j (16 lanes), c2 =
+ * dot * r * r * r / C with r = rstd[i]; dx_j += dy_j w_j r - x_j c2. */
+static void KN(rmsnorm_bwd_rows)(float *dx, const float *x, const float *dy, const float *w, const float *rstd, int n,
+                                 int C) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * C, *dyi = dy + (size_t)i * C;
+        float *dxi = dx + (size_t)i * C;
+        const float r = rstd[i];
+        float sl[16] = {0};
+        int j = 0;
+        for (; j + 16 <= C; j += 16)
+            for (int l = 0; l < 16; l++) sl[l] += dyi[j + l] * w[j + l] * xi[j + l];
+        for (int l = 0; j + l < C; l++) sl[l] += dyi[j + l] * w[j + l] * xi[j + l];
+        const float c2 = hsum16(sl) * r * r * r / C;
+        for (j = 0; j < C; j++) dxi[j] += dyi[j] * w[j] * r - xi[j] * c2;
+    }
+}
+
+/* RMSNorm weight gradient over columns [lo, hi): dw_j += dy_ij x_ij r_i for rows i in
+ * order (each column's sum in row order: independent of the column split). */
+static void KN(rmsnorm_bwd_w)(float *dw, const float *x, const float *dy, const float *rstd, int n, size_t C,
+                              size_t lo, size_t hi) {
+    for (int i = 0; i < n; i++) {
+        const float *xi = x + (size_t)i * C, *dyi = dy + (size_t)i * C;
+        const float r = rstd[i];
+        for (size_t j = lo; j < hi; j++) dw[j] += dyi[j] * xi[j] * r;
     }
 }
 
@@ -557,40 +619,6 @@ static void KN(f32_round_bf16)(float *y, const float *x, size_t n) {
  * operations: the plain loops below are vectorised by the compiler at each variant's
  * width without changing an operation. */
 
-/* The 16 lanes' maximum of x[0..n) (a later value replaces a lane's when greater, NaN
- * never taken), then over the lanes in index order. */
-static inline float row_max16(const float *x, int n) {
-    float ml[16];
-    for (int l = 0; l < 16; l++) ml[l] = -INFINITY;
-    int j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int l = 0; l < 16; l++) ml[l] = x[j + l] > ml[l] ? x[j + l] : ml[l];
-    for (int l = 0; j + l < n; l++) ml[l] = x[j + l] > ml[l] ? x[j + l] : ml[l];
-    float mx = -INFINITY;
-    for (int l = 0; l < 16; l++) mx = ml[l] > mx ? ml[l] : mx;
-    return mx;
-}
-
-/* sum of x[0..n) in 16 lanes, closed by hsum16 */
-static inline float row_sum16(const float *x, int n) {
-    float sl[16] = {0};
-    int j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int l = 0; l < 16; l++) sl[l] += x[j + l];
-    for (int l = 0; j + l < n; l++) sl[l] += x[j + l];
-    return hsum16(sl);
-}
-
-/* sum of a[d] * b[d] for d < n in 16 lanes (a product, then a sum), closed by hsum16 */
-static inline float row_dot16(const float *a, const float *b, int n) {
-    float sl[16] = {0};
-    int j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int l = 0; l < 16; l++) sl[l] += a[j + l] * b[j + l];
-    for (int l = 0; j + l < n; l++) sl[l] += a[j + l] * b[j + l];
-    return hsum16(sl);
-}
-
 static void KN(att_softmax)(float *S, int nb, int nk, int i0, float scale, float *lse, size_t lse_stride,
                             uint16_t *Pb) {
     for (int r = 0; r < nb; r++) {
@@ -612,12 +640,11 @@ static void KN(att_softmax)(float *S, int nb, int nk, int i0, float scale, float
 }
 
 static void KN(att_softmax_bwd)(float *S, float *dP, int nb, int nk, int i0, float s_scale, float scale,
-                                const float *lse, size_t lse_stride, const float *O, const float *dO, size_t ld,
-                                int hd, uint16_t *Pb, uint16_t *dSb) {
+                                const float *lse, const float *dsum, size_t stride, uint16_t *Pb, uint16_t *dSb) {
     for (int r = 0; r < nb; r++) {
         float *s = S + (size_t)r * nk, *dp = dP + (size_t)r * nk;
         const int n = i0 + r + 1 < nk ? i0 + r + 1 : nk;
-        const float L = lse[(size_t)r * lse_stride], D = row_dot16(O + (size_t)r * ld, dO + (size_t)r * ld, hd);
+        const float L = lse[(size_t)r * stride], D = dsum[(size_t)r * stride];
         for (int j = 0; j < n; j++) s[j] *= s_scale;
         for (int j = 0; j < n; j++) s[j] -= L;
         KN(vexpf)(s, s, (size_t)n);
@@ -629,6 +656,10 @@ static void KN(att_softmax_bwd)(float *S, float *dP, int nb, int nk, int i0, flo
             for (int j = 0; j < nk; j++) db[j] = af_f32_to_bf16(dp[j]);
         }
     }
+}
+
+static void KN(att_dsum)(float *D, const float *O, const float *dO, size_t rows, int H, int hd) {
+    for (size_t i = 0; i < rows * (size_t)H; i++) D[i] = row_dot16(O + i * hd, dO + i * hd, hd);
 }
 
 /* ------------------------------------------------------------------ attention over the cache
@@ -890,6 +921,8 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .matmul_inv_bf16 = KN(matmul_inv_bf16),
     .vexpf = KN(vexpf),
     .rmsnorm = KN(rmsnorm),
+    .rmsnorm_bwd_rows = KN(rmsnorm_bwd_rows),
+    .rmsnorm_bwd_w = KN(rmsnorm_bwd_w),
     .rope = KN(rope),
     .silu_mul = KN(silu_mul),
     .silu_mul_bf16 = KN(silu_mul_bf16),
@@ -901,5 +934,6 @@ const AfKernelTable AF_KCAT(af_kernels_, AF_KISA) = {
     .attn_row = KN(attn_row),
     .att_softmax = KN(att_softmax),
     .att_softmax_bwd = KN(att_softmax_bwd),
+    .att_dsum = KN(att_dsum),
     .fl8_blocks = KN(fl8_blocks),
 };

@@ -86,6 +86,7 @@ struct AfModelActs {
     float *dx, *dxn;  /* (N, C) */
     float *dq, *dk, *dv, *datt; /* (N, QD), (N, KD), (N, KD), (N, QD) */
     float *dkpre;     /* (N, KD) gradient before the k norm (qk_norm only; q uses datt) */
+    float *dsum;      /* (N, H) attention backward: each row's O . dO per head */
     float *dg, *du;   /* (N, F) */
     float *dlogits;   /* (lm_rows, V); == logits on the block path (computed in place) */
     float *S, *dP;    /* (AF_ATT_THREADS, scratch_floats): per-thread attention blocks */
@@ -258,7 +259,7 @@ static void acts_free(AfModelActs *a) {
                     &a->xn2, &a->rstd2, &a->g, &a->u, &a->h, &a->xnf, &a->rstdf, &a->logits,
                     &a->lse_out, &a->dx, &a->dxn, &a->dq, &a->dk, &a->dv, &a->datt, &a->dg,
                     &a->du, &a->S, &a->dP, &a->qpre, &a->kpre, &a->rstdq,
-                    &a->rstdk, &a->dkpre, &a->lm_x, &a->lm_dx};
+                    &a->rstdk, &a->dkpre, &a->dsum, &a->lm_x, &a->lm_dx};
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) free(*fs[i]);
     free(a->seq_start);
     if (a->dlogits != a->logits) free(a->dlogits);
@@ -335,6 +336,7 @@ static int acts_alloc(AfModel *m, int grads) {
         A(dk, N * KD);
         A(dv, N * KD);
         A(datt, N * QD);
+        A(dsum, N * H);
         A(dg, N * F);
         A(du, N * F);
         if (!a->lm_block) /* the block path's backward overwrites the logits (lm_block_reserve) */
@@ -810,28 +812,15 @@ static const void *rmsnorm_fwd(AfModel *m, float *y, float *rstd, const float *x
 static void norm_bwd_rows(void *c, size_t lo, size_t hi, int tid) {
     (void)tid;
     const NormJob *j = c;
-    const int C = j->C;
-    const float *w = j->w;
-    for (size_t i = lo; i < hi; i++) {
-        const float *xi = j->x + i * C, *dyi = j->dy + i * C;
-        float r = j->rs[i], dot = 0;
-        for (int jj = 0; jj < C; jj++) dot += dyi[jj] * w[jj] * xi[jj];
-        float c2 = dot * r * r * r / C;
-        float *dxi = j->dx + i * C;
-        for (int jj = 0; jj < C; jj++) dxi[jj] += dyi[jj] * w[jj] * r - xi[jj] * c2;
-    }
+    const size_t C = (size_t)j->C;
+    af_kernels()->rmsnorm_bwd_rows(j->dx + lo * C, j->x + lo * C, j->dy + lo * C, j->w, j->rs + lo, (int)(hi - lo),
+                                   j->C);
 }
 
 static void norm_bwd_cols(void *c, size_t lo, size_t hi, int tid) {
     (void)tid;
     const NormJob *j = c;
-    const size_t C = (size_t)j->C;
-    float *dw = j->dw;
-    for (int i = 0; i < j->n; i++) {
-        const float *xi = j->x + i * C, *dyi = j->dy + i * C;
-        float r = j->rs[i];
-        for (size_t jj = lo; jj < hi; jj++) dw[jj] += dyi[jj] * xi[jj] * r;
-    }
+    af_kernels()->rmsnorm_bwd_w(j->dw, j->x, j->dy, j->rs, j->n, (size_t)j->C, lo, hi);
 }
 
 /* dx += d(rmsnorm)/dx^T dy; dw += sum dy * x * rstd */
@@ -938,7 +927,6 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
             }
             continue;
         }
-        const float *Oh = j->att + (size_t)s0 * QD + h * hd;
         const float *dOh = a->datt + (size_t)s0 * QD + h * hd;
         float *dQh = a->dq + (size_t)s0 * QD + h * hd;
         float *dKh = a->dk + (size_t)s0 * KD + kvh * hd;
@@ -957,8 +945,8 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
                             dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
             }
             af_kernels()->att_softmax_bwd(S, dP, nb, nk, i0, bf ? scale : 1.0f, scale, lse + (size_t)(s0 + i0) * H + h,
-                                          (size_t)H, Oh + (size_t)i0 * QD, dOh + (size_t)i0 * QD, (size_t)QD, hd,
-                                          bf && !fma ? Pb : NULL, bf && !fma ? dSb : NULL);
+                                          a->dsum + (size_t)(s0 + i0) * H + h, (size_t)H, bf && !fma ? Pb : NULL,
+                                          bf && !fma ? dSb : NULL);
             /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
             if (bf) {
                 if (fma) {
@@ -1153,6 +1141,16 @@ static void silu_fwd_range(void *c, size_t lo, size_t hi, int tid) {
         af_kernels()->silu_mul_bf16(j->h + lo, j->hb + lo, j->g + lo, j->u + lo, hi - lo);
     else
         af_kernels()->silu_mul(j->h + lo, j->g + lo, j->u + lo, hi - lo);
+}
+
+/* The attention backward's per-row sums D = O . dO of each head (into j->h, (N, H)) for
+ * rows lo..hi-1: O in j->g, dO in j->u. */
+static void att_dsum_range(void *c, size_t lo, size_t hi, int tid) {
+    (void)tid;
+    const RowJob *j = c;
+    const AfModelConfig *cf = &j->m->cfg;
+    const size_t H = (size_t)cf->n_heads, hd = (size_t)j->m->head_dim;
+    af_kernels()->att_dsum(j->h + lo * H, j->g + lo * H * hd, j->u + lo * H * hd, hi - lo, (int)H, (int)hd);
 }
 
 /* SwiGLU backward: dh (in j->h) -> du = dh g s, dg = dh u s (1 + g (1 - s)) (into j->h),
@@ -1493,6 +1491,8 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
         AttJob job = {.m = m, .bwd = 1, .q = q, .k = k, .v = v, .att = att, .lse = lse,
                       .seq_start = a->seq_start, .n_items = a->n_seqs * KV};
         att_bf16(m, &job, N, a->datt);
+        RowJob dj = {.m = m, .h = a->dsum, .g = att, .u = a->datt};
+        par_range(m, (size_t)N, 16, 256, att_dsum_range, &dj);
         att_run(&job);
         rope_qk(m, a->dq, a->dk, N, 1);
         float *dqp = a->dq, *dkp = a->dk;

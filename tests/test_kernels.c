@@ -182,7 +182,7 @@ static size_t run_train(float *out) {
     for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++) {
         const int nb = shapes[t][0], nk = shapes[t][1], i0 = shapes[t][2], hd = 20 + (int)t * 7;
         const float amp = (float)shapes[t][3], scale = t % 2 ? 0.125f : 1.0f;
-        const size_t ld = (size_t)hd + 3, ls = 3; /* O/dO row stride, lse stride */
+        const size_t ls = 3, ld = ls * (size_t)hd; /* lse/dsum stride (heads per row), O/dO row */
         float *S = malloc(sizeof(float) * nb * nk), *S0 = malloc(sizeof(float) * nb * nk);
         float *dP = malloc(sizeof(float) * nb * nk), *dP0 = malloc(sizeof(float) * nb * nk);
         float *O = malloc(sizeof(float) * nb * ld), *dO = malloc(sizeof(float) * nb * ld), lse[64 * 3];
@@ -209,11 +209,23 @@ static size_t run_train(float *out) {
         memcpy(S, S0, sizeof(float) * nb * nk);
         memcpy(dP, dP0, sizeof(float) * nb * nk);
         const float gsc = 0.3f;
-        k->att_softmax_bwd(S, dP, nb, nk, i0, scale, gsc, lse, ls, O, dO, ld, hd, t % 2 ? NULL : Pb, t % 2 ? NULL : dSb);
+        /* D = O . dO per row (att_dsum: rows of ls heads of hd floats; the first head used) */
+        float dsum[64 * 3];
+        k->att_dsum(dsum, O, dO, (size_t)nb, (int)ls, hd);
+        k->att_softmax_bwd(S, dP, nb, nk, i0, scale, gsc, lse, dsum, ls, t % 2 ? NULL : Pb, t % 2 ? NULL : dSb);
         for (int r = 0; r < nb; r++) {
             const int n = i0 + r + 1 < nk ? i0 + r + 1 : nk;
             double D = 0, mag = 0;
             for (int d = 0; d < hd; d++) D += (double)O[r * ld + d] * dO[r * ld + d], mag += fabs(O[r * ld + d] * dO[r * ld + d]);
+            CHECK_NEAR(dsum[r * ls], D, 1e-6 * mag + 1e-30);
+            for (int hh = 1; hh < (int)ls; hh++) { /* the other heads of the row */
+                double Dh = 0, mh = 0;
+                for (int d = 0; d < hd; d++) {
+                    const double p = (double)O[r * ld + hh * hd + d] * dO[r * ld + hh * hd + d];
+                    Dh += p, mh += fabs(p);
+                }
+                CHECK_NEAR(dsum[r * ls + hh], Dh, 1e-6 * mh + 1e-30);
+            }
             for (int j = 0; j < nk; j++) {
                 const double p = j < n ? exp((double)(S0[r * nk + j] * scale) - lse[r * ls]) : 0;
                 const double ds = p * ((double)dP0[r * nk + j] - D) * gsc;
@@ -227,7 +239,41 @@ static size_t run_train(float *out) {
         }
         memcpy(out + pos, S, sizeof(float) * nb * nk), pos += (size_t)nb * nk;
         memcpy(out + pos, dP, sizeof(float) * nb * nk), pos += (size_t)nb * nk;
+        memcpy(out + pos, dsum, sizeof(float) * nb * ls), pos += (size_t)nb * ls;
         free(S), free(S0), free(dP), free(dP0), free(O), free(dO), free(Pb), free(dSb);
+    }
+    /* RMSNorm forward and backward (rows, then the weight gradient over two column ranges) */
+    {
+        const int n = 5, C = 53;
+        float x[5 * 53], dy[5 * 53], w[53], y[5 * 53], rs[5], dx[5 * 53], dw[53];
+        for (int i = 0; i < n * C; i++) x[i] = frand(-2, 2), dy[i] = frand(-1, 1), dx[i] = frand(-1, 1);
+        for (int i = 0; i < C; i++) w[i] = frand(0.5f, 1.5f), dw[i] = frand(-1, 1);
+        float dx0[5 * 53], dw0[53];
+        memcpy(dx0, dx, sizeof dx), memcpy(dw0, dw, sizeof dw);
+        k->rmsnorm(y, rs, x, w, n, C, 1e-5f);
+        k->rmsnorm_bwd_rows(dx, x, dy, w, rs, n, C);
+        k->rmsnorm_bwd_w(dw, x, dy, rs, n, (size_t)C, 0, 16);
+        k->rmsnorm_bwd_w(dw, x, dy, rs, n, (size_t)C, 16, (size_t)C);
+        double gw[53] = {0};
+        for (int i = 0; i < n; i++) {
+            double ss = 0, dot = 0;
+            for (int j = 0; j < C; j++) ss += (double)x[i * C + j] * x[i * C + j];
+            const double r = 1 / sqrt(ss / C + 1e-5);
+            CHECK_NEAR(rs[i], r, 1e-6 * r);
+            for (int j = 0; j < C; j++) {
+                CHECK_NEAR(y[i * C + j], x[i * C + j] * r * w[j], 1e-6 * fabs(x[i * C + j] * r * w[j]) + 1e-30);
+                dot += (double)dy[i * C + j] * w[j] * x[i * C + j];
+                gw[j] += (double)dy[i * C + j] * x[i * C + j] * rs[i];
+            }
+            for (int j = 0; j < C; j++) {
+                const double want = dx0[i * C + j] + dy[i * C + j] * w[j] * r - x[i * C + j] * dot * r * r * r / C;
+                CHECK_NEAR(dx[i * C + j], want, 1e-5 * (1 + fabs(want)));
+            }
+        }
+        for (int j = 0; j < C; j++) CHECK_NEAR(dw[j], dw0[j] + gw[j], 1e-5 * (1 + fabs(gw[j])));
+        memcpy(out + pos, y, sizeof y), pos += (size_t)n * C;
+        memcpy(out + pos, dx, sizeof dx), pos += (size_t)n * C;
+        memcpy(out + pos, dw, sizeof dw), pos += (size_t)C;
     }
     /* SwiGLU: lengths across the 512-element blocks and the vector tails */
     const size_t lens[] = {1, 17, 512, 1100};
