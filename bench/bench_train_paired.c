@@ -17,10 +17,11 @@
  * register-only loop (one instruction chain per accumulator, 24 accumulators).
  *
  *   bench_train_paired [--model A|B] [--threads T] [--rounds N] [--warmup N]
- *                      [--compute bf16|fp32] [--target X] [--csv PATH]
+ *                      [--compute bf16|fp32] [--target X] [--csv PATH] [--commit ID]
  *
  * --csv appends one row (header when the file is new or empty), with the UTC time and the
- * load average at the start of the run. */
+ * load average at the start of the run, and --commit's ID (the source's commit, so that the
+ * report can tell the runs of one build from another's; "unknown" without it). */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -190,14 +191,14 @@ static double c_step(AfBenchTrain *t, AfModel *m, int *rc) {
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_train_paired [--model A|B] [--threads T] [--rounds N] [--warmup N] "
-                    "[--compute bf16|fp32] [--target X] [--csv PATH]\n");
+                    "[--compute bf16|fp32] [--target X] [--csv PATH] [--commit ID]\n");
 }
 
 int main(int argc, char **argv) {
     char model = 'B';
     int threads = 2, rounds = 10, warmup = 3, bf16 = 1;
     double target = 2.0;
-    const char *csv = NULL;
+    const char *csv = NULL, *commit = "unknown";
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(argv[i], "--model") && v && (v[0] == 'A' || v[0] == 'B') && !v[1]) model = v[0], i++;
@@ -208,6 +209,7 @@ int main(int argc, char **argv) {
             bf16 = !strcmp(v, "bf16"), i++;
         else if (!strcmp(argv[i], "--target") && v && atof(v) > 0) target = atof(v), i++;
         else if (!strcmp(argv[i], "--csv") && v) csv = v, i++;
+        else if (!strcmp(argv[i], "--commit") && v && *v && !strpbrk(v, ",\n")) commit = v, i++;
         else {
             usage();
             return 2;
@@ -309,10 +311,11 @@ int main(int argc, char **argv) {
         } else {
             if (ftell(f) == 0)
                 fprintf(f, "run_utc,load_average,model,threads,compute,rounds,warmup,ratio_median,ratio_min,ratio_max,target,rounds_met,"
-                           "c_tok_s,torch_tok_s,peak_gflops,c_peak_frac,torch_peak_frac\n");
-            fprintf(f, "%s,%s,%c,%d,%s,%d,%d,%.3f,%.3f,%.3f,%.2f,%d,%.1f,%.1f,%.1f,%.3f,%.3f\n", started, load, model, threads,
-                    bf16 ? "bf16" : "fp32", rounds, warmup, rmed, rmin, rmax, target, met, c_tok, t_tok, peak / 1e9,
-                    peak > 0 ? c_tok * flops_tok / peak : NAN, peak > 0 ? t_tok * flops_tok / peak : NAN);
+                           "c_tok_s,torch_tok_s,peak_gflops,c_peak_frac,torch_peak_frac,commit\n");
+            fprintf(f, "%s,%s,%c,%d,%s,%d,%d,%.3f,%.3f,%.3f,%.2f,%d,%.1f,%.1f,%.1f,%.3f,%.3f,%s\n", started, load, model,
+                    threads, bf16 ? "bf16" : "fp32", rounds, warmup, rmed, rmin, rmax, target, met, c_tok, t_tok,
+                    peak / 1e9, peak > 0 ? c_tok * flops_tok / peak : NAN, peak > 0 ? t_tok * flops_tok / peak : NAN,
+                    commit);
             fclose(f);
         }
     }

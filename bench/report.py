@@ -90,10 +90,11 @@ if tp:
                                        lambda r: f(r["ratio_max"]), lambda r: f"{r['rounds_met']} of {r['rounds']}",
                                        lambda r: f(r["c_tok_s"], 0), lambda r: f(r["torch_tok_s"], 0),
                                        lambda r: f(r["peak_gflops"], 0), lambda r: f(100 * float(r["c_peak_frac"]), 0),
-                                       lambda r: f(100 * float(r["torch_peak_frac"]), 0)],
+                                       lambda r: f(100 * float(r["torch_peak_frac"]), 0), "commit"],
                               ["run (UTC)", "load average", "model", "threads", "C compute", "rounds",
                                "C / PyTorch, median of rounds", "min", "max", "rounds at the target",
-                               "C tok/s", "PyTorch tok/s", "peak GFLOP/s", "C % of peak", "PyTorch % of peak"]) \
+                               "C tok/s", "PyTorch tok/s", "peak GFLOP/s", "C % of peak", "PyTorch % of peak",
+                               "commit"]) \
         + "\n" + cmds("model_train_paired")
 else:
     parts["train_paired"] = "not run (bench/run.sh --only train_paired)\n"
@@ -274,15 +275,18 @@ else:
 tpb = [r for r in (tp or []) if r["model"] == "B" and r["threads"] == "2" and r["compute"] == "bf16"]
 if tpb:
     r = tpb[-1]
-    meds = [float(x["ratio_median"]) for x in tpb]
+    same = [x for x in tpb if x.get("commit", "") == r.get("commit", "")] # the runs of the latest row's build
+    meds = [float(x["ratio_median"]) for x in same]
     t.append(f"- Training >= 2x PyTorch bf16 autocast, model B at 2 threads, C and PyTorch steps alternated "
              f"({r['rounds']} rounds, the latest run, {r['run_utc']} UTC): "
              f"**{'met' if float(r['ratio_median']) >= 2 else 'missed'}**, median {float(r['ratio_median']):.2f}x "
              f"(rounds {float(r['ratio_min']):.2f}-{float(r['ratio_max']):.2f}x, {r['rounds_met']} of {r['rounds']} "
              f"at 2x); C at {100 * float(r['c_peak_frac']):.0f}% and PyTorch at {100 * float(r['torch_peak_frac']):.0f}% "
              f"of the vdpbf16ps peak measured in the run"
-             + (f"; over the {len(tpb)} runs in the CSV the medians are {min(meds):.2f}-{max(meds):.2f}x, "
-                f"met in {sum(m >= 2 for m in meds)}" if len(tpb) > 1 else "") + ".")
+             + (f"; over the {len(same)} runs of {'commit ' + r['commit'] if r.get('commit') else 'this build'} "
+                f"in the CSV the medians are {min(meds):.2f}-{max(meds):.2f}x (median "
+                f"{sorted(meds)[len(meds) // 2] if len(meds) % 2 else (sorted(meds)[len(meds) // 2 - 1] + sorted(meds)[len(meds) // 2]) / 2:.2f}x), "
+                f"met in {sum(m >= 2 for m in meds)}" if len(same) > 1 else "") + ".")
 parts["targets"] = "\n".join(t) + "\n"
 
 # ------------------------------------------------------------------ performance model

@@ -96,7 +96,7 @@ if want train_paired; then
     # the per-round ratios, their spread, and each side's share of the bf16 instruction
     # peak measured in the same run (BENCHMARKS.md "Training, C and PyTorch alternated step by step")
     run model_train_paired env AF_SOURCE_DIR="$PWD" "$bdir/bench_train_paired" --model B --threads 2 --rounds 12 \
-        --warmup 3 --csv bench/results/model_train_paired.csv
+        --warmup 3 --csv bench/results/model_train_paired.csv --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 fi
 if want hf; then
     # a Qwen2.5-0.5B-shaped model (494M parameters, random weights) in bf16: generated once

@@ -121,7 +121,7 @@ check "the model table carries the bf16 training columns" "grep -q '^| model | t
 # the paired training bench: bf16 against autocast where the CPU has native bf16, else fp32
 pc=bf16; [ "$nobf" = 1 ] && pc=fp32
 AF_SOURCE_DIR="$SRC" OPENBLAS_NUM_THREADS=1 "$PAIRED" --model A --threads 1 --rounds 2 --warmup 0 --compute $pc \
-    --target 1.0 --csv "$T/paired.csv" >"$T/paired.out" 2>"$T/paired.log"
+    --target 1.0 --csv "$T/paired.csv" --commit abc1234 >"$T/paired.out" 2>"$T/paired.log"
 check "bench_train_paired exits 0 ($pc)" "[ $? -eq 0 ]"
 check "paired.csv: one row whose figures follow from the printed rounds" "$PY - '$T/paired.csv' '$T/paired.log' $pc <<'PYEOF'
 import csv, re, statistics, sys
@@ -133,7 +133,7 @@ if len(rounds) != 2: bad.append('%d round lines' % len(rounds))
 if not bad:
     r = rows[0]
     ratios = [t / c for c, t, _ in rounds]
-    if r['compute'] != sys.argv[3] or r['model'] != 'A' or r['rounds'] != '2': bad.append('keys %s' % r)
+    if r['compute'] != sys.argv[3] or r['model'] != 'A' or r['rounds'] != '2' or r['commit'] != 'abc1234': bad.append('keys %s' % r)
     if abs(float(r['ratio_median']) - statistics.median(ratios)) > 0.01 * statistics.median(ratios): bad.append('median %s vs %s' % (r['ratio_median'], ratios))
     if not float(r['ratio_min']) <= float(r['ratio_median']) <= float(r['ratio_max']): bad.append('min/median/max')
     if int(r['rounds_met']) != sum(x >= 1.0 for x in ratios): bad.append('rounds_met %s vs %s' % (r['rounds_met'], ratios))
@@ -146,6 +146,8 @@ sys.exit(1 if bad else 0)
 PYEOF"
 "$PAIRED" --model C >"$T/paired_bad.out" 2>&1
 check "bench_train_paired: a bad --model is refused (exit 2, usage)" "[ $? -eq 2 ] && grep -q usage '$T/paired_bad.out'"
+"$PAIRED" --model A --commit 'a,b' >"$T/paired_bad2.out" 2>&1
+check "bench_train_paired: a --commit that would break the CSV is refused (exit 2, usage)" "[ $? -eq 2 ] && grep -q usage '$T/paired_bad2.out'"
 AF_SOURCE_DIR=/nonexistent "$PAIRED" --model A --threads 1 --rounds 1 --warmup 0 --compute fp32 --csv "$T/paired.csv" \
     >"$T/paired_nopy.out" 2>&1
 check "bench_train_paired: no PyTorch server is an error naming it, and no row" "[ $? -eq 1 ] && grep -q 'PyTorch server' '$T/paired_nopy.out' && [ \$(wc -l < '$T/paired.csv') -eq 2 ]"
