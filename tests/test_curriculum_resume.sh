@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # algo.curriculum = mastery end to end, on test_train.sh's game24 set that a format-trained
 # tiny planner solves by chance (all six puzzles are level 2, four numbers; with a low
-# threshold the level is mastered within a few iterations and the focus moves off it,
-# and back when the moving average falls again):
+# threshold, 0.01, which one success among an iteration's 32 episodes passes with the
+# moving average at weight 0.5 (chance gives 2-3), the level is mastered within a few
+# iterations and the focus moves off it, and back when the moving average falls again):
 #  - the focus level reaches metrics.jsonl and moves; the pass rates reach the checkpoints;
 #  - with algo.entropy_target the entropy weight (train/entropy_coef) moves every iteration
 #    and is checkpointed too;
@@ -21,7 +22,7 @@ COMMON=(--set suite.name=game24 --set data.train="$T/easy.jsonl" --set data.test
         --set model.d_ff=64 --set model.max_seq=256 --set rollout.max_turns=2 --set rollout.max_action_tokens=24
         --set rollout.batch_queries=4 --set rollout.group_size=8 --set algo.lr=3e-3 --set log.level=info
         --set log.progress=none --set run.seed=7 --set run.checkpoint_every=2)
-CUR=(--set algo.curriculum=mastery --set algo.curriculum_ema=0.5 --set algo.curriculum_threshold=0.05
+CUR=(--set algo.curriculum=mastery --set algo.curriculum_ema=0.5 --set algo.curriculum_threshold=0.01
      --set algo.curriculum_replay=0.25 --set algo.entropy_coef=0.01 --set algo.entropy_target=2.0
      --set algo.entropy_coef_lr=0.05)
 L2=(--set topology.learners=2)
