@@ -142,7 +142,9 @@ struct AfEpisode {
     const AfSuite *suite;
     const AfModules *modules;
     AfPlanner *planner;
-    const AfItem *item;
+    const AfItem *item;  /* the caller's, or with shuffle &shuffled */
+    AfItem shuffled;     /* shuffle: the caller's item with its question in qbuf */
+    char *qbuf;
     const AfEpisodeSettings *cfg;
     AfEpisodeId id;
     double t_start, modules_s, tools_s, planner_s;
@@ -451,6 +453,7 @@ void af_episode_destroy(AfEpisode *e) {
     free(e->answer);
     free(e->detail);
     free(e->forced);
+    free(e->qbuf);
     af_memory_destroy(e->mem);
     af_trajectory_free(e->tr);
     free(e);
@@ -462,6 +465,16 @@ static int episode_start(AfEpisode *e) {
     Agentflow__Trajectory *tr = e->tr;
     int rc;
     if (!(tr->turns = calloc(cfg->max_turns, sizeof *tr->turns))) return af_error_set(AF_ENOMEM, "trajectory turns");
+    if (cfg->shuffle) { /* the group's order: the query's stream, not the sample's */
+        const size_t cap = strlen(e->item->question) + 16;
+        if (!(e->qbuf = malloc(cap))) return af_error_set(AF_ENOMEM, "shuffled question");
+        AfRng qr;
+        af_rng_init(&qr, cfg->seed, AF_RNG_DATA, e->id.iteration, e->id.query_index, AF_RNG_MAX_SAMPLE);
+        if ((rc = af_suite_shuffle_question(e->suite, e->item->question, &qr, e->qbuf, cap))) return rc;
+        e->shuffled = *e->item;
+        e->shuffled.question = e->qbuf;
+        e->item = &e->shuffled;
+    }
     tr->iteration = e->id.iteration;
     tr->query_index = e->id.query_index;
     tr->sample_index = e->id.sample_index;

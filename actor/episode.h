@@ -48,6 +48,11 @@ typedef struct AfEpisodeSettings {
                                    scored by the planner (rollout.explore_random, training
                                    rollouts only: from_config leaves it 0); > 0 draws one
                                    af_rng_uniform per turn, and needs planner->encode_action */
+    int shuffle;                /* game24/countdown: the question's numbers in a random order
+                                   (af_suite_shuffle_question) drawn from the AF_RNG_DATA stream
+                                   (seed, iteration, query_index, AF_RNG_MAX_SAMPLE): the same for
+                                   every sample of a query (suite.shuffle, training episodes
+                                   only: from_config leaves it 0) */
 } AfEpisodeSettings;
 
 /* Which episode this is: stamped once per episode, recorded in the trajectory. The first

@@ -68,6 +68,7 @@ typedef struct AfConfig {
         int name; /* AfSuiteKind */
         double test_fraction;
         int64_t max_train, max_test, train_size, hops, entities, attempts, retries, min_hops, max_hops, distractors;
+        int shuffle;
         int view; /* AfSuiteView */
     } suite;
     struct {
@@ -234,6 +235,8 @@ typedef struct AfConfig {
       "game24/countdown: attempts per episode; a step that leaves one number other than the target starts the next, from the numbers in another order (the planner sees the current attempt only)") \
     X("suite.retries", suite.retries, INT, 0, 0, 16, "",                                        \
       "game24/countdown: before a new attempt, tries again this many times from the state the attempt's first step left, listed in another order") \
+    X("suite.shuffle", suite.shuffle, BOOL, 0, 0, 0, "",                                        \
+      "game24/countdown: training episodes (the warm start's demonstrations and the RL rollouts) see the question's numbers in a random order, drawn per query draw from the run seed (the same for a group's G samples); evaluation keeps the given order") \
     X("suite.view", suite.view, ENUM, "try", 0, 0, "try|state",                                 \
       "game24/countdown: the memory the planner's prompt shows: the current try (every turn with one attempt), or only from the last turn that says what is left (that turn and any failed ones after it)") \
     X("data.train", data.train, STR, "", 0, 0, "", "JSONL file replacing the generated train split") \

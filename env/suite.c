@@ -210,6 +210,45 @@ const AfDataset *af_suite_split(const AfSuite *s, AfSplit split) {
     return split == AF_SPLIT_TEST ? s->split[1] : s->split[0];
 }
 
+int af_suite_shuffle_question(const AfSuite *s, const char *question, AfRng *rng, char *out, size_t cap) {
+    if (strcmp(s->name, "game24") && strcmp(s->name, "countdown"))
+        return af_error_set(AF_EINVAL, "suite.shuffle: suite %s's questions are not lists of numbers (game24 and "
+                                       "countdown only)", s->name);
+    enum { MAXN = 16 };
+    const char *tok[MAXN], *arrow = strstr(question, "->");
+    size_t len[MAXN];
+    int n = 0;
+    const char *p = question, *end = arrow ? arrow : question + strlen(question);
+    while (p < end) {
+        while (p < end && isspace((unsigned char)*p)) p++;
+        if (p >= end) break;
+        const char *b = p;
+        while (p < end && !isspace((unsigned char)*p)) p++;
+        if (n == MAXN) return af_error_set(AF_EINVAL, "suite.shuffle: more than %d numbers in \"%s\"", MAXN, question);
+        tok[n] = b, len[n++] = (size_t)(p - b);
+    }
+    for (int i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        const int j = (int)af_rng_below(rng, (uint32_t)(i + 1));
+        const char *t = tok[i];
+        const size_t l = len[i];
+        tok[i] = tok[j], len[i] = len[j], tok[j] = t, len[j] = l;
+    }
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        if (o + len[i] + 2 > cap) return af_error_set(AF_ERANGE, "suite.shuffle: question longer than %zu bytes", cap);
+        if (i) out[o++] = ' ';
+        memcpy(out + o, tok[i], len[i]), o += len[i];
+    }
+    if (arrow) {
+        const size_t l = strlen(arrow);
+        if (o + l + 2 > cap) return af_error_set(AF_ERANGE, "suite.shuffle: question longer than %zu bytes", cap);
+        out[o++] = ' ';
+        memcpy(out + o, arrow, l), o += l;
+    }
+    out[o] = 0;
+    return 0;
+}
+
 AfTool *af_suite_tool(const AfSuite *s, const char *name) {
     for (size_t i = 0; i < s->n_tools; i++)
         if (!strcmp(s->tools[i]->name, name)) return s->tools[i];

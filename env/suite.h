@@ -174,6 +174,14 @@ const AfDataset *af_suite_split(const AfSuite *s, AfSplit split);
 /* The item's difficulty level (AfSuiteOps.difficulty, clamped to 0..AF_SUITE_LEVELS-1;
  * 0 for a suite without levels). */
 int af_suite_difficulty(const AfSuite *s, const AfItem *item);
+/* The question of a game24 or countdown item with its numbers in a random order (Fisher-Yates
+ * over the integers before "->", one af_rng_below per position from rng; countdown's target
+ * stays after them): the same puzzle as the suite's judge and tools see it (every number
+ * once, any order). Writes the question into out (cap bytes). Returns 0, AF_EINVAL (another
+ * suite: only the number suites' questions are lists of numbers) or AF_ERANGE (the
+ * question does not fit in cap). */
+int af_suite_shuffle_question(const AfSuite *s, const char *question, AfRng *rng, char *out, size_t cap);
+
 /* The tool with this name, or NULL. */
 AfTool *af_suite_tool(const AfSuite *s, const char *name);
 

@@ -62,7 +62,7 @@ int af_warmstart_run(const AfWorld *w, AfUpdate *upd, AfAdamW *opt, int lidx, in
         for (int i = lidx; i < nb && rc == 0; i += L) {
             const uint32_t q = (uint32_t)(((uint64_t)s * (uint64_t)nb + (uint64_t)i) % ds->n);
             const AfEpisodeId id = {.iteration = AF_WARMSTART_ITERATION + (uint32_t)s, .query_index = q};
-            rc = af_world_episode(w, player, &ds->items[q], &id, &tr[mine]);
+            rc = af_world_demo_episode(w, player, &ds->items[q], &id, &tr[mine]);
             if (rc == 0) drop_turns(tr[mine++], af_planner_explored(demo));
         }
         if (L > 1) { /* a learner whose demonstration failed stops them all, not a hang */

@@ -334,8 +334,16 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
     if ((rc = make_modules(w, cfg))) goto fail;
 
     af_episode_settings_from_config(cfg, &w->episode);
+    if (cfg->suite.shuffle && strcmp(w->suite->name, "game24") && strcmp(w->suite->name, "countdown")) {
+        rc = af_error_set(AF_ECONFIG, "config: suite.shuffle: suite %s's questions are not lists of numbers "
+                                      "(game24 and countdown only)", w->suite->name);
+        goto fail;
+    }
     w->train_episode = w->episode;
     w->train_episode.explore_random = cfg->rollout.explore_random;
+    w->train_episode.shuffle = (int)cfg->suite.shuffle;
+    w->demo_episode = w->episode;
+    w->demo_episode.shuffle = (int)cfg->suite.shuffle;
     *out = w;
     return 0;
 fail:
@@ -370,6 +378,11 @@ int af_world_planner_create(const AfWorld *w, const char *kind, AfPlanner **out)
 int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
                      Agentflow__Trajectory **out) {
     return af_episode_run(w->suite, &w->modules, planner, item, &w->episode, id, out);
+}
+
+int af_world_demo_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
+                          Agentflow__Trajectory **out) {
+    return af_episode_run(w->suite, &w->modules, planner, item, &w->demo_episode, id, out);
 }
 
 int af_world_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items, const AfEpisodeId *ids,
@@ -571,6 +584,7 @@ char *af_world_describe(const AfWorld *w) {
     cJSON_AddNumberToObject(o, "attempts", w->suite->attempts);
     cJSON_AddNumberToObject(o, "retries", w->suite->retries);
     cJSON_AddStringToObject(o, "view", w->suite->state_view ? "state" : "try");
+    cJSON_AddBoolToObject(o, "shuffle", w->train_episode.shuffle);
     if (c->suite.name == AF_SUITE_TASK) {
         cJSON_AddStringToObject(o, "judge", af_config_choice_name("task.judge", c->task.judge));
         cJSON_AddNumberToObject(o, "tolerance", c->task.tolerance);

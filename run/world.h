@@ -41,8 +41,10 @@ typedef struct AfWorld {
     AfSuite *suite;             /* owned: splits (capped), vocabulary, tools (extra tools included) */
     AfModules modules;          /* owned: executor, verifier, generator, judge */
     AfModuleModel *module_model; /* owned: the modules' local model, NULL when none has backend=model */
-    AfEpisodeSettings episode;  /* how every episode is played (evaluation, warm start) */
-    AfEpisodeSettings train_episode; /* training rollouts: episode, and rollout.explore_random */
+    AfEpisodeSettings episode;  /* how every episode is played (evaluation) */
+    AfEpisodeSettings train_episode; /* training rollouts: episode, rollout.explore_random and
+                                      * suite.shuffle */
+    AfEpisodeSettings demo_episode; /* the warm start's demonstrations: episode and suite.shuffle */
     AfModelConfig model;        /* the planner's shape: model.* with the suite's vocabulary, or a
                                  * planner in text's (text_dir's config.json) */
     AfConfig cfg;               /* copy of the configuration it was built from */
@@ -127,6 +129,9 @@ int af_world_planner_dtype(const AfWorld *w, AfPlanner *planner);
  * Returns what af_episode_run returns; *out as there. */
 int af_world_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
                      Agentflow__Trajectory **out);
+/* One warm-start demonstration: af_world_episode with demo_episode (suite.shuffle applies). */
+int af_world_demo_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
+                          Agentflow__Trajectory **out);
 
 /* The episodes of items[0..n) (ids[i]) together: af_episode_run_group with the world's
  * settings (actor/episode.h; out, rcs and details as there). Returns 0. */
@@ -134,7 +139,7 @@ int af_world_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *c
                            size_t n, Agentflow__Trajectory **out, int *rcs, char (*details)[AF_EPISODE_DETAIL]);
 
 /* The same two with the training rollouts' settings (train_episode: rollout.explore_random
- * applies). */
+ * and suite.shuffle apply). */
 int af_world_train_episode(const AfWorld *w, AfPlanner *planner, const AfItem *item, const AfEpisodeId *id,
                            Agentflow__Trajectory **out);
 int af_world_train_episode_group(const AfWorld *w, AfPlanner *planner, const AfItem *const *items,

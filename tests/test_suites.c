@@ -3,6 +3,7 @@
  * the same seed gives the same episode bit for bit, splits are deterministic and
  * disjoint, and the oracle's trajectories are well-formed. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +280,114 @@ static void check_long_horizon(AfPlanner *oracle, AfPlanner *rnd) {
     }
 }
 
+/* suite.shuffle (issue 18): af_suite_shuffle_question on hand-made questions (every order
+ * of "1 2 3 4" about equally often, the numbers kept, countdown's target kept, other suites
+ * and a short buffer refused), then episodes with AfEpisodeSettings.shuffle: the samples of
+ * a query share its order, queries and iterations draw their own, the oracle solves every
+ * shuffled puzzle, and the trajectory records the question as played. */
+static void sorted_tokens(const char *q, char *out, size_t cap) {
+    char buf[64], *tok[16], *save = NULL;
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", q);
+    for (char *t = strtok_r(buf, " ", &save); t && n < 16; t = strtok_r(NULL, " ", &save)) tok[n++] = t;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(tok[j - 1], tok[j]) > 0; j--) {
+            char *x = tok[j];
+            tok[j] = tok[j - 1], tok[j - 1] = x;
+        }
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (i) strncat(out, " ", cap - strlen(out) - 1);
+        strncat(out, tok[i], cap - strlen(out) - 1);
+    }
+}
+
+static void check_shuffle(AfPlanner *oracle) {
+    AfSuite *g = NULL, *cd = NULL, *ar = NULL;
+    CHECK(af_suite_create("game24", NULL, &g) == 0 && af_suite_create("countdown", NULL, &cd) == 0 &&
+          af_suite_create("arith", NULL, &ar) == 0);
+    if (!g || !cd || !ar) goto out;
+    static const char *const perms[24] = {
+        "1 2 3 4", "1 2 4 3", "1 3 2 4", "1 3 4 2", "1 4 2 3", "1 4 3 2", "2 1 3 4", "2 1 4 3",
+        "2 3 1 4", "2 3 4 1", "2 4 1 3", "2 4 3 1", "3 1 2 4", "3 1 4 2", "3 2 1 4", "3 2 4 1",
+        "3 4 1 2", "3 4 2 1", "4 1 2 3", "4 1 3 2", "4 2 1 3", "4 2 3 1", "4 3 1 2", "4 3 2 1"};
+    int count[24] = {0}, other = 0;
+    char out[64], again[64];
+    for (uint32_t it = 0; it < 2400; it++) {
+        AfRng r, r2;
+        af_rng_init(&r, 5, AF_RNG_DATA, it, 3, AF_RNG_MAX_SAMPLE);
+        af_rng_init(&r2, 5, AF_RNG_DATA, it, 3, AF_RNG_MAX_SAMPLE);
+        CHECK_EQ_INT(af_suite_shuffle_question(g, "1 2 3 4", &r, out, sizeof out), 0);
+        CHECK_EQ_INT(af_suite_shuffle_question(g, "1 2 3 4", &r2, again, sizeof again), 0);
+        CHECK(!strcmp(out, again)); /* the same stream, the same order */
+        int k = 0;
+        while (k < 24 && strcmp(out, perms[k])) k++;
+        if (k < 24) count[k]++;
+        else other++;
+    }
+    CHECK_EQ_INT(other, 0);
+    for (int k = 0; k < 24; k++) /* 100 expected each; 4 standard deviations */
+        CHECK_MSG(count[k] >= 60 && count[k] <= 140, "order %s drawn %d times of 2400", perms[k], count[k]);
+    AfRng r;
+    af_rng_init(&r, 5, AF_RNG_DATA, 0, 0, AF_RNG_MAX_SAMPLE);
+    CHECK_EQ_INT(af_suite_shuffle_question(cd, "3  7 25 -> 100", &r, out, sizeof out), 0);
+    char srt[64];
+    sorted_tokens(out, srt, sizeof srt);
+    CHECK_MSG(strstr(out, " -> 100") && !strcmp(srt, "-> 100 25 3 7"), "countdown shuffled: \"%s\"", out);
+    CHECK_EQ_INT(af_suite_shuffle_question(ar, "What is 3 plus 4?", &r, out, sizeof out), AF_EINVAL);
+    CHECK_STR_CONTAINS(af_error_detail(), "suite.shuffle");
+    CHECK_EQ_INT(af_suite_shuffle_question(g, "10 11 12 13", &r, out, 8), AF_ERANGE);
+
+    /* episodes: 6 queries x 2 iterations x 3 samples, the oracle planner */
+    static const char *const qs[6] = {"1 2 3 4", "2 3 4 5", "1 3 4 6", "2 4 6 8", "1 5 6 7", "3 4 5 6"};
+    AfModules mods;
+    CHECK(af_modules_builtin(g, &mods) == 0);
+    AfEpisodeSettings cfg;
+    af_episode_settings_default(&cfg);
+    cfg.max_turns = (uint32_t)g->max_turns;
+    cfg.seed = 9;
+    cfg.shuffle = 1;
+    int moved = 0, differ = 0;
+    for (int q = 0; q < 6; q++) {
+        char first[2][64] = {"", ""};
+        for (uint32_t it = 0; it < 2; it++)
+            for (uint32_t smp = 0; smp < 3; smp++) {
+                AfItem item = {.question = (char *)qs[q], .answer = (char *)""};
+                AfEpisodeId id = {.iteration = it, .query_index = (uint32_t)q, .sample_index = smp};
+                Agentflow__Trajectory *t = NULL;
+                CHECK_EQ_INT(af_episode_run(g, &mods, oracle, &item, &cfg, &id, &t), 0);
+                if (!t) continue;
+                char a[64], b[64];
+                sorted_tokens(t->query, a, sizeof a), sorted_tokens(qs[q], b, sizeof b);
+                CHECK_MSG(!strcmp(a, b), "\"%s\" played as \"%s\"", qs[q], t->query);
+                CHECK_MSG(t->reward == 1.0f, "oracle on \"%s\" (shuffled from \"%s\"): reward %g", t->query, qs[q],
+                          t->reward);
+                if (smp == 0) {
+                    snprintf(first[it], sizeof first[it], "%s", t->query);
+                    moved += strcmp(t->query, qs[q]) != 0;
+                } else {
+                    CHECK_MSG(!strcmp(t->query, first[it]), "query %d iteration %u: sample %u played \"%s\", sample 0 "
+                              "\"%s\"", q, it, smp, t->query, first[it]);
+                }
+                af_trajectory_free(t);
+            }
+        differ += strcmp(first[0], first[1]) != 0;
+    }
+    CHECK_MSG(moved >= 6 && differ >= 3, "12 query draws: %d not in the given order, %d of 6 queries ordered "
+              "differently in the two iterations", moved, differ);
+    /* without the setting the question is played as given */
+    cfg.shuffle = 0;
+    AfItem item = {.question = (char *)qs[1], .answer = (char *)""};
+    AfEpisodeId id = {.iteration = 1, .query_index = 1};
+    Agentflow__Trajectory *t = NULL;
+    CHECK_EQ_INT(af_episode_run(g, &mods, oracle, &item, &cfg, &id, &t), 0);
+    CHECK(t && !strcmp(t->query, qs[1]));
+    af_trajectory_free(t);
+    af_modules_clear(&mods);
+out:
+    af_suite_destroy(g), af_suite_destroy(cd), af_suite_destroy(ar);
+}
+
 int main(void) {
     check_vocab_encode();
     const char *const *names = af_suite_names();
@@ -308,6 +417,7 @@ int main(void) {
         check_splits(names[k]);
     }
     check_long_horizon(oracle, rnd);
+    check_shuffle(oracle);
     af_planner_destroy(oracle);
     af_planner_destroy(rnd);
     TEST_MAIN_END();

@@ -9,7 +9,11 @@
 #  - tools.python.enabled=true: training episodes really call the sandbox (calls that
 #    return the snippet's output);
 #  - modules.judge.backend=openai: training episodes really call the loopback server,
-#    once per episode.
+#    once per episode;
+#  - suite.shuffle=true (game24): the world records it, stored training trajectories are
+#    played on the training questions' numbers in drawn orders (the same for a query's
+#    samples), evaluation keeps the given order, and a suite without number questions is
+#    refused naming the key.
 # usage: test_world_cli.sh AGENTFLOW_BINARY
 . "$(dirname "$0")/lib.sh"
 
@@ -122,4 +126,37 @@ url="$OA?say=correct&case=train-judge"
 check "judge: train ran" "[ -f '$T/judge/metrics.jsonl' ]"
 n=$(fault_server_count "/v1/chat/completions?say=correct&case=train-judge")
 check "judge: 2 iterations x 2 queries x 2 samples = 8 judge requests (got $n)" "[ '$n' = 8 ]"
+
+# suite.shuffle: six game24 questions of four different numbers
+for q in "1 2 3 4" "2 3 4 5" "1 3 4 6" "2 4 6 8" "1 5 6 7" "3 4 5 6"; do echo "{\"question\": \"$q\"}"; done >"$T/dist.jsonl"
+SH=(--set suite.name=game24 --set "data.train=$T/dist.jsonl" --set "data.test=$T/dist.jsonl" --set rollout.max_turns=2
+    --set rollout.max_action_tokens=24 --set rollout.batch_queries=3 --set rollout.group_size=2 --set suite.shuffle=true)
+"$AF" train --run-dir "$T/shuf" "${TINY[@]}" "${SH[@]}" --set run.iterations=2 --set model.warmstart_steps=4 \
+    --set model.warmstart_batch=4 --set run.store_trajectories=true >"$T/shuf.log" 2>&1
+check "suite.shuffle: train ran, world.json says shuffle" \
+    "[ -f '$T/shuf/model/model.safetensors' ] && $PY -c \"import json,sys; sys.exit(0 if json.load(open('$T/shuf/world.json'))['shuffle'] is True else 1)\""
+for i in 0 1; do
+    for q in 0 1 2 3 4 5; do
+        for s in 0 1; do "$AF" rollout --show "$i:$q:$s" --run-dir "$T/shuf" 2>/dev/null | sed -n "s/^question: /$i $q $s /p"; done
+    done
+done >"$T/shuf.q"
+check "suite.shuffle: 12 stored trajectories, each on its question's numbers, a query's samples in one order, orders drawn" "$PY - '$T/shuf.q' '$T/dist.jsonl' <<'PYEOF'
+import json, sys
+given = [json.loads(l)['question'] for l in open(sys.argv[2])]
+rows = [l.split(None, 3) for l in open(sys.argv[1]) if l.strip()]
+bad = []
+if len(rows) != 12: bad.append('%d trajectories' % len(rows))
+seen = {}
+for it, q, s, played in rows:
+    played = played.strip()
+    if sorted(played.split()) != sorted(given[int(q)].split()): bad.append('query %s played as %s' % (q, played))
+    if seen.setdefault((it, q), played) != played: bad.append('query %s iteration %s: samples differ' % (q, it))
+if sum(p != given[int(q)] for (it, q), p in seen.items()) < 2: bad.append('orders never drawn: %s' % seen)
+print('\n'.join('     ' + b for b in bad))
+sys.exit(1 if bad else 0)
+PYEOF"
+"$AF" eval --run-dir "$T/shuf" --greedy --results "$T/shuf.eval.jsonl" >/dev/null 2>&1
+check "suite.shuffle: evaluation plays the questions as given" \
+    "$PY -c \"import json,sys; g=[json.loads(l)['question'] for l in open('$T/dist.jsonl')]; r=[json.loads(l)['question'] for l in open('$T/shuf.eval.jsonl')]; sys.exit(0 if sorted(r)==sorted(g) and len(r)==6 else 1)\""
+expect_rc 2 "suite.shuffle" "$AF" train --run-dir "$T/shuf-ar" "${TINY[@]}" --set run.iterations=0 --set suite.shuffle=true
 finish
