@@ -609,7 +609,11 @@ static void par_range(AfModel *m, size_t n, size_t align, size_t min_n, RangeFn 
 }
 
 /* The products' operands: bf16 (uint16_t), or with fma (m->mm_fma) fp32 values rounded to
- * bf16. op_at: operand i of the array p. op_round: operands i.. of y = x[0..n) rounded. */
+ * bf16. op_at: operand i of the array p. op_round: operands i.. of y = x[0..n) rounded.
+ * ops_u16: the operands are bf16 (uint16_t), which the kernels computing them can write
+ * themselves (af_kernels: P, dS, h, dg, du); with fma they are rounded by op_round. */
+static inline int ops_u16(const AfModel *m) { return m->compute == AF_COMPUTE_BF16 && !m->mm_fma; }
+
 static inline const void *op_at(const void *p, size_t i, int fma) {
     return (const char *)p + i * (fma ? sizeof(float) : sizeof(uint16_t));
 }
@@ -903,6 +907,7 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
     size_t pstride = (size_t)ATT_BLOCK * (size_t)(c->max_seq < m->max_tokens ? c->max_seq : m->max_tokens);
     void *Pb = bf ? (void *)op_at(a->pb, (size_t)tid * 2 * pstride, fma) : NULL;
     void *dSb = bf ? (void *)op_at(Pb, pstride, fma) : NULL;
+    uint16_t *Pk = ops_u16(m) ? Pb : NULL, *dSk = ops_u16(m) ? dSb : NULL; /* the kernels write them */
     for (int h = kvh * grp; h < (kvh + 1) * grp; h++) {
         const float *Qh = j->q + (size_t)s0 * QD + h * hd;
         if (!j->bwd) {
@@ -916,7 +921,7 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nk, hd, scale,
                                 Qh + (size_t)i0 * QD, QD, Kh, KD, 0.0f, S, nk);
                 af_kernels()->att_softmax(S, nb, nk, i0, bf ? scale : 1.0f, lse + (size_t)(s0 + i0) * H + h,
-                                          (size_t)H, bf && !fma ? Pb : NULL);
+                                          (size_t)H, Pk);
                 if (bf) {
                     if (fma) op_round(Pb, 0, S, (size_t)nb * nk, fma);
                     att_mm(j, tid, 0, 0, nb, hd, nk, Pb, nk, Vb, KD, 0, Oh + (size_t)i0 * QD, QD);
@@ -945,8 +950,7 @@ static void att_item(const AttJob *j, int item, float *S, float *dP, int tid) {
                             dOh + (size_t)i0 * QD, QD, Vh, KD, 0.0f, dP, nk);
             }
             af_kernels()->att_softmax_bwd(S, dP, nb, nk, i0, bf ? scale : 1.0f, scale, lse + (size_t)(s0 + i0) * H + h,
-                                          a->dsum + (size_t)(s0 + i0) * H + h, (size_t)H, bf && !fma ? Pb : NULL,
-                                          bf && !fma ? dSb : NULL);
+                                          a->dsum + (size_t)(s0 + i0) * H + h, (size_t)H, Pk, dSk);
             /* dV[0:nk] += P^T dO ; dQ[block] = dS K ; dK[0:nk] += dS^T Q */
             if (bf) {
                 if (fma) {
@@ -1333,7 +1337,7 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
         linear_fwd(m, g, 0, xn2, xb, P->wgate, NULL, N, C, F);
         linear_fwd(m, u, 0, xn2, xb, P->wup, NULL, N, C, F);
         /* bf16 (not fma): h is rounded into m->xb by the SwiGLU itself */
-        const int sw16 = m->compute == AF_COMPUTE_BF16 && !m->mm_fma;
+        const int sw16 = ops_u16(m);
         RowJob sj = {.m = m, .h = hh, .g = g, .u = u, .hb = sw16 ? m->xb : NULL};
         par_range(m, (size_t)N * F, 64, 1 << 14, silu_fwd_range, &sj);
         memcpy(xnext, xmid, NC * sizeof(float));
@@ -1475,7 +1479,7 @@ int af_model_backward_ent(AfModel *m, const float *dlogp, const float *dent) {
         float *dh = a->dg; /* reuse: dh then dg in place */
         linear_bwd(m, dh, 0, G->wdown, NULL, a->dx, NULL, hh, to_bf16(m, hh, (size_t)N * F), P->wdown, N, F, C);
         /* bf16 (not fma): the SwiGLU backward rounds dg and du into m->yb's two parts */
-        const int sw16 = m->compute == AF_COMPUTE_BF16 && !m->mm_fma;
+        const int sw16 = ops_u16(m);
         uint16_t *dgb = sw16 ? m->yb : NULL, *dub = sw16 ? (uint16_t *)m->yb + a->yb_f : NULL;
         RowJob sj = {.m = m, .h = a->dg, .g = g, .u = u, .du = a->du, .hb = dgb, .dub = dub};
         par_range(m, (size_t)N * F, 64, 1 << 14, silu_bwd_range, &sj);

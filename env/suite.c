@@ -210,8 +210,10 @@ const AfDataset *af_suite_split(const AfSuite *s, AfSplit split) {
     return split == AF_SPLIT_TEST ? s->split[1] : s->split[0];
 }
 
+int af_suite_number_lists(const AfSuite *s) { return !strcmp(s->name, "game24") || !strcmp(s->name, "countdown"); }
+
 int af_suite_shuffle_question(const AfSuite *s, const char *question, AfRng *rng, char *out, size_t cap) {
-    if (strcmp(s->name, "game24") && strcmp(s->name, "countdown"))
+    if (!af_suite_number_lists(s))
         return af_error_set(AF_EINVAL, "suite.shuffle: suite %s's questions are not lists of numbers (game24 and "
                                        "countdown only)", s->name);
     enum { MAXN = 16 };

@@ -174,6 +174,9 @@ const AfDataset *af_suite_split(const AfSuite *s, AfSplit split);
 /* The item's difficulty level (AfSuiteOps.difficulty, clamped to 0..AF_SUITE_LEVELS-1;
  * 0 for a suite without levels). */
 int af_suite_difficulty(const AfSuite *s, const AfItem *item);
+/* 1 if the suite's questions are lists of numbers (game24, countdown): the suites whose
+ * questions af_suite_shuffle_question can shuffle (suite.shuffle). */
+int af_suite_number_lists(const AfSuite *s);
 /* The question of a game24 or countdown item with its numbers in a random order (Fisher-Yates
  * over the integers before "->", one af_rng_below per position from rng; countdown's target
  * stays after them): the same puzzle as the suite's judge and tools see it (every number

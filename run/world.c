@@ -334,7 +334,7 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
     if ((rc = make_modules(w, cfg))) goto fail;
 
     af_episode_settings_from_config(cfg, &w->episode);
-    if (cfg->suite.shuffle && strcmp(w->suite->name, "game24") && strcmp(w->suite->name, "countdown")) {
+    if (cfg->suite.shuffle && !af_suite_number_lists(w->suite)) {
         rc = af_error_set(AF_ECONFIG, "config: suite.shuffle: suite %s's questions are not lists of numbers "
                                       "(game24 and countdown only)", w->suite->name);
         goto fail;
