@@ -162,6 +162,7 @@ struct AfEpisode {
     int done;          /* tr is complete */
     AfPlannerInput in;
     uint32_t *forced;  /* (max_action_tokens) an exploring turn's action (explore_random) */
+    int allow_written; /* the planner wrote the turn's masks (constrained decoding) */
     int act_rc;        /* what the planner answered (af_episode_deliver) */
     size_t act_n;
 };
@@ -302,6 +303,13 @@ static int episode_next_turn(AfEpisode *e) {
     e->in = (AfPlannerInput){.suite = e->suite, .item = e->item, .memory = e->mem->turns, .n_memory = e->mem->n,
                              .turn = turn, .prompt_text = e->prompt, .prompt_tokens = tp->prompt_tokens,
                              .n_prompt = tp->n_prompt_tokens};
+    if (planner->allow_stride) { /* constrained decoding: the masks go with the turn */
+        if (!(tp->action_allow.data = malloc(cfg->max_action_tokens * planner->allow_stride)))
+            return af_error_set(AF_ENOMEM, "turn %u masks", turn + 1);
+        e->allow_written = 0;
+        e->in.allow_out = tp->action_allow.data;
+        e->in.allow_written = &e->allow_written;
+    }
     /* exploring (rollout.explore_random): one draw per turn, then the random planner's
      * action from the same stream, which the planner scores instead of sampling */
     if (cfg->explore_random > 0.0 && af_rng_uniform(&e->rng) < cfg->explore_random) {
@@ -351,6 +359,13 @@ static int episode_after_act(AfEpisode *e, int rc, size_t na) {
     if (rc) return rc;
     AF_ASSERT(na <= cfg->max_action_tokens);
     tp->n_action_tokens = tp->n_behaviour_logprobs = na;
+    if (tp->action_allow.data && e->allow_written) {
+        tp->action_allow.len = na * planner->allow_stride;
+    } else { /* decoded without masks (an exploring turn, a state with no list) */
+        free(tp->action_allow.data);
+        tp->action_allow.data = NULL;
+        tp->action_allow.len = 0;
+    }
     free(e->prompt);
     e->prompt = NULL;
     AfAction act = {0};

@@ -32,6 +32,12 @@ typedef struct AfPlannerInput {
      * own sampling distribution and draws nothing from the rng; NULL: sample as usual. */
     const uint32_t *forced;
     size_t n_forced;
+    /* Constrained decoding (a planner whose allow_stride is set): room for max_tokens
+     * masks of allow_stride bytes, into which the planner writes the bit mask each action
+     * token was drawn under (AgentflowTurn.action_allow), setting *allow_written to 1;
+     * NULL: not wanted. A turn decoded without a mask leaves *allow_written 0. */
+    uint8_t *allow_out;
+    int *allow_written;
 } AfPlannerInput;
 
 typedef struct AfPlanner AfPlanner;
@@ -51,6 +57,10 @@ struct AfPlanner {
      * action: the planner has run out of context, and the episode is judged on what it
      * did so far (usually reward 0), not failed. */
     size_t context;
+    /* Bytes of one action token's bit mask when the planner decodes constrained
+     * (rollout.constrain_actions: (vocab + 7) / 8), else 0: the episode then offers
+     * AfPlannerInput.allow_out and records the masks with the turn. */
+    size_t allow_stride;
     /* Optional, both or neither (NULL: the suite vocabulary's prompt and actions): a
      * planner in text with its own tokenizer (actor/text_planner.h). prompt renders the
      * prompt of turns[first..n) into *text (malloc'd) and appends its ids to *ids; read

@@ -31,6 +31,7 @@ typedef struct {
     AfBytes *gtext;                    /* (group) each action decoded so far (stop strings) */
     int *fslot;                        /* (group) the forced (exploring) requests fed this step */
     int32_t *ftok;                     /* (group) their tokens */
+    int constrain;      /* af_planner_model_set_constrain: actions drawn among the suite's valid ones */
     AfPlannerModelStats stats;
     uint64_t version;   /* of the weights in the decoder's bf16 copy; AF_PLANNER_WEIGHTS_NEW: unknown */
 } ModelPlanner;
@@ -62,6 +63,93 @@ static int ends_action(ModelPlanner *mp, AfBytes *text, int32_t tok, int *stop) 
         *stop = af_text_codec_find_stop(mp->codec, text->data, text->len, before) >= 0;
     }
     return 0;
+}
+
+/* A request's valid actions as token sequences (the suite vocabulary's, each ending in
+ * AF_TOK_EOS, cut at the budget) and which of them the tokens drawn so far still begin:
+ * the tokens it may draw next are those the live sequences have there. */
+typedef struct {
+    uint32_t *tok; /* (n, width) */
+    size_t *len;   /* (n) */
+    uint8_t *live; /* (n) */
+    uint8_t *allow; /* (vocab) the mask of the current position */
+    const uint8_t *cur; /* allow, or NULL where the position had none */
+    size_t n, width;
+} Constraint;
+
+static void constraint_free(Constraint *c) {
+    free(c->tok);
+    free(c->len);
+    free(c->live);
+    free(c->allow);
+    memset(c, 0, sizeof *c);
+}
+
+static void constraints_free(Constraint *con, size_t n) {
+    if (!con) return;
+    for (size_t i = 0; i < n; i++) constraint_free(&con[i]);
+    free(con);
+}
+
+/* c from the suite's actions of in's state; c->n = 0 (no constraint) where the suite lists
+ * none. Returns 0 or an error (c freed). */
+static int constraint_build(const AfPlannerInput *in, size_t width, uint32_t vocab, Constraint *c) {
+    memset(c, 0, sizeof *c);
+    char **acts = NULL;
+    size_t na = 0;
+    int rc = in->suite->ops->actions(in->suite, in->item, in->memory, in->n_memory, &acts, &na);
+    if (rc || na == 0) return rc;
+    c->tok = malloc(na * width * sizeof *c->tok);
+    c->len = malloc(na * sizeof *c->len);
+    c->live = malloc(na);
+    c->allow = malloc(vocab);
+    if (!c->tok || !c->len || !c->live || !c->allow) {
+        af_suite_actions_free(acts, na);
+        constraint_free(c);
+        return af_error_set(AF_ENOMEM, "model planner: %zu valid actions", na);
+    }
+    c->n = na;
+    c->width = width;
+    for (size_t a = 0; a < na; a++) {
+        af_planner_encode_action(in->suite->vocab, acts[a], c->tok + a * width, width, &c->len[a]);
+        c->live[a] = 1;
+    }
+    af_suite_actions_free(acts, na);
+    return 0;
+}
+
+/* The mask of position k (the tokens the live sequences have there), or NULL when none
+ * has one (no constraint: an action past every valid one). */
+static const uint8_t *constraint_mask(Constraint *c, size_t k, uint32_t vocab) {
+    c->cur = NULL;
+    if (!c->n) return NULL;
+    int any = 0;
+    memset(c->allow, 0, vocab);
+    for (size_t a = 0; a < c->n; a++)
+        if (c->live[a] && k < c->len[a] && c->tok[a * c->width + k] < vocab) {
+            c->allow[c->tok[a * c->width + k]] = 1;
+            any = 1;
+        }
+    return c->cur = any ? c->allow : NULL;
+}
+
+/* The mask the last token was drawn under as bits (AgentflowTurn.action_allow) into out
+ * ((vocab + 7) / 8 bytes): every token where the position had none. */
+static void constraint_bits(const Constraint *c, uint32_t vocab, uint8_t *out) {
+    const size_t nb = ((size_t)vocab + 7) / 8;
+    if (!c->cur) {
+        memset(out, 0xff, nb);
+        return;
+    }
+    memset(out, 0, nb);
+    for (uint32_t j = 0; j < vocab; j++)
+        if (c->cur[j]) out[j >> 3] |= (uint8_t)(1u << (j & 7));
+}
+
+/* Token t drawn at position k: the sequences that do not have it there are no longer live. */
+static void constraint_advance(Constraint *c, size_t k, uint32_t t) {
+    for (size_t a = 0; a < c->n; a++)
+        if (c->live[a] && (k >= c->len[a] || c->tok[a * c->width + k] != t)) c->live[a] = 0;
 }
 
 /* The turns of n requests, request i in decoder slot slots[i] (distinct, < group): each
@@ -104,6 +192,19 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
         mp->grng[i] = *rngs[i];
         mp->gsamp[na] = mp->sampler;
         mp->gidx[na++] = (int)i;
+    }
+    /* constrained decoding: each sampled request's valid actions, before anything moves */
+    Constraint *con = NULL;
+    if (mp->constrain && na > 0) {
+        if (!(con = calloc(n, sizeof *con))) return af_error_set(AF_ENOMEM, "model planner: constraints of %zu", n);
+        for (int a = 0; a < na && rc == 0; a++) {
+            const int i = mp->gidx[a];
+            if (!in[i].forced) rc = constraint_build(&in[i], mp->gbudget[i], vocab, &con[i]);
+        }
+        if (rc) {
+            constraints_free(con, n);
+            return rc;
+        }
     }
     /* what each slot keeps (each prompt keeps at least its last token to prefill: its
      * row gives the logits), and the prefix all the prompts share */
@@ -177,10 +278,14 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
                     mp->ftok[nf++] = mp->gtok[i];
                 }
             } else if (more) {
+                mp->gsamp[ns] = mp->sampler;
+                if (con) mp->gsamp[ns].allow = constraint_mask(&con[i], mp->gk[i], vocab);
                 mp->gstep[ns] = s;
                 mp->srng[ns++] = mp->grng[i];
             } else {
-                rc = af_decode_sample(mp->dec, s, &mp->sampler, &mp->grng[i], &mp->gtok[i], &mp->glp[i]);
+                AfSampler last = mp->sampler;
+                if (con) last.allow = constraint_mask(&con[i], mp->gk[i], vocab);
+                rc = af_decode_sample(mp->dec, s, &last, &mp->grng[i], &mp->gtok[i], &mp->glp[i]);
             }
         }
         if (rc == 0 && ns > 0) rc = af_decode_step(mp->dec, ns, mp->gstep, mp->gsamp, mp->srng, mp->stok, mp->slp);
@@ -196,6 +301,10 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
                 mp->glp[i] = mp->slp[j++];
             }
             const size_t k = mp->gk[i]++;
+            if (con && con[i].n) {
+                if (in[i].allow_out) constraint_bits(&con[i], vocab, in[i].allow_out + k * ((vocab + 7) / 8));
+                constraint_advance(&con[i], k, (uint32_t)mp->gtok[i]);
+            }
             tokens[i][k] = (uint32_t)mp->gtok[i];
             logprobs[i][k] = mp->glp[i];
             int stop = 0;
@@ -211,6 +320,7 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
             af_decode_reset(mp->dec, (int)slots[i]);
             mp->held_len[slots[i]] = 0;
         }
+        constraints_free(con, n);
         return rc;
     }
     for (size_t i = 0; i < n; i++) {
@@ -222,8 +332,10 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
         mp->held_len[s] = len;
         n_out[i] = mp->gk[i];
         *rngs[i] = mp->grng[i];
+        if (con && con[i].n && in[i].allow_written) *in[i].allow_written = 1;
     }
     mp->truncated += truncated;
+    constraints_free(con, n);
     return 0;
 }
 
@@ -435,6 +547,19 @@ int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s) {
     ModelPlanner *mp = p->ctx;
     mp->sampler = *s;
     p->temperature = s->temperature > 0.0f ? s->temperature : 1.0f;
+    return 0;
+}
+
+int af_planner_model_set_constrain(AfPlanner *p, const AfSuite *suite, int on) {
+    ModelPlanner *mp = p->ctx;
+    if (on && mp->codec)
+        return af_error_set(AF_ECONFIG, "rollout.constrain_actions: a planner in text (a model directory with a "
+                                        "tokenizer.json) writes free text; only the suite vocabulary's planner is constrained");
+    if (on && (!suite || !suite->ops->actions || !af_suite_number_lists(suite)))
+        return af_error_set(AF_ECONFIG, "rollout.constrain_actions: suite %s cannot list its valid actions (game24 "
+                                        "and countdown can)", suite ? suite->name : "(none)");
+    mp->constrain = on != 0;
+    p->allow_stride = on ? ((size_t)mp->model->cfg.vocab_size + 7) / 8 : 0;
     return 0;
 }
 

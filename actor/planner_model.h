@@ -57,6 +57,18 @@ int af_planner_model_set_sampler(AfPlanner *p, const AfSampler *s);
 #define AF_PLANNER_MODEL_MAX_GROUP 1024
 int af_planner_model_set_group(AfPlanner *p, int n);
 
+/* Constrained decoding (rollout.constrain_actions), on or off (the default): each sampled
+ * turn draws its tokens among those that continue one of the suite's valid actions of
+ * the state (AfSuiteOps.actions; the draw is renormalised over them, greedy takes their
+ * argmax), so every action is valid; a state the suite lists none for is decoded free.
+ * The policy is the masked softmax (masked tokens' logits AF_LOGIT_MASKED): the recorded
+ * log-probs are its, and each token's mask goes with the turn (AfPlanner.allow_stride,
+ * AfPlannerInput.allow_out) for the learner to train the same distribution
+ * (af_model_set_logit_mask). Forced (exploring) actions are not constrained and carry no
+ * masks. Each constrained turn allocates its list.
+ * Returns 0, or AF_ECONFIG for a planner in text or a suite without the list. */
+int af_planner_model_set_constrain(AfPlanner *p, const AfSuite *suite, int on);
+
 /* Prompt tokens since creation: kept from a slot's previous turn or copied from a prefix
  * the group shares (reused, shared among them) instead of computed, and prefilled; and
  * decode steps (one per token position of a group's actions). */

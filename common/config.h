@@ -97,6 +97,7 @@ typedef struct AfConfig {
         char stop[AF_CFG_STR_MAX];
         int group_decode;
         double explore_random; /* share of training turns whose action is the suite's random one, scored by the planner */
+        int constrain_actions;  /* the model planner decodes among the suite's valid actions */
         int decode_dtype; /* AfDecodeDtype (common/decode.h): 0 fp32, 1 bf16, 2 auto */
     } rollout;
     struct {
@@ -292,6 +293,8 @@ typedef struct AfConfig {
     X("rollout.top_p", rollout.top_p, FLOAT, 1.0, 0.01, 1.0, "", "nucleus sampling mass")      \
     X("rollout.explore_random", rollout.explore_random, FLOAT, 0.0, 0.0, 1.0, "",              \
       "training rollouts: probability that a planner turn takes a uniformly random valid action of the suite (the random planner's) instead of sampling one; the planner scores it (its log-probs at the sampling temperature are the behaviour log-probs) and the turn is marked explored; 0 = off (the paper); evaluation never explores") \
+    X("rollout.constrain_actions", rollout.constrain_actions, BOOL, 0, 0, 0, "",                 \
+      "the model planner draws each action's tokens among those that continue one of the suite's valid actions of the state (game24, countdown: two numbers left and an operator), greedy and sampled, in training and evaluation; the policy is the softmax over those tokens (masked logits), its log-probs are recorded with each token's mask and the learner trains the same masked softmax; off = free decoding (the paper)") \
     X("rollout.top_k", rollout.top_k, INT, 0, 0, 1000000000, "", "sample among the k most probable tokens (0 = off)") \
     X("rollout.decode_dtype", rollout.decode_dtype, ENUM, "fp32", 0, 0, "fp32|bf16|auto",           \
       "weights in the planner decoder's matrix products: fp32, bf16 (a bf16 copy per weight version, inputs rounded to bf16, fp32 sums; emulated without AVX512-BF16: same bits, slow) or auto (bf16 where the CPU has AVX512-BF16, else fp32); not the learner's") \

@@ -682,12 +682,14 @@ static int draw_prefix(const int *idx, int n, const double *prob, double need, d
 }
 
 /* log sum_j exp(z[j] * invT), with ef[j] = exp(z[j] * invT - max) (*sum: their sum) and
- * *arg the argmax (lowest id on ties): the sampler's and the scorer's one computation. */
-static double scaled_lse(const float *z, int V, float invT, float *ef, int *arg, double *sum) {
+ * *arg the argmax (lowest id on ties): the sampler's and the scorer's one computation.
+ * allow (or NULL): a token it masks has the logit AF_LOGIT_MASKED instead (probability 0). */
+static double scaled_lse(const float *z, const uint8_t *allow, int V, float invT, float *ef, int *arg,
+                         double *sum) {
     float mx = -INFINITY;
     *arg = 0;
     for (int j = 0; j < V; j++) {
-        ef[j] = z[j] * invT;
+        ef[j] = (allow && !allow[j] ? AF_LOGIT_MASKED : z[j]) * invT;
         if (ef[j] > mx) {
             mx = ef[j];
             *arg = j;
@@ -710,7 +712,7 @@ int af_logits_logprob(const float *z, int V, float temperature, float *ef, int32
     const float invT = temperature > 0 ? 1.0f / temperature : 1.0f;
     int arg;
     double sum;
-    const double lse = scaled_lse(z, V, invT, ef, &arg, &sum);
+    const double lse = scaled_lse(z, NULL, V, invT, ef, &arg, &sum);
     *logp = af_logp_from_lse(z[token] * invT, lse);
     return 0;
 }
@@ -732,7 +734,12 @@ int af_sample_logits(const float *z, int V, const AfSampler *s, AfRng *rng, AfSa
     float invT = greedy ? 1.0f : 1.0f / s->temperature;
     int arg = 0;
     double sum = 0;
-    const double lse = scaled_lse(z, V, invT, sc->ef, &arg, &sum);
+    if (s->allow) {
+        int any = 0;
+        for (int j = 0; j < V && !any; j++) any = s->allow[j] != 0;
+        if (!any) return af_error_set(AF_EINVAL, "af_decode_sample: the allow mask allows none of the %d tokens", V);
+    }
+    const double lse = scaled_lse(z, s->allow, V, invT, sc->ef, &arg, &sum);
     float *ef = sc->ef;
     double *prob = sc->prob;
     for (int j = 0; j < V; j++) prob[j] = ef[j];

@@ -42,6 +42,10 @@ typedef struct AfSampler {
     float top_p;       /* nucleus mass in (0, 1]; 1 disables it */
     int top_k;         /* keep the k most probable tokens (then top_p among them); 0 (or
                           >= the vocabulary) disables it and the draw is the one without it */
+    const uint8_t *allow; /* NULL: every token; else V bytes, 0 = the token is masked: its
+                             logit is AF_LOGIT_MASKED (probability 0), so the draw (greedy
+                             too) and the recorded log-prob are the masked softmax's, the
+                             distribution the learner's logit mask gives (rollout.constrain_actions) */
 } AfSampler;
 
 /* Create a decoder with `max_slots` independent sequences of up to `max_len` tokens each
@@ -128,6 +132,8 @@ const float *af_decode_logits(const AfDecode *d, int slot);
  * then top-p on the renormalised rest); the top-k selection is a heap, O(V log k), so a
  * 150k vocabulary is not sorted. temperature <= 0 picks the argmax (lowest id on ties)
  * and draws nothing.
+ * s->allow (when set) masks tokens first (their logits AF_LOGIT_MASKED), and what follows
+ * is of the masked logits.
  * *logp receives log softmax(logits / T)[token] over the FULL vocabulary, with
  * T = temperature (T = 1 in greedy mode): the behaviour log-prob that the learner's
  * af_model_forward at the same temperature recomputes. Returns 0, AF_EINVAL (slot empty,
@@ -137,7 +143,8 @@ int af_decode_sample(AfDecode *d, int slot, const AfSampler *s, AfRng *rng, int3
 
 /* The sampler of af_decode_sample on a logit vector z[0..V) (V >= 1), with caller-owned
  * scratch of V elements each: the same draw and log-prob, for any logits (tests give
- * hand-made ones). Returns 0 or AF_EINVAL (top_p outside (0, 1], top_k < 0). */
+ * hand-made ones). Returns 0 or AF_EINVAL (top_p outside (0, 1], top_k < 0, an allow
+ * mask that allows no token). */
 typedef struct AfSampleScratch {
     float *ef;
     double *prob;

@@ -166,4 +166,11 @@ void af_f32_round_bf16_n(float *y, const float *x, size_t n);
  * so their log-probs agree bit for bit on the same logits. */
 float af_logp_from_lse(float y, double lse);
 
+/* The logit a masked token gets (rollout.constrain_actions): the sampler's allow mask and
+ * the learner's logit mask (af_model_set_logit_mask) both write it in place of the token's
+ * logit, so that its probability is exactly 0 (exp underflows at every temperature) and
+ * the two compute the same masked log-softmax. Finite, so that a zero probability times
+ * it stays 0 in the entropy and its gradient. */
+#define AF_LOGIT_MASKED (-1.0e9f)
+
 #endif

@@ -1175,6 +1175,18 @@ static int lm_row_used(const AfModelActs *a, int p, const uint8_t *need) {
     return p + 1 < a->N && a->pos[p + 1] != 0 && (!need || need[p + 1]);
 }
 
+void af_model_set_logit_mask(AfModel *m, const uint8_t *const *rows) { m->lmask = rows; }
+
+/* Logits row z predicts token i: with a mask for i (af_model_set_logit_mask), the masked
+ * tokens' logits become AF_LOGIT_MASKED. */
+static void lm_mask_row(const AfModel *m, float *z, int i) {
+    const uint8_t *b = m->lmask ? m->lmask[i] : NULL;
+    if (!b) return;
+    const int V = m->cfg.vocab_size;
+    for (int j = 0; j < V; j++)
+        if (!((b[j >> 3] >> (j & 7)) & 1)) z[j] = AF_LOGIT_MASKED;
+}
+
 /* The block path's blocks run between lm_blocks_begin and lm_blocks_end (g_lmb.mu held):
  * a->logits (and a->dlogits, the gradient computed in place) point at the shared buffer. */
 static void lm_blocks_begin(AfModel *m) {
@@ -1219,6 +1231,8 @@ static int lm_block_logits(AfModel *m, const int *rows, int k) {
     }
     linear_fwd(m, a->logits, 0, a->lm_x, to_bf16(m, a->lm_x, (size_t)k * C), m->p.lm_head, NULL, k, C,
                m->cfg.vocab_size);
+    if (m->lmask)
+        for (int j = 0; j < k; j++) lm_mask_row(m, a->logits + (size_t)j * m->cfg.vocab_size, rows[j] + 1);
     return 0;
 }
 
@@ -1364,6 +1378,9 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
     }
     linear_fwd(m, a->logits, 0, a->xnf, xfb, m->p.lm_head, NULL, N, C, V);
     if (m->mm_rc) return m->mm_rc;
+    if (m->lmask)
+        for (int p = 0; p + 1 < N; p++)
+            if (a->pos[p + 1] != 0) lm_mask_row(m, a->logits + (size_t)p * V, p + 1);
 
     RowJob lj = {.m = m, .invT = invT, .logp = logp_out, .ent = entropy_out};
     par_range(m, (size_t)N, 1, 16, lm_fwd_range, &lj);

@@ -103,6 +103,7 @@ typedef struct AfModel {
     int max_seqs;             /* capacity of one learner batch, sequences */
     AfModelActs *acts;        /* NULL when max_tokens == 0 */
     int fwd_valid;            /* a forward ran since the last parameter change/backward */
+    const uint8_t *const *lmask; /* af_model_set_logit_mask, or NULL */
     struct AfPool *pool;      /* the learner path's workers (common/pool.h), NULL when 1 thread */
     int compute;              /* AF_COMPUTE_FP32 (af_model_create's) or AF_COMPUTE_BF16 of
                                * common/matmul_bf16.h: af_model_set_compute */
@@ -210,6 +211,16 @@ int af_model_forward_need(AfModel *m, const int32_t *tokens, const int *seq_star
  * it recomputes it: the same bits). The bf16 copy of a block's gradient (model.compute
  * bf16) is the model's own, allocated and grown the same way. */
 void af_model_set_lm_budget(size_t full_max_floats, size_t block_floats);
+
+/* A logit mask for the next forwards and backwards (constrained decoding's policy,
+ * rollout.constrain_actions): rows[i] (NULL: none) is a bit mask of V bits (bit j of byte
+ * j / 8, least significant first; (V + 7) / 8 bytes) for the distribution that predicts
+ * token i of the batch; a token whose bit is 0 gets the logit AF_LOGIT_MASKED, so the
+ * log-probs, entropies and their gradients are those of the softmax over the allowed
+ * tokens (a masked token gets no gradient). rows (N) and the masks must stay valid
+ * through the backward that follows (the LM head's block path recomputes logits there).
+ * NULL: no mask (the default). The sampler's allow mask gives the same distribution. */
+void af_model_set_logit_mask(AfModel *m, const uint8_t *const *rows);
 
 /* Logits of the last forward: (N, V) row i predicts the token after tokens[i],
  * before the temperature is applied. Valid until the next forward/backward. NULL when

@@ -159,6 +159,19 @@ int af_traj_validate(const Agentflow__Trajectory *t, const AfTrajLimits *lim, Af
         if (u->n_behaviour_logprobs != u->n_action_tokens)
             REJECT(AF_TRAJ_REJECT_LOGPROB, "turns[%zu].behaviour_logprobs: %zu values for %zu action tokens", i,
                    u->n_behaviour_logprobs, u->n_action_tokens);
+        if (u->action_allow.len) { /* constrained decoding: one mask per action token, each allowing its token */
+            const size_t stride = ((size_t)lim->vocab_size + 7) / 8;
+            if (!u->action_allow.data || u->action_allow.len != u->n_action_tokens * stride)
+                REJECT(AF_TRAJ_REJECT_SIZE, "turns[%zu].action_allow: %zu bytes for %zu action tokens (%zu bytes each)", i,
+                       u->action_allow.len, u->n_action_tokens, stride);
+            for (size_t j = 0; j < u->n_action_tokens; j++) {
+                const uint8_t *b = u->action_allow.data + j * stride;
+                const uint32_t tok = u->action_tokens[j];
+                if (!((b[tok >> 3] >> (tok & 7)) & 1))
+                    REJECT(AF_TRAJ_REJECT_TOKEN, "turns[%zu].action_tokens[%zu]: token id %u is masked by its action_allow",
+                           i, j, tok);
+            }
+        }
         for (size_t j = 0; j < u->n_behaviour_logprobs; j++) {
             float lp = u->behaviour_logprobs[j];
             if (!isfinite(lp) || lp > 0.0f)

@@ -210,6 +210,12 @@ const AfDataset *af_suite_split(const AfSuite *s, AfSplit split) {
     return split == AF_SPLIT_TEST ? s->split[1] : s->split[0];
 }
 
+void af_suite_actions_free(char **actions, size_t n) {
+    if (!actions) return;
+    for (size_t i = 0; i < n; i++) free(actions[i]);
+    free(actions);
+}
+
 int af_suite_number_lists(const AfSuite *s) { return !strcmp(s->name, "game24") || !strcmp(s->name, "countdown"); }
 
 int af_suite_shuffle_question(const AfSuite *s, const char *question, AfRng *rng, char *out, size_t cap) {

@@ -116,6 +116,13 @@ typedef struct AfSuiteOps {
      * rng; *action NULL where there is no such choice (take the oracle's). */
     int (*explore)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                    char **action);
+    /* Optional (NULL: the suite cannot list them): every valid action of the state mem[0..n)
+     * leaves, for decoding constrained to them (rollout.constrain_actions). *actions: an
+     * array of *n_actions malloc'd strings (free with af_suite_actions_free); none (NULL,
+     * 0) where the suite has no list for that state, and the planner is then free. Reads
+     * only the question and the memory, what the planner's prompt shows. */
+    int (*actions)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char ***actions,
+                   size_t *n_actions);
     /* Optional (NULL: 0): the first of mem[0..n) the planner's prompt shows; the records
      * before it belong to attempts the suite has closed (game24/countdown attempts). */
     size_t (*view_start)(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n);
@@ -184,6 +191,9 @@ int af_suite_number_lists(const AfSuite *s);
  * suite: only the number suites' questions are lists of numbers) or AF_ERANGE (the
  * question does not fit in cap). */
 int af_suite_shuffle_question(const AfSuite *s, const char *question, AfRng *rng, char *out, size_t cap);
+
+/* Frees an action list of AfSuiteOps.actions (n strings, then the array); NULL is fine. */
+void af_suite_actions_free(char **actions, size_t n);
 
 /* The tool with this name, or NULL. */
 AfTool *af_suite_tool(const AfSuite *s, const char *name);

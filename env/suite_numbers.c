@@ -684,6 +684,36 @@ static int solve_from_state(const Puzzle *pz, Tries tries, const AfTurnRecord *m
     return af_numbers_solve(atoms, k, pz->target, 0, steps);
 }
 
+/* game24/countdown: the steps of the state the memory leaves, in search order, into
+ * *cand (malloc'd, *nc of them; NULL when there are none): every step, or with
+ * solvable_only those after which the state is still solvable. None for arith, a bad item
+ * or memory, or a state of fewer than min_left numbers. Returns 0 or AF_ENOMEM. */
+static int state_steps(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, int min_left,
+                       int solvable_only, char (**cand)[AF_NUMBERS_STEP_LEN], int *nc) {
+    Puzzle pz;
+    char why[128];
+    AfNumAtom atoms[NUM_MAX];
+    int k;
+    AfNumbersKind kind = kind_of(s);
+    *cand = NULL;
+    *nc = 0;
+    if (kind == AF_NUMBERS_ARITH || puzzle_parse(kind, item, &pz, why, sizeof why) ||
+        state_atoms(&pz, tries_of(s), mem, n, atoms, &k) < min_left)
+        return 0;
+    char (*c)[AF_NUMBERS_STEP_LEN] = malloc((size_t)k * (size_t)k * 4 * AF_NUMBERS_STEP_LEN);
+    if (!c) return af_error_set(AF_ENOMEM, "%s: the steps of a state", s->name);
+    char ref[24];
+    snprintf(ref, sizeof ref, "#%zu", n + 1);
+    for (int st = 0; st < 4 * k * k; st++) {
+        AfNumAtom next[NUM_MAX];
+        const int m = af_numbers_step(atoms, k, st, ref, next, c[*nc]);
+        if (m && (!solvable_only || af_numbers_solve(next, m, pz.target, 1, NULL))) (*nc)++;
+    }
+    if (*nc) *cand = c;
+    else free(c);
+    return 0;
+}
+
 /* game24/countdown: a uniformly drawn step among those after which the state the memory
  * leaves is still solvable; NULL for arith and when fewer than 3 numbers are left (no
  * choice to make) or none keeps it solvable. When the suite starts over (attempts or
@@ -692,29 +722,36 @@ static int solve_from_state(const Puzzle *pz, Tries tries, const AfTurnRecord *m
  * warm-start demonstrations that visit more sub-games than the canonical solutions. */
 static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                        char **action) {
-    Puzzle pz;
-    char why[128];
-    AfNumAtom atoms[NUM_MAX];
-    int k;
-    AfNumbersKind kind = kind_of(s);
     const int any = s->attempts > 1 || s->retries > 0;
+    char (*cand)[AF_NUMBERS_STEP_LEN];
+    int nc, rc;
     *action = NULL;
-    if (kind == AF_NUMBERS_ARITH || puzzle_parse(kind, item, &pz, why, sizeof why) ||
-        state_atoms(&pz, tries_of(s), mem, n, atoms, &k) < (any ? 2 : 3))
-        return 0;
-    char (*cand)[AF_NUMBERS_STEP_LEN] = malloc((size_t)k * (size_t)k * 4 * AF_NUMBERS_STEP_LEN);
-    if (!cand) return af_error_set(AF_ENOMEM, "explore action");
-    int nc = 0;
-    char ref[24];
-    snprintf(ref, sizeof ref, "#%zu", n + 1);
-    for (int st = 0; st < 4 * k * k; st++) {
-        AfNumAtom next[NUM_MAX];
-        const int m = af_numbers_step(atoms, k, st, ref, next, cand[nc]);
-        if (m && (any || af_numbers_solve(next, m, pz.target, 1, NULL))) nc++;
-    }
-    *action = nc ? strdup(cand[af_rng_below(rng, (uint32_t)nc)]) : NULL;
+    if ((rc = state_steps(s, item, mem, n, any ? 2 : 3, !any, &cand, &nc)) || !nc) return rc;
+    *action = strdup(cand[af_rng_below(rng, (uint32_t)nc)]);
     free(cand);
-    return *action || !nc ? 0 : af_error_set(AF_ENOMEM, "explore action");
+    return *action ? 0 : af_error_set(AF_ENOMEM, "explore action");
+}
+
+/* game24/countdown: every step of the state the memory leaves (two of the numbers left and
+ * an operator whose result exists), in search order; none for arith. */
+static int num_actions(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char ***actions,
+                       size_t *n_actions) {
+    char (*cand)[AF_NUMBERS_STEP_LEN];
+    int nc, rc;
+    *actions = NULL;
+    *n_actions = 0;
+    if ((rc = state_steps(s, item, mem, n, 2, 0, &cand, &nc)) || !nc) return rc;
+    char **a = calloc((size_t)nc, sizeof *a);
+    for (int i = 0; a && i < nc; i++)
+        if (!(a[i] = strdup(cand[i]))) {
+            af_suite_actions_free(a, (size_t)i);
+            a = NULL;
+        }
+    free(cand);
+    if (!a) return af_error_set(AF_ENOMEM, "%s: the actions of a state", s->name);
+    *actions = a;
+    *n_actions = (size_t)nc;
+    return 0;
 }
 
 /* Replays item's memory into *st; 0, or -1 (a bad item, too many turns). */
@@ -837,6 +874,7 @@ static const AfSuiteOps kNumOps = {
     .oracle = num_oracle,
     .random_action = num_random,
     .explore = num_explore,
+    .actions = num_actions,
     .view_start = num_view_start,
     .restarts = num_restarts,
     .destroy = num_destroy,

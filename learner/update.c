@@ -35,6 +35,8 @@ struct AfUpdate {
     int n_ch, cap_ch;
     int32_t *tok;
     int n_tok, cap_tok;
+    const uint8_t **lmask; /* (cap_tok) per token: its constrained-decoding mask (a turn's action_allow) or NULL */
+    int n_masked;          /* tokens of the batch with a mask */
     float *old, *refl, *newl, *dact; /* per action token */
     float *enta, *dent;              /* per action token: new entropy, dL/dH (algo.entropy_coef) */
     int *apos;                       /* per action token: its position in its sample's sequence */
@@ -113,7 +115,7 @@ fail:
 
 void af_update_destroy(AfUpdate *u) {
     if (!u) return;
-    free(u->s), free(u->ch), free(u->tok), free(u->old), free(u->refl), free(u->newl), free(u->dact), free(u->apos);
+    free(u->s), free(u->ch), free(u->tok), free(u->lmask), free(u->old), free(u->refl), free(u->newl), free(u->dact), free(u->apos);
     free(u->enta), free(u->dent), free(u->dentp);
     free(u->tok_off), free(u->traj_id), free(u->adv), free(u->mb_counts);
     free(u->logp), free(u->ent), free(u->dlogp), free(u->need), free(u->seq_start);
@@ -123,13 +125,13 @@ void af_update_destroy(AfUpdate *u) {
 
 /* Room for n_tok more tokens, n_act more action tokens and one more sample. */
 static int reserve(AfUpdate *u, int n_tok, int n_act) {
-    int rc;
+    int rc, cap = u->cap_tok;
     if ((rc = grow((void **)&u->s, &u->cap_s, u->n_s + 1, sizeof *u->s)) ||
+        (rc = grow((void **)&u->lmask, &cap, u->n_tok + n_tok, sizeof *u->lmask)) ||
         (rc = grow((void **)&u->tok, &u->cap_tok, u->n_tok + n_tok, sizeof *u->tok)))
         return rc;
     if (u->n_act + n_act > u->cap_act) {
         float **f[] = {&u->old, &u->refl, &u->newl, &u->dact, &u->enta, &u->dent};
-        int cap;
         for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
             cap = u->cap_act;
             if ((rc = grow((void **)f[i], &cap, u->n_act + n_act, sizeof(float)))) return rc;
@@ -148,18 +150,36 @@ static int push_tokens(AfUpdate *u, const Agentflow__Trajectory *t, size_t k, co
         if (ids[i] >= (uint32_t)vocab)
             return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: %s token id %u >= vocabulary %d",
                                 t->query_index, t->sample_index, k, what, ids[i], vocab);
+        u->lmask[u->n_tok] = NULL;
         u->tok[u->n_tok++] = (int32_t)ids[i];
     }
     return 0;
 }
 
-/* The action tokens of turn k (at position pos of the sample's sequence) with their
- * behaviour log-probs. */
+/* The action tokens of turn k (at position pos of the sample's sequence, the last sample
+ * pushed) with their behaviour log-probs, and their constrained-decoding masks. */
 static int push_action(AfUpdate *u, const Agentflow__Trajectory *t, size_t k, int pos) {
     const Agentflow__Turn *tu = t->turns[k];
     if (tu->n_behaviour_logprobs != tu->n_action_tokens)
         return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: %zu behaviour log-probs for %zu action tokens",
                             t->query_index, t->sample_index, k, tu->n_behaviour_logprobs, tu->n_action_tokens);
+    if (tu->action_allow.len) { /* the masked softmax it was drawn from is the one trained */
+        const size_t stride = ((size_t)u->policy->cfg.vocab_size + 7) / 8;
+        const int at = u->s[u->n_s - 1].seq_off + pos;
+        if (!tu->action_allow.data || tu->action_allow.len != tu->n_action_tokens * stride)
+            return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: action_allow has %zu bytes for %zu "
+                                           "action tokens of %zu bytes each", t->query_index, t->sample_index, k,
+                                tu->action_allow.len, tu->n_action_tokens, stride);
+        for (size_t i = 0; i < tu->n_action_tokens; i++) {
+            const uint8_t *b = tu->action_allow.data + i * stride;
+            const uint32_t tok = tu->action_tokens[i];
+            if (!((b[tok >> 3] >> (tok & 7)) & 1))
+                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: action token %zu (id %u) is "
+                                               "masked by its own action_allow", t->query_index, t->sample_index, k, i, tok);
+            u->lmask[at + (int)i] = b;
+        }
+        u->n_masked += (int)tu->n_action_tokens;
+    }
     for (size_t i = 0; i < tu->n_action_tokens; i++) {
         float b = tu->behaviour_logprobs[i];
         if (!isfinite(b) || b > 0.0f)
@@ -303,6 +323,7 @@ static int forward_chunk_ent(AfUpdate *u, AfModel *m, const Chunk *c, float *dst
     memset(u->need, 0, (size_t)n_tok);
     for (int k = 0; k < c->n; k++) /* only the action tokens' log-probs are used */
         for (int j = 0; j < s0[k].n_act; j++) u->need[s0[k].seq_off - s0[0].seq_off + u->apos[s0[k].act_off + j]] = 1;
+    af_model_set_logit_mask(m, u->n_masked ? u->lmask + s0[0].seq_off : NULL);
     int rc = af_model_forward_need(m, u->tok + s0[0].seq_off, u->seq_start, c->n, u->cfg.temperature, u->need, u->logp,
                                    measure || ent_dst ? u->ent : NULL);
     if (rc) return rc;
@@ -339,8 +360,23 @@ static int allreduce_sum_f32(float *buf, size_t n, MPI_Comm comm) {
     return 0;
 }
 
+/* The models keep no pointer into the trajectories after a step. */
+static int masks_cleared(AfUpdate *u, int rc) {
+    af_model_set_logit_mask(u->policy, NULL);
+    if (u->ref) af_model_set_logit_mask(u->ref, NULL);
+    return rc;
+}
+
+static int update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const uint32_t *slots, int n_groups,
+                      uint32_t batch, uint32_t group, AfUpdateStats *st);
+
 int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const uint32_t *slots, int n_groups,
                   uint32_t batch, uint32_t group, AfUpdateStats *st) {
+    return masks_cleared(u, update_run(u, trajs, slots, n_groups, batch, group, st));
+}
+
+static int update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const uint32_t *slots, int n_groups,
+                      uint32_t batch, uint32_t group, AfUpdateStats *st) {
     memset(st, 0, sizeof *st);
     if (group < 1 || batch < 1 || n_groups < 0 || (n_groups && (!trajs || !slots)))
         return af_error_set(AF_EINVAL, "learner step: bad batch (%d groups of %u, batch %u)", n_groups, group, batch);
@@ -363,7 +399,7 @@ int af_update_run(AfUpdate *u, const Agentflow__Trajectory *const *trajs, const 
     }
 
     /* 1. advantages and samples */
-    u->n_s = u->n_tok = u->n_act = 0;
+    u->n_s = u->n_tok = u->n_act = u->n_masked = 0;
     memset(u->mb_counts, 0, 2 * (size_t)n_mb * sizeof *u->mb_counts);
     int traj_id = 0;
     for (int k = 0; k < n_groups; k++) {
@@ -516,9 +552,15 @@ int af_update_set_pass_k(AfUpdate *u, int k) {
     return rc;
 }
 
+static int bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out);
+
 int af_update_bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out) {
+    return masks_cleared(u, bc_step(u, trajs, n, loss_out));
+}
+
+static int bc_step(AfUpdate *u, const Agentflow__Trajectory *const *trajs, int n, double *loss_out) {
     int rc;
-    u->n_s = u->n_tok = u->n_act = 0;
+    u->n_s = u->n_tok = u->n_act = u->n_masked = 0;
     for (int i = 0; i < n; i++)
         if ((rc = add_traj(u, trajs[i], i, 0, NULL, 0.0f, NULL))) return rc;
     if ((rc = make_chunks(u))) return rc;

@@ -339,6 +339,17 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
                                       "(game24 and countdown only)", w->suite->name);
         goto fail;
     }
+    if (cfg->rollout.constrain_actions && (!w->suite->ops->actions || !af_suite_number_lists(w->suite))) {
+        /* arith shares game24's ops, and lists no actions: its steps are free text */
+        rc = af_error_set(AF_ECONFIG, "config: rollout.constrain_actions: suite %s cannot list its valid actions "
+                                      "(game24 and countdown can)", w->suite->name);
+        goto fail;
+    }
+    if (cfg->rollout.constrain_actions && w->text_dir[0]) {
+        rc = af_error_set(AF_ECONFIG, "config: rollout.constrain_actions: the planner in text (%s) writes free text; "
+                                      "only the suite vocabulary's planner is constrained", w->text_dir);
+        goto fail;
+    }
     w->train_episode = w->episode;
     w->train_episode.explore_random = cfg->rollout.explore_random;
     w->train_episode.shuffle = (int)cfg->suite.shuffle;
@@ -497,7 +508,12 @@ int af_world_model_planner(const AfWorld *w, const char *dir, const AfModel *mod
         if (rc) return af_error_wrap(rc, "model %s", dir);
         rc = af_planner_model_create_text(model, s, codec, out); /* takes the codec */
     }
-    if (rc == 0 && (rc = af_world_planner_dtype(w, *out))) {
+    if (rc == 0 && w->cfg.rollout.constrain_actions) {
+        if ((rc = af_planner_model_set_constrain(*out, w->suite, 1)) == 0)
+            af_log(AF_LOG_INFO, "planner decode: constrained to the suite's valid actions (rollout.constrain_actions)");
+    }
+    if (rc == 0) rc = af_world_planner_dtype(w, *out);
+    if (rc && *out) {
         af_planner_destroy(*out);
         *out = NULL;
     }

@@ -209,7 +209,7 @@ static void check_decoder(AfDecodeDtype dt) {
     {
         uint32_t ps3[3] = {100, 1, 102}, rid3[3] = {50, 1, 52};
         int slots3[3] = {4, 5, 6};
-        AfSampler all3[3] = {{1.0f, 1.0f, 0}, smp, {1.2f, 1.0f, 0}};
+        AfSampler all3[3] = {{1.0f, 1.0f, 0, NULL}, smp, {1.2f, 1.0f, 0, NULL}};
         CHECK(af_decode_set_threads(d, 3, 0) == 0);
         run_batch(m, d, 3, slots3, ps3, rid3, all3, g3b);
     }

@@ -194,33 +194,33 @@ static void test_sampler(void) {
     scratch_init(&sc, 151936);
     int c[6], c0[6], n = 20000;
     /* top_k = 1: always the argmax */
-    draw_counts(z, 6, (AfSampler){1.0f, 1.0f, 1}, 2000, c, &sc);
+    draw_counts(z, 6, (AfSampler){1.0f, 1.0f, 1, NULL}, 2000, c, &sc);
     CHECK_EQ_INT(c[3], 2000);
     /* top_k = 3: only the three best, in proportion 0.4 : 0.25 : 0.15 */
-    draw_counts(z, 6, (AfSampler){1.0f, 1.0f, 3}, n, c, &sc);
+    draw_counts(z, 6, (AfSampler){1.0f, 1.0f, 3, NULL}, n, c, &sc);
     CHECK_EQ_INT(c[3] + c[0] + c[5], n);
     CHECK_NEAR((double)c[3] / n, 0.4 / 0.8, 0.02);
     CHECK_NEAR((double)c[0] / n, 0.25 / 0.8, 0.02);
     /* top_p = 0.6: tokens 3, 0 (0.65 reaches it) */
-    draw_counts(z, 6, (AfSampler){1.0f, 0.6f, 0}, n, c, &sc);
+    draw_counts(z, 6, (AfSampler){1.0f, 0.6f, 0, NULL}, n, c, &sc);
     CHECK_EQ_INT(c[3] + c[0], n);
     CHECK_NEAR((double)c[3] / n, 0.4 / 0.65, 0.02);
     /* top_k = 4 then top_p = 0.5 of their 0.9 = 0.45: tokens 3, 0 */
-    draw_counts(z, 6, (AfSampler){1.0f, 0.5f, 4}, n, c, &sc);
+    draw_counts(z, 6, (AfSampler){1.0f, 0.5f, 4, NULL}, n, c, &sc);
     CHECK_EQ_INT(c[3] + c[0], n);
     /* top_k = 4, top_p = 0.8 of 0.9 = 0.72: tokens 3, 0, 5 (0.8) */
-    draw_counts(z, 6, (AfSampler){1.0f, 0.8f, 4}, n, c, &sc);
+    draw_counts(z, 6, (AfSampler){1.0f, 0.8f, 4, NULL}, n, c, &sc);
     CHECK_EQ_INT(c[3] + c[0] + c[5], n);
     CHECK(c[5] > 0);
     /* top_k = 0 and top_k >= V: the very same draws as without top-k */
-    draw_counts(z, 6, (AfSampler){0.7f, 0.9f, 0}, 500, c0, &sc);
-    draw_counts(z, 6, (AfSampler){0.7f, 0.9f, 6}, 500, c, &sc);
+    draw_counts(z, 6, (AfSampler){0.7f, 0.9f, 0, NULL}, 500, c0, &sc);
+    draw_counts(z, 6, (AfSampler){0.7f, 0.9f, 6, NULL}, 500, c, &sc);
     CHECK(!memcmp(c, c0, sizeof c));
-    draw_counts(z, 6, (AfSampler){0.7f, 0.9f, 100}, 500, c, &sc);
+    draw_counts(z, 6, (AfSampler){0.7f, 0.9f, 100, NULL}, 500, c, &sc);
     CHECK(!memcmp(c, c0, sizeof c));
     /* ties: equal logits, top_k = 2 keeps the two lowest ids */
     float flat[5] = {1, 1, 1, 1, 1};
-    draw_counts(flat, 5, (AfSampler){1.0f, 1.0f, 2}, 2000, c, &sc);
+    draw_counts(flat, 5, (AfSampler){1.0f, 1.0f, 2, NULL}, 2000, c, &sc);
     CHECK_EQ_INT(c[0] + c[1], 2000);
     CHECK(c[0] > 800 && c[1] > 800);
     /* bad samplers */
@@ -228,8 +228,8 @@ static void test_sampler(void) {
     af_rng_init(&r, 1, AF_RNG_SAMPLE, 0, 0, 0);
     int32_t t;
     float lp;
-    CHECK(af_sample_logits(z, 6, &(AfSampler){1.0f, 1.0f, -1}, &r, &sc.sc, &t, &lp) == AF_EINVAL);
-    CHECK(af_sample_logits(z, 6, &(AfSampler){1.0f, 0.0f, 2}, &r, &sc.sc, &t, &lp) == AF_EINVAL);
+    CHECK(af_sample_logits(z, 6, &(AfSampler){1.0f, 1.0f, -1, NULL}, &r, &sc.sc, &t, &lp) == AF_EINVAL);
+    CHECK(af_sample_logits(z, 6, &(AfSampler){1.0f, 0.0f, 2, NULL}, &r, &sc.sc, &t, &lp) == AF_EINVAL);
     /* a Qwen-sized vocabulary: the heap's top 50 equal a full sort's, and the draw lies in them */
     const int V = 151936, K = 50;
     float *big = malloc((size_t)V * sizeof *big);
@@ -253,7 +253,7 @@ static void test_sampler(void) {
     af_rng_init(&rr, 4, AF_RNG_SAMPLE, 0, 0, 0);
     int outside = 0;
     for (int i = 0; i < 200; i++) {
-        CHECK(af_sample_logits(big, V, &(AfSampler){1.0f, 1.0f, K}, &rr, &sc.sc, &t, &lp) == 0);
+        CHECK(af_sample_logits(big, V, &(AfSampler){1.0f, 1.0f, K, NULL}, &rr, &sc.sc, &t, &lp) == 0);
         outside += !in_top[t];
         CHECK(lp <= 0.0f);
     }

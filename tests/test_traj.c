@@ -170,7 +170,48 @@ static void mutate(Agentflow__Trajectory *t, int which) {
         break;
     case 29: t->actor_cpu_s = -0.5; break;
     case 30: t->actor_cpu_s = INFINITY; break;
+    case 31: /* constrained decoding's masks: one byte short */
+    case 32: { /* every token allowed but the third action token */
+        const size_t stride = (FIX_VOCAB + 7) / 8, n = u->n_action_tokens * stride;
+        u->action_allow.data = malloc(n);
+        memset(u->action_allow.data, 0xff, n);
+        u->action_allow.len = which == 31 ? n - 1 : n;
+        if (which == 32) {
+            const uint32_t tok = u->action_tokens[2];
+            u->action_allow.data[2 * stride + tok / 8] &= (uint8_t)~(1u << (tok % 8));
+        }
+        break;
     }
+    }
+}
+
+/* A turn whose action_allow has one mask per action token, each allowing its token (and
+ * nothing else), is accepted, and survives the wire. */
+static void test_action_allow(void) {
+    AfTrajLimits lim = fix_limits(7);
+    AfRng r;
+    af_rng_init(&r, 3, AF_RNG_TEST, 0, 99, 0);
+    Agentflow__Trajectory *t = fix_make_traj(&r, 7, 5, 3, 3, 100, 20);
+    t->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
+    t->actor_rank = 2;
+    Agentflow__Turn *u = t->turns[1];
+    const size_t stride = (FIX_VOCAB + 7) / 8, n = u->n_action_tokens * stride;
+    u->action_allow.data = calloc(n, 1);
+    u->action_allow.len = n;
+    for (size_t j = 0; j < u->n_action_tokens; j++)
+        u->action_allow.data[j * stride + u->action_tokens[j] / 8] |= (uint8_t)(1u << (u->action_tokens[j] % 8));
+    CHECK_EQ_INT(af_traj_validate(t, &lim, NULL), 0);
+    static uint8_t buf[1 << 20];
+    size_t len = 0;
+    CHECK_EQ_INT(af_traj_encode(t, buf, sizeof buf, &len), 0);
+    AfTrajDecoder *d = NULL;
+    Agentflow__Trajectory *back = NULL;
+    CHECK_EQ_INT(af_traj_decoder_create(&lim, &d), 0);
+    CHECK_EQ_INT(af_traj_decode(d, buf, len, &back, NULL), 0);
+    CHECK(back && back->turns[1]->action_allow.len == n && !memcmp(back->turns[1]->action_allow.data, u->action_allow.data, n));
+    CHECK(back && back->turns[0]->action_allow.len == 0);
+    af_traj_decoder_destroy(d); /* the decoder's arena holds back */
+    af_traj_free(t);
 }
 
 static void test_rejections(void) {
@@ -206,6 +247,8 @@ static void test_rejections(void) {
         {"turns[1].try_index", AF_TRAJ_REJECT_VALUE, 28},
         {"actor_cpu_s", AF_TRAJ_REJECT_VALUE, 29},
         {"actor_cpu_s", AF_TRAJ_REJECT_VALUE, 30},
+        {"turns[1].action_allow", AF_TRAJ_REJECT_SIZE, 31},
+        {"turns[1].action_tokens[2]", AF_TRAJ_REJECT_TOKEN, 32},
     };
     AfTrajLimits lim = fix_limits(7);
     AfTrajDecoder *d = NULL;
@@ -381,6 +424,7 @@ static void test_garbage(void) {
 int main(void) {
     test_round_trip();
     test_rejections();
+    test_action_allow();
     test_garbage();
     TEST_MAIN_END();
 }

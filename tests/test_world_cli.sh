@@ -13,7 +13,11 @@
 #  - suite.shuffle=true (game24): the world records it, stored training trajectories are
 #    played on the training questions' numbers in drawn orders (the same for a query's
 #    samples), evaluation keeps the given order, and a suite without number questions is
-#    refused naming the key.
+#    refused naming the key;
+#  - rollout.constrain_actions=true (game24): training and evaluation run with it, the
+#    learner's masked log-probs are the sampled ones, the untrained planner's sampled and
+#    greedy episodes make no bad action where the same planner decoding freely makes many,
+#    and arith and multihop are refused naming the key.
 # usage: test_world_cli.sh AGENTFLOW_BINARY
 . "$(dirname "$0")/lib.sh"
 
@@ -159,4 +163,28 @@ PYEOF"
 check "suite.shuffle: evaluation plays the questions as given" \
     "$PY -c \"import json,sys; g=[json.loads(l)['question'] for l in open('$T/dist.jsonl')]; r=[json.loads(l)['question'] for l in open('$T/shuf.eval.jsonl')]; sys.exit(0 if sorted(r)==sorted(g) and len(r)==6 else 1)\""
 expect_rc 2 "suite.shuffle" "$AF" train --run-dir "$T/shuf-ar" "${TINY[@]}" --set run.iterations=0 --set suite.shuffle=true
+
+# rollout.constrain_actions: the untrained planner of a 2-iteration run on puzzles with many
+# solutions (so that some groups carry a gradient), then 12 episodes each way
+for q in "6 6 6 6" "2 2 2 3" "3 3 8 8" "1 1 3 8" "2 2 6 6" "4 4 4 6"; do echo "{\"question\": \"$q\"}"; done >"$T/many.jsonl"
+"$AF" train --run-dir "$T/con" "${TINY[@]}" --set suite.name=game24 --set "data.train=$T/many.jsonl" \
+    --set "data.test=$T/many.jsonl" --set rollout.batch_queries=6 --set rollout.group_size=4 --set suite.attempts=3 \
+    --set rollout.max_turns=8 --set rollout.max_action_tokens=24 --set rollout.constrain_actions=true \
+    --set run.iterations=2 >"$T/con.log" 2>&1
+check "constrain_actions: train ran, config.json has the key" \
+    "[ -f '$T/con/model/model.safetensors' ] && $PY -c \"import json,sys; sys.exit(0 if json.load(open('$T/con/config.json'))['rollout']['constrain_actions'] is True else 1)\""
+check "constrain_actions: the learner's masked log-probs are the behaviour's (logprob_mismatch_max <= 1e-4 where it trained)" \
+    "$PY -c \"import json,sys; r=[json.loads(l) for l in open('$T/con/metrics.jsonl')]; t=[x for x in r if x['entropy'] > 0]; sys.exit(0 if t and all(x['logprob_mismatch_max'] <= 1e-4 for x in r) else 1)\""
+bad_actions() { sed -n 's/.*(bad actions \([0-9]*\)).*/\1/p'; }
+free_bad=$("$AF" rollout --run-dir "$T/con" --n 12 --set rollout.constrain_actions=false 2>/dev/null | bad_actions)
+con_bad=$("$AF" rollout --run-dir "$T/con" --n 12 2>/dev/null | bad_actions)
+greedy_bad=$("$AF" rollout --run-dir "$T/con" --n 12 --greedy 2>/dev/null | bad_actions)
+check "constrain_actions: bad actions free $free_bad (> 0), constrained sampled $con_bad and greedy $greedy_bad (0)" \
+    "[ -n '$free_bad' ] && [ '$free_bad' -gt 0 ] && [ '$con_bad' = 0 ] && [ '$greedy_bad' = 0 ]"
+check "constrain_actions: eval runs constrained" \
+    "'$AF' eval --run-dir '$T/con' --greedy --set log.level=info 2>&1 | grep -q 'constrained to the suite'"
+expect_rc 2 "rollout.constrain_actions" "$AF" train --run-dir "$T/con-ar" "${TINY[@]}" --set run.iterations=0 \
+    --set rollout.constrain_actions=true
+expect_rc 2 "rollout.constrain_actions" "$AF" train --run-dir "$T/con-mh" "${TINY[@]}" --set suite.name=multihop \
+    --set run.iterations=0 --set rollout.constrain_actions=true
 finish

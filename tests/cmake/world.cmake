@@ -12,6 +12,7 @@ af_unit_test(test_group_decode TIMEOUT 300)
 # learner's forward, group decoding with explored and sampled episodes byte for byte,
 # evaluation never exploring, refusal without a scoring planner, the metrics.
 af_unit_test(test_explore TIMEOUT 120)
+af_unit_test(test_constrain TIMEOUT 120)
 af_script_test(test_rollout_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_rollout_cli.sh)
 af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.sh $<TARGET_FILE:agentflow>)
 # The shipped configurations build their worlds and the oracle solves through them; the
