@@ -733,14 +733,28 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
 }
 
 /* game24/countdown: every step of the state the memory leaves (two of the numbers left and
- * an operator whose result exists), in search order; none for arith. */
+ * an operator whose result exists), in search order; "stop" alone where one number is
+ * left (countdown's single try after a last step that missed: no step remains); none for
+ * arith or a memory that does not replay. */
 static int num_actions(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char ***actions,
                        size_t *n_actions) {
     char (*cand)[AF_NUMBERS_STEP_LEN];
     int nc, rc;
     *actions = NULL;
     *n_actions = 0;
-    if ((rc = state_steps(s, item, mem, n, 2, 0, &cand, &nc)) || !nc) return rc;
+    if ((rc = state_steps(s, item, mem, n, 2, 0, &cand, &nc))) return rc;
+    if (!nc) {
+        Puzzle pz;
+        char why[128];
+        AfNumAtom atoms[NUM_MAX];
+        int k;
+        if (kind_of(s) == AF_NUMBERS_ARITH || puzzle_parse(kind_of(s), item, &pz, why, sizeof why) ||
+            state_atoms(&pz, tries_of(s), mem, n, atoms, &k) != 1)
+            return 0;
+        if (!(cand = malloc(AF_NUMBERS_STEP_LEN))) return af_error_set(AF_ENOMEM, "%s: the actions of a state", s->name);
+        snprintf(cand[0], AF_NUMBERS_STEP_LEN, "stop");
+        nc = 1;
+    }
     char **a = calloc((size_t)nc, sizeof *a);
     for (int i = 0; a && i < nc; i++)
         if (!(a[i] = strdup(cand[i]))) {

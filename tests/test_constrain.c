@@ -16,7 +16,8 @@
  *     path (logits recomputed in the backward) giving the same log-probs and gradient.
  *  2. The suite's list (AfSuiteOps.actions): game24 "1 2 3 4" has 36 steps (6 + and *,
  *     12 - and /), all distinct and each executed by the suite's calculator without an
- *     error; after one step 18 (12 of them with its result); a division by a zero result is not listed; arith lists none.
+ *     error; after one step 18 (12 of them with its result); a division by a zero result is
+ *     not listed; countdown lists "stop" alone where one number is left; arith lists none.
  *  3. Episodes of a random-weight planner on game24 with attempts: free decoding makes bad
  *     actions, the constrained planner (same weights and streams) none, sampled or greedy;
  *     every turn carries one mask per action token (each allowing its token); the
@@ -297,6 +298,23 @@ static void test_actions(void) {
     CHECK_MSG(na == 16 && bad == 0, "%zu steps, %d divide by the zero", na, bad);
     af_turn_record_clear(&zr);
     af_suite_actions_free(acts, na);
+    /* countdown "3 5 -> 9" after $1+$2 = 8: one number left, not the target: "stop" alone */
+    AfSuite *cd = NULL;
+    CHECK(af_suite_create("countdown", NULL, &cd) == 0);
+    if (cd) {
+        AfItem ci = {.question = "3 5 -> 9"};
+        AfTurnRecord cr = {0};
+        CHECK(cd->ops->actions(cd, &ci, NULL, 0, &acts, &na) == 0);
+        CHECK_EQ_INT((int)na, 6);
+        af_suite_actions_free(acts, na);
+        CHECK(cd->ops->execute(cd, &ci, NULL, 0, "calculator $1+$2", 1.0, &cr) == 0);
+        CHECK(cd->ops->actions(cd, &ci, &cr, 1, &acts, &na) == 0);
+        CHECK_MSG(na == 1 && !strcmp(acts[0], "stop"), "%zu actions after the last step, the first %s", na,
+                  na ? acts[0] : "-");
+        af_suite_actions_free(acts, na);
+        af_turn_record_clear(&cr);
+        af_suite_destroy(cd);
+    }
     /* arith: none */
     AfItem ai = {.question = "What is 3 plus 4?"};
     CHECK(ar->ops->actions(ar, &ai, NULL, 0, &acts, &na) == 0);
