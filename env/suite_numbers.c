@@ -735,7 +735,9 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
 /* game24/countdown: every step of the state the memory leaves (two of the numbers left and
  * an operator whose result exists), in search order; "stop" alone where one number is
  * left (countdown's single try after a last step that missed: no step remains); none for
- * arith or a memory that does not replay. */
+ * arith or a memory that does not replay. The forward steps only: the calculator also
+ * accepts an expression re-combining an earlier turn's inputs (each question number at
+ * most once), which this list leaves out. */
 static int num_actions(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char ***actions,
                        size_t *n_actions) {
     char (*cand)[AF_NUMBERS_STEP_LEN];
