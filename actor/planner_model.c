@@ -6,6 +6,7 @@
 
 #include "actor/text_planner.h"
 #include "common/error.h"
+#include "common/kernels.h"
 #include "env/vocab.h"
 
 typedef struct {
@@ -25,7 +26,7 @@ typedef struct {
     int *glen, *gslot, *gidx, *gstep, *gstart; /* (group) */
     size_t *gbudget, *gk;              /* (group) */
     AfRng *grng, *srng;                /* (group) the episodes' streams; those of one step */
-    AfSampler *gsamp;                  /* (group) */
+    AfSampler *gsamp;                  /* (group) the samplers of one step (each request's mask) */
     int32_t *gtok, *stok;              /* (group) each episode's last token; those of one step */
     float *glp, *slp;                  /* (group) their log-probs */
     AfBytes *gtext;                    /* (group) each action decoded so far (stop strings) */
@@ -136,7 +137,7 @@ static const uint8_t *constraint_mask(Constraint *c, size_t k, uint32_t vocab) {
 /* The mask the last token was drawn under as bits (AgentflowTurn.action_allow) into out
  * ((vocab + 7) / 8 bytes): every token where the position had none. */
 static void constraint_bits(const Constraint *c, uint32_t vocab, uint8_t *out) {
-    const size_t nb = ((size_t)vocab + 7) / 8;
+    const size_t nb = af_mask_bytes(vocab);
     if (!c->cur) {
         memset(out, 0xff, nb);
         return;
@@ -190,7 +191,6 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
         mp->gk[i] = 0;
         mp->gtext[i].len = 0;
         mp->grng[i] = *rngs[i];
-        mp->gsamp[na] = mp->sampler;
         mp->gidx[na++] = (int)i;
     }
     /* constrained decoding: each sampled request's valid actions, before anything moves */
@@ -302,7 +302,7 @@ static int decode_turns(ModelPlanner *mp, size_t n, const AfPlannerInput *in, co
             }
             const size_t k = mp->gk[i]++;
             if (con && con[i].n) {
-                if (in[i].allow_out) constraint_bits(&con[i], vocab, in[i].allow_out + k * ((vocab + 7) / 8));
+                if (in[i].allow_out) constraint_bits(&con[i], vocab, in[i].allow_out + k * af_mask_bytes(vocab));
                 constraint_advance(&con[i], k, (uint32_t)mp->gtok[i]);
             }
             tokens[i][k] = (uint32_t)mp->gtok[i];
@@ -555,11 +555,11 @@ int af_planner_model_set_constrain(AfPlanner *p, const AfSuite *suite, int on) {
     if (on && mp->codec)
         return af_error_set(AF_ECONFIG, "rollout.constrain_actions: a planner in text (a model directory with a "
                                         "tokenizer.json) writes free text; only the suite vocabulary's planner is constrained");
-    if (on && (!suite || !suite->ops->actions || !af_suite_number_lists(suite)))
+    if (on && (!suite || !af_suite_lists_actions(suite)))
         return af_error_set(AF_ECONFIG, "rollout.constrain_actions: suite %s cannot list its valid actions (game24 "
                                         "and countdown can)", suite ? suite->name : "(none)");
     mp->constrain = on != 0;
-    p->allow_stride = on ? ((size_t)mp->model->cfg.vocab_size + 7) / 8 : 0;
+    p->allow_stride = on ? af_mask_bytes((size_t)mp->model->cfg.vocab_size) : 0;
     return 0;
 }
 

@@ -173,4 +173,9 @@ float af_logp_from_lse(float y, double lse);
  * it stays 0 in the entropy and its gradient. */
 #define AF_LOGIT_MASKED (-1.0e9f)
 
+/* A token mask of V bits (Turn.action_allow, af_model_set_logit_mask): bit j of byte j / 8,
+ * least significant first; af_mask_bytes(V) bytes. */
+static inline size_t af_mask_bytes(size_t V) { return (V + 7) / 8; }
+static inline int af_mask_has(const uint8_t *b, size_t j) { return (b[j >> 3] >> (j & 7)) & 1; }
+
 #endif

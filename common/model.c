@@ -1184,7 +1184,7 @@ static void lm_mask_row(const AfModel *m, float *z, int i) {
     if (!b) return;
     const int V = m->cfg.vocab_size;
     for (int j = 0; j < V; j++)
-        if (!((b[j >> 3] >> (j & 7)) & 1)) z[j] = AF_LOGIT_MASKED;
+        if (!af_mask_has(b, (size_t)j)) z[j] = AF_LOGIT_MASKED;
 }
 
 /* The block path's blocks run between lm_blocks_begin and lm_blocks_end (g_lmb.mu held):

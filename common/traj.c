@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/kernels.h"
 #include "common/mpi_env.h"
 #include "common/text.h"
 
@@ -159,18 +160,14 @@ int af_traj_validate(const Agentflow__Trajectory *t, const AfTrajLimits *lim, Af
         if (u->n_behaviour_logprobs != u->n_action_tokens)
             REJECT(AF_TRAJ_REJECT_LOGPROB, "turns[%zu].behaviour_logprobs: %zu values for %zu action tokens", i,
                    u->n_behaviour_logprobs, u->n_action_tokens);
-        if (u->action_allow.len) { /* constrained decoding: one mask per action token, each allowing its token */
-            const size_t stride = ((size_t)lim->vocab_size + 7) / 8;
-            if (!u->action_allow.data || u->action_allow.len != u->n_action_tokens * stride)
-                REJECT(AF_TRAJ_REJECT_SIZE, "turns[%zu].action_allow: %zu bytes for %zu action tokens (%zu bytes each)", i,
-                       u->action_allow.len, u->n_action_tokens, stride);
-            for (size_t j = 0; j < u->n_action_tokens; j++) {
-                const uint8_t *b = u->action_allow.data + j * stride;
-                const uint32_t tok = u->action_tokens[j];
-                if (!((b[tok >> 3] >> (tok & 7)) & 1))
-                    REJECT(AF_TRAJ_REJECT_TOKEN, "turns[%zu].action_tokens[%zu]: token id %u is masked by its action_allow",
-                           i, j, tok);
-            }
+        size_t bad = 0;
+        switch (af_traj_turn_masks_check(u, lim->vocab_size, &bad)) {
+        case 1:
+            REJECT(AF_TRAJ_REJECT_SIZE, "turns[%zu].action_allow: %zu bytes for %zu action tokens (%zu bytes each)", i,
+                   u->action_allow.len, u->n_action_tokens, af_mask_bytes(lim->vocab_size));
+        case 2:
+            REJECT(AF_TRAJ_REJECT_TOKEN, "turns[%zu].action_tokens[%zu]: token id %u is masked by its action_allow", i,
+                   bad, u->action_tokens[bad]);
         }
         for (size_t j = 0; j < u->n_behaviour_logprobs; j++) {
             float lp = u->behaviour_logprobs[j];
@@ -430,6 +427,18 @@ static int copy_array(void **dst, size_t *n_dst, const void *src, size_t n, size
     free(*dst);
     *dst = p;
     *n_dst = n;
+    return 0;
+}
+
+int af_traj_turn_masks_check(const Agentflow__Turn *u, uint32_t vocab, size_t *bad) {
+    if (!u->action_allow.len) return 0;
+    const size_t stride = af_mask_bytes(vocab);
+    if (!u->action_allow.data || u->action_allow.len != u->n_action_tokens * stride) return 1;
+    for (size_t j = 0; j < u->n_action_tokens; j++)
+        if (u->action_tokens[j] >= vocab || !af_mask_has(u->action_allow.data + j * stride, u->action_tokens[j])) {
+            *bad = j;
+            return 2;
+        }
     return 0;
 }
 

@@ -75,6 +75,12 @@ size_t af_traj_max_bytes(const AfTrajLimits *lim);
  * token id 70000 >= vocab_size 512") and *reason (may be NULL) set. Does not allocate. */
 int af_traj_validate(const Agentflow__Trajectory *t, const AfTrajLimits *lim, AfTrajReject *reason);
 
+/* A turn's constrained-decoding masks (Turn.action_allow) against a vocabulary of vocab
+ * tokens: 0 if it has none or one mask per action token each allowing its token; 1 if
+ * their length is not n_action_tokens * af_mask_bytes(vocab); 2 if action token *bad
+ * is masked by its own mask. The wire's check (af_traj_validate) and the learner's. */
+int af_traj_turn_masks_check(const Agentflow__Turn *u, uint32_t vocab, size_t *bad);
+
 /* Makes every string field of t (and of its turns) well-formed UTF-8, as protobuf
  * `string` fields and JSON output require: a field that is not is replaced by a copy
  * with U+FFFD for each ill-formed sequence (common/text.h); valid fields are untouched.

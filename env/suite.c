@@ -218,6 +218,8 @@ void af_suite_actions_free(char **actions, size_t n) {
 
 int af_suite_number_lists(const AfSuite *s) { return !strcmp(s->name, "game24") || !strcmp(s->name, "countdown"); }
 
+int af_suite_lists_actions(const AfSuite *s) { return s->ops->actions && af_suite_number_lists(s); }
+
 int af_suite_shuffle_question(const AfSuite *s, const char *question, AfRng *rng, char *out, size_t cap) {
     if (!af_suite_number_lists(s))
         return af_error_set(AF_EINVAL, "suite.shuffle: suite %s's questions are not lists of numbers (game24 and "

@@ -184,6 +184,10 @@ int af_suite_difficulty(const AfSuite *s, const AfItem *item);
 /* 1 if the suite's questions are lists of numbers (game24, countdown): the suites whose
  * questions af_suite_shuffle_question can shuffle (suite.shuffle). */
 int af_suite_number_lists(const AfSuite *s);
+/* 1 if the suite lists the valid actions of its states (AfSuiteOps.actions) for
+ * constrained decoding (rollout.constrain_actions): game24 and countdown (arith shares
+ * their ops but lists none: its steps are free text). */
+int af_suite_lists_actions(const AfSuite *s);
 /* The question of a game24 or countdown item with its numbers in a random order (Fisher-Yates
  * over the integers before "->", one af_rng_below per position from rng; countdown's target
  * stays after them): the same puzzle as the suite's judge and tools see it (every number

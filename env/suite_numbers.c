@@ -687,18 +687,20 @@ static int solve_from_state(const Puzzle *pz, Tries tries, const AfTurnRecord *m
 /* game24/countdown: the steps of the state the memory leaves, in search order, into
  * *cand (malloc'd, *nc of them; NULL when there are none): every step, or with
  * solvable_only those after which the state is still solvable. None for arith, a bad item
- * or memory, or a state of fewer than min_left numbers. Returns 0 or AF_ENOMEM. */
+ * or memory, or a state of fewer than min_left numbers. *left: the state's numbers (0 for
+ * arith, a bad item or memory). Returns 0 or AF_ENOMEM. */
 static int state_steps(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, int min_left,
-                       int solvable_only, char (**cand)[AF_NUMBERS_STEP_LEN], int *nc) {
+                       int solvable_only, char (**cand)[AF_NUMBERS_STEP_LEN], int *nc, int *left) {
     Puzzle pz;
     char why[128];
     AfNumAtom atoms[NUM_MAX];
-    int k;
+    int k = 0;
     AfNumbersKind kind = kind_of(s);
     *cand = NULL;
     *nc = 0;
+    *left = 0;
     if (kind == AF_NUMBERS_ARITH || puzzle_parse(kind, item, &pz, why, sizeof why) ||
-        state_atoms(&pz, tries_of(s), mem, n, atoms, &k) < min_left)
+        (*left = state_atoms(&pz, tries_of(s), mem, n, atoms, &k)) < min_left)
         return 0;
     char (*c)[AF_NUMBERS_STEP_LEN] = malloc((size_t)k * (size_t)k * 4 * AF_NUMBERS_STEP_LEN);
     if (!c) return af_error_set(AF_ENOMEM, "%s: the steps of a state", s->name);
@@ -724,9 +726,9 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
                        char **action) {
     const int any = s->attempts > 1 || s->retries > 0;
     char (*cand)[AF_NUMBERS_STEP_LEN];
-    int nc, rc;
+    int nc, left, rc;
     *action = NULL;
-    if ((rc = state_steps(s, item, mem, n, any ? 2 : 3, !any, &cand, &nc)) || !nc) return rc;
+    if ((rc = state_steps(s, item, mem, n, any ? 2 : 3, !any, &cand, &nc, &left)) || !nc) return rc;
     *action = strdup(cand[af_rng_below(rng, (uint32_t)nc)]);
     free(cand);
     return *action ? 0 : af_error_set(AF_ENOMEM, "explore action");
@@ -741,18 +743,12 @@ static int num_explore(const AfSuite *s, const AfItem *item, const AfTurnRecord 
 static int num_actions(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, char ***actions,
                        size_t *n_actions) {
     char (*cand)[AF_NUMBERS_STEP_LEN];
-    int nc, rc;
+    int nc, left, rc;
     *actions = NULL;
     *n_actions = 0;
-    if ((rc = state_steps(s, item, mem, n, 2, 0, &cand, &nc))) return rc;
+    if ((rc = state_steps(s, item, mem, n, 2, 0, &cand, &nc, &left))) return rc;
     if (!nc) {
-        Puzzle pz;
-        char why[128];
-        AfNumAtom atoms[NUM_MAX];
-        int k;
-        if (kind_of(s) == AF_NUMBERS_ARITH || puzzle_parse(kind_of(s), item, &pz, why, sizeof why) ||
-            state_atoms(&pz, tries_of(s), mem, n, atoms, &k) != 1)
-            return 0;
+        if (left != 1) return 0;
         if (!(cand = malloc(AF_NUMBERS_STEP_LEN))) return af_error_set(AF_ENOMEM, "%s: the actions of a state", s->name);
         snprintf(cand[0], AF_NUMBERS_STEP_LEN, "stop");
         nc = 1;

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/kernels.h"
+#include "common/traj.h"
 #include "common/mpi_env.h"
 
 typedef struct {
@@ -164,20 +166,21 @@ static int push_action(AfUpdate *u, const Agentflow__Trajectory *t, size_t k, in
         return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: %zu behaviour log-probs for %zu action tokens",
                             t->query_index, t->sample_index, k, tu->n_behaviour_logprobs, tu->n_action_tokens);
     if (tu->action_allow.len) { /* the masked softmax it was drawn from is the one trained */
-        const size_t stride = ((size_t)u->policy->cfg.vocab_size + 7) / 8;
+        const uint32_t vocab = (uint32_t)u->policy->cfg.vocab_size;
+        const size_t stride = af_mask_bytes(vocab);
         const int at = u->s[u->n_s - 1].seq_off + pos;
-        if (!tu->action_allow.data || tu->action_allow.len != tu->n_action_tokens * stride)
+        size_t bad = 0;
+        switch (af_traj_turn_masks_check(tu, vocab, &bad)) {
+        case 1:
             return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: action_allow has %zu bytes for %zu "
                                            "action tokens of %zu bytes each", t->query_index, t->sample_index, k,
                                 tu->action_allow.len, tu->n_action_tokens, stride);
-        for (size_t i = 0; i < tu->n_action_tokens; i++) {
-            const uint8_t *b = tu->action_allow.data + i * stride;
-            const uint32_t tok = tu->action_tokens[i];
-            if (!((b[tok >> 3] >> (tok & 7)) & 1))
-                return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: action token %zu (id %u) is "
-                                               "masked by its own action_allow", t->query_index, t->sample_index, k, i, tok);
-            u->lmask[at + (int)i] = b;
+        case 2:
+            return af_error_set(AF_EINVAL, "trajectory (query %u, sample %u) turn %zu: action token %zu (id %u) is "
+                                           "masked by its own action_allow", t->query_index, t->sample_index, k, bad,
+                                tu->action_tokens[bad]);
         }
+        for (size_t i = 0; i < tu->n_action_tokens; i++) u->lmask[at + (int)i] = tu->action_allow.data + i * stride;
         u->n_masked += (int)tu->n_action_tokens;
     }
     for (size_t i = 0; i < tu->n_action_tokens; i++) {

@@ -339,8 +339,7 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
                                       "(game24 and countdown only)", w->suite->name);
         goto fail;
     }
-    if (cfg->rollout.constrain_actions && (!w->suite->ops->actions || !af_suite_number_lists(w->suite))) {
-        /* arith shares game24's ops, and lists no actions: its steps are free text */
+    if (cfg->rollout.constrain_actions && !af_suite_lists_actions(w->suite)) {
         rc = af_error_set(AF_ECONFIG, "config: rollout.constrain_actions: suite %s cannot list its valid actions "
                                       "(game24 and countdown can)", w->suite->name);
         goto fail;
