@@ -42,6 +42,7 @@
 #include "env/suite.h"
 #include "run/world.h"
 #include "tests/test_util.h"
+#include "tests/episode_runs.h"
 
 /* ------------------------------------------------------------------ 1: the sampler */
 
@@ -329,57 +330,15 @@ out:
 
 enum { NQ = 4, G = 6, N = NQ * G };
 
-typedef struct {
-    Agentflow__Trajectory *t[N];
-    uint8_t *b[N];
-    size_t len[N];
-    size_t turns, bad;
-} Runs;
+typedef EpRuns Runs;
 
-static void runs_free(Runs *r) {
-    for (int i = 0; i < N; i++) free(r->b[i]), af_trajectory_free(r->t[i]);
-    memset(r, 0, sizeof *r);
-}
+static void runs_free(Runs *r) { ep_free(r); }
 
-static void run_all(const AfWorld *w, AfPlanner *p, int group, Runs *r) {
-    const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TRAIN);
-    const AfItem *items[N];
-    AfEpisodeId ids[N];
-    int rcs[N];
-    static char details[N][AF_EPISODE_DETAIL];
-    memset(r, 0, sizeof *r);
-    for (int i = 0; i < N; i++) {
-        items[i] = &ds->items[(size_t)(3 + i / G) % ds->n];
-        ids[i] = (AfEpisodeId){.iteration = 2, .query_index = (uint32_t)(3 + i / G), .sample_index = (uint32_t)(i % G)};
-    }
-    if (group == 0) {
-        for (int i = 0; i < N; i++)
-            CHECK_MSG(af_world_train_episode(w, p, items[i], &ids[i], &r->t[i]) == 0, "episode %d: %s", i,
-                      af_error_detail());
-    } else {
-        CHECK(af_world_planner_group(w, p, group) == 0);
-        CHECK(af_world_train_episode_group(w, p, items, ids, N, r->t, rcs, details) == 0);
-        for (int i = 0; i < N; i++) CHECK_MSG(rcs[i] == 0, "grouped episode %d: %s", i, details[i]);
-        CHECK(af_world_planner_group(w, p, 1) == 0);
-    }
-    for (int i = 0; i < N; i++) {
-        if (!r->t[i]) continue;
-        r->turns += r->t[i]->n_turns;
-        for (size_t k = 0; k < r->t[i]->n_turns; k++)
-            r->bad += r->t[i]->turns[k]->tool_status != AGENTFLOW__TOOL_STATUS__TOOL_STATUS_OK;
-        af_trajectory_zero_timings(r->t[i]);
-        r->t[i]->episode_s = 0;
-        r->len[i] = protobuf_c_message_get_packed_size(&r->t[i]->base);
-        r->b[i] = malloc(r->len[i] ? r->len[i] : 1);
-        if (r->b[i]) protobuf_c_message_pack(&r->t[i]->base, r->b[i]);
-    }
-}
+/* The N training episodes (queries 3.., samples 0..G-1, iteration 2), one at a time
+ * (group 0) or in groups. */
+static void run_all(const AfWorld *w, AfPlanner *p, int group, Runs *r) { ep_run(w, p, group, 1, 2, 3, NQ, G, r); }
 
-static int same_runs(const Runs *a, const Runs *b) {
-    for (int i = 0; i < N; i++)
-        if (!a->b[i] || !b->b[i] || a->len[i] != b->len[i] || memcmp(a->b[i], b->b[i], a->len[i])) return 0;
-    return 1;
-}
+static int same_runs(const Runs *a, const Runs *b) { return ep_first_diff(a, b) < 0; }
 
 /* Behaviour log-probs against the learner's forward of prompt + action at T, with each
  * turn's masks (masked) or without; *nomask: action tokens without a mask. */

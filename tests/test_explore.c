@@ -31,67 +31,24 @@
 #include "learner/metrics.h"
 #include "run/world.h"
 #include "tests/test_util.h"
+#include "tests/episode_runs.h"
 
 enum { NQ = 3, G = 8, N = NQ * G };
 
-typedef struct {
-    Agentflow__Trajectory *t[N];
-    uint8_t *b[N];
-    size_t len[N];
-    size_t turns, explored;
-} Runs;
+typedef EpRuns Runs;
 
-static void runs_free(Runs *r) {
-    for (int i = 0; i < N; i++) free(r->b[i]), af_trajectory_free(r->t[i]);
-    memset(r, 0, sizeof *r);
-}
+static void runs_free(Runs *r) { ep_free(r); }
 
-/* The N training episodes (queries 5.., samples 0..G-1), one at a time (group 0) or in
- * groups; train: the world's training settings, else evaluation's. */
+/* The N training episodes (queries 5.., samples 0..G-1, iteration 7), one at a time
+ * (group 0) or in groups; train: the world's training settings, else evaluation's. */
 static void run_all(const AfWorld *w, AfPlanner *p, int group, int train, Runs *r) {
-    const AfDataset *ds = af_suite_split(w->suite, AF_SPLIT_TRAIN);
-    const AfItem *items[N];
-    AfEpisodeId ids[N];
-    int rcs[N];
-    static char details[N][AF_EPISODE_DETAIL];
-    memset(r, 0, sizeof *r);
-    for (int i = 0; i < N; i++) {
-        items[i] = &ds->items[(size_t)(5 + i / G) % ds->n];
-        ids[i] = (AfEpisodeId){.iteration = 7, .query_index = (uint32_t)(5 + i / G), .sample_index = (uint32_t)(i % G)};
-    }
-    if (group == 0) {
-        for (int i = 0; i < N; i++) {
-            rcs[i] = train ? af_world_train_episode(w, p, items[i], &ids[i], &r->t[i])
-                           : af_world_episode(w, p, items[i], &ids[i], &r->t[i]);
-            CHECK_MSG(rcs[i] == 0, "episode %d: %s", i, af_error_detail());
-        }
-    } else {
-        CHECK(af_world_planner_group(w, p, group) == 0);
-        CHECK(train ? af_world_train_episode_group(w, p, items, ids, N, r->t, rcs, details) == 0
-                    : af_world_episode_group(w, p, items, ids, N, r->t, rcs, details) == 0);
-        for (int i = 0; i < N; i++) CHECK_MSG(rcs[i] == 0, "grouped episode %d: %s", i, details[i]);
-        CHECK(af_world_planner_group(w, p, 1) == 0);
-    }
-    for (int i = 0; i < N; i++) {
-        if (!r->t[i]) continue;
-        r->turns += r->t[i]->n_turns;
-        for (size_t k = 0; k < r->t[i]->n_turns; k++) r->explored += r->t[i]->turns[k]->explored != 0;
-        af_trajectory_zero_timings(r->t[i]);
-        r->t[i]->episode_s = 0;
-        r->len[i] = protobuf_c_message_get_packed_size(&r->t[i]->base);
-        r->b[i] = malloc(r->len[i] ? r->len[i] : 1);
-        if (r->b[i]) protobuf_c_message_pack(&r->t[i]->base, r->b[i]);
-    }
+    ep_run(w, p, group, train, 7, 5, NQ, G, r);
 }
 
 static void check_same(const Runs *a, const Runs *b, const char *what) {
-    int same = 1;
-    for (int i = 0; i < N; i++)
-        if (!a->b[i] || !b->b[i] || a->len[i] != b->len[i] || memcmp(a->b[i], b->b[i], a->len[i])) {
-            same = 0;
-            fprintf(stderr, "%s: episode %d differs (%zu vs %zu bytes)\n", what, i, a->len[i], b->len[i]);
-        }
-    CHECK_MSG(same, "%s: trajectories differ", what);
+    const int d = ep_first_diff(a, b);
+    if (d >= 0) fprintf(stderr, "%s: episode %d differs (%zu vs %zu bytes)\n", what, d, a->len[d], b->len[d]);
+    CHECK_MSG(d < 0, "%s: trajectories differ", what);
 }
 
 /* 1: the stream replayed by hand (arith's random action does not read the memory). */
