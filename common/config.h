@@ -28,6 +28,7 @@
 typedef enum { AF_BACKEND_BUILTIN = 0, AF_BACKEND_OPENAI = 1, AF_BACKEND_MODEL = 2 } AfBackend;
 typedef enum { AF_SUITE_GAME24 = 0, AF_SUITE_COUNTDOWN = 1, AF_SUITE_MULTIHOP = 2, AF_SUITE_ARITH = 3, AF_SUITE_TASK = 4 } AfSuiteKind;
 typedef enum { AF_VIEW_TRY = 0, AF_VIEW_STATE = 1 } AfSuiteView;
+typedef enum { AF_RANDOM_EXPRESSION = 0, AF_RANDOM_STEP = 1 } AfRandomAction;
 typedef enum { AF_WARMSTART_RANDOM = 0, AF_WARMSTART_ORACLE = 1 } AfWarmstartPlanner;
 typedef enum { AF_SUBGOAL_NONE = 0, AF_SUBGOAL_PLAN = 1 } AfWarmstartSubgoal;
 typedef enum { AF_CFG_ADV_TRAJECTORY = 0, AF_CFG_ADV_TURN = 1 } AfCfgAdvStats;
@@ -70,6 +71,7 @@ typedef struct AfConfig {
         int64_t max_train, max_test, train_size, hops, entities, attempts, retries, min_hops, max_hops, distractors;
         int shuffle;
         int view; /* AfSuiteView */
+        int random_action; /* AfRandomAction */
     } suite;
     struct {
         char train[AF_CFG_STR_MAX], test[AF_CFG_STR_MAX];
@@ -240,6 +242,8 @@ typedef struct AfConfig {
       "game24/countdown: training episodes (the warm start's demonstrations and the RL rollouts) see the question's numbers in a random order, drawn per query draw from the run seed (the same for a group's G samples); evaluation keeps the given order") \
     X("suite.view", suite.view, ENUM, "try", 0, 0, "try|state",                                 \
       "game24/countdown: the memory the planner's prompt shows: the current try (every turn with one attempt), or only from the last turn that says what is left (that turn and any failed ones after it)") \
+    X("suite.random_action", suite.random_action, ENUM, "expression", 0, 0, "expression|step",   \
+      "game24/countdown: the random planner's action (agentflow rollout --planner random, model.warmstart_planner=random, rollout.explore_random): one random expression over all the question's numbers, or one uniformly drawn step of the state the memory leaves (two of the numbers left and an operator whose result exists; \"stop\" where one number is left), the steps the oracle takes") \
     X("data.train", data.train, STR, "", 0, 0, "", "JSONL file replacing the generated train split") \
     X("data.test", data.test, STR, "", 0, 0, "", "JSONL file replacing the generated test split") \
     X("task.judge", task.judge, ENUM, "exact", 0, 0, "exact|numeric|choice|regex|contains|openai|model", \

@@ -71,6 +71,8 @@ typedef struct AfSuiteOptions {
     uint32_t retries;        /* game24/countdown: retries from each attempt's first step (suites.h) */
     int state_view;          /* game24/countdown: the prompt shows memory from the last turn that says
                                 what is left, not the whole try (suites.h) */
+    int random_steps;        /* game24/countdown: the random planner takes one uniformly drawn step of
+                                the state (the actions op's list), not a whole expression (suites.h) */
     uint32_t max_question_tokens; /* > 0: a loaded question that encodes to more tokens is an
                                      error naming file:line (the planner's context less
                                      AF_SUITE_PROMPT_RESERVE, see af_suite_question_tokens) */
@@ -161,6 +163,7 @@ struct AfSuite {
     int attempts;            /* attempts per episode (AfSuiteOptions.attempts; 1 for most suites) */
     int retries;             /* retries per attempt (AfSuiteOptions.retries; 0 for most suites) */
     int state_view;          /* AfSuiteOptions.state_view (0 for most suites) */
+    int random_steps;        /* AfSuiteOptions.random_steps (0 for most suites) */
 };
 
 /* Creates the named suite ("game24", "countdown", "multihop", "arith", "task") with options

@@ -650,6 +650,9 @@ int af_suite_multihop_create(const AfSuiteOptions *opts, AfSuite **out) {
     int n = 0;
     if (opts && opts->state_view)
         return af_error_set(AF_ECONFIG, "suite multihop: suite.view = state, but only game24 and countdown list what is left");
+    if (opts && opts->random_steps)
+        return af_error_set(AF_ECONFIG, "suite multihop: suite.random_action = step, but only game24 and countdown list "
+                                        "the steps of a state (multihop's random action is already one step)");
     if (opts && (opts->attempts > 1 || opts->retries > 0))
         return af_error_set(AF_ECONFIG, "suite multihop: attempts = %u, retries = %u, but only game24 and countdown start over",
                             opts->attempts, opts->retries);

@@ -842,10 +842,30 @@ static void random_expr(AfRng *rng, const int *v, int k, char *buf, size_t cap, 
     buf[*len] = '\0';
 }
 
+/* The random planner with random_steps (suite.random_action = step): one uniformly drawn
+ * action of num_actions' list, the list constrained decoding draws from (a step of the
+ * state the memory leaves, or "stop" alone where one number is left); "stop" when there
+ * is none (a memory that does not replay). One draw from rng. */
+static int num_random_step(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
+                           char **action) {
+    char **acts;
+    size_t na;
+    int rc = num_actions(s, item, mem, n, &acts, &na);
+    if (rc) return rc;
+    if (!na) {
+        *action = strdup("stop");
+        return *action ? 0 : af_error_set(AF_ENOMEM, "random action");
+    }
+    const size_t i = af_rng_below(rng, (uint32_t)na);
+    *action = acts[i];
+    acts[i] = NULL;
+    af_suite_actions_free(acts, na);
+    return 0;
+}
+
 static int num_random(const AfSuite *s, const AfItem *item, const AfTurnRecord *mem, size_t n, AfRng *rng,
                       char **action) {
-    (void)mem;
-    (void)n;
+    if (s->random_steps) return num_random_step(s, item, mem, n, rng, action);
     char why[128];
     Puzzle pz;
     if (puzzle_parse(kind_of(s), item, &pz, why, sizeof why)) {
@@ -909,6 +929,12 @@ int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSu
     s->attempts = opts && opts->attempts > 1 ? (int)opts->attempts : 1;
     s->retries = opts ? (int)opts->retries : 0;
     s->state_view = opts && opts->state_view;
+    s->random_steps = opts && opts->random_steps;
+    if (s->random_steps && kind == AF_NUMBERS_ARITH) {
+        rc = af_error_set(AF_ECONFIG, "suite arith: suite.random_action = step, but only game24 and countdown list the "
+                                      "steps of a state");
+        goto fail;
+    }
     if (s->state_view && kind == AF_NUMBERS_ARITH) {
         rc = af_error_set(AF_ECONFIG, "suite arith: suite.view = state, but only game24 and countdown list what is left");
         goto fail;

@@ -417,8 +417,9 @@ int af_suite_task_create(const AfSuiteOptions *opts, AfSuite **out) {
     if (!opts->train_jsonl || !opts->test_jsonl)
         return af_error_set(AF_ECONFIG, "config: %s: not set; suite task needs the user's questions in data.train and "
                                         "data.test (JSONL, env/suite_task.h)", !opts->train_jsonl ? "data.train" : "data.test");
-    if (opts->attempts > 1 || opts->retries > 0 || opts->state_view)
-        return af_error_set(AF_ECONFIG, "suite task: suite.attempts, suite.retries and suite.view=state are game24/countdown's");
+    if (opts->attempts > 1 || opts->retries > 0 || opts->state_view || opts->random_steps)
+        return af_error_set(AF_ECONFIG, "suite task: suite.attempts, suite.retries, suite.view=state and "
+                                        "suite.random_action=step are game24/countdown's");
     const AfTaskOptions *to = opts->task;
     AfSuite *s = NULL;
     TaskCtx *c = calloc(1, sizeof *c);

@@ -34,6 +34,13 @@
  * memory from the last successful calculator turn on, the one whose result lists what is
  * left (and any failed turns after it), instead of the whole try: the state is all a step
  * needs, and prompts stay at about one memory line.
+ * Random planner (random_action): by default one random expression over all the
+ * question's numbers, whatever the memory; with AfSuiteOptions.random_steps
+ * (suite.random_action = step, game24 and countdown) one uniformly drawn action of the
+ * actions op's list for the state the memory leaves (a step, or "stop" alone where one
+ * number is left): the steps the oracle takes, without its choice. The format-only warm
+ * start (model.warmstart_planner = random) then demonstrates the step format, and
+ * exploring turns (rollout.explore_random) take single steps from the planner's own state.
  *
  * ---- countdown (TinyZero-style) -------------------------------------------------------
  * Question "n1 n2 n3 [n4] -> target" (numbers 1..99; target 1..999, built from a random

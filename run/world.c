@@ -218,6 +218,7 @@ static void suite_options(const AfConfig *cfg, AfSuiteOptions *o) {
     o->attempts = (uint32_t)cfg->suite.attempts;
     o->retries = (uint32_t)cfg->suite.retries;
     o->state_view = cfg->suite.view == AF_VIEW_STATE;
+    o->random_steps = cfg->suite.random_action == AF_RANDOM_STEP;
     o->min_hops = (uint32_t)cfg->suite.min_hops;
     o->max_hops = (uint32_t)cfg->suite.max_hops;
     o->distractors = (uint32_t)cfg->suite.distractors;
@@ -599,6 +600,7 @@ char *af_world_describe(const AfWorld *w) {
     cJSON_AddNumberToObject(o, "attempts", w->suite->attempts);
     cJSON_AddNumberToObject(o, "retries", w->suite->retries);
     cJSON_AddStringToObject(o, "view", w->suite->state_view ? "state" : "try");
+    cJSON_AddStringToObject(o, "random_action", w->suite->random_steps ? "step" : "expression");
     cJSON_AddBoolToObject(o, "shuffle", w->train_episode.shuffle);
     if (c->suite.name == AF_SUITE_TASK) {
         cJSON_AddStringToObject(o, "judge", af_config_choice_name("task.judge", c->task.judge));

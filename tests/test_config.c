@@ -74,6 +74,7 @@ static void test_enums(void) {
         {"task.judge", AF_TJ_CONTAINS, "contains"},         {"task.judge", AF_TJ_OPENAI, "openai"},
         {"task.judge", AF_TJ_MODEL, "model"},
         {"suite.view", AF_VIEW_TRY, "try"},                 {"suite.view", AF_VIEW_STATE, "state"},
+        {"suite.random_action", AF_RANDOM_EXPRESSION, "expression"}, {"suite.random_action", AF_RANDOM_STEP, "step"},
         {"model.warmstart_planner", AF_WARMSTART_RANDOM, "random"},
         {"model.warmstart_planner", AF_WARMSTART_ORACLE, "oracle"},
         {"model.warmstart_subgoal", AF_SUBGOAL_NONE, "none"},

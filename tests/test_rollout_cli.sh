@@ -86,6 +86,28 @@ expect 0 '^reward:   1$' -- "$bin" rollout --suite game24 --query "4 7 8 8" --pl
 expect 0 '^summary: suite arith planner oracle episodes 3 accuracy 1.0000' -- "$bin" rollout --suite arith --n 3 --planner oracle
 expect 0 'gold:     24' -- "$bin" rollout --suite countdown --query "4 6 2 -> 24" --gold 24 --planner random
 
+# ---- suite.random_action=step: the random planner plays one listed step per turn (two
+# numbers left and an operator), "stop" where one number is left; the default plays whole
+# expressions; suites without a list of steps refuse the key
+"$bin" rollout --suite countdown --n 40 --planner random --seed 7 --json --set suite.random_action=step \
+    > "$tmp/steps" || bad "random steps exited $?"
+check_json "$tmp/steps"
+checks=$((checks + 1))
+$py - "$tmp/steps" "$tmp/countdown.random" <<'EOF' || bad "random steps: the actions"
+import json, re, sys
+one = re.compile(r"^calculator [$#]\d+[-+*/][$#]\d+$")
+eps = [json.loads(l) for l in open(sys.argv[1])][:-1]
+acts = [t["action"] for e in eps for t in e["turns"]]
+assert acts and all(one.match(a) or a == "stop" for a in acts), [a for a in acts if not (one.match(a) or a == "stop")]
+assert all(t["tool_status"] == "ok" for e in eps for t in e["turns"] if t["action"] != "stop")
+assert any(a == "stop" for a in acts)  # countdown's dead end after a missed last step
+old = [t["action"] for l in open(sys.argv[2]) if '"turns"' in l for t in json.loads(l)["turns"]]
+assert old and not any(one.match(a) for a in old), old[:5]  # the default: whole expressions
+EOF
+expect 2 'suite.random_action = step' -- "$bin" rollout --suite arith --n 1 --planner random --set suite.random_action=step
+expect 2 'suite.random_action = step' -- "$bin" rollout --suite multihop --n 1 --planner random --set suite.random_action=step
+expect 2 'suite.random_action' -- "$bin" rollout --suite game24 --n 1 --set suite.random_action=walk
+
 # ---- the model planner from a directory: a run of 0 iterations writes the initial model
 tiny=(--set model.d_model=32 --set model.n_layers=1 --set model.n_heads=2 --set model.n_kv_heads=2
       --set model.d_ff=64 --set model.max_seq=256 --set run.seed=11 --set log.level=warn --set suite.name=countdown)

@@ -13,6 +13,9 @@ af_unit_test(test_group_decode TIMEOUT 300)
 # evaluation never exploring, refusal without a scoring planner, the metrics.
 af_unit_test(test_explore TIMEOUT 120)
 af_unit_test(test_constrain TIMEOUT 120)
+# The random planner's steps (suite.random_action=step, issue 18): draws on hand-made states
+# against the suite's list, hand-played episodes, exploring turns through the world, refusals.
+af_unit_test(test_random_steps TIMEOUT 120)
 af_script_test(test_rollout_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_rollout_cli.sh)
 af_script_test(test_world_cli cli bash ${CMAKE_SOURCE_DIR}/tests/test_world_cli.sh $<TARGET_FILE:agentflow>)
 # The shipped configurations build their worlds and the oracle solves through them; the
