@@ -38,6 +38,7 @@
 #include "actor/planner_model.h"
 #include "common/decode.h"
 #include "common/error.h"
+#include "common/kernels.h"
 #include "common/traj.h"
 #include "env/suite.h"
 #include "run/world.h"
@@ -352,27 +353,26 @@ static double worst_logprob(const AfModel *m, const Runs *r, float T, int masked
     int32_t *tok = malloc((size_t)cap * sizeof *tok);
     float *lp = malloc((size_t)cap * sizeof *lp);
     const uint8_t **rows = calloc((size_t)cap, sizeof *rows);
-    const size_t stride = ((size_t)m->cfg.vocab_size + 7) / 8;
-    for (int i = 0; i < N && tok && lp && rows; i++) {
+    const size_t stride = af_mask_bytes((size_t)m->cfg.vocab_size);
+    for (int i = 0; i < N && tok && lp && rows && worst < INFINITY; i++) {
         const Agentflow__Trajectory *t = r->t[i];
         for (size_t k = 0; t && k < t->n_turns; k++) {
             const Agentflow__Turn *u = t->turns[k];
             const size_t np = u->n_prompt_tokens, na = u->n_action_tokens;
             if (np + na > (size_t)cap || na == 0) continue;
-            for (size_t j = 0; j < np; j++) tok[j] = (int32_t)u->prompt_tokens[j];
-            for (size_t j = 0; j < na; j++) tok[np + j] = (int32_t)u->action_tokens[j];
             memset(rows, 0, (size_t)cap * sizeof *rows);
             if (u->action_allow.len != na * stride) *nomask += na;
             else
                 for (size_t j = 0; j < na; j++) rows[np + j] = u->action_allow.data + j * stride;
             af_model_set_logit_mask(f, masked ? rows : NULL);
-            int starts[2] = {0, (int)(np + na)};
-            if (af_model_forward(f, tok, starts, 1, T, lp, NULL)) return INFINITY;
-            for (size_t j = 0; j < na; j++) {
-                const double d = fabs((double)lp[np + j] - (double)u->behaviour_logprobs[j]);
-                if (d > worst) worst = d;
-                (*counted)++;
+            size_t n;
+            const double d = ep_turn_logprob_diff(f, u, T, cap, tok, lp, &n);
+            if (d < 0) {
+                worst = INFINITY;
+                break;
             }
+            if (d > worst) worst = d;
+            *counted += n;
         }
     }
     free(tok);
@@ -387,12 +387,8 @@ static int make(int constrain, float T, AfWorld **w, AfModel **m, AfPlanner **p)
                           "rollout.max_action_tokens=12", "model.d_model=32", "model.n_layers=1", "model.n_heads=2",
                           "model.n_kv_heads=1", "model.d_ff=48", "model.max_seq=256", "run.seed=4",
                           constrain ? "rollout.constrain_actions=true" : "rollout.constrain_actions=false"};
-    AfConfig cfg;
-    af_config_defaults(&cfg);
-    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
-        if (af_config_apply_set(&cfg, sets[i])) return -1;
-    *w = NULL, *m = NULL, *p = NULL;
-    if (af_world_create(&cfg, w) || af_world_model_create(*w, NULL, m)) return -1;
+    *p = NULL;
+    if (ep_world(sets, sizeof sets / sizeof *sets, w, m)) return -1;
     af_model_init_params_std(*m, 11, 0.3);
     const AfSampler s = {.temperature = T, .top_p = 1.0f};
     return af_world_model_planner(*w, NULL, *m, &s, p);

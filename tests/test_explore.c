@@ -108,21 +108,15 @@ static void check_logprobs(const AfModel *m, const Runs *r, float temperature) {
         const Agentflow__Trajectory *t = r->t[i];
         for (size_t k = 0; t && k < t->n_turns; k++) {
             const Agentflow__Turn *u = t->turns[k];
-            const size_t np = u->n_prompt_tokens, na = u->n_action_tokens;
-            if (np + na > (size_t)cap || na == 0) continue;
-            for (size_t j = 0; j < np; j++) tok[j] = (int32_t)u->prompt_tokens[j];
-            for (size_t j = 0; j < na; j++) tok[np + j] = (int32_t)u->action_tokens[j];
-            int starts[2] = {0, (int)(np + na)};
-            if (af_model_forward(f, tok, starts, 1, temperature, lp, NULL)) {
+            size_t n;
+            const double d = ep_turn_logprob_diff(f, u, temperature, cap, tok, lp, &n);
+            if (d < 0) {
                 CHECK_MSG(0, "forward: %s", af_error_detail());
                 continue;
             }
             const int e = u->explored != 0;
-            for (size_t j = 0; j < na; j++) {
-                const double d = fabs((double)lp[np + j] - (double)u->behaviour_logprobs[j]);
-                if (d > worst[e]) worst[e] = d;
-                counted[e]++;
-            }
+            if (d > worst[e]) worst[e] = d;
+            counted[e] += n;
         }
     }
     fprintf(stderr, "behaviour log-probs vs the learner's forward: sampled %zu tokens max |d| %.3g, explored %zu max |d| %.3g\n",
@@ -136,13 +130,7 @@ static void check_logprobs(const AfModel *m, const Runs *r, float temperature) {
 }
 
 static int make(const char *const *sets, size_t n_sets, AfWorld **w, AfModel **m) {
-    AfConfig cfg;
-    af_config_defaults(&cfg);
-    for (size_t i = 0; i < n_sets; i++)
-        if (af_config_apply_set(&cfg, sets[i])) return -1;
-    *w = NULL, *m = NULL;
-    if (af_world_create(&cfg, w)) return -1;
-    if (af_world_model_create(*w, NULL, m)) return -1;
+    if (ep_world(sets, n_sets, w, m)) return -1;
     af_model_init_params_std(*m, 11, 0.3); /* peaked enough that samples differ from uniform draws */
     return 0;
 }

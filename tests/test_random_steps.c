@@ -220,16 +220,6 @@ static void test_played(void) {
 
 /* ------------------------------------------------------------------ 3: the world */
 
-static int make_world(const char *const *sets, size_t n, AfWorld **w, AfModel **m) {
-    AfConfig cfg;
-    af_config_defaults(&cfg);
-    for (size_t i = 0; i < n; i++)
-        if (af_config_apply_set(&cfg, sets[i])) return -1;
-    *w = NULL, *m = NULL;
-    if (af_world_create(&cfg, w)) return -1;
-    return af_world_model_create(*w, NULL, m);
-}
-
 static void test_world(void) {
     const char *base[] = {"suite.name=countdown", "rollout.max_turns=4", "rollout.max_action_tokens=24",
                           "model.d_model=32", "model.n_layers=1", "model.n_heads=2", "model.n_kv_heads=1",
@@ -239,7 +229,7 @@ static void test_world(void) {
         AfWorld *w = NULL;
         AfModel *m = NULL;
         AfPlanner *p = NULL;
-        if (make_world(base, steps ? nb : nb - 1, &w, &m)) {
+        if (ep_world(base, steps ? nb : nb - 1, &w, &m)) {
             CHECK_MSG(0, "world: %s", af_error_detail());
             af_world_destroy(w);
             continue;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "common/error.h"
+#include "common/kernels.h"
 #include "common/rng.h"
 #include "common/traj.h"
 #include "test_util.h"
@@ -172,7 +173,7 @@ static void mutate(Agentflow__Trajectory *t, int which) {
     case 30: t->actor_cpu_s = INFINITY; break;
     case 31: /* constrained decoding's masks: one byte short */
     case 32: { /* every token allowed but the third action token */
-        const size_t stride = (FIX_VOCAB + 7) / 8, n = u->n_action_tokens * stride;
+        const size_t stride = af_mask_bytes(FIX_VOCAB), n = u->n_action_tokens * stride;
         u->action_allow.data = malloc(n);
         memset(u->action_allow.data, 0xff, n);
         u->action_allow.len = which == 31 ? n - 1 : n;
@@ -195,7 +196,7 @@ static void test_action_allow(void) {
     t->status = AGENTFLOW__TRAJECTORY_STATUS__TRAJECTORY_STATUS_OK;
     t->actor_rank = 2;
     Agentflow__Turn *u = t->turns[1];
-    const size_t stride = (FIX_VOCAB + 7) / 8, n = u->n_action_tokens * stride;
+    const size_t stride = af_mask_bytes(FIX_VOCAB), n = u->n_action_tokens * stride;
     u->action_allow.data = calloc(n, 1);
     u->action_allow.len = n;
     for (size_t j = 0; j < u->n_action_tokens; j++)
