@@ -182,12 +182,15 @@ int af_suite_create(const char *name, const AfSuiteOptions *opts, AfSuite **out)
         opts = &def;
     }
     if (!name) name = "";
-    if (!strcmp(name, "game24")) return af_suite_numbers_create(AF_NUMBERS_GAME24, opts, out);
-    if (!strcmp(name, "countdown")) return af_suite_numbers_create(AF_NUMBERS_COUNTDOWN, opts, out);
-    if (!strcmp(name, "arith")) return af_suite_numbers_create(AF_NUMBERS_ARITH, opts, out);
-    if (!strcmp(name, "multihop")) return af_suite_multihop_create(opts, out);
-    if (!strcmp(name, "task")) return af_suite_task_create(opts, out);
-    return af_error_set(AF_ENOTFOUND, "suite \"%s\": unknown (known: game24, countdown, multihop, arith, task)", name);
+    /* Every error leaves here prefixed once with the suite's name; the constructors do not repeat it. */
+    int rc;
+    if (!strcmp(name, "game24")) rc = af_suite_numbers_create(AF_NUMBERS_GAME24, opts, out);
+    else if (!strcmp(name, "countdown")) rc = af_suite_numbers_create(AF_NUMBERS_COUNTDOWN, opts, out);
+    else if (!strcmp(name, "arith")) rc = af_suite_numbers_create(AF_NUMBERS_ARITH, opts, out);
+    else if (!strcmp(name, "multihop")) rc = af_suite_multihop_create(opts, out);
+    else if (!strcmp(name, "task")) rc = af_suite_task_create(opts, out);
+    else rc = af_error_set(AF_ENOTFOUND, "unknown (known: game24, countdown, multihop, arith, task)");
+    return rc ? af_error_wrap(rc, "suite \"%.64s\"", name) : 0;
 }
 
 void af_suite_destroy(AfSuite *s) {
@@ -340,7 +343,7 @@ int af_suite_load_splits(AfSuite *s, const AfSuiteOptions *o, AfItemCheck check,
 
 int af_suite_alloc(const char *name, const AfSuiteOps *ops, size_t n_tools, AfSuite **out) {
     AfSuite *s = calloc(1, sizeof *s);
-    if (!s) return af_error_set(AF_ENOMEM, "suite %s", name);
+    if (!s) return af_error_set(AF_ENOMEM, "allocating the suite");
     s->name = name;
     s->ops = ops;
     s->vocab = af_vocab_default();

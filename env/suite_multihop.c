@@ -649,20 +649,20 @@ int af_suite_multihop_create(const AfSuiteOptions *opts, AfSuite **out) {
     Store *st = NULL;
     int n = 0;
     if (opts && opts->state_view)
-        return af_error_set(AF_ECONFIG, "suite multihop: suite.view = state, but only game24 and countdown list what is left");
+        return af_error_set(AF_ECONFIG, "suite.view = state, but only game24 and countdown list what is left");
     if (opts && opts->random_steps)
-        return af_error_set(AF_ECONFIG, "suite multihop: suite.random_action = step, but only game24 and countdown list "
+        return af_error_set(AF_ECONFIG, "suite.random_action = step, but only game24 and countdown list "
                                         "the steps of a state (multihop's random action is already one step)");
     if (opts && (opts->attempts > 1 || opts->retries > 0))
-        return af_error_set(AF_ECONFIG, "suite multihop: attempts = %u, retries = %u, but only game24 and countdown start over",
+        return af_error_set(AF_ECONFIG, "suite.attempts = %u, suite.retries = %u, but only game24 and countdown start over",
                             opts->attempts, opts->retries);
     int min_hops = opts && opts->min_hops ? (int)opts->min_hops : 2, max_hops = opts && opts->max_hops ? (int)opts->max_hops : 4;
     int distractors = opts ? (int)opts->distractors : 0;
     if (min_hops < 2 || max_hops > MAX_HOPS || min_hops > max_hops)
-        return af_error_set(AF_ECONFIG, "suite multihop: min_hops = %d, max_hops = %d: need 2 <= min_hops <= max_hops <= %d",
+        return af_error_set(AF_ECONFIG, "suite.min_hops = %d, suite.max_hops = %d: need 2 <= min_hops <= max_hops <= %d",
                             min_hops, max_hops, MAX_HOPS);
     if (distractors > N_DISTRACTORS)
-        return af_error_set(AF_ECONFIG, "suite multihop: distractors = %d: at most %d", distractors, N_DISTRACTORS);
+        return af_error_set(AF_ECONFIG, "suite.distractors = %d: at most %d", distractors, N_DISTRACTORS);
     int rc = af_suite_alloc("multihop", &kMhOps, 1, &s);
     if (rc) return rc;
     s->max_turns = max_hops;

@@ -921,7 +921,7 @@ int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSu
     if (rc) return rc;
     NumCtx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
-        rc = af_error_set(AF_ENOMEM, "suite %s", names[kind]);
+        rc = af_error_set(AF_ENOMEM, "allocating the suite");
         goto fail;
     }
     ctx->kind = kind;
@@ -931,16 +931,16 @@ int af_suite_numbers_create(AfNumbersKind kind, const AfSuiteOptions *opts, AfSu
     s->state_view = opts && opts->state_view;
     s->random_steps = opts && opts->random_steps;
     if (s->random_steps && kind == AF_NUMBERS_ARITH) {
-        rc = af_error_set(AF_ECONFIG, "suite arith: suite.random_action = step, but only game24 and countdown list the "
+        rc = af_error_set(AF_ECONFIG, "suite.random_action = step, but only game24 and countdown list the "
                                       "steps of a state");
         goto fail;
     }
     if (s->state_view && kind == AF_NUMBERS_ARITH) {
-        rc = af_error_set(AF_ECONFIG, "suite arith: suite.view = state, but only game24 and countdown list what is left");
+        rc = af_error_set(AF_ECONFIG, "suite.view = state, but only game24 and countdown list what is left");
         goto fail;
     }
     if ((s->attempts > 1 || s->retries > 0) && kind == AF_NUMBERS_ARITH) {
-        rc = af_error_set(AF_ECONFIG, "suite arith: attempts = %d, retries = %d, but only game24 and countdown start over",
+        rc = af_error_set(AF_ECONFIG, "suite.attempts = %d, suite.retries = %d, but only game24 and countdown start over",
                           s->attempts, s->retries);
         goto fail;
     }

@@ -413,17 +413,17 @@ static int add_own_tool(AfSuite *s, AfTool *t) {
 
 int af_suite_task_create(const AfSuiteOptions *opts, AfSuite **out) {
     *out = NULL;
-    if (!opts || !opts->task) return af_error_set(AF_ECONFIG, "suite task: no task options (build it through the world)");
+    if (!opts || !opts->task) return af_error_set(AF_ECONFIG, "no task options (build it through the world)");
     if (!opts->train_jsonl || !opts->test_jsonl)
         return af_error_set(AF_ECONFIG, "config: %s: not set; suite task needs the user's questions in data.train and "
                                         "data.test (JSONL, env/suite_task.h)", !opts->train_jsonl ? "data.train" : "data.test");
     if (opts->attempts > 1 || opts->retries > 0 || opts->state_view || opts->random_steps)
-        return af_error_set(AF_ECONFIG, "suite task: suite.attempts, suite.retries, suite.view=state and "
+        return af_error_set(AF_ECONFIG, "suite.attempts, suite.retries, suite.view=state and "
                                         "suite.random_action=step are game24/countdown's");
     const AfTaskOptions *to = opts->task;
     AfSuite *s = NULL;
     TaskCtx *c = calloc(1, sizeof *c);
-    int rc = c ? af_suite_alloc("task", &kTaskOps, 3, &s) : af_error_set(AF_ENOMEM, "task suite");
+    int rc = c ? af_suite_alloc("task", &kTaskOps, 3, &s) : af_error_set(AF_ENOMEM, "allocating the suite");
     if (rc) {
         free(c);
         return rc;

@@ -275,10 +275,7 @@ int af_world_create_in(const AfConfig *cfg, const char *planner_dir, unsigned fl
     suite_options(cfg, &so);
     if (cfg->suite.name == AF_SUITE_TASK) task_options(cfg, &to), so.task = &to;
     const char *name = af_config_choice_name("suite.name", cfg->suite.name);
-    if ((rc = af_suite_create(name, &so, &w->suite))) {
-        rc = af_error_wrap(rc, "suite %s", name);
-        goto fail;
-    }
+    if ((rc = af_suite_create(name, &so, &w->suite))) goto fail; /* the message names the suite */
     cap_split(w->suite->split[AF_SPLIT_TRAIN], cfg->suite.max_train);
     cap_split(w->suite->split[AF_SPLIT_TEST], cfg->suite.max_test);
     if (w->suite->split[AF_SPLIT_TRAIN]->n == 0) {

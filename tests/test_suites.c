@@ -276,8 +276,15 @@ static void check_long_horizon(AfPlanner *oracle, AfPlanner *rnd) {
         s = NULL;
         CHECK_EQ_INT(af_suite_create("multihop", &o, &s), AF_ECONFIG);
         CHECK(s == NULL);
-        CHECK_STR_CONTAINS(af_error_detail(), bad[k][2] ? "distractors" : "min_hops");
+        CHECK_STR_CONTAINS(af_error_detail(), bad[k][2] ? "suite.distractors" : "suite.min_hops");
+        /* named once, by af_suite_create, not again by the constructor */
+        const char *d = af_error_detail(), *first = strstr(d, "multihop");
+        CHECK_MSG(!strncmp(d, "suite \"multihop\": ", strlen("suite \"multihop\": ")) && first && !strstr(first + 1, "multihop"), "%s", d);
     }
+    s = NULL;
+    CHECK_EQ_INT(af_suite_create("nosuch", NULL, &s), AF_ENOTFOUND);
+    CHECK(s == NULL);
+    CHECK_STR_CONTAINS(af_error_detail(), "suite \"nosuch\": unknown (known: game24");
 }
 
 /* suite.shuffle (issue 18): af_suite_shuffle_question on hand-made questions (every order
