@@ -46,7 +46,7 @@ static AfSuite *make_suite(const char *name, int steps, uint32_t attempts) {
     o.random_steps = steps;
     o.attempts = attempts;
     AfSuite *s = NULL;
-    CHECK_MSG(af_suite_create(name, &o, &s) == 0, "suite %s: %s", name, af_error_detail());
+    CHECK_MSG(af_suite_create(name, &o, &s) == 0, "%s", af_error_detail()); /* names the suite */
     return s;
 }
 
@@ -134,6 +134,15 @@ out:
     af_suite_destroy(g), af_suite_destroy(ge), af_suite_destroy(g2), af_suite_destroy(cd);
 }
 
+/* 1 if the generator's answer from mem[0..n) is judged correct. */
+static int solved_by(const AfSuite *s, const AfItem *it, const AfTurnRecord *mem, size_t n) {
+    char *ans = NULL;
+    float r = 0;
+    const int ok = n && !s->ops->generate(s, it, mem, n, &ans) && ans && !s->ops->judge(s, it, ans, &r) && r >= 1.0f;
+    free(ans);
+    return ok;
+}
+
 /* One hand-played episode of the random planner (at most max_turns turns): 1 if solved. */
 static int play(const AfSuite *s, const AfItem *it, AfRng *rng, int max_turns, int *bad) {
     AfTurnRecord mem[8] = {{0}};
@@ -154,25 +163,10 @@ static int play(const AfSuite *s, const AfItem *it, AfRng *rng, int max_turns, i
         free(a);
         (*bad) += mem[n].status != AF_TOOL_OK;
         n++;
-        char *ans = NULL;
-        float r = 0;
-        if (s->ops->generate && !s->ops->generate(s, it, mem, n, &ans) && ans && !s->ops->judge(s, it, ans, &r) &&
-            r >= 1.0)
-            solved = 1;
-        free(ans);
-        if (solved) break;
+        if ((solved = solved_by(s, it, mem, n))) break;
     }
     for (size_t t = 0; t < n; t++) af_turn_record_clear(&mem[t]);
     return solved;
-}
-
-/* 1 if the generator's answer from mem[0..n) is judged correct. */
-static int solved_by(const AfSuite *s, const AfItem *it, const AfTurnRecord *mem, size_t n) {
-    char *ans = NULL;
-    float r = 0;
-    const int ok = n && !s->ops->generate(s, it, mem, n, &ans) && ans && !s->ops->judge(s, it, ans, &r) && r >= 1.0f;
-    free(ans);
-    return ok;
 }
 
 /* The exact probability that the uniformly random step planner solves it from mem[0..n):
