@@ -1,6 +1,7 @@
 /* Shared command-line plumbing: configuration options, usage errors. */
 #include "launch/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,21 @@ int af_cli_usage_error(const char *usage, const char *cmd, const char *msg) {
         fputs(usage, stderr);
     }
     return 2;
+}
+
+int af_cli_parse_u64(const char *usage, const char *cmd, const char *opt, const char *arg, uint64_t lo,
+                     uint64_t hi, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = arg[0] >= '0' && arg[0] <= '9' ? strtoull(arg, &end, 10) : 0;
+    if (!end || *end || errno || v < lo || v > hi) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s: expected an integer in [%llu, %llu], got \"%.60s\"", opt, (unsigned long long)lo,
+                 (unsigned long long)hi, arg);
+        return af_cli_usage_error(usage, cmd, msg);
+    }
+    *out = v;
+    return 0;
 }
 
 void af_cli_print_config_keys(void) {

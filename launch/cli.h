@@ -3,6 +3,8 @@
 #ifndef AF_LAUNCH_CLI_H
 #define AF_LAUNCH_CLI_H
 
+#include <stdint.h>
+
 #include "common/config.h"
 
 #define AF_CLI_MAX_SETS 256
@@ -26,6 +28,11 @@ int af_cli_env_rank(void);
 
 /* Print "agentflow <cmd>: <msg>" and the usage text to stderr (first rank only); returns 2. */
 int af_cli_usage_error(const char *usage, const char *cmd, const char *msg);
+
+/* Parse a decimal integer option value in [lo, hi] (no sign, no trailing text, no
+ * overflow). Returns 0 with *out set, else a usage error naming the option (2). */
+int af_cli_parse_u64(const char *usage, const char *cmd, const char *opt, const char *arg, uint64_t lo,
+                     uint64_t hi, uint64_t *out);
 
 /* A command whose work is not built yet: parses its options (--help prints the usage
  * and returns 0; an unknown option is a usage error, 2), then says which issue brings

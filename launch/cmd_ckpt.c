@@ -134,11 +134,8 @@ int af_cmd_ckpt(int argc, char **argv) {
             break;
         }
         case 'n': {
-            char *end = NULL;
-            unsigned long long v = strtoull(optarg, &end, 10);
-            if (!end || *end || optarg[0] == '-' || optarg[0] == 0)
-                return af_cli_usage_error(usage, "ckpt", "--step takes a non-negative integer");
-            step = (uint64_t)v;
+            int rc = af_cli_parse_u64(usage, "ckpt", "--step", optarg, 0, AF_CKPT_LATEST - 1, &step);
+            if (rc) return rc;
             have_step = 1;
             break;
         }

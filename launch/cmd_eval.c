@@ -50,16 +50,11 @@ typedef struct EvalArgs {
     char run_model[4096], run_config[4096];
 } EvalArgs;
 
-static int parse_long(const char *opt, const char *arg, long lo, long hi, long *out) {
-    char *end = NULL;
-    long v = strtol(arg, &end, 10);
-    if (!end || *end || !arg[0] || v < lo || v > hi) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s: expected an integer in [%ld, %ld], got \"%.60s\"", opt, lo, hi, arg);
-        return af_cli_usage_error(usage, "eval", msg);
-    }
-    *out = v;
-    return 0;
+static int parse_long(const char *opt, const char *arg, long hi, long *out) {
+    uint64_t v;
+    int rc = af_cli_parse_u64(usage, "eval", opt, arg, 1, (uint64_t)hi, &v);
+    if (!rc) *out = (long)v;
+    return rc;
 }
 
 static int parse_args(int argc, char **argv, EvalArgs *a) {
@@ -89,13 +84,13 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
             if ((rc = af_cli_add_set(&a->cfg, optarg))) return rc;
             break;
         case 't':
-            if ((rc = parse_long("--max-turns", optarg, 1, AF_MAX_TURNS, &a->max_turns))) return rc;
+            if ((rc = parse_long("--max-turns", optarg, AF_MAX_TURNS, &a->max_turns))) return rc;
             break;
         case 'n':
-            if ((rc = parse_long("--n", optarg, 1, 100000000L, &a->n))) return rc;
+            if ((rc = parse_long("--n", optarg, 100000000L, &a->n))) return rc;
             break;
         case 'k':
-            if ((rc = parse_long("--samples", optarg, 1, AF_EVAL_MAX_SAMPLES, &a->samples))) return rc;
+            if ((rc = parse_long("--samples", optarg, AF_EVAL_MAX_SAMPLES, &a->samples))) return rc;
             break;
         case 'o': a->results = optarg; break;
         default: {

@@ -1,7 +1,6 @@
 /* agentflow rollout: run episodes of the agent and print them, readably (each turn's
  * planner action, tool call and result, verifier decision; then answer, gold, reward) or
  * as JSON lines, followed by a summary line (accuracy, turns, tool errors). */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -228,20 +227,6 @@ static void print_summary(const Summary *s, const AfWorld *w, const AfPlanner *p
 
 /* ------------------------------------------------------------------ set-up */
 
-static int parse_u64(const char *opt, const char *arg, uint64_t lo, uint64_t hi, uint64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 10);
-    if (errno || !end || *end || arg[0] == '-' || !arg[0] || v < lo || v > hi) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s: expected an integer in [%llu, %llu], got \"%.60s\"", opt, (unsigned long long)lo,
-                 (unsigned long long)hi, arg);
-        return af_cli_usage_error(usage, "rollout", msg);
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, RolloutArgs *a) {
     static const struct option opts[] = {
         {"suite", required_argument, 0, 'S'},  {"query", required_argument, 0, 'q'},
@@ -274,12 +259,12 @@ static int parse_args(int argc, char **argv, RolloutArgs *a) {
             if ((rc = af_cli_add_set(&a->cfg, optarg))) return rc;
             break;
         case 'e':
-            if ((rc = parse_u64("--seed", optarg, 0, 9007199254740991ULL, &a->seed))) return rc;
+            if ((rc = af_cli_parse_u64(usage, "rollout", "--seed", optarg, 0, 9007199254740991ULL, &a->seed))) return rc;
             a->has_seed = 1;
             break;
         case 'n':
             if (!strcmp(optarg, "all")) a->all = 1;
-            else if ((rc = parse_u64("--n", optarg, 1, 100000000ULL, &a->n))) return rc;
+            else if ((rc = af_cli_parse_u64(usage, "rollout", "--n", optarg, 1, 100000000ULL, &a->n))) return rc;
             break;
         default: {
             char msg[128];

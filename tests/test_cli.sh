@@ -35,6 +35,14 @@ for cmd in train eval rollout ckpt; do
     expect 2 "unknown or incomplete option '--no-such-flag'" -- "$bin" $cmd --no-such-flag
 done
 expect 2 "unexpected argument 'stray'" -- "$bin" train stray
+# integer options: a number in range, or a usage error naming the option and its range
+expect 2 'eval: --n: expected an integer in \[1, 100000000\], got "0"' -- "$bin" eval --n 0
+expect 2 'eval: --max-turns: expected an integer in \[1, [0-9]+\], got "99999999999999999999999"' -- "$bin" eval --max-turns 99999999999999999999999
+expect 2 'eval: --samples: expected an integer in .*, got "3x"' -- "$bin" eval --samples 3x
+expect 2 'rollout: --seed: expected an integer in \[0, 9007199254740991\], got "-1"' -- "$bin" rollout --seed -1
+expect 2 'rollout: --n: expected an integer in .*, got "\+3"' -- "$bin" rollout --n +3
+expect 2 'ckpt: --step: expected an integer in \[0, 18446744073709551614\], got "18446744073709551615"' -- "$bin" ckpt verify --run-dir "$tmp" --step 18446744073709551615
+expect 2 'ckpt: --step: expected an integer in .*, got ""' -- "$bin" ckpt verify --run-dir "$tmp" --step ""
 expect 2 "--resume takes" -- "$bin" train --resume=sometimes
 
 printf '{"run": {"seed": 1,}}' > "$tmp/malformed.json"
